@@ -1,0 +1,405 @@
+// Package api is gongdan's HTTP surface (DESIGN.md §6): the ticket endpoints, the event
+// stream, health and metrics. It translates HTTP to engine calls and errors to problem+json;
+// it holds no ticket logic of its own.
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"gongdan/core/engine"
+	"gongdan/core/store"
+	"gongdan/core/ticket"
+	"gongdan/normalize"
+)
+
+// Token maps a bearer token to who uses it.
+type Token struct {
+	Token string
+	Actor ticket.Actor
+	// Demo tokens are well known, so they are honoured only from loopback addresses.
+	Demo bool
+}
+
+// Options configure the API.
+type Options struct {
+	Engine *engine.Engine
+	Store  store.Store
+	Tokens []Token
+	Logger *slog.Logger
+	// MaxBodyBytes caps request bodies (413 beyond). Default 1 MiB.
+	MaxBodyBytes int64
+	// Gatherer serves /metrics; Registerer receives the HTTP metrics. Both may be nil.
+	Gatherer   prometheus.Gatherer
+	Registerer prometheus.Registerer
+	// Heartbeat is the interval of keep-alive comments on the event stream. Default 15s.
+	Heartbeat time.Duration
+}
+
+// Server is the HTTP handler. Use New.
+type Server struct {
+	handler  http.Handler
+	closing  chan struct{}
+	once     sync.Once
+	opts     Options
+	tokens   map[[32]byte]Token
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+// New returns the HTTP handler.
+func New(opts Options) (*Server, error) {
+	if opts.Engine == nil || opts.Store == nil {
+		return nil, errors.New("api: Engine and Store are required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 1 << 20
+	}
+	if opts.Heartbeat <= 0 {
+		opts.Heartbeat = 15 * time.Second
+	}
+	s := &Server{opts: opts, tokens: map[[32]byte]Token{}, closing: make(chan struct{})}
+	for _, t := range opts.Tokens {
+		// Look tokens up by their hash: the lookup's timing then says nothing about the token.
+		s.tokens[sha256.Sum256([]byte(t.Token))] = t
+	}
+	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gongdan_http_requests_total", Help: "HTTP requests by route, method and status code.",
+	}, []string{"route", "method", "code"})
+	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "gongdan_http_request_duration_seconds", Help: "HTTP request latency by route and method.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+	}, []string{"route", "method"})
+	if opts.Registerer != nil {
+		for _, c := range []prometheus.Collector{s.requests, s.latency} {
+			if err := opts.Registerer.Register(c); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	mux := http.NewServeMux()
+	staff := []ticket.Role{ticket.RoleAdmin, ticket.RoleSupervisor, ticket.RoleDispatcher, ticket.RoleEngineer, ticket.RoleAgent, ticket.RoleQA, ticket.RoleSystem}
+	creators := []ticket.Role{ticket.RoleAdmin, ticket.RoleSupervisor, ticket.RoleDispatcher, ticket.RoleEngineer, ticket.RoleAgent, ticket.RoleSystem}
+	everyone := append(slices.Clone(staff), ticket.RoleCustomer)
+	mux.Handle("POST /api/v1/tickets", s.auth(creators, s.createTicket))
+	mux.Handle("GET /api/v1/tickets", s.auth(staff, s.listTickets))
+	mux.Handle("GET /api/v1/tickets/{id}", s.auth(everyone, s.getTicket))
+	mux.Handle("POST /api/v1/tickets/{id}/actions/{action}", s.auth(everyone, s.doAction))
+	mux.Handle("GET /api/v1/tickets/{id}/events", s.auth(staff, s.ticketEvents))
+	mux.Handle("GET /api/v1/stream", s.auth(staff, s.stream))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.ready)
+	if opts.Gatherer != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, r, problem(http.StatusNotFound, "not-found", fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path)))
+	})
+	s.handler = s.observe(mux)
+	return s, nil
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// CloseStreams ends every open event stream, so that a graceful shutdown (which waits for
+// handlers) is not held up by clients that never hang up. Their clients reconnect.
+func (s *Server) CloseStreams() { s.once.Do(func() { close(s.closing) }) }
+
+type ctxKey int
+
+const (
+	actorKey ctxKey = iota
+	requestIDKey
+)
+
+func requestID(r *http.Request) string {
+	id, _ := r.Context().Value(requestIDKey).(string)
+	return id
+}
+
+func actorOf(r *http.Request) ticket.Actor {
+	a, _ := r.Context().Value(actorKey).(ticket.Actor)
+	return a
+}
+
+// observe gives every request an id, recovers panics as 500s and records metrics.
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-ID")
+		if id == "" || len(id) > 128 {
+			var b [8]byte
+			rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		w.Header().Set("X-Request-ID", id)
+		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.opts.Logger.Error("panic serving request", "request_id", id, "method", r.Method, "path", r.URL.Path, "panic", v)
+				if !rec.wrote {
+					writeProblem(rec, r, problem(http.StatusInternalServerError, "internal", "internal error; the server log has the details under this request_id"))
+				}
+			}
+			route := r.Pattern
+			if route == "" || route == "/" {
+				route = "other"
+			}
+			s.requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Inc()
+			if route != "GET /api/v1/stream" {
+				s.latency.WithLabelValues(route, r.Method).Observe(time.Since(start).Seconds())
+			}
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if !s.wrote {
+		s.status, s.wrote = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	s.wrote = true
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// auth checks the bearer token and the role, and puts the actor in the context.
+func (s *Server) auth(roles []ticket.Role, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		tok, known := s.tokens[sha256.Sum256([]byte(strings.TrimSpace(raw)))]
+		if !ok || !known || (tok.Demo && !fromLoopback(r)) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="gongdan"`)
+			writeProblem(w, r, problem(http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <token> with a token from server.tokens"))
+			return
+		}
+		if !slices.Contains(roles, tok.Actor.Role) {
+			writeProblem(w, r, problem(http.StatusForbidden, "forbidden", fmt.Sprintf("role %s may not use %s", tok.Actor.Role, r.Pattern)))
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), actorKey, tok.Actor)))
+	})
+}
+
+func fromLoopback(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// fail answers with the problem for err; an error with no problem is internal and logged.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	p := problemFor(err)
+	if p == nil {
+		s.opts.Logger.Error("request failed", "request_id", requestID(r), "method", r.Method, "path", r.URL.Path, "err", err)
+		p = problem(http.StatusInternalServerError, "internal", "internal error; the server log has the details under this request_id")
+	}
+	writeProblem(w, r, p)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func (s *Server) createTicket(w http.ResponseWriter, r *http.Request) {
+	var d normalize.Draft
+	if err := decodeJSON(w, r, s.opts.MaxBodyBytes, &d, false); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > 255 {
+		s.fail(w, r, problem(http.StatusBadRequest, "bad-request", "Idempotency-Key is longer than 255 characters"))
+		return
+	}
+	t, created, err := s.opts.Engine.Create(r.Context(), engine.CreateRequest{Draft: d, Actor: actorOf(r), IdempotencyKey: key})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/v1/tickets/"+t.ID)
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, t)
+}
+
+func (s *Server) getTicket(w http.ResponseWriter, r *http.Request) {
+	t, err := s.opts.Store.Ticket(r.Context(), r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		err = fmt.Errorf("ticket %s: %w", r.PathValue("id"), engine.ErrNotFound)
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, t)
+}
+
+// actionBody is what POST .../actions/{action} takes; the actor is the caller.
+type actionBody struct {
+	Reason          string          `json:"reason"`
+	Data            json.RawMessage `json:"data"`
+	ExpectedVersion int64           `json:"expected_version"`
+	CommandID       string          `json:"command_id"`
+}
+
+func (s *Server) doAction(w http.ResponseWriter, r *http.Request) {
+	action, err := ticket.ParseAction(r.PathValue("action"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var body actionBody
+	if err := decodeJSON(w, r, s.opts.MaxBodyBytes, &body, true); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if body.CommandID == "" {
+		body.CommandID = r.Header.Get("Idempotency-Key")
+	}
+	if len(body.CommandID) > 255 {
+		p := problem(http.StatusUnprocessableEntity, "invalid-data", "command_id is longer than 255 characters")
+		p.Field = "command_id"
+		s.fail(w, r, p)
+		return
+	}
+	t, err := s.opts.Engine.Do(r.Context(), ticket.Command{
+		TicketID: r.PathValue("id"), Action: action, Actor: actorOf(r), Reason: body.Reason,
+		Data: body.Data, ExpectedVersion: body.ExpectedVersion, CommandID: body.CommandID,
+	})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, t)
+}
+
+func (s *Server) ticketEvents(w http.ResponseWriter, r *http.Request) {
+	evs, err := s.opts.Store.Events(r.Context(), r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		err = fmt.Errorf("ticket %s: %w", r.PathValue("id"), engine.ErrNotFound)
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ticket": r.PathValue("id"), "events": evs})
+}
+
+func (s *Server) listTickets(w http.ResponseWriter, r *http.Request) {
+	qv := r.URL.Query()
+	var q store.Query
+	for _, v := range splitList(qv["state"]) {
+		st, err := ticket.ParseState(v)
+		if err != nil {
+			s.fail(w, r, badParam("state", err.Error()))
+			return
+		}
+		q.States = append(q.States, st)
+	}
+	for _, v := range splitList(qv["urgency"]) {
+		if !normalize.Urgency(v).Valid() {
+			s.fail(w, r, badParam("urgency", fmt.Sprintf("unknown urgency %q (one of: blue, yellow, orange, red)", v)))
+			return
+		}
+		q.Urgencies = append(q.Urgencies, v)
+	}
+	q.Assignees = splitList(qv["assignee"])
+	q.Teams = splitList(qv["team"])
+	q.Q = strings.TrimSpace(qv.Get("q"))
+	q.Cursor = qv.Get("cursor")
+	if l := qv.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > store.MaxLimit {
+			s.fail(w, r, badParam("limit", fmt.Sprintf("limit must be 1 to %d, got %q", store.MaxLimit, l)))
+			return
+		}
+		q.Limit = n
+	}
+	if q.Cursor != "" {
+		if _, err := store.DecodeCursor(q.Cursor); err != nil {
+			s.fail(w, r, badParam("cursor", err.Error()))
+			return
+		}
+	}
+	page, err := s.opts.Store.List(r.Context(), q)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+func badParam(name, msg string) *Problem {
+	p := problem(http.StatusBadRequest, "bad-request", msg)
+	p.Field = name
+	return p
+}
+
+// splitList accepts both ?state=a&state=b and ?state=a,b.
+func splitList(vals []string) []string {
+	var out []string
+	for _, v := range vals {
+		for _, part := range strings.Split(v, ",") {
+			if part = strings.TrimSpace(part); part != "" {
+				out = append(out, part)
+			}
+		}
+	}
+	return out
+}
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.opts.Store.Ping(ctx); err != nil {
+		s.opts.Logger.Warn("not ready", "err", err)
+		writeProblem(w, r, problem(http.StatusServiceUnavailable, "unavailable", "the store does not answer"))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}

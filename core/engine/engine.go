@@ -1,0 +1,444 @@
+// Package engine applies commands to tickets: it loads, decides with core/ticket, persists the
+// ticket and its event atomically, and only then answers and publishes the event.
+//
+// All writes go through one committer goroutine that gathers whatever requests are waiting
+// into one store transaction (group commit): under load, one durable commit covers hundreds
+// of actions, and an answer still always means committed.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"gongdan/core/store"
+	"gongdan/core/ticket"
+	"gongdan/normalize"
+)
+
+// Errors of the engine itself (the ticket package's errors come through unchanged).
+var (
+	ErrClosed = errors.New("engine closed")
+	// ErrCommandIDReused: a command id came back with another ticket or action.
+	ErrCommandIDReused = errors.New("command id reused")
+	// ErrNotFound: no such ticket.
+	ErrNotFound = store.ErrNotFound
+)
+
+// Options configure an Engine.
+type Options struct {
+	// Store keeps tickets and events. Required.
+	Store store.Store
+	// Location is the timezone of ticket ids and event times. Default Asia/Shanghai.
+	Location *time.Location
+	// Now reads the clock. Default time.Now.
+	Now func() time.Time
+	// MaxBatch caps the requests in one transaction. Default 512.
+	MaxBatch int
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+	// Registerer receives the engine's metrics; nil registers none.
+	Registerer prometheus.Registerer
+}
+
+func (o *Options) setDefaults() error {
+	if o.Store == nil {
+		return errors.New("engine: Options.Store is required")
+	}
+	if o.Location == nil {
+		loc, err := time.LoadLocation("Asia/Shanghai")
+		if err != nil {
+			return fmt.Errorf("engine: %w", err)
+		}
+		o.Location = loc
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 512
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return nil
+}
+
+// Engine applies commands. Its methods are safe for concurrent use.
+type Engine struct {
+	opts    Options
+	store   store.Store
+	reqs    chan *request
+	quit    chan struct{}
+	done    chan struct{}
+	once    sync.Once
+	metrics *metrics
+
+	mu   sync.Mutex
+	subs map[*Subscription]struct{}
+}
+
+// New starts an engine over opts.Store. Close stops it.
+func New(ctx context.Context, opts Options) (*Engine, error) {
+	if err := opts.setDefaults(); err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	counts, err := opts.Store.CountByState(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("engine: count tickets: %w", err)
+	}
+	for _, st := range ticket.States {
+		m.tickets.WithLabelValues(string(st)).Set(float64(counts[st]))
+	}
+	e := &Engine{
+		opts:    opts,
+		store:   opts.Store,
+		reqs:    make(chan *request, opts.MaxBatch*4),
+		quit:    make(chan struct{}),
+		done:    make(chan struct{}),
+		metrics: m,
+		subs:    map[*Subscription]struct{}{},
+	}
+	go e.run()
+	return e, nil
+}
+
+// Close stops taking requests, finishes the batch in flight and fails the rest with
+// ErrClosed. It closes every subscription; it does not close the store.
+func (e *Engine) Close() error {
+	e.once.Do(func() {
+		close(e.quit)
+		<-e.done
+		e.mu.Lock()
+		for s := range e.subs {
+			s.close()
+		}
+		e.subs = nil
+		e.mu.Unlock()
+	})
+	return nil
+}
+
+// CreateRequest asks for a ticket from a draft.
+type CreateRequest struct {
+	Draft normalize.Draft
+	Actor ticket.Actor
+	// IdempotencyKey, when set, makes a repeat of the request return the first ticket.
+	IdempotencyKey string
+}
+
+// Create makes a ticket from a draft, exactly once per dedup key and per idempotency key.
+// created is false when an earlier request already made the ticket, which is returned.
+func (e *Engine) Create(ctx context.Context, req CreateRequest) (t ticket.Ticket, created bool, err error) {
+	// Check the draft here, in the caller's goroutine: the committer only writes.
+	if _, err := ticket.Create("", req.Draft, req.Actor, time.Time{}, ""); err != nil {
+		e.metrics.actions.WithLabelValues(string(ticket.ActionCreate), outcome(err)).Inc()
+		return ticket.Ticket{}, false, err
+	}
+	res := e.submit(ctx, &request{create: &req})
+	return res.ticket, res.created, res.err
+}
+
+// Do applies one command and returns the ticket after it. A command id seen before returns
+// the ticket as that first command left it, and appends nothing.
+func (e *Engine) Do(ctx context.Context, cmd ticket.Command) (ticket.Ticket, error) {
+	res := e.submit(ctx, &request{cmd: &cmd})
+	if res.err == nil && res.replay != nil {
+		return e.ticketAt(ctx, res.replay.TicketID, res.replay.Seq)
+	}
+	return res.ticket, res.err
+}
+
+// Ticket reads a ticket.
+func (e *Engine) Ticket(ctx context.Context, id string) (ticket.Ticket, error) {
+	return e.store.Ticket(ctx, id)
+}
+
+// ticketAt folds a ticket's events up to seq: the answer a replayed command gets.
+func (e *Engine) ticketAt(ctx context.Context, id string, seq int64) (ticket.Ticket, error) {
+	evs, err := e.store.Events(ctx, id)
+	if err != nil {
+		return ticket.Ticket{}, err
+	}
+	if int64(len(evs)) < seq {
+		return ticket.Ticket{}, fmt.Errorf("ticket %s has %d events, want %d", id, len(evs), seq)
+	}
+	return ticket.Fold(evs[:seq])
+}
+
+type request struct {
+	ctx    context.Context
+	create *CreateRequest
+	cmd    *ticket.Command
+	done   chan result
+}
+
+type result struct {
+	ticket  ticket.Ticket
+	created bool
+	replay  *ticket.Event
+	event   *ticket.Event // appended, to publish after commit
+	err     error
+}
+
+func (e *Engine) submit(ctx context.Context, r *request) result {
+	r.ctx = ctx
+	r.done = make(chan result, 1)
+	select {
+	case <-e.quit:
+		return result{err: ErrClosed}
+	default:
+	}
+	select {
+	case e.reqs <- r:
+	case <-e.quit:
+		return result{err: ErrClosed}
+	case <-ctx.Done():
+		return result{err: ctx.Err()}
+	}
+	select {
+	case res := <-r.done:
+		return res
+	case <-e.done:
+		// The committer is gone; it answered r if it took it, else r was never applied.
+		select {
+		case res := <-r.done:
+			return res
+		default:
+			return result{err: ErrClosed}
+		}
+	case <-ctx.Done():
+		// The request may still commit; the caller must not take this for a success.
+		return result{err: ctx.Err()}
+	}
+}
+
+func (e *Engine) run() {
+	defer close(e.done)
+	batch := make([]*request, 0, e.opts.MaxBatch)
+	for {
+		select {
+		case r := <-e.reqs:
+			batch = append(batch[:0], r)
+		case <-e.quit:
+			e.failPending()
+			return
+		}
+	gather:
+		for len(batch) < e.opts.MaxBatch {
+			select {
+			case r := <-e.reqs:
+				batch = append(batch, r)
+			default:
+				break gather
+			}
+		}
+		e.commit(batch)
+	}
+}
+
+func (e *Engine) failPending() {
+	for {
+		select {
+		case r := <-e.reqs:
+			r.done <- result{err: ErrClosed}
+		default:
+			return
+		}
+	}
+}
+
+// commit applies a batch in one transaction and answers each request once it is durable.
+func (e *Engine) commit(batch []*request) {
+	start := time.Now()
+	results := make([]result, len(batch))
+	live := make([]bool, len(batch))
+	n := 0
+	for i, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			results[i] = result{err: err} // gave up before it was applied: nothing to undo
+			continue
+		}
+		live[i] = true
+		n++
+	}
+	if n > 0 {
+		err := e.store.Write(context.Background(), func(tx store.Tx) error {
+			for i, r := range batch {
+				if !live[i] {
+					continue
+				}
+				res, err := e.apply(tx, r)
+				if err != nil {
+					return err
+				}
+				results[i] = res
+			}
+			return nil
+		})
+		if err != nil {
+			e.opts.Logger.Error("commit failed; the whole batch is refused", "requests", n, "err", err)
+			for i := range batch {
+				if live[i] {
+					results[i] = result{err: fmt.Errorf("store: %w", err)}
+				}
+			}
+		}
+		e.metrics.batchSize.Observe(float64(n))
+		e.metrics.commitSeconds.Observe(time.Since(start).Seconds())
+	}
+	for i, r := range batch {
+		res := results[i]
+		action := ticket.ActionCreate
+		if r.cmd != nil {
+			action = r.cmd.Action
+		}
+		switch {
+		case res.replay != nil || (r.create != nil && res.err == nil && !res.created):
+			e.metrics.actions.WithLabelValues(string(action), "replay").Inc()
+		default:
+			e.metrics.actions.WithLabelValues(string(action), outcome(res.err)).Inc()
+		}
+		if res.event != nil {
+			if res.event.From != "" {
+				e.metrics.tickets.WithLabelValues(string(res.event.From)).Dec()
+			}
+			e.metrics.tickets.WithLabelValues(string(res.event.To)).Inc()
+			e.publish(*res.event)
+		}
+		r.done <- res
+	}
+}
+
+// maxConflictRetries bounds how often one request is decided again after losing a race to
+// another process sharing the store.
+const maxConflictRetries = 5
+
+// apply decides and writes one request inside tx. A business refusal is a result; only a
+// store failure is an error, and it fails the whole batch.
+func (e *Engine) apply(tx store.Tx, r *request) (result, error) {
+	for attempt := 0; ; attempt++ {
+		var res result
+		var err error
+		if r.create != nil {
+			res, err = e.applyCreate(tx, r.create)
+		} else {
+			res, err = e.applyCommand(tx, *r.cmd)
+		}
+		if errors.Is(err, store.ErrConflict) && attempt < maxConflictRetries {
+			continue
+		}
+		if errors.Is(err, store.ErrConflict) {
+			return result{err: err}, nil
+		}
+		return res, err
+	}
+}
+
+func (e *Engine) applyCreate(tx store.Tx, req *CreateRequest) (result, error) {
+	existing := func(id string) (result, error) {
+		t, err := tx.Ticket(id)
+		return result{ticket: t}, err
+	}
+	if req.IdempotencyKey != "" {
+		if id, err := tx.TicketIDByIdempotencyKey(req.IdempotencyKey); err == nil {
+			return existing(id)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return result{}, err
+		}
+	}
+	if req.Draft.DedupKey != "" {
+		if id, err := tx.TicketIDByDedupKey(req.Draft.DedupKey); err == nil {
+			return existing(id)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return result{}, err
+		}
+	}
+	now := e.now()
+	day := now.Format("20060102")
+	n, err := tx.NextNumber(day)
+	if err != nil {
+		return result{}, err
+	}
+	ev, err := ticket.Create(ticket.FormatID(now, n), req.Draft, req.Actor, now, "")
+	if err != nil {
+		return result{err: err}, nil
+	}
+	t, err := ticket.Apply(ticket.Ticket{}, ev)
+	if err != nil {
+		return result{}, err
+	}
+	if ev.ID, err = tx.Insert(t, ev, req.IdempotencyKey); err != nil {
+		return result{}, err
+	}
+	return result{ticket: t, created: true, event: &ev}, nil
+}
+
+func (e *Engine) applyCommand(tx store.Tx, cmd ticket.Command) (result, error) {
+	if cmd.CommandID != "" {
+		ev, err := tx.EventByCommandID(cmd.CommandID)
+		switch {
+		case err == nil:
+			if ev.TicketID != cmd.TicketID || ev.Action != cmd.Action {
+				return result{err: fmt.Errorf("%w: command id %q was used for %s on %s", ErrCommandIDReused, cmd.CommandID, ev.Action, ev.TicketID)}, nil
+			}
+			return result{replay: &ev}, nil
+		case !errors.Is(err, store.ErrNotFound):
+			return result{}, err
+		}
+	}
+	t, err := tx.Ticket(cmd.TicketID)
+	if errors.Is(err, store.ErrNotFound) {
+		return result{err: fmt.Errorf("ticket %s: %w", cmd.TicketID, ErrNotFound)}, nil
+	} else if err != nil {
+		return result{}, err
+	}
+	ev, err := ticket.Decide(t, cmd, e.now())
+	if err != nil {
+		return result{err: err}, nil
+	}
+	next, err := ticket.Apply(t, ev)
+	if err != nil {
+		return result{}, err
+	}
+	if ev.ID, err = tx.Append(next, ev); err != nil {
+		return result{}, err
+	}
+	return result{ticket: next, event: &ev}, nil
+}
+
+func (e *Engine) now() time.Time { return e.opts.Now().In(e.opts.Location) }
+
+// outcome names an error for the actions metric.
+func outcome(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, ticket.ErrFrozen):
+		return "frozen"
+	case errors.Is(err, ticket.ErrStaleVersion):
+		return "stale_version"
+	case errors.Is(err, ticket.ErrIllegalTransition):
+		return "illegal_transition"
+	case errors.Is(err, ticket.ErrForbidden):
+		return "forbidden"
+	case errors.Is(err, ticket.ErrInvalidData), errors.Is(err, ticket.ErrUnknownAction):
+		return "invalid_data"
+	case errors.Is(err, ErrNotFound):
+		return "not_found"
+	case errors.Is(err, ErrCommandIDReused):
+		return "command_id_reused"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "canceled"
+	}
+	return "error"
+}

@@ -1,0 +1,48 @@
+package engine
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	actions            *prometheus.CounterVec
+	tickets            *prometheus.GaugeVec
+	batchSize          prometheus.Histogram
+	commitSeconds      prometheus.Histogram
+	droppedSubscribers prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		actions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gongdan_ticket_actions_total",
+			Help: "Ticket actions (create included) by action and outcome: ok, replay, or why it was refused.",
+		}, []string{"action", "outcome"}),
+		tickets: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "gongdan_tickets",
+			Help: "Tickets by state.",
+		}, []string{"state"}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "gongdan_engine_batch_size",
+			Help:    "Requests committed together in one store transaction (group commit).",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 10),
+		}),
+		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "gongdan_engine_commit_seconds",
+			Help:    "Time to decide and durably commit one batch.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+		droppedSubscribers: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gongdan_engine_dropped_subscribers_total",
+			Help: "Event subscribers dropped for falling behind.",
+		}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.actions, m.tickets, m.batchSize, m.commitSeconds, m.droppedSubscribers} {
+			if err := reg.Register(c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return m, nil
+}

@@ -1,0 +1,433 @@
+// Package sqlite is the embedded Store: one file, WAL, nothing else to install.
+//
+// Writes go through one connection (SQLite has one writer at a time anyway) with
+// synchronous=FULL, so a committed Write survives a crash of the process or the machine.
+// Reads use a pool of read-only connections that WAL lets run beside the writer.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+
+	"gongdan/core/store"
+	"gongdan/core/ticket"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store is the SQLite store.
+type Store struct {
+	w, r *sql.DB
+}
+
+// Open opens (creating if needed) the database at path and brings its schema up to date.
+func Open(ctx context.Context, path string) (*Store, error) {
+	dsn := func(readOnly bool) string {
+		q := url.Values{}
+		for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)", "cache_size(-65536)"} {
+			q.Add("_pragma", p)
+		}
+		if readOnly {
+			q.Add("_pragma", "query_only(1)")
+		} else {
+			q.Set("_txlock", "immediate")
+		}
+		// A file: URI: escape the path so '?', '#' and '%' in it are taken literally.
+		return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+	}
+	w, err := sql.Open("sqlite", dsn(false))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetConnMaxIdleTime(0)
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	if err := migrate(ctx, w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite %s: migrate: %w", path, err)
+	}
+	r, err := sql.Open("sqlite", dsn(true))
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	n := max(4, runtime.GOMAXPROCS(0)*2)
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	return &Store{w: w, r: r}, nil
+}
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
+		return err
+	}
+	files, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		name := strings.TrimPrefix(f, "migrations/")
+		version, err := strconv.Atoi(strings.SplitN(name, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migration %s: name must start with a number", name)
+		}
+		var done int
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&done); err != nil {
+			return err
+		}
+		if done > 0 {
+			continue
+		}
+		body, err := migrations.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, time.Now().UTC().Format(time.RFC3339)); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close closes both pools.
+func (s *Store) Close() error {
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// Ping checks the writer and the readers.
+func (s *Store) Ping(ctx context.Context) error {
+	return errors.Join(s.w.PingContext(ctx), s.r.PingContext(ctx))
+}
+
+// Write runs fn in one IMMEDIATE transaction.
+func (s *Store) Write(ctx context.Context, fn func(store.Tx) error) error {
+	sqlTx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer sqlTx.Rollback() // after Commit a no-op; after a panic in fn, frees the writer
+	if err := fn(&tx{ctx: ctx, tx: sqlTx}); err != nil {
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+type tx struct {
+	ctx context.Context
+	tx  *sql.Tx
+}
+
+func (t *tx) Ticket(id string) (ticket.Ticket, error) {
+	return scanTicket(t.tx.QueryRowContext(t.ctx, `SELECT body FROM tickets WHERE id = ?`, id))
+}
+
+func (t *tx) TicketIDByDedupKey(key string) (string, error) {
+	return scanString(t.tx.QueryRowContext(t.ctx, `SELECT id FROM tickets WHERE dedup_key = ?`, key))
+}
+
+func (t *tx) TicketIDByIdempotencyKey(key string) (string, error) {
+	return scanString(t.tx.QueryRowContext(t.ctx, `SELECT id FROM tickets WHERE idempotency_key = ?`, key))
+}
+
+func (t *tx) EventByCommandID(commandID string) (ticket.Event, error) {
+	var id int64
+	var body []byte
+	err := t.tx.QueryRowContext(t.ctx, `SELECT id, body FROM events WHERE command_id = ?`, commandID).Scan(&id, &body)
+	if err != nil {
+		return ticket.Event{}, notFound(err)
+	}
+	return decodeEvent(id, body)
+}
+
+func (t *tx) NextNumber(day string) (int64, error) {
+	var n int64
+	err := t.tx.QueryRowContext(t.ctx, `INSERT INTO ticket_numbers (day, last) VALUES (?, 1)
+		ON CONFLICT (day) DO UPDATE SET last = last + 1 RETURNING last`, day).Scan(&n)
+	return n, err
+}
+
+// atomically runs fn inside a savepoint: when it fails, none of its statements stay in the
+// transaction, which goes on (a conflict in one request must not spoil its batch).
+func (t *tx) atomically(fn func() (int64, error)) (int64, error) {
+	if _, err := t.tx.ExecContext(t.ctx, `SAVEPOINT write_one`); err != nil {
+		return 0, err
+	}
+	id, err := fn()
+	if err != nil {
+		if _, rbErr := t.tx.ExecContext(t.ctx, `ROLLBACK TO write_one`); rbErr != nil {
+			return 0, errors.Join(err, rbErr)
+		}
+	}
+	if _, relErr := t.tx.ExecContext(t.ctx, `RELEASE write_one`); relErr != nil {
+		return 0, errors.Join(err, relErr)
+	}
+	return id, err
+}
+
+func (t *tx) Insert(tk ticket.Ticket, created ticket.Event, idempotencyKey string) (int64, error) {
+	return t.atomically(func() (int64, error) { return t.insert(tk, created, idempotencyKey) })
+}
+
+func (t *tx) Append(tk ticket.Ticket, ev ticket.Event) (int64, error) {
+	return t.atomically(func() (int64, error) { return t.append(tk, ev) })
+}
+
+func (t *tx) insert(tk ticket.Ticket, created ticket.Event, idempotencyKey string) (int64, error) {
+	body, err := json.Marshal(tk)
+	if err != nil {
+		return 0, err
+	}
+	res, err := t.tx.ExecContext(t.ctx, `INSERT INTO tickets (id, state, version, urgency, assignee, team, dedup_key, idempotency_key, search, body)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		tk.ID, tk.State, tk.Version, tk.Urgency, tk.Assignee, tk.Team, nullable(tk.DedupKey), nullable(idempotencyKey), store.SearchText(tk), body)
+	if err != nil {
+		return 0, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return 0, fmt.Errorf("%w: ticket %s, its dedup key or its idempotency key exists", store.ErrConflict, tk.ID)
+	}
+	return t.insertEvent(created)
+}
+
+func (t *tx) append(tk ticket.Ticket, ev ticket.Event) (int64, error) {
+	if tk.Version != ev.Seq {
+		return 0, fmt.Errorf("append %s#%d: ticket is at version %d", ev.TicketID, ev.Seq, tk.Version)
+	}
+	id, err := t.insertEvent(ev)
+	if err != nil {
+		return 0, err
+	}
+	body, err := json.Marshal(tk)
+	if err != nil {
+		return 0, err
+	}
+	res, err := t.tx.ExecContext(t.ctx, `UPDATE tickets SET state = ?, version = ?, urgency = ?, assignee = ?, team = ?, search = ?, body = ?
+		WHERE id = ? AND version = ?`,
+		tk.State, tk.Version, tk.Urgency, tk.Assignee, tk.Team, store.SearchText(tk), body, tk.ID, ev.Seq-1)
+	if err != nil {
+		return 0, err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		// The event took seq ev.Seq, so nobody else can have moved the row: it is missing or
+		// out of step with its log. Abort rather than write over it.
+		return 0, fmt.Errorf("append %s#%d: ticket row is not at version %d", ev.TicketID, ev.Seq, ev.Seq-1)
+	}
+	return id, nil
+}
+
+func (t *tx) insertEvent(ev ticket.Event) (int64, error) {
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return 0, err
+	}
+	var id int64
+	err = t.tx.QueryRowContext(t.ctx, `INSERT INTO events (ticket_id, seq, command_id, body) VALUES (?, ?, ?, ?)
+		ON CONFLICT DO NOTHING RETURNING id`, ev.TicketID, ev.Seq, nullable(ev.CommandID), body).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("%w: event %s#%d or command id %q exists", store.ErrConflict, ev.TicketID, ev.Seq, ev.CommandID)
+	}
+	return id, err
+}
+
+// Ticket reads one ticket.
+func (s *Store) Ticket(ctx context.Context, id string) (ticket.Ticket, error) {
+	return scanTicket(s.r.QueryRowContext(ctx, `SELECT body FROM tickets WHERE id = ?`, id))
+}
+
+// List reads one page, newest first, using the (column, pos) indexes.
+func (s *Store) List(ctx context.Context, q store.Query) (store.Page, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = store.DefaultLimit
+	}
+	limit = min(limit, store.MaxLimit)
+	var where []string
+	var args []any
+	in := func(col string, vals []string) {
+		if len(vals) == 0 {
+			return
+		}
+		where = append(where, col+" IN ("+strings.TrimSuffix(strings.Repeat("?,", len(vals)), ",")+")")
+		for _, v := range vals {
+			args = append(args, v)
+		}
+	}
+	states := make([]string, len(q.States))
+	for i, st := range q.States {
+		states[i] = string(st)
+	}
+	in("state", states)
+	in("assignee", q.Assignees)
+	in("team", q.Teams)
+	in("urgency", q.Urgencies)
+	if q.Q != "" {
+		where = append(where, `instr(search, ?) > 0`)
+		args = append(args, q.Q)
+	}
+	if q.Cursor != "" {
+		pos, err := store.DecodeCursor(q.Cursor)
+		if err != nil {
+			return store.Page{}, err
+		}
+		where = append(where, "pos < ?")
+		args = append(args, pos)
+	}
+	query := `SELECT pos, body FROM tickets`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY pos DESC LIMIT ?"
+	args = append(args, limit+1)
+	rows, err := s.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return store.Page{}, err
+	}
+	defer rows.Close()
+	page := store.Page{Tickets: make([]ticket.Ticket, 0, limit)}
+	var last int64
+	for rows.Next() {
+		if len(page.Tickets) == limit {
+			page.NextCursor = store.EncodeCursor(last)
+			break
+		}
+		var body []byte
+		if err := rows.Scan(&last, &body); err != nil {
+			return store.Page{}, err
+		}
+		var tk ticket.Ticket
+		if err := json.Unmarshal(body, &tk); err != nil {
+			return store.Page{}, fmt.Errorf("ticket at %d: %w", last, err)
+		}
+		page.Tickets = append(page.Tickets, tk)
+	}
+	return page, rows.Err()
+}
+
+// Events reads a ticket's audit trail.
+func (s *Store) Events(ctx context.Context, ticketID string) ([]ticket.Event, error) {
+	evs, err := s.events(ctx, `SELECT id, body FROM events WHERE ticket_id = ? ORDER BY seq`, ticketID)
+	if err == nil && len(evs) == 0 {
+		return nil, fmt.Errorf("ticket %s: %w", ticketID, store.ErrNotFound)
+	}
+	return evs, err
+}
+
+// EventsAfter reads the global feed.
+func (s *Store) EventsAfter(ctx context.Context, after int64, limit int) ([]ticket.Event, error) {
+	return s.events(ctx, `SELECT id, body FROM events WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+}
+
+func (s *Store) events(ctx context.Context, query string, args ...any) ([]ticket.Event, error) {
+	rows, err := s.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var evs []ticket.Event
+	for rows.Next() {
+		var id int64
+		var body []byte
+		if err := rows.Scan(&id, &body); err != nil {
+			return nil, err
+		}
+		ev, err := decodeEvent(id, body)
+		if err != nil {
+			return nil, err
+		}
+		evs = append(evs, ev)
+	}
+	return evs, rows.Err()
+}
+
+// CountByState counts with the state index.
+func (s *Store) CountByState(ctx context.Context) (map[ticket.State]int64, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT state, count(*) FROM tickets GROUP BY state`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	counts := map[ticket.State]int64{}
+	for rows.Next() {
+		var st string
+		var n int64
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, err
+		}
+		counts[ticket.State(st)] = n
+	}
+	return counts, rows.Err()
+}
+
+func scanTicket(row *sql.Row) (ticket.Ticket, error) {
+	var body []byte
+	if err := row.Scan(&body); err != nil {
+		return ticket.Ticket{}, notFound(err)
+	}
+	var tk ticket.Ticket
+	err := json.Unmarshal(body, &tk)
+	return tk, err
+}
+
+func scanString(row *sql.Row) (string, error) {
+	var s string
+	err := row.Scan(&s)
+	return s, notFound(err)
+}
+
+func decodeEvent(id int64, body []byte) (ticket.Event, error) {
+	var ev ticket.Event
+	if err := json.Unmarshal(body, &ev); err != nil {
+		return ev, fmt.Errorf("event %d: %w", id, err)
+	}
+	ev.ID = id
+	return ev, nil
+}
+
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	return err
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+var _ store.Store = (*Store)(nil)

@@ -1,0 +1,210 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"gongdan/core/store"
+	"gongdan/core/store/sqlite"
+	"gongdan/core/store/storetest"
+	"gongdan/core/ticket"
+	"gongdan/normalize"
+)
+
+func TestContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "gongdan.db"))
+		require.NoError(t, err)
+		return s
+	})
+}
+
+// TestReopen: a second Open of the same file, beside the first and after it was closed,
+// finds the data and applies no migration again.
+func TestReopen(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "gongdan.db")
+	now := time.Date(2026, 11, 23, 9, 30, 0, 987654321, time.FixedZone("CST", 8*3600))
+
+	first, err := sqlite.Open(ctx, path)
+	require.NoError(t, err)
+	var tk ticket.Ticket
+	var evs []ticket.Event
+	require.NoError(t, first.Write(ctx, func(tx store.Tx) error {
+		n, err := tx.NextNumber("20261123")
+		if err != nil {
+			return err
+		}
+		created, err := ticket.Create(ticket.FormatID(now, n), normalize.Draft{Title: "3号线急停按钮失灵", DedupKey: "dk-1",
+			Urgency: normalize.UrgencyRed, Customer: normalize.Customer{Name: "王建国", Phone: "13812345678"}},
+			ticket.Actor{ID: "agent-zhou", Role: ticket.RoleAgent}, now, "cmd-1")
+		if err != nil {
+			return err
+		}
+		if tk, err = ticket.Apply(ticket.Ticket{}, created); err != nil {
+			return err
+		}
+		if created.ID, err = tx.Insert(tk, created, "idem-1"); err != nil {
+			return err
+		}
+		assigned, err := ticket.Decide(tk, ticket.Command{TicketID: tk.ID, Action: ticket.ActionAssign,
+			Actor: ticket.Actor{ID: "disp-chen", Role: ticket.RoleDispatcher}, Data: json.RawMessage(`{"assignee":"eng-li"}`)}, now.Add(time.Minute))
+		if err != nil {
+			return err
+		}
+		if tk, err = ticket.Apply(tk, assigned); err != nil {
+			return err
+		}
+		if assigned.ID, err = tx.Append(tk, assigned); err != nil {
+			return err
+		}
+		evs = []ticket.Event{created, assigned}
+		return nil
+	}))
+	applied := migrations(t, path)
+	files, err := filepath.Glob("migrations/*.sql")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	require.Len(t, applied, len(files), "schema_migrations after the first Open: one row per migration")
+
+	reads := func(s *sqlite.Store, which string) {
+		t.Helper()
+		got, err := s.Ticket(ctx, tk.ID)
+		require.NoError(t, err, "%s: Ticket", which)
+		sameJSON(t, tk, got, "%s: Ticket", which)
+		gotEvs, err := s.Events(ctx, tk.ID)
+		require.NoError(t, err, "%s: Events", which)
+		sameJSON(t, evs, gotEvs, "%s: Events", which)
+		require.NoError(t, s.Write(ctx, func(tx store.Tx) error {
+			id, err := tx.TicketIDByDedupKey("dk-1")
+			assert.NoError(t, err)
+			assert.Equal(t, tk.ID, id, "%s: dedup key", which)
+			id, err = tx.TicketIDByIdempotencyKey("idem-1")
+			assert.NoError(t, err)
+			assert.Equal(t, tk.ID, id, "%s: idempotency key", which)
+			return nil
+		}))
+	}
+	nextNumber := func(s *sqlite.Store) int64 {
+		t.Helper()
+		var n int64
+		require.NoError(t, s.Write(ctx, func(tx store.Tx) error {
+			var err error
+			n, err = tx.NextNumber("20261123")
+			return err
+		}))
+		return n
+	}
+
+	second, err := sqlite.Open(ctx, path) // while the first is still open
+	require.NoError(t, err, "a second Open beside the first")
+	reads(second, "second Open")
+	assert.Equal(t, int64(2), nextNumber(second), "the day's count survives an Open")
+	assert.Equal(t, int64(3), nextNumber(first), "both stores share the count")
+	require.NoError(t, second.Close())
+	require.NoError(t, first.Close())
+
+	third, err := sqlite.Open(ctx, path)
+	require.NoError(t, err, "Open after Close")
+	reads(third, "third Open")
+	assert.Equal(t, int64(4), nextNumber(third), "the day's count survives Close")
+	require.NoError(t, third.Close())
+
+	assert.Equal(t, applied, migrations(t, path), "reopening must not apply migrations again")
+}
+
+// migrations reads schema_migrations straight from the file: version → applied_at.
+func migrations(t *testing.T, path string) map[int]string {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	require.NoError(t, err)
+	defer db.Close()
+	rows, err := db.QueryContext(context.Background(), `SELECT version, applied_at FROM schema_migrations`)
+	require.NoError(t, err)
+	defer rows.Close()
+	out := map[int]string{}
+	for rows.Next() {
+		var v int
+		var at string
+		require.NoError(t, rows.Scan(&v, &at))
+		out[v] = at
+	}
+	require.NoError(t, rows.Err())
+	return out
+}
+
+// TestOpenUnwritablePath: an Open that cannot create or open the file fails, and says which
+// file.
+func TestOpenUnwritablePath(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "a-file")
+	require.NoError(t, os.WriteFile(file, []byte("not a directory"), 0o600))
+	cases := map[string]string{
+		"parent is a file":      filepath.Join(file, "gongdan.db"),
+		"parent does not exist": filepath.Join(dir, "missing", "gongdan.db"),
+		"path is a directory":   dir,
+	}
+	if os.Geteuid() != 0 { // root writes anywhere
+		ro := filepath.Join(dir, "read-only")
+		require.NoError(t, os.Mkdir(ro, 0o500))
+		cases["directory is read-only"] = filepath.Join(ro, "gongdan.db")
+	}
+	for name, path := range cases {
+		t.Run(name, func(t *testing.T) {
+			s, err := sqlite.Open(t.Context(), path)
+			if s != nil {
+				s.Close()
+			}
+			require.Error(t, err, "Open(%s)", path)
+			assert.Nil(t, s)
+			assert.Contains(t, err.Error(), path, "the error must name the path")
+		})
+	}
+}
+
+// TestOpenPathTakenLiterally: the database is the file at the path given, whatever
+// characters the path holds; Open builds a file: URI from it, where ?, # and % mean
+// something.
+func TestOpenPathTakenLiterally(t *testing.T) {
+	for test, name := range map[string]string{"space": "a b", "hash": "a#b", "question": "a?b", "percent": "a%41b"} {
+		t.Run(test, func(t *testing.T) { // the subtest's name is plain: it names its TempDir
+			root := t.TempDir()
+			dir := filepath.Join(root, name)
+			require.NoError(t, os.Mkdir(dir, 0o755))
+			path := filepath.Join(dir, "gongdan.db")
+			s, err := sqlite.Open(t.Context(), path)
+			require.NoError(t, err, "Open(%s)", path)
+			require.NoError(t, s.Write(t.Context(), func(tx store.Tx) error {
+				_, err := tx.NextNumber("20261123")
+				return err
+			}))
+			require.NoError(t, s.Close())
+			_, err = os.Stat(path)
+			assert.NoError(t, err, "the database must be at %s", path)
+			entries, err := os.ReadDir(root)
+			require.NoError(t, err)
+			var names []string
+			for _, e := range entries {
+				names = append(names, e.Name())
+			}
+			assert.Equal(t, []string{name}, names, "Open(%s) must create nothing beside %s", path, dir)
+		})
+	}
+}
+
+func sameJSON(t *testing.T, want, got any, msgAndArgs ...any) {
+	t.Helper()
+	w, err := json.Marshal(want)
+	require.NoError(t, err)
+	g, err := json.Marshal(got)
+	require.NoError(t, err)
+	assert.JSONEq(t, string(w), string(g), msgAndArgs...)
+}

@@ -1,0 +1,117 @@
+// Package store is where tickets and their events are kept. Store is the interface the engine
+// writes through; sqlite/ is the embedded default and postgres/ the scale-out one. Every
+// implementation must pass storetest.Run.
+//
+// The store keeps two things per ticket that must always agree: the append-only event log,
+// which is the truth, and the ticket row, which is the fold of that log kept for reading. Both
+// are written in the same transaction or not at all.
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"gongdan/core/ticket"
+)
+
+var (
+	// ErrNotFound: no such ticket, key or command.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: another writer got there first (a key, a command id or the ticket's next
+	// version is taken). Nothing was written; look again and decide again.
+	ErrConflict = errors.New("write conflict")
+)
+
+// Store keeps tickets and events. All methods are safe for concurrent use.
+type Store interface {
+	// Write runs fn in one write transaction and commits when fn returns nil; on an error
+	// nothing fn did is kept. The engine batches many commands into one Write (group
+	// commit), so a Write's cost is one durable commit however much it holds. fn must not
+	// keep tx after it returns.
+	Write(ctx context.Context, fn func(tx Tx) error) error
+
+	// Ticket returns the stored ticket, or ErrNotFound.
+	Ticket(ctx context.Context, id string) (ticket.Ticket, error)
+	// List returns one page of tickets, newest first.
+	List(ctx context.Context, q Query) (Page, error)
+	// Events returns a ticket's events, oldest first, or ErrNotFound for an unknown ticket.
+	Events(ctx context.Context, ticketID string) ([]ticket.Event, error)
+	// EventsAfter returns up to limit events of any ticket with an ID above after, in ID
+	// order: the feed a reconnecting stream catches up from.
+	EventsAfter(ctx context.Context, after int64, limit int) ([]ticket.Event, error)
+	// CountByState counts tickets in each state.
+	CountByState(ctx context.Context) (map[ticket.State]int64, error)
+	// Ping checks that the store answers.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Tx is one write transaction. It sees its own writes.
+type Tx interface {
+	// Ticket returns the ticket as of this transaction, or ErrNotFound.
+	Ticket(id string) (ticket.Ticket, error)
+	// TicketIDByDedupKey finds the ticket created from a draft with this dedup key.
+	TicketIDByDedupKey(key string) (string, error)
+	// TicketIDByIdempotencyKey finds the ticket created under this Idempotency-Key.
+	TicketIDByIdempotencyKey(key string) (string, error)
+	// EventByCommandID finds the event a command id produced, or ErrNotFound.
+	EventByCommandID(commandID string) (ticket.Event, error)
+	// NextNumber returns the next ticket number of a day ("20261123"), starting at 1.
+	NextNumber(day string) (int64, error)
+	// Insert stores a new ticket and its creation event; the event's ID is returned.
+	// ErrConflict when the id, dedup key, idempotency key or command id is taken.
+	Insert(t ticket.Ticket, created ticket.Event, idempotencyKey string) (int64, error)
+	// Append stores ev and t, the ticket after ev (t.Version == ev.Seq); the event's ID is
+	// returned. ErrConflict when version ev.Seq or the command id is already taken.
+	Append(t ticket.Ticket, ev ticket.Event) (int64, error)
+}
+
+// Query selects tickets for List. Empty fields do not filter; a field with several values
+// matches any of them.
+type Query struct {
+	States    []ticket.State
+	Assignees []string
+	Teams     []string
+	Urgencies []string
+	// Q matches a substring of the id, title, description, customer, device or address.
+	Q      string
+	Limit  int
+	Cursor string
+}
+
+// Page is one page of a List.
+type Page struct {
+	Tickets []ticket.Ticket `json:"tickets"`
+	// NextCursor fetches the next page; empty on the last one.
+	NextCursor string `json:"next_cursor"`
+}
+
+// Limits of a page.
+const (
+	DefaultLimit = 50
+	MaxLimit     = 500
+)
+
+// EncodeCursor and DecodeCursor turn a row position into an opaque cursor and back.
+func EncodeCursor(pos int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("s" + strconv.FormatInt(pos, 10)))
+}
+
+func DecodeCursor(c string) (int64, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err == nil && len(b) > 1 && b[0] == 's' {
+		if n, err := strconv.ParseInt(string(b[1:]), 10, 64); err == nil && n > 0 {
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("invalid cursor %q: pass next_cursor from the previous page unchanged", c)
+}
+
+// SearchText is what Query.Q searches in a ticket, kept with the ticket row.
+func SearchText(t ticket.Ticket) string {
+	return t.ID + "\n" + t.Title + "\n" + t.Description + "\n" + t.Customer.Name + "\n" + t.Customer.Phone +
+		"\n" + t.Customer.Org + "\n" + t.Device.ID + "\n" + t.Location.Address + "\n" + t.Category
+}

@@ -1,0 +1,181 @@
+package ticket
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"gongdan/normalize"
+)
+
+// Create checks a draft and returns the event that creates ticket id from it.
+func Create(id string, d normalize.Draft, by Actor, now time.Time, commandID string) (Event, error) {
+	if err := d.Validate(); err != nil {
+		if fe, ok := err.(*normalize.FieldError); ok {
+			return Event{}, &DataError{Field: fe.Field, Msg: fe.Msg}
+		}
+		return Event{}, &DataError{Field: "draft", Msg: err.Error()}
+	}
+	data, err := json.Marshal(d)
+	if err != nil {
+		return Event{}, fmt.Errorf("encode draft: %w", err)
+	}
+	return Event{
+		TicketID:  id,
+		Seq:       1,
+		Action:    ActionCreate,
+		Actor:     by,
+		At:        now,
+		To:        StateNew,
+		Data:      data,
+		CommandID: commandID,
+		Automatic: by.Role == RoleSystem,
+	}, nil
+}
+
+// Apply folds one event into t and returns the result; t is not modified. It fails only on a
+// log that is out of order or unreadable, which means the store is corrupt.
+func Apply(t Ticket, ev Event) (Ticket, error) {
+	if ev.Seq != t.Version+1 {
+		return t, fmt.Errorf("event %s#%d does not follow version %d", ev.TicketID, ev.Seq, t.Version)
+	}
+	if t.Version > 0 && ev.From != t.State {
+		return t, fmt.Errorf("event %s#%d leaves from %s, but the ticket is in %s", ev.TicketID, ev.Seq, ev.From, t.State)
+	}
+	switch ev.Action {
+	case ActionCreate:
+		if t.Version != 0 {
+			return t, fmt.Errorf("event %s#%d creates a ticket that exists", ev.TicketID, ev.Seq)
+		}
+		var d normalize.Draft
+		if err := json.Unmarshal(ev.Data, &d); err != nil {
+			return t, fmt.Errorf("event %s#%d: draft: %w", ev.TicketID, ev.Seq, err)
+		}
+		t = fromDraft(ev.TicketID, d)
+		t.CreatedBy = ev.Actor
+		t.CreatedAt = ev.At
+	case ActionAssign:
+		var d AssignData
+		if err := unmarshalData(ev, &d); err != nil {
+			return t, err
+		}
+		t.Assignee = d.Assignee
+		if d.Team != "" {
+			t.Team = d.Team
+		}
+	case ActionDecline:
+		t.Assignee = ""
+	case ActionResolve:
+		var d ResolveData
+		if err := unmarshalData(ev, &d); err != nil {
+			return t, err
+		}
+		t.Resolution = &Resolution{RootCause: d.RootCause, Evidence: d.Evidence, ResolvedBy: ev.Actor.ID, ResolvedAt: ev.At}
+	case ActionConfirm:
+		var d ConfirmData
+		if err := unmarshalData(ev, &d); err != nil {
+			return t, err
+		}
+		t.Feedback = &Feedback{Solved: d.Solved != nil && *d.Solved, Timeliness: d.Timeliness,
+			Professionalism: d.Professionalism, Comment: d.Comment, At: ev.At}
+	case ActionForceClose:
+		t.ForceClosed = true
+	case ActionUnfreeze:
+		t.Frozen = false
+		t.Rollbacks = nil
+	}
+	if ev.Rollback {
+		recent := make([]time.Time, 0, RollbackLimit)
+		for _, at := range t.Rollbacks {
+			if ev.At.Sub(at) < RollbackWindow {
+				recent = append(recent, at)
+			}
+		}
+		t.Rollbacks = append(recent, ev.At)
+		if len(t.Rollbacks) >= RollbackLimit {
+			t.Frozen = true
+		}
+		if ev.To == StateInProgress {
+			t.Resolution = nil // the fix did not hold: a new one is owed
+		}
+	}
+	t.State = ev.To
+	t.Version = ev.Seq
+	t.UpdatedAt = ev.At
+	return t, nil
+}
+
+// Fold rebuilds a ticket from its events, oldest first.
+func Fold(events []Event) (Ticket, error) {
+	var t Ticket
+	for _, ev := range events {
+		var err error
+		if t, err = Apply(t, ev); err != nil {
+			return Ticket{}, err
+		}
+	}
+	if t.Version == 0 {
+		return Ticket{}, fmt.Errorf("no events")
+	}
+	return t, nil
+}
+
+func fromDraft(id string, d normalize.Draft) Ticket {
+	title := strings.TrimSpace(d.Title)
+	if title == "" {
+		title = firstLine(d.Description, 60)
+	}
+	urgency := d.Urgency
+	if urgency == "" {
+		urgency = normalize.UrgencyBlue
+	}
+	tags := slices.Clone(d.Tags)
+	if tags == nil {
+		tags = []string{}
+	}
+	attachments := slices.Clone(d.Attachments)
+	if attachments == nil {
+		attachments = []normalize.Attachment{}
+	}
+	return Ticket{
+		ID:          id,
+		Urgency:     urgency,
+		Title:       title,
+		Description: d.Description,
+		Category:    d.Category,
+		FaultCode:   d.FaultCode,
+		Tags:        tags,
+		Customer:    d.Customer,
+		Device:      d.Device,
+		Location:    d.Location,
+		Attachments: attachments,
+		Sources:     []normalize.Draft{d},
+		DedupKey:    d.DedupKey,
+		ThreadKey:   d.ThreadKey,
+	}
+}
+
+// firstLine is the first line of s, cut to at most n runes.
+func firstLine(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = strings.TrimSpace(s[:i])
+	}
+	r := []rune(s)
+	if len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
+}
+
+func unmarshalData(ev Event, v any) error {
+	if len(ev.Data) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(ev.Data, v); err != nil {
+		return fmt.Errorf("event %s#%d: data: %w", ev.TicketID, ev.Seq, err)
+	}
+	return nil
+}

@@ -1,0 +1,120 @@
+// Package ticket is the ticket, its twelve states, the actions that move it between them, and
+// the events those actions leave behind (DESIGN.md §4).
+//
+// It is pure: no I/O and no clock. Time comes in with every call. A ticket is only ever the
+// fold of its events: Decide checks a command and returns the one event it would append, Apply
+// folds an event into a ticket. Nothing else changes a ticket.
+package ticket
+
+import (
+	"fmt"
+	"time"
+
+	"gongdan/normalize"
+)
+
+// State is where a ticket is in its life. The set is fixed: there are no custom states.
+type State string
+
+const (
+	StateNew               State = "new"                // 新建
+	StateAssigned          State = "assigned"           // 已分派
+	StateAccepted          State = "accepted"           // 已受理
+	StateInProgress        State = "in_progress"        // 处理中
+	StateAwaitingParts     State = "awaiting_parts"     // 需补料
+	StatePaused            State = "paused"             // 暂停
+	StateResolved          State = "resolved"           // 已完成
+	StateCustomerConfirmed State = "customer_confirmed" // 客户确认
+	StateClosed            State = "closed"             // 已关闭
+	StateRejected          State = "rejected"           // 已驳回
+	StateEscalated         State = "escalated"          // 已升级
+	StateArchived          State = "archived"           // 归档
+)
+
+// States lists the twelve states in their usual order of life.
+var States = []State{
+	StateNew, StateAssigned, StateAccepted, StateInProgress, StateAwaitingParts, StatePaused,
+	StateResolved, StateCustomerConfirmed, StateClosed, StateRejected, StateEscalated, StateArchived,
+}
+
+// ParseState returns the state named s.
+func ParseState(s string) (State, error) {
+	for _, st := range States {
+		if string(st) == s {
+			return st, nil
+		}
+	}
+	return "", fmt.Errorf("unknown state %q", s)
+}
+
+// Open reports whether work on a ticket in this state is still owed to the customer.
+func (s State) Open() bool {
+	switch s {
+	case StateNew, StateAssigned, StateAccepted, StateInProgress, StateAwaitingParts, StatePaused, StateEscalated:
+		return true
+	}
+	return false
+}
+
+// Ticket is one customer request and everything done about it so far. Its fields are
+// exported for encoding; a Ticket value is only ever produced by Apply/Fold.
+type Ticket struct {
+	ID          string                 `json:"id"`
+	State       State                  `json:"state"`
+	Version     int64                  `json:"version"`
+	Urgency     normalize.Urgency      `json:"urgency"`
+	Title       string                 `json:"title"`
+	Description string                 `json:"description"`
+	Category    string                 `json:"category"`
+	FaultCode   string                 `json:"fault_code"`
+	Tags        []string               `json:"tags"`
+	Customer    normalize.Customer     `json:"customer"`
+	Device      normalize.Device       `json:"device"`
+	Location    normalize.Location     `json:"location"`
+	Attachments []normalize.Attachment `json:"attachments"`
+	Assignee    string                 `json:"assignee"`
+	Team        string                 `json:"team"`
+	Frozen      bool                   `json:"frozen"`
+	// Rollbacks are the times of recent moves backwards; three within RollbackWindow freeze.
+	Rollbacks   []time.Time       `json:"rollbacks,omitempty"`
+	Sources     []normalize.Draft `json:"sources"`
+	DedupKey    string            `json:"dedup_key,omitempty"`
+	ThreadKey   string            `json:"thread_key,omitempty"`
+	RepeatOf    string            `json:"repeat_of"`
+	Resolution  *Resolution       `json:"resolution,omitempty"`
+	Feedback    *Feedback         `json:"feedback,omitempty"`
+	ForceClosed bool              `json:"force_closed,omitempty"`
+	CreatedBy   Actor             `json:"created_by"`
+	CreatedAt   time.Time         `json:"created_at"`
+	UpdatedAt   time.Time         `json:"updated_at"`
+}
+
+// Resolution is what the engineer said fixed it.
+type Resolution struct {
+	RootCause  string    `json:"root_cause"`
+	Evidence   []string  `json:"evidence,omitempty"`
+	ResolvedBy string    `json:"resolved_by"`
+	ResolvedAt time.Time `json:"resolved_at"`
+}
+
+// Feedback is the customer's answer to the three-question survey at confirmation.
+type Feedback struct {
+	Solved          bool      `json:"solved"`
+	Timeliness      int       `json:"timeliness"`
+	Professionalism int       `json:"professionalism"`
+	Comment         string    `json:"comment,omitempty"`
+	At              time.Time `json:"at"`
+}
+
+// Actor is who did something: a person or the system, with the role they acted in.
+type Actor struct {
+	ID   string `json:"id"`
+	Role Role   `json:"role"`
+}
+
+// FormatID makes the human-readable, sortable ticket id GD-YYYYMMDD-NNNNNN from the creation
+// day (already in the configured timezone) and that day's sequence number. Past 999,999
+// tickets in one day the number grows a digit rather than wrap.
+func FormatID(day time.Time, n int64) string {
+	return fmt.Sprintf("GD-%s-%06d", day.Format("20060102"), n)
+}

@@ -1,0 +1,141 @@
+// Package normalize defines the canonical draft every connector's input becomes, and (in later
+// versions) the extractors and classifiers that fill it.
+//
+// It is pure: no I/O, no clock. It must never import anything under core/.
+package normalize
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Urgency is how fast a request needs an answer, in the four levels service teams use.
+type Urgency string
+
+const (
+	UrgencyBlue   Urgency = "blue"   // routine
+	UrgencyYellow Urgency = "yellow" // respond within 24 h
+	UrgencyOrange Urgency = "orange" // stops a production line
+	UrgencyRed    Urgency = "red"    // safety risk
+)
+
+// Valid reports whether u is one of the four levels.
+func (u Urgency) Valid() bool {
+	switch u {
+	case UrgencyBlue, UrgencyYellow, UrgencyOrange, UrgencyRed:
+		return true
+	}
+	return false
+}
+
+// Draft is a request as the pipeline hands it to the core (DESIGN.md §3). A field a connector
+// could not fill stays empty: nothing is invented.
+type Draft struct {
+	Source      Source       `json:"source"`
+	DedupKey    string       `json:"dedup_key,omitempty"`
+	ThreadKey   string       `json:"thread_key,omitempty"`
+	ReceivedAt  time.Time    `json:"received_at,omitzero"`
+	OccurredAt  time.Time    `json:"occurred_at,omitzero"`
+	Customer    Customer     `json:"customer"`
+	Device      Device       `json:"device"`
+	Location    Location     `json:"location"`
+	Title       string       `json:"title"`
+	Description string       `json:"description"`
+	Category    string       `json:"category"`
+	FaultCode   string       `json:"fault_code,omitempty"`
+	Tags        []string     `json:"tags"`
+	Urgency     Urgency      `json:"urgency"`
+	Attachments []Attachment `json:"attachments,omitempty"`
+	Evidence    []Evidence   `json:"evidence,omitempty"`
+}
+
+// Source says where a draft came from.
+type Source struct {
+	Connector  string `json:"connector"`
+	Type       string `json:"type"`
+	Kind       string `json:"kind,omitempty"`
+	ExternalID string `json:"external_id,omitempty"`
+}
+
+// Customer is who asked.
+type Customer struct {
+	ID           string `json:"id"`
+	Name         string `json:"name"`
+	Phone        string `json:"phone"`
+	WechatOpenID string `json:"wechat_openid"`
+	WecomUserID  string `json:"wecom_userid"`
+	Org          string `json:"org"`
+}
+
+// Device is the equipment the request is about.
+type Device struct {
+	ID          string `json:"id"`
+	Model       string `json:"model"`
+	Firmware    string `json:"firmware"`
+	ProductType string `json:"product_type"`
+}
+
+// Location is where the work is.
+type Location struct {
+	Address string  `json:"address"`
+	City    string  `json:"city"`
+	Lat     float64 `json:"lat"`
+	Lon     float64 `json:"lon"`
+}
+
+// Attachment is a file that came with the request.
+type Attachment struct {
+	Kind   string `json:"kind"`
+	URI    string `json:"uri"`
+	SHA256 string `json:"sha256,omitempty"`
+}
+
+// Evidence says which text produced which field.
+type Evidence struct {
+	Field      string  `json:"field"`
+	Text       string  `json:"text"`
+	From       string  `json:"from"`
+	Confidence float64 `json:"confidence,omitempty"`
+}
+
+// Limits on free text, so one request cannot bloat every list page.
+const (
+	MaxTitleRunes       = 200
+	MaxDescriptionRunes = 20000
+)
+
+// FieldError names the draft field that is wrong and why.
+type FieldError struct {
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+// Validate checks what the core relies on. It returns the first problem as a *FieldError.
+func (d *Draft) Validate() error {
+	if strings.TrimSpace(d.Title) == "" && strings.TrimSpace(d.Description) == "" {
+		return &FieldError{"title", "a draft needs a title or a description"}
+	}
+	if n := utf8.RuneCountInString(d.Title); n > MaxTitleRunes {
+		return &FieldError{"title", fmt.Sprintf("%d characters, at most %d", n, MaxTitleRunes)}
+	}
+	if n := utf8.RuneCountInString(d.Description); n > MaxDescriptionRunes {
+		return &FieldError{"description", fmt.Sprintf("%d characters, at most %d", n, MaxDescriptionRunes)}
+	}
+	if d.Urgency != "" && !d.Urgency.Valid() {
+		return &FieldError{"urgency", fmt.Sprintf("unknown urgency %q (one of: blue, yellow, orange, red)", d.Urgency)}
+	}
+	if d.Location.Lat < -90 || d.Location.Lat > 90 {
+		return &FieldError{"location.lat", "must be between -90 and 90"}
+	}
+	if d.Location.Lon < -180 || d.Location.Lon > 180 {
+		return &FieldError{"location.lon", "must be between -180 and 180"}
+	}
+	if len(d.DedupKey) > 512 {
+		return &FieldError{"dedup_key", "longer than 512 bytes"}
+	}
+	return nil
+}
