@@ -18,11 +18,7 @@ const catchUpPage = 500
 // ones. ?ticket=ID narrows the stream to one ticket. A client too slow to keep up is cut off
 // and catches up the same way when it reconnects.
 func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
-	flusher, ok := w.(http.Flusher)
-	if !ok {
-		s.fail(w, r, fmt.Errorf("streaming unsupported by the response writer"))
-		return
-	}
+	flusher := http.NewResponseController(w) // reaches the connection through wrappers
 	after := int64(-1) // live only
 	for _, v := range []string{r.Header.Get("Last-Event-ID"), r.URL.Query().Get("after")} {
 		if v == "" {
