@@ -19,7 +19,7 @@ const catchUpPage = 500
 // and catches up the same way when it reconnects.
 func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	flusher := http.NewResponseController(w) // reaches the connection through wrappers
-	after := int64(-1) // live only
+	after := int64(-1)                       // live only
 	for _, v := range []string{r.Header.Get("Last-Event-ID"), r.URL.Query().Get("after")} {
 		if v == "" {
 			continue

@@ -31,7 +31,8 @@ var migrations embed.FS
 
 // Store is the SQLite store.
 type Store struct {
-	w, r *sql.DB
+	w, r  *sql.DB
+	stmts map[string]*sql.Stmt // by query; read-only after Open
 }
 
 // Open opens (creating if needed) the database at path and brings its schema up to date.
@@ -71,7 +72,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	n := max(4, runtime.GOMAXPROCS(0)*2)
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	return &Store{w: w, r: r}, nil
+	s := &Store{w: w, r: r}
+	if err := s.prepare(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	return s, nil
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
@@ -121,6 +127,9 @@ func migrate(ctx context.Context, db *sql.DB) error {
 
 // Close closes both pools.
 func (s *Store) Close() error {
+	for _, st := range s.stmts {
+		st.Close()
+	}
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
@@ -136,7 +145,7 @@ func (s *Store) Write(ctx context.Context, fn func(store.Tx) error) error {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer sqlTx.Rollback() // after Commit a no-op; after a panic in fn, frees the writer
-	if err := fn(&tx{ctx: ctx, tx: sqlTx}); err != nil {
+	if err := fn(&tx{ctx: ctx, tx: sqlTx, store: s}); err != nil {
 		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
@@ -146,26 +155,82 @@ func (s *Store) Write(ctx context.Context, fn func(store.Tx) error) error {
 }
 
 type tx struct {
-	ctx context.Context
-	tx  *sql.Tx
+	ctx   context.Context
+	tx    *sql.Tx
+	store *Store
+}
+
+// writeQueries are prepared once, at Open, on the writer's one connection, and reused by
+// every transaction: parsing SQL again for each action would cost more than running it.
+var writeQueries = []string{
+	`DELETE FROM tickets WHERE id = ?`,
+	`DELETE FROM events WHERE id = ?`,
+	`SELECT body FROM tickets WHERE id = ?`,
+	`SELECT id FROM tickets WHERE dedup_key = ?`,
+	`SELECT id FROM tickets WHERE idempotency_key = ?`,
+	`SELECT id, body FROM events WHERE command_id = ?`,
+	`INSERT INTO ticket_numbers (day, last) VALUES (?, 1)
+		ON CONFLICT (day) DO UPDATE SET last = last + 1 RETURNING last`,
+	`INSERT INTO tickets (id, state, version, urgency, assignee, team, dedup_key, idempotency_key, search, body)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+	`UPDATE tickets SET state = ?, version = ?, urgency = ?, assignee = ?, team = ?, search = ?, body = ?
+		WHERE id = ? AND version = ?`,
+	`INSERT INTO events (ticket_id, seq, command_id, body) VALUES (?, ?, ?, ?)
+		ON CONFLICT DO NOTHING RETURNING id`,
+}
+
+func (s *Store) prepare(ctx context.Context) error {
+	s.stmts = make(map[string]*sql.Stmt, len(writeQueries))
+	for _, q := range writeQueries {
+		st, err := s.w.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("prepare %q: %w", q, err)
+		}
+		s.stmts[q] = st
+	}
+	return nil
+}
+
+func (t *tx) stmt(query string) (*sql.Stmt, error) {
+	st, ok := t.store.stmts[query]
+	if !ok {
+		return nil, fmt.Errorf("sqlite: query not prepared: %s", query)
+	}
+	return t.tx.StmtContext(t.ctx, st), nil
+}
+
+func (t *tx) queryRow(query string, args ...any) *sql.Row {
+	st, err := t.stmt(query)
+	if err != nil {
+		panic(err) // a query missing from writeQueries is a programming error
+	}
+	return st.QueryRowContext(t.ctx, args...)
+}
+
+func (t *tx) exec(query string, args ...any) (sql.Result, error) {
+	st, err := t.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(t.ctx, args...)
 }
 
 func (t *tx) Ticket(id string) (ticket.Ticket, error) {
-	return scanTicket(t.tx.QueryRowContext(t.ctx, `SELECT body FROM tickets WHERE id = ?`, id))
+	return scanTicket(t.queryRow(`SELECT body FROM tickets WHERE id = ?`, id))
 }
 
 func (t *tx) TicketIDByDedupKey(key string) (string, error) {
-	return scanString(t.tx.QueryRowContext(t.ctx, `SELECT id FROM tickets WHERE dedup_key = ?`, key))
+	return scanString(t.queryRow(`SELECT id FROM tickets WHERE dedup_key = ?`, key))
 }
 
 func (t *tx) TicketIDByIdempotencyKey(key string) (string, error) {
-	return scanString(t.tx.QueryRowContext(t.ctx, `SELECT id FROM tickets WHERE idempotency_key = ?`, key))
+	return scanString(t.queryRow(`SELECT id FROM tickets WHERE idempotency_key = ?`, key))
 }
 
 func (t *tx) EventByCommandID(commandID string) (ticket.Event, error) {
 	var id int64
 	var body []byte
-	err := t.tx.QueryRowContext(t.ctx, `SELECT id, body FROM events WHERE command_id = ?`, commandID).Scan(&id, &body)
+	err := t.queryRow(`SELECT id, body FROM events WHERE command_id = ?`, commandID).Scan(&id, &body)
 	if err != nil {
 		return ticket.Event{}, notFound(err)
 	}
@@ -174,35 +239,21 @@ func (t *tx) EventByCommandID(commandID string) (ticket.Event, error) {
 
 func (t *tx) NextNumber(day string) (int64, error) {
 	var n int64
-	err := t.tx.QueryRowContext(t.ctx, `INSERT INTO ticket_numbers (day, last) VALUES (?, 1)
+	err := t.queryRow(`INSERT INTO ticket_numbers (day, last) VALUES (?, 1)
 		ON CONFLICT (day) DO UPDATE SET last = last + 1 RETURNING last`, day).Scan(&n)
 	return n, err
 }
 
-// atomically runs fn inside a savepoint: when it fails, none of its statements stay in the
-// transaction, which goes on (a conflict in one request must not spoil its batch).
-func (t *tx) atomically(fn func() (int64, error)) (int64, error) {
-	if _, err := t.tx.ExecContext(t.ctx, `SAVEPOINT write_one`); err != nil {
-		return 0, err
-	}
-	id, err := fn()
-	if err != nil {
-		if _, rbErr := t.tx.ExecContext(t.ctx, `ROLLBACK TO write_one`); rbErr != nil {
-			return 0, errors.Join(err, rbErr)
-		}
-	}
-	if _, relErr := t.tx.ExecContext(t.ctx, `RELEASE write_one`); relErr != nil {
-		return 0, errors.Join(err, relErr)
-	}
-	return id, err
-}
+// Insert and Append detect every conflict with their first statement, which then writes
+// nothing; if a later statement fails, they undo what they wrote, so the transaction can go on
+// (a conflict in one request must not spoil its batch) without the cost of a savepoint.
 
 func (t *tx) Insert(tk ticket.Ticket, created ticket.Event, idempotencyKey string) (int64, error) {
-	return t.atomically(func() (int64, error) { return t.insert(tk, created, idempotencyKey) })
+	return t.insert(tk, created, idempotencyKey)
 }
 
 func (t *tx) Append(tk ticket.Ticket, ev ticket.Event) (int64, error) {
-	return t.atomically(func() (int64, error) { return t.append(tk, ev) })
+	return t.append(tk, ev)
 }
 
 func (t *tx) insert(tk ticket.Ticket, created ticket.Event, idempotencyKey string) (int64, error) {
@@ -210,7 +261,7 @@ func (t *tx) insert(tk ticket.Ticket, created ticket.Event, idempotencyKey strin
 	if err != nil {
 		return 0, err
 	}
-	res, err := t.tx.ExecContext(t.ctx, `INSERT INTO tickets (id, state, version, urgency, assignee, team, dedup_key, idempotency_key, search, body)
+	res, err := t.exec(`INSERT INTO tickets (id, state, version, urgency, assignee, team, dedup_key, idempotency_key, search, body)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		tk.ID, tk.State, tk.Version, tk.Urgency, tk.Assignee, tk.Team, nullable(tk.DedupKey), nullable(idempotencyKey), store.SearchText(tk), body)
 	if err != nil {
@@ -219,7 +270,19 @@ func (t *tx) insert(tk ticket.Ticket, created ticket.Event, idempotencyKey strin
 	if n, _ := res.RowsAffected(); n == 0 {
 		return 0, fmt.Errorf("%w: ticket %s, its dedup key or its idempotency key exists", store.ErrConflict, tk.ID)
 	}
-	return t.insertEvent(created)
+	id, err := t.insertEvent(created)
+	if err != nil {
+		return 0, t.undo(err, `DELETE FROM tickets WHERE id = ?`, tk.ID)
+	}
+	return id, nil
+}
+
+// undo runs a compensating statement after a failed write and returns the write's error.
+func (t *tx) undo(err error, query string, args ...any) error {
+	if _, uerr := t.exec(query, args...); uerr != nil {
+		return errors.Join(err, fmt.Errorf("undo: %w", uerr))
+	}
+	return err
 }
 
 func (t *tx) append(tk ticket.Ticket, ev ticket.Event) (int64, error) {
@@ -232,18 +295,19 @@ func (t *tx) append(tk ticket.Ticket, ev ticket.Event) (int64, error) {
 	}
 	body, err := json.Marshal(tk)
 	if err != nil {
-		return 0, err
+		return 0, t.undo(err, `DELETE FROM events WHERE id = ?`, id)
 	}
-	res, err := t.tx.ExecContext(t.ctx, `UPDATE tickets SET state = ?, version = ?, urgency = ?, assignee = ?, team = ?, search = ?, body = ?
+	res, err := t.exec(`UPDATE tickets SET state = ?, version = ?, urgency = ?, assignee = ?, team = ?, search = ?, body = ?
 		WHERE id = ? AND version = ?`,
 		tk.State, tk.Version, tk.Urgency, tk.Assignee, tk.Team, store.SearchText(tk), body, tk.ID, ev.Seq-1)
 	if err != nil {
-		return 0, err
+		return 0, t.undo(err, `DELETE FROM events WHERE id = ?`, id)
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
 		// The event took seq ev.Seq, so nobody else can have moved the row: it is missing or
 		// out of step with its log. Abort rather than write over it.
-		return 0, fmt.Errorf("append %s#%d: ticket row is not at version %d", ev.TicketID, ev.Seq, ev.Seq-1)
+		return 0, t.undo(fmt.Errorf("append %s#%d: ticket row is not at version %d", ev.TicketID, ev.Seq, ev.Seq-1),
+			`DELETE FROM events WHERE id = ?`, id)
 	}
 	return id, nil
 }
@@ -254,7 +318,7 @@ func (t *tx) insertEvent(ev ticket.Event) (int64, error) {
 		return 0, err
 	}
 	var id int64
-	err = t.tx.QueryRowContext(t.ctx, `INSERT INTO events (ticket_id, seq, command_id, body) VALUES (?, ?, ?, ?)
+	err = t.queryRow(`INSERT INTO events (ticket_id, seq, command_id, body) VALUES (?, ?, ?, ?)
 		ON CONFLICT DO NOTHING RETURNING id`, ev.TicketID, ev.Seq, nullable(ev.CommandID), body).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("%w: event %s#%d or command id %q exists", store.ErrConflict, ev.TicketID, ev.Seq, ev.CommandID)

@@ -1,0 +1,69 @@
+// Command gongdan is the one binary: the server and the tools ops teams run beside it.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// exitError carries an exit code: 1 for a user error (bad config, bad input), 2 for usage.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+
+func usageError(format string, args ...any) error {
+	return &exitError{2, fmt.Errorf(format, args...)}
+}
+
+func userError(err error) error { return &exitError{1, err} }
+
+const usage = `gongdan — ticket intake gateway and ticketing core
+
+Usage:
+  gongdan serve    [--config FILE] [--data DIR] [--http ADDR]   run the server
+  gongdan validate [--config FILE]                              check a config file
+  gongdan version                                               print the version
+
+Without --config, the embedded quickstart config is used.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "serve":
+		err = serve(args[1:], stderr)
+	case "validate":
+		err = validate(args[1:], stdout)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "gongdan", version)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		err = usageError("unknown command %q\n\n%s", args[0], usage)
+	}
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(stderr, err)
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return 1
+}

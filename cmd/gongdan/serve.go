@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"gongdan/config"
+	"gongdan/core/api"
+	"gongdan/core/engine"
+	"gongdan/core/store"
+	"gongdan/core/store/sqlite"
+	"gongdan/core/ticket"
+	"gongdan/logging"
+)
+
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// loadConfig reads --config, or the embedded quickstart when it is empty.
+func loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		return config.Quickstart()
+	}
+	return config.Load(path)
+}
+
+func serve(args []string, stderr io.Writer) error {
+	fs := newFlagSet("serve", stderr)
+	configPath := fs.String("config", "", "config file (default: the embedded quickstart)")
+	dataDir := fs.String("data", "data", "root for relative paths in the config (database, bus storage)")
+	httpAddr := fs.String("http", "", "listen address, overrides server.http")
+	if err := fs.Parse(args); err != nil {
+		return &exitError{2, err}
+	}
+	if fs.NArg() > 0 {
+		return usageError("serve: unexpected argument %q", fs.Arg(0))
+	}
+	cfg, err := loadConfig(*configPath)
+	if err != nil {
+		return userError(err)
+	}
+	if *httpAddr != "" {
+		if _, _, err := net.SplitHostPort(*httpAddr); err != nil {
+			return usageError("--http %q: %v", *httpAddr, err)
+		}
+		cfg.Server.HTTP = *httpAddr
+	}
+	if !config.IsLoopback(cfg.Server.HTTP) && !hasRealTokens(cfg) {
+		return userError(fmt.Errorf("refusing to listen on %q with demo tokens (or no tokens); set real tokens in server.tokens, or listen on 127.0.0.1", cfg.Server.HTTP))
+	}
+	if err := os.MkdirAll(*dataDir, 0o750); err != nil {
+		return userError(fmt.Errorf("--data %s: %w", *dataDir, err))
+	}
+	cfg.ResolvePaths(*dataDir)
+
+	log, err := logging.New(os.Stderr, cfg.Server.Log.Format, cfg.Server.Log.Level)
+	if err != nil {
+		return userError(err)
+	}
+	slog.SetDefault(log)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	eng, err := engine.New(ctx, engine.Options{Store: st, Location: cfg.Server.Location, Logger: log, Registerer: reg})
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+
+	tokens := make([]api.Token, len(cfg.Server.Tokens))
+	for i, t := range cfg.Server.Tokens {
+		tokens[i] = api.Token{Token: t.Token.Reveal(), Actor: ticket.Actor{ID: t.Actor, Role: ticket.Role(t.Role)}, Demo: t.Demo}
+	}
+	handler, err := api.New(api.Options{
+		Engine: eng, Store: st, Tokens: tokens, Logger: log, MaxBodyBytes: cfg.Server.MaxBodyBytes,
+		Gatherer: reg, Registerer: reg,
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Server.HTTP)
+	if err != nil {
+		return userError(fmt.Errorf("server.http %q: %w", cfg.Server.HTTP, err))
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	srv.RegisterOnShutdown(handler.CloseStreams)
+	log.Info("gongdan serving", "version", version, "http", "http://"+ln.Addr().String(),
+		"store", cfg.Store.Driver, "data", absPath(*dataDir), "config", configName(cfg))
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	select {
+	case err := <-serveErr:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing requests in flight")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("shutdown", "err", err)
+	}
+	return nil
+}
+
+func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
+	switch cfg.Store.Driver {
+	case "sqlite":
+		if err := os.MkdirAll(filepath.Dir(cfg.Store.Path), 0o750); err != nil {
+			return nil, userError(fmt.Errorf("store.path %s: %w", cfg.Store.Path, err))
+		}
+		st, err := sqlite.Open(ctx, cfg.Store.Path)
+		if err != nil {
+			return nil, userError(fmt.Errorf("store.path: %w", err))
+		}
+		return st, nil
+	default:
+		return nil, userError(fmt.Errorf("store.driver %q is not available in this version yet; use sqlite", cfg.Store.Driver))
+	}
+}
+
+func hasRealTokens(cfg *config.Config) bool {
+	if len(cfg.Server.Tokens) == 0 {
+		return false
+	}
+	for _, t := range cfg.Server.Tokens {
+		if t.Demo {
+			return false
+		}
+	}
+	return true
+}
+
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
+func configName(cfg *config.Config) string {
+	if cfg.File == "" {
+		return "quickstart (embedded)"
+	}
+	return cfg.File
+}
+
+func validate(args []string, stdout io.Writer) error {
+	fs := newFlagSet("validate", os.Stderr)
+	configPath := fs.String("config", "", "config file to check (default: the embedded quickstart)")
+	if err := fs.Parse(args); err != nil {
+		return &exitError{2, err}
+	}
+	if fs.NArg() > 0 {
+		return usageError("validate: unexpected argument %q", fs.Arg(0))
+	}
+	cfg, err := loadConfig(*configPath)
+	if err != nil {
+		return userError(err)
+	}
+	fmt.Fprintf(stdout, "%s: ok\n", configName(cfg))
+	return nil
+}

@@ -1,0 +1,507 @@
+// Package config loads gongdan's one YAML config file (DESIGN.md §6, §9).
+//
+// It is strict, because a config that silently does less than its author meant is worse than
+// one that does not load: every unknown key, every value of the wrong type, every ${VAR} that
+// is not set and every section this version cannot act on is an error, and all of them are
+// reported at once, each as "file:line: key.path: what is wrong". Secrets (Secret values) never
+// appear in those messages nor anywhere the Config is printed.
+//
+// It checks only what it owns. The keys of a connector, beyond name and type, belong to the
+// connector's spec: ConnectorValidator checks them.
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"time"
+	_ "time/tzdata" // server.timezone must load on hosts without system time zone data
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
+
+	"gongdan/configs"
+	"gongdan/core/ticket"
+)
+
+// Config is the whole config file.
+type Config struct {
+	// Server is the HTTP API: listen address, time zone, API tokens, logging.
+	Server Server `yaml:"server"`
+	// Store is where tickets and their events are kept.
+	Store Store `yaml:"store"`
+	// Bus is the message bus between intake and the engine.
+	Bus Bus `yaml:"bus"`
+	// Connectors are the intake channels, in file order.
+	Connectors []Connector `yaml:"connectors"`
+	// Normalize is reserved for a later version; it must be absent or empty.
+	Normalize Section `yaml:"normalize"`
+	// Routing is reserved for a later version; it must be absent or empty.
+	Routing Section `yaml:"routing"`
+	// SLA is reserved for a later version; it must be absent or empty.
+	SLA Section `yaml:"sla"`
+	// Notify is reserved for a later version; it must be absent or empty.
+	Notify Section `yaml:"notify"`
+
+	// File is the name the config was loaded under; empty for the embedded quickstart.
+	File string `yaml:"-"`
+}
+
+// Server configures the HTTP API.
+type Server struct {
+	// HTTP is the listen address, host:port. Default 127.0.0.1:8080. Any address other than a
+	// loopback one needs real (non-demo) tokens.
+	HTTP string `yaml:"http"`
+	// Timezone is the IANA zone that ticket ids and business days are reckoned in. Default
+	// Asia/Shanghai.
+	Timezone string `yaml:"timezone"`
+	// Tokens are the API bearer tokens, each acting as one actor with one role.
+	Tokens []Token `yaml:"tokens"`
+	// Log configures the server log.
+	Log Log `yaml:"log"`
+	// MaxBodyBytes caps the size of a request body. Default 1 MiB.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+
+	// Location is Timezone loaded; set by validation.
+	Location *time.Location `yaml:"-"`
+}
+
+// Token is one API bearer token.
+type Token struct {
+	// Token is the bearer value. Required; at least 16 characters unless Demo.
+	Token Secret `yaml:"token"`
+	// Actor is the actor id the token acts as ("disp-chen"). Required.
+	Actor string `yaml:"actor"`
+	// Role is what the actor may do: one of ticket.Roles. Required.
+	Role string `yaml:"role"`
+	// Demo marks a well-known demo token (the quickstart's "demo-admin" and friends). The
+	// server accepts demo tokens only while listening on loopback.
+	Demo bool `yaml:"demo"`
+}
+
+// Log configures the server log.
+type Log struct {
+	// Format is text or json. Default text.
+	Format string `yaml:"format"`
+	// Level is debug, info, warn or error. Default info.
+	Level string `yaml:"level"`
+}
+
+// Store configures the ticket store.
+type Store struct {
+	// Driver is sqlite or postgres. Default sqlite.
+	Driver string `yaml:"driver"`
+	// Path is the SQLite database file, relative to the data directory (serve --data) unless
+	// absolute. Default gongdan.db. Only for sqlite.
+	Path string `yaml:"path"`
+	// DSN is the PostgreSQL connection string. Required for postgres, and only for postgres.
+	DSN Secret `yaml:"dsn"`
+}
+
+// Bus configures the message bus.
+type Bus struct {
+	// Driver is nats or memory (in-process, nothing survives a restart). Default nats.
+	Driver string `yaml:"driver"`
+	// Embedded runs a NATS server inside gongdan. Default true when URL is empty; it cannot be
+	// true together with a URL. Only for nats.
+	Embedded *bool `yaml:"embedded"`
+	// URL is an external NATS server (nats://host:4222, several separated by commas). Only for
+	// nats.
+	URL string `yaml:"url"`
+	// Dir is where embedded NATS keeps its JetStream storage, relative to the data directory
+	// unless absolute. Default nats. Only for embedded NATS.
+	Dir string `yaml:"dir"`
+}
+
+// Connector is one item of connectors. This package decodes only name and type; the other keys
+// belong to the connector type and are decoded and checked by it, from Raw.
+type Connector struct {
+	// Name identifies the connector in URLs (/ingest/<name>), logs and metrics.
+	Name string `yaml:"name"`
+	// Type selects the connector implementation ("webhook", "mqtt", "wechat.work", ...).
+	Type string `yaml:"type"`
+	// Line is the line of the list item in the file.
+	Line int `yaml:"-"`
+	// Path is the key path of the list item ("connectors[2]"), for error messages.
+	Path string `yaml:"-"`
+	// Raw is the item's whole mapping, name and type included, for the connector's own
+	// decoder. Its string values have had ${VAR} expanded already; do not expand them again.
+	// It may hold secrets in the clear: never print it.
+	Raw *yaml.Node `yaml:"-" json:"-"`
+}
+
+// Section is a top-level section that a later version of gongdan defines (normalize, routing,
+// sla, notify). This version refuses it when it is not empty, rather than ignore what its
+// author expects to happen.
+type Section struct {
+	// Raw is the section as written; nil when absent.
+	Raw *yaml.Node `yaml:"-" json:"-"`
+}
+
+// UnmarshalYAML keeps the section as written.
+func (s *Section) UnmarshalYAML(n *yaml.Node) error {
+	s.Raw = n
+	return nil
+}
+
+// ConnectorValidator checks the keys of a connector beyond name and type, against the spec of
+// its type; the connector registry sets it. It returns the problems found, located in file
+// (c.Raw has the lines), and an "unknown connector type" problem for a type it does not know.
+// While it is nil, every connector is an error.
+var ConnectorValidator func(file string, c Connector) []*Error
+
+// Load reads and parses the config file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config file: %w", err) // the *PathError names the file
+	}
+	return Parse(path, data)
+}
+
+// quickstartName is what errors in the embedded quickstart are attributed to.
+const quickstartName = "configs/gongdan.yaml (embedded)"
+
+// Quickstart parses the quickstart config embedded in the binary: loopback only, demo tokens,
+// SQLite and embedded NATS. Its File is empty.
+func Quickstart() (*Config, error) {
+	c, err := Parse(quickstartName, configs.Quickstart)
+	if err != nil {
+		return nil, err
+	}
+	c.File = ""
+	return c, nil
+}
+
+// Parse parses data, the contents of filename, expanding ${VAR} from the environment, applies
+// the defaults and validates the result. On failure the error is Errors, sorted by line.
+func Parse(filename string, data []byte) (*Config, error) {
+	return parse(filename, data, os.LookupEnv)
+}
+
+func parse(filename string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
+	root, errs := parseDocument(filename, data)
+	if errs != nil {
+		return nil, errs
+	}
+	d := newDecoder(filename, lookup)
+	d.lines[""] = root.Line
+	d.duplicates("", root)
+	c := &Config{File: filename}
+	d.value("", root, reflect.ValueOf(c).Elem())
+
+	c.setDefaults()
+	for _, p := range c.validate() {
+		if !d.isBad(p.key) {
+			d.report(d.lineOf(p.key), p.key, "%s", p.msg)
+		}
+	}
+	for _, con := range c.Connectors {
+		if con.Raw == nil || con.Type == "" {
+			continue // not decoded, or already reported as missing its type
+		}
+		if ConnectorValidator == nil {
+			path := joinPath(con.Path, "type")
+			d.report(d.lineOf(path), path, "unknown connector type %q (this build knows no connector types)", con.Type)
+			continue
+		}
+		d.errs = append(d.errs, ConnectorValidator(filename, con)...)
+	}
+	if len(d.errs) > 0 {
+		d.errs.sortByLine()
+		return nil, d.errs
+	}
+	return c, nil
+}
+
+// ResolvePaths makes the relative file paths in the config (store.path, bus.dir) relative to
+// dataDir, the serve --data directory. Absolute paths stay as they are.
+func (c *Config) ResolvePaths(dataDir string) {
+	for _, p := range []*string{&c.Store.Path, &c.Bus.Dir} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dataDir, *p)
+		}
+	}
+}
+
+// IsLoopback reports whether the listen address addr (host:port) accepts connections from
+// this machine only: host localhost, 127.0.0.0/8 or ::1. An empty host listens on every
+// interface and is not loopback; so is anything that does not parse.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
+func (c *Config) setDefaults() {
+	c.Server.setDefaults()
+	c.Store.setDefaults()
+	c.Bus.setDefaults()
+}
+
+func (c *Config) validate() []problem {
+	var ps []problem
+	ps = append(ps, under("server", c.Server.validate())...)
+	ps = append(ps, under("store", c.Store.validate())...)
+	ps = append(ps, under("bus", c.Bus.validate())...)
+	firstWithName := map[string]int{}
+	for i, con := range c.Connectors {
+		key := indexPath("connectors", i)
+		ps = append(ps, under(key, con.validate())...)
+		if con.Name == "" {
+			continue
+		}
+		if j, dup := firstWithName[con.Name]; dup {
+			ps = append(ps, problemf(key+".name", "duplicate connector name %q: connectors[%d] (line %d) has it already; names must be unique",
+				con.Name, j, c.Connectors[j].Line))
+			continue
+		}
+		firstWithName[con.Name] = i
+	}
+	for _, s := range []struct {
+		key     string
+		section Section
+	}{{"normalize", c.Normalize}, {"routing", c.Routing}, {"sla", c.SLA}, {"notify", c.Notify}} {
+		ps = append(ps, under(s.key, s.section.validate())...)
+	}
+	return ps
+}
+
+func (s *Server) setDefaults() {
+	if s.HTTP == "" {
+		s.HTTP = "127.0.0.1:8080"
+	}
+	if s.Timezone == "" {
+		s.Timezone = "Asia/Shanghai"
+	}
+	if s.MaxBodyBytes == 0 {
+		s.MaxBodyBytes = 1 << 20
+	}
+	s.Log.setDefaults()
+}
+
+// validate also sets Location.
+func (s *Server) validate() []problem {
+	var ps []problem
+	if _, port, err := net.SplitHostPort(s.HTTP); err != nil || port == "" {
+		ps = append(ps, problemf("http", "%q is not a listen address; want host:port like 127.0.0.1:8080", s.HTTP))
+	} else if !IsLoopback(s.HTTP) && (len(s.Tokens) == 0 || s.anyDemoToken()) {
+		ps = append(ps, problemf("http", "refusing to listen on %q with demo tokens (or no tokens); set real tokens in server.tokens", s.HTTP))
+	}
+	if loc, err := time.LoadLocation(s.Timezone); err != nil {
+		ps = append(ps, problemf("timezone", "unknown time zone %q; want an IANA name like Asia/Shanghai or UTC", s.Timezone))
+	} else {
+		s.Location = loc
+	}
+	firstWithToken := map[Secret]int{}
+	for i, t := range s.Tokens {
+		key := indexPath("tokens", i)
+		ps = append(ps, under(key, t.validate())...)
+		if t.Token == "" {
+			continue
+		}
+		if j, dup := firstWithToken[t.Token]; dup {
+			ps = append(ps, problemf(key+".token", "the same token as server.tokens[%d]; every token must be different", j))
+			continue
+		}
+		firstWithToken[t.Token] = i
+	}
+	if s.MaxBodyBytes < 0 {
+		ps = append(ps, problemf("max_body_bytes", "must be more than 0 (the default is 1048576, 1 MiB)"))
+	}
+	return append(ps, under("log", s.Log.validate())...)
+}
+
+func (s *Server) anyDemoToken() bool {
+	for _, t := range s.Tokens {
+		if t.Demo {
+			return true
+		}
+	}
+	return false
+}
+
+// minTokenLength is the shortest non-demo token accepted: long enough that guessing it is
+// hopeless.
+const minTokenLength = 16
+
+func (t *Token) validate() []problem {
+	var ps []problem
+	switch {
+	case t.Token == "":
+		ps = append(ps, problemf("token", "required: the bearer token clients send"))
+	case !t.Demo && utf8.RuneCountInString(t.Token.Reveal()) < minTokenLength:
+		ps = append(ps, problemf("token", "too short: a token needs at least %d characters (openssl rand -hex 24 makes a good one); demo: true marks a well-known demo token instead", minTokenLength))
+	}
+	if t.Actor == "" {
+		ps = append(ps, problemf("actor", "required: the actor id the token acts as, like disp-chen"))
+	}
+	if t.Role == "" {
+		ps = append(ps, problemf("role", "required: %s", roleList()))
+	} else if _, err := ticket.ParseRole(t.Role); err != nil {
+		ps = append(ps, problemf("role", "%s", err))
+	}
+	return ps
+}
+
+func roleList() string {
+	names := make([]string, len(ticket.Roles))
+	for i, r := range ticket.Roles {
+		names[i] = string(r)
+	}
+	return "one of " + strings.Join(names, ", ")
+}
+
+func (l *Log) setDefaults() {
+	if l.Format == "" {
+		l.Format = "text"
+	}
+	if l.Level == "" {
+		l.Level = "info"
+	}
+}
+
+func (l *Log) validate() []problem {
+	var ps []problem
+	if l.Format != "text" && l.Format != "json" {
+		ps = append(ps, problemf("format", "unknown log format %q (one of: text, json)", l.Format))
+	}
+	switch l.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		ps = append(ps, problemf("level", "unknown log level %q (one of: debug, info, warn, error)", l.Level))
+	}
+	return ps
+}
+
+func (s *Store) setDefaults() {
+	if s.Driver == "" {
+		s.Driver = "sqlite"
+	}
+	if s.Driver == "sqlite" && s.Path == "" {
+		s.Path = "gongdan.db"
+	}
+}
+
+func (s *Store) validate() []problem {
+	var ps []problem
+	switch s.Driver {
+	case "sqlite":
+		if s.DSN != "" {
+			ps = append(ps, problemf("dsn", "only for driver postgres; sqlite takes path"))
+		}
+	case "postgres":
+		if s.DSN == "" {
+			ps = append(ps, problemf("dsn", "required with driver postgres, like dsn: \"${PG_DSN}\""))
+		}
+		if s.Path != "" {
+			ps = append(ps, problemf("path", "only for driver sqlite; postgres takes dsn"))
+		}
+	default:
+		ps = append(ps, problemf("driver", "unknown store driver %q (one of: sqlite, postgres)", s.Driver))
+	}
+	return ps
+}
+
+func (b *Bus) setDefaults() {
+	if b.Driver == "" {
+		b.Driver = "nats"
+	}
+	if b.Driver != "nats" {
+		return
+	}
+	if b.Embedded == nil {
+		embedded := b.URL == ""
+		b.Embedded = &embedded
+	}
+	if *b.Embedded && b.Dir == "" {
+		b.Dir = "nats"
+	}
+}
+
+// natsSchemes are the URL schemes a NATS client dials.
+var natsSchemes = map[string]bool{"nats": true, "tls": true, "ws": true, "wss": true}
+
+func (b *Bus) validate() []problem {
+	var ps []problem
+	switch b.Driver {
+	case "nats":
+		switch {
+		case *b.Embedded && b.URL != "":
+			ps = append(ps, problemf("embedded", "embedded: true and a url together; drop url to run NATS inside gongdan, or drop embedded to use the server at url"))
+		case !*b.Embedded && b.URL == "":
+			ps = append(ps, problemf("url", "required when embedded is false: the NATS server to use, like nats://127.0.0.1:4222"))
+		}
+		if b.URL != "" && !validNATSURLs(b.URL) {
+			// The URL may carry a password: say what is wrong without quoting it.
+			ps = append(ps, problemf("url", "want a NATS URL like nats://host:4222 (schemes: nats, tls, ws, wss; several separated by commas)"))
+		}
+		if !*b.Embedded && b.Dir != "" {
+			ps = append(ps, problemf("dir", "only for embedded NATS; an external server keeps its own storage"))
+		}
+	case "memory":
+		if b.Embedded != nil {
+			ps = append(ps, problemf("embedded", "only for driver nats"))
+		}
+		if b.URL != "" {
+			ps = append(ps, problemf("url", "only for driver nats"))
+		}
+		if b.Dir != "" {
+			ps = append(ps, problemf("dir", "only for driver nats"))
+		}
+	default:
+		ps = append(ps, problemf("driver", "unknown bus driver %q (one of: nats, memory)", b.Driver))
+	}
+	return ps
+}
+
+// validNATSURLs reports whether s is a comma-separated list of NATS server URLs.
+func validNATSURLs(s string) bool {
+	for u := range strings.SplitSeq(s, ",") {
+		parsed, err := url.Parse(strings.TrimSpace(u))
+		if err != nil || !natsSchemes[parsed.Scheme] || parsed.Host == "" {
+			return false
+		}
+	}
+	return true
+}
+
+// connectorName is what a connector name may look like: it becomes part of URLs and metric
+// labels.
+var connectorName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+
+func (c *Connector) validate() []problem {
+	if c.Raw == nil {
+		return nil // not a mapping; already reported
+	}
+	var ps []problem
+	switch {
+	case c.Name == "":
+		ps = append(ps, problemf("name", "required: the connector's name, used in URLs like /ingest/<name>"))
+	case !connectorName.MatchString(c.Name):
+		ps = append(ps, problemf("name", "%q is not a valid connector name; use lowercase letters, digits, - and _, starting with a letter or digit (it becomes part of URLs like /ingest/<name>)", c.Name))
+	}
+	if c.Type == "" {
+		ps = append(ps, problemf("type", "required: the kind of connector, like webhook or mqtt"))
+	}
+	return ps
+}
+
+func (s *Section) validate() []problem {
+	if s.Raw == nil || isNull(s.Raw) || (s.Raw.Kind != yaml.ScalarNode && len(s.Raw.Content) == 0) {
+		return nil
+	}
+	return []problem{{msg: "this section is not supported by this version of gongdan yet; remove it"}}
+}

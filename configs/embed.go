@@ -1,0 +1,10 @@
+// Package configs holds the config files shipped inside the gongdan binary.
+package configs
+
+import _ "embed" // for go:embed
+
+// Quickstart is gongdan.yaml, the config gongdan runs with when given no --config: loopback
+// only, a demo token for every role, SQLite and embedded NATS under the data directory.
+//
+//go:embed gongdan.yaml
+var Quickstart []byte
