@@ -1,0 +1,41 @@
+# gongdan — make targets. `make run` starts the embedded quickstart; `make test` runs every test.
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X main.version=$(VERSION)
+BIN      := bin/gongdan
+
+.PHONY: all deps build run test test-short bench fmt vet lint clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/gongdan
+
+run: deps build
+	$(BIN) serve
+
+# The whole suite, with the race detector. Suites against real servers run when
+# GONGDAN_TEST_POSTGRES / GONGDAN_TEST_MQTT / GONGDAN_TEST_NATS are set (CI sets them).
+test: deps vet
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+test-short:
+	$(GO) test -short ./...
+
+# Benchmarks recorded in docs/BENCHMARKS.md.
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 20000x -count 5 ./core/engine/
+	$(GO) test -run '^$$' -bench ListNew -benchtime 2000x -count 3 -timeout 30m ./core/api/
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+vet:
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// The test binary doubles as the gongdan binary: with GONGDAN_TEST_CHILD=1 it runs the
+// command line it was given instead of the tests, so tests can start, kill -9 and restart a
+// real server process without a separate build.
+func TestMain(m *testing.M) {
+	if os.Getenv("GONGDAN_TEST_CHILD") == "1" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// child is a gongdan process under test.
+type child struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	url  string
+	logs *bytes.Buffer
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func startChild(t *testing.T, args ...string) *child {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "GONGDAN_TEST_CHILD=1")
+	logs := &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	require.NoError(t, cmd.Start())
+	c := &child{t: t, cmd: cmd, logs: logs}
+	t.Cleanup(func() { c.kill() })
+	return c
+}
+
+// waitReady polls /readyz until the server answers (bounded, not a timing assertion).
+func (c *child) waitReady(addr string) {
+	c.t.Helper()
+	c.url = "http://" + addr
+	for range 300 {
+		resp, err := http.Get(c.url + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.t.Fatalf("server never became ready; its log:\n%s", c.logs)
+}
+
+func (c *child) kill() {
+	if c.cmd.ProcessState == nil {
+		c.cmd.Process.Kill() // SIGKILL: no shutdown code runs
+		c.cmd.Wait()
+	}
+}
+
+func writeConfig(t *testing.T, dir, addr string) string {
+	t.Helper()
+	path := filepath.Join(dir, "gongdan.yaml")
+	cfg := fmt.Sprintf(`server:
+  http: %s
+  tokens:
+    - {token: test-admin-token-0123456789, actor: admin-1, role: admin}
+    - {token: test-super-token-0123456789, actor: sup-1, role: supervisor}
+store: {driver: sqlite, path: gongdan.db}
+bus: {driver: memory}
+`, addr)
+	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
+	return path
+}
+
+func call(method, url, token, body string, headers ...string) (int, []byte, error) {
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+func TestValidateReportsFileLineAndKey(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "typo.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("server:\n  http: 127.0.0.1:8080\n  timezon: Asia/Shanghai\n"), 0o600))
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"validate", "--config", path}, &stdout, &stderr)
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr.String(), path+":3: server.timezon: unknown key \"timezon\"; did you mean \"timezone\"?")
+
+	stdout.Reset()
+	require.Equal(t, 0, run([]string{"validate"}, &stdout, &stderr))
+	require.Contains(t, stdout.String(), "ok")
+	require.Equal(t, 2, run([]string{"frobnicate"}, &stdout, &stderr))
+	require.Equal(t, 2, run([]string{"serve", "--nope"}, &stdout, &stderr))
+}
+
+func TestServeRefusesDemoTokensOffLoopback(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"serve", "--data", t.TempDir(), "--http", "0.0.0.0:0"}, &stdout, &stderr)
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr.String(), "refusing to listen")
+}
+
+func TestQuickstartServes(t *testing.T) {
+	addr := freeAddr(t)
+	c := startChild(t, "serve", "--data", t.TempDir(), "--http", addr)
+	c.waitReady(addr)
+	status, body, err := call("POST", c.url+"/api/v1/tickets", "demo-agent", `{"title":"空调不制冷"}`)
+	require.NoError(t, err)
+	require.Equal(t, 201, status, string(body))
+	var tk struct{ ID string }
+	require.NoError(t, json.Unmarshal(body, &tk))
+	require.Regexp(t, `^GD-\d{8}-000001$`, tk.ID)
+}
