@@ -84,7 +84,13 @@ func BenchmarkCreate(b *testing.B) {
 
 // BenchmarkActions: the apply path (load, decide, persist ticket and event, publish) by 8
 // concurrent writers, each cycling its own tickets through pause and resume.
-func BenchmarkActions(b *testing.B) {
+func BenchmarkActions(b *testing.B) { benchActions(b, false) }
+
+// BenchmarkActionsWithCommandID: the same with a command id on every action, as API clients
+// send them: one more lookup per action.
+func BenchmarkActionsWithCommandID(b *testing.B) { benchActions(b, true) }
+
+func benchActions(b *testing.B, withCommandID bool) {
 	e := benchEngine(b)
 	ctx := context.Background()
 	const perWriter = 64
@@ -113,6 +119,9 @@ func BenchmarkActions(b *testing.B) {
 		cmd := ticket.Command{TicketID: id, Action: ticket.ActionPause, Actor: eng, Reason: "等待客户停机"}
 		if (n/perWriter)%2 == 1 {
 			cmd = ticket.Command{TicketID: id, Action: ticket.ActionResume, Actor: eng}
+		}
+		if withCommandID {
+			cmd.CommandID = fmt.Sprintf("w%d-%d", w, n)
 		}
 		_, err := e.Do(ctx, cmd)
 		return err
