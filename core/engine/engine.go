@@ -416,18 +416,9 @@ func (e *Engine) applyCreate(tx store.Tx, req *CreateRequest) (result, error) {
 }
 
 func (e *Engine) applyCommand(tx store.Tx, cmd ticket.Command) (result, error) {
-	if cmd.CommandID != "" {
-		ev, err := tx.EventByCommandID(cmd.CommandID)
-		switch {
-		case err == nil:
-			if ev.TicketID != cmd.TicketID || ev.Action != cmd.Action {
-				return result{err: fmt.Errorf("%w: command id %q was used for %s on %s", ErrCommandIDReused, cmd.CommandID, ev.Action, ev.TicketID)}, nil
-			}
-			return result{replay: &ev}, nil
-		case !errors.Is(err, store.ErrNotFound):
-			return result{}, err
-		}
-	}
+	// A replayed command is recognised on the failure paths only: its Decide fails (the
+	// ticket moved on) or its event collides on the command id. The common path, a new
+	// command, costs no lookup.
 	now := e.now()
 	t, cached := e.cached(cmd.TicketID)
 	var ev ticket.Event
@@ -442,6 +433,9 @@ func (e *Engine) applyCommand(tx store.Tx, cmd ticket.Command) (result, error) {
 			return result{}, err
 		}
 		if ev, err = ticket.Decide(t, cmd, now); err != nil {
+			if res, replayed, lerr := e.replayOf(tx, cmd); replayed || lerr != nil {
+				return res, lerr
+			}
 			return result{err: err}, nil
 		}
 	}
@@ -451,10 +445,32 @@ func (e *Engine) applyCommand(tx store.Tx, cmd ticket.Command) (result, error) {
 	}
 	if ev.ID, err = tx.Append(next, ev); err != nil {
 		e.forget(cmd.TicketID)
+		if errors.Is(err, store.ErrConflict) {
+			if res, replayed, lerr := e.replayOf(tx, cmd); replayed || lerr != nil {
+				return res, lerr
+			}
+		}
 		return result{}, err
 	}
 	e.pending[next.ID] = next
 	return result{ticket: next, event: &ev}, nil
+}
+
+// replayOf reports whether cmd's command id was already used, and the answer if so.
+func (e *Engine) replayOf(tx store.Tx, cmd ticket.Command) (res result, replayed bool, err error) {
+	if cmd.CommandID == "" {
+		return result{}, false, nil
+	}
+	ev, err := tx.EventByCommandID(cmd.CommandID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return result{}, false, nil
+	case err != nil:
+		return result{}, false, err
+	case ev.TicketID != cmd.TicketID || ev.Action != cmd.Action:
+		return result{err: fmt.Errorf("%w: command id %q was used for %s on %s", ErrCommandIDReused, cmd.CommandID, ev.Action, ev.TicketID)}, true, nil
+	}
+	return result{replay: &ev}, true, nil
 }
 
 func (e *Engine) cached(id string) (ticket.Ticket, bool) {

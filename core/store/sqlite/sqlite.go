@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
 
@@ -32,7 +33,7 @@ var migrations embed.FS
 // Store is the SQLite store.
 type Store struct {
 	w, r  *sql.DB
-	stmts map[string]*sql.Stmt // by query; read-only after Open
+	stmts [numWriteStmts]*sql.Stmt // read-only after Open
 }
 
 // Open opens (creating if needed) the database at path and brings its schema up to date.
@@ -128,7 +129,9 @@ func migrate(ctx context.Context, db *sql.DB) error {
 // Close closes both pools.
 func (s *Store) Close() error {
 	for _, st := range s.stmts {
-		st.Close()
+		if st != nil {
+			st.Close()
+		}
 	}
 	return errors.Join(s.r.Close(), s.w.Close())
 }
@@ -145,8 +148,12 @@ func (s *Store) Write(ctx context.Context, fn func(store.Tx) error) error {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer sqlTx.Rollback() // after Commit a no-op; after a panic in fn, frees the writer
-	if err := fn(&tx{ctx: ctx, tx: sqlTx, store: s}); err != nil {
+	t := &tx{ctx: ctx, tx: sqlTx, store: s}
+	if err := fn(t); err != nil {
 		return err
+	}
+	if err := t.indexNewTickets(); err != nil {
+		return fmt.Errorf("search index: %w", err)
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
@@ -154,83 +161,107 @@ func (s *Store) Write(ctx context.Context, fn func(store.Tx) error) error {
 	return nil
 }
 
-type tx struct {
-	ctx   context.Context
-	tx    *sql.Tx
-	store *Store
+// indexNewTickets adds the tickets this transaction created to the search index, in one
+// statement (see migrations/0002_search.sql for why not per row).
+func (t *tx) indexNewTickets() error {
+	if !t.inserted {
+		return nil
+	}
+	res, err := t.exec(stmtIndexNew)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil
+	}
+	_, err = t.exec(stmtIndexedUpTo)
+	return err
 }
 
-// writeQueries are prepared once, at Open, on the writer's one connection, and reused by
-// every transaction: parsing SQL again for each action would cost more than running it.
-var writeQueries = []string{
-	`DELETE FROM tickets WHERE id = ?`,
-	`DELETE FROM events WHERE id = ?`,
-	`SELECT body FROM tickets WHERE id = ?`,
-	`SELECT id FROM tickets WHERE dedup_key = ?`,
-	`SELECT id FROM tickets WHERE idempotency_key = ?`,
-	`SELECT id, body FROM events WHERE command_id = ?`,
-	`INSERT INTO ticket_numbers (day, last) VALUES (?, 1)
+type tx struct {
+	ctx      context.Context
+	tx       *sql.Tx
+	store    *Store
+	inserted bool // a ticket was created: the search index has work at commit
+}
+
+// The write statements are prepared once, at Open, on the writer's one connection, and
+// reused by every transaction: parsing SQL again for each action cost more than running it.
+type writeStmt int
+
+const (
+	stmtTicketByID writeStmt = iota
+	stmtTicketByDedupKey
+	stmtTicketByIdempotencyKey
+	stmtEventByCommandID
+	stmtNextNumber
+	stmtInsertTicket
+	stmtUpdateTicket
+	stmtDeleteTicket
+	stmtInsertEvent
+	stmtDeleteEvent
+	stmtIndexNew
+	stmtIndexedUpTo
+	numWriteStmts
+)
+
+var writeQueries = [numWriteStmts]string{
+	stmtTicketByID:             `SELECT body FROM tickets WHERE id = ?`,
+	stmtTicketByDedupKey:       `SELECT id FROM tickets WHERE dedup_key = ?`,
+	stmtTicketByIdempotencyKey: `SELECT id FROM tickets WHERE idempotency_key = ?`,
+	stmtEventByCommandID:       `SELECT id, body FROM events WHERE command_id = ?`,
+	stmtNextNumber: `INSERT INTO ticket_numbers (day, last) VALUES (?, 1)
 		ON CONFLICT (day) DO UPDATE SET last = last + 1 RETURNING last`,
-	`INSERT INTO tickets (id, state, version, urgency, assignee, team, dedup_key, idempotency_key, search, body)
+	stmtInsertTicket: `INSERT INTO tickets (id, state, version, urgency, assignee, team, dedup_key, idempotency_key, search, body)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-	`UPDATE tickets SET state = ?, version = ?, urgency = ?, assignee = ?, team = ?, search = ?, body = ?
+	stmtUpdateTicket: `UPDATE tickets SET state = ?, version = ?, urgency = ?, assignee = ?, team = ?, body = ?
 		WHERE id = ? AND version = ?`,
-	`INSERT INTO events (ticket_id, seq, command_id, body) VALUES (?, ?, ?, ?)
+	stmtDeleteTicket: `DELETE FROM tickets WHERE id = ?`,
+	stmtInsertEvent: `INSERT INTO events (ticket_id, seq, command_id, body) VALUES (?, ?, ?, ?)
 		ON CONFLICT DO NOTHING RETURNING id`,
+	stmtDeleteEvent: `DELETE FROM events WHERE id = ?`,
+	// See migrations/0002_search.sql.
+	stmtIndexNew: `INSERT INTO ticket_search (rowid, search)
+		SELECT pos, search FROM tickets WHERE pos > (SELECT last_pos FROM search_indexed)`,
+	stmtIndexedUpTo: `UPDATE search_indexed SET last_pos = (SELECT max(pos) FROM tickets)
+		WHERE last_pos < (SELECT max(pos) FROM tickets)`,
 }
 
 func (s *Store) prepare(ctx context.Context) error {
-	s.stmts = make(map[string]*sql.Stmt, len(writeQueries))
-	for _, q := range writeQueries {
+	for i, q := range writeQueries {
 		st, err := s.w.PrepareContext(ctx, q)
 		if err != nil {
 			return fmt.Errorf("prepare %q: %w", q, err)
 		}
-		s.stmts[q] = st
+		s.stmts[i] = st
 	}
 	return nil
 }
 
-func (t *tx) stmt(query string) (*sql.Stmt, error) {
-	st, ok := t.store.stmts[query]
-	if !ok {
-		return nil, fmt.Errorf("sqlite: query not prepared: %s", query)
-	}
-	return t.tx.StmtContext(t.ctx, st), nil
+func (t *tx) queryRow(w writeStmt, args ...any) *sql.Row {
+	return t.tx.StmtContext(t.ctx, t.store.stmts[w]).QueryRowContext(t.ctx, args...)
 }
 
-func (t *tx) queryRow(query string, args ...any) *sql.Row {
-	st, err := t.stmt(query)
-	if err != nil {
-		panic(err) // a query missing from writeQueries is a programming error
-	}
-	return st.QueryRowContext(t.ctx, args...)
-}
-
-func (t *tx) exec(query string, args ...any) (sql.Result, error) {
-	st, err := t.stmt(query)
-	if err != nil {
-		return nil, err
-	}
-	return st.ExecContext(t.ctx, args...)
+func (t *tx) exec(w writeStmt, args ...any) (sql.Result, error) {
+	return t.tx.StmtContext(t.ctx, t.store.stmts[w]).ExecContext(t.ctx, args...)
 }
 
 func (t *tx) Ticket(id string) (ticket.Ticket, error) {
-	return scanTicket(t.queryRow(`SELECT body FROM tickets WHERE id = ?`, id))
+	return scanTicket(t.queryRow(stmtTicketByID, id))
 }
 
 func (t *tx) TicketIDByDedupKey(key string) (string, error) {
-	return scanString(t.queryRow(`SELECT id FROM tickets WHERE dedup_key = ?`, key))
+	return scanString(t.queryRow(stmtTicketByDedupKey, key))
 }
 
 func (t *tx) TicketIDByIdempotencyKey(key string) (string, error) {
-	return scanString(t.queryRow(`SELECT id FROM tickets WHERE idempotency_key = ?`, key))
+	return scanString(t.queryRow(stmtTicketByIdempotencyKey, key))
 }
 
 func (t *tx) EventByCommandID(commandID string) (ticket.Event, error) {
 	var id int64
 	var body []byte
-	err := t.queryRow(`SELECT id, body FROM events WHERE command_id = ?`, commandID).Scan(&id, &body)
+	err := t.queryRow(stmtEventByCommandID, commandID).Scan(&id, &body)
 	if err != nil {
 		return ticket.Event{}, notFound(err)
 	}
@@ -239,8 +270,7 @@ func (t *tx) EventByCommandID(commandID string) (ticket.Event, error) {
 
 func (t *tx) NextNumber(day string) (int64, error) {
 	var n int64
-	err := t.queryRow(`INSERT INTO ticket_numbers (day, last) VALUES (?, 1)
-		ON CONFLICT (day) DO UPDATE SET last = last + 1 RETURNING last`, day).Scan(&n)
+	err := t.queryRow(stmtNextNumber, day).Scan(&n)
 	return n, err
 }
 
@@ -261,8 +291,7 @@ func (t *tx) insert(tk ticket.Ticket, created ticket.Event, idempotencyKey strin
 	if err != nil {
 		return 0, err
 	}
-	res, err := t.exec(`INSERT INTO tickets (id, state, version, urgency, assignee, team, dedup_key, idempotency_key, search, body)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+	res, err := t.exec(stmtInsertTicket,
 		tk.ID, tk.State, tk.Version, tk.Urgency, tk.Assignee, tk.Team, nullable(tk.DedupKey), nullable(idempotencyKey), store.SearchText(tk), body)
 	if err != nil {
 		return 0, err
@@ -272,14 +301,15 @@ func (t *tx) insert(tk ticket.Ticket, created ticket.Event, idempotencyKey strin
 	}
 	id, err := t.insertEvent(created)
 	if err != nil {
-		return 0, t.undo(err, `DELETE FROM tickets WHERE id = ?`, tk.ID)
+		return 0, t.undo(err, stmtDeleteTicket, tk.ID)
 	}
+	t.inserted = true
 	return id, nil
 }
 
 // undo runs a compensating statement after a failed write and returns the write's error.
-func (t *tx) undo(err error, query string, args ...any) error {
-	if _, uerr := t.exec(query, args...); uerr != nil {
+func (t *tx) undo(err error, w writeStmt, args ...any) error {
+	if _, uerr := t.exec(w, args...); uerr != nil {
 		return errors.Join(err, fmt.Errorf("undo: %w", uerr))
 	}
 	return err
@@ -295,19 +325,18 @@ func (t *tx) append(tk ticket.Ticket, ev ticket.Event) (int64, error) {
 	}
 	body, err := json.Marshal(tk)
 	if err != nil {
-		return 0, t.undo(err, `DELETE FROM events WHERE id = ?`, id)
+		return 0, t.undo(err, stmtDeleteEvent, id)
 	}
-	res, err := t.exec(`UPDATE tickets SET state = ?, version = ?, urgency = ?, assignee = ?, team = ?, search = ?, body = ?
-		WHERE id = ? AND version = ?`,
-		tk.State, tk.Version, tk.Urgency, tk.Assignee, tk.Team, store.SearchText(tk), body, tk.ID, ev.Seq-1)
+	res, err := t.exec(stmtUpdateTicket,
+		tk.State, tk.Version, tk.Urgency, tk.Assignee, tk.Team, body, tk.ID, ev.Seq-1)
 	if err != nil {
-		return 0, t.undo(err, `DELETE FROM events WHERE id = ?`, id)
+		return 0, t.undo(err, stmtDeleteEvent, id)
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
 		// The event took seq ev.Seq, so nobody else can have moved the row: it is missing or
 		// out of step with its log. Abort rather than write over it.
 		return 0, t.undo(fmt.Errorf("append %s#%d: ticket row is not at version %d", ev.TicketID, ev.Seq, ev.Seq-1),
-			`DELETE FROM events WHERE id = ?`, id)
+			stmtDeleteEvent, id)
 	}
 	return id, nil
 }
@@ -318,8 +347,7 @@ func (t *tx) insertEvent(ev ticket.Event) (int64, error) {
 		return 0, err
 	}
 	var id int64
-	err = t.queryRow(`INSERT INTO events (ticket_id, seq, command_id, body) VALUES (?, ?, ?, ?)
-		ON CONFLICT DO NOTHING RETURNING id`, ev.TicketID, ev.Seq, nullable(ev.CommandID), body).Scan(&id)
+	err = t.queryRow(stmtInsertEvent, ev.TicketID, ev.Seq, nullable(ev.CommandID), body).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("%w: event %s#%d or command id %q exists", store.ErrConflict, ev.TicketID, ev.Seq, ev.CommandID)
 	}
@@ -358,8 +386,15 @@ func (s *Store) List(ctx context.Context, q store.Query) (store.Page, error) {
 	in("team", q.Teams)
 	in("urgency", q.Urgencies)
 	if q.Q != "" {
-		where = append(where, `instr(search, ?) > 0`)
-		args = append(args, q.Q)
+		if utf8.RuneCountInString(q.Q) >= 3 {
+			// the trigram index; the phrase is quoted so the text is matched literally
+			where = append(where, `pos IN (SELECT rowid FROM ticket_search WHERE ticket_search MATCH ?)`)
+			args = append(args, `"`+strings.ReplaceAll(q.Q, `"`, `""`)+`"`)
+		} else {
+			// too short for trigrams: scan, newest first, until the page is full
+			where = append(where, `instr(search, ?) > 0`)
+			args = append(args, q.Q)
+		}
 	}
 	if q.Cursor != "" {
 		pos, err := store.DecodeCursor(q.Cursor)
