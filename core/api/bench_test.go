@@ -126,7 +126,7 @@ func BenchmarkListNew(b *testing.B) {
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 
-	get := func(url string) (next string) {
+	get := func(url string, want int) (next string) {
 		req, _ := http.NewRequest("GET", url, nil)
 		req.Header.Set("Authorization", "Bearer tok-sup")
 		resp, err := http.DefaultClient.Do(req)
@@ -140,7 +140,7 @@ func BenchmarkListNew(b *testing.B) {
 			Next    string `json:"next_cursor"`
 		}
 		require.NoError(b, json.Unmarshal(body, &page))
-		require.Len(b, page.Tickets, 50)
+		require.Len(b, page.Tickets, want)
 		return page.Next
 	}
 	base := srv.URL + "/api/v1/tickets?state=new&limit=50"
@@ -154,7 +154,7 @@ func BenchmarkListNew(b *testing.B) {
 					url += "&cursor=" + cursor
 				}
 				start := time.Now()
-				cursor = get(url)
+				cursor = get(url, 50)
 				lat = append(lat, time.Since(start))
 			}
 			slices.Sort(lat)
@@ -166,4 +166,16 @@ func BenchmarkListNew(b *testing.B) {
 			b.ReportMetric(pct(0.999), "p99.9_ms")
 		})
 	}
+	// ?q= through the trigram index: part of a ticket id (10 matches among a million).
+	b.Run("search", func(b *testing.B) {
+		lat := make([]time.Duration, 0, b.N)
+		for b.Loop() {
+			start := time.Now()
+			get(srv.URL+"/api/v1/tickets?q=GD-20260102-00123&limit=50", 10)
+			lat = append(lat, time.Since(start))
+		}
+		slices.Sort(lat)
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50_ms")
+		b.ReportMetric(float64(lat[min(len(lat)-1, len(lat)*99/100)].Microseconds())/1000, "p99_ms")
+	})
 }

@@ -40,7 +40,7 @@ type Store struct {
 func Open(ctx context.Context, path string) (*Store, error) {
 	dsn := func(readOnly bool) string {
 		q := url.Values{}
-		for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)", "cache_size(-65536)"} {
+		for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)", "cache_size(-65536)", "wal_autocheckpoint(8192)"} {
 			q.Add("_pragma", p)
 		}
 		if readOnly {
