@@ -95,6 +95,11 @@ func maskAttr(a slog.Attr) slog.Attr {
 	switch v.Kind() {
 	case slog.KindString:
 		return slog.String(a.Key, MaskPhones(v.String()))
+	case slog.KindInt64, slog.KindUint64:
+		// a phone number stored as a number is still a phone number
+		if s := v.String(); MaskPhones(s) != s {
+			return slog.String(a.Key, MaskPhones(s))
+		}
 	case slog.KindGroup:
 		attrs := v.Group()
 		masked := make([]any, len(attrs))

@@ -44,12 +44,13 @@ func TestLoggerMasksEverywhere(t *testing.T) {
 			"phone", "15012345678",
 			"err", errors.New("bad phone 18612345678"),
 			"who", stringer{},
-			slog.Group("customer", "phone", "17712345678"))
+			slog.Group("customer", "phone", "17712345678"),
+			"phone_number", int64(13312345678), "count", 42)
 		out := buf.String()
-		for _, raw := range []string{"13900001111", "13812345678", "15012345678", "18612345678", "17712345678"} {
+		for _, raw := range []string{"13900001111", "13812345678", "15012345678", "18612345678", "17712345678", "13312345678"} {
 			assert.NotContains(t, out, raw, format)
 		}
-		for _, masked := range []string{"139****1111", "138****5678", "150****5678", "186****5678", "177****5678"} {
+		for _, masked := range []string{"139****1111", "138****5678", "150****5678", "186****5678", "177****5678", "133****5678"} {
 			assert.Contains(t, out, masked, format)
 		}
 	}

@@ -269,6 +269,9 @@ func (s *Server) createTicket(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getTicket(w http.ResponseWriter, r *http.Request) {
 	t, err := s.opts.Store.Ticket(r.Context(), r.PathValue("id"))
+	if a := actorOf(r); err == nil && a.Role == ticket.RoleCustomer && !t.OwnedBy(a) {
+		err = store.ErrNotFound // say nothing of other customers' tickets
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		err = fmt.Errorf("ticket %s: %w", r.PathValue("id"), engine.ErrNotFound)
 	}

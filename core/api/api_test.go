@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -92,7 +93,7 @@ func (c *client) do(method, path, token, body string, headers ...string) respons
 }
 
 const draftJSON = `{"title":"3号线急停按钮失灵","description":"按下急停无反应","urgency":"orange","category":"急停故障",
-	"customer":{"name":"王建国","phone":"13812345678","org":"华东仓"},"location":{"address":"苏州工业园区星湖街328号","city":"苏州"}}`
+	"customer":{"id":"cust-wang","name":"王建国","phone":"13812345678","org":"华东仓"},"location":{"address":"苏州工业园区星湖街328号","city":"苏州"}}`
 
 func (c *client) create() map[string]any {
 	c.t.Helper()
@@ -423,4 +424,72 @@ func TestStreamIsClosedOnShutdown(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("stream still open after CloseStreams")
 	}
+}
+
+func TestCustomersSeeOnlyTheirOwnTickets(t *testing.T) {
+	c := newServer(t)
+	mine := c.create()["id"].(string)
+	r := c.do("POST", "/api/v1/tickets", "tok-agent", `{"title":"别人的工单","customer":{"id":"cust-li","phone":"13900001111"}}`)
+	require.Equal(t, 201, r.status)
+	theirs := r.json(t)["id"].(string)
+	assert.Equal(t, 200, c.do("GET", "/api/v1/tickets/"+mine, "tok-cust", "").status)
+	requireProblem(t, c.do("GET", "/api/v1/tickets/"+theirs, "tok-cust", ""), 404, "not-found")
+}
+
+func TestReplayByAnotherCallerIsRefused(t *testing.T) {
+	c := newServer(t)
+	id := c.create()["id"].(string)
+	body := `{"data":{"assignee":"eng-li"},"command_id":"shared-id"}`
+	require.Equal(t, 200, c.act(id, "assign", "tok-disp", body).status)
+	requireProblem(t, c.act(id, "assign", "tok-sup", body), 422, "command-id-reused")
+	// Idempotency-Keys belong to their caller: the same key from two callers makes two tickets.
+	a := c.do("POST", "/api/v1/tickets", "tok-agent", draftJSON, "Idempotency-Key", "k")
+	b := c.do("POST", "/api/v1/tickets", "tok-disp", draftJSON, "Idempotency-Key", "k")
+	require.Equal(t, 201, a.status)
+	require.Equal(t, 201, b.status)
+	assert.NotEqual(t, a.json(t)["id"], b.json(t)["id"])
+}
+
+func TestWrongTopLevelTypeNamesWhatIsExpected(t *testing.T) {
+	c := newServer(t)
+	p := requireProblem(t, c.do("POST", "/api/v1/tickets", "tok-agent", `[]`), 400, "malformed-json")
+	assert.Equal(t, "the body must be an object, got a JSON array", p["detail"])
+	p = requireProblem(t, c.do("POST", "/api/v1/tickets", "tok-agent", `{"title":"x","tags":"a"}`), 400, "malformed-json")
+	assert.Equal(t, "tags: want an array, got a JSON string", p["detail"])
+	id := c.create()["id"].(string)
+	p = requireProblem(t, c.act(id, "assign", "tok-disp", `{"data":{"assignee":"x"},"expected_version":-2}`), 422, "invalid-data")
+	assert.Equal(t, "expected_version", p["field"])
+}
+
+func TestShortAndLongSearchesAgree(t *testing.T) {
+	c := newServer(t)
+	id := c.create()["id"].(string)
+	for _, q := range []string{"gd", "gd-", strings.ToLower(id), "星湖", "星湖街", "5678", "%", "_"} {
+		r := c.do("GET", "/api/v1/tickets?q="+url.QueryEscape(q), "tok-sup", "")
+		require.Equal(t, 200, r.status)
+		n := len(r.json(t)["tickets"].([]any))
+		if q == "%" || q == "_" {
+			assert.Equal(t, 0, n, "q=%s is matched literally", q)
+		} else {
+			assert.Equal(t, 1, n, "q=%s", q)
+		}
+	}
+}
+
+// TestStreamOutlivesTheReadTimeout runs the API in a real http.Server with a short
+// ReadTimeout, as serve does with a long one: an open stream must keep delivering after it.
+// (golang/go#70834 reports Go versions that cancelled such requests at the deadline.)
+func TestStreamOutlivesTheReadTimeout(t *testing.T) {
+	c := newServer(t)
+	srv := httptest.NewUnstartedServer(c.api)
+	srv.Config.ReadTimeout = 200 * time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	defer c.api.CloseStreams() // before Close, which waits for open streams
+	live := &client{t: t, url: srv.URL, api: c.api}
+	body := openStream(t, live, "")
+	time.Sleep(3 * srv.Config.ReadTimeout) // past the deadline the stream would have died at
+	id := live.create()["id"].(string)
+	evs := sseEvents(t, body, 1)
+	assert.Equal(t, id, evs[0].TicketID)
 }

@@ -122,8 +122,10 @@ func jsonProblem(err error, limit int64) *Problem {
 		return problem(http.StatusRequestEntityTooLarge, "payload-too-large", fmt.Sprintf("the body is larger than %d bytes", limit))
 	case errors.As(err, &se):
 		return problem(http.StatusBadRequest, "malformed-json", fmt.Sprintf("invalid JSON at byte %d: %v", se.Offset, se))
+	case errors.As(err, &te) && te.Field == "":
+		return problem(http.StatusBadRequest, "malformed-json", fmt.Sprintf("the body must be %s, got a JSON %s", ticket.JSONKind(te.Type), te.Value))
 	case errors.As(err, &te):
-		p := problem(http.StatusBadRequest, "malformed-json", fmt.Sprintf("%s: want a %s, got a JSON %s", te.Field, te.Type, te.Value))
+		p := problem(http.StatusBadRequest, "malformed-json", fmt.Sprintf("%s: want %s, got a JSON %s", te.Field, ticket.JSONKind(te.Type), te.Value))
 		p.Field = te.Field
 		return p
 	case strings.HasPrefix(err.Error(), "json: unknown field "):

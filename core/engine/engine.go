@@ -158,6 +158,10 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (t ticket.Ticket
 		e.metrics.actions.WithLabelValues(string(ticket.ActionCreate), outcome(err)).Inc()
 		return ticket.Ticket{}, false, err
 	}
+	if req.IdempotencyKey != "" {
+		// Keys are the caller's own: two callers who pick the same key get their own tickets.
+		req.IdempotencyKey = req.Actor.ID + "\x00" + req.IdempotencyKey
+	}
 	res := e.submit(ctx, &request{create: &req})
 	return res.ticket, res.created, res.err
 }
@@ -467,8 +471,8 @@ func (e *Engine) replayOf(tx store.Tx, cmd ticket.Command) (res result, replayed
 		return result{}, false, nil
 	case err != nil:
 		return result{}, false, err
-	case ev.TicketID != cmd.TicketID || ev.Action != cmd.Action:
-		return result{err: fmt.Errorf("%w: command id %q was used for %s on %s", ErrCommandIDReused, cmd.CommandID, ev.Action, ev.TicketID)}, true, nil
+	case ev.TicketID != cmd.TicketID || ev.Action != cmd.Action || ev.Actor != cmd.Actor:
+		return result{err: fmt.Errorf("%w: command id %q was used for another action, ticket or caller", ErrCommandIDReused, cmd.CommandID)}, true, nil
 	}
 	return result{replay: &ev}, true, nil
 }

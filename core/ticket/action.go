@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -190,6 +191,9 @@ func Decide(t Ticket, cmd Command, now time.Time) (Event, error) {
 		return Event{}, fmt.Errorf("%w: %s was frozen after %d rollbacks within %s; someone in role qa must unfreeze it first",
 			ErrFrozen, t.ID, RollbackLimit, RollbackWindow)
 	}
+	if cmd.ExpectedVersion < 0 {
+		return Event{}, &DataError{"expected_version", fmt.Sprintf("must be a version (1 or more), got %d", cmd.ExpectedVersion)}
+	}
 	if cmd.ExpectedVersion != 0 && cmd.ExpectedVersion != t.Version {
 		return Event{}, fmt.Errorf("%w: expected version %d, but %s is at version %d", ErrStaleVersion, cmd.ExpectedVersion, t.ID, t.Version)
 	}
@@ -211,6 +215,9 @@ func Decide(t Ticket, cmd Command, now time.Time) (Event, error) {
 	}
 	if cmd.Actor.Role == RoleEngineer && t.Assignee != cmd.Actor.ID {
 		return Event{}, fmt.Errorf("%w: %s is assigned to %q, not to %s", ErrForbidden, t.ID, t.Assignee, cmd.Actor.ID)
+	}
+	if cmd.Actor.Role == RoleCustomer && !t.OwnedBy(cmd.Actor) {
+		return Event{}, fmt.Errorf("%w: %s is not %s's ticket", ErrForbidden, t.ID, cmd.Actor.ID)
 	}
 	data, err := checkData(cmd)
 	if err != nil {
@@ -300,14 +307,38 @@ func decodeStrict(raw json.RawMessage, v any) error {
 	if err := dec.Decode(v); err != nil {
 		var te *json.UnmarshalTypeError
 		switch {
+		case errors.As(err, &te) && te.Field == "":
+			return &DataError{"data", "must be a JSON object"}
 		case errors.As(err, &te):
-			return &DataError{"data." + te.Field, fmt.Sprintf("want a %s, got a JSON %s", te.Type, te.Value)}
+			return &DataError{"data." + te.Field, fmt.Sprintf("want %s, got a JSON %s", JSONKind(te.Type), te.Value)}
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			return &DataError{"data", strings.TrimPrefix(err.Error(), "json: ")}
 		}
 		return &DataError{"data", err.Error()}
 	}
 	return nil
+}
+
+// JSONKind names a Go type the way a JSON client thinks of it.
+func JSONKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Pointer:
+		return JSONKind(t.Elem())
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	}
+	return "a " + t.String()
 }
 
 func isJSONObject(raw json.RawMessage) bool {

@@ -82,6 +82,11 @@ func Apply(t Ticket, ev Event) (Ticket, error) {
 			Professionalism: d.Professionalism, Comment: d.Comment, At: ev.At}
 	case ActionForceClose:
 		t.ForceClosed = true
+	case ActionReopen:
+		// Work starts again: the old closing and the survey about it no longer describe it
+		// (both stay in the events).
+		t.ForceClosed = false
+		t.Feedback = nil
 	case ActionUnfreeze:
 		t.Frozen = false
 		t.Rollbacks = nil

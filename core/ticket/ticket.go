@@ -112,6 +112,13 @@ type Actor struct {
 	Role Role   `json:"role"`
 }
 
+// OwnedBy reports whether a customer actor is this ticket's customer: the one whose id the
+// draft carried. A ticket with no customer id belongs to no customer account (until tracking
+// tokens come, customers act on their own tickets only).
+func (t Ticket) OwnedBy(a Actor) bool {
+	return a.Role == RoleCustomer && t.Customer.ID != "" && t.Customer.ID == a.ID
+}
+
 // FormatID makes the human-readable, sortable ticket id GD-YYYYMMDD-NNNNNN from the creation
 // day (already in the configured timezone) and that day's sequence number. Past 999,999
 // tickets in one day the number grows a digit rather than wrap.

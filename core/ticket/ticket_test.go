@@ -102,7 +102,7 @@ func newHistory(t *testing.T) *history {
 	t.Helper()
 	ev, err := ticket.Create("GD-20261123-000001", normalize.Draft{
 		Title: "3号线急停按钮失灵", Description: "按下急停无反应", Urgency: normalize.UrgencyOrange,
-		Customer: normalize.Customer{Name: "王建国", Phone: "13812345678"}, Tags: []string{"急停故障"},
+		Customer: normalize.Customer{ID: "cust-wang", Name: "王建国", Phone: "13812345678"}, Tags: []string{"急停故障"},
 	}, agent, t0, "")
 	require.NoError(t, err)
 	h := &history{now: t0}
@@ -392,4 +392,43 @@ func TestApplyRefusesOutOfOrderEvents(t *testing.T) {
 func TestFormatID(t *testing.T) {
 	assert.Equal(t, "GD-20261123-000042", ticket.FormatID(t0, 42))
 	assert.True(t, strings.HasPrefix(ticket.FormatID(t0, 1234567), "GD-20261123-1234567"))
+}
+
+func TestCustomersActOnlyOnTheirOwnTickets(t *testing.T) {
+	h := newHistory(t)
+	h.must(t, pathTo["resolved"]...)
+	other := ticket.Actor{ID: "cust-li", Role: ticket.RoleCustomer}
+	_, err := h.do(t, step{"confirm", other, "", validStep["confirm"].data})
+	require.ErrorIs(t, err, ticket.ErrForbidden)
+	assert.True(t, h.t.OwnedBy(customer))
+	assert.False(t, h.t.OwnedBy(other))
+	assert.False(t, ticket.Ticket{}.OwnedBy(ticket.Actor{Role: ticket.RoleCustomer}), "no customer id: nobody's")
+}
+
+func TestUnfreezeOnlyWhenFrozenInEveryState(t *testing.T) {
+	for _, state := range ticket.States {
+		h := newHistory(t)
+		h.must(t, pathTo[state]...)
+		_, err := h.do(t, validStep["unfreeze"])
+		require.ErrorIs(t, err, ticket.ErrIllegalTransition, "state %s", state)
+	}
+}
+
+func TestReopenClearsTheOldClosing(t *testing.T) {
+	h := newHistory(t)
+	h.must(t, pathTo["customer_confirmed"]...)
+	require.NotNil(t, h.t.Feedback)
+	h.must(t, "force_close", "reopen")
+	assert.False(t, h.t.ForceClosed)
+	assert.Nil(t, h.t.Feedback)
+	assert.Nil(t, h.t.Resolution)
+}
+
+func TestNegativeExpectedVersionIsInvalid(t *testing.T) {
+	h := newHistory(t)
+	_, err := ticket.Decide(h.t, ticket.Command{TicketID: h.t.ID, Action: "assign", Actor: disp,
+		Data: json.RawMessage(`{"assignee":"eng-li"}`), ExpectedVersion: -1}, t0)
+	var de *ticket.DataError
+	require.ErrorAs(t, err, &de)
+	assert.Equal(t, "expected_version", de.Field)
 }

@@ -310,7 +310,9 @@ func (t *tx) insert(tk ticket.Ticket, created ticket.Event, idempotencyKey strin
 // undo runs a compensating statement after a failed write and returns the write's error.
 func (t *tx) undo(err error, w writeStmt, args ...any) error {
 	if _, uerr := t.exec(w, args...); uerr != nil {
-		return errors.Join(err, fmt.Errorf("undo: %w", uerr))
+		// Not a conflict any more: the transaction holds a half-done write and must not
+		// commit, so the error no longer wraps ErrConflict.
+		return fmt.Errorf("%s; undoing it failed: %w", err.Error(), uerr)
 	}
 	return err
 }
@@ -391,9 +393,10 @@ func (s *Store) List(ctx context.Context, q store.Query) (store.Page, error) {
 			where = append(where, `pos IN (SELECT rowid FROM ticket_search WHERE ticket_search MATCH ?)`)
 			args = append(args, `"`+strings.ReplaceAll(q.Q, `"`, `""`)+`"`)
 		} else {
-			// too short for trigrams: scan, newest first, until the page is full
-			where = append(where, `instr(search, ?) > 0`)
-			args = append(args, q.Q)
+			// too short for trigrams: scan, newest first, until the page is full; LIKE is
+			// case-insensitive for ASCII, as the trigram index is
+			where = append(where, `search LIKE ? ESCAPE '\'`)
+			args = append(args, "%"+likeEscaper.Replace(q.Q)+"%")
 		}
 	}
 	if q.Cursor != "" {
@@ -489,6 +492,8 @@ func (s *Store) CountByState(ctx context.Context) (map[ticket.State]int64, error
 	}
 	return counts, rows.Err()
 }
+
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 func scanTicket(row *sql.Row) (ticket.Ticket, error) {
 	var body []byte

@@ -14,7 +14,7 @@ var (
 	agent      = ticket.Actor{ID: "agent-zhou", Role: ticket.RoleAgent}
 	dispatcher = ticket.Actor{ID: "disp-chen", Role: ticket.RoleDispatcher}
 	supervisor = ticket.Actor{ID: "sup-wang", Role: ticket.RoleSupervisor}
-	customer   = ticket.Actor{ID: "cust-wang", Role: ticket.RoleCustomer}
+	customer   = ticket.Actor{ID: "c-1001", Role: ticket.RoleCustomer}
 	qa         = ticket.Actor{ID: "qa-sun", Role: ticket.RoleQA}
 )
 
