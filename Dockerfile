@@ -1,5 +1,7 @@
 # syntax=docker/dockerfile:1
-# Build: docker build -t gongdan .   Run: docker run -p 8080:8080 -v gongdan:/data -e ... gongdan serve --config /etc/gongdan/gongdan.yaml
+# Build: docker build -t gongdan .
+# Run:   docker run -p 8080:8080 -v gongdan-data:/data -v $PWD/gongdan.yaml:/etc/gongdan/gongdan.yaml:ro gongdan
+# The config must listen on 0.0.0.0:8080 with real tokens: demo tokens are refused off loopback.
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
@@ -21,4 +23,4 @@ WORKDIR /data
 VOLUME ["/data"]
 EXPOSE 8080
 ENTRYPOINT ["gongdan"]
-CMD ["serve", "--data", "/data"]
+CMD ["serve", "--config", "/etc/gongdan/gongdan.yaml", "--data", "/data"]

@@ -29,7 +29,7 @@ test-short:
 # Benchmarks recorded in docs/BENCHMARKS.md.
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 20000x -count 5 ./core/engine/
-	$(GO) test -run '^$$' -bench ListNew -benchtime 2000x -count 3 -timeout 30m ./core/api/
+	$(GO) test -run '^$$' -bench ListNew -benchtime 2000x -count 5 -timeout 60m ./core/api/
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -127,15 +127,30 @@ func TestValidateReportsFileLineAndKey(t *testing.T) {
 	stdout.Reset()
 	require.Equal(t, 0, run([]string{"validate"}, &stdout, &stderr))
 	require.Contains(t, stdout.String(), "ok")
+	pg := filepath.Join(dir, "pg.yaml")
+	require.NoError(t, os.WriteFile(pg, []byte("store: {driver: postgres, dsn: \"postgres://x\"}\n"), 0o600))
+	stderr.Reset()
+	require.Equal(t, 1, run([]string{"validate", "--config", pg}, &stdout, &stderr))
+	require.Contains(t, stderr.String(), "store.driver: postgres is not available")
 	require.Equal(t, 2, run([]string{"frobnicate"}, &stdout, &stderr))
 	require.Equal(t, 2, run([]string{"serve", "--nope"}, &stdout, &stderr))
 }
 
 func TestServeRefusesDemoTokensOffLoopback(t *testing.T) {
-	var stdout, stderr bytes.Buffer
-	code := run([]string{"serve", "--data", t.TempDir(), "--http", "0.0.0.0:0"}, &stdout, &stderr)
-	require.Equal(t, 1, code)
-	require.Contains(t, stderr.String(), "refusing to listen")
+	// In a child process: if the check were broken, the server would start and be killed
+	// instead of hanging the test run.
+	c := startChild(t, "serve", "--data", t.TempDir(), "--http", "0.0.0.0:0")
+	exited := make(chan error, 1)
+	go func() { exited <- c.cmd.Wait() }()
+	select {
+	case err := <-exited:
+		var ee *exec.ExitError
+		require.ErrorAs(t, err, &ee)
+		require.Equal(t, 1, ee.ExitCode())
+		require.Contains(t, c.logs.String(), "refusing to listen")
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve started on 0.0.0.0 with demo tokens; its log:\n%s", c.logs)
+	}
 }
 
 func TestQuickstartServes(t *testing.T) {

@@ -56,6 +56,9 @@ func serve(args []string, stderr io.Writer) error {
 	if err != nil {
 		return userError(err)
 	}
+	if err := checkAvailable(cfg); err != nil {
+		return err
+	}
 	if *httpAddr != "" {
 		if _, _, err := net.SplitHostPort(*httpAddr); err != nil {
 			return usageError("--http %q: %v", *httpAddr, err)
@@ -148,8 +151,17 @@ func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 		}
 		return st, nil
 	default:
-		return nil, userError(fmt.Errorf("store.driver %q is not available in this version yet; use sqlite", cfg.Store.Driver))
+		return nil, checkAvailable(cfg)
 	}
+}
+
+// checkAvailable refuses what the config format allows but this version cannot run yet, so
+// that validate and serve agree.
+func checkAvailable(cfg *config.Config) error {
+	if cfg.Store.Driver != "sqlite" {
+		return userError(fmt.Errorf("%s: store.driver: %s is not available in this version of gongdan yet; use sqlite", configName(cfg), cfg.Store.Driver))
+	}
+	return nil
 }
 
 func hasRealTokens(cfg *config.Config) bool {
@@ -190,6 +202,9 @@ func validate(args []string, stdout io.Writer) error {
 	cfg, err := loadConfig(*configPath)
 	if err != nil {
 		return userError(err)
+	}
+	if err := checkAvailable(cfg); err != nil {
+		return err
 	}
 	fmt.Fprintf(stdout, "%s: ok\n", configName(cfg))
 	return nil

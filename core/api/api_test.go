@@ -36,12 +36,12 @@ var tokens = []api.Token{
 }
 
 type client struct {
-	t   *testing.T
+	t   testing.TB
 	url string
 	api *api.Server
 }
 
-func newServer(t *testing.T) *client {
+func newServer(t testing.TB) *client {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, t.TempDir()+"/gongdan.db")
@@ -64,7 +64,7 @@ type response struct {
 	body   []byte
 }
 
-func (r response) json(t *testing.T) map[string]any {
+func (r response) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(r.body, &m), string(r.body))

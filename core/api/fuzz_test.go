@@ -14,13 +14,9 @@ func FuzzRequestBodies(f *testing.F) {
 		`{"title":"x","urgency":"purple"}`, `{"title":"x","location":{"lat":1e999}}`, "\xff\xfe", `{"title":"x"}{"title":"y"}`} {
 		f.Add(seed, "assign")
 	}
-	c := newServer(&testing.T{})
-	id := ""
+	c := newServer(f)
+	id := c.create()["id"].(string)
 	f.Fuzz(func(t *testing.T, body, action string) {
-		if id == "" {
-			c.t = t
-			id = c.create()["id"].(string)
-		}
 		for _, path := range []string{"/api/v1/tickets", "/api/v1/tickets/" + id + "/actions/" + url.PathEscape(action)} {
 			req := httptest.NewRequest("POST", path, strings.NewReader(body))
 			req.Header.Set("Authorization", "Bearer tok-admin")
