@@ -172,6 +172,8 @@ func (s *Server) observe(next http.Handler) http.Handler {
 				route = "other"
 			}
 			s.requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Inc()
+			s.opts.Logger.Debug("http", "method", r.Method, "path", r.URL.Path, "status", rec.status,
+				"duration", time.Since(start), "request_id", id)
 			if route != "GET /api/v1/stream" {
 				s.latency.WithLabelValues(route, r.Method).Observe(time.Since(start).Seconds())
 			}
