@@ -1,0 +1,57 @@
+package normalize
+
+import "sort"
+
+// Match is one value an extractor found in a text. Start and End are byte offsets into the text
+// the extractor was given and Text is text[Start:End], exactly as written, so a caller can record
+// it as Evidence. Value is the normalised form (digits only, a category name, an RFC 3339 time…).
+type Match struct {
+	Value string `json:"value"`
+	Text  string `json:"text"`
+	Start int    `json:"start"`
+	End   int    `json:"end"`
+}
+
+func newMatch(text string, start, end int, value string) Match {
+	return Match{Value: value, Text: text[start:end], Start: start, End: end}
+}
+
+// dropOverlaps sorts matches by position and keeps, of matches that overlap, the one that starts
+// first (the longer one when two start together). Two extractors' rules can both fire on the same
+// characters; a caller should see them once.
+func dropOverlaps(ms []Match) []Match {
+	sort.SliceStable(ms, func(i, j int) bool {
+		if ms[i].Start != ms[j].Start {
+			return ms[i].Start < ms[j].Start
+		}
+		return ms[i].End > ms[j].End
+	})
+	out := ms[:0]
+	end := -1
+	for _, m := range ms {
+		if m.Start < end {
+			continue
+		}
+		out = append(out, m)
+		end = m.End
+	}
+	return out
+}
+
+func isASCIIAlnum(b byte) bool {
+	return b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z'
+}
+
+func isASCIIDigit(b byte) bool { return b >= '0' && b <= '9' }
+
+// asciiLower lowers ASCII letters only, so byte offsets in the result are offsets in s: Unicode
+// case mapping can change a string's length and would break Match.Start and Match.End.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}

@@ -1,0 +1,97 @@
+package normalize
+
+import "regexp"
+
+var (
+	// 1[3-9]X XXXX XXXX, optionally after +86, 86 or 0086, grouped 3-4-4 by single spaces or
+	// dashes. Newlines are not separators: digits on two lines are two things.
+	mobilePattern = regexp.MustCompile(`(?:(?:\+|00)?86[ -]?)?(1[3-9]\d)[ -]?(\d{4})[ -]?(\d{4})`)
+	// An area code (010, 02X, or 0 and three digits) then a 7- or 8-digit local number.
+	landlinePattern = regexp.MustCompile(`(?:[(（]\s*(0(?:10|2\d|[3-9]\d{2}))\s*[)）]\s*|(0(?:10|2\d|[3-9]\d{2}))[ -]?)([1-9]\d{2,3})[ -]?(\d{4})`)
+	// An extension after a landline: 转123, 分机 123, ext.123, -123. It is not part of the number.
+	extensionPattern = regexp.MustCompile(`^\s*(?:转|分机|(?i:ext)\.?|-)\s*\d{1,6}`)
+)
+
+// ExtractPhones finds mainland Chinese phone numbers in text, in order of appearance (a number
+// written twice is found twice).
+//
+// Mobiles (1[3-9]X, 11 digits, optional +86/86/0086 prefix, spaces or dashes in 3-4-4 grouping)
+// are normalised to their 11 digits. Landlines need an area code (010-12345678, 0512-6789 1234,
+// (021)12345678) and are normalised to "0512-67891234"; an extension (转123, -123) is neither in
+// the value nor in Match.Text.
+//
+// It must never invent a number: digits glued to further letters or digits (order numbers,
+// serials, ticket ids such as GD-20261123-000042, dates such as 20261123) are not a phone, and
+// no digit is ever added, dropped or guessed.
+func ExtractPhones(text string) []Match {
+	var found []Match
+	found = findBounded(found, text, mobilePattern, false, func(g []string) string {
+		return g[1] + g[2] + g[3]
+	})
+	found = findBounded(found, text, landlinePattern, true, func(g []string) string {
+		area := g[1]
+		if area == "" {
+			area = g[2]
+		}
+		return area + "-" + g[3] + g[4]
+	})
+	return dropOverlaps(found)
+}
+
+// findBounded appends every match of re that stands on its own in text. When a match is glued to
+// a longer code, the search resumes one byte after its start, so "订单913812345678" yields nothing
+// while "电话13812345678" still yields the number.
+func findBounded(out []Match, text string, re *regexp.Regexp, allowExtension bool, value func([]string) string) []Match {
+	for i := 0; i < len(text); {
+		loc := re.FindStringSubmatchIndex(text[i:])
+		if loc == nil {
+			break
+		}
+		start, end := i+loc[0], i+loc[1]
+		after := end
+		if allowExtension {
+			if ext := extensionPattern.FindStringIndex(text[end:]); ext != nil {
+				after = end + ext[1]
+			}
+		}
+		if !standsAlone(text, start, after) {
+			i = start + 1
+			continue
+		}
+		groups := make([]string, len(loc)/2)
+		for g := range groups {
+			if loc[2*g] >= 0 {
+				groups[g] = text[i+loc[2*g] : i+loc[2*g+1]]
+			}
+		}
+		out = append(out, newMatch(text, start, end, value(groups)))
+		i = end
+	}
+	return out
+}
+
+// standsAlone reports whether text[start:end] is not part of a longer code: no ASCII letter or
+// digit touches it, nor does one behind a joining '-', '_' or '.' (GD-2026…, 1.38…, …-0001).
+func standsAlone(text string, start, end int) bool {
+	if start > 0 {
+		b := text[start-1]
+		if isASCIIAlnum(b) {
+			return false
+		}
+		if isJoiner(b) && start > 1 && isASCIIAlnum(text[start-2]) {
+			return false
+		}
+	}
+	if end < len(text) {
+		b := text[end]
+		if isASCIIAlnum(b) {
+			return false
+		}
+		if isJoiner(b) && end+1 < len(text) && isASCIIAlnum(text[end+1]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isJoiner(b byte) bool { return b == '-' || b == '_' || b == '.' }
