@@ -8,8 +8,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"regexp"
 	"strings"
+
+	"gongdan/normalize"
 )
 
 // New returns a logger writing format ("text" or "json") at level ("debug", "info", "warn",
@@ -32,21 +33,37 @@ func New(w io.Writer, format, level string) (*slog.Logger, error) {
 	return slog.New(MaskingHandler{h}), nil
 }
 
-// mobile matches a mainland mobile number not embedded in a longer run of digits, with an
-// optional +86/86 prefix and optional spaces or dashes in the 3-4-4 grouping.
-var mobile = regexp.MustCompile(`(^|[^\d])((?:\+?86[ -]?)?1[3-9]\d)[ -]?(\d{4})[ -]?(\d{4})($|[^\d])`)
-
-// MaskPhones replaces the middle four digits of every mainland mobile number in s with ****.
+// MaskPhones hides the middle of every phone number in s, as normalize.ExtractPhones finds
+// them: mobiles become 138****5678, landlines 0512-****1234. The extractor is the one the
+// intake uses, so whatever gongdan recognises as a phone in a message it also masks in a log.
 func MaskPhones(s string) string {
 	if !hasFourDigits(s) {
 		return s
 	}
-	// ReplaceAll does not re-scan a match's trailing guard character, so run twice for
-	// numbers separated by one character.
-	for range 2 {
-		s = mobile.ReplaceAllString(s, "${1}${2}****${4}${5}")
+	matches := normalize.ExtractPhones(s)
+	if len(matches) == 0 {
+		return s
 	}
-	return s
+	var b strings.Builder
+	last := 0
+	for _, m := range matches {
+		b.WriteString(s[last:m.Start])
+		b.WriteString(maskNumber(m.Value))
+		last = m.End
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// maskNumber keeps what identifies the kind of number and its last four digits.
+func maskNumber(v string) string {
+	if area, local, ok := strings.Cut(v, "-"); ok && len(local) > 4 {
+		return area + "-****" + local[len(local)-4:]
+	}
+	if len(v) == 11 {
+		return v[:3] + "****" + v[7:]
+	}
+	return "****"
 }
 
 // hasFourDigits is a cheap pre-check: any number the pattern matches has a run of 4 digits.

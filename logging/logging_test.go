@@ -14,8 +14,8 @@ func TestMaskPhones(t *testing.T) {
 	cases := map[string]string{
 		"13812345678":                      "138****5678",
 		"电话13812345678请回电":                 "电话138****5678请回电",
-		"+86 138 1234 5678":                "+86 138****5678",
-		"8613812345678":                    "86138****5678",
+		"+86 138 1234 5678":                "138****5678",
+		"8613812345678":                    "138****5678",
 		"138-1234-5678 and 15900001111":    "138****5678 and 159****1111",
 		"13812345678,13912345678":          "138****5678,139****5678",
 		"order 201311234567890":            "order 201311234567890", // longer digit run: not a phone
@@ -24,7 +24,8 @@ func TestMaskPhones(t *testing.T) {
 		"no digits here":                   "no digits here",
 		"phone=13812345678&name=王":         "phone=138****5678&name=王",
 		`{"phone":"13812345678"}`:          `{"phone":"138****5678"}`,
-		"call 021-12345678 for the office": "call 021-12345678 for the office",
+		"call 021-12345678 for the office": "call 021-****5678 for the office",
+		"(0512)6789 1234转88":               "0512-****1234转88",
 	}
 	for in, want := range cases {
 		assert.Equal(t, want, MaskPhones(in), in)
