@@ -493,3 +493,15 @@ func TestStreamOutlivesTheReadTimeout(t *testing.T) {
 	evs := sseEvents(t, body, 1)
 	assert.Equal(t, id, evs[0].TicketID)
 }
+
+func TestIdempotencyKeyWithAnotherBodyIsRefused(t *testing.T) {
+	c := newServer(t)
+	first := c.do("POST", "/api/v1/tickets", "tok-agent", draftJSON, "Idempotency-Key", "k-1")
+	require.Equal(t, 201, first.status)
+	// the same draft, written differently, is the same request
+	again := c.do("POST", "/api/v1/tickets", "tok-agent", strings.ReplaceAll(draftJSON, "\n\t", " "), "Idempotency-Key", "k-1")
+	require.Equal(t, 200, again.status, string(again.body))
+	p := requireProblem(t, c.do("POST", "/api/v1/tickets", "tok-agent", `{"title":"另一件事"}`, "Idempotency-Key", "k-1"), 422, "idempotency-key-reused")
+	assert.Contains(t, p["detail"], first.json(t)["id"])
+	assert.Len(t, c.do("GET", "/api/v1/tickets", "tok-sup", "").json(t)["tickets"], 1)
+}

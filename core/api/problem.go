@@ -38,6 +38,7 @@ var problemTitles = map[string]string{
 	"illegal-transition":     "Illegal transition",
 	"stale-version":          "Stale version",
 	"command-id-reused":      "Command id reused",
+	"idempotency-key-reused": "Idempotency-Key reused",
 	"payload-too-large":      "Payload too large",
 	"unsupported-media-type": "Unsupported media type",
 	"invalid-data":           "Invalid data",
@@ -73,6 +74,8 @@ func problemFor(err error) *Problem {
 		return problem(http.StatusNotFound, "unknown-action", err.Error())
 	case errors.Is(err, engine.ErrNotFound):
 		return problem(http.StatusNotFound, "not-found", err.Error())
+	case errors.Is(err, engine.ErrIdempotencyKeyReused):
+		return problem(http.StatusUnprocessableEntity, "idempotency-key-reused", err.Error())
 	case errors.Is(err, engine.ErrCommandIDReused):
 		p := problem(http.StatusUnprocessableEntity, "command-id-reused", err.Error())
 		p.Field = "command_id"

@@ -7,7 +7,9 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,6 +29,8 @@ var (
 	ErrClosed = errors.New("engine closed")
 	// ErrCommandIDReused: a command id came back with another ticket or action.
 	ErrCommandIDReused = errors.New("command id reused")
+	// ErrIdempotencyKeyReused: an Idempotency-Key came back with a different draft.
+	ErrIdempotencyKeyReused = errors.New("idempotency key reused")
 	// ErrNotFound: no such ticket.
 	ErrNotFound = store.ErrNotFound
 )
@@ -386,7 +390,11 @@ func (e *Engine) applyCreate(tx store.Tx, req *CreateRequest) (result, error) {
 	}
 	if req.IdempotencyKey != "" {
 		if id, err := tx.TicketIDByIdempotencyKey(req.IdempotencyKey); err == nil {
-			return existing(id)
+			res, err := existing(id)
+			if err == nil && !sameDraft(res.ticket, req.Draft) {
+				return result{err: fmt.Errorf("%w: the key made %s from a different draft; use a new key for a new request", ErrIdempotencyKeyReused, id)}, nil
+			}
+			return res, err
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return result{}, err
 		}
@@ -417,6 +425,17 @@ func (e *Engine) applyCreate(tx store.Tx, req *CreateRequest) (result, error) {
 	}
 	e.pending[t.ID] = t
 	return result{ticket: t, created: true, event: &ev}, nil
+}
+
+// sameDraft reports whether d is the draft t was created from (its first source), compared
+// as the JSON both encode to.
+func sameDraft(t ticket.Ticket, d normalize.Draft) bool {
+	if len(t.Sources) == 0 {
+		return false
+	}
+	a, errA := json.Marshal(t.Sources[0])
+	b, errB := json.Marshal(d)
+	return errA == nil && errB == nil && bytes.Equal(a, b)
 }
 
 func (e *Engine) applyCommand(tx store.Tx, cmd ticket.Command) (result, error) {
@@ -531,8 +550,8 @@ func outcome(err error) string {
 		return "invalid_data"
 	case errors.Is(err, ErrNotFound):
 		return "not_found"
-	case errors.Is(err, ErrCommandIDReused):
-		return "command_id_reused"
+	case errors.Is(err, ErrCommandIDReused), errors.Is(err, ErrIdempotencyKeyReused):
+		return "key_reused"
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return "canceled"
 	}
