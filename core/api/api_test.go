@@ -248,6 +248,10 @@ func TestReplayedCommandReturnsTheSameAnswer(t *testing.T) {
 	assert.Len(t, trail.Events, 4)
 	p := requireProblem(t, c.act(id, "resolve", "tok-eng", `{"data":{"root_cause":"x"},"command_id":"cmd-42"}`), 422, "command-id-reused")
 	assert.Equal(t, "command_id", p["field"])
+	requireProblem(t, c.act(id, "assign", "tok-disp", `{"data":{"assignee":"eng-zhao"},"command_id":"cmd-42"}`), 422, "command-id-reused")
+	// the same request, its JSON spaced differently, is a replay
+	again = c.act(id, "assign", "tok-disp", `{ "data": { "assignee": "eng-li" }, "command_id": "cmd-42" }`)
+	require.Equal(t, 200, again.status, string(again.body))
 }
 
 func TestFiftyConcurrentCreatesWithOneIdempotencyKey(t *testing.T) {

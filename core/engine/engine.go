@@ -490,8 +490,8 @@ func (e *Engine) replayOf(tx store.Tx, cmd ticket.Command) (res result, replayed
 		return result{}, false, nil
 	case err != nil:
 		return result{}, false, err
-	case ev.TicketID != cmd.TicketID || ev.Action != cmd.Action || ev.Actor != cmd.Actor:
-		return result{err: fmt.Errorf("%w: command id %q was used for another action, ticket or caller", ErrCommandIDReused, cmd.CommandID)}, true, nil
+	case !ev.Records(cmd):
+		return result{err: fmt.Errorf("%w: command id %q was used for another request (ticket, action, caller, reason or data differ)", ErrCommandIDReused, cmd.CommandID)}, true, nil
 	}
 	return result{replay: &ev}, true, nil
 }

@@ -246,6 +246,28 @@ func Decide(t Ticket, cmd Command, now time.Time) (Event, error) {
 	return ev, nil
 }
 
+// Records reports whether ev is what cmd, sent before, appended: the same ticket, action,
+// caller, reason and data. A command id that comes back with anything else is a different
+// request under a used id.
+func (ev Event) Records(cmd Command) bool {
+	return ev.TicketID == cmd.TicketID && ev.Action == cmd.Action && ev.Actor == cmd.Actor &&
+		ev.Reason == strings.TrimSpace(cmd.Reason) && bytes.Equal(canonicalJSON(ev.Data), canonicalJSON(cmd.Data))
+}
+
+// canonicalJSON encodes raw as json.Marshal would store it (compact, HTML characters
+// escaped), so data compares equal before and after a trip through the store.
+func canonicalJSON(raw json.RawMessage) []byte {
+	raw = compactJSON(raw)
+	if raw == nil {
+		return nil
+	}
+	b, err := json.Marshal(raw)
+	if err != nil {
+		return raw
+	}
+	return b
+}
+
 // checkData decodes and validates the command's data and reason for its action.
 func checkData(cmd Command) (any, error) {
 	var v any

@@ -432,3 +432,22 @@ func TestNegativeExpectedVersionIsInvalid(t *testing.T) {
 	require.ErrorAs(t, err, &de)
 	assert.Equal(t, "expected_version", de.Field)
 }
+
+func TestEventRecordsItsCommandAfterAStoreRoundTrip(t *testing.T) {
+	h := newHistory(t)
+	cmd := ticket.Command{TicketID: h.t.ID, Action: ticket.ActionReject, Actor: agent,
+		Reason: " 重复 <报修> & 骚扰 ", Data: json.RawMessage(`{ "note": "a<b && c>d" }`)}
+	ev, err := ticket.Decide(h.t, cmd, t0)
+	require.NoError(t, err)
+	stored, err := json.Marshal(ev)
+	require.NoError(t, err)
+	var loaded ticket.Event
+	require.NoError(t, json.Unmarshal(stored, &loaded))
+	assert.True(t, loaded.Records(cmd))
+	other := cmd
+	other.Data = json.RawMessage(`{"note":"x"}`)
+	assert.False(t, loaded.Records(other))
+	other = cmd
+	other.Actor = sup
+	assert.False(t, loaded.Records(other))
+}
