@@ -49,7 +49,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "serve":
 		err = serve(args[1:], stderr)
 	case "validate":
-		err = validate(args[1:], stdout)
+		err = validate(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "gongdan", version)
 	case "help", "-h", "--help":

@@ -33,12 +33,20 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// loadConfig reads --config, or the embedded quickstart when it is empty.
+// loadConfig reads --config, or the embedded quickstart when it is empty, and refuses what
+// this version cannot run, so that validate and serve agree. Its errors are user errors.
 func loadConfig(path string) (*config.Config, error) {
+	var cfg *config.Config
+	var err error
 	if path == "" {
-		return config.Quickstart()
+		cfg, err = config.Quickstart()
+	} else {
+		cfg, err = config.Load(path)
 	}
-	return config.Load(path)
+	if err != nil {
+		return nil, userError(err)
+	}
+	return cfg, checkAvailable(cfg)
 }
 
 func serve(args []string, stderr io.Writer) error {
@@ -54,9 +62,6 @@ func serve(args []string, stderr io.Writer) error {
 	}
 	cfg, err := loadConfig(*configPath)
 	if err != nil {
-		return userError(err)
-	}
-	if err := checkAvailable(cfg); err != nil {
 		return err
 	}
 	if *httpAddr != "" {
@@ -150,8 +155,8 @@ func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 			return nil, userError(fmt.Errorf("store.path: %w", err))
 		}
 		return st, nil
-	default:
-		return nil, checkAvailable(cfg)
+	default: // refused by loadConfig
+		return nil, fmt.Errorf("store.driver %q: no store for it", cfg.Store.Driver)
 	}
 }
 
@@ -190,8 +195,8 @@ func configName(cfg *config.Config) string {
 	return cfg.File
 }
 
-func validate(args []string, stdout io.Writer) error {
-	fs := newFlagSet("validate", os.Stderr)
+func validate(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("validate", stderr)
 	configPath := fs.String("config", "", "config file to check (default: the embedded quickstart)")
 	if err := fs.Parse(args); err != nil {
 		return &exitError{2, err}
@@ -201,9 +206,6 @@ func validate(args []string, stdout io.Writer) error {
 	}
 	cfg, err := loadConfig(*configPath)
 	if err != nil {
-		return userError(err)
-	}
-	if err := checkAvailable(cfg); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s: ok\n", configName(cfg))

@@ -180,11 +180,6 @@ func (e *Engine) Do(ctx context.Context, cmd ticket.Command) (ticket.Ticket, err
 	return res.ticket, res.err
 }
 
-// Ticket reads a ticket.
-func (e *Engine) Ticket(ctx context.Context, id string) (ticket.Ticket, error) {
-	return e.store.Ticket(ctx, id)
-}
-
 // ticketAt folds a ticket's events up to seq: the answer a replayed command gets.
 func (e *Engine) ticketAt(ctx context.Context, id string, seq int64) (ticket.Ticket, error) {
 	evs, err := e.store.Events(ctx, id)
