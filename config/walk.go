@@ -388,21 +388,30 @@ func indexOfField(fields []field, name string) int {
 // two edits away, and fewer edits than key has letters: "a" is not a typo of "sla") and listing
 // them all otherwise.
 func (d *decoder) unknownKey(line int, path, key string, fields []field) {
-	best, bestDist := "", min(3, len(key))
 	names := make([]string, len(fields))
 	for i, f := range fields {
 		names[i] = f.name
-		if dist := editDistance(strings.ToLower(key), f.name); dist < bestDist {
-			best, bestDist = f.name, dist
+	}
+	d.report(line, path, "%s", UnknownKey(key, names))
+}
+
+// UnknownKey says that key is not one of known, suggesting the closest known key when it is a
+// likely typo (at most two edits away, and fewer edits than key has letters: "a" is not a typo
+// of "sla") and listing them all otherwise. Connector specs use it for their keys too.
+func UnknownKey(key string, known []string) string {
+	best, bestDist := "", min(3, len(key))
+	for _, name := range known {
+		if dist := editDistance(strings.ToLower(key), name); dist < bestDist {
+			best, bestDist = name, dist
 		}
 	}
 	switch {
 	case best != "":
-		d.report(line, path, "unknown key %q; did you mean %q?", key, best)
-	case len(names) > 0:
-		d.report(line, path, "unknown key %q (known here: %s)", key, strings.Join(names, ", "))
+		return fmt.Sprintf("unknown key %q; did you mean %q?", key, best)
+	case len(known) > 0:
+		return fmt.Sprintf("unknown key %q (known here: %s)", key, strings.Join(known, ", "))
 	default:
-		d.report(line, path, "unknown key %q", key)
+		return fmt.Sprintf("unknown key %q", key)
 	}
 }
 

@@ -34,6 +34,9 @@ const autonomousRegions = `内蒙古|广西|西藏|宁夏|新疆`
 // after its province ("江苏省昆山市…" is not, since 昆山 is a county-level city: see District).
 const knownCities = `石家庄|唐山|保定|太原|大同|沈阳|大连|鞍山|长春|哈尔滨|大庆|南京|苏州|无锡|常州|南通|徐州|扬州|镇江|泰州|盐城|连云港|淮安|宿迁|杭州|宁波|温州|嘉兴|湖州|绍兴|金华|台州|舟山|衢州|丽水|合肥|芜湖|福州|厦门|泉州|漳州|南昌|赣州|济南|青岛|烟台|潍坊|淄博|威海|临沂|济宁|郑州|洛阳|武汉|宜昌|襄阳|长沙|株洲|湘潭|广州|深圳|珠海|佛山|东莞|中山|惠州|江门|汕头|海口|三亚|成都|绵阳|贵阳|昆明|西安|兰州|西宁|呼和浩特|包头|南宁|柳州|桂林|拉萨|银川|乌鲁木齐`
 
+// addressSuffixRunes end every district (区 县 市 旗) and street (路 街 巷 胡同 道).
+const addressSuffixRunes = "区县市旗路街巷同道"
+
 var (
 	addrStart        = regexp.MustCompile(municipalities + `|` + provinces + `|` + autonomousRegions + `|` + knownCities)
 	addrCue          = regexp.MustCompile(`(?:地址|厂址|位置|位于|住在|在)[是为:：]?\s*`)
@@ -59,6 +62,12 @@ var (
 // from a district or a street. An address that starts with neither a province, a listed city, a
 // cue (地址：, 位于, 在…) nor the start of a line or clause is not found.
 func ExtractAddress(text string) (Address, bool) {
+	// Every address found has a district or a street, and so one of these characters: most
+	// texts without one are rejected here, before any regular expression runs (this check
+	// took address extraction from a fifth of the intake pipeline's CPU to almost nothing).
+	if !strings.ContainsAny(text, addressSuffixRunes) {
+		return Address{}, false
+	}
 	for _, start := range addressStarts(text) {
 		// A street may be named after a city (中山路, 南京东路): read the start as a city first,
 		// then as the beginning of a street.
