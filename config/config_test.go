@@ -18,6 +18,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"gongdan/config"
+	"gongdan/connectors"
+	_ "gongdan/connectors/all"
 	"gongdan/core/ticket"
 )
 
@@ -544,6 +546,9 @@ func TestDuration(t *testing.T) {
 }
 
 func TestQuickstart(t *testing.T) {
+	prev := config.ConnectorValidator
+	config.ConnectorValidator = connectors.Global.Validate
+	t.Cleanup(func() { config.ConnectorValidator = prev })
 	cfg, err := config.Quickstart()
 	require.NoError(t, err)
 	assert.Empty(t, cfg.File, "the quickstart has no file")
@@ -556,7 +561,9 @@ func TestQuickstart(t *testing.T) {
 	require.NotNil(t, cfg.Bus.Embedded)
 	assert.True(t, *cfg.Bus.Embedded)
 	assert.Equal(t, "nats", cfg.Bus.Dir)
-	assert.Empty(t, cfg.Connectors)
+	require.Len(t, cfg.Connectors, 2)
+	assert.Equal(t, "hooks", cfg.Connectors[0].Name)
+	assert.Equal(t, "webhook", cfg.Connectors[1].Type)
 
 	require.Len(t, cfg.Server.Tokens, 9)
 	var roles []string

@@ -6,7 +6,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"gongdan/config"
+	"gongdan/connectors"
+	_ "gongdan/connectors/all" // every connector type registers itself
 )
+
+func init() { config.ConnectorValidator = connectors.Global.Validate }
+
+// stdin is where normalize reads its payload; tests replace it.
+var stdin io.Reader = os.Stdin
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
@@ -30,6 +39,11 @@ const usage = `gongdan — ticket intake gateway and ticketing core
 Usage:
   gongdan serve    [--config FILE] [--data DIR] [--http ADDR]   run the server
   gongdan validate [--config FILE]                              check a config file
+  gongdan normalize [--config FILE] --connector NAME < PAYLOAD    print the drafts a payload makes
+  gongdan test     [--config FILE] [DIR]                        run intake test cases (default configs/tests)
+  gongdan deadletters list|show|replay                          inspect and replay dead letters
+  gongdan connectors docs [--check] [DIR]                       write the connector reference docs
+  gongdan bench intake [--requests N] [--clients N | --rate R]  measure webhook intake on this machine
   gongdan version                                               print the version
 
 Without --config, the embedded quickstart config is used.
@@ -50,6 +64,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = serve(args[1:], stderr)
 	case "validate":
 		err = validate(args[1:], stdout, stderr)
+	case "normalize":
+		err = normalizeCmd(args[1:], stdin, stdout, stderr)
+	case "test":
+		err = testCmd(args[1:], stdout, stderr)
+	case "deadletters":
+		err = deadlettersCmd(args[1:], stdout, stderr)
+	case "connectors":
+		err = connectorsCmd(args[1:], stdout, stderr)
+	case "bench":
+		err = benchCmd(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "gongdan", version)
 	case "help", "-h", "--help":

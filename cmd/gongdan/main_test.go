@@ -88,7 +88,12 @@ func writeConfig(t *testing.T, dir, addr string) string {
     - {token: test-admin-token-0123456789, actor: admin-1, role: admin}
     - {token: test-super-token-0123456789, actor: sup-1, role: supervisor}
 store: {driver: sqlite, path: gongdan.db}
-bus: {driver: memory}
+bus: {driver: nats, embedded: true, dir: nats}
+connectors:
+  - {name: hooks, type: webhook}
+  - name: crm
+    type: webhook
+    mapping: {title: payload.subject, dedup_key: '"crm/" + string(payload.order_id)'}
 `, addr)
 	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
 	return path

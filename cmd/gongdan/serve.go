@@ -19,11 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"gongdan/config"
-	"gongdan/core/api"
-	"gongdan/core/engine"
-	"gongdan/core/store"
 	"gongdan/core/store/sqlite"
-	"gongdan/core/ticket"
 	"gongdan/logging"
 )
 
@@ -87,29 +83,21 @@ func serve(args []string, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	st, err := openStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	eng, err := engine.New(ctx, engine.Options{Store: st, Location: cfg.Server.Location, Logger: log, Registerer: reg})
+	st, err := openStack(ctx, cfg, log, reg)
 	if err != nil {
 		return err
 	}
-	defer eng.Close()
-
-	tokens := make([]api.Token, len(cfg.Server.Tokens))
-	for i, t := range cfg.Server.Tokens {
-		tokens[i] = api.Token{Token: t.Token.Reveal(), Actor: ticket.Actor{ID: t.Actor, Role: ticket.Role(t.Role)}, Demo: t.Demo}
-	}
-	handler, err := api.New(api.Options{
-		Engine: eng, Store: st, Tokens: tokens, Logger: log, MaxBodyBytes: cfg.Server.MaxBodyBytes,
-		Gatherer: reg, Registerer: reg,
-	})
-	if err != nil {
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := st.close(closeCtx); err != nil {
+			log.Warn("shutdown", "err", err)
+		}
+	}()
+	handler := st.api
+	if err := st.start(ctx); err != nil {
 		return err
 	}
 
@@ -144,7 +132,7 @@ func serve(args []string, stderr io.Writer) error {
 	return nil
 }
 
-func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
+func openStore(ctx context.Context, cfg *config.Config) (*sqlite.Store, error) {
 	switch cfg.Store.Driver {
 	case "sqlite":
 		if err := os.MkdirAll(filepath.Dir(cfg.Store.Path), 0o750); err != nil {
@@ -165,6 +153,9 @@ func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 func checkAvailable(cfg *config.Config) error {
 	if cfg.Store.Driver != "sqlite" {
 		return userError(fmt.Errorf("%s: store.driver: %s is not available in this version of gongdan yet; use sqlite", configName(cfg), cfg.Store.Driver))
+	}
+	if cfg.Bus.Driver == "memory" {
+		return userError(fmt.Errorf("%s: bus.driver: memory keeps nothing across a restart, so sources would be acked for input that can be lost; it is for tests only. Use nats (embedded: true needs nothing else)", configName(cfg)))
 	}
 	return nil
 }

@@ -27,6 +27,8 @@ import (
 	"gongdan/core/store"
 	"gongdan/core/ticket"
 	"gongdan/normalize"
+	"gongdan/pipeline/deadletter"
+	"gongdan/problem"
 )
 
 // Token maps a bearer token to who uses it.
@@ -50,6 +52,12 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Heartbeat is the interval of keep-alive comments on the event stream. Default 15s.
 	Heartbeat time.Duration
+	// Connectors are the running connectors: /api/v1/connectors and their HTTP intake
+	// (/ingest/{name}, /wechat/{name}). Nil: none.
+	Connectors Connectors
+	// DeadLetters and Replayer serve /api/v1/deadletters. Nil: the endpoints answer 503.
+	DeadLetters deadletter.Store
+	Replayer    Replayer
 }
 
 // Server is the HTTP handler. Use New.
@@ -107,6 +115,7 @@ func New(opts Options) (*Server, error) {
 	mux.Handle("POST /api/v1/tickets/{id}/actions/{action}", s.auth(everyone, s.doAction))
 	mux.Handle("GET /api/v1/tickets/{id}/events", s.auth(staff, s.ticketEvents))
 	mux.Handle("GET /api/v1/stream", s.auth(staff, s.stream))
+	s.routeIntake(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -115,7 +124,7 @@ func New(opts Options) (*Server, error) {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, r, problem(http.StatusNotFound, "not-found", fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path)))
+		writeProblem(w, r, newProblem(http.StatusNotFound, "not-found", fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path)))
 	})
 	s.handler = s.observe(mux)
 	return s, nil
@@ -131,12 +140,10 @@ type ctxKey int
 
 const (
 	actorKey ctxKey = iota
-	requestIDKey
 )
 
 func requestID(r *http.Request) string {
-	id, _ := r.Context().Value(requestIDKey).(string)
-	return id
+	return problem.RequestID(r.Context())
 }
 
 func actorOf(r *http.Request) ticket.Actor {
@@ -155,7 +162,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			id = hex.EncodeToString(b[:])
 		}
 		w.Header().Set("X-Request-ID", id)
-		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
+		r = r.WithContext(problem.WithRequestID(r.Context(), id))
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
 			if v := recover(); v != nil {
@@ -164,7 +171,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 				}
 				s.opts.Logger.Error("panic serving request", "request_id", id, "method", r.Method, "path", r.URL.Path, "panic", v)
 				if !rec.wrote {
-					writeProblem(rec, r, problem(http.StatusInternalServerError, "internal", "internal error; the server log has the details under this request_id"))
+					writeProblem(rec, r, newProblem(http.StatusInternalServerError, "internal", "internal error; the server log has the details under this request_id"))
 				}
 			}
 			route := r.Pattern
@@ -209,11 +216,11 @@ func (s *Server) auth(roles []ticket.Role, h http.HandlerFunc) http.Handler {
 		tok, known := s.tokens[sha256.Sum256([]byte(strings.TrimSpace(raw)))]
 		if !ok || !known || (tok.Demo && !fromLoopback(r)) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="gongdan"`)
-			writeProblem(w, r, problem(http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <token> with a token from server.tokens"))
+			writeProblem(w, r, newProblem(http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <token> with a token from server.tokens"))
 			return
 		}
 		if !slices.Contains(roles, tok.Actor.Role) {
-			writeProblem(w, r, problem(http.StatusForbidden, "forbidden", fmt.Sprintf("role %s may not use %s", tok.Actor.Role, r.Pattern)))
+			writeProblem(w, r, newProblem(http.StatusForbidden, "forbidden", fmt.Sprintf("role %s may not use %s", tok.Actor.Role, r.Pattern)))
 			return
 		}
 		h(w, r.WithContext(context.WithValue(r.Context(), actorKey, tok.Actor)))
@@ -234,7 +241,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	p := problemFor(err)
 	if p == nil {
 		s.opts.Logger.Error("request failed", "request_id", requestID(r), "method", r.Method, "path", r.URL.Path, "err", err)
-		p = problem(http.StatusInternalServerError, "internal", "internal error; the server log has the details under this request_id")
+		p = newProblem(http.StatusInternalServerError, "internal", "internal error; the server log has the details under this request_id")
 	}
 	writeProblem(w, r, p)
 }
@@ -253,17 +260,19 @@ func (s *Server) createTicket(w http.ResponseWriter, r *http.Request) {
 	}
 	key := r.Header.Get("Idempotency-Key")
 	if len(key) > 255 {
-		s.fail(w, r, problem(http.StatusBadRequest, "bad-request", "Idempotency-Key is longer than 255 characters"))
+		s.fail(w, r, newProblem(http.StatusBadRequest, "bad-request", "Idempotency-Key is longer than 255 characters"))
 		return
 	}
-	t, created, err := s.opts.Engine.Create(r.Context(), engine.CreateRequest{Draft: d, Actor: actorOf(r), IdempotencyKey: key})
+	t, outcome, err := s.opts.Engine.Create(r.Context(), engine.CreateRequest{Draft: d, Actor: actorOf(r), IdempotencyKey: key})
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	w.Header().Set("Location", "/api/v1/tickets/"+t.ID)
+	// What became of the draft: created (201), duplicate or merged (200, the ticket it went into).
+	w.Header().Set("Gongdan-Intake", string(outcome))
 	status := http.StatusOK
-	if created {
+	if outcome == engine.Created {
 		status = http.StatusCreated
 	}
 	writeJSON(w, status, t)
@@ -307,7 +316,7 @@ func (s *Server) doAction(w http.ResponseWriter, r *http.Request) {
 		body.CommandID = r.Header.Get("Idempotency-Key")
 	}
 	if len(body.CommandID) > 255 {
-		p := problem(http.StatusUnprocessableEntity, "invalid-data", "command_id is longer than 255 characters")
+		p := newProblem(http.StatusUnprocessableEntity, "invalid-data", "command_id is longer than 255 characters")
 		p.Field = "command_id"
 		s.fail(w, r, p)
 		return
@@ -380,7 +389,7 @@ func (s *Server) listTickets(w http.ResponseWriter, r *http.Request) {
 }
 
 func badParam(name, msg string) *Problem {
-	p := problem(http.StatusBadRequest, "bad-request", msg)
+	p := newProblem(http.StatusBadRequest, "bad-request", msg)
 	p.Field = name
 	return p
 }
@@ -403,7 +412,7 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	if err := s.opts.Store.Ping(ctx); err != nil {
 		s.opts.Logger.Warn("not ready", "err", err)
-		writeProblem(w, r, problem(http.StatusServiceUnavailable, "unavailable", "the store does not answer"))
+		writeProblem(w, r, newProblem(http.StatusServiceUnavailable, "unavailable", "the store does not answer"))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

@@ -509,3 +509,52 @@ func TestIdempotencyKeyWithAnotherBodyIsRefused(t *testing.T) {
 	assert.Contains(t, p["detail"], first.json(t)["id"])
 	assert.Len(t, c.do("GET", "/api/v1/tickets", "tok-sup", "").json(t)["tickets"], 1)
 }
+
+func TestCreateAnswersWhatBecameOfTheDraft(t *testing.T) {
+	c := newServer(t)
+	post := func(body string, headers ...string) (response, map[string]any) {
+		t.Helper()
+		r := c.do("POST", "/api/v1/tickets", "tok-agent", body, headers...)
+		return r, r.json(t)
+	}
+	const first = `{"title":"3号线急停按钮失灵","category":"急停故障","urgency":"yellow","thread_key":"wx:cust-wang","dedup_key":"wx-msg-1",
+		"customer":{"id":"cust-wang"}}`
+	r, created := post(first)
+	require.Equal(t, http.StatusCreated, r.status, string(r.body))
+	assert.Equal(t, "created", r.header.Get("Gongdan-Intake"))
+	id := created["id"].(string)
+	assert.Equal(t, "/api/v1/tickets/"+id, r.header.Get("Location"))
+
+	r, dup := post(first)
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	assert.Equal(t, "duplicate", r.header.Get("Gongdan-Intake"))
+	assert.Equal(t, id, dup["id"])
+	assert.Equal(t, float64(1), dup["version"])
+
+	r, merged := post(`{"title":"还是不行，产线停了","urgency":"red","thread_key":"wx:cust-wang","dedup_key":"wx-msg-2","tags":["产线停机"]}`)
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	assert.Equal(t, "merged", r.header.Get("Gongdan-Intake"))
+	assert.Equal(t, id, merged["id"])
+	assert.Equal(t, float64(2), merged["version"])
+	assert.Equal(t, "red", merged["urgency"])
+	assert.Len(t, merged["sources"], 2)
+	assert.Equal(t, []any{"产线停机"}, merged["tags"])
+	assert.Equal(t, "/api/v1/tickets/"+id, r.header.Get("Location"))
+
+	r, _ = post(draftJSON, "Idempotency-Key", "call-1")
+	require.Equal(t, http.StatusCreated, r.status, string(r.body))
+	assert.Equal(t, "created", r.header.Get("Gongdan-Intake"))
+	r, _ = post(draftJSON, "Idempotency-Key", "call-1")
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	assert.Equal(t, "duplicate", r.header.Get("Gongdan-Intake"))
+
+	// source_added is an event, not an action anyone may send
+	requireProblem(t, c.act(id, "source_added", "tok-admin", `{"data":{"title":"x"}}`), 404, "unknown-action")
+	got := c.do("GET", "/api/v1/tickets/"+id, "tok-sup", "").json(t)
+	assert.Equal(t, float64(2), got["version"])
+
+	metrics := string(c.do("GET", "/metrics", "", "").body)
+	assert.Contains(t, metrics, `gongdan_intake_total{outcome="created"} 2`)
+	assert.Contains(t, metrics, `gongdan_intake_total{outcome="duplicate"} 2`)
+	assert.Contains(t, metrics, `gongdan_intake_total{outcome="merged"} 1`)
+}

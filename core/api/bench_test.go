@@ -79,7 +79,7 @@ func seed(b *testing.B, st *sqlite.Store, n int) {
 					Location:    normalize.Location{Address: "苏州工业园区星湖街328号", City: "苏州"},
 					Tags:        []string{"急停故障"},
 				}
-				ev, err := ticket.Create(ticket.FormatID(now, num), d, agent, now, "")
+				ev, err := ticket.Create(ticket.FormatID(now, num), d, "", agent, now, "")
 				if err != nil {
 					return err
 				}

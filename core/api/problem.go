@@ -11,45 +11,13 @@ import (
 
 	"gongdan/core/engine"
 	"gongdan/core/ticket"
+	"gongdan/problem"
 )
 
-// Problem is an RFC 9457 problem detail, the body of every error answer.
-type Problem struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail,omitempty"`
-	// Field names the request field that was wrong, where there is one.
-	Field string `json:"field,omitempty"`
-	// RequestID ties the answer to the server's log.
-	RequestID string `json:"request_id,omitempty"`
-}
+// Problem is the body of every error answer.
+type Problem = problem.Problem
 
-func (p *Problem) Error() string { return p.Detail }
-
-// problemTypes: every kind of problem the API answers with, by slug (type is /problems/<slug>).
-var problemTitles = map[string]string{
-	"bad-request":            "Bad request",
-	"malformed-json":         "Malformed JSON",
-	"unauthorized":           "Missing or unknown token",
-	"forbidden":              "Not allowed for this role",
-	"not-found":              "Not found",
-	"unknown-action":         "Unknown action",
-	"illegal-transition":     "Illegal transition",
-	"stale-version":          "Stale version",
-	"command-id-reused":      "Command id reused",
-	"idempotency-key-reused": "Idempotency-Key reused",
-	"payload-too-large":      "Payload too large",
-	"unsupported-media-type": "Unsupported media type",
-	"invalid-data":           "Invalid data",
-	"ticket-frozen":          "Ticket frozen",
-	"unavailable":            "Service unavailable",
-	"internal":               "Internal error",
-}
-
-func problem(status int, slug, detail string) *Problem {
-	return &Problem{Type: "/problems/" + slug, Title: problemTitles[slug], Status: status, Detail: detail}
-}
+func newProblem(status int, slug, detail string) *Problem { return problem.New(status, slug, detail) }
 
 // problemFor maps an error from the engine, the ticket package or decoding to its answer.
 func problemFor(err error) *Problem {
@@ -59,47 +27,41 @@ func problemFor(err error) *Problem {
 	case errors.As(err, &p):
 		return p
 	case errors.Is(err, ticket.ErrFrozen):
-		return problem(http.StatusLocked, "ticket-frozen", err.Error())
+		return newProblem(http.StatusLocked, "ticket-frozen", err.Error())
 	case errors.Is(err, ticket.ErrStaleVersion):
-		return problem(http.StatusConflict, "stale-version", err.Error())
+		return newProblem(http.StatusConflict, "stale-version", err.Error())
 	case errors.Is(err, ticket.ErrIllegalTransition):
-		return problem(http.StatusConflict, "illegal-transition", err.Error())
+		return newProblem(http.StatusConflict, "illegal-transition", err.Error())
 	case errors.Is(err, ticket.ErrForbidden):
-		return problem(http.StatusForbidden, "forbidden", err.Error())
+		return newProblem(http.StatusForbidden, "forbidden", err.Error())
 	case errors.As(err, &de):
-		p := problem(http.StatusUnprocessableEntity, "invalid-data", de.Error())
+		p := newProblem(http.StatusUnprocessableEntity, "invalid-data", de.Error())
 		p.Field = de.Field
 		return p
 	case errors.Is(err, ticket.ErrUnknownAction):
-		return problem(http.StatusNotFound, "unknown-action", err.Error())
+		return newProblem(http.StatusNotFound, "unknown-action", err.Error())
 	case errors.Is(err, engine.ErrNotFound):
-		return problem(http.StatusNotFound, "not-found", err.Error())
+		return newProblem(http.StatusNotFound, "not-found", err.Error())
 	case errors.Is(err, engine.ErrIdempotencyKeyReused):
-		return problem(http.StatusUnprocessableEntity, "idempotency-key-reused", err.Error())
+		return newProblem(http.StatusUnprocessableEntity, "idempotency-key-reused", err.Error())
 	case errors.Is(err, engine.ErrCommandIDReused):
-		p := problem(http.StatusUnprocessableEntity, "command-id-reused", err.Error())
+		p := newProblem(http.StatusUnprocessableEntity, "command-id-reused", err.Error())
 		p.Field = "command_id"
 		return p
 	case errors.Is(err, engine.ErrClosed), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return problem(http.StatusServiceUnavailable, "unavailable", "the server is shutting down or the request was cancelled; retry")
+		return newProblem(http.StatusServiceUnavailable, "unavailable", "the server is shutting down or the request was cancelled; retry")
 	}
 	return nil // internal: the caller logs it and answers without the details
 }
 
-func writeProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
-	p.RequestID = requestID(r)
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(p.Status)
-	json.NewEncoder(w).Encode(p)
-}
+func writeProblem(w http.ResponseWriter, r *http.Request, p *Problem) { problem.Write(w, r, p) }
 
 // decodeJSON reads a JSON body into v strictly: one object, no unknown fields, within the
 // size limit. Its errors are Problems naming what was wrong.
 // An empty body is an error unless allowEmpty.
 func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any, allowEmpty bool) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !isJSONType(ct) {
-		return problem(http.StatusUnsupportedMediaType, "unsupported-media-type",
+		return newProblem(http.StatusUnsupportedMediaType, "unsupported-media-type",
 			fmt.Sprintf("Content-Type %q: send application/json", ct))
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
@@ -111,7 +73,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any, allo
 		return jsonProblem(err, limit)
 	}
 	if dec.More() {
-		return problem(http.StatusBadRequest, "malformed-json", "the body holds more than one JSON value")
+		return newProblem(http.StatusBadRequest, "malformed-json", "the body holds more than one JSON value")
 	}
 	return nil
 }
@@ -122,24 +84,24 @@ func jsonProblem(err error, limit int64) *Problem {
 	var te *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &mbe):
-		return problem(http.StatusRequestEntityTooLarge, "payload-too-large", fmt.Sprintf("the body is larger than %d bytes", limit))
+		return newProblem(http.StatusRequestEntityTooLarge, "payload-too-large", fmt.Sprintf("the body is larger than %d bytes", limit))
 	case errors.As(err, &se):
-		return problem(http.StatusBadRequest, "malformed-json", fmt.Sprintf("invalid JSON at byte %d: %v", se.Offset, se))
+		return newProblem(http.StatusBadRequest, "malformed-json", fmt.Sprintf("invalid JSON at byte %d: %v", se.Offset, se))
 	case errors.As(err, &te) && te.Field == "":
-		return problem(http.StatusBadRequest, "malformed-json", fmt.Sprintf("the body must be %s, got a JSON %s", ticket.JSONKind(te.Type), te.Value))
+		return newProblem(http.StatusBadRequest, "malformed-json", fmt.Sprintf("the body must be %s, got a JSON %s", ticket.JSONKind(te.Type), te.Value))
 	case errors.As(err, &te):
-		p := problem(http.StatusBadRequest, "malformed-json", fmt.Sprintf("%s: want %s, got a JSON %s", te.Field, ticket.JSONKind(te.Type), te.Value))
+		p := newProblem(http.StatusBadRequest, "malformed-json", fmt.Sprintf("%s: want %s, got a JSON %s", te.Field, ticket.JSONKind(te.Type), te.Value))
 		p.Field = te.Field
 		return p
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		p := problem(http.StatusBadRequest, "malformed-json", fmt.Sprintf("unknown field %q", name))
+		p := newProblem(http.StatusBadRequest, "malformed-json", fmt.Sprintf("unknown field %q", name))
 		p.Field = name
 		return p
 	case errors.Is(err, io.EOF):
-		return problem(http.StatusBadRequest, "malformed-json", "the body is empty: send a JSON object")
+		return newProblem(http.StatusBadRequest, "malformed-json", "the body is empty: send a JSON object")
 	}
-	return problem(http.StatusBadRequest, "malformed-json", err.Error())
+	return newProblem(http.StatusBadRequest, "malformed-json", err.Error())
 }
 
 func isJSONType(ct string) bool {

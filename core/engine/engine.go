@@ -150,24 +150,40 @@ func (e *Engine) Close() error {
 type CreateRequest struct {
 	Draft normalize.Draft
 	Actor ticket.Actor
-	// IdempotencyKey, when set, makes a repeat of the request return the first ticket.
+	// IdempotencyKey, when set, makes a repeat of the request return the first answer's ticket.
 	IdempotencyKey string
 }
 
-// Create makes a ticket from a draft, exactly once per dedup key and per idempotency key.
-// created is false when an earlier request already made the ticket, which is returned.
-func (e *Engine) Create(ctx context.Context, req CreateRequest) (t ticket.Ticket, created bool, err error) {
+// Outcome is what became of a draft at intake.
+type Outcome string
+
+const (
+	// Created: the draft opened a new ticket.
+	Created Outcome = "created"
+	// Duplicate: the draft's dedup key, or the request's Idempotency-Key, was seen before;
+	// nothing was written, and the ticket the first one went into is returned.
+	Duplicate Outcome = "duplicate"
+	// Merged: the draft's thread key matched an open ticket, and the draft was added to it
+	// (a source_added event); the ticket after the merge is returned.
+	Merged Outcome = "merged"
+)
+
+// Create takes a draft in: it opens a new ticket, or merges the draft into the newest open
+// ticket of its thread (thread_key), exactly once per dedup key and per idempotency key. A new
+// ticket for the same customer or device and category as a ticket closed within
+// ticket.RepeatWindow before the draft was received records that ticket as its repeat_of.
+func (e *Engine) Create(ctx context.Context, req CreateRequest) (ticket.Ticket, Outcome, error) {
 	// Check the draft here, in the caller's goroutine: the committer only writes.
-	if _, err := ticket.Create("", req.Draft, req.Actor, time.Time{}, ""); err != nil {
+	if _, err := ticket.Create("", req.Draft, "", req.Actor, time.Time{}, ""); err != nil {
 		e.metrics.actions.WithLabelValues(string(ticket.ActionCreate), outcome(err)).Inc()
-		return ticket.Ticket{}, false, err
+		return ticket.Ticket{}, "", err
 	}
 	if req.IdempotencyKey != "" {
 		// Keys are the caller's own: two callers who pick the same key get their own tickets.
 		req.IdempotencyKey = req.Actor.ID + "\x00" + req.IdempotencyKey
 	}
 	res := e.submit(ctx, &request{create: &req})
-	return res.ticket, res.created, res.err
+	return res.ticket, res.outcome, res.err
 }
 
 // Do applies one command and returns the ticket after it. A command id seen before returns
@@ -201,7 +217,7 @@ type request struct {
 
 type result struct {
 	ticket  ticket.Ticket
-	created bool
+	outcome Outcome // of a create
 	replay  *ticket.Event
 	event   *ticket.Event // appended, to publish after commit
 	err     error
@@ -336,9 +352,14 @@ func (e *Engine) commit(batch []*request) {
 		if r.cmd != nil {
 			action = r.cmd.Action
 		}
+		if r.create != nil && res.err == nil {
+			e.metrics.intake.WithLabelValues(string(res.outcome)).Inc()
+		}
 		switch {
-		case res.replay != nil || (r.create != nil && res.err == nil && !res.created):
+		case res.replay != nil || res.outcome == Duplicate:
 			e.metrics.actions.WithLabelValues(string(action), "replay").Inc()
+		case res.outcome == Merged:
+			e.metrics.actions.WithLabelValues(string(ticket.ActionSourceAdded), "ok").Inc()
 		default:
 			e.metrics.actions.WithLabelValues(string(action), outcome(res.err)).Inc()
 		}
@@ -378,36 +399,51 @@ func (e *Engine) apply(tx store.Tx, r *request) (result, error) {
 	}
 }
 
+// applyCreate takes a draft in: a duplicate of a key seen before, a merge into the open
+// ticket of its thread, or a new ticket. Every lookup goes through tx, which sees what the
+// requests before this one in the batch wrote, so a second draft of a thread or a second
+// delivery in one batch finds the first.
 func (e *Engine) applyCreate(tx store.Tx, req *CreateRequest) (result, error) {
-	existing := func(id string) (result, error) {
-		t, err := tx.Ticket(id)
-		return result{ticket: t}, err
-	}
+	d := req.Draft
 	if req.IdempotencyKey != "" {
-		if id, err := tx.TicketIDByIdempotencyKey(req.IdempotencyKey); err == nil {
-			res, err := existing(id)
-			if err == nil && !sameDraft(res.ticket, req.Draft) {
-				return result{err: fmt.Errorf("%w: the key made %s from a different draft; use a new key for a new request", ErrIdempotencyKeyReused, id)}, nil
+		if id, source, err := tx.TicketIDByIdempotencyKey(req.IdempotencyKey); err == nil {
+			t, err := tx.Ticket(id)
+			if err != nil {
+				return result{}, err
 			}
-			return res, err
+			if source < 0 || source >= len(t.Sources) || !sameDraft(t.Sources[source], d) {
+				return result{err: fmt.Errorf("%w: the key took a different draft into %s; use a new key for a new request", ErrIdempotencyKeyReused, id)}, nil
+			}
+			return result{ticket: t, outcome: Duplicate}, nil
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return result{}, err
 		}
 	}
-	if req.Draft.DedupKey != "" {
-		if id, err := tx.TicketIDByDedupKey(req.Draft.DedupKey); err == nil {
-			return existing(id)
+	if d.DedupKey != "" {
+		if id, err := tx.TicketIDByDedupKey(d.DedupKey); err == nil {
+			t, err := tx.Ticket(id)
+			return result{ticket: t, outcome: Duplicate}, err
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return result{}, err
 		}
 	}
 	now := e.now()
+	if d.ThreadKey != "" {
+		res, merged, err := e.merge(tx, req, now)
+		if merged || err != nil {
+			return res, err
+		}
+	}
+	repeatOf, err := e.repeatOf(tx, d, now)
+	if err != nil {
+		return result{}, err
+	}
 	day := now.Format("20060102")
 	n, err := tx.NextNumber(day)
 	if err != nil {
 		return result{}, err
 	}
-	ev, err := ticket.Create(ticket.FormatID(now, n), req.Draft, req.Actor, now, "")
+	ev, err := ticket.Create(ticket.FormatID(now, n), d, repeatOf, req.Actor, now, "")
 	if err != nil {
 		return result{err: err}, nil
 	}
@@ -419,16 +455,68 @@ func (e *Engine) applyCreate(tx store.Tx, req *CreateRequest) (result, error) {
 		return result{}, err
 	}
 	e.pending[t.ID] = t
-	return result{ticket: t, created: true, event: &ev}, nil
+	return result{ticket: t, outcome: Created, event: &ev}, nil
 }
 
-// sameDraft reports whether d is the draft t was created from (its first source), compared
-// as the JSON both encode to.
-func sameDraft(t ticket.Ticket, d normalize.Draft) bool {
-	if len(t.Sources) == 0 {
-		return false
+// merge adds the draft to the newest open ticket of its thread, if there is one.
+func (e *Engine) merge(tx store.Tx, req *CreateRequest, now time.Time) (res result, merged bool, err error) {
+	id, err := tx.OpenTicketIDByThreadKey(req.Draft.ThreadKey)
+	if errors.Is(err, store.ErrNotFound) {
+		return result{}, false, nil
+	} else if err != nil {
+		return result{}, false, err
 	}
-	a, errA := json.Marshal(t.Sources[0])
+	t, cached := e.cached(id)
+	if !cached || !t.State.Open() {
+		if t, err = tx.Ticket(id); err != nil {
+			return result{}, false, err
+		}
+	}
+	ev, err := ticket.AddSource(t, req.Draft, req.Actor, now, "")
+	if errors.Is(err, ticket.ErrIllegalTransition) {
+		return result{}, false, nil // not open after all: the draft opens a ticket of its own
+	} else if err != nil {
+		return result{err: err}, true, nil
+	}
+	next, err := ticket.Apply(t, ev)
+	if err != nil {
+		return result{}, false, err
+	}
+	keys := store.DraftKeys{DedupKey: req.Draft.DedupKey, IdempotencyKey: req.IdempotencyKey}
+	if ev.ID, err = tx.Merge(next, ev, keys); err != nil {
+		// A conflict: the cached ticket was stale, or a key was taken meanwhile by another
+		// process. apply decides again from the store.
+		e.forget(id)
+		return result{}, false, err
+	}
+	e.pending[next.ID] = next
+	return result{ticket: next, outcome: Merged, event: &ev}, true, nil
+}
+
+// repeatOf finds the ticket a new ticket from d repeats: the most recently closed one with
+// d's category and d's customer or device, closed within ticket.RepeatWindow before d was
+// received (now when d does not say).
+func (e *Engine) repeatOf(tx store.Tx, d normalize.Draft, now time.Time) (string, error) {
+	q := store.RepeatQuery{CustomerKey: ticket.CustomerKey(d.Customer), DeviceID: d.Device.ID, Category: d.Category}
+	if q.Category == "" || (q.CustomerKey == "" && q.DeviceID == "") {
+		return "", nil
+	}
+	at := d.ReceivedAt
+	if at.IsZero() {
+		at = now
+	}
+	q.ClosedFrom, q.ClosedTo = at.Add(-ticket.RepeatWindow), at
+	id, err := tx.RecentlyClosed(q)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	}
+	return id, err
+}
+
+// sameDraft reports whether d is the draft a ticket took in as source, compared as the JSON
+// both encode to.
+func sameDraft(source, d normalize.Draft) bool {
+	a, errA := json.Marshal(source)
 	b, errB := json.Marshal(d)
 	return errA == nil && errB == nil && bytes.Equal(a, b)
 }

@@ -54,9 +54,9 @@ func draft(title string) normalize.Draft {
 func TestCreateAssignsDailyIDsInTheConfiguredZone(t *testing.T) {
 	// 23:30 UTC on the 22nd is 07:30 on the 23rd in Shanghai.
 	f := newFixture(t, func() time.Time { return time.Date(2026, 11, 22, 23, 30, 0, 0, time.UTC) })
-	a, created, err := f.engine.Create(context.Background(), engine.CreateRequest{Draft: draft("a"), Actor: agent})
+	a, outcome, err := f.engine.Create(context.Background(), engine.CreateRequest{Draft: draft("a"), Actor: agent})
 	require.NoError(t, err)
-	assert.True(t, created)
+	assert.Equal(t, engine.Created, outcome)
 	assert.Equal(t, "GD-20261123-000001", a.ID)
 	assert.Equal(t, "+08:00", a.CreatedAt.Format("-07:00"))
 	b, _, err := f.engine.Create(context.Background(), engine.CreateRequest{Draft: draft("b"), Actor: agent})
@@ -99,32 +99,30 @@ func TestIdempotencyKeyAndDedupKeyMakeOneTicket(t *testing.T) {
 	ctx := context.Background()
 	const n = 50
 	ids := make(chan string, n)
-	createdCount := make(chan bool, n)
+	outcomes := make(chan engine.Outcome, n)
 	var wg sync.WaitGroup
 	for range n {
 		wg.Go(func() {
-			tk, created, err := f.engine.Create(ctx, engine.CreateRequest{Draft: draft("x"), Actor: agent, IdempotencyKey: "idem-1"})
+			tk, outcome, err := f.engine.Create(ctx, engine.CreateRequest{Draft: draft("x"), Actor: agent, IdempotencyKey: "idem-1"})
 			if assert.NoError(t, err) {
 				ids <- tk.ID
-				createdCount <- created
+				outcomes <- outcome
 			}
 		})
 	}
 	wg.Wait()
 	close(ids)
-	close(createdCount)
+	close(outcomes)
 	distinct := map[string]bool{}
 	for id := range ids {
 		distinct[id] = true
 	}
 	assert.Len(t, distinct, 1)
-	created := 0
-	for c := range createdCount {
-		if c {
-			created++
-		}
+	count := map[engine.Outcome]int{}
+	for o := range outcomes {
+		count[o]++
 	}
-	assert.Equal(t, 1, created)
+	assert.Equal(t, map[engine.Outcome]int{engine.Created: 1, engine.Duplicate: n - 1}, count)
 
 	d := draft("alarm")
 	d.DedupKey = "plant/E1/overheat/1"
@@ -132,14 +130,16 @@ func TestIdempotencyKeyAndDedupKeyMakeOneTicket(t *testing.T) {
 	require.NoError(t, err)
 	b, c2, err := f.engine.Create(ctx, engine.CreateRequest{Draft: d, Actor: agent})
 	require.NoError(t, err)
-	assert.True(t, c1)
-	assert.False(t, c2)
+	assert.Equal(t, engine.Created, c1)
+	assert.Equal(t, engine.Duplicate, c2)
 	assert.Equal(t, a.ID, b.ID)
 	page, err := f.store.List(ctx, storeQueryAll())
 	require.NoError(t, err)
 	assert.Len(t, page.Tickets, 2)
 	assert.Equal(t, 2.0, metricValue(t, f.reg, "gongdan_ticket_actions_total", "create", "ok"))
 	assert.Equal(t, float64(n-1+1), metricValue(t, f.reg, "gongdan_ticket_actions_total", "create", "replay"))
+	assert.Equal(t, 2.0, metricValue(t, f.reg, "gongdan_intake_total", "created"))
+	assert.Equal(t, float64(n-1+1), metricValue(t, f.reg, "gongdan_intake_total", "duplicate"))
 }
 
 func TestInvalidDraftIsRefusedBeforeTheCommitter(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 
 type metrics struct {
 	actions            *prometheus.CounterVec
+	intake             *prometheus.CounterVec
 	tickets            *prometheus.GaugeVec
 	batchSize          prometheus.Histogram
 	commitSeconds      prometheus.Histogram
@@ -18,6 +19,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "gongdan_ticket_actions_total",
 			Help: "Ticket actions (create included) by action and outcome: ok, replay, or why it was refused.",
 		}, []string{"action", "outcome"}),
+		intake: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gongdan_intake_total",
+			Help: "Drafts taken in, by outcome: created (a new ticket), duplicate (a dedup key or Idempotency-Key seen before), merged (into the open ticket of its thread).",
+		}, []string{"outcome"}),
 		tickets: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "gongdan_tickets",
 			Help: "Tickets by state.",
@@ -37,8 +42,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Event subscribers dropped for falling behind.",
 		}),
 	}
+	for _, o := range []Outcome{Created, Duplicate, Merged} {
+		m.intake.WithLabelValues(string(o)) // every outcome shows from the start, at 0
+	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.actions, m.tickets, m.batchSize, m.commitSeconds, m.droppedSubscribers} {
+		for _, c := range []prometheus.Collector{m.actions, m.intake, m.tickets, m.batchSize, m.commitSeconds, m.droppedSubscribers} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

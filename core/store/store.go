@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"gongdan/core/ticket"
 )
@@ -53,20 +54,54 @@ type Store interface {
 type Tx interface {
 	// Ticket returns the ticket as of this transaction, or ErrNotFound.
 	Ticket(id string) (ticket.Ticket, error)
-	// TicketIDByDedupKey finds the ticket created from a draft with this dedup key.
+	// TicketIDByDedupKey finds the ticket a draft with this dedup key went into: the one it
+	// created or the one it was merged into.
 	TicketIDByDedupKey(key string) (string, error)
-	// TicketIDByIdempotencyKey finds the ticket created under this Idempotency-Key.
-	TicketIDByIdempotencyKey(key string) (string, error)
+	// TicketIDByIdempotencyKey finds the ticket a request under this Idempotency-Key went
+	// into, and which of its sources (an index into Ticket.Sources) that request's draft is:
+	// 0 for the draft that created it.
+	TicketIDByIdempotencyKey(key string) (ticketID string, source int, err error)
+	// OpenTicketIDByThreadKey finds the newest (last created) ticket with this thread key
+	// that is open (ticket.State.Open), or ErrNotFound.
+	OpenTicketIDByThreadKey(key string) (string, error)
+	// RecentlyClosed finds the ticket a new request repeats (see RepeatQuery), or ErrNotFound.
+	RecentlyClosed(q RepeatQuery) (string, error)
 	// EventByCommandID finds the event a command id produced, or ErrNotFound.
 	EventByCommandID(commandID string) (ticket.Event, error)
 	// NextNumber returns the next ticket number of a day ("20261123"), starting at 1.
 	NextNumber(day string) (int64, error)
-	// Insert stores a new ticket and its creation event; the event's ID is returned.
-	// ErrConflict when the id, dedup key, idempotency key or command id is taken.
+	// Insert stores a new ticket and its creation event; the event's ID is returned. The
+	// ticket's dedup key (t.DedupKey) and idempotencyKey, when not empty, lead to it from
+	// then on. ErrConflict when the id, the dedup key, the idempotency key or the command id
+	// is taken.
 	Insert(t ticket.Ticket, created ticket.Event, idempotencyKey string) (int64, error)
 	// Append stores ev and t, the ticket after ev (t.Version == ev.Seq); the event's ID is
 	// returned. ErrConflict when version ev.Seq or the command id is already taken.
 	Append(t ticket.Ticket, ev ticket.Event) (int64, error)
+	// Merge is Append for ev, the event that added t's last source (a merged draft), and
+	// records the keys that draft came with, when not empty, as leading to t. ErrConflict
+	// when a key, version ev.Seq or the command id is taken.
+	Merge(t ticket.Ticket, ev ticket.Event, keys DraftKeys) (int64, error)
+}
+
+// DraftKeys are the keys a draft came in with; an empty key is none.
+type DraftKeys struct {
+	DedupKey       string
+	IdempotencyKey string
+}
+
+// RepeatQuery asks for the most recently closed ticket (ticket.Ticket.ClosedAt; force-closed
+// and archived-after-closed ones count) that has Category and either CustomerKey or DeviceID,
+// and was closed within [ClosedFrom, ClosedTo] (a zero bound does not bound). An empty key
+// matches nothing: without a category, or without both a customer key and a device id,
+// nothing is found.
+type RepeatQuery struct {
+	// CustomerKey is ticket.CustomerKey of the ticket's customer.
+	CustomerKey string
+	DeviceID    string
+	Category    string
+	ClosedFrom  time.Time
+	ClosedTo    time.Time
 }
 
 // Query selects tickets for List. Empty fields do not filter; a field with several values

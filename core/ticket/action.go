@@ -33,6 +33,11 @@ const (
 	ActionArchive      Action = "archive"
 	ActionReopen       Action = "reopen"
 	ActionUnfreeze     Action = "unfreeze"
+
+	// ActionSourceAdded is not a command's action: the engine appends it when a draft is
+	// merged into an open ticket of its thread (AddSource). It changes no state, so it is
+	// allowed on a frozen ticket; it cannot be sent as a command.
+	ActionSourceAdded Action = "source_added"
 )
 
 // RollbackWindow and RollbackLimit: the third move backwards within two hours freezes a
@@ -158,8 +163,8 @@ var rules = map[Action]rule{
 	ActionUnfreeze: {roles: []Role{RoleQA}},
 }
 
-// Actions lists the actions a command may name, in a stable order (create is not one: it
-// comes with a draft).
+// Actions lists the actions a command may name, in a stable order (create and source_added
+// are not: they come with a draft).
 var Actions = []Action{
 	ActionAssign, ActionAccept, ActionDecline, ActionStart, ActionRequestParts, ActionPartsArrived,
 	ActionPause, ActionResume, ActionResolve, ActionConfirm, ActionClose, ActionForceClose,

@@ -10,15 +10,20 @@ import (
 	"gongdan/normalize"
 )
 
-// Create checks a draft and returns the event that creates ticket id from it.
-func Create(id string, d normalize.Draft, by Actor, now time.Time, commandID string) (Event, error) {
-	if err := d.Validate(); err != nil {
-		if fe, ok := err.(*normalize.FieldError); ok {
-			return Event{}, &DataError{Field: fe.Field, Msg: fe.Msg}
-		}
-		return Event{}, &DataError{Field: "draft", Msg: err.Error()}
+// CreateData is the data of a creation event: the draft, and the closed ticket it repeats.
+type CreateData struct {
+	Draft    normalize.Draft `json:"draft"`
+	RepeatOf string          `json:"repeat_of,omitempty"`
+}
+
+// Create checks a draft and returns the event that creates ticket id from it. repeatOf, when
+// not empty, is the recently closed ticket this request repeats (the caller looks it up; see
+// RepeatWindow and CustomerKey).
+func Create(id string, d normalize.Draft, repeatOf string, by Actor, now time.Time, commandID string) (Event, error) {
+	if err := checkDraft(d); err != nil {
+		return Event{}, err
 	}
-	data, err := json.Marshal(d)
+	data, err := json.Marshal(CreateData{Draft: d, RepeatOf: repeatOf})
 	if err != nil {
 		return Event{}, fmt.Errorf("encode draft: %w", err)
 	}
@@ -35,6 +40,45 @@ func Create(id string, d normalize.Draft, by Actor, now time.Time, commandID str
 	}, nil
 }
 
+// AddSource checks a draft and returns the source_added event that merges it into t, an open
+// ticket of the draft's thread. The event's data is the draft. Applied, it appends the draft to
+// t's sources, raises t's urgency to the draft's when that is higher and adds the draft's tags;
+// nothing else changes. It is allowed on a frozen ticket: it moves no state.
+func AddSource(t Ticket, d normalize.Draft, by Actor, now time.Time, commandID string) (Event, error) {
+	if err := checkDraft(d); err != nil {
+		return Event{}, err
+	}
+	if !t.State.Open() {
+		return Event{}, fmt.Errorf("%w: cannot add a source to %s in state %s (only to open tickets)", ErrIllegalTransition, t.ID, t.State)
+	}
+	data, err := json.Marshal(d)
+	if err != nil {
+		return Event{}, fmt.Errorf("encode draft: %w", err)
+	}
+	return Event{
+		TicketID:  t.ID,
+		Seq:       t.Version + 1,
+		Action:    ActionSourceAdded,
+		Actor:     by,
+		At:        now,
+		From:      t.State,
+		To:        t.State,
+		Data:      data,
+		CommandID: commandID,
+		Automatic: by.Role == RoleSystem,
+	}, nil
+}
+
+func checkDraft(d normalize.Draft) error {
+	if err := d.Validate(); err != nil {
+		if fe, ok := err.(*normalize.FieldError); ok {
+			return &DataError{Field: fe.Field, Msg: fe.Msg}
+		}
+		return &DataError{Field: "draft", Msg: err.Error()}
+	}
+	return nil
+}
+
 // Apply folds one event into t and returns the result; t is not modified. It fails only on a
 // log that is out of order or unreadable, which means the store is corrupt.
 func Apply(t Ticket, ev Event) (Ticket, error) {
@@ -49,13 +93,20 @@ func Apply(t Ticket, ev Event) (Ticket, error) {
 		if t.Version != 0 {
 			return t, fmt.Errorf("event %s#%d creates a ticket that exists", ev.TicketID, ev.Seq)
 		}
+		d, err := decodeCreateData(ev.Data)
+		if err != nil {
+			return t, fmt.Errorf("event %s#%d: draft: %w", ev.TicketID, ev.Seq, err)
+		}
+		t = fromDraft(ev.TicketID, d.Draft)
+		t.RepeatOf = d.RepeatOf
+		t.CreatedBy = ev.Actor
+		t.CreatedAt = ev.At
+	case ActionSourceAdded:
 		var d normalize.Draft
 		if err := json.Unmarshal(ev.Data, &d); err != nil {
 			return t, fmt.Errorf("event %s#%d: draft: %w", ev.TicketID, ev.Seq, err)
 		}
-		t = fromDraft(ev.TicketID, d)
-		t.CreatedBy = ev.Actor
-		t.CreatedAt = ev.At
+		t = addSource(t, d)
 	case ActionAssign:
 		var d AssignData
 		if err := unmarshalData(ev, &d); err != nil {
@@ -106,10 +157,51 @@ func Apply(t Ticket, ev Event) (Ticket, error) {
 			t.Resolution = nil // the fix did not hold: a new one is owed
 		}
 	}
+	switch ev.To {
+	case StateClosed:
+		if t.State != StateClosed { // not unfreeze, which stays
+			t.ClosedAt = ev.At
+		}
+	case StateArchived: // keeps the closing time, if it was closed
+	default:
+		t.ClosedAt = time.Time{}
+	}
 	t.State = ev.To
 	t.Version = ev.Seq
 	t.UpdatedAt = ev.At
 	return t, nil
+}
+
+// decodeCreateData reads a creation event's data. Events stored before repeats were recorded
+// hold the bare draft.
+func decodeCreateData(raw json.RawMessage) (CreateData, error) {
+	var d struct {
+		Draft    *normalize.Draft `json:"draft"`
+		RepeatOf string           `json:"repeat_of"`
+	}
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return CreateData{}, err
+	}
+	if d.Draft != nil {
+		return CreateData{Draft: *d.Draft, RepeatOf: d.RepeatOf}, nil
+	}
+	var old CreateData
+	err := json.Unmarshal(raw, &old.Draft)
+	return old, err
+}
+
+// addSource merges draft d into t: one more source, the higher urgency, the union of tags.
+func addSource(t Ticket, d normalize.Draft) Ticket {
+	t.Sources = append(slices.Clip(t.Sources), d)
+	if urgencyRank(d.Urgency) > urgencyRank(t.Urgency) {
+		t.Urgency = d.Urgency
+	}
+	for _, tag := range d.Tags {
+		if !slices.Contains(t.Tags, tag) {
+			t.Tags = append(slices.Clip(t.Tags), tag)
+		}
+	}
+	return t
 }
 
 // Fold rebuilds a ticket from its events, oldest first.

@@ -8,6 +8,7 @@ package ticket
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"gongdan/normalize"
@@ -76,17 +77,53 @@ type Ticket struct {
 	Team        string                 `json:"team"`
 	Frozen      bool                   `json:"frozen"`
 	// Rollbacks are the times of recent moves backwards; three within RollbackWindow freeze.
-	Rollbacks   []time.Time       `json:"rollbacks,omitempty"`
-	Sources     []normalize.Draft `json:"sources"`
-	DedupKey    string            `json:"dedup_key,omitempty"`
-	ThreadKey   string            `json:"thread_key,omitempty"`
-	RepeatOf    string            `json:"repeat_of"`
-	Resolution  *Resolution       `json:"resolution,omitempty"`
-	Feedback    *Feedback         `json:"feedback,omitempty"`
-	ForceClosed bool              `json:"force_closed,omitempty"`
-	CreatedBy   Actor             `json:"created_by"`
-	CreatedAt   time.Time         `json:"created_at"`
-	UpdatedAt   time.Time         `json:"updated_at"`
+	Rollbacks []time.Time       `json:"rollbacks,omitempty"`
+	Sources   []normalize.Draft `json:"sources"`
+	DedupKey  string            `json:"dedup_key,omitempty"`
+	ThreadKey string            `json:"thread_key,omitempty"`
+	RepeatOf  string            `json:"repeat_of"`
+	// ClosedAt is when the ticket last entered closed; an archived ticket keeps it, a
+	// reopened one loses it. Repeats (RepeatWindow) are counted from it.
+	ClosedAt    time.Time   `json:"closed_at,omitzero"`
+	Resolution  *Resolution `json:"resolution,omitempty"`
+	Feedback    *Feedback   `json:"feedback,omitempty"`
+	ForceClosed bool        `json:"force_closed,omitempty"`
+	CreatedBy   Actor       `json:"created_by"`
+	CreatedAt   time.Time   `json:"created_at"`
+	UpdatedAt   time.Time   `json:"updated_at"`
+}
+
+// RepeatWindow: a request for the same customer or device and the same category within
+// this time after a ticket was closed repeats that ticket (重复报修; its repeat_of).
+const RepeatWindow = 7 * 24 * time.Hour
+
+// CustomerKey is who a customer is, for finding their earlier tickets: the first of id,
+// phone, WeChat openid and WeCom userid that is not empty, prefixed with its kind, so that
+// an id never equals a phone number. It is empty for a customer with none of them.
+func CustomerKey(c normalize.Customer) string {
+	for _, k := range []struct{ kind, v string }{
+		{"id:", c.ID}, {"phone:", c.Phone}, {"wechat_openid:", c.WechatOpenID}, {"wecom_userid:", c.WecomUserID},
+	} {
+		if v := strings.TrimSpace(k.v); v != "" {
+			return k.kind + v
+		}
+	}
+	return ""
+}
+
+// urgencyRank orders urgencies blue < yellow < orange < red; anything else ranks below blue.
+func urgencyRank(u normalize.Urgency) int {
+	switch u {
+	case normalize.UrgencyBlue:
+		return 1
+	case normalize.UrgencyYellow:
+		return 2
+	case normalize.UrgencyOrange:
+		return 3
+	case normalize.UrgencyRed:
+		return 4
+	}
+	return 0
 }
 
 // Resolution is what the engineer said fixed it.

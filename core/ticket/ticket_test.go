@@ -103,7 +103,7 @@ func newHistory(t *testing.T) *history {
 	ev, err := ticket.Create("GD-20261123-000001", normalize.Draft{
 		Title: "3号线急停按钮失灵", Description: "按下急停无反应", Urgency: normalize.UrgencyOrange,
 		Customer: normalize.Customer{ID: "cust-wang", Name: "王建国", Phone: "13812345678"}, Tags: []string{"急停故障"},
-	}, agent, t0, "")
+	}, "", agent, t0, "")
 	require.NoError(t, err)
 	h := &history{now: t0}
 	h.append(t, ev)
@@ -358,14 +358,14 @@ func TestUnknownAction(t *testing.T) {
 }
 
 func TestCreate(t *testing.T) {
-	_, err := ticket.Create("GD-1", normalize.Draft{}, agent, t0, "")
+	_, err := ticket.Create("GD-1", normalize.Draft{}, "", agent, t0, "")
 	require.ErrorIs(t, err, ticket.ErrInvalidData)
-	_, err = ticket.Create("GD-1", normalize.Draft{Title: "x", Urgency: "purple"}, agent, t0, "")
+	_, err = ticket.Create("GD-1", normalize.Draft{Title: "x", Urgency: "purple"}, "", agent, t0, "")
 	var de *ticket.DataError
 	require.ErrorAs(t, err, &de)
 	assert.Equal(t, "urgency", de.Field)
 
-	ev, err := ticket.Create("GD-1", normalize.Draft{Description: "第一行很长的描述\n第二行"}, system, t0, "c1")
+	ev, err := ticket.Create("GD-1", normalize.Draft{Description: "第一行很长的描述\n第二行"}, "", system, t0, "c1")
 	require.NoError(t, err)
 	assert.True(t, ev.Automatic)
 	tk, err := ticket.Fold([]ticket.Event{ev})

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"net/url"
 	"runtime"
 	"sort"
@@ -193,8 +194,14 @@ const (
 	stmtTicketByID writeStmt = iota
 	stmtTicketByDedupKey
 	stmtTicketByIdempotencyKey
+	stmtOpenTicketByThreadKey
+	stmtRecentlyClosed
 	stmtEventByCommandID
 	stmtNextNumber
+	stmtInsertDraftKey
+	stmtDeleteDraftKey
+	stmtInsertIdempotencyKey
+	stmtDeleteIdempotencyKey
 	stmtInsertTicket
 	stmtUpdateTicket
 	stmtDeleteTicket
@@ -207,14 +214,29 @@ const (
 
 var writeQueries = [numWriteStmts]string{
 	stmtTicketByID:             `SELECT body FROM tickets WHERE id = ?`,
-	stmtTicketByDedupKey:       `SELECT id FROM tickets WHERE dedup_key = ?`,
-	stmtTicketByIdempotencyKey: `SELECT id FROM tickets WHERE idempotency_key = ?`,
-	stmtEventByCommandID:       `SELECT id, body FROM events WHERE command_id = ?`,
+	stmtTicketByDedupKey:       `SELECT ticket_id FROM draft_keys WHERE dedup_key = ?`,
+	stmtTicketByIdempotencyKey: `SELECT ticket_id, source FROM idempotency_keys WHERE key = ?`,
+	// See migrations/0003_intake.sql for the columns and their indexes.
+	stmtOpenTicketByThreadKey: `SELECT id FROM tickets WHERE thread_key = ? ORDER BY pos DESC LIMIT 1`,
+	stmtRecentlyClosed: `SELECT id FROM (
+			SELECT id, pos, closed_at FROM tickets
+				WHERE customer_key = ?1 AND category = ?3 AND closed_at BETWEEN ?4 AND ?5
+			UNION ALL
+			SELECT id, pos, closed_at FROM tickets
+				WHERE device_id = ?2 AND category = ?3 AND closed_at BETWEEN ?4 AND ?5)
+		ORDER BY closed_at DESC, pos DESC LIMIT 1`,
+	stmtEventByCommandID: `SELECT id, body FROM events WHERE command_id = ?`,
 	stmtNextNumber: `INSERT INTO ticket_numbers (day, last) VALUES (?, 1)
 		ON CONFLICT (day) DO UPDATE SET last = last + 1 RETURNING last`,
-	stmtInsertTicket: `INSERT INTO tickets (id, state, version, urgency, assignee, team, dedup_key, idempotency_key, search, body)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-	stmtUpdateTicket: `UPDATE tickets SET state = ?, version = ?, urgency = ?, assignee = ?, team = ?, body = ?
+	stmtInsertDraftKey:       `INSERT INTO draft_keys (dedup_key, ticket_id) VALUES (?, ?) ON CONFLICT DO NOTHING`,
+	stmtDeleteDraftKey:       `DELETE FROM draft_keys WHERE dedup_key = ?`,
+	stmtInsertIdempotencyKey: `INSERT INTO idempotency_keys (key, ticket_id, source) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+	stmtDeleteIdempotencyKey: `DELETE FROM idempotency_keys WHERE key = ?`,
+	stmtInsertTicket: `INSERT INTO tickets (id, state, version, urgency, assignee, team, thread_key, customer_key, device_id,
+			category, closed_at, search, body)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+	stmtUpdateTicket: `UPDATE tickets SET state = ?, version = ?, urgency = ?, assignee = ?, team = ?, thread_key = ?,
+			closed_at = ?, body = ?
 		WHERE id = ? AND version = ?`,
 	stmtDeleteTicket: `DELETE FROM tickets WHERE id = ?`,
 	stmtInsertEvent: `INSERT INTO events (ticket_id, seq, command_id, body) VALUES (?, ?, ?, ?)
@@ -254,8 +276,29 @@ func (t *tx) TicketIDByDedupKey(key string) (string, error) {
 	return scanString(t.queryRow(stmtTicketByDedupKey, key))
 }
 
-func (t *tx) TicketIDByIdempotencyKey(key string) (string, error) {
-	return scanString(t.queryRow(stmtTicketByIdempotencyKey, key))
+func (t *tx) TicketIDByIdempotencyKey(key string) (string, int, error) {
+	var id string
+	var source int
+	err := t.queryRow(stmtTicketByIdempotencyKey, key).Scan(&id, &source)
+	return id, source, notFound(err)
+}
+
+func (t *tx) OpenTicketIDByThreadKey(key string) (string, error) {
+	return scanString(t.queryRow(stmtOpenTicketByThreadKey, key))
+}
+
+func (t *tx) RecentlyClosed(q store.RepeatQuery) (string, error) {
+	if q.Category == "" || (q.CustomerKey == "" && q.DeviceID == "") {
+		return "", store.ErrNotFound
+	}
+	from, to := int64(math.MinInt64), int64(math.MaxInt64)
+	if !q.ClosedFrom.IsZero() {
+		from = q.ClosedFrom.UnixNano()
+	}
+	if !q.ClosedTo.IsZero() {
+		to = q.ClosedTo.UnixNano()
+	}
+	return scanString(t.queryRow(stmtRecentlyClosed, nullable(q.CustomerKey), nullable(q.DeviceID), q.Category, from, to))
 }
 
 func (t *tx) EventByCommandID(commandID string) (ticket.Event, error) {
@@ -274,9 +317,9 @@ func (t *tx) NextNumber(day string) (int64, error) {
 	return n, err
 }
 
-// Insert and Append detect every conflict with their first statement, which then writes
-// nothing; if a later statement fails, they undo what they wrote, so the transaction can go on
-// (a conflict in one request must not spoil its batch) without the cost of a savepoint.
+// Insert, Append and Merge detect every conflict before they change anything that stays; if
+// a later statement fails, they undo what they wrote, so the transaction can go on (a conflict
+// in one request must not spoil its batch) without the cost of a savepoint.
 
 func (t *tx) Insert(tk ticket.Ticket, created ticket.Event, idempotencyKey string) (int64, error) {
 	return t.insert(tk, created, idempotencyKey)
@@ -286,35 +329,113 @@ func (t *tx) Append(tk ticket.Ticket, ev ticket.Event) (int64, error) {
 	return t.append(tk, ev)
 }
 
+func (t *tx) Merge(tk ticket.Ticket, ev ticket.Event, keys store.DraftKeys) (int64, error) {
+	if len(tk.Sources) < 2 {
+		return 0, fmt.Errorf("merge %s#%d: the ticket has no merged source", ev.TicketID, ev.Seq)
+	}
+	undo, err := t.claimKeys(tk.ID, keys, len(tk.Sources)-1)
+	if err != nil {
+		return 0, err
+	}
+	id, err := t.append(tk, ev)
+	if err != nil {
+		return 0, t.undo(err, undo...)
+	}
+	return id, nil
+}
+
+// undoStep is a compensating statement.
+type undoStep struct {
+	stmt writeStmt
+	args []any
+}
+
+// claimKeys records the keys of a draft that went into ticket id as its source-th source. On a
+// conflict it writes nothing; else it returns the steps that take the keys back.
+func (t *tx) claimKeys(id string, keys store.DraftKeys, source int) ([]undoStep, error) {
+	var undo []undoStep
+	if keys.DedupKey != "" {
+		res, err := t.exec(stmtInsertDraftKey, keys.DedupKey, id)
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil, fmt.Errorf("%w: dedup key %q is taken", store.ErrConflict, keys.DedupKey)
+		}
+		undo = append(undo, undoStep{stmtDeleteDraftKey, []any{keys.DedupKey}})
+	}
+	if keys.IdempotencyKey != "" {
+		res, err := t.exec(stmtInsertIdempotencyKey, keys.IdempotencyKey, id, source)
+		if err != nil {
+			return nil, t.undo(err, undo...)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil, t.undo(fmt.Errorf("%w: the idempotency key is taken", store.ErrConflict), undo...)
+		}
+		undo = append(undo, undoStep{stmtDeleteIdempotencyKey, []any{keys.IdempotencyKey}})
+	}
+	return undo, nil
+}
+
 func (t *tx) insert(tk ticket.Ticket, created ticket.Event, idempotencyKey string) (int64, error) {
 	body, err := json.Marshal(tk)
 	if err != nil {
 		return 0, err
 	}
-	res, err := t.exec(stmtInsertTicket,
-		tk.ID, tk.State, tk.Version, tk.Urgency, tk.Assignee, tk.Team, nullable(tk.DedupKey), nullable(idempotencyKey), store.SearchText(tk), body)
+	undo, err := t.claimKeys(tk.ID, store.DraftKeys{DedupKey: tk.DedupKey, IdempotencyKey: idempotencyKey}, 0)
 	if err != nil {
 		return 0, err
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return 0, fmt.Errorf("%w: ticket %s, its dedup key or its idempotency key exists", store.ErrConflict, tk.ID)
+	c := columnsOf(tk)
+	res, err := t.exec(stmtInsertTicket, tk.ID, tk.State, tk.Version, tk.Urgency, tk.Assignee, tk.Team,
+		c.threadKey, c.customerKey, c.deviceID, c.category, c.closedAt, store.SearchText(tk), body)
+	if err != nil {
+		return 0, t.undo(err, undo...)
 	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return 0, t.undo(fmt.Errorf("%w: ticket %s exists", store.ErrConflict, tk.ID), undo...)
+	}
+	undo = append(undo, undoStep{stmtDeleteTicket, []any{tk.ID}})
 	id, err := t.insertEvent(created)
 	if err != nil {
-		return 0, t.undo(err, stmtDeleteTicket, tk.ID)
+		return 0, t.undo(err, undo...)
 	}
 	t.inserted = true
 	return id, nil
 }
 
-// undo runs a compensating statement after a failed write and returns the write's error.
-func (t *tx) undo(err error, w writeStmt, args ...any) error {
-	if _, uerr := t.exec(w, args...); uerr != nil {
-		// Not a conflict any more: the transaction holds a half-done write and must not
-		// commit, so the error no longer wraps ErrConflict.
-		return fmt.Errorf("%s; undoing it failed: %w", err.Error(), uerr)
+// undo runs compensating statements after a failed write, the last first, and returns the
+// write's error.
+func (t *tx) undo(err error, steps ...undoStep) error {
+	for i := len(steps) - 1; i >= 0; i-- {
+		if _, uerr := t.exec(steps[i].stmt, steps[i].args...); uerr != nil {
+			// Not a conflict any more: the transaction holds a half-done write and must not
+			// commit, so the error no longer wraps ErrConflict.
+			return fmt.Errorf("%s; undoing it failed: %w", err.Error(), uerr)
+		}
 	}
 	return err
+}
+
+// columns are what the ticket row keeps beside the body for finding it at intake (see
+// migrations/0003_intake.sql); NULL when empty.
+type columns struct {
+	threadKey, customerKey, deviceID, category, closedAt any
+}
+
+func columnsOf(tk ticket.Ticket) columns {
+	c := columns{
+		customerKey: nullable(ticket.CustomerKey(tk.Customer)),
+		deviceID:    nullable(tk.Device.ID),
+		category:    nullable(tk.Category),
+	}
+	if tk.State.Open() {
+		c.threadKey = nullable(tk.ThreadKey)
+	}
+	if !tk.ClosedAt.IsZero() {
+		c.closedAt = tk.ClosedAt.UnixNano()
+	}
+	return c
 }
 
 func (t *tx) append(tk ticket.Ticket, ev ticket.Event) (int64, error) {
@@ -325,20 +446,21 @@ func (t *tx) append(tk ticket.Ticket, ev ticket.Event) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	undo := undoStep{stmtDeleteEvent, []any{id}}
 	body, err := json.Marshal(tk)
 	if err != nil {
-		return 0, t.undo(err, stmtDeleteEvent, id)
+		return 0, t.undo(err, undo)
 	}
+	c := columnsOf(tk)
 	res, err := t.exec(stmtUpdateTicket,
-		tk.State, tk.Version, tk.Urgency, tk.Assignee, tk.Team, body, tk.ID, ev.Seq-1)
+		tk.State, tk.Version, tk.Urgency, tk.Assignee, tk.Team, c.threadKey, c.closedAt, body, tk.ID, ev.Seq-1)
 	if err != nil {
-		return 0, t.undo(err, stmtDeleteEvent, id)
+		return 0, t.undo(err, undo)
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
 		// The event took seq ev.Seq, so nobody else can have moved the row: it is missing or
 		// out of step with its log. Abort rather than write over it.
-		return 0, t.undo(fmt.Errorf("append %s#%d: ticket row is not at version %d", ev.TicketID, ev.Seq, ev.Seq-1),
-			stmtDeleteEvent, id)
+		return 0, t.undo(fmt.Errorf("append %s#%d: ticket row is not at version %d", ev.TicketID, ev.Seq, ev.Seq-1), undo)
 	}
 	return id, nil
 }

@@ -44,7 +44,7 @@ func TestReopen(t *testing.T) {
 			return err
 		}
 		created, err := ticket.Create(ticket.FormatID(now, n), normalize.Draft{Title: "3号线急停按钮失灵", DedupKey: "dk-1",
-			Urgency: normalize.UrgencyRed, Customer: normalize.Customer{Name: "王建国", Phone: "13812345678"}},
+			Urgency: normalize.UrgencyRed, Customer: normalize.Customer{Name: "王建国", Phone: "13812345678"}}, "",
 			ticket.Actor{ID: "agent-zhou", Role: ticket.RoleAgent}, now, "cmd-1")
 		if err != nil {
 			return err
@@ -87,7 +87,7 @@ func TestReopen(t *testing.T) {
 			id, err := tx.TicketIDByDedupKey("dk-1")
 			assert.NoError(t, err)
 			assert.Equal(t, tk.ID, id, "%s: dedup key", which)
-			id, err = tx.TicketIDByIdempotencyKey("idem-1")
+			id, _, err = tx.TicketIDByIdempotencyKey("idem-1")
 			assert.NoError(t, err)
 			assert.Equal(t, tk.ID, id, "%s: idempotency key", which)
 			return nil
@@ -207,4 +207,145 @@ func sameJSON(t *testing.T, want, got any, msgAndArgs ...any) {
 	g, err := json.Marshal(got)
 	require.NoError(t, err)
 	assert.JSONEq(t, string(w), string(g), msgAndArgs...)
+}
+
+// TestMigrateIntake: tickets stored before migration 0003 (creation events with the bare
+// draft, bodies without closed_at, keys on the ticket row) are found by their keys, their
+// open thread and their closing afterwards, and each row is still the fold of its events.
+func TestMigrateIntake(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "gongdan.db")
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	require.NoError(t, err)
+	_, err = db.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`)
+	require.NoError(t, err)
+	for v, f := range []string{"migrations/0001_init.sql", "migrations/0002_search.sql"} {
+		body, err := os.ReadFile(f)
+		require.NoError(t, err)
+		_, err = db.ExecContext(ctx, string(body))
+		require.NoError(t, err, f)
+		_, err = db.ExecContext(ctx, `INSERT INTO schema_migrations VALUES (?, '2026-11-01T00:00:00Z')`, v+1)
+		require.NoError(t, err)
+	}
+
+	at := time.Date(2026, 11, 20, 9, 0, 0, 123456789, time.FixedZone("CST", 8*3600))
+	agent := ticket.Actor{ID: "agent-zhou", Role: ticket.RoleAgent}
+	sup := ticket.Actor{ID: "sup-wang", Role: ticket.RoleSupervisor}
+	disp := ticket.Actor{ID: "disp-chen", Role: ticket.RoleDispatcher}
+	type old struct {
+		id, idem string
+		d        normalize.Draft
+		cmds     []ticket.Command
+	}
+	cmd := func(a ticket.Action, by ticket.Actor, reason, data string) ticket.Command {
+		return ticket.Command{Action: a, Actor: by, Reason: reason, Data: json.RawMessage(data)}
+	}
+	olds := []old{
+		{"GD-20261120-000001", "agent-zhou\x00idem-old", normalize.Draft{Title: "急停按钮失灵", DedupKey: "dk-old", ThreadKey: "th-old",
+			Customer: normalize.Customer{ID: "c-1"}, Device: normalize.Device{ID: "PLC-1"}, Category: "electrical"},
+			[]ticket.Command{cmd(ticket.ActionAssign, disp, "", `{"assignee":"eng-li"}`)}},
+		{"GD-20261120-000002", "", normalize.Draft{Title: "急停又失灵", ThreadKey: "th-old",
+			Customer: normalize.Customer{Phone: " 13900001111 "}, Category: "electrical"},
+			[]ticket.Command{cmd(ticket.ActionForceClose, sup, "客户失联", "")}},
+		{"GD-20261120-000003", "", normalize.Draft{Title: "重开后驳回", Customer: normalize.Customer{ID: "c-2"}, Category: "electrical"},
+			[]ticket.Command{cmd(ticket.ActionForceClose, sup, "客户失联", ""), cmd(ticket.ActionReopen, agent, "又坏了", ""),
+				cmd(ticket.ActionEscalate, sup, "投诉", ""), cmd(ticket.ActionReject, agent, "重复", ""), cmd(ticket.ActionArchive, sup, "", "")}},
+		{"GD-20261120-000004", "", normalize.Draft{Title: "关闭后归档", Customer: normalize.Customer{WecomUserID: "wangjg"}, Category: "mechanical"},
+			[]ticket.Command{cmd(ticket.ActionForceClose, sup, "客户失联", ""), cmd(ticket.ActionArchive, sup, "", "")}},
+	}
+	closedAt := map[string]time.Time{}
+	for _, o := range olds {
+		now := at
+		created, err := ticket.Create(o.id, o.d, "", agent, now, "")
+		require.NoError(t, err)
+		created.Data, err = json.Marshal(o.d) // as events were stored before 0003
+		require.NoError(t, err)
+		tk, err := ticket.Apply(ticket.Ticket{}, created)
+		require.NoError(t, err)
+		evs := []ticket.Event{created}
+		for _, c := range o.cmds {
+			now = now.Add(time.Minute)
+			c.TicketID = tk.ID
+			ev, err := ticket.Decide(tk, c, now)
+			require.NoError(t, err)
+			tk, err = ticket.Apply(tk, ev)
+			require.NoError(t, err)
+			evs = append(evs, ev)
+		}
+		closedAt[tk.ID] = tk.ClosedAt
+		tk.ClosedAt = time.Time{} // bodies had no closed_at
+		body, err := json.Marshal(tk)
+		require.NoError(t, err)
+		_, err = db.ExecContext(ctx, `INSERT INTO tickets (id, state, version, urgency, assignee, team, dedup_key, idempotency_key, search, body)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, tk.ID, tk.State, tk.Version, tk.Urgency, tk.Assignee, tk.Team,
+			nullString(tk.DedupKey), nullString(o.idem), store.SearchText(tk), body)
+		require.NoError(t, err)
+		for _, ev := range evs {
+			b, err := json.Marshal(ev)
+			require.NoError(t, err)
+			_, err = db.ExecContext(ctx, `INSERT INTO events (ticket_id, seq, body) VALUES (?, ?, ?)`, ev.TicketID, ev.Seq, b)
+			require.NoError(t, err)
+		}
+	}
+	require.NoError(t, db.Close())
+	require.Equal(t, []string{"GD-20261120-000001", "GD-20261120-000002", "GD-20261120-000003", "GD-20261120-000004"},
+		[]string{olds[0].id, olds[1].id, olds[2].id, olds[3].id})
+	require.False(t, closedAt[olds[1].id].IsZero(), "the test meant the second ticket to be closed")
+	require.True(t, closedAt[olds[2].id].IsZero(), "the test meant the third ticket to be reopened before it was archived")
+
+	s, err := sqlite.Open(ctx, path)
+	require.NoError(t, err)
+	defer s.Close()
+	for _, o := range olds {
+		got, err := s.Ticket(ctx, o.id)
+		require.NoError(t, err)
+		evs, err := s.Events(ctx, o.id)
+		require.NoError(t, err)
+		folded, err := ticket.Fold(evs)
+		require.NoError(t, err)
+		sameJSON(t, folded, got, "%s: the row after the migration is the fold of its events", o.id)
+		assert.True(t, closedAt[o.id].Equal(got.ClosedAt), "%s: closed_at %s, want %s", o.id, got.ClosedAt, closedAt[o.id])
+	}
+	wide := func(q store.RepeatQuery) store.RepeatQuery {
+		q.ClosedFrom, q.ClosedTo = at.Add(-time.Hour), at.Add(time.Hour)
+		return q
+	}
+	require.NoError(t, s.Write(ctx, func(tx store.Tx) error {
+		id, err := tx.TicketIDByDedupKey("dk-old")
+		assert.NoError(t, err)
+		assert.Equal(t, olds[0].id, id, "the dedup key of an old ticket")
+		id, source, err := tx.TicketIDByIdempotencyKey(olds[0].idem)
+		assert.NoError(t, err)
+		assert.Equal(t, olds[0].id, id, "the idempotency key of an old ticket")
+		assert.Equal(t, 0, source)
+		id, err = tx.OpenTicketIDByThreadKey("th-old")
+		assert.NoError(t, err)
+		assert.Equal(t, olds[0].id, id, "the open one of the thread (the newer one is closed)")
+		for _, c := range []struct {
+			q    store.RepeatQuery
+			want string
+		}{
+			{wide(store.RepeatQuery{CustomerKey: "phone:13900001111", Category: "electrical"}), olds[1].id},
+			{wide(store.RepeatQuery{CustomerKey: "wecom_userid:wangjg", Category: "mechanical"}), olds[3].id},
+			{wide(store.RepeatQuery{CustomerKey: "id:c-2", Category: "electrical"}), ""},                    // reopened, then rejected
+			{wide(store.RepeatQuery{CustomerKey: "id:c-1", DeviceID: "PLC-1", Category: "electrical"}), ""}, // open
+			{store.RepeatQuery{CustomerKey: "phone:13900001111", Category: "electrical", ClosedFrom: closedAt[olds[1].id].Add(time.Second)}, ""},
+		} {
+			id, err := tx.RecentlyClosed(c.q)
+			if c.want == "" {
+				assert.ErrorIs(t, err, store.ErrNotFound, "%+v", c.q)
+				continue
+			}
+			assert.NoError(t, err, "%+v", c.q)
+			assert.Equal(t, c.want, id, "%+v", c.q)
+		}
+		return nil
+	}))
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }

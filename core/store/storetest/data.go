@@ -16,6 +16,7 @@ var (
 	supervisor = ticket.Actor{ID: "sup-wang", Role: ticket.RoleSupervisor}
 	customer   = ticket.Actor{ID: "c-1001", Role: ticket.RoleCustomer}
 	qa         = ticket.Actor{ID: "qa-sun", Role: ticket.RoleQA}
+	system     = ticket.Actor{ID: "system", Role: ticket.RoleSystem}
 )
 
 func engineer(id string) ticket.Actor { return ticket.Actor{ID: id, Role: ticket.RoleEngineer} }
@@ -115,4 +116,16 @@ func escalate(reason string) ticket.Command {
 
 func pause(eng, reason string) ticket.Command {
 	return ticket.Command{Action: ticket.ActionPause, Actor: engineer(eng), Reason: reason}
+}
+
+func forceClose(reason string) ticket.Command {
+	return ticket.Command{Action: ticket.ActionForceClose, Actor: supervisor, Reason: reason}
+}
+
+func reopen(reason string) ticket.Command {
+	return ticket.Command{Action: ticket.ActionReopen, Actor: agent, Reason: reason}
+}
+
+func archive() ticket.Command {
+	return ticket.Command{Action: ticket.ActionArchive, Actor: supervisor}
 }

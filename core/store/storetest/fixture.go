@@ -202,6 +202,42 @@ func (w *writer) Append(tk ticket.Ticket, ev ticket.Event) (int64, error) {
 	return id, nil
 }
 
+// Merge is tx.Merge, recorded when it succeeds.
+func (w *writer) Merge(tk ticket.Ticket, ev ticket.Event, keys store.DraftKeys) (int64, error) {
+	id, err := w.tx.Merge(tk, ev, keys)
+	if err != nil {
+		return 0, err
+	}
+	ev.ID = id
+	if old, ok := w.tickets[tk.ID]; !ok || tk.Version > old.Version {
+		w.tickets[tk.ID] = tk
+	}
+	w.events = append(w.events, ev)
+	return id, nil
+}
+
+// merge does what the engine does for a draft of an open ticket's thread: read the ticket
+// in the transaction, ticket.AddSource, Apply, Merge with the draft's keys.
+func (w *writer) merge(id string, d normalize.Draft, idempotencyKey string) (ticket.Ticket, ticket.Event, error) {
+	tk, err := w.tx.Ticket(id)
+	if err != nil {
+		return ticket.Ticket{}, ticket.Event{}, fmt.Errorf("Tx.Ticket(%s): %w", id, err)
+	}
+	ev, err := ticket.AddSource(tk, d, system, w.f.tick(), "")
+	if err != nil {
+		return ticket.Ticket{}, ticket.Event{}, fmt.Errorf("storetest: AddSource to %s: %w", id, err)
+	}
+	next, err := ticket.Apply(tk, ev)
+	if err != nil {
+		return ticket.Ticket{}, ticket.Event{}, fmt.Errorf("storetest: Apply source_added to %s: %w", id, err)
+	}
+	ev.ID, err = w.Merge(next, ev, store.DraftKeys{DedupKey: d.DedupKey, IdempotencyKey: idempotencyKey})
+	if err != nil {
+		return ticket.Ticket{}, ticket.Event{}, fmt.Errorf("Merge %s#%d: %w", ev.TicketID, ev.Seq, err)
+	}
+	return next, ev, nil
+}
+
 // create does what the engine does for a new draft: take the day's next number, build the
 // creation event with ticket.Create, fold it, and Insert both.
 func (w *writer) create(d normalize.Draft, idempotencyKey, commandID string) (ticket.Ticket, ticket.Event, error) {
@@ -219,7 +255,7 @@ func (w *writer) create(d normalize.Draft, idempotencyKey, commandID string) (ti
 
 // build makes the creation event of a ticket and the ticket it creates.
 func build(id string, d normalize.Draft, commandID string, at time.Time) (ticket.Event, ticket.Ticket) {
-	ev, err := ticket.Create(id, d, agent, at, commandID)
+	ev, err := ticket.Create(id, d, "", agent, at, commandID)
 	if err != nil {
 		panic(fmt.Sprintf("storetest: a draft of the suite is invalid: %v", err))
 	}

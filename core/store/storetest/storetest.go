@@ -43,6 +43,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"EventsAfter", testEventsAfter},
 		{"CountByState", testCountByState},
 		{"ConcurrentAppends", testConcurrentAppends},
+		{"MergeKeys", testMergeKeys},
+		{"MergeConflicts", testMergeConflicts},
+		{"OpenTicketByThreadKey", testOpenTicketByThreadKey},
+		{"RecentlyClosed", testRecentlyClosed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, newFixture(t, open)) })

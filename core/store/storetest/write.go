@@ -80,10 +80,14 @@ func testNotFound(t *testing.T, f *fixture) {
 			assert.ErrorIs(t, err, store.ErrNotFound, "Tx.Ticket, %s", when)
 			_, err = w.tx.TicketIDByDedupKey("no-such-dedup-key")
 			assert.ErrorIs(t, err, store.ErrNotFound, "Tx.TicketIDByDedupKey, %s", when)
-			_, err = w.tx.TicketIDByIdempotencyKey("no-such-idempotency-key")
+			_, _, err = w.tx.TicketIDByIdempotencyKey("no-such-idempotency-key")
 			assert.ErrorIs(t, err, store.ErrNotFound, "Tx.TicketIDByIdempotencyKey, %s", when)
 			_, err = w.tx.EventByCommandID("no-such-command")
 			assert.ErrorIs(t, err, store.ErrNotFound, "Tx.EventByCommandID, %s", when)
+			_, err = w.tx.OpenTicketIDByThreadKey("no-such-thread")
+			assert.ErrorIs(t, err, store.ErrNotFound, "Tx.OpenTicketIDByThreadKey, %s", when)
+			_, err = w.tx.RecentlyClosed(store.RepeatQuery{CustomerKey: "id:no-such-customer", DeviceID: "no-such-device", Category: "electrical"})
+			assert.ErrorIs(t, err, store.ErrNotFound, "Tx.RecentlyClosed, %s", when)
 			return nil
 		}))
 	}
@@ -117,6 +121,9 @@ func testFailedWriteKeepsNothing(t *testing.T, f *fixture) {
 		if _, _, err = w.act(existing.ID, withID(assign("eng-zhao", "suzhou-b"), "cmd-assign-old-rolled-back")); err != nil {
 			return err
 		}
+		if _, _, err = w.merge(existing.ID, threadDraft("空压机又异响", "", "dk-merged-rolled-back"), "idem-merged-rolled-back"); err != nil {
+			return err
+		}
 		return boom
 	})
 	require.ErrorIs(t, err, boom, "Write must return fn's error")
@@ -142,7 +149,9 @@ func testFailedWriteKeepsNothing(t *testing.T, f *fixture) {
 			fn   func() error
 		}{
 			{"TicketIDByDedupKey", func() error { _, err := w.tx.TicketIDByDedupKey("dk-rolled-back"); return err }},
-			{"TicketIDByIdempotencyKey", func() error { _, err := w.tx.TicketIDByIdempotencyKey("idem-rolled-back"); return err }},
+			{"TicketIDByIdempotencyKey", func() error { _, _, err := w.tx.TicketIDByIdempotencyKey("idem-rolled-back"); return err }},
+			{"TicketIDByDedupKey merged", func() error { _, err := w.tx.TicketIDByDedupKey("dk-merged-rolled-back"); return err }},
+			{"TicketIDByIdempotencyKey merged", func() error { _, _, err := w.tx.TicketIDByIdempotencyKey("idem-merged-rolled-back"); return err }},
 			{"EventByCommandID create", func() error { _, err := w.tx.EventByCommandID("cmd-create-rolled-back"); return err }},
 			{"EventByCommandID new", func() error { _, err := w.tx.EventByCommandID("cmd-assign-new-rolled-back"); return err }},
 			{"EventByCommandID old", func() error { _, err := w.tx.EventByCommandID("cmd-assign-old-rolled-back"); return err }},
@@ -172,9 +181,10 @@ func testTxSeesOwnWrites(t *testing.T, f *fixture) {
 		id, err := w.tx.TicketIDByDedupKey("dk-own")
 		assert.NoError(t, err, "Tx.TicketIDByDedupKey after Insert")
 		assert.Equal(t, tk.ID, id, "Tx.TicketIDByDedupKey after Insert")
-		id, err = w.tx.TicketIDByIdempotencyKey("idem-own")
+		id, source, err := w.tx.TicketIDByIdempotencyKey("idem-own")
 		assert.NoError(t, err, "Tx.TicketIDByIdempotencyKey after Insert")
 		assert.Equal(t, tk.ID, id, "Tx.TicketIDByIdempotencyKey after Insert")
+		assert.Equal(t, 0, source, "Tx.TicketIDByIdempotencyKey after Insert: the creating draft is source 0")
 		ev, err := w.tx.EventByCommandID("cmd-own-create")
 		if assert.NoError(t, err, "Tx.EventByCommandID after Insert") {
 			assertSameJSON(t, created, ev, "Tx.EventByCommandID after Insert, with the event's id")
@@ -217,10 +227,12 @@ func testEmptyKeysNeverConflict(t *testing.T, f *fixture) {
 	require.NoError(t, f.write(func(w *writer) error {
 		_, err := w.tx.TicketIDByDedupKey("")
 		assert.ErrorIs(t, err, store.ErrNotFound, "TicketIDByDedupKey(\"\")")
-		_, err = w.tx.TicketIDByIdempotencyKey("")
+		_, _, err = w.tx.TicketIDByIdempotencyKey("")
 		assert.ErrorIs(t, err, store.ErrNotFound, "TicketIDByIdempotencyKey(\"\")")
 		_, err = w.tx.EventByCommandID("")
 		assert.ErrorIs(t, err, store.ErrNotFound, "EventByCommandID(\"\")")
+		_, err = w.tx.OpenTicketIDByThreadKey("")
+		assert.ErrorIs(t, err, store.ErrNotFound, "OpenTicketIDByThreadKey(\"\")")
 		return nil
 	}))
 }
@@ -330,7 +342,7 @@ func testInsertConflict(t *testing.T, f *fixture, c insertConflict) {
 			id, err := w.tx.TicketIDByDedupKey(keys.dedup)
 			assert.NoError(t, err)
 			assert.Equal(t, orig.ID, id, "the dedup key must still lead to the original (%s)", where)
-			id, err = w.tx.TicketIDByIdempotencyKey(keys.idempotency)
+			id, _, err = w.tx.TicketIDByIdempotencyKey(keys.idempotency)
 			assert.NoError(t, err)
 			assert.Equal(t, orig.ID, id, "the idempotency key must still lead to the original (%s)", where)
 			ev, err := w.tx.EventByCommandID(keys.command)
@@ -339,7 +351,7 @@ func testInsertConflict(t *testing.T, f *fixture, c insertConflict) {
 			}
 			_, err = w.tx.TicketIDByDedupKey("other-" + keys.dedup)
 			assert.ErrorIs(t, err, store.ErrNotFound, "a conflicting Insert must not keep its dedup key (%s)", where)
-			_, err = w.tx.TicketIDByIdempotencyKey("other-" + keys.idempotency)
+			_, _, err = w.tx.TicketIDByIdempotencyKey("other-" + keys.idempotency)
 			assert.ErrorIs(t, err, store.ErrNotFound, "a conflicting Insert must not keep its idempotency key (%s)", where)
 			_, err = w.tx.EventByCommandID("other-" + keys.command)
 			assert.ErrorIs(t, err, store.ErrNotFound, "a conflicting Insert must not keep its command id (%s)", where)

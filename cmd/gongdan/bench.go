@@ -1,0 +1,226 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"gongdan/config"
+	"gongdan/core/ticket"
+)
+
+const benchUsage = `usage: gongdan bench intake [--requests N] [--clients N] [--rate R] [--data DIR]
+
+Starts the whole embedded stack (SQLite, embedded NATS JetStream, pipeline, webhook
+connector, HTTP server) on a scratch data directory, sends N webhook requests over loopback
+HTTP and reports, from each request's start to its ticket's commit in the store:
+  - throughput (tickets/s) with --clients concurrent closed-loop clients (default), or
+  - latency percentiles at a fixed open-loop --rate (requests/s).
+The load generator runs in the same process and shares the CPU with the server.`
+
+// benchCmd is `gongdan bench intake`.
+func benchCmd(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "intake" {
+		return usageError("%s", benchUsage)
+	}
+	fs := newFlagSet("bench intake", stderr)
+	requests := fs.Int("requests", 20000, "requests to send")
+	clients := fs.Int("clients", 64, "concurrent clients (closed loop)")
+	rate := fs.Float64("rate", 0, "send at this many requests/s (open loop) instead")
+	dataDir := fs.String("data", "", "data directory (default: a new temporary one, removed after)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	if err := fs.Parse(args[1:]); err != nil {
+		return &exitError{2, err}
+	}
+	if *requests < 1 || *clients < 1 || *rate < 0 {
+		return usageError("%s", benchUsage)
+	}
+	dir := *dataDir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "gongdan-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	cfg, err := config.Parse("bench.yaml", []byte(`
+server: {http: 127.0.0.1:0, tokens: [{token: bench-admin-token-0123456789, actor: admin-1, role: admin}]}
+store: {driver: sqlite, path: gongdan.db}
+bus: {driver: nats, embedded: true, dir: nats}
+connectors: [{name: hooks, type: webhook}]
+`))
+	if err != nil {
+		return err
+	}
+	cfg.ResolvePaths(dir)
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	st, err := openStack(ctx, cfg, log, prometheus.NewRegistry())
+	if err != nil {
+		return err
+	}
+	defer st.close(context.Background())
+	if err := st.start(ctx); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: st.api}
+	go srv.Serve(ln)
+	defer srv.Close()
+	url := "http://" + ln.Addr().String() + "/ingest/hooks"
+
+	// Each request's start time by its key; the commit time comes from the engine's
+	// committed-event stream.
+	sent := make([]time.Time, *requests)
+	done := make([]time.Time, *requests)
+	var committed atomic.Int64
+	allDone := make(chan struct{})
+	sub := st.engine.Subscribe(1 << 20)
+	defer sub.Close()
+	go func() {
+		for ev := range sub.C {
+			if ev.Action != ticket.ActionCreate {
+				continue
+			}
+			var cd ticket.CreateData
+			if json.Unmarshal(ev.Data, &cd) != nil {
+				continue
+			}
+			var i int
+			if _, err := fmt.Sscanf(cd.Draft.DedupKey, "hooks/bench-%d", &i); err == nil && i >= 0 && i < len(done) {
+				done[i] = time.Now()
+				if committed.Add(1) == int64(len(done)) {
+					close(allDone)
+				}
+			}
+		}
+	}()
+
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 1024}}
+	var failures atomic.Int64
+	post := func(i int) {
+		body := fmt.Sprintf(`{"title":"冷库压缩机停机 %d","description":"华东仓 3 号冷库压缩机停机，温度上升，联系人 13812345678","urgency":"orange"}`, i)
+		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", fmt.Sprintf("bench-%d", i))
+		sent[i] = time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			failures.Add(1)
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			failures.Add(1)
+		}
+	}
+
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	if *rate > 0 {
+		interval := time.Duration(float64(time.Second) / *rate)
+		for i := range *requests {
+			if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+				time.Sleep(d)
+			}
+			wg.Go(func() { post(i) })
+		}
+	} else {
+		var next atomic.Int64
+		for range *clients {
+			wg.Go(func() {
+				for {
+					i := int(next.Add(1) - 1)
+					if i >= *requests {
+						return
+					}
+					post(i)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	accepted := time.Since(start)
+	if n := failures.Load(); n > 0 {
+		return fmt.Errorf("bench: %d requests were not accepted", n)
+	}
+	select {
+	case <-allDone:
+	case <-time.After(5 * time.Minute):
+		return fmt.Errorf("bench: only %d of %d tickets after 5 minutes", committed.Load(), *requests)
+	}
+	last := slices.MaxFunc(done, func(a, b time.Time) int { return a.Compare(b) })
+	elapsed := last.Sub(start)
+
+	lat := make([]time.Duration, len(done))
+	for i := range done {
+		lat[i] = done[i].Sub(sent[i])
+	}
+	slices.Sort(lat)
+	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
+	mode := fmt.Sprintf("%d closed-loop clients", *clients)
+	if *rate > 0 {
+		mode = fmt.Sprintf("open loop at %.0f requests/s", *rate)
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "webhook intake → ticket, embedded stack, %s, %d requests\n", mode, *requests)
+	fmt.Fprintf(&b, "  all 202s after   %v (%.0f requests/s)\n", accepted.Round(time.Millisecond), float64(*requests)/accepted.Seconds())
+	fmt.Fprintf(&b, "  all tickets after %v (%.0f tickets/s)\n", elapsed.Round(time.Millisecond), float64(*requests)/elapsed.Seconds())
+	fmt.Fprintf(&b, "  request start → ticket committed: p50 %v  p90 %v  p99 %v  max %v\n",
+		pct(0.50).Round(10*time.Microsecond), pct(0.90).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond), lat[len(lat)-1].Round(10*time.Microsecond))
+	if fi, err := dirSize(dir); err == nil {
+		fmt.Fprintf(&b, "  data directory: %.1f MiB\n", float64(fi)/(1<<20))
+	}
+	_, err = stdout.Write(b.Bytes())
+	return err
+}
+
+func dirSize(dir string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			if info, err := d.Info(); err == nil {
+				n += info.Size()
+			} else if !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+		}
+		return nil
+	})
+	return n, err
+}

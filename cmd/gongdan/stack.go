@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"gongdan/config"
+	"gongdan/configs/dictionaries"
+	"gongdan/connectors"
+	"gongdan/core/api"
+	"gongdan/core/engine"
+	"gongdan/core/store/sqlite"
+	"gongdan/core/ticket"
+	"gongdan/normalize"
+	"gongdan/pipeline"
+)
+
+// systemActor is who the pipeline creates tickets as.
+var systemActor = ticket.Actor{ID: "system", Role: ticket.RoleSystem}
+
+// stack is the whole server but the HTTP listener: store, engine, bus, pipeline, connectors
+// and the API handler, built in dependency order and closed in reverse, so that nothing a
+// source was acked for is dropped on the way down.
+type stack struct {
+	log      *slog.Logger
+	store    *sqlite.Store
+	engine   *engine.Engine
+	bus      *pipeline.Bus
+	pipeline *pipeline.Pipeline
+	conns    *connectors.Manager
+	api      *api.Server
+
+	pipelineDone chan error
+}
+
+// openStack builds the stack from a checked config whose paths are resolved. On error,
+// whatever was opened is closed again.
+func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometheus.Registry) (s *stack, err error) {
+	s = &stack{log: log}
+	defer func() {
+		if err != nil {
+			s.close(context.Background())
+		}
+	}()
+	if s.store, err = openStore(ctx, cfg); err != nil {
+		return nil, err
+	}
+	if s.engine, err = engine.New(ctx, engine.Options{Store: s.store, Location: cfg.Server.Location, Logger: log, Registerer: reg}); err != nil {
+		return nil, err
+	}
+	if s.bus, err = pipeline.OpenBus(ctx, busConfig(cfg), log); err != nil {
+		return nil, userError(err)
+	}
+
+	// The connectors publish through the pipeline, and the pipeline normalizes with the
+	// connectors' normalizers: the manager is built first and reaches the pipeline through
+	// this variable, which is set before anything runs.
+	var pl *pipeline.Pipeline
+	s.conns, err = connectors.NewManager(cfg, connectors.ManagerOptions{
+		Publish:  func(ctx context.Context, env normalize.Envelope) error { return pl.Publish(ctx, env) },
+		Logger:   log,
+		Location: cfg.Server.Location,
+	})
+	if err != nil {
+		return nil, userError(err)
+	}
+	reg.MustRegister(s.conns.Collector())
+	var sources []pipeline.Source
+	for _, inst := range s.conns.Instances() {
+		src := pipeline.Source{Name: inst.Name}
+		if np, ok := inst.Connector.(connectors.NormalizerProvider); ok {
+			src.Normalizer = np.Normalizer()
+		}
+		sources = append(sources, src)
+	}
+	pl, err = pipeline.New(pipeline.Options{
+		Bus:         s.bus,
+		Sources:     sources,
+		Enrich:      enricher().Enrich,
+		Intake:      s.intake,
+		Permanent:   permanentIntakeError,
+		DeadLetters: s.store,
+		OnDeadLetter: func(connector string) {
+			if inst, ok := s.conns.Instance(connector); ok {
+				inst.Stats.DeadLettered.Add(1)
+			}
+		},
+		Logger:     log,
+		Registerer: reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.pipeline = pl
+
+	tokens := make([]api.Token, len(cfg.Server.Tokens))
+	for i, t := range cfg.Server.Tokens {
+		tokens[i] = api.Token{Token: t.Token.Reveal(), Actor: ticket.Actor{ID: t.Actor, Role: ticket.Role(t.Role)}, Demo: t.Demo}
+	}
+	s.api, err = api.New(api.Options{
+		Engine: s.engine, Store: s.store, Tokens: tokens, Logger: log, MaxBodyBytes: cfg.Server.MaxBodyBytes,
+		Gatherer: reg, Registerer: reg,
+		Connectors: s.conns, DeadLetters: s.store, Replayer: s.pipeline,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// start runs the pipeline and, once it is subscribed, the connectors.
+func (s *stack) start(ctx context.Context) error {
+	s.pipelineDone = make(chan error, 1)
+	go func() { s.pipelineDone <- s.pipeline.Run(context.WithoutCancel(ctx)) }()
+	select {
+	case <-s.pipeline.Running():
+	case err := <-s.pipelineDone:
+		return fmt.Errorf("pipeline: %w", err)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	s.conns.Start(ctx)
+	return nil
+}
+
+// intake hands a draft from the pipeline to the engine, as the system.
+func (s *stack) intake(ctx context.Context, d normalize.Draft) error {
+	_, _, err := s.engine.Create(ctx, engine.CreateRequest{Draft: d, Actor: systemActor})
+	return err
+}
+
+// permanentIntakeError tells the pipeline which engine errors no retry can fix.
+func permanentIntakeError(err error) bool {
+	var fe *normalize.FieldError
+	return errors.Is(err, ticket.ErrInvalidData) || errors.As(err, &fe)
+}
+
+// close takes the stack down in reverse: the connectors stop taking input, the pipeline
+// finishes the messages in hand, then the bus, the engine and the store close.
+func (s *stack) close(ctx context.Context) error {
+	var errs []error
+	if s.conns != nil {
+		errs = append(errs, s.conns.Close(ctx))
+	}
+	if s.pipeline != nil {
+		errs = append(errs, s.pipeline.Close())
+		if s.pipelineDone != nil {
+			errs = append(errs, <-s.pipelineDone)
+		}
+	}
+	if s.bus != nil {
+		errs = append(errs, s.bus.Close())
+	}
+	if s.engine != nil {
+		errs = append(errs, s.engine.Close())
+	}
+	if s.store != nil {
+		errs = append(errs, s.store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func busConfig(cfg *config.Config) pipeline.BusConfig {
+	embedded := cfg.Bus.Embedded == nil || *cfg.Bus.Embedded
+	return pipeline.BusConfig{Driver: cfg.Bus.Driver, Embedded: embedded && cfg.Bus.URL == "", URL: cfg.Bus.URL, Dir: cfg.Bus.Dir}
+}
+
+// enricher is the draft enrichment every pipeline (and dry run) applies: the shipped fault
+// dictionary, the default urgency keywords, addresses and times. The normalize: config
+// section will make it configurable.
+var enricher = sync.OnceValue(func() normalize.Enricher {
+	dict, err := normalize.LoadDictionary(bytes.NewReader(dictionaries.Faults))
+	if err != nil {
+		panic("the embedded fault dictionary does not load: " + err.Error()) // a test catches this
+	}
+	return normalize.DefaultEnricher(dict)
+})

@@ -1,0 +1,7 @@
+// Package all registers every connector type with connectors.Global. The binary imports it;
+// a connector package that is not listed here does not exist for users.
+package all
+
+import (
+	_ "gongdan/connectors/webhook"
+)

@@ -1,0 +1,399 @@
+package connectors
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"gongdan/config"
+)
+
+// Conf is one connector instance's config, checked against its spec. Getters read a field by
+// name, with the spec's default when the key is absent; asking for a field the spec does not
+// declare, or as the wrong kind, is a programming error and panics.
+type Conf struct {
+	name   string
+	typ    string
+	file   string
+	path   string // "connectors[2]" or "connectors[2].rules[0]"
+	line   int
+	fields []Field
+	values map[string]any
+	lines  map[string]int
+}
+
+// Name is the instance's name.
+func (c *Conf) Name() string { return c.name }
+
+// Type is the instance's connector type.
+func (c *Conf) Type() string { return c.typ }
+
+// Has reports whether the key was set in the file.
+func (c *Conf) Has(key string) bool {
+	_, ok := c.values[key]
+	return ok
+}
+
+func (c *Conf) get(key string, kind Kind) any {
+	i := slices.IndexFunc(c.fields, func(f Field) bool { return f.Name == key })
+	if i < 0 {
+		panic(fmt.Sprintf("connectors: %s has no field %q", c.typ, key))
+	}
+	f := c.fields[i]
+	if f.Kind != kind {
+		panic(fmt.Sprintf("connectors: %s field %q is a %s, not a %s", c.typ, key, f.Kind, kind))
+	}
+	if v, ok := c.values[key]; ok {
+		return v
+	}
+	return f.Default
+}
+
+// String reads a string field ("" when absent without a default).
+func (c *Conf) String(key string) string { s, _ := c.get(key, KindString).(string); return s }
+
+// Secret reads a secret string field.
+func (c *Conf) Secret(key string) config.Secret { return config.Secret(c.String(key)) }
+
+// Int reads an int field.
+func (c *Conf) Int(key string) int { n, _ := c.get(key, KindInt).(int); return n }
+
+// Float reads a float field.
+func (c *Conf) Float(key string) float64 { f, _ := c.get(key, KindFloat).(float64); return f }
+
+// Bool reads a bool field.
+func (c *Conf) Bool(key string) bool { b, _ := c.get(key, KindBool).(bool); return b }
+
+// Duration reads a duration field.
+func (c *Conf) Duration(key string) time.Duration {
+	d, _ := c.get(key, KindDuration).(time.Duration)
+	return d
+}
+
+// StringList reads a string list field.
+func (c *Conf) StringList(key string) []string {
+	l, _ := c.get(key, KindStringList).([]string)
+	return slices.Clone(l)
+}
+
+// StringMap reads a string map field; StringMapKeys gives its keys in file order.
+func (c *Conf) StringMap(key string) map[string]string {
+	m, _ := c.get(key, KindStringMap).(orderedMap)
+	out := make(map[string]string, len(m.keys))
+	for i, k := range m.keys {
+		out[k] = m.values[i]
+	}
+	return out
+}
+
+// StringMapKeys gives the keys of a string map field in the order the file has them.
+func (c *Conf) StringMapKeys(key string) []string {
+	m, _ := c.get(key, KindStringMap).(orderedMap)
+	return slices.Clone(m.keys)
+}
+
+// Object reads an object field; nil when absent.
+func (c *Conf) Object(key string) *Conf { o, _ := c.get(key, KindObject).(*Conf); return o }
+
+// ObjectList reads an object list field.
+func (c *Conf) ObjectList(key string) []*Conf {
+	l, _ := c.get(key, KindObjectList).([]*Conf)
+	return l
+}
+
+// Errorf makes an error about key (a field of this Conf, or "" for the instance as a whole)
+// that Registry.Validate reports at the key's file:line. Constructors and Validate use it.
+func (c *Conf) Errorf(key, format string, args ...any) error {
+	path := c.path
+	if key != "" {
+		path = joinKey(c.path, key)
+	}
+	line, ok := c.lines[key]
+	if !ok {
+		line = c.line
+	}
+	return &config.Error{File: c.file, Line: line, Path: path, Msg: fmt.Sprintf(format, args...)}
+}
+
+// orderedMap keeps a string map's keys in file order: mapping expressions run in that order,
+// and error messages follow the file.
+type orderedMap struct {
+	keys, values []string
+}
+
+func joinKey(path, key string) string {
+	if strings.HasPrefix(key, "[") {
+		return path + key
+	}
+	return path + "." + key
+}
+
+// parser checks a connector's YAML against its spec, collecting every problem.
+type parser struct {
+	file string
+	errs []*config.Error
+}
+
+func (p *parser) report(line int, path, format string, args ...any) {
+	p.errs = append(p.errs, &config.Error{File: p.file, Line: line, Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// object checks mapping n against fields. skip lists keys owned by someone else (name, type).
+func (p *parser) object(c *Conf, n *yaml.Node, skip ...string) {
+	c.values, c.lines = map[string]any{}, map[string]int{}
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if n.Kind != yaml.MappingNode {
+		p.report(n.Line, c.path, "want a mapping, got %s", describe(n))
+		return
+	}
+	known := make([]string, len(c.fields))
+	for i, f := range c.fields {
+		known[i] = f.Name
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if slices.Contains(skip, k.Value) {
+			continue
+		}
+		path := joinKey(c.path, k.Value)
+		j := slices.IndexFunc(c.fields, func(f Field) bool { return f.Name == k.Value })
+		if j < 0 {
+			p.report(k.Line, path, "%s", config.UnknownKey(k.Value, known))
+			continue
+		}
+		if _, dup := c.lines[k.Value]; dup {
+			p.report(k.Line, path, "set twice (also on line %d)", c.lines[k.Value])
+			continue
+		}
+		c.lines[k.Value] = k.Line
+		f := c.fields[j]
+		if isNull(v) {
+			if f.Required {
+				p.report(k.Line, path, "required: %s", f.Description)
+			}
+			continue
+		}
+		if val, ok := p.value(c, f, path, v); ok {
+			c.values[f.Name] = val
+		}
+	}
+	for _, f := range c.fields {
+		if _, ok := c.lines[f.Name]; !ok && f.Required {
+			p.report(n.Line, joinKey(c.path, f.Name), "required: %s", f.Description)
+		}
+	}
+}
+
+// value reads and lints one field value; ok is false when it was reported as wrong.
+func (p *parser) value(c *Conf, f Field, path string, n *yaml.Node) (any, bool) {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	before := len(p.errs)
+	var v any
+	switch f.Kind {
+	case KindString, KindInt, KindFloat, KindBool, KindDuration:
+		v = p.scalar(f, path, n)
+	case KindStringList:
+		if n.Kind != yaml.SequenceNode {
+			p.report(n.Line, path, "want a list of strings, got %s", describe(n))
+			return nil, false
+		}
+		l := make([]string, 0, len(n.Content))
+		for i, item := range n.Content {
+			s, _ := p.scalar(Field{Kind: KindString, Secret: f.Secret, Enum: f.Enum, pattern: f.pattern, PatternHint: f.PatternHint}, fmt.Sprintf("%s[%d]", path, i), item).(string)
+			l = append(l, s)
+		}
+		v = l
+	case KindStringMap:
+		if n.Kind != yaml.MappingNode {
+			p.report(n.Line, path, "want a mapping of strings, got %s", describe(n))
+			return nil, false
+		}
+		var m orderedMap
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, item := n.Content[i], n.Content[i+1]
+			if slices.Contains(m.keys, k.Value) {
+				p.report(k.Line, joinKey(path, k.Value), "set twice")
+				continue
+			}
+			c.lines[f.Name+"."+k.Value] = k.Line
+			s, _ := p.scalar(Field{Kind: KindString, Secret: f.Secret}, joinKey(path, k.Value), item).(string)
+			m.keys, m.values = append(m.keys, k.Value), append(m.values, s)
+		}
+		v = m
+	case KindObject:
+		o := &Conf{name: c.name, typ: c.typ, file: c.file, path: path, line: n.Line, fields: f.Fields}
+		p.object(o, n)
+		v = o
+	case KindObjectList:
+		if n.Kind != yaml.SequenceNode {
+			p.report(n.Line, path, "want a list of mappings, got %s", describe(n))
+			return nil, false
+		}
+		l := make([]*Conf, 0, len(n.Content))
+		for i, item := range n.Content {
+			o := &Conf{name: c.name, typ: c.typ, file: c.file, path: fmt.Sprintf("%s[%d]", path, i), line: item.Line, fields: f.Fields}
+			p.object(o, item)
+			l = append(l, o)
+		}
+		v = l
+	}
+	if len(p.errs) > before {
+		return nil, false
+	}
+	if f.Check != nil {
+		if err := f.Check(v); err != nil {
+			p.report(n.Line, path, "%v", err)
+			return nil, false
+		}
+	}
+	return v, true
+}
+
+// scalar reads a scalar of f.Kind. Messages never quote a secret field's value.
+func (p *parser) scalar(f Field, path string, n *yaml.Node) any {
+	if n.Kind != yaml.ScalarNode {
+		p.report(n.Line, path, "want %s, got %s", article(f.Kind), describe(n))
+		return nil
+	}
+	shown := strconv.Quote(n.Value)
+	if f.Secret {
+		shown = "the value"
+	}
+	var v any
+	var num float64
+	switch f.Kind {
+	case KindString:
+		if n.Value == "" && f.Required {
+			p.report(n.Line, path, "required: %s", f.Description)
+			return nil
+		}
+		if len(f.Enum) > 0 && !slices.Contains(f.Enum, n.Value) {
+			p.report(n.Line, path, "%s is not one of: %s", shown, strings.Join(f.Enum, ", "))
+			return nil
+		}
+		if f.pattern != nil && !f.pattern.MatchString(n.Value) {
+			hint := f.PatternHint
+			if hint == "" {
+				hint = "must match " + f.pattern.String()
+			}
+			p.report(n.Line, path, "%s: %s", shown, hint)
+			return nil
+		}
+		return n.Value
+	case KindInt:
+		i, err := strconv.Atoi(n.Value)
+		if err != nil {
+			p.report(n.Line, path, "want a whole number, got %s", shown)
+			return nil
+		}
+		v, num = i, float64(i)
+	case KindFloat:
+		x, err := strconv.ParseFloat(n.Value, 64)
+		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+			p.report(n.Line, path, "want a number, got %s", shown)
+			return nil
+		}
+		v, num = x, x
+	case KindBool:
+		switch n.Value {
+		case "true":
+			return true
+		case "false":
+			return false
+		}
+		p.report(n.Line, path, "want true or false, got %s", shown)
+		return nil
+	case KindDuration:
+		var d config.Duration
+		if err := d.UnmarshalYAML(n); err != nil {
+			p.report(n.Line, path, "%v", err)
+			return nil
+		}
+		v, num = d.Std(), d.Std().Seconds()
+	}
+	unit := ""
+	if f.Kind == KindDuration {
+		unit = "s"
+	}
+	if f.Min != nil && num < *f.Min {
+		p.report(n.Line, path, "%s is below the minimum %v%s", shown, *f.Min, unit)
+		return nil
+	}
+	if f.Max != nil && num > *f.Max {
+		p.report(n.Line, path, "%s is above the maximum %v%s", shown, *f.Max, unit)
+		return nil
+	}
+	return v
+}
+
+func article(k Kind) string {
+	switch k {
+	case KindInt:
+		return "a whole number"
+	case KindFloat:
+		return "a number"
+	case KindBool:
+		return "true or false"
+	case KindDuration:
+		return "a duration like 30s or 5m"
+	}
+	return "a " + string(k)
+}
+
+func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
+
+// describe names the kind of a YAML value without quoting it (it may be a secret).
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		switch n.Tag {
+		case "!!null":
+			return "nothing"
+		case "!!bool":
+			return "true/false"
+		case "!!int", "!!float":
+			return "a number"
+		}
+		return "a string"
+	}
+	return "an unexpected YAML node"
+}
+
+// asConfigErrors turns an error from a constructor or Validate into located config errors:
+// *config.Error values (from Conf.Errorf) keep their place, anything else is put on the
+// instance's line.
+func asConfigErrors(c *Conf, err error) []*config.Error {
+	if err == nil {
+		return nil
+	}
+	var ces config.Errors
+	if errors.As(err, &ces) {
+		return ces
+	}
+	var ce *config.Error
+	if errors.As(err, &ce) {
+		return []*config.Error{ce}
+	}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []*config.Error
+		for _, e := range joined.Unwrap() {
+			out = append(out, asConfigErrors(c, e)...)
+		}
+		return out
+	}
+	return []*config.Error{{File: c.file, Line: c.line, Path: c.path, Msg: err.Error()}}
+}

@@ -1,0 +1,82 @@
+// Package connectors is the contract every intake channel implements, the registry of
+// connector types, the checking of their config against their specs, the docs generated from
+// those specs, and the manager that runs the configured instances.
+//
+// A connector speaks one outside protocol and nothing else: it turns what it receives into
+// normalize.Envelope values, publishes them, and acks its source only after Publish returned
+// (the envelope is durable). It never makes drafts or tickets itself; the pipeline does.
+package connectors
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"gongdan/normalize"
+)
+
+// Connector is one configured intake channel.
+//
+// Lifecycle (as Caddy modules): Spec.New builds it from a checked config with no side
+// effects; Validate checks what the field lints cannot (cross-field rules, expressions);
+// Run receives until its context ends; Close releases everything. Close must work whatever
+// happened before it: after a Run that failed halfway, or with Run never called.
+type Connector interface {
+	// Validate reports config problems, as errors from Conf.Errorf where it can, so that they
+	// are shown at the key's file:line. It has no side effects.
+	Validate() error
+	// Run receives from the source and publishes envelopes until ctx is done, then returns
+	// nil. An error return means the connector stopped; the manager records it and runs the
+	// connector again after a back-off. Connectors that only answer HTTP requests return
+	// when ctx is done.
+	Run(ctx context.Context) error
+	// Close releases connections, goroutines and files. It is called once, after Run has
+	// returned or when Run was never called.
+	Close(ctx context.Context) error
+}
+
+// Constructor builds a connector instance. It must have no side effects.
+type Constructor func(conf *Conf, env Env) (Connector, error)
+
+// PublishFunc hands an envelope to the pipeline. It returns only once the envelope is
+// durable; only then may the connector ack its source. An error means it is not durable: the
+// connector must not ack (answer 503, do not PUBACK, do not move its cursor).
+type PublishFunc func(ctx context.Context, env normalize.Envelope) error
+
+// Env is what the host gives a connector instance.
+type Env struct {
+	// Publish hands envelopes to the pipeline.
+	Publish PublishFunc
+	// Stats are the instance's counters; the connector counts what it received and rejected
+	// (Publish counts what was published).
+	Stats *Stats
+	// Logger is the server log, with the connector's name and type attached.
+	Logger *slog.Logger
+	// Now is the clock; tests set it.
+	Now func() time.Time
+	// Location is the configured time zone.
+	Location *time.Location
+	// NewID makes envelope ids.
+	NewID func() string
+}
+
+// HTTPReceiver is a connector that takes requests at /<Spec.Mount>/{name}. The server routes
+// every request under that path to it, with the prefix kept.
+type HTTPReceiver interface {
+	Connector
+	http.Handler
+}
+
+// NormalizerProvider is a connector whose envelopes need its own config to become drafts (a
+// webhook's field mapping). The pipeline asks it for the normalizer of its envelopes, rather
+// than looking the envelope type up in the normalize registry.
+type NormalizerProvider interface {
+	Normalizer() normalize.Normalizer
+}
+
+// Sampler is a connector that can say, without any source, which envelopes an input would
+// make: the dry runs (gongdan normalize, gongdan test) feed it a payload from a file.
+type Sampler interface {
+	Sample(payload []byte, headers map[string]string) ([]normalize.Envelope, error)
+}

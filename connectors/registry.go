@@ -1,0 +1,145 @@
+package connectors
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"gongdan/config"
+)
+
+// Registry knows the connector types. Global is the one the binary uses, filled by the
+// connector packages' init functions (import gongdan/connectors/all); tests make isolated
+// ones with NewRegistry.
+type Registry struct {
+	mu    sync.RWMutex
+	specs map[string]*Spec
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{specs: map[string]*Spec{}} }
+
+// Global is the process-wide registry.
+var Global = NewRegistry()
+
+// Register adds a connector type to Global. It panics on a broken or duplicate spec: that is
+// a bug in the connector, and init time is the place to find it.
+func Register(spec Spec) { Global.Register(spec) }
+
+// Register adds a connector type.
+func (r *Registry) Register(spec Spec) {
+	if spec.Type == "" || spec.New == nil {
+		panic(fmt.Sprintf("connectors: spec %q needs a Type and a New", spec.Type))
+	}
+	if spec.Mount != "" && spec.Mount != "ingest" && spec.Mount != "wechat" {
+		panic(fmt.Sprintf("connectors: spec %q: mount %q is neither ingest nor wechat", spec.Type, spec.Mount))
+	}
+	compile(spec.Type, spec.Fields, true)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := r.specs[spec.Type]; dup {
+		panic(fmt.Sprintf("connectors: type %q registered twice", spec.Type))
+	}
+	r.specs[spec.Type] = &spec
+}
+
+// Lookup returns the spec of a connector type.
+func (r *Registry) Lookup(typ string) (*Spec, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	s, ok := r.specs[typ]
+	return s, ok
+}
+
+// Specs returns every registered spec, by type.
+func (r *Registry) Specs() []*Spec {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]*Spec, 0, len(r.specs))
+	for _, s := range r.specs {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Type < out[j].Type })
+	return out
+}
+
+func (r *Registry) types() string {
+	specs := r.Specs()
+	names := make([]string, len(specs))
+	for i, s := range specs {
+		names[i] = s.Type
+	}
+	return strings.Join(names, ", ")
+}
+
+// Parse checks one configured instance against its type's spec and returns its Conf, or
+// every problem found, each at its file:line.
+func (r *Registry) Parse(file string, c config.Connector) (*Spec, *Conf, []*config.Error) {
+	spec, ok := r.Lookup(c.Type)
+	if !ok {
+		line := c.Line
+		if c.Raw != nil {
+			for i := 0; i+1 < len(c.Raw.Content); i += 2 {
+				if c.Raw.Content[i].Value == "type" {
+					line = c.Raw.Content[i].Line
+				}
+			}
+		}
+		msg := fmt.Sprintf("unknown connector type %q (known: %s)", c.Type, r.types())
+		if best := closest(c.Type, r.Specs()); best != "" {
+			msg = fmt.Sprintf("unknown connector type %q; did you mean %q?", c.Type, best)
+		}
+		return nil, nil, []*config.Error{{File: file, Line: line, Path: c.Path + ".type", Msg: msg}}
+	}
+	conf := &Conf{name: c.Name, typ: c.Type, file: file, path: c.Path, line: c.Line, fields: spec.Fields}
+	p := &parser{file: file}
+	p.object(conf, c.Raw, "name", "type")
+	if len(p.errs) > 0 {
+		return spec, nil, p.errs
+	}
+	return spec, conf, nil
+}
+
+// closest suggests a registered type for a misspelt one ("webhok" → "webhook").
+func closest(typ string, specs []*Spec) string {
+	names := make([]string, len(specs))
+	for i, s := range specs {
+		names[i] = s.Type
+	}
+	msg := config.UnknownKey(typ, names)
+	if i := strings.Index(msg, "did you mean "); i >= 0 {
+		return strings.Trim(msg[i+len("did you mean "):], `"?`)
+	}
+	return ""
+}
+
+// Build parses an instance's config and constructs it, without side effects, then runs its
+// Validate. Errors are config.Errors located at file:line.
+func (r *Registry) Build(file string, c config.Connector, env Env) (Connector, *Spec, error) {
+	spec, conf, errs := r.Parse(file, c)
+	if errs != nil {
+		return nil, spec, config.Errors(errs)
+	}
+	env.setDefaults()
+	conn, err := spec.New(conf, env)
+	if err == nil {
+		err = conn.Validate()
+	}
+	if err != nil {
+		return nil, spec, config.Errors(asConfigErrors(conf, err))
+	}
+	return conn, spec, nil
+}
+
+// Validate is config.ConnectorValidator for this registry: it builds the instance (no side
+// effects) and reports every problem at its file:line.
+func (r *Registry) Validate(file string, c config.Connector) []*config.Error {
+	_, _, err := r.Build(file, c, Env{Publish: refusePublish})
+	if err == nil {
+		return nil
+	}
+	errs, _ := err.(config.Errors)
+	return slices.Clone(errs)
+}

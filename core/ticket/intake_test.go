@@ -1,0 +1,228 @@
+package ticket_test
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"gongdan/core/ticket"
+	"gongdan/normalize"
+)
+
+// alarm is a draft merged into newHistory's ticket (orange, tagged 急停故障).
+func alarm(u normalize.Urgency, tags ...string) normalize.Draft {
+	return normalize.Draft{
+		Source:    normalize.Source{Connector: "plant-mqtt", Type: "mqtt", Kind: "alarm.raise"},
+		DedupKey:  "plant-mqtt/E1/estop/" + string(u),
+		ThreadKey: "device:E1:estop",
+		Title:     "急停再次触发", Description: "3号线急停再次触发", Urgency: u, Tags: tags,
+	}
+}
+
+func TestAddSource(t *testing.T) {
+	cases := []struct {
+		name        string
+		draft       normalize.Draft
+		wantUrgency normalize.Urgency
+		wantTags    []string
+	}{
+		{"higher urgency raises it", alarm(normalize.UrgencyRed, "产线停机"), normalize.UrgencyRed, []string{"急停故障", "产线停机"}},
+		{"lower urgency keeps it", alarm(normalize.UrgencyBlue), normalize.UrgencyOrange, []string{"急停故障"}},
+		{"yellow is below orange", alarm(normalize.UrgencyYellow, "急停故障"), normalize.UrgencyOrange, []string{"急停故障"}},
+		{"no urgency keeps it", alarm(""), normalize.UrgencyOrange, []string{"急停故障"}},
+		{"the same urgency keeps it", alarm(normalize.UrgencyOrange, "b", "a", "b", "急停故障"), normalize.UrgencyOrange, []string{"急停故障", "b", "a"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHistory(t)
+			h.must(t, "assign")
+			before := h.t
+			h.now = h.now.Add(time.Minute)
+			ev, err := ticket.AddSource(h.t, c.draft, system, h.now, "")
+			require.NoError(t, err)
+			assert.Equal(t, ticket.ActionSourceAdded, ev.Action)
+			assert.Equal(t, before.Version+1, ev.Seq)
+			assert.Equal(t, ticket.StateAssigned, ev.From)
+			assert.Equal(t, ticket.StateAssigned, ev.To)
+			assert.True(t, ev.Automatic, "the system's merges are automatic")
+			h.append(t, ev)
+
+			assert.Equal(t, c.wantUrgency, h.t.Urgency)
+			assert.Equal(t, c.wantTags, h.t.Tags)
+			require.Len(t, h.t.Sources, 2)
+			assert.Equal(t, jsonString(t, c.draft), jsonString(t, h.t.Sources[1]), "the draft is the ticket's last source")
+			assert.Equal(t, h.now, h.t.UpdatedAt)
+			// nothing else changes
+			after := h.t
+			after.Urgency, after.Tags, after.Sources = before.Urgency, before.Tags, before.Sources
+			after.Version, after.UpdatedAt = before.Version, before.UpdatedAt
+			assert.Equal(t, before, after)
+
+			folded, err := ticket.Fold(h.events)
+			require.NoError(t, err)
+			assert.Equal(t, h.t, folded)
+		})
+	}
+}
+
+func TestAddSourceOnlyToOpenTickets(t *testing.T) {
+	for _, state := range ticket.States {
+		t.Run(string(state), func(t *testing.T) {
+			h := newHistory(t)
+			h.must(t, pathTo[state]...)
+			ev, err := ticket.AddSource(h.t, alarm(normalize.UrgencyRed), system, h.now.Add(time.Minute), "")
+			if !state.Open() {
+				require.ErrorIs(t, err, ticket.ErrIllegalTransition)
+				return
+			}
+			require.NoError(t, err)
+			h.append(t, ev)
+			assert.Equal(t, state, h.t.State)
+		})
+	}
+}
+
+func TestAddSourceToAFrozenTicket(t *testing.T) {
+	h := newHistory(t)
+	h.must(t, "assign", "decline", "assign", "decline", "assign", "decline")
+	require.True(t, h.t.Frozen)
+	ev, err := ticket.AddSource(h.t, alarm(normalize.UrgencyRed, "产线停机"), system, h.now.Add(time.Minute), "")
+	require.NoError(t, err, "a merge moves no state, so a frozen ticket takes it")
+	h.append(t, ev)
+	assert.True(t, h.t.Frozen, "and it stays frozen")
+	assert.Equal(t, normalize.UrgencyRed, h.t.Urgency)
+	assert.Len(t, h.t.Sources, 2)
+	assert.False(t, ev.Rollback)
+	folded, err := ticket.Fold(h.events)
+	require.NoError(t, err)
+	assert.Equal(t, h.t, folded)
+}
+
+func TestAddSourceChecksTheDraft(t *testing.T) {
+	h := newHistory(t)
+	_, err := ticket.AddSource(h.t, normalize.Draft{}, system, t0, "")
+	require.ErrorIs(t, err, ticket.ErrInvalidData)
+	_, err = ticket.AddSource(h.t, normalize.Draft{Title: "x", Urgency: "purple"}, system, t0, "")
+	var de *ticket.DataError
+	require.ErrorAs(t, err, &de)
+	assert.Equal(t, "urgency", de.Field)
+}
+
+// TestApplyAddSourceLeavesItsInputAlone: two merges applied to the same ticket value (as the
+// engine's cache and a retry might) must not see each other's drafts.
+func TestApplyAddSourceLeavesItsInputAlone(t *testing.T) {
+	h := newHistory(t)
+	base := h.t
+	base.Sources = append(make([]normalize.Draft, 0, 8), base.Sources...) // room to append in place
+	base.Tags = append(make([]string, 0, 8), base.Tags...)
+	evA, err := ticket.AddSource(base, alarm(normalize.UrgencyRed, "A"), system, t0.Add(time.Minute), "")
+	require.NoError(t, err)
+	evB, err := ticket.AddSource(base, alarm(normalize.UrgencyYellow, "B"), system, t0.Add(time.Minute), "")
+	require.NoError(t, err)
+	a, err := ticket.Apply(base, evA)
+	require.NoError(t, err)
+	b, err := ticket.Apply(base, evB)
+	require.NoError(t, err)
+	assert.Equal(t, normalize.UrgencyRed, a.Sources[1].Urgency, "applying B must not overwrite A's source")
+	assert.Equal(t, []string{"急停故障", "A"}, a.Tags)
+	assert.Equal(t, []string{"急停故障", "B"}, b.Tags)
+	assert.Len(t, base.Sources, 1)
+}
+
+func TestSourceAddedIsNotACommand(t *testing.T) {
+	_, err := ticket.ParseAction(string(ticket.ActionSourceAdded))
+	require.ErrorIs(t, err, ticket.ErrUnknownAction)
+	assert.NotContains(t, ticket.Actions, ticket.ActionSourceAdded)
+	h := newHistory(t)
+	for _, actor := range []ticket.Actor{system, admin} {
+		_, err = ticket.Decide(h.t, ticket.Command{TicketID: h.t.ID, Action: ticket.ActionSourceAdded, Actor: actor,
+			Data: json.RawMessage(`{"title":"x"}`)}, t0)
+		require.ErrorIs(t, err, ticket.ErrUnknownAction, "Decide must refuse source_added from %s", actor.Role)
+	}
+}
+
+func TestCreateRecordsRepeatOf(t *testing.T) {
+	d := normalize.Draft{Title: "急停又坏了", Category: "急停故障", Customer: normalize.Customer{ID: "cust-wang"}}
+	for _, repeatOf := range []string{"GD-20261120-000007", ""} {
+		ev, err := ticket.Create("GD-20261123-000001", d, repeatOf, system, t0, "")
+		require.NoError(t, err)
+		// through the store's encoding and back
+		stored, err := json.Marshal(ev)
+		require.NoError(t, err)
+		var loaded ticket.Event
+		require.NoError(t, json.Unmarshal(stored, &loaded))
+		var data ticket.CreateData
+		require.NoError(t, json.Unmarshal(loaded.Data, &data))
+		assert.Equal(t, repeatOf, data.RepeatOf, "the creation event records repeat_of")
+		assert.Equal(t, d.Title, data.Draft.Title)
+		tk, err := ticket.Fold([]ticket.Event{loaded})
+		require.NoError(t, err)
+		assert.Equal(t, repeatOf, tk.RepeatOf)
+		assert.Equal(t, "急停故障", tk.Category)
+		require.Len(t, tk.Sources, 1)
+	}
+}
+
+// TestOldCreationEventsStillFold: creation events stored before repeats were recorded hold
+// the bare draft as data.
+func TestOldCreationEventsStillFold(t *testing.T) {
+	d := normalize.Draft{Title: "3号线急停按钮失灵", Urgency: normalize.UrgencyRed, Tags: []string{"急停故障"}, DedupKey: "dk-old"}
+	data, err := json.Marshal(d)
+	require.NoError(t, err)
+	tk, err := ticket.Fold([]ticket.Event{{TicketID: "GD-1", Seq: 1, Action: ticket.ActionCreate, Actor: agent, At: t0, To: ticket.StateNew, Data: data}})
+	require.NoError(t, err)
+	assert.Equal(t, "3号线急停按钮失灵", tk.Title)
+	assert.Equal(t, normalize.UrgencyRed, tk.Urgency)
+	assert.Equal(t, "dk-old", tk.DedupKey)
+	assert.Empty(t, tk.RepeatOf)
+}
+
+func TestClosedAt(t *testing.T) {
+	h := newHistory(t)
+	assert.True(t, h.t.ClosedAt.IsZero())
+	h.must(t, pathTo[ticket.StateClosed]...)
+	closedAt := h.now
+	assert.Equal(t, closedAt, h.t.ClosedAt, "set when the ticket is closed")
+	h.must(t, "archive")
+	assert.Equal(t, closedAt, h.t.ClosedAt, "kept when it is archived")
+
+	h = newHistory(t)
+	h.must(t, "force_close")
+	assert.Equal(t, h.now, h.t.ClosedAt, "a force-close closes too")
+	h.must(t, "reopen")
+	assert.True(t, h.t.ClosedAt.IsZero(), "cleared on reopen")
+	folded, err := ticket.Fold(h.events)
+	require.NoError(t, err)
+	assert.Equal(t, h.t, folded)
+
+	h = newHistory(t)
+	h.must(t, "reject", "archive")
+	assert.True(t, h.t.ClosedAt.IsZero(), "a rejected ticket was never closed")
+}
+
+func TestCustomerKey(t *testing.T) {
+	cases := []struct {
+		c    normalize.Customer
+		want string
+	}{
+		{normalize.Customer{ID: "cust-wang", Phone: "13812345678", WechatOpenID: "o1", WecomUserID: "w1"}, "id:cust-wang"},
+		{normalize.Customer{Phone: " 13812345678 ", WechatOpenID: "o1"}, "phone:13812345678"},
+		{normalize.Customer{WechatOpenID: "o1", WecomUserID: "w1"}, "wechat_openid:o1"},
+		{normalize.Customer{WecomUserID: "w1", Name: "王建国"}, "wecom_userid:w1"},
+		{normalize.Customer{Name: "王建国", Org: "华东仓", ID: "  "}, ""},
+		{normalize.Customer{ID: "13812345678"}, "id:13812345678"}, // an id never equals a phone
+	}
+	for _, c := range cases {
+		assert.Equal(t, c.want, ticket.CustomerKey(c.c), "%+v", c.c)
+	}
+}
+
+func jsonString(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(b)
+}

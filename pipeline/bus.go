@@ -1,0 +1,283 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+)
+
+// Bus drivers, as config.Bus names them.
+const (
+	// BusDriverNATS is NATS JetStream, embedded in gongdan or an external server or cluster.
+	BusDriverNATS = "nats"
+	// BusDriverMemory is an in-process bus for unit tests; see newMemoryBus.
+	BusDriverMemory = "memory"
+)
+
+// Defaults for BusConfig.
+const (
+	DefaultBusPrefix = "gongdan"
+	DefaultBusMaxAge = 7 * 24 * time.Hour
+)
+
+// MaxBusConcurrency caps the concurrency of one subscriber. Each unit of concurrency is a
+// NATS subscription with its own goroutine; beyond this a handler wants more processes, not
+// more goroutines.
+const MaxBusConcurrency = 1024
+
+// ErrBusClosed is returned by a Bus, and by its publisher and subscribers, after Bus.Close.
+var ErrBusClosed = errors.New("bus: closed")
+
+// BusConfig configures a Bus. It mirrors config.Bus, which has validated the user's part of
+// it; Validate checks it again for callers that build one by hand (tests, tools).
+type BusConfig struct {
+	// Driver is BusDriverNATS or BusDriverMemory. Default nats.
+	Driver string
+	// Embedded runs a NATS server with JetStream inside this process, storing under Dir and
+	// listening on no port. Only for nats.
+	Embedded bool
+	// URL is the external NATS server when Embedded is false: nats://host:4222, several
+	// separated by commas. It may carry user:password@ or a token@; those never appear in an
+	// error or a log line.
+	URL string
+	// Dir is the embedded server's JetStream storage directory, an absolute path. One gongdan
+	// process at a time may use it; a second one is refused.
+	Dir string
+	// Prefix starts every subject (<prefix>.<topic>) and stream name (<PREFIX>_RAW), so several
+	// gongdan installations, or test runs, can share one NATS server. Lowercase letters, digits
+	// and '-'. Default "gongdan".
+	Prefix string
+	// MaxAge is how long streams keep a message, acknowledged or not. Default 7 days.
+	MaxAge time.Duration
+	// SyncAlways makes the embedded server fsync every write before it acknowledges a
+	// publish. Without it a publish is acknowledged once the message is written to the
+	// operating system, which survives a crash or kill -9 of gongdan but not a power loss or
+	// a kernel crash within the server's background sync interval (2 minutes). With it a
+	// power loss loses nothing acknowledged either, at a cost in publish throughput measured
+	// in docs/BENCHMARKS.md. Only for embedded NATS: an external server decides this itself
+	// (jetstream { sync_interval: always }).
+	SyncAlways bool
+}
+
+func (c *BusConfig) setDefaults() {
+	if c.Driver == "" {
+		c.Driver = BusDriverNATS
+	}
+	if c.Prefix == "" {
+		c.Prefix = DefaultBusPrefix
+	}
+	if c.MaxAge == 0 {
+		c.MaxAge = DefaultBusMaxAge
+	}
+}
+
+var busPrefixPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+
+// Validate reports the first setting that cannot work, saying what to set instead.
+func (c BusConfig) Validate() error {
+	switch c.Driver {
+	case BusDriverMemory:
+		return nil
+	case BusDriverNATS:
+	default:
+		return fmt.Errorf("bus: unknown driver %q (one of: %s, %s)", c.Driver, BusDriverNATS, BusDriverMemory)
+	}
+	if !busPrefixPattern.MatchString(c.Prefix) {
+		return fmt.Errorf("bus: prefix %q: want lowercase letters, digits and '-', starting with a letter or digit", c.Prefix)
+	}
+	if c.MaxAge < time.Minute {
+		return fmt.Errorf("bus: max age %v is too short for a message to wait out a restart; want at least 1m", c.MaxAge)
+	}
+	if c.Embedded {
+		if c.URL != "" {
+			return errors.New("bus: embedded NATS takes no url; set embedded: false to use the server at url")
+		}
+		if c.Dir == "" {
+			return errors.New("bus: embedded NATS needs a storage directory (bus.dir)")
+		}
+		return nil
+	}
+	if strings.TrimSpace(c.URL) == "" {
+		return errors.New("bus: external NATS needs a url like nats://127.0.0.1:4222 (or set embedded: true)")
+	}
+	if c.SyncAlways {
+		return fmt.Errorf("bus: sync_always applies to embedded NATS only; for the server at %s set jetstream { sync_interval: always } in its config", redactURLs(c.URL))
+	}
+	return nil
+}
+
+// Bus is the message bus under the pipeline: a watermill Publisher and competing-consumer
+// Subscribers over NATS JetStream (embedded or external) or, in unit tests, memory.
+//
+// Topics are watermill topic names: raw.<connector>, drafts, events; in general lowercase
+// segments of [a-z0-9_-] separated by dots. Delivery is at least once: a message is
+// redelivered until a subscriber acknowledges it, so handlers must be idempotent (gongdan's
+// are, through dedup keys). Order is not guaranteed once concurrency is above one.
+//
+// A Bus is safe for concurrent use. It owns its connections: close the Bus, not the
+// publisher it hands out.
+type Bus struct {
+	backend   busBackend
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// busBackend is what each driver implements; Bus adds argument checks and Close-once.
+type busBackend interface {
+	publisher() message.Publisher
+	subscriber(group string, concurrency int) (message.Subscriber, error)
+	healthy(ctx context.Context) error
+	close() error
+}
+
+// OpenBus starts or connects to the bus cfg describes: for NATS it starts the embedded
+// server or connects to the external one, checks that JetStream answers and creates or
+// updates gongdan's streams. ctx bounds the start-up only. A nil logger discards.
+func OpenBus(ctx context.Context, cfg BusConfig, logger *slog.Logger) (*Bus, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	logger = logger.With("component", "bus")
+	var (
+		backend busBackend
+		err     error
+	)
+	switch cfg.Driver {
+	case BusDriverMemory:
+		backend = newMemoryBus(logger)
+	default:
+		backend, err = openNATSBus(ctx, cfg, logger)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Bus{backend: backend}, nil
+}
+
+// Publisher returns the bus's publisher. Publish returns once every message is durable: for
+// NATS, once JetStream has acknowledged it (a PubAck), so a connector may then ack its
+// source. A message published again with the same UUID within two minutes is stored once.
+// Publish is safe for concurrent use. Its Close does nothing: the Bus owns the connection
+// (a watermill Router closes the publishers of its handlers when it stops, and the bus
+// must outlive that).
+func (b *Bus) Publisher() message.Publisher { return b.backend.publisher() }
+
+var busGroupPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$`)
+
+// Subscriber returns a new subscriber for the consumer group group: every topic it
+// subscribes to is shared by all subscribers of that group, in this process and others, and
+// each message goes to one of them. Each Subscribe has up to concurrency messages out at
+// once; a message not acked (nacked, or still out when the subscriber or the process goes
+// away) is delivered again. A group that subscribes to a topic for the first time starts
+// from the oldest message the stream still keeps.
+//
+// The caller owns the subscriber and closes it; Bus.Close closes those still open. Group
+// names are letters, digits, '-' and '_' ("normalize-hooks").
+func (b *Bus) Subscriber(group string, concurrency int) (message.Subscriber, error) {
+	if !busGroupPattern.MatchString(group) {
+		return nil, fmt.Errorf("bus: consumer group %q: want letters, digits, '-' and '_', at most 100, like normalize-hooks", group)
+	}
+	if concurrency < 1 || concurrency > MaxBusConcurrency {
+		return nil, fmt.Errorf("bus: consumer group %s: concurrency %d: want 1 to %d", group, concurrency, MaxBusConcurrency)
+	}
+	return b.backend.subscriber(group, concurrency)
+}
+
+// Healthy reports whether the bus can take a publish now: for /readyz.
+func (b *Bus) Healthy(ctx context.Context) error { return b.backend.healthy(ctx) }
+
+// Close closes the subscribers still open, then the connections, then the embedded server,
+// which writes its state to disk. Messages out to a handler and not yet acked are delivered
+// again after a restart. Close is idempotent.
+func (b *Bus) Close() error {
+	b.closeOnce.Do(func() { b.closeErr = b.backend.close() })
+	return b.closeErr
+}
+
+var busTopicPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)*$`)
+
+// checkTopic refuses topic names that cannot become a NATS subject or that would land in a
+// stream nobody provisioned.
+func checkTopic(topic string) error {
+	if !busTopicPattern.MatchString(topic) {
+		return fmt.Errorf("bus: topic %q: want raw.<connector>, drafts, events, or other lowercase segments of [a-z0-9_-] separated by dots", topic)
+	}
+	return nil
+}
+
+// watermillLogger adapts logger for watermill and watermill-nats, whose Info lines are
+// per-subscriber chatter ("Subscriber closed"): they go to Debug.
+func watermillLogger(logger *slog.Logger) watermill.LoggerAdapter {
+	return watermill.NewSlogLoggerWithLevelMapping(logger, map[slog.Level]slog.Level{
+		slog.LevelInfo: slog.LevelDebug,
+	})
+}
+
+// redactURLs hides the credentials of each URL in a comma-separated list:
+// nats://user:secret@host:4222 becomes nats://***@host:4222. A bare token (nats://tok@host) is
+// hidden the same way.
+func redactURLs(list string) string {
+	parts := strings.Split(list, ",")
+	for i, p := range parts {
+		parts[i] = redactURL(strings.TrimSpace(p))
+	}
+	return strings.Join(parts, ",")
+}
+
+func redactURL(u string) string {
+	start, end, ok := urlUserinfo(u)
+	if !ok {
+		return u
+	}
+	return u[:start] + "***" + u[end:]
+}
+
+// urlUserinfo finds the user:password@ or token@ part of u: u[start:end] is the part before
+// the '@'.
+func urlUserinfo(u string) (start, end int, ok bool) {
+	if i := strings.Index(u, "://"); i >= 0 {
+		start = i + 3
+	}
+	hostEnd := len(u)
+	if i := strings.IndexAny(u[start:], "/?#"); i >= 0 {
+		hostEnd = start + i
+	}
+	at := strings.LastIndex(u[start:hostEnd], "@")
+	if at <= 0 {
+		return 0, 0, false
+	}
+	return start, start + at, true
+}
+
+// redactError is err's text without the credentials of any URL in list, in case a library
+// quoted a URL back.
+func redactError(err error, list string) string {
+	msg := err.Error()
+	for _, u := range strings.Split(list, ",") {
+		u = strings.TrimSpace(u)
+		if start, end, ok := urlUserinfo(u); ok {
+			msg = strings.ReplaceAll(msg, u[start:end], "***")
+		}
+	}
+	return msg
+}
+
+// withDefaultTimeout gives ctx a deadline if it has none: NATS requests need one.
+func withDefaultTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, d)
+}
