@@ -380,6 +380,14 @@ func asConfigErrors(c *Conf, err error) []*config.Error {
 	if err == nil {
 		return nil
 	}
+	// A joined error first: errors.As would find only its first *config.Error.
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []*config.Error
+		for _, e := range joined.Unwrap() {
+			out = append(out, asConfigErrors(c, e)...)
+		}
+		return out
+	}
 	var ces config.Errors
 	if errors.As(err, &ces) {
 		return ces
@@ -387,13 +395,6 @@ func asConfigErrors(c *Conf, err error) []*config.Error {
 	var ce *config.Error
 	if errors.As(err, &ce) {
 		return []*config.Error{ce}
-	}
-	if joined, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []*config.Error
-		for _, e := range joined.Unwrap() {
-			out = append(out, asConfigErrors(c, e)...)
-		}
-		return out
 	}
 	return []*config.Error{{File: c.file, Line: c.line, Path: c.path, Msg: err.Error()}}
 }

@@ -96,10 +96,9 @@ func (r *Registry) Parse(file string, c config.Connector) (*Spec, *Conf, []*conf
 	conf := &Conf{name: c.Name, typ: c.Type, file: file, path: c.Path, line: c.Line, fields: spec.Fields}
 	p := &parser{file: file}
 	p.object(conf, c.Raw, "name", "type")
-	if len(p.errs) > 0 {
-		return spec, nil, p.errs
-	}
-	return spec, conf, nil
+	// With errors, conf still holds the fields that were right (the wrong ones read as their
+	// defaults), so that Build can report the constructor's and Validate's problems too.
+	return spec, conf, p.errs
 }
 
 // closest suggests a registered type for a misspelt one ("webhok" → "webhook").
@@ -119,18 +118,41 @@ func closest(typ string, specs []*Spec) string {
 // Validate. Errors are config.Errors located at file:line.
 func (r *Registry) Build(file string, c config.Connector, env Env) (Connector, *Spec, error) {
 	spec, conf, errs := r.Parse(file, c)
-	if errs != nil {
-		return nil, spec, config.Errors(errs)
+	if spec == nil {
+		return nil, nil, config.Errors(errs)
 	}
 	env.setDefaults()
-	conn, err := spec.New(conf, env)
+	conn, err := construct(spec, conf, env)
 	if err == nil {
 		err = conn.Validate()
 	}
-	if err != nil {
-		return nil, spec, config.Errors(asConfigErrors(conf, err))
+	// Every problem at once: the fields' lints, then what the connector found, except where
+	// a lint already reported that key.
+	reported := map[string]bool{}
+	for _, e := range errs {
+		reported[e.Path] = true
+	}
+	for _, e := range asConfigErrors(conf, err) {
+		if !reported[e.Path] {
+			errs = append(errs, e)
+		}
+	}
+	if len(errs) > 0 {
+		slices.SortStableFunc(errs, func(a, b *config.Error) int { return a.Line - b.Line })
+		return nil, spec, config.Errors(errs)
 	}
 	return conn, spec, nil
+}
+
+// construct calls the constructor, turning a panic into an error: with lint errors, it gets
+// a config that has defaults where the user's values were wrong.
+func construct(spec *Spec, conf *Conf, env Env) (c Connector, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("connector %s: constructor failed: %v", spec.Type, p)
+		}
+	}()
+	return spec.New(conf, env)
 }
 
 // Validate is config.ConnectorValidator for this registry: it builds the instance (no side

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -41,7 +42,8 @@ func deadlettersCmd(args []string, stdout, stderr io.Writer) error {
 	connector := fs.String("connector", "", "list: only this connector's")
 	state := fs.String("state", "dead", "list: dead, replayed, or all")
 	limit := fs.Int("limit", 50, "list: at most this many")
-	if err := fs.Parse(args[1:]); err != nil {
+	ids, err := parseInterspersed(fs, args[1:])
+	if err != nil {
 		return &exitError{2, err}
 	}
 	cfg, err := loadConfig(*configPath)
@@ -65,7 +67,7 @@ func deadlettersCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	switch verb {
 	case "list":
-		if fs.NArg() > 0 {
+		if len(ids) > 0 {
 			return usageError("%s", deadlettersUsage)
 		}
 		q := url.Values{"limit": {fmt.Sprint(*limit)}}
@@ -95,21 +97,21 @@ func deadlettersCmd(args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	case "show":
-		if fs.NArg() != 1 {
+		if len(ids) != 1 {
 			return usageError("%s", deadlettersUsage)
 		}
 		var dl deadletter.DeadLetter
-		if err := c.do(http.MethodGet, "/api/v1/deadletters/"+url.PathEscape(fs.Arg(0)), &dl); err != nil {
+		if err := c.do(http.MethodGet, "/api/v1/deadletters/"+url.PathEscape(ids[0]), &dl); err != nil {
 			return err
 		}
 		printDeadLetter(stdout, dl)
 		return nil
 	case "replay":
-		if fs.NArg() == 0 {
+		if len(ids) == 0 {
 			return usageError("%s", deadlettersUsage)
 		}
 		var failed int
-		for _, id := range fs.Args() {
+		for _, id := range ids {
 			var dl deadletter.DeadLetter
 			if err := c.do(http.MethodPost, "/api/v1/deadletters/"+url.PathEscape(id)+"/replay", &dl); err != nil {
 				fmt.Fprintf(stderr, "%s: %v\n", id, err)
@@ -119,7 +121,7 @@ func deadlettersCmd(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "%s: replayed to %s (replay %d); if it fails again it is listed again\n", dl.ID, dl.Topic, dl.Replays)
 		}
 		if failed > 0 {
-			return userError(fmt.Errorf("%d of %d replays failed", failed, fs.NArg()))
+			return userError(fmt.Errorf("%d of %d replays failed", failed, len(ids)))
 		}
 		return nil
 	}
@@ -191,4 +193,20 @@ func (c *apiClient) do(method, path string, out any) error {
 		return userError(fmt.Errorf("the server answered %s", resp.Status))
 	}
 	return json.Unmarshal(body, out)
+}
+
+// parseInterspersed parses flags wherever they are among the arguments ("show DL-1 --config
+// f" as well as "show --config f DL-1") and returns the arguments that are not flags.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return rest, nil
+		}
+		rest = append(rest, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
 }

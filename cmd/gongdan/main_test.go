@@ -82,7 +82,14 @@ func (c *child) kill() {
 func writeConfig(t *testing.T, dir, addr string) string {
 	t.Helper()
 	path := filepath.Join(dir, "gongdan.yaml")
-	cfg := fmt.Sprintf(`server:
+	require.NoError(t, os.WriteFile(path, []byte(configText(addr)), 0o600))
+	return path
+}
+
+// configText is the config the server tests run: real tokens, SQLite, embedded NATS, and two
+// webhook connectors, one with a mapping.
+func configText(addr string) string {
+	return fmt.Sprintf(`server:
   http: %s
   tokens:
     - {token: test-admin-token-0123456789, actor: admin-1, role: admin}
@@ -93,10 +100,10 @@ connectors:
   - {name: hooks, type: webhook}
   - name: crm
     type: webhook
-    mapping: {title: payload.subject, dedup_key: '"crm/" + string(payload.order_id)'}
+    mapping:
+      title: payload.subject
+      dedup_key: '"crm/" + string(payload.order_id)'
 `, addr)
-	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
-	return path
 }
 
 func call(method, url, token, body string, headers ...string) (int, []byte, error) {
