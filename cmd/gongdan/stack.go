@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,6 +39,9 @@ type stack struct {
 	api      *api.Server
 
 	pipelineDone chan error
+	outbox       *pipeline.Outbox
+	stopOutbox   context.CancelFunc
+	outboxDone   chan struct{}
 }
 
 // openStack builds the stack from a checked config whose paths are resolved. On error,
@@ -98,6 +103,24 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 		return nil, err
 	}
 	s.pipeline = pl
+	s.outbox = pipeline.NewOutbox(pipeline.OutboxOptions{
+		Bus: s.bus, Topic: pipeline.TopicEvents, Name: "bus-events",
+		Read: func(ctx context.Context, after int64, limit int) ([]pipeline.OutboxRecord, error) {
+			evs, err := s.store.EventsAfter(ctx, after, limit)
+			recs := make([]pipeline.OutboxRecord, len(evs))
+			for i, ev := range evs {
+				payload, _ := json.Marshal(ev)
+				recs[i] = pipeline.OutboxRecord{Position: ev.ID, Payload: payload, Metadata: map[string]string{
+					"event_id": strconv.FormatInt(ev.ID, 10), "ticket_id": ev.TicketID, "action": string(ev.Action),
+				}}
+			}
+			return recs, err
+		},
+		Cursor:    s.store.Cursor,
+		SetCursor: s.store.SetCursor,
+		Wake:      s.wakeOnEvents(),
+		Logger:    log,
+	})
 
 	tokens := make([]api.Token, len(cfg.Server.Tokens))
 	for i, t := range cfg.Server.Tokens {
@@ -126,7 +149,27 @@ func (s *stack) start(ctx context.Context) error {
 		return ctx.Err()
 	}
 	s.conns.Start(ctx)
+	var outboxCtx context.Context
+	outboxCtx, s.stopOutbox = context.WithCancel(context.WithoutCancel(ctx))
+	s.outboxDone = make(chan struct{})
+	go func() { defer close(s.outboxDone); s.outbox.Run(outboxCtx) }()
 	return nil
+}
+
+// wakeOnEvents turns the engine's committed events into wake-ups for the outbox. If the
+// subscription is dropped (the outbox fell far behind), the outbox still polls.
+func (s *stack) wakeOnEvents() <-chan struct{} {
+	wake := make(chan struct{}, 1)
+	sub := s.engine.Subscribe(1024)
+	go func() {
+		for range sub.C {
+			select {
+			case wake <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	return wake
 }
 
 // intake hands a draft from the pipeline to the engine, as the system.
@@ -153,6 +196,10 @@ func (s *stack) close(ctx context.Context) error {
 		if s.pipelineDone != nil {
 			errs = append(errs, <-s.pipelineDone)
 		}
+	}
+	if s.stopOutbox != nil {
+		s.stopOutbox()
+		<-s.outboxDone
 	}
 	if s.bus != nil {
 		errs = append(errs, s.bus.Close())
