@@ -98,6 +98,12 @@ func (s *Server) listDeadLetters(w http.ResponseWriter, r *http.Request) {
 		q.Limit = n
 	}
 	page, err := st.DeadLetters(r.Context(), q)
+	if errors.Is(err, deadletter.ErrBadCursor) {
+		p := newProblem(http.StatusBadRequest, "bad-request", err.Error())
+		p.Field = "cursor"
+		writeProblem(w, r, p)
+		return
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -76,6 +76,9 @@ type Page struct {
 // ErrNotFound is returned for an unknown id.
 var ErrNotFound = errors.New("dead letter not found")
 
+// ErrBadCursor is returned for a cursor that no page gave out.
+var ErrBadCursor = errors.New("bad cursor")
+
 // Store keeps dead letters durably. Safe for concurrent use.
 type Store interface {
 	// PutDeadLetter records a failure. For a new Key it stores dl as given (the store picks

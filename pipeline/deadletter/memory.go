@@ -144,7 +144,7 @@ func decodeMemoryCursor(s string) (memoryCursor, error) {
 			}
 		}
 	}
-	return memoryCursor{}, fmt.Errorf("bad cursor %q: pass next_cursor from the previous page unchanged", s)
+	return memoryCursor{}, fmt.Errorf("%w %q: pass next_cursor from the previous page unchanged", ErrBadCursor, s)
 }
 
 // MarkReplayed implements Store.

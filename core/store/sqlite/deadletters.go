@@ -181,7 +181,7 @@ func decodeDeadLetterCursor(c string) (string, int64, error) {
 			}
 		}
 	}
-	return "", 0, fmt.Errorf("invalid cursor %q: pass next_cursor from the previous page unchanged", c)
+	return "", 0, fmt.Errorf("%w %q: pass next_cursor from the previous page unchanged", deadletter.ErrBadCursor, c)
 }
 
 func scanDeadLetter(row interface{ Scan(...any) error }) (deadletter.DeadLetter, error) {

@@ -563,7 +563,7 @@ func testListBadCursor(t *testing.T, s deadletter.Store) {
 		base64.StdEncoding.EncodeToString([]byte{0xff, 0x00, 0xfe}),
 	} {
 		_, err := s.DeadLetters(t.Context(), deadletter.Query{Cursor: cursor})
-		assert.Error(t, err, "DeadLetters with cursor %q must fail", cursor)
+		assert.ErrorIs(t, err, deadletter.ErrBadCursor, "DeadLetters with cursor %q must fail with ErrBadCursor", cursor)
 	}
 }
 
