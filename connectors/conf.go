@@ -250,6 +250,10 @@ func (p *parser) value(c *Conf, f Field, path string, n *yaml.Node) (any, bool) 
 	if len(p.errs) > before {
 		return nil, false
 	}
+	if f.Required && isEmpty(v) {
+		p.report(n.Line, path, "required: %s", f.Description)
+		return nil, false
+	}
 	if f.Check != nil {
 		if err := f.Check(v); err != nil {
 			p.report(n.Line, path, "%v", err)
@@ -351,6 +355,20 @@ func article(k Kind) string {
 }
 
 func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
+
+// isEmpty reports an empty list or mapping: a required one must have something in it (an
+// empty string is caught by scalar).
+func isEmpty(v any) bool {
+	switch v := v.(type) {
+	case []string:
+		return len(v) == 0
+	case orderedMap:
+		return len(v.keys) == 0
+	case []*Conf:
+		return len(v) == 0
+	}
+	return false
+}
 
 // describe names the kind of a YAML value without quoting it (it may be a secret).
 func describe(n *yaml.Node) string {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -135,6 +136,7 @@ type Pipeline struct {
 	pub     message.Publisher
 	metrics *pipelineMetrics
 
+	ran       atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -278,14 +280,23 @@ func (p *Pipeline) intakeHandler(msg *message.Message) error {
 }
 
 // Run runs the router until ctx is done or Close.
-func (p *Pipeline) Run(ctx context.Context) error { return p.router.Run(ctx) }
+func (p *Pipeline) Run(ctx context.Context) error {
+	p.ran.Store(true)
+	return p.router.Run(ctx)
+}
 
 // Running is closed once every handler is subscribed.
 func (p *Pipeline) Running() <-chan struct{} { return p.router.Running() }
 
 // Close stops the handlers, letting the messages in hand finish (at most 30s).
 func (p *Pipeline) Close() error {
-	p.closeOnce.Do(func() { p.closeErr = p.router.Close() })
+	// A router that never ran would wait its whole close timeout for handlers that never
+	// started; the bus closes the subscriptions.
+	p.closeOnce.Do(func() {
+		if p.ran.Load() {
+			p.closeErr = p.router.Close()
+		}
+	})
 	return p.closeErr
 }
 

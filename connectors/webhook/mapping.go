@@ -93,7 +93,9 @@ func compileMapping(fields []string, exprs map[string]string) (*mapping, map[str
 			errs[f] = fmt.Errorf("%q is not a draft field a mapping can set (one of: %s)", f, mappableList())
 			continue
 		}
-		p, err := expr.Compile(exprs[f], expr.Env(mappingEnv{}), expr.MaxNodes(2000))
+		// now() is left out: a normalizer is pure, and a replayed envelope must map as it
+		// did the first time. received_at is the envelope's "now".
+		p, err := expr.Compile(exprs[f], expr.Env(mappingEnv{}), expr.MaxNodes(2000), expr.DisableBuiltin("now"))
 		if err != nil {
 			errs[f] = fmt.Errorf("expression does not compile: %s", oneLine(err))
 			continue
@@ -275,20 +277,38 @@ func setTime(d *normalize.Draft, v any) error {
 		}
 		d.OccurredAt = t
 	case int:
-		d.OccurredAt = unixTime(float64(v))
+		return setUnixTime(d, float64(v))
 	case float64:
-		d.OccurredAt = unixTime(v)
+		return setUnixTime(d, v)
 	default:
 		return fmt.Errorf("want a time, got %s", kindOf(v))
 	}
 	return nil
 }
 
-func unixTime(x float64) time.Time {
-	if x > 1e11 { // past the year 5138 as seconds: it is milliseconds
-		return time.UnixMilli(int64(x))
+// Unix times a draft can hold: years 1 to 9999, as JSON (RFC 3339) can write them.
+const (
+	minUnixSeconds = -62135596800 // 0001-01-01T00:00:00Z
+	maxUnixSeconds = 253402300799 // 9999-12-31T23:59:59Z
+)
+
+// setUnixTime reads Unix seconds, or milliseconds when the number is too big to be seconds. The
+// time is in UTC, not the host's zone: the same envelope maps to the same draft on every host.
+func setUnixTime(d *normalize.Draft, x float64) error {
+	t, ok := time.Time{}, false
+	switch {
+	case x > 1e11: // past the year 5138 as seconds: it is milliseconds
+		if ok = x <= maxUnixSeconds*1000; ok {
+			t = time.UnixMilli(int64(x))
+		}
+	case x >= minUnixSeconds:
+		t, ok = time.Unix(int64(x), 0), true
 	}
-	return time.Unix(int64(x), 0)
+	if !ok { // NaN too: it compares false
+		return fmt.Errorf("want a time, got %v: outside the years 1 to 9999 as Unix seconds or milliseconds", x)
+	}
+	d.OccurredAt = t.UTC()
+	return nil
 }
 
 func kindOf(v any) string {

@@ -41,7 +41,9 @@ Without a ` + "`mapping`" + `, the body must be a draft (see DESIGN.md §3: titl
 device, location, urgency, …). With one, each draft field is computed from the request by an
 [expr](https://expr-lang.org) expression over ` + "`payload`" + ` (the decoded JSON), ` + "`headers`" + ` (lowercase
 names) and ` + "`received_at`" + `. Use ` + "`?.`" + ` and ` + "`??`" + ` for fields that may be missing:
-` + "`payload.contact?.mobile ?? \"\"`" + `. The mapping runs in the pipeline, not at the edge: a request it
+` + "`payload.contact?.mobile ?? \"\"`" + `. ` + "`occurred_at`" + ` takes an RFC 3339 time or Unix seconds or
+milliseconds. ` + "`now()`" + ` is not available: a replayed request must map as it did the first time, so
+use ` + "`received_at`" + `. The mapping runs in the pipeline, not at the edge: a request it
 cannot map is still answered 202, and lands in the dead letters with the error; fix the mapping,
 restart, and ` + "`gongdan deadletters replay`" + ` turns it into a ticket.
 

@@ -159,18 +159,27 @@ func (w *Webhook) envelope(rw http.ResponseWriter, r *http.Request) (normalize.E
 			return normalize.Envelope{}, problem.New(http.StatusUnauthorized, "bad-signature", detail)
 		}
 	}
+	dedup := r.Header.Get(w.dedupHeader)
+	if len(dedup) > maxDedupLen {
+		// Not a JSON problem: said apart, so the sender looks at its header, not its body.
+		return normalize.Envelope{}, problem.New(http.StatusBadRequest, "bad-request",
+			fmt.Sprintf("the %s header is longer than %d characters", w.dedupHeader, maxDedupLen))
+	}
 	headers := map[string]string{}
 	for _, h := range w.keep {
 		if v := r.Header.Get(h); v != "" {
 			headers[headerVar(h)] = v
 		}
 	}
-	env, err := w.makeEnvelope(body, r.Header.Get(w.dedupHeader), headers)
+	env, err := w.makeEnvelope(body, dedup, headers)
 	if err != nil {
 		return normalize.Envelope{}, problem.New(http.StatusBadRequest, "malformed-json", err.Error())
 	}
 	return env, nil
 }
+
+// maxDedupLen bounds the dedup header, which becomes part of a draft's dedup key.
+const maxDedupLen = 200
 
 // makeEnvelope checks that the body is one JSON object and wraps it.
 func (w *Webhook) makeEnvelope(body []byte, dedup string, headers map[string]string) (normalize.Envelope, error) {
@@ -181,8 +190,8 @@ func (w *Webhook) makeEnvelope(body []byte, dedup string, headers map[string]str
 	if w.mapping != nil {
 		typ = envelopeTypeMapped
 	}
-	if len(dedup) > 200 {
-		return normalize.Envelope{}, fmt.Errorf("the %s header is longer than 200 characters", w.dedupHeader)
+	if len(dedup) > maxDedupLen {
+		return normalize.Envelope{}, fmt.Errorf("the %s header is longer than %d characters", w.dedupHeader, maxDedupLen)
 	}
 	return normalize.Envelope{
 		ID:            w.env.NewID(),
