@@ -180,8 +180,11 @@ var busGroupPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$`)
 // subscribes to is shared by all subscribers of that group, in this process and others, and
 // each message goes to one of them. Each Subscribe has up to concurrency messages out at
 // once; a message not acked (nacked, or still out when the subscriber or the process goes
-// away) is delivered again. A group that subscribes to a topic for the first time starts
-// from the oldest message the stream still keeps.
+// away) is delivered again: at once when nacked, after 30 seconds (the ack wait) otherwise,
+// also after a restart. A group that subscribes to a topic for the first time starts from
+// the oldest message the stream still keeps. When no subscription of the group is running
+// anywhere, the first Subscribe holds delivery for a second, so that a backlog is spread
+// over all its concurrency rather than queued behind one subscription.
 //
 // The caller owns the subscriber and closes it; Bus.Close closes those still open. Group
 // names are letters, digits, '-' and '_' ("normalize-hooks").

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -55,10 +56,11 @@ const (
 	// embeddedMaxPayload is the largest message the embedded server takes (the NATS default
 	// is 1 MiB; an envelope with a 1 MiB body and its headers needs more).
 	embeddedMaxPayload = 8 << 20
-	// pauseLimit bounds the pause of an idle consumer while a subscriber sets up its
-	// subscriptions (see holdIdleConsumer): if the process dies before resuming it, the
-	// server resumes it then.
-	pauseLimit = 30 * time.Second
+	// idleHold is how long an idle consumer is paused while a subscriber sets up its
+	// subscriptions (see holdIdleConsumer). Setting up 64 takes milliseconds in process,
+	// about 130 ms at 1 ms from the server; a group that starts idle waits this long for
+	// its first message.
+	idleHold = time.Second
 	// busLockFile, in the embedded storage dir, is held (flock) while a process uses it.
 	busLockFile = "gongdan-bus.lock"
 )
@@ -505,8 +507,8 @@ func (b *natsBus) updateConsumer(ctx context.Context, info *nats.ConsumerInfo, g
 	return updated, nil
 }
 
-// holdIdleConsumer pauses the consumer if no subscription anywhere is bound to it, and
-// returns what resumes it.
+// holdIdleConsumer pauses the consumer for idleHold if no subscription anywhere is bound
+// to it.
 //
 // watermill-nats makes a subscriber's subscriptions one after the other, and JetStream
 // pushes to the first as soon as it exists: all of a backlog, up to MaxAckPending, would
@@ -515,20 +517,17 @@ func (b *natsBus) updateConsumer(ctx context.Context, info *nats.ConsumerInfo, g
 // consumer spreads the backlog over all of them (the server picks a random member of the
 // queue group for each message). When another subscription is bound already, messages are
 // flowing and each ack lets one more out, to a random member; nothing to hold then.
-func (b *natsBus) holdIdleConsumer(ctx context.Context, info *nats.ConsumerInfo) (resume func()) {
+//
+// The pause ends by itself: resuming it through the API would leave a push consumer that
+// gained its interest while paused waiting for the next published message (nats-server
+// 2.15 signals its delivery loop when a pause expires, not when it is lifted). A process
+// that dies meanwhile therefore leaves nothing paused either.
+func (b *natsBus) holdIdleConsumer(ctx context.Context, info *nats.ConsumerInfo) {
 	if info.PushBound || !b.canPause {
-		return func() {}
+		return
 	}
-	if _, err := b.jsm.PauseConsumer(ctx, info.Stream, info.Name, time.Now().Add(pauseLimit)); err != nil {
+	if _, err := b.jsm.PauseConsumer(ctx, info.Stream, info.Name, time.Now().Add(idleHold)); err != nil {
 		b.logger.Warn("cannot pause an idle consumer while subscribing; its first subscription may take the backlog alone", "consumer", info.Name, "error", err)
-		return func() {}
-	}
-	return func() {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), requestTimeout)
-		defer cancel()
-		if _, err := b.jsm.ResumeConsumer(ctx, info.Stream, info.Name); err != nil {
-			b.logger.Warn("cannot resume a consumer; the server will within "+pauseLimit.String(), "consumer", info.Name, "error", err)
-		}
 	}
 }
 
@@ -725,13 +724,16 @@ func (s *natsSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *m
 	if err != nil {
 		return nil, err
 	}
-	resume := s.bus.holdIdleConsumer(setupCtx, info)
+	s.bus.holdIdleConsumer(setupCtx, info)
+	started := time.Now()
 	out, err := s.inner.Subscribe(ctx, subject)
 	if err == nil {
 		// The server has every subscription once it answers a ping sent after them.
 		err = s.nc.FlushTimeout(requestTimeout)
 	}
-	resume()
+	if took := time.Since(started); took > idleHold {
+		s.bus.logger.Debug("subscriptions took longer than the idle hold", "group", s.group, "topic", topic, "took", took)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("bus: group %s cannot subscribe to %s on %s: %v", s.group, topic, s.bus.where, err)
 	}
@@ -761,13 +763,15 @@ func (s *natsSubscriber) Close() error {
 	return nil
 }
 
-// metadataHeader carries, URL-query encoded, the metadata entries a NATS header cannot carry
-// as they are: keys that are not header tokens or that NATS reserves (Nats-*), and values
-// the client would alter (it trims them and turns CR and LF into spaces).
+// metadataHeader carries the metadata entries a NATS header cannot carry as they are, as
+// base64 of their URL query encoding: keys that are not header tokens, values the client
+// would alter (it trims them and turns CR and LF into spaces), and anything mentioning
+// "Nats-", which servers before 2.10 find anywhere in the header block: a value
+// "see Nats-Msg-Id: 7" would set the message's deduplication id on such a server.
 const metadataHeader = "Gongdan-Metadata"
 
 // busMarshaler is watermill-nats' NATSMarshaler (UUID and metadata in headers, payload as
-// the body) that keeps every metadata entry intact.
+// the body) that keeps every metadata entry intact and out of the server's way.
 type busMarshaler struct{}
 
 func (busMarshaler) Marshal(subject string, msg *message.Message) (*nats.Msg, error) {
@@ -785,7 +789,7 @@ func (busMarshaler) Marshal(subject string, msg *message.Message) (*nats.Msg, er
 		encoded.Set(k, v)
 	}
 	if encoded != nil {
-		header.Set(metadataHeader, encoded.Encode())
+		header.Set(metadataHeader, base64.StdEncoding.EncodeToString([]byte(encoded.Encode())))
 	}
 	return &nats.Msg{Subject: subject, Data: msg.Payload, Header: header}, nil
 }
@@ -793,13 +797,17 @@ func (busMarshaler) Marshal(subject string, msg *message.Message) (*nats.Msg, er
 func (busMarshaler) Unmarshal(m *nats.Msg) (*message.Message, error) {
 	metadata := make(message.Metadata, len(m.Header))
 	for k, vs := range m.Header {
-		if k == wmnats.WatermillUUIDHdr || k == metadataHeader || isNATSHeader(k) || len(vs) == 0 {
+		if k == wmnats.WatermillUUIDHdr || k == metadataHeader || mentionsNATS(k) || len(vs) == 0 {
 			continue
 		}
 		metadata[k] = vs[0]
 	}
 	if enc := m.Header.Get(metadataHeader); enc != "" {
-		values, err := url.ParseQuery(enc)
+		query, err := base64.StdEncoding.DecodeString(enc)
+		if err != nil {
+			return nil, fmt.Errorf("bus: bad %s header: %v", metadataHeader, err)
+		}
+		values, err := url.ParseQuery(string(query))
 		if err != nil {
 			return nil, fmt.Errorf("bus: bad %s header: %v", metadataHeader, err)
 		}
@@ -815,7 +823,7 @@ func (busMarshaler) Unmarshal(m *nats.Msg) (*message.Message, error) {
 // headerSafe reports whether a NATS header carries key: value unchanged and without meaning
 // to the server.
 func headerSafe(key, value string) bool {
-	if key == "" || key == wmnats.WatermillUUIDHdr || key == metadataHeader || isNATSHeader(key) {
+	if key == "" || key == wmnats.WatermillUUIDHdr || key == metadataHeader || mentionsNATS(key) || mentionsNATS(value) {
 		return false
 	}
 	for i := 0; i < len(key); i++ {
@@ -832,10 +840,15 @@ func headerSafe(key, value string) bool {
 	return value == "" || (value[0] != ' ' && value[len(value)-1] != ' ')
 }
 
-// isNATSHeader reports whether key is in the namespace NATS gives meaning to (Nats-Msg-Id,
-// Nats-Expected-Stream, ...).
-func isNATSHeader(key string) bool {
-	return len(key) >= 5 && strings.EqualFold(key[:5], "nats-")
+// mentionsNATS reports whether s contains "nats-" in any case: the namespace of the headers
+// NATS gives meaning to (Nats-Msg-Id, Nats-Expected-Stream, ...).
+func mentionsNATS(s string) bool {
+	for i := 0; i+5 <= len(s); i++ {
+		if strings.EqualFold(s[i:i+5], "nats-") {
+			return true
+		}
+	}
+	return false
 }
 
 var (
