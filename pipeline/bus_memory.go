@@ -175,7 +175,7 @@ func (s *memorySubscriber) Subscribe(ctx context.Context, topic string) (<-chan 
 
 // take hands messages from the group's channel to out, one at a time: the next only once
 // the last is acked or nacked. A nacked message goes back to GoChannel, which offers it to
-// the group again; so does one still out when the member stops.
+// the group again; so does one still unacked closeGrace after the member stops.
 func (s *memorySubscriber) take(ctx context.Context, in <-chan *message.Message, out chan<- *message.Message) {
 	for {
 		var msg *message.Message
@@ -203,16 +203,24 @@ func (s *memorySubscriber) take(ctx context.Context, in <-chan *message.Message,
 		case <-msg.Acked():
 		case <-msg.Nacked():
 		case <-s.closing:
-			msg.Nack() // no effect if the consumer acked meanwhile
+			settle(msg)
 			return
 		case <-ctx.Done():
-			msg.Nack()
+			settle(msg)
 			return
 		}
 	}
 }
 
-// Close stops the member and closes its output channels once its goroutines are done.
+// settle waits up to closeGrace for msg, handed out, to be acked or nacked, as the NATS
+// bus does on Close, then gives it back to the group.
+func settle(msg *message.Message) {
+	waitSettled(map[*message.Message]struct{}{msg: {}}, closeGrace)
+	msg.Nack() // no effect if it was acked
+}
+
+// Close stops the member and closes its output channels once its goroutines are done:
+// after the messages it handed out are acked or nacked, or closeGrace is over.
 func (s *memorySubscriber) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.closing)

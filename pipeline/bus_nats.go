@@ -48,8 +48,11 @@ const (
 	requestTimeout = 10 * time.Second
 	// drainTimeout bounds the drain of a subscriber's connection on Close.
 	drainTimeout = 5 * time.Second
-	// subscriberCloseTimeout bounds watermill-nats' wait for its subscriptions to stop.
-	subscriberCloseTimeout = 10 * time.Second
+	// closeGrace is how long a closing subscriber waits for the messages it handed out to
+	// be acked or nacked, so that a graceful shutdown (a watermill Router closes its
+	// subscribers first, then waits for its handlers) keeps their acks; what is still out
+	// after it comes again after ackWait. It also bounds watermill-nats' own close.
+	closeGrace = 5 * time.Second
 	// embeddedStartTimeout bounds the start of the embedded server, JetStream recovery
 	// included.
 	embeddedStartTimeout = time.Minute
@@ -548,16 +551,33 @@ func serverAtLeast(version string, major, minor int) bool {
 func (b *natsBus) publisher() message.Publisher { return natsPublisher{b} }
 
 func (b *natsBus) subscriber(group string, concurrency int) (message.Subscriber, error) {
+	s := &natsSubscriber{bus: b, group: group, concurrency: concurrency, closing: make(chan struct{})}
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.closed.Load() {
 		return nil, ErrBusClosed
 	}
-	// A connection per subscriber: watermill-nats drains the connection when its
-	// subscriber closes.
+	b.subs[s] = struct{}{}
+	return s, nil
+}
+
+// natsSubscription is one Subscribe of a natsSubscriber: a watermill-nats subscriber on a
+// connection of its own (it drains the connection when it closes).
+type natsSubscription struct {
+	nc       *nats.Conn
+	ncClosed <-chan struct{}
+	inner    *wmnats.Subscriber
+	// stopping is set once the subscription is being stopped.
+	stopping *atomic.Bool
+}
+
+func (b *natsBus) newSubscription(group string, concurrency int) (*natsSubscription, error) {
 	nc, ncClosed, err := b.connect("gongdan " + group)
 	if err != nil {
 		return nil, err
 	}
 	prefix := b.cfg.Prefix + "."
+	stopping := new(atomic.Bool)
 	inner, err := wmnats.NewSubscriberWithNatsConn(nc, wmnats.SubscriberSubscriptionConfig{
 		Unmarshaler: busMarshaler{},
 		// One NATS subscription per unit of concurrency: watermill-nats hands a message on
@@ -565,8 +585,8 @@ func (b *natsBus) subscriber(group string, concurrency int) (message.Subscriber,
 		SubscribersCount: concurrency,
 		// Give up on a message at the moment JetStream redelivers it anyway.
 		AckWaitTimeout: ackWait,
-		CloseTimeout:   subscriberCloseTimeout,
-		// The caller of inner.Subscribe passes the subject, not the topic.
+		CloseTimeout:   closeGrace,
+		// Subscribe is given the subject, not the topic.
 		SubjectCalculator: func(queueGroup, subject string) *wmnats.SubjectDetail {
 			return &wmnats.SubjectDetail{Primary: subject, QueueGroup: queueGroup}
 		},
@@ -585,21 +605,70 @@ func (b *natsBus) subscriber(group string, concurrency int) (message.Subscriber,
 			SubscribeOptions: []nats.SubOpt{nats.ManualAck()},
 			ConnectOptions:   []nats.JSOpt{nats.MaxWait(requestTimeout)},
 		},
-	}, b.wlogger.With(watermill.LogFields{"group": group}))
+	}, stoppingLogger{b.wlogger.With(watermill.LogFields{"group": group}), stopping})
 	if err != nil {
 		nc.Close()
+		waitClosed(ncClosed)
 		return nil, fmt.Errorf("bus: subscriber for group %s: %v", group, err)
 	}
-	s := &natsSubscriber{bus: b, group: group, concurrency: concurrency, nc: nc, ncClosed: ncClosed, inner: inner}
-	b.mu.Lock()
-	if b.closed.Load() {
-		b.mu.Unlock()
-		_ = s.Close()
-		return nil, ErrBusClosed
+	return &natsSubscription{nc: nc, ncClosed: ncClosed, inner: inner, stopping: stopping}, nil
+}
+
+// stop ends the subscription without racing watermill-nats. in is its output channel,
+// which the caller no longer forwards from.
+//
+// watermill-nats closes its output channel after unsubscribing, while a delivery callback
+// may still be about to send on it: a data race, and a "send on closed channel" panic if
+// the send is chosen after the close. So first the connection is drained: the server stops
+// delivering, and the messages still buffered pass through the callbacks into in, where
+// they are nacked (JetStream offers them to the other members at once). A subscription
+// counts as drained only once its last callback has returned, and the connection closes
+// only once every subscription is drained; after that, no callback runs, and all of them
+// happened before watermill-nats is told to close.
+func (sub *natsSubscription) stop(in <-chan *message.Message, logger *slog.Logger) {
+	sub.stopping.Store(true)
+	if err := sub.nc.Drain(); err != nil {
+		logger.Debug("draining a subscription's connection", "error", err)
+		sub.nc.Close()
 	}
-	b.subs[s] = struct{}{}
-	b.mu.Unlock()
-	return s, nil
+	deadline := time.NewTimer(drainTimeout + time.Second)
+	defer deadline.Stop()
+drain:
+	for {
+		select {
+		case msg := <-in:
+			msg.Nack()
+		case <-sub.ncClosed:
+			break drain
+		case <-deadline.C:
+			sub.nc.Close()
+		}
+	}
+	// Its subscriptions stop with an error (the connection is closed): logged at Debug by
+	// stoppingLogger.
+	if err := sub.inner.Close(); err != nil {
+		logger.Debug("closing a subscription", "error", err)
+	}
+}
+
+// stoppingLogger is watermill-nats' logger for a subscription; once the subscription is
+// being stopped, the errors it logs about the closed connection (which stop closes on
+// purpose) go to Debug.
+type stoppingLogger struct {
+	watermill.LoggerAdapter
+	stopping *atomic.Bool
+}
+
+func (l stoppingLogger) Error(msg string, err error, fields watermill.LogFields) {
+	if l.stopping.Load() && errors.Is(err, nats.ErrConnectionClosed) {
+		l.LoggerAdapter.Debug(msg+": "+err.Error(), fields)
+		return
+	}
+	l.LoggerAdapter.Error(msg, err, fields)
+}
+
+func (l stoppingLogger) With(fields watermill.LogFields) watermill.LoggerAdapter {
+	return stoppingLogger{l.LoggerAdapter.With(fields), l.stopping}
 }
 
 func (b *natsBus) healthy(ctx context.Context) error {
@@ -629,12 +698,12 @@ func (b *natsBus) close() error {
 		subs = append(subs, s)
 	}
 	b.mu.Unlock()
-	var errs []error
+	// Concurrently: each may wait up to closeGrace for its messages.
+	var wg sync.WaitGroup
 	for _, s := range subs {
-		if err := s.Close(); err != nil {
-			errs = append(errs, err)
-		}
+		wg.Go(func() { _ = s.Close() })
 	}
+	wg.Wait()
 	if b.nc != nil {
 		// The publisher's connection; every publish has had its PubAck, nothing is pending.
 		b.nc.Close()
@@ -648,7 +717,7 @@ func (b *natsBus) close() error {
 	if b.dirLock != nil {
 		unlockBusDir(b.dirLock)
 	}
-	return errors.Join(errs...)
+	return nil
 }
 
 // waitClosed waits for a connection's closed handler, which runs on the client's callback
@@ -696,24 +765,38 @@ func (p natsPublisher) Publish(topic string, messages ...*message.Message) error
 // Close does nothing: the Bus owns the connection.
 func (natsPublisher) Close() error { return nil }
 
-// natsSubscriber is one consumer-group member: a watermill-nats subscriber on its own
-// connection, which binds to consumers ensureConsumer has made.
+// natsSubscriber is one consumer-group member. Each Subscribe gets a natsSubscription
+// and a goroutine, forward, that passes its messages on.
+//
+// The caller never reads watermill-nats' output channel itself: forward does, and when the
+// subscription ends it stops the subscription in an order that keeps watermill-nats from
+// closing that channel under a sending callback (see natsSubscription.stop).
 type natsSubscriber struct {
 	bus         *natsBus
 	group       string
 	concurrency int
-	nc          *nats.Conn
-	ncClosed    <-chan struct{}
-	inner       *wmnats.Subscriber
 
+	mu        sync.Mutex // closed and running.Add
+	closed    bool
+	closing   chan struct{}
 	closeOnce sync.Once
-	closed    atomic.Bool
+	running   sync.WaitGroup // forward goroutines
 }
 
-func (s *natsSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
-	if s.closed.Load() || s.bus.closed.Load() {
+func (s *natsSubscriber) Subscribe(ctx context.Context, topic string) (_ <-chan *message.Message, err error) {
+	s.mu.Lock()
+	if s.closed || s.bus.closed.Load() {
+		s.mu.Unlock()
 		return nil, ErrBusClosed
 	}
+	s.running.Add(1)
+	s.mu.Unlock()
+	defer func() {
+		if err != nil {
+			s.running.Done()
+		}
+	}()
+
 	subject, err := s.bus.subject(ctx, topic)
 	if err != nil {
 		return nil, err
@@ -724,38 +807,106 @@ func (s *natsSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *m
 	if err != nil {
 		return nil, err
 	}
+	sub, err := s.bus.newSubscription(s.group, s.concurrency)
+	if err != nil {
+		return nil, err
+	}
 	s.bus.holdIdleConsumer(setupCtx, info)
 	started := time.Now()
-	out, err := s.inner.Subscribe(ctx, subject)
+	// Not cancelled with ctx: forward stops the subscription itself, in the safe order.
+	in, err := sub.inner.Subscribe(context.WithoutCancel(ctx), subject)
 	if err == nil {
 		// The server has every subscription once it answers a ping sent after them.
-		err = s.nc.FlushTimeout(requestTimeout)
+		err = sub.nc.FlushTimeout(requestTimeout)
+	}
+	if err != nil {
+		sub.stop(in, s.bus.logger)
+		return nil, fmt.Errorf("bus: group %s cannot subscribe to %s on %s: %v", s.group, topic, s.bus.where, err)
 	}
 	if took := time.Since(started); took > idleHold {
 		s.bus.logger.Debug("subscriptions took longer than the idle hold", "group", s.group, "topic", topic, "took", took)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("bus: group %s cannot subscribe to %s on %s: %v", s.group, topic, s.bus.where, err)
-	}
+	out := make(chan *message.Message)
+	go s.forward(ctx, sub, in, out)
 	return out, nil
 }
 
-// Close stops the subscriptions and closes the connection. Messages handed out and not yet
-// acked are not acked by a later Ack: JetStream delivers them again after ackWait.
+// forward passes messages from in to out until the subscriber closes or ctx ends; then it
+// waits up to closeGrace for those handed out to be acked or nacked, nacks the others,
+// stops the subscription and closes out.
+func (s *natsSubscriber) forward(ctx context.Context, sub *natsSubscription, in <-chan *message.Message, out chan<- *message.Message) {
+	defer s.running.Done()
+	defer close(out)
+	handedOut := make(map[*message.Message]struct{})
+loop:
+	for {
+		select {
+		case msg, ok := <-in:
+			if !ok {
+				break loop
+			}
+			select {
+			case out <- msg:
+				handedOut[msg] = struct{}{}
+				if len(handedOut) > 2*s.concurrency {
+					dropSettled(handedOut)
+				}
+			case <-s.closing:
+				msg.Nack() // to another member at once
+				break loop
+			case <-ctx.Done():
+				msg.Nack()
+				break loop
+			}
+		case <-s.closing:
+			break loop
+		case <-ctx.Done():
+			break loop
+		}
+	}
+	waitSettled(handedOut, closeGrace)
+	for msg := range handedOut {
+		msg.Nack() // no effect on those acked
+	}
+	sub.stop(in, s.bus.logger)
+}
+
+// dropSettled removes the acked and nacked messages from handedOut.
+func dropSettled(handedOut map[*message.Message]struct{}) {
+	for msg := range handedOut {
+		select {
+		case <-msg.Acked():
+		case <-msg.Nacked():
+		default:
+			continue
+		}
+		delete(handedOut, msg)
+	}
+}
+
+// waitSettled waits until every message in handedOut is acked or nacked, or grace is over.
+func waitSettled(handedOut map[*message.Message]struct{}, grace time.Duration) {
+	timeout := time.NewTimer(grace)
+	defer timeout.Stop()
+	for msg := range handedOut {
+		select {
+		case <-msg.Acked():
+		case <-msg.Nacked():
+		case <-timeout.C:
+			return
+		}
+	}
+}
+
+// Close stops the subscriptions, each once the messages it handed out are acked or nacked
+// (or closeGrace is over: those come again after ackWait), and closes their channels.
 func (s *natsSubscriber) Close() error {
 	s.closeOnce.Do(func() {
-		s.closed.Store(true)
-		// Stops the subscriptions, closes the output channels and starts draining the
-		// connection; the drain ends asynchronously, with the closed handler.
-		if err := s.inner.Close(); err != nil {
-			s.bus.logger.Debug("closing subscriber", "group", s.group, "error", err)
-		}
-		select {
-		case <-s.ncClosed:
-		case <-time.After(drainTimeout + time.Second):
-			s.nc.Close()
-			waitClosed(s.ncClosed)
-		}
+		s.mu.Lock()
+		s.closed = true
+		close(s.closing)
+		s.mu.Unlock()
+		s.running.Wait()
 		s.bus.mu.Lock()
 		delete(s.bus.subs, s)
 		s.bus.mu.Unlock()
@@ -852,10 +1003,11 @@ func mentionsNATS(s string) bool {
 }
 
 var (
-	_ message.Publisher  = natsPublisher{}
-	_ message.Subscriber = (*natsSubscriber)(nil)
-	_ wmnats.Marshaler   = busMarshaler{}
-	_ wmnats.Unmarshaler = busMarshaler{}
-	_ server.Logger      = (*serverLogger)(nil)
-	_ busBackend         = (*natsBus)(nil)
+	_ message.Publisher       = natsPublisher{}
+	_ message.Subscriber      = (*natsSubscriber)(nil)
+	_ wmnats.Marshaler        = busMarshaler{}
+	_ wmnats.Unmarshaler      = busMarshaler{}
+	_ server.Logger           = (*serverLogger)(nil)
+	_ busBackend              = (*natsBus)(nil)
+	_ watermill.LoggerAdapter = stoppingLogger{}
 )

@@ -575,6 +575,39 @@ func TestBusCloseLeavesNoGoroutines(t *testing.T) {
 	})
 }
 
+// Close waits for the messages a subscriber handed out: an ack given meanwhile (a handler
+// finishing during a graceful shutdown) is kept, and the message does not come again.
+func TestBusCloseKeepsAcksOfMessagesOut(t *testing.T) {
+	forEachBus(t, func(t *testing.T, kind busKind) {
+		b := openTestBus(t, kind)
+		sent := newTestMessage(1)
+		require.NoError(t, b.Publisher().Publish("drafts", sent))
+		sub, err := b.Subscriber("intake", 2)
+		require.NoError(t, err)
+		ch, err := sub.Subscribe(context.Background(), "drafts")
+		require.NoError(t, err)
+		msg := receive(t, ch)
+
+		closed := make(chan struct{})
+		go func() {
+			assert.NoError(t, sub.Close())
+			close(closed)
+		}()
+		select {
+		case <-closed:
+			t.Fatal("Close returned with a message out and unacked")
+		case <-time.After(quietPeriod):
+		}
+		msg.Ack()
+		<-closed
+		_, open := <-ch
+		assert.False(t, open, "subscription channel open after Close")
+
+		consumerDone(t, b, "intake", "drafts")
+		expectNothing(t, subscribe(t, b, "intake", 2, "drafts"), "the message acked while closing")
+	})
+}
+
 func TestBusAfterClose(t *testing.T) {
 	forEachBus(t, func(t *testing.T, kind busKind) {
 		b, err := OpenBus(context.Background(), testBusConfig(t, kind), testLogger(t))
