@@ -43,6 +43,11 @@ var relativeDays = map[string]struct {
 // of which day?) are not returned, and the search moves on to the next expression.
 func ParseChineseTime(text string, now time.Time) (time.Time, Match, bool) {
 	for i := 0; i < len(text); {
+		// Every expression ends in a time of day; where none is left, the pattern (whose
+		// optional lead gives the regexp engine no literal to skip ahead with) need not run.
+		if !hasTimeOfDay(text[i:]) {
+			break
+		}
 		loc := chineseTimePattern.FindStringSubmatchIndex(text[i:])
 		if loc == nil {
 			break
@@ -55,7 +60,7 @@ func ParseChineseTime(text string, now time.Time) (time.Time, Match, bool) {
 			}
 			return text[i+loc[2*k] : i+loc[2*k+1]]
 		}
-		for start < end && strings.IndexByte(" \t\n\f\r", text[start]) >= 0 {
+		for start < end && isBlank(text[start]) {
 			start++ // the pattern may begin at the blank before a time without a date
 		}
 		if !standsApartFromDigits(text, start, end) {
@@ -71,6 +76,25 @@ func ParseChineseTime(text string, now time.Time) (time.Time, Match, bool) {
 		i = end
 	}
 	return time.Time{}, Match{}, false
+}
+
+// hasTimeOfDay reports whether text has an ASCII digit followed, after optional blanks, by
+// one of : ： 点 时 — what every match of chineseTimePattern contains.
+func hasTimeOfDay(text string) bool {
+	for i := 0; i < len(text); i++ {
+		if !isASCIIDigit(text[i]) {
+			continue
+		}
+		j := i + 1
+		for j < len(text) && isBlank(text[j]) {
+			j++
+		}
+		rest := text[j:]
+		if strings.HasPrefix(rest, ":") || strings.HasPrefix(rest, "：") || strings.HasPrefix(rest, "点") || strings.HasPrefix(rest, "时") {
+			return true
+		}
+	}
+	return false
 }
 
 // standsApartFromDigits rejects an expression that is the tail or head of a longer number:

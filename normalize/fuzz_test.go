@@ -45,11 +45,16 @@ func FuzzParseChineseTime(f *testing.F) {
 	for _, s := range []string{
 		"上午 9:42", "今天下午3点", "前天晚上8点半", "2026年11月23日14时05分", "2026-11-23 14:05",
 		"11月23日 9:30", "凌晨12点", "中午1点", "2月30日 9:00", "19:423", "昨晚9点5分", "\xe4\xb8下午3点",
+		"9 :42", "3\t点", "12：05", "无时间 13812345678",
 	} {
 		f.Add(s)
 	}
 	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.FixedZone("CST", 8*3600))
 	f.Fuzz(func(t *testing.T, text string) {
+		// The prefilter must never hide an expression the pattern would find.
+		if chineseTimePattern.MatchString(text) && !hasTimeOfDay(text) {
+			t.Fatalf("the pattern matches %q but hasTimeOfDay says there is no time of day", text)
+		}
 		got, m, ok := ParseChineseTime(text, now)
 		if !ok {
 			if m != (Match{}) || !got.IsZero() {

@@ -1,6 +1,9 @@
 package normalize
 
-import "sort"
+import (
+	"sort"
+	"strings"
+)
 
 // Match is one value an extractor found in a text. Start and End are byte offsets into the text
 // the extractor was given and Text is text[Start:End], exactly as written, so a caller can record
@@ -55,3 +58,6 @@ func asciiLower(s string) string {
 	}
 	return string(b)
 }
+
+// isBlank is the regexp class \s: space, \t, \n, \f, \r.
+func isBlank(b byte) bool { return strings.IndexByte(" \t\n\f\r", b) >= 0 }

@@ -743,7 +743,11 @@ func (p natsPublisher) Publish(topic string, messages ...*message.Message) error
 	if err != nil {
 		return err
 	}
-	err = p.b.pub.Publish(subject, messages...)
+	if len(messages) == 1 {
+		err = p.b.pub.Publish(subject, messages...)
+	} else {
+		err = p.publishBatch(subject, messages)
+	}
 	switch {
 	case err == nil:
 		return nil
@@ -760,6 +764,39 @@ func (p natsPublisher) Publish(topic string, messages ...*message.Message) error
 	default:
 		return fmt.Errorf("bus: publish to %s on %s: %v", topic, p.b.where, err)
 	}
+}
+
+// publishBatch publishes messages as watermill-nats does (same headers, Nats-Msg-Id = the
+// UUID), but sends them all before waiting for their PubAcks: watermill-nats waits for each
+// in turn, a round trip per message, which made the events outbox's batches of hundreds
+// slow and CPU-hungry. It returns once every message is stored, or with the first error;
+// publishing the batch again is safe (the stored ones are dropped as duplicates).
+func (p natsPublisher) publishBatch(subject string, messages []*message.Message) error {
+	futures := make([]nats.PubAckFuture, 0, len(messages))
+	for _, msg := range messages {
+		m, err := busMarshaler{}.Marshal(subject, msg)
+		if err != nil {
+			return err
+		}
+		m.Header.Set(nats.MsgIdHdr, msg.UUID)
+		f, err := p.b.js.PublishMsgAsync(m)
+		if err != nil {
+			return err
+		}
+		futures = append(futures, f)
+	}
+	timeout := time.NewTimer(publishTimeout)
+	defer timeout.Stop()
+	for _, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return err
+		case <-timeout.C:
+			return nats.ErrTimeout
+		}
+	}
+	return nil
 }
 
 // Close does nothing: the Bus owns the connection.

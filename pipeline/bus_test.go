@@ -423,6 +423,44 @@ func TestBusStoresARepublishedMessageOnce(t *testing.T) {
 	})
 }
 
+// Several messages in one Publish (the events outbox's batches) arrive whole and in order, and
+// a batch published again after a lost answer is stored once.
+func TestBusPublishesABatchInOrderAndOnce(t *testing.T) {
+	forEachBus(t, func(t *testing.T, kind busKind) {
+		b := openTestBus(t, kind)
+		const n = 300
+		batch := make([]*message.Message, n)
+		sent := make(map[string]*message.Message, n)
+		for i := range batch {
+			batch[i] = newTestMessage(i)
+			sent[batch[i].UUID] = batch[i]
+		}
+		require.NoError(t, b.Publisher().Publish("events", batch...))
+		if kind.jetStream {
+			again := make([]*message.Message, n)
+			for i, msg := range batch {
+				again[i] = msg.Copy()
+			}
+			require.NoError(t, b.Publisher().Publish("events", again...), "the batch again, after a lost answer")
+		}
+
+		// One unit of concurrency: JetStream delivers in stream order (the memory bus, for
+		// unit tests, makes no promise of order).
+		ch := subscribe(t, b, "outbox-reader", 1, "events")
+		var got received
+		for i := range n {
+			msg := acked(receive(t, ch))
+			if kind.jetStream {
+				assert.Equal(t, batch[i].UUID, msg.UUID, "message %d out of order", i)
+			}
+			got.add(msg)
+		}
+		got.check(t, sent)
+		consumerDone(t, b, "outbox-reader", "events")
+		expectNothing(t, ch, "a message of the republished batch")
+	})
+}
+
 // The embedded bus keeps what was not acked across a restart, and refuses a second process
 // on its directory. Unacked messages come back ackWait after their delivery, so this test
 // takes that long.
