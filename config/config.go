@@ -40,8 +40,9 @@ type Config struct {
 	Bus Bus `yaml:"bus"`
 	// Connectors are the intake channels, in file order.
 	Connectors []Connector `yaml:"connectors"`
-	// Normalize is reserved for a later version; it must be absent or empty.
-	Normalize Section `yaml:"normalize"`
+	// Normalize says how drafts are filled from their text: fault dictionary, device serial
+	// patterns, urgency keywords.
+	Normalize Normalize `yaml:"normalize"`
 	// Routing is reserved for a later version; it must be absent or empty.
 	Routing Section `yaml:"routing"`
 	// SLA is reserved for a later version; it must be absent or empty.
@@ -136,8 +137,8 @@ type Connector struct {
 	Raw *yaml.Node `yaml:"-" json:"-"`
 }
 
-// Section is a top-level section that a later version of gongdan defines (normalize, routing,
-// sla, notify). This version refuses it when it is not empty, rather than ignore what its
+// Section is a top-level section that a later version of gongdan defines (routing, sla,
+// notify). This version refuses it when it is not empty, rather than ignore what its
 // author expects to happen.
 type Section struct {
 	// Raw is the section as written; nil when absent.
@@ -256,6 +257,11 @@ func (c *Config) validate() []problem {
 	ps = append(ps, under("server", c.Server.validate())...)
 	ps = append(ps, under("store", c.Store.validate())...)
 	ps = append(ps, under("bus", c.Bus.validate())...)
+	dir := "."
+	if c.File != "" {
+		dir = filepath.Dir(c.File)
+	}
+	ps = append(ps, under("normalize", c.Normalize.validate(dir))...)
 	firstWithName := map[string]int{}
 	for i, con := range c.Connectors {
 		key := indexPath("connectors", i)
@@ -273,7 +279,7 @@ func (c *Config) validate() []problem {
 	for _, s := range []struct {
 		key     string
 		section Section
-	}{{"normalize", c.Normalize}, {"routing", c.Routing}, {"sla", c.SLA}, {"notify", c.Notify}} {
+	}{{"routing", c.Routing}, {"sla", c.SLA}, {"notify", c.Notify}} {
 		ps = append(ps, under(s.key, s.section.validate())...)
 	}
 	return ps

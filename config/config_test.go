@@ -21,6 +21,7 @@ import (
 	"gongdan/connectors"
 	_ "gongdan/connectors/all"
 	"gongdan/core/ticket"
+	"gongdan/normalize"
 )
 
 // webhookOnly stands in for the connector registry: it knows one type, webhook, whose own keys
@@ -259,6 +260,12 @@ func TestParseReportsEveryProblem(t *testing.T) {
 			`inline.yaml:2: server.http: malformed ${...}: write ${NAME} or ${NAME:-default} with NAME made of letters, digits and _, or $$ for a literal $`}},
 		{"unterminated ${", "server:\n  http: '127.0.0.1:${PORT'\n", []string{
 			`inline.yaml:2: server.http: unterminated ${ (close it with }, or write $$ for a literal $)`}},
+		{"normalize: a bad device pattern, an empty keyword, a missing dictionary", "normalize:\n  dictionary: no-such.yaml\n  device_patterns: ['E\\d{9}', '(', 'x*']\n  urgency_keywords: {red: [起火, '']}\n  times: maybe\n", []string{
+			`inline.yaml:2: normalize.dictionary: cannot read the fault dictionary: open no-such.yaml: no such file or directory`,
+			`inline.yaml:3: normalize.device_patterns[1]: "(" is not a valid regexp: error parsing regexp: missing closing ): ` + "`(`",
+			`inline.yaml:3: normalize.device_patterns[2]: "x*" matches the empty text, so it would find a serial in every message`,
+			`inline.yaml:4: normalize.urgency_keywords.red[1]: empty keyword; remove it`,
+			`inline.yaml:5: normalize.times: want true or false, got "maybe"`}},
 		{"problems are sorted by line", "server:\n  log: {format: xml}\n  tokns: []\nstor: {}\n", []string{
 			`inline.yaml:2: server.log.format: unknown log format "xml" (one of: text, json)`,
 			`inline.yaml:3: server.tokns: unknown key "tokns"; did you mean "tokens"?`,
@@ -640,4 +647,55 @@ func TestLoadMissingFileNamesIt(t *testing.T) {
 	require.Error(t, err)
 	assert.ErrorIs(t, err, os.ErrNotExist)
 	assert.Contains(t, err.Error(), "testdata/no-such-file.yaml")
+}
+
+// The normalize section reaches the enricher: the operator's dictionary (relative to the
+// config file), device patterns and urgency words, with the defaults for what is not given.
+func TestNormalizeSection(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "dicts", "elevators.yaml"), "categories:\n  - name: 困人\n    keywords: [困人, 关在电梯里]\n")
+	writeFile(t, filepath.Join(dir, "gongdan.yaml"), `normalize:
+  dictionary: dicts/elevators.yaml
+  device_patterns: ['ELV-\d{6}', 'SN[:：]?\s*([A-Z0-9]{8})']
+  urgency_keywords: {orange: [停梯]}
+  addresses: false
+`)
+	cfg, err := config.Load(filepath.Join(dir, "gongdan.yaml"))
+	require.NoError(t, err)
+	e := cfg.Normalize.Enricher
+
+	d := e.Enrich(normalize.Draft{Title: "有人关在电梯里", Description: "ELV-204512 停梯了，苏州市工业园区星湖街328号"})
+	assert.Equal(t, "困人", d.Category, "the operator's dictionary")
+	assert.Equal(t, "ELV-204512", d.Device.ID)
+	assert.Equal(t, normalize.Urgency("orange"), d.Urgency, "orange words replaced")
+	assert.Empty(t, d.Location.Address, "addresses: false")
+
+	d = e.Enrich(normalize.Draft{Title: "机器冒烟", Description: "序列号 SN: AB12CD34"})
+	assert.Equal(t, "AB12CD34", d.Device.ID, "the pattern's group is the id")
+	assert.Equal(t, normalize.Urgency("red"), d.Urgency, "red keeps the default words")
+	assert.Empty(t, d.Category, "the shipped dictionary is replaced, not merged")
+
+	// A broken dictionary names its file and line.
+	writeFile(t, filepath.Join(dir, "dicts", "elevators.yaml"), "categories:\n  - name: 困人\n  - name: 困人\n    keywords: [困人]\n")
+	_, err = config.Load(filepath.Join(dir, "gongdan.yaml"))
+	require.Error(t, err)
+	assert.Equal(t, []string{filepath.Join(dir, "gongdan.yaml") + `:2: normalize.dictionary: ` + filepath.Join(dir, "dicts", "elevators.yaml") +
+		`: dictionary line 2: category "困人" has no keywords or synonyms, so it can never match`}, errorLines(t, err))
+}
+
+// Without the section, drafts are enriched with the shipped dictionary and every extractor
+// but device serials (no pattern is a safe default).
+func TestNormalizeDefaults(t *testing.T) {
+	cfg, err := config.Parse("inline.yaml", []byte("server: {}\n"))
+	require.NoError(t, err)
+	d := cfg.Normalize.Enricher.Enrich(normalize.Draft{Title: "3号线急停按钮失灵", Description: "E202308001，苏州市工业园区星湖街328号"})
+	assert.Equal(t, "急停故障", d.Category)
+	assert.Equal(t, "苏州市工业园区星湖街328号", d.Location.Address)
+	assert.Empty(t, d.Device.ID)
+}
+
+func writeFile(t *testing.T, path, text string) {
+	t.Helper()
+	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o750))
+	require.NoError(t, os.WriteFile(path, []byte(text), 0o600))
 }

@@ -15,16 +15,29 @@ type DevicePattern = string
 func CompileDevicePatterns(patterns []DevicePattern) ([]*regexp.Regexp, error) {
 	out := make([]*regexp.Regexp, 0, len(patterns))
 	for i, p := range patterns {
-		if p == "" {
-			return nil, fmt.Errorf("device pattern %d is empty; remove it or write a regexp such as `E\\d{9}`", i)
-		}
-		re, err := regexp.Compile(p)
+		re, err := CompileDevicePattern(p)
 		if err != nil {
-			return nil, fmt.Errorf("device pattern %d %q is not a valid regexp: %w", i, p, err)
+			return nil, fmt.Errorf("device pattern %d: %w", i, err)
 		}
 		out = append(out, re)
 	}
 	return out, nil
+}
+
+// CompileDevicePattern compiles one serial-number pattern. A pattern that matches the empty
+// text is refused: it would find a "serial" in every message.
+func CompileDevicePattern(p DevicePattern) (*regexp.Regexp, error) {
+	if p == "" {
+		return nil, fmt.Errorf("empty pattern; remove it or write a regexp such as `E\\d{9}`")
+	}
+	re, err := regexp.Compile(p)
+	if err != nil {
+		return nil, fmt.Errorf("%q is not a valid regexp: %w", p, err)
+	}
+	if re.MatchString("") {
+		return nil, fmt.Errorf("%q matches the empty text, so it would find a serial in every message", p)
+	}
+	return re, nil
 }
 
 // ExtractDeviceIDs finds device ids with the given patterns, in order of appearance. Value is the

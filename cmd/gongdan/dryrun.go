@@ -25,7 +25,8 @@ import (
 // store: the connector samples the payload into envelopes, and the connector's normalizer (or
 // the registry's, by envelope type) makes the drafts.
 type dryRunner struct {
-	conns *connectors.Manager
+	conns    *connectors.Manager
+	enricher normalize.Enricher // the config's, as the pipeline applies it
 }
 
 func newDryRunner(cfg *config.Config, now time.Time) (*dryRunner, error) {
@@ -38,7 +39,7 @@ func newDryRunner(cfg *config.Config, now time.Time) (*dryRunner, error) {
 	if err != nil {
 		return nil, userError(err)
 	}
-	return &dryRunner{conns: m}, nil
+	return &dryRunner{conns: m, enricher: cfg.Normalize.Enricher}, nil
 }
 
 // drafts runs one payload through connector name.
@@ -70,7 +71,7 @@ func (d *dryRunner) drafts(name string, payload []byte, headers map[string]strin
 				return nil, fmt.Errorf("no normalizer for envelope type %q", env.Type)
 			}
 		}
-		drafts, err := normalize.Enriching(n, enricher()).Normalize(env)
+		drafts, err := normalize.Enriching(n, d.enricher).Normalize(env)
 		if err != nil {
 			return nil, fmt.Errorf("the pipeline would dead-letter this envelope: %w", err)
 		}

@@ -1,19 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
-	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"gongdan/config"
-	"gongdan/configs/dictionaries"
 	"gongdan/connectors"
 	"gongdan/core/api"
 	"gongdan/core/engine"
@@ -87,7 +84,7 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 	pl, err = pipeline.New(pipeline.Options{
 		Bus:         s.bus,
 		Sources:     sources,
-		Enrich:      enricher().Enrich,
+		Enrich:      cfg.Normalize.Enricher.Enrich,
 		Intake:      s.intake,
 		Permanent:   permanentIntakeError,
 		DeadLetters: s.store,
@@ -218,13 +215,3 @@ func busConfig(cfg *config.Config) pipeline.BusConfig {
 	return pipeline.BusConfig{Driver: cfg.Bus.Driver, Embedded: embedded && cfg.Bus.URL == "", URL: cfg.Bus.URL, Dir: cfg.Bus.Dir}
 }
 
-// enricher is the draft enrichment every pipeline (and dry run) applies: the shipped fault
-// dictionary, the default urgency keywords, addresses and times. The normalize: config
-// section will make it configurable.
-var enricher = sync.OnceValue(func() normalize.Enricher {
-	dict, err := normalize.LoadDictionary(bytes.NewReader(dictionaries.Faults))
-	if err != nil {
-		panic("the embedded fault dictionary does not load: " + err.Error()) // a test catches this
-	}
-	return normalize.DefaultEnricher(dict)
-})
