@@ -214,4 +214,3 @@ func busConfig(cfg *config.Config) pipeline.BusConfig {
 	embedded := cfg.Bus.Embedded == nil || *cfg.Bus.Embedded
 	return pipeline.BusConfig{Driver: cfg.Bus.Driver, Embedded: embedded && cfg.Bus.URL == "", URL: cfg.Bus.URL, Dir: cfg.Bus.Dir}
 }
-
