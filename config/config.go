@@ -118,6 +118,12 @@ type Bus struct {
 	// Dir is where embedded NATS keeps its JetStream storage, relative to the data directory
 	// unless absolute. Default nats. Only for embedded NATS.
 	Dir string `yaml:"dir"`
+	// SyncAlways makes embedded NATS fsync every message before it is acknowledged, so that
+	// a power loss (not only a crash of gongdan) loses nothing a source was told is stored;
+	// it costs publish throughput (docs/BENCHMARKS.md). Default false: written to the OS at
+	// once, fsynced every 2 minutes. Only for embedded NATS; an external server is set with
+	// jetstream { sync_interval: always }.
+	SyncAlways bool `yaml:"sync_always"`
 }
 
 // Connector is one item of connectors. This package decodes only name and type; the other keys
@@ -457,6 +463,9 @@ func (b *Bus) validate() []problem {
 		if !*b.Embedded && b.Dir != "" {
 			ps = append(ps, problemf("dir", "only for embedded NATS; an external server keeps its own storage"))
 		}
+		if !*b.Embedded && b.SyncAlways {
+			ps = append(ps, problemf("sync_always", "only for embedded NATS; for an external server set jetstream { sync_interval: always } in its config"))
+		}
 	case "memory":
 		if b.Embedded != nil {
 			ps = append(ps, problemf("embedded", "only for driver nats"))
@@ -466,6 +475,9 @@ func (b *Bus) validate() []problem {
 		}
 		if b.Dir != "" {
 			ps = append(ps, problemf("dir", "only for driver nats"))
+		}
+		if b.SyncAlways {
+			ps = append(ps, problemf("sync_always", "only for driver nats"))
 		}
 	default:
 		ps = append(ps, problemf("driver", "unknown bus driver %q (one of: nats, memory)", b.Driver))

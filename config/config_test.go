@@ -254,6 +254,8 @@ func TestParseReportsEveryProblem(t *testing.T) {
 			`inline.yaml:1: bus.embedded: only for driver nats`,
 			`inline.yaml:1: bus.url: only for driver nats`,
 			`inline.yaml:1: bus.dir: only for driver nats`}},
+		{"sync_always with an external server", "bus: {url: nats://h:4222, sync_always: true}\n", []string{
+			`inline.yaml:1: bus.sync_always: only for embedded NATS; for an external server set jetstream { sync_interval: always } in its config`}},
 		{"unknown bus driver", "bus: {driver: kafka}\n", []string{
 			`inline.yaml:1: bus.driver: unknown bus driver "kafka" (one of: nats, memory)`}},
 		{"malformed ${}", "server:\n  http: '${1X}'\n", []string{

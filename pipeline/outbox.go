@@ -35,17 +35,28 @@ type OutboxOptions struct {
 	Wake <-chan struct{}
 	Poll time.Duration
 	// Batch is how many records are read at once (500).
-	Batch  int
-	Logger *slog.Logger
+	Batch int
+	// CursorEvery is how often at most the cursor is saved (default 1s), and once more when
+	// Run ends. Each save is a write to the store, and the store's writer is the one that
+	// commits tickets: saving after every batch cost a commit (and an fsync) per ticket at
+	// moderate load. After a crash, what was published since the last save is published
+	// again under the same message ids, which the bus drops as duplicates (its window is
+	// minutes, this is a second).
+	CursorEvery time.Duration
+	Logger      *slog.Logger
 }
 
 // Outbox publishes a durable feed (the store's events) to a bus topic, at least once and in
-// order: it publishes a batch, then moves its cursor. A crash between the two republishes the
-// batch under the same message ids, which the bus drops as duplicates within its window;
-// consumers keep the event id (metadata event_id) to drop any later ones.
+// order: it publishes a batch, then moves its cursor, which it saves every CursorEvery. A
+// crash republishes what came after the saved cursor under the same message ids, which the
+// bus drops as duplicates within its window; consumers keep the event id (metadata
+// event_id) to drop any later ones.
 type Outbox struct {
 	opts OutboxOptions
 	pub  message.Publisher
+
+	saved   int64     // the position last saved
+	savedAt time.Time // when; zero: save at the next chance
 }
 
 // NewOutbox returns an outbox; Run starts it.
@@ -56,18 +67,28 @@ func NewOutbox(opts OutboxOptions) *Outbox {
 	if opts.Batch <= 0 {
 		opts.Batch = 500
 	}
+	if opts.CursorEvery <= 0 {
+		opts.CursorEvery = time.Second
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Outbox{opts: opts, pub: opts.Bus.Publisher()}
 }
 
-// Run publishes until ctx is done.
+// Run publishes until ctx is done, then saves its cursor.
 func (o *Outbox) Run(ctx context.Context) error {
 	pos, err := o.opts.Cursor(ctx, o.opts.Name)
 	if err != nil {
 		return fmt.Errorf("outbox %s: reading its cursor: %w", o.opts.Name, err)
 	}
+	o.saved = pos
+	defer func() {
+		saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		o.savedAt = time.Time{}
+		o.save(saveCtx, pos)
+	}()
 	t := time.NewTicker(o.opts.Poll)
 	defer t.Stop()
 	for {
@@ -76,6 +97,7 @@ func (o *Outbox) Run(ctx context.Context) error {
 			o.opts.Logger.Warn("outbox: publishing failed; trying again", "outbox", o.opts.Name, "err", err)
 		}
 		pos = next
+		o.save(ctx, pos)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -105,10 +127,22 @@ func (o *Outbox) drain(ctx context.Context, pos int64) (int64, error) {
 		if err := o.pub.Publish(o.opts.Topic, msgs...); err != nil {
 			return pos, err
 		}
-		last := recs[len(recs)-1].Position
-		if err := o.opts.SetCursor(ctx, o.opts.Name, last); err != nil {
-			return pos, err
-		}
-		pos = last
+		pos = recs[len(recs)-1].Position
+		o.save(ctx, pos)
 	}
+}
+
+// save saves pos as the cursor if it moved and the last save is CursorEvery ago. A failed
+// save is logged and tried again at the next chance; publishing goes on meanwhile.
+func (o *Outbox) save(ctx context.Context, pos int64) {
+	if pos <= o.saved || time.Since(o.savedAt) < o.opts.CursorEvery {
+		return
+	}
+	if err := o.opts.SetCursor(ctx, o.opts.Name, pos); err != nil {
+		if ctx.Err() == nil {
+			o.opts.Logger.Warn("outbox: saving the cursor failed; trying again", "outbox", o.opts.Name, "position", pos, "err", err)
+		}
+		return
+	}
+	o.saved, o.savedAt = pos, time.Now()
 }

@@ -212,5 +212,5 @@ func (s *stack) close(ctx context.Context) error {
 
 func busConfig(cfg *config.Config) pipeline.BusConfig {
 	embedded := cfg.Bus.Embedded == nil || *cfg.Bus.Embedded
-	return pipeline.BusConfig{Driver: cfg.Bus.Driver, Embedded: embedded && cfg.Bus.URL == "", URL: cfg.Bus.URL, Dir: cfg.Bus.Dir}
+	return pipeline.BusConfig{Driver: cfg.Bus.Driver, Embedded: embedded && cfg.Bus.URL == "", URL: cfg.Bus.URL, Dir: cfg.Bus.Dir, SyncAlways: cfg.Bus.SyncAlways}
 }

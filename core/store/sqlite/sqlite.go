@@ -35,6 +35,9 @@ var migrations embed.FS
 type Store struct {
 	w, r  *sql.DB
 	stmts [numWriteStmts]*sql.Stmt // read-only after Open
+	// eventsAfter, on the readers, is the events outbox's query, run after every commit:
+	// parsing it each time was most of its cost.
+	eventsAfter *sql.Stmt
 }
 
 // Open opens (creating if needed) the database at path and brings its schema up to date.
@@ -129,7 +132,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 
 // Close closes both pools.
 func (s *Store) Close() error {
-	for _, st := range s.stmts {
+	for _, st := range append(s.stmts[:], s.eventsAfter) {
 		if st != nil {
 			st.Close()
 		}
@@ -257,6 +260,11 @@ func (s *Store) prepare(ctx context.Context) error {
 		}
 		s.stmts[i] = st
 	}
+	st, err := s.r.PrepareContext(ctx, `SELECT id, body FROM events WHERE id > ? ORDER BY id LIMIT ?`)
+	if err != nil {
+		return fmt.Errorf("prepare the events-after query: %w", err)
+	}
+	s.eventsAfter = st
 	return nil
 }
 
@@ -571,11 +579,16 @@ func (s *Store) Events(ctx context.Context, ticketID string) ([]ticket.Event, er
 
 // EventsAfter reads the global feed.
 func (s *Store) EventsAfter(ctx context.Context, after int64, limit int) ([]ticket.Event, error) {
-	return s.events(ctx, `SELECT id, body FROM events WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+	rows, err := s.eventsAfter.QueryContext(ctx, after, limit)
+	return scanEvents(rows, err)
 }
 
 func (s *Store) events(ctx context.Context, query string, args ...any) ([]ticket.Event, error) {
 	rows, err := s.r.QueryContext(ctx, query, args...)
+	return scanEvents(rows, err)
+}
+
+func scanEvents(rows *sql.Rows, err error) ([]ticket.Event, error) {
 	if err != nil {
 		return nil, err
 	}
