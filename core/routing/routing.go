@@ -1,0 +1,561 @@
+// Package routing decides who takes a ticket. Ordered rules pick a team or an engineer (and
+// may set urgency, category, tags and required skills); the team's members are filtered (on
+// duty now, not suspended, skills, service radius, open-ticket and daily caps) and scored
+// (distance, spare capacity, first-time-fix rate); ties go round-robin; when no one is left
+// the overflow teams are tried, and after them the decision is a failure with its reason, for
+// the team lead. Every decision carries the trace that says why.
+//
+// It is pure: no I/O and no clock. The engine passes in the ticket, the time, each engineer's
+// live state and load and the round-robin pointers, and persists what comes out; that is how
+// caps hold under concurrency (the engine decides and assigns in one transaction).
+package routing
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
+
+	"gongdan/core/sla"
+)
+
+// Status is an engineer's availability as set by a supervisor or the engineer.
+type Status string
+
+const (
+	StatusOnDuty    Status = "on_duty"
+	StatusOff       Status = "off"
+	StatusLeave     Status = "leave"
+	StatusSuspended Status = "suspended"
+)
+
+// Valid reports whether s is one of the four statuses.
+func (s Status) Valid() bool {
+	switch s {
+	case StatusOnDuty, StatusOff, StatusLeave, StatusSuspended:
+		return true
+	}
+	return false
+}
+
+// Point is a position in degrees (WGS-84). The zero Point means unknown.
+type Point struct {
+	Lat float64 `json:"lat"`
+	Lon float64 `json:"lon"`
+}
+
+// Known reports whether p is a position rather than the zero value.
+func (p Point) Known() bool { return p.Lat != 0 || p.Lon != 0 }
+
+// DistanceKM is the great-circle distance between a and b (haversine, mean Earth radius).
+func DistanceKM(a, b Point) float64 {
+	const earthRadiusKM = 6371.0088
+	rad := math.Pi / 180
+	dLat := (b.Lat - a.Lat) * rad
+	dLon := (b.Lon - a.Lon) * rad
+	h := math.Sin(dLat/2)*math.Sin(dLat/2) + math.Cos(a.Lat*rad)*math.Cos(b.Lat*rad)*math.Sin(dLon/2)*math.Sin(dLon/2)
+	return 2 * earthRadiusKM * math.Asin(math.Min(1, math.Sqrt(h)))
+}
+
+// Engineer is a person who can be assigned tickets, as configured.
+type Engineer struct {
+	ID     string
+	Name   string
+	Phone  string
+	Skills []string
+	// Home is where the engineer starts from; a live location (Live.Location) overrides it.
+	Home Point
+	// RadiusKM is how far from Home (or the live location) the engineer serves; 0: no limit.
+	RadiusKM float64
+	// MaxOpen caps the engineer's open tickets; MaxDaily the tickets assigned today. 0: no cap.
+	MaxOpen  int
+	MaxDaily int
+	// Calendar names the engineer's working calendar: on duty only in its working time.
+	// Empty: on duty whenever the status is on_duty.
+	Calendar string
+	Status   Status
+}
+
+// Team is a group of engineers that rules route to.
+type Team struct {
+	ID     string
+	Lead   string
+	Region string
+	// Members in round-robin order.
+	Members []string
+	// Overflow is the team that takes over when no member can (二级轮询池); empty: none.
+	Overflow string
+}
+
+// Target is where a rule routes: an engineer, a team, or an engineer with their team as the
+// fallback.
+type Target struct {
+	Team     string
+	Engineer string
+}
+
+// Set are the ticket fields a matching rule sets; empty ones are left alone.
+type Set struct {
+	Urgency  string   `json:"urgency,omitempty"`
+	Category string   `json:"category,omitempty"`
+	Tags     []string `json:"tags,omitempty"`
+}
+
+// Rule is one routing rule; the first whose When holds (within During) decides.
+type Rule struct {
+	ID string
+	// When is an expr-lang condition over Env (`category == "急停故障" && urgency in ["orange", "red"]`);
+	// empty: always.
+	When string
+	// During names a calendar: the rule applies only in its working time. Empty: any time.
+	During        string
+	RouteTo       Target
+	RequireSkills []string
+	Set           Set
+}
+
+// Weights weigh the parts of a candidate's score; they need not sum to 1.
+type Weights struct {
+	Distance float64
+	Capacity float64
+	FTFR     float64
+}
+
+// DefaultWeights favour the nearest engineer, then spare capacity, then track record.
+var DefaultWeights = Weights{Distance: 0.5, Capacity: 0.3, FTFR: 0.2}
+
+// Config is everything a Router is built from.
+type Config struct {
+	Engineers []Engineer
+	Teams     []Team
+	Rules     []Rule
+	// Weights; the zero value means DefaultWeights.
+	Weights Weights
+	// Calendars by name, for Rule.During and Engineer.Calendar.
+	Calendars map[string]*sla.Calendar
+}
+
+// Env is the ticket as rule conditions see it.
+type Env struct {
+	// Source is the connector the ticket came through ("plant-mqtt"); Channel its type ("mqtt").
+	Source      string      `expr:"source"`
+	Channel     string      `expr:"channel"`
+	Category    string      `expr:"category"`
+	Tags        []string    `expr:"tags"`
+	Urgency     string      `expr:"urgency"`
+	Title       string      `expr:"title"`
+	Description string      `expr:"description"`
+	Customer    EnvCustomer `expr:"customer"`
+	Device      EnvDevice   `expr:"device"`
+	Location    EnvLocation `expr:"location"`
+}
+
+// EnvCustomer is the customer in Env.
+type EnvCustomer struct {
+	ID    string `expr:"id"`
+	Name  string `expr:"name"`
+	Phone string `expr:"phone"`
+	Org   string `expr:"org"`
+}
+
+// EnvDevice is the device in Env.
+type EnvDevice struct {
+	ID          string `expr:"id"`
+	Model       string `expr:"model"`
+	ProductType string `expr:"product_type"`
+}
+
+// EnvLocation is the location in Env.
+type EnvLocation struct {
+	Address string  `expr:"address"`
+	City    string  `expr:"city"`
+	Lat     float64 `expr:"lat"`
+	Lon     float64 `expr:"lon"`
+}
+
+// Live is what the engine knows of an engineer now, beyond the config.
+type Live struct {
+	// Status, when set, overrides the configured status (GET/PUT /api/v1/engineers/{id}).
+	Status Status
+	// Location, when known, is where the engineer is now; it overrides Home.
+	Location Point
+	// Skills, when not nil, replace the configured skills.
+	Skills []string
+	// SuspendedUntil: no new assignments before it (red card).
+	SuspendedUntil time.Time
+	// Open is how many open tickets the engineer has; Today how many were assigned to them
+	// today (in the engine's time zone).
+	Open  int
+	Today int
+	// FTFR is the first-time-fix rate (0..1) when FTFRKnown.
+	FTFR      float64
+	FTFRKnown bool
+}
+
+// Request is one routing question.
+type Request struct {
+	Ticket Env
+	Now    time.Time
+	// Live holds each engineer's state; an engineer not in it has the zero Live.
+	Live map[string]Live
+	// Exclude are engineers this ticket must not go to, with why (declined it, let an offer
+	// time out).
+	Exclude map[string]string
+	// Pointers are the round-robin pointers: per team, the member index of its last winner.
+	// A team not in it starts before its first member.
+	Pointers map[string]int
+}
+
+// Router decides. It is safe for concurrent use; build a new one to change the config.
+type Router struct {
+	rules     []compiledRule
+	engineers map[string]*Engineer
+	teams     map[string]*Team
+	teamOf    map[string]string // engineer → the first team listing them
+	calendars map[string]*sla.Calendar
+	weights   Weights
+}
+
+type compiledRule struct {
+	Rule
+	when *vm.Program
+}
+
+// New checks cfg and compiles its rules. Every problem found is reported, joined.
+func New(cfg Config) (*Router, error) {
+	r := &Router{
+		engineers: make(map[string]*Engineer, len(cfg.Engineers)),
+		teams:     make(map[string]*Team, len(cfg.Teams)),
+		teamOf:    make(map[string]string, len(cfg.Engineers)),
+		calendars: cfg.Calendars,
+		weights:   cfg.Weights,
+	}
+	if r.weights == (Weights{}) {
+		r.weights = DefaultWeights
+	}
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if r.weights.Distance < 0 || r.weights.Capacity < 0 || r.weights.FTFR < 0 {
+		bad("weights: must not be negative")
+	}
+	calendar := func(where, name string) {
+		if name != "" && r.calendars[name] == nil {
+			bad("%s: unknown calendar %q", where, name)
+		}
+	}
+	for i := range cfg.Engineers {
+		e := &cfg.Engineers[i]
+		where := fmt.Sprintf("engineers[%d] (%s)", i, e.ID)
+		switch {
+		case e.ID == "":
+			bad("engineers[%d]: id is required", i)
+			continue
+		case r.engineers[e.ID] != nil:
+			bad("%s: id %q is used twice", where, e.ID)
+			continue
+		}
+		if e.Status == "" {
+			e.Status = StatusOnDuty
+		}
+		if !e.Status.Valid() {
+			bad("%s: unknown status %q (one of: on_duty, off, leave, suspended)", where, e.Status)
+		}
+		if e.RadiusKM < 0 || e.MaxOpen < 0 || e.MaxDaily < 0 {
+			bad("%s: radius_km, max_open and max_daily must not be negative", where)
+		}
+		if e.RadiusKM > 0 && !e.Home.Known() {
+			bad("%s: radius_km needs a home location", where)
+		}
+		calendar(where, e.Calendar)
+		r.engineers[e.ID] = e
+	}
+	for i := range cfg.Teams {
+		t := &cfg.Teams[i]
+		where := fmt.Sprintf("teams[%d] (%s)", i, t.ID)
+		switch {
+		case t.ID == "":
+			bad("teams[%d]: id is required", i)
+			continue
+		case r.teams[t.ID] != nil:
+			bad("%s: id %q is used twice", where, t.ID)
+			continue
+		}
+		for _, m := range t.Members {
+			if r.engineers[m] == nil {
+				bad("%s: member %q is not an engineer", where, m)
+			} else if _, ok := r.teamOf[m]; !ok {
+				r.teamOf[m] = t.ID
+			}
+		}
+		r.teams[t.ID] = t
+	}
+	for _, t := range cfg.Teams {
+		if t.Overflow != "" && r.teams[t.Overflow] == nil {
+			bad("teams (%s): overflow team %q does not exist", t.ID, t.Overflow)
+		}
+	}
+	seen := map[string]bool{}
+	for i, rule := range cfg.Rules {
+		where := fmt.Sprintf("rules[%d] (%s)", i, rule.ID)
+		if rule.ID == "" {
+			bad("rules[%d]: id is required (it is recorded with every assignment)", i)
+		} else if seen[rule.ID] {
+			bad("%s: id %q is used twice", where, rule.ID)
+		}
+		seen[rule.ID] = true
+		cr := compiledRule{Rule: rule}
+		if strings.TrimSpace(rule.When) != "" {
+			prog, err := expr.Compile(rule.When, expr.Env(Env{}), expr.AsBool())
+			if err != nil {
+				bad("%s: when: %v", where, err)
+			}
+			cr.when = prog
+		}
+		calendar(where+": during", rule.During)
+		switch {
+		case rule.RouteTo.Team == "" && rule.RouteTo.Engineer == "":
+			bad("%s: route_to needs a team or an engineer", where)
+		case rule.RouteTo.Team != "" && r.teams[rule.RouteTo.Team] == nil:
+			bad("%s: route_to: team %q does not exist", where, rule.RouteTo.Team)
+		case rule.RouteTo.Engineer != "" && r.engineers[rule.RouteTo.Engineer] == nil:
+			bad("%s: route_to: engineer %q does not exist", where, rule.RouteTo.Engineer)
+		}
+		r.rules = append(r.rules, cr)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return r, nil
+}
+
+// Engineer returns the configured engineer id.
+func (r *Router) Engineer(id string) (Engineer, bool) {
+	e, ok := r.engineers[id]
+	if !ok {
+		return Engineer{}, false
+	}
+	return *e, true
+}
+
+// Team returns the configured team id.
+func (r *Router) Team(id string) (Team, bool) {
+	t, ok := r.teams[id]
+	if !ok {
+		return Team{}, false
+	}
+	return *t, true
+}
+
+// working reports whether calendar name (empty: always) is in working time at t.
+func (r *Router) working(name string, t time.Time) bool {
+	if name == "" {
+		return true
+	}
+	return r.calendars[name].Working(t)
+}
+
+// Decide answers req. It never fails: a ticket no one can take is a Decision with a
+// Failure.
+func (r *Router) Decide(req Request) Decision {
+	d := Decision{Rules: make([]RuleVerdict, 0, len(r.rules))}
+	var rule *compiledRule
+	for i := range r.rules {
+		cr := &r.rules[i]
+		v := RuleVerdict{Rule: cr.ID}
+		switch {
+		case cr.During != "" && !r.working(cr.During, req.Now):
+			v.Why = "outside calendar " + cr.During
+		case cr.when != nil:
+			out, err := vm.Run(cr.when, req.Ticket)
+			switch {
+			case err != nil:
+				v.Why = "error: " + err.Error()
+			case out == true:
+				v.Matched = true
+			default:
+				v.Why = "when is false"
+			}
+		default:
+			v.Matched = true
+		}
+		d.Rules = append(d.Rules, v)
+		if v.Matched {
+			rule = cr
+			break
+		}
+	}
+	if rule == nil {
+		d.Failure = &Failure{Reason: FailureNoRule, Detail: fmt.Sprintf("none of the %d rules matched", len(r.rules))}
+		return d
+	}
+	d.Rule, d.Set, d.RequiredSkills = rule.ID, rule.Set, rule.RequireSkills
+
+	loc := Point{Lat: req.Ticket.Location.Lat, Lon: req.Ticket.Location.Lon}
+	anyCapped := false
+	if id := rule.RouteTo.Engineer; id != "" {
+		tt := TeamTrace{Team: r.teamOf[id], Via: "rule names the engineer"}
+		c := r.candidate(id, &req, rule.RequireSkills, loc)
+		tt.Candidates = []Candidate{c}
+		d.Teams = append(d.Teams, tt)
+		if c.Kept {
+			d.Engineer, d.Team = id, tt.Team
+			if rule.RouteTo.Team != "" {
+				d.Team = rule.RouteTo.Team
+			}
+			return d
+		}
+		anyCapped = anyCapped || c.cappedOnly()
+	}
+	first := rule.RouteTo.Team
+	if first == "" {
+		first = r.teamOf[rule.RouteTo.Engineer]
+	}
+	visited := map[string]bool{}
+	via := "rule"
+	for team := first; team != "" && !visited[team]; team = r.teams[team].Overflow {
+		visited[team] = true
+		tt, winner := r.decideTeam(team, &req, rule.RequireSkills, loc)
+		tt.Via = via
+		via = "overflow of " + team
+		d.Teams = append(d.Teams, tt)
+		if winner >= 0 {
+			d.Engineer, d.Team = tt.Candidates[winner].Engineer, team
+			d.Overflow = team != first
+			d.Pointer = &Pointer{Team: team, Index: tt.Candidates[winner].member}
+			return d
+		}
+		for i := range tt.Candidates {
+			anyCapped = anyCapped || tt.Candidates[i].cappedOnly()
+		}
+	}
+	f := &Failure{Reason: FailureNoCandidate, Detail: "no engineer passed the filters"}
+	if anyCapped {
+		f.Reason, f.Detail = FailureAllOverCap, "every engineer who could take it is at a cap (max_open or max_daily)"
+	}
+	if t := r.teams[first]; t != nil {
+		f.Lead = t.Lead
+	}
+	f.Detail += fmt.Sprintf(" (teams tried: %d)", len(d.Teams))
+	d.Failure = f
+	return d
+}
+
+// decideTeam filters and scores team's members and returns the trace and the index of the
+// winner among its candidates, or -1.
+func (r *Router) decideTeam(team string, req *Request, skills []string, loc Point) (TeamTrace, int) {
+	t := r.teams[team]
+	tt := TeamTrace{Team: team, Candidates: make([]Candidate, len(t.Members))}
+	best := math.Inf(-1)
+	for i, id := range t.Members {
+		c := r.candidate(id, req, skills, loc)
+		c.member = i
+		if c.Kept {
+			c.Score, c.Parts = r.score(id, req, loc, c.DistanceKM)
+			best = math.Max(best, c.Score)
+		}
+		tt.Candidates[i] = c
+	}
+	if math.IsInf(best, -1) {
+		return tt, -1
+	}
+	// Ties (equal within rounding) go to the first tied member after the team's pointer.
+	pointer, ok := req.Pointers[team]
+	if !ok {
+		pointer = -1
+	}
+	n := len(t.Members)
+	winner, bestTurn := -1, n+1
+	for i := range tt.Candidates {
+		c := &tt.Candidates[i]
+		if !c.Kept || best-c.Score > 1e-9 {
+			continue
+		}
+		c.Tied = true
+		turn := ((i-pointer-1)%n + n) % n
+		if turn < bestTurn {
+			winner, bestTurn = i, turn
+		}
+	}
+	tt.Candidates[winner].Winner = true
+	return tt, winner
+}
+
+// candidate runs every filter on engineer id.
+func (r *Router) candidate(id string, req *Request, skills []string, loc Point) Candidate {
+	e := r.engineers[id]
+	live := req.Live[id]
+	c := Candidate{Engineer: id, DistanceKM: -1, Open: live.Open, Today: live.Today}
+	fail := func(f Filter) { c.Failed |= 1 << f }
+
+	if why, ok := req.Exclude[id]; ok {
+		fail(FilterExcluded)
+		c.Excluded = why
+	}
+	status := e.Status
+	if live.Status != "" {
+		status = live.Status
+	}
+	if status != StatusOnDuty || !r.working(e.Calendar, req.Now) {
+		fail(FilterOnDuty)
+	}
+	if status == StatusSuspended || req.Now.Before(live.SuspendedUntil) {
+		fail(FilterNotSuspended)
+	}
+	have := e.Skills
+	if live.Skills != nil {
+		have = live.Skills
+	}
+	for _, s := range skills {
+		if !slices.Contains(have, s) {
+			fail(FilterSkills)
+			break
+		}
+	}
+	from := e.Home
+	if live.Location.Known() {
+		from = live.Location
+	}
+	if loc.Known() && from.Known() {
+		c.DistanceKM = DistanceKM(from, loc)
+		if e.RadiusKM > 0 && c.DistanceKM > e.RadiusKM {
+			fail(FilterRadius)
+		}
+	}
+	if e.MaxOpen > 0 && live.Open >= e.MaxOpen {
+		fail(FilterMaxOpen)
+	}
+	if e.MaxDaily > 0 && live.Today >= e.MaxDaily {
+		fail(FilterMaxDaily)
+	}
+	c.Kept = c.Failed == 0
+	return c
+}
+
+// score weighs a kept candidate. Each part is in 0..1; an unknown one is 0.5 (neutral).
+func (r *Router) score(id string, req *Request, loc Point, distanceKM float64) (float64, ScoreParts) {
+	e := r.engineers[id]
+	live := req.Live[id]
+	p := ScoreParts{Distance: 0.5, Capacity: 0.5, FTFR: 0.5}
+	switch {
+	case distanceKM < 0:
+	case e.RadiusKM > 0:
+		p.Distance = 1 - distanceKM/e.RadiusKM
+	default:
+		p.Distance = 1 / (1 + distanceKM/10) // 10 km away: 0.5
+	}
+	if e.MaxOpen > 0 {
+		p.Capacity = float64(e.MaxOpen-live.Open) / float64(e.MaxOpen)
+	} else {
+		p.Capacity = 1 / float64(1+live.Open)
+	}
+	if live.FTFRKnown {
+		p.FTFR = math.Min(1, math.Max(0, live.FTFR))
+	}
+	w := r.weights
+	return w.Distance*p.Distance + w.Capacity*p.Capacity + w.FTFR*p.FTFR, p
+}
