@@ -20,8 +20,6 @@ import (
 	"gongdan/pipeline"
 )
 
-// systemActor is who the pipeline creates tickets as.
-var systemActor = ticket.Actor{ID: "system", Role: ticket.RoleSystem}
 
 // stack is the whole server but the HTTP listener: store, engine, bus, pipeline, connectors
 // and the API handler, built in dependency order and closed in reverse, so that nothing a
@@ -171,7 +169,7 @@ func (s *stack) wakeOnEvents() <-chan struct{} {
 
 // intake hands a draft from the pipeline to the engine, as the system.
 func (s *stack) intake(ctx context.Context, d normalize.Draft) error {
-	_, _, err := s.engine.Create(ctx, engine.CreateRequest{Draft: d, Actor: systemActor})
+	_, _, err := s.engine.Create(ctx, engine.CreateRequest{Draft: d, Actor: ticket.SystemActor})
 	return err
 }
 

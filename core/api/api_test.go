@@ -214,7 +214,7 @@ func TestFrozenTicketAnswers423(t *testing.T) {
 	id := c.create()["id"].(string)
 	for range 3 {
 		require.Equal(t, 200, c.act(id, "assign", "tok-disp", `{"data":{"assignee":"eng-li"}}`).status)
-		require.Equal(t, 200, c.act(id, "decline", "tok-eng", `{"data":{"reason_code":"busy"}}`).status)
+		require.Equal(t, 200, c.act(id, "decline", "tok-eng", `{"data":{"reason_code":"overloaded"}}`).status)
 	}
 	before := c.do("GET", "/api/v1/tickets/"+id, "tok-sup", "").json(t)
 	assert.Equal(t, true, before["frozen"])

@@ -145,7 +145,7 @@ func TestMergeIntoAFrozenTicket(t *testing.T) {
 	tk, _ := f.create(t, alarm("E1", "1", normalize.UrgencyYellow))
 	for range ticket.RollbackLimit {
 		f.do(t, tk.ID, ticket.Command{Action: ticket.ActionAssign, Actor: disp, Data: json.RawMessage(`{"assignee":"eng-li"}`)})
-		tk = f.do(t, tk.ID, ticket.Command{Action: ticket.ActionDecline, Actor: eng, Reason: "不在区域"})
+		tk = f.do(t, tk.ID, ticket.Command{Action: ticket.ActionDecline, Actor: eng, Data: json.RawMessage(`{"reason_code":"too_far","text":"不在区域"}`)})
 	}
 	require.True(t, tk.Frozen)
 	merged, outcome := f.create(t, alarm("E1", "2", normalize.UrgencyRed))

@@ -38,7 +38,22 @@ const (
 	// merged into an open ticket of its thread (AddSource). It changes no state, so it is
 	// allowed on a frozen ticket; it cannot be sent as a command.
 	ActionSourceAdded Action = "source_added"
+	// ActionRoutingFailed is not a command's action either: the engine appends it when
+	// routing found no one for a ticket (RoutingFailed). It changes no state.
+	ActionRoutingFailed Action = "routing_failed"
 )
+
+// Decline reason codes (退单原因): the fixed list an engineer picks from; other needs a text.
+const (
+	DeclineSkillMismatch = "skill_mismatch"
+	DeclineTooFar        = "too_far"
+	DeclineOverloaded    = "overloaded"
+	DeclineOffDuty       = "off_duty"
+	DeclineOther         = "other"
+)
+
+// DeclineReasons lists the decline reason codes.
+var DeclineReasons = []string{DeclineSkillMismatch, DeclineTooFar, DeclineOverloaded, DeclineOffDuty, DeclineOther}
 
 // RollbackWindow and RollbackLimit: the third move backwards within two hours freezes a
 // ticket until someone in role qa unfreezes it.
@@ -107,6 +122,9 @@ type (
 	AssignData struct {
 		Assignee string `json:"assignee"`
 		Team     string `json:"team,omitempty"`
+		// OfferTimedOut names the engineer whose offer was not accepted in time, when this
+		// assignment replaces theirs; they are excluded from the ticket's routing after.
+		OfferTimedOut string `json:"offer_timed_out,omitempty"`
 	}
 	DeclineData struct {
 		ReasonCode string `json:"reason_code"`
@@ -130,7 +148,7 @@ type rule struct {
 	to   State
 	// roles may do the action; engineers only on tickets assigned to them.
 	roles []Role
-	// reason: the command's reason (or, for decline, data.reason_code) is required.
+	// reason: the command's reason (for decline: data.reason_code) is required.
 	reason   bool
 	rollback bool
 }
@@ -300,8 +318,13 @@ func checkData(cmd Command) (any, error) {
 			return nil, &DataError{"data.assignee", "required: who the ticket goes to"}
 		}
 	case *DeclineData:
-		if strings.TrimSpace(d.ReasonCode) == "" && reason == "" {
-			return nil, &DataError{"data.reason_code", "required: why the engineer declines (or give a reason)"}
+		switch {
+		case d.ReasonCode == "":
+			return nil, &DataError{"data.reason_code", "required: why the engineer declines, one of: " + strings.Join(DeclineReasons, ", ")}
+		case !slices.Contains(DeclineReasons, d.ReasonCode):
+			return nil, &DataError{"data.reason_code", fmt.Sprintf("unknown reason %q (one of: %s)", d.ReasonCode, strings.Join(DeclineReasons, ", "))}
+		case d.ReasonCode == DeclineOther && strings.TrimSpace(d.Text) == "" && reason == "":
+			return nil, &DataError{"data.text", "required with reason_code other: say why"}
 		}
 	case *ResolveData:
 		if strings.TrimSpace(d.RootCause) == "" {

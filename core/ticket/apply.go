@@ -112,12 +112,25 @@ func Apply(t Ticket, ev Event) (Ticket, error) {
 		if err := unmarshalData(ev, &d); err != nil {
 			return t, err
 		}
-		t.Assignee = d.Assignee
+		if d.OfferTimedOut != "" {
+			t.Excluded = exclude(t.Excluded, d.OfferTimedOut, ExclusionOfferTimeout)
+		}
+		t.Assignee, t.AssignedAt = d.Assignee, ev.At
 		if d.Team != "" {
 			t.Team = d.Team
 		}
 	case ActionDecline:
-		t.Assignee = ""
+		var d DeclineData
+		if err := unmarshalData(ev, &d); err != nil {
+			return t, err
+		}
+		reason := d.ReasonCode
+		if reason == "" {
+			reason = DeclineOther // declines recorded before reason codes were required
+		}
+		t.Excluded = exclude(t.Excluded, t.Assignee, reason)
+		t.Assignee, t.AssignedAt = "", time.Time{}
+	case ActionRoutingFailed:
 	case ActionResolve:
 		var d ResolveData
 		if err := unmarshalData(ev, &d); err != nil {
@@ -170,6 +183,37 @@ func Apply(t Ticket, ev Event) (Ticket, error) {
 	t.Version = ev.Seq
 	t.UpdatedAt = ev.At
 	return t, nil
+}
+
+// exclude adds engineer to excluded (once, with the latest reason).
+func exclude(excluded []Exclusion, engineer, reason string) []Exclusion {
+	if engineer == "" {
+		return excluded
+	}
+	out := slices.DeleteFunc(slices.Clone(excluded), func(x Exclusion) bool { return x.Engineer == engineer })
+	return append(out, Exclusion{Engineer: engineer, Reason: reason})
+}
+
+// RoutingFailedData is the data of a routing_failed event.
+type RoutingFailedData struct {
+	Reason string `json:"reason"`
+	Detail string `json:"detail"`
+	Rule   string `json:"rule,omitempty"`
+	// Lead is the team lead told about it.
+	Lead string `json:"lead,omitempty"`
+}
+
+// RoutingFailed returns the event that records on t that routing found no one for it. It
+// changes no state; it is allowed on a frozen ticket.
+func RoutingFailed(t Ticket, d RoutingFailedData, now time.Time) (Event, error) {
+	data, err := json.Marshal(d)
+	if err != nil {
+		return Event{}, err
+	}
+	return Event{
+		TicketID: t.ID, Seq: t.Version + 1, Action: ActionRoutingFailed, Actor: SystemActor, At: now,
+		From: t.State, To: t.State, Data: data, Automatic: true, Rule: d.Rule,
+	}, nil
 }
 
 // decodeCreateData reads a creation event's data. Events stored before repeats were recorded

@@ -36,3 +36,6 @@ func ParseRole(s string) (Role, error) {
 	}
 	return "", fmt.Errorf("unknown role %q (one of: %s)", s, strings.Join(names, ", "))
 }
+
+// SystemActor is gongdan itself: routing, SLA timers, automatic events.
+var SystemActor = Actor{ID: "system", Role: RoleSystem}

@@ -75,6 +75,11 @@ type Ticket struct {
 	Attachments []normalize.Attachment `json:"attachments"`
 	Assignee    string                 `json:"assignee"`
 	Team        string                 `json:"team"`
+	// AssignedAt is when the current assignment was made; zero when unassigned.
+	AssignedAt time.Time `json:"assigned_at,omitzero"`
+	// Excluded are the engineers routing must pass over for this ticket: they declined it
+	// or let its offer time out.
+	Excluded []Exclusion `json:"excluded,omitempty"`
 	Frozen      bool                   `json:"frozen"`
 	// Rollbacks are the times of recent moves backwards; three within RollbackWindow freeze.
 	Rollbacks []time.Time       `json:"rollbacks,omitempty"`
@@ -92,6 +97,16 @@ type Ticket struct {
 	CreatedAt   time.Time   `json:"created_at"`
 	UpdatedAt   time.Time   `json:"updated_at"`
 }
+
+// Exclusion is an engineer routing passes over for one ticket, and why.
+type Exclusion struct {
+	Engineer string `json:"engineer"`
+	// Reason is a decline reason code, or "offer_timeout".
+	Reason string `json:"reason"`
+}
+
+// ExclusionOfferTimeout is the reason of an engineer who let the offer time out.
+const ExclusionOfferTimeout = "offer_timeout"
 
 // RepeatWindow: a request for the same customer or device and the same category within
 // this time after a ticket was closed repeats that ticket (重复报修; its repeat_of).

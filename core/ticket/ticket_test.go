@@ -40,7 +40,7 @@ type step struct {
 var validStep = map[ticket.Action]step{
 	ticket.ActionAssign:       {ticket.ActionAssign, disp, "", `{"assignee":"eng-li","team":"suzhou-a"}`},
 	ticket.ActionAccept:       {ticket.ActionAccept, eng, "", ""},
-	ticket.ActionDecline:      {ticket.ActionDecline, eng, "", `{"reason_code":"out_of_area","text":"太远"}`},
+	ticket.ActionDecline:      {ticket.ActionDecline, eng, "", `{"reason_code":"too_far","text":"太远"}`},
 	ticket.ActionStart:        {ticket.ActionStart, eng, "", ""},
 	ticket.ActionRequestParts: {ticket.ActionRequestParts, eng, "", `{"parts":["急停按钮"]}`},
 	ticket.ActionPartsArrived: {ticket.ActionPartsArrived, disp, "", ""},
@@ -248,6 +248,9 @@ func TestRequiredData(t *testing.T) {
 		{"assign with unknown field", nil, step{"assign", disp, "", `{"asignee":"eng-li"}`}, "data"},
 		{"assign with wrong type", nil, step{"assign", disp, "", `{"assignee":42}`}, "data.assignee"},
 		{"decline without reason", []ticket.Action{"assign"}, step{"decline", eng, "", `{}`}, "data.reason_code"},
+		{"decline with only a free reason", []ticket.Action{"assign"}, step{"decline", eng, "太远了", `{}`}, "data.reason_code"},
+		{"decline with a code not on the list", []ticket.Action{"assign"}, step{"decline", eng, "", `{"reason_code":"busy"}`}, "data.reason_code"},
+		{"decline other without a text", []ticket.Action{"assign"}, step{"decline", eng, "", `{"reason_code":"other"}`}, "data.text"},
 		{"resolve without root cause", pathTo["in_progress"], step{"resolve", eng, "", `{"evidence":["a"]}`}, "data.root_cause"},
 		{"resolve with blank root cause", pathTo["in_progress"], step{"resolve", eng, "", `{"root_cause":"  "}`}, "data.root_cause"},
 		{"pause without reason", pathTo["in_progress"], step{"pause", eng, " ", ""}, "reason"},

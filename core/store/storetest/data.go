@@ -99,7 +99,7 @@ func closeTicket() ticket.Command {
 
 func decline(eng string) ticket.Command {
 	return ticket.Command{Action: ticket.ActionDecline, Actor: engineer(eng), Reason: "不在服务区域",
-		Data: rawJSON(ticket.DeclineData{ReasonCode: "out_of_area"})}
+		Data: rawJSON(ticket.DeclineData{ReasonCode: "too_far"})}
 }
 
 func unfreeze() ticket.Command {
