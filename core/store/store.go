@@ -48,6 +48,7 @@ type Store interface {
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error
 	Close() error
+	RoutingStore
 }
 
 // Tx is one write transaction. It sees its own writes.
@@ -82,6 +83,7 @@ type Tx interface {
 	// records the keys that draft came with, when not empty, as leading to t. ErrConflict
 	// when a key, version ev.Seq or the command id is taken.
 	Merge(t ticket.Ticket, ev ticket.Event, keys DraftKeys) (int64, error)
+	RoutingTx
 }
 
 // DraftKeys are the keys a draft came in with; an empty key is none.

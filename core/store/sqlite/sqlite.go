@@ -212,6 +212,12 @@ const (
 	stmtDeleteEvent
 	stmtIndexNew
 	stmtIndexedUpTo
+	stmtPutRoutingDecision
+	stmtSetRoundRobin
+	stmtCountAssignment
+	stmtPutEngineer
+	stmtSetTimer
+	stmtDeleteTimer
 	numWriteStmts
 )
 
@@ -250,6 +256,17 @@ var writeQueries = [numWriteStmts]string{
 		SELECT pos, search FROM tickets WHERE pos > (SELECT last_pos FROM search_indexed)`,
 	stmtIndexedUpTo: `UPDATE search_indexed SET last_pos = (SELECT max(pos) FROM tickets)
 		WHERE last_pos < (SELECT max(pos) FROM tickets)`,
+	// See migrations/0006_routing.sql.
+	stmtPutRoutingDecision: `INSERT INTO routing_decisions (ticket_id, at, trigger, cause, manual, engineer, team, rule, failure, body)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	stmtSetRoundRobin: `INSERT INTO routing_pointers (team, idx) VALUES (?, ?)
+		ON CONFLICT (team) DO UPDATE SET idx = excluded.idx`,
+	stmtCountAssignment: `INSERT INTO engineer_days (engineer, day, assigned) VALUES (?, ?, 1)
+		ON CONFLICT (engineer, day) DO UPDATE SET assigned = assigned + 1`,
+	stmtPutEngineer: `INSERT INTO engineers (id, body) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET body = excluded.body`,
+	stmtSetTimer: `INSERT INTO timers (ticket_id, kind, due) VALUES (?, ?, ?)
+		ON CONFLICT (ticket_id, kind) DO UPDATE SET due = excluded.due`,
+	stmtDeleteTimer: `DELETE FROM timers WHERE ticket_id = ? AND kind = ?`,
 }
 
 func (s *Store) prepare(ctx context.Context) error {

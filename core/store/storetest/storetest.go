@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"MergeConflicts", testMergeConflicts},
 		{"OpenTicketByThreadKey", testOpenTicketByThreadKey},
 		{"RecentlyClosed", testRecentlyClosed},
+		{"Routing", testRouting},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, newFixture(t, open)) })

@@ -1,0 +1,162 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"gongdan/core/store"
+)
+
+// sortableTime is the stored form of a time: UTC, fixed-width nanoseconds, so that text
+// order is time order.
+const sortableTime = "2006-01-02T15:04:05.000000000Z"
+
+func formatSortable(t time.Time) string { return t.UTC().Format(sortableTime) }
+
+func (t *tx) PutRoutingDecision(r store.RoutingRecord) error {
+	_, err := t.exec(stmtPutRoutingDecision, r.TicketID, formatSortable(r.At), r.Trigger, r.Cause, r.Manual,
+		r.Engineer, r.Team, r.Rule, r.Failure, r.Body)
+	return err
+}
+
+func (t *tx) SetRoundRobin(team string, index int) error {
+	_, err := t.exec(stmtSetRoundRobin, team, index)
+	return err
+}
+
+func (t *tx) CountAssignment(engineer, day string) error {
+	_, err := t.exec(stmtCountAssignment, engineer, day)
+	return err
+}
+
+func (t *tx) PutEngineer(id string, body []byte) error {
+	_, err := t.exec(stmtPutEngineer, id, body)
+	return err
+}
+
+func (t *tx) SetTimer(tm store.Timer) error {
+	_, err := t.exec(stmtSetTimer, tm.TicketID, tm.Kind, formatSortable(tm.Due))
+	return err
+}
+
+func (t *tx) DeleteTimer(ticketID, kind string) error {
+	_, err := t.exec(stmtDeleteTimer, ticketID, kind)
+	return err
+}
+
+// RoutingDecisions implements store.RoutingStore.
+func (s *Store) RoutingDecisions(ctx context.Context, ticketID string) ([]store.RoutingRecord, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, ticket_id, at, trigger, cause, manual, engineer, team, rule, failure, body
+		FROM routing_decisions WHERE ticket_id = ? ORDER BY id`, ticketID)
+	return scanRouting(rows, err, true)
+}
+
+// RoutingSince implements store.RoutingStore.
+func (s *Store) RoutingSince(ctx context.Context, since time.Time) ([]store.RoutingRecord, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, ticket_id, at, trigger, cause, manual, engineer, team, rule, failure, NULL
+		FROM routing_decisions WHERE at >= ? ORDER BY id`, formatSortable(since))
+	return scanRouting(rows, err, false)
+}
+
+func scanRouting(rows *sql.Rows, err error, withBody bool) ([]store.RoutingRecord, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.RoutingRecord
+	for rows.Next() {
+		var r store.RoutingRecord
+		var at string
+		var body []byte
+		if err := rows.Scan(&r.ID, &r.TicketID, &at, &r.Trigger, &r.Cause, &r.Manual, &r.Engineer, &r.Team, &r.Rule, &r.Failure, &body); err != nil {
+			return nil, err
+		}
+		if r.At, err = time.Parse(time.RFC3339Nano, at); err != nil {
+			return nil, err
+		}
+		if withBody {
+			r.Body = body
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// RoundRobin implements store.RoutingStore.
+func (s *Store) RoundRobin(ctx context.Context) (map[string]int, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT team, idx FROM routing_pointers`)
+	return scanCounts(rows, err)
+}
+
+// Assignments implements store.RoutingStore.
+func (s *Store) Assignments(ctx context.Context, from, to string) (map[string]int, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT engineer, sum(assigned) FROM engineer_days WHERE day >= ? AND day <= ? GROUP BY engineer`, from, to)
+	return scanCounts(rows, err)
+}
+
+// OpenByAssignee implements store.RoutingStore.
+func (s *Store) OpenByAssignee(ctx context.Context) (map[string]int, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT assignee, count(*) FROM tickets
+		WHERE assignee != '' AND state IN ('new', 'assigned', 'accepted', 'in_progress', 'awaiting_parts', 'paused', 'escalated')
+		GROUP BY assignee`)
+	return scanCounts(rows, err)
+}
+
+func scanCounts(rows *sql.Rows, err error) (map[string]int, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var k string
+		var n int
+		if err := rows.Scan(&k, &n); err != nil {
+			return nil, err
+		}
+		out[k] = n
+	}
+	return out, rows.Err()
+}
+
+// Engineers implements store.RoutingStore.
+func (s *Store) Engineers(ctx context.Context) (map[string][]byte, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, body FROM engineers`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string][]byte{}
+	for rows.Next() {
+		var id string
+		var body []byte
+		if err := rows.Scan(&id, &body); err != nil {
+			return nil, err
+		}
+		out[id] = body
+	}
+	return out, rows.Err()
+}
+
+// DueTimers implements store.RoutingStore.
+func (s *Store) DueTimers(ctx context.Context, t time.Time, limit int) ([]store.Timer, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT ticket_id, kind, due FROM timers WHERE due <= ? ORDER BY due LIMIT ?`, formatSortable(t), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Timer
+	for rows.Next() {
+		var tm store.Timer
+		var due string
+		if err := rows.Scan(&tm.TicketID, &tm.Kind, &due); err != nil {
+			return nil, err
+		}
+		if tm.Due, err = time.Parse(time.RFC3339Nano, due); err != nil {
+			return nil, err
+		}
+		out = append(out, tm)
+	}
+	return out, rows.Err()
+}
