@@ -49,6 +49,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Registerer receives the engine's metrics; nil registers none.
 	Registerer prometheus.Registerer
+	// Routing, when set, routes tickets (see RoutingOptions).
+	Routing *RoutingOptions
 }
 
 func (o *Options) setDefaults() error {
@@ -94,6 +96,11 @@ type Engine struct {
 	// decided on a cached ticket is decided again on the stored one.
 	cache   map[string]ticket.Ticket
 	pending map[string]ticket.Ticket
+
+	// routing is nil when routing is off; only the committer touches it.
+	routing *router
+	// timersDone is closed when the timer loop has stopped.
+	timersDone chan struct{}
 }
 
 // cacheSize bounds the ticket cache.
@@ -126,7 +133,16 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		cache:   map[string]ticket.Ticket{},
 		pending: map[string]ticket.Ticket{},
 	}
+	if opts.Routing != nil {
+		if e.routing, err = newRouter(ctx, opts.Store, *opts.Routing, e.now()); err != nil {
+			return nil, err
+		}
+	}
 	go e.run()
+	if e.routing != nil {
+		e.timersDone = make(chan struct{})
+		go e.runTimers()
+	}
 	return e, nil
 }
 
@@ -136,6 +152,9 @@ func (e *Engine) Close() error {
 	e.once.Do(func() {
 		close(e.quit)
 		<-e.done
+		if e.timersDone != nil {
+			<-e.timersDone
+		}
 		e.mu.Lock()
 		for s := range e.subs {
 			s.close()
@@ -212,15 +231,21 @@ type request struct {
 	ctx    context.Context
 	create *CreateRequest
 	cmd    *ticket.Command
+	timer  *store.Timer    // a due timer to fire
+	update *engineerUpdate // a change to an engineer's live state
 	done   chan result
 }
 
 type result struct {
-	ticket  ticket.Ticket
-	outcome Outcome // of a create
-	replay  *ticket.Event
-	event   *ticket.Event // appended, to publish after commit
-	err     error
+	ticket   ticket.Ticket
+	outcome  Outcome // of a create
+	replay   *ticket.Event
+	event    *ticket.Event  // appended, to publish after commit
+	before   ticket.Ticket  // the ticket before event (zero for a creation)
+	more     []ticket.Event // appended after event (routing), to publish after it
+	notes    []Notification // to send after commit
+	engineer *EngineerView  // the engineer after an update
+	err      error
 }
 
 func (e *Engine) submit(ctx context.Context, r *request) result {
@@ -335,6 +360,9 @@ func (e *Engine) commit(batch []*request) {
 			return nil
 		})
 		e.settleCache(err == nil)
+		if e.routing != nil {
+			e.routing.settle(err == nil)
+		}
 		if err != nil {
 			e.opts.Logger.Error("commit failed; the whole batch is refused", "requests", n, "err", err)
 			for i := range batch {
@@ -356,6 +384,8 @@ func (e *Engine) commit(batch []*request) {
 			e.metrics.intake.WithLabelValues(string(res.outcome)).Inc()
 		}
 		switch {
+		case r.timer != nil || r.update != nil:
+			// not a ticket action of a caller's (timers count in their own metrics)
 		case res.replay != nil || res.outcome == Duplicate:
 			e.metrics.actions.WithLabelValues(string(action), "replay").Inc()
 		case res.outcome == Merged:
@@ -363,12 +393,17 @@ func (e *Engine) commit(batch []*request) {
 		default:
 			e.metrics.actions.WithLabelValues(string(action), outcome(res.err)).Inc()
 		}
-		if res.event != nil {
-			if res.event.From != "" {
-				e.metrics.tickets.WithLabelValues(string(res.event.From)).Dec()
+		if res.err == nil && res.event != nil {
+			for _, ev := range append([]ticket.Event{*res.event}, res.more...) {
+				if ev.From != "" {
+					e.metrics.tickets.WithLabelValues(string(ev.From)).Dec()
+				}
+				e.metrics.tickets.WithLabelValues(string(ev.To)).Inc()
+				e.publish(ev)
 			}
-			e.metrics.tickets.WithLabelValues(string(res.event.To)).Inc()
-			e.publish(*res.event)
+			for _, n := range res.notes {
+				e.notify(n)
+			}
 		}
 		r.done <- res
 	}
@@ -384,10 +419,18 @@ func (e *Engine) apply(tx store.Tx, r *request) (result, error) {
 	for attempt := 0; ; attempt++ {
 		var res result
 		var err error
-		if r.create != nil {
+		switch {
+		case r.create != nil:
 			res, err = e.applyCreate(tx, r.create)
-		} else {
+		case r.timer != nil:
+			res, err = e.applyTimer(tx, *r.timer)
+		case r.update != nil:
+			res, err = e.applyEngineerUpdate(tx, *r.update)
+		default:
 			res, err = e.applyCommand(tx, *r.cmd)
+		}
+		if err == nil && res.err == nil && res.event != nil && e.routing != nil && r.timer == nil {
+			err = e.follow(tx, res.before, &res)
 		}
 		if errors.Is(err, store.ErrConflict) && attempt < maxConflictRetries {
 			continue
@@ -490,7 +533,7 @@ func (e *Engine) merge(tx store.Tx, req *CreateRequest, now time.Time) (res resu
 		return result{}, false, err
 	}
 	e.pending[next.ID] = next
-	return result{ticket: next, outcome: Merged, event: &ev}, true, nil
+	return result{ticket: next, outcome: Merged, event: &ev, before: t}, true, nil
 }
 
 // repeatOf finds the ticket a new ticket from d repeats: the most recently closed one with
@@ -559,7 +602,7 @@ func (e *Engine) applyCommand(tx store.Tx, cmd ticket.Command) (result, error) {
 		return result{}, err
 	}
 	e.pending[next.ID] = next
-	return result{ticket: next, event: &ev}, nil
+	return result{ticket: next, event: &ev, before: t}, nil
 }
 
 // replayOf reports whether cmd's command id was already used, and the answer if so.

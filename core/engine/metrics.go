@@ -11,6 +11,11 @@ type metrics struct {
 	batchSize          prometheus.Histogram
 	commitSeconds      prometheus.Histogram
 	droppedSubscribers prometheus.Counter
+	routed             *prometheus.CounterVec
+	routingFailures    *prometheus.CounterVec
+	routingSeconds     prometheus.Histogram
+	offerTimeouts      prometheus.Counter
+	redCards           prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -41,12 +46,34 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "gongdan_engine_dropped_subscribers_total",
 			Help: "Event subscribers dropped for falling behind.",
 		}),
+		routed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gongdan_routing_assigned_total",
+			Help: "Tickets assigned by routing, by trigger: created, declined, offer_timeout.",
+		}, []string{"trigger"}),
+		routingFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gongdan_routing_failures_total",
+			Help: "Routing decisions that found no one, by reason: no_rule, no_candidate, all_over_cap, invalid_decision.",
+		}, []string{"reason"}),
+		routingSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "gongdan_routing_decision_seconds",
+			Help:    "Time to take one routing decision (rules, filters, scores), without the write.",
+			Buckets: prometheus.ExponentialBuckets(0.000005, 2, 14),
+		}),
+		offerTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gongdan_routing_offer_timeouts_total",
+			Help: "Assignments not accepted within accept_timeout, routed again.",
+		}),
+		redCards: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gongdan_routing_red_cards_total",
+			Help: "Engineers suspended after consecutive customer ratings of 1.",
+		}),
 	}
 	for _, o := range []Outcome{Created, Duplicate, Merged} {
 		m.intake.WithLabelValues(string(o)) // every outcome shows from the start, at 0
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.actions, m.intake, m.tickets, m.batchSize, m.commitSeconds, m.droppedSubscribers} {
+		for _, c := range []prometheus.Collector{m.actions, m.intake, m.tickets, m.batchSize, m.commitSeconds, m.droppedSubscribers,
+			m.routed, m.routingFailures, m.routingSeconds, m.offerTimeouts, m.redCards} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

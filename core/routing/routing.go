@@ -217,6 +217,8 @@ type Router struct {
 	engineers map[string]*Engineer
 	teams     map[string]*Team
 	teamOf    map[string]string // engineer → the first team listing them
+	order     []string          // engineer ids in config order
+	teamOrder []string
 	calendars map[string]*sla.Calendar
 	weights   Weights
 }
@@ -273,6 +275,7 @@ func New(cfg Config) (*Router, error) {
 		}
 		calendar(where, e.Calendar)
 		r.engineers[e.ID] = e
+		r.order = append(r.order, e.ID)
 	}
 	for i := range cfg.Teams {
 		t := &cfg.Teams[i]
@@ -293,6 +296,7 @@ func New(cfg Config) (*Router, error) {
 			}
 		}
 		r.teams[t.ID] = t
+		r.teamOrder = append(r.teamOrder, t.ID)
 	}
 	for _, t := range cfg.Teams {
 		if t.Overflow != "" && r.teams[t.Overflow] == nil {
@@ -349,6 +353,34 @@ func (r *Router) Team(id string) (Team, bool) {
 		return Team{}, false
 	}
 	return *t, true
+}
+
+// LeadOf is the lead of the first team that lists engineer; empty when none does.
+func (r *Router) LeadOf(engineer string) string {
+	if t := r.teams[r.teamOf[engineer]]; t != nil {
+		return t.Lead
+	}
+	return ""
+}
+
+// Engineers returns the configured engineers, in config order.
+func (r *Router) Engineers() []Engineer {
+	out := make([]Engineer, 0, len(r.order))
+	for _, id := range r.order {
+		out = append(out, *r.engineers[id])
+	}
+	return out
+}
+
+// TeamsOf returns the ids of the teams that list engineer.
+func (r *Router) TeamsOf(engineer string) []string {
+	var out []string
+	for _, id := range r.teamOrder {
+		if slices.Contains(r.teams[id].Members, engineer) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // working reports whether calendar name (empty: always) is in working time at t.

@@ -95,7 +95,9 @@ func TestEachFilter(t *testing.T) {
 			e.Calendar = "cn-office"
 			req.Now = time.Date(2026, 11, 24, 12, 30, 0, 0, shanghai) // lunch
 		}, routing.FilterOnDuty},
-		{"red card", func(_ *routing.Engineer, l *routing.Live, _ *routing.Request) { l.SuspendedUntil = tuesday10.Add(time.Hour) }, routing.FilterNotSuspended},
+		{"red card", func(_ *routing.Engineer, l *routing.Live, _ *routing.Request) {
+			l.SuspendedUntil = tuesday10.Add(time.Hour)
+		}, routing.FilterNotSuspended},
 		{"missing a skill", func(e *routing.Engineer, _ *routing.Live, _ *routing.Request) { e.Skills = []string{"hydraulics"} }, routing.FilterSkills},
 		{"skills changed live", func(_ *routing.Engineer, l *routing.Live, _ *routing.Request) { l.Skills = []string{} }, routing.FilterSkills},
 		{"out of radius", func(e *routing.Engineer, _ *routing.Live, _ *routing.Request) { e.Home, e.RadiusKM = far50km, 30 }, routing.FilterRadius},

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"gongdan/normalize"
 )
 
 // Action is the only way a ticket changes.
@@ -125,6 +127,14 @@ type (
 		// OfferTimedOut names the engineer whose offer was not accepted in time, when this
 		// assignment replaces theirs; they are excluded from the ticket's routing after.
 		OfferTimedOut string `json:"offer_timed_out,omitempty"`
+		// Set is what the routing rule set on the ticket with the assignment.
+		Set *Classification `json:"set,omitempty"`
+	}
+	// Classification is what a routing rule may set: urgency, category, tags (added).
+	Classification struct {
+		Urgency  string   `json:"urgency,omitempty"`
+		Category string   `json:"category,omitempty"`
+		Tags     []string `json:"tags,omitempty"`
 	}
 	DeclineData struct {
 		ReasonCode string `json:"reason_code"`
@@ -317,6 +327,11 @@ func checkData(cmd Command) (any, error) {
 		if strings.TrimSpace(d.Assignee) == "" {
 			return nil, &DataError{"data.assignee", "required: who the ticket goes to"}
 		}
+		if d.Set != nil {
+			if err := d.Set.check("data.set"); err != nil {
+				return nil, err
+			}
+		}
 	case *DeclineData:
 		switch {
 		case d.ReasonCode == "":
@@ -346,6 +361,32 @@ func checkData(cmd Command) (any, error) {
 		}
 	}
 	return v, nil
+}
+
+func (c *Classification) check(field string) error {
+	if c.Urgency != "" && !normalize.Urgency(c.Urgency).Valid() {
+		return &DataError{field + ".urgency", fmt.Sprintf("unknown urgency %q (one of: blue, yellow, orange, red)", c.Urgency)}
+	}
+	return nil
+}
+
+// apply sets c on t.
+func (c *Classification) apply(t Ticket) Ticket {
+	if c == nil {
+		return t
+	}
+	if c.Urgency != "" {
+		t.Urgency = normalize.Urgency(c.Urgency)
+	}
+	if c.Category != "" {
+		t.Category = c.Category
+	}
+	for _, tag := range c.Tags {
+		if !slices.Contains(t.Tags, tag) {
+			t.Tags = append(slices.Clone(t.Tags), tag)
+		}
+	}
+	return t
 }
 
 func decodeStrict(raw json.RawMessage, v any) error {

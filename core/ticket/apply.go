@@ -119,6 +119,7 @@ func Apply(t Ticket, ev Event) (Ticket, error) {
 		if d.Team != "" {
 			t.Team = d.Team
 		}
+		t = d.Set.apply(t)
 	case ActionDecline:
 		var d DeclineData
 		if err := unmarshalData(ev, &d); err != nil {
@@ -131,6 +132,11 @@ func Apply(t Ticket, ev Event) (Ticket, error) {
 		t.Excluded = exclude(t.Excluded, t.Assignee, reason)
 		t.Assignee, t.AssignedAt = "", time.Time{}
 	case ActionRoutingFailed:
+		var d RoutingFailedData
+		if err := unmarshalData(ev, &d); err != nil {
+			return t, err
+		}
+		t = d.Set.apply(t)
 	case ActionResolve:
 		var d ResolveData
 		if err := unmarshalData(ev, &d); err != nil {
@@ -201,11 +207,18 @@ type RoutingFailedData struct {
 	Rule   string `json:"rule,omitempty"`
 	// Lead is the team lead told about it.
 	Lead string `json:"lead,omitempty"`
+	// Set is what the matching rule set on the ticket, though no one was found.
+	Set *Classification `json:"set,omitempty"`
 }
 
 // RoutingFailed returns the event that records on t that routing found no one for it. It
 // changes no state; it is allowed on a frozen ticket.
 func RoutingFailed(t Ticket, d RoutingFailedData, now time.Time) (Event, error) {
+	if d.Set != nil {
+		if err := d.Set.check("set"); err != nil {
+			return Event{}, err
+		}
+	}
 	data, err := json.Marshal(d)
 	if err != nil {
 		return Event{}, err

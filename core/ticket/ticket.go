@@ -80,7 +80,7 @@ type Ticket struct {
 	// Excluded are the engineers routing must pass over for this ticket: they declined it
 	// or let its offer time out.
 	Excluded []Exclusion `json:"excluded,omitempty"`
-	Frozen      bool                   `json:"frozen"`
+	Frozen   bool        `json:"frozen"`
 	// Rollbacks are the times of recent moves backwards; three within RollbackWindow freeze.
 	Rollbacks []time.Time       `json:"rollbacks,omitempty"`
 	Sources   []normalize.Draft `json:"sources"`

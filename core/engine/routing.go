@@ -1,0 +1,662 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"time"
+
+	"gongdan/core/routing"
+	"gongdan/core/store"
+	"gongdan/core/ticket"
+)
+
+// RoutingOptions turn routing on: a new ticket is routed in the transaction that creates it,
+// a declined one in the transaction of the decline, an offer not accepted in time by a timer.
+// Deciding and assigning in one transaction, on the one committer, is what keeps caps
+// (max_open, max_daily) from being overrun by concurrent intake.
+type RoutingOptions struct {
+	Router *routing.Router
+	// AcceptTimeout: an assignment not accepted in this time is routed again without that
+	// engineer. Default 30 minutes.
+	AcceptTimeout time.Duration
+	// Notify is told of routing failures and red cards (the notification hook); it runs
+	// after the commit, on the committer: it must not block. Nil logs them.
+	Notify func(Notification)
+}
+
+// Notification is a message for a person about routing: a ticket no one could take, or an
+// engineer suspended after low ratings.
+type Notification struct {
+	Kind     string `json:"kind"` // routing_failed, red_card
+	To       string `json:"to"`   // the team lead
+	TicketID string `json:"ticket_id,omitempty"`
+	Engineer string `json:"engineer,omitempty"`
+	Detail   string `json:"detail"`
+}
+
+// Triggers of a routing decision.
+const (
+	TriggerCreated      = "created"
+	TriggerDeclined     = "declined"
+	TriggerOfferTimeout = "offer_timeout"
+	TriggerManual       = "manual"
+)
+
+// timerOffer is the kind of the accept-timeout timer.
+const timerOffer = "offer"
+
+// RedCard: this many customer ratings of 1 in a row suspend an engineer for RedCardSuspension.
+const (
+	RedCardRatings    = 2
+	RedCardSuspension = 24 * time.Hour
+)
+
+// ftfrMinimum is how many fixed tickets an engineer needs before their first-time-fix rate
+// counts; fewer, and it is neutral.
+const ftfrMinimum = 5
+
+// EngineerState is what the engine knows of an engineer beyond the config, kept in the store.
+type EngineerState struct {
+	// Status, Location and Skills, when set, override the config (PUT /api/v1/engineers/{id}).
+	Status   routing.Status `json:"status,omitempty"`
+	Location routing.Point  `json:"location,omitzero"`
+	Skills   []string       `json:"skills,omitempty"`
+	// SuspendedUntil is the end of a red-card suspension.
+	SuspendedUntil time.Time `json:"suspended_until,omitzero"`
+	// LowRatings counts the customer ratings of 1 in a row.
+	LowRatings int `json:"low_ratings,omitempty"`
+	// Fixed counts the tickets the engineer closed; Repeats those of them a repeat request
+	// came back for (ticket.RepeatWindow).
+	Fixed   int `json:"fixed,omitempty"`
+	Repeats int `json:"repeats,omitempty"`
+	// UpdatedAt is when it last changed.
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
+}
+
+// FTFR is the first-time-fix rate, and whether there is enough history for it.
+func (s EngineerState) FTFR() (float64, bool) {
+	if s.Fixed < ftfrMinimum {
+		return 0, false
+	}
+	return float64(s.Fixed-min(s.Repeats, s.Fixed)) / float64(s.Fixed), true
+}
+
+// router is the engine's routing state. Only the committer touches it; what a batch changes
+// is pending until the batch commits, and dropped if it does not.
+type router struct {
+	opts RoutingOptions
+
+	open      map[string]int
+	today     map[string]int
+	day       string
+	pointers  map[string]int
+	engineers map[string]EngineerState
+
+	pendingOpen      map[string]int // deltas
+	pendingToday     map[string]int // deltas
+	pendingPointers  map[string]int
+	pendingEngineers map[string]EngineerState
+}
+
+func newRouter(ctx context.Context, s store.Store, opts RoutingOptions, now time.Time) (*router, error) {
+	if opts.Router == nil {
+		return nil, errors.New("engine: RoutingOptions.Router is required")
+	}
+	if opts.AcceptTimeout <= 0 {
+		opts.AcceptTimeout = 30 * time.Minute
+	}
+	r := &router{opts: opts, day: now.Format("20060102"),
+		pendingOpen: map[string]int{}, pendingToday: map[string]int{}, pendingPointers: map[string]int{}, pendingEngineers: map[string]EngineerState{}}
+	var err error
+	if r.open, err = s.OpenByAssignee(ctx); err != nil {
+		return nil, fmt.Errorf("engine: routing: open tickets by assignee: %w", err)
+	}
+	if r.today, err = s.Assignments(ctx, r.day, r.day); err != nil {
+		return nil, fmt.Errorf("engine: routing: today's assignments: %w", err)
+	}
+	if r.pointers, err = s.RoundRobin(ctx); err != nil {
+		return nil, fmt.Errorf("engine: routing: round-robin pointers: %w", err)
+	}
+	bodies, err := s.Engineers(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("engine: routing: engineers: %w", err)
+	}
+	r.engineers = make(map[string]EngineerState, len(bodies))
+	for id, b := range bodies {
+		var st EngineerState
+		if err := json.Unmarshal(b, &st); err != nil {
+			return nil, fmt.Errorf("engine: routing: engineer %s: %w", id, err)
+		}
+		r.engineers[id] = st
+	}
+	return r, nil
+}
+
+func (r *router) engineer(id string) EngineerState {
+	if st, ok := r.pendingEngineers[id]; ok {
+		return st
+	}
+	return r.engineers[id]
+}
+
+func (r *router) putEngineer(tx store.Tx, id string, st EngineerState) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	r.pendingEngineers[id] = st
+	return tx.PutEngineer(id, b)
+}
+
+// rollDay starts a new day's counts when the day changed.
+func (r *router) rollDay(now time.Time) {
+	if day := now.Format("20060102"); day != r.day {
+		r.day, r.today = day, map[string]int{}
+		clear(r.pendingToday)
+	}
+}
+
+func (r *router) settle(committed bool) {
+	if committed {
+		for id, d := range r.pendingOpen {
+			r.open[id] += d
+		}
+		for id, d := range r.pendingToday {
+			r.today[id] += d
+		}
+		maps.Copy(r.pointers, r.pendingPointers)
+		maps.Copy(r.engineers, r.pendingEngineers)
+	}
+	clear(r.pendingOpen)
+	clear(r.pendingToday)
+	clear(r.pendingPointers)
+	clear(r.pendingEngineers)
+}
+
+// live is the router's view of every engineer, for a Request.
+func (r *router) live() map[string]routing.Live {
+	out := make(map[string]routing.Live, len(r.open)+len(r.engineers))
+	for id, st := range r.engineers {
+		out[id] = r.liveOf(id, st)
+	}
+	for id := range r.pendingEngineers {
+		out[id] = r.liveOf(id, r.engineer(id))
+	}
+	for id := range r.open {
+		if _, ok := out[id]; !ok {
+			out[id] = r.liveOf(id, EngineerState{})
+		}
+	}
+	for id := range r.pendingOpen {
+		if _, ok := out[id]; !ok {
+			out[id] = r.liveOf(id, EngineerState{})
+		}
+	}
+	for id := range r.today {
+		if _, ok := out[id]; !ok {
+			out[id] = r.liveOf(id, EngineerState{})
+		}
+	}
+	return out
+}
+
+func (r *router) liveOf(id string, st EngineerState) routing.Live {
+	ftfr, known := st.FTFR()
+	return routing.Live{
+		Status: st.Status, Location: st.Location, Skills: st.Skills, SuspendedUntil: st.SuspendedUntil,
+		Open: r.open[id] + r.pendingOpen[id], Today: r.today[id] + r.pendingToday[id],
+		FTFR: ftfr, FTFRKnown: known,
+	}
+}
+
+func (r *router) pointersNow() map[string]int {
+	if len(r.pendingPointers) == 0 {
+		return r.pointers
+	}
+	out := maps.Clone(r.pointers)
+	maps.Copy(out, r.pendingPointers)
+	return out
+}
+
+// envOf is the ticket as routing rules see it.
+func envOf(t ticket.Ticket) routing.Env {
+	var source, channel string
+	if len(t.Sources) > 0 {
+		source, channel = t.Sources[0].Source.Connector, t.Sources[0].Source.Type
+	}
+	return routing.Env{
+		Source: source, Channel: channel, Category: t.Category, Tags: t.Tags, Urgency: string(t.Urgency),
+		Title: t.Title, Description: t.Description,
+		Customer: routing.EnvCustomer{ID: t.Customer.ID, Name: t.Customer.Name, Phone: t.Customer.Phone, Org: t.Customer.Org},
+		Device:   routing.EnvDevice{ID: t.Device.ID, Model: t.Device.Model, ProductType: t.Device.ProductType},
+		Location: routing.EnvLocation{Address: t.Location.Address, City: t.Location.City, Lat: t.Location.Lat, Lon: t.Location.Lon},
+	}
+}
+
+// follow runs what routing does after ev took before to res.ticket, inside tx: it keeps the
+// loads, timers and engineer records current, and routes a new or declined ticket. Events
+// it appends go to res.more, notifications to res.notes.
+func (e *Engine) follow(tx store.Tx, before ticket.Ticket, res *result) error {
+	r := e.routing
+	ev := *res.event
+	after := res.ticket
+	now := ev.At
+	r.rollDay(now)
+
+	// Loads.
+	if before.Assignee != "" && before.State.Open() {
+		r.pendingOpen[before.Assignee]--
+	}
+	if after.Assignee != "" && after.State.Open() {
+		r.pendingOpen[after.Assignee]++
+	}
+
+	switch ev.Action {
+	case ticket.ActionCreate:
+		if after.RepeatOf != "" {
+			if err := e.countRepeat(tx, after.RepeatOf, now); err != nil {
+				return err
+			}
+		}
+		return e.route(tx, res, TriggerCreated, "", "")
+	case ticket.ActionAssign:
+		r.pendingToday[after.Assignee]++
+		if err := tx.CountAssignment(after.Assignee, r.day); err != nil {
+			return err
+		}
+		if err := tx.SetTimer(store.Timer{TicketID: after.ID, Kind: timerOffer, Due: now.Add(r.opts.AcceptTimeout)}); err != nil {
+			return err
+		}
+		if ev.Actor.Role != ticket.RoleSystem {
+			body, _ := json.Marshal(map[string]any{"manual": true, "by": ev.Actor, "engineer": after.Assignee, "team": after.Team})
+			return tx.PutRoutingDecision(store.RoutingRecord{TicketID: after.ID, At: now, Trigger: TriggerManual, Manual: true,
+				Engineer: after.Assignee, Team: after.Team, Body: body})
+		}
+		return nil
+	}
+	if before.State == ticket.StateAssigned && after.State != ticket.StateAssigned {
+		if err := tx.DeleteTimer(after.ID, timerOffer); err != nil {
+			return err
+		}
+	}
+	switch ev.Action {
+	case ticket.ActionDecline:
+		var d ticket.DeclineData
+		_ = json.Unmarshal(ev.Data, &d)
+		return e.route(tx, res, TriggerDeclined, d.ReasonCode, "")
+	case ticket.ActionConfirm:
+		return e.rate(tx, before.Assignee, after, res)
+	}
+	if ev.To == ticket.StateClosed && before.State != ticket.StateClosed && after.Assignee != "" {
+		st := r.engineer(after.Assignee)
+		st.Fixed++
+		st.UpdatedAt = now
+		return r.putEngineer(tx, after.Assignee, st)
+	}
+	return nil
+}
+
+// countRepeat charges a repeat request to whoever closed the ticket it repeats.
+func (e *Engine) countRepeat(tx store.Tx, repeatOf string, now time.Time) error {
+	prev, err := tx.Ticket(repeatOf)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && prev.Assignee == "") {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	st := e.routing.engineer(prev.Assignee)
+	st.Repeats++
+	st.UpdatedAt = now
+	return e.routing.putEngineer(tx, prev.Assignee, st)
+}
+
+// rate counts a customer's rating for engineer; the RedCardRatings-th 1 in a row suspends
+// them and tells their lead.
+func (e *Engine) rate(tx store.Tx, engineer string, t ticket.Ticket, res *result) error {
+	if engineer == "" || t.Feedback == nil {
+		return nil
+	}
+	r := e.routing
+	st := r.engineer(engineer)
+	if min(t.Feedback.Timeliness, t.Feedback.Professionalism) > 1 {
+		if st.LowRatings == 0 {
+			return nil
+		}
+		st.LowRatings = 0
+	} else if st.LowRatings++; st.LowRatings >= RedCardRatings {
+		st.LowRatings = 0
+		st.SuspendedUntil = res.event.At.Add(RedCardSuspension)
+		lead := e.leadOf(engineer)
+		res.notes = append(res.notes, Notification{Kind: "red_card", To: lead, TicketID: t.ID, Engineer: engineer,
+			Detail: fmt.Sprintf("%s was rated 1 by %d customers in a row; no new assignments until %s", engineer, RedCardRatings,
+				st.SuspendedUntil.In(e.opts.Location).Format("2006-01-02 15:04"))})
+		e.metrics.redCards.Inc()
+	}
+	st.UpdatedAt = res.event.At
+	return r.putEngineer(tx, engineer, st)
+}
+
+// leadOf is the lead of the first team that lists engineer.
+func (e *Engine) leadOf(engineer string) string {
+	return e.routing.opts.Router.LeadOf(engineer)
+}
+
+// route decides for res.ticket and appends the assignment or the failure, and the decision.
+// timedOut, when set, is the engineer whose offer timed out.
+func (e *Engine) route(tx store.Tx, res *result, trigger, cause, timedOut string) error {
+	r := e.routing
+	t := res.ticket
+	if !t.State.Open() || (t.State != ticket.StateNew && trigger != TriggerOfferTimeout) {
+		return nil
+	}
+	now := e.now()
+	excluded := make(map[string]string, len(t.Excluded)+1)
+	for _, x := range t.Excluded {
+		excluded[x.Engineer] = x.Reason
+	}
+	if timedOut != "" {
+		excluded[timedOut] = ticket.ExclusionOfferTimeout
+	}
+	started := time.Now()
+	d := r.opts.Router.Decide(routing.Request{Ticket: envOf(t), Now: now, Live: r.live(), Exclude: excluded, Pointers: r.pointersNow()})
+	took := time.Since(started)
+	e.metrics.routingSeconds.Observe(took.Seconds())
+
+	var set *ticket.Classification
+	if d.Set.Urgency != "" || d.Set.Category != "" || len(d.Set.Tags) > 0 {
+		set = &ticket.Classification{Urgency: d.Set.Urgency, Category: d.Set.Category, Tags: d.Set.Tags}
+	}
+	var ev ticket.Event
+	var err error
+	if d.Failure == nil {
+		data, _ := json.Marshal(ticket.AssignData{Assignee: d.Engineer, Team: d.Team, OfferTimedOut: timedOut, Set: set})
+		ev, err = ticket.Decide(t, ticket.Command{TicketID: t.ID, Action: ticket.ActionAssign, Actor: ticket.SystemActor, Data: data, Rule: d.Rule}, now)
+	} else {
+		ev, err = ticket.RoutingFailed(t, ticket.RoutingFailedData{Reason: string(d.Failure.Reason), Detail: d.Failure.Detail,
+			Rule: d.Rule, Lead: d.Failure.Lead, Set: set}, now)
+	}
+	if err != nil {
+		// The rule set something the ticket refuses (an unknown urgency, say): record it as
+		// a failure rather than fail the intake.
+		e.opts.Logger.Error("routing: the decision cannot be applied", "ticket", t.ID, "rule", d.Rule, "err", err)
+		d.Failure = &routing.Failure{Reason: "invalid_decision", Detail: err.Error()}
+		if ev, err = ticket.RoutingFailed(t, ticket.RoutingFailedData{Reason: "invalid_decision", Detail: d.Failure.Detail, Rule: d.Rule}, now); err != nil {
+			return err
+		}
+	}
+	next, err := ticket.Apply(t, ev)
+	if err != nil {
+		return err
+	}
+	if ev.ID, err = tx.Append(next, ev); err != nil {
+		e.forget(t.ID)
+		return err
+	}
+	e.pending[next.ID] = next
+	res.ticket = next
+	res.more = append(res.more, ev)
+
+	body, err := json.Marshal(struct {
+		routing.Decision
+		Trigger  string  `json:"trigger"`
+		Cause    string  `json:"cause,omitempty"`
+		TookMs   float64 `json:"took_ms"`
+		Manual   bool    `json:"manual"`
+		EventSeq int64   `json:"event_seq"`
+	}{d, trigger, cause, float64(took.Microseconds()) / 1000, false, ev.Seq})
+	if err != nil {
+		return err
+	}
+	rec := store.RoutingRecord{TicketID: t.ID, At: now, Trigger: trigger, Cause: cause, Engineer: d.Engineer, Team: d.Team, Rule: d.Rule, Body: body}
+	if d.Failure != nil {
+		rec.Failure = string(d.Failure.Reason)
+		e.metrics.routingFailures.WithLabelValues(string(d.Failure.Reason)).Inc()
+		res.notes = append(res.notes, Notification{Kind: "routing_failed", To: d.Failure.Lead, TicketID: t.ID,
+			Detail: fmt.Sprintf("%s: %s", d.Failure.Reason, d.Failure.Detail)})
+	} else {
+		e.metrics.routed.WithLabelValues(trigger).Inc()
+	}
+	if err := tx.PutRoutingDecision(rec); err != nil {
+		return err
+	}
+	if d.Pointer != nil {
+		r.pendingPointers[d.Pointer.Team] = d.Pointer.Index
+		if err := tx.SetRoundRobin(d.Pointer.Team, d.Pointer.Index); err != nil {
+			return err
+		}
+	}
+	if d.Failure == nil {
+		// The assignment's own follow-ups: loads, today's count, the offer timer.
+		before := t
+		sub := result{ticket: next, event: &ev}
+		if err := e.follow(tx, before, &sub); err != nil {
+			return err
+		}
+		res.more = append(res.more, sub.more...)
+		res.notes = append(res.notes, sub.notes...)
+	} else if trigger == TriggerOfferTimeout {
+		// No one else: the offer stays with the engineer, and the timer is spent.
+		if err := tx.DeleteTimer(t.ID, timerOffer); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// notify hands n to the hook, or logs it.
+func (e *Engine) notify(n Notification) {
+	if e.routing.opts.Notify != nil {
+		e.routing.opts.Notify(n)
+		return
+	}
+	e.opts.Logger.Warn("notification", "kind", n.Kind, "to", n.To, "ticket", n.TicketID, "engineer", n.Engineer, "detail", n.Detail)
+}
+
+// timerPoll is how often the timer loop looks for due timers; timerBatch how many it fires
+// per look.
+const (
+	timerPoll  = time.Second
+	timerBatch = 256
+)
+
+// runTimers fires due timers until the engine closes. Timers live in the store, so a restart
+// loses none, and every overdue one fires once at the first look. Each fires in the
+// committer, which checks it is still due and deletes it in the transaction of what it does:
+// firing twice (a crash before the commit) does nothing the second time.
+func (e *Engine) runTimers() {
+	defer close(e.timersDone)
+	tick := time.NewTicker(timerPoll)
+	defer tick.Stop()
+	for {
+		for {
+			due, err := e.store.DueTimers(context.Background(), e.now(), timerBatch)
+			if err != nil {
+				e.opts.Logger.Error("timers: reading due timers", "err", err)
+				break
+			}
+			for _, tm := range due {
+				res := e.submit(context.Background(), &request{timer: &tm})
+				if res.err != nil && !errors.Is(res.err, ErrClosed) {
+					e.opts.Logger.Error("timers: firing", "ticket", tm.TicketID, "kind", tm.Kind, "err", res.err)
+				}
+			}
+			if len(due) < timerBatch {
+				break
+			}
+		}
+		select {
+		case <-e.quit:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// applyTimer fires one timer: an offer not accepted in time goes to someone else.
+func (e *Engine) applyTimer(tx store.Tx, tm store.Timer) (result, error) {
+	t, ok := e.cached(tm.TicketID)
+	if !ok {
+		var err error
+		if t, err = tx.Ticket(tm.TicketID); errors.Is(err, store.ErrNotFound) {
+			return result{}, tx.DeleteTimer(tm.TicketID, tm.Kind)
+		} else if err != nil {
+			return result{}, err
+		}
+	}
+	now := e.now()
+	switch {
+	case tm.Kind != timerOffer || e.routing == nil:
+		return result{}, tx.DeleteTimer(tm.TicketID, tm.Kind) // a kind this version does not know
+	case t.State != ticket.StateAssigned:
+		return result{}, tx.DeleteTimer(tm.TicketID, tm.Kind) // accepted or moved on meanwhile
+	case t.AssignedAt.Add(e.routing.opts.AcceptTimeout).After(now):
+		return result{}, nil // assigned again since; its own timer is set
+	}
+	e.metrics.offerTimeouts.Inc()
+	res := result{ticket: t, event: &ticket.Event{At: now}}
+	e.routing.rollDay(now)
+	if err := e.route(tx, &res, TriggerOfferTimeout, "", t.Assignee); err != nil {
+		return result{}, err
+	}
+	if len(res.more) == 0 {
+		return result{ticket: t}, nil
+	}
+	first := res.more[0]
+	return result{ticket: res.ticket, event: &first, before: t, more: res.more[1:], notes: res.notes}, nil
+}
+
+// EngineerView is an engineer as the API shows it: the config, what changed live, and load.
+type EngineerView struct {
+	routing.Engineer
+	Teams []string `json:"teams"`
+	// Live are the live changes (status, location, skills) and the record.
+	Live EngineerState `json:"live"`
+	// Status, Skills and Location are what routing uses now.
+	EffectiveStatus   routing.Status `json:"effective_status"`
+	EffectiveSkills   []string       `json:"effective_skills"`
+	EffectiveLocation routing.Point  `json:"effective_location"`
+	Open              int            `json:"open"`
+	Today             int            `json:"today"`
+	FTFR              *float64       `json:"ftfr"`
+	Suspended         bool           `json:"suspended"`
+}
+
+// EngineerUpdate changes what routing knows of an engineer; nil fields stay as they are.
+type EngineerUpdate struct {
+	Status   *routing.Status `json:"status"`
+	Location *routing.Point  `json:"location"`
+	Skills   *[]string       `json:"skills"`
+}
+
+type engineerUpdate struct {
+	id     string
+	update EngineerUpdate
+	// get only reads.
+	get bool
+}
+
+// ErrRoutingOff: the engine routes nothing, so it has no engineers.
+var ErrRoutingOff = errors.New("routing is not configured")
+
+// Engineer returns engineer id as routing sees it now.
+func (e *Engine) Engineer(ctx context.Context, id string) (EngineerView, error) {
+	if e.routing == nil {
+		return EngineerView{}, ErrRoutingOff
+	}
+	res := e.submit(ctx, &request{update: &engineerUpdate{id: id, get: true}})
+	if res.err != nil {
+		return EngineerView{}, res.err
+	}
+	return *res.engineer, nil
+}
+
+// Engineers returns every configured engineer as routing sees them now.
+func (e *Engine) Engineers(ctx context.Context) ([]EngineerView, error) {
+	if e.routing == nil {
+		return nil, ErrRoutingOff
+	}
+	var out []EngineerView
+	for _, cfg := range e.routing.opts.Router.Engineers() {
+		v, err := e.Engineer(ctx, cfg.ID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// UpdateEngineer changes an engineer's live status, location or skills; the next decision
+// uses them.
+func (e *Engine) UpdateEngineer(ctx context.Context, id string, u EngineerUpdate) (EngineerView, error) {
+	if e.routing == nil {
+		return EngineerView{}, ErrRoutingOff
+	}
+	if u.Status != nil && !u.Status.Valid() {
+		return EngineerView{}, &ticket.DataError{Field: "status", Msg: fmt.Sprintf("unknown status %q (one of: on_duty, off, leave, suspended)", *u.Status)}
+	}
+	if u.Location != nil && (u.Location.Lat < -90 || u.Location.Lat > 90 || u.Location.Lon < -180 || u.Location.Lon > 180) {
+		return EngineerView{}, &ticket.DataError{Field: "location", Msg: "lat must be -90..90 and lon -180..180"}
+	}
+	res := e.submit(ctx, &request{update: &engineerUpdate{id: id, update: u}})
+	if res.err != nil {
+		return EngineerView{}, res.err
+	}
+	return *res.engineer, nil
+}
+
+func (e *Engine) applyEngineerUpdate(tx store.Tx, u engineerUpdate) (result, error) {
+	r := e.routing
+	cfg, ok := r.opts.Router.Engineer(u.id)
+	if !ok {
+		return result{err: fmt.Errorf("engineer %s: %w", u.id, ErrNotFound)}, nil
+	}
+	st := r.engineer(u.id)
+	if !u.get {
+		if u.update.Status != nil {
+			st.Status = *u.update.Status
+		}
+		if u.update.Location != nil {
+			st.Location = *u.update.Location
+		}
+		if u.update.Skills != nil {
+			st.Skills = *u.update.Skills
+			if st.Skills == nil {
+				st.Skills = []string{}
+			}
+		}
+		st.UpdatedAt = e.now()
+		if err := r.putEngineer(tx, u.id, st); err != nil {
+			return result{}, err
+		}
+	}
+	r.rollDay(e.now())
+	live := r.liveOf(u.id, st)
+	v := EngineerView{Engineer: cfg, Teams: r.opts.Router.TeamsOf(u.id), Live: st,
+		EffectiveStatus: cfg.Status, EffectiveSkills: cfg.Skills, EffectiveLocation: cfg.Home,
+		Open: live.Open, Today: live.Today, Suspended: e.now().Before(st.SuspendedUntil)}
+	if live.Status != "" {
+		v.EffectiveStatus = live.Status
+	}
+	if live.Skills != nil {
+		v.EffectiveSkills = live.Skills
+	}
+	if live.Location.Known() {
+		v.EffectiveLocation = live.Location
+	}
+	if live.FTFRKnown {
+		v.FTFR = &live.FTFR
+	}
+	return result{engineer: &v}, nil
+}
+
+// RoutingDecisions returns a ticket's routing decisions, oldest first.
+func (e *Engine) RoutingDecisions(ctx context.Context, ticketID string) ([]store.RoutingRecord, error) {
+	if _, err := e.store.Ticket(ctx, ticketID); err != nil {
+		return nil, err
+	}
+	return e.store.RoutingDecisions(ctx, ticketID)
+}
