@@ -43,10 +43,10 @@ type Config struct {
 	// Normalize says how drafts are filled from their text: fault dictionary, device serial
 	// patterns, urgency keywords.
 	Normalize Normalize `yaml:"normalize"`
-	// Routing is reserved for a later version; it must be absent or empty.
-	Routing Section `yaml:"routing"`
-	// SLA is reserved for a later version; it must be absent or empty.
-	SLA Section `yaml:"sla"`
+	// Routing is who gets which ticket: engineers, teams, rules.
+	Routing *Routing `yaml:"routing"`
+	// SLA holds the working calendars (policies come with a later version).
+	SLA SLAConfig `yaml:"sla"`
 	// Notify is reserved for a later version; it must be absent or empty.
 	Notify Section `yaml:"notify"`
 
@@ -268,6 +268,12 @@ func (c *Config) validate() []problem {
 		dir = filepath.Dir(c.File)
 	}
 	ps = append(ps, under("normalize", c.Normalize.validate(dir))...)
+	if c.Server.Location != nil {
+		ps = append(ps, under("sla", c.SLA.validate(c.Server.Location))...)
+		if c.Routing != nil {
+			ps = append(ps, under("routing", c.Routing.validate(c.SLA.Built))...)
+		}
+	}
 	firstWithName := map[string]int{}
 	for i, con := range c.Connectors {
 		key := indexPath("connectors", i)
@@ -285,7 +291,7 @@ func (c *Config) validate() []problem {
 	for _, s := range []struct {
 		key     string
 		section Section
-	}{{"routing", c.Routing}, {"sla", c.SLA}, {"notify", c.Notify}} {
+	}{{"notify", c.Notify}} {
 		ps = append(ps, under(s.key, s.section.validate())...)
 	}
 	return ps

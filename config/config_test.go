@@ -219,8 +219,45 @@ func TestParseReportsEveryProblem(t *testing.T) {
 			`inline.yaml:1: server.http: refusing to listen on ":8080" with demo tokens (or no tokens); set real tokens in server.tokens`}},
 		{"listen address without a port", "server:\n  http: 127.0.0.1\n", []string{
 			`inline.yaml:2: server.http: "127.0.0.1" is not a listen address; want host:port like 127.0.0.1:8080`}},
-		{"a section of a later version", "store: {}\nrouting:\n  teams: []\n", []string{
-			`inline.yaml:2: routing: this section is not supported by this version of gongdan yet; remove it`}},
+		{"a section of a later version", "store: {}\nnotify:\n  channels: []\n", []string{
+			`inline.yaml:2: notify: this section is not supported by this version of gongdan yet; remove it`}},
+		{"routing and calendar mistakes at their lines", `sla:
+  calendars:
+    - name: cn-office
+      hours: {mon: ["09:00-12:00", "11:00-13:00"], fri: ["9-17"], sun: ["18:00-08:00"], xyz: []}
+      holidays: ["2026-13-01", "2026-02-15..2026-02-23"]
+      workdays: ["2026-02-16"]
+    - {name: 24x7, always: true}
+  policies: [{id: orange}]
+routing:
+  engineers:
+    - {id: eng-li, radius_km: 5, status: away, max_open: -1}
+    - {id: eng-li}
+  teams:
+    - {id: a, members: [eng-li, ghost], overflow: b}
+  rules:
+    - {id: r1, when: 'category ==', during: {calendar: office}, route_to: {team: a}, set: {urgency: purple}}
+    - {id: r2, route_to: {}}
+  weights: {distance: 0, capacity: 0, ftfr: 0}
+`, []string{
+			`inline.yaml:4: sla.calendars[0].hours.mon[1]: "11:00-13:00" overlaps or precedes the span before it; list spans in order`,
+			`inline.yaml:4: sla.calendars[0].hours.fri[0]: "9-17" is not a span; write HH:MM-HH:MM like 09:00-12:00`,
+			`inline.yaml:4: sla.calendars[0].hours.sun[0]: "18:00-08:00" ends before it starts; a span over midnight is two spans on two days`,
+			`inline.yaml:4: sla.calendars[0].hours.xyz: unknown weekday "xyz" (mon, tue, wed, thu, fri, sat, sun)`,
+			`inline.yaml:5: sla.calendars[0].holidays[0]: "2026-13-01" is not a date; write YYYY-MM-DD, or YYYY-MM-DD..YYYY-MM-DD for a range`,
+			`inline.yaml:6: sla.calendars[0].workdays: 2026-02-16 is both a holiday and a workday`,
+			`inline.yaml:8: sla.policies: this section is not supported by this version of gongdan yet; remove it`,
+			`inline.yaml:11: routing.engineers[0].status: unknown status "away" (one of: on_duty, off, leave, suspended)`,
+			`inline.yaml:11: routing.engineers[0].max_open: must not be negative (0: no cap)`,
+			`inline.yaml:11: routing.engineers[0].radius_km: needs a home location (home: {lat, lon}) to measure from`,
+			`inline.yaml:12: routing.engineers[1].id: "eng-li" is used twice`,
+			`inline.yaml:14: routing.teams[0].members[1]: "ghost" is not an engineer under routing.engineers`,
+			`inline.yaml:14: routing.teams[0].overflow: team "b" does not exist`,
+			`inline.yaml:16: routing.rules[0].set.urgency: unknown urgency "purple" (one of: blue, yellow, orange, red)`,
+			`inline.yaml:16: routing.rules[0].when: unexpected token EOF (1:11)`,
+			`inline.yaml:16: routing.rules[0].during.calendar: unknown calendar "office" (sla.calendars has: 24x7, cn-office)`,
+			`inline.yaml:17: routing.rules[1].route_to: needs a team or an engineer`,
+			`inline.yaml:18: routing.weights: all weights are 0: every candidate would score the same`}},
 		{"max_body_bytes negative", "server:\n  max_body_bytes: -1\n", []string{
 			`inline.yaml:2: server.max_body_bytes: must be more than 0 (the default is 1048576, 1 MiB)`}},
 		{"max_body_bytes overflows", "server:\n  max_body_bytes: 99999999999999999999\n", []string{
@@ -341,9 +378,9 @@ func TestLoadValid(t *testing.T) {
 	require.NoError(t, plant.Raw.Decode(&own))
 	assert.Equal(t, []string{"factory/+/telemetry"}, own.Topics)
 
-	require.NotNil(t, cfg.Routing.Raw, "an empty section is kept")
-	assert.Equal(t, yaml.MappingNode, cfg.Routing.Raw.Kind)
-	assert.Nil(t, cfg.SLA.Raw, "a null section is as good as absent")
+	require.NotNil(t, cfg.Routing, "an empty section is kept")
+	assert.NotNil(t, cfg.Routing.Router, "and routes nothing")
+	assert.Empty(t, cfg.SLA.Calendars, "a null section is as good as absent")
 	assert.Nil(t, cfg.Notify.Raw)
 }
 

@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"gongdan/config"
 	"gongdan/normalize"
 	"gongdan/pipeline/deadletter"
 	"gongdan/problem"
@@ -50,21 +51,7 @@ func deadlettersCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	c := &apiClient{base: strings.TrimRight(*server, "/"), token: *token}
-	if c.base == "" {
-		c.base = "http://" + cfg.Server.HTTP
-	}
-	if c.token == "" {
-		c.token = os.Getenv("GONGDAN_TOKEN")
-	}
-	if c.token == "" {
-		for _, t := range cfg.Server.Tokens {
-			if t.Role == "admin" || t.Role == "supervisor" {
-				c.token = t.Token.Reveal()
-				break
-			}
-		}
-	}
+	c := newAPIClient(cfg, *server, *token)
 	switch verb {
 	case "list":
 		if len(ids) > 0 {
@@ -168,6 +155,27 @@ func firstLine(s string, n int) string {
 // server said.
 type apiClient struct {
 	base, token string
+}
+
+// newAPIClient talks to server (default: server.http of cfg) with token (default:
+// $GONGDAN_TOKEN, else the first admin or supervisor token of cfg).
+func newAPIClient(cfg *config.Config, server, token string) *apiClient {
+	c := &apiClient{base: strings.TrimRight(server, "/"), token: token}
+	if c.base == "" {
+		c.base = "http://" + cfg.Server.HTTP
+	}
+	if c.token == "" {
+		c.token = os.Getenv("GONGDAN_TOKEN")
+	}
+	if c.token == "" {
+		for _, t := range cfg.Server.Tokens {
+			if t.Role == "admin" || t.Role == "supervisor" {
+				c.token = t.Token.Reveal()
+				break
+			}
+		}
+	}
+	return c
 }
 
 func (c *apiClient) do(method, path string, out any) error {

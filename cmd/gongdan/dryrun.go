@@ -18,6 +18,9 @@ import (
 
 	"gongdan/config"
 	"gongdan/connectors"
+	"gongdan/core/engine"
+	"gongdan/core/routing"
+	"gongdan/core/ticket"
 	"gongdan/normalize"
 )
 
@@ -27,6 +30,8 @@ import (
 type dryRunner struct {
 	conns    *connectors.Manager
 	enricher normalize.Enricher // the config's, as the pipeline applies it
+	router   *routing.Router    // nil without a routing section
+	now      time.Time
 }
 
 func newDryRunner(cfg *config.Config, now time.Time) (*dryRunner, error) {
@@ -39,7 +44,11 @@ func newDryRunner(cfg *config.Config, now time.Time) (*dryRunner, error) {
 	if err != nil {
 		return nil, userError(err)
 	}
-	return &dryRunner{conns: m, enricher: cfg.Normalize.Enricher}, nil
+	dr := &dryRunner{conns: m, enricher: cfg.Normalize.Enricher, now: now}
+	if cfg.Routing != nil {
+		dr.router = cfg.Routing.Router
+	}
+	return dr, nil
 }
 
 // drafts runs one payload through connector name.
@@ -160,6 +169,9 @@ type testCase struct {
 		Drafts []yaml.Node `yaml:"drafts"`
 		// Error, when set, is text the error must contain: the payload must fail.
 		Error string `yaml:"error"`
+		// Route is where the first draft's ticket is routed, with every engineer free: the
+		// fields it lists (rule, team, engineer, failure) are checked.
+		Route yaml.Node `yaml:"route"`
 	} `yaml:"expect"`
 }
 
@@ -328,7 +340,43 @@ func runCase(dr *dryRunner, dir string, tc testCase) ([]string, error) {
 		}
 		diffs = append(diffs, compare(fmt.Sprintf("drafts[%d]", i), want, got[i])...)
 	}
+	if tc.Expect.Route.Kind != 0 {
+		rd, err := dr.route(drafts)
+		if err != nil {
+			return nil, err
+		}
+		var want any
+		if err := tc.Expect.Route.Decode(&want); err != nil {
+			return nil, fmt.Errorf("expect.route: %w", err)
+		}
+		diffs = append(diffs, compare("route", want, rd)...)
+	}
 	return diffs, nil
+}
+
+// route decides where the first of drafts would go, as a fresh server with every engineer
+// free would: rule, team, engineer, failure.
+func (d *dryRunner) route(drafts []normalize.Draft) (map[string]any, error) {
+	if d.router == nil {
+		return nil, errors.New("expect.route: the config has no routing section")
+	}
+	if len(drafts) == 0 {
+		return nil, errors.New("expect.route: the payload makes no draft to route")
+	}
+	ev, err := ticket.Create("GD-TEST", drafts[0], "", ticket.SystemActor, d.now, "")
+	if err != nil {
+		return nil, fmt.Errorf("expect.route: the draft makes no ticket: %w", err)
+	}
+	t, err := ticket.Apply(ticket.Ticket{}, ev)
+	if err != nil {
+		return nil, err
+	}
+	dec := d.router.Decide(routing.Request{Ticket: engine.RoutingEnv(t), Now: d.now})
+	out := map[string]any{"rule": dec.Rule, "team": dec.Team, "engineer": dec.Engineer, "failure": ""}
+	if dec.Failure != nil {
+		out["failure"] = string(dec.Failure.Reason)
+	}
+	return out, nil
 }
 
 // compare checks got against want: every key want lists must match, keys it leaves out are

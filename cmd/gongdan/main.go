@@ -43,6 +43,7 @@ Usage:
   gongdan test     [--config FILE] [DIR]                        run intake test cases (default configs/tests)
   gongdan deadletters list|show|replay                          inspect and replay dead letters
   gongdan connectors docs [--check] [DIR]                       write the connector reference docs
+  gongdan report routing [--since 30d] [--format table|json|csv] routing failures and load balance
   gongdan bench intake [--requests N] [--clients N | --rate R]  measure webhook intake on this machine
   gongdan version                                               print the version
 
@@ -74,6 +75,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = connectorsCmd(args[1:], stdout, stderr)
 	case "bench":
 		err = benchCmd(args[1:], stdout, stderr)
+	case "report":
+		err = reportCmd(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "gongdan", version)
 	case "help", "-h", "--help":

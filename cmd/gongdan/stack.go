@@ -51,7 +51,12 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 	if s.store, err = openStore(ctx, cfg); err != nil {
 		return nil, err
 	}
-	if s.engine, err = engine.New(ctx, engine.Options{Store: s.store, Location: cfg.Server.Location, Logger: log, Registerer: reg}); err != nil {
+	eopts := engine.Options{Store: s.store, Location: cfg.Server.Location, Logger: log, Registerer: reg}
+	if cfg.Routing != nil {
+		// Notifications go to the log until the notify section comes.
+		eopts.Routing = &engine.RoutingOptions{Router: cfg.Routing.Router, AcceptTimeout: cfg.Routing.AcceptTimeout.Std()}
+	}
+	if s.engine, err = engine.New(ctx, eopts); err != nil {
 		return nil, err
 	}
 	if s.bus, err = pipeline.OpenBus(ctx, busConfig(cfg), log); err != nil {

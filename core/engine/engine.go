@@ -683,3 +683,21 @@ func outcome(err error) string {
 	}
 	return "error"
 }
+
+// Now is the engine's clock, in its time zone.
+func (e *Engine) Now() time.Time { return e.now() }
+
+// Location is the engine's time zone.
+func (e *Engine) Location() *time.Location { return e.opts.Location }
+
+// RoutingReport builds the routing report for decisions since since, with every configured
+// engineer in the balance.
+func (e *Engine) RoutingReport(ctx context.Context, since time.Time) (RoutingReport, error) {
+	var engineers []string
+	if e.routing != nil {
+		for _, eng := range e.routing.opts.Router.Engineers() {
+			engineers = append(engineers, eng.ID)
+		}
+	}
+	return BuildRoutingReport(ctx, e.store, since, e.now(), e.opts.Location, engineers)
+}

@@ -221,8 +221,8 @@ func (r *router) pointersNow() map[string]int {
 	return out
 }
 
-// envOf is the ticket as routing rules see it.
-func envOf(t ticket.Ticket) routing.Env {
+// RoutingEnv is the ticket as routing rules see it.
+func RoutingEnv(t ticket.Ticket) routing.Env {
 	var source, channel string
 	if len(t.Sources) > 0 {
 		source, channel = t.Sources[0].Source.Connector, t.Sources[0].Source.Type
@@ -361,7 +361,7 @@ func (e *Engine) route(tx store.Tx, res *result, trigger, cause, timedOut string
 		excluded[timedOut] = ticket.ExclusionOfferTimeout
 	}
 	started := time.Now()
-	d := r.opts.Router.Decide(routing.Request{Ticket: envOf(t), Now: now, Live: r.live(), Exclude: excluded, Pointers: r.pointersNow()})
+	d := r.opts.Router.Decide(routing.Request{Ticket: RoutingEnv(t), Now: now, Live: r.live(), Exclude: excluded, Pointers: r.pointersNow()})
 	took := time.Since(started)
 	e.metrics.routingSeconds.Observe(took.Seconds())
 
@@ -413,6 +413,9 @@ func (e *Engine) route(tx store.Tx, res *result, trigger, cause, timedOut string
 	rec := store.RoutingRecord{TicketID: t.ID, At: now, Trigger: trigger, Cause: cause, Engineer: d.Engineer, Team: d.Team, Rule: d.Rule, Body: body}
 	if d.Failure != nil {
 		rec.Failure = string(d.Failure.Reason)
+		if len(d.Teams) > 0 {
+			rec.Team = d.Teams[0].Team // the rule's team, for the report
+		}
 		e.metrics.routingFailures.WithLabelValues(string(d.Failure.Reason)).Inc()
 		res.notes = append(res.notes, Notification{Kind: "routing_failed", To: d.Failure.Lead, TicketID: t.ID,
 			Detail: fmt.Sprintf("%s: %s", d.Failure.Reason, d.Failure.Detail)})

@@ -11,8 +11,8 @@
 package routing
 
 import (
-	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -228,7 +228,26 @@ type compiledRule struct {
 	when *vm.Program
 }
 
-// New checks cfg and compiles its rules. Every problem found is reported, joined.
+// ConfigError is one problem with a Config, at a path like "rules[2].when".
+type ConfigError struct {
+	Path string
+	Msg  string
+}
+
+func (e ConfigError) Error() string { return e.Path + ": " + e.Msg }
+
+// ConfigErrors are all the problems New found.
+type ConfigErrors []ConfigError
+
+func (es ConfigErrors) Error() string {
+	s := make([]string, len(es))
+	for i, e := range es {
+		s[i] = e.Error()
+	}
+	return strings.Join(s, "; ")
+}
+
+// New checks cfg and compiles its rules. Every problem found is reported, as ConfigErrors.
 func New(cfg Config) (*Router, error) {
 	r := &Router{
 		engineers: make(map[string]*Engineer, len(cfg.Engineers)),
@@ -240,57 +259,65 @@ func New(cfg Config) (*Router, error) {
 	if r.weights == (Weights{}) {
 		r.weights = DefaultWeights
 	}
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if r.weights.Distance < 0 || r.weights.Capacity < 0 || r.weights.FTFR < 0 {
-		bad("weights: must not be negative")
+	var errs ConfigErrors
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, ConfigError{Path: path, Msg: fmt.Sprintf(format, args...)})
 	}
-	calendar := func(where, name string) {
+	if r.weights.Distance < 0 || r.weights.Capacity < 0 || r.weights.FTFR < 0 {
+		bad("weights", "must not be negative")
+	}
+	calendar := func(path, name string) {
 		if name != "" && r.calendars[name] == nil {
-			bad("%s: unknown calendar %q", where, name)
+			bad(path, "unknown calendar %q (sla.calendars has: %s)", name, strings.Join(slices.Sorted(maps.Keys(r.calendars)), ", "))
 		}
 	}
 	for i := range cfg.Engineers {
 		e := &cfg.Engineers[i]
-		where := fmt.Sprintf("engineers[%d] (%s)", i, e.ID)
+		at := fmt.Sprintf("engineers[%d]", i)
 		switch {
 		case e.ID == "":
-			bad("engineers[%d]: id is required", i)
+			bad(at+".id", "required: the engineer's id (the actor id of their API token)")
 			continue
 		case r.engineers[e.ID] != nil:
-			bad("%s: id %q is used twice", where, e.ID)
+			bad(at+".id", "%q is used twice", e.ID)
 			continue
 		}
 		if e.Status == "" {
 			e.Status = StatusOnDuty
 		}
 		if !e.Status.Valid() {
-			bad("%s: unknown status %q (one of: on_duty, off, leave, suspended)", where, e.Status)
+			bad(at+".status", "unknown status %q (one of: on_duty, off, leave, suspended)", e.Status)
 		}
-		if e.RadiusKM < 0 || e.MaxOpen < 0 || e.MaxDaily < 0 {
-			bad("%s: radius_km, max_open and max_daily must not be negative", where)
+		if e.RadiusKM < 0 {
+			bad(at+".radius_km", "must not be negative")
+		}
+		if e.MaxOpen < 0 {
+			bad(at+".max_open", "must not be negative (0: no cap)")
+		}
+		if e.MaxDaily < 0 {
+			bad(at+".max_daily", "must not be negative (0: no cap)")
 		}
 		if e.RadiusKM > 0 && !e.Home.Known() {
-			bad("%s: radius_km needs a home location", where)
+			bad(at+".radius_km", "needs a home location (home: {lat, lon}) to measure from")
 		}
-		calendar(where, e.Calendar)
+		calendar(at+".calendar", e.Calendar)
 		r.engineers[e.ID] = e
 		r.order = append(r.order, e.ID)
 	}
 	for i := range cfg.Teams {
 		t := &cfg.Teams[i]
-		where := fmt.Sprintf("teams[%d] (%s)", i, t.ID)
+		at := fmt.Sprintf("teams[%d]", i)
 		switch {
 		case t.ID == "":
-			bad("teams[%d]: id is required", i)
+			bad(at+".id", "required: the team's id")
 			continue
 		case r.teams[t.ID] != nil:
-			bad("%s: id %q is used twice", where, t.ID)
+			bad(at+".id", "%q is used twice", t.ID)
 			continue
 		}
-		for _, m := range t.Members {
+		for j, m := range t.Members {
 			if r.engineers[m] == nil {
-				bad("%s: member %q is not an engineer", where, m)
+				bad(fmt.Sprintf("%s.members[%d]", at, j), "%q is not an engineer under routing.engineers", m)
 			} else if _, ok := r.teamOf[m]; !ok {
 				r.teamOf[m] = t.ID
 			}
@@ -298,41 +325,42 @@ func New(cfg Config) (*Router, error) {
 		r.teams[t.ID] = t
 		r.teamOrder = append(r.teamOrder, t.ID)
 	}
-	for _, t := range cfg.Teams {
+	for i, t := range cfg.Teams {
 		if t.Overflow != "" && r.teams[t.Overflow] == nil {
-			bad("teams (%s): overflow team %q does not exist", t.ID, t.Overflow)
+			bad(fmt.Sprintf("teams[%d].overflow", i), "team %q does not exist", t.Overflow)
 		}
 	}
 	seen := map[string]bool{}
 	for i, rule := range cfg.Rules {
-		where := fmt.Sprintf("rules[%d] (%s)", i, rule.ID)
+		at := fmt.Sprintf("rules[%d]", i)
 		if rule.ID == "" {
-			bad("rules[%d]: id is required (it is recorded with every assignment)", i)
+			bad(at+".id", "required: it is recorded with every assignment the rule makes")
 		} else if seen[rule.ID] {
-			bad("%s: id %q is used twice", where, rule.ID)
+			bad(at+".id", "%q is used twice", rule.ID)
 		}
 		seen[rule.ID] = true
 		cr := compiledRule{Rule: rule}
 		if strings.TrimSpace(rule.When) != "" {
 			prog, err := expr.Compile(rule.When, expr.Env(Env{}), expr.AsBool())
 			if err != nil {
-				bad("%s: when: %v", where, err)
+				msg, _, _ := strings.Cut(err.Error(), "\n") // the rest points at the column
+				bad(at+".when", "%s", msg)
 			}
 			cr.when = prog
 		}
-		calendar(where+": during", rule.During)
+		calendar(at+".during.calendar", rule.During)
 		switch {
 		case rule.RouteTo.Team == "" && rule.RouteTo.Engineer == "":
-			bad("%s: route_to needs a team or an engineer", where)
+			bad(at+".route_to", "needs a team or an engineer")
 		case rule.RouteTo.Team != "" && r.teams[rule.RouteTo.Team] == nil:
-			bad("%s: route_to: team %q does not exist", where, rule.RouteTo.Team)
+			bad(at+".route_to.team", "team %q does not exist", rule.RouteTo.Team)
 		case rule.RouteTo.Engineer != "" && r.engineers[rule.RouteTo.Engineer] == nil:
-			bad("%s: route_to: engineer %q does not exist", where, rule.RouteTo.Engineer)
+			bad(at+".route_to.engineer", "engineer %q does not exist", rule.RouteTo.Engineer)
 		}
 		r.rules = append(r.rules, cr)
 	}
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return nil, errs
 	}
 	return r, nil
 }

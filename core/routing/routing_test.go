@@ -317,6 +317,7 @@ func TestARuleNamingAnEngineerFallsBackToTheTeam(t *testing.T) {
 
 func TestConfigProblemsAreAllReported(t *testing.T) {
 	_, err := routing.New(routing.Config{
+		Calendars: map[string]*sla.Calendar{"cn-office": officeCalendar()},
 		Engineers: []routing.Engineer{{ID: "a", Status: "away"}, {ID: "a"}, {ID: "b", RadiusKM: 5}},
 		Teams:     []routing.Team{{ID: "t", Members: []string{"a", "ghost"}, Overflow: "nowhere"}},
 		Rules: []routing.Rule{
@@ -328,18 +329,18 @@ func TestConfigProblemsAreAllReported(t *testing.T) {
 	require.Error(t, err)
 	msg := err.Error()
 	for _, want := range []string{
-		`engineers[0] (a): unknown status "away"`,
-		`engineers[1] (a): id "a" is used twice`,
-		`engineers[2] (b): radius_km needs a home location`,
-		`teams[0] (t): member "ghost" is not an engineer`,
-		`teams (t): overflow team "nowhere" does not exist`,
-		`rules[0] (r1): when: unexpected token EOF`,
-		`rules[1] (r1): id "r1" is used twice`,
-		`rules[1] (r1): when: invalid operation: + (mismatched types string and int)`,
-		`rules[1] (r1): during: unknown calendar "nope"`,
-		`rules[1] (r1): route_to: team "missing" does not exist`,
-		`rules[2]: id is required`,
-		`rules[2] (): route_to needs a team or an engineer`,
+		`engineers[0].status: unknown status "away"`,
+		`engineers[1].id: "a" is used twice`,
+		`engineers[2].radius_km: needs a home location`,
+		`teams[0].members[1]: "ghost" is not an engineer`,
+		`teams[0].overflow: team "nowhere" does not exist`,
+		`rules[0].when: unexpected token EOF (1:11)`,
+		`rules[1].id: "r1" is used twice`,
+		`rules[1].when: invalid operation: + (mismatched types string and int) (1:9)`,
+		`rules[1].during.calendar: unknown calendar "nope" (sla.calendars has: cn-office)`,
+		`rules[1].route_to.team: team "missing" does not exist`,
+		`rules[2].id: required`,
+		`rules[2].route_to: needs a team or an engineer`,
 	} {
 		assert.Contains(t, msg, want)
 	}

@@ -1,0 +1,141 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"gongdan/core/engine"
+	"gongdan/core/ticket"
+)
+
+// routeRouting adds the routing endpoints.
+func (s *Server) routeRouting(mux *http.ServeMux, staff []ticket.Role) {
+	desk := []ticket.Role{ticket.RoleAdmin, ticket.RoleSupervisor, ticket.RoleDispatcher}
+	mux.Handle("GET /api/v1/tickets/{id}/routing", s.auth(staff, s.ticketRouting))
+	mux.Handle("GET /api/v1/engineers", s.auth(staff, s.listEngineers))
+	mux.Handle("GET /api/v1/engineers/{id}", s.auth(staff, s.getEngineer))
+	mux.Handle("PUT /api/v1/engineers/{id}", s.auth(append(desk, ticket.RoleEngineer), s.putEngineer))
+	mux.Handle("GET /api/v1/reports/routing", s.auth(desk, s.routingReport))
+}
+
+// routingRecord is one decision as the API shows it: the record and its trace.
+type routingRecord struct {
+	ID       int64           `json:"id"`
+	At       time.Time       `json:"at"`
+	Trigger  string          `json:"trigger"`
+	Cause    string          `json:"cause,omitempty"`
+	Manual   bool            `json:"manual"`
+	Engineer string          `json:"engineer,omitempty"`
+	Team     string          `json:"team,omitempty"`
+	Rule     string          `json:"rule,omitempty"`
+	Failure  string          `json:"failure,omitempty"`
+	Trace    json.RawMessage `json:"trace"`
+}
+
+func (s *Server) ticketRouting(w http.ResponseWriter, r *http.Request) {
+	recs, err := s.opts.Engine.RoutingDecisions(r.Context(), r.PathValue("id"))
+	if errors.Is(err, engine.ErrNotFound) {
+		err = fmt.Errorf("ticket %s: %w", r.PathValue("id"), engine.ErrNotFound)
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := make([]routingRecord, len(recs))
+	for i, rec := range recs {
+		out[i] = routingRecord{ID: rec.ID, At: rec.At.In(s.opts.Engine.Location()), Trigger: rec.Trigger, Cause: rec.Cause, Manual: rec.Manual,
+			Engineer: rec.Engineer, Team: rec.Team, Rule: rec.Rule, Failure: rec.Failure, Trace: rec.Body}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ticket": r.PathValue("id"), "decisions": out})
+}
+
+func (s *Server) listEngineers(w http.ResponseWriter, r *http.Request) {
+	vs, err := s.opts.Engine.Engineers(r.Context())
+	if err != nil {
+		s.fail(w, r, routingErr(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"engineers": vs})
+}
+
+func (s *Server) getEngineer(w http.ResponseWriter, r *http.Request) {
+	v, err := s.opts.Engine.Engineer(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, routingErr(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// putEngineer changes status, live location or skills. An engineer may change their own
+// status and location, not their skills nor anyone else's.
+func (s *Server) putEngineer(w http.ResponseWriter, r *http.Request) {
+	var u engine.EngineerUpdate
+	if err := decodeJSON(w, r, s.opts.MaxBodyBytes, &u, false); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	id := r.PathValue("id")
+	if a := actorOf(r); a.Role == ticket.RoleEngineer {
+		switch {
+		case a.ID != id:
+			s.fail(w, r, newProblem(http.StatusForbidden, "forbidden", fmt.Sprintf("an engineer may change only their own record, not %s's", id)))
+			return
+		case u.Skills != nil:
+			s.fail(w, r, newProblem(http.StatusForbidden, "forbidden", "skills are set by a dispatcher, supervisor or admin"))
+			return
+		}
+	}
+	v, err := s.opts.Engine.UpdateEngineer(r.Context(), id, u)
+	if err != nil {
+		s.fail(w, r, routingErr(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) routingReport(w http.ResponseWriter, r *http.Request) {
+	since := 30 * 24 * time.Hour
+	if v := r.URL.Query().Get("since"); v != "" {
+		d, err := ParseSince(v)
+		if err != nil {
+			s.fail(w, r, badParam("since", err.Error()))
+			return
+		}
+		since = d
+	}
+	rep, err := s.opts.Engine.RoutingReport(r.Context(), s.opts.Engine.Now().Add(-since))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
+}
+
+// ParseSince reads a look-back like 30d, 12h or 90m.
+func ParseSince(v string) (time.Duration, error) {
+	var n int
+	var unit string
+	if _, err := fmt.Sscanf(v, "%d%s", &n, &unit); err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q is not a look-back; write 30d, 12h or 90m", v)
+	}
+	switch unit {
+	case "d":
+		return time.Duration(n) * 24 * time.Hour, nil
+	case "h":
+		return time.Duration(n) * time.Hour, nil
+	case "m":
+		return time.Duration(n) * time.Minute, nil
+	}
+	return 0, fmt.Errorf("%q is not a look-back; write 30d, 12h or 90m", v)
+}
+
+func routingErr(err error) error {
+	if errors.Is(err, engine.ErrRoutingOff) {
+		return newProblem(http.StatusNotFound, "routing-off", "routing is not configured: add a routing section to the config")
+	}
+	return err
+}
