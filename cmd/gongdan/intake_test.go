@@ -57,6 +57,32 @@ cases:
 	assert.Contains(t, out, "0 passed, 2 failed")
 }
 
+// A rule change that sends a sample ticket elsewhere fails its routing case, with a diff.
+func TestAWrongRouteFailsWithADiff(t *testing.T) {
+	dir := t.TempDir()
+	cases := `now: 2026-11-24T10:00:00+08:00
+cases:
+  - name: an emergency stop
+    connector: hooks
+    payload: {title: 急停按钮失灵, category: 急停故障, location: {lat: 31.301, lon: 120.621}}
+    expect:
+      route: {rule: estop, engineer: eng-zhao}
+  - name: a Saturday leak
+    connector: hooks
+    now: 2026-11-28T10:00:00+08:00
+    payload: {title: 漏水}
+    expect:
+      route: {rule: office-hours}
+`
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "routes.yaml"), []byte(cases), 0o600))
+	code, out, _ := runCLI(t, "test", dir)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, out, `route.engineer: want "eng-zhao", got "eng-li"`)
+	assert.NotContains(t, out, "route.rule: want \"estop\"", "what matches is not reported")
+	assert.Contains(t, out, `route.rule: want "office-hours", got "after-hours"`, "outside the calendar")
+	assert.Contains(t, out, "0 passed, 2 failed")
+}
+
 func TestNormalizePrintsTheDraftsWithoutAServer(t *testing.T) {
 	stdin = strings.NewReader(`{"title":"冷库温度过高","customer":{"phone":"13812345678"}}`)
 	t.Cleanup(func() { stdin = os.Stdin })

@@ -20,7 +20,6 @@ import (
 	"gongdan/pipeline"
 )
 
-
 // stack is the whole server but the HTTP listener: store, engine, bus, pipeline, connectors
 // and the API handler, built in dependency order and closed in reverse, so that nothing a
 // source was acked for is dropped on the way down.

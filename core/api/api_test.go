@@ -41,14 +41,17 @@ type client struct {
 	api *api.Server
 }
 
-func newServer(t testing.TB) *client {
+func newServer(t testing.TB) *client { return newServerWith(t, nil) }
+
+// newServerWith starts a server whose engine routes with ro (nil: no routing).
+func newServerWith(t testing.TB, ro *engine.RoutingOptions) *client {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, t.TempDir()+"/gongdan.db")
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
 	reg := prometheus.NewRegistry()
-	eng, err := engine.New(ctx, engine.Options{Store: st, Registerer: reg})
+	eng, err := engine.New(ctx, engine.Options{Store: st, Registerer: reg, Routing: ro})
 	require.NoError(t, err)
 	t.Cleanup(func() { eng.Close() })
 	h, err := api.New(api.Options{Engine: eng, Store: st, Tokens: tokens, Gatherer: reg, Registerer: reg, MaxBodyBytes: 4096})
