@@ -245,6 +245,8 @@ type result struct {
 	more     []ticket.Event // appended after event (routing), to publish after it
 	notes    []Notification // to send after commit
 	engineer *EngineerView  // the engineer after an update
+	// followed: routing's follow-ups are done already (a routed creation, a fired timer).
+	followed bool
 	err      error
 }
 
@@ -357,6 +359,9 @@ func (e *Engine) commit(batch []*request) {
 				}
 				results[i] = res
 			}
+			if e.routing != nil {
+				return e.routing.flush(tx)
+			}
 			return nil
 		})
 		e.settleCache(err == nil)
@@ -429,7 +434,7 @@ func (e *Engine) apply(tx store.Tx, r *request) (result, error) {
 		default:
 			res, err = e.applyCommand(tx, *r.cmd)
 		}
-		if err == nil && res.err == nil && res.event != nil && e.routing != nil && r.timer == nil {
+		if err == nil && res.err == nil && res.event != nil && e.routing != nil && !res.followed {
 			err = e.follow(tx, res.before, &res)
 		}
 		if errors.Is(err, store.ErrConflict) && attempt < maxConflictRetries {
@@ -493,6 +498,10 @@ func (e *Engine) applyCreate(tx store.Tx, req *CreateRequest) (result, error) {
 	t, err := ticket.Apply(ticket.Ticket{}, ev)
 	if err != nil {
 		return result{}, err
+	}
+	if e.routing != nil {
+		res := result{ticket: t, outcome: Created, event: &ev, followed: true}
+		return res, e.routeNew(tx, &res, req.IdempotencyKey)
 	}
 	if ev.ID, err = tx.Insert(t, ev, req.IdempotencyKey); err != nil {
 		return result{}, err

@@ -96,10 +96,13 @@ type router struct {
 	engineers map[string]EngineerState
 
 	pendingOpen      map[string]int // deltas
-	pendingToday     map[string]int // deltas
-	pendingPointers  map[string]int
+	pendingToday     map[dayKey]int // assignments, written once per batch by flush
+	pendingPointers  map[string]int // written once per batch by flush
 	pendingEngineers map[string]EngineerState
 }
+
+// dayKey is an engineer on a day (YYYYMMDD).
+type dayKey struct{ engineer, day string }
 
 func newRouter(ctx context.Context, s store.Store, opts RoutingOptions, now time.Time) (*router, error) {
 	if opts.Router == nil {
@@ -109,7 +112,7 @@ func newRouter(ctx context.Context, s store.Store, opts RoutingOptions, now time
 		opts.AcceptTimeout = 30 * time.Minute
 	}
 	r := &router{opts: opts, day: now.Format("20060102"),
-		pendingOpen: map[string]int{}, pendingToday: map[string]int{}, pendingPointers: map[string]int{}, pendingEngineers: map[string]EngineerState{}}
+		pendingOpen: map[string]int{}, pendingToday: map[dayKey]int{}, pendingPointers: map[string]int{}, pendingEngineers: map[string]EngineerState{}}
 	var err error
 	if r.open, err = s.OpenByAssignee(ctx); err != nil {
 		return nil, fmt.Errorf("engine: routing: open tickets by assignee: %w", err)
@@ -155,8 +158,23 @@ func (r *router) putEngineer(tx store.Tx, id string, st EngineerState) error {
 func (r *router) rollDay(now time.Time) {
 	if day := now.Format("20060102"); day != r.day {
 		r.day, r.today = day, map[string]int{}
-		clear(r.pendingToday)
 	}
+}
+
+// flush writes what the batch changed of the pointers and daily counts, once per team and
+// engineer rather than once per ticket, at the end of the batch's transaction.
+func (r *router) flush(tx store.Tx) error {
+	for team, idx := range r.pendingPointers {
+		if err := tx.SetRoundRobin(team, idx); err != nil {
+			return err
+		}
+	}
+	for k, n := range r.pendingToday {
+		if err := tx.CountAssignments(k.engineer, k.day, n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (r *router) settle(committed bool) {
@@ -164,8 +182,10 @@ func (r *router) settle(committed bool) {
 		for id, d := range r.pendingOpen {
 			r.open[id] += d
 		}
-		for id, d := range r.pendingToday {
-			r.today[id] += d
+		for k, n := range r.pendingToday {
+			if k.day == r.day {
+				r.today[k.engineer] += n
+			}
 		}
 		maps.Copy(r.pointers, r.pendingPointers)
 		maps.Copy(r.engineers, r.pendingEngineers)
@@ -207,7 +227,7 @@ func (r *router) liveOf(id string, st EngineerState) routing.Live {
 	ftfr, known := st.FTFR()
 	return routing.Live{
 		Status: st.Status, Location: st.Location, Skills: st.Skills, SuspendedUntil: st.SuspendedUntil,
-		Open: r.open[id] + r.pendingOpen[id], Today: r.today[id] + r.pendingToday[id],
+		Open: r.open[id] + r.pendingOpen[id], Today: r.today[id] + r.pendingToday[dayKey{id, r.day}],
 		FTFR: ftfr, FTFRKnown: known,
 	}
 }
@@ -255,18 +275,8 @@ func (e *Engine) follow(tx store.Tx, before ticket.Ticket, res *result) error {
 	}
 
 	switch ev.Action {
-	case ticket.ActionCreate:
-		if after.RepeatOf != "" {
-			if err := e.countRepeat(tx, after.RepeatOf, now); err != nil {
-				return err
-			}
-		}
-		return e.route(tx, res, TriggerCreated, "", "")
 	case ticket.ActionAssign:
-		r.pendingToday[after.Assignee]++
-		if err := tx.CountAssignment(after.Assignee, r.day); err != nil {
-			return err
-		}
+		r.pendingToday[dayKey{after.Assignee, r.day}]++
 		if err := tx.SetTimer(store.Timer{TicketID: after.ID, Kind: timerOffer, Due: now.Add(r.opts.AcceptTimeout)}); err != nil {
 			return err
 		}
@@ -295,6 +305,28 @@ func (e *Engine) follow(tx store.Tx, before ticket.Ticket, res *result) error {
 		st.Fixed++
 		st.UpdatedAt = now
 		return r.putEngineer(tx, after.Assignee, st)
+	}
+	return nil
+}
+
+// routeNew routes a new ticket as it is created: the creation, the assignment (or the
+// failure) and the ticket row go to the store in one Insert, and the decision, the offer
+// timer and the counts only after it.
+func (e *Engine) routeNew(tx store.Tx, res *result, idempotencyKey string) error {
+	created := *res.event
+	err := e.routeWith(tx, res, TriggerCreated, "", "", func(next ticket.Ticket, ev *ticket.Event) error {
+		id, err := tx.Insert(next, created, idempotencyKey, ev)
+		if err != nil {
+			return err
+		}
+		res.event.ID = id
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if t := res.ticket; t.RepeatOf != "" {
+		return e.countRepeat(tx, t.RepeatOf, created.At)
 	}
 	return nil
 }
@@ -347,6 +379,21 @@ func (e *Engine) leadOf(engineer string) string {
 // route decides for res.ticket and appends the assignment or the failure, and the decision.
 // timedOut, when set, is the engineer whose offer timed out.
 func (e *Engine) route(tx store.Tx, res *result, trigger, cause, timedOut string) error {
+	return e.routeWith(tx, res, trigger, cause, timedOut, func(next ticket.Ticket, ev *ticket.Event) error {
+		id, err := tx.Append(next, *ev)
+		if err != nil {
+			e.forget(next.ID)
+			return err
+		}
+		ev.ID = id
+		return nil
+	})
+}
+
+// routeWith is route with the write of the event given: write stores next, the ticket after
+// ev, and sets ev.ID. Nothing else is written before write succeeds, so a write that fails
+// (a conflict) leaves no decision, timer or count behind.
+func (e *Engine) routeWith(tx store.Tx, res *result, trigger, cause, timedOut string, write func(next ticket.Ticket, ev *ticket.Event) error) error {
 	r := e.routing
 	t := res.ticket
 	if !t.State.Open() || (t.State != ticket.StateNew && trigger != TriggerOfferTimeout) {
@@ -391,25 +438,24 @@ func (e *Engine) route(tx store.Tx, res *result, trigger, cause, timedOut string
 	if err != nil {
 		return err
 	}
-	if ev.ID, err = tx.Append(next, ev); err != nil {
-		e.forget(t.ID)
+	if err := write(next, &ev); err != nil {
 		return err
 	}
 	e.pending[next.ID] = next
 	res.ticket = next
 	res.more = append(res.more, ev)
 
-	body, err := json.Marshal(struct {
-		routing.Decision
+	extra, err := json.Marshal(struct {
 		Trigger  string  `json:"trigger"`
 		Cause    string  `json:"cause,omitempty"`
 		TookMs   float64 `json:"took_ms"`
 		Manual   bool    `json:"manual"`
 		EventSeq int64   `json:"event_seq"`
-	}{d, trigger, cause, float64(took.Microseconds()) / 1000, false, ev.Seq})
+	}{trigger, cause, float64(took.Microseconds()) / 1000, false, ev.Seq})
 	if err != nil {
 		return err
 	}
+	body := d.AppendJSON(make([]byte, 0, 512+300*len(d.Teams)*8), extra[1:len(extra)-1])
 	rec := store.RoutingRecord{TicketID: t.ID, At: now, Trigger: trigger, Cause: cause, Engineer: d.Engineer, Team: d.Team, Rule: d.Rule, Body: body}
 	if d.Failure != nil {
 		rec.Failure = string(d.Failure.Reason)
@@ -427,9 +473,6 @@ func (e *Engine) route(tx store.Tx, res *result, trigger, cause, timedOut string
 	}
 	if d.Pointer != nil {
 		r.pendingPointers[d.Pointer.Team] = d.Pointer.Index
-		if err := tx.SetRoundRobin(d.Pointer.Team, d.Pointer.Index); err != nil {
-			return err
-		}
 	}
 	if d.Failure == nil {
 		// The assignment's own follow-ups: loads, today's count, the offer timer.
@@ -525,10 +568,10 @@ func (e *Engine) applyTimer(tx store.Tx, tm store.Timer) (result, error) {
 		return result{}, err
 	}
 	if len(res.more) == 0 {
-		return result{ticket: t}, nil
+		return result{ticket: t, followed: true}, nil
 	}
 	first := res.more[0]
-	return result{ticket: res.ticket, event: &first, before: t, more: res.more[1:], notes: res.notes}, nil
+	return result{ticket: res.ticket, event: &first, before: t, more: res.more[1:], notes: res.notes, followed: true}, nil
 }
 
 // EngineerView is an engineer as the API shows it: the config, what changed live, and load.

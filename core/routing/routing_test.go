@@ -3,9 +3,11 @@ package routing_test
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
+	"math"
+	"math/rand/v2"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -383,10 +385,18 @@ func TestDistanceKM(t *testing.T) {
 	assert.InDelta(t, 20015, routing.DistanceKM(routing.Point{Lat: 0, Lon: 0.0001}, routing.Point{Lat: 0, Lon: 180.0001}), 1)
 }
 
-// One decision over 1,000 engineers (one team) and 50 rules, the last of which matches.
+// One decision over 1,000 engineers and 50 rules, the last of which matches: all of them in
+// one team (every engineer a candidate: the worst case), and in 20 teams of 50 (the matching
+// rule's team has 50 candidates).
 func BenchmarkDecide(b *testing.B) {
+	for _, teams := range []int{1, 20} {
+		b.Run(fmt.Sprintf("teams=%d", teams), func(b *testing.B) { benchDecide(b, teams) })
+	}
+}
+
+func benchDecide(b *testing.B, teams int) {
 	cfg := routing.Config{}
-	var members []string
+	members := make([][]string, teams)
 	live := map[string]routing.Live{}
 	for i := range 1000 {
 		id := fmt.Sprintf("eng-%04d", i)
@@ -396,22 +406,88 @@ func BenchmarkDecide(b *testing.B) {
 			e.Skills = []string{"hydraulics"}
 		}
 		cfg.Engineers = append(cfg.Engineers, e)
-		members = append(members, id)
+		members[i%teams] = append(members[i%teams], id)
 		live[id] = routing.Live{Open: i % 6, Today: i % 9, FTFR: float64(i%10) / 10, FTFRKnown: i%3 == 0}
 	}
-	cfg.Teams = []routing.Team{{ID: "big", Lead: "sup", Members: members}}
+	for t := range teams {
+		cfg.Teams = append(cfg.Teams, routing.Team{ID: fmt.Sprintf("team-%02d", t), Lead: "sup", Members: members[t]})
+	}
 	for i := range 49 {
 		cfg.Rules = append(cfg.Rules, routing.Rule{ID: fmt.Sprintf("r%02d", i),
-			When: fmt.Sprintf(`category == "cat-%d" && urgency in ["orange", "red"] && "vip" in tags`, i), RouteTo: routing.Target{Team: "big"}})
+			When: fmt.Sprintf(`category == "cat-%d" && urgency in ["orange", "red"] && "vip" in tags`, i), RouteTo: routing.Target{Team: cfg.Teams[i%teams].ID}})
 	}
-	cfg.Rules = append(cfg.Rules, routing.Rule{ID: "last", When: `category == "急停故障"`, RouteTo: routing.Target{Team: "big"}, RequireSkills: []string{"plc"}})
+	last := cfg.Teams[teams-1].ID
+	cfg.Rules = append(cfg.Rules, routing.Rule{ID: "last", When: `category == "急停故障"`, RouteTo: routing.Target{Team: last}, RequireSkills: []string{"plc"}})
 	r := newRouter(b, cfg)
-	req := routing.Request{Ticket: ticketAt(parkSite, "急停故障"), Now: tuesday10, Live: live, Pointers: map[string]int{"big": 17}}
-	if d := r.Decide(req); d.Engineer == "" || !strings.HasPrefix(d.Rule, "last") {
-		b.Fatalf("the benchmark decision assigns no one: %+v", d.Failure)
+	req := routing.Request{Ticket: ticketAt(parkSite, "急停故障"), Now: tuesday10, Live: live, Pointers: map[string]int{last: 17}}
+	d := r.Decide(req)
+	if d.Engineer == "" || d.Rule != "last" || len(d.Rules) != 50 || len(d.Teams[0].Candidates) != 1000/teams {
+		b.Fatalf("the benchmark decision is not the one meant: rule %s, %d rules tried, %+v", d.Rule, len(d.Rules), d.Failure)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
 		r.Decide(req)
 	}
+}
+
+// The fast path of the distance (series for short distances) agrees with plain haversine.
+func TestDistanceKMAgreesWithHaversine(t *testing.T) {
+	haversine := func(a, b routing.Point) float64 {
+		rad := math.Pi / 180
+		dLat, dLon := (b.Lat-a.Lat)*rad, (b.Lon-a.Lon)*rad
+		h := math.Sin(dLat/2)*math.Sin(dLat/2) + math.Cos(a.Lat*rad)*math.Cos(b.Lat*rad)*math.Sin(dLon/2)*math.Sin(dLon/2)
+		return 2 * 6371.0088 * math.Asin(math.Min(1, math.Sqrt(h)))
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 100000 {
+		a := routing.Point{Lat: rng.Float64()*170 - 85, Lon: rng.Float64()*360 - 180}
+		// Mostly near a (what routing measures), sometimes anywhere.
+		spread := 0.5
+		if rng.IntN(10) == 0 {
+			spread = 90
+		}
+		b := routing.Point{Lat: math.Max(-89, math.Min(89, a.Lat+(rng.Float64()*2-1)*spread)), Lon: a.Lon + (rng.Float64()*2-1)*spread}
+		want := haversine(a, b)
+		assert.InDelta(t, want, routing.DistanceKM(a, b), 1e-6+want*1e-9, "%v → %v", a, b)
+	}
+}
+
+// The hand-written trace JSON is valid JSON whatever the names in it, and reads back the same.
+func FuzzTraceJSON(f *testing.F) {
+	for _, s := range []string{"eng-li", `quo"te`, "back\\slash", "ctl\x01\n\t", "王建国", "bad\xff\xfeutf8", "\u2028"} {
+		f.Add(s, s+"-rule")
+	}
+	f.Fuzz(func(t *testing.T, name, rule string) {
+		d := routing.Decision{
+			Rules: []routing.RuleVerdict{{Rule: rule, Why: "when is false: " + name}, {Rule: rule, Matched: true}},
+			Rule:  rule, Set: routing.Set{Category: name, Tags: []string{name}}, RequiredSkills: []string{name},
+			Teams: []routing.TeamTrace{{Team: name, Via: "rule", Candidates: []routing.Candidate{
+				{Engineer: name, Kept: true, DistanceKM: 1.5, Score: 0.7, Winner: true},
+				{Engineer: name, Failed: 1 << routing.FilterExcluded, Excluded: name, DistanceKM: -1},
+			}}},
+			Engineer: name, Failure: &routing.Failure{Reason: "no_candidate", Detail: name},
+		}
+		b, err := json.Marshal(d)
+		if err != nil || !json.Valid(b) {
+			t.Fatalf("invalid JSON for %q: %v\n%s", name, err, b)
+		}
+		var back struct {
+			Rule     string `json:"rule"`
+			Engineer string `json:"engineer"`
+			Teams    []struct {
+				Candidates []struct {
+					Engineer string `json:"engineer"`
+					Excluded string `json:"excluded"`
+				} `json:"candidates"`
+			} `json:"teams"`
+		}
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatal(err)
+		}
+		if utf8.ValidString(name) && utf8.ValidString(rule) {
+			if back.Engineer != name || back.Rule != rule || back.Teams[0].Candidates[1].Excluded != name {
+				t.Fatalf("read back %q/%q, wrote %q/%q", back.Engineer, back.Rule, name, rule)
+			}
+		}
+	})
 }

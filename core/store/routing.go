@@ -37,8 +37,8 @@ type RoutingTx interface {
 	PutRoutingDecision(r RoutingRecord) error
 	// SetRoundRobin keeps a team's round-robin pointer.
 	SetRoundRobin(team string, index int) error
-	// CountAssignment adds one to the tickets assigned to engineer on day (YYYYMMDD).
-	CountAssignment(engineer, day string) error
+	// CountAssignments adds n to the tickets assigned to engineer on day (YYYYMMDD).
+	CountAssignments(engineer, day string, n int) error
 	// PutEngineer keeps what is known of an engineer beyond the config (engine-owned JSON).
 	PutEngineer(id string, body []byte) error
 	// SetTimer sets (or moves) the timer kind of a ticket; DeleteTimer removes it, and is no

@@ -74,8 +74,9 @@ type Tx interface {
 	// Insert stores a new ticket and its creation event; the event's ID is returned. The
 	// ticket's dedup key (t.DedupKey) and idempotencyKey, when not empty, lead to it from
 	// then on. ErrConflict when the id, the dedup key, the idempotency key or the command id
-	// is taken.
-	Insert(t ticket.Ticket, created ticket.Event, idempotencyKey string) (int64, error)
+	// is taken. more are events that follow the creation in the same write (a ticket routed
+	// as it is created), t being the ticket after the last of them; their IDs are set.
+	Insert(t ticket.Ticket, created ticket.Event, idempotencyKey string, more ...*ticket.Event) (int64, error)
 	// Append stores ev and t, the ticket after ev (t.Version == ev.Seq); the event's ID is
 	// returned. ErrConflict when version ev.Seq or the command id is already taken.
 	Append(t ticket.Ticket, ev ticket.Event) (int64, error)

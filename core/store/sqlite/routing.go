@@ -25,8 +25,8 @@ func (t *tx) SetRoundRobin(team string, index int) error {
 	return err
 }
 
-func (t *tx) CountAssignment(engineer, day string) error {
-	_, err := t.exec(stmtCountAssignment, engineer, day)
+func (t *tx) CountAssignments(engineer, day string, n int) error {
+	_, err := t.exec(stmtCountAssignment, engineer, day, n)
 	return err
 }
 

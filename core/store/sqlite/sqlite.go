@@ -261,8 +261,8 @@ var writeQueries = [numWriteStmts]string{
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	stmtSetRoundRobin: `INSERT INTO routing_pointers (team, idx) VALUES (?, ?)
 		ON CONFLICT (team) DO UPDATE SET idx = excluded.idx`,
-	stmtCountAssignment: `INSERT INTO engineer_days (engineer, day, assigned) VALUES (?, ?, 1)
-		ON CONFLICT (engineer, day) DO UPDATE SET assigned = assigned + 1`,
+	stmtCountAssignment: `INSERT INTO engineer_days (engineer, day, assigned) VALUES (?, ?, ?)
+		ON CONFLICT (engineer, day) DO UPDATE SET assigned = assigned + excluded.assigned`,
 	stmtPutEngineer: `INSERT INTO engineers (id, body) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET body = excluded.body`,
 	stmtSetTimer: `INSERT INTO timers (ticket_id, kind, due) VALUES (?, ?, ?)
 		ON CONFLICT (ticket_id, kind) DO UPDATE SET due = excluded.due`,
@@ -346,8 +346,8 @@ func (t *tx) NextNumber(day string) (int64, error) {
 // a later statement fails, they undo what they wrote, so the transaction can go on (a conflict
 // in one request must not spoil its batch) without the cost of a savepoint.
 
-func (t *tx) Insert(tk ticket.Ticket, created ticket.Event, idempotencyKey string) (int64, error) {
-	return t.insert(tk, created, idempotencyKey)
+func (t *tx) Insert(tk ticket.Ticket, created ticket.Event, idempotencyKey string, more ...*ticket.Event) (int64, error) {
+	return t.insert(tk, created, idempotencyKey, more)
 }
 
 func (t *tx) Append(tk ticket.Ticket, ev ticket.Event) (int64, error) {
@@ -402,7 +402,17 @@ func (t *tx) claimKeys(id string, keys store.DraftKeys, source int) ([]undoStep,
 	return undo, nil
 }
 
-func (t *tx) insert(tk ticket.Ticket, created ticket.Event, idempotencyKey string) (int64, error) {
+func (t *tx) insert(tk ticket.Ticket, created ticket.Event, idempotencyKey string, more []*ticket.Event) (int64, error) {
+	last := created.Seq
+	for _, ev := range more {
+		if ev.TicketID != tk.ID || ev.Seq != last+1 {
+			return 0, fmt.Errorf("insert %s: event %s#%d does not follow #%d", tk.ID, ev.TicketID, ev.Seq, last)
+		}
+		last = ev.Seq
+	}
+	if tk.Version != last {
+		return 0, fmt.Errorf("insert %s: ticket is at version %d, its last event is #%d", tk.ID, tk.Version, last)
+	}
 	body, err := json.Marshal(tk)
 	if err != nil {
 		return 0, err
@@ -424,6 +434,15 @@ func (t *tx) insert(tk ticket.Ticket, created ticket.Event, idempotencyKey strin
 	id, err := t.insertEvent(created)
 	if err != nil {
 		return 0, t.undo(err, undo...)
+	}
+	undo = append(undo, undoStep{stmtDeleteEvent, []any{id}})
+	for _, ev := range more {
+		evID, err := t.insertEvent(*ev)
+		if err != nil {
+			return 0, t.undo(err, undo...)
+		}
+		undo = append(undo, undoStep{stmtDeleteEvent, []any{evID}})
+		ev.ID = evID
 	}
 	t.inserted = true
 	return id, nil

@@ -27,10 +27,10 @@ func testRouting(t *testing.T, f *fixture) {
 			tx.PutRoutingDecision(store.RoutingRecord{TicketID: tks[1].ID, At: at.Add(time.Second), Trigger: "declined", Cause: "too_far", Rule: "leaks", Failure: "all_over_cap", Body: []byte(`{}`)}),
 			tx.SetRoundRobin("suzhou-a", 2),
 			tx.SetRoundRobin("suzhou-a", 3), // moved again in the same transaction
-			tx.CountAssignment("eng-li", "20261123"),
-			tx.CountAssignment("eng-li", "20261123"),
-			tx.CountAssignment("eng-li", "20261124"),
-			tx.CountAssignment("eng-zhao", "20261125"),
+			tx.CountAssignments("eng-li", "20261123", 1),
+			tx.CountAssignments("eng-li", "20261123", 1),
+			tx.CountAssignments("eng-li", "20261124", 1),
+			tx.CountAssignments("eng-zhao", "20261125", 1),
 			tx.PutEngineer("eng-li", []byte(`{"status":"leave"}`)),
 			tx.SetTimer(store.Timer{TicketID: tks[0].ID, Kind: "offer", Due: at.Add(30 * time.Minute)}),
 			tx.SetTimer(store.Timer{TicketID: tks[1].ID, Kind: "offer", Due: at.Add(10 * time.Minute)}),
@@ -45,7 +45,7 @@ func testRouting(t *testing.T, f *fixture) {
 		tx := w.tx
 		require.NoError(t, tx.PutRoutingDecision(store.RoutingRecord{TicketID: tks[2].ID, At: at, Trigger: "created", Body: []byte(`{}`)}))
 		require.NoError(t, tx.SetRoundRobin("suzhou-a", 9))
-		require.NoError(t, tx.CountAssignment("eng-li", "20261123"))
+		require.NoError(t, tx.CountAssignments("eng-li", "20261123", 5))
 		require.NoError(t, tx.PutEngineer("eng-li", []byte(`{"status":"off"}`)))
 		require.NoError(t, tx.SetTimer(store.Timer{TicketID: tks[2].ID, Kind: "offer", Due: at}))
 		require.NoError(t, tx.DeleteTimer(tks[0].ID, "offer"))
