@@ -68,7 +68,7 @@ type Failure struct {
 type Filter uint8
 
 const (
-	FilterExcluded     Filter = iota // declined this ticket or let its offer time out
+	FilterExcluded     Filter = iota // passed: did not decline this ticket nor let its offer time out
 	FilterOnDuty                     // status on_duty and in working time
 	FilterNotSuspended               // no red-card suspension
 	FilterSkills                     // has every required skill
@@ -78,7 +78,7 @@ const (
 	numFilters
 )
 
-var filterNames = [numFilters]string{"excluded", "on_duty", "not_suspended", "skills", "radius", "max_open", "max_daily"}
+var filterNames = [numFilters]string{"not_excluded", "on_duty", "not_suspended", "skills", "radius", "max_open", "max_daily"}
 
 func (f Filter) String() string { return filterNames[f] }
 

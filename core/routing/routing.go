@@ -91,21 +91,21 @@ func smallSin(x float64) float64 {
 
 // Engineer is a person who can be assigned tickets, as configured.
 type Engineer struct {
-	ID     string
-	Name   string
-	Phone  string
-	Skills []string
+	ID     string   `json:"id"`
+	Name   string   `json:"name,omitempty"`
+	Phone  string   `json:"phone,omitempty"`
+	Skills []string `json:"skills"`
 	// Home is where the engineer starts from; a live location (Live.Location) overrides it.
-	Home Point
+	Home Point `json:"home"`
 	// RadiusKM is how far from Home (or the live location) the engineer serves; 0: no limit.
-	RadiusKM float64
+	RadiusKM float64 `json:"radius_km"`
 	// MaxOpen caps the engineer's open tickets; MaxDaily the tickets assigned today. 0: no cap.
-	MaxOpen  int
-	MaxDaily int
+	MaxOpen  int `json:"max_open"`
+	MaxDaily int `json:"max_daily"`
 	// Calendar names the engineer's working calendar: on duty only in its working time.
 	// Empty: on duty whenever the status is on_duty.
-	Calendar string
-	Status   Status
+	Calendar string `json:"calendar,omitempty"`
+	Status   Status `json:"status"`
 }
 
 // Team is a group of engineers that rules route to.

@@ -370,7 +370,7 @@ func TestTheTraceInJSON(t *testing.T) {
 	assert.Equal(t, "eng-near", back.Engineer)
 	busy := back.Teams[0].Candidates[1]
 	assert.Equal(t, "eng-near-busy", busy.Engineer)
-	assert.Equal(t, map[string]bool{"excluded": true, "on_duty": true, "not_suspended": true, "skills": true, "radius": true, "max_open": false, "max_daily": true}, busy.Filters)
+	assert.Equal(t, map[string]bool{"not_excluded": true, "on_duty": true, "not_suspended": true, "skills": true, "radius": true, "max_open": false, "max_daily": true}, busy.Filters)
 	assert.Nil(t, busy.Score, "no score for a candidate filtered out")
 	require.NotNil(t, busy.DistanceKM)
 	assert.InDelta(t, 1.0, *busy.DistanceKM, 0.05)
