@@ -245,7 +245,7 @@ routing:
 			`inline.yaml:4: sla.calendars[0].hours.sun[0]: "18:00-08:00" ends before it starts; a span over midnight is two spans on two days`,
 			`inline.yaml:4: sla.calendars[0].hours.xyz: unknown weekday "xyz" (mon, tue, wed, thu, fri, sat, sun)`,
 			`inline.yaml:5: sla.calendars[0].holidays[0]: "2026-13-01" is not a date; write YYYY-MM-DD, or YYYY-MM-DD..YYYY-MM-DD for a range`,
-			`inline.yaml:6: sla.calendars[0].workdays: 2026-02-16 is both a holiday and a workday`,
+			`inline.yaml:6: sla.calendars[0].workdays[0]: 2026-02-16 is both a holiday and a workday`,
 			`inline.yaml:8: sla.policies: this section is not supported by this version of gongdan yet; remove it`,
 			`inline.yaml:11: routing.engineers[0].status: unknown status "away" (one of: on_duty, off, leave, suspended)`,
 			`inline.yaml:11: routing.engineers[0].max_open: must not be negative (0: no cap)`,

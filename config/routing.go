@@ -239,9 +239,13 @@ func (c *Calendar) build(defaultZone *time.Location) (*sla.Calendar, []problem) 
 			}
 		}
 	}
-	for d := range cal.Workdays {
-		if cal.Holidays[d] {
-			ps = append(ps, problemf("workdays", "%s is both a holiday and a workday", d))
+	for j, text := range c.Workdays {
+		days, _ := parseDays(text)
+		for _, d := range days {
+			if cal.Holidays[d] {
+				ps = append(ps, problemf(indexPath("workdays", j), "%s is both a holiday and a workday", d))
+				break
+			}
 		}
 	}
 	return cal, ps

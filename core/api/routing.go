@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"gongdan/core/engine"
+	"gongdan/core/routing"
+	"gongdan/core/store"
 	"gongdan/core/ticket"
 )
 
@@ -23,16 +25,8 @@ func (s *Server) routeRouting(mux *http.ServeMux, staff []ticket.Role) {
 
 // routingRecord is one decision as the API shows it: the record and its trace.
 type routingRecord struct {
-	ID       int64           `json:"id"`
-	At       time.Time       `json:"at"`
-	Trigger  string          `json:"trigger"`
-	Cause    string          `json:"cause,omitempty"`
-	Manual   bool            `json:"manual"`
-	Engineer string          `json:"engineer,omitempty"`
-	Team     string          `json:"team,omitempty"`
-	Rule     string          `json:"rule,omitempty"`
-	Failure  string          `json:"failure,omitempty"`
-	Trace    json.RawMessage `json:"trace"`
+	store.RoutingRecord
+	Trace json.RawMessage `json:"trace"`
 }
 
 func (s *Server) ticketRouting(w http.ResponseWriter, r *http.Request) {
@@ -46,8 +40,8 @@ func (s *Server) ticketRouting(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]routingRecord, len(recs))
 	for i, rec := range recs {
-		out[i] = routingRecord{ID: rec.ID, At: rec.At.In(s.opts.Engine.Location()), Trigger: rec.Trigger, Cause: rec.Cause, Manual: rec.Manual,
-			Engineer: rec.Engineer, Team: rec.Team, Rule: rec.Rule, Failure: rec.Failure, Trace: rec.Body}
+		rec.At = rec.At.In(s.opts.Engine.Location())
+		out[i] = routingRecord{RoutingRecord: rec, Trace: rec.Body}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"ticket": r.PathValue("id"), "decisions": out})
 }
@@ -87,6 +81,12 @@ func (s *Server) putEngineer(w http.ResponseWriter, r *http.Request) {
 		case u.Skills != nil:
 			s.fail(w, r, newProblem(http.StatusForbidden, "forbidden", "skills are set by a dispatcher, supervisor or admin"))
 			return
+		case u.Status != nil:
+			// A suspension is lifted by a supervisor, not by the engineer suspended.
+			if v, err := s.opts.Engine.Engineer(r.Context(), id); err == nil && v.EffectiveStatus == routing.StatusSuspended {
+				s.fail(w, r, newProblem(http.StatusForbidden, "forbidden", "a suspended engineer's status is changed by a supervisor, dispatcher or admin"))
+				return
+			}
 		}
 	}
 	v, err := s.opts.Engine.UpdateEngineer(r.Context(), id, u)

@@ -88,6 +88,12 @@ func TestEngineersThroughTheAPI(t *testing.T) {
 	requireProblem(t, c.do("GET", "/api/v1/engineers/nobody", "tok-sup", ""), http.StatusNotFound, "not-found")
 	requireProblem(t, c.do("PUT", "/api/v1/engineers/eng-li", "tok-agent", `{"status":"off"}`), http.StatusForbidden, "forbidden")
 
+	// A suspension is not lifted by the engineer suspended.
+	require.Equal(t, http.StatusOK, c.do("PUT", "/api/v1/engineers/eng-li", "tok-sup", `{"status":"suspended"}`).status)
+	requireProblem(t, c.do("PUT", "/api/v1/engineers/eng-li", "tok-eng", `{"status":"on_duty"}`), http.StatusForbidden, "forbidden")
+	r = c.do("PUT", "/api/v1/engineers/eng-li", "tok-eng", `{"location":{"lat":31.31,"lon":120.63}}`)
+	assert.Equal(t, http.StatusOK, r.status, "but may still report where they are: %s", r.body)
+
 	// Without routing there are no engineers.
 	plain := newServer(t)
 	requireProblem(t, plain.do("GET", "/api/v1/engineers", "tok-sup", ""), http.StatusNotFound, "routing-off")

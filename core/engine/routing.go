@@ -68,10 +68,12 @@ type EngineerState struct {
 	SuspendedUntil time.Time `json:"suspended_until,omitzero"`
 	// LowRatings counts the customer ratings of 1 in a row.
 	LowRatings int `json:"low_ratings,omitempty"`
-	// Fixed counts the tickets the engineer closed; Repeats those of them a repeat request
-	// came back for (ticket.RepeatWindow).
-	Fixed   int `json:"fixed,omitempty"`
-	Repeats int `json:"repeats,omitempty"`
+	// Fixed counts the tickets the engineer closed (the first close of each, force-closed
+	// ones apart); FirstTime those of them closed with no rework (no reopen, no disputed
+	// confirm); Repeats the repeat requests (ticket.RepeatWindow) that came back for them.
+	Fixed     int `json:"fixed,omitempty"`
+	FirstTime int `json:"first_time,omitempty"`
+	Repeats   int `json:"repeats,omitempty"`
 	// UpdatedAt is when it last changed.
 	UpdatedAt time.Time `json:"updated_at,omitzero"`
 }
@@ -81,7 +83,7 @@ func (s EngineerState) FTFR() (float64, bool) {
 	if s.Fixed < ftfrMinimum {
 		return 0, false
 	}
-	return float64(s.Fixed-min(s.Repeats, s.Fixed)) / float64(s.Fixed), true
+	return float64(max(0, s.FirstTime-s.Repeats)) / float64(s.Fixed), true
 }
 
 // router is the engine's routing state. Only the committer touches it; what a batch changes
@@ -300,9 +302,12 @@ func (e *Engine) follow(tx store.Tx, before ticket.Ticket, res *result) error {
 	case ticket.ActionConfirm:
 		return e.rate(tx, before.Assignee, after, res)
 	}
-	if ev.To == ticket.StateClosed && before.State != ticket.StateClosed && after.Assignee != "" {
+	if ev.To == ticket.StateClosed && !before.ClosedOnce && !after.ForceClosed && after.Assignee != "" {
 		st := r.engineer(after.Assignee)
 		st.Fixed++
+		if after.Reworks == 0 {
+			st.FirstTime++
+		}
 		st.UpdatedAt = now
 		return r.putEngineer(tx, after.Assignee, st)
 	}
@@ -400,6 +405,7 @@ func (e *Engine) routeWith(tx store.Tx, res *result, trigger, cause, timedOut st
 		return nil
 	}
 	now := e.now()
+	r.rollDay(now) // a new day's max_daily starts from 0
 	excluded := make(map[string]string, len(t.Excluded)+1)
 	for _, x := range t.Excluded {
 		excluded[x.Engineer] = x.Reason
@@ -418,19 +424,32 @@ func (e *Engine) routeWith(tx store.Tx, res *result, trigger, cause, timedOut st
 	}
 	var ev ticket.Event
 	var err error
-	if d.Failure == nil {
+	switch {
+	case d.Failure == nil:
 		data, _ := json.Marshal(ticket.AssignData{Assignee: d.Engineer, Team: d.Team, OfferTimedOut: timedOut, Set: set})
 		ev, err = ticket.Decide(t, ticket.Command{TicketID: t.ID, Action: ticket.ActionAssign, Actor: ticket.SystemActor, Data: data, Rule: d.Rule}, now)
-	} else {
+	case trigger == TriggerOfferTimeout:
+		// No one else can take it: the offer is escalated (DESIGN §5), to the team lead.
+		reason := fmt.Sprintf("%s did not accept within %s and no one else can take it (%s: %s)",
+			timedOut, r.opts.AcceptTimeout, d.Failure.Reason, d.Failure.Detail)
+		ev, err = ticket.Decide(t, ticket.Command{TicketID: t.ID, Action: ticket.ActionEscalate, Actor: ticket.SystemActor, Reason: reason, Rule: d.Rule}, now)
+	default:
 		ev, err = ticket.RoutingFailed(t, ticket.RoutingFailedData{Reason: string(d.Failure.Reason), Detail: d.Failure.Detail,
 			Rule: d.Rule, Lead: d.Failure.Lead, Set: set}, now)
 	}
 	if err != nil {
-		// The rule set something the ticket refuses (an unknown urgency, say): record it as
-		// a failure rather than fail the intake.
+		// The ticket refuses the decision (frozen by rollbacks, or a rule set something it
+		// cannot take): record a failure rather than fail the intake, and assign no one.
 		e.opts.Logger.Error("routing: the decision cannot be applied", "ticket", t.ID, "rule", d.Rule, "err", err)
-		d.Failure = &routing.Failure{Reason: "invalid_decision", Detail: err.Error()}
-		if ev, err = ticket.RoutingFailed(t, ticket.RoutingFailedData{Reason: "invalid_decision", Detail: d.Failure.Detail, Rule: d.Rule}, now); err != nil {
+		lead := r.opts.Router.LeadOf(d.Engineer)
+		if len(d.Teams) > 0 {
+			if tm, ok := r.opts.Router.Team(d.Teams[0].Team); ok {
+				lead = tm.Lead
+			}
+		}
+		d.Engineer, d.Team, d.Pointer, d.Overflow = "", "", nil, false
+		d.Failure = &routing.Failure{Reason: "invalid_decision", Detail: err.Error(), Lead: lead}
+		if ev, err = ticket.RoutingFailed(t, ticket.RoutingFailedData{Reason: "invalid_decision", Detail: d.Failure.Detail, Rule: d.Rule, Lead: lead}, now); err != nil {
 			return err
 		}
 	}
@@ -517,26 +536,39 @@ func (e *Engine) runTimers() {
 	tick := time.NewTicker(timerPoll)
 	defer tick.Stop()
 	for {
-		for {
-			due, err := e.store.DueTimers(context.Background(), e.now(), timerBatch)
-			if err != nil {
-				e.opts.Logger.Error("timers: reading due timers", "err", err)
-				break
-			}
-			for _, tm := range due {
-				res := e.submit(context.Background(), &request{timer: &tm})
-				if res.err != nil && !errors.Is(res.err, ErrClosed) {
-					e.opts.Logger.Error("timers: firing", "ticket", tm.TicketID, "kind", tm.Kind, "err", res.err)
-				}
-			}
-			if len(due) < timerBatch {
-				break
-			}
-		}
+		e.fireDue()
 		select {
 		case <-e.quit:
 			return
 		case <-tick.C:
+		}
+	}
+}
+
+// fireDue fires the due timers, a batch at a time, until none is left, the engine closes or
+// a timer fails to fire (it is tried again at the next tick, not in a tight loop).
+func (e *Engine) fireDue() {
+	for {
+		due, err := e.store.DueTimers(context.Background(), e.now(), timerBatch)
+		if err != nil {
+			e.opts.Logger.Error("timers: reading due timers", "err", err)
+			return
+		}
+		for _, tm := range due {
+			select {
+			case <-e.quit:
+				return
+			default:
+			}
+			if res := e.submit(context.Background(), &request{timer: &tm}); res.err != nil {
+				if !errors.Is(res.err, ErrClosed) {
+					e.opts.Logger.Error("timers: firing", "ticket", tm.TicketID, "kind", tm.Kind, "err", res.err)
+				}
+				return
+			}
+		}
+		if len(due) < timerBatch {
+			return
 		}
 	}
 }
@@ -559,7 +591,9 @@ func (e *Engine) applyTimer(tx store.Tx, tm store.Timer) (result, error) {
 	case t.State != ticket.StateAssigned:
 		return result{}, tx.DeleteTimer(tm.TicketID, tm.Kind) // accepted or moved on meanwhile
 	case t.AssignedAt.Add(e.routing.opts.AcceptTimeout).After(now):
-		return result{}, nil // assigned again since; its own timer is set
+		// Not due after all (assigned again since, or accept_timeout was raised): move the
+		// timer to when it is, or it would be polled again and again.
+		return result{followed: true}, tx.SetTimer(store.Timer{TicketID: t.ID, Kind: timerOffer, Due: t.AssignedAt.Add(e.routing.opts.AcceptTimeout)})
 	}
 	e.metrics.offerTimeouts.Inc()
 	res := result{ticket: t, event: &ticket.Event{At: now}}

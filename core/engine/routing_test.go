@@ -40,16 +40,17 @@ func routingConfig(maxOpen int) routing.Config {
 
 type routingFixture struct {
 	*fixture
-	path  string
-	clock *clock
-	notes chan engine.Notification
-	cfg   routing.Config
+	path          string
+	clock         *clock
+	notes         chan engine.Notification
+	cfg           routing.Config
+	acceptTimeout time.Duration
 }
 
 func newRoutingFixture(t *testing.T, cfg routing.Config) *routingFixture {
 	t.Helper()
 	f := &routingFixture{path: t.TempDir() + "/gongdan.db", clock: &clock{t: time.Date(2026, 11, 24, 10, 0, 0, 0, shanghaiZone(t))},
-		notes: make(chan engine.Notification, 100), cfg: cfg}
+		notes: make(chan engine.Notification, 1000), cfg: cfg, acceptTimeout: 30 * time.Minute}
 	f.open(t)
 	return f
 }
@@ -69,7 +70,12 @@ func (f *routingFixture) open(t *testing.T) {
 	r, err := routing.New(f.cfg)
 	require.NoError(t, err)
 	e, err := engine.New(ctx, engine.Options{Store: st, Now: f.clock.Now, Routing: &engine.RoutingOptions{
-		Router: r, AcceptTimeout: 30 * time.Minute, Notify: func(n engine.Notification) { f.notes <- n }}})
+		Router: r, AcceptTimeout: f.acceptTimeout, Notify: func(n engine.Notification) {
+			select {
+			case f.notes <- n:
+			default: // tests that do not read them
+			}
+		}}})
 	require.NoError(t, err)
 	f.fixture = &fixture{engine: e, store: st}
 	t.Cleanup(func() { e.Close(); st.Close() })
@@ -368,4 +374,159 @@ func TestGini(t *testing.T) {
 	} {
 		assert.InDelta(t, tc.want, engine.Gini(tc.xs), 0.0001, "%v", tc.xs)
 	}
+}
+
+// max_daily counts today's assignments: a new day starts from 0 for every engineer, even
+// before anything else happens that day.
+func TestANewDayStartsTheDailyCapAfresh(t *testing.T) {
+	cfg := routingConfig(0)
+	for i := range cfg.Engineers {
+		cfg.Engineers[i].MaxDaily = 1
+	}
+	f := newRoutingFixture(t, cfg)
+	for i := range 3 {
+		tk, _ := f.create(t, estop(i))
+		require.NotEmpty(t, tk.Assignee)
+	}
+	tk, _ := f.create(t, estop(3))
+	assert.Empty(t, tk.Assignee, "everyone had one today")
+	f.clock.Set(f.clock.Now().Add(24 * time.Hour))
+	tk, _ = f.create(t, estop(4))
+	assert.NotEmpty(t, tk.Assignee, "the next day")
+}
+
+// Hundreds of offers timing out at once (a restart after downtime) are all routed again, and
+// closing the engine meanwhile does not hang.
+func TestManyOffersTimingOutAtOnce(t *testing.T) {
+	cfg := routingConfig(0)
+	f := newRoutingFixture(t, cfg)
+	var ids []string
+	for i := range 300 {
+		tk, _ := f.create(t, estop(i))
+		ids = append(ids, tk.ID)
+	}
+	f.engine.Close()
+	f.store.Close()
+	f.clock.Set(f.clock.Now().Add(31 * time.Minute))
+	f.open(t)
+	closed := make(chan struct{})
+	go func() { f.engine.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(time.Minute):
+		t.Fatal("Close hangs while timers are due")
+	}
+	f.store.Close()
+	f.open(t)
+	require.Eventually(t, func() bool {
+		due, err := f.store.DueTimers(context.Background(), f.clock.Now(), 1000)
+		return err == nil && len(due) == 0
+	}, time.Minute, 50*time.Millisecond, "every due timer fired")
+	for _, id := range ids[:5] {
+		tk, err := f.store.Ticket(context.Background(), id)
+		require.NoError(t, err)
+		require.Len(t, tk.Excluded, 1, "%s was offered again", id)
+		assert.Equal(t, ticket.ExclusionOfferTimeout, tk.Excluded[0].Reason)
+	}
+}
+
+// A timer that is not due after all (accept_timeout raised across a restart) moves to when it
+// is, instead of being polled every second.
+func TestARaisedAcceptTimeoutMovesTheTimer(t *testing.T) {
+	f := newRoutingFixture(t, routingConfig(5))
+	tk, _ := f.create(t, estop(1))
+	f.engine.Close()
+	f.store.Close()
+	f.clock.Set(f.clock.Now().Add(31 * time.Minute))
+	f.acceptTimeout = time.Hour
+	f.open(t)
+	require.Eventually(t, func() bool {
+		due, err := f.store.DueTimers(context.Background(), f.clock.Now(), 10)
+		return err == nil && len(due) == 0
+	}, 10*time.Second, 20*time.Millisecond)
+	due, err := f.store.DueTimers(context.Background(), f.clock.Now().Add(30*time.Minute), 10)
+	require.NoError(t, err)
+	require.Len(t, due, 1)
+	assert.True(t, due[0].Due.Equal(tk.AssignedAt.Add(time.Hour)), "due %s", due[0].Due)
+	got, err := f.store.Ticket(context.Background(), tk.ID)
+	require.NoError(t, err)
+	assert.Equal(t, "eng-li", got.Assignee)
+}
+
+// An offer that times out with no one else to take it is escalated.
+func TestAnOfferNoOneElseCanTakeIsEscalated(t *testing.T) {
+	cfg := routingConfig(5)
+	cfg.Teams = cfg.Teams[:1]
+	cfg.Teams[0].Members, cfg.Teams[0].Overflow = []string{"eng-li"}, ""
+	f := newRoutingFixture(t, cfg)
+	tk, _ := f.create(t, estop(1))
+	require.Equal(t, "eng-li", tk.Assignee)
+	f.engine.Close()
+	f.store.Close()
+	f.clock.Set(f.clock.Now().Add(31 * time.Minute))
+	f.open(t)
+	require.Eventually(t, func() bool {
+		got, err := f.store.Ticket(context.Background(), tk.ID)
+		return err == nil && got.State == ticket.StateEscalated
+	}, 10*time.Second, 20*time.Millisecond)
+	evs, err := f.store.Events(context.Background(), tk.ID)
+	require.NoError(t, err)
+	last := evs[len(evs)-1]
+	assert.Equal(t, ticket.ActionEscalate, last.Action)
+	assert.Contains(t, last.Reason, "eng-li did not accept within 30m0s")
+	due, err := f.store.DueTimers(context.Background(), f.clock.Now().Add(24*time.Hour), 10)
+	require.NoError(t, err)
+	assert.Empty(t, due, "the timer is spent")
+}
+
+// The first-time-fix rate counts each ticket's first close, not force-closes, and a rework
+// (a disputed confirm) makes a fix not first-time.
+func TestFirstTimeFixRate(t *testing.T) {
+	cfg := routingConfig(0)
+	cfg.Teams[0].Members = []string{"eng-li"}
+	f := newRoutingFixture(t, cfg)
+	li := ticket.Actor{ID: "eng-li", Role: ticket.RoleEngineer}
+	fix := func(n int, disputeFirst bool) {
+		// A customer each: the same customer and category again within 7 days would be a
+		// repeat request, which counts against the rate (see the end).
+		cust := ticket.Actor{ID: fmt.Sprintf("cust-%d", n), Role: ticket.RoleCustomer}
+		d := estop(n)
+		d.Customer = normalize.Customer{ID: cust.ID}
+		tk, _ := f.create(t, d)
+		require.Equal(t, "eng-li", tk.Assignee)
+		f.do(t, tk.ID, ticket.Command{Action: ticket.ActionAccept, Actor: li})
+		f.do(t, tk.ID, ticket.Command{Action: ticket.ActionStart, Actor: li})
+		resolve := ticket.Command{Action: ticket.ActionResolve, Actor: li, Data: json.RawMessage(`{"root_cause":"接触不良"}`)}
+		f.do(t, tk.ID, resolve)
+		if disputeFirst {
+			f.do(t, tk.ID, ticket.Command{Action: ticket.ActionConfirm, Actor: cust, Data: json.RawMessage(`{"solved":false,"timeliness":3,"professionalism":3}`)})
+			f.do(t, tk.ID, resolve)
+		}
+		f.do(t, tk.ID, ticket.Command{Action: ticket.ActionConfirm, Actor: cust, Data: json.RawMessage(`{"solved":true,"timeliness":4,"professionalism":4}`)})
+		f.do(t, tk.ID, ticket.Command{Action: ticket.ActionClose, Actor: sup})
+	}
+	for i := range 4 {
+		fix(i, false)
+	}
+	v, err := f.engine.Engineer(context.Background(), "eng-li")
+	require.NoError(t, err)
+	assert.Nil(t, v.FTFR, "unknown below 5 fixes")
+	fix(4, true)
+	fix(5, false)
+	forced, _ := f.create(t, estop(6))
+	f.do(t, forced.ID, ticket.Command{Action: ticket.ActionForceClose, Actor: sup, Reason: "重复报修"})
+	v, err = f.engine.Engineer(context.Background(), "eng-li")
+	require.NoError(t, err)
+	require.NotNil(t, v.FTFR)
+	assert.InDelta(t, 5.0/6, *v.FTFR, 1e-9, "6 fixed (the force-close not counted), 5 first time")
+	assert.Equal(t, 6, v.Live.Fixed)
+
+	// The first customer comes back with the same fault within 7 days: a repeat.
+	again := estop(100)
+	again.Customer = normalize.Customer{ID: "cust-0"}
+	tk, _ := f.create(t, again)
+	require.NotEmpty(t, tk.RepeatOf)
+	v, err = f.engine.Engineer(context.Background(), "eng-li")
+	require.NoError(t, err)
+	assert.InDelta(t, 4.0/6, *v.FTFR, 1e-9)
 }

@@ -174,12 +174,14 @@ func Apply(t Ticket, ev Event) (Ticket, error) {
 		}
 		if ev.To == StateInProgress {
 			t.Resolution = nil // the fix did not hold: a new one is owed
+			t.Reworks++
 		}
 	}
 	switch ev.To {
 	case StateClosed:
 		if t.State != StateClosed { // not unfreeze, which stays
 			t.ClosedAt = ev.At
+			t.ClosedOnce = true
 		}
 	case StateArchived: // keeps the closing time, if it was closed
 	default:
