@@ -89,11 +89,11 @@ type Ticket struct {
 	RepeatOf  string            `json:"repeat_of"`
 	// ClosedAt is when the ticket last entered closed; an archived ticket keeps it, a
 	// reopened one loses it. Repeats (RepeatWindow) are counted from it.
-	ClosedAt    time.Time   `json:"closed_at,omitzero"`
+	ClosedAt time.Time `json:"closed_at,omitzero"`
 	// ClosedOnce: the ticket has been closed at least once (reopening does not clear it).
 	ClosedOnce bool `json:"closed_once,omitempty"`
 	// Reworks counts the times work started again after a fix: reopen, disputed confirm.
-	Reworks int `json:"reworks,omitempty"`
+	Reworks     int         `json:"reworks,omitempty"`
 	Resolution  *Resolution `json:"resolution,omitempty"`
 	Feedback    *Feedback   `json:"feedback,omitempty"`
 	ForceClosed bool        `json:"force_closed,omitempty"`
