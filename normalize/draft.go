@@ -5,7 +5,6 @@
 package normalize
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -50,15 +49,6 @@ type Draft struct {
 	Urgency     Urgency      `json:"urgency"`
 	Attachments []Attachment `json:"attachments,omitempty"`
 	Evidence    []Evidence   `json:"evidence,omitempty"`
-}
-
-// MarshalJSON writes no tags as [], not null: readers of the schema get a list either way.
-func (d Draft) MarshalJSON() ([]byte, error) {
-	type plain Draft // without this method
-	if d.Tags == nil {
-		d.Tags = []string{}
-	}
-	return json.Marshal(plain(d))
 }
 
 // Source says where a draft came from.

@@ -33,6 +33,9 @@ const evidenceFrom = "text"
 
 // Enrich returns d with empty fields filled from its text.
 func (e Enricher) Enrich(d Draft) Draft {
+	if d.Tags == nil {
+		d.Tags = []string{} // a list in JSON either way
+	}
 	text := strings.TrimSpace(d.Title + "\n" + d.Description)
 	note := func(field, t string) {
 		d.Evidence = append(d.Evidence, Evidence{Field: field, Text: t, From: evidenceFrom})
