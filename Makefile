@@ -30,6 +30,8 @@ test-short:
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 20000x -count 5 ./core/engine/
 	$(GO) test -run '^$$' -bench ListNew -benchtime 2000x -count 5 -timeout 60m ./core/api/
+	$(GO) test -run '^$$' -bench Decide -count 5 ./core/routing/
+	$(GO) test -run '^$$' -bench Bus -benchtime 20000x -count 3 ./pipeline/
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
