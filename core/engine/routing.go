@@ -198,32 +198,8 @@ func (r *router) settle(committed bool) {
 	clear(r.pendingEngineers)
 }
 
-// live is the router's view of every engineer, for a Request.
-func (r *router) live() map[string]routing.Live {
-	out := make(map[string]routing.Live, len(r.open)+len(r.engineers))
-	for id, st := range r.engineers {
-		out[id] = r.liveOf(id, st)
-	}
-	for id := range r.pendingEngineers {
-		out[id] = r.liveOf(id, r.engineer(id))
-	}
-	for id := range r.open {
-		if _, ok := out[id]; !ok {
-			out[id] = r.liveOf(id, EngineerState{})
-		}
-	}
-	for id := range r.pendingOpen {
-		if _, ok := out[id]; !ok {
-			out[id] = r.liveOf(id, EngineerState{})
-		}
-	}
-	for id := range r.today {
-		if _, ok := out[id]; !ok {
-			out[id] = r.liveOf(id, EngineerState{})
-		}
-	}
-	return out
-}
+// liveNow is what the router knows of engineer id now, pending changes included.
+func (r *router) liveNow(id string) routing.Live { return r.liveOf(id, r.engineer(id)) }
 
 func (r *router) liveOf(id string, st EngineerState) routing.Live {
 	ftfr, known := st.FTFR()
@@ -414,7 +390,7 @@ func (e *Engine) routeWith(tx store.Tx, res *result, trigger, cause, timedOut st
 		excluded[timedOut] = ticket.ExclusionOfferTimeout
 	}
 	started := time.Now()
-	d := r.opts.Router.Decide(routing.Request{Ticket: RoutingEnv(t), Now: now, Live: r.live(), Exclude: excluded, Pointers: r.pointersNow()})
+	d := r.opts.Router.Decide(routing.Request{Ticket: RoutingEnv(t), Now: now, LiveOf: r.liveNow, Exclude: excluded, Pointers: r.pointersNow()})
 	took := time.Since(started)
 	e.metrics.routingSeconds.Observe(took.Seconds())
 

@@ -230,12 +230,22 @@ type Request struct {
 	Now    time.Time
 	// Live holds each engineer's state; an engineer not in it has the zero Live.
 	Live map[string]Live
+	// LiveOf, when set, is asked instead of Live, for the candidates only: a caller with
+	// many engineers need not build a map of all of them for every decision.
+	LiveOf func(engineer string) Live
 	// Exclude are engineers this ticket must not go to, with why (declined it, let an offer
 	// time out).
 	Exclude map[string]string
 	// Pointers are the round-robin pointers: per team, the member index of its last winner.
 	// A team not in it starts before its first member.
 	Pointers map[string]int
+}
+
+func (req *Request) live(id string) Live {
+	if req.LiveOf != nil {
+		return req.LiveOf(id)
+	}
+	return req.Live[id]
 }
 
 // Router decides. It is safe for concurrent use; build a new one to change the config.
@@ -502,7 +512,7 @@ func (r *Router) Decide(req Request) Decision {
 	anyCapped := false
 	if id := rule.RouteTo.Engineer; id != "" {
 		tt := TeamTrace{Team: r.teamOf[id], Via: "rule names the engineer"}
-		live := req.Live[id]
+		live := req.live(id)
 		tt.Candidates = make([]Candidate, 1)
 		c := &tt.Candidates[0]
 		r.candidate(c, &member{Engineer: r.engineers[id], cosHome: r.cosHome[id]}, &live, &req, rule.RequireSkills, loc, math.Cos(loc.Lat*degree))
@@ -560,7 +570,7 @@ func (r *Router) decideTeam(team string, req *Request, skills []string, loc Poin
 	best := math.Inf(-1)
 	for i := range members {
 		m := &members[i]
-		live := req.Live[m.ID]
+		live := req.live(m.ID)
 		c := &tt.Candidates[i]
 		r.candidate(c, m, &live, req, skills, loc, cosLoc)
 		if c.Kept {
