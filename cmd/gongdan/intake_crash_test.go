@@ -1,9 +1,7 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,8 +10,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"gongdan/core/ticket"
 )
 
 // TestKill9DuringWebhookIntake sends 20,000 webhook requests at the server from 32 clients,
@@ -79,36 +75,18 @@ func TestKill9DuringWebhookIntake(t *testing.T) {
 	srv2 := startChild(t, "serve", "--config", cfg, "--data", dir)
 	srv2.waitReady(addr)
 
-	// tickets lists every ticket by dedup key. It runs inside Eventually, on another
-	// goroutine, so it reports errors instead of failing the test.
+	// tickets lists every ticket by dedup key.
 	tickets := func() (map[string][]string, error) { // dedup key → ticket ids
-		out := map[string][]string{}
-		cursor := ""
-		for {
-			q := url.Values{"limit": {"500"}}
-			if cursor != "" {
-				q.Set("cursor", cursor)
-			}
-			status, body, err := call("GET", srv2.url+"/api/v1/tickets?"+q.Encode(), "test-admin-token-0123456789", "")
-			if err != nil || status != 200 {
-				return nil, fmt.Errorf("listing tickets: %d %v %s", status, err, body)
-			}
-			var page struct {
-				Tickets    []ticket.Ticket `json:"tickets"`
-				NextCursor string          `json:"next_cursor"`
-			}
-			if err := json.Unmarshal(body, &page); err != nil {
-				return nil, err
-			}
-			for _, tk := range page.Tickets {
-				key := tk.Sources[0].DedupKey
-				out[key] = append(out[key], tk.ID)
-			}
-			if page.NextCursor == "" {
-				return out, nil
-			}
-			cursor = page.NextCursor
+		tks, err := listTickets(srv2.url, "test-admin-token-0123456789")
+		if err != nil {
+			return nil, err
 		}
+		out := map[string][]string{}
+		for _, tk := range tks {
+			key := tk.Sources[0].DedupKey
+			out[key] = append(out[key], tk.ID)
+		}
+		return out, nil
 	}
 	// The pipeline works through what the bus kept; wait (bounded) until every acked request
 	// has its ticket.

@@ -82,35 +82,10 @@ routing:
 		require.Equal(t, 202, status)
 	}
 	const admin = "test-admin-token-0123456789"
-	list := func() ([]ticket.Ticket, error) {
-		var all []ticket.Ticket
-		cursor := ""
-		for {
-			q := url.Values{"limit": {"500"}}
-			if cursor != "" {
-				q.Set("cursor", cursor)
-			}
-			status, body, err := call("GET", srv2.url+"/api/v1/tickets?"+q.Encode(), admin, "")
-			if err != nil || status != 200 {
-				return nil, fmt.Errorf("listing: %d %v", status, err)
-			}
-			var page struct {
-				Tickets    []ticket.Ticket `json:"tickets"`
-				NextCursor string          `json:"next_cursor"`
-			}
-			if err := json.Unmarshal(body, &page); err != nil {
-				return nil, err
-			}
-			all = append(all, page.Tickets...)
-			if cursor = page.NextCursor; cursor == "" {
-				return all, nil
-			}
-		}
-	}
 	var tks []ticket.Ticket
 	require.Eventually(t, func() bool {
 		var err error
-		tks, err = list()
+		tks, err = listTickets(srv2.url, admin)
 		return err == nil && len(tks) >= total
 	}, 3*time.Minute, 200*time.Millisecond, "tickets after the restart")
 
@@ -147,5 +122,33 @@ routing:
 	for _, e := range engs.Engineers {
 		assert.Equal(t, open[e.ID], e.Open, "%s: the engine's load after the restart", e.ID)
 		assert.Equal(t, open[e.ID], e.Today, "%s: assigned today", e.ID)
+	}
+}
+
+// listTickets pages through GET /api/v1/tickets. It may run inside Eventually, on another
+// goroutine, so it returns errors instead of failing the test.
+func listTickets(base, token string) ([]ticket.Ticket, error) {
+	var all []ticket.Ticket
+	cursor := ""
+	for {
+		q := url.Values{"limit": {"500"}}
+		if cursor != "" {
+			q.Set("cursor", cursor)
+		}
+		status, body, err := call("GET", base+"/api/v1/tickets?"+q.Encode(), token, "")
+		if err != nil || status != 200 {
+			return nil, fmt.Errorf("listing tickets: %d %v %s", status, err, body)
+		}
+		var page struct {
+			Tickets    []ticket.Ticket `json:"tickets"`
+			NextCursor string          `json:"next_cursor"`
+		}
+		if err := json.Unmarshal(body, &page); err != nil {
+			return nil, err
+		}
+		all = append(all, page.Tickets...)
+		if cursor = page.NextCursor; cursor == "" {
+			return all, nil
+		}
 	}
 }
