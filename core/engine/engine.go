@@ -237,14 +237,15 @@ type request struct {
 }
 
 type result struct {
-	ticket   ticket.Ticket
-	outcome  Outcome // of a create
-	replay   *ticket.Event
-	event    *ticket.Event  // appended, to publish after commit
-	before   ticket.Ticket  // the ticket before event (zero for a creation)
-	more     []ticket.Event // appended after event (routing), to publish after it
-	notes    []Notification // to send after commit
-	engineer *EngineerView  // the engineer after an update
+	ticket    ticket.Ticket
+	outcome   Outcome // of a create
+	replay    *ticket.Event
+	event     *ticket.Event  // appended, to publish after commit
+	before    ticket.Ticket  // the ticket before event (zero for a creation)
+	more      []ticket.Event // appended after event (routing), to publish after it
+	notes     []Notification // to send after commit
+	engineer  *EngineerView  // the engineer after an update
+	engineers []EngineerView // every engineer, for a listing
 	// followed: routing's follow-ups are done already (a routed creation, a fired timer).
 	followed bool
 	err      error

@@ -610,8 +610,8 @@ type EngineerUpdate struct {
 type engineerUpdate struct {
 	id     string
 	update EngineerUpdate
-	// get only reads.
-	get bool
+	// get only reads; all reads every engineer.
+	get, all bool
 }
 
 // ErrRoutingOff: the engine routes nothing, so it has no engineers.
@@ -634,15 +634,9 @@ func (e *Engine) Engineers(ctx context.Context) ([]EngineerView, error) {
 	if e.routing == nil {
 		return nil, ErrRoutingOff
 	}
-	var out []EngineerView
-	for _, cfg := range e.routing.opts.Router.Engineers() {
-		v, err := e.Engineer(ctx, cfg.ID)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, nil
+	// One request for all: a request each would be a trip through the committer each.
+	res := e.submit(ctx, &request{update: &engineerUpdate{all: true}})
+	return res.engineers, res.err
 }
 
 // UpdateEngineer changes an engineer's live status, location or skills; the next decision
@@ -666,6 +660,14 @@ func (e *Engine) UpdateEngineer(ctx context.Context, id string, u EngineerUpdate
 
 func (e *Engine) applyEngineerUpdate(tx store.Tx, u engineerUpdate) (result, error) {
 	r := e.routing
+	r.rollDay(e.now())
+	if u.all {
+		var views []EngineerView
+		for _, cfg := range r.opts.Router.Engineers() {
+			views = append(views, e.viewOf(cfg, r.engineer(cfg.ID)))
+		}
+		return result{engineers: views}, nil
+	}
 	cfg, ok := r.opts.Router.Engineer(u.id)
 	if !ok {
 		return result{err: fmt.Errorf("engineer %s: %w", u.id, ErrNotFound)}, nil
@@ -689,9 +691,15 @@ func (e *Engine) applyEngineerUpdate(tx store.Tx, u engineerUpdate) (result, err
 			return result{}, err
 		}
 	}
-	r.rollDay(e.now())
-	live := r.liveOf(u.id, st)
-	v := EngineerView{Engineer: cfg, Teams: r.opts.Router.TeamsOf(u.id), Live: st,
+	v := e.viewOf(cfg, st)
+	return result{engineer: &v}, nil
+}
+
+// viewOf is engineer cfg, whose state is st, as the API shows it.
+func (e *Engine) viewOf(cfg routing.Engineer, st EngineerState) EngineerView {
+	r := e.routing
+	live := r.liveOf(cfg.ID, st)
+	v := EngineerView{Engineer: cfg, Teams: r.opts.Router.TeamsOf(cfg.ID), Live: st,
 		EffectiveStatus: cfg.Status, EffectiveSkills: cfg.Skills, EffectiveLocation: cfg.Home,
 		Open: live.Open, Today: live.Today, Suspended: e.now().Before(st.SuspendedUntil)}
 	if live.Status != "" {
@@ -706,7 +714,7 @@ func (e *Engine) applyEngineerUpdate(tx store.Tx, u engineerUpdate) (result, err
 	if live.FTFRKnown {
 		v.FTFR = &live.FTFR
 	}
-	return result{engineer: &v}, nil
+	return v
 }
 
 // RoutingDecisions returns a ticket's routing decisions, oldest first.

@@ -255,7 +255,6 @@ type Router struct {
 	teams     map[string]*Team
 	teamOf    map[string]string   // engineer → the first team listing them
 	order     []string            // engineer ids in config order
-	cosHome   map[string]float64  // cos of each engineer's home latitude
 	members   map[string][]member // team → its members, resolved
 	teamOrder []string
 	calendars map[string]*sla.Calendar
@@ -267,6 +266,10 @@ type member struct {
 	*Engineer
 	cosHome float64 // cos of the home latitude
 	index   int     // in Team.Members
+}
+
+func newMember(e *Engineer, index int) member {
+	return member{Engineer: e, cosHome: math.Cos(e.Home.Lat * degree), index: index}
 }
 
 type compiledRule struct {
@@ -299,7 +302,6 @@ func New(cfg Config) (*Router, error) {
 		engineers: make(map[string]*Engineer, len(cfg.Engineers)),
 		teams:     make(map[string]*Team, len(cfg.Teams)),
 		teamOf:    make(map[string]string, len(cfg.Engineers)),
-		cosHome:   make(map[string]float64, len(cfg.Engineers)),
 		members:   make(map[string][]member, len(cfg.Teams)),
 		calendars: cfg.Calendars,
 		weights:   cfg.Weights,
@@ -351,7 +353,6 @@ func New(cfg Config) (*Router, error) {
 		calendar(at+".calendar", e.Calendar)
 		r.engineers[e.ID] = e
 		r.order = append(r.order, e.ID)
-		r.cosHome[e.ID] = math.Cos(e.Home.Lat * degree)
 	}
 	for i := range cfg.Teams {
 		t := &cfg.Teams[i]
@@ -373,7 +374,7 @@ func New(cfg Config) (*Router, error) {
 			if _, ok := r.teamOf[m]; !ok {
 				r.teamOf[m] = t.ID
 			}
-			r.members[t.ID] = append(r.members[t.ID], member{Engineer: e, cosHome: r.cosHome[m], index: j})
+			r.members[t.ID] = append(r.members[t.ID], newMember(e, j))
 		}
 		r.teams[t.ID] = t
 		r.teamOrder = append(r.teamOrder, t.ID)
@@ -515,7 +516,8 @@ func (r *Router) Decide(req Request) Decision {
 		live := req.live(id)
 		tt.Candidates = make([]Candidate, 1)
 		c := &tt.Candidates[0]
-		r.candidate(c, &member{Engineer: r.engineers[id], cosHome: r.cosHome[id]}, &live, &req, rule.RequireSkills, loc, math.Cos(loc.Lat*degree))
+		m := newMember(r.engineers[id], 0)
+		r.candidate(c, &m, &live, &req, rule.RequireSkills, loc, math.Cos(loc.Lat*degree))
 		d.Teams = append(d.Teams, tt)
 		if c.Kept {
 			c.Winner = true
