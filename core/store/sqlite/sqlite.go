@@ -156,6 +156,9 @@ func (s *Store) Write(ctx context.Context, fn func(store.Tx) error) error {
 	if err := fn(t); err != nil {
 		return err
 	}
+	if err := t.saveNumbers(); err != nil {
+		return fmt.Errorf("ticket numbers: %w", err)
+	}
 	if err := t.indexNewTickets(); err != nil {
 		return fmt.Errorf("search index: %w", err)
 	}
@@ -187,6 +190,20 @@ type tx struct {
 	tx       *sql.Tx
 	store    *Store
 	inserted bool // a ticket was created: the search index has work at commit
+	// stmts are the prepared statements bound to this transaction, made on first use:
+	// binding one for every statement run cost an allocation and a lock each time. The
+	// transaction closes them when it ends.
+	stmts [numWriteStmts]*sql.Stmt
+	// numbers are the last ticket numbers by day handed out in this transaction, saved once
+	// at its end (the transaction holds SQLite's write lock, so no one else can take one).
+	numbers map[string]int64
+}
+
+func (t *tx) stmt(w writeStmt) *sql.Stmt {
+	if t.stmts[w] == nil {
+		t.stmts[w] = t.tx.StmtContext(t.ctx, t.store.stmts[w])
+	}
+	return t.stmts[w]
 }
 
 // The write statements are prepared once, at Open, on the writer's one connection, and
@@ -200,7 +217,8 @@ const (
 	stmtOpenTicketByThreadKey
 	stmtRecentlyClosed
 	stmtEventByCommandID
-	stmtNextNumber
+	stmtLastNumber
+	stmtSaveNumber
 	stmtInsertDraftKey
 	stmtDeleteDraftKey
 	stmtInsertIdempotencyKey
@@ -227,16 +245,19 @@ var writeQueries = [numWriteStmts]string{
 	stmtTicketByIdempotencyKey: `SELECT ticket_id, source FROM idempotency_keys WHERE key = ?`,
 	// See migrations/0003_intake.sql for the columns and their indexes.
 	stmtOpenTicketByThreadKey: `SELECT id FROM tickets WHERE thread_key = ? ORDER BY pos DESC LIMIT 1`,
-	stmtRecentlyClosed: `SELECT id FROM (
-			SELECT id, pos, closed_at FROM tickets
+	// The newest of two index lookups, compared as "closed_at pos id" in fixed-width text: a
+	// UNION with an ORDER BY opened a temporary B-tree (a pager of its own) for every intake.
+	stmtRecentlyClosed: `SELECT max(
+			coalesce((SELECT printf('%020d %020d %s', closed_at, pos, id) FROM tickets
 				WHERE customer_key = ?1 AND category = ?3 AND closed_at BETWEEN ?4 AND ?5
-			UNION ALL
-			SELECT id, pos, closed_at FROM tickets
-				WHERE device_id = ?2 AND category = ?3 AND closed_at BETWEEN ?4 AND ?5)
-		ORDER BY closed_at DESC, pos DESC LIMIT 1`,
+				ORDER BY closed_at DESC, pos DESC LIMIT 1), ''),
+			coalesce((SELECT printf('%020d %020d %s', closed_at, pos, id) FROM tickets
+				WHERE device_id = ?2 AND category = ?3 AND closed_at BETWEEN ?4 AND ?5
+				ORDER BY closed_at DESC, pos DESC LIMIT 1), ''))`,
 	stmtEventByCommandID: `SELECT id, body FROM events WHERE command_id = ?`,
-	stmtNextNumber: `INSERT INTO ticket_numbers (day, last) VALUES (?, 1)
-		ON CONFLICT (day) DO UPDATE SET last = last + 1 RETURNING last`,
+	stmtLastNumber:       `SELECT last FROM ticket_numbers WHERE day = ?`,
+	stmtSaveNumber: `INSERT INTO ticket_numbers (day, last) VALUES (?, ?)
+		ON CONFLICT (day) DO UPDATE SET last = excluded.last`,
 	stmtInsertDraftKey:       `INSERT INTO draft_keys (dedup_key, ticket_id) VALUES (?, ?) ON CONFLICT DO NOTHING`,
 	stmtDeleteDraftKey:       `DELETE FROM draft_keys WHERE dedup_key = ?`,
 	stmtInsertIdempotencyKey: `INSERT INTO idempotency_keys (key, ticket_id, source) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
@@ -248,8 +269,10 @@ var writeQueries = [numWriteStmts]string{
 			closed_at = ?, body = ?
 		WHERE id = ? AND version = ?`,
 	stmtDeleteTicket: `DELETE FROM tickets WHERE id = ?`,
+	// Not RETURNING id: SQLite buffers returned rows in a temporary B-tree, opened and
+	// closed (a pager each time) for every event.
 	stmtInsertEvent: `INSERT INTO events (ticket_id, seq, command_id, body) VALUES (?, ?, ?, ?)
-		ON CONFLICT DO NOTHING RETURNING id`,
+		ON CONFLICT DO NOTHING`,
 	stmtDeleteEvent: `DELETE FROM events WHERE id = ?`,
 	// See migrations/0002_search.sql.
 	stmtIndexNew: `INSERT INTO ticket_search (rowid, search)
@@ -286,11 +309,11 @@ func (s *Store) prepare(ctx context.Context) error {
 }
 
 func (t *tx) queryRow(w writeStmt, args ...any) *sql.Row {
-	return t.tx.StmtContext(t.ctx, t.store.stmts[w]).QueryRowContext(t.ctx, args...)
+	return t.stmt(w).QueryRowContext(t.ctx, args...)
 }
 
 func (t *tx) exec(w writeStmt, args ...any) (sql.Result, error) {
-	return t.tx.StmtContext(t.ctx, t.store.stmts[w]).ExecContext(t.ctx, args...)
+	return t.stmt(w).ExecContext(t.ctx, args...)
 }
 
 func (t *tx) Ticket(id string) (ticket.Ticket, error) {
@@ -323,7 +346,16 @@ func (t *tx) RecentlyClosed(q store.RepeatQuery) (string, error) {
 	if !q.ClosedTo.IsZero() {
 		to = q.ClosedTo.UnixNano()
 	}
-	return scanString(t.queryRow(stmtRecentlyClosed, nullable(q.CustomerKey), nullable(q.DeviceID), q.Category, from, to))
+	newest, err := scanString(t.queryRow(stmtRecentlyClosed, nullable(q.CustomerKey), nullable(q.DeviceID), q.Category, from, to))
+	if err != nil {
+		return "", err
+	}
+	// "closed_at pos id"; closed_at is never negative (a time after 1970), so the widths hold.
+	const idAt = 20 + 1 + 20 + 1
+	if len(newest) <= idAt {
+		return "", store.ErrNotFound
+	}
+	return newest[idAt:], nil
 }
 
 func (t *tx) EventByCommandID(commandID string) (ticket.Event, error) {
@@ -336,10 +368,32 @@ func (t *tx) EventByCommandID(commandID string) (ticket.Event, error) {
 	return decodeEvent(id, body)
 }
 
+// NextNumber reads the day's last number once per transaction and counts on from it in
+// memory; saveNumbers writes the last one back before the commit. A number taken by a write
+// that is undone stays taken, as it would with a statement per number.
 func (t *tx) NextNumber(day string) (int64, error) {
-	var n int64
-	err := t.queryRow(stmtNextNumber, day).Scan(&n)
-	return n, err
+	n, ok := t.numbers[day]
+	if !ok {
+		err := t.queryRow(stmtLastNumber, day).Scan(&n)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return 0, err
+		}
+		if t.numbers == nil {
+			t.numbers = map[string]int64{}
+		}
+	}
+	n++
+	t.numbers[day] = n
+	return n, nil
+}
+
+func (t *tx) saveNumbers() error {
+	for day, n := range t.numbers {
+		if _, err := t.exec(stmtSaveNumber, day, n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Insert, Append and Merge detect every conflict before they change anything that stays; if
@@ -514,12 +568,16 @@ func (t *tx) insertEvent(ev ticket.Event) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	var id int64
-	err = t.queryRow(stmtInsertEvent, ev.TicketID, ev.Seq, nullable(ev.CommandID), body).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
+	res, err := t.exec(stmtInsertEvent, ev.TicketID, ev.Seq, nullable(ev.CommandID), body)
+	if err != nil {
+		return 0, err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return 0, err
+	} else if n == 0 {
 		return 0, fmt.Errorf("%w: event %s#%d or command id %q exists", store.ErrConflict, ev.TicketID, ev.Seq, ev.CommandID)
 	}
-	return id, err
+	return res.LastInsertId()
 }
 
 // Ticket reads one ticket.
