@@ -101,6 +101,13 @@ type router struct {
 	pendingToday     map[dayKey]int // assignments, written once per batch by flush
 	pendingPointers  map[string]int // written once per batch by flush
 	pendingEngineers map[string]EngineerState
+
+	// lives is every configured engineer's routing.Live (committed and pending), by
+	// Router.Index, kept current as loads and states change: a decision reads its
+	// candidates from it instead of six map lookups each.
+	lives []routing.Live
+	// scratch is the last decision, whose memory the next one reuses.
+	scratch routing.Decision
 }
 
 // dayKey is an engineer on a day (YYYYMMDD).
@@ -137,7 +144,24 @@ func newRouter(ctx context.Context, s store.Store, opts RoutingOptions, now time
 		}
 		r.engineers[id] = st
 	}
+	r.rebuildLives()
 	return r, nil
+}
+
+// rebuildLives computes every engineer's Live afresh.
+func (r *router) rebuildLives() {
+	engineers := r.opts.Router.Engineers()
+	r.lives = make([]routing.Live, len(engineers))
+	for i, eng := range engineers {
+		r.lives[i] = r.liveNow(eng.ID)
+	}
+}
+
+// touch recomputes engineer id's Live after a change to their load or state.
+func (r *router) touch(id string) {
+	if i, ok := r.opts.Router.Index(id); ok {
+		r.lives[i] = r.liveNow(id)
+	}
 }
 
 func (r *router) engineer(id string) EngineerState {
@@ -153,6 +177,7 @@ func (r *router) putEngineer(tx store.Tx, id string, st EngineerState) error {
 		return err
 	}
 	r.pendingEngineers[id] = st
+	r.touch(id)
 	return tx.PutEngineer(id, b)
 }
 
@@ -160,6 +185,7 @@ func (r *router) putEngineer(tx store.Tx, id string, st EngineerState) error {
 func (r *router) rollDay(now time.Time) {
 	if day := now.Format("20060102"); day != r.day {
 		r.day, r.today = day, map[string]int{}
+		r.rebuildLives()
 	}
 }
 
@@ -196,6 +222,9 @@ func (r *router) settle(committed bool) {
 	clear(r.pendingToday)
 	clear(r.pendingPointers)
 	clear(r.pendingEngineers)
+	if !committed {
+		r.rebuildLives() // without what the batch would have changed
+	}
 }
 
 // liveNow is what the router knows of engineer id now, pending changes included.
@@ -247,14 +276,17 @@ func (e *Engine) follow(tx store.Tx, before ticket.Ticket, res *result) error {
 	// Loads.
 	if before.Assignee != "" && before.State.Open() {
 		r.pendingOpen[before.Assignee]--
+		r.touch(before.Assignee)
 	}
 	if after.Assignee != "" && after.State.Open() {
 		r.pendingOpen[after.Assignee]++
+		r.touch(after.Assignee)
 	}
 
 	switch ev.Action {
 	case ticket.ActionAssign:
 		r.pendingToday[dayKey{after.Assignee, r.day}]++
+		r.touch(after.Assignee)
 		if err := tx.SetTimer(store.Timer{TicketID: after.ID, Kind: timerOffer, Due: now.Add(r.opts.AcceptTimeout)}); err != nil {
 			return err
 		}
@@ -390,7 +422,9 @@ func (e *Engine) routeWith(tx store.Tx, res *result, trigger, cause, timedOut st
 		excluded[timedOut] = ticket.ExclusionOfferTimeout
 	}
 	started := time.Now()
-	d := r.opts.Router.Decide(routing.Request{Ticket: RoutingEnv(t), Now: now, LiveOf: r.liveNow, Exclude: excluded, Pointers: r.pointersNow()})
+	d := r.opts.Router.Decide(routing.Request{Ticket: RoutingEnv(t), Now: now, Lives: r.lives, Exclude: excluded,
+		Pointers: r.pointersNow(), Reuse: &r.scratch})
+	defer func() { r.scratch = d }() // nothing keeps d's slices: the next decision takes them
 	took := time.Since(started)
 	e.metrics.routingSeconds.Observe(took.Seconds())
 

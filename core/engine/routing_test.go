@@ -78,12 +78,17 @@ func (f *routingFixture) open(t *testing.T) {
 		}}})
 	require.NoError(t, err)
 	f.fixture = &fixture{engine: e, store: st}
-	t.Cleanup(func() { e.Close(); st.Close() })
+	t.Cleanup(func() {
+		e.Close()
+		assert.NoError(t, e.CheckLives(), "the engineers' live state kept by the committer")
+		st.Close()
+	})
 }
 
 func (f *routingFixture) restart(t *testing.T) {
 	t.Helper()
 	f.engine.Close()
+	assert.NoError(t, f.engine.CheckLives(), "the engineers' live state kept by the committer")
 	f.store.Close()
 	f.open(t)
 }

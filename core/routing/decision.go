@@ -43,10 +43,20 @@ type RuleVerdict struct {
 
 // TeamTrace is one team tried.
 type TeamTrace struct {
-	Team       string      `json:"team"`
-	Via        string      `json:"via"`
+	Team string `json:"team"`
+	Via  string `json:"via"`
+	// Candidates are the members considered, in member order; Engineers[i] is the id of
+	// Candidates[i]. (Ids live beside the candidates rather than in them so that a
+	// candidate holds no pointer: a team of 1,000 is then one allocation the garbage
+	// collector need not scan.)
 	Candidates []Candidate `json:"candidates"`
+	Engineers  []string    `json:"-"`
+	// Excluded says why, for each candidate that failed FilterExcluded.
+	Excluded map[string]string `json:"-"`
 }
+
+// Engineer is the id of candidate i.
+func (tt *TeamTrace) Engineer(i int) string { return tt.Engineers[i] }
 
 // FailureReason says why no one was assigned.
 type FailureReason string
@@ -82,13 +92,12 @@ var filterNames = [numFilters]string{"not_excluded", "on_duty", "not_suspended",
 
 func (f Filter) String() string { return filterNames[f] }
 
-// Candidate is one engineer considered, with each filter's verdict and, when kept, the score.
+// Candidate is one engineer considered, with each filter's verdict and, when kept, the score;
+// its id is in TeamTrace.Engineers.
 type Candidate struct {
-	Engineer string
 	// Failed has bit f set for each Filter f the engineer failed.
-	Failed   uint8
-	Kept     bool
-	Excluded string // why, when excluded
+	Failed uint8
+	Kept   bool
 	// DistanceKM from the engineer to the ticket; -1 when either position is unknown.
 	DistanceKM float64
 	Open       int
@@ -172,19 +181,7 @@ func (d *Decision) AppendJSON(b []byte, extra []byte) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		tt := &d.Teams[i]
-		b = append(b, `{"team":`...)
-		b = appendString(b, tt.Team)
-		b = append(b, `,"via":`...)
-		b = appendString(b, tt.Via)
-		b = append(b, `,"candidates":[`...)
-		for j := range tt.Candidates {
-			if j > 0 {
-				b = append(b, ',')
-			}
-			b = tt.Candidates[j].appendJSON(b)
-		}
-		b = append(b, "]}"...)
+		b = d.Teams[i].appendJSON(b)
 	}
 	b = append(b, ']')
 	if d.Engineer != "" {
@@ -216,12 +213,29 @@ func (d *Decision) AppendJSON(b []byte, extra []byte) []byte {
 	return append(b, '}')
 }
 
-// MarshalJSON writes each filter's verdict by name.
-func (c Candidate) MarshalJSON() ([]byte, error) { return c.appendJSON(nil), nil }
+// MarshalJSON writes the team with each candidate's filter verdicts by name.
+func (tt TeamTrace) MarshalJSON() ([]byte, error) { return tt.appendJSON(nil), nil }
 
-func (c *Candidate) appendJSON(b []byte) []byte {
+func (tt *TeamTrace) appendJSON(b []byte) []byte {
+	b = append(b, `{"team":`...)
+	b = appendString(b, tt.Team)
+	b = append(b, `,"via":`...)
+	b = appendString(b, tt.Via)
+	b = append(b, `,"candidates":[`...)
+	for j := range tt.Candidates {
+		if j > 0 {
+			b = append(b, ',')
+		}
+		b = tt.appendCandidateJSON(b, j)
+	}
+	return append(b, "]}"...)
+}
+
+func (tt *TeamTrace) appendCandidateJSON(b []byte, i int) []byte {
+	c := &tt.Candidates[i]
+	id := tt.Engineers[i]
 	b = append(b, `{"engineer":`...)
-	b = appendString(b, c.Engineer)
+	b = appendString(b, id)
 	b = append(b, `,"kept":`...)
 	b = strconv.AppendBool(b, c.Kept)
 	b = append(b, `,"filters":{`...)
@@ -235,9 +249,9 @@ func (c *Candidate) appendJSON(b []byte) []byte {
 		b = strconv.AppendBool(b, c.Passed(f))
 	}
 	b = append(b, '}')
-	if c.Excluded != "" {
+	if !c.Passed(FilterExcluded) {
 		b = append(b, `,"excluded":`...)
-		b = appendString(b, c.Excluded)
+		b = appendString(b, tt.Excluded[id])
 	}
 	b = append(b, `,"distance_km":`...)
 	if c.DistanceKM >= 0 {

@@ -1,6 +1,7 @@
 package routing_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -70,8 +71,8 @@ func candidate(t *testing.T, d routing.Decision, team, id string) routing.Candid
 		if tt.Team != team {
 			continue
 		}
-		for _, c := range tt.Candidates {
-			if c.Engineer == id {
+		for i, c := range tt.Candidates {
+			if tt.Engineer(i) == id {
 				return c
 			}
 		}
@@ -397,7 +398,7 @@ func BenchmarkDecide(b *testing.B) {
 func benchDecide(b *testing.B, teams int) {
 	cfg := routing.Config{}
 	members := make([][]string, teams)
-	live := map[string]routing.Live{}
+	var lives []routing.Live // in config order, as the engine keeps them
 	for i := range 1000 {
 		id := fmt.Sprintf("eng-%04d", i)
 		e := engineer(id, routing.Point{Lat: 31.2 + float64(i%40)*0.005, Lon: 120.5 + float64(i/40)*0.005}, "plc", "hydraulics")
@@ -407,7 +408,7 @@ func benchDecide(b *testing.B, teams int) {
 		}
 		cfg.Engineers = append(cfg.Engineers, e)
 		members[i%teams] = append(members[i%teams], id)
-		live[id] = routing.Live{Open: i % 6, Today: i % 9, FTFR: float64(i%10) / 10, FTFRKnown: i%3 == 0}
+		lives = append(lives, routing.Live{Open: i % 6, Today: i % 9, FTFR: float64(i%10) / 10, FTFRKnown: i%3 == 0})
 	}
 	for t := range teams {
 		cfg.Teams = append(cfg.Teams, routing.Team{ID: fmt.Sprintf("team-%02d", t), Lead: "sup", Members: members[t]})
@@ -419,14 +420,70 @@ func benchDecide(b *testing.B, teams int) {
 	last := cfg.Teams[teams-1].ID
 	cfg.Rules = append(cfg.Rules, routing.Rule{ID: "last", When: `category == "急停故障"`, RouteTo: routing.Target{Team: last}, RequireSkills: []string{"plc"}})
 	r := newRouter(b, cfg)
-	req := routing.Request{Ticket: ticketAt(parkSite, "急停故障"), Now: tuesday10, Live: live, Pointers: map[string]int{last: 17}}
+	req := routing.Request{Ticket: ticketAt(parkSite, "急停故障"), Now: tuesday10, Lives: lives, Pointers: map[string]int{last: 17}}
 	d := r.Decide(req)
+	// The same question asked by id (a map, or a function) gets the same answer.
+	byID := map[string]routing.Live{}
+	for i, e := range cfg.Engineers {
+		byID[e.ID] = lives[i]
+	}
+	viaMap, viaFunc := req, req
+	viaMap.Lives, viaMap.Live = nil, byID
+	viaFunc.Lives, viaFunc.LiveOf = nil, func(id string) routing.Live { return byID[id] }
+	want := d.AppendJSON(nil, nil)
+	dMap, dFunc := r.Decide(viaMap), r.Decide(viaFunc)
+	if !bytes.Equal(dMap.AppendJSON(nil, nil), want) || !bytes.Equal(dFunc.AppendJSON(nil, nil), want) {
+		b.Fatal("Lives, Live and LiveOf decide differently")
+	}
 	if d.Engineer == "" || d.Rule != "last" || len(d.Rules) != 50 || len(d.Teams[0].Candidates) != 1000/teams {
 		b.Fatalf("the benchmark decision is not the one meant: rule %s, %d rules tried, %+v", d.Rule, len(d.Rules), d.Failure)
 	}
-	b.ReportAllocs()
-	for b.Loop() {
-		r.Decide(req)
+	b.Run("new", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			r.Decide(req)
+		}
+	})
+	// As the engine decides: each decision reuses the memory of the one before.
+	b.Run("reuse", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			req.Reuse = &d
+			d = r.Decide(req)
+		}
+	})
+}
+
+// A decision that reuses the memory of an earlier one is the decision made afresh, whatever
+// the earlier one was (more teams, fewer candidates, a failure).
+func TestReuseDecidesTheSame(t *testing.T) {
+	cfg := routing.Config{
+		Engineers: []routing.Engineer{engineer("eng-li", near1km, "plc"), engineer("eng-zhao", near1km, "plc"), engineer("eng-wu", far50km, "plc")},
+		Teams: []routing.Team{{ID: "a", Lead: "sup-a", Members: []string{"eng-li", "eng-zhao"}, Overflow: "b"},
+			{ID: "b", Lead: "sup-b", Members: []string{"eng-wu"}}},
+		Rules: []routing.Rule{
+			{ID: "named", When: `category == "named"`, RouteTo: routing.Target{Engineer: "eng-wu", Team: "b"}},
+			{ID: "any", RouteTo: routing.Target{Team: "a"}}},
+	}
+	r := newRouter(t, cfg)
+	full := map[string]routing.Live{"eng-li": {Open: 5}, "eng-zhao": {Open: 5}}
+	reqs := []routing.Request{
+		{Ticket: ticketAt(parkSite, "急停故障"), Now: tuesday10},
+		{Ticket: ticketAt(parkSite, "急停故障"), Now: tuesday10, Live: full}, // overflow to b
+		{Ticket: ticketAt(parkSite, "named"), Now: tuesday10},
+		{Ticket: ticketAt(parkSite, "急停故障"), Now: tuesday10, Live: full, Exclude: map[string]string{"eng-wu": "declined: too_far"}}, // failure
+		{Ticket: ticketAt(parkSite, "急停故障"), Now: tuesday10, Pointers: map[string]int{"a": 0}},
+	}
+	var prev routing.Decision
+	for round := range 3 {
+		for i, req := range reqs {
+			fresh := r.Decide(req)
+			want := fresh.AppendJSON(nil, nil)
+			req.Reuse = &prev
+			prev = r.Decide(req)
+			assert.JSONEq(t, string(want), string(prev.AppendJSON(nil, nil)), "round %d, request %d", round, i)
+			assert.Equal(t, fresh.Engineer, prev.Engineer)
+		}
 	}
 }
 
@@ -462,9 +519,9 @@ func FuzzTraceJSON(f *testing.F) {
 			Rules: []routing.RuleVerdict{{Rule: rule, Why: "when is false: " + name}, {Rule: rule, Matched: true}},
 			Rule:  rule, Set: routing.Set{Category: name, Tags: []string{name}}, RequiredSkills: []string{name},
 			Teams: []routing.TeamTrace{{Team: name, Via: "rule", Candidates: []routing.Candidate{
-				{Engineer: name, Kept: true, DistanceKM: 1.5, Score: 0.7, Winner: true},
-				{Engineer: name, Failed: 1 << routing.FilterExcluded, Excluded: name, DistanceKM: -1},
-			}}},
+				{Kept: true, DistanceKM: 1.5, Score: 0.7, Winner: true},
+				{Failed: 1 << routing.FilterExcluded, DistanceKM: -1},
+			}, Engineers: []string{name, name + "2"}, Excluded: map[string]string{name + "2": name}}},
 			Engineer: name, Failure: &routing.Failure{Reason: "no_candidate", Detail: name},
 		}
 		b, err := json.Marshal(d)
@@ -485,7 +542,8 @@ func FuzzTraceJSON(f *testing.F) {
 			t.Fatal(err)
 		}
 		if utf8.ValidString(name) && utf8.ValidString(rule) {
-			if back.Engineer != name || back.Rule != rule || back.Teams[0].Candidates[1].Excluded != name {
+			c := back.Teams[0].Candidates
+			if back.Engineer != name || back.Rule != rule || c[0].Engineer != name || c[1].Engineer != name+"2" || c[1].Excluded != name {
 				t.Fatalf("read back %q/%q, wrote %q/%q", back.Engineer, back.Rule, name, rule)
 			}
 		}
