@@ -90,6 +90,21 @@ func BenchmarkCreate(b *testing.B) {
 	})
 }
 
+// BenchmarkCreate64: BenchmarkCreate by 64 writers, the baseline of BenchmarkCreateRouted's
+// writers=64 (the same batching, no routing).
+func BenchmarkCreate64(b *testing.B) {
+	e := benchEngine(b)
+	d := draft("3号线急停按钮失灵")
+	d.Category = "急停故障"
+	d.Location = normalize.Location{Lat: 31.25, Lon: 120.61}
+	runNWriters(b, 64, func(w, i int) error {
+		dd := d
+		dd.DedupKey = fmt.Sprintf("bench/%d", i)
+		_, _, err := e.Create(context.Background(), engine.CreateRequest{Draft: dd, Actor: agent})
+		return err
+	})
+}
+
 // BenchmarkCreateRouted: ticket creation with routing in the same transaction (decision over
 // a team of 20 with 10 rules, the assignment event, the decision trace, the offer timer),
 // durable on SQLite: routed tickets per second on the embedded store, by 8 concurrent writers
