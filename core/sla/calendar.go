@@ -54,6 +54,8 @@ type Calendar struct {
 	Workdays map[Date]bool
 	// WorkdayHours are the spans of a make-up workday; empty means Monday's.
 	WorkdayHours []Span
+
+	days days // derived from the fields above at first use; change none of them after
 }
 
 // Spans returns the working spans of day d.
