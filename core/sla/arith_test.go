@@ -108,7 +108,7 @@ func TestElapsed(t *testing.T) {
 		{"2026-11-24 09:00", "2026-11-24 10:00", time.Hour},
 		{"2026-11-24 11:00", "2026-11-24 14:00", 2 * time.Hour}, // lunch is not counted
 		{"2026-11-24 18:00", "2026-11-25 08:00", 0},
-		{"2026-11-27 17:00", "2026-11-30 09:00", time.Hour}, // the weekend is not counted
+		{"2026-11-27 17:00", "2026-11-30 09:00", time.Hour},         // the weekend is not counted
 		{"2026-02-13 08:30", "2026-02-24 17:30", 3 * 8 * time.Hour}, // Friday, the make-up Saturday, the Tuesday after
 		{"2026-11-24 10:00", "2026-11-24 09:00", 0},                 // backwards
 		{"2026-11-02 00:00", "2026-11-30 00:00", 20 * 8 * time.Hour},
