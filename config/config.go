@@ -269,7 +269,7 @@ func (c *Config) validate() []problem {
 	}
 	ps = append(ps, under("normalize", c.Normalize.validate(dir))...)
 	if c.Server.Location != nil {
-		ps = append(ps, under("sla", c.SLA.validate(c.Server.Location))...)
+		ps = append(ps, under("sla", c.SLA.validate(c.Server.Location, dir))...)
 		if c.Routing != nil {
 			ps = append(ps, under("routing", c.Routing.validate(c.SLA.Built))...)
 		}

@@ -20,6 +20,7 @@ import (
 	"gongdan/config"
 	"gongdan/connectors"
 	_ "gongdan/connectors/all"
+	"gongdan/core/sla"
 	"gongdan/core/ticket"
 	"gongdan/normalize"
 )
@@ -246,7 +247,8 @@ routing:
 			`inline.yaml:4: sla.calendars[0].hours.xyz: unknown weekday "xyz" (mon, tue, wed, thu, fri, sat, sun)`,
 			`inline.yaml:5: sla.calendars[0].holidays[0]: "2026-13-01" is not a date; write YYYY-MM-DD, or YYYY-MM-DD..YYYY-MM-DD for a range`,
 			`inline.yaml:6: sla.calendars[0].workdays[0]: 2026-02-16 is both a holiday and a workday`,
-			`inline.yaml:8: sla.policies: this section is not supported by this version of gongdan yet; remove it`,
+			`inline.yaml:8: sla.policies[0].calendar: required: the calendar the clocks run on (a name under sla.calendars; one with always: true for round the clock)`,
+			`inline.yaml:8: sla.policies[0]: needs a response or a resolution target`,
 			`inline.yaml:11: routing.engineers[0].status: unknown status "away" (one of: on_duty, off, leave, suspended)`,
 			`inline.yaml:11: routing.engineers[0].max_open: must not be negative (0: no cap)`,
 			`inline.yaml:11: routing.engineers[0].radius_km: needs a home location (home: {lat, lon}) to measure from`,
@@ -258,6 +260,28 @@ routing:
 			`inline.yaml:16: routing.rules[0].during.calendar: unknown calendar "office" (sla.calendars has: 24x7, cn-office)`,
 			`inline.yaml:17: routing.rules[1].route_to: needs a team or an engineer`,
 			`inline.yaml:18: routing.weights: all weights are 0: every candidate would score the same`}},
+		{"SLA calendars and policies at their lines", `sla:
+  calendars:
+    - {name: base, hours: {mon: ["09:00-18:00"]}, holiday_sets: [cn-2026, cn-2099]}
+    - {name: child, extends: nobody}
+    - {name: other, hours: {mon: ["09:00-18:00"]}, holiday_sets: [missing.yaml]}
+  policies:
+    - {id: p1, calendar: base, response: 30m, warn_at: 1.5, pause_in: [closed],
+       tiers: [{name: red, after: 30m, notify: [team_lead, boss]}, {name: yellow, after: 5m, quiet: nocal}]}
+    - {id: p1, calendar: base, resolution: -1h, when: 'urgency =='}
+`, []string{
+			`inline.yaml:3: sla.calendars[0].holiday_sets[1]: no holiday set "cn-2099" ships with gongdan (there are: cn-2025, cn-2026); a file of your own is named by its path, like my-holidays.yaml`,
+			`inline.yaml:4: sla.calendars[1].extends: no calendar "nobody" before this one; list the calendar it extends first`,
+			`inline.yaml:4: sla.calendars[1].hours: required unless always: true: working hours per weekday, like mon: ["09:00-12:00", "13:00-18:00"]`,
+			`inline.yaml:5: sla.calendars[2].holiday_sets[0]: cannot read the holiday set: open missing.yaml: no such file or directory`,
+			`inline.yaml:7: sla.policies[0].pause_in[0]: "closed" is not a state a clock can pause in (one of: new, assigned, accepted, in_progress, awaiting_parts, paused, escalated)`,
+			`inline.yaml:7: sla.policies[0].warn_at: is a share of the target: more than 0 and less than 1 (0.8 warns at 80%), or 0 for no warning`,
+			`inline.yaml:8: sla.policies[0].tiers[0].notify[1]: "boss" is neither a role (assignee, team_lead, supervisor, regional_director) nor a person (user:<id>)`,
+			`inline.yaml:8: sla.policies[0].tiers[1].quiet: unknown calendar "nocal" (sla.calendars has: base, child, other)`,
+			`inline.yaml:8: sla.policies[0].tiers[1].after: tiers go in order: 30m0s comes before 5m0s`,
+			`inline.yaml:9: sla.policies[1].id: "p1" is used twice`,
+			`inline.yaml:9: sla.policies[1].resolution: must be more than 0`,
+			`inline.yaml:9: sla.policies[1].when: unexpected token EOF (1:10)`}},
 		{"max_body_bytes negative", "server:\n  max_body_bytes: -1\n", []string{
 			`inline.yaml:2: server.max_body_bytes: must be more than 0 (the default is 1048576, 1 MiB)`}},
 		{"max_body_bytes overflows", "server:\n  max_body_bytes: 99999999999999999999\n", []string{
@@ -737,4 +761,58 @@ func writeFile(t *testing.T, path, text string) {
 	t.Helper()
 	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o750))
 	require.NoError(t, os.WriteFile(path, []byte(text), 0o600))
+}
+
+// Calendars take shipped holiday sets, extend one another, and their own dates override
+// what they take.
+func TestCalendarsFromHolidaySetsAndExtends(t *testing.T) {
+	cfg, err := config.Parse("inline.yaml", []byte(`sla:
+  calendars:
+    - name: cn-office
+      timezone: Asia/Shanghai
+      hours: {mon: ["08:30-12:00", "13:00-17:30"], tue: ["08:30-12:00", "13:00-17:30"], wed: ["08:30-12:00", "13:00-17:30"],
+              thu: ["08:30-12:00", "13:00-17:30"], fri: ["08:30-12:00", "13:00-17:30"]}
+      holiday_sets: [cn-2025, cn-2026]
+      holidays: ["2026-12-24"]
+    - name: plant
+      extends: cn-office
+      hours: {sat: ["09:00-12:00"]}
+      workdays: ["2026-10-07"]
+      holidays: ["2026-02-14"]
+  policies:
+    - {id: orange, when: 'urgency == "orange"', calendar: cn-office, response: 30m, resolution: 4h, warn_at: 0.8,
+       tiers: [{name: yellow, after: 5m, notify: [assignee], quiet: cn-office}, {name: black, after: 2h, notify: [regional_director], escalate: true}]}
+`))
+	require.NoError(t, err)
+	day := func(s string) sla.Date {
+		d, err := time.Parse("2006-01-02", s)
+		require.NoError(t, err)
+		return sla.DateOf(d)
+	}
+	office, plant := cfg.SLA.Built["cn-office"], cfg.SLA.Built["plant"]
+	require.NotNil(t, office)
+	require.NotNil(t, plant)
+	for _, d := range []string{"2025-01-28", "2025-10-08", "2026-02-15", "2026-02-23", "2026-10-07", "2026-12-24"} {
+		assert.True(t, office.Holidays[day(d)], "office holiday %s", d)
+	}
+	for _, d := range []string{"2025-01-26", "2025-10-11", "2026-02-14", "2026-02-28", "2026-09-20", "2026-10-10"} {
+		assert.True(t, office.Workdays[day(d)], "office make-up workday %s", d)
+	}
+	assert.Equal(t, "Asia/Shanghai", plant.Location.String(), "the time zone is inherited")
+	assert.True(t, plant.Holidays[day("2026-02-16")], "holidays are inherited")
+	assert.False(t, plant.Holidays[day("2026-10-07")], "a workday of its own overrides an inherited holiday")
+	assert.True(t, plant.Workdays[day("2026-10-07")])
+	assert.False(t, plant.Workdays[day("2026-02-14")], "a holiday of its own overrides an inherited workday")
+	assert.True(t, plant.Holidays[day("2026-02-14")])
+	assert.Equal(t, office.Week[time.Monday], plant.Week[time.Monday], "hours are inherited")
+	assert.Equal(t, []sla.Span{{Start: 9 * 60, End: 12 * 60}}, plant.Week[time.Saturday], "and extended")
+	assert.Empty(t, office.Week[time.Saturday], "the extended calendar is not changed")
+
+	p := cfg.SLA.BuiltPolicies.Choose(sla.Env{Urgency: "orange"})
+	require.NotNil(t, p)
+	assert.Equal(t, "orange", p.ID)
+	assert.Equal(t, office, p.Calendar)
+	assert.Equal(t, office, p.Tiers[0].Quiet)
+	assert.True(t, p.Tiers[1].Escalate)
+	assert.Nil(t, cfg.SLA.BuiltPolicies.Choose(sla.Env{Urgency: "blue"}))
 }

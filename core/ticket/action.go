@@ -43,6 +43,10 @@ const (
 	// ActionRoutingFailed is not a command's action either: the engine appends it when
 	// routing found no one for a ticket (RoutingFailed). It changes no state.
 	ActionRoutingFailed Action = "routing_failed"
+	// ActionSLA is not a command's action: the engine appends it when an SLA target of a
+	// ticket is near (warning), breached, or a tier after the breach falls due. It changes no
+	// state.
+	ActionSLA Action = "sla"
 )
 
 // Decline reason codes (退单原因): the fixed list an engineer picks from; other needs a text.

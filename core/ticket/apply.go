@@ -137,6 +137,14 @@ func Apply(t Ticket, ev Event) (Ticket, error) {
 			return t, err
 		}
 		t = d.Set.apply(t)
+	case ActionSLA:
+		var d SLAData
+		if err := unmarshalData(ev, &d); err != nil {
+			return t, err
+		}
+		if !t.Marked(d.Key) {
+			t.SLA = append(slices.Clip(t.SLA), SLAMark{Key: d.Key, At: ev.At})
+		}
 	case ActionResolve:
 		var d ResolveData
 		if err := unmarshalData(ev, &d); err != nil {
@@ -187,10 +195,46 @@ func Apply(t Ticket, ev Event) (Ticket, error) {
 	default:
 		t.ClosedAt = time.Time{}
 	}
+	if ev.Action == ActionCreate || ev.To != t.State {
+		t.History = append(slices.Clip(t.History), StateChange{At: ev.At, State: ev.To})
+	}
 	t.State = ev.To
 	t.Version = ev.Seq
 	t.UpdatedAt = ev.At
 	return t, nil
+}
+
+// SLAData is the data of an sla event: a warning, a breach or a tier of an SLA target.
+type SLAData struct {
+	// Key names the event once per ticket: target/kind[/tier], like "resolution/tier/red".
+	Key    string `json:"key"`
+	Policy string `json:"policy"`
+	Target string `json:"target"`
+	// Kind is warning, breach or tier.
+	Kind string `json:"kind"`
+	Tier string `json:"tier,omitempty"`
+	// Due is when it fell due; it may have fired later (a restart, a quiet rule).
+	Due time.Time `json:"due"`
+	// Notify are the people told, resolved from the tier's roles.
+	Notify []string `json:"notify,omitempty"`
+	// Escalate: the tier escalates the ticket (an escalate event follows).
+	Escalate bool `json:"escalate,omitempty"`
+}
+
+// SLA returns the event that records an SLA warning, breach or tier on t. It changes no
+// state; it is allowed on a frozen ticket.
+func SLA(t Ticket, d SLAData, now time.Time) (Event, error) {
+	if d.Key == "" {
+		return Event{}, &DataError{Field: "key", Msg: "required"}
+	}
+	data, err := json.Marshal(d)
+	if err != nil {
+		return Event{}, err
+	}
+	return Event{
+		TicketID: t.ID, Seq: t.Version + 1, Action: ActionSLA, Actor: SystemActor, At: now,
+		From: t.State, To: t.State, Data: data, Automatic: true, Rule: d.Policy,
+	}, nil
 }
 
 // exclude adds engineer to excluded (once, with the latest reason).

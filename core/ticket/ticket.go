@@ -97,9 +97,38 @@ type Ticket struct {
 	Resolution  *Resolution `json:"resolution,omitempty"`
 	Feedback    *Feedback   `json:"feedback,omitempty"`
 	ForceClosed bool        `json:"force_closed,omitempty"`
-	CreatedBy   Actor       `json:"created_by"`
+	// History is every state the ticket entered and when, from its creation: what SLA
+	// clocks are computed from (time in paused states does not count).
+	History []StateChange `json:"history,omitempty"`
+	// SLA are the SLA warnings, breaches and tiers recorded on the ticket (ActionSLA), each
+	// once.
+	SLA         []SLAMark `json:"sla,omitempty"`
+	CreatedBy   Actor     `json:"created_by"`
 	CreatedAt   time.Time   `json:"created_at"`
 	UpdatedAt   time.Time   `json:"updated_at"`
+}
+
+// StateChange is the ticket entering State at At.
+type StateChange struct {
+	At    time.Time `json:"at"`
+	State State     `json:"state"`
+}
+
+// SLAMark is an SLA event recorded on a ticket: Key says which (like
+// "resolution/tier/red"), At when it fired.
+type SLAMark struct {
+	Key string    `json:"key"`
+	At  time.Time `json:"at"`
+}
+
+// Marked reports whether the SLA event key was recorded on t.
+func (t Ticket) Marked(key string) bool {
+	for _, m := range t.SLA {
+		if m.Key == key {
+			return true
+		}
+	}
+	return false
 }
 
 // Exclusion is an engineer routing passes over for one ticket, and why.

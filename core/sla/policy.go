@@ -1,0 +1,388 @@
+package sla
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
+)
+
+// Target is what a clock measures.
+type Target string
+
+const (
+	// Response runs from creation until the ticket is accepted (接单).
+	Response Target = "response"
+	// Resolution runs from creation until the ticket is resolved; a reopen resumes it.
+	Resolution Target = "resolution"
+)
+
+// Targets lists the targets in the order they are reported.
+var Targets = []Target{Response, Resolution}
+
+// Tier is a step of escalation after a breach: After it (wall time), Notify is told, and,
+// with Escalate, the ticket is escalated.
+type Tier struct {
+	Name  string
+	After time.Duration
+	// Notify are roles (assignee, team_lead, supervisor, regional_director) or people
+	// (user:<id>).
+	Notify   []string
+	Escalate bool
+	// Quiet names a calendar: the tier fires only in its working time, at the next opening
+	// when it falls due outside it. Nil: at any hour.
+	Quiet *Calendar
+}
+
+// Policy is an SLA policy: which tickets it applies to, on which calendar, the targets, the
+// states that pause its clocks, the warning share and the tiers after a breach.
+type Policy struct {
+	ID string
+	// When is an expr-lang condition over Env; empty: every ticket.
+	When     string
+	Calendar *Calendar
+	// Goals by target; a target without a goal is not measured.
+	Goals map[Target]time.Duration
+	// PauseIn are the states in which the clocks stand still.
+	PauseIn []string
+	// WarnAt is the share of a goal after which a warning fires (0: none).
+	WarnAt float64
+	Tiers  []Tier
+
+	when *vm.Program
+}
+
+// DefaultPauseIn are the states that pause clocks when a policy names none.
+var DefaultPauseIn = []string{"awaiting_parts", "paused"}
+
+// Env is a ticket as policy conditions see it.
+type Env struct {
+	Urgency  string   `expr:"urgency"`
+	Category string   `expr:"category"`
+	Tags     []string `expr:"tags"`
+	// Source is the connector the ticket came through; Channel its type (mqtt, wechat…).
+	Source   string      `expr:"source"`
+	Channel  string      `expr:"channel"`
+	Customer EnvCustomer `expr:"customer"`
+	Team     string      `expr:"team"`
+}
+
+// EnvCustomer is the customer in Env.
+type EnvCustomer struct {
+	ID  string `expr:"id"`
+	Org string `expr:"org"`
+}
+
+// Policies are the policies of a config, in order.
+type Policies struct {
+	list []*Policy
+}
+
+// PolicyError is a problem with one policy, at a path like "policies[1].when".
+type PolicyError struct {
+	Path string
+	Msg  string
+}
+
+func (e PolicyError) Error() string { return e.Path + ": " + e.Msg }
+
+// NewPolicies checks and compiles ps; every problem is reported.
+func NewPolicies(ps []Policy) (*Policies, []PolicyError) {
+	var errs []PolicyError
+	out := &Policies{}
+	seen := map[string]bool{}
+	for i := range ps {
+		p := ps[i]
+		at := fmt.Sprintf("policies[%d]", i)
+		bad := func(key, format string, args ...any) {
+			errs = append(errs, PolicyError{Path: at + key, Msg: fmt.Sprintf(format, args...)})
+		}
+		switch {
+		case p.ID == "":
+			bad(".id", "required: it is recorded with every SLA event")
+		case seen[p.ID]:
+			bad(".id", "%q is used twice", p.ID)
+		}
+		seen[p.ID] = true
+		if p.Calendar == nil {
+			bad(".calendar", "required: the calendar the clocks run on (24x7 for round the clock)")
+		}
+		if len(p.Goals) == 0 {
+			bad("", "needs a response or a resolution target")
+		}
+		for t, g := range p.Goals {
+			if g <= 0 {
+				bad("."+string(t), "must be more than 0")
+			}
+		}
+		if p.WarnAt < 0 || p.WarnAt >= 1 {
+			bad(".warn_at", "is a share of the target: more than 0 and less than 1 (0.8 warns at 80%%), or 0 for no warning")
+		}
+		if p.PauseIn == nil {
+			p.PauseIn = DefaultPauseIn
+		}
+		names := map[string]bool{}
+		for j, tier := range p.Tiers {
+			if tier.Name == "" || names[tier.Name] {
+				bad(fmt.Sprintf(".tiers[%d].name", j), "required and unique within the policy (yellow, red, black…)")
+			}
+			names[tier.Name] = true
+			if tier.After < 0 {
+				bad(fmt.Sprintf(".tiers[%d].after", j), "must not be negative")
+			}
+			if j > 0 && tier.After < p.Tiers[j-1].After {
+				bad(fmt.Sprintf(".tiers[%d].after", j), "tiers go in order: %s comes before %s", p.Tiers[j-1].After, tier.After)
+			}
+		}
+		if strings.TrimSpace(p.When) != "" {
+			prog, err := expr.Compile(p.When, expr.Env(&Env{}), expr.AsBool())
+			if err != nil {
+				msg, _, _ := strings.Cut(err.Error(), "\n")
+				bad(".when", "%s", msg)
+			}
+			p.when = prog
+		}
+		out.list = append(out.list, &p)
+	}
+	return out, errs
+}
+
+// Choose returns the first policy whose condition holds for env, or nil.
+func (ps *Policies) Choose(env Env) *Policy {
+	if ps == nil {
+		return nil
+	}
+	for _, p := range ps.list {
+		if p.when == nil {
+			return p
+		}
+		if out, err := vm.Run(p.when, &env); err == nil && out == true {
+			return p
+		}
+	}
+	return nil
+}
+
+// Get returns the policy id.
+func (ps *Policies) Get(id string) *Policy {
+	if ps == nil {
+		return nil
+	}
+	for _, p := range ps.list {
+		if p.ID == id {
+			return p
+		}
+	}
+	return nil
+}
+
+// Len is the number of policies.
+func (ps *Policies) Len() int {
+	if ps == nil {
+		return 0
+	}
+	return len(ps.list)
+}
+
+// StateAt is a ticket entering a state at a time: a ticket's history, oldest first.
+type StateAt struct {
+	At    time.Time
+	State string
+}
+
+// Status of a clock.
+type Status string
+
+const (
+	StatusRunning  Status = "running"
+	StatusPaused   Status = "paused"
+	StatusMet      Status = "met"      // stopped within the goal
+	StatusBreached Status = "breached" // past the goal, stopped or not
+)
+
+// Clock is one target of a ticket, as of a moment.
+type Clock struct {
+	Target Target        `json:"target"`
+	Goal   time.Duration `json:"-"`
+	Status Status        `json:"status"`
+	// Due is when the goal is (or was) reached, counting only running working time: it
+	// moves later while the clock is paused. Zero while paused before a breach (it depends
+	// on when work resumes).
+	Due time.Time `json:"due,omitzero"`
+	// Elapsed is the working time the clock has run; Paused the working time it stood
+	// still in a paused state; Remaining what is left of the goal (negative when breached).
+	Elapsed   time.Duration `json:"-"`
+	Paused    time.Duration `json:"-"`
+	Remaining time.Duration `json:"-"`
+	// StoppedAt is when it stopped (accepted, resolved); zero while it runs.
+	StoppedAt time.Time `json:"stopped_at,omitzero"`
+	// BreachedAt is when it passed its goal; WarnAt when it passes WarnAt of it (zero when
+	// it did not or will not).
+	BreachedAt time.Time `json:"breached_at,omitzero"`
+	WarnAt     time.Time `json:"warn_at,omitzero"`
+}
+
+// stops reports whether entering state stops target's clock, and runs reports whether
+// the clock runs in state (not stopped, not paused).
+func (p *Policy) stops(target Target, state string) bool {
+	switch state {
+	case "resolved", "customer_confirmed", "closed", "rejected", "archived":
+		return true
+	case "accepted", "in_progress", "awaiting_parts", "paused":
+		return target == Response
+	}
+	return false
+}
+
+func (p *Policy) pauses(state string) bool { return slices.Contains(p.PauseIn, state) }
+
+// Clocks computes the clocks of a ticket with history (every state entered, oldest first;
+// the first is its creation) as of now.
+func (p *Policy) Clocks(history []StateAt, now time.Time) []Clock {
+	var out []Clock
+	for _, target := range Targets {
+		goal, ok := p.Goals[target]
+		if !ok {
+			continue
+		}
+		out = append(out, p.clock(target, goal, history, now))
+	}
+	return out
+}
+
+func (p *Policy) clock(target Target, goal time.Duration, history []StateAt, now time.Time) Clock {
+	c := Clock{Target: target, Goal: goal}
+	cal := p.Calendar
+	warn := time.Duration(float64(goal) * p.WarnAt)
+	var elapsed time.Duration
+	stopped, paused := false, false
+	// The clock runs from the creation through every stretch of the history in a running
+	// state; a target stopped once (response) stays stopped, a resolution stopped by a
+	// resolve runs again after a reopen.
+	for i, h := range history {
+		if now.Before(h.At) {
+			break
+		}
+		end := now
+		if i+1 < len(history) && history[i+1].At.Before(now) {
+			end = history[i+1].At
+		}
+		switch {
+		case p.stops(target, h.State):
+			if !stopped {
+				c.StoppedAt = h.At
+			}
+			stopped = true
+			if target == Response {
+				// response is met once: the rest of the history does not count
+				return p.finish(c, elapsed, goal, warn, now, true, false)
+			}
+			continue
+		case p.pauses(h.State):
+			stopped, paused = false, true
+			c.Paused += cal.Elapsed(h.At, end)
+			continue
+		}
+		stopped, paused = false, false
+		c.StoppedAt = time.Time{}
+		run := cal.Elapsed(h.At, end)
+		if c.WarnAt.IsZero() && warn > 0 && elapsed < warn && elapsed+run >= warn {
+			c.WarnAt, _ = cal.Add(h.At, warn-elapsed)
+		}
+		if c.BreachedAt.IsZero() && elapsed < goal && elapsed+run >= goal {
+			c.BreachedAt, _ = cal.Add(h.At, goal-elapsed)
+		}
+		elapsed += run
+	}
+	return p.finish(c, elapsed, goal, warn, now, stopped, paused)
+}
+
+// finish sets the status, the remaining time and the due times of a clock that has run
+// elapsed as of now.
+func (p *Policy) finish(c Clock, elapsed, goal, warn time.Duration, now time.Time, stopped, paused bool) Clock {
+	c.Elapsed, c.Remaining = elapsed, goal-elapsed
+	switch {
+	case elapsed > goal || (elapsed == goal && !stopped):
+		c.Status = StatusBreached
+		c.Due = c.BreachedAt
+	case stopped:
+		c.Status = StatusMet
+		c.Due = time.Time{}
+	case paused:
+		c.Status = StatusPaused
+	default:
+		c.Status = StatusRunning
+		c.Due, _ = p.Calendar.Add(now, goal-elapsed)
+		c.BreachedAt = c.Due
+		if warn > 0 && elapsed < warn {
+			c.WarnAt, _ = p.Calendar.Add(now, warn-elapsed)
+		}
+	}
+	if c.Status == StatusMet {
+		c.BreachedAt = time.Time{}
+	}
+	if c.Status != StatusRunning && c.Status != StatusBreached && elapsed < warn {
+		c.WarnAt = time.Time{}
+	}
+	return c
+}
+
+// Mark is an SLA event that falls due: a warning, a breach or a tier of a target.
+type Mark struct {
+	// Key names it once per ticket: target/kind[/tier].
+	Key    string
+	Target Target
+	Kind   string // warning, breach, tier
+	Tier   *Tier
+	// Due is when it falls due; FireAt when it may fire (later for a quiet tier due outside
+	// its calendar's working time).
+	Due, FireAt time.Time
+}
+
+// Marks are the SLA events of clocks as of now, earliest first: the warnings, breaches and
+// tiers that have fallen due and those still to come (for clocks that run). Marks of
+// stopped-in-time clocks are none; a paused clock's future ones are unknown until it runs.
+func (p *Policy) Marks(clocks []Clock) []Mark {
+	var out []Mark
+	for _, c := range clocks {
+		prefix := string(c.Target) + "/"
+		if !c.WarnAt.IsZero() {
+			out = append(out, Mark{Key: prefix + "warning", Target: c.Target, Kind: "warning", Due: c.WarnAt, FireAt: c.WarnAt})
+		}
+		if c.BreachedAt.IsZero() || (c.Status == StatusPaused && c.Due.IsZero() && c.BreachedAt.IsZero()) {
+			continue
+		}
+		out = append(out, Mark{Key: prefix + "breach", Target: c.Target, Kind: "breach", Due: c.BreachedAt, FireAt: c.BreachedAt})
+		for i := range p.Tiers {
+			tier := &p.Tiers[i]
+			due := c.BreachedAt.Add(tier.After)
+			if !c.StoppedAt.IsZero() && !due.Before(c.StoppedAt) {
+				continue // stopped (late) before this tier
+			}
+			fire := due
+			if tier.Quiet != nil {
+				fire = tier.Quiet.Next(due)
+			}
+			out = append(out, Mark{Key: prefix + "tier/" + tier.Name, Target: c.Target, Kind: "tier", Tier: tier, Due: due, FireAt: fire})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].FireAt.Before(out[j].FireAt) })
+	return out
+}
+
+// Next returns t when it is working time, else the next opening (t itself when there is
+// none within five years).
+func (c *Calendar) Next(t time.Time) time.Time {
+	if c.Always || c.Working(t) {
+		return t
+	}
+	// The instant one nanosecond of work begins, less that nanosecond.
+	if due, ok := c.Add(t, time.Nanosecond); ok {
+		return due.Add(-time.Nanosecond)
+	}
+	return t
+}
