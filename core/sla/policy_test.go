@@ -90,14 +90,15 @@ func TestClocksRunPauseAndStop(t *testing.T) {
 
 func TestClocksOnABusinessCalendar(t *testing.T) {
 	p := orangePolicy(t, cnOffice())
-	// Created on the eve of National Day, 17:00: 30 min of response time is 30 min on 10-08.
-	created := at(shanghai, "2026-09-30 17:00")
+	// Created on the eve of National Day at 17:20: 10 minutes of it before closing, then the
+	// holiday week (10-01..10-07) stands still.
+	created := at(shanghai, "2026-09-30 17:20")
 	cs := p.Clocks([]sla.StateAt{{At: created, State: "new"}}, created.Add(time.Minute))
 	resp := clockOf(cs, sla.Response)
-	assert.Equal(t, at(shanghai, "2026-10-08 09:00"), resp.Due)
-	assert.Equal(t, at(shanghai, "2026-09-30 17:24"), resp.WarnAt, "80% is 24 min: still on the 30th")
+	assert.Equal(t, at(shanghai, "2026-10-08 08:50"), resp.Due)
+	assert.Equal(t, at(shanghai, "2026-10-08 08:44"), resp.WarnAt, "80% of 30 min")
 	res := clockOf(cs, sla.Resolution)
-	assert.Equal(t, at(shanghai, "2026-10-08 12:00"), res.Due, "30 min on 09-30, 3.5 h on 10-08 up to lunch")
+	assert.Equal(t, at(shanghai, "2026-10-08 13:20"), res.Due, "10 min on 09-30, 3.5 h on 10-08 up to lunch, 20 min after it")
 }
 
 func TestMarksComeInOrderAndQuietTiersWaitForWorkingTime(t *testing.T) {
