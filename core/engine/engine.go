@@ -51,6 +51,8 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Routing, when set, routes tickets (see RoutingOptions).
 	Routing *RoutingOptions
+	// SLA, when set, runs SLA clocks and escalations (see SLAOptions).
+	SLA *SLAOptions
 }
 
 func (o *Options) setDefaults() error {
@@ -139,7 +141,7 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		}
 	}
 	go e.run()
-	if e.routing != nil {
+	if e.routing != nil || opts.SLA != nil {
 		e.timersDone = make(chan struct{})
 		go e.runTimers()
 	}
@@ -437,6 +439,9 @@ func (e *Engine) apply(tx store.Tx, r *request) (result, error) {
 		}
 		if err == nil && res.err == nil && res.event != nil && e.routing != nil && !res.followed {
 			err = e.follow(tx, res.before, &res)
+		}
+		if err == nil && res.err == nil && res.event != nil && e.opts.SLA != nil {
+			err = e.armSLA(tx, res.before, res.ticket)
 		}
 		if errors.Is(err, store.ErrConflict) && attempt < maxConflictRetries {
 			continue

@@ -25,3 +25,7 @@ func (e *Engine) CheckLives() error {
 	}
 	return nil
 }
+
+// FireDue fires the timers due now, as the timer loop does at each tick: a test with a fake
+// clock need not wait for the tick.
+func (e *Engine) FireDue() { e.fireDue() }

@@ -16,6 +16,8 @@ type metrics struct {
 	routingSeconds     prometheus.Histogram
 	offerTimeouts      prometheus.Counter
 	redCards           prometheus.Counter
+	slaMarks           *prometheus.CounterVec
+	slaTargets         *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -63,6 +65,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "gongdan_routing_offer_timeouts_total",
 			Help: "Assignments not accepted within accept_timeout, routed again.",
 		}),
+		slaMarks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gongdan_sla_marks_total",
+			Help: "SLA events recorded on tickets, by policy, target (response, resolution) and kind: warning, breach, or the tier's name (breaches by tier).",
+		}, []string{"policy", "target", "kind"}),
+		slaTargets: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gongdan_sla_targets_total",
+			Help: "SLA targets that stopped (accepted for response, resolved for resolution), by policy, target and outcome: met or breached. Attainment is met / (met + breached).",
+		}, []string{"policy", "target", "outcome"}),
 		redCards: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "gongdan_routing_red_cards_total",
 			Help: "Engineers suspended after consecutive customer ratings of 1.",
@@ -73,7 +83,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.actions, m.intake, m.tickets, m.batchSize, m.commitSeconds, m.droppedSubscribers,
-			m.routed, m.routingFailures, m.routingSeconds, m.offerTimeouts, m.redCards} {
+			m.routed, m.routingFailures, m.routingSeconds, m.offerTimeouts, m.redCards, m.slaMarks, m.slaTargets} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strings"
 	"time"
 
 	"gongdan/core/routing"
@@ -521,10 +522,17 @@ func (e *Engine) routeWith(tx store.Tx, res *result, trigger, cause, timedOut st
 	return nil
 }
 
-// notify hands n to the hook, or logs it.
+// notify hands n to the hook of its kind (SLA or routing), or logs it.
 func (e *Engine) notify(n Notification) {
-	if e.routing.opts.Notify != nil {
-		e.routing.opts.Notify(n)
+	var hook func(Notification)
+	switch {
+	case strings.HasPrefix(n.Kind, "sla_") && e.opts.SLA != nil:
+		hook = e.opts.SLA.Notify
+	case e.routing != nil:
+		hook = e.routing.opts.Notify
+	}
+	if hook != nil {
+		hook(n)
 		return
 	}
 	e.opts.Logger.Warn("notification", "kind", n.Kind, "to", n.To, "ticket", n.TicketID, "engineer", n.Engineer, "detail", n.Detail)
@@ -583,8 +591,12 @@ func (e *Engine) fireDue() {
 	}
 }
 
-// applyTimer fires one timer: an offer not accepted in time goes to someone else.
+// applyTimer fires one timer: an offer not accepted in time goes to someone else; an SLA
+// timer records what fell due.
 func (e *Engine) applyTimer(tx store.Tx, tm store.Timer) (result, error) {
+	if tm.Kind == timerSLA && e.opts.SLA != nil {
+		return e.applySLATimer(tx, tm)
+	}
 	t, ok := e.cached(tm.TicketID)
 	if !ok {
 		var err error

@@ -1,0 +1,388 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"gongdan/core/sla"
+	"gongdan/core/store"
+	"gongdan/core/ticket"
+)
+
+// SLAOptions turn SLA clocks on: every ticket a policy applies to has its clocks computed
+// from its state history after each of its events, and one durable timer at the next
+// warning, breach or tier; the timer loop fires it (each mark once, recorded as an sla event
+// on the ticket in the transaction that deletes or moves the timer), so a restart loses
+// none and fires overdue ones at once.
+type SLAOptions struct {
+	Policies *sla.Policies
+	// LeadOf names the lead of a team (for tiers that notify team_lead); nil: none known.
+	LeadOf func(team string) string
+	// Notify is told of warnings, breaches and tiers (the notification hook); it runs after
+	// the commit, on the committer: it must not block. Nil logs them.
+	Notify func(Notification)
+}
+
+// timerSLA is the kind of a ticket's SLA timer.
+const timerSLA = "sla"
+
+// SLAEnv is the ticket as SLA policy conditions see it.
+func SLAEnv(t ticket.Ticket) sla.Env {
+	var source, channel string
+	if len(t.Sources) > 0 {
+		source, channel = t.Sources[0].Source.Connector, t.Sources[0].Source.Type
+	}
+	return sla.Env{Urgency: string(t.Urgency), Category: t.Category, Tags: t.Tags, Source: source, Channel: channel,
+		Customer: sla.EnvCustomer{ID: t.Customer.ID, Org: t.Customer.Org}, Team: t.Team}
+}
+
+// policyOf is the policy that applies to t now, or nil. A change of urgency or category
+// may change it; the clocks are computed from the history again, so the time already
+// paused stays paused.
+func (e *Engine) policyOf(t ticket.Ticket) *sla.Policy {
+	if e.opts.SLA == nil {
+		return nil
+	}
+	return e.opts.SLA.Policies.Choose(SLAEnv(t))
+}
+
+func historyOf(t ticket.Ticket) []sla.StateAt {
+	h := make([]sla.StateAt, len(t.History))
+	for i, c := range t.History {
+		h[i] = sla.StateAt{At: c.At, State: string(c.State)}
+	}
+	if len(h) == 0 && !t.CreatedAt.IsZero() {
+		// A ticket from before histories were kept: from its creation, in its state now.
+		h = append(h, sla.StateAt{At: t.CreatedAt, State: string(t.State)})
+	}
+	return h
+}
+
+// armSLA sets t's SLA timer to its next mark not yet recorded, or deletes it, in tx; and
+// counts the targets that before → t stopped, met or breached.
+func (e *Engine) armSLA(tx store.Tx, before, t ticket.Ticket) error {
+	p := e.policyOf(t)
+	if p == nil {
+		return nil
+	}
+	now := e.now()
+	clocks := p.Clocks(historyOf(t), now)
+	if before.Version > 0 {
+		prev := p.Clocks(historyOf(before), now)
+		for i, c := range clocks {
+			if i < len(prev) && prev[i].StoppedAt.IsZero() && !c.StoppedAt.IsZero() {
+				outcome := "met"
+				if c.Status == sla.StatusBreached {
+					outcome = "breached"
+				}
+				e.metrics.slaTargets.WithLabelValues(p.ID, string(c.Target), outcome).Inc()
+			}
+		}
+	}
+	for _, m := range p.Marks(clocks) {
+		if !t.Marked(m.Key) {
+			return tx.SetTimer(store.Timer{TicketID: t.ID, Kind: timerSLA, Due: m.FireAt})
+		}
+	}
+	return tx.DeleteTimer(t.ID, timerSLA)
+}
+
+// applySLATimer records every mark of the ticket that is due and not yet recorded, in order;
+// a tier that escalates escalates the ticket.
+func (e *Engine) applySLATimer(tx store.Tx, tm store.Timer) (result, error) {
+	t, ok := e.cached(tm.TicketID)
+	if !ok {
+		var err error
+		if t, err = tx.Ticket(tm.TicketID); errors.Is(err, store.ErrNotFound) {
+			return result{}, tx.DeleteTimer(tm.TicketID, tm.Kind)
+		} else if err != nil {
+			return result{}, err
+		}
+	}
+	p := e.policyOf(t)
+	if p == nil {
+		return result{}, tx.DeleteTimer(tm.TicketID, tm.Kind) // no policy applies any more
+	}
+	now := e.now()
+	before := t
+	var evs []ticket.Event
+	var notes []Notification
+	for _, m := range p.Marks(p.Clocks(historyOf(t), now)) {
+		if m.FireAt.After(now) {
+			break
+		}
+		if t.Marked(m.Key) {
+			continue
+		}
+		d := ticket.SLAData{Key: m.Key, Policy: p.ID, Target: string(m.Target), Kind: m.Kind, Due: m.Due}
+		var notify []string
+		if m.Tier != nil {
+			d.Tier, d.Escalate = m.Tier.Name, m.Tier.Escalate
+			notify = m.Tier.Notify
+		} else {
+			notify = []string{"assignee"} // warnings and breaches go to whoever has the ticket
+		}
+		d.Notify = e.recipients(t, notify)
+		ev, err := ticket.SLA(t, d, now)
+		if err != nil {
+			return result{}, err
+		}
+		if t, err = e.appendEvent(tx, t, ev); err != nil {
+			return result{}, err
+		}
+		evs = append(evs, ev)
+		label := m.Kind
+		if m.Tier != nil {
+			label = m.Tier.Name
+		}
+		e.metrics.slaMarks.WithLabelValues(p.ID, string(m.Target), label).Inc()
+		notes = append(notes, Notification{Kind: "sla_" + m.Kind, To: strings.Join(d.Notify, ","), TicketID: t.ID,
+			Detail: slaDetail(p, m, now, e.opts.Location)})
+		if d.Escalate && t.State != ticket.StateEscalated {
+			cmd := ticket.Command{TicketID: t.ID, Action: ticket.ActionEscalate, Actor: ticket.SystemActor, Rule: p.ID,
+				Reason: fmt.Sprintf("SLA %s: %s tier of the %s target (breached %s)", p.ID, m.Tier.Name, m.Target, m.Due.Add(-m.Tier.After).In(e.opts.Location).Format("2006-01-02 15:04"))}
+			esc, err := ticket.Decide(t, cmd, now)
+			if err != nil {
+				// Frozen, or in a state that cannot be escalated: the mark stays recorded.
+				e.opts.Logger.Warn("sla: the tier cannot escalate the ticket", "ticket", t.ID, "policy", p.ID, "tier", m.Tier.Name, "err", err)
+				continue
+			}
+			if t, err = e.appendEvent(tx, t, esc); err != nil {
+				return result{}, err
+			}
+			evs = append(evs, esc)
+		}
+	}
+	if len(evs) == 0 {
+		// Nothing due after all (the ticket moved on): arm it for what is next.
+		return result{followed: true}, e.armSLA(tx, before, t)
+	}
+	return result{ticket: t, event: &evs[0], before: before, more: evs[1:], notes: notes}, nil
+}
+
+// appendEvent applies ev to t and writes both; the ticket after it is kept for the batch.
+func (e *Engine) appendEvent(tx store.Tx, t ticket.Ticket, ev ticket.Event) (ticket.Ticket, error) {
+	next, err := ticket.Apply(t, ev)
+	if err != nil {
+		return t, err
+	}
+	id, err := tx.Append(next, ev)
+	if err != nil {
+		e.forget(t.ID)
+		return t, err
+	}
+	ev.ID = id
+	e.pending[next.ID] = next
+	return next, nil
+}
+
+// recipients resolves a tier's roles to people where the engine knows them: the assignee,
+// the lead of the ticket's team; other roles and user:<id> stay as written.
+func (e *Engine) recipients(t ticket.Ticket, notify []string) []string {
+	var out []string
+	for _, n := range notify {
+		switch {
+		case n == "assignee" && t.Assignee != "":
+			out = append(out, "assignee:"+t.Assignee)
+		case n == "team_lead" && t.Team != "" && e.opts.SLA.LeadOf != nil && e.opts.SLA.LeadOf(t.Team) != "":
+			out = append(out, "team_lead:"+e.opts.SLA.LeadOf(t.Team))
+		default:
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func slaDetail(p *sla.Policy, m sla.Mark, now time.Time, loc *time.Location) string {
+	what := map[string]string{"warning": "is near its target", "breach": "passed its target"}[m.Kind]
+	if m.Tier != nil {
+		what = fmt.Sprintf("%s tier, %s after the breach", m.Tier.Name, m.Tier.After)
+	}
+	s := fmt.Sprintf("SLA %s: the %s target %s (due %s)", p.ID, m.Target, what, m.Due.In(loc).Format("2006-01-02 15:04"))
+	if late := now.Sub(m.FireAt); late > time.Minute {
+		s += fmt.Sprintf("; fired %s late", late.Round(time.Second))
+	}
+	return s
+}
+
+// SLAView is a ticket's SLA as the API shows it.
+type SLAView struct {
+	TicketID string `json:"ticket_id"`
+	// Policy is the policy that applies; empty when none does.
+	Policy   string      `json:"policy"`
+	Calendar string      `json:"calendar,omitempty"`
+	Clocks   []ClockView `json:"clocks"`
+	// Tier is the colour of the latest tier fired on a target not yet met; empty when none.
+	Tier string    `json:"tier,omitempty"`
+	At   time.Time `json:"at"`
+}
+
+// ClockView is one target's clock.
+type ClockView struct {
+	Target string     `json:"target"`
+	Goal   string     `json:"goal"`
+	Status sla.Status `json:"status"`
+	// Due is when the goal is (or was) reached; absent while paused before a breach.
+	Due        *time.Time `json:"due"`
+	Elapsed    string     `json:"elapsed"`
+	Remaining  string     `json:"remaining"`
+	Paused     string     `json:"paused"`
+	StoppedAt  *time.Time `json:"stopped_at"`
+	BreachedAt *time.Time `json:"breached_at"`
+	WarnAt     *time.Time `json:"warn_at"`
+	// Marks are the warning, breach and tiers of this target: when each is due, and when
+	// it fired (absent until it does).
+	Marks []MarkView `json:"marks"`
+}
+
+// MarkView is a warning, breach or tier of a target.
+type MarkView struct {
+	Kind    string     `json:"kind"`
+	Tier    string     `json:"tier,omitempty"`
+	Due     time.Time  `json:"due"`
+	FireAt  time.Time  `json:"fire_at"`
+	FiredAt *time.Time `json:"fired_at"`
+}
+
+// SLA returns ticket id's SLA clocks as of now.
+func (e *Engine) SLA(ctx context.Context, id string) (SLAView, error) {
+	t, err := e.store.Ticket(ctx, id)
+	if err != nil {
+		return SLAView{}, err
+	}
+	return e.slaView(t, e.now()), nil
+}
+
+func (e *Engine) slaView(t ticket.Ticket, now time.Time) SLAView {
+	v := SLAView{TicketID: t.ID, Clocks: []ClockView{}, At: now}
+	p := e.policyOf(t)
+	if p == nil {
+		return v
+	}
+	v.Policy, v.Calendar = p.ID, p.Calendar.Name
+	clocks := p.Clocks(historyOf(t), now)
+	marks := p.Marks(clocks)
+	fired := map[string]time.Time{}
+	for _, m := range t.SLA {
+		fired[m.Key] = m.At
+	}
+	var lastTier time.Time
+	for _, c := range clocks {
+		cv := ClockView{Target: string(c.Target), Goal: c.Goal.String(), Status: c.Status, Due: timePtr(c.Due),
+			Elapsed: c.Elapsed.Round(time.Second).String(), Remaining: c.Remaining.Round(time.Second).String(),
+			Paused: c.Paused.Round(time.Second).String(), StoppedAt: timePtr(c.StoppedAt), BreachedAt: timePtr(c.BreachedAt),
+			WarnAt: timePtr(c.WarnAt), Marks: []MarkView{}}
+		for _, m := range marks {
+			if m.Target != c.Target {
+				continue
+			}
+			mv := MarkView{Kind: m.Kind, Due: m.Due, FireAt: m.FireAt}
+			if m.Tier != nil {
+				mv.Tier = m.Tier.Name
+			}
+			if at, ok := fired[m.Key]; ok {
+				mv.FiredAt = &at
+				if m.Tier != nil && c.Status != sla.StatusMet && at.After(lastTier) {
+					v.Tier, lastTier = m.Tier.Name, at
+				}
+			}
+			cv.Marks = append(cv.Marks, mv)
+		}
+		v.Clocks = append(v.Clocks, cv)
+	}
+	return v
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// BoardEntry is an open ticket on the SLA board.
+type BoardEntry struct {
+	TicketID string `json:"ticket_id"`
+	Title    string `json:"title"`
+	State    string `json:"state"`
+	Urgency  string `json:"urgency"`
+	Assignee string `json:"assignee"`
+	Team     string `json:"team"`
+	Policy   string `json:"policy"`
+	// Target is the clock nearest its breach (or longest past it); Due its due time and
+	// ToBreach the time until it (negative when breached).
+	Target   string     `json:"target"`
+	Status   sla.Status `json:"status"`
+	Due      *time.Time `json:"due"`
+	ToBreach string     `json:"to_breach"`
+	// Tier is the colour of the latest tier fired; empty when none.
+	Tier string `json:"tier,omitempty"`
+
+	toBreach time.Duration
+}
+
+// boardScan bounds the open tickets the board reads.
+const boardScan = 100000
+
+// SLABoard returns up to limit open tickets with a running or breached clock, the nearest
+// to breach (or longest breached) first. Paused clocks come after the others.
+func (e *Engine) SLABoard(ctx context.Context, limit int) ([]BoardEntry, error) {
+	now := e.now()
+	var out []BoardEntry
+	q := store.Query{Limit: store.MaxLimit}
+	for _, st := range ticket.States {
+		if st.Open() {
+			q.States = append(q.States, st)
+		}
+	}
+	for scanned := 0; scanned < boardScan; {
+		page, err := e.store.List(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range page.Tickets {
+			v := e.slaView(t, now)
+			if v.Policy == "" {
+				continue
+			}
+			entry := BoardEntry{TicketID: t.ID, Title: t.Title, State: string(t.State), Urgency: string(t.Urgency), Assignee: t.Assignee,
+				Team: t.Team, Policy: v.Policy, Tier: v.Tier, toBreach: 1<<63 - 1}
+			for _, c := range v.Clocks {
+				if c.Status == sla.StatusMet || c.Status == sla.StatusPaused || c.Due == nil || c.StoppedAt != nil {
+					continue // met, or stopped late: nothing left to do for this target
+				}
+				if d := c.Due.Sub(now); d < entry.toBreach {
+					entry.Target, entry.Status, entry.Due, entry.toBreach = c.Target, c.Status, c.Due, d
+				}
+			}
+			if entry.Due == nil {
+				for _, c := range v.Clocks {
+					if c.Status == sla.StatusPaused {
+						entry.Target, entry.Status = c.Target, c.Status
+						break
+					}
+				}
+				if entry.Target == "" {
+					continue // every target met
+				}
+			} else {
+				entry.ToBreach = entry.toBreach.Round(time.Second).String()
+			}
+			out = append(out, entry)
+		}
+		scanned += len(page.Tickets)
+		if page.NextCursor == "" {
+			break
+		}
+		q.Cursor = page.NextCursor
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].toBreach < out[j].toBreach })
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}

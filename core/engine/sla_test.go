@@ -1,0 +1,253 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"gongdan/core/engine"
+	"gongdan/core/sla"
+	"gongdan/core/store/sqlite"
+	"gongdan/core/ticket"
+)
+
+type slaFixture struct {
+	*fixture
+	path  string
+	clock *clock
+	notes chan engine.Notification
+	opts  *engine.SLAOptions
+}
+
+// orangePolicies: the service teams' example, on a 24×7 calendar: respond in 30 min, resolve
+// in 4 h; yellow 5 min after a breach to the assignee, red at 30 min to the team lead, black
+// at 2 h escalates to the regional director.
+func orangePolicies(t *testing.T) *sla.Policies {
+	always := &sla.Calendar{Name: "24x7", Location: shanghaiZone(t), Always: true}
+	ps, errs := sla.NewPolicies([]sla.Policy{{ID: "orange", When: `urgency == "orange"`, Calendar: always,
+		Goals: map[sla.Target]time.Duration{sla.Response: 30 * time.Minute, sla.Resolution: 4 * time.Hour}, WarnAt: 0.8,
+		Tiers: []sla.Tier{
+			{Name: "yellow", After: 5 * time.Minute, Notify: []string{"assignee"}},
+			{Name: "red", After: 30 * time.Minute, Notify: []string{"team_lead"}},
+			{Name: "black", After: 2 * time.Hour, Notify: []string{"regional_director"}, Escalate: true}}}})
+	require.Empty(t, errs)
+	return ps
+}
+
+func newSLAFixture(t *testing.T) *slaFixture {
+	f := &slaFixture{path: t.TempDir() + "/gongdan.db", clock: &clock{t: time.Date(2026, 11, 24, 10, 0, 0, 0, shanghaiZone(t))},
+		notes: make(chan engine.Notification, 100)}
+	f.opts = &engine.SLAOptions{Policies: orangePolicies(t), LeadOf: func(team string) string { return "lead-of-" + team },
+		Notify: func(n engine.Notification) { f.notes <- n }}
+	f.open(t)
+	return f
+}
+
+func (f *slaFixture) open(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, f.path)
+	require.NoError(t, err)
+	reg := prometheus.NewRegistry()
+	e, err := engine.New(ctx, engine.Options{Store: st, Now: f.clock.Now, SLA: f.opts, Registerer: reg})
+	require.NoError(t, err)
+	f.fixture = &fixture{engine: e, store: st, reg: reg}
+	t.Cleanup(func() { e.Close(); st.Close() })
+}
+
+func (f *slaFixture) stop() {
+	f.engine.Close()
+	f.store.Close()
+}
+
+func (f *slaFixture) advance(d time.Duration) { f.clock.Set(f.clock.Now().Add(d)) }
+
+// marks returns the SLA events of a ticket, in order.
+func (f *slaFixture) marks(t *testing.T, id string) []ticket.SLAData {
+	t.Helper()
+	evs, err := f.store.Events(context.Background(), id)
+	require.NoError(t, err)
+	var out []ticket.SLAData
+	for _, ev := range evs {
+		if ev.Action == ticket.ActionSLA {
+			var d ticket.SLAData
+			require.NoError(t, json.Unmarshal(ev.Data, &d))
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func keys(ms []ticket.SLAData) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.Key)
+	}
+	return out
+}
+
+func clockView(t *testing.T, v engine.SLAView, target string) engine.ClockView {
+	t.Helper()
+	for _, c := range v.Clocks {
+		if c.Target == target {
+			return c
+		}
+	}
+	t.Fatalf("no %s clock in %+v", target, v)
+	return engine.ClockView{}
+}
+
+// A ticket passes yellow, red and black in order, each once; black escalates it; waiting for
+// parts moves the due time by the time waited.
+func TestSLATiersFireInOrderOnceAndBlackEscalates(t *testing.T) {
+	f := newSLAFixture(t)
+	ctx := context.Background()
+	t0 := f.clock.Now()
+	d := draft("3号线急停按钮失灵")
+	tk, _ := f.create(t, d)
+	f.advance(10 * time.Minute)
+	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionAssign, Actor: disp, Data: json.RawMessage(`{"assignee":"eng-li","team":"suzhou-a"}`)})
+	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionAccept, Actor: eng})
+	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionStart, Actor: eng})
+
+	v, err := f.engine.SLA(ctx, tk.ID)
+	require.NoError(t, err)
+	assert.Equal(t, "orange", v.Policy)
+	assert.Equal(t, sla.StatusMet, clockView(t, v, "response").Status, "accepted after 10 min")
+	res := clockView(t, v, "resolution")
+	assert.Equal(t, sla.StatusRunning, res.Status)
+	assert.Equal(t, t0.Add(4*time.Hour), *res.Due)
+
+	// Two hours waiting for parts.
+	f.advance(50 * time.Minute) // t0+1h
+	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionRequestParts, Actor: eng, Reason: "等PLC模块"})
+	f.advance(2 * time.Hour) // t0+3h
+	f.engine.FireDue()
+	assert.Empty(t, f.marks(t, tk.ID), "the resolution clock stood still: no warning at 3h12 of wall time")
+	v, _ = f.engine.SLA(ctx, tk.ID)
+	assert.Equal(t, sla.StatusPaused, clockView(t, v, "resolution").Status)
+	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionPartsArrived, Actor: eng})
+	v, _ = f.engine.SLA(ctx, tk.ID)
+	res = clockView(t, v, "resolution")
+	assert.Equal(t, t0.Add(6*time.Hour), *res.Due, "the due time moved by the 2 h waited")
+	assert.Equal(t, "2h0m0s", res.Paused)
+
+	// Past the warning (5h12), the breach (6h) and yellow (6h05).
+	f.advance(3*time.Hour + 6*time.Minute) // t0+6h06
+	f.engine.FireDue()
+	f.engine.FireDue() // firing again changes nothing
+	assert.Equal(t, []string{"resolution/warning", "resolution/breach", "resolution/tier/yellow"}, keys(f.marks(t, tk.ID)))
+	tk = f.ticket(t, tk.ID)
+	assert.Equal(t, ticket.StateInProgress, tk.State)
+
+	f.advance(25 * time.Minute) // t0+6h31: red
+	f.engine.FireDue()
+	f.advance(90 * time.Minute) // t0+8h01: black
+	f.engine.FireDue()
+	f.engine.FireDue()
+	ms := f.marks(t, tk.ID)
+	assert.Equal(t, []string{"resolution/warning", "resolution/breach", "resolution/tier/yellow", "resolution/tier/red", "resolution/tier/black"}, keys(ms))
+	assert.Equal(t, []string{"assignee:eng-li"}, ms[2].Notify)
+	assert.Equal(t, []string{"team_lead:lead-of-suzhou-a"}, ms[3].Notify)
+	assert.Equal(t, []string{"regional_director"}, ms[4].Notify)
+	assert.True(t, ms[4].Escalate)
+	assert.True(t, t0.Add(8*time.Hour).Equal(ms[4].Due), "black was due 2 h after the breach at 6 h: %s", ms[4].Due)
+
+	tk = f.ticket(t, tk.ID)
+	assert.Equal(t, ticket.StateEscalated, tk.State, "black escalates")
+	evs, err := f.store.Events(ctx, tk.ID)
+	require.NoError(t, err)
+	last := evs[len(evs)-1]
+	assert.Equal(t, ticket.ActionEscalate, last.Action)
+	assert.Equal(t, ticket.RoleSystem, last.Actor.Role)
+	assert.Contains(t, last.Reason, "black tier of the resolution target")
+
+	v, _ = f.engine.SLA(ctx, tk.ID)
+	assert.Equal(t, "black", v.Tier)
+	// Every mark once: no timer is left for this ticket.
+	due, err := f.store.DueTimers(ctx, t0.Add(1000*time.Hour), 10)
+	require.NoError(t, err)
+	assert.Empty(t, due)
+
+	var kinds []string
+	for range 5 {
+		n := <-f.notes
+		kinds = append(kinds, n.Kind)
+		assert.Equal(t, tk.ID, n.TicketID)
+	}
+	assert.Equal(t, []string{"sla_warning", "sla_breach", "sla_tier", "sla_tier", "sla_tier"}, kinds)
+	assertStoredIsFold(t, f.store)
+}
+
+// Tiers that fell due while gongdan was down fire once each, when it starts again.
+func TestSLATiersDueDuringDowntimeFireOnceOnStart(t *testing.T) {
+	f := newSLAFixture(t)
+	ctx := context.Background()
+	tk, _ := f.create(t, draft("冷库温度报警"))
+	f.stop()
+
+	f.advance(3 * time.Hour) // response: warning, breach, yellow, red and black all overdue
+	f.open(t)
+	require.Eventually(t, func() bool { return f.ticket(t, tk.ID).State == ticket.StateEscalated }, 20*time.Second, 10*time.Millisecond,
+		"the timer loop fires what fell due at start")
+	want := []string{"response/warning", "response/breach", "response/tier/yellow", "response/tier/red", "response/tier/black"}
+	assert.Equal(t, want, keys(f.marks(t, tk.ID)))
+
+	// Another restart, and another look: nothing fires twice.
+	f.stop()
+	f.open(t)
+	f.engine.FireDue()
+	assert.Equal(t, want, keys(f.marks(t, tk.ID)))
+	v, err := f.engine.SLA(ctx, tk.ID)
+	require.NoError(t, err)
+	resp := clockView(t, v, "response")
+	assert.Equal(t, sla.StatusBreached, resp.Status)
+	require.Len(t, resp.Marks, 5)
+	for _, m := range resp.Marks {
+		require.NotNil(t, m.FiredAt, m.Kind+" "+m.Tier)
+		assert.True(t, m.FiredAt.After(m.Due), "fired late, at the start")
+	}
+}
+
+func TestSLAMetricsCountBreachesByTierAndAttainment(t *testing.T) {
+	f := newSLAFixture(t)
+	a, _ := f.create(t, draft("a"))
+	f.advance(5 * time.Minute)
+	b, _ := f.create(t, draft("b"))
+	f.advance(5 * time.Minute)
+	f.do(t, a.ID, ticket.Command{Action: ticket.ActionAssign, Actor: disp, Data: json.RawMessage(`{"assignee":"eng-li"}`)})
+	f.do(t, a.ID, ticket.Command{Action: ticket.ActionAccept, Actor: eng}) // in time
+	f.advance(40 * time.Minute)
+	f.engine.FireDue() // b: warning, breach, yellow
+	f.do(t, b.ID, ticket.Command{Action: ticket.ActionAssign, Actor: disp, Data: json.RawMessage(`{"assignee":"eng-li"}`)})
+	f.do(t, b.ID, ticket.Command{Action: ticket.ActionAccept, Actor: eng}) // late
+	assert.Equal(t, []string{"response/warning", "response/breach", "response/tier/yellow"}, keys(f.marks(t, b.ID)))
+	assert.Empty(t, f.marks(t, a.ID))
+
+	board, err := f.engine.SLABoard(context.Background(), 10)
+	require.NoError(t, err)
+	require.Len(t, board, 2)
+	for _, e := range board {
+		assert.Equal(t, "resolution", e.Target, "response is met (late or not) for both")
+	}
+	assert.Equal(t, a.ID, board[0].TicketID, "a was created 5 min before b: its resolution breaches first")
+	assert.Equal(t, "yellow", board[1].Tier, "b's response passed its yellow tier")
+
+	// labels in name order: kind, policy, target / outcome, policy, target
+	assert.Equal(t, 1.0, metricValue(t, f.reg, "gongdan_sla_marks_total", "breach", "orange", "response"))
+	assert.Equal(t, 1.0, metricValue(t, f.reg, "gongdan_sla_marks_total", "yellow", "orange", "response"))
+	assert.Equal(t, 0.0, metricValue(t, f.reg, "gongdan_sla_marks_total", "red", "orange", "response"))
+	assert.Equal(t, 1.0, metricValue(t, f.reg, "gongdan_sla_targets_total", "met", "orange", "response"))
+	assert.Equal(t, 1.0, metricValue(t, f.reg, "gongdan_sla_targets_total", "breached", "orange", "response"))
+}
+
+func (f *fixture) ticket(t *testing.T, id string) ticket.Ticket {
+	t.Helper()
+	tk, err := f.store.Ticket(context.Background(), id)
+	require.NoError(t, err)
+	return tk
+}
