@@ -36,7 +36,9 @@ func TestClocksRunPauseAndStop(t *testing.T) {
 	always := &sla.Calendar{Name: "24x7", Location: shanghai, Always: true}
 	p := orangePolicy(t, always)
 	t0 := at(shanghai, "2026-11-24 10:00")
-	h := func(offset time.Duration, state string) sla.StateAt { return sla.StateAt{At: t0.Add(offset), State: state} }
+	h := func(offset time.Duration, state string) sla.StateAt {
+		return sla.StateAt{At: t0.Add(offset), State: state}
+	}
 
 	// Running: 10 minutes in.
 	cs := p.Clocks([]sla.StateAt{h(0, "new")}, t0.Add(10*time.Minute))
