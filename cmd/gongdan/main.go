@@ -44,6 +44,8 @@ Usage:
   gongdan deadletters list|show|replay                          inspect and replay dead letters
   gongdan connectors docs [--check] [DIR]                       write the connector reference docs
   gongdan report routing [--since 30d] [--format table|json|csv] routing failures and load balance
+  gongdan calendar due --calendar NAME --start RFC3339 --duration 90m   the due time on a calendar
+  gongdan calendar elapsed --calendar NAME --from RFC3339 --to RFC3339   working time between two times
   gongdan bench intake [--requests N] [--clients N | --rate R]  measure webhook intake on this machine
   gongdan version                                               print the version
 
@@ -77,6 +79,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = benchCmd(args[1:], stdout, stderr)
 	case "report":
 		err = reportCmd(args[1:], stdout, stderr)
+	case "calendar":
+		err = calendarCmd(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "gongdan", version)
 	case "help", "-h", "--help":

@@ -55,6 +55,14 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 		// Notifications go to the log until the notify section comes.
 		eopts.Routing = &engine.RoutingOptions{Router: cfg.Routing.Router, AcceptTimeout: cfg.Routing.AcceptTimeout.Std()}
 	}
+	if cfg.SLA.BuiltPolicies.Len() > 0 {
+		so := &engine.SLAOptions{Policies: cfg.SLA.BuiltPolicies}
+		if cfg.Routing != nil {
+			router := cfg.Routing.Router
+			so.LeadOf = func(team string) string { t, _ := router.Team(team); return t.Lead }
+		}
+		eopts.SLA = so
+	}
 	if s.engine, err = engine.New(ctx, eopts); err != nil {
 		return nil, err
 	}

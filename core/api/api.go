@@ -116,6 +116,7 @@ func New(opts Options) (*Server, error) {
 	mux.Handle("GET /api/v1/tickets/{id}/events", s.auth(staff, s.ticketEvents))
 	mux.Handle("GET /api/v1/stream", s.auth(staff, s.stream))
 	s.routeRouting(mux, staff)
+	s.routeSLA(mux, staff)
 	s.routeIntake(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -4,15 +4,22 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"gongdan/core/engine"
 	"gongdan/core/routing"
+	"gongdan/core/sla"
+	"gongdan/core/store"
 	"gongdan/core/store/sqlite"
 	"gongdan/core/ticket"
 	"gongdan/normalize"
@@ -190,4 +197,133 @@ func benchActions(b *testing.B, withCommandID bool) {
 		_, err := e.Do(ctx, cmd)
 		return err
 	})
+}
+
+// BenchmarkSLAStart: an engine starting over a store with GONGDAN_BENCH_SLA_TICKETS open
+// tickets (default 1,000,000), every one with an armed SLA clock, 1,000 of them overdue:
+// how long until it takes requests, how long until the overdue ones have fired, and how much
+// memory it holds beyond the store's. The store is built once (a few minutes for a million)
+// and kept under the temp directory for later runs.
+func BenchmarkSLAStart(b *testing.B) {
+	n := 1_000_000
+	if s := os.Getenv("GONGDAN_BENCH_SLA_TICKETS"); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+	const overdue = 1000
+	clk := &clock{t: time.Date(2026, 11, 24, 10, 0, 0, 0, time.FixedZone("CST", 8*3600))}
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("gongdan-bench-sla-%d.db", n))
+	ctx := context.Background()
+	policies := orangePoliciesB(b)
+	if _, err := os.Stat(path); err != nil {
+		buildSLAStore(b, path+".tmp", n, overdue, clk, policies)
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			os.Rename(path+".tmp"+suffix, path+suffix)
+		}
+	}
+	for b.Loop() {
+		// Every run starts from the same store: the overdue timers fire in each.
+		b.StopTimer()
+		work := filepath.Join(b.TempDir(), "gongdan.db")
+		copyFile(b, path, work)
+		runtime.GC()
+		var before runtime.MemStats
+		runtime.ReadMemStats(&before)
+		b.StartTimer()
+
+		start := time.Now()
+		st, err := sqlite.Open(ctx, work)
+		require.NoError(b, err)
+		fired := make(chan engine.Notification, overdue*8)
+		e, err := engine.New(ctx, engine.Options{Store: st, Now: clk.Now, SLA: &engine.SLAOptions{Policies: policies,
+			Notify: func(nt engine.Notification) { fired <- nt }}})
+		require.NoError(b, err)
+		ready := time.Since(start)
+		// Each overdue ticket has its response warning and breach due: two notifications.
+		for range 2 * overdue {
+			<-fired
+		}
+		allFired := time.Since(start)
+
+		b.StopTimer()
+		runtime.GC()
+		var after runtime.MemStats
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(ready.Seconds(), "s-to-ready")
+		b.ReportMetric(allFired.Seconds(), "s-to-overdue-fired")
+		b.ReportMetric(float64(int64(after.HeapInuse)-int64(before.HeapInuse))/(1<<20), "MiB-heap")
+		e.Close()
+		st.Close()
+		b.StartTimer()
+	}
+}
+
+func orangePoliciesB(b *testing.B) *sla.Policies {
+	always := &sla.Calendar{Name: "24x7", Location: time.FixedZone("CST", 8*3600), Always: true}
+	ps, errs := sla.NewPolicies([]sla.Policy{{ID: "orange", Calendar: always,
+		Goals: map[sla.Target]time.Duration{sla.Response: 30 * time.Minute, sla.Resolution: 4 * time.Hour}, WarnAt: 0.8,
+		Tiers: []sla.Tier{{Name: "yellow", After: 5 * time.Minute}, {Name: "black", After: 2 * time.Hour, Escalate: true}}}})
+	require.Empty(b, errs)
+	return ps
+}
+
+// buildSLAStore creates n open tickets, armed as the engine arms them: created over the 30
+// days before now, the last overdue of them 20 minutes before now with their warning and
+// breach due, the rest with clocks that fell due and were recorded long ago or fall due later.
+func buildSLAStore(b *testing.B, path string, n, overdue int, clk *clock, policies *sla.Policies) {
+	ctx := context.Background()
+	os.Remove(path)
+	st, err := sqlite.Open(ctx, path)
+	require.NoError(b, err)
+	defer st.Close()
+	now := clk.Now()
+	const batch = 5000
+	for start := 0; start < n; start += batch {
+		err := st.Write(ctx, func(tx store.Tx) error {
+			for i := start; i < min(n, start+batch); i++ {
+				// Overdue ones: created 40 minutes ago (warning at 24, breach at 30 fell due).
+				// The others: created in the next minutes (their timers are in the future).
+				created := now.Add(time.Duration(i-overdue) * time.Second)
+				if i < overdue {
+					created = now.Add(-40 * time.Minute)
+				}
+				d := draft(fmt.Sprintf("设备%d 急停按钮失灵", i))
+				d.DedupKey = fmt.Sprintf("bench-sla/%d", i)
+				ev, err := ticket.Create(ticket.FormatID(created, int64(i+1)), d, "", agent, created, "")
+				if err != nil {
+					return err
+				}
+				tk, err := ticket.Apply(ticket.Ticket{}, ev)
+				if err != nil {
+					return err
+				}
+				if _, err := tx.Insert(tk, ev, ""); err != nil {
+					return err
+				}
+				p := policies.Choose(engine.SLAEnv(tk))
+				due := created.Add(24 * time.Minute) // the response warning, the first mark
+				if p == nil {
+					return fmt.Errorf("no policy")
+				}
+				if err := tx.SetTimer(store.Timer{TicketID: tk.ID, Kind: "sla", Due: due}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		require.NoError(b, err)
+	}
+}
+
+func copyFile(b *testing.B, from, to string) {
+	for _, suffix := range []string{"", "-wal"} {
+		data, err := os.ReadFile(from + suffix)
+		if err != nil && suffix != "" {
+			continue
+		}
+		require.NoError(b, err)
+		require.NoError(b, os.WriteFile(to+suffix, data, 0o600))
+	}
 }

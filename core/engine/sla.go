@@ -227,13 +227,15 @@ type ClockView struct {
 	Goal   string     `json:"goal"`
 	Status sla.Status `json:"status"`
 	// Due is when the goal is (or was) reached; absent while paused before a breach.
-	Due        *time.Time `json:"due"`
-	Elapsed    string     `json:"elapsed"`
-	Remaining  string     `json:"remaining"`
-	Paused     string     `json:"paused"`
-	StoppedAt  *time.Time `json:"stopped_at"`
+	Due       *time.Time `json:"due"`
+	Elapsed   string     `json:"elapsed"`
+	Remaining string     `json:"remaining"`
+	Paused    string     `json:"paused"`
+	StoppedAt *time.Time `json:"stopped_at"`
+	// BreachedAt is when it passed its goal; absent unless breached.
 	BreachedAt *time.Time `json:"breached_at"`
-	WarnAt     *time.Time `json:"warn_at"`
+	// WarnAt is when it passes the policy's warn_at share of the goal (past or to come).
+	WarnAt *time.Time `json:"warn_at"`
 	// Marks are the warning, breach and tiers of this target: when each is due, and when
 	// it fired (absent until it does).
 	Marks []MarkView `json:"marks"`
@@ -274,8 +276,10 @@ func (e *Engine) slaView(t ticket.Ticket, now time.Time) SLAView {
 	for _, c := range clocks {
 		cv := ClockView{Target: string(c.Target), Goal: c.Goal.String(), Status: c.Status, Due: timePtr(c.Due),
 			Elapsed: c.Elapsed.Round(time.Second).String(), Remaining: c.Remaining.Round(time.Second).String(),
-			Paused: c.Paused.Round(time.Second).String(), StoppedAt: timePtr(c.StoppedAt), BreachedAt: timePtr(c.BreachedAt),
-			WarnAt: timePtr(c.WarnAt), Marks: []MarkView{}}
+			Paused: c.Paused.Round(time.Second).String(), StoppedAt: timePtr(c.StoppedAt), WarnAt: timePtr(c.WarnAt), Marks: []MarkView{}}
+		if c.Status == sla.StatusBreached {
+			cv.BreachedAt = timePtr(c.BreachedAt) // a running clock's is its due time
+		}
 		for _, m := range marks {
 			if m.Target != c.Target {
 				continue

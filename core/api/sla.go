@@ -1,0 +1,56 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"gongdan/core/engine"
+	"gongdan/core/store"
+	"gongdan/core/ticket"
+)
+
+// routeSLA adds the SLA endpoints.
+func (s *Server) routeSLA(mux *http.ServeMux, staff []ticket.Role) {
+	mux.Handle("GET /api/v1/tickets/{id}/sla", s.auth(staff, s.ticketSLA))
+	mux.Handle("GET /api/v1/sla/board", s.auth(staff, s.slaBoard))
+}
+
+// ticketSLA answers a ticket's clocks: per target the goal, due time, working time elapsed,
+// remaining and paused, the status, and each warning, breach and tier with when it is due
+// and when it fired.
+func (s *Server) ticketSLA(w http.ResponseWriter, r *http.Request) {
+	v, err := s.opts.Engine.SLA(r.Context(), r.PathValue("id"))
+	if errors.Is(err, engine.ErrNotFound) {
+		err = fmt.Errorf("ticket %s: %w", r.PathValue("id"), engine.ErrNotFound)
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// slaBoard answers the open tickets nearest to a breach first (breached ones, the longest
+// breached, before them), with the colour of the last tier fired.
+func (s *Server) slaBoard(w http.ResponseWriter, r *http.Request) {
+	limit := store.DefaultLimit
+	if l := r.URL.Query().Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > store.MaxLimit {
+			s.fail(w, r, badParam("limit", fmt.Sprintf("limit must be 1 to %d, got %q", store.MaxLimit, l)))
+			return
+		}
+		limit = n
+	}
+	board, err := s.opts.Engine.SLABoard(r.Context(), limit)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if board == nil {
+		board = []engine.BoardEntry{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tickets": board, "at": s.opts.Engine.Now()})
+}
