@@ -3,7 +3,9 @@ package engine_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -319,11 +321,15 @@ func buildSLAStore(b *testing.B, path string, n, overdue int, clk *clock, polici
 
 func copyFile(b *testing.B, from, to string) {
 	for _, suffix := range []string{"", "-wal"} {
-		data, err := os.ReadFile(from + suffix)
+		src, err := os.Open(from + suffix)
 		if err != nil && suffix != "" {
 			continue
 		}
 		require.NoError(b, err)
-		require.NoError(b, os.WriteFile(to+suffix, data, 0o600))
+		dst, err := os.Create(to + suffix)
+		require.NoError(b, err)
+		_, err = io.Copy(dst, src)
+		require.NoError(b, err)
+		require.NoError(b, errors.Join(src.Close(), dst.Close()))
 	}
 }

@@ -39,10 +39,12 @@ func orangePolicies(t *testing.T) *sla.Policies {
 	return ps
 }
 
-func newSLAFixture(t *testing.T) *slaFixture {
+func newSLAFixture(t *testing.T) *slaFixture { return newSLAFixtureWith(t, orangePolicies(t)) }
+
+func newSLAFixtureWith(t *testing.T, ps *sla.Policies) *slaFixture {
 	f := &slaFixture{path: t.TempDir() + "/gongdan.db", clock: &clock{t: time.Date(2026, 11, 24, 10, 0, 0, 0, shanghaiZone(t))},
 		notes: make(chan engine.Notification, 100)}
-	f.opts = &engine.SLAOptions{Policies: orangePolicies(t), LeadOf: func(team string) string { return "lead-of-" + team },
+	f.opts = &engine.SLAOptions{Policies: ps, LeadOf: func(team string) string { return "lead-of-" + team },
 		Notify: func(n engine.Notification) { f.notes <- n }}
 	f.open(t)
 	return f
@@ -250,4 +252,41 @@ func (f *fixture) ticket(t *testing.T, id string) ticket.Ticket {
 	tk, err := f.store.Ticket(context.Background(), id)
 	require.NoError(t, err)
 	return tk
+}
+
+// A ticket whose policy changes (a merged draft raised its urgency) keeps the time it already
+// spent paused: the clocks are computed from its history under the new policy.
+func TestSLAAChangeOfPolicyKeepsThePausedTime(t *testing.T) {
+	always := &sla.Calendar{Name: "24x7", Location: shanghaiZone(t), Always: true}
+	ps, errs := sla.NewPolicies([]sla.Policy{
+		{ID: "red", When: `urgency == "red"`, Calendar: always, Goals: map[sla.Target]time.Duration{sla.Resolution: 2 * time.Hour}},
+		{ID: "orange", When: `urgency == "orange"`, Calendar: always, Goals: map[sla.Target]time.Duration{sla.Resolution: 4 * time.Hour}},
+	})
+	require.Empty(t, errs)
+	f := newSLAFixtureWith(t, ps)
+	ctx := context.Background()
+	t0 := f.clock.Now()
+	tk, _ := f.create(t, alarm("E202308001", "91", "orange"))
+	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionAssign, Actor: disp, Data: json.RawMessage(`{"assignee":"eng-li"}`)})
+	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionAccept, Actor: eng})
+	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionStart, Actor: eng})
+	f.advance(30 * time.Minute)
+	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionRequestParts, Actor: eng})
+	f.advance(time.Hour)
+	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionPartsArrived, Actor: eng})
+	v, err := f.engine.SLA(ctx, tk.ID)
+	require.NoError(t, err)
+	assert.Equal(t, "orange", v.Policy)
+	assert.True(t, t0.Add(5*time.Hour).Equal(*clockView(t, v, "resolution").Due), "4 h + 1 h paused")
+
+	f.advance(10 * time.Minute)
+	merged, outcome := f.create(t, alarm("E202308001", "99", "red")) // the same incident, now red
+	require.Equal(t, engine.Merged, outcome)
+	require.Equal(t, "red", string(merged.Urgency))
+	v, err = f.engine.SLA(ctx, tk.ID)
+	require.NoError(t, err)
+	assert.Equal(t, "red", v.Policy, "the higher urgency chooses the other policy")
+	res := clockView(t, v, "resolution")
+	assert.Equal(t, "1h0m0s", res.Paused, "the hour waited for parts stays paused")
+	assert.True(t, t0.Add(3*time.Hour).Equal(*res.Due), "2 h + the 1 h paused: %s", res.Due)
 }
