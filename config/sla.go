@@ -333,6 +333,8 @@ type PolicyTier struct {
 	Notify []string `yaml:"notify"`
 	// Escalate moves the ticket to escalated.
 	Escalate bool `yaml:"escalate"`
+	// Reroute routes the ticket again, without the engineer who has it (needs routing).
+	Reroute bool `yaml:"reroute"`
 	// Quiet names a calendar: the tier fires only in its working time (at the next opening
 	// when it falls due outside it). Empty: at any hour.
 	Quiet string `yaml:"quiet"`
@@ -374,7 +376,8 @@ func buildPolicies(in []Policy, calendars map[string]*sla.Calendar) (*sla.Polici
 		}
 		for j, t := range p.Tiers {
 			key := indexPath(at+".tiers", j)
-			tier := sla.Tier{Name: t.Name, After: t.After.Std(), Notify: t.Notify, Escalate: t.Escalate, Quiet: calendar(key+".quiet", t.Quiet)}
+			tier := sla.Tier{Name: t.Name, After: t.After.Std(), Notify: t.Notify, Escalate: t.Escalate, Reroute: t.Reroute,
+				Quiet: calendar(key+".quiet", t.Quiet)}
 			for k, n := range t.Notify {
 				if !slices.Contains(notifyRoles, n) && (!strings.HasPrefix(n, "user:") || len(n) == len("user:")) {
 					ps = append(ps, problemf(indexPath(key+".notify", k), "%q is neither a role (%s) nor a person (user:<id>)", n, strings.Join(notifyRoles, ", ")))

@@ -43,6 +43,7 @@ const (
 	TriggerCreated      = "created"
 	TriggerDeclined     = "declined"
 	TriggerOfferTimeout = "offer_timeout"
+	TriggerSLA          = "sla_tier" // an SLA tier with reroute: true
 	TriggerManual       = "manual"
 )
 
@@ -391,7 +392,8 @@ func (e *Engine) leadOf(engineer string) string {
 }
 
 // route decides for res.ticket and appends the assignment or the failure, and the decision.
-// timedOut, when set, is the engineer whose offer timed out.
+// timedOut, when set, is the engineer whose offer timed out (or, for TriggerSLA, whom the
+// tier takes the ticket from).
 func (e *Engine) route(tx store.Tx, res *result, trigger, cause, timedOut string) error {
 	return e.routeWith(tx, res, trigger, cause, timedOut, func(next ticket.Ticket, ev *ticket.Event) error {
 		id, err := tx.Append(next, *ev)
@@ -410,7 +412,7 @@ func (e *Engine) route(tx store.Tx, res *result, trigger, cause, timedOut string
 func (e *Engine) routeWith(tx store.Tx, res *result, trigger, cause, timedOut string, write func(next ticket.Ticket, ev *ticket.Event) error) error {
 	r := e.routing
 	t := res.ticket
-	if !t.State.Open() || (t.State != ticket.StateNew && trigger != TriggerOfferTimeout) {
+	if !t.State.Open() || (t.State != ticket.StateNew && trigger != TriggerOfferTimeout && trigger != TriggerSLA) {
 		return nil
 	}
 	now := e.now()
@@ -421,6 +423,9 @@ func (e *Engine) routeWith(tx store.Tx, res *result, trigger, cause, timedOut st
 	}
 	if timedOut != "" {
 		excluded[timedOut] = ticket.ExclusionOfferTimeout
+		if trigger == TriggerSLA {
+			excluded[timedOut] = ticket.ExclusionSLAReroute
+		}
 	}
 	started := time.Now()
 	d := r.opts.Router.Decide(routing.Request{Ticket: RoutingEnv(t), Now: now, Lives: r.lives, Exclude: excluded,
@@ -437,7 +442,11 @@ func (e *Engine) routeWith(tx store.Tx, res *result, trigger, cause, timedOut st
 	var err error
 	switch {
 	case d.Failure == nil:
-		data, _ := json.Marshal(ticket.AssignData{Assignee: d.Engineer, Team: d.Team, OfferTimedOut: timedOut, Set: set})
+		ad := ticket.AssignData{Assignee: d.Engineer, Team: d.Team, OfferTimedOut: timedOut, Set: set}
+		if trigger == TriggerSLA {
+			ad.OfferTimedOut, ad.Rerouted = "", timedOut
+		}
+		data, _ := json.Marshal(ad)
 		ev, err = ticket.Decide(t, ticket.Command{TicketID: t.ID, Action: ticket.ActionAssign, Actor: ticket.SystemActor, Data: data, Rule: d.Rule}, now)
 	case trigger == TriggerOfferTimeout:
 		// No one else can take it: the offer is escalated (DESIGN §5), to the team lead.

@@ -111,6 +111,7 @@ func (e *Engine) applySLATimer(tx store.Tx, tm store.Timer) (result, error) {
 	before := t
 	var evs []ticket.Event
 	var notes []Notification
+	rerouted := false
 	for _, m := range p.Marks(p.Clocks(historyOf(t), now)) {
 		if m.FireAt.After(now) {
 			break
@@ -142,6 +143,16 @@ func (e *Engine) applySLATimer(tx store.Tx, tm store.Timer) (result, error) {
 		e.metrics.slaMarks.WithLabelValues(p.ID, string(m.Target), label).Inc()
 		notes = append(notes, Notification{Kind: "sla_" + m.Kind, To: strings.Join(d.Notify, ","), TicketID: t.ID,
 			Detail: slaDetail(p, m, now, e.opts.Location)})
+		if m.Tier != nil && m.Tier.Reroute && e.routing != nil && t.Assignee != "" && t.State.Open() {
+			// Routed again without whoever let it breach; routing keeps the loads itself.
+			rr := result{ticket: t, event: &ticket.Event{At: now}}
+			if err := e.route(tx, &rr, TriggerSLA, m.Key, t.Assignee); err != nil {
+				return result{}, err
+			}
+			t, rerouted = rr.ticket, true
+			evs = append(evs, rr.more...)
+			notes = append(notes, rr.notes...)
+		}
 		if d.Escalate && t.State != ticket.StateEscalated {
 			cmd := ticket.Command{TicketID: t.ID, Action: ticket.ActionEscalate, Actor: ticket.SystemActor, Rule: p.ID,
 				Reason: fmt.Sprintf("SLA %s: %s tier of the %s target (breached %s)", p.ID, m.Tier.Name, m.Target, m.Due.Add(-m.Tier.After).In(e.opts.Location).Format("2006-01-02 15:04"))}
@@ -161,7 +172,9 @@ func (e *Engine) applySLATimer(tx store.Tx, tm store.Timer) (result, error) {
 		// Nothing due after all (the ticket moved on): arm it for what is next.
 		return result{followed: true}, e.armSLA(tx, before, t)
 	}
-	return result{ticket: t, event: &evs[0], before: before, more: evs[1:], notes: notes}, nil
+	// A re-route did routing's follow-ups (loads, the offer timer) for its assignment; the
+	// other events here leave loads as they are.
+	return result{ticket: t, event: &evs[0], before: before, more: evs[1:], notes: notes, followed: rerouted}, nil
 }
 
 // appendEvent applies ev to t and writes both; the ticket after it is kept for the batch.

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"gongdan/core/engine"
+	"gongdan/core/routing"
 	"gongdan/core/sla"
 	"gongdan/core/store/sqlite"
 	"gongdan/core/ticket"
@@ -289,4 +290,52 @@ func TestSLAAChangeOfPolicyKeepsThePausedTime(t *testing.T) {
 	res := clockView(t, v, "resolution")
 	assert.Equal(t, "1h0m0s", res.Paused, "the hour waited for parts stays paused")
 	assert.True(t, t0.Add(3*time.Hour).Equal(*res.Due), "2 h + the 1 h paused: %s", res.Due)
+}
+
+// A tier with reroute takes the ticket from the engineer who let it breach and routes it
+// again without them.
+func TestSLATierReroutes(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: time.Date(2026, 11, 24, 10, 0, 0, 0, shanghaiZone(t))}
+	always := &sla.Calendar{Name: "24x7", Location: shanghaiZone(t), Always: true}
+	ps, errs := sla.NewPolicies([]sla.Policy{{ID: "estop", Calendar: always, Goals: map[sla.Target]time.Duration{sla.Resolution: time.Hour},
+		Tiers: []sla.Tier{{Name: "red", After: 15 * time.Minute, Notify: []string{"team_lead"}, Reroute: true}}}})
+	require.Empty(t, errs)
+	r, err := routing.New(routingConfig(5))
+	require.NoError(t, err)
+	st, err := sqlite.Open(ctx, t.TempDir()+"/gongdan.db")
+	require.NoError(t, err)
+	e, err := engine.New(ctx, engine.Options{Store: st, Now: clk.Now, Routing: &engine.RoutingOptions{Router: r, Notify: func(engine.Notification) {}},
+		SLA: &engine.SLAOptions{Policies: ps, LeadOf: func(team string) string { tm, _ := r.Team(team); return tm.Lead }, Notify: func(engine.Notification) {}}})
+	require.NoError(t, err)
+	t.Cleanup(func() { e.Close(); st.Close() })
+	f := &fixture{engine: e, store: st}
+
+	tk, _ := f.create(t, estop(1))
+	require.Equal(t, "eng-li", tk.Assignee)
+	li := ticket.Actor{ID: "eng-li", Role: ticket.RoleEngineer}
+	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionAccept, Actor: li})
+	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionStart, Actor: li})
+	clk.Set(clk.Now().Add(76 * time.Minute)) // breach at 60, red at 75
+	e.FireDue()
+
+	tk = f.ticket(t, tk.ID)
+	assert.Equal(t, ticket.StateAssigned, tk.State, "offered to someone else")
+	assert.Equal(t, "eng-zhao", tk.Assignee)
+	assert.Contains(t, tk.Excluded, ticket.Exclusion{Engineer: "eng-li", Reason: ticket.ExclusionSLAReroute})
+	recs, err := e.RoutingDecisions(ctx, tk.ID)
+	require.NoError(t, err)
+	assert.Equal(t, engine.TriggerSLA, recs[len(recs)-1].Trigger)
+	assert.Equal(t, "resolution/tier/red", recs[len(recs)-1].Cause)
+	v, err := e.Engineer(ctx, "eng-li")
+	require.NoError(t, err)
+	assert.Zero(t, v.Open, "the ticket no longer counts for eng-li")
+	v, err = e.Engineer(ctx, "eng-zhao")
+	require.NoError(t, err)
+	assert.Equal(t, 1, v.Open)
+	e.FireDue()
+	assert.Equal(t, "eng-zhao", f.ticket(t, tk.ID).Assignee, "the tier fires once")
+	e.Close()
+	assert.NoError(t, e.CheckLives())
+	assertStoredIsFold(t, st)
 }

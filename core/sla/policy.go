@@ -33,6 +33,8 @@ type Tier struct {
 	// (user:<id>).
 	Notify   []string
 	Escalate bool
+	// Reroute routes the ticket again, without the engineer who has it.
+	Reroute bool
 	// Quiet names a calendar: the tier fires only in its working time, at the next opening
 	// when it falls due outside it. Nil: at any hour.
 	Quiet *Calendar

@@ -131,6 +131,9 @@ type (
 		// OfferTimedOut names the engineer whose offer was not accepted in time, when this
 		// assignment replaces theirs; they are excluded from the ticket's routing after.
 		OfferTimedOut string `json:"offer_timed_out,omitempty"`
+		// Rerouted names the engineer an SLA tier took the ticket from (it was breached in
+		// their hands); they are excluded from the ticket's routing after.
+		Rerouted string `json:"rerouted,omitempty"`
 		// Set is what the routing rule set on the ticket with the assignment.
 		Set *Classification `json:"set,omitempty"`
 	}

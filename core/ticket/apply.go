@@ -115,6 +115,9 @@ func Apply(t Ticket, ev Event) (Ticket, error) {
 		if d.OfferTimedOut != "" {
 			t.Excluded = exclude(t.Excluded, d.OfferTimedOut, ExclusionOfferTimeout)
 		}
+		if d.Rerouted != "" {
+			t.Excluded = exclude(t.Excluded, d.Rerouted, ExclusionSLAReroute)
+		}
 		t.Assignee, t.AssignedAt = d.Assignee, ev.At
 		if d.Team != "" {
 			t.Team = d.Team

@@ -138,8 +138,12 @@ type Exclusion struct {
 	Reason string `json:"reason"`
 }
 
-// ExclusionOfferTimeout is the reason of an engineer who let the offer time out.
-const ExclusionOfferTimeout = "offer_timeout"
+// ExclusionOfferTimeout is the reason of an engineer who let the offer time out;
+// ExclusionSLAReroute of one an SLA tier took the ticket from.
+const (
+	ExclusionOfferTimeout = "offer_timeout"
+	ExclusionSLAReroute   = "sla_reroute"
+)
 
 // RepeatWindow: a request for the same customer or device and the same category within
 // this time after a ticket was closed repeats that ticket (重复报修; its repeat_of).
