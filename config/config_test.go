@@ -248,7 +248,7 @@ routing:
 			`inline.yaml:5: sla.calendars[0].holidays[0]: "2026-13-01" is not a date; write YYYY-MM-DD, or YYYY-MM-DD..YYYY-MM-DD for a range`,
 			`inline.yaml:6: sla.calendars[0].workdays[0]: 2026-02-16 is both a holiday and a workday`,
 			`inline.yaml:8: sla.policies[0].calendar: required: the calendar the clocks run on (a name under sla.calendars; one with always: true for round the clock)`,
-			`inline.yaml:8: sla.policies[0]: needs a response or a resolution target`,
+			`inline.yaml:8: sla.policies[0]: needs a target: response, resolution or next_update`,
 			`inline.yaml:11: routing.engineers[0].status: unknown status "away" (one of: on_duty, off, leave, suspended)`,
 			`inline.yaml:11: routing.engineers[0].max_open: must not be negative (0: no cap)`,
 			`inline.yaml:11: routing.engineers[0].radius_km: needs a home location (home: {lat, lon}) to measure from`,

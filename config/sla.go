@@ -315,6 +315,9 @@ type Policy struct {
 	// Response is the time to accept (接单); Resolution the time to resolve. Either or both.
 	Response   Duration `yaml:"response"`
 	Resolution Duration `yaml:"resolution"`
+	// NextUpdate is the time to answer a customer who wrote again (a message merged into
+	// the ticket): until staff next acts on the ticket.
+	NextUpdate Duration `yaml:"next_update"`
 	// PauseIn are the states that stop the clocks (default awaiting_parts, paused).
 	PauseIn []string `yaml:"pause_in"`
 	// WarnAt is the share of a target after which a warning is recorded (0.8 = 80%).
@@ -368,6 +371,9 @@ func buildPolicies(in []Policy, calendars map[string]*sla.Calendar) (*sla.Polici
 		}
 		if p.Resolution != 0 {
 			sp.Goals[sla.Resolution] = p.Resolution.Std()
+		}
+		if p.NextUpdate != 0 {
+			sp.Goals[sla.NextUpdate] = p.NextUpdate.Std()
 		}
 		for j, st := range p.PauseIn {
 			if !slices.Contains(pausableStates, st) {

@@ -62,6 +62,16 @@ func historyOf(t ticket.Ticket) []sla.StateAt {
 	return h
 }
 
+// clocksOf are t's clocks under p as of now: response and resolution from its history, and
+// next_update while the customer waits for an answer.
+func clocksOf(p *sla.Policy, t ticket.Ticket, now time.Time) []sla.Clock {
+	clocks := p.Clocks(historyOf(t), now)
+	if c, ok := p.UpdateClock(t.AwaitingUpdate, now); ok {
+		clocks = append(clocks, c)
+	}
+	return clocks
+}
+
 // armSLA sets t's SLA timer to its next mark not yet recorded, or deletes it, in tx; and
 // counts the targets that before → t stopped, met or breached.
 func (e *Engine) armSLA(tx store.Tx, before, t ticket.Ticket) error {
@@ -70,8 +80,17 @@ func (e *Engine) armSLA(tx store.Tx, before, t ticket.Ticket) error {
 		return nil
 	}
 	now := e.now()
-	clocks := p.Clocks(historyOf(t), now)
+	clocks := clocksOf(p, t, now)
 	if before.Version > 0 {
+		if !before.AwaitingUpdate.IsZero() && t.AwaitingUpdate.IsZero() {
+			if c, ok := p.UpdateClock(before.AwaitingUpdate, now); ok {
+				outcome := "met"
+				if c.Status == sla.StatusBreached {
+					outcome = "breached"
+				}
+				e.metrics.slaTargets.WithLabelValues(p.ID, string(sla.NextUpdate), outcome).Inc()
+			}
+		}
 		prev := p.Clocks(historyOf(before), now)
 		for i, c := range clocks {
 			if i < len(prev) && prev[i].StoppedAt.IsZero() && !c.StoppedAt.IsZero() {
@@ -112,7 +131,7 @@ func (e *Engine) applySLATimer(tx store.Tx, tm store.Timer) (result, error) {
 	var evs []ticket.Event
 	var notes []Notification
 	rerouted := false
-	for _, m := range p.Marks(p.Clocks(historyOf(t), now)) {
+	for _, m := range p.Marks(clocksOf(p, t, now)) {
 		if m.FireAt.After(now) {
 			break
 		}
@@ -279,7 +298,7 @@ func (e *Engine) slaView(t ticket.Ticket, now time.Time) SLAView {
 		return v
 	}
 	v.Policy, v.Calendar = p.ID, p.Calendar.Name
-	clocks := p.Clocks(historyOf(t), now)
+	clocks := clocksOf(p, t, now)
 	marks := p.Marks(clocks)
 	fired := map[string]time.Time{}
 	for _, m := range t.SLA {

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -338,4 +339,46 @@ func TestSLATierReroutes(t *testing.T) {
 	e.Close()
 	assert.NoError(t, e.CheckLives())
 	assertStoredIsFold(t, st)
+}
+
+// The next-update target: a customer who writes again waits for staff to act; each wait is a
+// round of its own, breached or met.
+func TestSLANextUpdate(t *testing.T) {
+	always := &sla.Calendar{Name: "24x7", Location: shanghaiZone(t), Always: true}
+	ps, errs := sla.NewPolicies([]sla.Policy{{ID: "updates", Calendar: always, Goals: map[sla.Target]time.Duration{sla.NextUpdate: time.Hour}}})
+	require.Empty(t, errs)
+	f := newSLAFixtureWith(t, ps)
+	ctx := context.Background()
+	tk, _ := f.create(t, alarm("E202308001", "91", "orange"))
+	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionAssign, Actor: disp, Data: json.RawMessage(`{"assignee":"eng-li"}`)})
+	v, err := f.engine.SLA(ctx, tk.ID)
+	require.NoError(t, err)
+	assert.Empty(t, v.Clocks, "no one waits for an answer")
+
+	f.advance(10 * time.Minute)
+	asked := f.clock.Now()
+	f.create(t, alarm("E202308001", "92", "orange")) // the customer writes again
+	v, _ = f.engine.SLA(ctx, tk.ID)
+	require.Len(t, v.Clocks, 1)
+	assert.Equal(t, "next_update", v.Clocks[0].Target)
+	assert.True(t, asked.Add(time.Hour).Equal(*v.Clocks[0].Due))
+
+	f.advance(61 * time.Minute)
+	f.engine.FireDue()
+	ms := f.marks(t, tk.ID)
+	require.Len(t, ms, 1)
+	assert.Equal(t, fmt.Sprintf("next_update@%d/breach", asked.Unix()), ms[0].Key)
+
+	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionAccept, Actor: eng}) // an answer, late
+	v, _ = f.engine.SLA(ctx, tk.ID)
+	assert.Empty(t, v.Clocks)
+
+	f.advance(time.Minute)
+	f.create(t, alarm("E202308001", "93", "orange")) // again: a new round
+	f.advance(20 * time.Minute)
+	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionStart, Actor: eng}) // answered in time
+	f.engine.FireDue()
+	assert.Len(t, f.marks(t, tk.ID), 1, "the second round was met: no mark")
+	assert.Equal(t, 1.0, metricValue(t, f.reg, "gongdan_sla_targets_total", "breached", "updates", "next_update"))
+	assert.Equal(t, 1.0, metricValue(t, f.reg, "gongdan_sla_targets_total", "met", "updates", "next_update"))
 }

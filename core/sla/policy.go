@@ -19,6 +19,9 @@ const (
 	Response Target = "response"
 	// Resolution runs from creation until the ticket is resolved; a reopen resumes it.
 	Resolution Target = "resolution"
+	// NextUpdate runs from the customer writing again (a draft merged into the ticket) until
+	// staff next acts on the ticket; each such wait is a round of its own.
+	NextUpdate Target = "next_update"
 )
 
 // Targets lists the targets in the order they are reported.
@@ -114,7 +117,7 @@ func NewPolicies(ps []Policy) (*Policies, []PolicyError) {
 			bad(".calendar", "required: the calendar the clocks run on (24x7 for round the clock)")
 		}
 		if len(p.Goals) == 0 {
-			bad("", "needs a response or a resolution target")
+			bad("", "needs a target: response, resolution or next_update")
 		}
 		for t, g := range p.Goals {
 			if g <= 0 {
@@ -220,6 +223,9 @@ type Clock struct {
 	Elapsed   time.Duration `json:"-"`
 	Paused    time.Duration `json:"-"`
 	Remaining time.Duration `json:"-"`
+	// Round is when the wait measured began, for NextUpdate (each wait is a round); zero for
+	// the others.
+	Round time.Time `json:"-"`
 	// StoppedAt is when it stopped (accepted, resolved); zero while it runs.
 	StoppedAt time.Time `json:"stopped_at,omitzero"`
 	// BreachedAt is when it passed its goal; WarnAt when it passes WarnAt of it (zero when
@@ -333,6 +339,26 @@ func (p *Policy) finish(c Clock, elapsed, goal, warn time.Duration, now time.Tim
 	return c
 }
 
+// UpdateClock is the NextUpdate clock of a customer waiting since since (zero: no one
+// waits), as of now; false when the policy has no such target or no one waits.
+func (p *Policy) UpdateClock(since, now time.Time) (Clock, bool) {
+	goal, ok := p.Goals[NextUpdate]
+	if !ok || since.IsZero() {
+		return Clock{}, false
+	}
+	elapsed := p.Calendar.Elapsed(since, now)
+	c := Clock{Target: NextUpdate, Goal: goal, Round: since, Elapsed: elapsed, Remaining: goal - elapsed, Status: StatusRunning}
+	c.BreachedAt, _ = p.Calendar.Add(since, goal)
+	c.Due = c.BreachedAt
+	if elapsed >= goal {
+		c.Status = StatusBreached
+	}
+	if warn := time.Duration(float64(goal) * p.WarnAt); warn > 0 {
+		c.WarnAt, _ = p.Calendar.Add(since, warn)
+	}
+	return c, true
+}
+
 // Mark is an SLA event that falls due: a warning, a breach or a tier of a target.
 type Mark struct {
 	// Key names it once per ticket: target/kind[/tier].
@@ -352,6 +378,9 @@ func (p *Policy) Marks(clocks []Clock) []Mark {
 	var out []Mark
 	for _, c := range clocks {
 		prefix := string(c.Target) + "/"
+		if !c.Round.IsZero() {
+			prefix = fmt.Sprintf("%s@%d/", c.Target, c.Round.Unix())
+		}
 		if !c.WarnAt.IsZero() {
 			out = append(out, Mark{Key: prefix + "warning", Target: c.Target, Kind: "warning", Due: c.WarnAt, FireAt: c.WarnAt})
 		}

@@ -107,6 +107,9 @@ func Apply(t Ticket, ev Event) (Ticket, error) {
 			return t, fmt.Errorf("event %s#%d: draft: %w", ev.TicketID, ev.Seq, err)
 		}
 		t = addSource(t, d)
+		if t.AwaitingUpdate.IsZero() {
+			t.AwaitingUpdate = ev.At
+		}
 	case ActionAssign:
 		var d AssignData
 		if err := unmarshalData(ev, &d); err != nil {
@@ -197,6 +200,12 @@ func Apply(t Ticket, ev Event) (Ticket, error) {
 	case StateArchived: // keeps the closing time, if it was closed
 	default:
 		t.ClosedAt = time.Time{}
+	}
+	switch ev.Actor.Role {
+	case RoleAgent, RoleDispatcher, RoleSupervisor, RoleEngineer, RoleAdmin:
+		if ev.Action != ActionSourceAdded { // an agent keying in the customer's message is not an answer
+			t.AwaitingUpdate = time.Time{} // staff acted on the ticket: the customer has an update
+		}
 	}
 	if ev.Action == ActionCreate || ev.To != t.State {
 		t.History = append(slices.Clip(t.History), StateChange{At: ev.At, State: ev.To})

@@ -55,15 +55,21 @@ func TestAddSource(t *testing.T) {
 			require.Len(t, h.t.Sources, 2)
 			assert.Equal(t, jsonString(t, c.draft), jsonString(t, h.t.Sources[1]), "the draft is the ticket's last source")
 			assert.Equal(t, h.now, h.t.UpdatedAt)
+			assert.Equal(t, h.now, h.t.AwaitingUpdate, "the customer wrote again: they wait for an update")
 			// nothing else changes
 			after := h.t
-			after.Urgency, after.Tags, after.Sources = before.Urgency, before.Tags, before.Sources
+			after.Urgency, after.Tags, after.Sources, after.AwaitingUpdate = before.Urgency, before.Tags, before.Sources, before.AwaitingUpdate
 			after.Version, after.UpdatedAt = before.Version, before.UpdatedAt
 			assert.Equal(t, before, after)
 
 			folded, err := ticket.Fold(h.events)
 			require.NoError(t, err)
 			assert.Equal(t, h.t, folded)
+
+			// The first action by staff answers them; the system's do not.
+			h.now = h.now.Add(time.Minute)
+			h.must(t, "accept")
+			assert.Zero(t, h.t.AwaitingUpdate, "the engineer accepted")
 		})
 	}
 }

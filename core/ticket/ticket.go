@@ -102,10 +102,14 @@ type Ticket struct {
 	History []StateChange `json:"history,omitempty"`
 	// SLA are the SLA warnings, breaches and tiers recorded on the ticket (ActionSLA), each
 	// once.
-	SLA       []SLAMark `json:"sla,omitempty"`
-	CreatedBy Actor     `json:"created_by"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	SLA []SLAMark `json:"sla,omitempty"`
+	// AwaitingUpdate is when the customer wrote again (a draft merged into the ticket) with
+	// no answer from staff since: the start of the next-update SLA target. Zero when no one
+	// waits.
+	AwaitingUpdate time.Time `json:"awaiting_update,omitzero"`
+	CreatedBy      Actor     `json:"created_by"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
 }
 
 // StateChange is the ticket entering State at At.
