@@ -379,3 +379,21 @@ func TestSLABoardOrdersNearestToBreachFirst(t *testing.T) {
 	b, _ = c.board("?limit=500")
 	assert.Len(t, b.Tickets, 2)
 }
+
+// Tiers that fire together (after downtime, or quiet ones at the next opening) show the
+// colour of the last of them.
+func TestSLATierOfTiersFiredTogether(t *testing.T) {
+	c := newSLAServer(t)
+	id := c.createSLATicket("3号线急停按钮失灵", "orange")
+	c.clock.advance(3 * time.Hour) // every response tier is overdue: they fire in one batch
+	require.Eventually(t, func() bool {
+		v, _ := c.ticketSLA(id)
+		return allFired(slaClockOf(t, v, "response"))
+	}, 30*time.Second, 20*time.Millisecond)
+	v, _ := c.ticketSLA(id)
+	assert.Equal(t, "escalated", c.do("GET", "/api/v1/tickets/"+id, "tok-sup", "").json(t)["state"])
+	assert.Equal(t, "black", v.Tier)
+	b, _ := c.board("")
+	require.Len(t, b.Tickets, 1)
+	assert.Equal(t, "black", b.Tickets[0].Tier)
+}

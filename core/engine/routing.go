@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+	"sync"
 	"time"
 
 	"gongdan/core/routing"
@@ -581,21 +582,29 @@ func (e *Engine) fireDue() {
 			e.opts.Logger.Error("timers: reading due timers", "err", err)
 			return
 		}
-		for _, tm := range due {
-			select {
-			case <-e.quit:
-				return
-			default:
-			}
-			if res := e.submit(context.Background(), &request{timer: &tm}); res.err != nil {
-				if !errors.Is(res.err, ErrClosed) {
-					e.opts.Logger.Error("timers: firing", "ticket", tm.TicketID, "kind", tm.Kind, "err", res.err)
+		// All of them at once: the committer takes them in a few transactions rather than
+		// one each (after downtime thousands may be due).
+		failed := make(chan error, len(due))
+		var wg sync.WaitGroup
+		for i := range due {
+			tm := &due[i]
+			wg.Go(func() {
+				if res := e.submit(context.Background(), &request{timer: tm}); res.err != nil {
+					if !errors.Is(res.err, ErrClosed) {
+						e.opts.Logger.Error("timers: firing", "ticket", tm.TicketID, "kind", tm.Kind, "err", res.err)
+					}
+					failed <- res.err
 				}
-				return
-			}
+			})
 		}
-		if len(due) < timerBatch {
+		wg.Wait()
+		if len(failed) > 0 || len(due) < timerBatch {
+			return // what failed is tried again at the next tick, not in a tight loop
+		}
+		select {
+		case <-e.quit:
 			return
+		default:
 		}
 	}
 }

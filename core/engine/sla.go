@@ -322,7 +322,7 @@ func (e *Engine) slaView(t ticket.Ticket, now time.Time) SLAView {
 			}
 			if at, ok := fired[m.Key]; ok {
 				mv.FiredAt = &at
-				if m.Tier != nil && c.Status != sla.StatusMet && at.After(lastTier) {
+				if m.Tier != nil && c.Status != sla.StatusMet && !at.Before(lastTier) { // marks come in firing order: a later tier fired together wins
 					v.Tier, lastTier = m.Tier.Name, at
 				}
 			}
