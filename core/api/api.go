@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -368,14 +369,12 @@ func (s *Server) listTickets(w http.ResponseWriter, r *http.Request) {
 	q.Teams = splitList(qv["team"])
 	q.Q = strings.TrimSpace(qv.Get("q"))
 	q.Cursor = qv.Get("cursor")
-	if l := qv.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > store.MaxLimit {
-			s.fail(w, r, badParam("limit", fmt.Sprintf("limit must be 1 to %d, got %q", store.MaxLimit, l)))
-			return
-		}
-		q.Limit = n
+	limit, bad := parseLimit(qv, 0)
+	if bad != nil {
+		s.fail(w, r, bad)
+		return
 	}
+	q.Limit = limit
 	if q.Cursor != "" {
 		if _, err := store.DecodeCursor(q.Cursor); err != nil {
 			s.fail(w, r, badParam("cursor", err.Error()))
@@ -388,6 +387,19 @@ func (s *Server) listTickets(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, page)
+}
+
+// parseLimit reads the limit parameter: 1 to store.MaxLimit, def when absent.
+func parseLimit(qv url.Values, def int) (int, *Problem) {
+	l := qv.Get("limit")
+	if l == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(l)
+	if err != nil || n < 1 || n > store.MaxLimit {
+		return 0, badParam("limit", fmt.Sprintf("limit must be 1 to %d, got %q", store.MaxLimit, l))
+	}
+	return n, nil
 }
 
 func badParam(name, msg string) *Problem {

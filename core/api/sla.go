@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 
 	"gongdan/core/engine"
 	"gongdan/core/store"
@@ -35,14 +34,10 @@ func (s *Server) ticketSLA(w http.ResponseWriter, r *http.Request) {
 // slaBoard answers the open tickets nearest to a breach first (breached ones, the longest
 // breached, before them), with the colour of the last tier fired.
 func (s *Server) slaBoard(w http.ResponseWriter, r *http.Request) {
-	limit := store.DefaultLimit
-	if l := r.URL.Query().Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > store.MaxLimit {
-			s.fail(w, r, badParam("limit", fmt.Sprintf("limit must be 1 to %d, got %q", store.MaxLimit, l)))
-			return
-		}
-		limit = n
+	limit, p := parseLimit(r.URL.Query(), store.DefaultLimit)
+	if p != nil {
+		s.fail(w, r, p)
+		return
 	}
 	board, err := s.opts.Engine.SLABoard(r.Context(), limit)
 	if err != nil {

@@ -612,9 +612,6 @@ func (e *Engine) fireDue() {
 // applyTimer fires one timer: an offer not accepted in time goes to someone else; an SLA
 // timer records what fell due.
 func (e *Engine) applyTimer(tx store.Tx, tm store.Timer) (result, error) {
-	if tm.Kind == timerSLA && e.opts.SLA != nil {
-		return e.applySLATimer(tx, tm)
-	}
 	t, ok := e.cached(tm.TicketID)
 	if !ok {
 		var err error
@@ -623,6 +620,9 @@ func (e *Engine) applyTimer(tx store.Tx, tm store.Timer) (result, error) {
 		} else if err != nil {
 			return result{}, err
 		}
+	}
+	if tm.Kind == timerSLA && e.opts.SLA != nil {
+		return e.applySLATimer(tx, tm, t)
 	}
 	now := e.now()
 	switch {

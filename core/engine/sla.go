@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -110,18 +109,9 @@ func (e *Engine) armSLA(tx store.Tx, before, t ticket.Ticket) error {
 	return tx.DeleteTimer(t.ID, timerSLA)
 }
 
-// applySLATimer records every mark of the ticket that is due and not yet recorded, in order;
-// a tier that escalates escalates the ticket.
-func (e *Engine) applySLATimer(tx store.Tx, tm store.Timer) (result, error) {
-	t, ok := e.cached(tm.TicketID)
-	if !ok {
-		var err error
-		if t, err = tx.Ticket(tm.TicketID); errors.Is(err, store.ErrNotFound) {
-			return result{}, tx.DeleteTimer(tm.TicketID, tm.Kind)
-		} else if err != nil {
-			return result{}, err
-		}
-	}
+// applySLATimer records every mark of ticket t that is due and not yet recorded, in order;
+// a tier that escalates escalates the ticket, one that re-routes routes it again.
+func (e *Engine) applySLATimer(tx store.Tx, tm store.Timer, t ticket.Ticket) (result, error) {
 	p := e.policyOf(t)
 	if p == nil {
 		return result{}, tx.DeleteTimer(tm.TicketID, tm.Kind) // no policy applies any more
