@@ -232,6 +232,35 @@ type Clock struct {
 	// it did not or will not).
 	BreachedAt time.Time `json:"breached_at,omitzero"`
 	WarnAt     time.Time `json:"warn_at,omitzero"`
+
+	// runs are the stretches of wall time in which the clock ran (not paused, not
+	// stopped), oldest first; the last has no end while it runs.
+	runs []run
+}
+
+type run struct{ from, to time.Time } // to zero: still running
+
+// after returns the instant d of the clock's running wall time after from; false when the
+// clock stopped or paused before it (it is known again once the clock runs again).
+func (c Clock) after(from time.Time, d time.Duration) (time.Time, bool) {
+	for _, r := range c.runs {
+		start := r.from
+		if start.Before(from) {
+			start = from
+		}
+		if r.to.IsZero() {
+			return start.Add(d), true
+		}
+		if !r.to.After(start) {
+			continue
+		}
+		if avail := r.to.Sub(start); d <= avail {
+			return start.Add(d), true
+		} else {
+			d -= avail
+		}
+	}
+	return time.Time{}, false
 }
 
 // stops reports whether entering state stops target's clock, and runs reports whether
@@ -297,6 +326,11 @@ func (p *Policy) clock(target Target, goal time.Duration, history []StateAt, now
 		}
 		stopped, paused = false, false
 		c.StoppedAt = time.Time{}
+		r := run{from: h.At, to: end}
+		if i+1 == len(history) || !history[i+1].At.Before(now) {
+			r.to = time.Time{} // it runs on
+		}
+		c.runs = append(c.runs, r)
 		run := cal.Elapsed(h.At, end)
 		if c.WarnAt.IsZero() && warn > 0 && elapsed < warn && elapsed+run >= warn {
 			c.WarnAt, _ = cal.Add(h.At, warn-elapsed)
@@ -347,7 +381,8 @@ func (p *Policy) UpdateClock(since, now time.Time) (Clock, bool) {
 		return Clock{}, false
 	}
 	elapsed := p.Calendar.Elapsed(since, now)
-	c := Clock{Target: NextUpdate, Goal: goal, Round: since, Elapsed: elapsed, Remaining: goal - elapsed, Status: StatusRunning}
+	c := Clock{Target: NextUpdate, Goal: goal, Round: since, Elapsed: elapsed, Remaining: goal - elapsed, Status: StatusRunning,
+		runs: []run{{from: since}}}
 	c.BreachedAt, _ = p.Calendar.Add(since, goal)
 	c.Due = c.BreachedAt
 	if elapsed >= goal {
@@ -390,9 +425,11 @@ func (p *Policy) Marks(clocks []Clock) []Mark {
 		out = append(out, Mark{Key: prefix + "breach", Target: c.Target, Kind: "breach", Due: c.BreachedAt, FireAt: c.BreachedAt})
 		for i := range p.Tiers {
 			tier := &p.Tiers[i]
-			due := c.BreachedAt.Add(tier.After)
-			if !c.StoppedAt.IsZero() && !due.Before(c.StoppedAt) {
-				continue // stopped (late) before this tier
+			// A tier's offset counts only while the clock runs: a resolve (late) or a pause
+			// after the breach holds the tiers still to come, a reopen or a resume goes on.
+			due, ok := c.after(c.BreachedAt, tier.After)
+			if !ok {
+				continue
 			}
 			fire := due
 			if tier.Quiet != nil {

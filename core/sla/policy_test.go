@@ -124,3 +124,49 @@ func TestMarksComeInOrderAndQuietTiersWaitForWorkingTime(t *testing.T) {
 	assert.Equal(t, at(shanghai, "2026-11-29 00:30"), fire["response/tier/black"])
 	assert.Equal(t, at(shanghai, "2026-11-30 08:30"), fire["response/tier/yellow"], "the yellow tier waits for the office to open")
 }
+
+// A tier's offset after the breach counts only while the clock runs: a pause holds the tiers
+// to come, a resolve cuts them off, a reopen goes on from where it stopped.
+func TestTiersCountOnlyRunningTime(t *testing.T) {
+	always := &sla.Calendar{Name: "24x7", Location: shanghai, Always: true}
+	p := orangePolicy(t, always) // resolution 4 h; red +30 min, black +2 h (yellow is quiet)
+	t0 := at(shanghai, "2026-11-24 10:00")
+	h := func(offset time.Duration, state string) sla.StateAt { return sla.StateAt{At: t0.Add(offset), State: state} }
+	fireAt := func(ms []sla.Mark, key string) (time.Time, bool) {
+		for _, m := range ms {
+			if m.Key == key {
+				return m.FireAt, true
+			}
+		}
+		return time.Time{}, false
+	}
+	base := []sla.StateAt{h(0, "new"), h(time.Minute, "assigned"), h(2*time.Minute, "accepted"), h(3*time.Minute, "in_progress")}
+
+	// Breached at 4 h, waiting for parts from 4h10 to 7h10: black moves by the 3 h waited.
+	hist := append(append([]sla.StateAt{}, base...), h(4*time.Hour+10*time.Minute, "awaiting_parts"))
+	ms := p.Marks(p.Clocks(hist, t0.Add(5*time.Hour)))
+	_, ok := fireAt(ms, "resolution/tier/black")
+	assert.False(t, ok, "held while paused")
+	_, ok = fireAt(ms, "resolution/tier/red")
+	assert.False(t, ok, "red (30 min after the breach) was not reached: the clock paused 10 min after it")
+	hist = append(hist, h(7*time.Hour+10*time.Minute, "in_progress"))
+	ms = p.Marks(p.Clocks(hist, t0.Add(7*time.Hour+11*time.Minute)))
+	red, ok := fireAt(ms, "resolution/tier/red")
+	require.True(t, ok)
+	assert.Equal(t, t0.Add(7*time.Hour+30*time.Minute), red, "the 20 min left after the resume")
+	black, ok := fireAt(ms, "resolution/tier/black")
+	require.True(t, ok)
+	assert.Equal(t, t0.Add(9*time.Hour), black, "10 min ran before the pause, 1h50 after it")
+
+	// Resolved (late) at 5 h, reopened three days later: black comes 1 h after the reopen, not at once.
+	hist = append(append([]sla.StateAt{}, base...), h(5*time.Hour, "resolved"))
+	ms = p.Marks(p.Clocks(hist, t0.Add(6*time.Hour)))
+	_, ok = fireAt(ms, "resolution/tier/black")
+	assert.False(t, ok, "a resolve cuts the tiers off")
+	reopen := 77 * time.Hour
+	hist = append(hist, h(reopen, "in_progress"))
+	ms = p.Marks(p.Clocks(hist, t0.Add(reopen+time.Second)))
+	black, ok = fireAt(ms, "resolution/tier/black")
+	require.True(t, ok)
+	assert.Equal(t, t0.Add(reopen+time.Hour), black)
+}
