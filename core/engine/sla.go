@@ -121,7 +121,8 @@ func (e *Engine) applySLATimer(tx store.Tx, tm store.Timer, t ticket.Ticket) (re
 	var evs []ticket.Event
 	var notes []Notification
 	rerouted := false
-	for _, m := range p.Marks(clocksOf(p, t, now)) {
+	marks := p.Marks(clocksOf(p, t, now))
+	for i, m := range marks {
 		if m.FireAt.After(now) {
 			break
 		}
@@ -129,14 +130,27 @@ func (e *Engine) applySLATimer(tx store.Tx, tm store.Timer, t ticket.Ticket) (re
 			continue
 		}
 		d := ticket.SLAData{Key: m.Key, Policy: p.ID, Target: string(m.Target), Kind: m.Kind, Due: m.Due}
-		var notify []string
+		notify := []string{"assignee"} // warnings and breaches go to whoever has the ticket
 		if m.Tier != nil {
-			d.Tier, d.Escalate = m.Tier.Name, m.Tier.Escalate
-			notify = m.Tier.Notify
-		} else {
-			notify = []string{"assignee"} // warnings and breaches go to whoever has the ticket
+			d.Tier, notify = m.Tier.Name, m.Tier.Notify
+			// A higher tier of the same target fired already (a quiet tier that waited for
+			// the office to open) or fires now (after downtime): this one says nothing.
+			if higher := higherTier(p, t, marks, i, now); higher != "" {
+				d.Skipped, notify = "superseded by the "+higher+" tier", nil
+			}
 		}
 		d.Notify = e.recipients(t, notify)
+		var esc *ticket.Command
+		if m.Tier != nil && m.Tier.Escalate && d.Skipped == "" && t.State != ticket.StateEscalated {
+			esc = &ticket.Command{TicketID: t.ID, Action: ticket.ActionEscalate, Actor: ticket.SystemActor, Rule: p.ID,
+				Reason: fmt.Sprintf("SLA %s: the %s tier of the %s target (due %s)", p.ID, m.Tier.Name, m.Target, m.Due.In(e.opts.Location).Format("2006-01-02 15:04"))}
+			if _, err := ticket.Decide(t, *esc, now); err != nil {
+				// Frozen, or in a state that cannot be escalated: recorded as refused.
+				d.Refused, esc = "not escalated: "+err.Error(), nil
+			} else {
+				d.Escalate = true
+			}
+		}
 		ev, err := ticket.SLA(t, d, now)
 		if err != nil {
 			return result{}, err
@@ -150,9 +164,11 @@ func (e *Engine) applySLATimer(tx store.Tx, tm store.Timer, t ticket.Ticket) (re
 			label = m.Tier.Name
 		}
 		e.metrics.slaMarks.WithLabelValues(p.ID, string(m.Target), label).Inc()
-		notes = append(notes, Notification{Kind: "sla_" + m.Kind, To: strings.Join(d.Notify, ","), TicketID: t.ID,
-			Detail: slaDetail(p, m, now, e.opts.Location)})
-		if m.Tier != nil && m.Tier.Reroute && e.routing != nil && t.Assignee != "" && t.State.Open() {
+		if d.Skipped == "" {
+			notes = append(notes, Notification{Kind: "sla_" + m.Kind, To: strings.Join(d.Notify, ","), TicketID: t.ID,
+				Detail: slaDetail(p, m, now, e.opts.Location)})
+		}
+		if m.Tier != nil && m.Tier.Reroute && d.Skipped == "" && e.routing != nil && t.Assignee != "" && t.State.Open() {
 			// Routed again without whoever let it breach; routing keeps the loads itself.
 			rr := result{ticket: t, event: &ticket.Event{At: now}}
 			if err := e.route(tx, &rr, TriggerSLA, m.Key, t.Assignee); err != nil {
@@ -162,19 +178,15 @@ func (e *Engine) applySLATimer(tx store.Tx, tm store.Timer, t ticket.Ticket) (re
 			evs = append(evs, rr.more...)
 			notes = append(notes, rr.notes...)
 		}
-		if d.Escalate && t.State != ticket.StateEscalated {
-			cmd := ticket.Command{TicketID: t.ID, Action: ticket.ActionEscalate, Actor: ticket.SystemActor, Rule: p.ID,
-				Reason: fmt.Sprintf("SLA %s: %s tier of the %s target (breached %s)", p.ID, m.Tier.Name, m.Target, m.Due.Add(-m.Tier.After).In(e.opts.Location).Format("2006-01-02 15:04"))}
-			esc, err := ticket.Decide(t, cmd, now)
+		if esc != nil {
+			next, err := ticket.Decide(t, *esc, now)
 			if err != nil {
-				// Frozen, or in a state that cannot be escalated: the mark stays recorded.
-				e.opts.Logger.Warn("sla: the tier cannot escalate the ticket", "ticket", t.ID, "policy", p.ID, "tier", m.Tier.Name, "err", err)
-				continue
+				return result{}, fmt.Errorf("sla: escalate %s: %w", t.ID, err) // decided just before: cannot happen
 			}
-			if t, err = e.appendEvent(tx, t, esc); err != nil {
+			if t, err = e.appendEvent(tx, t, next); err != nil {
 				return result{}, err
 			}
-			evs = append(evs, esc)
+			evs = append(evs, next)
 		}
 	}
 	if len(evs) == 0 {
@@ -184,6 +196,32 @@ func (e *Engine) applySLATimer(tx store.Tx, tm store.Timer, t ticket.Ticket) (re
 	// A re-route did routing's follow-ups (loads, the offer timer) for its assignment; the
 	// other events here leave loads as they are.
 	return result{ticket: t, event: &evs[0], before: before, more: evs[1:], notes: notes, followed: rerouted}, nil
+}
+
+// higherTier names the highest tier of marks[i]'s target after it in the policy's order that
+// was recorded on t or is due by now; empty when none is.
+func higherTier(p *sla.Policy, t ticket.Ticket, marks []sla.Mark, i int, now time.Time) string {
+	m := marks[i]
+	order, best := tierOrder(p, m.Tier.Name), ""
+	for j, o := range marks {
+		if j == i || o.Tier == nil || o.Target != m.Target || tierOrder(p, o.Tier.Name) <= order {
+			continue
+		}
+		if t.Marked(o.Key) || !o.FireAt.After(now) {
+			best, order = o.Tier.Name, tierOrder(p, o.Tier.Name)
+		}
+	}
+	return best
+}
+
+// tierOrder is the position of tier name in p's tiers.
+func tierOrder(p *sla.Policy, name string) int {
+	for i, tier := range p.Tiers {
+		if tier.Name == name {
+			return i
+		}
+	}
+	return -1
 }
 
 // appendEvent applies ev to t and writes both; the ticket after it is kept for the batch.
@@ -238,7 +276,7 @@ type SLAView struct {
 	Policy   string      `json:"policy"`
 	Calendar string      `json:"calendar,omitempty"`
 	Clocks   []ClockView `json:"clocks"`
-	// Tier is the colour of the latest tier fired on a target not yet met; empty when none.
+	// Tier is the colour of the highest tier fired on a target not yet met; empty when none.
 	Tier string    `json:"tier,omitempty"`
 	At   time.Time `json:"at"`
 }
@@ -294,7 +332,7 @@ func (e *Engine) slaView(t ticket.Ticket, now time.Time) SLAView {
 	for _, m := range t.SLA {
 		fired[m.Key] = m.At
 	}
-	var lastTier time.Time
+	colour := -1
 	for _, c := range clocks {
 		cv := ClockView{Target: string(c.Target), Goal: c.Goal.String(), Status: c.Status, Due: timePtr(c.Due),
 			Elapsed: c.Elapsed.Round(time.Second).String(), Remaining: c.Remaining.Round(time.Second).String(),
@@ -312,8 +350,10 @@ func (e *Engine) slaView(t ticket.Ticket, now time.Time) SLAView {
 			}
 			if at, ok := fired[m.Key]; ok {
 				mv.FiredAt = &at
-				if m.Tier != nil && c.Status != sla.StatusMet && !at.Before(lastTier) { // marks come in firing order: a later tier fired together wins
-					v.Tier, lastTier = m.Tier.Name, at
+				// The colour is the highest tier fired: a quiet lower one that fires after it
+				// (at the next opening) does not lower it.
+				if m.Tier != nil && c.Status != sla.StatusMet && tierOrder(p, m.Tier.Name) > colour {
+					v.Tier, colour = m.Tier.Name, tierOrder(p, m.Tier.Name)
 				}
 			}
 			cv.Marks = append(cv.Marks, mv)

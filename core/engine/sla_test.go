@@ -382,3 +382,66 @@ func TestSLANextUpdate(t *testing.T) {
 	assert.Equal(t, 1.0, metricValue(t, f.reg, "gongdan_sla_targets_total", "breached", "updates", "next_update"))
 	assert.Equal(t, 1.0, metricValue(t, f.reg, "gongdan_sla_targets_total", "met", "updates", "next_update"))
 }
+
+// Quiet tiers that wait for the office to open fire after black has: they are recorded as
+// superseded, tell no one, and the colour stays black.
+func TestSLAQuietTiersAfterAHigherOneAreSuperseded(t *testing.T) {
+	zone := shanghaiZone(t)
+	office := &sla.Calendar{Name: "cn-office", Location: zone}
+	for d := time.Monday; d <= time.Friday; d++ {
+		office.Week[d] = []sla.Span{{Start: 8*60 + 30, End: 12 * 60}, {Start: 13 * 60, End: 17*60 + 30}}
+	}
+	always := &sla.Calendar{Name: "24x7", Location: zone, Always: true}
+	ps, errs := sla.NewPolicies([]sla.Policy{{ID: "p", Calendar: always, Goals: map[sla.Target]time.Duration{sla.Resolution: 4 * time.Hour},
+		Tiers: []sla.Tier{{Name: "yellow", After: 5 * time.Minute, Notify: []string{"assignee"}, Quiet: office},
+			{Name: "red", After: 30 * time.Minute, Notify: []string{"team_lead"}, Quiet: office},
+			{Name: "black", After: 2 * time.Hour, Notify: []string{"regional_director"}, Escalate: true}}}})
+	require.Empty(t, errs)
+	f := newSLAFixtureWith(t, ps)
+	f.clock.Set(time.Date(2026, 11, 27, 13, 40, 0, 0, zone)) // a Friday
+	tk, _ := f.create(t, draft("冷库温度报警"))
+	f.clock.Set(time.Date(2026, 11, 27, 19, 41, 0, 0, zone)) // breach 17:40, black 19:40
+	f.engine.FireDue()
+	assert.Equal(t, []string{"resolution/breach", "resolution/tier/black"}, keys(f.marks(t, tk.ID)), "yellow and red wait for Monday")
+	assert.Equal(t, ticket.StateEscalated, f.ticket(t, tk.ID).State)
+	for range 2 {
+		<-f.notes
+	}
+
+	f.clock.Set(time.Date(2026, 11, 30, 8, 31, 0, 0, zone)) // Monday
+	f.engine.FireDue()
+	ms := f.marks(t, tk.ID)
+	require.Equal(t, []string{"resolution/breach", "resolution/tier/black", "resolution/tier/yellow", "resolution/tier/red"}, keys(ms))
+	assert.Equal(t, "superseded by the black tier", ms[2].Skipped)
+	assert.Empty(t, ms[2].Notify)
+	assert.Equal(t, "superseded by the black tier", ms[3].Skipped)
+	select {
+	case n := <-f.notes:
+		t.Fatalf("a superseded tier told someone: %+v", n)
+	default:
+	}
+	v, err := f.engine.SLA(context.Background(), tk.ID)
+	require.NoError(t, err)
+	assert.Equal(t, "black", v.Tier, "the colour stays black")
+}
+
+// A black tier on a frozen ticket records that it could not escalate it, instead of
+// claiming it did.
+func TestSLABlackOnAFrozenTicketIsRecordedAsRefused(t *testing.T) {
+	f := newSLAFixture(t)
+	tk, _ := f.create(t, draft("急停"))
+	for range 3 { // three declines within two hours freeze it
+		f.do(t, tk.ID, ticket.Command{Action: ticket.ActionAssign, Actor: disp, Data: json.RawMessage(`{"assignee":"eng-li"}`)})
+		f.do(t, tk.ID, ticket.Command{Action: ticket.ActionDecline, Actor: eng, Data: json.RawMessage(`{"reason_code":"too_far"}`)})
+	}
+	require.True(t, f.ticket(t, tk.ID).Frozen)
+	f.advance(3 * time.Hour) // response black at 2h30
+	f.engine.FireDue()
+	ms := f.marks(t, tk.ID)
+	require.NotEmpty(t, ms)
+	black := ms[len(ms)-1]
+	assert.Equal(t, "response/tier/black", black.Key)
+	assert.False(t, black.Escalate)
+	assert.Contains(t, black.Refused, "not escalated")
+	assert.Equal(t, ticket.StateNew, f.ticket(t, tk.ID).State)
+}

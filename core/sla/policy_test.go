@@ -131,7 +131,9 @@ func TestTiersCountOnlyRunningTime(t *testing.T) {
 	always := &sla.Calendar{Name: "24x7", Location: shanghai, Always: true}
 	p := orangePolicy(t, always) // resolution 4 h; red +30 min, black +2 h (yellow is quiet)
 	t0 := at(shanghai, "2026-11-24 10:00")
-	h := func(offset time.Duration, state string) sla.StateAt { return sla.StateAt{At: t0.Add(offset), State: state} }
+	h := func(offset time.Duration, state string) sla.StateAt {
+		return sla.StateAt{At: t0.Add(offset), State: state}
+	}
 	fireAt := func(ms []sla.Mark, key string) (time.Time, bool) {
 		for _, m := range ms {
 			if m.Key == key {

@@ -231,6 +231,10 @@ type SLAData struct {
 	Notify []string `json:"notify,omitempty"`
 	// Escalate: the tier escalates the ticket (an escalate event follows).
 	Escalate bool `json:"escalate,omitempty"`
+	// Refused says why a tier that escalates did not (a frozen ticket).
+	Refused string `json:"refused,omitempty"`
+	// Skipped says why a tier notified no one (a higher tier of the target fired before it).
+	Skipped string `json:"skipped,omitempty"`
 }
 
 // SLA returns the event that records an SLA warning, breach or tier on t. It changes no
