@@ -52,8 +52,11 @@ type Calendar struct {
 	HolidaySets []string `yaml:"holiday_sets"`
 	// Holidays are days off: "2026-12-24" or a range "2026-02-15..2026-02-23".
 	Holidays []string `yaml:"holidays"`
-	// Workdays are extra working days (调休), worked with Monday's hours.
+	// Workdays are extra working days (调休).
 	Workdays []string `yaml:"workdays"`
+	// WorkdayHours are the spans a make-up workday is worked with. Default: Monday's (for a
+	// calendar without Monday hours, the day's own, else its first working weekday's).
+	WorkdayHours []string `yaml:"workday_hours"`
 }
 
 var weekdays = map[string]time.Weekday{"sun": time.Sunday, "mon": time.Monday, "tue": time.Tuesday, "wed": time.Wednesday,
@@ -140,6 +143,21 @@ func (c *Calendar) build(defaultZone *time.Location, parent *sla.Calendar, dir s
 			default:
 				cal.Week[wd] = append(cal.Week[wd], sp)
 			}
+		}
+	}
+	if len(c.WorkdayHours) > 0 {
+		cal.WorkdayHours = nil
+	}
+	for j, text := range c.WorkdayHours {
+		key := indexPath("workday_hours", j)
+		sp, err := parseSpan(text)
+		switch {
+		case err != nil:
+			ps = append(ps, problemf(key, "%v", err))
+		case len(cal.WorkdayHours) > 0 && cal.WorkdayHours[len(cal.WorkdayHours)-1].End > sp.Start:
+			ps = append(ps, problemf(key, "%q overlaps or precedes the span before it; list spans in order", text))
+		default:
+			cal.WorkdayHours = append(cal.WorkdayHours, sp)
 		}
 	}
 	for j, name := range c.HolidaySets {

@@ -58,13 +58,13 @@ func (c *Calendar) spansOf(ds *days, n int64) []Span {
 	case ds.holidays[n]:
 		return nil
 	case ds.workdays[n]:
-		if len(c.WorkdayHours) > 0 {
-			return c.WorkdayHours
-		}
-		return c.Week[time.Monday]
+		return c.workdayHours(weekdayOf(n))
 	}
-	return c.Week[((n%7)+7+4)%7] // 1970-01-01 was a Thursday
+	return c.Week[weekdayOf(n)]
 }
+
+// weekdayOf is the weekday of day number n (1970-01-01 was a Thursday).
+func weekdayOf(n int64) time.Weekday { return time.Weekday(((n % 7) + 7 + 4) % 7) }
 
 // walker turns a calendar's local days and minutes into instants (Unix nanoseconds). While
 // the zone's offset holds for a whole day it is arithmetic; a day with a change of offset

@@ -214,3 +214,20 @@ func BenchmarkAdd(b *testing.B) {
 		}
 	})
 }
+
+// A make-up workday is worked with Monday's hours; a calendar with no Monday hours (Tuesday to
+// Saturday) works it with the day's own, and WorkdayHours overrides both.
+func TestMakeUpWorkdayHours(t *testing.T) {
+	day := func(s string) sla.Date { d, _ := time.Parse("2006-01-02", s); return sla.DateOf(d) }
+	tueSat := &sla.Calendar{Name: "tue-sat", Location: shanghai, Workdays: map[sla.Date]bool{day("2026-02-14"): true, day("2026-02-15"): true}}
+	for d := time.Tuesday; d <= time.Saturday; d++ {
+		tueSat.Week[d] = []sla.Span{{Start: 9 * 60, End: 17 * 60}}
+	}
+	assert.Equal(t, 8*time.Hour, tueSat.Elapsed(at(shanghai, "2026-02-14 00:00"), at(shanghai, "2026-02-15 00:00")), "a Saturday it works anyway")
+	assert.Equal(t, 8*time.Hour, tueSat.Elapsed(at(shanghai, "2026-02-15 00:00"), at(shanghai, "2026-02-16 00:00")), "a make-up Sunday: its first working weekday's hours")
+	office := cnOffice()
+	assert.Equal(t, 8*time.Hour, office.Elapsed(at(shanghai, "2026-02-14 00:00"), at(shanghai, "2026-02-15 00:00")), "Monday's hours")
+	office = &sla.Calendar{Name: office.Name, Location: office.Location, Week: office.Week, Holidays: office.Holidays, Workdays: office.Workdays,
+		WorkdayHours: []sla.Span{{Start: 9 * 60, End: 12 * 60}}}
+	assert.Equal(t, 3*time.Hour, office.Elapsed(at(shanghai, "2026-02-14 00:00"), at(shanghai, "2026-02-15 00:00")), "workday_hours")
+}

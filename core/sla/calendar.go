@@ -52,7 +52,8 @@ type Calendar struct {
 	// Workdays are working days whatever the weekday, worked with WorkdayHours: a make-up
 	// Saturday is worked like a normal weekday.
 	Workdays map[Date]bool
-	// WorkdayHours are the spans of a make-up workday; empty means Monday's.
+	// WorkdayHours are the spans of a make-up workday. Empty: Monday's; a calendar with no
+	// Monday hours, the day's own, else those of its first working weekday.
 	WorkdayHours []Span
 
 	days days // derived from the fields above at first use; change none of them after
@@ -67,12 +68,27 @@ func (c *Calendar) Spans(d Date) []Span {
 	case c.Holidays[d]:
 		return nil
 	case c.Workdays[d]:
-		if len(c.WorkdayHours) > 0 {
-			return c.WorkdayHours
-		}
-		return c.Week[time.Monday]
+		return c.workdayHours(time.Date(d.Year, d.Month, d.Day, 12, 0, 0, 0, time.UTC).Weekday())
 	}
 	return c.Week[time.Date(d.Year, d.Month, d.Day, 12, 0, 0, 0, time.UTC).Weekday()]
+}
+
+// workdayHours are the spans of a make-up workday that falls on weekday wd.
+func (c *Calendar) workdayHours(wd time.Weekday) []Span {
+	switch {
+	case len(c.WorkdayHours) > 0:
+		return c.WorkdayHours
+	case len(c.Week[time.Monday]) > 0:
+		return c.Week[time.Monday]
+	case len(c.Week[wd]) > 0:
+		return c.Week[wd]
+	}
+	for d := time.Monday; d <= time.Saturday+1; d++ {
+		if spans := c.Week[d%7]; len(spans) > 0 {
+			return spans
+		}
+	}
+	return nil
 }
 
 // Working reports whether t falls in working time.
