@@ -58,6 +58,9 @@ func calendarCmd(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return time.Time{}, usageError("calendar %s: --%s %q is not an RFC 3339 time (like 2026-02-13T17:00:00+08:00)", verb, flag, v)
 		}
+		if !sla.InRange(t) {
+			return time.Time{}, usageError("calendar %s: --%s %q is outside the years calendars work in (1700 to 2200)", verb, flag, v)
+		}
 		return t, nil
 	}
 	switch verb {

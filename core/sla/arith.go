@@ -96,9 +96,29 @@ func (w *walker) bounds(n int64, a, b int) (int64, int64) {
 	// The offset changes during the day: ask the wall clock.
 	d := dateOf(n)
 	at := func(m int) int64 {
-		return time.Date(d.Year, d.Month, d.Day, m/60, m%60, 0, 0, w.loc).UnixNano()
+		t := time.Date(d.Year, d.Month, d.Day, m/60, m%60, 0, 0, w.loc)
+		if m < 24*60 && (t.Hour() != m/60 || t.Minute() != m%60) {
+			// A wall time the clocks skip (spring forward): time.Date may put it on either
+			// side of the jump; the span's edge is the jump itself.
+			t = nearestZoneEdge(t)
+		}
+		return t.UnixNano()
 	}
 	return at(a), at(b)
+}
+
+// nearestZoneEdge is the change of offset nearest to t.
+func nearestZoneEdge(t time.Time) time.Time {
+	start, end := t.ZoneBounds()
+	switch {
+	case start.IsZero():
+		return end
+	case end.IsZero():
+		return start
+	case t.Sub(start) <= end.Sub(t):
+		return start
+	}
+	return end
 }
 
 // reset reads the zone in effect at the start of local day n.
@@ -129,6 +149,9 @@ const (
 func (c *Calendar) Add(start time.Time, d time.Duration) (due time.Time, ok bool) {
 	if d <= 0 {
 		return start, true
+	}
+	if !InRange(start) || !InRange(start.Add(d)) {
+		return time.Time{}, false
 	}
 	if c.Always {
 		return start.Add(d), true
@@ -182,9 +205,14 @@ func (c *Calendar) plainWeek(ds *days, w *walker, n, cur int64) (int64, bool) {
 	return end, true
 }
 
-// Elapsed returns the working time between from and to (0 when to is not after from).
+// InRange reports whether t is within the years calendars work in (they count in Unix
+// nanoseconds): 1700 to 2200.
+func InRange(t time.Time) bool { return t.Year() >= 1700 && t.Year() <= 2200 }
+
+// Elapsed returns the working time between from and to (0 when to is not after from, or
+// either is outside InRange).
 func (c *Calendar) Elapsed(from, to time.Time) time.Duration {
-	if !to.After(from) {
+	if !to.After(from) || !InRange(from) || !InRange(to) {
 		return 0
 	}
 	if c.Always {

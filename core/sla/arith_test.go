@@ -231,3 +231,52 @@ func TestMakeUpWorkdayHours(t *testing.T) {
 		WorkdayHours: []sla.Span{{Start: 9 * 60, End: 12 * 60}}}
 	assert.Equal(t, 3*time.Hour, office.Elapsed(at(shanghai, "2026-02-14 00:00"), at(shanghai, "2026-02-15 00:00")), "workday_hours")
 }
+
+// Span edges at a wall time the clocks skip sit at the jump itself, in zones where Go's
+// time.Date resolves such times backwards (America/Santiago) as well as forwards
+// (Europe/Berlin): Add and Elapsed agree with a minute-by-minute walk of Working.
+func TestSpanEdgesInsideTheSkippedHour(t *testing.T) {
+	for _, tc := range []struct {
+		zone  string
+		day   string // the day the clocks spring forward
+		spans map[time.Weekday][]sla.Span
+	}{
+		// 2026-09-06 (Sunday): 00:00 -04 → 01:00 -03. Saturday 09–17, Sunday 00–08.
+		{"America/Santiago", "2026-09-05", map[time.Weekday][]sla.Span{time.Saturday: {{Start: 9 * 60, End: 17 * 60}}, time.Sunday: {{Start: 0, End: 8 * 60}}}},
+		// 2026-03-08 (Sunday): 02:00 EST → 03:00 EDT. Sunday 02:30–06:00.
+		{"America/New_York", "2026-03-07", map[time.Weekday][]sla.Span{time.Sunday: {{Start: 2*60 + 30, End: 6 * 60}}, time.Saturday: {{Start: 9 * 60, End: 17 * 60}}}},
+		// 2026-03-29 (Sunday): 02:00 CET → 03:00 CEST. Sunday 02:30–06:00.
+		{"Europe/Berlin", "2026-03-28", map[time.Weekday][]sla.Span{time.Sunday: {{Start: 2*60 + 30, End: 6 * 60}}, time.Saturday: {{Start: 9 * 60, End: 17 * 60}}}},
+	} {
+		t.Run(tc.zone, func(t *testing.T) {
+			loc := mustZone(tc.zone)
+			c := &sla.Calendar{Name: tc.zone, Location: loc}
+			for wd, spans := range tc.spans {
+				c.Week[wd] = spans
+			}
+			start := at(loc, tc.day+" 08:00")
+			for i := range 60 {
+				from := start.Add(time.Duration(i*13) * time.Minute)
+				d := time.Duration(30+i*7) * time.Minute
+				want, left := from, d
+				for left > 0 {
+					if c.Working(want) {
+						left -= time.Minute
+					}
+					want = want.Add(time.Minute)
+				}
+				got, ok := c.Add(from, d)
+				require.True(t, ok)
+				require.True(t, want.Equal(got), "%s + %s: walk %s, Add %s", from, d, want, got)
+				require.Equal(t, d, c.Elapsed(from, got))
+			}
+		})
+	}
+}
+
+func TestTimesOutsideTheWorkingYearsAreRefused(t *testing.T) {
+	c := cnOffice()
+	_, ok := c.Add(time.Date(2300, 1, 2, 9, 0, 0, 0, shanghai), time.Hour)
+	assert.False(t, ok)
+	assert.Zero(t, c.Elapsed(time.Date(1600, 1, 2, 9, 0, 0, 0, shanghai), time.Date(2026, 1, 2, 9, 0, 0, 0, shanghai)))
+}
