@@ -71,7 +71,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"policy", "target", "kind"}),
 		slaTargets: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gongdan_sla_targets_total",
-			Help: "SLA targets that stopped (accepted for response, resolved for resolution), by policy, target and outcome: met or breached. Attainment is met / (met + breached).",
+			Help: "SLA targets that stopped (accepted for response, resolved for resolution), by policy, target and outcome: met, breached, or cancelled (rejected or force-closed). Attainment is met / (met + breached).",
 		}, []string{"policy", "target", "outcome"}),
 		redCards: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "gongdan_routing_red_cards_total",

@@ -94,7 +94,10 @@ func (e *Engine) armSLA(tx store.Tx, before, t ticket.Ticket) error {
 		for i, c := range clocks {
 			if i < len(prev) && prev[i].StoppedAt.IsZero() && !c.StoppedAt.IsZero() {
 				outcome := "met"
-				if c.Status == sla.StatusBreached {
+				switch {
+				case t.State == ticket.StateRejected || t.ForceClosed:
+					outcome = "cancelled" // not a fix: counted apart (DESIGN §4)
+				case c.Status == sla.StatusBreached:
 					outcome = "breached"
 				}
 				e.metrics.slaTargets.WithLabelValues(p.ID, string(c.Target), outcome).Inc()

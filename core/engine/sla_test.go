@@ -247,6 +247,13 @@ func TestSLAMetricsCountBreachesByTierAndAttainment(t *testing.T) {
 	assert.Equal(t, 0.0, metricValue(t, f.reg, "gongdan_sla_marks_total", "red", "orange", "response"))
 	assert.Equal(t, 1.0, metricValue(t, f.reg, "gongdan_sla_targets_total", "met", "orange", "response"))
 	assert.Equal(t, 1.0, metricValue(t, f.reg, "gongdan_sla_targets_total", "breached", "orange", "response"))
+
+	// A rejected ticket's clocks stop, but it was not fixed in time: counted apart.
+	c, _ := f.create(t, draft("c"))
+	f.do(t, c.ID, ticket.Command{Action: ticket.ActionReject, Actor: sup, Reason: "重复报修"})
+	assert.Equal(t, 1.0, metricValue(t, f.reg, "gongdan_sla_targets_total", "cancelled", "orange", "response"))
+	assert.Equal(t, 1.0, metricValue(t, f.reg, "gongdan_sla_targets_total", "cancelled", "orange", "resolution"))
+	assert.Equal(t, 1.0, metricValue(t, f.reg, "gongdan_sla_targets_total", "met", "orange", "response"), "unchanged")
 }
 
 func (f *fixture) ticket(t *testing.T, id string) ticket.Ticket {
