@@ -270,6 +270,15 @@ func (c *Config) validate() []problem {
 	ps = append(ps, under("normalize", c.Normalize.validate(dir))...)
 	if c.Server.Location != nil {
 		ps = append(ps, under("sla", c.SLA.validate(c.Server.Location, dir))...)
+		if c.Routing == nil {
+			for i, p := range c.SLA.Policies {
+				for j, t := range p.Tiers {
+					if t.Reroute {
+						ps = append(ps, problemf(fmt.Sprintf("sla.policies[%d].tiers[%d].reroute", i, j), "needs routing: there is no routing section to route the ticket again with"))
+					}
+				}
+			}
+		}
 		if c.Routing != nil {
 			ps = append(ps, under("routing", c.Routing.validate(c.SLA.Built))...)
 		}

@@ -265,23 +265,27 @@ routing:
     - {name: base, hours: {mon: ["09:00-18:00"]}, holiday_sets: [cn-2026, cn-2099]}
     - {name: child, extends: nobody}
     - {name: other, hours: {mon: ["09:00-18:00"]}, holiday_sets: [missing.yaml]}
+    - {name: round, always: true}
+    - {name: round-office, extends: round, hours: {mon: ["09:00-18:00"]}}
   policies:
     - {id: p1, calendar: base, response: 30m, warn_at: 1.5, pause_in: [closed],
-       tiers: [{name: red, after: 30m, notify: [team_lead, boss]}, {name: yellow, after: 5m, quiet: nocal}]}
+       tiers: [{name: red, after: 30m, notify: [team_lead, boss], reroute: true}, {name: yellow, after: 5m, quiet: nocal}]}
     - {id: p1, calendar: base, resolution: -1h, when: 'urgency =='}
 `, []string{
 			`inline.yaml:3: sla.calendars[0].holiday_sets[1]: no holiday set "cn-2099" ships with gongdan (there are: cn-2025, cn-2026); a file of your own is named by its path, like my-holidays.yaml`,
 			`inline.yaml:4: sla.calendars[1].extends: no calendar "nobody" before this one; list the calendar it extends first`,
 			`inline.yaml:4: sla.calendars[1].hours: required unless always: true: working hours per weekday, like mon: ["09:00-12:00", "13:00-18:00"]`,
 			`inline.yaml:5: sla.calendars[2].holiday_sets[0]: cannot read the holiday set: open missing.yaml: no such file or directory`,
-			`inline.yaml:7: sla.policies[0].pause_in[0]: "closed" is not a state a clock can pause in (one of: new, assigned, accepted, in_progress, awaiting_parts, paused, escalated)`,
-			`inline.yaml:7: sla.policies[0].warn_at: is a share of the target: more than 0 and less than 1 (0.8 warns at 80%), or 0 for no warning`,
-			`inline.yaml:8: sla.policies[0].tiers[0].notify[1]: "boss" is neither a role (assignee, team_lead, supervisor, regional_director) nor a person (user:<id>)`,
-			`inline.yaml:8: sla.policies[0].tiers[1].quiet: unknown calendar "nocal" (sla.calendars has: base, child, other)`,
-			`inline.yaml:8: sla.policies[0].tiers[1].after: tiers go in order: 30m0s comes before 5m0s`,
-			`inline.yaml:9: sla.policies[1].id: "p1" is used twice`,
-			`inline.yaml:9: sla.policies[1].resolution: must be more than 0`,
-			`inline.yaml:9: sla.policies[1].when: unexpected token EOF (1:10)`}},
+			`inline.yaml:7: sla.calendars[4].hours: calendar "round", which this one extends, is always: true (every hour); hours would change nothing: extend a calendar with hours`,
+			`inline.yaml:9: sla.policies[0].pause_in[0]: "closed" is not a state a clock can pause in (one of: new, assigned, accepted, in_progress, awaiting_parts, paused, escalated)`,
+			`inline.yaml:9: sla.policies[0].warn_at: is a share of the target: more than 0 and less than 1 (0.8 warns at 80%), or 0 for no warning`,
+			`inline.yaml:10: sla.policies[0].tiers[0].notify[1]: "boss" is neither a role (assignee, team_lead, supervisor, regional_director) nor a person (user:<id>)`,
+			`inline.yaml:10: sla.policies[0].tiers[1].quiet: unknown calendar "nocal" (sla.calendars has: base, child, other, round, round-office)`,
+			`inline.yaml:10: sla.policies[0].tiers[1].after: tiers go in order: 30m0s comes before 5m0s`,
+			`inline.yaml:10: sla.policies[0].tiers[0].reroute: needs routing: there is no routing section to route the ticket again with`,
+			`inline.yaml:11: sla.policies[1].id: "p1" is used twice`,
+			`inline.yaml:11: sla.policies[1].resolution: must be more than 0`,
+			`inline.yaml:11: sla.policies[1].when: unexpected token EOF (1:10)`}},
 		{"max_body_bytes negative", "server:\n  max_body_bytes: -1\n", []string{
 			`inline.yaml:2: server.max_body_bytes: must be more than 0 (the default is 1048576, 1 MiB)`}},
 		{"max_body_bytes overflows", "server:\n  max_body_bytes: 99999999999999999999\n", []string{

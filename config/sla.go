@@ -120,6 +120,8 @@ func (c *Calendar) build(defaultZone *time.Location, parent *sla.Calendar, dir s
 	}
 	if c.Always && len(c.Hours) > 0 {
 		ps = append(ps, problemf("hours", "always: true is every hour; drop hours, or drop always"))
+	} else if parent != nil && parent.Always && len(c.Hours) > 0 {
+		ps = append(ps, problemf("hours", "calendar %q, which this one extends, is always: true (every hour); hours would change nothing: extend a calendar with hours", c.Extends))
 	}
 	if !cal.Always && len(c.Hours) == 0 && c.Name != "" && parent == nil {
 		ps = append(ps, problemf("hours", "required unless always: true: working hours per weekday, like mon: [\"09:00-12:00\", \"13:00-18:00\"]"))
