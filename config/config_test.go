@@ -820,3 +820,19 @@ func TestCalendarsFromHolidaySetsAndExtends(t *testing.T) {
 	assert.True(t, p.Tiers[1].Escalate)
 	assert.Nil(t, cfg.SLA.BuiltPolicies.Choose(sla.Env{Urgency: "blue"}))
 }
+
+// The SLA fingerprint changes with the policies, the calendars and the holiday sets, and only
+// with them.
+func TestSLAFingerprint(t *testing.T) {
+	parse := func(doc string) string {
+		cfg, err := config.Parse("inline.yaml", []byte(doc))
+		require.NoError(t, err)
+		return cfg.SLA.Fingerprint
+	}
+	base := "sla:\n  calendars: [{name: c, always: true, holiday_sets: [cn-2026]}]\n  policies: [{id: p, calendar: c, response: 30m}]\n"
+	a := parse(base)
+	assert.Len(t, a, 16)
+	assert.Equal(t, a, parse(base+"server: {timezone: Asia/Shanghai}\n"), "other sections do not count")
+	assert.NotEqual(t, a, parse(strings.Replace(base, "30m", "20m", 1)), "a goal")
+	assert.NotEqual(t, a, parse(strings.Replace(base, "cn-2026", "cn-2025", 1)), "a holiday set")
+}

@@ -2,6 +2,9 @@ package config
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -31,6 +34,9 @@ type SLAConfig struct {
 	Built map[string]*sla.Calendar `yaml:"-"`
 	// BuiltPolicies are the policies, compiled; set by validation.
 	BuiltPolicies *sla.Policies `yaml:"-"`
+	// Fingerprint identifies the calendars (with their holiday sets' contents) and the
+	// policies: when it changes, the engine arms the open tickets' SLA timers again.
+	Fingerprint string `yaml:"-"`
 }
 
 // Calendar is one working calendar.
@@ -76,6 +82,16 @@ var spanPattern = regexp.MustCompile(`^(\d{2}):(\d{2})-(\d{2}):(\d{2})$`)
 func (s *SLAConfig) validate(defaultZone *time.Location, dir string) []problem {
 	var ps []problem
 	s.Built = map[string]*sla.Calendar{}
+	fp := sha256.New()
+	_ = json.NewEncoder(fp).Encode([]any{s.Calendars, s.Policies})
+	for _, c := range s.Calendars {
+		for _, name := range c.HolidaySets {
+			if set, err := loadHolidaySet(name, dir); err == nil {
+				fp.Write(set.data)
+			}
+		}
+	}
+	s.Fingerprint = hex.EncodeToString(fp.Sum(nil))[:16]
 	for i, c := range s.Calendars {
 		at := indexPath("calendars", i)
 		var parent *sla.Calendar
@@ -248,6 +264,7 @@ func parseDays(text string) ([]sla.Date, error) {
 // holidaySet is a file of days off and make-up workdays (configs/calendars/*.yaml).
 type holidaySet struct {
 	holidays, workdays map[sla.Date]bool
+	data               []byte // the file
 }
 
 // HolidaySets lists the names of the shipped holiday sets.
@@ -301,7 +318,7 @@ func loadHolidaySet(name, dir string) (*holidaySet, error) {
 		}
 		return nil, fmt.Errorf("%s: %v", file, err)
 	}
-	set := &holidaySet{holidays: map[sla.Date]bool{}, workdays: map[sla.Date]bool{}}
+	set := &holidaySet{holidays: map[sla.Date]bool{}, workdays: map[sla.Date]bool{}, data: data}
 	for i, h := range doc.Holidays {
 		days, err := parseDays(h.Dates)
 		if err != nil {

@@ -56,7 +56,7 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 		eopts.Routing = &engine.RoutingOptions{Router: cfg.Routing.Router, AcceptTimeout: cfg.Routing.AcceptTimeout.Std()}
 	}
 	if cfg.SLA.BuiltPolicies.Len() > 0 {
-		so := &engine.SLAOptions{Policies: cfg.SLA.BuiltPolicies}
+		so := &engine.SLAOptions{Policies: cfg.SLA.BuiltPolicies, Fingerprint: cfg.SLA.Fingerprint}
 		if cfg.Routing != nil {
 			router := cfg.Routing.Router
 			so.LeadOf = func(team string) string { t, _ := router.Team(team); return t.Lead }

@@ -101,8 +101,10 @@ type Engine struct {
 
 	// routing is nil when routing is off; only the committer touches it.
 	routing *router
-	// timersDone is closed when the timer loop has stopped.
+	// timersDone is closed when the timer loop has stopped; rearmDone when the SLA re-arming
+	// after a change of policies has (or was never started).
 	timersDone chan struct{}
+	rearmDone  chan struct{}
 }
 
 // cacheSize bounds the ticket cache.
@@ -145,6 +147,10 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		e.timersDone = make(chan struct{})
 		go e.runTimers()
 	}
+	if opts.SLA != nil {
+		e.rearmDone = make(chan struct{})
+		go e.rearmAll()
+	}
 	return e, nil
 }
 
@@ -156,6 +162,9 @@ func (e *Engine) Close() error {
 		<-e.done
 		if e.timersDone != nil {
 			<-e.timersDone
+		}
+		if e.rearmDone != nil {
+			<-e.rearmDone
 		}
 		e.mu.Lock()
 		for s := range e.subs {
@@ -235,6 +244,7 @@ type request struct {
 	cmd    *ticket.Command
 	timer  *store.Timer    // a due timer to fire
 	update *engineerUpdate // a change to an engineer's live state
+	rearm  []string        // tickets whose SLA timers to arm again
 	done   chan result
 }
 
@@ -392,7 +402,7 @@ func (e *Engine) commit(batch []*request) {
 			e.metrics.intake.WithLabelValues(string(res.outcome)).Inc()
 		}
 		switch {
-		case r.timer != nil || r.update != nil:
+		case r.timer != nil || r.update != nil || r.rearm != nil:
 			// not a ticket action of a caller's (timers count in their own metrics)
 		case res.replay != nil || res.outcome == Duplicate:
 			e.metrics.actions.WithLabelValues(string(action), "replay").Inc()
@@ -434,6 +444,8 @@ func (e *Engine) apply(tx store.Tx, r *request) (result, error) {
 			res, err = e.applyTimer(tx, *r.timer)
 		case r.update != nil:
 			res, err = e.applyEngineerUpdate(tx, *r.update)
+		case r.rearm != nil:
+			res, err = e.applyRearm(tx, r.rearm)
 		default:
 			res, err = e.applyCommand(tx, *r.cmd)
 		}

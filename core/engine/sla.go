@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -24,6 +25,92 @@ type SLAOptions struct {
 	// Notify is told of warnings, breaches and tiers (the notification hook); it runs after
 	// the commit, on the committer: it must not block. Nil logs them.
 	Notify func(Notification)
+	// Fingerprint identifies the policies and calendars. When a store that keeps cursors
+	// has not seen it before (the SLA config changed, or SLA was just turned on), every
+	// open ticket's timer is armed again in the background after start, so changed goals
+	// apply to tickets that do nothing meanwhile. Empty: never.
+	Fingerprint string
+}
+
+// cursorStore is a store that keeps named positions (the SQLite store does).
+type cursorStore interface {
+	Cursor(ctx context.Context, name string) (int64, error)
+	SetCursor(ctx context.Context, name string, pos int64) error
+}
+
+// rearmPage is how many tickets one re-arming request takes through the committer.
+const rearmPage = 256
+
+// rearmAll arms the SLA timer of every open ticket again, a page at a time, unless it was
+// done for this fingerprint; it records that it was once done. It stops when the engine
+// closes (the next start does it again).
+func (e *Engine) rearmAll() {
+	defer close(e.rearmDone)
+	cs, ok := e.store.(cursorStore)
+	if !ok || e.opts.SLA.Fingerprint == "" {
+		return
+	}
+	ctx := context.Background()
+	name := "sla_rearmed:" + e.opts.SLA.Fingerprint
+	if done, err := cs.Cursor(ctx, name); err != nil || done > 0 {
+		return
+	}
+	q := store.Query{Limit: rearmPage}
+	for _, st := range ticket.States {
+		if st.Open() {
+			q.States = append(q.States, st)
+		}
+	}
+	n := 0
+	for {
+		page, err := e.store.List(ctx, q)
+		if err != nil {
+			e.opts.Logger.Error("sla: re-arming after a change of policies", "err", err)
+			return
+		}
+		ids := make([]string, len(page.Tickets))
+		for i, t := range page.Tickets {
+			ids[i] = t.ID
+		}
+		if res := e.submit(ctx, &request{rearm: ids}); res.err != nil {
+			if !errors.Is(res.err, ErrClosed) {
+				e.opts.Logger.Error("sla: re-arming after a change of policies", "err", res.err)
+			}
+			return
+		}
+		n += len(ids)
+		if page.NextCursor == "" {
+			break
+		}
+		q.Cursor = page.NextCursor
+	}
+	if err := cs.SetCursor(ctx, name, 1); err != nil {
+		e.opts.Logger.Error("sla: re-arming after a change of policies", "err", err)
+		return
+	}
+	e.opts.Logger.Info("sla: policies changed: the timers of the open tickets were armed again", "tickets", n)
+}
+
+// applyRearm arms the timers of tickets ids again.
+func (e *Engine) applyRearm(tx store.Tx, ids []string) (result, error) {
+	for _, id := range ids {
+		t, ok := e.cached(id)
+		if !ok {
+			var err error
+			if t, err = tx.Ticket(id); errors.Is(err, store.ErrNotFound) {
+				continue
+			} else if err != nil {
+				return result{}, err
+			}
+		}
+		if !t.State.Open() {
+			continue
+		}
+		if err := e.armSLA(tx, t, t); err != nil {
+			return result{}, err
+		}
+	}
+	return result{}, nil
 }
 
 // timerSLA is the kind of a ticket's SLA timer.

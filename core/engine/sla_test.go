@@ -452,3 +452,33 @@ func TestSLABlackOnAFrozenTicketIsRecordedAsRefused(t *testing.T) {
 	assert.Contains(t, black.Refused, "not escalated")
 	assert.Equal(t, ticket.StateNew, f.ticket(t, tk.ID).State)
 }
+
+// After a change of policies, the open tickets' timers are armed again at start, so a
+// shorter goal applies to a ticket that does nothing meanwhile; once per change.
+func TestSLATimersAreArmedAgainWhenThePoliciesChange(t *testing.T) {
+	always := &sla.Calendar{Name: "24x7", Location: shanghaiZone(t), Always: true}
+	policy := func(goal time.Duration) *sla.Policies {
+		ps, errs := sla.NewPolicies([]sla.Policy{{ID: "p", Calendar: always, Goals: map[sla.Target]time.Duration{sla.Resolution: goal}}})
+		require.Empty(t, errs)
+		return ps
+	}
+	f := newSLAFixtureWith(t, policy(8*time.Hour))
+	ctx := context.Background()
+	tk, _ := f.create(t, draft("冷库温度报警"))
+	t0 := f.clock.Now()
+	due, err := f.store.DueTimers(ctx, t0.Add(2*time.Hour), 10)
+	require.NoError(t, err)
+	assert.Empty(t, due, "an 8 h goal: nothing within 2 h")
+
+	f.stop()
+	f.opts = &engine.SLAOptions{Policies: policy(time.Hour), Fingerprint: "goal-1h", Notify: func(engine.Notification) {}}
+	f.open(t)
+	require.Eventually(t, func() bool {
+		due, err := f.store.DueTimers(ctx, t0.Add(2*time.Hour), 10)
+		return err == nil && len(due) == 1 && due[0].TicketID == tk.ID && due[0].Due.Equal(t0.Add(time.Hour))
+	}, 20*time.Second, 10*time.Millisecond, "armed again for the 1 h goal")
+	f.engine.Close() // waits for the re-arming to finish
+	done, err := f.store.Cursor(ctx, "sla_rearmed:goal-1h")
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), done, "recorded: the next start with the same policies does not do it again")
+}
