@@ -163,6 +163,10 @@ func clocksOf(p *sla.Policy, t ticket.Ticket, now time.Time) []sla.Clock {
 func (e *Engine) armSLA(tx store.Tx, before, t ticket.Ticket) error {
 	p := e.policyOf(t)
 	if p == nil {
+		if before.Version > 0 && e.policyOf(before) != nil {
+			// No policy applies any more: off the board, and no timer.
+			return errors.Join(tx.DeleteBoardDue(t.ID), tx.DeleteTimer(t.ID, timerSLA))
+		}
 		return nil
 	}
 	now := e.now()
@@ -190,6 +194,23 @@ func (e *Engine) armSLA(tx store.Tx, before, t ticket.Ticket) error {
 				e.metrics.slaTargets.WithLabelValues(p.ID, string(c.Target), outcome).Inc()
 			}
 		}
+	}
+	// The board: the running clock nearest to (or longest past) its breach.
+	var due time.Time
+	for _, c := range clocks {
+		if (c.Status == sla.StatusRunning || c.Status == sla.StatusBreached) && c.StoppedAt.IsZero() && !c.Due.IsZero() &&
+			(due.IsZero() || c.Due.Before(due)) {
+			due = c.Due
+		}
+	}
+	var err error
+	if due.IsZero() || !t.State.Open() {
+		err = tx.DeleteBoardDue(t.ID)
+	} else {
+		err = tx.SetBoardDue(t.ID, due)
+	}
+	if err != nil {
+		return err
 	}
 	for _, m := range p.Marks(clocks) {
 		if !t.Marked(m.Key) {
@@ -481,64 +502,43 @@ type BoardEntry struct {
 	toBreach time.Duration
 }
 
-// boardScan bounds the open tickets the board reads.
-const boardScan = 100000
-
-// SLABoard returns up to limit open tickets with a running or breached clock, the nearest
-// to breach (or longest breached) first. Paused clocks come after the others.
+// SLABoard returns up to limit open tickets with a running clock, the nearest to breach (or
+// longest breached) first. It reads the board the engine keeps in the store with every event
+// (one row a ticket, by due time), so its cost does not grow with the open tickets.
 func (e *Engine) SLABoard(ctx context.Context, limit int) ([]BoardEntry, error) {
 	now := e.now()
-	var out []BoardEntry
-	q := store.Query{Limit: store.MaxLimit}
-	for _, st := range ticket.States {
-		if st.Open() {
-			q.States = append(q.States, st)
-		}
+	rows, err := e.store.Board(ctx, limit)
+	if err != nil {
+		return nil, err
 	}
-	for scanned := 0; scanned < boardScan; {
-		page, err := e.store.List(ctx, q)
-		if err != nil {
+	out := []BoardEntry{}
+	for _, row := range rows {
+		t, err := e.store.Ticket(ctx, row.TicketID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		} else if err != nil {
 			return nil, err
 		}
-		for _, t := range page.Tickets {
-			v := e.slaView(t, now)
-			if v.Policy == "" {
-				continue
-			}
-			entry := BoardEntry{TicketID: t.ID, Title: t.Title, State: string(t.State), Urgency: string(t.Urgency), Assignee: t.Assignee,
-				Team: t.Team, Policy: v.Policy, Tier: v.Tier, toBreach: 1<<63 - 1}
-			for _, c := range v.Clocks {
-				if c.Status == sla.StatusMet || c.Status == sla.StatusPaused || c.Due == nil || c.StoppedAt != nil {
-					continue // met, or stopped late: nothing left to do for this target
-				}
-				if d := c.Due.Sub(now); d < entry.toBreach {
-					entry.Target, entry.Status, entry.Due, entry.toBreach = c.Target, c.Status, c.Due, d
-				}
-			}
-			if entry.Due == nil {
-				for _, c := range v.Clocks {
-					if c.Status == sla.StatusPaused {
-						entry.Target, entry.Status = c.Target, c.Status
-						break
-					}
-				}
-				if entry.Target == "" {
-					continue // every target met
-				}
-			} else {
-				entry.ToBreach = entry.toBreach.Round(time.Second).String()
-			}
-			out = append(out, entry)
+		v := e.slaView(t, now)
+		if v.Policy == "" {
+			continue
 		}
-		scanned += len(page.Tickets)
-		if page.NextCursor == "" {
-			break
+		entry := BoardEntry{TicketID: t.ID, Title: t.Title, State: string(t.State), Urgency: string(t.Urgency), Assignee: t.Assignee,
+			Team: t.Team, Policy: v.Policy, Tier: v.Tier, toBreach: 1<<63 - 1}
+		for _, c := range v.Clocks {
+			if c.Status == sla.StatusMet || c.Status == sla.StatusPaused || c.Due == nil || c.StoppedAt != nil {
+				continue // met, or stopped late: nothing left to do for this target
+			}
+			if d := c.Due.Sub(now); d < entry.toBreach {
+				entry.Target, entry.Status, entry.Due, entry.toBreach = c.Target, c.Status, c.Due, d
+			}
 		}
-		q.Cursor = page.NextCursor
+		if entry.Due == nil {
+			continue // the board row is older than the ticket's last event: it goes at the next
+		}
+		entry.ToBreach = entry.toBreach.Round(time.Second).String()
+		out = append(out, entry)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].toBreach < out[j].toBreach })
-	if limit > 0 && len(out) > limit {
-		out = out[:limit]
-	}
 	return out, nil
 }

@@ -65,3 +65,24 @@ type RoutingStore interface {
 	// DueTimers returns up to limit timers due at or before t, earliest first.
 	DueTimers(ctx context.Context, t time.Time, limit int) ([]Timer, error)
 }
+
+// BoardEntry is a ticket on the SLA board: Due is the due time of its clock nearest to (or
+// longest past) its breach.
+type BoardEntry struct {
+	TicketID string
+	Due      time.Time
+}
+
+// SLATx is what SLA writes, in the transaction of the event it goes with.
+type SLATx interface {
+	// SetBoardDue puts a ticket on the SLA board at due (or moves it); DeleteBoardDue takes
+	// it off (no error when it is not on it).
+	SetBoardDue(ticketID string, due time.Time) error
+	DeleteBoardDue(ticketID string) error
+}
+
+// SLAStore is what SLA reads.
+type SLAStore interface {
+	// Board returns up to limit tickets of the SLA board, the earliest due first.
+	Board(ctx context.Context, limit int) ([]BoardEntry, error)
+}

@@ -49,6 +49,7 @@ type Store interface {
 	Ping(ctx context.Context) error
 	Close() error
 	RoutingStore
+	SLAStore
 }
 
 // Tx is one write transaction. It sees its own writes.
@@ -85,6 +86,7 @@ type Tx interface {
 	// when a key, version ev.Seq or the command id is taken.
 	Merge(t ticket.Ticket, ev ticket.Event, keys DraftKeys) (int64, error)
 	RoutingTx
+	SLATx
 }
 
 // DraftKeys are the keys a draft came in with; an empty key is none.

@@ -236,6 +236,8 @@ const (
 	stmtPutEngineer
 	stmtSetTimer
 	stmtDeleteTimer
+	stmtSetBoardDue
+	stmtDeleteBoardDue
 	numWriteStmts
 )
 
@@ -290,6 +292,10 @@ var writeQueries = [numWriteStmts]string{
 	stmtSetTimer: `INSERT INTO timers (ticket_id, kind, due) VALUES (?, ?, ?)
 		ON CONFLICT (ticket_id, kind) DO UPDATE SET due = excluded.due`,
 	stmtDeleteTimer: `DELETE FROM timers WHERE ticket_id = ? AND kind = ?`,
+	// See migrations/0007_sla_board.sql.
+	stmtSetBoardDue: `INSERT INTO sla_board (ticket_id, due) VALUES (?, ?)
+		ON CONFLICT (ticket_id) DO UPDATE SET due = excluded.due`,
+	stmtDeleteBoardDue: `DELETE FROM sla_board WHERE ticket_id = ?`,
 }
 
 func (s *Store) prepare(ctx context.Context) error {

@@ -108,3 +108,41 @@ func testRouting(t *testing.T, f *fixture) {
 	require.NoError(t, err)
 	assert.Empty(t, open)
 }
+
+// The SLA board keeps a ticket at its last due time, earliest first; a failed write leaves it
+// as it was.
+func testSLABoard(t *testing.T, f *fixture) {
+	at := f.tick()
+	require.NoError(t, f.write(func(w *writer) error {
+		return errors.Join(
+			w.tx.SetBoardDue("GD-1", at.Add(3*time.Hour)),
+			w.tx.SetBoardDue("GD-2", at.Add(-time.Hour)), // breached an hour ago
+			w.tx.SetBoardDue("GD-3", at.Add(time.Hour)),
+			w.tx.SetBoardDue("GD-3", at.Add(2*time.Hour)), // moved in the same write
+			w.tx.SetBoardDue("GD-4", at),
+			w.tx.DeleteBoardDue("GD-4"),
+			w.tx.DeleteBoardDue("GD-none"),
+		)
+	}))
+	board := func(limit int) []string {
+		es, err := f.s.Board(f.ctx, limit)
+		require.NoError(t, err)
+		var ids []string
+		for _, e := range es {
+			ids = append(ids, e.TicketID)
+		}
+		return ids
+	}
+	assert.Equal(t, []string{"GD-2", "GD-3", "GD-1"}, board(10))
+	assert.Equal(t, []string{"GD-2", "GD-3"}, board(2))
+	es, err := f.s.Board(f.ctx, 1)
+	require.NoError(t, err)
+	assert.True(t, at.Add(-time.Hour).Equal(es[0].Due), "%s", es[0].Due)
+
+	failed := errors.New("the batch failed")
+	err = f.write(func(w *writer) error {
+		return errors.Join(w.tx.DeleteBoardDue("GD-2"), w.tx.SetBoardDue("GD-5", at), failed)
+	})
+	require.ErrorIs(t, err, failed)
+	assert.Equal(t, []string{"GD-2", "GD-3", "GD-1"}, board(10), "nothing of a failed write")
+}

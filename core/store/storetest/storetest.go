@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"OpenTicketByThreadKey", testOpenTicketByThreadKey},
 		{"RecentlyClosed", testRecentlyClosed},
 		{"Routing", testRouting},
+		{"SLABoard", testSLABoard},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, newFixture(t, open)) })

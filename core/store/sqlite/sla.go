@@ -1,0 +1,40 @@
+package sqlite
+
+import (
+	"context"
+	"time"
+
+	"gongdan/core/store"
+)
+
+func (t *tx) SetBoardDue(ticketID string, due time.Time) error {
+	_, err := t.exec(stmtSetBoardDue, ticketID, formatSortable(due))
+	return err
+}
+
+func (t *tx) DeleteBoardDue(ticketID string) error {
+	_, err := t.exec(stmtDeleteBoardDue, ticketID)
+	return err
+}
+
+// Board implements store.SLAStore.
+func (s *Store) Board(ctx context.Context, limit int) ([]store.BoardEntry, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT ticket_id, due FROM sla_board ORDER BY due, ticket_id LIMIT ?`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.BoardEntry
+	for rows.Next() {
+		var e store.BoardEntry
+		var due string
+		if err := rows.Scan(&e.TicketID, &due); err != nil {
+			return nil, err
+		}
+		if e.Due, err = time.Parse(time.RFC3339Nano, due); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
