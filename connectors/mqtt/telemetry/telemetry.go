@@ -1,0 +1,291 @@
+// Package telemetry decodes device telemetry payloads — a JSON object, a bare number, or
+// key=value lines — into alarm messages: the device id from a topic level or a payload field,
+// the time from the payload or the receipt. It is pure (no I/O, no clock) and never panics on
+// input: a payload it cannot read is an error that says why, for the connector to count per
+// device and sample into the dead letters.
+package telemetry
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"gongdan/connectors/mqtt/alarm"
+)
+
+// Format of a payload.
+type Format string
+
+const (
+	// Auto tells them apart: a JSON object, a bare number, else key=value lines.
+	Auto   Format = "auto"
+	JSON   Format = "json"
+	Number Format = "number"
+	KV     Format = "kv"
+)
+
+// Decoder reads payloads of one connector.
+type Decoder struct {
+	Format Format
+	// DeviceID says where the device id is: "topic[N]" (the Nth level of the topic, from 0)
+	// or a payload field path ("id", "meta.sn").
+	DeviceID string
+	// Time, when set, is the payload field path of the time of the reading: RFC 3339, or Unix
+	// seconds or milliseconds; empty (or missing in a payload): the time of receipt.
+	Time string
+	// Field names the value of a bare-number payload. Default "value".
+	Field string
+	// MaxBytes bounds a payload. Default 64 KiB.
+	MaxBytes int
+}
+
+// Errors of Decode, wrapped with the particulars; test with errors.Is.
+var (
+	ErrTooLarge  = errors.New("payload too large")
+	ErrMalformed = errors.New("malformed payload")
+	ErrNoDevice  = errors.New("no device id")
+	ErrBadValue  = errors.New("bad value")
+)
+
+// Check reports a decoder that cannot work.
+func (d *Decoder) Check() error {
+	switch d.Format {
+	case "", Auto, JSON, Number, KV:
+	default:
+		return fmt.Errorf("unknown payload format %q (auto, json, number, kv)", d.Format)
+	}
+	if d.DeviceID == "" {
+		return errors.New("device_id is required: topic[N] for a level of the topic, or a payload field like meta.sn")
+	}
+	if _, ok, err := topicLevel(d.DeviceID); ok && err != nil {
+		return err
+	}
+	return nil
+}
+
+// Decode reads one payload received on topic at received.
+func (d *Decoder) Decode(topic string, payload []byte, received time.Time) (alarm.Message, error) {
+	m := alarm.Message{Topic: topic, At: received}
+	max := d.MaxBytes
+	if max <= 0 {
+		max = 64 << 10
+	}
+	if len(payload) > max {
+		return m, fmt.Errorf("%w: %d bytes (at most %d)", ErrTooLarge, len(payload), max)
+	}
+	if !utf8.Valid(payload) {
+		return m, fmt.Errorf("%w: not UTF-8", ErrMalformed)
+	}
+	format := d.Format
+	trimmed := bytes.TrimSpace(payload)
+	if format == "" || format == Auto {
+		switch {
+		case len(trimmed) > 0 && trimmed[0] == '{':
+			format = JSON
+		case isNumber(string(trimmed)):
+			format = Number
+		default:
+			format = KV
+		}
+	}
+	var err error
+	switch format {
+	case JSON:
+		m.Fields, err = decodeJSON(trimmed)
+	case Number:
+		m.Fields, err = d.decodeNumber(string(trimmed))
+	case KV:
+		m.Fields, err = decodeKV(string(trimmed))
+	}
+	if err != nil {
+		return m, err
+	}
+	if m.Device, err = d.deviceID(topic, m.Fields); err != nil {
+		return m, err
+	}
+	if d.Time != "" {
+		if v, ok := lookup(m.Fields, d.Time); ok {
+			if m.At, err = parseTime(v); err != nil {
+				return m, fmt.Errorf("%w: %s: %v", ErrBadValue, d.Time, err)
+			}
+		}
+	}
+	return m, nil
+}
+
+func decodeJSON(b []byte) (map[string]any, error) {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: more than one JSON value", ErrMalformed)
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("%w: a JSON payload must be an object, like {\"temp\": 23.5}", ErrMalformed)
+	}
+	return obj, nil
+}
+
+func (d *Decoder) decodeNumber(s string) (map[string]any, error) {
+	f, err := parseFinite(s)
+	if err != nil {
+		return nil, err
+	}
+	name := d.Field
+	if name == "" {
+		name = "value"
+	}
+	return map[string]any{name: f}, nil
+}
+
+// decodeKV reads key=value lines (or key=value pairs separated by commas or spaces, as
+// line protocols write them); values that are numbers become numbers.
+func decodeKV(s string) (map[string]any, error) {
+	out := map[string]any{}
+	fields := strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' || r == ',' || r == ';' || r == ' ' || r == '\t' })
+	for _, f := range fields {
+		k, v, ok := strings.Cut(f, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			return nil, fmt.Errorf("%w: %q is not key=value", ErrMalformed, truncate(f, 40))
+		}
+		v = strings.TrimSpace(v)
+		if isNumber(v) {
+			n, err := parseFinite(v)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", k, err)
+			}
+			out[k] = n
+			continue
+		}
+		out[k] = v
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: empty", ErrMalformed)
+	}
+	return out, nil
+}
+
+// isNumber reports whether s looks like a number (NaN and Inf included, to be refused).
+func isNumber(s string) bool {
+	if s == "" {
+		return false
+	}
+	_, err := strconv.ParseFloat(s, 64)
+	return err == nil || errors.Is(err, strconv.ErrRange)
+}
+
+func parseFinite(s string) (float64, error) {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, fmt.Errorf("%w: %q is not a finite number", ErrBadValue, truncate(s, 40))
+	}
+	return f, nil
+}
+
+func (d *Decoder) deviceID(topic string, fields map[string]any) (string, error) {
+	if n, ok, err := topicLevel(d.DeviceID); ok {
+		if err != nil {
+			return "", err
+		}
+		levels := strings.Split(topic, "/")
+		if n >= len(levels) || levels[n] == "" {
+			return "", fmt.Errorf("%w: topic %q has no level %d", ErrNoDevice, topic, n)
+		}
+		return levels[n], nil
+	}
+	v, ok := lookup(fields, d.DeviceID)
+	if !ok {
+		return "", fmt.Errorf("%w: the payload has no %s", ErrNoDevice, d.DeviceID)
+	}
+	switch x := v.(type) {
+	case string:
+		if strings.TrimSpace(x) != "" {
+			return strings.TrimSpace(x), nil
+		}
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64), nil
+	}
+	return "", fmt.Errorf("%w: %s is %s, not a device id", ErrNoDevice, d.DeviceID, describe(v))
+}
+
+// topicLevel reads "topic[N]".
+func topicLevel(spec string) (int, bool, error) {
+	inner, ok := strings.CutPrefix(spec, "topic[")
+	if !ok {
+		return 0, false, nil
+	}
+	inner, ok = strings.CutSuffix(inner, "]")
+	n, err := strconv.Atoi(inner)
+	if !ok || err != nil || n < 0 {
+		return 0, true, fmt.Errorf("device_id %q: write topic[N] with N a level from 0", spec)
+	}
+	return n, true, nil
+}
+
+// lookup finds a dotted path ("meta.sn") in nested objects.
+func lookup(fields map[string]any, path string) (any, bool) {
+	var cur any = fields
+	for _, p := range strings.Split(path, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = m[p]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+func parseTime(v any) (time.Time, error) {
+	switch x := v.(type) {
+	case string:
+		return time.Parse(time.RFC3339Nano, x)
+	case float64:
+		switch {
+		case x > 1e11 && x < 1e14: // milliseconds
+			return time.UnixMilli(int64(x)), nil
+		case x > 1e8 && x < 1e11: // seconds
+			sec, frac := math.Modf(x)
+			return time.Unix(int64(sec), int64(frac*1e9)), nil
+		}
+		return time.Time{}, fmt.Errorf("%v is neither Unix seconds nor milliseconds", x)
+	}
+	return time.Time{}, fmt.Errorf("%s is not a time", describe(v))
+}
+
+func describe(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "a list"
+	case bool:
+		return "a boolean"
+	case float64:
+		return "a number"
+	}
+	return "a string"
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
