@@ -114,6 +114,30 @@ func BenchmarkCreate64(b *testing.B) {
 	})
 }
 
+// BenchmarkCreate64SLA: BenchmarkCreate64 with an SLA policy on every ticket (two clocks,
+// three tiers): what arming the clocks (a timer row and a board row per ticket) costs.
+func BenchmarkCreate64SLA(b *testing.B) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, b.TempDir()+"/bench.db")
+	require.NoError(b, err)
+	b.Cleanup(func() { st.Close() })
+	always := &sla.Calendar{Name: "24x7", Location: time.FixedZone("CST", 8*3600), Always: true}
+	ps, errs := sla.NewPolicies([]sla.Policy{{ID: "orange", Calendar: always,
+		Goals: map[sla.Target]time.Duration{sla.Response: 30 * time.Minute, sla.Resolution: 4 * time.Hour}, WarnAt: 0.8,
+		Tiers: []sla.Tier{{Name: "yellow", After: 5 * time.Minute}, {Name: "red", After: 30 * time.Minute}, {Name: "black", After: 2 * time.Hour, Escalate: true}}}})
+	require.Empty(b, errs)
+	e, err := engine.New(ctx, engine.Options{Store: st, SLA: &engine.SLAOptions{Policies: ps, Notify: func(engine.Notification) {}}})
+	require.NoError(b, err)
+	b.Cleanup(func() { e.Close() })
+	d := draft("3号线急停按钮失灵")
+	runNWriters(b, 64, func(w, i int) error {
+		dd := d
+		dd.DedupKey = fmt.Sprintf("bench/%d", i)
+		_, _, err := e.Create(ctx, engine.CreateRequest{Draft: dd, Actor: agent})
+		return err
+	})
+}
+
 // BenchmarkCreateRouted: ticket creation with routing in the same transaction (decision over
 // a team of 20 with 10 rules, the assignment event, the decision trace, the offer timer),
 // durable on SQLite: routed tickets per second on the embedded store, by 8 concurrent writers
