@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
@@ -82,16 +83,10 @@ var spanPattern = regexp.MustCompile(`^(\d{2}):(\d{2})-(\d{2}):(\d{2})$`)
 func (s *SLAConfig) validate(defaultZone *time.Location, dir string) []problem {
 	var ps []problem
 	s.Built = map[string]*sla.Calendar{}
+	// The fingerprint: the section as written and the contents of the holiday sets it takes
+	// (build adds each set as it loads it).
 	fp := sha256.New()
 	_ = json.NewEncoder(fp).Encode([]any{s.Calendars, s.Policies})
-	for _, c := range s.Calendars {
-		for _, name := range c.HolidaySets {
-			if set, err := loadHolidaySet(name, dir); err == nil {
-				fp.Write(set.data)
-			}
-		}
-	}
-	s.Fingerprint = hex.EncodeToString(fp.Sum(nil))[:16]
 	for i, c := range s.Calendars {
 		at := indexPath("calendars", i)
 		var parent *sla.Calendar
@@ -100,7 +95,7 @@ func (s *SLAConfig) validate(defaultZone *time.Location, dir string) []problem {
 				ps = append(ps, problemf(at+".extends", "no calendar %q before this one; list the calendar it extends first", c.Extends))
 			}
 		}
-		cal, cps := c.build(defaultZone, parent, dir)
+		cal, cps := c.build(defaultZone, parent, dir, fp)
 		ps = append(ps, under(at, cps)...)
 		switch {
 		case c.Name == "":
@@ -110,12 +105,14 @@ func (s *SLAConfig) validate(defaultZone *time.Location, dir string) []problem {
 			s.Built[c.Name] = cal
 		}
 	}
+	s.Fingerprint = hex.EncodeToString(fp.Sum(nil))[:16]
 	policies, pps := buildPolicies(s.Policies, s.Built)
 	s.BuiltPolicies = policies
 	return append(ps, pps...)
 }
 
-func (c *Calendar) build(defaultZone *time.Location, parent *sla.Calendar, dir string) (*sla.Calendar, []problem) {
+// build makes the calendar; the holiday sets it loads are written to sets (the fingerprint).
+func (c *Calendar) build(defaultZone *time.Location, parent *sla.Calendar, dir string, sets io.Writer) (*sla.Calendar, []problem) {
 	var ps []problem
 	cal := &sla.Calendar{Name: c.Name, Location: defaultZone, Always: c.Always, Holidays: map[sla.Date]bool{}, Workdays: map[sla.Date]bool{}}
 	if parent != nil {
@@ -184,6 +181,7 @@ func (c *Calendar) build(defaultZone *time.Location, parent *sla.Calendar, dir s
 			ps = append(ps, problemf(indexPath("holiday_sets", j), "%v", err))
 			continue
 		}
+		sets.Write(set.data)
 		for d := range set.holidays {
 			cal.Holidays[d], cal.Workdays[d] = true, false
 		}

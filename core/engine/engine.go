@@ -649,6 +649,19 @@ func (e *Engine) replayOf(tx store.Tx, cmd ticket.Command) (res result, replayed
 	return result{replay: &ev}, true, nil
 }
 
+// ticketIn is ticket id as the batch has it: cached, else read through tx; found is false
+// when there is no such ticket.
+func (e *Engine) ticketIn(tx store.Tx, id string) (t ticket.Ticket, found bool, err error) {
+	if t, ok := e.cached(id); ok {
+		return t, true, nil
+	}
+	t, err = tx.Ticket(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return ticket.Ticket{}, false, nil
+	}
+	return t, err == nil, err
+}
+
 func (e *Engine) cached(id string) (ticket.Ticket, bool) {
 	if t, ok := e.pending[id]; ok {
 		return t, true

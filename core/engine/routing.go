@@ -612,14 +612,11 @@ func (e *Engine) fireDue() {
 // applyTimer fires one timer: an offer not accepted in time goes to someone else; an SLA
 // timer records what fell due.
 func (e *Engine) applyTimer(tx store.Tx, tm store.Timer) (result, error) {
-	t, ok := e.cached(tm.TicketID)
-	if !ok {
-		var err error
-		if t, err = tx.Ticket(tm.TicketID); errors.Is(err, store.ErrNotFound) {
-			return result{}, tx.DeleteTimer(tm.TicketID, tm.Kind)
-		} else if err != nil {
-			return result{}, err
-		}
+	t, found, err := e.ticketIn(tx, tm.TicketID)
+	if err != nil {
+		return result{}, err
+	} else if !found {
+		return result{}, tx.DeleteTimer(tm.TicketID, tm.Kind)
 	}
 	if tm.Kind == timerSLA && e.opts.SLA != nil {
 		return e.applySLATimer(tx, tm, t)

@@ -94,16 +94,11 @@ func (e *Engine) rearmAll() {
 // applyRearm arms the timers of tickets ids again.
 func (e *Engine) applyRearm(tx store.Tx, ids []string) (result, error) {
 	for _, id := range ids {
-		t, ok := e.cached(id)
-		if !ok {
-			var err error
-			if t, err = tx.Ticket(id); errors.Is(err, store.ErrNotFound) {
-				continue
-			} else if err != nil {
-				return result{}, err
-			}
+		t, found, err := e.ticketIn(tx, id)
+		if err != nil {
+			return result{}, err
 		}
-		if !t.State.Open() {
+		if !found || !t.State.Open() {
 			continue
 		}
 		if err := e.armSLA(tx, t, t); err != nil {
@@ -181,9 +176,15 @@ func (e *Engine) armSLA(tx store.Tx, before, t ticket.Ticket) error {
 				e.metrics.slaTargets.WithLabelValues(p.ID, string(sla.NextUpdate), outcome).Inc()
 			}
 		}
-		prev := p.Clocks(historyOf(before), now)
+		var prev []sla.Clock // computed only when a clock has stopped: most events stop none
 		for i, c := range clocks {
-			if i < len(prev) && prev[i].StoppedAt.IsZero() && !c.StoppedAt.IsZero() {
+			if c.StoppedAt.IsZero() {
+				continue
+			}
+			if prev == nil {
+				prev = p.Clocks(historyOf(before), now)
+			}
+			if i < len(prev) && prev[i].StoppedAt.IsZero() {
 				outcome := "met"
 				switch {
 				case t.State == ticket.StateRejected || t.ForceClosed:

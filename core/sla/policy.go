@@ -211,27 +211,27 @@ const (
 
 // Clock is one target of a ticket, as of a moment.
 type Clock struct {
-	Target Target        `json:"target"`
-	Goal   time.Duration `json:"-"`
-	Status Status        `json:"status"`
+	Target Target
+	Goal   time.Duration
+	Status Status
 	// Due is when the goal is (or was) reached, counting only running working time: it
 	// moves later while the clock is paused. Zero while paused before a breach (it depends
 	// on when work resumes).
-	Due time.Time `json:"due,omitzero"`
+	Due time.Time
 	// Elapsed is the working time the clock has run; Paused the working time it stood
 	// still in a paused state; Remaining what is left of the goal (negative when breached).
-	Elapsed   time.Duration `json:"-"`
-	Paused    time.Duration `json:"-"`
-	Remaining time.Duration `json:"-"`
+	Elapsed   time.Duration
+	Paused    time.Duration
+	Remaining time.Duration
 	// Round is when the wait measured began, for NextUpdate (each wait is a round); zero for
 	// the others.
-	Round time.Time `json:"-"`
+	Round time.Time
 	// StoppedAt is when it stopped (accepted, resolved); zero while it runs.
-	StoppedAt time.Time `json:"stopped_at,omitzero"`
+	StoppedAt time.Time
 	// BreachedAt is when it passed its goal; WarnAt when it passes WarnAt of it (zero when
 	// it did not or will not).
-	BreachedAt time.Time `json:"breached_at,omitzero"`
-	WarnAt     time.Time `json:"warn_at,omitzero"`
+	BreachedAt time.Time
+	WarnAt     time.Time
 
 	// runs are the stretches of wall time in which the clock ran (not paused, not
 	// stopped), oldest first; the last has no end while it runs.

@@ -186,15 +186,15 @@ type titlePart struct {
 
 // Engine evaluates the rules.
 type Engine struct {
-	rules   []compiled
-	max     int
-	devices map[string]*device
-	machine vm.VM
-	env     map[string]any
-	delta   map[string]any
-	rate    map[string]any
-	devEnv  map[string]any
-	delta0  bool // some rule reads delta or rate
+	rules    []compiled
+	max      int
+	devices  map[string]*device
+	machine  vm.VM
+	env      map[string]any
+	delta    map[string]any
+	rate     map[string]any
+	devEnv   map[string]any
+	anyDelta bool // some rule reads delta or rate
 }
 
 type device struct {
@@ -288,7 +288,7 @@ func New(cfg Config) (*Engine, []ConfigError) {
 		c.title = parseTitle(r.Title)
 		c.fields = fieldsOf(r.When + " || " + orFalse(r.ClearWhen))
 		c.needsDelta = strings.Contains(r.When+r.ClearWhen, "delta.") || strings.Contains(r.When+r.ClearWhen, "rate.")
-		e.delta0 = e.delta0 || c.needsDelta
+		e.anyDelta = e.anyDelta || c.needsDelta
 		e.rules = append(e.rules, c)
 	}
 	if len(errs) > 0 {
@@ -325,7 +325,7 @@ func (e *Engine) Evaluate(m Message) []Transition {
 	}
 	e.devEnv["id"], e.devEnv["model"] = m.Device, d.Model
 	e.env["device"] = e.devEnv
-	if e.delta0 {
+	if e.anyDelta {
 		clear(e.delta)
 		clear(e.rate)
 		secs := m.At.Sub(d.LastSeen).Seconds()
@@ -361,7 +361,7 @@ func (e *Engine) Evaluate(m Message) []Transition {
 		}
 	}
 	d.LastSeen = m.At
-	if e.delta0 {
+	if e.anyDelta {
 		if d.Last == nil {
 			d.Last = map[string]float64{}
 		}
