@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"time"
 
+	"gongdan/devices"
 	"gongdan/normalize"
 )
 
@@ -59,6 +60,12 @@ type Env struct {
 	Location *time.Location
 	// NewID makes envelope ids.
 	NewID func() string
+	// Devices is the device registry; nil when none is configured.
+	Devices devices.Lookup
+	// StateDir is a directory of the instance's own for state kept across restarts (alarm
+	// state snapshots); the connector creates it on first use. Empty: keep nothing (validate,
+	// dry runs).
+	StateDir string
 }
 
 // HTTPReceiver is a connector that takes requests at /<Spec.Mount>/{name}. The server routes

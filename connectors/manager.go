@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"gongdan/config"
+	"gongdan/devices"
 	"gongdan/normalize"
 )
 
@@ -64,6 +66,11 @@ type ManagerOptions struct {
 	Location *time.Location
 	// NewID makes envelope ids; default UUIDv7. Dry runs make them predictable.
 	NewID func() string
+	// Devices is the device registry, handed to every connector.
+	Devices devices.Lookup
+	// StateDir is where instances keep state across restarts, a subdirectory each (by name);
+	// empty: nowhere.
+	StateDir string
 	// Backoff is the first wait before a failed connector runs again; it doubles up to
 	// MaxBackoff. Defaults 1s and 1m.
 	Backoff, MaxBackoff time.Duration
@@ -124,6 +131,10 @@ func NewManager(cfg *config.Config, opts ManagerOptions) (*Manager, error) {
 			Now:      opts.Now,
 			Location: opts.Location,
 			NewID:    opts.NewID,
+			Devices:  opts.Devices,
+		}
+		if opts.StateDir != "" {
+			env.StateDir = filepath.Join(opts.StateDir, c.Name)
 		}
 		env.setDefaults()
 		conn, spec, err := opts.Registry.Build(cfg.File, c, env)

@@ -1,0 +1,104 @@
+// Package devices is the device registry: what is known of each device that raises tickets on
+// its own — model, firmware, the customer it belongs to, where it is installed. Entries come
+// from a config file and from the API (GET/PUT /api/v1/devices/{id}); the API's edits are kept
+// in the store and win over the file. Connectors read it on their hot path, so lookups take a
+// read lock only.
+package devices
+
+import (
+	"sort"
+	"sync"
+	"time"
+
+	"gongdan/normalize"
+)
+
+// Device is one registry entry.
+type Device struct {
+	ID          string             `json:"id" yaml:"id"`
+	Model       string             `json:"model" yaml:"model"`
+	Firmware    string             `json:"firmware" yaml:"firmware"`
+	ProductType string             `json:"product_type" yaml:"product_type"`
+	Customer    normalize.Customer `json:"customer" yaml:"customer"`
+	// Location is the install address and its coordinates.
+	Location normalize.Location `json:"location" yaml:"location"`
+	// Source says where the entry came from: "config" (the devices file) or "api".
+	Source    string    `json:"source" yaml:"-"`
+	UpdatedAt time.Time `json:"updated_at,omitzero" yaml:"-"`
+	UpdatedBy string    `json:"updated_by,omitempty" yaml:"-"`
+}
+
+// Lookup is what connectors need of the registry.
+type Lookup interface {
+	// Device returns the entry of id, and whether there is one.
+	Device(id string) (Device, bool)
+}
+
+// SaveFunc keeps an API edit durably (the store).
+type SaveFunc func(Device) error
+
+// Registry is the registry in memory. The zero value is not usable; use New.
+type Registry struct {
+	mu   sync.RWMutex
+	m    map[string]Device
+	save SaveFunc
+}
+
+// New builds a registry from the config file's entries and the stored API edits (which win),
+// keeping later edits through save (nil: in memory only).
+func New(fromConfig, stored []Device, save SaveFunc) *Registry {
+	r := &Registry{m: make(map[string]Device, len(fromConfig)+len(stored)), save: save}
+	for _, d := range fromConfig {
+		d.Source = "config"
+		r.m[d.ID] = d
+	}
+	for _, d := range stored {
+		d.Source = "api"
+		r.m[d.ID] = d
+	}
+	return r
+}
+
+// Device returns the entry of id.
+func (r *Registry) Device(id string) (Device, bool) {
+	if r == nil {
+		return Device{}, false
+	}
+	r.mu.RLock()
+	d, ok := r.m[id]
+	r.mu.RUnlock()
+	return d, ok
+}
+
+// Put stores d (durably first, then in memory) and returns it as kept.
+func (r *Registry) Put(d Device) (Device, error) {
+	d.Source = "api"
+	if r.save != nil {
+		if err := r.save(d); err != nil {
+			return Device{}, err
+		}
+	}
+	r.mu.Lock()
+	r.m[d.ID] = d
+	r.mu.Unlock()
+	return d, nil
+}
+
+// List returns every entry, by id.
+func (r *Registry) List() []Device {
+	r.mu.RLock()
+	out := make([]Device, 0, len(r.m))
+	for _, d := range r.m {
+		out = append(out, d)
+	}
+	r.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Len is the number of entries.
+func (r *Registry) Len() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return len(r.m)
+}
