@@ -195,6 +195,8 @@ type Engine struct {
 	rate     map[string]any
 	devEnv   map[string]any
 	anyDelta bool // some rule reads delta or rate
+	// offlineFrom: no offline raise before it (HoldOffline).
+	offlineFrom time.Time
 }
 
 type device struct {
@@ -281,7 +283,7 @@ func New(cfg Config) (*Engine, []ConfigError) {
 			bad(".repeat", "repeat and for are two ways to say how long: use one")
 		}
 		for j, f := range r.Topics {
-			if err := validFilter(f); err != nil {
+			if err := ValidFilter(f); err != nil {
 				bad(fmt.Sprintf(".topics[%d]", j), "%v", err)
 			}
 		}
@@ -476,7 +478,7 @@ func (e *Engine) Tick(now time.Time) []Transition {
 			}
 			st := d.rule(r.ID)
 			switch {
-			case r.OfflineAfter > 0 && st.State != Active && !d.LastSeen.IsZero() && now.Sub(d.LastSeen) >= r.OfflineAfter:
+			case r.OfflineAfter > 0 && st.State != Active && !d.LastSeen.IsZero() && now.Sub(d.LastSeen) >= r.OfflineAfter && !now.Before(e.offlineFrom):
 				st.Since = d.LastSeen
 				out = e.raise(out, d, r, st, id, now)
 			case r.OfflineAfter == 0 && st.State == Pending && r.Repeat == 0 && now.Sub(st.Since) >= r.For:
@@ -488,6 +490,11 @@ func (e *Engine) Tick(now time.Time) []Transition {
 	}
 	return out
 }
+
+// HoldOffline keeps Tick from raising offline alarms before until: after a restart, the
+// messages the broker queued meanwhile arrive first, and devices that kept publishing are not
+// called silent.
+func (e *Engine) HoldOffline(until time.Time) { e.offlineFrom = until }
 
 // StateOf returns device's state of rule, for tests and the API.
 func (e *Engine) StateOf(device, rule string) State {
@@ -564,7 +571,8 @@ func MatchTopic(filter, topic string) bool {
 	}
 }
 
-func validFilter(f string) error {
+// ValidFilter checks an MQTT topic filter: + and # stand for whole levels, # only last.
+func ValidFilter(f string) error {
 	levels := strings.Split(f, "/")
 	for i, l := range levels {
 		switch {

@@ -251,3 +251,15 @@ func BenchmarkEvaluate(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }
+
+// After a restart the offline check waits out its grace, while pending alarms still raise on
+// time: HoldOffline holds back offline raises only.
+func TestHoldOfflineHoldsOnlyOfflineRaises(t *testing.T) {
+	e := newEngine(t, 0, overheat, alarm.Rule{ID: "offline", OfflineAfter: time.Minute, Urgency: "yellow"})
+	require.Empty(t, e.Evaluate(msg("E1", 0, temp(90)))) // overheat pending, last heard at t0
+	e.HoldOffline(t0.Add(5 * time.Minute))
+	// Two minutes of silence: offline would be due, and so is overheat's for.
+	assert.Equal(t, []string{"raise:overheat"}, kinds(e.Tick(t0.Add(2*time.Minute))))
+	assert.Empty(t, e.Tick(t0.Add(4*time.Minute)), "offline raised within the hold")
+	assert.Equal(t, []string{"raise:offline"}, kinds(e.Tick(t0.Add(5*time.Minute))))
+}

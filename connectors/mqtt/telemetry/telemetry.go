@@ -76,6 +76,11 @@ func (d *Decoder) Decode(topic string, payload []byte, received time.Time) (alar
 	if max <= 0 {
 		max = 64 << 10
 	}
+	if _, ok, _ := topicLevel(d.DeviceID); ok {
+		// Known before the payload is read, so a bad payload is still counted against its
+		// device.
+		m.Device, _ = d.deviceID(topic, nil)
+	}
 	if len(payload) > max {
 		return m, fmt.Errorf("%w: %d bytes (at most %d)", ErrTooLarge, len(payload), max)
 	}
@@ -106,8 +111,10 @@ func (d *Decoder) Decode(topic string, payload []byte, received time.Time) (alar
 	if err != nil {
 		return m, err
 	}
-	if m.Device, err = d.deviceID(topic, m.Fields); err != nil {
-		return m, err
+	if m.Device == "" {
+		if m.Device, err = d.deviceID(topic, m.Fields); err != nil {
+			return m, err
+		}
 	}
 	if d.Time != "" {
 		if v, ok := lookup(m.Fields, d.Time); ok {
