@@ -30,12 +30,26 @@ func (u Urgency) Valid() bool {
 	return false
 }
 
+// Intents of drafts that must never open a ticket (an alarm clear, a storm-guard summary):
+// such a draft only adds to the open ticket of its thread_key, which it therefore needs. A
+// draft without an intent opens a ticket or merges into the open one of its thread, as usual.
+const (
+	// IntentUpdate: the draft is merged into the newest open ticket of its thread_key; with
+	// none open, nothing is written.
+	IntentUpdate = "update"
+	// IntentResolve: as IntentUpdate, and then the ticket is resolved automatically if it is
+	// in_progress and not frozen (root cause: the draft's title, or its description). In any
+	// other state the draft is only on record, and people resolve the ticket.
+	IntentResolve = "resolve"
+)
+
 // Draft is a request as the pipeline hands it to the core (DESIGN.md §3). A field a connector
 // could not fill stays empty: nothing is invented.
 type Draft struct {
 	Source      Source       `json:"source"`
 	DedupKey    string       `json:"dedup_key,omitempty"`
 	ThreadKey   string       `json:"thread_key,omitempty"`
+	Intent      string       `json:"intent,omitempty"` // empty, IntentUpdate or IntentResolve
 	ReceivedAt  time.Time    `json:"received_at,omitzero"`
 	OccurredAt  time.Time    `json:"occurred_at,omitzero"`
 	Customer    Customer     `json:"customer"`
@@ -133,6 +147,14 @@ func (d *Draft) Validate() error {
 	}
 	if d.Location.Lon < -180 || d.Location.Lon > 180 {
 		return &FieldError{"location.lon", "must be between -180 and 180"}
+	}
+	switch d.Intent {
+	case "", IntentUpdate, IntentResolve:
+	default:
+		return &FieldError{"intent", fmt.Sprintf("unknown intent %q (one of: update, resolve; leave it out to open or merge a ticket as usual)", d.Intent)}
+	}
+	if d.Intent != "" && strings.TrimSpace(d.ThreadKey) == "" {
+		return &FieldError{"intent", fmt.Sprintf("intent %s needs a thread_key: it names the open ticket the draft updates", d.Intent)}
 	}
 	if len(d.DedupKey) > 512 {
 		return &FieldError{"dedup_key", "longer than 512 bytes"}

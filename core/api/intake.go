@@ -8,7 +8,9 @@ import (
 	"strconv"
 
 	"gongdan/connectors"
+	"gongdan/core/engine"
 	"gongdan/core/ticket"
+	"gongdan/normalize"
 	"gongdan/pipeline/deadletter"
 )
 
@@ -37,6 +39,31 @@ func (s *Server) routeIntake(mux *http.ServeMux) {
 	// routes take no bearer token.
 	mux.HandleFunc("/ingest/{connector}", s.receive("ingest"))
 	mux.HandleFunc("/wechat/{connector}", s.receive("wechat"))
+}
+
+// writeIntake answers POST /api/v1/tickets with what became of draft d; header
+// Gongdan-Intake names it. Created: 201 with the new ticket; duplicate or merged: 200 with the
+// ticket it went into; unmatched: 404 no-open-ticket, since a draft with an intent never opens
+// a ticket and nothing was written.
+func writeIntake(w http.ResponseWriter, r *http.Request, d normalize.Draft, t ticket.Ticket, outcome engine.Outcome) {
+	w.Header().Set("Gongdan-Intake", string(outcome))
+	if outcome == engine.Unmatched {
+		p := newProblem(http.StatusNotFound, "no-open-ticket", fmt.Sprintf(
+			"no ticket with thread_key %q is open, and a draft of intent %s never opens one: nothing was written "+
+				"(send it without intent to open a ticket)", d.ThreadKey, d.Intent))
+		if p.Title == "" {
+			p.Title = "No open ticket to update" // until problem.Titles lists the kind
+		}
+		p.Field = "thread_key"
+		writeProblem(w, r, p)
+		return
+	}
+	w.Header().Set("Location", "/api/v1/tickets/"+t.ID)
+	status := http.StatusOK
+	if outcome == engine.Created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, t)
 }
 
 func (s *Server) receive(mount string) http.HandlerFunc {

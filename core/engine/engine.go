@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -194,14 +195,21 @@ const (
 	// nothing was written, and the ticket the first one went into is returned.
 	Duplicate Outcome = "duplicate"
 	// Merged: the draft's thread key matched an open ticket, and the draft was added to it
-	// (a source_added event); the ticket after the merge is returned.
+	// (a source_added event; for a draft of intent resolve, possibly a resolve event after
+	// it); the ticket after the merge is returned.
 	Merged Outcome = "merged"
+	// Unmatched: the draft has an intent (normalize.IntentUpdate, IntentResolve) and no ticket
+	// of its thread is open, so nothing was written and no ticket is returned. A redelivery is
+	// unmatched again, unless a ticket of the thread opened meanwhile.
+	Unmatched Outcome = "unmatched"
 )
 
 // Create takes a draft in: it opens a new ticket, or merges the draft into the newest open
 // ticket of its thread (thread_key), exactly once per dedup key and per idempotency key. A new
 // ticket for the same customer or device and category as a ticket closed within
 // ticket.RepeatWindow before the draft was received records that ticket as its repeat_of.
+// A draft with an intent only merges: with no open ticket of its thread it is Unmatched, with
+// a nil error and a zero ticket.
 func (e *Engine) Create(ctx context.Context, req CreateRequest) (ticket.Ticket, Outcome, error) {
 	// Check the draft here, in the caller's goroutine: the committer only writes.
 	if _, err := ticket.Create("", req.Draft, "", req.Actor, time.Time{}, ""); err != nil {
@@ -408,6 +416,13 @@ func (e *Engine) commit(batch []*request) {
 			e.metrics.actions.WithLabelValues(string(action), "replay").Inc()
 		case res.outcome == Merged:
 			e.metrics.actions.WithLabelValues(string(ticket.ActionSourceAdded), "ok").Inc()
+			for _, ev := range res.more {
+				if ev.Action == ticket.ActionResolve { // by a draft of intent resolve
+					e.metrics.actions.WithLabelValues(string(ticket.ActionResolve), "ok").Inc()
+				}
+			}
+		case res.outcome == Unmatched:
+			// nothing was written: not an action (gongdan_intake_total counts it)
 		default:
 			e.metrics.actions.WithLabelValues(string(action), outcome(res.err)).Inc()
 		}
@@ -500,6 +515,11 @@ func (e *Engine) applyCreate(tx store.Tx, req *CreateRequest) (result, error) {
 			return res, err
 		}
 	}
+	if d.Intent != "" {
+		// It must never open a ticket (an alarm clear after its ticket was closed, say): there
+		// is nothing to write, and nothing claims its keys, so a redelivery is unmatched too.
+		return result{outcome: Unmatched}, nil
+	}
 	repeatOf, err := e.repeatOf(tx, d, now)
 	if err != nil {
 		return result{}, err
@@ -528,7 +548,8 @@ func (e *Engine) applyCreate(tx store.Tx, req *CreateRequest) (result, error) {
 	return result{ticket: t, outcome: Created, event: &ev}, nil
 }
 
-// merge adds the draft to the newest open ticket of its thread, if there is one.
+// merge adds the draft to the newest open ticket of its thread, if there is one; a draft of
+// intent resolve then resolves it (autoResolve).
 func (e *Engine) merge(tx store.Tx, req *CreateRequest, now time.Time) (res result, merged bool, err error) {
 	id, err := tx.OpenTicketIDByThreadKey(req.Draft.ThreadKey)
 	if errors.Is(err, store.ErrNotFound) {
@@ -560,7 +581,86 @@ func (e *Engine) merge(tx store.Tx, req *CreateRequest, now time.Time) (res resu
 		return result{}, false, err
 	}
 	e.pending[next.ID] = next
-	return result{ticket: next, outcome: Merged, event: &ev, before: t}, true, nil
+	res = result{ticket: next, outcome: Merged, event: &ev, before: t}
+	if req.Draft.Intent == normalize.IntentResolve && next.State == ticket.StateInProgress {
+		if err := e.autoResolve(tx, &res, req, now); err != nil {
+			return result{}, false, err
+		}
+	}
+	return res, true, nil
+}
+
+// autoResolve resolves res.ticket, into which a draft of intent resolve was just merged, in
+// the merge's transaction: the resolve event goes to res.more after the merge's own, as
+// routing's events do, and res.ticket becomes the resolved ticket. It is decided as a command
+// of the draft's sender (the system, for the pipeline), so a ticket that refuses it (frozen, or
+// a sender whose role may not resolve) keeps the merge alone: the draft is on record, and
+// people resolve the ticket.
+func (e *Engine) autoResolve(tx store.Tx, res *result, req *CreateRequest, now time.Time) error {
+	if e.routing != nil {
+		// Routing's follow-ups of each event in turn, the merge's first, as routeWith does
+		// for its own; apply must not run them again on the pair.
+		if err := e.follow(tx, res.before, res); err != nil {
+			return err
+		}
+		res.followed = true
+	}
+	d := req.Draft
+	rootCause := strings.TrimSpace(d.Title)
+	if rootCause == "" {
+		rootCause = strings.TrimSpace(d.Description)
+	}
+	rd := ticket.ResolveData{RootCause: rootCause}
+	if d.DedupKey != "" {
+		rd.Evidence = []string{d.DedupKey}
+	}
+	data, err := json.Marshal(rd)
+	if err != nil {
+		return err
+	}
+	merged := res.ticket
+	ev, err := ticket.Decide(merged, ticket.Command{TicketID: merged.ID, Action: ticket.ActionResolve, Actor: req.Actor,
+		Reason: "resolved by a draft of intent resolve from " + sourceName(d.Source), Data: data}, now)
+	if err != nil {
+		e.opts.Logger.Info("intake: a draft of intent resolve was merged; the ticket refuses to be resolved by it",
+			"ticket", merged.ID, "dedup_key", d.DedupKey, "why", err)
+		return nil
+	}
+	next, err := ticket.Apply(merged, ev)
+	if err != nil {
+		return err
+	}
+	if ev.ID, err = tx.Append(next, ev); err != nil {
+		e.forget(next.ID)
+		return err
+	}
+	e.pending[next.ID] = next
+	res.ticket = next
+	res.more = append(res.more, ev)
+	if e.routing != nil {
+		sub := result{ticket: next, event: &ev}
+		if err := e.follow(tx, merged, &sub); err != nil {
+			return err
+		}
+		res.more = append(res.more, sub.more...)
+		res.notes = append(res.notes, sub.notes...)
+	}
+	return nil
+}
+
+// sourceName names where a draft came from, for the audit: connector/kind, or what is known.
+func sourceName(s normalize.Source) string {
+	name := s.Connector
+	if name == "" {
+		name = s.Type
+	}
+	if s.Kind != "" {
+		name += "/" + s.Kind
+	}
+	if name == "" {
+		return "an unnamed source"
+	}
+	return name
 }
 
 // repeatOf finds the ticket a new ticket from d repeats: the most recently closed one with

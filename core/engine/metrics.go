@@ -28,7 +28,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"action", "outcome"}),
 		intake: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gongdan_intake_total",
-			Help: "Drafts taken in, by outcome: created (a new ticket), duplicate (a dedup key or Idempotency-Key seen before), merged (into the open ticket of its thread).",
+			Help: "Drafts taken in, by outcome: created (a new ticket), duplicate (a dedup key or Idempotency-Key seen before), merged (into the open ticket of its thread), unmatched (a draft with an intent, such as an alarm clear, whose thread has no open ticket: nothing written).",
 		}, []string{"outcome"}),
 		tickets: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "gongdan_tickets",
@@ -78,7 +78,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Engineers suspended after consecutive customer ratings of 1.",
 		}),
 	}
-	for _, o := range []Outcome{Created, Duplicate, Merged} {
+	for _, o := range []Outcome{Created, Duplicate, Merged, Unmatched} {
 		m.intake.WithLabelValues(string(o)) // every outcome shows from the start, at 0
 	}
 	if reg != nil {

@@ -186,7 +186,7 @@ var rules = map[Action]rule{
 	ActionPartsArrived: {from: []State{StateAwaitingParts}, to: StateInProgress, roles: []Role{RoleEngineer, RoleDispatcher, RoleSupervisor, RoleSystem, RoleAdmin}},
 	ActionPause:        {from: []State{StateAccepted, StateInProgress}, to: StatePaused, roles: []Role{RoleEngineer, RoleDispatcher, RoleSupervisor, RoleAdmin}, reason: true},
 	ActionResume:       {from: []State{StatePaused}, to: StateInProgress, roles: []Role{RoleEngineer, RoleDispatcher, RoleSupervisor, RoleSystem, RoleAdmin}},
-	ActionResolve:      {from: []State{StateInProgress}, to: StateResolved, roles: []Role{RoleEngineer, RoleAdmin}},
+	ActionResolve:      {from: []State{StateInProgress}, to: StateResolved, roles: []Role{RoleEngineer, RoleSystem, RoleAdmin}}, // system: a draft of intent resolve (an alarm clear)
 	ActionConfirm:      {from: []State{StateResolved}, to: StateCustomerConfirmed, roles: []Role{RoleCustomer}},
 	ActionClose:        {from: []State{StateCustomerConfirmed}, to: StateClosed, roles: append([]Role{RoleSystem}, staffDesk...)},
 	ActionForceClose: {from: append([]State{StateResolved, StateCustomerConfirmed}, allOpen...), to: StateClosed,

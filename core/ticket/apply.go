@@ -207,6 +207,11 @@ func Apply(t Ticket, ev Event) (Ticket, error) {
 			t.AwaitingUpdate = time.Time{} // staff acted on the ticket: the customer has an update
 		}
 	}
+	if !ev.To.Open() {
+		// Resolved, closed or rejected, by the system too (a draft of intent resolve): that
+		// is the answer, and a ticket no longer open owes no update.
+		t.AwaitingUpdate = time.Time{}
+	}
 	if ev.Action == ActionCreate || ev.To != t.State {
 		t.History = append(slices.Clip(t.History), StateChange{At: ev.At, State: ev.To})
 	}

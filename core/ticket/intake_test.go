@@ -74,6 +74,27 @@ func TestAddSource(t *testing.T) {
 	}
 }
 
+// A draft of intent resolve: the system merges the clear and resolves the ticket. The resolve
+// is the answer the customer waits for, though the system's actions are no answer otherwise.
+func TestSystemResolveAfterAMergeOwesNoUpdate(t *testing.T) {
+	h := newHistory(t)
+	h.must(t, pathTo[ticket.StateInProgress]...)
+	h.now = h.now.Add(time.Minute)
+	ev, err := ticket.AddSource(h.t, alarm(normalize.UrgencyBlue), system, h.now, "")
+	require.NoError(t, err)
+	h.append(t, ev)
+	require.Equal(t, h.now, h.t.AwaitingUpdate)
+
+	resolved, err := h.do(t, step{ticket.ActionResolve, system, "", `{"root_cause":"急停已复位"}`})
+	require.NoError(t, err)
+	assert.True(t, resolved.Automatic)
+	assert.Equal(t, ticket.StateResolved, h.t.State)
+	assert.Zero(t, h.t.AwaitingUpdate)
+	folded, err := ticket.Fold(h.events)
+	require.NoError(t, err)
+	assert.Equal(t, h.t, folded)
+}
+
 func TestAddSourceOnlyToOpenTickets(t *testing.T) {
 	for _, state := range ticket.States {
 		t.Run(string(state), func(t *testing.T) {
