@@ -49,9 +49,14 @@ type Config struct {
 	SLA SLAConfig `yaml:"sla"`
 	// Notify is reserved for a later version; it must be absent or empty.
 	Notify Section `yaml:"notify"`
+	// Devices is what the device registry knows from the config: a devices file and/or
+	// devices listed inline.
+	Devices Devices `yaml:"devices"`
 
 	// File is the name the config was loaded under; empty for the embedded quickstart.
 	File string `yaml:"-"`
+	// DataDir is the serve --data directory; set by ResolvePaths, empty until then.
+	DataDir string `yaml:"-"`
 }
 
 // Server configures the HTTP API.
@@ -220,16 +225,20 @@ func parse(filename string, data []byte, lookup func(string) (string, bool)) (*C
 		}
 		d.errs = append(d.errs, ConnectorValidator(filename, con)...)
 	}
-	if len(d.errs) > 0 {
+	devicesFileErrs := c.Devices.load(d, c.dir())
+	if len(d.errs) > 0 || len(devicesFileErrs) > 0 {
+		// The config's problems by line, then the devices file's.
 		d.errs.sortByLine()
-		return nil, d.errs
+		return nil, append(d.errs, devicesFileErrs...)
 	}
 	return c, nil
 }
 
 // ResolvePaths makes the relative file paths in the config (store.path, bus.dir) relative to
-// dataDir, the serve --data directory. Absolute paths stay as they are.
+// dataDir, the serve --data directory, and keeps dataDir as DataDir. Absolute paths stay as they
+// are.
 func (c *Config) ResolvePaths(dataDir string) {
+	c.DataDir = dataDir
 	for _, p := range []*string{&c.Store.Path, &c.Bus.Dir} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dataDir, *p)
@@ -252,6 +261,15 @@ func IsLoopback(addr string) bool {
 	return err == nil && ip.Unmap().IsLoopback()
 }
 
+// dir is the folder that file references in the config (normalize.dictionary, holiday set
+// files, devices.file) are relative to: the config file's.
+func (c *Config) dir() string {
+	if c.File == "" {
+		return "."
+	}
+	return filepath.Dir(c.File)
+}
+
 func (c *Config) setDefaults() {
 	c.Server.setDefaults()
 	c.Store.setDefaults()
@@ -263,10 +281,7 @@ func (c *Config) validate() []problem {
 	ps = append(ps, under("server", c.Server.validate())...)
 	ps = append(ps, under("store", c.Store.validate())...)
 	ps = append(ps, under("bus", c.Bus.validate())...)
-	dir := "."
-	if c.File != "" {
-		dir = filepath.Dir(c.File)
-	}
+	dir := c.dir()
 	ps = append(ps, under("normalize", c.Normalize.validate(dir))...)
 	if c.Server.Location != nil {
 		ps = append(ps, under("sla", c.SLA.validate(c.Server.Location, dir))...)

@@ -22,11 +22,28 @@ import (
 
 // parseDocument parses data into the node of its top-level mapping.
 func parseDocument(file string, data []byte) (*yaml.Node, Errors) {
+	root, errs := parseOne(file, data, "config")
+	if errs != nil {
+		return nil, errs
+	}
+	if root == nil || isNull(root) {
+		return nil, emptyFile(file)
+	}
+	if root.Kind != yaml.MappingNode {
+		return nil, Errors{{File: file, Line: root.Line,
+			Msg: fmt.Sprintf("the top level must be a mapping of sections (server:, store:, bus:, connectors:), not %s", describe(root))}}
+	}
+	return root, nil
+}
+
+// parseOne parses data, which must hold one YAML document (a what, for the message when it
+// holds more), into the node of its top level; nil when data holds no document at all.
+func parseOne(file string, data []byte, what string) (*yaml.Node, Errors) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, emptyFile(file)
+			return nil, nil
 		}
 		return nil, Errors{syntaxError(file, data, err)}
 	}
@@ -37,17 +54,9 @@ func parseDocument(file string, data []byte) (*yaml.Node, Errors) {
 		return nil, Errors{syntaxError(file, data, err)}
 	default:
 		return nil, Errors{{File: file, Line: next.Line,
-			Msg: "a config file holds one YAML document, and a second one starts here; remove the --- and what follows, or merge it into the first"}}
+			Msg: "a " + what + " file holds one YAML document, and a second one starts here; remove the --- and what follows, or merge it into the first"}}
 	}
-	root := doc.Content[0]
-	if isNull(root) {
-		return nil, emptyFile(file)
-	}
-	if root.Kind != yaml.MappingNode {
-		return nil, Errors{{File: file, Line: root.Line,
-			Msg: fmt.Sprintf("the top level must be a mapping of sections (server:, store:, bus:, connectors:), not %s", describe(root))}}
-	}
-	return root, nil
+	return doc.Content[0], nil
 }
 
 func emptyFile(file string) Errors {
@@ -91,8 +100,10 @@ func firstTabIndent(data []byte) int {
 
 // decoder walks one document. It collects problems rather than stopping at the first.
 type decoder struct {
-	file   string
-	lookup func(string) (string, bool) // os.LookupEnv, or a fake in tests
+	file string
+	// lookup is os.LookupEnv, or a fake in tests; nil for data files (the devices file), whose
+	// strings are taken as written.
+	lookup func(string) (string, bool)
 	errs   Errors
 	// lines maps each key path seen to the line of its key or list item, so that problems
 	// found later (by validate) can be placed.
@@ -531,7 +542,7 @@ func (d *decoder) scalar(path string, n *yaml.Node, v reflect.Value) {
 // expand replaces ${VAR} references in a string scalar, in place, once. It reports false when a
 // reference could not be expanded.
 func (d *decoder) expand(path string, n *yaml.Node) bool {
-	if n.Tag != "!!str" || d.seen[n] {
+	if d.lookup == nil || n.Tag != "!!str" || d.seen[n] {
 		return true
 	}
 	d.seen[n] = true

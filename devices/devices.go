@@ -39,9 +39,12 @@ type SaveFunc func(Device) error
 
 // Registry is the registry in memory. The zero value is not usable; use New.
 type Registry struct {
-	mu   sync.RWMutex
-	m    map[string]Device
-	save SaveFunc
+	// putMu orders Puts: two edits of one device saved in one order and applied in the
+	// other would leave the store and the memory disagreeing until the next restart.
+	putMu sync.Mutex
+	mu    sync.RWMutex
+	m     map[string]Device
+	save  SaveFunc
 }
 
 // New builds a registry from the config file's entries and the stored API edits (which win),
@@ -73,6 +76,8 @@ func (r *Registry) Device(id string) (Device, bool) {
 // Put stores d (durably first, then in memory) and returns it as kept.
 func (r *Registry) Put(d Device) (Device, error) {
 	d.Source = "api"
+	r.putMu.Lock()
+	defer r.putMu.Unlock()
 	if r.save != nil {
 		if err := r.save(d); err != nil {
 			return Device{}, err

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"path/filepath"
+	"slices"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,8 +17,10 @@ import (
 	"gongdan/connectors"
 	"gongdan/core/api"
 	"gongdan/core/engine"
+	"gongdan/core/store"
 	"gongdan/core/store/sqlite"
 	"gongdan/core/ticket"
+	"gongdan/devices"
 	"gongdan/normalize"
 	"gongdan/pipeline"
 )
@@ -31,6 +36,8 @@ type stack struct {
 	pipeline *pipeline.Pipeline
 	conns    *connectors.Manager
 	api      *api.Server
+	// devices is the device registry the connectors look devices up in and the API edits.
+	devices *devices.Registry
 
 	pipelineDone chan error
 	outbox       *pipeline.Outbox
@@ -66,6 +73,9 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 	if s.engine, err = engine.New(ctx, eopts); err != nil {
 		return nil, err
 	}
+	if s.devices, err = openDevices(ctx, cfg, s.store, log); err != nil {
+		return nil, err
+	}
 	if s.bus, err = pipeline.OpenBus(ctx, busConfig(cfg), log); err != nil {
 		return nil, userError(err)
 	}
@@ -74,11 +84,16 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 	// connectors' normalizers: the manager is built first and reaches the pipeline through
 	// this variable, which is set before anything runs.
 	var pl *pipeline.Pipeline
-	s.conns, err = connectors.NewManager(cfg, connectors.ManagerOptions{
+	mopts := connectors.ManagerOptions{
 		Publish:  func(ctx context.Context, env normalize.Envelope) error { return pl.Publish(ctx, env) },
 		Logger:   log,
 		Location: cfg.Server.Location,
-	})
+		Devices:  s.devices,
+	}
+	if cfg.DataDir != "" {
+		mopts.StateDir = filepath.Join(cfg.DataDir, "connectors")
+	}
+	s.conns, err = connectors.NewManager(cfg, mopts)
 	if err != nil {
 		return nil, userError(err)
 	}
@@ -136,12 +151,43 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 	s.api, err = api.New(api.Options{
 		Engine: s.engine, Store: s.store, Tokens: tokens, Logger: log, MaxBodyBytes: cfg.Server.MaxBodyBytes,
 		Gatherer: reg, Registerer: reg,
-		Connectors: s.conns, DeadLetters: s.store, Replayer: s.pipeline,
+		Connectors: s.conns, DeadLetters: s.store, Replayer: s.pipeline, Devices: s.devices,
 	})
 	if err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// openDevices builds the device registry from the config's devices and the edits made through
+// the API, which the store keeps and which win; later edits are kept in the store too.
+func openDevices(ctx context.Context, cfg *config.Config, st store.Store, log *slog.Logger) (*devices.Registry, error) {
+	bodies, err := st.Devices(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the devices edited through the API: %w", err)
+	}
+	stored := make([]devices.Device, 0, len(bodies))
+	for _, id := range slices.Sorted(maps.Keys(bodies)) {
+		var d devices.Device
+		if err := json.Unmarshal(bodies[id], &d); err != nil {
+			// One unreadable row should not keep the server down; PUT it again to replace it.
+			log.Warn("a device edited through the API cannot be read back; its config entry, if any, is used", "device", id, "err", err)
+			continue
+		}
+		d.ID = id
+		stored = append(stored, d)
+	}
+	save := func(d devices.Device) error {
+		body, err := json.Marshal(d)
+		if err != nil {
+			return err
+		}
+		// Without the server's cancellation: an edit that arrives as the server stops is
+		// still kept (or refused) whole, and the registry in memory follows the store.
+		return st.Write(context.WithoutCancel(ctx), func(tx store.Tx) error { return tx.PutDevice(d.ID, body) })
+	}
+	log.Info("device registry", "from_config", len(cfg.Devices.Loaded), "edited_through_api", len(stored))
+	return devices.New(cfg.Devices.Loaded, stored, save), nil
 }
 
 // start runs the pipeline and, once it is subscribed, the connectors.

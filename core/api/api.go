@@ -27,6 +27,7 @@ import (
 	"gongdan/core/engine"
 	"gongdan/core/store"
 	"gongdan/core/ticket"
+	"gongdan/devices"
 	"gongdan/normalize"
 	"gongdan/pipeline/deadletter"
 	"gongdan/problem"
@@ -59,6 +60,10 @@ type Options struct {
 	// DeadLetters and Replayer serve /api/v1/deadletters. Nil: the endpoints answer 503.
 	DeadLetters deadletter.Store
 	Replayer    Replayer
+	// Devices is the device registry that /api/v1/devices reads and edits, the same one the
+	// connectors look devices up in, so an edit applies to the next message. Nil: the
+	// endpoints answer 503.
+	Devices *devices.Registry
 }
 
 // Server is the HTTP handler. Use New.
@@ -118,6 +123,7 @@ func New(opts Options) (*Server, error) {
 	mux.Handle("GET /api/v1/stream", s.auth(staff, s.stream))
 	s.routeRouting(mux, staff)
 	s.routeSLA(mux, staff)
+	s.routeDevices(mux, staff)
 	s.routeIntake(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -271,14 +277,7 @@ func (s *Server) createTicket(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	w.Header().Set("Location", "/api/v1/tickets/"+t.ID)
-	// What became of the draft: created (201), duplicate or merged (200, the ticket it went into).
-	w.Header().Set("Gongdan-Intake", string(outcome))
-	status := http.StatusOK
-	if outcome == engine.Created {
-		status = http.StatusCreated
-	}
-	writeJSON(w, status, t)
+	writeIntake(w, r, d, t, outcome)
 }
 
 func (s *Server) getTicket(w http.ResponseWriter, r *http.Request) {

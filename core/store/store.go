@@ -50,6 +50,7 @@ type Store interface {
 	Close() error
 	RoutingStore
 	SLAStore
+	DeviceStore
 }
 
 // Tx is one write transaction. It sees its own writes.
@@ -87,6 +88,20 @@ type Tx interface {
 	Merge(t ticket.Ticket, ev ticket.Event, keys DraftKeys) (int64, error)
 	RoutingTx
 	SLATx
+	DeviceTx
+}
+
+// DeviceTx is what the device registry writes: the edits made through the API
+// (PUT /api/v1/devices/{id}), which win over the config's entries across restarts.
+type DeviceTx interface {
+	// PutDevice keeps a device's entry (registry-owned JSON), replacing the one kept under id.
+	PutDevice(id string, body []byte) error
+}
+
+// DeviceStore is what the device registry reads at start.
+type DeviceStore interface {
+	// Devices returns what PutDevice kept, by id.
+	Devices(ctx context.Context) (map[string][]byte, error)
 }
 
 // DraftKeys are the keys a draft came in with; an empty key is none.

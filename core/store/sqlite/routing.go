@@ -153,6 +153,11 @@ func scanCounts(rows *sql.Rows, err error) (map[string]int, error) {
 // Engineers implements store.RoutingStore.
 func (s *Store) Engineers(ctx context.Context) (map[string][]byte, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT id, body FROM engineers`)
+	return scanBodies(rows, err)
+}
+
+// scanBodies reads rows of (id, body) into a map.
+func scanBodies(rows *sql.Rows, err error) (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}

@@ -238,6 +238,7 @@ const (
 	stmtDeleteTimer
 	stmtSetBoardDue
 	stmtDeleteBoardDue
+	stmtPutDevice
 	numWriteStmts
 )
 
@@ -296,6 +297,8 @@ var writeQueries = [numWriteStmts]string{
 	stmtSetBoardDue: `INSERT INTO sla_board (ticket_id, due) VALUES (?, ?)
 		ON CONFLICT (ticket_id) DO UPDATE SET due = excluded.due`,
 	stmtDeleteBoardDue: `DELETE FROM sla_board WHERE ticket_id = ?`,
+	// See migrations/0008_devices.sql.
+	stmtPutDevice: `INSERT INTO devices (id, body) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET body = excluded.body`,
 }
 
 func (s *Store) prepare(ctx context.Context) error {

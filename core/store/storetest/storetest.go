@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RecentlyClosed", testRecentlyClosed},
 		{"Routing", testRouting},
 		{"SLABoard", testSLABoard},
+		{"Devices", testDevices},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, newFixture(t, open)) })

@@ -1,0 +1,145 @@
+package api
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"gongdan/core/store"
+	"gongdan/core/ticket"
+	"gongdan/devices"
+)
+
+// routeDevices adds the device registry's endpoints. Staff read it; the desk (dispatchers,
+// supervisors, admins) edits it, as it edits engineers' skills.
+func (s *Server) routeDevices(mux *http.ServeMux, staff []ticket.Role) {
+	desk := []ticket.Role{ticket.RoleAdmin, ticket.RoleSupervisor, ticket.RoleDispatcher}
+	mux.Handle("GET /api/v1/devices", s.auth(staff, s.listDevices))
+	mux.Handle("GET /api/v1/devices/{id}", s.auth(staff, s.getDevice))
+	mux.Handle("PUT /api/v1/devices/{id}", s.auth(desk, s.putDevice))
+}
+
+// devicePage is one page of GET /api/v1/devices.
+type devicePage struct {
+	Devices []devices.Device `json:"devices"`
+	// NextCursor fetches the next page; empty on the last one.
+	NextCursor string `json:"next_cursor"`
+}
+
+// listDevices lists the registry by id, store.DefaultLimit at a time (?limit= up to
+// store.MaxLimit), with a cursor like the tickets' list.
+func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) {
+	reg, ok := s.registry(w, r)
+	if !ok {
+		return
+	}
+	qv := r.URL.Query()
+	limit, bad := parseLimit(qv, store.DefaultLimit)
+	if bad != nil {
+		s.fail(w, r, bad)
+		return
+	}
+	var after string
+	if c := qv.Get("cursor"); c != "" {
+		var err error
+		if after, err = decodeDeviceCursor(c); err != nil {
+			s.fail(w, r, badParam("cursor", err.Error()))
+			return
+		}
+	}
+	all := reg.List()
+	// List is sorted by id: the page starts after the cursor's id, whether or not that device
+	// is still there.
+	start, _ := slices.BinarySearchFunc(all, after, func(d devices.Device, id string) int { return strings.Compare(d.ID, id) })
+	if start < len(all) && after != "" && all[start].ID == after {
+		start++
+	}
+	page := devicePage{Devices: all[start:min(start+limit, len(all))]}
+	if end := start + limit; end < len(all) {
+		page.NextCursor = encodeDeviceCursor(all[end-1].ID)
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+// A device cursor is the last id of the page before, opaque to clients.
+func encodeDeviceCursor(id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("d" + id))
+}
+
+func decodeDeviceCursor(c string) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || len(b) < 2 || b[0] != 'd' {
+		return "", fmt.Errorf("invalid cursor %q: pass next_cursor from the previous page unchanged", c)
+	}
+	return string(b[1:]), nil
+}
+
+func (s *Server) getDevice(w http.ResponseWriter, r *http.Request) {
+	reg, ok := s.registry(w, r)
+	if !ok {
+		return
+	}
+	id := r.PathValue("id")
+	d, known := reg.Device(id)
+	if !known {
+		s.fail(w, r, newProblem(http.StatusNotFound, "not-found", fmt.Sprintf("no device %q in the registry; PUT /api/v1/devices/{id} adds it", id)))
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+// putDevice replaces a device's entry (or adds one) with the body: every field of the device,
+// the ones left out becoming empty. The id is the path's; a body naming another is refused.
+// The entry is kept in the store and used for the next message at once.
+func (s *Server) putDevice(w http.ResponseWriter, r *http.Request) {
+	reg, ok := s.registry(w, r)
+	if !ok {
+		return
+	}
+	// The body is a Device, so that what GET answers can be changed and sent back as it is;
+	// source, updated_at and updated_by are the server's to set.
+	var d devices.Device
+	if err := decodeJSON(w, r, s.opts.MaxBodyBytes, &d, false); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	id := r.PathValue("id")
+	switch {
+	case d.ID == "":
+		d.ID = id
+	case d.ID != id:
+		p := newProblem(http.StatusBadRequest, "bad-request", fmt.Sprintf("the body is device %q, the path %q; leave id out of the body, or make them the same", d.ID, id))
+		p.Field = "id"
+		s.fail(w, r, p)
+		return
+	}
+	if ps := devices.Check(d); len(ps) > 0 {
+		msgs := make([]string, len(ps))
+		for i, p := range ps {
+			msgs[i] = p.Error()
+		}
+		p := newProblem(http.StatusUnprocessableEntity, "invalid-data", strings.Join(msgs, "; "))
+		p.Field = ps[0].Field
+		s.fail(w, r, p)
+		return
+	}
+	d.UpdatedAt = s.opts.Engine.Now().In(s.opts.Engine.Location())
+	d.UpdatedBy = actorOf(r).ID
+	kept, err := reg.Put(d)
+	if err != nil {
+		s.fail(w, r, fmt.Errorf("device %s: %w", id, err))
+		return
+	}
+	writeJSON(w, http.StatusOK, kept)
+}
+
+// registry returns the device registry, or answers 503 when the server keeps none.
+func (s *Server) registry(w http.ResponseWriter, r *http.Request) (*devices.Registry, bool) {
+	if s.opts.Devices == nil {
+		writeProblem(w, r, newProblem(http.StatusServiceUnavailable, "unavailable", "this server keeps no device registry"))
+		return nil, false
+	}
+	return s.opts.Devices, true
+}

@@ -1,0 +1,145 @@
+package devices_test
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"gongdan/devices"
+	"gongdan/normalize"
+)
+
+func TestCheck(t *testing.T) {
+	ok := devices.Device{ID: "E202308001", Customer: normalize.Customer{Phone: "13812345678"},
+		Location: normalize.Location{Lat: 31.3196, Lon: 120.7239}}
+	require.Empty(t, devices.Check(ok))
+
+	cases := []struct {
+		name   string
+		change func(d *devices.Device)
+		want   []string // the fields at fault
+	}{
+		{"no id", func(d *devices.Device) { d.ID = "" }, []string{"id"}},
+		{"spaces around the id", func(d *devices.Device) { d.ID = " E1" }, []string{"id"}},
+		{"a control character in the id", func(d *devices.Device) { d.ID = "E1\n" }, []string{"id"}},
+		{"an id too long", func(d *devices.Device) { d.ID = fmt.Sprintf("%0129d", 1) }, []string{"id"}},
+		{"an id just long enough", func(d *devices.Device) { d.ID = fmt.Sprintf("%0128d", 1) }, nil},
+		{"lat above 90", func(d *devices.Device) { d.Location.Lat = 90.5 }, []string{"location.lat"}},
+		{"lat -90 is the south pole", func(d *devices.Device) { d.Location.Lat = -90 }, nil},
+		{"lon below -180", func(d *devices.Device) { d.Location.Lon = -181 }, []string{"location.lon"}},
+		{"NaN", func(d *devices.Device) { d.Location.Lat, d.Location.Lon = math.NaN(), math.Inf(1) }, []string{"location.lat", "location.lon"}},
+		{"lat without lon", func(d *devices.Device) { d.Location.Lon = 0 }, []string{"location.lon"}},
+		{"lon without lat", func(d *devices.Device) { d.Location.Lat = 0 }, []string{"location.lat"}},
+		{"no position at all", func(d *devices.Device) { d.Location.Lat, d.Location.Lon = 0, 0 }, nil},
+		{"not a phone", func(d *devices.Device) { d.Customer.Phone = "12345" }, []string{"customer.phone"}},
+		{"no phone", func(d *devices.Device) { d.Customer.Phone = "" }, nil},
+		{"everything wrong", func(d *devices.Device) {
+			*d = devices.Device{Customer: normalize.Customer{Phone: "x"}, Location: normalize.Location{Lat: 100}}
+		},
+			[]string{"id", "customer.phone", "location.lat"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d := ok
+			tc.change(&d)
+			var fields []string
+			for _, p := range devices.Check(d) {
+				fields = append(fields, p.Field)
+				assert.NotEmpty(t, p.Msg)
+			}
+			assert.Equal(t, tc.want, fields)
+		})
+	}
+}
+
+func TestIsPhone(t *testing.T) {
+	for phone, want := range map[string]bool{
+		"13812345678":               true,
+		"+86 138 1234 5678":         true,
+		"138-1234-5678":             true,
+		" 13812345678 ":             true,
+		"0512-67891234":             true,
+		"(021)12345678":             true,
+		"0512-62881234 转 8012":      true,
+		"0512-62881234 ext.12":      true,
+		"":                          false,
+		"12345":                     false,
+		"1381234567":                false, // ten digits
+		"138123456789":              false, // twelve
+		"13812345678 / 13912345678": false, // two numbers
+		"电话13812345678":             false, // something before it
+		"13812345678 王工":            false, // something after it
+		"0512-62881234 转":           false,
+	} {
+		assert.Equal(t, want, devices.IsPhone(phone), "%q", phone)
+	}
+}
+
+func TestRegistryAPIEditsWinOverTheConfig(t *testing.T) {
+	var saved []devices.Device
+	r := devices.New(
+		[]devices.Device{{ID: "E1", Model: "from the file"}, {ID: "E2", Model: "from the file"}},
+		[]devices.Device{{ID: "E2", Model: "edited"}, {ID: "E3", Model: "added"}},
+		func(d devices.Device) error { saved = append(saved, d); return nil })
+	e1, _ := r.Device("E1")
+	e2, _ := r.Device("E2")
+	assert.Equal(t, []string{"from the file", "config"}, []string{e1.Model, e1.Source})
+	assert.Equal(t, []string{"edited", "api"}, []string{e2.Model, e2.Source})
+	assert.Equal(t, 3, r.Len())
+
+	kept, err := r.Put(devices.Device{ID: "E1", Model: "changed", Source: "whatever the caller says"})
+	require.NoError(t, err)
+	assert.Equal(t, "api", kept.Source)
+	assert.Equal(t, []devices.Device{kept}, saved, "saved as kept")
+	e1, _ = r.Device("E1")
+	assert.Equal(t, kept, e1)
+	ids := []string{}
+	for _, d := range r.List() {
+		ids = append(ids, d.ID)
+	}
+	assert.Equal(t, []string{"E1", "E2", "E3"}, ids)
+}
+
+// A Put whose save fails changes nothing in memory: the edit is not half applied.
+func TestRegistryFailedSaveChangesNothing(t *testing.T) {
+	r := devices.New([]devices.Device{{ID: "E1", Model: "A"}}, nil, func(devices.Device) error { return errors.New("disk full") })
+	_, err := r.Put(devices.Device{ID: "E1", Model: "B"})
+	require.Error(t, err)
+	d, _ := r.Device("E1")
+	assert.Equal(t, "A", d.Model)
+}
+
+// Concurrent edits of one device end with the store and the memory agreeing on the last.
+func TestRegistryConcurrentPutsAgree(t *testing.T) {
+	var mu sync.Mutex
+	var last devices.Device
+	r := devices.New(nil, nil, func(d devices.Device) error {
+		mu.Lock()
+		last = d
+		mu.Unlock()
+		time.Sleep(time.Duration(len(d.Firmware)) * 100 * time.Microsecond) // lets another Put overtake
+		return nil
+	})
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Go(func() {
+			_, err := r.Put(devices.Device{ID: "E1", Firmware: fmt.Sprint(i)})
+			assert.NoError(t, err)
+		})
+	}
+	wg.Wait()
+	inMemory, _ := r.Device("E1")
+	assert.Equal(t, last, inMemory)
+}
+
+func TestNilRegistryKnowsNothing(t *testing.T) {
+	var r *devices.Registry
+	_, ok := r.Device("E1")
+	assert.False(t, ok)
+}
