@@ -87,3 +87,9 @@ type NormalizerProvider interface {
 type Sampler interface {
 	Sample(payload []byte, headers map[string]string) ([]normalize.Envelope, error)
 }
+
+// Detailer is a connector that reports more than the common counters: GET /api/v1/connectors
+// shows what Details returns (JSON-encodable, no secrets) under "details".
+type Detailer interface {
+	Details() any
+}

@@ -257,6 +257,9 @@ func (m *Manager) Status() []Status {
 	out := make([]Status, len(m.instances))
 	for i, inst := range m.instances {
 		out[i] = inst.Stats.Snapshot(inst.Name, inst.Type)
+		if d, ok := inst.Connector.(Detailer); ok {
+			out[i].Details = d.Details()
+		}
 	}
 	return out
 }

@@ -62,6 +62,8 @@ type Status struct {
 	DeadLettered int64      `json:"dead_lettered"`
 	LastError    string     `json:"last_error,omitempty"`
 	LastErrorAt  *time.Time `json:"last_error_at,omitempty"`
+	// Details is what the connector type reports beyond the counters (a Detailer's).
+	Details any `json:"details,omitempty"`
 }
 
 // Snapshot reads the stats at one moment.

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -50,8 +51,20 @@ func serve(args []string, stderr io.Writer) error {
 	configPath := fs.String("config", "", "config file (default: the embedded quickstart)")
 	dataDir := fs.String("data", "data", "root for relative paths in the config (database, bus storage)")
 	httpAddr := fs.String("http", "", "listen address, overrides server.http")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server to this file until it stops (for go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return &exitError{2, err}
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return userError(fmt.Errorf("--cpuprofile: %w", err))
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return userError(fmt.Errorf("--cpuprofile: %w", err))
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	if fs.NArg() > 0 {
 		return usageError("serve: unexpected argument %q", fs.Arg(0))

@@ -3,5 +3,6 @@
 package all
 
 import (
+	_ "gongdan/connectors/mqtt"
 	_ "gongdan/connectors/webhook"
 )

@@ -73,7 +73,13 @@ type Message struct {
 	Device string
 	Model  string
 	Topic  string
-	At     time.Time
+	// At is the time of the reading (the payload's, or the receipt's); durations between
+	// messages (for, clear_for, within, rate) are reckoned in it.
+	At time.Time
+	// Received is when the message arrived, by this host's clock; silence (offline_after) and
+	// time passing without messages are reckoned in it, so a device whose clock is off is
+	// neither called silent nor raised early. Zero: At.
+	Received time.Time
 	// Fields are the payload's values: numbers as float64, strings, booleans.
 	Fields map[string]any
 }
@@ -200,11 +206,14 @@ type Engine struct {
 }
 
 type device struct {
-	Model    string             `json:"model,omitempty"`
-	LastSeen time.Time          `json:"last_seen"`
-	Last     map[string]float64 `json:"last,omitempty"` // numeric fields of the last message, for delta and rate
-	Rules    map[string]*rule   `json:"rules"`
-	Raises   []time.Time        `json:"raises,omitempty"` // within the last hour, for the storm guard
+	Model    string    `json:"model,omitempty"`
+	LastSeen time.Time `json:"last_seen"` // the time of its last message (At)
+	// LastHeard is when its last message arrived (Received); Topic is where.
+	LastHeard time.Time          `json:"last_heard,omitzero"`
+	Topic     string             `json:"topic,omitempty"`
+	Last      map[string]float64 `json:"last,omitempty"` // numeric fields of the last message, for delta and rate
+	Rules     map[string]*rule   `json:"rules"`
+	Raises    []time.Time        `json:"raises,omitempty"` // within the last hour, for the storm guard
 	// Suppressed counts raises held back since the last one let through; LastRaised is the
 	// rule of that one (where a storm is told).
 	Suppressed int    `json:"suppressed,omitempty"`
@@ -362,7 +371,10 @@ func (e *Engine) Evaluate(m Message) []Transition {
 			out = e.step(out, d, r, st, m)
 		}
 	}
-	d.LastSeen = m.At
+	d.LastSeen, d.LastHeard, d.Topic = m.At, m.Received, m.Topic
+	if d.LastHeard.IsZero() {
+		d.LastHeard = m.At
+	}
 	if e.anyDelta {
 		if d.Last == nil {
 			d.Last = map[string]float64{}
@@ -471,20 +483,26 @@ func (e *Engine) Tick(now time.Time) []Transition {
 	var out []Transition
 	for _, id := range sortedKeys(e.devices) {
 		d := e.devices[id]
+		if d.LastHeard.IsZero() {
+			continue // restored from a snapshot of a device never heard from
+		}
+		// The device's clock now: its last reading's time plus what passed here since it
+		// arrived. Pending and clearing durations are in the device's time, silence in ours.
+		deviceNow := d.LastSeen.Add(now.Sub(d.LastHeard))
 		for i := range e.rules {
 			r := &e.rules[i]
-			if !r.applies(d.Model, "") {
+			if !r.applies(d.Model, d.Topic) {
 				continue
 			}
 			st := d.rule(r.ID)
 			switch {
-			case r.OfflineAfter > 0 && st.State != Active && !d.LastSeen.IsZero() && now.Sub(d.LastSeen) >= r.OfflineAfter && !now.Before(e.offlineFrom):
+			case r.OfflineAfter > 0 && st.State != Active && now.Sub(d.LastHeard) >= r.OfflineAfter && !now.Before(e.offlineFrom):
 				st.Since = d.LastSeen
 				out = e.raise(out, d, r, st, id, now)
-			case r.OfflineAfter == 0 && st.State == Pending && r.Repeat == 0 && now.Sub(st.Since) >= r.For:
-				out = e.raise(out, d, r, st, id, now)
-			case r.OfflineAfter == 0 && st.State == Clearing && now.Sub(st.Since) >= r.ClearFor:
-				out = e.clear(out, d, r, st, id, now, st.Fields, st.Topic)
+			case r.OfflineAfter == 0 && st.State == Pending && r.Repeat == 0 && deviceNow.Sub(st.Since) >= r.For:
+				out = e.raise(out, d, r, st, id, deviceNow)
+			case r.OfflineAfter == 0 && st.State == Clearing && deviceNow.Sub(st.Since) >= r.ClearFor:
+				out = e.clear(out, d, r, st, id, deviceNow, st.Fields, st.Topic)
 			}
 		}
 	}
@@ -526,6 +544,33 @@ func (e *Engine) Restore(b []byte) error {
 		}
 	}
 	e.devices = devices
+	return nil
+}
+
+// DeviceSnapshot is one device's state, as Snapshot holds it: the connector journals the
+// devices a transition changed between full snapshots.
+func (e *Engine) DeviceSnapshot(id string) ([]byte, error) {
+	d := e.devices[id]
+	if d == nil {
+		return []byte("null"), nil
+	}
+	return json.Marshal(d)
+}
+
+// RestoreDevice replaces one device's state with a DeviceSnapshot of it.
+func (e *Engine) RestoreDevice(id string, b []byte) error {
+	var d *device
+	if err := json.Unmarshal(b, &d); err != nil {
+		return fmt.Errorf("alarm device snapshot %s: %w", id, err)
+	}
+	if d == nil {
+		delete(e.devices, id)
+		return nil
+	}
+	if d.Rules == nil {
+		d.Rules = map[string]*rule{}
+	}
+	e.devices[id] = d
 	return nil
 }
 

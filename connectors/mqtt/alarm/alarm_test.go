@@ -263,3 +263,62 @@ func TestHoldOfflineHoldsOnlyOfflineRaises(t *testing.T) {
 	assert.Empty(t, e.Tick(t0.Add(4*time.Minute)), "offline raised within the hold")
 	assert.Equal(t, []string{"raise:offline"}, kinds(e.Tick(t0.Add(5*time.Minute))))
 }
+
+// A device's snapshot restores that device alone, over a snapshot of the whole engine.
+func TestDeviceSnapshotRestoresOneDevice(t *testing.T) {
+	e := newEngine(t, 0, overheat)
+	e.Evaluate(msg("E1", 0, temp(90)))
+	e.Evaluate(msg("E2", 0, temp(90)))
+	whole, err := e.Snapshot()
+	require.NoError(t, err)
+	require.Equal(t, []string{"raise:overheat"}, kinds(e.Evaluate(msg("E1", 31*time.Second, temp(90)))))
+	one, err := e.DeviceSnapshot("E1")
+	require.NoError(t, err)
+
+	f := newEngine(t, 0, overheat)
+	require.NoError(t, f.Restore(whole))
+	require.Equal(t, alarm.Pending, f.StateOf("E1", "overheat"))
+	require.NoError(t, f.RestoreDevice("E1", one))
+	assert.Equal(t, alarm.Active, f.StateOf("E1", "overheat"))
+	assert.Equal(t, alarm.Pending, f.StateOf("E2", "overheat"), "another device changed")
+	assert.Equal(t, []string{"clear:overheat"}, kinds(f.Evaluate(msg("E1", 40*time.Second, temp(70)))), "the restored alarm clears")
+}
+
+// An offline rule limited to some topics calls silent only the devices heard on them.
+func TestOfflineRuleKeepsToItsTopics(t *testing.T) {
+	e := newEngine(t, 0, alarm.Rule{ID: "offline", OfflineAfter: time.Minute, Topics: []string{"site1/+/telemetry"}})
+	e.Evaluate(alarm.Message{Device: "X", Topic: "site2/X/telemetry", At: t0, Fields: temp(20)})
+	e.Evaluate(alarm.Message{Device: "Y", Topic: "site1/Y/telemetry", At: t0, Fields: temp(20)})
+	out := e.Tick(t0.Add(2 * time.Minute))
+	require.Len(t, out, 1)
+	assert.Equal(t, "Y", out[0].Device)
+}
+
+// A device's clock that is off by minutes: silence is measured by when its messages arrive,
+// and for by the device's own time, so it neither flaps offline nor raises early.
+func TestDeviceClockOffsets(t *testing.T) {
+	wall := t0
+	for _, offset := range []time.Duration{-10 * time.Minute, 10 * time.Minute} {
+		t.Run(offset.String(), func(t *testing.T) {
+			e := newEngine(t, 0, alarm.Rule{ID: "offline", OfflineAfter: 5 * time.Minute})
+			var got []string
+			for i := range 10 { // a message every 10 s, stamped offset from the wall clock
+				now := wall.Add(time.Duration(i) * 10 * time.Second)
+				got = append(got, kinds(e.Evaluate(alarm.Message{Device: "Y", At: now.Add(offset), Received: now, Fields: temp(20)}))...)
+				got = append(got, kinds(e.Tick(now.Add(time.Second)))...)
+			}
+			assert.Empty(t, got, "a device that publishes every 10 s is not silent")
+			last := wall.Add(90 * time.Second)
+			assert.Empty(t, e.Tick(last.Add(4*time.Minute)))
+			assert.Equal(t, []string{"raise:offline"}, kinds(e.Tick(last.Add(5*time.Minute))), "silent for 5 minutes by this host's clock")
+		})
+	}
+	t.Run("for in the device's time", func(t *testing.T) {
+		e := newEngine(t, 0, overheat) // for: 30s
+		require.Empty(t, e.Evaluate(alarm.Message{Device: "Z", At: wall.Add(-time.Minute), Received: wall, Fields: temp(90)}))
+		assert.Empty(t, e.Tick(wall.Add(100*time.Millisecond)), "raised although only 100 ms passed")
+		out := e.Tick(wall.Add(30 * time.Second))
+		require.Equal(t, []string{"raise:overheat"}, kinds(out))
+		assert.Equal(t, wall.Add(-30*time.Second), out[0].At, "the raise is stamped in the device's time")
+	})
+}

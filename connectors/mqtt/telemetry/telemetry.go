@@ -71,7 +71,7 @@ func (d *Decoder) Check() error {
 
 // Decode reads one payload received on topic at received.
 func (d *Decoder) Decode(topic string, payload []byte, received time.Time) (alarm.Message, error) {
-	m := alarm.Message{Topic: topic, At: received}
+	m := alarm.Message{Topic: topic, At: received, Received: received}
 	max := d.MaxBytes
 	if max <= 0 {
 		max = 64 << 10

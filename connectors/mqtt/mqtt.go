@@ -1,0 +1,533 @@
+// Package mqtt is the MQTT telemetry connector: it subscribes to device telemetry with a
+// persistent session and QoS 1, evaluates alarm rules on every message at the edge, publishes
+// only the alarm transitions (raise, clear, storm) and acks each message once it has been
+// evaluated and what it made is durable. It can run an embedded broker for the quickstart.
+package mqtt
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"regexp"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"gongdan/config"
+	"gongdan/connectors"
+	"gongdan/connectors/mqtt/alarm"
+	"gongdan/connectors/mqtt/telemetry"
+	"gongdan/devices"
+	"gongdan/normalize"
+)
+
+// Envelope types the connector publishes.
+const (
+	// EnvelopeAlarm carries an alarm transition (payload: alarmPayload as JSON).
+	EnvelopeAlarm = "mqtt.alarm"
+	// EnvelopeBadPayload carries a sampled bad payload, byte for byte; it always becomes a
+	// dead letter, with the decode error.
+	EnvelopeBadPayload = "mqtt.bad_payload"
+)
+
+// Connector is one mqtt instance.
+type Connector struct {
+	name string
+	env  connectors.Env
+	conf *connectors.Conf
+
+	brokers        []string
+	clientID       string
+	username       string
+	password       config.Secret
+	tlsConf        *connectors.Conf
+	topics         []string
+	qos            byte
+	decoder        telemetry.Decoder
+	ruleConfs      []*connectors.Conf
+	engine         *alarm.Engine
+	engineErrs     []alarm.ConfigError
+	keepAlive      time.Duration
+	connectTimeout time.Duration
+	maxReconnect   time.Duration
+	queueSize      int
+	tick           time.Duration
+	snapshotEvery  time.Duration
+	offlineGrace   time.Duration
+	badPerMinute   int
+	listen         string // the embedded broker's address; empty: none
+
+	// journal holds the state of devices changed by transitions since the last snapshot;
+	// seq numbers its entries.
+	journal *os.File
+	seq     uint64
+	// restored is set once the saved state was read: a Run after a failure keeps the
+	// engine as the last Run left it.
+	restored bool
+	// unsent are transitions made but not yet durable when a Run ended; the next Run
+	// publishes them first, and the state file keeps them across a restart.
+	unsent []alarm.Transition
+
+	subscribed      atomic.Bool
+	publishFailures atomic.Int64
+	bad             badCounter
+	counts          struct{ raised, cleared, storms, unknown atomic.Int64 }
+	devicesSeen     atomic.Int64
+	lastSnapshot    atomic.Pointer[time.Time]
+
+	mu     sync.Mutex
+	client paho.Client
+	broker *embeddedBroker
+}
+
+func newConnector(conf *connectors.Conf, env connectors.Env) (connectors.Connector, error) {
+	c := &Connector{
+		name:           conf.Name(),
+		env:            env,
+		conf:           conf,
+		brokers:        conf.StringList(fieldBrokers),
+		clientID:       conf.String(fieldClientID),
+		username:       conf.String(fieldUsername),
+		password:       conf.Secret(fieldPassword),
+		tlsConf:        conf.Object(fieldTLS),
+		topics:         conf.StringList(fieldTopics),
+		qos:            byte(conf.Int(fieldQoS)),
+		keepAlive:      conf.Duration(fieldKeepAlive),
+		connectTimeout: conf.Duration(fieldConnectTimeout),
+		maxReconnect:   conf.Duration(fieldMaxReconnect),
+		queueSize:      conf.Int(fieldQueue),
+		tick:           conf.Duration(fieldTick),
+		snapshotEvery:  conf.Duration(fieldSnapshotEvery),
+		offlineGrace:   conf.Duration(fieldOfflineGrace),
+		badPerMinute:   conf.Int(fieldBadSamples),
+		decoder:        telemetry.Decoder{Format: telemetry.Auto, DeviceID: conf.String(fieldDeviceID), Field: "value", MaxBytes: 64 << 10},
+	}
+	if p := conf.Object(fieldPayload); p != nil {
+		c.decoder.Format = telemetry.Format(p.String(fieldFormat))
+		c.decoder.Time = p.String(fieldTime)
+		c.decoder.Field = p.String(fieldValueField)
+		c.decoder.MaxBytes = p.Int(fieldMaxBytes)
+	}
+	if b := conf.Object(fieldEmbedded); b != nil {
+		c.listen = b.String(fieldListen)
+		if len(c.brokers) == 0 {
+			c.brokers = []string{"tcp://" + c.listen}
+		}
+	}
+	c.ruleConfs = conf.ObjectList(fieldRules)
+	cfg := alarm.Config{MaxRaisesPerHour: conf.Int(fieldMaxRaises)}
+	for _, r := range c.ruleConfs {
+		cfg.Rules = append(cfg.Rules, alarm.Rule{
+			ID: r.String(ruleID), When: r.String(ruleWhen), For: r.Duration(ruleFor),
+			ClearWhen: r.String(ruleClearWhen), ClearFor: r.Duration(ruleClearFor),
+			Repeat: r.Int(ruleRepeat), Within: r.Duration(ruleWithin),
+			OfflineAfter: r.Duration(ruleOfflineAfter), MinInterval: r.Duration(ruleMinInterval),
+			Models: r.StringList(ruleModels), Topics: r.StringList(ruleTopics),
+			Urgency: r.String(ruleUrgency), Category: r.String(ruleCategory), Title: r.String(ruleTitle),
+			AutoResolve: r.Bool(ruleAutoResolve),
+		})
+	}
+	c.engine, c.engineErrs = alarm.New(cfg)
+	return c, nil
+}
+
+var rulePath = regexp.MustCompile(`^rules\[(\d+)\](?:\.(\w+))?$`)
+
+// Validate reports what the field checks cannot: rules that do not compile or contradict
+// each other, a device id that cannot work, no broker, an embedded broker open to the
+// network without a password, TLS files that cannot be read.
+func (c *Connector) Validate() error {
+	var errs []error
+	for _, e := range c.engineErrs {
+		if m := rulePath.FindStringSubmatch(e.Path); m != nil {
+			if i, _ := strconv.Atoi(m[1]); i < len(c.ruleConfs) {
+				errs = append(errs, c.ruleConfs[i].Errorf(m[2], "%s", e.Msg))
+				continue
+			}
+		}
+		errs = append(errs, c.conf.Errorf(fieldRules, "%s", e.Error()))
+	}
+	if err := c.decoder.Check(); err != nil {
+		errs = append(errs, c.conf.Errorf(fieldDeviceID, "%v", err))
+	}
+	if len(c.brokers) == 0 {
+		errs = append(errs, c.conf.Errorf(fieldBrokers, "required: the broker to subscribe at, like tcp://127.0.0.1:1883 (or set embedded_broker)"))
+	}
+	if c.listen != "" && !config.IsLoopback(c.listen) && (c.username == "" || c.password == "") {
+		errs = append(errs, c.conf.Object(fieldEmbedded).Errorf(fieldListen,
+			"%s takes connections from the network: set username and password, which devices and the connector then use", c.listen))
+	}
+	if c.tlsConf != nil {
+		if _, err := c.tlsConfig(); err != nil {
+			errs = append(errs, c.conf.Errorf(fieldTLS, "%v", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Connector) tlsConfig() (*tls.Config, error) {
+	t := c.tlsConf
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.String(fieldServerName), InsecureSkipVerify: t.Bool(fieldInsecure)} //nolint:gosec // the user's explicit choice, documented as for tests
+	if f := t.String(fieldCAFile); f != "" {
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("ca_file: %w", err)
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca_file %s: no PEM certificate in it", f)
+		}
+	}
+	certFile, keyFile := t.String(fieldCertFile), t.String(fieldKeyFile)
+	if (certFile == "") != (keyFile == "") {
+		return nil, errors.New("cert_file and key_file go together")
+	}
+	if certFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("client certificate: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}
+
+// Normalizer turns the connector's envelopes into drafts.
+func (c *Connector) Normalizer() normalize.Normalizer { return normalizer{} }
+
+// Subscribed reports whether the connector is connected and subscribed, for tests and
+// health checks.
+func (c *Connector) Subscribed() bool { return c.subscribed.Load() }
+
+// PublishFailures counts the publishes of transitions that failed (and were retried): each
+// is a message left unacked meanwhile.
+func (c *Connector) PublishFailures() int64 { return c.publishFailures.Load() }
+
+// Run connects, subscribes and evaluates messages until ctx is done.
+func (c *Connector) Run(ctx context.Context) error {
+	if !c.restored {
+		if err := c.restore(); err != nil {
+			return err
+		}
+		c.restored = true
+	}
+	if c.listen != "" {
+		b, err := startBroker(c.listen, c.username, c.password.Reveal(), c.env.Logger)
+		if err != nil {
+			return err
+		}
+		c.mu.Lock()
+		c.broker = b
+		c.mu.Unlock()
+		defer c.stopBroker()
+	}
+
+	queue := make(chan paho.Message, c.queueSize)
+	stop := make(chan struct{})
+	client, err := c.connect(ctx, queue, stop)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		close(stop) // a handler blocked on a full queue lets go: its message stays unacked
+		c.subscribed.Store(false)
+		client.Disconnect(250)
+		c.mu.Lock()
+		c.client = nil
+		c.mu.Unlock()
+	}()
+	return c.evaluate(ctx, queue)
+}
+
+// connect dials the broker with a persistent session and manual acks. Subscriptions are made
+// (again) on every connection, so a reconnect resubscribes.
+func (c *Connector) connect(ctx context.Context, queue chan<- paho.Message, stop <-chan struct{}) (paho.Client, error) {
+	handler := func(_ paho.Client, m paho.Message) {
+		// paho calls this in order, from one goroutine (OrderMatters): a full queue stops the
+		// reading, and the broker holds the rest.
+		select {
+		case queue <- m:
+		case <-stop:
+		}
+	}
+	opts := paho.NewClientOptions().
+		SetClientID(c.clientID).
+		SetCleanSession(false).
+		SetAutoAckDisabled(true).
+		SetOrderMatters(true).
+		SetKeepAlive(c.keepAlive).
+		SetConnectTimeout(c.connectTimeout).
+		SetAutoReconnect(true).
+		SetMaxReconnectInterval(c.maxReconnect).
+		SetConnectRetry(false).
+		// Messages of the session that arrive before the subscription is made again (after a
+		// restart) have no route yet: they go here, not to /dev/null unacked.
+		SetDefaultPublishHandler(handler).
+		SetOnConnectHandler(func(cl paho.Client) {
+			filters := make(map[string]byte, len(c.topics))
+			for _, t := range c.topics {
+				filters[t] = c.qos
+			}
+			tok := cl.SubscribeMultiple(filters, handler)
+			if !tok.WaitTimeout(c.connectTimeout) || tok.Error() != nil {
+				err := tok.Error()
+				if err == nil {
+					err = errors.New("no SUBACK in time")
+				}
+				c.env.Stats.Fail(c.env.Now(), fmt.Errorf("subscribe %v: %w", c.topics, err))
+				c.env.Logger.Error("mqtt: subscribe failed; reconnecting", "topics", c.topics, "err", err)
+				cl.Disconnect(0)
+				return
+			}
+			c.subscribed.Store(true)
+			c.env.Logger.Info("mqtt: connected and subscribed", "topics", c.topics, "qos", c.qos)
+		}).
+		SetConnectionLostHandler(func(_ paho.Client, err error) {
+			c.subscribed.Store(false)
+			c.env.Stats.Fail(c.env.Now(), fmt.Errorf("connection lost: %w", err))
+			c.env.Logger.Warn("mqtt: connection lost; reconnecting", "err", err)
+		})
+	for _, b := range c.brokers {
+		opts.AddBroker(b)
+	}
+	if c.username != "" {
+		opts.SetUsername(c.username)
+		opts.SetPassword(c.password.Reveal())
+	}
+	var tlsConf *tls.Config
+	if c.tlsConf != nil {
+		var err error
+		if tlsConf, err = c.tlsConfig(); err != nil {
+			return nil, err
+		}
+		opts.SetTLSConfig(tlsConf)
+	}
+	opts.SetCustomOpenConnectionFn(openConn(tlsConf))
+	client := paho.NewClient(opts)
+	tok := client.Connect()
+	for !tok.WaitTimeout(100 * time.Millisecond) {
+		if ctx.Err() != nil {
+			client.Disconnect(0)
+			return nil, nil //nolint:nilnil // asked to stop: Run returns nil
+		}
+	}
+	if err := tok.Error(); err != nil {
+		// The manager runs the connector again after a back-off.
+		return nil, fmt.Errorf("connect to %v: %w", c.brokers, err)
+	}
+	c.mu.Lock()
+	c.client = client
+	c.mu.Unlock()
+	return client, nil
+}
+
+// evaluate is the one goroutine that owns the alarm engine: it evaluates messages in the
+// order they came, ticks, and saves the state between messages, so a saved state never
+// holds a transition that is not durable.
+func (c *Connector) evaluate(ctx context.Context, queue <-chan paho.Message) error {
+	c.engine.HoldOffline(c.now().Add(c.offlineGrace))
+	// What the last Run could not publish goes first.
+	defer c.closeJournal()
+	for len(c.unsent) > 0 {
+		if !c.publish(ctx, c.unsent[0]) {
+			return c.save()
+		}
+		c.unsent = c.unsent[1:]
+	}
+	if err := c.save(); err != nil { // unsent is durable on the bus now
+		return err
+	}
+	tick := time.NewTicker(c.tick)
+	defer tick.Stop()
+	snap := time.NewTicker(c.snapshotEvery)
+	defer snap.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return c.save()
+		case m := <-queue:
+			if !c.handle(ctx, m) {
+				return c.save()
+			}
+		case <-tick.C:
+			if !c.deliver(ctx, c.engine.Tick(c.now())) {
+				return c.save()
+			}
+		case <-snap.C:
+			if err := c.save(); err != nil {
+				c.env.Logger.Error("mqtt: saving the alarm state failed", "err", err)
+				c.env.Stats.Fail(c.env.Now(), err)
+			}
+		}
+	}
+}
+
+// handle evaluates one message and acks it once every transition it made is durable. It
+// returns false when ctx ended with a transition not yet durable: the message stays unacked
+// (the broker delivers it again) and the transitions are kept in unsent.
+func (c *Connector) handle(ctx context.Context, m paho.Message) bool {
+	c.env.Stats.Received.Add(1)
+	now := c.now()
+	msg, err := c.decoder.Decode(m.Topic(), m.Payload(), now)
+	if err != nil {
+		c.badPayload(ctx, m, msg.Device, err, now)
+		m.Ack()
+		return true
+	}
+	if d, ok := c.lookup(msg.Device); ok {
+		msg.Model = d.Model
+	}
+	ts := c.engine.Evaluate(msg)
+	c.devicesSeen.Store(int64(c.engine.Devices()))
+	if !c.deliver(ctx, ts) {
+		return false
+	}
+	m.Ack()
+	return true
+}
+
+// deliver publishes transitions and journals the state that made them. It returns false when
+// ctx ended first; what was not published is kept in unsent (the saved state holds it), and
+// the caller must not ack.
+func (c *Connector) deliver(ctx context.Context, ts []alarm.Transition) bool {
+	for i, t := range ts {
+		if !c.publish(ctx, t) {
+			c.unsent = append(c.unsent, ts[i:]...)
+			return false
+		}
+	}
+	for {
+		err := c.record(ts)
+		if err == nil {
+			return true
+		}
+		// The transitions are durable, the state that made them is not: without it a crash
+		// could forget a raise and so its clear. Hold the message until the disk takes it.
+		c.env.Stats.Fail(c.env.Now(), err)
+		c.env.Logger.Error("mqtt: journaling the alarm state failed; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (c *Connector) lookup(id string) (devices.Device, bool) {
+	if c.env.Devices == nil {
+		return devices.Device{}, false
+	}
+	return c.env.Devices.Device(id)
+}
+
+// now is the clock in the configured time zone, so that times in titles and descriptions
+// read as the service team's.
+func (c *Connector) now() time.Time { return c.env.Now().In(c.env.Location) }
+
+// publish makes t durable on the bus, retrying with back-off while the bus refuses, until
+// ctx ends (false).
+func (c *Connector) publish(ctx context.Context, t alarm.Transition) bool {
+	env, err := c.envelope(t)
+	if err != nil {
+		// Cannot happen with the types a transition holds; losing the transition silently
+		// would be worse than stopping.
+		panic(fmt.Sprintf("mqtt: encode transition: %v", err))
+	}
+	wait := 50 * time.Millisecond
+	for {
+		err := c.env.Publish(ctx, env)
+		if err == nil {
+			c.count(t)
+			return true
+		}
+		c.publishFailures.Add(1)
+		c.env.Stats.Fail(c.env.Now(), fmt.Errorf("publish %s of %s: %w", t.Kind, t.Device, err))
+		c.env.Logger.Warn("mqtt: publishing an alarm transition failed; the message stays unacked and is retried",
+			"device", t.Device, "rule", t.Rule, "kind", t.Kind, "err", err, "retry_in", wait)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
+func (c *Connector) count(t alarm.Transition) {
+	switch t.Kind {
+	case alarm.Raise:
+		c.counts.raised.Add(1)
+	case alarm.Clear:
+		c.counts.cleared.Add(1)
+	case alarm.Storm:
+		c.counts.storms.Add(1)
+	}
+}
+
+// Close stops the embedded broker if a Run left it running. The client is closed by Run.
+func (c *Connector) Close(context.Context) error {
+	c.mu.Lock()
+	client := c.client
+	c.client = nil
+	c.mu.Unlock()
+	if client != nil {
+		client.Disconnect(0)
+	}
+	c.stopBroker()
+	return nil
+}
+
+func (c *Connector) stopBroker() {
+	c.mu.Lock()
+	b := c.broker
+	c.broker = nil
+	c.mu.Unlock()
+	if b != nil {
+		b.close()
+	}
+}
+
+func splitHostPort(s string) (string, string, error) { return net.SplitHostPort(s) }
+
+// mustJSON encodes v, which holds only plain types.
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// Details is what GET /api/v1/connectors shows of the instance beyond its counters.
+type Details struct {
+	Subscribed      bool        `json:"subscribed"`
+	Devices         int         `json:"devices"`
+	Raised          int64       `json:"alarms_raised"`
+	Cleared         int64       `json:"alarms_cleared"`
+	Storms          int64       `json:"storms"`
+	Unregistered    int64       `json:"transitions_of_unregistered_devices"`
+	PublishFailures int64       `json:"publish_failures"`
+	BadPayloads     int64       `json:"bad_payloads"`
+	BadDevices      []BadDevice `json:"bad_payloads_by_device,omitempty"`
+	LastSnapshot    *time.Time  `json:"last_snapshot,omitempty"`
+}
+
+// Details reports the instance's alarm work, with the ten devices that sent the most bad
+// payloads.
+func (c *Connector) Details() any {
+	bad, total := c.bad.top(10)
+	return Details{
+		Subscribed: c.subscribed.Load(), Devices: int(c.devicesSeen.Load()),
+		Raised: c.counts.raised.Load(), Cleared: c.counts.cleared.Load(), Storms: c.counts.storms.Load(),
+		Unregistered: c.counts.unknown.Load(), PublishFailures: c.publishFailures.Load(),
+		BadPayloads: total, BadDevices: bad, LastSnapshot: c.lastSnapshot.Load(),
+	}
+}

@@ -1,0 +1,210 @@
+package mqtt
+
+import (
+	_ "embed"
+	"fmt"
+	"time"
+
+	"gongdan/connectors"
+	"gongdan/connectors/mqtt/alarm"
+)
+
+// Field names, used by the spec and by the getters alike.
+const (
+	fieldBrokers        = "brokers"
+	fieldClientID       = "client_id"
+	fieldUsername       = "username"
+	fieldPassword       = "password"
+	fieldTLS            = "tls"
+	fieldCAFile         = "ca_file"
+	fieldCertFile       = "cert_file"
+	fieldKeyFile        = "key_file"
+	fieldServerName     = "server_name"
+	fieldInsecure       = "insecure_skip_verify"
+	fieldTopics         = "topics"
+	fieldQoS            = "qos"
+	fieldDeviceID       = "device_id"
+	fieldPayload        = "payload"
+	fieldFormat         = "format"
+	fieldTime           = "time"
+	fieldValueField     = "value_field"
+	fieldMaxBytes       = "max_bytes"
+	fieldRules          = "rules"
+	fieldMaxRaises      = "max_raises_per_hour"
+	fieldKeepAlive      = "keepalive"
+	fieldConnectTimeout = "connect_timeout"
+	fieldMaxReconnect   = "max_reconnect_interval"
+	fieldQueue          = "queue"
+	fieldTick           = "tick"
+	fieldSnapshotEvery  = "snapshot_every"
+	fieldOfflineGrace   = "offline_grace"
+	fieldBadSamples     = "bad_payload_samples_per_minute"
+	fieldEmbedded       = "embedded_broker"
+	fieldListen         = "listen"
+
+	// Rule fields.
+	ruleID           = "id"
+	ruleWhen         = "when"
+	ruleFor          = "for"
+	ruleClearWhen    = "clear_when"
+	ruleClearFor     = "clear_for"
+	ruleRepeat       = "repeat"
+	ruleWithin       = "within"
+	ruleOfflineAfter = "offline_after"
+	ruleMinInterval  = "min_interval"
+	ruleModels       = "models"
+	ruleTopics       = "topics"
+	ruleUrgency      = "urgency"
+	ruleCategory     = "category"
+	ruleTitle        = "title"
+	ruleAutoResolve  = "auto_resolve"
+)
+
+//go:embed sample.yaml
+var sample string
+
+func init() { connectors.Register(spec()) }
+
+func spec() connectors.Spec {
+	return connectors.Spec{
+		Type:    "mqtt",
+		Summary: "Subscribes to device telemetry over MQTT, evaluates alarm rules on every message and turns alarm raises and clears into tickets.",
+		Description: `
+Devices (chargers, elevators, air-conditioning units, production lines) publish telemetry to an
+MQTT broker every few seconds. The connector subscribes with a **persistent session** (clean
+session off) and **QoS 1**, decodes each message (a JSON object, a bare number or ` + "`key=value`" + `
+lines), and evaluates the ` + "`rules`" + ` on it in memory. Only alarm **transitions** leave the
+connector: a raise becomes a ticket (thread ` + "`device:<id>:<rule>`" + `, so a raise while the
+ticket is open merges into it), a clear becomes an event on that ticket (and resolves it, if
+the rule says ` + "`auto_resolve`" + ` and an engineer has started on it). A million telemetry
+messages make as many bus messages as there are transitions.
+
+**Acknowledgement.** Automatic acks are off: a message is acked (PUBACK) only after it has
+been evaluated and any transition it made is durable on the bus. If the bus is down the
+connector holds the message and retries; the broker keeps what follows in the session. Stop
+gongdan while devices publish and start it again: the broker delivers what was queued, and no
+transition is lost. The state of every device × rule (pending since, active, clearing) is
+snapshotted to the data directory every ` + "`snapshot_every`" + ` and at shutdown, so a restart keeps
+pending durations and active alarms; after a crash the state is at most ` + "`snapshot_every`" + ` old,
+which can delay (never lose, never double) a raise by that much.
+
+**Rules** apply per device model (` + "`models`" + `, from the device registry) or topic filter
+(` + "`topics`" + `). ` + "`when`" + ` is an [expr](https://expr-lang.org) condition over the message's fields
+(` + "`temp > 85`" + `), the device (` + "`device.id`" + `, ` + "`device.model`" + `) and each numeric field's change
+since the device's last message (` + "`delta.temp`" + `) or rate per second (` + "`rate.temp`" + `). ` + "`for`" + `: it must
+hold this long; ` + "`repeat`" + ` N ` + "`within`" + ` a window: in N messages instead. ` + "`clear_when`" + ` is the
+hysteresis (` + "`temp < 75`" + `), ` + "`clear_for`" + ` how long it must hold. ` + "`offline_after`" + ` raises when a device
+has sent nothing for that long (checked every ` + "`tick`" + `, from ` + "`offline_grace`" + ` after the connector
+started, so a restart does not call every device silent). ` + "`min_interval`" + ` is the flapping
+guard; ` + "`max_raises_per_hour`" + ` the storm guard per device (the held-back raises are counted on
+the open ticket).
+
+**Bad payloads** (not JSON, too large, NaN, no device id) are acked, counted per device
+(GET /api/v1/connectors shows the devices with the most) and sampled into the dead letters at
+most ` + "`bad_payload_samples_per_minute`" + ` a minute, each with the decode error. They never stop
+the connector. Devices missing from the device registry are accepted; their tickets carry the
+tag ` + "`unregistered_device`" + `.
+
+**Broker settings.** Mosquitto delivers at most ` + "`max_inflight_messages`" + ` (default 20)
+unacked QoS 1 messages to a client at a time, and keeps at most ` + "`max_queued_messages`" + ` (default
+1000) for it beyond those, **dropping the rest silently** — also while gongdan is stopped. For a
+fleet, set in mosquitto.conf: ` + "`max_queued_messages 0`" + ` (or a bound above what a restart can
+queue: devices × messages per second × seconds of downtime), ` + "`max_inflight_messages 1000`" + `, and
+` + "`persistence true`" + ` so queued messages survive a broker restart. EMQX and HiveMQ have
+equivalent limits per session.
+
+**Embedded broker.** With ` + "`embedded_broker: {listen: 127.0.0.1:11883}`" + ` gongdan runs a broker
+(mochi-mqtt) itself, for the quickstart and small sites; the connector then connects to it
+unless ` + "`brokers`" + ` says otherwise. It keeps sessions in memory: while gongdan is down, devices
+must hold their messages (as they would for any broker that is down). On an address other than
+loopback it requires ` + "`username`" + ` and ` + "`password`" + `, which devices and the connector share.
+`,
+		Example: sample,
+		Fields: []connectors.Field{
+			{Name: fieldBrokers, Kind: connectors.KindStringList, Description: "Broker URLs, tried in order: tcp://host:1883, ssl://host:8883 (or tls://), ws://…. Required unless embedded_broker is set.",
+				Example: `["tcp://127.0.0.1:1883"]`, Pattern: `^(tcp|ssl|tls|mqtt|mqtts|ws|wss)://[^/\s]+(/.*)?$`, PatternHint: "a URL like tcp://127.0.0.1:1883"},
+			{Name: fieldClientID, Kind: connectors.KindString, Required: true, Pattern: `^[0-9A-Za-z_.:-]{1,64}$`, PatternHint: "1–64 letters, digits, _ . : -",
+				Description: "The MQTT client id. The broker keeps the persistent session under it: keep it stable across restarts and unique across gongdan processes."},
+			{Name: fieldUsername, Kind: connectors.KindString, Description: "Username at the broker."},
+			{Name: fieldPassword, Kind: connectors.KindString, Secret: true, Description: "Password at the broker; write ${ENV_VAR}."},
+			{Name: fieldTLS, Kind: connectors.KindObject, Description: "TLS towards the broker (ssl:// URLs). Without ca_file the system roots are used.", Fields: []connectors.Field{
+				{Name: fieldCAFile, Kind: connectors.KindString, Description: "PEM file of the CA that signed the broker's certificate."},
+				{Name: fieldCertFile, Kind: connectors.KindString, Description: "PEM client certificate, for brokers that require one (with key_file)."},
+				{Name: fieldKeyFile, Kind: connectors.KindString, Description: "PEM key of the client certificate."},
+				{Name: fieldServerName, Kind: connectors.KindString, Description: "The name to check the broker's certificate against, when it is not the URL's host."},
+				{Name: fieldInsecure, Kind: connectors.KindBool, Default: false, Description: "Do not check the broker's certificate. For tests only."},
+			}},
+			{Name: fieldTopics, Kind: connectors.KindStringList, Required: true, Example: `["factory/+/telemetry"]`, Check: checkFilters,
+				Description: "Topic filters to subscribe to (+ for one level, # for the rest)."},
+			{Name: fieldQoS, Kind: connectors.KindInt, Default: 1, Min: connectors.Bound(0), Max: connectors.Bound(1),
+				Description: "QoS of the subscriptions. 1: at least once, acked after evaluation (use it). 0: the broker may drop messages."},
+			{Name: fieldDeviceID, Kind: connectors.KindString, Required: true, Example: `"topic[1]"`,
+				Description: "Where the device id is: topic[N] for the Nth level of the topic (from 0: factory/E202308001/telemetry → topic[1]), or a payload field path like meta.sn."},
+			{Name: fieldPayload, Kind: connectors.KindObject, Description: "How payloads are read.", Fields: []connectors.Field{
+				{Name: fieldFormat, Kind: connectors.KindString, Default: "auto", Enum: []string{"auto", "json", "number", "kv"},
+					Description: "auto tells them apart: a JSON object, a bare number, else key=value lines."},
+				{Name: fieldTime, Kind: connectors.KindString, Description: "Payload field with the time of the reading (RFC 3339, Unix seconds or milliseconds). Without it, or when a payload lacks it, the time of receipt."},
+				{Name: fieldValueField, Kind: connectors.KindString, Default: "value", Description: "The name a bare-number payload's value goes by in rules."},
+				{Name: fieldMaxBytes, Kind: connectors.KindInt, Default: 64 << 10, Min: connectors.Bound(16), Max: connectors.Bound(16 << 20), Description: "Larger payloads are bad payloads."},
+			}},
+			{Name: fieldRules, Kind: connectors.KindObjectList, Required: true, Description: "Alarm rules, evaluated on every message in order.", Fields: []connectors.Field{
+				{Name: ruleID, Kind: connectors.KindString, Required: true, Pattern: `^[a-z0-9][a-z0-9_-]{0,63}$`, PatternHint: "lower-case letters, digits, _ and -",
+					Description: "Names the alarm: its tickets have thread key device:<device>:<id>."},
+				{Name: ruleWhen, Kind: connectors.KindString, Description: "The condition that raises the alarm (expr): temp > 85."},
+				{Name: ruleFor, Kind: connectors.KindDuration, Default: time0, Description: "How long when must hold before the alarm is raised."},
+				{Name: ruleClearWhen, Kind: connectors.KindString, Description: "The condition that clears it (hysteresis): temp < 75. Default: when no longer holds."},
+				{Name: ruleClearFor, Kind: connectors.KindDuration, Default: time0, Description: "How long clear_when must hold."},
+				{Name: ruleRepeat, Kind: connectors.KindInt, Default: 0, Min: connectors.Bound(0), Description: "Raise when when held in this many messages within `within` (instead of for)."},
+				{Name: ruleWithin, Kind: connectors.KindDuration, Default: time0, Description: "The window of repeat."},
+				{Name: ruleOfflineAfter, Kind: connectors.KindDuration, Default: time0, Description: "Makes an offline rule: raised when the device has sent nothing for this long, cleared by its next message."},
+				{Name: ruleMinInterval, Kind: connectors.KindDuration, Default: time0, Description: "Flapping guard: no raise within this long after a clear."},
+				{Name: ruleModels, Kind: connectors.KindStringList, Description: "Only devices of these models (from the device registry)."},
+				{Name: ruleTopics, Kind: connectors.KindStringList, Check: checkFilters, Description: "Only messages on topics matching these filters."},
+				{Name: ruleUrgency, Kind: connectors.KindString, Default: "yellow", Enum: []string{"blue", "yellow", "orange", "red"}, Description: "The ticket's urgency."},
+				{Name: ruleCategory, Kind: connectors.KindString, Description: "The ticket's category (设备过热)."},
+				{Name: ruleTitle, Kind: connectors.KindString, Description: "The ticket's title: {{device}}, {{rule}} and {{field}} are filled in.", Example: `"设备 {{device}} 温度 {{temp}}°C 超限"`},
+				{Name: ruleAutoResolve, Kind: connectors.KindBool, Default: false, Description: "A clear resolves the ticket when it is in progress (else the clear is only recorded on it)."},
+			}},
+			{Name: fieldMaxRaises, Kind: connectors.KindInt, Default: 20, Min: connectors.Bound(0),
+				Description: "Storm guard: at most this many raises per device in any hour; the rest are counted on the open ticket. 0: no limit."},
+			{Name: fieldBadSamples, Kind: connectors.KindInt, Default: 10, Min: connectors.Bound(0), Max: connectors.Bound(10000),
+				Description: "Bad payloads sampled into the dead letters per minute; the rest are only counted."},
+			{Name: fieldEmbedded, Kind: connectors.KindObject, Description: "Run an MQTT broker inside gongdan (quickstart, small sites); off unless set.", Fields: []connectors.Field{
+				{Name: fieldListen, Kind: connectors.KindString, Required: true, Example: `"127.0.0.1:11883"`, Check: checkListen, Description: "host:port the broker listens on."},
+			}},
+			{Name: fieldKeepAlive, Kind: connectors.KindDuration, Default: 30 * second, Min: connectors.Bound(1), Advanced: true, Description: "MQTT keepalive."},
+			{Name: fieldConnectTimeout, Kind: connectors.KindDuration, Default: 10 * second, Min: connectors.Bound(1), Advanced: true, Description: "How long one connection attempt may take."},
+			{Name: fieldMaxReconnect, Kind: connectors.KindDuration, Default: 60 * second, Min: connectors.Bound(1), Advanced: true, Description: "The longest wait between reconnection attempts (the wait doubles from 1s)."},
+			{Name: fieldQueue, Kind: connectors.KindInt, Default: 4096, Min: connectors.Bound(1), Max: connectors.Bound(1 << 20), Advanced: true,
+				Description: "Messages buffered between the network and the rule evaluation. When it is full the connector stops reading and the broker holds the rest."},
+			{Name: fieldTick, Kind: connectors.KindDuration, Default: second, Min: connectors.Bound(0.01), Advanced: true, Description: "How often silence and time-only transitions (for, clear_for after the last message) are checked."},
+			{Name: fieldSnapshotEvery, Kind: connectors.KindDuration, Default: 10 * second, Min: connectors.Bound(0.1), Advanced: true, Description: "How often the alarm state is saved to the data directory."},
+			{Name: fieldOfflineGrace, Kind: connectors.KindDuration, Default: 60 * second, Min: connectors.Bound(0), Advanced: true,
+				Description: "After the connector starts, offline rules wait this long before calling a device silent, so what the broker queued meanwhile arrives first."},
+		},
+		New: newConnector,
+	}
+}
+
+const (
+	second = time.Second
+	time0  = time.Duration(0)
+)
+
+func checkFilters(v any) error {
+	l, _ := v.([]string)
+	for _, f := range l {
+		if err := alarm.ValidFilter(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkListen(v any) error {
+	s, _ := v.(string)
+	if _, _, err := splitHostPort(s); err != nil {
+		return fmt.Errorf("%q is not host:port: %v", s, err)
+	}
+	return nil
+}
