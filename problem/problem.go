@@ -31,6 +31,7 @@ var Titles = map[string]string{
 	"bad-signature":          "Missing or wrong signature",
 	"forbidden":              "Not allowed for this role",
 	"not-found":              "Not found",
+	"no-open-ticket":         "No open ticket to update",
 	"routing-off":            "Routing is not configured",
 	"method-not-allowed":     "Method not allowed",
 	"unknown-action":         "Unknown action",

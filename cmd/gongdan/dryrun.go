@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"gongdan/config"
+	"gongdan/devices"
 	"gongdan/connectors"
 	"gongdan/core/engine"
 	"gongdan/core/routing"
@@ -40,6 +41,8 @@ func newDryRunner(cfg *config.Config, now time.Time) (*dryRunner, error) {
 		Now:      func() time.Time { return now },
 		Location: cfg.Server.Location,
 		NewID:    func() string { n++; return fmt.Sprintf("dry-run-%d", n) },
+		// The devices of the config, so a dry run flags as unregistered what serve would.
+		Devices: devices.New(cfg.Devices.Loaded, nil, nil),
 	})
 	if err != nil {
 		return nil, userError(err)

@@ -39,7 +39,7 @@ func (c *Connector) envelope(t alarm.Transition) (normalize.Envelope, error) {
 	}
 	return normalize.Envelope{
 		ID: c.env.NewID(), Connector: c.name, ConnectorType: "mqtt", Type: EnvelopeAlarm,
-		ReceivedAt: c.env.Now(), DedupKey: transitionKey(c.name, t), ContentType: "application/json",
+		ReceivedAt: c.now(), DedupKey: transitionKey(c.name, t), ContentType: "application/json",
 		Headers: map[string]string{"topic": t.Topic, "device": t.Device, "rule": t.Rule, "kind": string(t.Kind)},
 		Payload: b,
 	}, nil

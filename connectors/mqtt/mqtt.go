@@ -54,6 +54,7 @@ type Connector struct {
 	decoder        telemetry.Decoder
 	ruleConfs      []*connectors.Conf
 	engine         *alarm.Engine
+	alarmConfig    alarm.Config
 	engineErrs     []alarm.ConfigError
 	keepAlive      time.Duration
 	connectTimeout time.Duration
@@ -135,6 +136,7 @@ func newConnector(conf *connectors.Conf, env connectors.Env) (connectors.Connect
 			AutoResolve: r.Bool(ruleAutoResolve),
 		})
 	}
+	c.alarmConfig = cfg
 	c.engine, c.engineErrs = alarm.New(cfg)
 	return c, nil
 }
@@ -387,6 +389,10 @@ func (c *Connector) handle(ctx context.Context, m paho.Message) bool {
 	}
 	ts := c.engine.Evaluate(msg)
 	c.devicesSeen.Store(int64(c.engine.Devices()))
+	if err := c.engine.WrongType(); err != nil {
+		// Read as far as it could be; the field of the wrong type counts against the device.
+		c.badPayload(ctx, m, msg.Device, fmt.Errorf("%w: %v", telemetry.ErrBadValue, err), now)
+	}
 	if !c.deliver(ctx, ts) {
 		return false
 	}

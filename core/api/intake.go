@@ -51,9 +51,6 @@ func writeIntake(w http.ResponseWriter, r *http.Request, d normalize.Draft, t ti
 		p := newProblem(http.StatusNotFound, "no-open-ticket", fmt.Sprintf(
 			"no ticket with thread_key %q is open, and a draft of intent %s never opens one: nothing was written "+
 				"(send it without intent to open a ticket)", d.ThreadKey, d.Intent))
-		if p.Title == "" {
-			p.Title = "No open ticket to update" // until problem.Titles lists the kind
-		}
 		p.Field = "thread_key"
 		writeProblem(w, r, p)
 		return

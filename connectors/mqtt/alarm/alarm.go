@@ -203,6 +203,8 @@ type Engine struct {
 	anyDelta bool // some rule reads delta or rate
 	// offlineFrom: no offline raise before it (HoldOffline).
 	offlineFrom time.Time
+	// wrongType is the last Evaluate's (WrongType).
+	wrongType error
 }
 
 type device struct {
@@ -329,6 +331,7 @@ func (e *Engine) Evaluate(m Message) []Transition {
 		d.Model = m.Model
 	}
 	var out []Transition
+	e.wrongType = nil
 	// The env is the same map for every message and rule: no allocation per message.
 	clear(e.env)
 	for k, v := range m.Fields {
@@ -389,17 +392,35 @@ func (e *Engine) Evaluate(m Message) []Transition {
 }
 
 // holds runs prog on the env of the message being evaluated; an error (a missing field, a
-// wrong type) is false.
-func (e *Engine) holds(prog *vm.Program) bool {
+// wrong type) is false. An error with a field of r that is no number is the payload's fault
+// (a sensor that sends "NaN" or "ERR" as temp): it is kept for WrongType.
+func (e *Engine) holds(r *compiled, prog *vm.Program, fields map[string]any) bool {
 	out, err := e.machine.Run(prog, e.env)
+	if err != nil && e.wrongType == nil {
+		for _, f := range r.fields {
+			switch v := fields[f].(type) {
+			case string, bool:
+				e.wrongType = fmt.Errorf("rule %s cannot read %s = %v (%T): %v", r.ID, f, v, v, firstLine(err.Error()))
+			}
+		}
+	}
 	return err == nil && out == true
+}
+
+// WrongType is why the last Evaluate could not read the message, if a rule failed on a field
+// of the wrong type: the connector counts it as a bad payload.
+func (e *Engine) WrongType() error { return e.wrongType }
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }
 
 // step moves device d's state of rule r on message m.
 func (e *Engine) step(out []Transition, d *device, r *compiled, st *rule, m Message) []Transition {
 	switch st.State {
 	case Normal, Pending:
-		if !e.holds(r.when) {
+		if !e.holds(r, r.when, m.Fields) {
 			st.State, st.Since, st.Fields = Normal, time.Time{}, nil
 			return out
 		}
@@ -419,9 +440,9 @@ func (e *Engine) step(out []Transition, d *device, r *compiled, st *rule, m Mess
 	case Active, Clearing:
 		cleared := false
 		if r.clear != nil {
-			cleared = e.holds(r.clear)
+			cleared = e.holds(r, r.clear, m.Fields)
 		} else {
-			cleared = !e.holds(r.when)
+			cleared = !e.holds(r, r.when, m.Fields)
 		}
 		if !cleared {
 			st.State = Active

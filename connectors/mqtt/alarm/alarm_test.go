@@ -322,3 +322,16 @@ func TestDeviceClockOffsets(t *testing.T) {
 		assert.Equal(t, wall.Add(-30*time.Second), out[0].At, "the raise is stamped in the device's time")
 	})
 }
+
+// A rule that fails on a field of the wrong type says so; a field that is missing is not the
+// payload's fault.
+func TestWrongTypeIsReported(t *testing.T) {
+	e := newEngine(t, 0, overheat)
+	assert.Empty(t, e.Evaluate(msg("E1", 0, map[string]any{"temp": "ERR"})))
+	require.Error(t, e.WrongType())
+	assert.Contains(t, e.WrongType().Error(), `rule overheat cannot read temp = ERR (string)`)
+	e.Evaluate(msg("E1", time.Second, temp(20)))
+	assert.NoError(t, e.WrongType(), "a good message clears it")
+	e.Evaluate(msg("E1", 2*time.Second, map[string]any{"humidity": 40.0}))
+	assert.NoError(t, e.WrongType(), "a message without the rule's field")
+}

@@ -139,7 +139,22 @@ func decodeJSON(b []byte) (map[string]any, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: a JSON payload must be an object, like {\"temp\": 23.5}", ErrMalformed)
 	}
+	for k, v := range obj {
+		if str, ok := v.(string); ok && notANumber(str) {
+			// JSON has no NaN; sensors that fail write it as a string.
+			return nil, fmt.Errorf("%w: %s is %q: a failed reading", ErrBadValue, k, str)
+		}
+	}
 	return obj, nil
+}
+
+// notANumber reports the ways sensors spell a reading that is no number: NaN, Inf, Infinity.
+func notANumber(s string) bool {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "nan", "-nan", "+nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity":
+		return true
+	}
+	return false
 }
 
 func (d *Decoder) decodeNumber(s string) (map[string]any, error) {

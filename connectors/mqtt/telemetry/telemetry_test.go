@@ -123,3 +123,15 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// Sensors that fail write NaN as a string, since JSON has none: a bad value, not a reading.
+func TestNaNStringsAreBadValues(t *testing.T) {
+	d := telemetry.Decoder{DeviceID: "topic[1]"}
+	for _, p := range []string{`{"temp": "NaN"}`, `{"temp": "-inf", "humidity": 40}`, `{"temp": " Infinity "}`} {
+		_, err := d.Decode("factory/E1/telemetry", []byte(p), time.Now())
+		assert.ErrorIs(t, err, telemetry.ErrBadValue, p)
+	}
+	m, err := d.Decode("factory/E1/telemetry", []byte(`{"status": "nano-fault"}`), time.Now())
+	require.NoError(t, err, "a word that only starts like nan")
+	assert.Equal(t, "nano-fault", m.Fields["status"])
+}

@@ -1,0 +1,89 @@
+package mqtt_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"gongdan/config"
+	"gongdan/connectors"
+	"gongdan/connectors/mqtt"
+	"gongdan/normalize"
+)
+
+// Bad payloads — malformed, NaN, a field of the wrong type — are acked, counted per device and
+// sampled into the dead letters up to the rate; the good messages around them go on.
+func TestBadPayloadsAreCountedAndSampled(t *testing.T) {
+	const client = "gongdan-bad"
+	b := startTestBroker(t, client)
+	cfg, err := config.Parse("bad.yaml", fmt.Appendf(nil, `connectors:
+  - name: plant
+    type: mqtt
+    brokers: ["tcp://%s"]
+    client_id: %s
+    topics: ["factory/+/telemetry"]
+    device_id: "topic[1]"
+    bad_payload_samples_per_minute: 2
+    rules:
+      - {id: overheat, when: "temp > 85", urgency: orange}
+`, b.Addr, client))
+	require.NoError(t, err)
+	var mu sync.Mutex
+	var envs []normalize.Envelope
+	// A fixed clock: the sampling counts per minute, and this test must not straddle two.
+	fixed := time.Date(2026, 11, 23, 9, 42, 0, 0, time.UTC)
+	m, err := connectors.NewManager(cfg, connectors.ManagerOptions{Now: func() time.Time { return fixed }, Publish: func(_ context.Context, e normalize.Envelope) error {
+		mu.Lock()
+		envs = append(envs, e)
+		mu.Unlock()
+		return nil
+	}})
+	require.NoError(t, err)
+	inst := m.Instances()[0]
+	c := inst.Connector.(*mqtt.Connector)
+	m.Start(context.Background())
+	t.Cleanup(func() { _ = m.Close(context.Background()) })
+	require.Eventually(t, c.Subscribed, 10*time.Second, time.Millisecond)
+
+	dev := publisher(t, b.Addr, "bad-devices")
+	inputs := []struct{ topic, payload string }{
+		{"factory/E1/telemetry", `{"temp": `},       // malformed
+		{"factory/E1/telemetry", `{"temp": "NaN"}`}, // a failed reading
+		{"factory/E2/telemetry", `{"temp": "ERR"}`}, // the wrong type for the rule
+		{"factory/E3/telemetry", `{"temp": 91}`},    // good: raises
+		{"factory//telemetry", `{"temp": 20}`},      // no device id
+	}
+	for _, in := range inputs {
+		require.NoError(t, publish(dev, in.topic, []byte(in.payload)))
+	}
+	require.Eventually(t, func() bool { return inst.Stats.Received.Load() == int64(len(inputs)) }, 10*time.Second, time.Millisecond)
+	for _, in := range inputs {
+		require.Eventually(t, func() bool { return b.Acked(in.topic, []byte(in.payload)) == 1 }, 10*time.Second, time.Millisecond, "%s not acked", in.payload)
+	}
+
+	d := c.Details().(mqtt.Details)
+	assert.EqualValues(t, 4, d.BadPayloads)
+	assert.Equal(t, []mqtt.BadDevice{{Device: "E1", Count: 2}, {Device: "(no device id)", Count: 1}, {Device: "E2", Count: 1}}, d.BadDevices)
+	mu.Lock()
+	defer mu.Unlock()
+	var samples, alarms int
+	for _, e := range envs {
+		switch e.Type {
+		case mqtt.EnvelopeBadPayload:
+			samples++
+			assert.NotEmpty(t, e.Headers["error"])
+			_, err := c.Normalizer().Normalize(e)
+			assert.Error(t, err, "a sample must become a dead letter")
+		case mqtt.EnvelopeAlarm:
+			alarms++
+		}
+	}
+	assert.Equal(t, 2, samples, "sampled at most bad_payload_samples_per_minute")
+	assert.EqualValues(t, 2, inst.Stats.Rejected.Load(), "the bad payloads not sampled")
+	assert.Equal(t, 1, alarms, "the good message still raised")
+}
