@@ -80,7 +80,8 @@ type mqttRig struct {
 }
 
 // newMQTTRig writes the config: tick 100ms and offline_grace 0s so that silence is found
-// quickly; payload times from the ts field. rules is the YAML list of the connector's rules.
+// quickly; payload times from the ts field. rules is the YAML list of the connector's rules;
+// {{prefix}} in it stands for the run's topic prefix.
 func newMQTTRig(t *testing.T, broker, rules, snapshotEvery string) *mqttRig {
 	t.Helper()
 	run := fmt.Sprintf("%016x", mrand.Uint64())
@@ -106,7 +107,7 @@ connectors:
     offline_grace: 0s
     snapshot_every: %s
     rules:
-%s`, r.addr, mqttAdminToken, broker, r.clientID, r.prefix+"/+/telemetry", snapshotEvery, rules)
+%s`, r.addr, mqttAdminToken, broker, r.clientID, r.prefix+"/+/telemetry", snapshotEvery, strings.ReplaceAll(rules, "{{prefix}}", r.prefix))
 	require.NoError(t, os.WriteFile(r.config, []byte(cfg), 0o600))
 
 	// The broker keeps the connector's persistent session after the test (Mosquitto keeps it
@@ -353,13 +354,14 @@ func TestMQTTAlarmLifecycle(t *testing.T) {
 
 func testMQTTAlarmLifecycle(t *testing.T, broker string) {
 	r := newMQTTRig(t, broker, `      - {id: overheat, when: "temp > 85", for: 30s, clear_when: "temp < 75", urgency: orange, category: 设备过热, title: "设备 {{device}} 温度 {{temp}}°C 超限"}
-      - {id: offline, offline_after: 2s, urgency: yellow, category: 设备离线, title: "设备 {{device}} 离线"}
+      - {id: offline, offline_after: 2s, topics: ["{{prefix}}/B/telemetry"], urgency: yellow, category: 设备离线, title: "设备 {{device}} 离线"}
 `, "1h")
 	r.start()
 
-	// Message times an hour ahead: the wall clock (Tick) never reaches them during the test,
-	// so `for` is measured by message times alone, and devices A and C are never silent by
-	// the clock. B sends no ts: its time is the receipt, and the clock finds it silent.
+	// Message times an hour ahead: `for` is measured in the device's time (a message's ts,
+	// plus the wall time since it arrived), so the 31 s steps below are taken by messages
+	// well before the clock would take them. Silence is measured by receipt, and the offline
+	// rule watches B's topic only: A and C go quiet between steps without being offline.
 	t0 := time.Now().Add(time.Hour).Truncate(time.Millisecond)
 	const (
 		threadA = "device:A:overheat"

@@ -68,8 +68,9 @@ type Connector struct {
 
 	// journal holds the state of devices changed by transitions since the last snapshot;
 	// seq numbers its entries.
-	journal *os.File
-	seq     uint64
+	journal     *os.File
+	journalTorn bool // the last write to it failed
+	seq         uint64
 	// restored is set once the saved state was read: a Run after a failure keeps the
 	// engine as the last Run left it.
 	restored bool
@@ -234,8 +235,9 @@ func (c *Connector) Run(ctx context.Context) error {
 
 	queue := make(chan paho.Message, c.queueSize)
 	stop := make(chan struct{})
-	client, err := c.connect(ctx, queue, stop)
-	if err != nil {
+	failed := make(chan error, 1)
+	client, err := c.connect(ctx, queue, stop, failed)
+	if err != nil || client == nil {
 		return err
 	}
 	defer func() {
@@ -246,12 +248,12 @@ func (c *Connector) Run(ctx context.Context) error {
 		c.client = nil
 		c.mu.Unlock()
 	}()
-	return c.evaluate(ctx, queue)
+	return c.evaluate(ctx, queue, failed)
 }
 
 // connect dials the broker with a persistent session and manual acks. Subscriptions are made
 // (again) on every connection, so a reconnect resubscribes.
-func (c *Connector) connect(ctx context.Context, queue chan<- paho.Message, stop <-chan struct{}) (paho.Client, error) {
+func (c *Connector) connect(ctx context.Context, queue chan<- paho.Message, stop <-chan struct{}, failed chan<- error) (paho.Client, error) {
 	handler := func(_ paho.Client, m paho.Message) {
 		// paho calls this in order, from one goroutine (OrderMatters): a full queue stops the
 		// reading, and the broker holds the rest.
@@ -278,15 +280,31 @@ func (c *Connector) connect(ctx context.Context, queue chan<- paho.Message, stop
 			for _, t := range c.topics {
 				filters[t] = c.qos
 			}
+			// No timeout: with a persistent session the broker first delivers what it queued
+			// while gongdan was away, and the SUBACK comes after all of it. The token ends
+			// with an error if the connection drops meanwhile (paho reconnects).
 			tok := cl.SubscribeMultiple(filters, handler)
-			if !tok.WaitTimeout(c.connectTimeout) || tok.Error() != nil {
-				err := tok.Error()
-				if err == nil {
-					err = errors.New("no SUBACK in time")
+			tok.Wait()
+			err := tok.Error()
+			if st, ok := tok.(*paho.SubscribeToken); ok && err == nil {
+				for topic, code := range st.Result() {
+					if code >= 0x80 {
+						err = fmt.Errorf("the broker refused the subscription to %s (code %#x): check its ACL for this client", topic, code)
+					}
 				}
-				c.env.Stats.Fail(c.env.Now(), fmt.Errorf("subscribe %v: %w", c.topics, err))
-				c.env.Logger.Error("mqtt: subscribe failed; reconnecting", "topics", c.topics, "err", err)
-				cl.Disconnect(0)
+			}
+			if err != nil {
+				err = fmt.Errorf("subscribe %v: %w", c.topics, err)
+				c.env.Stats.Fail(c.env.Now(), err)
+				if !cl.IsConnectionOpen() {
+					return // lost meanwhile: the next connection subscribes again
+				}
+				// Refused by the broker (not allowed, a bad filter): Run fails and the manager
+				// runs it again after a back-off.
+				select {
+				case failed <- err:
+				default:
+				}
 				return
 			}
 			c.subscribed.Store(true)
@@ -334,7 +352,7 @@ func (c *Connector) connect(ctx context.Context, queue chan<- paho.Message, stop
 // evaluate is the one goroutine that owns the alarm engine: it evaluates messages in the
 // order they came, ticks, and saves the state between messages, so a saved state never
 // holds a transition that is not durable.
-func (c *Connector) evaluate(ctx context.Context, queue <-chan paho.Message) error {
+func (c *Connector) evaluate(ctx context.Context, queue <-chan paho.Message, failed <-chan error) error {
 	c.engine.HoldOffline(c.now().Add(c.offlineGrace))
 	// What the last Run could not publish goes first.
 	defer c.closeJournal()
@@ -347,6 +365,7 @@ func (c *Connector) evaluate(ctx context.Context, queue <-chan paho.Message) err
 	if err := c.save(); err != nil { // unsent is durable on the bus now
 		return err
 	}
+	var batch []paho.Message
 	tick := time.NewTicker(c.tick)
 	defer tick.Stop()
 	snap := time.NewTicker(c.snapshotEvery)
@@ -355,12 +374,36 @@ func (c *Connector) evaluate(ctx context.Context, queue <-chan paho.Message) err
 		select {
 		case <-ctx.Done():
 			return c.save()
+		case err := <-failed:
+			return errors.Join(err, c.save())
 		case m := <-queue:
+			// Take what else is waiting, evaluate it all, journal the state changes with one
+			// sync, then ack in order: at fleet rates a sync per state change would not keep up.
+			acks := append(batch[:0], m)
 			if !c.handle(ctx, m) {
 				return c.save()
 			}
+		more:
+			for len(acks) < maxBatch {
+				select {
+				case m := <-queue:
+					acks = append(acks, m)
+					if !c.handle(ctx, m) {
+						return c.save()
+					}
+				default:
+					break more
+				}
+			}
+			if !c.persist(ctx) {
+				return c.save()
+			}
+			for _, m := range acks {
+				m.Ack()
+			}
+			batch = acks
 		case <-tick.C:
-			if !c.deliver(ctx, c.engine.Tick(c.now())) {
+			if !c.deliver(ctx, c.engine.Tick(c.now())) || !c.persist(ctx) {
 				return c.save()
 			}
 		case <-snap.C:
@@ -372,16 +415,20 @@ func (c *Connector) evaluate(ctx context.Context, queue <-chan paho.Message) err
 	}
 }
 
-// handle evaluates one message and acks it once every transition it made is durable. It
-// returns false when ctx ended with a transition not yet durable: the message stays unacked
-// (the broker delivers it again) and the transitions are kept in unsent.
+// maxBatch bounds the messages evaluated before their state changes are synced and they are
+// acked.
+const maxBatch = 256
+
+// handle evaluates one message and publishes the transitions it made; the caller acks it
+// once they are durable and persist has journaled the state. It returns false when ctx ended
+// with a transition not yet durable: the message stays unacked (the broker delivers it
+// again) and the transitions are kept in unsent.
 func (c *Connector) handle(ctx context.Context, m paho.Message) bool {
 	c.env.Stats.Received.Add(1)
 	now := c.now()
 	msg, err := c.decoder.Decode(m.Topic(), m.Payload(), now)
 	if err != nil {
 		c.badPayload(ctx, m, msg.Device, err, now)
-		m.Ack()
 		return true
 	}
 	if d, ok := c.lookup(msg.Device); ok {
@@ -393,16 +440,11 @@ func (c *Connector) handle(ctx context.Context, m paho.Message) bool {
 		// Read as far as it could be; the field of the wrong type counts against the device.
 		c.badPayload(ctx, m, msg.Device, fmt.Errorf("%w: %v", telemetry.ErrBadValue, err), now)
 	}
-	if !c.deliver(ctx, ts) {
-		return false
-	}
-	m.Ack()
-	return true
+	return c.deliver(ctx, ts)
 }
 
-// deliver publishes transitions and journals the state that made them. It returns false when
-// ctx ended first; what was not published is kept in unsent (the saved state holds it), and
-// the caller must not ack.
+// deliver publishes transitions. It returns false when ctx ended first; what was not
+// published is kept in unsent (the saved state holds it), and the caller must not ack.
 func (c *Connector) deliver(ctx context.Context, ts []alarm.Transition) bool {
 	for i, t := range ts {
 		if !c.publish(ctx, t) {
@@ -410,8 +452,15 @@ func (c *Connector) deliver(ctx context.Context, ts []alarm.Transition) bool {
 			return false
 		}
 	}
+	return true
+}
+
+// persist journals the devices whose alarm state changed, and syncs the journal, before
+// their messages are acked. It returns false when ctx ended first.
+func (c *Connector) persist(ctx context.Context) bool {
+	changed := c.engine.TakeChanged()
 	for {
-		err := c.record(ts)
+		err := c.record(changed)
 		if err == nil {
 			return true
 		}

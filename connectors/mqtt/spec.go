@@ -84,9 +84,9 @@ been evaluated and any transition it made is durable on the bus. If the bus is d
 connector holds the message and retries; the broker keeps what follows in the session. Stop
 gongdan while devices publish and start it again: the broker delivers what was queued, and no
 transition is lost. The state of every device × rule (pending since, active, clearing) is
-snapshotted to the data directory every ` + "`snapshot_every`" + ` and at shutdown, so a restart keeps
-pending durations and active alarms; after a crash the state is at most ` + "`snapshot_every`" + ` old,
-which can delay (never lose, never double) a raise by that much.
+journaled as it changes (synced before the message that changed it is acked) and snapshotted
+every ` + "`snapshot_every`" + ` and at shutdown, so a restart — even kill -9 — keeps pending
+durations and active alarms.
 
 **Rules** apply per device model (` + "`models`" + `, from the device registry) or topic filter
 (` + "`topics`" + `). ` + "`when`" + ` is an [expr](https://expr-lang.org) condition over the message's fields
@@ -178,7 +178,8 @@ loopback it requires ` + "`username`" + ` and ` + "`password`" + `, which device
 			{Name: fieldQueue, Kind: connectors.KindInt, Default: 4096, Min: connectors.Bound(1), Max: connectors.Bound(1 << 20), Advanced: true,
 				Description: "Messages buffered between the network and the rule evaluation. When it is full the connector stops reading and the broker holds the rest."},
 			{Name: fieldTick, Kind: connectors.KindDuration, Default: second, Min: connectors.Bound(0.01), Advanced: true, Description: "How often silence and time-only transitions (for, clear_for after the last message) are checked."},
-			{Name: fieldSnapshotEvery, Kind: connectors.KindDuration, Default: 10 * second, Min: connectors.Bound(0.1), Advanced: true, Description: "How often the alarm state is saved to the data directory."},
+			{Name: fieldSnapshotEvery, Kind: connectors.KindDuration, Default: 5 * time.Minute, Min: connectors.Bound(0.1), Advanced: true,
+				Description: "How often the whole alarm state (with every device's last values) is saved to the data directory. Changes of alarm state are journaled as they happen; the snapshot bounds the journal."},
 			{Name: fieldOfflineGrace, Kind: connectors.KindDuration, Default: 60 * second, Min: connectors.Bound(0), Advanced: true,
 				Description: "After the connector starts, offline rules wait this long before calling a device silent, so what the broker queued meanwhile arrives first."},
 		},

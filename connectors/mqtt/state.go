@@ -67,12 +67,13 @@ type journalEntry struct {
 	State  json.RawMessage `json:"state"`
 }
 
-// record journals the state of the devices whose transitions were just published, and syncs
-// it, before their messages are acked: a crash then restarts from the state that made them,
-// so no clear is lost because its raise was forgotten. Transitions are rare; telemetry that
-// changes nothing is never journaled.
-func (c *Connector) record(ts []alarm.Transition) error {
-	if c.env.StateDir == "" || len(ts) == 0 {
+// record journals the state of the devices whose alarm state changed (a rule became pending,
+// active, clearing or normal), and syncs it, before their messages are acked: a crash then
+// restarts from that state, so no clear is lost because its raise was forgotten, and a
+// pending duration is kept. Such changes are rare; telemetry that changes nothing is never
+// journaled.
+func (c *Connector) record(devices []string) error {
+	if c.env.StateDir == "" || len(devices) == 0 {
 		return nil
 	}
 	if c.journal == nil {
@@ -86,29 +87,29 @@ func (c *Connector) record(ts []alarm.Transition) error {
 		c.journal = f
 	}
 	var buf []byte
-	seen := make(map[string]bool, len(ts))
-	for _, t := range ts {
-		if seen[t.Device] {
-			continue
-		}
-		seen[t.Device] = true
-		st, err := c.engine.DeviceSnapshot(t.Device)
+	if c.journalTorn {
+		buf = append(buf, '\n') // end a line a failed write may have left half written
+	}
+	for _, id := range devices {
+		st, err := c.engine.DeviceSnapshot(id)
 		if err != nil {
 			return err
 		}
 		c.seq++
-		line, err := json.Marshal(journalEntry{Seq: c.seq, Device: t.Device, State: st})
+		line, err := json.Marshal(journalEntry{Seq: c.seq, Device: id, State: st})
 		if err != nil {
 			return err
 		}
 		buf = append(append(buf, line...), '\n')
 	}
+	c.journalTorn = true
 	if _, err := c.journal.Write(buf); err != nil {
 		return fmt.Errorf("mqtt: write alarm journal: %w", err)
 	}
 	if err := c.journal.Sync(); err != nil {
 		return fmt.Errorf("mqtt: sync alarm journal: %w", err)
 	}
+	c.journalTorn = false
 	return nil
 }
 

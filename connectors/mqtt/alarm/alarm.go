@@ -205,6 +205,8 @@ type Engine struct {
 	offlineFrom time.Time
 	// wrongType is the last Evaluate's (WrongType).
 	wrongType error
+	// changes are the devices TakeChanged returns.
+	changes []string
 }
 
 type device struct {
@@ -367,11 +369,16 @@ func (e *Engine) Evaluate(m Message) []Transition {
 			if st.State == Active {
 				// Heard from again: the offline alarm clears.
 				out = e.clear(out, d, r, st, m.Device, m.At, m.Fields, m.Topic)
+				e.changed(m.Device)
 			}
 			continue
 		}
 		if r.reads(m.Fields) {
+			before := st.mark()
 			out = e.step(out, d, r, st, m)
+			if st.mark() != before {
+				e.changed(m.Device)
+			}
 		}
 	}
 	d.LastSeen, d.LastHeard, d.Topic = m.At, m.Received, m.Topic
@@ -516,6 +523,7 @@ func (e *Engine) Tick(now time.Time) []Transition {
 				continue
 			}
 			st := d.rule(r.ID)
+			before := st.mark()
 			switch {
 			case r.OfflineAfter > 0 && st.State != Active && now.Sub(d.LastHeard) >= r.OfflineAfter && !now.Before(e.offlineFrom):
 				st.Since = d.LastSeen
@@ -525,8 +533,37 @@ func (e *Engine) Tick(now time.Time) []Transition {
 			case r.OfflineAfter == 0 && st.State == Clearing && deviceNow.Sub(st.Since) >= r.ClearFor:
 				out = e.clear(out, d, r, st, id, deviceNow, st.Fields, st.Topic)
 			}
+			if st.mark() != before {
+				e.changed(id)
+			}
 		}
 	}
+	return out
+}
+
+// mark is what of a rule's state must survive a crash: a change of it is journaled.
+type mark struct {
+	state     State
+	since     time.Time
+	hits      int
+	lastClear time.Time
+}
+
+func (st *rule) mark() mark { return mark{st.State, st.Since, len(st.Hits), st.LastClear} }
+
+func (e *Engine) changed(device string) {
+	if !slices.Contains(e.changes, device) {
+		e.changes = append(e.changes, device)
+	}
+}
+
+// TakeChanged returns the devices whose alarm state (not merely their last values) changed
+// since the last call — a rule became pending, active, clearing or normal, counted a hit —
+// and forgets them. The connector journals them, so a crash between snapshots keeps pending
+// durations and active alarms.
+func (e *Engine) TakeChanged() []string {
+	out := e.changes
+	e.changes = nil
 	return out
 }
 
