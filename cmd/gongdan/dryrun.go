@@ -17,11 +17,11 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"gongdan/config"
-	"gongdan/devices"
 	"gongdan/connectors"
 	"gongdan/core/engine"
 	"gongdan/core/routing"
 	"gongdan/core/ticket"
+	"gongdan/devices"
 	"gongdan/normalize"
 )
 
