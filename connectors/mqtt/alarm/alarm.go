@@ -206,7 +206,7 @@ type Engine struct {
 	// wrongType is the last Evaluate's (WrongType).
 	wrongType error
 	// changes are the devices TakeChanged returns.
-	changes []string
+	changes map[string]struct{}
 }
 
 type device struct {
@@ -246,7 +246,7 @@ func (e ConfigError) Error() string { return e.Path + ": " + e.Msg }
 
 // New checks and compiles cfg; every problem is reported.
 func New(cfg Config) (*Engine, []ConfigError) {
-	e := &Engine{max: cfg.MaxRaisesPerHour, devices: map[string]*device{},
+	e := &Engine{max: cfg.MaxRaisesPerHour, devices: map[string]*device{}, changes: map[string]struct{}{},
 		env: map[string]any{}, delta: map[string]any{}, rate: map[string]any{}, devEnv: map[string]any{}}
 	var errs []ConfigError
 	seen := map[string]bool{}
@@ -551,19 +551,18 @@ type mark struct {
 
 func (st *rule) mark() mark { return mark{st.State, st.Since, len(st.Hits), st.LastClear} }
 
-func (e *Engine) changed(device string) {
-	if !slices.Contains(e.changes, device) {
-		e.changes = append(e.changes, device)
-	}
-}
+func (e *Engine) changed(device string) { e.changes[device] = struct{}{} }
 
 // TakeChanged returns the devices whose alarm state (not merely their last values) changed
 // since the last call — a rule became pending, active, clearing or normal, counted a hit —
 // and forgets them. The connector journals them, so a crash between snapshots keeps pending
 // durations and active alarms.
 func (e *Engine) TakeChanged() []string {
-	out := e.changes
-	e.changes = nil
+	if len(e.changes) == 0 {
+		return nil
+	}
+	out := sortedKeys(e.changes)
+	clear(e.changes)
 	return out
 }
 
