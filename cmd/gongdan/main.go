@@ -47,6 +47,8 @@ Usage:
   gongdan calendar due --calendar NAME --start RFC3339 --duration 90m   the due time on a calendar
   gongdan calendar elapsed --calendar NAME --from RFC3339 --to RFC3339   working time between two times
   gongdan bench intake [--requests N] [--clients N | --rate R]  measure webhook intake on this machine
+  gongdan bench mqtt [--broker URL] [--devices N] [--rate R] [--gongdan URL --token T | --baseline]
+                                                                load a broker with telemetry; measure a gongdan or the broker alone
   gongdan version                                               print the version
 
 Without --config, the embedded quickstart config is used.
@@ -76,7 +78,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "connectors":
 		err = connectorsCmd(args[1:], stdout, stderr)
 	case "bench":
-		err = benchCmd(args[1:], stdout, stderr)
+		if len(args) > 1 && args[1] == "mqtt" {
+			err = benchMQTTCmd(args[2:], stdout, stderr)
+		} else {
+			err = benchCmd(args[1:], stdout, stderr)
+		}
 	case "report":
 		err = reportCmd(args[1:], stdout, stderr)
 	case "calendar":

@@ -1,0 +1,495 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/auth"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// startMochi runs an embedded MQTT broker that lets anyone in, on a free loopback port.
+func startMochi(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := mqtt.New(&mqtt.Options{InlineClient: false, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.NoError(t, srv.AddHook(new(auth.AllowHook), nil))
+	// The listener is handed over open, so no other process can take the port in between.
+	require.NoError(t, srv.AddListener(listeners.NewNet("t", ln)))
+	require.NoError(t, srv.Serve())
+	t.Cleanup(func() { srv.Close() })
+	return "tcp://" + ln.Addr().String()
+}
+
+// benchMQTTJSON runs gongdan bench mqtt --json with args and decodes its report.
+func benchMQTTJSON(t *testing.T, args ...string) benchMQTTReport {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(append([]string{"bench", "mqtt", "--json"}, args...), &stdout, &stderr)
+	require.Equal(t, 0, code, "stderr: %s", stderr.String())
+	var rep benchMQTTReport
+	require.NoError(t, json.Unmarshal(stdout.Bytes(), &rep), stdout.String())
+	return rep
+}
+
+var serialPattern = regexp.MustCompile(`^E2026\d{7}$`)
+
+// checkBaseline asserts what every baseline run must show: everything published was
+// acknowledged and received once, and the numbers agree with one another.
+func checkBaseline(t *testing.T, rep benchMQTTReport, messages int64, devices int) {
+	t.Helper()
+	assert.Equal(t, devices, rep.Devices)
+	assert.Regexp(t, serialPattern, rep.FirstDevice)
+	assert.Regexp(t, serialPattern, rep.LastDevice)
+	first, _ := strconv.Atoi(rep.FirstDevice[5:])
+	last, _ := strconv.Atoi(rep.LastDevice[5:])
+	assert.Equal(t, devices-1, last-first, "serials are consecutive")
+
+	p := rep.Publish
+	assert.Equal(t, messages, p.Messages)
+	assert.Equal(t, messages, p.Acked)
+	assert.Zero(t, p.Errors, p.FirstError)
+	assert.Equal(t, messages, p.Puback.Count, "one PUBACK latency per message")
+	assert.Positive(t, p.Seconds)
+	assert.InDelta(t, float64(p.Acked)/p.Seconds, p.Rate, 1e-6*p.Rate)
+	assert.LessOrEqual(t, p.Puback.P50, p.Puback.P99)
+	assert.LessOrEqual(t, p.Puback.P99, p.Puback.Max)
+
+	b := rep.Baseline
+	require.NotNil(t, b)
+	assert.Equal(t, messages, b.Received, "the subscriber received every message")
+	assert.Zero(t, b.Lost)
+	assert.Zero(t, b.Duplicates)
+	assert.Empty(t, b.Error)
+	assert.Positive(t, b.Seconds)
+	assert.InDelta(t, float64(b.Received)/b.Seconds, b.Rate, 1e-6*b.Rate)
+	assert.Nil(t, rep.Gateway)
+}
+
+func TestBenchMQTTBaseline(t *testing.T) {
+	broker := startMochi(t)
+	t.Run("as fast as possible", func(t *testing.T) {
+		rep := benchMQTTJSON(t, "--broker", broker, "--baseline", "--devices", "50", "--messages", "500", "--rate", "0", "--duration", "10s")
+		checkBaseline(t, rep, 500, 50)
+		assert.Equal(t, 4, rep.Publishers)
+		assert.Equal(t, 1, rep.BreachingDevices, "1 % of 50, rounded")
+		assert.Equal(t, 1, rep.BreachesPublished, "with no known length the breach starts at once")
+	})
+	t.Run("paced", func(t *testing.T) {
+		// Someone else publishes on the same topics meanwhile: not counted as received.
+		other := paho.NewClient(paho.NewClientOptions().AddBroker(broker).SetClientID("other-" + benchRunID()))
+		require.True(t, other.Connect().WaitTimeout(5*time.Second))
+		defer other.Disconnect(100)
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		defer close(stop)
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(2 * time.Millisecond):
+					other.Publish("factory/X-1/telemetry", 1, false, `{"temp":50}`).Wait()
+					other.Publish("factory/E20260004200/telemetry", 1, false, `{"temp":50}`).Wait() // one of ours, no seq
+				}
+			}
+		})
+
+		// 2,000/s for 500 messages: a quarter of a second. Only counts are asserted, no timing.
+		rep := benchMQTTJSON(t, "--broker", broker, "--baseline", "--devices", "50", "--messages", "500", "--rate", "2000",
+			"--publishers", "3", "--qos", "1", "--breach-ratio", "0.1", "--first-device", "4200")
+		checkBaseline(t, rep, 500, 50)
+		assert.Equal(t, "E20260004200", rep.FirstDevice)
+		assert.Positive(t, rep.Baseline.Foreign)
+		assert.Equal(t, 3, rep.Publishers)
+		assert.Equal(t, 5, rep.BreachingDevices)
+	})
+	t.Run("text", func(t *testing.T) {
+		var stdout, stderr bytes.Buffer
+		code := run([]string{"bench", "mqtt", "--broker", broker, "--baseline", "--devices", "20", "--messages", "100", "--rate", "0",
+			"--password", "s3cret-pass", "--username", "bench"}, &stdout, &stderr)
+		require.Equal(t, 0, code, stderr.String())
+		out := stdout.String()
+		assert.Contains(t, out, "published 100 messages, 100 acknowledged")
+		assert.Contains(t, out, "received 100 of 100 published (0 lost, 0 duplicates)")
+		assert.NotContains(t, out+stderr.String(), "s3cret-pass")
+	})
+}
+
+// With GONGDAN_TEST_MQTT set, the same against the Mosquitto on 127.0.0.1:1883.
+func TestBenchMQTTSharedMosquitto(t *testing.T) {
+	if os.Getenv("GONGDAN_TEST_MQTT") == "" {
+		t.Skip("set GONGDAN_TEST_MQTT=1 to run against the Mosquitto on 127.0.0.1:1883")
+	}
+	// 500 messages stay within Mosquitto's default queue of 1000 for a subscriber.
+	rep := benchMQTTJSON(t, "--broker", "tcp://127.0.0.1:1883", "--baseline", "--devices", "50", "--messages", "500", "--rate", "0")
+	checkBaseline(t, rep, 500, 50)
+}
+
+func TestBenchMQTTUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"--devices", "0"},
+		{"--rate", "-1"},
+		{"--breach-ratio", "1.5"},
+		{"--qos", "3"},
+		{"--topic", "factory/telemetry"},
+		{"--topic", "factory/dev-{device}/telemetry"},
+		{"--topic", "factory/+/{device}"},
+		{"--inflight", "0"},
+		{"--baseline", "--gongdan", "http://127.0.0.1:8080"},
+		{"extra"},
+	} {
+		var stdout, stderr bytes.Buffer
+		assert.Equal(t, 2, run(append([]string{"bench", "mqtt"}, args...), &stdout, &stderr), "%v", args)
+	}
+	// Secrets from the environment are not flag defaults, which -h would print.
+	t.Setenv("GONGDAN_BENCH_MQTT_PASSWORD", "env-pass-123456")
+	t.Setenv("GONGDAN_BENCH_TOKEN", "env-token-123456")
+	var help bytes.Buffer
+	assert.Equal(t, 2, run([]string{"bench", "mqtt", "-h"}, &help, &help))
+	assert.Contains(t, help.String(), "--breach-ratio")
+	assert.NotContains(t, help.String(), "env-pass-123456")
+	assert.NotContains(t, help.String(), "env-token-123456")
+	t.Setenv("GONGDAN_BENCH_TOKEN", "")
+
+	// A broker that is not there is a user error that says what to check.
+	var stdout, stderr bytes.Buffer
+	assert.Equal(t, 1, run([]string{"bench", "mqtt", "--baseline", "--broker", "tcp://" + freeAddr(t), "--devices", "5", "--messages", "5"}, &stdout, &stderr))
+	assert.Contains(t, stderr.String(), "is the broker running")
+}
+
+// fakeGateway stands in for gongdan with an MQTT connector: it subscribes to the telemetry,
+// counts it on /metrics as the connector would, and opens a ticket on the event stream for
+// the first message of each device above 85.
+type fakeGateway struct {
+	token     string
+	holdUntil time.Time // until then, the connector is "reconnecting": not running, counting nothing
+
+	mu       sync.Mutex
+	received int64
+	held     []paho.Message
+	alarmed  map[string]bool
+	events   [][]byte
+	changed  chan struct{}
+}
+
+func startFakeGateway(t *testing.T, broker, token string, hold time.Duration) *httptest.Server {
+	t.Helper()
+	f := &fakeGateway{token: token, holdUntil: time.Now().Add(hold), alarmed: map[string]bool{}, changed: make(chan struct{}), received: 1000}
+	opts := paho.NewClientOptions().AddBroker(broker).SetClientID("fake-gongdan-" + benchRunID()).SetCleanSession(true).SetAutoReconnect(false)
+	c := paho.NewClient(opts)
+	require.True(t, c.Connect().WaitTimeout(5*time.Second))
+	t.Cleanup(func() { c.Disconnect(100) })
+	tok := c.Subscribe("factory/+/telemetry", 1, func(_ paho.Client, m paho.Message) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.held = append(f.held, m)
+		f.take()
+	})
+	require.True(t, tok.WaitTimeout(5*time.Second))
+	require.NoError(t, tok.Error())
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		f.take()
+		received, published, running := f.received, int64(len(f.events)), !time.Now().Before(f.holdUntil)
+		f.mu.Unlock()
+		fmt.Fprintf(w, "# HELP gongdan_connector_messages_total Inputs by connector and outcome.\n# TYPE gongdan_connector_messages_total counter\n")
+		fmt.Fprintf(w, "gongdan_connector_messages_total{connector=\"hooks\",outcome=\"received\",type=\"webhook\"} 7\n")
+		for outcome, n := range map[string]int64{"received": received, "published": published + 3, "rejected": 2, "dead_lettered": 0} {
+			fmt.Fprintf(w, "gongdan_connector_messages_total{connector=\"plant\",outcome=%q,type=\"mqtt\"} %d\n", outcome, n)
+		}
+		fmt.Fprintf(w, "gongdan_connector_running{connector=\"hooks\",type=\"webhook\"} 1\n")
+		if running {
+			fmt.Fprintf(w, "gongdan_connector_running{connector=\"plant\",type=\"mqtt\"} 1\n")
+		} else {
+			fmt.Fprintf(w, "gongdan_connector_running{connector=\"plant\",type=\"mqtt\"} 0\n")
+		}
+		fmt.Fprintf(w, "process_cpu_seconds_total %g\n", float64(received)/1000)
+	})
+	mux.HandleFunc("GET /api/v1/stream", f.stream)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// take processes the held messages once the hold is over; f.mu is held.
+func (f *fakeGateway) take() {
+	if time.Now().Before(f.holdUntil) {
+		return
+	}
+	for _, m := range f.held {
+		var tel struct{ Temp float64 }
+		json.Unmarshal(m.Payload(), &tel)
+		device := strings.Split(m.Topic(), "/")[1]
+		f.received++
+		if tel.Temp > 85 && !f.alarmed[device] {
+			f.alarmed[device] = true
+			id := len(f.events) + 1
+			ev := fmt.Sprintf(`{"id":%d,"ticket_id":"GD-20261123-%06d","action":"create","at":%q,"data":{"draft":{"source":{"connector":"plant","type":"mqtt"},"device":{"id":%q},"thread_key":"device:%s:overheat"}}}`,
+				id, id, time.Now().Format(time.RFC3339Nano), device, device)
+			f.events = append(f.events, []byte(ev))
+			close(f.changed)
+			f.changed = make(chan struct{})
+		}
+	}
+	f.held = f.held[:0]
+}
+
+func (f *fakeGateway) stream(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") != "Bearer "+f.token {
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	fmt.Fprint(w, ": gongdan ticket events\n\n")
+	w.(http.Flusher).Flush()
+	f.mu.Lock()
+	next := len(f.events) // live only, as gongdan's stream without Last-Event-ID
+	f.mu.Unlock()
+	for {
+		f.mu.Lock()
+		evs, changed := f.events[next:], f.changed
+		f.mu.Unlock()
+		for _, ev := range evs {
+			next++
+			fmt.Fprintf(w, "id: %d\ndata: %s\n\n", next, ev)
+		}
+		w.(http.Flusher).Flush()
+		select {
+		case <-changed:
+		case <-r.Context().Done():
+			return
+		}
+	}
+}
+
+func TestBenchMQTTGateway(t *testing.T) {
+	broker := startMochi(t)
+	const token = "bench-token-0123456789abcdef"
+	gw := startFakeGateway(t, broker, token, 0)
+
+	// 60 devices at 2,000 messages/s for 600 messages: 10 each; the 6 breaching ones start to
+	// overheat within the first half of it.
+	rep := benchMQTTJSON(t, "--broker", broker, "--gongdan", gw.URL, "--token", token, "--devices", "60", "--messages", "600",
+		"--rate", "2000", "--breach-ratio", "0.1", "--drain", "10s")
+	assert.Equal(t, int64(600), rep.Publish.Acked)
+	assert.Equal(t, 6, rep.BreachingDevices)
+	assert.Equal(t, 6, rep.BreachesPublished)
+	assert.Nil(t, rep.Baseline)
+	g := rep.Gateway
+	require.NotNil(t, g)
+	assert.Equal(t, "plant", g.Connector)
+	assert.Equal(t, int64(600), g.Received, "the delta, not the counter")
+	assert.Zero(t, g.Missing)
+	assert.Equal(t, int64(6), g.Published)
+	assert.Zero(t, g.Rejected)
+	assert.Positive(t, g.Seconds)
+	assert.InDelta(t, float64(g.Received)/g.Seconds, g.Rate, 1e-6*g.Rate)
+	assert.InDelta(t, 0.6, g.CPUSeconds, 1e-9)
+	tk := g.Tickets
+	require.NotNil(t, tk)
+	assert.Equal(t, 6, tk.BreachingDevices)
+	assert.Equal(t, 6, tk.Created)
+	assert.Zero(t, tk.Missing)
+	assert.Zero(t, tk.Merged)
+	assert.Zero(t, tk.Unexpected)
+	assert.Empty(t, tk.StreamError)
+	for _, p := range []percentiles{tk.BreachToCreated, tk.BreachToStream} {
+		assert.Equal(t, int64(6), p.Count)
+		assert.LessOrEqual(t, p.P50, p.P90)
+		assert.LessOrEqual(t, p.P90, p.P99)
+		assert.LessOrEqual(t, p.P99, p.Max)
+		assert.GreaterOrEqual(t, p.P50, 0.0, "a ticket comes after its breach")
+	}
+
+	t.Run("connector reconnecting", func(t *testing.T) {
+		// The connector counts nothing for longer than the bench's quiet period, but it is
+		// not running: the bench waits for it, and then has every message and ticket.
+		slow := startFakeGateway(t, broker, token, gatewayQuietPeriod+time.Second)
+		rep := benchMQTTJSON(t, "--broker", broker, "--gongdan", slow.URL, "--token", token, "--devices", "20", "--messages", "200",
+			"--rate", "0", "--breach-ratio", "0.1", "--drain", "20s")
+		g := rep.Gateway
+		require.NotNil(t, g)
+		assert.Equal(t, int64(200), g.Received)
+		assert.False(t, g.NotRunning)
+		assert.Greater(t, g.Seconds, gatewayQuietPeriod.Seconds(), "the last message came after the hold")
+		require.NotNil(t, g.Tickets)
+		assert.Equal(t, 2, g.Tickets.Created)
+	})
+	t.Run("wrong connector", func(t *testing.T) {
+		var stdout, stderr bytes.Buffer
+		code := run([]string{"bench", "mqtt", "--broker", broker, "--gongdan", gw.URL, "--token", token, "--connector", "line3", "--devices", "5", "--messages", "5"}, &stdout, &stderr)
+		assert.Equal(t, 1, code)
+		assert.Contains(t, stderr.String(), `no connector "line3" on /metrics (it has: hooks, plant)`)
+	})
+	t.Run("wrong token", func(t *testing.T) {
+		var stdout, stderr bytes.Buffer
+		code := run([]string{"bench", "mqtt", "--broker", broker, "--gongdan", gw.URL, "--token", "nope", "--devices", "5", "--messages", "5"}, &stdout, &stderr)
+		assert.Equal(t, 1, code)
+		assert.Contains(t, stderr.String(), "401")
+		assert.NotContains(t, stderr.String(), "nope")
+	})
+	t.Run("text without a token", func(t *testing.T) {
+		var stdout, stderr bytes.Buffer
+		code := run([]string{"bench", "mqtt", "--broker", broker, "--gongdan", gw.URL, "--token", "", "--devices", "10", "--messages", "50", "--rate", "0"}, &stdout, &stderr)
+		require.Equal(t, 0, code, stderr.String())
+		assert.Contains(t, stdout.String(), "received 50 of 50 published (0 missing)")
+		assert.Contains(t, stdout.String(), "tickets not followed (no --token)")
+	})
+}
+
+func TestBenchMQTTLatencyHistogram(t *testing.T) {
+	var h latencyHistogram
+	for us := 1; us <= 100_000; us++ {
+		h.record(time.Duration(us) * time.Microsecond)
+	}
+	for _, c := range []struct {
+		p    float64
+		want time.Duration
+	}{{0.5, 50 * time.Millisecond}, {0.9, 90 * time.Millisecond}, {0.99, 99 * time.Millisecond}} {
+		got := h.percentile(c.p)
+		assert.InEpsilon(t, float64(c.want), float64(got), 0.01, "p%v: %v", c.p*100, got)
+	}
+	assert.Equal(t, 100*time.Millisecond, h.max)
+	assert.Equal(t, 100*time.Millisecond, h.percentile(1))
+
+	// Buckets are contiguous and each value falls in a bucket whose middle is within 1 %.
+	prev := -1
+	for us := uint64(0); us < 1<<22; us = us*17/16 + 1 {
+		i := histogramBucket(time.Duration(us) * time.Microsecond)
+		assert.GreaterOrEqual(t, i, prev)
+		prev = i
+		if us > 0 {
+			mid := histogramValue(i)
+			assert.InEpsilon(t, float64(us), float64(mid/time.Microsecond), 0.01, "%d µs", us)
+		}
+	}
+	var merged latencyHistogram
+	merged.merge(&h)
+	merged.merge(&h)
+	assert.Equal(t, 2*h.n, merged.n)
+	assert.Equal(t, h.percentile(0.5), merged.percentile(0.5))
+}
+
+func TestBenchMQTTParseMetrics(t *testing.T) {
+	const text = `# HELP gongdan_connector_messages_total Inputs.
+# TYPE gongdan_connector_messages_total counter
+gongdan_connector_messages_total{connector="plant",outcome="dead_lettered",type="mqtt"} 1
+gongdan_connector_messages_total{connector="plant",outcome="published",type="mqtt"} 42
+gongdan_connector_messages_total{connector="plant",outcome="received",type="mqtt"} 1.234567e+06
+gongdan_connector_messages_total{connector="plant",outcome="rejected",type="mqtt"} 3
+gongdan_connector_messages_total{connector="we\"ird",outcome="received",type="mqtt"} 9
+gongdan_connector_running{connector="plant",type="mqtt"} 1
+gongdan_connector_running{connector="we\"ird",type="mqtt"} 0
+process_cpu_seconds_total 12.5
+`
+	c, ok, found, err := parseConnectorMetrics(strings.NewReader(text), "plant")
+	require.NoError(t, err)
+	assert.True(t, ok)
+	assert.Equal(t, connectorCounters{Received: 1234567, Published: 42, Rejected: 3, DeadLettered: 1, Running: true, HasRunning: true, CPUSeconds: 12.5, HasCPU: true}, c)
+	assert.Equal(t, []string{"plant", `we"ird`}, found)
+	_, ok, _, err = parseConnectorMetrics(strings.NewReader(text), "line3")
+	require.NoError(t, err)
+	assert.False(t, ok)
+}
+
+func TestBenchMQTTDevices(t *testing.T) {
+	o := benchMQTTOptions{Devices: 200, BreachRatio: 0.05, Topic: "factory/{device}/telemetry"}
+	devs := newBenchDevices(o, 0, 10*time.Second)
+	n := 0
+	for i, d := range devs {
+		assert.Equal(t, fmt.Sprintf("E2026%07d", i), d.serial)
+		assert.Equal(t, "factory/"+d.serial+"/telemetry", d.topic)
+		if d.breaching {
+			n++
+			assert.Less(t, d.onset, 10*time.Second)
+		}
+	}
+	assert.Equal(t, 10, n)
+
+	// Normal devices stay within 40–70; a breaching one above 85 from its onset, and its first
+	// breaching message is remembered.
+	rng := mrand.New(mrand.NewPCG(1, 2))
+	now := time.Now()
+	for _, d := range devs {
+		for k := range 20 {
+			since := time.Duration(k) * time.Second
+			var m struct {
+				Temp, Humidity, Voltage float64
+				TS                      int64
+				Seq                     int64
+			}
+			require.NoError(t, json.Unmarshal(d.payload(now.Add(since), since, rng), &m))
+			assert.Equal(t, int64(k+1), m.Seq)
+			assert.Equal(t, now.Add(since).UnixMilli(), m.TS)
+			if d.breaching && since >= d.onset {
+				assert.Greater(t, m.Temp, 85.0)
+			} else {
+				assert.GreaterOrEqual(t, m.Temp, 40.0)
+				assert.LessOrEqual(t, m.Temp, 70.0)
+			}
+		}
+		assert.Equal(t, d.breaching, !d.firstBreach.IsZero())
+	}
+}
+
+// Everything written reaches the peer in order, including what is still queued at Close, and
+// reads see what the peer wrote.
+func TestBenchMQTTBufferedConn(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	got := make(chan []byte, 1)
+	go func() {
+		peer, err := ln.Accept()
+		if err != nil {
+			got <- nil
+			return
+		}
+		defer peer.Close()
+		peer.Write([]byte("hello"))
+		b, _ := io.ReadAll(peer)
+		got <- b
+	}()
+	raw, err := net.Dial("tcp", ln.Addr().String())
+	require.NoError(t, err)
+	c := newBufferedConn(raw)
+	var want bytes.Buffer
+	for i := range 20000 {
+		chunk := []byte(strconv.Itoa(i) + ",")
+		want.Write(chunk)
+		n, err := c.Write(chunk)
+		require.NoError(t, err)
+		require.Equal(t, len(chunk), n)
+	}
+	hello := make([]byte, 5)
+	_, err = io.ReadFull(c, hello)
+	require.NoError(t, err)
+	assert.Equal(t, "hello", string(hello))
+	require.NoError(t, c.Close())
+	assert.Equal(t, want.String(), string(<-got))
+	_, err = c.Write([]byte("late"))
+	assert.Error(t, err)
+}
