@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gongdan/connectors/mqtt/alarm"
 	"gongdan/devices"
@@ -66,7 +67,16 @@ func (normalizer) Normalize(env normalize.Envelope) ([]normalize.Draft, error) {
 		if err := json.Unmarshal(env.Payload, &p); err != nil {
 			return nil, fmt.Errorf("mqtt.alarm envelope: %w", err)
 		}
-		return []normalize.Draft{alarmDraft(env, p)}, nil
+		switch p.Transition.Kind {
+		case alarm.Raise, alarm.Clear, alarm.Storm:
+		default:
+			return nil, fmt.Errorf("mqtt.alarm envelope: unknown transition kind %q", p.Transition.Kind)
+		}
+		d := alarmDraft(env, p)
+		if err := d.Validate(); err != nil {
+			return nil, fmt.Errorf("mqtt.alarm envelope: %w", err)
+		}
+		return []normalize.Draft{d}, nil
 	case EnvelopeBadPayload:
 		return nil, fmt.Errorf("bad payload from device %q on topic %q: %s", env.Headers["device"], env.Headers["topic"], env.Headers["error"])
 	}
@@ -123,7 +133,17 @@ func alarmDraft(env normalize.Envelope, p alarmPayload) normalize.Draft {
 		d.Title = fmt.Sprintf("设备 %s 告警风暴：后续告警被抑制", t.Device)
 		d.Description = fmt.Sprintf("设备 %s 一小时内告警次数已达上限，%s 起的告警暂被抑制；放行的下一次告警会注明被抑制的次数。", t.Device, local(t.At))
 	}
+	d.Title = clip(d.Title, normalize.MaxTitleRunes)
+	d.Description = clip(d.Description, normalize.MaxDescriptionRunes)
 	return d
+}
+
+// clip cuts s to at most n runes, the last of them an ellipsis when it cut.
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n-1]) + "…"
 }
 
 func local(t time.Time) string { return t.Format("2006-01-02 15:04:05 Z07:00") }
@@ -147,7 +167,7 @@ func formatFields(fields map[string]any) string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		fmt.Fprintf(&b, "%s=%v", k, fields[k])
+		fmt.Fprintf(&b, "%s=%s", clip(k, 64), clip(fmt.Sprint(fields[k]), 200))
 	}
 	return b.String()
 }

@@ -289,7 +289,7 @@ func (c *Connector) connect(ctx context.Context, queue chan<- paho.Message, stop
 			if st, ok := tok.(*paho.SubscribeToken); ok && err == nil {
 				for topic, code := range st.Result() {
 					if code >= 0x80 {
-						err = fmt.Errorf("the broker refused the subscription to %s (code %#x): check its ACL for this client", topic, code)
+						err = fmt.Errorf("the broker refused the subscription to %s (SUBACK code %#x; 0x80 in MQTT 3.1.1: not allowed for this client, or a filter it does not take)", topic, code)
 					}
 				}
 			}

@@ -15,6 +15,7 @@ import (
 	"gongdan/config"
 	"gongdan/connectors"
 	"gongdan/connectors/mqtt"
+	"gongdan/connectors/mqtt/telemetry"
 	"gongdan/devices"
 	"gongdan/normalize"
 )
@@ -137,7 +138,7 @@ func realEnvelopes(tb testing.TB) []normalize.Envelope {
 	tok := dev.Connect()
 	require.True(tb, tok.WaitTimeout(wait), "no CONNACK")
 	require.NoError(tb, tok.Error())
-	defer dev.Disconnect(0)
+	defer forget(tb, b, dev, "fuzz-seed-devices")
 	for _, in := range []struct{ device, payload string }{
 		{"E1", `{"temp": 91.5, "humidity": 40}`}, // raise
 		{"E1", `{"temp": 70}`},                   // clear
@@ -160,15 +161,14 @@ func realEnvelopes(tb testing.TB) []normalize.Envelope {
 	return append([]normalize.Envelope(nil), envs...)
 }
 
-// Product bug, reproduced (not fixed here): readings the connector takes (within max_bytes)
-// make alarm envelopes whose drafts fail Validate; the core refuses them, so the raise ends
-// as a dead letter instead of a ticket, and replaying it cannot help: the title is rendered
-// into the envelope. The normalizer (or the connector) should shorten what is too long.
-// Remove the Skip once it does.
+// Readings the connector takes (within max_bytes) make drafts the core takes: a title or a
+// description that would be too long is shortened (it used to be refused by the core, and the
+// raise ended as a dead letter). A device id too long for the thread and dedup keys is a bad
+// payload at the edge.
 func TestLongReadingsStillMakeValidDrafts(t *testing.T) {
-	t.Skip("product bug: long readings or device ids make alarm drafts that fail Validate (see the comment)")
 	tests := []struct {
 		name, rule, topic, payload string
+		badPayload                 bool
 	}{
 		{
 			name:    "a string reading in the title template",
@@ -183,10 +183,11 @@ func TestLongReadingsStillMakeValidDrafts(t *testing.T) {
 			payload: `{"temp": 91, "log": "` + strings.Repeat("x", 25000) + `"}`, // under max_bytes (64 KiB)
 		},
 		{
-			name:    "a long device id from the topic",
-			rule:    `{id: overheat, when: "temp > 85", urgency: orange}`,
-			topic:   "factory/" + strings.Repeat("E", 600) + "/telemetry",
-			payload: `{"temp": 91}`,
+			name:       "a long device id from the topic",
+			rule:       `{id: overheat, when: "temp > 85", urgency: orange}`,
+			topic:      "factory/" + strings.Repeat("E", 600) + "/telemetry",
+			payload:    `{"temp": 91}`,
+			badPayload: true,
 		},
 	}
 	for _, tt := range tests {
@@ -206,6 +207,10 @@ func TestLongReadingsStillMakeValidDrafts(t *testing.T) {
 			c := m.Instances()[0].Connector.(*mqtt.Connector)
 			// The dry run makes the envelopes serve would publish.
 			envs, err := c.Sample([]byte(tt.payload), map[string]string{"topic": tt.topic})
+			if tt.badPayload {
+				require.ErrorIs(t, err, telemetry.ErrNoDevice)
+				return
+			}
 			require.NoError(t, err)
 			require.Len(t, envs, 1, "one raise")
 			drafts, err := c.Normalizer().Normalize(envs[0])

@@ -80,11 +80,15 @@ func (c *Connector) record(devices []string) error {
 		if err := os.MkdirAll(c.env.StateDir, 0o750); err != nil {
 			return err
 		}
-		f, err := os.OpenFile(filepath.Join(c.env.StateDir, journalFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+		path := filepath.Join(c.env.StateDir, journalFile)
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
 		if err != nil {
 			return fmt.Errorf("mqtt: open alarm journal: %w", err)
 		}
 		c.journal = f
+		// A crash in the middle of a write leaves a line without its end: end it, or the next
+		// entry would be glued to it and lost with it.
+		c.journalTorn = !endsWithNewline(path)
 	}
 	var buf []byte
 	if c.journalTorn {
@@ -113,6 +117,24 @@ func (c *Connector) record(devices []string) error {
 	return nil
 }
 
+// endsWithNewline reports whether the file at path is empty or ends a line.
+func endsWithNewline(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return true
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || st.Size() == 0 {
+		return true
+	}
+	last := make([]byte, 1)
+	if _, err := f.ReadAt(last, st.Size()-1); err != nil {
+		return false
+	}
+	return last[0] == '\n'
+}
+
 // closeJournal closes the journal file; the next Run opens it again.
 func (c *Connector) closeJournal() {
 	if c.journal != nil {
@@ -121,8 +143,10 @@ func (c *Connector) closeJournal() {
 	}
 }
 
-// replay applies the journal entries after the snapshot's Seq. A last line cut short by a
-// crash was never synced, so its message was never acked: it is skipped.
+// replay applies the journal entries after the snapshot's Seq. A line cut short by a crash
+// was never synced, so its message was never acked: it is skipped. So is a line the engine
+// cannot take (written by another version, or damaged): it is logged, and the rest applies —
+// the connector must start whatever its journal holds.
 func (c *Connector) replay(from uint64) (int, error) {
 	b, err := os.ReadFile(filepath.Join(c.env.StateDir, journalFile))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -137,7 +161,8 @@ func (c *Connector) replay(from uint64) (int, error) {
 			continue
 		}
 		if err := c.engine.RestoreDevice(e.Device, e.State); err != nil {
-			return n, err
+			c.env.Logger.Error("mqtt: skipping an alarm journal entry that cannot be restored", "seq", e.Seq, "device", e.Device, "err", err)
+			continue
 		}
 		c.seq = max(c.seq, e.Seq)
 		n++
@@ -175,7 +200,9 @@ func (c *Connector) restore() error {
 	replayed := 0
 	if err == nil {
 		c.seq = st.Seq
-		replayed, err = c.replay(st.Seq)
+		if replayed, err = c.replay(st.Seq); err != nil {
+			return err // the journal cannot be read at all (I/O): the snapshot is fine
+		}
 	}
 	if err != nil {
 		aside := path + ".unreadable-" + c.env.Now().UTC().Format("20060102T150405")

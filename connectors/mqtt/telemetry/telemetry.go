@@ -214,7 +214,18 @@ func parseFinite(s string) (float64, error) {
 	return f, nil
 }
 
+// MaxDeviceID bounds a device id, in bytes: ids go into thread and dedup keys.
+const MaxDeviceID = 128
+
 func (d *Decoder) deviceID(topic string, fields map[string]any) (string, error) {
+	id, err := d.findDeviceID(topic, fields)
+	if err == nil && len(id) > MaxDeviceID {
+		return "", fmt.Errorf("%w: a device id of %d bytes (at most %d): %s", ErrNoDevice, len(id), MaxDeviceID, truncate(id, 32))
+	}
+	return id, err
+}
+
+func (d *Decoder) findDeviceID(topic string, fields map[string]any) (string, error) {
 	if n, ok, err := topicLevel(d.DeviceID); ok {
 		if err != nil {
 			return "", err
