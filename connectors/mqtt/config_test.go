@@ -72,6 +72,16 @@ func TestValidateErrors(t *testing.T) {
 			line:   9, path: "connectors[0].rules[0].urgency", msg: `"critical" is not one of`,
 		},
 		{
+			name:   "tls with a plain tcp:// broker",
+			config: head + brokers + "    tls: {server_name: broker.example}\n    rules:\n      - {id: hot, when: \"temp > 85\"}\n",
+			line:   8, path: "connectors[0].tls", msg: "is not encrypted: write ssl://127.0.0.1:1883",
+		},
+		{
+			name:   "a password without a username",
+			config: head + brokers + "    password: s3cret-plant\n    rules:\n      - {id: hot, when: \"temp > 85\"}\n",
+			line:   8, path: "connectors[0].password", msg: "set username too",
+		},
+		{
 			name:   "no rules",
 			config: head + brokers,
 			line:   2, path: "connectors[0].rules", msg: "required",

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"regexp"
 	"strconv"
@@ -172,6 +173,14 @@ func (c *Connector) Validate() error {
 		if _, err := c.tlsConfig(); err != nil {
 			errs = append(errs, c.conf.Errorf(fieldTLS, "%v", err))
 		}
+		for _, b := range c.brokers {
+			if u, err := url.Parse(b); err == nil && (u.Scheme == "tcp" || u.Scheme == "mqtt" || u.Scheme == "ws") {
+				errs = append(errs, c.conf.Errorf(fieldTLS, "tls is set but broker %s is not encrypted: write ssl://%s (or wss://), or drop tls", u.Redacted(), u.Host))
+			}
+		}
+	}
+	if c.password != "" && c.username == "" {
+		errs = append(errs, c.conf.Errorf(fieldPassword, "a password without a username is never sent: set username too"))
 	}
 	return errors.Join(errs...)
 }
@@ -341,7 +350,16 @@ func (c *Connector) connect(ctx context.Context, queue chan<- paho.Message, stop
 	}
 	if err := tok.Error(); err != nil {
 		// The manager runs the connector again after a back-off.
-		return nil, fmt.Errorf("connect to %v: %w", c.brokers, err)
+		err = fmt.Errorf("connect to %v: %w", c.brokers, err)
+		var unknownCA x509.UnknownAuthorityError
+		var badName x509.HostnameError
+		switch {
+		case errors.As(err, &unknownCA):
+			err = fmt.Errorf("%w (set tls.ca_file to the PEM of the CA that signed the broker's certificate)", err)
+		case errors.As(err, &badName):
+			err = fmt.Errorf("%w (set tls.server_name to the name in the broker's certificate)", err)
+		}
+		return nil, err
 	}
 	c.mu.Lock()
 	c.client = client
