@@ -36,8 +36,12 @@ const benchMQTTUsage = `usage: gongdan bench mqtt [--broker URL] [--devices N] [
 Publishes device telemetry to an MQTT broker ({"temp":…,"humidity":…,"voltage":…,"ts":<Unix ms>,
 "seq":…} on --topic, one topic per device E2026…) from --publishers clients at --rate messages/s
 in all (0: as fast as the broker acknowledges) for --duration, and reports the publish rate and
-PUBACK latency. A --breach-ratio share of the devices goes above 85 °C at some point in the
-first half of the run and stays there; the others stay around 40–70 °C.
+PUBACK latency. The publishers write MQTT 3.1.1 packets by hand on plain TCP connections
+(--publisher raw: a few µs of CPU a message, so that the load generator leaves the cores to what
+it measures; tcp:// and QoS 1); --publisher paho uses the Eclipse paho client instead, for
+comparison and for other brokers and QoS levels. A --breach-ratio share of the devices goes
+above 85 °C at some point in the first half of the run and stays there; the others stay around
+40–70 °C.
 
 Then, with --token (or --gongdan), it measures the gongdan under test: the delta of its
 connector's counters on /metrics (waiting up to --drain for received to stop growing), the
@@ -62,6 +66,7 @@ type benchMQTTOptions struct {
 	BreachRatio float64       // share of the devices that overheat
 	Publishers  int           // MQTT clients publishing in parallel
 	Inflight    int           // unacknowledged publishes per publisher
+	Publisher   publisherEngine
 	Username    string
 	Password    string // never printed
 	Gongdan     string // base URL of the gongdan under test; empty: not measured
@@ -88,6 +93,8 @@ func benchMQTTCmd(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&o.BreachRatio, "breach-ratio", 0.01, "share of the devices whose temperature goes above 85 and stays there")
 	fs.IntVar(&o.Publishers, "publishers", 4, "MQTT clients publishing in parallel; the devices are split among them")
 	fs.IntVar(&o.Inflight, "inflight", 256, "unacknowledged publishes per publisher")
+	o.Publisher = publisherRaw
+	fs.Var(&o.Publisher, "publisher", "MQTT client that publishes: raw (hand-written MQTT 3.1.1 packets, a few µs of CPU a message; tcp:// and QoS 1, else paho is used) or paho (the Eclipse client, as a gateway would use; for comparison)")
 	fs.StringVar(&o.Username, "username", "", "MQTT user name")
 	// Secrets come from the environment after parsing, never as flag defaults: -h prints those.
 	fs.StringVar(&o.Password, "password", "", "MQTT password (default $GONGDAN_BENCH_MQTT_PASSWORD)")
@@ -125,6 +132,9 @@ func benchMQTTCmd(args []string, stdout, stderr io.Writer) error {
 	o.QoS = byte(*qos)
 	if err := o.check(); err != nil {
 		return usageError("bench mqtt: %v\n\n%s", err, benchMQTTUsage)
+	}
+	if why := o.rawUnsupported(); given["publisher"] && o.Publisher == publisherRaw && why != "" {
+		return usageError("bench mqtt: --publisher raw: %s; use --publisher paho", why)
 	}
 
 	if *cpuProfile != "" {
@@ -368,7 +378,7 @@ func (h *latencyHistogram) percentile(p float64) time.Duration {
 // benchPublisher is one MQTT client publishing its share of the devices.
 type benchPublisher struct {
 	id      int
-	client  paho.Client
+	session publishSession
 	devices []*benchDevice
 	lost    atomic.Pointer[error] // the connection was lost: stop
 
@@ -382,46 +392,71 @@ type benchPublisher struct {
 	puback           latencyHistogram
 }
 
-type pendingPublish struct {
-	token paho.Token
-	sent  time.Time
+// publishSession is one publisher's connection to the broker, as benchPublisher.run drives
+// it: from that one goroutine, reserve a slot in the in-flight window, then publish into it
+// (or release it), as often as the pacing wants, then finish once. A goroutine of its own
+// counts the acknowledgements into the benchPublisher (acked, lastAck, puback); finish
+// returns only after it has stopped and has counted what was never acknowledged as errors, so
+// that the counters may be read after run. close, deferred by whoever connected it, is safe
+// after finish and frees the connection when run never ran.
+type publishSession interface {
+	// reserve waits for a free slot in the in-flight window; false: stop publishing (ctx is
+	// done, the connection failed, or no acknowledgement came within ackTimeout).
+	reserve(ctx context.Context) bool
+	// release gives back a slot that reserve gave and publish did not use.
+	release()
+	// publish sends one message in the slot reserve gave; sent is when, for the latency.
+	publish(topic string, payload []byte, sent time.Time)
+	// wait returns at until, or earlier when ctx is done: nothing is due before then.
+	wait(ctx context.Context, until time.Time)
+	// finish waits up to ackTimeout for the outstanding acknowledgements.
+	finish()
+	close()
+}
+
+// publisherEngine is the MQTT client that publishes the load.
+type publisherEngine string
+
+const (
+	// publisherRaw writes MQTT 3.1.1 packets by hand on a plain TCP connection (rawSession): a
+	// few µs of CPU a message, so that the load generator leaves the machine's cores to the
+	// broker and the gateway under test. tcp:// brokers and QoS 1 only.
+	publisherRaw publisherEngine = "raw"
+	// publisherPaho is the Eclipse paho client, as a gateway would use it: 20–30 µs a
+	// message, and any broker URL and QoS.
+	publisherPaho publisherEngine = "paho"
+)
+
+func (e *publisherEngine) String() string { return string(*e) }
+
+func (e *publisherEngine) Set(s string) error {
+	switch publisherEngine(s) {
+	case publisherRaw, publisherPaho:
+		*e = publisherEngine(s)
+		return nil
+	}
+	return fmt.Errorf("%q is neither raw nor paho", s)
+}
+
+// rawUnsupported says why the raw publisher cannot do what o asks ("" when it can).
+func (o benchMQTTOptions) rawUnsupported() string {
+	u, err := url.Parse(o.Broker)
+	switch {
+	case err != nil || (u.Scheme != "tcp" && u.Scheme != "mqtt"):
+		return "it speaks plain tcp:// only"
+	case o.QoS != 1:
+		return fmt.Sprintf("it publishes at QoS 1 only, not %d", o.QoS)
+	}
+	return ""
 }
 
 // ackTimeout bounds the wait for one PUBACK.
 const ackTimeout = 30 * time.Second
 
-// run publishes until end, until the shared budget of messages is spent or ctx is done, then
-// waits for the last acknowledgements.
-func (p *benchPublisher) run(ctx context.Context, o benchMQTTOptions, start, end time.Time, budget *atomic.Int64) {
+// run publishes until end, until it has published quota messages (-1: no limit) or ctx is
+// done, then waits for the last acknowledgements.
+func (p *benchPublisher) run(ctx context.Context, o benchMQTTOptions, start, end time.Time, quota int64) {
 	rng := mrand.New(mrand.NewPCG(uint64(start.UnixNano()), uint64(p.id)))
-	sem := make(chan struct{}, o.Inflight)
-	pending := make(chan pendingPublish, o.Inflight)
-	acks := make(chan struct{})
-	go func() {
-		defer close(acks)
-		timer := time.NewTimer(ackTimeout)
-		defer timer.Stop()
-		for pp := range pending {
-			timer.Reset(time.Until(pp.sent.Add(ackTimeout)))
-			var err error
-			select {
-			case <-pp.token.Done():
-				err = pp.token.Error()
-			case <-timer.C:
-				err = fmt.Errorf("no PUBACK within %v", ackTimeout)
-			}
-			now := time.Now()
-			if err != nil {
-				p.fail(err)
-			} else {
-				p.acked++
-				p.lastAck = now
-				p.puback.record(now.Sub(pp.sent))
-			}
-			<-sem
-		}
-	}()
-
 	var interval time.Duration
 	if o.Rate > 0 {
 		interval = time.Duration(float64(time.Second) * float64(o.Publishers) / o.Rate)
@@ -429,6 +464,7 @@ func (p *benchPublisher) run(ctx context.Context, o benchMQTTOptions, start, end
 	// The publishers start staggered within one interval, so that paced messages do not
 	// leave in bursts of o.Publishers.
 	offset := interval * time.Duration(p.id) / time.Duration(o.Publishers)
+	s := p.session
 	for i := 0; ; i++ {
 		if ctx.Err() != nil || p.lost.Load() != nil {
 			break
@@ -438,30 +474,45 @@ func (p *benchPublisher) run(ctx context.Context, o benchMQTTOptions, start, end
 			if !due.Before(end) {
 				break
 			}
-			if d := time.Until(due); d > 0 {
-				time.Sleep(d)
+			s.wait(ctx, due)
+			if ctx.Err() != nil {
+				break
 			}
 		}
-		if o.Messages > 0 && budget.Add(-1) < 0 {
+		if quota >= 0 && p.published >= quota {
 			break
 		}
-		sem <- struct{}{}
+		if !s.reserve(ctx) {
+			break
+		}
 		now := time.Now()
 		if !now.Before(end) {
-			<-sem
+			s.release()
 			break
 		}
 		d := p.devices[i%len(p.devices)]
-		tok := p.client.Publish(d.topic, o.QoS, false, d.payload(now, now.Sub(start), rng))
+		s.publish(d.topic, d.payload(now, now.Sub(start), rng), now)
 		if p.published == 0 {
 			p.firstPublish = now
 		}
 		p.published++
 		p.lastPublish = now
-		pending <- pendingPublish{tok, now}
 	}
-	close(pending)
-	<-acks
+	s.finish()
+}
+
+// quota is the publisher's share of --messages (-1: no limit). Each has its own, rather than
+// all taking from one budget, so that a publisher that gets going first does not send all of
+// it and leave the devices of the others silent.
+func (p *benchPublisher) quota(o benchMQTTOptions) int64 {
+	if o.Messages == 0 {
+		return -1
+	}
+	q := o.Messages / int64(o.Publishers)
+	if int64(p.id) < o.Messages%int64(o.Publishers) {
+		q++
+	}
+	return q
 }
 
 func (p *benchPublisher) fail(err error) {
@@ -470,6 +521,99 @@ func (p *benchPublisher) fail(err error) {
 		p.firstError = fmt.Sprintf("publisher %d: %v", p.id, err)
 	}
 }
+
+// sleepUntil returns at until or when ctx is done, whichever is first. timer is the caller's,
+// reused.
+func sleepUntil(ctx context.Context, until time.Time, timer *time.Timer) {
+	d := time.Until(until)
+	if d <= 0 {
+		return
+	}
+	timer.Reset(d)
+	select {
+	case <-timer.C:
+	case <-ctx.Done():
+		timer.Stop()
+	}
+}
+
+// pahoSession publishes with a paho client; a goroutine waits for each publish's token in
+// order.
+type pahoSession struct {
+	p       *benchPublisher
+	client  paho.Client
+	qos     byte
+	sem     chan struct{} // a slot per publish in flight
+	pending chan pendingPublish
+	acks    chan struct{} // closed when every pending publish is done
+	timer   *time.Timer
+}
+
+type pendingPublish struct {
+	token paho.Token
+	sent  time.Time
+}
+
+func newPahoSession(p *benchPublisher, client paho.Client, o benchMQTTOptions) *pahoSession {
+	s := &pahoSession{
+		p: p, client: client, qos: o.QoS,
+		sem: make(chan struct{}, o.Inflight), pending: make(chan pendingPublish, o.Inflight), acks: make(chan struct{}),
+		timer: time.NewTimer(time.Hour),
+	}
+	s.timer.Stop()
+	go s.await()
+	return s
+}
+
+func (s *pahoSession) await() {
+	p := s.p
+	defer close(s.acks)
+	timer := time.NewTimer(ackTimeout)
+	defer timer.Stop()
+	for pp := range s.pending {
+		timer.Reset(time.Until(pp.sent.Add(ackTimeout)))
+		var err error
+		select {
+		case <-pp.token.Done():
+			err = pp.token.Error()
+		case <-timer.C:
+			err = fmt.Errorf("no PUBACK within %v", ackTimeout)
+		}
+		now := time.Now()
+		if err != nil {
+			p.fail(err)
+		} else {
+			p.acked++
+			p.lastAck = now
+			p.puback.record(now.Sub(pp.sent))
+		}
+		<-s.sem
+	}
+}
+
+func (s *pahoSession) reserve(ctx context.Context) bool {
+	select {
+	case s.sem <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (s *pahoSession) release() { <-s.sem }
+
+func (s *pahoSession) publish(topic string, payload []byte, sent time.Time) {
+	s.pending <- pendingPublish{s.client.Publish(topic, s.qos, false, payload), sent}
+}
+
+func (s *pahoSession) wait(ctx context.Context, until time.Time) { sleepUntil(ctx, until, s.timer) }
+
+func (s *pahoSession) finish() {
+	close(s.pending)
+	<-s.acks
+}
+
+func (s *pahoSession) close() { s.client.Disconnect(250) }
 
 // benchRunID tells this run's MQTT clients from those of other runs on the same broker.
 func benchRunID() string {
@@ -699,6 +843,11 @@ const quietPeriod = 2 * time.Second
 // runBenchMQTT runs the load and the measurement of the receiving side.
 func runBenchMQTT(ctx context.Context, o benchMQTTOptions) (*benchMQTTReport, error) {
 	o.Publishers = min(o.Publishers, o.Devices)
+	var publisherNote string
+	if why := o.rawUnsupported(); o.Publisher == publisherRaw && why != "" {
+		o.Publisher = publisherPaho
+		publisherNote = "paho rather than the raw publisher: " + why
+	}
 	first := o.FirstDevice
 	if first < 0 {
 		blocks := max(1, (serialSpace-1)/o.Devices)
@@ -725,7 +874,8 @@ func runBenchMQTT(ctx context.Context, o benchMQTTOptions) (*benchMQTTReport, er
 	rep := &benchMQTTReport{
 		Broker: redactURL(o.Broker), Topic: o.Topic, QoS: int(o.QoS),
 		Devices: o.Devices, FirstDevice: devices[0].serial, LastDevice: devices[len(devices)-1].serial,
-		Publishers: o.Publishers, Inflight: o.Inflight, TargetRate: o.Rate, Duration: o.Duration.String(), Messages: o.Messages,
+		Publishers: o.Publishers, Publisher: o.Publisher, PublisherNote: publisherNote,
+		Inflight: o.Inflight, TargetRate: o.Rate, Duration: o.Duration.String(), Messages: o.Messages,
 	}
 	for _, d := range devices {
 		if d.breaching {
@@ -775,16 +925,25 @@ func runBenchMQTT(ctx context.Context, o benchMQTTOptions) (*benchMQTTReport, er
 		for j := i; j < len(devices); j += o.Publishers {
 			p.devices = append(p.devices, devices[j])
 		}
-		// Publish tokens are completed from the client's own goroutines; nothing here needs
-		// acks in order.
-		opts := o.clientOptions(fmt.Sprintf("gongdan-bench-%s-pub-%d", runID, i)).SetOrderMatters(false).
-			SetConnectionLostHandler(func(_ paho.Client, err error) { p.lost.Store(&err) })
-		c, err := o.connect(opts)
-		if err != nil {
-			return nil, err
+		clientID := fmt.Sprintf("gongdan-bench-%s-pub-%d", runID, i)
+		if o.Publisher == publisherRaw {
+			s, err := dialRawSession(p, o, clientID)
+			if err != nil {
+				return nil, err
+			}
+			p.session = s
+		} else {
+			// Publish tokens are completed from the client's own goroutines; nothing here needs
+			// acks in order.
+			opts := o.clientOptions(clientID).SetOrderMatters(false).
+				SetConnectionLostHandler(func(_ paho.Client, err error) { p.lost.Store(&err) })
+			c, err := o.connect(opts)
+			if err != nil {
+				return nil, err
+			}
+			p.session = newPahoSession(p, c, o)
 		}
-		defer c.Disconnect(250)
-		p.client = c
+		defer p.session.close()
 		pubs[i] = p
 	}
 
@@ -798,11 +957,9 @@ func runBenchMQTT(ctx context.Context, o benchMQTTOptions) (*benchMQTTReport, er
 	}
 	start := time.Now()
 	end := start.Add(o.Duration)
-	var budget atomic.Int64
-	budget.Store(o.Messages)
 	var wg sync.WaitGroup
 	for _, p := range pubs {
-		wg.Go(func() { p.run(ctx, o, start, end, &budget) })
+		wg.Go(func() { p.run(ctx, o, start, end, p.quota(o)) })
 	}
 	wg.Wait()
 	published := time.Now()
@@ -857,6 +1014,7 @@ func runBenchMQTT(ctx context.Context, o benchMQTTOptions) (*benchMQTTReport, er
 		rep.Gateway = g
 	}
 	rep.CPUSeconds = (processCPU() - cpuBefore).Seconds()
+	rep.CPUMicrosPerMessage = rep.CPUSeconds / float64(pr.Messages) * 1e6
 	rep.Interrupted = ctx.Err() != nil
 	return rep, nil
 }
@@ -1361,8 +1519,13 @@ type benchMQTTReport struct {
 	Duration          string  `json:"duration"`
 	Messages          int64   `json:"messages_limit,omitempty"` // --messages
 	Interrupted       bool    `json:"interrupted,omitempty"`
-	// CPUSeconds is this process's CPU (user + system) from the first publish to the end of the drain.
-	CPUSeconds float64 `json:"bench_cpu_seconds"`
+	// CPUSeconds is this process's CPU (user + system) from the first publish to the end of the
+	// drain: the publishers' and, with --baseline, the subscriber's.
+	CPUSeconds          float64 `json:"bench_cpu_seconds"`
+	CPUMicrosPerMessage float64 `json:"bench_cpu_us_per_message"` // CPUSeconds per message published
+	// Publisher is the client that published: raw (hand-written packets) or paho.
+	Publisher     publisherEngine `json:"publisher"`
+	PublisherNote string          `json:"publisher_note,omitempty"` // why not the one asked for
 
 	Publish struct {
 		Messages   int64       `json:"messages"` // handed to the client
@@ -1428,8 +1591,11 @@ func (r *benchMQTTReport) text() string {
 	if r.Messages > 0 {
 		length = fmt.Sprintf("%d messages within %s", r.Messages, r.Duration)
 	}
-	fmt.Fprintf(&b, "MQTT telemetry → %s (%s, QoS %d): %d devices %s…%s (%d breaching), %d publishers, %s, %s\n",
-		r.Broker, r.Topic, r.QoS, r.Devices, r.FirstDevice, r.LastDevice, r.BreachingDevices, r.Publishers, rate, length)
+	fmt.Fprintf(&b, "MQTT telemetry → %s (%s, QoS %d): %d devices %s…%s (%d breaching), %d publishers (publisher: %s), %s, %s\n",
+		r.Broker, r.Topic, r.QoS, r.Devices, r.FirstDevice, r.LastDevice, r.BreachingDevices, r.Publishers, r.Publisher, rate, length)
+	if r.PublisherNote != "" {
+		fmt.Fprintf(&b, "  (%s)\n", r.PublisherNote)
+	}
 	if r.Interrupted {
 		b.WriteString("  (interrupted)\n")
 	}
@@ -1444,7 +1610,12 @@ func (r *benchMQTTReport) text() string {
 		ack = "written (QoS 0)"
 	}
 	fmt.Fprintf(&b, "  publish → %s: p50 %s  p99 %s  max %s\n", ack, fmtMS(p.Puback.P50), fmtMS(p.Puback.P99), fmtMS(p.Puback.Max))
-	fmt.Fprintf(&b, "  this process's CPU (user+system, from the first publish): %.1fs\n", r.CPUSeconds)
+	who := "the publishers"
+	if r.Baseline != nil {
+		who = "the publishers and the subscriber"
+	}
+	fmt.Fprintf(&b, "  this process's CPU (user+system, from the first publish; %s): %.2fs, %.1f µs per message published\n",
+		who, r.CPUSeconds, r.CPUMicrosPerMessage)
 	if s := r.Baseline; s != nil {
 		fmt.Fprintf(&b, "broker alone — a plain QoS %d subscriber in this process:\n", r.QoS)
 		fmt.Fprintf(&b, "  received %d of %d published (%d lost, %d duplicates); the last %.2fs after the first publish: %.0f messages/s\n",
@@ -1498,3 +1669,5 @@ func (r *benchMQTTReport) text() string {
 func fmtMS(v float64) string {
 	return (time.Duration(v * float64(time.Millisecond))).Round(10 * time.Microsecond).String()
 }
+
+var _ publishSession = (*pahoSession)(nil)

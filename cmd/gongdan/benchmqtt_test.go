@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -27,12 +29,15 @@ import (
 )
 
 // startMochi runs an embedded MQTT broker that lets anyone in, on a free loopback port.
-func startMochi(t *testing.T) string {
+func startMochi(t *testing.T) string { return startMochiWith(t, new(auth.AllowHook), nil) }
+
+// startMochiWith runs an embedded MQTT broker with an auth hook and its config.
+func startMochiWith(t *testing.T, authHook mqtt.Hook, config any) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	srv := mqtt.New(&mqtt.Options{InlineClient: false, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	require.NoError(t, srv.AddHook(new(auth.AllowHook), nil))
+	require.NoError(t, srv.AddHook(authHook, config))
 	// The listener is handed over open, so no other process can take the port in between.
 	require.NoError(t, srv.AddListener(listeners.NewNet("t", ln)))
 	require.NoError(t, srv.Serve())
@@ -74,6 +79,9 @@ func checkBaseline(t *testing.T, rep benchMQTTReport, messages int64, devices in
 	assert.LessOrEqual(t, p.Puback.P50, p.Puback.P99)
 	assert.LessOrEqual(t, p.Puback.P99, p.Puback.Max)
 
+	assert.GreaterOrEqual(t, rep.CPUSeconds, 0.0)
+	assert.InDelta(t, rep.CPUSeconds/float64(p.Messages)*1e6, rep.CPUMicrosPerMessage, 1e-6)
+
 	b := rep.Baseline
 	require.NotNil(t, b)
 	assert.Equal(t, messages, b.Received, "the subscriber received every message")
@@ -85,10 +93,26 @@ func checkBaseline(t *testing.T, rep benchMQTTReport, messages int64, devices in
 	assert.Nil(t, rep.Gateway)
 }
 
+// benchPublishers are the engines every publishing test runs with.
+var benchPublishers = []publisherEngine{publisherRaw, publisherPaho}
+
 func TestBenchMQTTBaseline(t *testing.T) {
 	broker := startMochi(t)
+	for _, engine := range benchPublishers {
+		t.Run(string(engine), func(t *testing.T) { testBenchMQTTBaseline(t, broker, engine) })
+	}
+}
+
+func testBenchMQTTBaseline(t *testing.T, broker string, engine publisherEngine) {
+	bench := func(t *testing.T, args ...string) benchMQTTReport {
+		t.Helper()
+		rep := benchMQTTJSON(t, append(args, "--publisher", string(engine))...)
+		assert.Equal(t, engine, rep.Publisher)
+		assert.Empty(t, rep.PublisherNote)
+		return rep
+	}
 	t.Run("as fast as possible", func(t *testing.T) {
-		rep := benchMQTTJSON(t, "--broker", broker, "--baseline", "--devices", "50", "--messages", "500", "--rate", "0", "--duration", "10s")
+		rep := bench(t, "--broker", broker, "--baseline", "--devices", "50", "--messages", "500", "--rate", "0", "--duration", "10s")
 		checkBaseline(t, rep, 500, 50)
 		assert.Equal(t, 4, rep.Publishers)
 		assert.Equal(t, 1, rep.BreachingDevices, "1 % of 50, rounded")
@@ -116,7 +140,7 @@ func TestBenchMQTTBaseline(t *testing.T) {
 		})
 
 		// 2,000/s for 500 messages: a quarter of a second. Only counts are asserted, no timing.
-		rep := benchMQTTJSON(t, "--broker", broker, "--baseline", "--devices", "50", "--messages", "500", "--rate", "2000",
+		rep := bench(t, "--broker", broker, "--baseline", "--devices", "50", "--messages", "500", "--rate", "2000",
 			"--publishers", "3", "--qos", "1", "--breach-ratio", "0.1", "--first-device", "4200")
 		checkBaseline(t, rep, 500, 50)
 		assert.Equal(t, "E20260004200", rep.FirstDevice)
@@ -127,9 +151,11 @@ func TestBenchMQTTBaseline(t *testing.T) {
 	t.Run("text", func(t *testing.T) {
 		var stdout, stderr bytes.Buffer
 		code := run([]string{"bench", "mqtt", "--broker", broker, "--baseline", "--devices", "20", "--messages", "100", "--rate", "0",
-			"--password", "s3cret-pass", "--username", "bench"}, &stdout, &stderr)
+			"--password", "s3cret-pass", "--username", "bench", "--publisher", string(engine)}, &stdout, &stderr)
 		require.Equal(t, 0, code, stderr.String())
 		out := stdout.String()
+		assert.Contains(t, out, "(publisher: "+string(engine)+")")
+		assert.Regexp(t, `this process's CPU \(.*\): [0-9.]+s, [0-9.]+ µs per message published`, out)
 		assert.Contains(t, out, "published 100 messages, 100 acknowledged")
 		assert.Contains(t, out, "received 100 of 100 published (0 lost, 0 duplicates)")
 		assert.NotContains(t, out+stderr.String(), "s3cret-pass")
@@ -141,9 +167,23 @@ func TestBenchMQTTSharedMosquitto(t *testing.T) {
 	if os.Getenv("GONGDAN_TEST_MQTT") == "" {
 		t.Skip("set GONGDAN_TEST_MQTT=1 to run against the Mosquitto on 127.0.0.1:1883")
 	}
-	// 500 messages stay within Mosquitto's default queue of 1000 for a subscriber.
-	rep := benchMQTTJSON(t, "--broker", "tcp://127.0.0.1:1883", "--baseline", "--devices", "50", "--messages", "500", "--rate", "0")
-	checkBaseline(t, rep, 500, 50)
+	for _, engine := range benchPublishers {
+		t.Run(string(engine), func(t *testing.T) {
+			// 500 messages stay within Mosquitto's default queue of 1000 for a subscriber.
+			rep := benchMQTTJSON(t, "--broker", "tcp://127.0.0.1:1883", "--baseline", "--devices", "50", "--messages", "500", "--rate", "0",
+				"--publisher", string(engine))
+			checkBaseline(t, rep, 500, 50)
+			assert.Equal(t, engine, rep.Publisher)
+		})
+	}
+	t.Run("raw, paced", func(t *testing.T) {
+		rep := benchMQTTJSON(t, "--broker", "tcp://127.0.0.1:1883", "--baseline", "--devices", "20", "--rate", "200", "--duration", "1s",
+			"--publishers", "2")
+		assert.Equal(t, publisherRaw, rep.Publisher)
+		assert.LessOrEqual(t, rep.Publish.Messages, int64(200))
+		assert.GreaterOrEqual(t, rep.Publish.Messages, int64(150))
+		checkBaseline(t, rep, rep.Publish.Messages, 20)
+	})
 }
 
 func TestBenchMQTTUsage(t *testing.T) {
@@ -156,6 +196,9 @@ func TestBenchMQTTUsage(t *testing.T) {
 		{"--topic", "factory/dev-{device}/telemetry"},
 		{"--topic", "factory/+/{device}"},
 		{"--inflight", "0"},
+		{"--publisher", "fast"},
+		{"--publisher", "raw", "--qos", "0"},
+		{"--publisher", "raw", "--broker", "ws://127.0.0.1:1883"},
 		{"--baseline", "--gongdan", "http://127.0.0.1:8080"},
 		{"extra"},
 	} {
@@ -491,5 +534,280 @@ func TestBenchMQTTBufferedConn(t *testing.T) {
 	require.NoError(t, c.Close())
 	assert.Equal(t, want.String(), string(<-got))
 	_, err = c.Write([]byte("late"))
+	assert.Error(t, err)
+}
+
+// The raw publisher against mochi: paced, with a user name and password, refused, and where
+// it cannot go.
+func TestBenchMQTTRaw(t *testing.T) {
+	broker := startMochi(t)
+	t.Run("paced", func(t *testing.T) {
+		// 400 messages/s for 1 s from 2 publishers: 200 each are due within the second, and
+		// none more. Only counts are asserted, no timing.
+		rep := benchMQTTJSON(t, "--broker", broker, "--baseline", "--devices", "20", "--rate", "400", "--duration", "1s", "--publishers", "2")
+		assert.Equal(t, publisherRaw, rep.Publisher)
+		assert.LessOrEqual(t, rep.Publish.Messages, int64(400), "never above the rate")
+		assert.GreaterOrEqual(t, rep.Publish.Messages, int64(300), "roughly the rate")
+		checkBaseline(t, rep, rep.Publish.Messages, 20)
+	})
+	t.Run("paced, slow", func(t *testing.T) {
+		// 20/s: each message leaves on its own as it is due, rather than waiting for the next.
+		rep := benchMQTTJSON(t, "--broker", broker, "--baseline", "--devices", "5", "--rate", "20", "--messages", "10", "--publishers", "1")
+		checkBaseline(t, rep, 10, 5)
+	})
+	t.Run("small window", func(t *testing.T) {
+		rep := benchMQTTJSON(t, "--broker", broker, "--baseline", "--devices", "30", "--messages", "600", "--rate", "0", "--inflight", "1")
+		checkBaseline(t, rep, 600, 30)
+		rep = benchMQTTJSON(t, "--broker", broker, "--baseline", "--devices", "30", "--messages", "600", "--rate", "0", "--inflight", "3")
+		checkBaseline(t, rep, 600, 30)
+	})
+	t.Run("paho where raw cannot go", func(t *testing.T) {
+		rep := benchMQTTJSON(t, "--broker", broker, "--baseline", "--devices", "10", "--messages", "50", "--rate", "0", "--qos", "0")
+		assert.Equal(t, publisherPaho, rep.Publisher)
+		assert.Contains(t, rep.PublisherNote, "QoS 1 only")
+		assert.Equal(t, int64(50), rep.Publish.Messages)
+	})
+
+	locked := startMochiWith(t, new(auth.Hook), &auth.Options{Ledger: &auth.Ledger{Auth: auth.AuthRules{
+		{Username: "bench", Password: "right-pass-123", Allow: true},
+	}}})
+	t.Run("user name and password", func(t *testing.T) {
+		rep := benchMQTTJSON(t, "--broker", locked, "--baseline", "--devices", "10", "--messages", "100", "--rate", "0",
+			"--username", "bench", "--password", "right-pass-123")
+		assert.Equal(t, publisherRaw, rep.Publisher)
+		checkBaseline(t, rep, 100, 10)
+	})
+	t.Run("refused", func(t *testing.T) {
+		// Without --baseline: the raw publisher is the first to connect.
+		var stdout, stderr bytes.Buffer
+		code := run([]string{"bench", "mqtt", "--broker", locked, "--devices", "5", "--messages", "5",
+			"--username", "bench", "--password", "wrong-pass-456"}, &stdout, &stderr)
+		assert.Equal(t, 1, code)
+		assert.Contains(t, stderr.String(), "broker "+locked+" refused CONNECT: not authorized (CONNACK return code 5)")
+		assert.Contains(t, stderr.String(), "are --username/--password right")
+		assert.NotContains(t, stdout.String()+stderr.String(), "wrong-pass-456")
+	})
+}
+
+// mqttPacket is one packet as a broker reads it.
+type mqttPacket struct {
+	kind byte
+	body []byte
+}
+
+// fakeRawBroker accepts one connection and hands over what the client sends, packet by
+// packet; the test answers on conn.
+type fakeRawBroker struct {
+	ln      net.Listener
+	conn    net.Conn
+	packets chan mqttPacket // closed when the client has closed
+}
+
+func startFakeRawBroker(t *testing.T) *fakeRawBroker {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	return &fakeRawBroker{ln: ln, packets: make(chan mqttPacket, 100)}
+}
+
+// dial connects a raw session to the fake broker, checks its CONNECT and answers CONNACK.
+func (f *fakeRawBroker) dial(t *testing.T, p *benchPublisher, o benchMQTTOptions, wantConnect []byte) *rawSession {
+	t.Helper()
+	o.Broker = "tcp://" + f.ln.Addr().String()
+	type dialed struct {
+		s   *rawSession
+		err error
+	}
+	done := make(chan dialed, 1)
+	go func() {
+		s, err := dialRawSession(p, o, "cid-1")
+		done <- dialed{s, err}
+	}()
+	conn, err := f.ln.Accept()
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	f.conn = conn
+	go func() {
+		defer close(f.packets)
+		r := bufio.NewReader(conn)
+		for {
+			kind, err := r.ReadByte()
+			if err != nil {
+				return
+			}
+			n, err := readRemainingLength(r)
+			if err != nil {
+				return
+			}
+			body := make([]byte, n)
+			if _, err := io.ReadFull(r, body); err != nil {
+				return
+			}
+			f.packets <- mqttPacket{kind, body}
+		}
+	}()
+	connect := f.next(t)
+	assert.Equal(t, wantConnect, append(appendRemainingLength([]byte{connect.kind}, len(connect.body)), connect.body...))
+	f.write(t, 0x20, 2, 0, 0)
+	d := <-done
+	require.NoError(t, d.err)
+	t.Cleanup(d.s.close)
+	return d.s
+}
+
+func (f *fakeRawBroker) next(t *testing.T) mqttPacket {
+	t.Helper()
+	select {
+	case pk, ok := <-f.packets:
+		require.True(t, ok, "the client closed the connection")
+		return pk
+	case <-time.After(10 * time.Second):
+		require.FailNow(t, "no packet from the client")
+		return mqttPacket{}
+	}
+}
+
+func (f *fakeRawBroker) write(t *testing.T, b ...byte) {
+	t.Helper()
+	_, err := f.conn.Write(b)
+	require.NoError(t, err)
+}
+
+// publishPacket is the body of a QoS 1 PUBLISH as the broker reads it.
+func publishBody(topic string, id uint16, payload string) []byte {
+	b := appendMQTTString(nil, topic)
+	b = append(b, byte(id>>8), byte(id))
+	return append(b, payload...)
+}
+
+// The packets on the wire, byte by byte: CONNECT, PUBLISH, PINGREQ, DISCONNECT; flushing when
+// nothing more is due; packet ids that wrap and skip what is in flight; a PUBACK for an id not
+// in flight.
+func TestBenchMQTTRawProtocol(t *testing.T) {
+	ctx := context.Background()
+	t.Run("publish, ping, disconnect", func(t *testing.T) {
+		f := startFakeRawBroker(t)
+		p := &benchPublisher{}
+		s := f.dial(t, p, benchMQTTOptions{Inflight: 4, Username: "u", Password: "pw"}, []byte{
+			0x10, 24, 0, 4, 'M', 'Q', 'T', 'T', 4, 0xC2, 0, 60, // protocol, level, user+password+clean, keep-alive 60 s
+			0, 5, 'c', 'i', 'd', '-', '1', 0, 1, 'u', 0, 2, 'p', 'w',
+		})
+		require.True(t, s.reserve(ctx))
+		s.publish("factory/E1/telemetry", []byte(`{"seq":1}`), time.Now())
+		p.published++
+		// Nothing more is due for an hour: the message leaves now.
+		waitCtx, cancel := context.WithCancel(ctx)
+		waited := make(chan struct{})
+		go func() { s.wait(waitCtx, time.Now().Add(time.Hour)); close(waited) }()
+		pk := f.next(t)
+		cancel()
+		<-waited
+		assert.Equal(t, byte(0x32), pk.kind)
+		assert.Equal(t, publishBody("factory/E1/telemetry", 1, `{"seq":1}`), pk.body)
+		f.write(t, 0x40, 2, 0, 1)
+
+		// Idle for longer than the ping interval: PINGREQ, answered.
+		s.pingAfter = 20 * time.Millisecond
+		waited = make(chan struct{})
+		go func() { s.wait(ctx, time.Now().Add(100*time.Millisecond)); close(waited) }()
+		pk = f.next(t)
+		assert.Equal(t, mqttPacket{0xC0, []byte{}}, pk)
+		f.write(t, 0xD0, 0)
+		<-waited
+		for len(f.packets) > 0 { // more pings, answered or not
+			assert.Equal(t, byte(0xC0), f.next(t).kind)
+		}
+		assert.False(t, s.failed())
+
+		s.finish()
+		assert.Equal(t, mqttPacket{0xE0, []byte{}}, f.next(t))
+		_, open := <-f.packets
+		assert.False(t, open, "closed after DISCONNECT")
+		assert.Equal(t, int64(1), p.acked)
+		assert.Equal(t, uint64(1), p.puback.n)
+		assert.Zero(t, p.errors)
+		assert.Empty(t, p.firstError)
+	})
+	t.Run("window and packet ids", func(t *testing.T) {
+		f := startFakeRawBroker(t)
+		p := &benchPublisher{id: 3}
+		s := f.dial(t, p, benchMQTTOptions{Inflight: 3}, []byte{
+			0x10, 17, 0, 4, 'M', 'Q', 'T', 'T', 4, 0x02, 0, 60, 0, 5, 'c', 'i', 'd', '-', '1',
+		})
+		send := func(seq int) {
+			s.publish("t", []byte(strconv.Itoa(seq)), time.Now())
+			p.published++
+		}
+		require.True(t, s.reserve(ctx))
+		send(1) // id 1, stays in flight
+		s.lastID = 65534
+		require.True(t, s.reserve(ctx))
+		send(2) // 65535
+		require.True(t, s.reserve(ctx))
+		send(3) // 1 is in flight: 2
+		// The window is full: the next reserve sends what is buffered and waits.
+		reserved := make(chan bool, 1)
+		go func() { reserved <- s.reserve(ctx) }()
+		for _, want := range [][]byte{publishBody("t", 1, "1"), publishBody("t", 65535, "2"), publishBody("t", 2, "3")} {
+			assert.Equal(t, want, f.next(t).body)
+		}
+		select {
+		case <-reserved:
+			t.Fatal("reserve returned with the window full")
+		case <-time.After(50 * time.Millisecond):
+		}
+		f.write(t, 0x40, 2, 0xFF, 0xFF, 0x40, 2, 0, 1) // out of order
+		require.True(t, <-reserved)
+		send(4)
+		s.flush()
+		assert.Equal(t, publishBody("t", 3, "4"), f.next(t).body)
+
+		// A PUBACK for an id that is not in flight ends the session with an error.
+		f.write(t, 0x40, 2, 0, 77)
+		_, open := <-f.packets
+		assert.False(t, open, "the client closed the connection")
+		assert.False(t, s.reserve(ctx))
+		s.finish()
+		assert.Equal(t, int64(2), p.acked)
+		assert.Equal(t, uint64(2), p.puback.n)
+		assert.Equal(t, int64(2), p.errors, "ids 2 and 3 were never acknowledged")
+		assert.Contains(t, p.firstError, "publisher 3: the broker acknowledged packet id 77, which is not in flight")
+	})
+	t.Run("refused", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		defer ln.Close()
+		go func() {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer conn.Close()
+			io.ReadFull(conn, make([]byte, 19)) // CONNECT
+			conn.Write([]byte{0x20, 2, 0, 2})
+			io.Copy(io.Discard, conn)
+		}()
+		_, err = dialRawSession(&benchPublisher{}, benchMQTTOptions{Broker: "tcp://" + ln.Addr().String(), Inflight: 1}, "cid-1")
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "refused CONNECT: client identifier rejected (CONNACK return code 2)")
+	})
+}
+
+func TestBenchMQTTRemainingLength(t *testing.T) {
+	for _, c := range []struct {
+		n    int
+		want []byte
+	}{
+		{0, []byte{0}}, {127, []byte{0x7F}}, {128, []byte{0x80, 0x01}}, {16383, []byte{0xFF, 0x7F}},
+		{16384, []byte{0x80, 0x80, 0x01}}, {2097151, []byte{0xFF, 0xFF, 0x7F}}, {268435455, []byte{0xFF, 0xFF, 0xFF, 0x7F}},
+	} {
+		got := appendRemainingLength(nil, c.n)
+		assert.Equal(t, c.want, got, "%d", c.n)
+		n, err := readRemainingLength(bytes.NewReader(got))
+		require.NoError(t, err)
+		assert.Equal(t, c.n, n)
+	}
+	_, err := readRemainingLength(bytes.NewReader([]byte{0x80, 0x80, 0x80, 0x80, 0x01}))
 	assert.Error(t, err)
 }
