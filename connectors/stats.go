@@ -89,7 +89,9 @@ func (s *Stats) Snapshot(name, typ string) Status {
 }
 
 // collector exports every instance's counters as gongdan_connector_messages_total{connector,
-// type, outcome}, read at scrape time so the hot path touches only atomics.
+// type, outcome}, read at scrape time so the hot path touches only atomics, and the metrics of
+// the instances that are prometheus.Collectors themselves (a type's own counters; one
+// registration serves every instance of it).
 type collector struct {
 	m    *Manager
 	desc *prometheus.Desc
@@ -108,9 +110,22 @@ func newCollector(m *Manager) *collector {
 	}
 }
 
-func (c *collector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc; ch <- c.up }
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.desc
+	ch <- c.up
+	for _, inst := range c.m.instances {
+		if pc, ok := inst.Connector.(prometheus.Collector); ok {
+			pc.Describe(ch)
+		}
+	}
+}
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	for _, inst := range c.m.instances {
+		if pc, ok := inst.Connector.(prometheus.Collector); ok {
+			pc.Collect(ch)
+		}
+	}
 	for _, st := range c.m.Status() {
 		for outcome, n := range map[string]int64{"received": st.Received, "published": st.Published, "rejected": st.Rejected, "dead_lettered": st.DeadLettered} {
 			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(n), st.Name, st.Type, outcome)

@@ -3,10 +3,13 @@ package mqtt_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -86,4 +89,57 @@ func TestBadPayloadsAreCountedAndSampled(t *testing.T) {
 	assert.Equal(t, 2, samples, "sampled at most bad_payload_samples_per_minute")
 	assert.EqualValues(t, 2, inst.Stats.Rejected.Load(), "the bad payloads not sampled")
 	assert.Equal(t, 1, alarms, "the good message still raised")
+}
+
+// The connector's own counters reach Prometheus through the manager's collector, one series
+// per instance.
+func TestAlarmMetrics(t *testing.T) {
+	const client = "gongdan-metrics"
+	b := startTestBroker(t, client)
+	cfg, err := config.Parse("metrics.yaml", fmt.Appendf(nil, `connectors:
+  - name: plant
+    type: mqtt
+    brokers: ["tcp://%s"]
+    client_id: %s
+    topics: ["factory/+/telemetry"]
+    device_id: "topic[1]"
+    rules:
+      - {id: overheat, when: "temp > 85", clear_when: "temp < 75", urgency: orange}
+  - name: lab
+    type: mqtt
+    brokers: ["tcp://%s"]
+    client_id: %s-lab
+    topics: ["lab/+/telemetry"]
+    device_id: "topic[1]"
+    rules:
+      - {id: leak, when: "water == true", urgency: red}
+`, b.Addr, client, b.Addr, client))
+	require.NoError(t, err)
+	m, err := connectors.NewManager(cfg, connectors.ManagerOptions{Publish: func(context.Context, normalize.Envelope) error { return nil }})
+	require.NoError(t, err)
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(m.Collector()), "two instances of a type register once")
+	c := m.Instances()[0].Connector.(*mqtt.Connector)
+	m.Start(context.Background())
+	t.Cleanup(func() { _ = m.Close(context.Background()) })
+	require.Eventually(t, c.Subscribed, 10*time.Second, time.Millisecond)
+	dev := publisher(t, b.Addr, "metrics-devices")
+	for _, p := range []string{`{"temp": 91}`, `{"temp": 70}`, `{"temp": `} {
+		require.NoError(t, publish(dev, "factory/E1/telemetry", []byte(p)))
+	}
+	require.Eventually(t, func() bool { return b.Acked("factory/E1/telemetry", []byte(`{"temp": `)) == 1 }, 10*time.Second, time.Millisecond)
+	assert.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP gongdan_mqtt_alarms_total Alarm transitions published by an mqtt connector, by kind (raise, clear, storm).
+# TYPE gongdan_mqtt_alarms_total counter
+gongdan_mqtt_alarms_total{connector="lab",kind="clear"} 0
+gongdan_mqtt_alarms_total{connector="lab",kind="raise"} 0
+gongdan_mqtt_alarms_total{connector="lab",kind="storm"} 0
+gongdan_mqtt_alarms_total{connector="plant",kind="clear"} 1
+gongdan_mqtt_alarms_total{connector="plant",kind="raise"} 1
+gongdan_mqtt_alarms_total{connector="plant",kind="storm"} 0
+# HELP gongdan_mqtt_bad_payloads_total Payloads an mqtt connector could not read (malformed, too large, NaN, a field of the wrong type).
+# TYPE gongdan_mqtt_bad_payloads_total counter
+gongdan_mqtt_bad_payloads_total{connector="lab"} 0
+gongdan_mqtt_bad_payloads_total{connector="plant"} 1
+`), "gongdan_mqtt_alarms_total", "gongdan_mqtt_bad_payloads_total"))
 }

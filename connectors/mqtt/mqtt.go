@@ -21,6 +21,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"gongdan/config"
 	"gongdan/connectors"
@@ -603,4 +604,30 @@ func (c *Connector) Details() any {
 		Unregistered: c.counts.unknown.Load(), PublishFailures: c.publishFailures.Load(),
 		BadPayloads: total, BadDevices: bad, LastSnapshot: c.lastSnapshot.Load(),
 	}
+}
+
+var (
+	alarmsDesc = prometheus.NewDesc("gongdan_mqtt_alarms_total",
+		"Alarm transitions published by an mqtt connector, by kind (raise, clear, storm).", []string{"connector", "kind"}, nil)
+	badPayloadsDesc = prometheus.NewDesc("gongdan_mqtt_bad_payloads_total",
+		"Payloads an mqtt connector could not read (malformed, too large, NaN, a field of the wrong type).", []string{"connector"}, nil)
+	devicesDesc = prometheus.NewDesc("gongdan_mqtt_devices",
+		"Devices an mqtt connector has heard from.", []string{"connector"}, nil)
+)
+
+// Describe and Collect export the connector's alarm counters to Prometheus; the server
+// registers every connector that is a prometheus.Collector.
+func (c *Connector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- alarmsDesc
+	ch <- badPayloadsDesc
+	ch <- devicesDesc
+}
+
+func (c *Connector) Collect(ch chan<- prometheus.Metric) {
+	for kind, n := range map[alarm.Kind]int64{alarm.Raise: c.counts.raised.Load(), alarm.Clear: c.counts.cleared.Load(), alarm.Storm: c.counts.storms.Load()} {
+		ch <- prometheus.MustNewConstMetric(alarmsDesc, prometheus.CounterValue, float64(n), c.name, string(kind))
+	}
+	_, bad := c.bad.top(0)
+	ch <- prometheus.MustNewConstMetric(badPayloadsDesc, prometheus.CounterValue, float64(bad), c.name)
+	ch <- prometheus.MustNewConstMetric(devicesDesc, prometheus.GaugeValue, float64(c.devicesSeen.Load()), c.name)
 }
