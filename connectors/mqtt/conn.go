@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"sync"
+	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 )
@@ -118,6 +119,8 @@ func (c *bufferedConn) Close() error {
 	}
 	c.closed = true
 	c.mu.Unlock()
+	// A broker that stopped reading must not hold the close: the last flush gets two seconds.
+	_ = c.Conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
 	select {
 	case c.kick <- struct{}{}:
 	default:
