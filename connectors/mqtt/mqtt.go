@@ -81,6 +81,8 @@ type Connector struct {
 	unsent []alarm.Transition
 
 	subscribed      atomic.Bool
+	conn            atomic.Uint64 // counts lost connections: a message's connection (queued)
+	staleSkipped    atomic.Int64
 	publishFailures atomic.Int64
 	bad             badCounter
 	counts          struct{ raised, cleared, storms, unknown atomic.Int64 }
@@ -243,7 +245,7 @@ func (c *Connector) Run(ctx context.Context) error {
 		defer c.stopBroker()
 	}
 
-	queue := make(chan paho.Message, c.queueSize)
+	queue := make(chan queued, c.queueSize)
 	stop := make(chan struct{})
 	failed := make(chan error, 1)
 	client, err := c.connect(ctx, queue, stop, failed)
@@ -263,12 +265,12 @@ func (c *Connector) Run(ctx context.Context) error {
 
 // connect dials the broker with a persistent session and manual acks. Subscriptions are made
 // (again) on every connection, so a reconnect resubscribes.
-func (c *Connector) connect(ctx context.Context, queue chan<- paho.Message, stop <-chan struct{}, failed chan<- error) (paho.Client, error) {
+func (c *Connector) connect(ctx context.Context, queue chan<- queued, stop <-chan struct{}, failed chan<- error) (paho.Client, error) {
 	handler := func(_ paho.Client, m paho.Message) {
 		// paho calls this in order, from one goroutine (OrderMatters): a full queue stops the
 		// reading, and the broker holds the rest.
 		select {
-		case queue <- m:
+		case queue <- queued{m, c.conn.Load()}:
 		case <-stop:
 		}
 	}
@@ -321,6 +323,9 @@ func (c *Connector) connect(ctx context.Context, queue chan<- paho.Message, stop
 			c.env.Logger.Info("mqtt: connected and subscribed", "topics", c.topics, "qos", c.qos)
 		}).
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
+			// What is queued from this connection can no longer be acked (paho drops acks
+			// after a loss) and the broker delivers it again: it is not evaluated twice.
+			c.conn.Add(1)
 			c.subscribed.Store(false)
 			c.env.Stats.Fail(c.env.Now(), fmt.Errorf("connection lost: %w", err))
 			c.env.Logger.Warn("mqtt: connection lost; reconnecting", "err", err)
@@ -371,7 +376,7 @@ func (c *Connector) connect(ctx context.Context, queue chan<- paho.Message, stop
 // evaluate is the one goroutine that owns the alarm engine: it evaluates messages in the
 // order they came, ticks, and saves the state between messages, so a saved state never
 // holds a transition that is not durable.
-func (c *Connector) evaluate(ctx context.Context, queue <-chan paho.Message, failed <-chan error) error {
+func (c *Connector) evaluate(ctx context.Context, queue <-chan queued, failed <-chan error) error {
 	c.engine.HoldOffline(c.now().Add(c.offlineGrace))
 	// What the last Run could not publish goes first.
 	defer c.closeJournal()
@@ -395,19 +400,26 @@ func (c *Connector) evaluate(ctx context.Context, queue <-chan paho.Message, fai
 			return c.save()
 		case err := <-failed:
 			return errors.Join(err, c.save())
-		case m := <-queue:
+		case q := <-queue:
 			// Take what else is waiting, evaluate it all, journal the state changes with one
 			// sync, then ack in order: at fleet rates a sync per state change would not keep up.
-			acks := append(batch[:0], m)
-			if !c.handle(ctx, m) {
+			acks := batch[:0]
+			if c.stale(q) {
+				continue
+			}
+			acks = append(acks, q.m)
+			if !c.handle(ctx, q.m) {
 				return c.save()
 			}
 		more:
 			for len(acks) < maxBatch {
 				select {
-				case m := <-queue:
-					acks = append(acks, m)
-					if !c.handle(ctx, m) {
+				case q := <-queue:
+					if c.stale(q) {
+						continue
+					}
+					acks = append(acks, q.m)
+					if !c.handle(ctx, q.m) {
 						return c.save()
 					}
 				default:
@@ -432,6 +444,22 @@ func (c *Connector) evaluate(ctx context.Context, queue <-chan paho.Message, fai
 			}
 		}
 	}
+}
+
+// queued is a message as the network handed it over, with the connection it came on.
+type queued struct {
+	m    paho.Message
+	conn uint64
+}
+
+// stale reports a message of a connection that was lost since: its ack would be dropped and
+// the broker delivers it again on the next connection, so it is skipped, not evaluated twice.
+func (c *Connector) stale(q queued) bool {
+	if q.conn == c.conn.Load() {
+		return false
+	}
+	c.staleSkipped.Add(1)
+	return true
 }
 
 // maxBatch bounds the messages evaluated before their state changes are synced and they are
@@ -582,16 +610,19 @@ func mustJSON(v any) []byte {
 
 // Details is what GET /api/v1/connectors shows of the instance beyond its counters.
 type Details struct {
-	Subscribed      bool        `json:"subscribed"`
-	Devices         int         `json:"devices"`
-	Raised          int64       `json:"alarms_raised"`
-	Cleared         int64       `json:"alarms_cleared"`
-	Storms          int64       `json:"storms"`
-	Unregistered    int64       `json:"transitions_of_unregistered_devices"`
-	PublishFailures int64       `json:"publish_failures"`
-	BadPayloads     int64       `json:"bad_payloads"`
-	BadDevices      []BadDevice `json:"bad_payloads_by_device,omitempty"`
-	LastSnapshot    *time.Time  `json:"last_snapshot,omitempty"`
+	Subscribed      bool  `json:"subscribed"`
+	Devices         int   `json:"devices"`
+	Raised          int64 `json:"alarms_raised"`
+	Cleared         int64 `json:"alarms_cleared"`
+	Storms          int64 `json:"storms"`
+	Unregistered    int64 `json:"transitions_of_unregistered_devices"`
+	PublishFailures int64 `json:"publish_failures"`
+	// StaleSkipped counts messages left unevaluated because their connection was lost
+	// before they could be acked (the broker delivers them again).
+	StaleSkipped int64       `json:"stale_skipped"`
+	BadPayloads  int64       `json:"bad_payloads"`
+	BadDevices   []BadDevice `json:"bad_payloads_by_device,omitempty"`
+	LastSnapshot *time.Time  `json:"last_snapshot,omitempty"`
 }
 
 // Details reports the instance's alarm work, with the ten devices that sent the most bad
@@ -601,7 +632,7 @@ func (c *Connector) Details() any {
 	return Details{
 		Subscribed: c.subscribed.Load(), Devices: int(c.devicesSeen.Load()),
 		Raised: c.counts.raised.Load(), Cleared: c.counts.cleared.Load(), Storms: c.counts.storms.Load(),
-		Unregistered: c.counts.unknown.Load(), PublishFailures: c.publishFailures.Load(),
+		Unregistered: c.counts.unknown.Load(), PublishFailures: c.publishFailures.Load(), StaleSkipped: c.staleSkipped.Load(),
 		BadPayloads: total, BadDevices: bad, LastSnapshot: c.lastSnapshot.Load(),
 	}
 }
