@@ -84,7 +84,9 @@ func TestMessagesOfALostConnectionAreEvaluatedOnce(t *testing.T) {
 	// at most one per message — raise (n=0), then clear, raise, … for n=1..6 in the order the
 	// broker delivers them again (mochi does not keep the original order). Evaluated twice,
 	// the queued messages made 11.
-	require.Eventually(t, func() bool { return c.Subscribed() && b.Unacked() == 0 && b.Acked("factory/E1/telemetry", []byte(`{"temp": 91, "n": 6}`)) >= 1 },
+	require.Eventually(t, func() bool {
+		return c.Subscribed() && b.Unacked() == 0 && b.Acked("factory/E1/telemetry", []byte(`{"temp": 91, "n": 6}`)) >= 1
+	},
 		15*time.Second, time.Millisecond)
 	mu.Lock()
 	defer mu.Unlock()
