@@ -394,12 +394,9 @@ func TestUnsentTransitionIsPublishedFirstAfterRestart(t *testing.T) {
 	assert.Empty(t, readState(t, root).Unsent, "nothing left unsent")
 }
 
-// Product bug, reproduced (not fixed here): after a restart on a journal whose last line is
-// torn, the journal is opened for appending as it is, so the next entry is written onto the
-// end of the torn fragment (journalTorn, which ends such a line, only knows of failed writes
-// of the same process). That line does not parse either, and a second crash forgets the
-// state it journaled: here E2's raise, so E2's clear is never published. Remove the Skip
-// once the connector starts the journal on a fresh line (or afresh) after a torn one.
+// After a restart on a journal whose last line a crash tore, the next entry starts on a line
+// of its own: appended to the torn fragment, it did not parse either, and a second crash
+// forgot the state it journaled (here E2's raise, so E2's clear was never published).
 func TestJournalEntryAfterATornLineSurvivesACrash(t *testing.T) {
 	const client = "gongdan-state-torn-append"
 	b := startTestBroker(t, client)
@@ -420,12 +417,9 @@ func TestJournalEntryAfterATornLineSurvivesACrash(t *testing.T) {
 	assert.Equal(t, []string{"clear E2"}, kinds(r.published(t)), "E2's raise, journaled after the torn line, was remembered")
 }
 
-// Product bug, reproduced (not fixed here): a journal line that is JSON but not a device
-// state (a type the engine cannot read: from corruption, or another gongdan version) makes
-// restore set the readable snapshot aside as "unreadable"; the journal replayed alone fails on
-// the same line, Run returns the error, and every retry fails again: the connector never
-// subscribes. A torn line, by contrast, is skipped. Remove the Skip once such a line is
-// skipped (or reported) without losing the snapshot.
+// A journal line that is JSON but not a device state (corruption, or another gongdan version)
+// is skipped, and the snapshot stays: it used to set the readable snapshot aside as unreadable
+// and fail every Run, so the connector never subscribed.
 func TestJournalLineOfTheWrongShapeDoesNotStopTheConnector(t *testing.T) {
 	const client = "gongdan-state-wrong-shape"
 	b := startTestBroker(t, client)
