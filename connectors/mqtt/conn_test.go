@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/big"
@@ -17,6 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -213,25 +215,48 @@ func connectorConfig(client string, extra ...string) []byte {
 	return []byte(b.String())
 }
 
-// connRun is a manager running the connector, its publishes captured; a failed Run is run
-// again after 100ms.
+// connRun is a manager running the connector, its publishes captured. While failing is set,
+// every publish is refused (and recorded in attempts).
 type connRun struct {
 	m    *connectors.Manager
 	inst *connectors.Instance
 	c    *mqtt.Connector
 
-	mu   sync.Mutex
-	envs []normalize.Envelope
+	failing  atomic.Bool
+	mu       sync.Mutex
+	envs     []normalize.Envelope // published
+	attempts []normalize.Envelope // refused
 }
 
+// runOptions: the state directory (none: no state kept), whether publishes start refused,
+// and the back-off before a failed Run runs again (default the manager's).
+type runOptions struct {
+	stateDir string
+	failing  bool
+	backoff  time.Duration
+}
+
+// startConnector runs the connector of yaml; a failed Run is run again after 100ms.
 func startConnector(t *testing.T, yaml []byte) *connRun {
+	t.Helper()
+	return startRun(t, yaml, runOptions{backoff: 100 * time.Millisecond})
+}
+
+// startRun builds and starts a manager for the connector of yaml. It is closed at cleanup
+// (Close is idempotent, so a test may close it earlier).
+func startRun(t *testing.T, yaml []byte, o runOptions) *connRun {
 	t.Helper()
 	cfg, err := config.Parse("plant.yaml", yaml)
 	require.NoError(t, err)
 	r := &connRun{}
-	r.m, err = connectors.NewManager(cfg, connectors.ManagerOptions{Backoff: 100 * time.Millisecond, Publish: func(_ context.Context, e normalize.Envelope) error {
+	r.failing.Store(o.failing)
+	r.m, err = connectors.NewManager(cfg, connectors.ManagerOptions{StateDir: o.stateDir, Backoff: o.backoff, Publish: func(_ context.Context, e normalize.Envelope) error {
 		r.mu.Lock()
 		defer r.mu.Unlock()
+		if r.failing.Load() {
+			r.attempts = append(r.attempts, e)
+			return errors.New("the bus is down (test)")
+		}
 		r.envs = append(r.envs, e)
 		return nil
 	}})
@@ -265,6 +290,7 @@ func (r *connRun) envelopes() int {
 	return len(r.envs)
 }
 
+// alarms returns the alarm transitions published so far, in order.
 func (r *connRun) alarms(t *testing.T) []alarm.Transition {
 	t.Helper()
 	r.mu.Lock()

@@ -1,15 +1,11 @@
 package mqtt_test
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,8 +13,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"gongdan/config"
-	"gongdan/connectors"
 	"gongdan/connectors/mqtt"
 	"gongdan/connectors/mqtt/alarm"
 	"gongdan/normalize"
@@ -30,19 +24,6 @@ const stateConnector = "plant"
 // wait bounds every poll of these tests; the conditions normally hold within milliseconds.
 const wait = 10 * time.Second
 
-// stateRun is one manager running the mqtt connector with a state directory, its publishes
-// captured. While failing is set, every publish is refused (and still recorded in attempts).
-type stateRun struct {
-	m    *connectors.Manager
-	inst *connectors.Instance
-	c    *mqtt.Connector
-
-	failing  atomic.Bool
-	mu       sync.Mutex
-	envs     []normalize.Envelope // published
-	attempts []normalize.Envelope // refused
-}
-
 // runConfig names the broker, the client id (its persistent session) and the overheat rule's
 // for; the time of a reading is the payload's ts when it has one.
 type runConfig struct {
@@ -51,12 +32,12 @@ type runConfig struct {
 
 // startStateRun builds and starts a manager whose connector keeps its state under root. The
 // manager is closed at cleanup (Close is idempotent, so a test may close it earlier).
-func startStateRun(t *testing.T, rc runConfig, root string, failing bool) *stateRun {
+func startStateRun(t *testing.T, rc runConfig, root string, failing bool) *connRun {
 	t.Helper()
 	if rc.ruleFor == "" {
 		rc.ruleFor = "0s"
 	}
-	cfg, err := config.Parse("state.yaml", fmt.Appendf(nil, `connectors:
+	cfg := fmt.Appendf(nil, `connectors:
   - name: %s
     type: mqtt
     brokers: ["tcp://%s"]
@@ -67,38 +48,8 @@ func startStateRun(t *testing.T, rc runConfig, root string, failing bool) *state
     payload: {time: ts}
     rules:
       - {id: overheat, when: "temp > 85", for: %s, urgency: orange}
-`, stateConnector, rc.broker, rc.client, rc.ruleFor))
-	require.NoError(t, err)
-	r := &stateRun{}
-	r.failing.Store(failing)
-	r.m, err = connectors.NewManager(cfg, connectors.ManagerOptions{StateDir: root, Publish: func(_ context.Context, e normalize.Envelope) error {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		if r.failing.Load() {
-			r.attempts = append(r.attempts, e)
-			return errors.New("the bus is down (test)")
-		}
-		r.envs = append(r.envs, e)
-		return nil
-	}})
-	require.NoError(t, err)
-	r.inst = r.m.Instances()[0]
-	r.c = r.inst.Connector.(*mqtt.Connector)
-	r.m.Start(context.Background())
-	t.Cleanup(func() { r.close(t) })
-	return r
-}
-
-func (r *stateRun) close(t *testing.T) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	require.NoError(t, r.m.Close(ctx))
-}
-
-func (r *stateRun) waitSubscribed(t *testing.T) {
-	t.Helper()
-	require.Eventually(t, r.c.Subscribed, wait, time.Millisecond, "the connector did not subscribe")
+`, stateConnector, rc.broker, rc.client, rc.ruleFor)
+	return startRun(t, cfg, runOptions{stateDir: root, failing: failing})
 }
 
 // deviceClient is a publisher that the broker has forgotten before it closes. mochi v2.7.9 can
@@ -116,14 +67,6 @@ func forget(tb testing.TB, b *testBroker, c paho.Client, id string) {
 	c.Disconnect(0)
 	assert.Eventually(tb, func() bool { _, ok := b.server.Clients.Get(id); return !ok }, wait, time.Millisecond,
 		"the broker still holds %s", id)
-}
-
-// published returns the alarm transitions published so far, in order.
-func (r *stateRun) published(t *testing.T) []alarm.Transition {
-	t.Helper()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return transitionsOf(t, r.envs)
 }
 
 func transitionsOf(t *testing.T, envs []normalize.Envelope) []alarm.Transition {
@@ -213,7 +156,7 @@ func raiseAndCrash(t *testing.T, b *testBroker, dev paho.Client, client string) 
 	r := startStateRun(t, runConfig{broker: b.Addr, client: client}, root, false)
 	r.waitSubscribed(t)
 	send(t, b, dev, "E1", `{"temp": 91}`)
-	require.Equal(t, []string{"raise E1"}, kinds(r.published(t)))
+	require.Equal(t, []string{"raise E1"}, kinds(r.alarms(t)))
 	copied := crashCopy(t, root)
 	r.close(t)
 
@@ -228,12 +171,12 @@ func raiseAndCrash(t *testing.T, b *testBroker, dev paho.Client, client string) 
 
 // clearsAfterRestart starts a connector on root and sends E1 a normal reading: the clear it
 // publishes shows that the raise before the restart was remembered.
-func clearsAfterRestart(t *testing.T, b *testBroker, dev paho.Client, client, root, payload string) *stateRun {
+func clearsAfterRestart(t *testing.T, b *testBroker, dev paho.Client, client, root, payload string) *connRun {
 	t.Helper()
 	r := startStateRun(t, runConfig{broker: b.Addr, client: client}, root, false)
 	r.waitSubscribed(t)
 	send(t, b, dev, "E1", payload)
-	got := r.published(t)
+	got := r.alarms(t)
 	require.Equal(t, []string{"clear E1"}, kinds(got), "E1 back to normal after the restart")
 	assert.Equal(t, "overheat", got[0].Rule)
 	return r
@@ -255,7 +198,7 @@ func TestJournaledRaiseSurvivesACrash(t *testing.T) {
 	r := startStateRun(t, runConfig{broker: b.Addr, client: client}, withoutJournal, false)
 	r.waitSubscribed(t)
 	send(t, b, dev, "E1", `{"temp": 71}`)
-	assert.Empty(t, kinds(r.published(t)), "without the journal there is no raise to clear")
+	assert.Empty(t, kinds(r.alarms(t)), "without the journal there is no raise to clear")
 }
 
 // A journal whose last line was cut short by the crash: that line is skipped, the rest is
@@ -325,14 +268,14 @@ func TestGracefulStopKeepsPendingState(t *testing.T) {
 	r := startStateRun(t, rc, root, false)
 	r.waitSubscribed(t)
 	send(t, b, dev, "E1", fmt.Sprintf(`{"ts": %d, "temp": 91}`, t0.Unix()))
-	assert.Empty(t, kinds(r.published(t)), "pending: for is 30s")
+	assert.Empty(t, kinds(r.alarms(t)), "pending: for is 30s")
 	r.close(t)
 	assert.Contains(t, string(readState(t, root).Engine), `"state":"pending"`, "the pending state, saved at the stop")
 
 	r = startStateRun(t, rc, root, false)
 	r.waitSubscribed(t)
 	send(t, b, dev, "E1", fmt.Sprintf(`{"ts": %d, "temp": 92}`, t0.Add(31*time.Second).Unix()))
-	got := r.published(t)
+	got := r.alarms(t)
 	require.Equal(t, []string{"raise E1"}, kinds(got), "raised by the reading 31s after the first")
 	assert.True(t, got[0].Since.Equal(t0), "pending since %s, the reading before the stop; got %s", t0, got[0].Since)
 	assert.True(t, got[0].At.Equal(t0.Add(31*time.Second)), "raised at the second reading's time; got %s", got[0].At)
@@ -389,7 +332,7 @@ func TestUnsentTransitionIsPublishedFirstAfterRestart(t *testing.T) {
 
 	r.waitSubscribed(t)
 	send(t, b, dev, "E1", `{"temp": 92}`)
-	assert.Equal(t, []string{"raise E1"}, kinds(r.published(t)), "published exactly once")
+	assert.Equal(t, []string{"raise E1"}, kinds(r.alarms(t)), "published exactly once")
 	r.close(t)
 	assert.Empty(t, readState(t, root).Unsent, "nothing left unsent")
 }
@@ -407,14 +350,14 @@ func TestJournalEntryAfterATornLineSurvivesACrash(t *testing.T) {
 	r := startStateRun(t, runConfig{broker: b.Addr, client: client}, crashed, false)
 	r.waitSubscribed(t)
 	send(t, b, dev, "E2", `{"temp": 91}`)
-	require.Equal(t, []string{"raise E2"}, kinds(r.published(t)))
+	require.Equal(t, []string{"raise E2"}, kinds(r.alarms(t)))
 	again := crashCopy(t, crashed) // crashed again, before any snapshot
 	r.close(t)
 
 	r = startStateRun(t, runConfig{broker: b.Addr, client: client}, again, false)
 	r.waitSubscribed(t)
 	send(t, b, dev, "E2", `{"temp": 70}`)
-	assert.Equal(t, []string{"clear E2"}, kinds(r.published(t)), "E2's raise, journaled after the torn line, was remembered")
+	assert.Equal(t, []string{"clear E2"}, kinds(r.alarms(t)), "E2's raise, journaled after the torn line, was remembered")
 }
 
 // A journal line that is JSON but not a device state (corruption, or another gongdan version)
