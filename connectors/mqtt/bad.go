@@ -20,7 +20,7 @@ const maxBadDevices = 10000
 type badCounter struct {
 	mu       sync.Mutex
 	byDevice map[string]int64
-	total    int64
+	n        int64
 	minute   time.Time
 	sampled  int
 }
@@ -39,7 +39,7 @@ func (b *badCounter) add(device string, now time.Time, perMinute int) (count int
 		device = "(others)"
 	}
 	b.byDevice[device]++
-	b.total++
+	b.n++
 	if m := now.Truncate(time.Minute); !m.Equal(b.minute) {
 		b.minute, b.sampled = m, 0
 	}
@@ -54,6 +54,13 @@ func (b *badCounter) add(device string, now time.Time, perMinute int) (count int
 type BadDevice struct {
 	Device string `json:"device"`
 	Count  int64  `json:"count"`
+}
+
+// total is the count of bad payloads of every device.
+func (b *badCounter) total() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.n
 }
 
 // top returns the n devices with the most bad payloads, and the total.
@@ -73,7 +80,7 @@ func (b *badCounter) top(n int) ([]BadDevice, int64) {
 	if len(out) > n {
 		out = out[:n]
 	}
-	return out, b.total
+	return out, b.n
 }
 
 // badPayload counts a payload that cannot be read and, within the sampling rate, publishes

@@ -658,7 +658,6 @@ func (c *Connector) Collect(ch chan<- prometheus.Metric) {
 	for kind, n := range map[alarm.Kind]int64{alarm.Raise: c.counts.raised.Load(), alarm.Clear: c.counts.cleared.Load(), alarm.Storm: c.counts.storms.Load()} {
 		ch <- prometheus.MustNewConstMetric(alarmsDesc, prometheus.CounterValue, float64(n), c.name, string(kind))
 	}
-	_, bad := c.bad.top(0)
-	ch <- prometheus.MustNewConstMetric(badPayloadsDesc, prometheus.CounterValue, float64(bad), c.name)
+	ch <- prometheus.MustNewConstMetric(badPayloadsDesc, prometheus.CounterValue, float64(c.bad.total()), c.name)
 	ch <- prometheus.MustNewConstMetric(devicesDesc, prometheus.GaugeValue, float64(c.devicesSeen.Load()), c.name)
 }
