@@ -161,6 +161,9 @@ func (e *Engine) Close() error {
 	e.once.Do(func() {
 		close(e.quit)
 		<-e.done
+		if e.routing != nil {
+			e.routing.traces.close()
+		}
 		if e.timersDone != nil {
 			<-e.timersDone
 		}
@@ -452,6 +455,10 @@ func (e *Engine) apply(tx store.Tx, r *request) (result, error) {
 	for attempt := 0; ; attempt++ {
 		var res result
 		var err error
+		mark := 0
+		if e.routing != nil {
+			mark = e.routing.traces.mark()
+		}
 		switch {
 		case r.create != nil:
 			res, err = e.applyCreate(tx, r.create)
@@ -471,6 +478,9 @@ func (e *Engine) apply(tx store.Tx, r *request) (result, error) {
 			err = e.armSLA(tx, res.before, res.ticket)
 		}
 		if errors.Is(err, store.ErrConflict) && attempt < maxConflictRetries {
+			if e.routing != nil {
+				e.routing.traces.rollback(mark) // the retry decides again
+			}
 			continue
 		}
 		if errors.Is(err, store.ErrConflict) {

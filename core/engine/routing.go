@@ -109,8 +109,8 @@ type router struct {
 	// Router.Index, kept current as loads and states change: a decision reads its
 	// candidates from it instead of six map lookups each.
 	lives []routing.Live
-	// scratch is the last decision, whose memory the next one reuses.
-	scratch routing.Decision
+	// traces keeps the batch's decisions, encoded off the committer.
+	traces *traces
 }
 
 // dayKey is an engineer on a day (YYYYMMDD).
@@ -123,7 +123,7 @@ func newRouter(ctx context.Context, s store.Store, opts RoutingOptions, now time
 	if opts.AcceptTimeout <= 0 {
 		opts.AcceptTimeout = 30 * time.Minute
 	}
-	r := &router{opts: opts, day: now.Format("20060102"),
+	r := &router{opts: opts, day: now.Format("20060102"), traces: newTraces(),
 		pendingOpen: map[string]int{}, pendingToday: map[dayKey]int{}, pendingPointers: map[string]int{}, pendingEngineers: map[string]EngineerState{}}
 	var err error
 	if r.open, err = s.OpenByAssignee(ctx); err != nil {
@@ -195,6 +195,9 @@ func (r *router) rollDay(now time.Time) {
 // flush writes what the batch changed of the pointers and daily counts, once per team and
 // engineer rather than once per ticket, at the end of the batch's transaction.
 func (r *router) flush(tx store.Tx) error {
+	if err := r.traces.flush(tx); err != nil {
+		return err
+	}
 	for team, idx := range r.pendingPointers {
 		if err := tx.SetRoundRobin(team, idx); err != nil {
 			return err
@@ -209,6 +212,7 @@ func (r *router) flush(tx store.Tx) error {
 }
 
 func (r *router) settle(committed bool) {
+	r.traces.settle()
 	if committed {
 		for id, d := range r.pendingOpen {
 			r.open[id] += d
@@ -295,7 +299,7 @@ func (e *Engine) follow(tx store.Tx, before ticket.Ticket, res *result) error {
 		}
 		if ev.Actor.Role != ticket.RoleSystem {
 			body, _ := json.Marshal(map[string]any{"manual": true, "by": ev.Actor, "engineer": after.Assignee, "team": after.Team})
-			return tx.PutRoutingDecision(store.RoutingRecord{TicketID: after.ID, At: now, Trigger: TriggerManual, Manual: true,
+			r.traces.addRecord(store.RoutingRecord{TicketID: after.ID, At: now, Trigger: TriggerManual, Manual: true,
 				Engineer: after.Assignee, Team: after.Team, Body: body})
 		}
 		return nil
@@ -429,10 +433,17 @@ func (e *Engine) routeWith(tx store.Tx, res *result, trigger, cause, timedOut st
 		}
 	}
 	started := time.Now()
-	d := r.opts.Router.Decide(routing.Request{Ticket: RoutingEnv(t), Now: now, Lives: r.lives, Exclude: excluded,
-		Pointers: r.pointersNow(), Reuse: &r.scratch})
-	defer func() { r.scratch = d }() // nothing keeps d's slices: the next decision takes them
+	job := r.traces.next()
+	job.d = r.opts.Router.Decide(routing.Request{Ticket: RoutingEnv(t), Now: now, Lives: r.lives, Exclude: excluded,
+		Pointers: r.pointersNow(), Reuse: &job.d})
+	d := &job.d
 	took := time.Since(started)
+	kept := false
+	defer func() {
+		if !kept {
+			r.traces.drop(job)
+		}
+	}()
 	e.metrics.routingSeconds.Observe(took.Seconds())
 
 	var set *ticket.Classification
@@ -495,8 +506,7 @@ func (e *Engine) routeWith(tx store.Tx, res *result, trigger, cause, timedOut st
 	if err != nil {
 		return err
 	}
-	body := d.AppendJSON(make([]byte, 0, 512+300*len(d.Teams)*8), extra[1:len(extra)-1])
-	rec := store.RoutingRecord{TicketID: t.ID, At: now, Trigger: trigger, Cause: cause, Engineer: d.Engineer, Team: d.Team, Rule: d.Rule, Body: body}
+	rec := store.RoutingRecord{TicketID: t.ID, At: now, Trigger: trigger, Cause: cause, Engineer: d.Engineer, Team: d.Team, Rule: d.Rule}
 	if d.Failure != nil {
 		rec.Failure = string(d.Failure.Reason)
 		if len(d.Teams) > 0 {
@@ -508,9 +518,8 @@ func (e *Engine) routeWith(tx store.Tx, res *result, trigger, cause, timedOut st
 	} else {
 		e.metrics.routed.WithLabelValues(trigger).Inc()
 	}
-	if err := tx.PutRoutingDecision(rec); err != nil {
-		return err
-	}
+	r.traces.add(job, rec, extra[1:len(extra)-1])
+	kept = true
 	if d.Pointer != nil {
 		r.pendingPointers[d.Pointer.Team] = d.Pointer.Index
 	}

@@ -8,11 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"gongdan/core/engine"
 	"gongdan/core/routing"
+	"gongdan/core/store"
 	"gongdan/core/store/sqlite"
 	"gongdan/core/ticket"
 	"gongdan/normalize"
@@ -534,4 +536,117 @@ func TestFirstTimeFixRate(t *testing.T) {
 	v, err = f.engine.Engineer(context.Background(), "eng-li")
 	require.NoError(t, err)
 	assert.InDelta(t, 4.0/6, *v.FTFR, 1e-9)
+}
+
+// armedGate holds every Write while hold is set, so that a test can queue a batch behind it.
+type armedGate struct {
+	*sqlite.Store
+	mu      sync.Mutex
+	hold    chan struct{}
+	entered chan struct{}
+}
+
+func (g *armedGate) arm() (entered, release chan struct{}) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.hold, g.entered = make(chan struct{}), make(chan struct{})
+	return g.entered, g.hold
+}
+
+func (g *armedGate) Write(ctx context.Context, fn func(store.Tx) error) error {
+	g.mu.Lock()
+	hold, entered := g.hold, g.entered
+	g.hold, g.entered = nil, nil
+	g.mu.Unlock()
+	if hold != nil {
+		close(entered)
+		<-hold
+	}
+	return g.Store.Write(ctx, fn)
+}
+
+// TestTheDecisionsOfOneBatchAreKeptInOrder: the traces of a batch are encoded off the
+// committer and written at the end of its transaction; every decision must still be kept,
+// with its own ticket, in the order it was made (automatic, declined, then manual).
+func TestTheDecisionsOfOneBatchAreKeptInOrder(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, t.TempDir()+"/gongdan.db")
+	require.NoError(t, err)
+	defer st.Close()
+	g := &armedGate{Store: st}
+	r, err := routing.New(routingConfig(100))
+	require.NoError(t, err)
+	reg := prometheus.NewRegistry()
+	e, err := engine.New(ctx, engine.Options{Store: g, Registerer: reg, Routing: &engine.RoutingOptions{Router: r, Notify: func(engine.Notification) {}}})
+	require.NoError(t, err)
+	defer e.Close()
+
+	a, _, err := e.Create(ctx, engine.CreateRequest{Draft: estop(1), Actor: agent})
+	require.NoError(t, err)
+	require.Equal(t, "eng-li", a.Assignee)
+
+	entered, release := g.arm()
+	var wg sync.WaitGroup
+	wg.Go(func() { // takes the committer into the gate, alone
+		_, _, err := e.Create(ctx, engine.CreateRequest{Draft: estop(2), Actor: agent})
+		assert.NoError(t, err)
+	})
+	<-entered
+	queue := func(n int, f func()) {
+		wg.Go(f)
+		deadline := time.Now().Add(30 * time.Second)
+		for e.Queued() < n {
+			require.True(t, time.Now().Before(deadline), "the request never reached the committer's queue")
+			time.Sleep(time.Millisecond)
+		}
+	}
+	li := ticket.Actor{ID: "eng-li", Role: ticket.RoleEngineer}
+	queue(1, func() {
+		_, err := e.Do(ctx, ticket.Command{TicketID: a.ID, Action: ticket.ActionDecline, Actor: li, Data: json.RawMessage(`{"reason_code":"too_far"}`)})
+		assert.NoError(t, err)
+	})
+	queue(2, func() {
+		_, err := e.Do(ctx, ticket.Command{TicketID: a.ID, Action: ticket.ActionAssign, Actor: sup, Data: json.RawMessage(`{"assignee":"ovf-sun","team":"suzhou-b"}`)})
+		assert.NoError(t, err)
+	})
+	const n = 8
+	created := make([]ticket.Ticket, n)
+	for i := range n {
+		queue(3+i, func() {
+			tk, _, err := e.Create(ctx, engine.CreateRequest{Draft: estop(10 + i), Actor: agent})
+			assert.NoError(t, err)
+			created[i] = tk
+		})
+	}
+	close(release)
+	wg.Wait()
+	count, sum := histogram(t, reg, "gongdan_engine_batch_size")
+	require.Equal(t, uint64(3), count, "the test meant the requests to share one batch")
+	require.Equal(t, float64(1+1+2+n), sum)
+
+	recs, err := e.RoutingDecisions(ctx, a.ID)
+	require.NoError(t, err)
+	require.Len(t, recs, 3)
+	var got []string
+	for _, rec := range recs {
+		var body map[string]any
+		require.NoError(t, json.Unmarshal(rec.Body, &body), "trace of %s", rec.Trigger)
+		got = append(got, rec.Trigger+":"+rec.Engineer)
+		if !rec.Manual {
+			assert.Equal(t, rec.Engineer, body["engineer"], "the trace is the record's own")
+		}
+	}
+	assert.Equal(t, []string{"created:eng-li", "declined:eng-zhao", "manual:ovf-sun"}, got)
+
+	for _, tk := range created {
+		recs, err := e.RoutingDecisions(ctx, tk.ID)
+		require.NoError(t, err)
+		require.Len(t, recs, 1, tk.ID)
+		var body map[string]any
+		require.NoError(t, json.Unmarshal(recs[0].Body, &body))
+		assert.Equal(t, "created", recs[0].Trigger)
+		assert.Equal(t, tk.Assignee, recs[0].Engineer)
+		assert.Equal(t, tk.Assignee, body["engineer"], "the trace is %s's own", tk.ID)
+		assert.NotEmpty(t, tk.Assignee)
+	}
 }
