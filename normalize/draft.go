@@ -5,7 +5,9 @@
 package normalize
 
 import (
+	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -43,26 +45,52 @@ const (
 	IntentResolve = "resolve"
 )
 
+// Window is a span of time, written in JSON as a Go duration ("30m").
+type Window time.Duration
+
+// MarshalJSON writes w as "30m0s".
+func (w Window) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(w).String()) }
+
+// UnmarshalJSON reads "30m", or a number of seconds.
+func (w *Window) UnmarshalJSON(b []byte) error {
+	var s string
+	if json.Unmarshal(b, &s) == nil {
+		if d, err := time.ParseDuration(s); err == nil {
+			*w = Window(d)
+			return nil
+		}
+	} else {
+		var secs float64
+		if json.Unmarshal(b, &secs) == nil {
+			*w = Window(secs * float64(time.Second))
+			return nil
+		}
+	}
+	// The decoder adds the field's name to this error.
+	return &json.UnmarshalTypeError{Value: string(b), Type: reflect.TypeFor[Window]()}
+}
+
 // Draft is a request as the pipeline hands it to the core (DESIGN.md §3). A field a connector
 // could not fill stays empty: nothing is invented.
 type Draft struct {
-	Source      Source       `json:"source"`
-	DedupKey    string       `json:"dedup_key,omitempty"`
-	ThreadKey   string       `json:"thread_key,omitempty"`
-	Intent      string       `json:"intent,omitempty"` // empty, IntentUpdate or IntentResolve
-	ReceivedAt  time.Time    `json:"received_at,omitzero"`
-	OccurredAt  time.Time    `json:"occurred_at,omitzero"`
-	Customer    Customer     `json:"customer"`
-	Device      Device       `json:"device"`
-	Location    Location     `json:"location"`
-	Title       string       `json:"title"`
-	Description string       `json:"description"`
-	Category    string       `json:"category"`
-	FaultCode   string       `json:"fault_code,omitempty"`
-	Tags        []string     `json:"tags"`
-	Urgency     Urgency      `json:"urgency"`
-	Attachments []Attachment `json:"attachments,omitempty"`
-	Evidence    []Evidence   `json:"evidence,omitempty"`
+	Source       Source       `json:"source"`
+	DedupKey     string       `json:"dedup_key,omitempty"`
+	ThreadKey    string       `json:"thread_key,omitempty"`
+	ThreadWindow Window       `json:"thread_window,omitempty"`
+	Intent       string       `json:"intent,omitempty"` // empty, IntentUpdate or IntentResolve
+	ReceivedAt   time.Time    `json:"received_at,omitzero"`
+	OccurredAt   time.Time    `json:"occurred_at,omitzero"`
+	Customer     Customer     `json:"customer"`
+	Device       Device       `json:"device"`
+	Location     Location     `json:"location"`
+	Title        string       `json:"title"`
+	Description  string       `json:"description"`
+	Category     string       `json:"category"`
+	FaultCode    string       `json:"fault_code,omitempty"`
+	Tags         []string     `json:"tags"`
+	Urgency      Urgency      `json:"urgency"`
+	Attachments  []Attachment `json:"attachments,omitempty"`
+	Evidence     []Evidence   `json:"evidence,omitempty"`
 }
 
 // Source says where a draft came from.
@@ -155,6 +183,12 @@ func (d *Draft) Validate() error {
 	}
 	if d.Intent != "" && strings.TrimSpace(d.ThreadKey) == "" {
 		return &FieldError{"intent", fmt.Sprintf("intent %s needs a thread_key: it names the open ticket the draft updates", d.Intent)}
+	}
+	if d.ThreadWindow < 0 {
+		return &FieldError{"thread_window", "must not be negative"}
+	}
+	if d.ThreadWindow > 0 && strings.TrimSpace(d.ThreadKey) == "" {
+		return &FieldError{"thread_window", "needs a thread_key: it bounds the gap between the drafts of one thread"}
 	}
 	if len(d.DedupKey) > 512 {
 		return &FieldError{"dedup_key", "longer than 512 bytes"}

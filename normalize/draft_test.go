@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -51,4 +52,36 @@ func TestIntentInJSON(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(`{"title":"恢复","thread_key":"device:E1:overheat","intent":"resolve"}`), &d))
 	assert.Equal(t, IntentResolve, d.Intent)
 	assert.NoError(t, d.Validate())
+}
+
+func TestThreadWindow(t *testing.T) {
+	var d Draft
+	require.NoError(t, DecodeJSON([]byte(`{"title":"你好","thread_key":"wechat:gzh:o1","thread_window":"30m"}`), &d))
+	assert.Equal(t, Window(30*time.Minute), d.ThreadWindow)
+	require.NoError(t, d.Validate())
+	b, err := json.Marshal(d)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"thread_window":"30m0s"`)
+	var back Draft
+	require.NoError(t, DecodeJSON(b, &back))
+	assert.Equal(t, d.ThreadWindow, back.ThreadWindow)
+
+	require.NoError(t, DecodeJSON([]byte(`{"title":"你好","thread_key":"k","thread_window":90}`), &d))
+	assert.Equal(t, Window(90*time.Second), d.ThreadWindow, "a number is seconds")
+
+	b, err = json.Marshal(Draft{Title: "x"})
+	require.NoError(t, err)
+	assert.NotContains(t, string(b), "thread_window", "left out when there is none")
+
+	err = DecodeJSON([]byte(`{"title":"你好","thread_key":"k","thread_window":"half an hour"}`), &d)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "thread_window")
+
+	err = (&Draft{Title: "你好", ThreadWindow: Window(time.Minute)}).Validate()
+	var fe *FieldError
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, "thread_window", fe.Field)
+	err = (&Draft{Title: "你好", ThreadKey: "k", ThreadWindow: -1}).Validate()
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, "thread_window", fe.Field)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"sync"
 	"time"
@@ -169,6 +170,8 @@ func describeJSONError(err error) error {
 	switch {
 	case errors.As(err, &se):
 		return fmt.Errorf("payload: malformed JSON at byte %d: %v", se.Offset, se)
+	case errors.As(err, &te) && te.Type == reflect.TypeFor[Window]():
+		return &FieldError{Field: te.Field, Msg: fmt.Sprintf(`want a duration such as "30m" or a number of seconds, got %s`, te.Value)}
 	case errors.As(err, &te):
 		return &FieldError{Field: te.Field, Msg: fmt.Sprintf("want %s, got a JSON %s", te.Type, te.Value)}
 	}

@@ -558,6 +558,22 @@ func (e *Engine) applyCreate(tx store.Tx, req *CreateRequest) (result, error) {
 	return result{ticket: t, outcome: Created, event: &ev}, nil
 }
 
+// withinWindow reports whether draft d may join open ticket t of its thread: always, unless
+// d has a thread_window and arrived more than that after the newest source t has (a customer
+// writing again hours later starts a new conversation, and a new ticket).
+func withinWindow(t ticket.Ticket, d normalize.Draft) bool {
+	if d.ThreadWindow <= 0 || d.ReceivedAt.IsZero() {
+		return true
+	}
+	var last time.Time
+	for _, s := range t.Sources {
+		if s.ReceivedAt.After(last) {
+			last = s.ReceivedAt
+		}
+	}
+	return last.IsZero() || d.ReceivedAt.Sub(last) <= time.Duration(d.ThreadWindow)
+}
+
 // merge adds the draft to the newest open ticket of its thread, if there is one; a draft of
 // intent resolve then resolves it (autoResolve).
 func (e *Engine) merge(tx store.Tx, req *CreateRequest, now time.Time) (res result, merged bool, err error) {
@@ -572,6 +588,9 @@ func (e *Engine) merge(tx store.Tx, req *CreateRequest, now time.Time) (res resu
 		if t, err = tx.Ticket(id); err != nil {
 			return result{}, false, err
 		}
+	}
+	if !withinWindow(t, req.Draft) {
+		return result{}, false, nil // a new conversation of the thread: a ticket of its own
 	}
 	ev, err := ticket.AddSource(t, req.Draft, req.Actor, now, "")
 	if errors.Is(err, ticket.ErrIllegalTransition) {

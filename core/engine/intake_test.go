@@ -458,3 +458,43 @@ func histogram(t *testing.T, reg *prometheus.Registry, name string) (uint64, flo
 	t.Fatalf("no metric %s", name)
 	return 0, 0
 }
+
+// TestAThreadWindowStartsANewConversation: drafts of a thread with a thread_window join the
+// open ticket while each comes within the window of the one before; after a longer silence the
+// next opens a ticket of its own, and the drafts after it join that one.
+func TestAThreadWindowStartsANewConversation(t *testing.T) {
+	f := newFixture(t, nil)
+	start := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	msg := func(n int, after time.Duration) normalize.Draft {
+		return normalize.Draft{
+			Source:    normalize.Source{Connector: "gzh", Type: "wechat.officialaccount", Kind: "text"},
+			DedupKey:  fmt.Sprintf("gzh/msg/%d", n),
+			ThreadKey: "wechat:gzh:oyORnuP8q7ou2gfYjqLzSIWZf0rs", ThreadWindow: normalize.Window(30 * time.Minute),
+			ReceivedAt: start.Add(after), Title: fmt.Sprintf("消息 %d", n),
+		}
+	}
+	first, outcome := f.create(t, msg(1, 0))
+	require.Equal(t, engine.Created, outcome)
+	tk, outcome := f.create(t, msg(2, 29*time.Minute))
+	assert.Equal(t, engine.Merged, outcome)
+	assert.Equal(t, first.ID, tk.ID)
+	tk, outcome = f.create(t, msg(3, 58*time.Minute)) // 29 minutes after the second
+	assert.Equal(t, engine.Merged, outcome, "the window runs from the newest message, not the first")
+	assert.Equal(t, first.ID, tk.ID)
+
+	second, outcome := f.create(t, msg(4, 58*time.Minute+31*time.Minute))
+	assert.Equal(t, engine.Created, outcome, "31 minutes of silence: a new conversation")
+	assert.NotEqual(t, first.ID, second.ID)
+	tk, outcome = f.create(t, msg(5, 58*time.Minute+40*time.Minute))
+	assert.Equal(t, engine.Merged, outcome)
+	assert.Equal(t, second.ID, tk.ID, "the newest open ticket of the thread")
+
+	// A draft of the thread without a window joins the newest open ticket whatever the gap.
+	d := msg(6, 10*time.Hour)
+	d.ThreadWindow = 0
+	tk, outcome = f.create(t, d)
+	assert.Equal(t, engine.Merged, outcome)
+	assert.Equal(t, second.ID, tk.ID)
+	tickets := assertStoredIsFold(t, f.store)
+	require.Len(t, tickets, 2)
+}
