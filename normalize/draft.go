@@ -45,6 +45,15 @@ const (
 	IntentResolve = "resolve"
 )
 
+// Clip cuts s to at most n runes, the last of them an ellipsis when it cut: for titles and
+// descriptions made from longer text (normalize.MaxTitleRunes, MaxDescriptionRunes).
+func Clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n-1]) + "…"
+}
+
 // Window is a span of time, written in JSON as a Go duration ("30m").
 type Window time.Duration
 

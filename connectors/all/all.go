@@ -5,4 +5,5 @@ package all
 import (
 	_ "gongdan/connectors/mqtt"
 	_ "gongdan/connectors/webhook"
+	_ "gongdan/connectors/wechat"
 )

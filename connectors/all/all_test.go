@@ -33,7 +33,11 @@ func TestExamplesValidate(t *testing.T) {
 		t.Run(spec.Type, func(t *testing.T) {
 			require.NotEmpty(t, strings.TrimSpace(spec.Example), "the spec has no Example")
 			for _, m := range envVar.FindAllStringSubmatch(spec.Example, -1) {
-				t.Setenv(m[1], "example-secret-value-0123456789") // long enough for any secret
+				v := "example-secret-value-0123456789" // long enough for any secret
+				if strings.HasSuffix(m[1], "AES_KEY") {
+					v = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG" // WeChat's EncodingAESKey: 43 characters
+				}
+				t.Setenv(m[1], v)
 			}
 			var b strings.Builder
 			b.WriteString("connectors:\n")

@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"gongdan/connectors/mqtt/alarm"
 	"gongdan/devices"
@@ -133,17 +132,9 @@ func alarmDraft(env normalize.Envelope, p alarmPayload) normalize.Draft {
 		d.Title = fmt.Sprintf("设备 %s 告警风暴：后续告警被抑制", t.Device)
 		d.Description = fmt.Sprintf("设备 %s 一小时内告警次数已达上限，%s 起的告警暂被抑制；放行的下一次告警会注明被抑制的次数。", t.Device, local(t.At))
 	}
-	d.Title = clip(d.Title, normalize.MaxTitleRunes)
-	d.Description = clip(d.Description, normalize.MaxDescriptionRunes)
+	d.Title = normalize.Clip(d.Title, normalize.MaxTitleRunes)
+	d.Description = normalize.Clip(d.Description, normalize.MaxDescriptionRunes)
 	return d
-}
-
-// clip cuts s to at most n runes, the last of them an ellipsis when it cut.
-func clip(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	return string([]rune(s)[:n-1]) + "…"
 }
 
 func local(t time.Time) string { return t.Format("2006-01-02 15:04:05 Z07:00") }
@@ -167,7 +158,7 @@ func formatFields(fields map[string]any) string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		fmt.Fprintf(&b, "%s=%s", clip(k, 64), clip(fmt.Sprint(fields[k]), 200))
+		fmt.Fprintf(&b, "%s=%s", normalize.Clip(k, 64), normalize.Clip(fmt.Sprint(fields[k]), 200))
 	}
 	return b.String()
 }

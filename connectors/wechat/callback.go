@@ -1,0 +1,384 @@
+// Package wechat holds the WeChat connectors: the official account (公众号) and WeCom app
+// (企业微信) callbacks at /wechat/{name}. Signatures and the AES message crypto are WeChat's
+// own scheme (WXBizMsgCrypt), done with silenceper/wechat's util package; the connector checks
+// msg_signature itself, as the library's decrypt does not.
+package wechat
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/silenceper/wechat/v2/officialaccount/message"
+	"github.com/silenceper/wechat/v2/util"
+
+	"gongdan/config"
+	"gongdan/connectors"
+	"gongdan/normalize"
+	"gongdan/problem"
+)
+
+// EnvelopeMessage is the type of the envelopes the WeChat connectors publish: the message as
+// WeChat sent it, decrypted (XML).
+const EnvelopeMessage = "wechat.message"
+
+// Envelope headers, read by the normalizer: the envelope holds all it needs, so a replay after
+// a config change makes the same draft.
+const (
+	headerThreadWindow = "thread_window"
+	headerIntake       = "intake" // "menu" when the event is an intake menu click
+	headerMsgType      = "msg_type"
+)
+
+// Callback is one WeChat callback connector, of either type.
+type Callback struct {
+	typ        string // TypeOfficialAccount or TypeWork
+	name       string
+	env        connectors.Env
+	receiverID string // AppID or CorpID: what encrypted messages must name
+	agentID    int
+	token      config.Secret
+	aesKey     config.Secret // encoded, 43 characters; empty in plain mode
+	mode       string
+	skew       time.Duration
+	window     time.Duration
+	intakeKeys map[string]bool
+	maxBody    int64
+
+	mu       sync.Mutex
+	kinds    map[string]int64 // messages and events taken in, by kind
+	refusals map[string]int64 // callbacks refused, by reason
+	verified int64            // URL checks answered
+}
+
+func newCallback(typ string, conf *connectors.Conf, env connectors.Env) *Callback {
+	c := &Callback{
+		typ:        typ,
+		name:       conf.Name(),
+		env:        env,
+		token:      conf.Secret(fieldToken),
+		aesKey:     conf.Secret(fieldEncodingAESKey),
+		skew:       conf.Duration(fieldTimestampSkew),
+		window:     conf.Duration(fieldThreadWindow),
+		maxBody:    int64(conf.Int(fieldMaxBodyBytes)),
+		intakeKeys: map[string]bool{},
+		kinds:      map[string]int64{},
+		refusals:   map[string]int64{},
+	}
+	for _, k := range conf.StringList(fieldIntakeMenuKeys) {
+		c.intakeKeys[k] = true
+	}
+	return c
+}
+
+func newOfficialAccount(conf *connectors.Conf, env connectors.Env) (connectors.Connector, error) {
+	c := newCallback(TypeOfficialAccount, conf, env)
+	c.receiverID = conf.String(fieldAppID)
+	c.mode = conf.String(fieldMode)
+	if c.mode == "" {
+		c.mode = modePlain
+		if c.aesKey != "" {
+			c.mode = modeSafe
+		}
+	}
+	return &OfficialAccount{Callback: c, conf: conf}, nil
+}
+
+func newWork(conf *connectors.Conf, env connectors.Env) (connectors.Connector, error) {
+	c := newCallback(TypeWork, conf, env)
+	c.receiverID = conf.String(fieldCorpID)
+	c.agentID = conf.Int(fieldAgentID)
+	c.mode = modeSafe
+	return c, nil
+}
+
+// OfficialAccount is the official account connector: a Callback whose mode is checked
+// against its key.
+type OfficialAccount struct {
+	*Callback
+	conf *connectors.Conf
+}
+
+// Validate refuses an encrypting mode without the key to decrypt with.
+func (o *OfficialAccount) Validate() error {
+	if o.mode != modePlain && o.aesKey == "" {
+		return o.conf.Errorf(fieldEncodingAESKey, "mode %s needs the account's encoding_aes_key", o.mode)
+	}
+	return nil
+}
+
+// Validate has nothing to check beyond the fields' own checks.
+func (c *Callback) Validate() error { return nil }
+
+// Run has nothing to do: callbacks come through ServeHTTP. It returns when ctx is done.
+func (c *Callback) Run(ctx context.Context) error {
+	<-ctx.Done()
+	return nil
+}
+
+// Close releases nothing: the server owns the listener.
+func (c *Callback) Close(context.Context) error { return nil }
+
+// Normalizer reads the connector's envelopes; it needs nothing of its config.
+func (c *Callback) Normalizer() normalize.Normalizer { return normalizer{} }
+
+// ServeHTTP answers WeChat: GET is the URL check, POST a message or an event.
+func (c *Callback) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	rw.Header().Set("X-Content-Type-Options", "nosniff")
+	switch r.Method {
+	case http.MethodGet:
+		c.verifyURL(rw, r)
+	case http.MethodPost:
+		c.receive(rw, r)
+	default:
+		rw.Header().Set("Allow", "GET, POST")
+		problem.Write(rw, r, problem.New(http.StatusMethodNotAllowed, "method-not-allowed", "WeChat calls with GET (URL check) and POST (messages)"))
+	}
+}
+
+// refusal is a callback turned away at the edge, with the reason it is counted under.
+type refusal struct {
+	reason string
+	p      *problem.Problem
+}
+
+func refuse(status int, reason, detail string) *refusal {
+	typ := map[int]string{http.StatusUnauthorized: "bad-signature", http.StatusBadRequest: "bad-request",
+		http.StatusRequestEntityTooLarge: "payload-too-large"}[status]
+	if reason == "malformed_xml" {
+		typ = "malformed-xml"
+	}
+	return &refusal{reason: reason, p: problem.New(status, typ, detail)}
+}
+
+func (c *Callback) reject(rw http.ResponseWriter, r *http.Request, rf *refusal) {
+	c.env.Stats.Rejected.Add(1)
+	c.env.Stats.Fail(c.env.Now(), errors.New(rf.p.Detail))
+	c.mu.Lock()
+	c.refusals[rf.reason]++
+	c.mu.Unlock()
+	c.env.Logger.Info("wechat callback refused", "status", rf.p.Status, "reason", rf.reason, "detail", rf.p.Detail, "request_id", problem.RequestID(r.Context()))
+	problem.Write(rw, r, rf.p)
+}
+
+// verifyURL answers the URL check: the echostr back, once the signature matches. WeCom's
+// echostr is encrypted and answered decrypted.
+func (c *Callback) verifyURL(rw http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	ts, nonce, echo := q.Get("timestamp"), q.Get("nonce"), q.Get("echostr")
+	if echo == "" {
+		c.reject(rw, r, refuse(http.StatusBadRequest, "missing_echostr", "a URL check needs echostr, timestamp, nonce and the signature"))
+		return
+	}
+	if rf := c.checkTimestamp(ts); rf != nil {
+		c.reject(rw, r, rf)
+		return
+	}
+	answer := echo
+	if c.typ == TypeWork {
+		if !sameSignature(q.Get("msg_signature"), util.Signature(string(c.token), ts, nonce, echo)) {
+			c.reject(rw, r, refuse(http.StatusUnauthorized, "bad_signature", "msg_signature does not match: check the token"))
+			return
+		}
+		plain, rf := c.decrypt(echo)
+		if rf != nil {
+			c.reject(rw, r, rf)
+			return
+		}
+		answer = string(plain)
+	} else if !sameSignature(q.Get("signature"), util.Signature(string(c.token), ts, nonce)) {
+		c.reject(rw, r, refuse(http.StatusUnauthorized, "bad_signature", "signature does not match: check the token"))
+		return
+	}
+	c.mu.Lock()
+	c.verified++
+	c.mu.Unlock()
+	rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(rw, answer)
+}
+
+// receive takes one message or event: checked, decrypted, durable, then "success".
+func (c *Callback) receive(rw http.ResponseWriter, r *http.Request) {
+	c.env.Stats.Received.Add(1)
+	env, kind, rf := c.envelope(rw, r)
+	if rf != nil {
+		c.reject(rw, r, rf)
+		return
+	}
+	if err := c.env.Publish(r.Context(), env); err != nil {
+		c.env.Stats.Fail(c.env.Now(), err)
+		c.env.Logger.Error("wechat message not taken: the bus did not confirm it; WeChat will send it again", "err", err, "request_id", problem.RequestID(r.Context()))
+		rw.Header().Set("Retry-After", "1")
+		problem.Write(rw, r, problem.New(http.StatusServiceUnavailable, "unavailable", "the message was not stored; WeChat retries it"))
+		return
+	}
+	c.mu.Lock()
+	c.kinds[kind]++
+	c.mu.Unlock()
+	rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(rw, "success")
+}
+
+// envelope reads, checks and decrypts a POST; kind is what it holds (text, event.CLICK, …).
+func (c *Callback) envelope(rw http.ResponseWriter, r *http.Request) (normalize.Envelope, string, *refusal) {
+	q := r.URL.Query()
+	ts, nonce := q.Get("timestamp"), q.Get("nonce")
+	if rf := c.checkTimestamp(ts); rf != nil {
+		return normalize.Envelope{}, "", rf
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(rw, r.Body, c.maxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return normalize.Envelope{}, "", refuse(http.StatusRequestEntityTooLarge, "too_large",
+				fmt.Sprintf("the body is over %d bytes, this connector's max_body_bytes", c.maxBody))
+		}
+		return normalize.Envelope{}, "", refuse(http.StatusBadRequest, "unreadable", "reading the body: "+err.Error())
+	}
+	encrypted := c.typ == TypeWork || q.Get("encrypt_type") == "aes"
+	if c.typ == TypeOfficialAccount {
+		// The URL signature comes with every official account callback, in every mode.
+		if !sameSignature(q.Get("signature"), util.Signature(string(c.token), ts, nonce)) {
+			return normalize.Envelope{}, "", refuse(http.StatusUnauthorized, "bad_signature", "signature does not match: check the token")
+		}
+		switch {
+		case !encrypted && c.mode == modeSafe:
+			return normalize.Envelope{}, "", refuse(http.StatusUnauthorized, "plain_in_safe_mode",
+				"the account is in safe mode (mode: safe): a plain message is refused; WeChat sends encrypt_type=aes")
+		case encrypted && c.aesKey == "":
+			return normalize.Envelope{}, "", refuse(http.StatusUnauthorized, "no_key",
+				"an encrypted message, and this connector has no encoding_aes_key (mode: plain)")
+		}
+	}
+	plain := body
+	if encrypted {
+		var outer message.EncryptedXMLMsg
+		if err := xml.Unmarshal(body, &outer); err != nil {
+			return normalize.Envelope{}, "", refuse(http.StatusBadRequest, "malformed_xml", "the body is not WeChat's XML: "+err.Error())
+		}
+		if outer.EncryptedMsg == "" {
+			return normalize.Envelope{}, "", refuse(http.StatusBadRequest, "malformed_xml", "the body has no <Encrypt> element")
+		}
+		if !sameSignature(q.Get("msg_signature"), util.Signature(string(c.token), ts, nonce, outer.EncryptedMsg)) {
+			return normalize.Envelope{}, "", refuse(http.StatusUnauthorized, "bad_signature", "msg_signature does not match the message: check the token")
+		}
+		var rf *refusal
+		if plain, rf = c.decrypt(outer.EncryptedMsg); rf != nil {
+			return normalize.Envelope{}, "", rf
+		}
+	}
+	m, err := parseMessage(plain)
+	if err != nil {
+		return normalize.Envelope{}, "", refuse(http.StatusBadRequest, "malformed_xml", err.Error())
+	}
+	if c.agentID != 0 && m.AgentID != 0 && m.AgentID != c.agentID {
+		return normalize.Envelope{}, "", refuse(http.StatusBadRequest, "other_agent",
+			fmt.Sprintf("the message is for app %d, this connector takes app %d's (agent_id)", m.AgentID, c.agentID))
+	}
+	headers := map[string]string{headerMsgType: string(m.MsgType), headerThreadWindow: c.window.String()}
+	if m.MsgType == message.MsgTypeEvent && m.Event == message.EventClick && c.intakeKeys[m.EventKey] {
+		headers[headerIntake] = "menu"
+	}
+	return normalize.Envelope{
+		ID:            c.env.NewID(),
+		Connector:     c.name,
+		ConnectorType: c.typ,
+		Type:          EnvelopeMessage,
+		ReceivedAt:    c.env.Now().In(c.env.Location),
+		DedupKey:      m.dedupKey(),
+		ContentType:   "application/xml",
+		Headers:       headers,
+		Payload:       plain,
+	}, m.kind(), nil
+}
+
+// checkTimestamp refuses a callback signed too long ago (or ahead), against replays.
+func (c *Callback) checkTimestamp(ts string) *refusal {
+	if c.skew <= 0 {
+		return nil
+	}
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return refuse(http.StatusUnauthorized, "bad_timestamp", "timestamp must be Unix seconds")
+	}
+	if d := c.env.Now().Sub(time.Unix(sec, 0)); d > c.skew || d < -c.skew {
+		return refuse(http.StatusUnauthorized, "stale_timestamp",
+			fmt.Sprintf("timestamp %s is %s from this server's clock, more than timestamp_skew %s: a replay, or a clock to fix", ts, d.Round(time.Second), c.skew))
+	}
+	return nil
+}
+
+// decrypt opens an encrypted message or echostr, which must name this connector's AppID or
+// CorpID.
+func (c *Callback) decrypt(enc string) ([]byte, *refusal) {
+	_, plain, err := util.DecryptMsg(c.receiverID, enc, string(c.aesKey))
+	if err != nil {
+		// The library's errors name nothing secret; say which setting to look at.
+		what := "the AppID"
+		if c.typ == TypeWork {
+			what = "the CorpID"
+		}
+		return nil, refuse(http.StatusUnauthorized, "decrypt_failed",
+			fmt.Sprintf("the message does not decrypt for %s %s with this encoding_aes_key", what, c.receiverID))
+	}
+	return plain, nil
+}
+
+// sameSignature compares a signature from a request with the expected one in constant time.
+func sameSignature(got, want string) bool {
+	return got != "" && subtle.ConstantTimeCompare([]byte(strings.ToLower(got)), []byte(want)) == 1
+}
+
+// aesKey decodes an EncodingAESKey, as WeChat defines it: 43 characters of base64 for 32 bytes.
+func aesKey(encoded string) ([]byte, error) {
+	if len(encoded) != 43 {
+		return nil, fmt.Errorf("an EncodingAESKey is 43 characters, this one %d", len(encoded))
+	}
+	key, err := base64.StdEncoding.DecodeString(encoded + "=")
+	if err != nil || len(key) != 32 {
+		return nil, errors.New("not an EncodingAESKey: 43 characters of A–Z, a–z, 0–9 (copy it from the WeChat console)")
+	}
+	return key, nil
+}
+
+// Status is what GET /api/v1/connectors shows under details.
+type Status struct {
+	Mode         string           `json:"mode"`
+	URLChecks    int64            `json:"url_checks"`
+	Received     map[string]int64 `json:"received_by_kind"`
+	Refused      map[string]int64 `json:"refused_by_reason"`
+	ThreadWindow string           `json:"thread_window"`
+}
+
+// Details reports counts by kind and by refusal reason.
+func (c *Callback) Details() any {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := Status{Mode: c.mode, URLChecks: c.verified, Received: make(map[string]int64, len(c.kinds)),
+		Refused: make(map[string]int64, len(c.refusals)), ThreadWindow: c.window.String()}
+	for k, n := range c.kinds {
+		s.Received[k] = n
+	}
+	for k, n := range c.refusals {
+		s.Refused[k] = n
+	}
+	return s
+}
+
+// Interface guards.
+var (
+	_ connectors.HTTPReceiver       = (*Callback)(nil)
+	_ connectors.HTTPReceiver       = (*OfficialAccount)(nil)
+	_ connectors.NormalizerProvider = (*Callback)(nil)
+	_ connectors.Sampler            = (*Callback)(nil)
+	_ connectors.Detailer           = (*Callback)(nil)
+)

@@ -1,0 +1,166 @@
+package wechat
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/silenceper/wechat/v2/officialaccount/message"
+
+	"gongdan/normalize"
+)
+
+// titleRunes bounds a title taken from the first line of what a customer wrote.
+const titleRunes = 40
+
+// normalizer turns a wechat.message envelope into the draft of one message: the customer's
+// words (or what they sent) on the thread of their conversation. Events other than intake menu
+// clicks make no draft.
+type normalizer struct{}
+
+func (normalizer) Normalize(env normalize.Envelope) ([]normalize.Draft, error) {
+	if env.Type != EnvelopeMessage {
+		return nil, fmt.Errorf("wechat: envelope type %q, want %s", env.Type, EnvelopeMessage)
+	}
+	m, err := parseMessage(env.Payload)
+	if err != nil {
+		return nil, err
+	}
+	d := normalize.Draft{
+		Source:    normalize.Source{Connector: env.Connector, Type: env.ConnectorType, Kind: m.kind()},
+		ThreadKey: threadKey(env, m),
+	}
+	if m.MsgID != 0 {
+		d.Source.ExternalID = fmt.Sprint(m.MsgID)
+	}
+	if w, err := time.ParseDuration(env.Headers[headerThreadWindow]); err == nil && w > 0 {
+		d.ThreadWindow = normalize.Window(w)
+	}
+	if env.ConnectorType == TypeWork {
+		d.Customer.WecomUserID = string(m.FromUserName)
+	} else {
+		d.Customer.WechatOpenID = string(m.FromUserName)
+	}
+	if m.CreateTime > 0 && !env.ReceivedAt.IsZero() {
+		d.OccurredAt = time.Unix(m.CreateTime, 0).In(env.ReceivedAt.Location())
+	}
+	ok, err := fill(&d, m, env.Headers[headerIntake] == "menu")
+	if err != nil || !ok {
+		return nil, err
+	}
+	d.Title = normalize.Clip(d.Title, normalize.MaxTitleRunes)
+	d.Description = normalize.Clip(d.Description, normalize.MaxDescriptionRunes)
+	d = normalize.Complete(d, env)
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	return []normalize.Draft{d}, nil
+}
+
+// threadKey is the conversation of one sender on one connector.
+func threadKey(env normalize.Envelope, m inbound) string {
+	prefix := "wechat"
+	if env.ConnectorType == TypeWork {
+		prefix = "wecom"
+	}
+	return prefix + ":" + env.Connector + ":" + string(m.FromUserName)
+}
+
+// fill writes what message m says into d. It reports false for an event that makes no
+// draft.
+func fill(d *normalize.Draft, m inbound, intakeClick bool) (bool, error) {
+	media := func(kind string) {
+		if m.MediaID != "" {
+			d.Attachments = append(d.Attachments, normalize.Attachment{Kind: kind, URI: "wechat-media:" + clipBytes(m.MediaID, 256)})
+		}
+	}
+	switch m.MsgType {
+	case message.MsgTypeText:
+		text := strings.TrimSpace(clipBytes(m.Content, maxField))
+		if text == "" {
+			return false, errors.New("wechat: a text message with no text")
+		}
+		d.Title, d.Description = firstLine(text), text
+	case message.MsgTypeImage:
+		d.Title, d.Description = "[图片]", "客户发送了一张图片。"
+		if m.PicURL != "" {
+			d.Description += "\n图片链接：" + clipBytes(m.PicURL, 1024)
+		}
+		media("image")
+		if m.MediaID == "" && m.PicURL != "" {
+			d.Attachments = append(d.Attachments, normalize.Attachment{Kind: "image", URI: clipBytes(m.PicURL, 1024)})
+		}
+	case message.MsgTypeVoice:
+		if text := strings.TrimSpace(clipBytes(m.Recognition, maxField)); text != "" {
+			d.Title, d.Description = firstLine(text), text+"\n（语音识别）"
+		} else {
+			d.Title, d.Description = "[语音]", "客户发送了一段语音（公众号未开启语音识别，没有文字）。"
+		}
+		media("voice")
+	case message.MsgTypeVideo, message.MsgTypeShortVideo:
+		d.Title, d.Description = "[视频]", "客户发送了一段视频。"
+		media("video")
+	case message.MsgTypeLocation:
+		label := strings.TrimSpace(clipBytes(m.Label, 1024))
+		lat, lon := m.LocationX, m.LocationY
+		where := label
+		if lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180 && (lat != 0 || lon != 0) {
+			d.Location.Lat, d.Location.Lon = lat, lon
+			where = strings.TrimSpace(fmt.Sprintf("%s (%.6f, %.6f)", label, lat, lon))
+		}
+		d.Location.Address = label
+		if where == "" {
+			where = "（没有坐标）"
+		}
+		d.Title, d.Description = normalize.Clip("[位置] "+firstNonEmpty(label, where), titleRunes), "客户发送了位置："+where
+	case message.MsgTypeLink:
+		title := strings.TrimSpace(clipBytes(m.Title, 1024))
+		d.Title = firstNonEmpty(title, "[链接]")
+		d.Description = strings.TrimSpace(strings.Join([]string{title, clipBytes(m.Description, maxField), clipBytes(m.URL, 2048)}, "\n"))
+	case message.MsgTypeEvent:
+		if !intakeClick {
+			return false, nil // subscribe, view, location reports: counted at the edge, no ticket
+		}
+		key := clipBytes(m.EventKey, 128)
+		d.Title, d.Description = "[菜单] "+normalize.Clip(key, titleRunes), "客户点击菜单 "+key+" 发起报修。"
+	default:
+		// A type this connector does not know yet: taken in with its type named, so that
+		// nothing a customer sends is lost.
+		typ := clipBytes(string(m.MsgType), 64)
+		d.Title = "[" + typ + " 消息]"
+		d.Description = "客户发送了一条 " + typ + " 消息，gongdan 暂不能读取其内容。"
+		media("file")
+	}
+	return true, nil
+}
+
+// firstLine is a title from text: its first non-empty line, clipped.
+func firstLine(text string) string {
+	for line := range strings.SplitSeq(text, "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			return normalize.Clip(line, titleRunes)
+		}
+	}
+	return ""
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// clipBytes cuts s to at most n bytes, at a character boundary.
+func clipBytes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !isRuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }

@@ -1,0 +1,25 @@
+package wechat
+
+import (
+	"gongdan/normalize"
+)
+
+// Sample is the dry run (gongdan normalize, gongdan test): the envelope a message would make,
+// given as the decrypted XML WeChat sends (the <xml> with ToUserName, FromUserName,
+// CreateTime, MsgType, …). Signatures and encryption are the callback's business and are not
+// part of a dry run.
+func (c *Callback) Sample(payload []byte, _ map[string]string) ([]normalize.Envelope, error) {
+	m, err := parseMessage(payload)
+	if err != nil {
+		return nil, err
+	}
+	headers := map[string]string{headerMsgType: string(m.MsgType), headerThreadWindow: c.window.String()}
+	if m.Event == "CLICK" && c.intakeKeys[m.EventKey] {
+		headers[headerIntake] = "menu"
+	}
+	return []normalize.Envelope{{
+		ID: c.env.NewID(), Connector: c.name, ConnectorType: c.typ, Type: EnvelopeMessage,
+		ReceivedAt: c.env.Now().In(c.env.Location), DedupKey: m.dedupKey(), ContentType: "application/xml",
+		Headers: headers, Payload: payload,
+	}}, nil
+}

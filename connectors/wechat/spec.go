@@ -1,0 +1,159 @@
+package wechat
+
+import (
+	_ "embed"
+	"errors"
+	"time"
+
+	"gongdan/connectors"
+)
+
+// Field names, used by the specs and by the getters alike.
+const (
+	fieldAppID          = "app_id"
+	fieldAppSecret      = "app_secret"
+	fieldCorpID         = "corp_id"
+	fieldAgentID        = "agent_id"
+	fieldCorpSecret     = "corp_secret"
+	fieldToken          = "token"
+	fieldEncodingAESKey = "encoding_aes_key"
+	fieldMode           = "mode"
+	fieldTimestampSkew  = "timestamp_skew"
+	fieldThreadWindow   = "thread_window"
+	fieldIntakeMenuKeys = "intake_menu_keys"
+	fieldMaxBodyBytes   = "max_body_bytes"
+)
+
+// Security modes of an official account (消息加解密方式).
+const (
+	modePlain      = "plain"      // 明文模式: only the URL signature, the body is plain XML
+	modeCompatible = "compatible" // 兼容模式: plain and encrypted requests both accepted
+	modeSafe       = "safe"       // 安全模式: every message encrypted and msg_signature checked
+)
+
+// Connector types.
+const (
+	TypeOfficialAccount = "wechat.officialaccount"
+	TypeWork            = "wechat.work"
+)
+
+//go:embed sample_officialaccount.yaml
+var sampleOfficialAccount string
+
+//go:embed sample_work.yaml
+var sampleWork string
+
+func init() {
+	connectors.Register(officialAccountSpec())
+	connectors.Register(workSpec())
+}
+
+// commonFields are the callback fields both types share.
+func commonFields(tokenDoc string) []connectors.Field {
+	return []connectors.Field{
+		{Name: fieldToken, Kind: connectors.KindString, Required: true, Secret: true, Check: checkToken,
+			Description: tokenDoc + " Write ${ENV_VAR}."},
+		{Name: fieldTimestampSkew, Kind: connectors.KindDuration, Default: 300 * time.Second, Min: connectors.Bound(0),
+			Description: "How far a callback's timestamp may be from this server's clock before it is refused (401) as a replay. 0 turns the check off."},
+		{Name: fieldThreadWindow, Kind: connectors.KindDuration, Default: 30 * time.Minute, Min: connectors.Bound(0),
+			Description: "Messages of one customer join one ticket while each comes within this long of the one before; after a longer silence the next message opens a new ticket. 0: every message of the customer joins their open ticket."},
+		{Name: fieldIntakeMenuKeys, Kind: connectors.KindStringList,
+			Description: "EventKeys of menu buttons (CLICK events) that start an intake, such as a 报修 button: a click opens the customer's ticket before they write anything. Other events are counted and make no ticket.",
+			Example:     `["V1001_REPAIR"]`},
+		{Name: fieldMaxBodyBytes, Kind: connectors.KindInt, Default: 64 << 10, Min: connectors.Bound(512), Max: connectors.Bound(16 << 20), Advanced: true,
+			Description: "The largest callback body accepted; larger ones are answered 413. WeChat's messages are a few kilobytes."},
+	}
+}
+
+func officialAccountSpec() connectors.Spec {
+	fields := []connectors.Field{
+		{Name: fieldAppID, Kind: connectors.KindString, Required: true, Pattern: `^wx[0-9A-Za-z]{14,30}$`, PatternHint: "the AppID, wx followed by letters and digits",
+			Description: "The official account's AppID (开发者ID). Encrypted messages must name it, or they are refused."},
+		{Name: fieldAppSecret, Kind: connectors.KindString, Secret: true,
+			Description: "The AppSecret, for calls to the WeChat API (media downloads, messages to customers). Taking messages in does not need it. Write ${ENV_VAR}."},
+		{Name: fieldEncodingAESKey, Kind: connectors.KindString, Secret: true, Check: checkAESKey,
+			Description: "The EncodingAESKey (消息加解密密钥, 43 characters), for compatible and safe mode. Write ${ENV_VAR}."},
+		{Name: fieldMode, Kind: connectors.KindString, Enum: []string{modeSafe, modeCompatible, modePlain},
+			Description: "The account's 消息加解密方式: safe (安全模式, every message encrypted), compatible (兼容模式, plain and encrypted accepted) or plain (明文模式). Default: safe with an encoding_aes_key, plain without. In plain mode the signature covers only the timestamp and nonce, not the message: use safe mode in production."},
+	}
+	return connectors.Spec{
+		Type:    TypeOfficialAccount,
+		Summary: "Takes the messages customers write to a WeChat official account (公众号) at /wechat/{name}.",
+		Description: `
+Set the account's server URL (服务器地址) to ` + "`https://<host>/wechat/{name}`" + `, with the same Token and
+EncodingAESKey as here. WeChat checks the URL with a GET (` + "`echostr`" + `), which the connector answers
+once the signature matches.
+
+Every message (text, image, voice, video, location, link) and every intake menu click is
+answered ` + "`success`" + ` only once it is durable on the bus, well within WeChat's 5 seconds; when the bus
+cannot take it the answer is 503 and WeChat sends it again (three times). A message is known by
+its MsgId (an event by its sender, time and kind), so a retried callback makes no second ticket.
+
+A customer's messages become one ticket while they keep writing (` + "`thread_window`" + `): the first
+message, even a greeting, opens it, and the ones after it are added to it. Voice messages carry
+WeChat's speech recognition text when the account has it switched on; images, voice and video
+are kept as attachments (the media id and, for images, WeChat's picture URL); a location becomes
+the ticket's coordinates and address. A message of a type the connector does not know is still
+taken in, with its type named, so that nothing a customer writes is lost. Events other than
+intake menu clicks (subscribe, view, location reports) are counted and make no ticket.
+
+Refused, as application/problem+json, and counted: 401 wrong or missing signature, a timestamp
+outside ` + "`timestamp_skew`" + `, a plain message to an account in safe mode, a message that does not
+decrypt for this AppID; 400 malformed XML; 413 body over ` + "`max_body_bytes`" + `. Nothing refused is stored.
+`,
+		Mount:   "wechat",
+		Example: sampleOfficialAccount,
+		Fields:  append(fields, commonFields("The Token (令牌) set in the account's server config; it signs every callback.")...),
+		New:     newOfficialAccount,
+	}
+}
+
+func workSpec() connectors.Spec {
+	fields := []connectors.Field{
+		{Name: fieldCorpID, Kind: connectors.KindString, Required: true, Pattern: `^w[wx][0-9A-Za-z]{14,30}$`, PatternHint: "the CorpID, ww or wx followed by letters and digits",
+			Description: "The company's CorpID (企业ID). Every callback is encrypted for it, and one that is not is refused."},
+		{Name: fieldAgentID, Kind: connectors.KindInt, Min: connectors.Bound(0),
+			Description: "The app's AgentId. When set, messages for another app are refused (400)."},
+		{Name: fieldCorpSecret, Kind: connectors.KindString, Secret: true,
+			Description: "The app's Secret, for calls to the WeCom API (media downloads, app messages). Taking messages in does not need it. Write ${ENV_VAR}."},
+		{Name: fieldEncodingAESKey, Kind: connectors.KindString, Required: true, Secret: true, Check: checkAESKey,
+			Description: "The EncodingAESKey of the app's API receiving config (接收消息, 43 characters). Write ${ENV_VAR}."},
+	}
+	return connectors.Spec{
+		Type:    TypeWork,
+		Summary: "Takes the messages people write to a WeCom (企业微信) app at /wechat/{name}.",
+		Description: `
+Set the app's API receiving URL (接收消息服务器配置) to ` + "`https://<host>/wechat/{name}`" + `, with the same Token and
+EncodingAESKey as here. WeCom checks the URL with a GET whose ` + "`echostr`" + ` is encrypted; the connector
+verifies ` + "`msg_signature`" + ` itself, decrypts it with the CorpID as receiver id and answers the plain text.
+
+Everything else is as for ` + "`wechat.officialaccount`" + `: every message is answered ` + "`success`" + ` once durable,
+known by its MsgId, a person's messages within ` + "`thread_window`" + ` are one ticket (keyed on their
+UserID), unknown message types are taken in with their type named, and refused callbacks (401,
+400, 413) are counted and never stored.
+`,
+		Mount:   "wechat",
+		Example: sampleWork,
+		Fields:  append(fields, commonFields("The Token of the app's API receiving config; it signs every callback.")...),
+		New:     newWork,
+	}
+}
+
+func checkToken(v any) error {
+	s, _ := v.(string)
+	if len(s) < 3 || len(s) > 32 {
+		return errors.New("WeChat tokens are 3–32 letters and digits")
+	}
+	return nil
+}
+
+func checkAESKey(v any) error {
+	s, _ := v.(string)
+	if s == "" {
+		return nil
+	}
+	if _, err := aesKey(s); err != nil {
+		return err
+	}
+	return nil
+}
