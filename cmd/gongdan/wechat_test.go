@@ -1,0 +1,95 @@
+package main
+
+import (
+	"encoding/json"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/silenceper/wechat/v2/util"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"gongdan/core/ticket"
+)
+
+// TestWeChatCallbackIntoATicket: Tencent's sample official account message, encrypted and
+// signed as in its sample code, through /wechat/{name} of a real server into a ticket; WeChat's
+// retry of the same callback is answered success and makes no second ticket; a forged one is
+// refused and stores nothing.
+func TestWeChatCallbackIntoATicket(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server process")
+	}
+	const (
+		token   = "spamtest"
+		appID   = "wx2c2769f8efd9abc2"
+		aesKey  = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+		ts      = "1409735669"
+		nonce   = "1320562132"
+		msgSig  = "5d197aaffba7e9b25a30732f161a50dee96bd5fa"
+		encrypt = "hyzAe4OzmOMbd6TvGdIOO6uBmdJoD0Fk53REIHvxYtJlE2B655HuD0m8KUePWB3+LrPXo87wzQ1QLvbeUgmBM4x6F8PGHQHFVAFmOD2LdJF9FrXpbUAh0B5GIItb52sn896wVsMSHGuPE328HnRGBcrS7C41IzDWyWNlZkyyXwon8T332jisa+h6tEDYsVticbSnyU8dKOIbgU6ux5VTjg3yt+WGzjlpKn6NPhRjpA912xMezR4kw6KWwMrCVKSVCZciVGCgavjIQ6X8tCOp3yZbGpy0VxpAe+77TszTfRd5RJSVO/HTnifJpXgCSUdUue1v6h0EIBYYI1BD1DlD+C0CR8e6OewpusjZ4uBl9FyJvnhvQl+q5rv1ixrcpCumEPo5MJSgM9ehVsNPfUM669WuMyVWQLCzpu9GhglF2PE="
+		admin   = "test-admin-token-0123456789"
+	)
+	t.Setenv("GONGDAN_TEST_WX_TOKEN", token)
+	t.Setenv("GONGDAN_TEST_WX_AES_KEY", aesKey)
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	cfg := configText(addr) + `  - name: gzh
+    type: wechat.officialaccount
+    app_id: ` + appID + `
+    token: "${GONGDAN_TEST_WX_TOKEN}"
+    encoding_aes_key: "${GONGDAN_TEST_WX_AES_KEY}"
+    timestamp_skew: 0s   # the sample is from 2014
+`
+	path := filepath.Join(dir, "gongdan.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
+	srv := startChild(t, "serve", "--config", path, "--data", dir)
+	srv.waitReady(addr)
+
+	q := url.Values{"signature": {util.Signature(token, ts, nonce)}, "timestamp": {ts}, "nonce": {nonce},
+		"openid": {"oyORnuP8q7ou2gfYjqLzSIWZf0rs"}, "encrypt_type": {"aes"}, "msg_signature": {msgSig}}
+	body := `<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName><Encrypt><![CDATA[` + encrypt + `]]></Encrypt></xml>`
+	wechatURL := srv.url + "/wechat/gzh?" + q.Encode()
+	for range 2 { // the callback and WeChat's retry of it
+		status, answer, err := call("POST", wechatURL, "", body)
+		require.NoError(t, err)
+		require.Equal(t, 200, status, string(answer))
+		assert.Equal(t, "success", string(answer))
+	}
+	forged := strings.Replace(wechatURL, "msg_signature=5d", "msg_signature=6d", 1)
+	status, _, err := call("POST", forged, "", body)
+	require.NoError(t, err)
+	assert.Equal(t, 401, status)
+
+	// Both deliveries went through intake (one created, one duplicate) before counting tickets.
+	require.Eventually(t, func() bool {
+		st, b, err := call("GET", srv.url+"/metrics", "", "")
+		return err == nil && st == 200 && strings.Contains(string(b), `gongdan_intake_total{outcome="duplicate"} 1`) &&
+			strings.Contains(string(b), `gongdan_intake_total{outcome="created"} 1`)
+	}, time.Minute, 50*time.Millisecond, "both deliveries reach the core")
+	st, b, err := call("GET", srv.url+"/api/v1/tickets", admin, "")
+	require.NoError(t, err)
+	require.Equal(t, 200, st)
+	var page struct{ Tickets []ticket.Ticket }
+	require.NoError(t, json.Unmarshal(b, &page))
+	require.Len(t, page.Tickets, 1, "WeChat's retry made no second ticket")
+	tk := page.Tickets[0]
+	assert.Equal(t, "abcdteT", tk.Description)
+	assert.Equal(t, "oyORnuP8q7ou2gfYjqLzSIWZf0rs", tk.Customer.WechatOpenID)
+	assert.Equal(t, "wechat:gzh:oyORnuP8q7ou2gfYjqLzSIWZf0rs", tk.ThreadKey)
+	require.Len(t, tk.Sources, 1)
+	assert.Equal(t, "gzh/msg/6054768590064713728", tk.Sources[0].DedupKey)
+
+	st, b, err = call("GET", srv.url+"/api/v1/connectors", admin, "")
+	require.NoError(t, err)
+	require.Equal(t, 200, st)
+	assert.Contains(t, string(b), `"name":"gzh","type":"wechat.officialaccount","state":"running","received":3,"published":2,"rejected":1`)
+	assert.Contains(t, string(b), `"refused_by_reason":{"bad_signature":1}`)
+	srv.kill() // the log is complete
+	assert.NotContains(t, srv.logs.String(), aesKey)
+	assert.NotContains(t, srv.logs.String(), token)
+}
