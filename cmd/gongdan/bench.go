@@ -9,10 +9,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,26 +22,32 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/silenceper/wechat/v2/util"
 
 	"gongdan/config"
 	"gongdan/core/ticket"
 )
 
-const benchUsage = `usage: gongdan bench intake [--requests N] [--clients N] [--rate R] [--data DIR]
+const benchUsage = `usage: gongdan bench intake|wechat [--requests N] [--clients N] [--rate R] [--data DIR]
 
-Starts the whole embedded stack (SQLite, embedded NATS JetStream, pipeline, webhook
-connector, HTTP server) on a scratch data directory, sends N webhook requests over loopback
-HTTP and reports, from each request's start to its ticket's commit in the store:
-  - throughput (tickets/s) with --clients concurrent closed-loop clients (default), or
+Starts the whole embedded stack (SQLite, embedded NATS JetStream, pipeline, connector, HTTP
+server) on a scratch data directory, sends N requests over loopback HTTP and reports, from
+each request's start to its answer and to its ticket's commit in the store:
+  - throughput with --clients concurrent closed-loop clients (default), or
   - latency percentiles at a fixed open-loop --rate (requests/s).
-The load generator runs in the same process and shares the CPU with the server.`
+intake: JSON drafts to a webhook connector (answered 202).
+wechat: WeChat official account callbacks in safe mode (AES-encrypted, signature and
+        msg_signature checked, answered "success"), each a text message of its own customer.
+The load generator runs in the same process and shares the CPU with the server; the WeChat
+callbacks are encrypted before the clock starts.`
 
-// benchCmd is `gongdan bench intake`.
+// benchCmd is `gongdan bench intake` and `gongdan bench wechat`.
 func benchCmd(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "intake" {
+	if len(args) == 0 || (args[0] != "intake" && args[0] != "wechat") {
 		return usageError("%s", benchUsage)
 	}
-	fs := newFlagSet("bench intake", stderr)
+	kind := args[0]
+	fs := newFlagSet("bench "+kind, stderr)
 	requests := fs.Int("requests", 20000, "requests to send")
 	clients := fs.Int("clients", 64, "concurrent clients (closed loop)")
 	rate := fs.Float64("rate", 0, "send at this many requests/s (open loop) instead")
@@ -64,7 +72,9 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 server: {http: 127.0.0.1:0, tokens: [{token: bench-admin-token-0123456789, actor: admin-1, role: admin}]}
 store: {driver: sqlite, path: gongdan.db}
 bus: {driver: nats, embedded: true, dir: nats}
-connectors: [{name: hooks, type: webhook}]
+connectors:
+  - {name: hooks, type: webhook}
+  - {name: gzh, type: wechat.officialaccount, app_id: `+benchWXAppID+`, token: `+benchWXToken+`, encoding_aes_key: `+benchWXAESKey+`}
 `))
 	if err != nil {
 		return err
@@ -87,7 +97,17 @@ connectors: [{name: hooks, type: webhook}]
 	srv := &http.Server{Handler: st.api}
 	go srv.Serve(ln)
 	defer srv.Close()
-	url := "http://" + ln.Addr().String() + "/ingest/hooks"
+	base := "http://" + ln.Addr().String()
+	url := base + "/ingest/hooks"
+	keyPrefix, keyBase, wantStatus := `"hooks/bench-`, 0, http.StatusAccepted
+	var wechatCalls []benchWeChatCall
+	if kind == "wechat" {
+		keyPrefix, keyBase, wantStatus = `"gzh/msg/`, 1, http.StatusOK // MsgIds start at 1
+		// One more than measured: the last is the warm-up.
+		if wechatCalls, err = benchWeChatCalls(base+"/wechat/gzh", *requests+1, time.Now()); err != nil {
+			return err
+		}
+	}
 
 	// Each request's start time by its key; the commit time comes from the engine's
 	// committed-event stream.
@@ -104,7 +124,8 @@ connectors: [{name: hooks, type: webhook}]
 			}
 			// The request's number from its dedup key, found without decoding the event:
 			// the load generator shares the CPU with the server and should take little of it.
-			if i, ok := benchRequestNumber(ev.Data); ok && i < len(done) {
+			if i, ok := benchRequestNumber(ev.Data, keyPrefix); ok && i-keyBase >= 0 && i-keyBase < len(done) {
+				i -= keyBase
 				done[i] = time.Now()
 				if committed.Add(1) == int64(len(done)) {
 					close(allDone)
@@ -115,11 +136,18 @@ connectors: [{name: hooks, type: webhook}]
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 1024}}
 	var failures atomic.Int64
+	answered := make([]time.Time, *requests)
 	post := func(i int) {
-		body := fmt.Sprintf(`{"title":"冷库压缩机停机 %d","description":"华东仓 3 号冷库压缩机停机，温度上升，联系人 13812345678","urgency":"orange"}`, i)
-		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Idempotency-Key", fmt.Sprintf("bench-%d", i))
+		var req *http.Request
+		if kind == "wechat" {
+			req, _ = http.NewRequest(http.MethodPost, wechatCalls[i].url, strings.NewReader(wechatCalls[i].body))
+			req.Header.Set("Content-Type", "text/xml")
+		} else {
+			body := fmt.Sprintf(`{"title":"冷库压缩机停机 %d","description":"华东仓 3 号冷库压缩机停机，温度上升，联系人 13812345678","urgency":"orange"}`, i)
+			req, _ = http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Idempotency-Key", fmt.Sprintf("bench-%d", i))
+		}
 		sent[i] = time.Now()
 		resp, err := client.Do(req)
 		if err != nil {
@@ -128,7 +156,8 @@ connectors: [{name: hooks, type: webhook}]
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusAccepted {
+		answered[i] = time.Now()
+		if resp.StatusCode != wantStatus {
 			failures.Add(1)
 		}
 	}
@@ -138,6 +167,11 @@ connectors: [{name: hooks, type: webhook}]
 	warm := st.engine.Subscribe(16)
 	wreq, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(`{"title":"warm-up"}`))
 	wreq.Header.Set("Content-Type", "application/json")
+	if kind == "wechat" { // through the connector measured: its stream and consumer start now
+		warmCall := wechatCalls[len(wechatCalls)-1]
+		wechatCalls = wechatCalls[:*requests]
+		wreq, _ = http.NewRequest(http.MethodPost, warmCall.url, strings.NewReader(warmCall.body))
+	}
 	if resp, err := client.Do(wreq); err != nil {
 		return err
 	} else {
@@ -200,22 +234,34 @@ connectors: [{name: hooks, type: webhook}]
 	elapsed := last.Sub(start)
 
 	lat := make([]time.Duration, len(done))
+	ans := make([]time.Duration, len(done))
 	for i := range done {
 		lat[i] = done[i].Sub(sent[i])
+		ans[i] = answered[i].Sub(sent[i])
 	}
 	slices.Sort(lat)
-	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
+	slices.Sort(ans)
+	pctOf := func(lat []time.Duration, p float64) time.Duration {
+		return lat[min(len(lat)-1, int(p*float64(len(lat))))]
+	}
+	pct := func(p float64) time.Duration { return pctOf(lat, p) }
 	mode := fmt.Sprintf("%d closed-loop clients", *clients)
 	if *rate > 0 {
 		mode = fmt.Sprintf("open loop at %.0f requests/s", *rate)
 	}
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "webhook intake → ticket, embedded stack, %s, %d requests\n", mode, *requests)
-	fmt.Fprintf(&b, "  all 202s after   %v (%.0f requests/s)\n", accepted.Round(time.Millisecond), float64(*requests)/accepted.Seconds())
+	what, answer := "webhook intake", "202s"
+	if kind == "wechat" {
+		what, answer = "WeChat safe-mode callbacks", `"success"es`
+	}
+	fmt.Fprintf(&b, "%s → ticket, embedded stack, %s, %d requests\n", what, mode, *requests)
+	fmt.Fprintf(&b, "  all %s after   %v (%.0f requests/s)\n", answer, accepted.Round(time.Millisecond), float64(*requests)/accepted.Seconds())
 	fmt.Fprintf(&b, "  all tickets after %v (%.0f tickets/s)\n", elapsed.Round(time.Millisecond), float64(*requests)/elapsed.Seconds())
 	// CPU per ticket varies less than the rate on a VM whose disk and neighbours vary.
 	fmt.Fprintf(&b, "  CPU (user+system, load generator included): %v, %v per ticket\n",
 		cpu.Round(time.Millisecond), (cpu / time.Duration(*requests)).Round(time.Microsecond))
+	fmt.Fprintf(&b, "  request start → answer:           p50 %v  p90 %v  p99 %v  max %v\n",
+		pctOf(ans, 0.50).Round(10*time.Microsecond), pctOf(ans, 0.90).Round(10*time.Microsecond), pctOf(ans, 0.99).Round(10*time.Microsecond), ans[len(ans)-1].Round(10*time.Microsecond))
 	fmt.Fprintf(&b, "  request start → ticket committed: p50 %v  p90 %v  p99 %v  max %v\n",
 		pct(0.50).Round(10*time.Microsecond), pct(0.90).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond), lat[len(lat)-1].Round(10*time.Microsecond))
 	if fi, err := dirSize(dir); err == nil {
@@ -234,9 +280,9 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// benchRequestNumber finds the dedup key "hooks/bench-N" in a creation event's data.
-func benchRequestNumber(data []byte) (int, bool) {
-	const key = `"hooks/bench-`
+// benchRequestNumber finds the dedup key <key>N ("hooks/bench-N", "gzh/msg/N") in a creation
+// event's data.
+func benchRequestNumber(data []byte, key string) (int, bool) {
 	at := bytes.Index(data, []byte(key))
 	if at < 0 {
 		return 0, false
@@ -268,4 +314,35 @@ func dirSize(dir string) (int64, error) {
 		return nil
 	})
 	return n, err
+}
+
+// The bench's WeChat account (an in-process server only).
+const (
+	benchWXAppID  = "wx2c2769f8efd9abc2"
+	benchWXToken  = "benchtoken"
+	benchWXAESKey = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+)
+
+// benchWeChatCall is one encrypted, signed callback, ready to send.
+type benchWeChatCall struct{ url, body string }
+
+// benchWeChatCalls encrypts n text messages as WeChat would in safe mode, message i with MsgId
+// i+1 from customer i (so the dedup key gzh/msg/<i+1> finds it).
+func benchWeChatCalls(url string, n int, at time.Time) ([]benchWeChatCall, error) {
+	calls := make([]benchWeChatCall, n)
+	ts := strconv.FormatInt(at.Unix(), 10)
+	for i := range calls {
+		plain := fmt.Sprintf("<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName><FromUserName><![CDATA[oBench%08d]]></FromUserName>"+
+			"<CreateTime>%s</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[华东仓3号冷库压缩机停机，温度上升，联系人13812345678]]></Content><MsgId>%d</MsgId></xml>", i, ts, i+1)
+		enc, err := util.EncryptMsg([]byte(fmt.Sprintf("%016d", i)), []byte(plain), benchWXAppID, benchWXAESKey)
+		if err != nil {
+			return nil, err
+		}
+		nonce := strconv.Itoa(1000000 + i)
+		q := neturl.Values{"signature": {util.Signature(benchWXToken, ts, nonce)}, "timestamp": {ts}, "nonce": {nonce},
+			"openid": {fmt.Sprintf("oBench%08d", i)}, "encrypt_type": {"aes"}, "msg_signature": {util.Signature(benchWXToken, ts, nonce, string(enc))}}
+		calls[i] = benchWeChatCall{url: url + "?" + q.Encode(),
+			body: "<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName><Encrypt><![CDATA[" + string(enc) + "]]></Encrypt></xml>"}
+	}
+	return calls, nil
 }

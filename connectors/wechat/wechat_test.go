@@ -55,7 +55,7 @@ type rig struct {
 }
 
 // newRig builds the connector of yamlItem, as the server would, with its clock at now.
-func newRig(t *testing.T, yamlItem string, now time.Time) *rig {
+func newRig(t testing.TB, yamlItem string, now time.Time) *rig {
 	t.Helper()
 	cfg, err := config.Parse("wechat.yaml", []byte(item(yamlItem)))
 	require.NoError(t, err)
@@ -163,7 +163,7 @@ func wecomRig(t *testing.T, now time.Time) *rig {
 	return newRig(t, "name: wecom\ntype: wechat.work\ncorp_id: "+wecomCorpID+"\ntoken: ${T_WECOM_TOKEN}\nencoding_aes_key: ${T_WECOM_AES_KEY}\n", now)
 }
 
-func oaRig(t *testing.T, now time.Time, extra string) *rig {
+func oaRig(t testing.TB, now time.Time, extra string) *rig {
 	t.Setenv("T_WX_TOKEN", oaToken)
 	t.Setenv("T_WX_AES_KEY", oaAESKey)
 	return newRig(t, "name: gzh\ntype: wechat.officialaccount\napp_id: "+oaAppID+"\ntoken: ${T_WX_TOKEN}\nencoding_aes_key: ${T_WX_AES_KEY}\n"+extra, now)
@@ -269,7 +269,7 @@ func TestOfficialAccountSampleVectors(t *testing.T) {
 }
 
 // encrypted makes an official account callback in safe mode for plain, signed with token.
-func encrypted(t *testing.T, token, appID, ts, plain string) (url.Values, string) {
+func encrypted(t testing.TB, token, appID, ts, plain string) (url.Values, string) {
 	t.Helper()
 	enc, err := util.EncryptMsg([]byte("0123456789abcdef"), []byte(plain), appID, oaAESKey)
 	require.NoError(t, err)
