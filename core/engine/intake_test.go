@@ -498,3 +498,50 @@ func TestAThreadWindowStartsANewConversation(t *testing.T) {
 	tickets := assertStoredIsFold(t, f.store)
 	require.Len(t, tickets, 2)
 }
+
+// TestAMergeThatFillsFieldsIsSearchable: the phone and address a customer gives in later
+// messages fill the ticket, and the search index and repeat lookups follow: the ticket is
+// found by them, and still by what it said first.
+func TestAMergeThatFillsFieldsIsSearchable(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	start := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	msg := func(n int, text string) normalize.Draft {
+		return normalize.Draft{
+			Source:    normalize.Source{Connector: "gzh", Type: "wechat.officialaccount", Kind: "text"},
+			DedupKey:  fmt.Sprintf("gzh/msg/%d", n),
+			ThreadKey: "wechat:gzh:o1", ReceivedAt: start.Add(time.Duration(n) * time.Minute),
+			Customer: normalize.Customer{WechatOpenID: "o1"}, Description: text,
+		}
+	}
+	first, _ := f.create(t, msg(1, "报修：3号楼电梯不动了"))
+	d := msg(2, "电话 13812345678")
+	d.Customer.Phone = "13812345678"
+	f.create(t, d)
+	d = msg(3, "苏州工业园区星湖街328号")
+	d.Location.Address, d.Category = "苏州工业园区星湖街328号", "电梯故障"
+	tk, outcome := f.create(t, d)
+	require.Equal(t, engine.Merged, outcome)
+	assert.Equal(t, first.ID, tk.ID)
+	assert.Equal(t, "13812345678", tk.Customer.Phone)
+	assert.Equal(t, "苏州工业园区星湖街328号", tk.Location.Address)
+
+	for _, q := range []string{"13812345678", "星湖街328", "电梯不动", "电梯故障"} {
+		page, err := f.store.List(ctx, store.Query{Q: q, Limit: 10})
+		require.NoError(t, err)
+		require.Len(t, page.Tickets, 1, "q=%s", q)
+		assert.Equal(t, first.ID, page.Tickets[0].ID)
+	}
+	page, err := f.store.List(ctx, store.Query{Q: "1390000", Limit: 10})
+	require.NoError(t, err)
+	assert.Empty(t, page.Tickets)
+
+	// Closed, it is what a new request of the same customer (now known by phone) and
+	// category repeats.
+	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionForceClose, Actor: sup, Reason: "电话确认已修好"})
+	again, outcome := f.create(t, normalize.Draft{Title: "电梯又不动了", Category: "电梯故障",
+		Customer: normalize.Customer{Phone: "13812345678"}, DedupKey: "hooks/again"})
+	require.Equal(t, engine.Created, outcome)
+	assert.Equal(t, tk.ID, again.RepeatOf, "found by the filled customer key and category")
+	assertStoredIsFold(t, f.store)
+}

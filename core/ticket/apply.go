@@ -1,6 +1,7 @@
 package ticket
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -314,7 +315,10 @@ func decodeCreateData(raw json.RawMessage) (CreateData, error) {
 	return old, err
 }
 
-// addSource merges draft d into t: one more source, the higher urgency, the union of tags.
+// addSource merges draft d into t: one more source, the higher urgency, the union of tags
+// and attachments, and what the ticket did not know yet. A field the ticket has is never
+// overwritten: a customer's later message (their phone number, their address, the serial on
+// the nameplate, when asked for it) fills what the first one left out, and nothing else.
 func addSource(t Ticket, d normalize.Draft) Ticket {
 	t.Sources = append(slices.Clip(t.Sources), d)
 	if urgencyRank(d.Urgency) > urgencyRank(t.Urgency) {
@@ -324,6 +328,38 @@ func addSource(t Ticket, d normalize.Draft) Ticket {
 		if !slices.Contains(t.Tags, tag) {
 			t.Tags = append(slices.Clip(t.Tags), tag)
 		}
+	}
+	for _, a := range d.Attachments {
+		if !slices.ContainsFunc(t.Attachments, func(b normalize.Attachment) bool { return b.URI == a.URI }) {
+			t.Attachments = append(slices.Clip(t.Attachments), a)
+		}
+	}
+	fill := func(dst *string, src string) {
+		if *dst == "" {
+			*dst = src
+		}
+	}
+	fill(&t.Category, d.Category)
+	fill(&t.FaultCode, d.FaultCode)
+	c := &t.Customer
+	fill(&c.ID, d.Customer.ID)
+	fill(&c.Name, d.Customer.Name)
+	fill(&c.Phone, d.Customer.Phone)
+	fill(&c.WechatOpenID, d.Customer.WechatOpenID)
+	fill(&c.WecomUserID, d.Customer.WecomUserID)
+	fill(&c.Org, d.Customer.Org)
+	dv := &t.Device
+	fill(&dv.ID, d.Device.ID)
+	fill(&dv.Model, d.Device.Model)
+	fill(&dv.Firmware, d.Device.Firmware)
+	fill(&dv.ProductType, d.Device.ProductType)
+	l := &t.Location
+	if l.Address == "" && d.Location.Address != "" {
+		l.Address, l.City = d.Location.Address, cmp.Or(l.City, d.Location.City)
+	}
+	fill(&l.City, d.Location.City)
+	if l.Lat == 0 && l.Lon == 0 {
+		l.Lat, l.Lon = d.Location.Lat, d.Location.Lon
 	}
 	return t
 }

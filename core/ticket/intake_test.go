@@ -253,3 +253,48 @@ func jsonString(t *testing.T, v any) string {
 	require.NoError(t, err)
 	return string(b)
 }
+
+// TestAddSourceFillsWhatTheTicketLacks: a conversation's later messages (the phone number and
+// address the customer was asked for) fill the ticket's empty fields; nothing it has is
+// overwritten; attachments add up.
+func TestAddSourceFillsWhatTheTicketLacks(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	first := normalize.Draft{Title: "报修：电梯不动了", ThreadKey: "wechat:gzh:o1",
+		Customer:    normalize.Customer{WechatOpenID: "o1"},
+		Attachments: []normalize.Attachment{{Kind: "image", URI: "wechat-media:m1"}}}
+	ev, err := ticket.Create("GD-20261202-000001", first, "", system, t0, "")
+	require.NoError(t, err)
+	tk, err := ticket.Apply(ticket.Ticket{}, ev)
+	require.NoError(t, err)
+	merge := func(d normalize.Draft) {
+		t.Helper()
+		ev, err := ticket.AddSource(tk, d, system, t0.Add(time.Minute), "")
+		require.NoError(t, err)
+		tk, err = ticket.Apply(tk, ev)
+		require.NoError(t, err)
+	}
+	merge(normalize.Draft{Description: "13812345678", Customer: normalize.Customer{WechatOpenID: "o1", Phone: "13812345678"}})
+	assert.Equal(t, "13812345678", tk.Customer.Phone)
+	assert.Empty(t, tk.Location.Address)
+	merge(normalize.Draft{Description: "苏州工业园区星湖街328号", Category: "电梯故障",
+		Location:    normalize.Location{Address: "苏州工业园区星湖街328号", City: "苏州", Lat: 31.3, Lon: 120.6},
+		Device:      normalize.Device{ID: "EL-2023-0042"},
+		Attachments: []normalize.Attachment{{Kind: "image", URI: "wechat-media:m1"}, {Kind: "voice", URI: "wechat-media:m2"}}})
+	assert.Equal(t, normalize.Location{Address: "苏州工业园区星湖街328号", City: "苏州", Lat: 31.3, Lon: 120.6}, tk.Location)
+	assert.Equal(t, "电梯故障", tk.Category)
+	assert.Equal(t, "EL-2023-0042", tk.Device.ID)
+	assert.Equal(t, []normalize.Attachment{{Kind: "image", URI: "wechat-media:m1"}, {Kind: "voice", URI: "wechat-media:m2"}}, tk.Attachments)
+
+	// What the ticket has stays: a later message with another phone, address or category
+	// is on record as a source, and changes none of them.
+	merge(normalize.Draft{Description: "换个号码 13900000000", Category: "其他",
+		Customer: normalize.Customer{Phone: "13900000000", Name: "王先生"},
+		Location: normalize.Location{Address: "别处", Lat: 1, Lon: 1}})
+	assert.Equal(t, "13812345678", tk.Customer.Phone)
+	assert.Equal(t, "王先生", tk.Customer.Name, "but a name it lacked is filled")
+	assert.Equal(t, "苏州工业园区星湖街328号", tk.Location.Address)
+	assert.Equal(t, 31.3, tk.Location.Lat)
+	assert.Equal(t, "电梯故障", tk.Category)
+	assert.Equal(t, "报修：电梯不动了", tk.Title, "the title is the first message's")
+	assert.Len(t, tk.Sources, 4)
+}

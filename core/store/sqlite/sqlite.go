@@ -230,6 +230,10 @@ const (
 	stmtDeleteEvent
 	stmtIndexNew
 	stmtIndexedUpTo
+	stmtTicketSearch
+	stmtUnindexTicket
+	stmtReindexTicket
+	stmtUpdateDetails
 	stmtPutRoutingDecision
 	stmtSetRoundRobin
 	stmtCountAssignment
@@ -277,6 +281,13 @@ var writeQueries = [numWriteStmts]string{
 	stmtInsertEvent: `INSERT INTO events (ticket_id, seq, command_id, body) VALUES (?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`,
 	stmtDeleteEvent: `DELETE FROM events WHERE id = ?`,
+	// A merge that filled a field the search covers: the old text out of the index, the new
+	// one in (external content: FTS5 must be told the old values). Only for tickets already
+	// indexed; indexNewTickets indexes the others at commit, with their text by then.
+	stmtTicketSearch:  `SELECT search, customer_key, device_id, category, pos <= (SELECT last_pos FROM search_indexed) FROM tickets WHERE id = ?`,
+	stmtUnindexTicket: `INSERT INTO ticket_search (ticket_search, rowid, search) SELECT 'delete', pos, ?2 FROM tickets WHERE id = ?1`,
+	stmtReindexTicket: `INSERT INTO ticket_search (rowid, search) SELECT pos, search FROM tickets WHERE id = ?`,
+	stmtUpdateDetails: `UPDATE tickets SET search = ?, customer_key = ?, device_id = ?, category = ? WHERE id = ?`,
 	// See migrations/0002_search.sql.
 	stmtIndexNew: `INSERT INTO ticket_search (rowid, search)
 		SELECT pos, search FROM tickets WHERE pos > (SELECT last_pos FROM search_indexed)`,
@@ -429,7 +440,50 @@ func (t *tx) Merge(tk ticket.Ticket, ev ticket.Event, keys store.DraftKeys) (int
 	if err != nil {
 		return 0, t.undo(err, undo...)
 	}
+	if err := t.updateDetails(tk); err != nil {
+		return 0, err // the transaction fails: undo is for conflicts, this is a store failure
+	}
 	return id, nil
+}
+
+// updateDetails keeps the searchable text and the intake columns of tk up to date after a
+// merge filled what it lacked (ticket.AddSource); it writes nothing when nothing changed.
+func (t *tx) updateDetails(tk ticket.Ticket) error {
+	var oldSearch string
+	var customerKey, deviceID, category sql.NullString
+	var indexed bool
+	if err := t.queryRow(stmtTicketSearch, tk.ID).Scan(&oldSearch, &customerKey, &deviceID, &category, &indexed); err != nil {
+		return fmt.Errorf("merge %s: %w", tk.ID, err)
+	}
+	c := columnsOf(tk)
+	search := store.SearchText(tk)
+	if search == oldSearch && same(customerKey, c.customerKey) && same(deviceID, c.deviceID) && same(category, c.category) {
+		return nil
+	}
+	reindex := indexed && search != oldSearch
+	if reindex {
+		if _, err := t.exec(stmtUnindexTicket, tk.ID, oldSearch); err != nil {
+			return err
+		}
+	}
+	if _, err := t.exec(stmtUpdateDetails, search, c.customerKey, c.deviceID, c.category, tk.ID); err != nil {
+		return err
+	}
+	if reindex {
+		if _, err := t.exec(stmtReindexTicket, tk.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// same reports whether a column read equals the value columnsOf would write (nil: NULL).
+func same(col sql.NullString, v any) bool {
+	s, ok := v.(string)
+	if v == nil {
+		return !col.Valid
+	}
+	return ok && col.Valid && col.String == s
 }
 
 // undoStep is a compensating statement.
