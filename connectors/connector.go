@@ -62,6 +62,10 @@ type Env struct {
 	NewID func() string
 	// Devices is the device registry; nil when none is configured.
 	Devices devices.Lookup
+	// Enricher is the config's (normalize:), as the pipeline applies it to every draft: a
+	// connector that must know at the edge what a message says (a phone number, an address,
+	// a category) reads it with the same extractors. The zero value finds phone numbers only.
+	Enricher normalize.Enricher
 	// StateDir is a directory of the instance's own for state kept across restarts (alarm
 	// state snapshots); the connector creates it on first use. Empty: keep nothing (validate,
 	// dry runs).

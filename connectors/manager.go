@@ -132,6 +132,7 @@ func NewManager(cfg *config.Config, opts ManagerOptions) (*Manager, error) {
 			Location: opts.Location,
 			NewID:    opts.NewID,
 			Devices:  opts.Devices,
+			Enricher: cfg.Normalize.Enricher,
 		}
 		if opts.StateDir != "" {
 			env.StateDir = filepath.Join(opts.StateDir, c.Name)

@@ -2,13 +2,16 @@ package main
 
 import (
 	"encoding/json"
+	"encoding/xml"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/silenceper/wechat/v2/officialaccount/message"
 	"github.com/silenceper/wechat/v2/util"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -92,4 +95,85 @@ func TestWeChatCallbackIntoATicket(t *testing.T) {
 	srv.kill() // the log is complete
 	assert.NotContains(t, srv.logs.String(), aesKey)
 	assert.NotContains(t, srv.logs.String(), token)
+}
+
+// TestWeChatConversationFillsOneTicket: the guided-intake conversation through a real server.
+// "报修" → the account asks for the missing phone and address → the answers come in two more
+// messages → one ticket with the request, the phone and the address.
+func TestWeChatConversationFillsOneTicket(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server process")
+	}
+	const (
+		token  = "convtoken"
+		appID  = "wx2c2769f8efd9abc2"
+		aesKey = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+		admin  = "test-admin-token-0123456789"
+		openID = "oConversation0001"
+	)
+	t.Setenv("GONGDAN_TEST_WX_TOKEN", token)
+	t.Setenv("GONGDAN_TEST_WX_AES_KEY", aesKey)
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	cfg := configText(addr) + `  - name: gzh
+    type: wechat.officialaccount
+    app_id: ` + appID + `
+    token: "${GONGDAN_TEST_WX_TOKEN}"
+    encoding_aes_key: "${GONGDAN_TEST_WX_AES_KEY}"
+    guided_intake:
+      - {ask_for: [customer.phone, location.address]}
+`
+	path := filepath.Join(dir, "gongdan.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
+	srv := startChild(t, "serve", "--config", path, "--data", dir)
+	srv.waitReady(addr)
+
+	say := func(msgID int, text string) string {
+		t.Helper()
+		ts := strconv.FormatInt(time.Now().Unix(), 10)
+		plain := "<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName><FromUserName><![CDATA[" + openID + "]]></FromUserName><CreateTime>" + ts +
+			"</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[" + text + "]]></Content><MsgId>" + strconv.Itoa(msgID) + "</MsgId></xml>"
+		enc, err := util.EncryptMsg([]byte("0123456789abcdef"), []byte(plain), appID, aesKey)
+		require.NoError(t, err)
+		nonce := strconv.Itoa(msgID)
+		q := url.Values{"signature": {util.Signature(token, ts, nonce)}, "timestamp": {ts}, "nonce": {nonce}, "openid": {openID},
+			"encrypt_type": {"aes"}, "msg_signature": {util.Signature(token, ts, nonce, string(enc))}}
+		status, answer, err := call("POST", srv.url+"/wechat/gzh?"+q.Encode(), "", "<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName><Encrypt><![CDATA["+string(enc)+"]]></Encrypt></xml>")
+		require.NoError(t, err)
+		require.Equal(t, 200, status, string(answer))
+		var resp message.ResponseEncryptedXMLMsg
+		require.NoError(t, xml.Unmarshal(answer, &resp), string(answer))
+		require.Equal(t, util.Signature(token, strconv.FormatInt(resp.Timestamp, 10), resp.Nonce, resp.EncryptedMsg), resp.MsgSignature)
+		_, replyXML, err := util.DecryptMsg(appID, resp.EncryptedMsg, aesKey)
+		require.NoError(t, err)
+		var reply message.Text
+		require.NoError(t, xml.Unmarshal(replyXML, &reply))
+		require.Equal(t, openID, string(reply.ToUserName))
+		return string(reply.Content)
+	}
+
+	reply := say(101, "报修：3号楼的空调不制冷了")
+	assert.Contains(t, reply, "联系电话")
+	assert.Contains(t, reply, "报修地址")
+	reply = say(102, "13812345678")
+	assert.NotContains(t, reply, "联系电话", "the phone is known now")
+	assert.Contains(t, reply, "报修地址")
+	reply = say(103, "苏州工业园区星湖街328号")
+	assert.Contains(t, reply, "信息已收到")
+
+	var tk ticket.Ticket
+	require.Eventually(t, func() bool {
+		st, b, err := call("GET", srv.url+"/api/v1/tickets", admin, "")
+		var page struct{ Tickets []ticket.Ticket }
+		if err != nil || st != 200 || json.Unmarshal(b, &page) != nil || len(page.Tickets) == 0 {
+			return false
+		}
+		tk = page.Tickets[0]
+		return len(page.Tickets) == 1 && len(tk.Sources) == 3
+	}, time.Minute, 50*time.Millisecond, "the three messages in one ticket")
+	assert.Equal(t, "报修：3号楼的空调不制冷了", tk.Description)
+	assert.Equal(t, "13812345678", tk.Customer.Phone)
+	assert.Contains(t, tk.Location.Address, "星湖街328号")
+	assert.Equal(t, openID, tk.Customer.WechatOpenID)
+	assert.Equal(t, "空调故障", tk.Category, "classified from the first message")
 }

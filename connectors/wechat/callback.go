@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -53,6 +54,7 @@ type Callback struct {
 	window     time.Duration
 	intakeKeys map[string]bool
 	maxBody    int64
+	guide      *guide // nil: no guided intake
 
 	mu       sync.Mutex
 	kinds    map[string]int64 // messages and events taken in, by kind
@@ -83,6 +85,7 @@ func newCallback(typ string, conf *connectors.Conf, env connectors.Env) *Callbac
 func newOfficialAccount(conf *connectors.Conf, env connectors.Env) (connectors.Connector, error) {
 	c := newCallback(TypeOfficialAccount, conf, env)
 	c.receiverID = conf.String(fieldAppID)
+	c.guide = newGuide(conf, c.window, env.Enricher)
 	c.mode = conf.String(fieldMode)
 	if c.mode == "" {
 		c.mode = modePlain
@@ -113,7 +116,7 @@ func (o *OfficialAccount) Validate() error {
 	if o.mode != modePlain && o.aesKey == "" {
 		return o.conf.Errorf(fieldEncodingAESKey, "mode %s needs the account's encoding_aes_key", o.mode)
 	}
-	return nil
+	return validatePrompts(o.conf)
 }
 
 // Validate has nothing to check beyond the fields' own checks.
@@ -209,11 +212,12 @@ func (c *Callback) verifyURL(rw http.ResponseWriter, r *http.Request) {
 // receive takes one message or event: checked, decrypted, durable, then "success".
 func (c *Callback) receive(rw http.ResponseWriter, r *http.Request) {
 	c.env.Stats.Received.Add(1)
-	env, kind, rf := c.envelope(rw, r)
+	in, rf := c.envelope(rw, r)
 	if rf != nil {
 		c.reject(rw, r, rf)
 		return
 	}
+	env := in.env
 	if err := c.env.Publish(r.Context(), env); err != nil {
 		c.env.Stats.Fail(c.env.Now(), err)
 		c.env.Logger.Error("wechat message not taken: the bus did not confirm it; WeChat will send it again", "err", err, "request_id", problem.RequestID(r.Context()))
@@ -222,40 +226,95 @@ func (c *Callback) receive(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.mu.Lock()
-	c.kinds[kind]++
+	c.kinds[in.m.kind()]++
 	c.mu.Unlock()
+	if reply := c.ask(in); reply != "" {
+		b, err := c.passiveReply(in, reply)
+		if err == nil {
+			rw.Header().Set("Content-Type", "application/xml; charset=utf-8")
+			rw.Write(b)
+			return
+		}
+		c.env.Logger.Error("wechat: the reply could not be made; answering success", "err", err)
+	}
 	rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	io.WriteString(rw, "success")
 }
 
-// envelope reads, checks and decrypts a POST; kind is what it holds (text, event.CLICK, …).
-func (c *Callback) envelope(rw http.ResponseWriter, r *http.Request) (normalize.Envelope, string, *refusal) {
+// ask is guided intake's reply to a taken message, or "".
+func (c *Callback) ask(in received) string {
+	if c.guide == nil {
+		return ""
+	}
+	drafts, err := normalizer{}.Normalize(in.env)
+	if err != nil || len(drafts) != 1 {
+		return "" // an event, or a message the pipeline will dead-letter
+	}
+	return c.guide.next(drafts[0], in.env.ReceivedAt, in.env.Headers[headerIntake] == "menu")
+}
+
+// passiveReply is a text reply to in's sender, encrypted when in was.
+func (c *Callback) passiveReply(in received, content string) ([]byte, error) {
+	now := c.env.Now()
+	t := message.NewText(content)
+	t.SetToUserName(in.m.FromUserName)
+	t.SetFromUserName(in.m.ToUserName)
+	t.SetCreateTime(now.Unix())
+	t.SetMsgType(message.MsgTypeText)
+	plain, err := xml.Marshal(t)
+	if err != nil || !in.encrypted {
+		return plain, err
+	}
+	random := make([]byte, 16)
+	const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	for i := range random {
+		random[i] = letters[mrand.IntN(len(letters))]
+	}
+	enc, err := util.EncryptMsg(random, plain, c.receiverID, string(c.aesKey))
+	if err != nil {
+		return nil, errors.New("encrypting the reply failed") // the library's error could name nothing useful
+	}
+	ts := strconv.FormatInt(now.Unix(), 10)
+	return xml.Marshal(message.ResponseEncryptedXMLMsg{EncryptedMsg: string(enc),
+		MsgSignature: util.Signature(string(c.token), ts, in.nonce, string(enc)), Timestamp: now.Unix(), Nonce: in.nonce})
+}
+
+// received is a checked callback: its envelope, the message, and how it came.
+type received struct {
+	env       normalize.Envelope
+	m         inbound
+	encrypted bool
+	nonce     string
+}
+
+// envelope reads, checks and decrypts a POST.
+func (c *Callback) envelope(rw http.ResponseWriter, r *http.Request) (received, *refusal) {
 	q := r.URL.Query()
 	ts, nonce := q.Get("timestamp"), q.Get("nonce")
 	if rf := c.checkTimestamp(ts); rf != nil {
-		return normalize.Envelope{}, "", rf
+		return received{}, rf
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(rw, r.Body, c.maxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return normalize.Envelope{}, "", refuse(http.StatusRequestEntityTooLarge, "too_large",
+			return received{}, refuse(http.StatusRequestEntityTooLarge, "too_large",
 				fmt.Sprintf("the body is over %d bytes, this connector's max_body_bytes", c.maxBody))
 		}
-		return normalize.Envelope{}, "", refuse(http.StatusBadRequest, "unreadable", "reading the body: "+err.Error())
+		return received{}, refuse(http.StatusBadRequest, "unreadable", "reading the body: "+err.Error())
 	}
 	encrypted := c.typ == TypeWork || q.Get("encrypt_type") == "aes"
 	if c.typ == TypeOfficialAccount {
 		// The URL signature comes with every official account callback, in every mode.
 		if !sameSignature(q.Get("signature"), util.Signature(string(c.token), ts, nonce)) {
-			return normalize.Envelope{}, "", refuse(http.StatusUnauthorized, "bad_signature", "signature does not match: check the token")
+			return received{}, refuse(http.StatusUnauthorized, "bad_signature", "signature does not match: check the token")
 		}
 		switch {
 		case !encrypted && c.mode == modeSafe:
-			return normalize.Envelope{}, "", refuse(http.StatusUnauthorized, "plain_in_safe_mode",
+			return received{}, refuse(http.StatusUnauthorized, "plain_in_safe_mode",
 				"the account is in safe mode (mode: safe): a plain message is refused; WeChat sends encrypt_type=aes")
 		case encrypted && c.aesKey == "":
-			return normalize.Envelope{}, "", refuse(http.StatusUnauthorized, "no_key",
+			return received{}, refuse(http.StatusUnauthorized, "no_key",
 				"an encrypted message, and this connector has no encoding_aes_key (mode: plain)")
 		}
 	}
@@ -263,27 +322,32 @@ func (c *Callback) envelope(rw http.ResponseWriter, r *http.Request) (normalize.
 	if encrypted {
 		var outer message.EncryptedXMLMsg
 		if err := xml.Unmarshal(body, &outer); err != nil {
-			return normalize.Envelope{}, "", refuse(http.StatusBadRequest, "malformed_xml", "the body is not WeChat's XML: "+err.Error())
+			return received{}, refuse(http.StatusBadRequest, "malformed_xml", "the body is not WeChat's XML: "+err.Error())
 		}
 		if outer.EncryptedMsg == "" {
-			return normalize.Envelope{}, "", refuse(http.StatusBadRequest, "malformed_xml", "the body has no <Encrypt> element")
+			return received{}, refuse(http.StatusBadRequest, "malformed_xml", "the body has no <Encrypt> element")
 		}
 		if !sameSignature(q.Get("msg_signature"), util.Signature(string(c.token), ts, nonce, outer.EncryptedMsg)) {
-			return normalize.Envelope{}, "", refuse(http.StatusUnauthorized, "bad_signature", "msg_signature does not match the message: check the token")
+			return received{}, refuse(http.StatusUnauthorized, "bad_signature", "msg_signature does not match the message: check the token")
 		}
 		var rf *refusal
 		if plain, rf = c.decrypt(outer.EncryptedMsg); rf != nil {
-			return normalize.Envelope{}, "", rf
+			return received{}, rf
 		}
 	}
 	m, err := parseMessage(plain)
 	if err != nil {
-		return normalize.Envelope{}, "", refuse(http.StatusBadRequest, "malformed_xml", err.Error())
+		return received{}, refuse(http.StatusBadRequest, "malformed_xml", err.Error())
 	}
 	if c.agentID != 0 && m.AgentID != 0 && m.AgentID != c.agentID {
-		return normalize.Envelope{}, "", refuse(http.StatusBadRequest, "other_agent",
+		return received{}, refuse(http.StatusBadRequest, "other_agent",
 			fmt.Sprintf("the message is for app %d, this connector takes app %d's (agent_id)", m.AgentID, c.agentID))
 	}
+	return received{env: c.newEnvelope(m, plain), m: m, encrypted: encrypted, nonce: nonce}, nil
+}
+
+// newEnvelope wraps a decrypted message, with what the normalizer needs of the config.
+func (c *Callback) newEnvelope(m inbound, plain []byte) normalize.Envelope {
 	headers := map[string]string{headerMsgType: string(m.MsgType), headerThreadWindow: c.window.String()}
 	if m.MsgType == message.MsgTypeEvent && m.Event == message.EventClick && c.intakeKeys[m.EventKey] {
 		headers[headerIntake] = "menu"
@@ -298,7 +362,7 @@ func (c *Callback) envelope(rw http.ResponseWriter, r *http.Request) (normalize.
 		ContentType:   "application/xml",
 		Headers:       headers,
 		Payload:       plain,
-	}, m.kind(), nil
+	}
 }
 
 // checkTimestamp refuses a callback signed too long ago (or ahead), against replays.

@@ -13,13 +13,5 @@ func (c *Callback) Sample(payload []byte, _ map[string]string) ([]normalize.Enve
 	if err != nil {
 		return nil, err
 	}
-	headers := map[string]string{headerMsgType: string(m.MsgType), headerThreadWindow: c.window.String()}
-	if m.Event == "CLICK" && c.intakeKeys[m.EventKey] {
-		headers[headerIntake] = "menu"
-	}
-	return []normalize.Envelope{{
-		ID: c.env.NewID(), Connector: c.name, ConnectorType: c.typ, Type: EnvelopeMessage,
-		ReceivedAt: c.env.Now().In(c.env.Location), DedupKey: m.dedupKey(), ContentType: "application/xml",
-		Headers: headers, Payload: payload,
-	}}, nil
+	return []normalize.Envelope{c.newEnvelope(m, payload)}, nil
 }

@@ -22,6 +22,12 @@ const (
 	fieldThreadWindow   = "thread_window"
 	fieldIntakeMenuKeys = "intake_menu_keys"
 	fieldMaxBodyBytes   = "max_body_bytes"
+	fieldGuidedIntake   = "guided_intake"
+	fieldCategory       = "category"
+	fieldAskFor         = "ask_for"
+	fieldPrompts        = "prompts"
+	fieldGreeting       = "greeting"
+	fieldCompleteReply  = "complete_reply"
 )
 
 // Security modes of an official account (消息加解密方式).
@@ -75,6 +81,17 @@ func officialAccountSpec() connectors.Spec {
 			Description: "The EncodingAESKey (消息加解密密钥, 43 characters), for compatible and safe mode. Write ${ENV_VAR}."},
 		{Name: fieldMode, Kind: connectors.KindString, Enum: []string{modeSafe, modeCompatible, modePlain},
 			Description: "The account's 消息加解密方式: safe (安全模式, every message encrypted), compatible (兼容模式, plain and encrypted accepted) or plain (明文模式). Default: safe with an encoding_aes_key, plain without. In plain mode the signature covers only the timestamp and nonce, not the message: use safe mode in production."},
+		{Name: fieldGuidedIntake, Kind: connectors.KindObjectList,
+			Description: "Guided intake: what a request must come with, by category. While a customer's conversation lacks a field, the answer to each message is a reply asking for it (phone, address, device serial), and their answers fill the ticket. An item without category applies to every other category. Without items the connector only answers success.",
+			Example:     `[{ask_for: [customer.phone, location.address]}, {category: 电梯故障, ask_for: [customer.phone, location.address, device.id]}]`,
+			Fields: []connectors.Field{
+				{Name: fieldCategory, Kind: connectors.KindString, Description: "The category (as normalize: classifies it) the item is for; empty: any other."},
+				{Name: fieldAskFor, Kind: connectors.KindStringList, Required: true, Enum: askable, Description: "The fields to ask for while they are missing."},
+			}},
+		{Name: fieldPrompts, Kind: connectors.KindStringMap, Description: "The question for each field, replacing the built-in ones (请留下您的联系电话… for customer.phone).",
+			Example: `{device.id: 请发送电梯轿厢内铭牌上的设备编号。}`},
+		{Name: fieldGreeting, Kind: connectors.KindString, Default: defaultGreeting, Description: "Said before the first question of a conversation."},
+		{Name: fieldCompleteReply, Kind: connectors.KindString, Default: defaultComplete, Description: "Said once, when the last missing field arrives."},
 	}
 	return connectors.Spec{
 		Type:    TypeOfficialAccount,
@@ -96,6 +113,13 @@ are kept as attachments (the media id and, for images, WeChat's picture URL); a 
 the ticket's coordinates and address. A message of a type the connector does not know is still
 taken in, with its type named, so that nothing a customer writes is lost. Events other than
 intake menu clicks (subscribe, view, location reports) are counted and make no ticket.
+
+With ` + "`guided_intake`" + `, the connector asks for what a request lacks. It reads each message with the
+same extractors and dictionary as the pipeline (` + "`normalize:`" + `); while the conversation's category
+needs a field no message has given yet (a phone number, an address, a device serial), the
+answer to the message is a passive reply asking for it, encrypted like the message. The
+customer's answers join the ticket and fill its empty fields. What the connector has heard of a
+conversation is kept in memory: after a restart it may ask once more for something already given.
 
 Refused, as application/problem+json, and counted: 401 wrong or missing signature, a timestamp
 outside ` + "`timestamp_skew`" + `, a plain message to an account in safe mode, a message that does not

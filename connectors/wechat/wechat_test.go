@@ -52,6 +52,19 @@ type rig struct {
 	mu        sync.Mutex
 	published []normalize.Envelope
 	refuse    error // Publish fails with it when set
+	now       time.Time
+}
+
+func (r *rig) clock() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.now
+}
+
+func (r *rig) setNow(t time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.now = t
 }
 
 // newRig builds the connector of yamlItem, as the server would, with its clock at now.
@@ -59,7 +72,7 @@ func newRig(t testing.TB, yamlItem string, now time.Time) *rig {
 	t.Helper()
 	cfg, err := config.Parse("wechat.yaml", []byte(item(yamlItem)))
 	require.NoError(t, err)
-	r := &rig{stats: &connectors.Stats{}}
+	r := &rig{stats: &connectors.Stats{}, now: now}
 	n := 0
 	conn, _, err := connectors.Global.Build(cfg.File, cfg.Connectors[0], connectors.Env{
 		Publish: func(_ context.Context, env normalize.Envelope) error {
@@ -72,7 +85,7 @@ func newRig(t testing.TB, yamlItem string, now time.Time) *rig {
 			return nil
 		},
 		Stats:    r.stats,
-		Now:      func() time.Time { return now },
+		Now:      r.clock,
 		Location: shanghai,
 		NewID:    func() string { n++; return fmt.Sprint("env-", n) },
 	})

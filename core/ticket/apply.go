@@ -320,6 +320,11 @@ func decodeCreateData(raw json.RawMessage) (CreateData, error) {
 // overwritten: a customer's later message (their phone number, their address, the serial on
 // the nameplate, when asked for it) fills what the first one left out, and nothing else.
 func addSource(t Ticket, d normalize.Draft) Ticket {
+	if earlier(d, t.Sources) {
+		// The pipeline takes drafts in in parallel, so a conversation's first message can
+		// reach the core after its second: the ticket is titled by what was said first.
+		t.Title, t.Description = draftTitle(d), d.Description
+	}
 	t.Sources = append(slices.Clip(t.Sources), d)
 	if urgencyRank(d.Urgency) > urgencyRank(t.Urgency) {
 		t.Urgency = d.Urgency
@@ -379,11 +384,29 @@ func Fold(events []Event) (Ticket, error) {
 	return t, nil
 }
 
-func fromDraft(id string, d normalize.Draft) Ticket {
-	title := strings.TrimSpace(d.Title)
-	if title == "" {
-		title = firstLine(d.Description, 60)
+// earlier reports whether d was received before every one of sources (that has a time).
+func earlier(d normalize.Draft, sources []normalize.Draft) bool {
+	if d.ReceivedAt.IsZero() || len(sources) == 0 {
+		return false
 	}
+	for _, s := range sources {
+		if s.ReceivedAt.IsZero() || !d.ReceivedAt.Before(s.ReceivedAt) {
+			return false
+		}
+	}
+	return true
+}
+
+// draftTitle is the title of a ticket that d opens: its own, or its description's first line.
+func draftTitle(d normalize.Draft) string {
+	if title := strings.TrimSpace(d.Title); title != "" {
+		return title
+	}
+	return firstLine(d.Description, 60)
+}
+
+func fromDraft(id string, d normalize.Draft) Ticket {
+	title := draftTitle(d)
 	urgency := d.Urgency
 	if urgency == "" {
 		urgency = normalize.UrgencyBlue

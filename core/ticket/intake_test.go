@@ -298,3 +298,34 @@ func TestAddSourceFillsWhatTheTicketLacks(t *testing.T) {
 	assert.Equal(t, "报修：电梯不动了", tk.Title, "the title is the first message's")
 	assert.Len(t, tk.Sources, 4)
 }
+
+// TestAnEarlierMessageMergedLaterTitlesTheTicket: the pipeline can hand a conversation's
+// first message to the core after its second; the ticket still reads as the customer began.
+func TestAnEarlierMessageMergedLaterTitlesTheTicket(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	second := normalize.Draft{Description: "13812345678", ReceivedAt: t0.Add(time.Minute), Customer: normalize.Customer{Phone: "13812345678"}}
+	ev, err := ticket.Create("GD-20261202-000001", second, "", system, t0.Add(2*time.Minute), "")
+	require.NoError(t, err)
+	tk, err := ticket.Apply(ticket.Ticket{}, ev)
+	require.NoError(t, err)
+	require.Equal(t, "13812345678", tk.Title)
+
+	first := normalize.Draft{Title: "", Description: "报修：空调不制冷了\n3号楼", ReceivedAt: t0, Category: "空调故障"}
+	ev, err = ticket.AddSource(tk, first, system, t0.Add(3*time.Minute), "")
+	require.NoError(t, err)
+	tk, err = ticket.Apply(tk, ev)
+	require.NoError(t, err)
+	assert.Equal(t, "报修：空调不制冷了", tk.Title)
+	assert.Equal(t, "报修：空调不制冷了\n3号楼", tk.Description)
+	assert.Equal(t, "13812345678", tk.Customer.Phone)
+	assert.Equal(t, "空调故障", tk.Category)
+
+	// A later one changes neither; nor does one without a time.
+	for _, d := range []normalize.Draft{{Description: "谢谢", ReceivedAt: t0.Add(5 * time.Minute)}, {Description: "无时间"}} {
+		ev, err = ticket.AddSource(tk, d, system, t0.Add(6*time.Minute), "")
+		require.NoError(t, err)
+		tk, err = ticket.Apply(tk, ev)
+		require.NoError(t, err)
+		assert.Equal(t, "报修：空调不制冷了", tk.Title)
+	}
+}
