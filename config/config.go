@@ -47,8 +47,8 @@ type Config struct {
 	Routing *Routing `yaml:"routing"`
 	// SLA holds the working calendars (policies come with a later version).
 	SLA SLAConfig `yaml:"sla"`
-	// Notify is reserved for a later version; it must be absent or empty.
-	Notify Section `yaml:"notify"`
+	// Notify says who outside gongdan is told what (WeChat customers, WeCom staff).
+	Notify Notify `yaml:"notify"`
 	// Devices is what the device registry knows from the config: a devices file and/or
 	// devices listed inline.
 	Devices Devices `yaml:"devices"`
@@ -146,20 +146,6 @@ type Connector struct {
 	// decoder. Its string values have had ${VAR} expanded already; do not expand them again.
 	// It may hold secrets in the clear: never print it.
 	Raw *yaml.Node `yaml:"-" json:"-"`
-}
-
-// Section is a top-level section that a later version of gongdan defines (routing, sla,
-// notify). This version refuses it when it is not empty, rather than ignore what its
-// author expects to happen.
-type Section struct {
-	// Raw is the section as written; nil when absent.
-	Raw *yaml.Node `yaml:"-" json:"-"`
-}
-
-// UnmarshalYAML keeps the section as written.
-func (s *Section) UnmarshalYAML(n *yaml.Node) error {
-	s.Raw = n
-	return nil
 }
 
 // ConnectorValidator checks the keys of a connector beyond name and type, against the spec of
@@ -312,12 +298,7 @@ func (c *Config) validate() []problem {
 		}
 		firstWithName[con.Name] = i
 	}
-	for _, s := range []struct {
-		key     string
-		section Section
-	}{{"notify", c.Notify}} {
-		ps = append(ps, under(s.key, s.section.validate())...)
-	}
+	ps = append(ps, under("notify", c.Notify.validate(c.Connectors))...)
 	return ps
 }
 
@@ -545,11 +526,4 @@ func (c *Connector) validate() []problem {
 		ps = append(ps, problemf("type", "required: the kind of connector, like webhook or mqtt"))
 	}
 	return ps
-}
-
-func (s *Section) validate() []problem {
-	if s.Raw == nil || isNull(s.Raw) || (s.Raw.Kind != yaml.ScalarNode && len(s.Raw.Content) == 0) {
-		return nil
-	}
-	return []problem{{msg: "this section is not supported by this version of gongdan yet; remove it"}}
 }

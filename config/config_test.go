@@ -220,8 +220,11 @@ func TestParseReportsEveryProblem(t *testing.T) {
 			`inline.yaml:1: server.http: refusing to listen on ":8080" with demo tokens (or no tokens); set real tokens in server.tokens`}},
 		{"listen address without a port", "server:\n  http: 127.0.0.1\n", []string{
 			`inline.yaml:2: server.http: "127.0.0.1" is not a listen address; want host:port like 127.0.0.1:8080`}},
-		{"a section of a later version", "store: {}\nnotify:\n  channels: []\n", []string{
-			`inline.yaml:2: notify: this section is not supported by this version of gongdan yet; remove it`}},
+		{"an unknown notify channel", "store: {}\nnotify:\n  channels: []\n", []string{
+			`inline.yaml:3: notify.channels: unknown key "channels" (known here: customers, wecom)`}},
+		{"notify through a connector that is not WeCom", "connectors: [{name: hooks, type: webhook}]\nnotify:\n  wecom: {connector: hooks}\n  customers: {}\n", []string{
+			`inline.yaml:3: notify.wecom.connector: hooks is a webhook connector; WeCom app messages need a wechat.work one`,
+			`inline.yaml:4: notify.customers: customers are told on the official account they wrote to, and there is no wechat.officialaccount connector`}},
 		{"routing and calendar mistakes at their lines", `sla:
   calendars:
     - name: cn-office
@@ -409,7 +412,7 @@ func TestLoadValid(t *testing.T) {
 	require.NotNil(t, cfg.Routing, "an empty section is kept")
 	assert.NotNil(t, cfg.Routing.Router, "and routes nothing")
 	assert.Empty(t, cfg.SLA.Calendars, "a null section is as good as absent")
-	assert.Nil(t, cfg.Notify.Raw)
+	assert.Nil(t, cfg.Notify.WeCom)
 }
 
 func TestDefaults(t *testing.T) {

@@ -51,6 +51,18 @@ type Source struct {
 	Normalizer normalize.Normalizer
 }
 
+// Consumer takes the messages of a topic, each acked once Handle returns nil. An error is
+// retried with back-off, then kept as a dead letter of handler Name, which an operator can
+// replay. Handle must tolerate a message twice (a crash between it and the ack).
+type Consumer struct {
+	// Name names the handler, its durable subscription and its dead letters.
+	Name  string
+	Topic string
+	// Concurrency is how many messages are handled at once; default 4.
+	Concurrency int
+	Handle      func(ctx context.Context, payload []byte, metadata map[string]string) error
+}
+
 // IntakeFunc hands a draft to the core. It returns only once the ticket is durable (or the
 // draft was recognised as a duplicate or merged). It must be idempotent on the draft's dedup
 // key: a crash between it and the ack redelivers the draft.
@@ -79,6 +91,9 @@ type Options struct {
 	// Default 5; backoff from RetryInterval (default 100ms), doubling, up to 5s.
 	Retries       int
 	RetryInterval time.Duration
+	// Consumers take messages of other topics (the core's events) under the same retries and
+	// dead letters.
+	Consumers []Consumer
 	// IntakeConcurrency is how many drafts are handed to the core at once, so that the
 	// engine's group commit has something to group. Default 64.
 	IntakeConcurrency int
@@ -173,6 +188,19 @@ func New(opts Options) (*Pipeline, error) {
 		}
 		h := router.AddConsumerHandler("intake", TopicDrafts, sub, p.intakeHandler)
 		h.AddMiddleware(p.reliably("intake", TopicDrafts)...)
+	}
+	for _, c := range opts.Consumers {
+		if c.Concurrency <= 0 {
+			c.Concurrency = 4
+		}
+		sub, err := opts.Bus.Subscriber(c.Name, c.Concurrency)
+		if err != nil {
+			return nil, err
+		}
+		h := router.AddConsumerHandler(c.Name, c.Topic, sub, func(msg *message.Message) error {
+			return c.Handle(msg.Context(), msg.Payload, msg.Metadata)
+		})
+		h.AddMiddleware(p.reliably(c.Name, c.Topic)...)
 	}
 	return p, nil
 }

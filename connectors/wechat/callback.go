@@ -49,6 +49,8 @@ type Callback struct {
 	agentID    int
 	token      config.Secret
 	aesKey     config.Secret // encoded, 43 characters; empty in plain mode
+	secret     config.Secret // AppSecret or the app's Secret, for API calls; may be empty
+	work       workAPI       // wechat.work: the app's API client
 	mode       string
 	skew       time.Duration
 	window     time.Duration
@@ -85,6 +87,7 @@ func newCallback(typ string, conf *connectors.Conf, env connectors.Env) *Callbac
 func newOfficialAccount(conf *connectors.Conf, env connectors.Env) (connectors.Connector, error) {
 	c := newCallback(TypeOfficialAccount, conf, env)
 	c.receiverID = conf.String(fieldAppID)
+	c.secret = conf.Secret(fieldAppSecret)
 	c.guide = newGuide(conf, c.window, env.Enricher)
 	c.mode = conf.String(fieldMode)
 	if c.mode == "" {
@@ -100,6 +103,7 @@ func newWork(conf *connectors.Conf, env connectors.Env) (connectors.Connector, e
 	c := newCallback(TypeWork, conf, env)
 	c.receiverID = conf.String(fieldCorpID)
 	c.agentID = conf.Int(fieldAgentID)
+	c.secret = conf.Secret(fieldCorpSecret)
 	c.mode = modeSafe
 	return c, nil
 }
@@ -109,6 +113,7 @@ func newWork(conf *connectors.Conf, env connectors.Env) (connectors.Connector, e
 type OfficialAccount struct {
 	*Callback
 	conf *connectors.Conf
+	api  officialAccountAPI
 }
 
 // Validate refuses an encrypting mode without the key to decrypt with.

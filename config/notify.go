@@ -1,0 +1,69 @@
+package config
+
+// Notify is the notify section: who is told what, outside gongdan, as tickets move.
+type Notify struct {
+	// Customers: the customer of a ticket that came in through a WeChat official account is
+	// told, on that account, when it is accepted, resolved and escalated.
+	Customers *NotifyCustomers `yaml:"customers"`
+	// WeCom: staff (engineers, team leads, the people of SLA tiers) get WeCom app messages.
+	WeCom *NotifyWeCom `yaml:"wecom"`
+}
+
+// NotifyCustomers says which moves of their ticket customers hear of.
+type NotifyCustomers struct {
+	Accepted  *bool `yaml:"accepted"`
+	Resolved  *bool `yaml:"resolved"`
+	Escalated *bool `yaml:"escalated"`
+	// ConfirmURL is the link in the resolved message where the customer confirms and rates;
+	// {id} is replaced with the ticket id.
+	ConfirmURL string `yaml:"confirm_url"`
+}
+
+// NotifyWeCom sends staff notifications through a wechat.work connector's app.
+type NotifyWeCom struct {
+	// Connector names the wechat.work connector whose app (corp_id, agent_id, corp_secret)
+	// sends.
+	Connector string `yaml:"connector"`
+	// Users maps gongdan's people (engineer and lead ids) to WeCom UserIDs; unlisted ids are
+	// taken as UserIDs.
+	Users map[string]string `yaml:"users"`
+	// Assigned: an engineer is told of each ticket assigned to them (default true).
+	Assigned *bool `yaml:"assigned"`
+	// RoutingFailed: the team lead is told when routing finds no one (default true).
+	RoutingFailed *bool `yaml:"routing_failed"`
+	// SLA: the people of SLA warnings, breaches and tiers are told (default true).
+	SLA *bool `yaml:"sla"`
+}
+
+// On reports a switch that defaults to true.
+func On(b *bool) bool { return b == nil || *b }
+
+func (n *Notify) validate(connectors []Connector) []problem {
+	var ps []problem
+	if w := n.WeCom; w != nil {
+		found := false
+		for _, c := range connectors {
+			if c.Name == w.Connector {
+				found = true
+				if c.Type != "wechat.work" {
+					ps = append(ps, problemf("wecom.connector", "%s is a %s connector; WeCom app messages need a wechat.work one", c.Name, c.Type))
+				}
+			}
+		}
+		if w.Connector == "" {
+			ps = append(ps, problemf("wecom.connector", "name the wechat.work connector whose app sends the messages"))
+		} else if !found {
+			ps = append(ps, problemf("wecom.connector", "no connector is named %q", w.Connector))
+		}
+	}
+	if c := n.Customers; c != nil {
+		found := false
+		for _, con := range connectors {
+			found = found || con.Type == "wechat.officialaccount"
+		}
+		if !found {
+			ps = append(ps, problemf("customers", "customers are told on the official account they wrote to, and there is no wechat.officialaccount connector"))
+		}
+	}
+	return ps
+}

@@ -1,0 +1,206 @@
+package wechat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/silenceper/wechat/v2/cache"
+	"github.com/silenceper/wechat/v2/credential"
+	oaconfig "github.com/silenceper/wechat/v2/officialaccount/config"
+	oacontext "github.com/silenceper/wechat/v2/officialaccount/context"
+	"github.com/silenceper/wechat/v2/officialaccount/message"
+	"github.com/silenceper/wechat/v2/util"
+	workconfig "github.com/silenceper/wechat/v2/work/config"
+	workcontext "github.com/silenceper/wechat/v2/work/context"
+	workmessage "github.com/silenceper/wechat/v2/work/message"
+)
+
+func init() {
+	// The library's calls go through this client; http.DefaultClient never times out, and a
+	// notification must not hang its consumer.
+	if util.DefaultHTTPClient == http.DefaultClient {
+		util.DefaultHTTPClient = &http.Client{Timeout: 15 * time.Second}
+	}
+}
+
+// tokenCache is the access token cache of one connector's API client. The library keeps
+// tokens in it until they expire; clear drops them when WeChat says one is no longer valid
+// (another server fetched a new one), so that the next call fetches a fresh one.
+type tokenCache struct {
+	mu sync.Mutex
+	m  map[string]cached
+}
+
+type cached struct {
+	v       any
+	expires time.Time
+}
+
+func newTokenCache() *tokenCache { return &tokenCache{m: map[string]cached{}} }
+
+func (c *tokenCache) Get(key string) any {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[key]
+	if !ok || (!e.expires.IsZero() && time.Now().After(e.expires)) {
+		return nil
+	}
+	return e.v
+}
+
+func (c *tokenCache) Set(key string, v any, timeout time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := cached{v: v}
+	if timeout > 0 {
+		e.expires = time.Now().Add(timeout)
+	}
+	c.m[key] = e
+	return nil
+}
+
+func (c *tokenCache) IsExist(key string) bool { return c.Get(key) != nil }
+
+func (c *tokenCache) Delete(key string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, key)
+	return nil
+}
+
+func (c *tokenCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.m)
+}
+
+var _ cache.Cache = (*tokenCache)(nil)
+
+// apiError turns the library's error into one that names the connector and never a token,
+// and drops the cached token when WeChat refused it.
+func apiError(connector string, tokens *tokenCache, err error) error {
+	code, msg, ok := errcodeOf(err)
+	if ok {
+		switch code {
+		case 40001, 40014, 42001: // invalid credential, invalid token, token expired
+			tokens.clear()
+		}
+		return fmt.Errorf("wechat API (connector %s): errcode %d: %s", connector, code, msg)
+	}
+	// Transport errors carry the URL, and the URL the access token: say only what failed.
+	text := accessTokenRE.ReplaceAllString(err.Error(), "access_token=[redacted]")
+	return fmt.Errorf("wechat API (connector %s): %s", connector, text)
+}
+
+// accessTokenRE finds the access token in a URL an error quotes.
+var accessTokenRE = regexp.MustCompile(`access_token=[^&"\s]*`)
+
+// errcodeRE finds WeChat's error code in the errors of library calls that do not return a
+// util.CommonError (the customer message manager formats its own).
+var errcodeRE = regexp.MustCompile(`errcode=(-?\d+) ?, ?errmsg=(.*)$`)
+
+// errcodeOf is the WeChat error code and message an error carries, if it carries one.
+func errcodeOf(err error) (int64, string, bool) {
+	var ce *util.CommonError
+	if errors.As(err, &ce) {
+		return ce.ErrCode, ce.ErrMsg, true
+	}
+	if m := errcodeRE.FindStringSubmatch(err.Error()); m != nil {
+		code, _ := strconv.ParseInt(m[1], 10, 64)
+		return code, m[2], true
+	}
+	return 0, "", false
+}
+
+// officialAccountAPI is an official account's API client, made on first use.
+type officialAccountAPI struct {
+	once     sync.Once
+	messages *message.Manager
+	tokens   *tokenCache
+	err      error
+}
+
+// SendCustomerText sends a customer service text message (客服消息) to a customer of the
+// account: WeChat delivers it when the customer wrote to the account within the last 48 hours.
+func (o *OfficialAccount) SendCustomerText(_ context.Context, openID, text string) error {
+	api := &o.api
+	api.once.Do(func() {
+		secret := o.secret
+		if secret == "" {
+			api.err = fmt.Errorf("connector %s has no app_secret: it cannot send messages to customers", o.name)
+			return
+		}
+		api.tokens = newTokenCache()
+		cfg := &oaconfig.Config{AppID: o.receiverID, AppSecret: secret.Reveal(), Cache: api.tokens}
+		api.messages = message.NewMessageManager(&oacontext.Context{Config: cfg,
+			AccessTokenHandle: credential.NewDefaultAccessToken(cfg.AppID, cfg.AppSecret, credential.CacheKeyOfficialAccountPrefix, api.tokens)})
+	})
+	if api.err != nil {
+		return api.err
+	}
+	if err := api.messages.Send(message.NewCustomerTextMessage(openID, text)); err != nil {
+		return apiError(o.name, api.tokens, err)
+	}
+	return nil
+}
+
+// workAPI is a WeCom app's API client, made on first use.
+type workAPI struct {
+	once   sync.Once
+	client *workmessage.Client
+	tokens *tokenCache
+	err    error
+}
+
+// SendAppText sends a WeCom app text message (应用消息) to people by UserID.
+func (c *Callback) SendAppText(_ context.Context, userIDs []string, text string) error {
+	if c.typ != TypeWork {
+		return fmt.Errorf("connector %s is a %s: app messages go through a wechat.work connector", c.name, c.typ)
+	}
+	api := &c.work
+	api.once.Do(func() {
+		switch {
+		case c.secret == "":
+			api.err = fmt.Errorf("connector %s has no corp_secret: it cannot send app messages", c.name)
+		case c.agentID == 0:
+			api.err = fmt.Errorf("connector %s has no agent_id: app messages are sent as an app", c.name)
+		default:
+			api.tokens = newTokenCache()
+			cfg := &workconfig.Config{CorpID: c.receiverID, CorpSecret: c.secret.Reveal(), AgentID: strconv.Itoa(c.agentID), Cache: api.tokens}
+			api.client = workmessage.NewClient(&workcontext.Context{Config: cfg,
+				AccessTokenHandle: credential.NewWorkAccessToken(cfg.CorpID, cfg.CorpSecret, cfg.AgentID, credential.CacheKeyWorkPrefix, api.tokens)})
+		}
+	})
+	if api.err != nil {
+		return api.err
+	}
+	resp, err := api.client.SendText(workmessage.SendTextRequest{
+		SendRequestCommon: &workmessage.SendRequestCommon{ToUser: strings.Join(userIDs, "|"), AgentID: strconv.Itoa(c.agentID)},
+		Text:              workmessage.TextField{Content: text},
+	})
+	if err == nil && resp.InvalidUser != "" {
+		// Sent to the others; the unknown ones are a config matter (notify.wecom.users),
+		// which retrying cannot fix.
+		return &InvalidUsersError{Connector: c.name, Users: resp.InvalidUser}
+	}
+	if err != nil {
+		return apiError(c.name, api.tokens, err)
+	}
+	return nil
+}
+
+// InvalidUsersError says which UserIDs WeCom does not know.
+type InvalidUsersError struct {
+	Connector, Users string
+}
+
+func (e *InvalidUsersError) Error() string {
+	return fmt.Sprintf("wechat API (connector %s): WeCom knows no user %s (map gongdan ids to UserIDs in notify.wecom.users)", e.Connector, e.Users)
+}

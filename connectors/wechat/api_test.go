@@ -1,0 +1,66 @@
+package wechat_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"gongdan/connectors/wechat"
+	"gongdan/connectors/wechat/wechattest"
+)
+
+func TestCustomerMessagesCacheTheTokenAndRenewARevokedOne(t *testing.T) {
+	api := wechattest.Start(t)
+	t.Setenv("T_WX_SECRET", "the-app-secret-0123")
+	r := oaRig(t, time.Now(), "app_secret: ${T_WX_SECRET}\n")
+	oa := r.conn.(*wechat.OfficialAccount)
+	ctx := context.Background()
+	require.NoError(t, oa.SendCustomerText(ctx, "oWang", "您的报修已受理"))
+	require.NoError(t, oa.SendCustomerText(ctx, "oLi", "您的报修已处理完成"))
+	assert.Equal(t, 1, api.Fetches(), "the access token is cached")
+	assert.Equal(t, []wechattest.Sent{{API: "custom", To: "oWang", Content: "您的报修已受理"}, {API: "custom", To: "oLi", Content: "您的报修已处理完成"}}, api.Sent())
+
+	api.RevokeTokens() // another server fetched a new token
+	err := oa.SendCustomerText(ctx, "oZhao", "x")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "errcode 40001")
+	assert.Contains(t, err.Error(), "connector gzh")
+	assert.NotContains(t, err.Error(), "TOKEN-", "no access token in errors")
+	require.NoError(t, oa.SendCustomerText(ctx, "oZhao", "x"), "the retry fetches a new token")
+	assert.Equal(t, 2, api.Fetches())
+
+	api.Fail(1, -1)
+	err = oa.SendCustomerText(ctx, "oZhao", "y")
+	assert.ErrorContains(t, err, "errcode -1")
+	assert.Equal(t, 2, api.Fetches(), "a failure that is not the token's keeps it")
+}
+
+func TestAnOfficialAccountWithoutSecretCannotSend(t *testing.T) {
+	wechattest.Start(t)
+	r := oaRig(t, time.Now(), "")
+	err := r.conn.(*wechat.OfficialAccount).SendCustomerText(context.Background(), "o1", "x")
+	assert.ErrorContains(t, err, "connector gzh has no app_secret")
+}
+
+func TestWeComAppMessages(t *testing.T) {
+	api := wechattest.Start(t)
+	t.Setenv("T_WECOM_TOKEN", wecomToken)
+	t.Setenv("T_WECOM_AES_KEY", wecomAESKey)
+	t.Setenv("T_WECOM_SECRET", "corp-secret-0123456")
+	r := newRig(t, "name: wecom\ntype: wechat.work\ncorp_id: "+wecomCorpID+"\nagent_id: 1000002\ncorp_secret: ${T_WECOM_SECRET}\ntoken: ${T_WECOM_TOKEN}\nencoding_aes_key: ${T_WECOM_AES_KEY}\n", time.Now())
+	w := r.conn.(*wechat.Callback)
+	require.NoError(t, w.SendAppText(context.Background(), []string{"LiGong", "WangJingli"}, "新工单 GD-20261202-000001"))
+	assert.Equal(t, []wechattest.Sent{{API: "app", To: "LiGong|WangJingli", Content: "新工单 GD-20261202-000001", AgentID: "1000002"}}, api.Sent())
+
+	api.UnknownUsers("nobody")
+	err := w.SendAppText(context.Background(), []string{"nobody"}, "x")
+	var iu *wechat.InvalidUsersError
+	require.ErrorAs(t, err, &iu)
+	assert.Equal(t, "nobody", iu.Users)
+
+	noAgent := newRig(t, "name: wecom2\ntype: wechat.work\ncorp_id: "+wecomCorpID+"\ncorp_secret: ${T_WECOM_SECRET}\ntoken: ${T_WECOM_TOKEN}\nencoding_aes_key: ${T_WECOM_AES_KEY}\n", time.Now())
+	assert.ErrorContains(t, noAgent.conn.(*wechat.Callback).SendAppText(context.Background(), []string{"a"}, "x"), "no agent_id")
+}

@@ -1,0 +1,199 @@
+// Package wechattest is a fake WeChat and WeCom API server for tests: access tokens, customer
+// service messages (official accounts) and app messages (WeCom). Tests point the WeChat
+// library's HTTP client at it (Redirect), so nothing reaches the internet.
+package wechattest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/silenceper/wechat/v2/util"
+)
+
+// Sent is one message the fake API took.
+type Sent struct {
+	// API is "custom" (an official account's customer service message) or "app" (WeCom).
+	API string
+	// To is the openid, or the WeCom UserIDs joined with |.
+	To      string
+	Content string
+	AgentID string
+}
+
+// API is the fake server.
+type API struct {
+	srv *httptest.Server
+
+	mu          sync.Mutex
+	tokens      map[string]bool // valid access tokens
+	fetches     int             // tokens handed out
+	sent        []Sent
+	failNext    int      // the next sends answer this errcode, once each
+	failCount   int      // how many sends to fail
+	unknownUser []string // WeCom UserIDs reported as invalid
+}
+
+// Start runs a fake API and points the library at it until the test ends.
+func Start(t interface {
+	Cleanup(func())
+}) *API {
+	a := &API{tokens: map[string]bool{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /cgi-bin/token", a.token)    // official account: appid, secret
+	mux.HandleFunc("GET /cgi-bin/gettoken", a.token) // WeCom: corpid, corpsecret
+	mux.HandleFunc("POST /cgi-bin/message/custom/send", a.custom)
+	mux.HandleFunc("POST /cgi-bin/message/send", a.app)
+	a.srv = httptest.NewServer(mux)
+	old := util.DefaultHTTPClient
+	util.DefaultHTTPClient = &http.Client{Transport: Redirect(a.srv.URL)}
+	t.Cleanup(func() {
+		util.DefaultHTTPClient = old
+		a.srv.Close()
+	})
+	return a
+}
+
+// Redirect is a transport that sends every request to base, whatever its host.
+func Redirect(base string) http.RoundTripper {
+	u, err := url.Parse(base)
+	if err != nil {
+		panic(err)
+	}
+	return roundTrip(func(r *http.Request) (*http.Response, error) {
+		r = r.Clone(r.Context())
+		r.URL.Scheme, r.URL.Host = u.Scheme, u.Host
+		return http.DefaultTransport.RoundTrip(r)
+	})
+}
+
+type roundTrip func(*http.Request) (*http.Response, error)
+
+func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func (a *API) token(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if (q.Get("secret") == "" && q.Get("corpsecret") == "") || (q.Get("appid") == "" && q.Get("corpid") == "") {
+		writeJSON(w, map[string]any{"errcode": 40013, "errmsg": "invalid appid"})
+		return
+	}
+	a.mu.Lock()
+	a.fetches++
+	tok := fmt.Sprintf("TOKEN-%d", a.fetches)
+	a.tokens[tok] = true
+	a.mu.Unlock()
+	writeJSON(w, map[string]any{"access_token": tok, "expires_in": 7200, "errcode": 0})
+}
+
+// check answers a send that cannot go through (bad token, an injected failure); ok false.
+func (a *API) check(w http.ResponseWriter, r *http.Request) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.tokens[r.URL.Query().Get("access_token")] {
+		writeJSON(w, map[string]any{"errcode": 40001, "errmsg": "invalid credential, access_token is invalid or not latest"})
+		return false
+	}
+	if a.failCount > 0 {
+		a.failCount--
+		writeJSON(w, map[string]any{"errcode": a.failNext, "errmsg": "system error"})
+		return false
+	}
+	return true
+}
+
+func (a *API) custom(w http.ResponseWriter, r *http.Request) {
+	if !a.check(w, r) {
+		return
+	}
+	var m struct {
+		ToUser string `json:"touser"`
+		Text   struct {
+			Content string `json:"content"`
+		} `json:"text"`
+	}
+	b, _ := io.ReadAll(r.Body)
+	if err := json.Unmarshal(b, &m); err != nil {
+		writeJSON(w, map[string]any{"errcode": 47001, "errmsg": "data format error"})
+		return
+	}
+	a.mu.Lock()
+	a.sent = append(a.sent, Sent{API: "custom", To: m.ToUser, Content: m.Text.Content})
+	a.mu.Unlock()
+	writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok"})
+}
+
+func (a *API) app(w http.ResponseWriter, r *http.Request) {
+	if !a.check(w, r) {
+		return
+	}
+	var m struct {
+		ToUser  string `json:"touser"`
+		AgentID string `json:"agentid"`
+		Text    struct {
+			Content string `json:"content"`
+		} `json:"text"`
+	}
+	b, _ := io.ReadAll(r.Body)
+	if err := json.Unmarshal(b, &m); err != nil {
+		writeJSON(w, map[string]any{"errcode": 47001, "errmsg": "data format error"})
+		return
+	}
+	a.mu.Lock()
+	var invalid []string
+	for _, u := range strings.Split(m.ToUser, "|") {
+		for _, x := range a.unknownUser {
+			if u == x {
+				invalid = append(invalid, u)
+			}
+		}
+	}
+	a.sent = append(a.sent, Sent{API: "app", To: m.ToUser, Content: m.Text.Content, AgentID: m.AgentID})
+	a.mu.Unlock()
+	writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "invaliduser": strings.Join(invalid, "|")})
+}
+
+// Sent is what the fake took, in order.
+func (a *API) Sent() []Sent {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]Sent(nil), a.sent...)
+}
+
+// Fetches is how many access tokens were handed out.
+func (a *API) Fetches() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.fetches
+}
+
+// RevokeTokens makes every token handed out so far invalid (errcode 40001), as when
+// another server fetched a new one.
+func (a *API) RevokeTokens() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	clear(a.tokens)
+}
+
+// Fail makes the next n sends answer errcode.
+func (a *API) Fail(n, errcode int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.failCount, a.failNext = n, errcode
+}
+
+// UnknownUsers makes WeCom report these UserIDs as invalid.
+func (a *API) UnknownUsers(ids ...string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.unknownUser = ids
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
