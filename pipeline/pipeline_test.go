@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -255,4 +256,74 @@ func TestAMessageIsNotAckedUntilItsDeadLetterIsStored(t *testing.T) {
 	require.Eventually(t, func() bool { return len(f.deadLetters(t)) == 1 }, wait, tick)
 	assert.Equal(t, int32(0), store.fails.Load(), "both failed puts were retried by redelivery")
 	assert.Equal(t, 1, f.deadLetters(t)[0].Attempts, "the redeliveries keep one record")
+}
+
+// TestConsumersAreRetriedDeadLetteredAndReplayed: a consumer of another topic (the notifier
+// of the core's events) runs under the same retries and dead letters as the pipeline's own
+// handlers, and a replay hands the message to it again.
+func TestConsumersAreRetriedDeadLetteredAndReplayed(t *testing.T) {
+	ctx := context.Background()
+	bus, err := pipeline.OpenBus(ctx, pipeline.BusConfig{Driver: "memory"}, nil)
+	require.NoError(t, err)
+	dls := deadletter.NewMemory()
+	var mu sync.Mutex
+	failures := map[string]int{"transient": 2, "doomed": 100}
+	var handled []string
+	p, err := pipeline.New(pipeline.Options{Bus: bus, DeadLetters: dls, Retries: 3, RetryInterval: time.Millisecond,
+		Consumers: []pipeline.Consumer{{Name: "notify", Topic: pipeline.TopicEvents, Handle: func(_ context.Context, payload []byte, meta map[string]string) error {
+			mu.Lock()
+			defer mu.Unlock()
+			key := string(payload)
+			switch {
+			case key == "permanent":
+				return pipeline.Permanent(errors.New("no such user"))
+			case failures[key] > 0:
+				failures[key]--
+				return errors.New("wechat API: timeout")
+			}
+			handled = append(handled, key+"/"+meta["event_id"])
+			return nil
+		}}}})
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	<-p.Running()
+	defer func() {
+		require.NoError(t, p.Close())
+		require.NoError(t, <-done)
+		require.NoError(t, bus.Close())
+	}()
+	pub := bus.Publisher()
+	for i, key := range []string{"transient", "doomed", "permanent"} {
+		m := message.NewMessage(fmt.Sprint("msg-", i), []byte(key))
+		m.Metadata.Set("event_id", fmt.Sprint(i))
+		require.NoError(t, pub.Publish(pipeline.TopicEvents, m))
+	}
+	page := func() []deadletter.DeadLetter {
+		pg, err := dls.DeadLetters(ctx, deadletter.Query{Limit: 10})
+		require.NoError(t, err)
+		return pg.DeadLetters
+	}
+	require.Eventually(t, func() bool { return len(page()) == 2 }, wait, tick)
+	mu.Lock()
+	assert.Equal(t, []string{"transient/0"}, handled, "retried until it went through")
+	failures["doomed"] = 0 // WeChat is back
+	mu.Unlock()
+	byKey := map[string]deadletter.DeadLetter{}
+	for _, dl := range page() {
+		assert.Equal(t, "notify", dl.Handler)
+		assert.Equal(t, pipeline.TopicEvents, dl.Topic)
+		byKey[string(dl.Payload)] = dl
+	}
+	assert.Equal(t, 4, byKey["doomed"].Attempts)
+	assert.Equal(t, 1, byKey["permanent"].Attempts, "a permanent error skips the retries")
+
+	_, err = p.Replay(ctx, byKey["doomed"].ID)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(handled) == 2
+	}, wait, tick)
+	assert.Equal(t, "doomed/1", handled[1], "the replay keeps the metadata")
 }

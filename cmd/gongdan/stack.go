@@ -22,6 +22,7 @@ import (
 	"gongdan/core/ticket"
 	"gongdan/devices"
 	"gongdan/normalize"
+	"gongdan/notify"
 	"gongdan/pipeline"
 )
 
@@ -106,9 +107,14 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 		}
 		sources = append(sources, src)
 	}
+	consumers, err := s.notifier(cfg)
+	if err != nil {
+		return nil, userError(err)
+	}
 	pl, err = pipeline.New(pipeline.Options{
 		Bus:         s.bus,
 		Sources:     sources,
+		Consumers:   consumers,
 		Enrich:      cfg.Normalize.Enricher.Enrich,
 		Intake:      s.intake,
 		Permanent:   permanentIntakeError,
@@ -157,6 +163,35 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 		return nil, err
 	}
 	return s, nil
+}
+
+// notifier builds the notify section's consumer of the core's events: customers are told
+// through the official account connectors, staff through the WeCom connector it names.
+func (s *stack) notifier(cfg *config.Config) ([]pipeline.Consumer, error) {
+	nc := cfg.Notify
+	if nc.Customers == nil && nc.WeCom == nil {
+		return nil, nil
+	}
+	opts := notify.Options{Config: nc, Ticket: s.store.Ticket, Customers: map[string]notify.CustomerSender{},
+		Location: cfg.Server.Location, Logger: s.log.With("component", "notify")}
+	for _, inst := range s.conns.Instances() {
+		if cs, ok := inst.Connector.(notify.CustomerSender); ok {
+			opts.Customers[inst.Name] = cs
+		}
+	}
+	if w := nc.WeCom; w != nil {
+		inst, ok := s.conns.Instance(w.Connector)
+		staff, isStaff := inst.Connector.(notify.StaffSender)
+		if !ok || !isStaff {
+			return nil, fmt.Errorf("notify.wecom.connector: %s is not a wechat.work connector", w.Connector)
+		}
+		opts.Staff = staff
+	}
+	if cfg.Routing != nil {
+		router := cfg.Routing.Router
+		opts.Name = func(id string) string { e, _ := router.Engineer(id); return e.Name }
+	}
+	return []pipeline.Consumer{notify.New(opts).Consumer()}, nil
 }
 
 // openDevices builds the device registry from the config's devices and the edits made through

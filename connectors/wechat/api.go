@@ -92,7 +92,7 @@ func apiError(connector string, tokens *tokenCache, err error) error {
 		case 40001, 40014, 42001: // invalid credential, invalid token, token expired
 			tokens.clear()
 		}
-		return fmt.Errorf("wechat API (connector %s): errcode %d: %s", connector, code, msg)
+		return &APIError{Connector: connector, Code: code, Msg: msg}
 	}
 	// Transport errors carry the URL, and the URL the access token: say only what failed.
 	text := accessTokenRE.ReplaceAllString(err.Error(), "access_token=[redacted]")
@@ -196,10 +196,35 @@ func (c *Callback) SendAppText(_ context.Context, userIDs []string, text string)
 	return nil
 }
 
+// APIError is an error code WeChat answered.
+type APIError struct {
+	Connector string
+	Code      int64
+	Msg       string
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("wechat API (connector %s): errcode %d: %s", e.Connector, e.Code, e.Msg)
+}
+
+// Permanent reports an answer that sending again cannot change: the customer has not
+// written within 48 hours (45015), unfollowed the account (43004), or is unknown (40003), or
+// the account may send no more today (45047).
+func (e *APIError) Permanent() bool {
+	switch e.Code {
+	case 40003, 43004, 45015, 45047:
+		return true
+	}
+	return false
+}
+
 // InvalidUsersError says which UserIDs WeCom does not know.
 type InvalidUsersError struct {
 	Connector, Users string
 }
+
+// Permanent: only a config change (notify.wecom.users) fixes it.
+func (e *InvalidUsersError) Permanent() bool { return true }
 
 func (e *InvalidUsersError) Error() string {
 	return fmt.Sprintf("wechat API (connector %s): WeCom knows no user %s (map gongdan ids to UserIDs in notify.wecom.users)", e.Connector, e.Users)

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/silenceper/wechat/v2/util"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"gongdan/config"
+	_ "gongdan/connectors/all"
+	"gongdan/connectors/wechat/wechattest"
+	"gongdan/core/ticket"
+)
+
+// TestNotificationsReachWeChatAndWeCom: a customer writes to the official account; the
+// ticket is routed to 李工, who gets a WeCom app message with the ticket; when he accepts and
+// resolves it, the customer is told on the account, the last time with the confirm link. The
+// WeChat API is a fake (the library's client redirected); nothing reaches the internet.
+func TestNotificationsReachWeChatAndWeCom(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole stack")
+	}
+	api := wechattest.Start(t)
+	const (
+		token  = "notifytoken"
+		appID  = "wx2c2769f8efd9abc2"
+		aesKey = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+		openID = "oNotify0001"
+	)
+	dir := t.TempDir()
+	cfg, err := config.Parse("notify.yaml", []byte(`
+server:
+  http: 127.0.0.1:0
+  tokens:
+    - {token: test-admin-token-0123456789, actor: admin-1, role: admin}
+    - {token: test-eng-li-token-0123456789, actor: eng-li, role: engineer}
+store: {driver: sqlite, path: gongdan.db}
+bus: {driver: nats, embedded: true, dir: nats}
+connectors:
+  - {name: gzh, type: wechat.officialaccount, app_id: `+appID+`, app_secret: app-secret-0123456, token: `+token+`, encoding_aes_key: `+aesKey+`}
+  - {name: wecom, type: wechat.work, corp_id: ww5823bf96d3bd56c7, agent_id: 1000002, corp_secret: corp-secret-0123456, token: `+token+`, encoding_aes_key: `+aesKey+`}
+routing:
+  engineers:
+    - {id: eng-li, name: 李工, home: {lat: 31.30, lon: 120.62}, radius_km: 30, max_open: 5}
+  teams:
+    - {id: suzhou-a, lead: sup-wang, members: [eng-li]}
+  rules:
+    - {id: all, route_to: {team: suzhou-a}}
+notify:
+  customers: {confirm_url: "https://service.example.com/confirm/{id}"}
+  wecom: {connector: wecom, users: {eng-li: LiGong}}
+`))
+	require.NoError(t, err)
+	cfg.ResolvePaths(dir)
+	ctx := context.Background()
+	st, err := openStack(ctx, cfg, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	require.NoError(t, err)
+	defer st.close(context.Background())
+	require.NoError(t, st.start(ctx))
+	srv := httptest.NewServer(st.api)
+	defer srv.Close()
+
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	plain := "<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[" + openID + "]]></FromUserName><CreateTime>" + ts +
+		"</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[3号楼空调不制冷，电话13812345678]]></Content><MsgId>9001</MsgId></xml>"
+	enc, err := util.EncryptMsg([]byte("0123456789abcdef"), []byte(plain), appID, aesKey)
+	require.NoError(t, err)
+	q := url.Values{"signature": {util.Signature(token, ts, "1")}, "timestamp": {ts}, "nonce": {"1"},
+		"encrypt_type": {"aes"}, "msg_signature": {util.Signature(token, ts, "1", string(enc))}}
+	status, body, err := call("POST", srv.URL+"/wechat/gzh?"+q.Encode(), "", "<xml><Encrypt><![CDATA["+string(enc)+"]]></Encrypt></xml>")
+	require.NoError(t, err)
+	require.Equal(t, 200, status, string(body))
+
+	var tk ticket.Ticket
+	require.Eventually(t, func() bool {
+		st, b, err := call("GET", srv.URL+"/api/v1/tickets", "test-admin-token-0123456789", "")
+		var page struct{ Tickets []ticket.Ticket }
+		if err != nil || st != 200 || json.Unmarshal(b, &page) != nil || len(page.Tickets) != 1 {
+			return false
+		}
+		tk = page.Tickets[0]
+		return tk.Assignee == "eng-li"
+	}, time.Minute, 20*time.Millisecond, "the ticket is routed to eng-li")
+
+	waitSent := func(n int) []wechattest.Sent {
+		t.Helper()
+		require.Eventually(t, func() bool { return len(api.Sent()) >= n }, time.Minute, 20*time.Millisecond, "%d messages sent; have %v", n, api.Sent())
+		return api.Sent()
+	}
+	sent := waitSent(1)
+	assert.Equal(t, "app", sent[0].API)
+	assert.Equal(t, "LiGong", sent[0].To, "the engineer, by WeCom UserID")
+	assert.Equal(t, "1000002", sent[0].AgentID)
+	assert.Contains(t, sent[0].Content, "【新工单】"+tk.ID)
+	assert.Contains(t, sent[0].Content, "13812345678")
+
+	const li = "test-eng-li-token-0123456789"
+	for _, action := range []string{"accept", "start", "resolve"} {
+		data := `{}`
+		if action == "resolve" {
+			data = `{"data": {"root_cause": "冷媒不足，已补充"}}`
+		}
+		st, b, err := call("POST", srv.URL+"/api/v1/tickets/"+tk.ID+"/actions/"+action, li, data)
+		require.NoError(t, err)
+		require.Equal(t, 200, st, "%s: %s", action, b)
+	}
+	sent = waitSent(3)
+	assert.Equal(t, wechattest.Sent{API: "custom", To: openID, Content: "您的报修 " + tk.ID + "（3号楼空调不制冷，电话13812345678）已由李工受理，工程师会尽快与您联系。"}, sent[1])
+	assert.Equal(t, "custom", sent[2].API)
+	assert.Equal(t, openID, sent[2].To)
+	assert.True(t, strings.HasSuffix(sent[2].Content, "https://service.example.com/confirm/"+tk.ID), sent[2].Content)
+	assert.Equal(t, 2, api.Fetches(), "one access token per app, cached")
+	assert.Len(t, api.Sent(), 3, "nothing more: start is not told")
+}

@@ -1,0 +1,316 @@
+// Package notify tells people outside gongdan what happens to tickets: the customer who wrote
+// in through a WeChat official account hears that their request was accepted, resolved or
+// escalated; engineers, team leads and the people of SLA tiers get WeCom app messages.
+//
+// It reads the core's events from the bus (pipeline.TopicEvents) as a pipeline consumer, so
+// delivery is durable: an event is acked only once its message is sent; a failure is retried
+// with back-off and then kept as a dead letter an operator can replay.
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"gongdan/config"
+	"gongdan/core/ticket"
+	"gongdan/normalize"
+	"gongdan/pipeline"
+)
+
+// CustomerSender sends a text to a customer of an official account (connectors/wechat).
+type CustomerSender interface {
+	SendCustomerText(ctx context.Context, openID, text string) error
+}
+
+// StaffSender sends a text to people by their WeCom UserIDs (connectors/wechat).
+type StaffSender interface {
+	SendAppText(ctx context.Context, userIDs []string, text string) error
+}
+
+// Options configure a Notifier.
+type Options struct {
+	Config config.Notify
+	// Ticket reads a ticket as it is now.
+	Ticket func(ctx context.Context, id string) (ticket.Ticket, error)
+	// Customers are the official accounts by connector name: a customer is told on the one
+	// their ticket came in through.
+	Customers map[string]CustomerSender
+	// Staff sends WeCom app messages; nil sends none.
+	Staff StaffSender
+	// Name is a person's display name (李工) for a gongdan id; nil or "" uses the id.
+	Name func(id string) string
+	// Location is the time zone of times in messages; default time.Local.
+	Location *time.Location
+	Logger   *slog.Logger
+}
+
+// Notifier turns events into messages.
+type Notifier struct {
+	opts Options
+
+	mu   sync.Mutex
+	sent map[string]bool // event ids whose messages went out, against redeliveries
+	seq  []string
+}
+
+// maxRemembered bounds the event ids a Notifier remembers sending for.
+const maxRemembered = 10_000
+
+// New builds a Notifier.
+func New(opts Options) *Notifier {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Name == nil {
+		opts.Name = func(string) string { return "" }
+	}
+	if opts.Location == nil {
+		opts.Location = time.Local
+	}
+	return &Notifier{opts: opts, sent: map[string]bool{}}
+}
+
+// Consumer is the Notifier as a pipeline consumer of the core's events.
+func (n *Notifier) Consumer() pipeline.Consumer {
+	return pipeline.Consumer{Name: "notify", Topic: pipeline.TopicEvents, Handle: n.Handle}
+}
+
+// message is one text for one audience.
+type message struct {
+	customer bool     // to the ticket's customer, on the official account it came through
+	staff    []string // to these gongdan ids, by WeCom
+	text     string
+}
+
+// Handle sends what one event calls for. An error is retried; a permanent one
+// (pipeline.Permanent) goes to the dead letters at once.
+func (n *Notifier) Handle(ctx context.Context, payload []byte, meta map[string]string) error {
+	var ev ticket.Event
+	if err := json.Unmarshal(payload, &ev); err != nil {
+		return pipeline.Permanent(fmt.Errorf("notify: not an event: %w", err))
+	}
+	id := meta["event_id"]
+	if id == "" {
+		id = fmt.Sprintf("%s#%d", ev.TicketID, ev.Seq)
+	}
+	if n.done(id) {
+		return nil // a redelivery of an event whose messages went out
+	}
+	if !n.wants(ev) {
+		return nil
+	}
+	t, err := n.opts.Ticket(ctx, ev.TicketID)
+	if err != nil {
+		return fmt.Errorf("notify: reading %s: %w", ev.TicketID, err)
+	}
+	m, err := n.compose(ev, t)
+	if err != nil || m == nil {
+		return err
+	}
+	if err := n.send(ctx, t, *m); err != nil {
+		return err
+	}
+	n.remember(id)
+	return nil
+}
+
+// wants reports whether the config asks for a message on events like ev, before reading
+// the ticket.
+func (n *Notifier) wants(ev ticket.Event) bool {
+	c, w := n.opts.Config.Customers, n.opts.Config.WeCom
+	switch ev.Action {
+	case ticket.ActionAccept:
+		return c != nil && config.On(c.Accepted)
+	case ticket.ActionResolve:
+		return c != nil && config.On(c.Resolved)
+	case ticket.ActionEscalate:
+		return c != nil && config.On(c.Escalated)
+	case ticket.ActionAssign:
+		return w != nil && n.opts.Staff != nil && config.On(w.Assigned)
+	case ticket.ActionRoutingFailed:
+		return w != nil && n.opts.Staff != nil && config.On(w.RoutingFailed)
+	case ticket.ActionSLA:
+		return w != nil && n.opts.Staff != nil && config.On(w.SLA)
+	}
+	return false
+}
+
+// compose writes the message for ev on t; nil when there is no one to tell.
+func (n *Notifier) compose(ev ticket.Event, t ticket.Ticket) (*message, error) {
+	what := t.ID + " " // "GD-… 已…", or "GD-…（空调不制冷）已…"
+	if t.Title != "" {
+		what = t.ID + "（" + t.Title + "）"
+	}
+	switch ev.Action {
+	case ticket.ActionAccept:
+		who := n.name(t.Assignee)
+		if who == "" {
+			who = "工程师"
+		}
+		return &message{customer: true, text: fmt.Sprintf("您的报修 %s已由%s受理，工程师会尽快与您联系。", what, who)}, nil
+	case ticket.ActionResolve:
+		text := fmt.Sprintf("您的报修 %s已处理完成。", what)
+		if u := n.opts.Config.Customers.ConfirmURL; u != "" {
+			text += "请确认是否解决并评价：" + strings.ReplaceAll(u, "{id}", t.ID)
+		}
+		return &message{customer: true, text: text}, nil
+	case ticket.ActionEscalate:
+		return &message{customer: true, text: fmt.Sprintf("您的报修 %s已升级加急处理，我们会尽快给您答复。", what)}, nil
+	case ticket.ActionAssign:
+		if ev.To != ticket.StateAssigned || t.Assignee == "" {
+			return nil, nil
+		}
+		return &message{staff: []string{t.Assignee}, text: assignedText(t)}, nil
+	case ticket.ActionRoutingFailed:
+		var d ticket.RoutingFailedData
+		if err := json.Unmarshal(ev.Data, &d); err != nil {
+			return nil, pipeline.Permanent(fmt.Errorf("notify: %s#%d: %w", ev.TicketID, ev.Seq, err))
+		}
+		if d.Lead == "" {
+			return nil, nil
+		}
+		return &message{staff: []string{d.Lead}, text: fmt.Sprintf("【派单失败】%s\n原因：%s %s\n请手动派单。", strings.TrimSpace(what), d.Reason, d.Detail)}, nil
+	case ticket.ActionSLA:
+		var d ticket.SLAData
+		if err := json.Unmarshal(ev.Data, &d); err != nil {
+			return nil, pipeline.Permanent(fmt.Errorf("notify: %s#%d: %w", ev.TicketID, ev.Seq, err))
+		}
+		if len(d.Notify) == 0 {
+			return nil, nil
+		}
+		kind := map[string]string{"warning": "即将超时", "breach": "已超时", "tier": "超时升级"}[d.Kind]
+		if kind == "" {
+			kind = d.Kind
+		}
+		text := fmt.Sprintf("【SLA %s】%s\n目标：%s，应于 %s 前完成", kind, strings.TrimSpace(what), d.Target, d.Due.In(n.opts.Location).Format("2006-01-02 15:04"))
+		if d.Tier != "" {
+			text += "\n级别：" + d.Tier
+		}
+		if t.Assignee != "" {
+			text += "\n处理人：" + n.nameOrID(t.Assignee)
+		}
+		return &message{staff: d.Notify, text: text}, nil
+	}
+	return nil, nil
+}
+
+// assignedText is what an engineer is told of a ticket assigned to them: enough to set off.
+func assignedText(t ticket.Ticket) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "【新工单】%s\n%s\n紧急程度：%s", t.ID, t.Title, urgencyName(t.Urgency))
+	if t.Category != "" {
+		fmt.Fprintf(&b, "\n类别：%s", t.Category)
+	}
+	if t.Location.Address != "" {
+		fmt.Fprintf(&b, "\n地址：%s", t.Location.Address)
+	}
+	if t.Device.ID != "" {
+		fmt.Fprintf(&b, "\n设备：%s", strings.TrimSpace(t.Device.ID+" "+t.Device.Model))
+	}
+	if c := strings.TrimSpace(t.Customer.Name + " " + t.Customer.Phone); c != "" {
+		fmt.Fprintf(&b, "\n客户：%s", c)
+	}
+	if t.Description != "" && t.Description != t.Title {
+		fmt.Fprintf(&b, "\n描述：%s", normalize.Clip(t.Description, 200))
+	}
+	if t.RepeatOf != "" {
+		fmt.Fprintf(&b, "\n历史：重复报修，上次工单 %s", t.RepeatOf)
+	}
+	if n := len(t.Sources); n > 1 {
+		fmt.Fprintf(&b, "\n客户已补充 %d 条消息", n-1)
+	}
+	return b.String()
+}
+
+func urgencyName(u normalize.Urgency) string {
+	switch u {
+	case normalize.UrgencyRed:
+		return "红色（安全风险）"
+	case normalize.UrgencyOrange:
+		return "橙色（影响生产）"
+	case normalize.UrgencyYellow:
+		return "黄色（24 小时内响应）"
+	}
+	return "蓝色（常规）"
+}
+
+func (n *Notifier) name(id string) string {
+	if id == "" {
+		return ""
+	}
+	return n.opts.Name(id)
+}
+
+func (n *Notifier) nameOrID(id string) string {
+	if name := n.name(id); name != "" {
+		return name
+	}
+	return id
+}
+
+// send delivers m.
+func (n *Notifier) send(ctx context.Context, t ticket.Ticket, m message) error {
+	if m.customer {
+		if len(t.Sources) == 0 || t.Customer.WechatOpenID == "" {
+			return nil // not a WeChat customer: nothing to send through
+		}
+		sender := n.opts.Customers[t.Sources[0].Source.Connector]
+		if sender == nil {
+			return nil // came in elsewhere (a webhook with an openid): no account to send from
+		}
+		return classify(sender.SendCustomerText(ctx, t.Customer.WechatOpenID, m.text))
+	}
+	users := make([]string, 0, len(m.staff))
+	for _, id := range m.staff {
+		if u := n.opts.Config.WeCom.Users[id]; u != "" {
+			id = u
+		}
+		if !contains(users, id) {
+			users = append(users, id)
+		}
+	}
+	return classify(n.opts.Staff.SendAppText(ctx, users, m.text))
+}
+
+// classify marks the errors a retry cannot fix as permanent.
+func classify(err error) error {
+	var p interface{ Permanent() bool }
+	if errors.As(err, &p) && p.Permanent() {
+		return pipeline.Permanent(err)
+	}
+	return err
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (n *Notifier) done(id string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.sent[id]
+}
+
+func (n *Notifier) remember(id string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.sent[id] = true
+	n.seq = append(n.seq, id)
+	if len(n.seq) > maxRemembered {
+		for _, old := range n.seq[:len(n.seq)/2] {
+			delete(n.sent, old)
+		}
+		n.seq = append(n.seq[:0], n.seq[len(n.seq)/2:]...)
+	}
+}
