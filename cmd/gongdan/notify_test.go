@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"gongdan/config"
 	_ "gongdan/connectors/all"
 	"gongdan/connectors/wechat/wechattest"
+	"gongdan/core/engine"
 	"gongdan/core/ticket"
 )
 
@@ -121,4 +123,33 @@ notify:
 	assert.True(t, strings.HasSuffix(sent[2].Content, "https://service.example.com/confirm/"+tk.ID), sent[2].Content)
 	assert.Equal(t, 2, api.Fetches(), "one access token per app, cached")
 	assert.Len(t, api.Sent(), 3, "nothing more: start is not told")
+}
+
+type staffRecorder struct {
+	mu   sync.Mutex
+	sent []string
+}
+
+func (r *staffRecorder) SendAppText(_ context.Context, users []string, text string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sent = append(r.sent, strings.Join(users, "|")+": "+text)
+	return nil
+}
+
+func (r *staffRecorder) got() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.sent...)
+}
+
+// A red card has no event of its own: the engine's notification goes to the lead by WeCom;
+// the notifications that have events (routing failures, SLA) are left to the notify consumer.
+func TestARedCardReachesTheLead(t *testing.T) {
+	rec := &staffRecorder{}
+	s := &stack{log: slog.New(slog.DiscardHandler), staff: rec, staffUsers: map[string]string{"sup-wang": "WangJL"}}
+	s.engineNotification(engine.Notification{Kind: "routing_failed", To: "sup-wang", TicketID: "GD-1", Detail: "all_over_cap"})
+	s.engineNotification(engine.Notification{Kind: "red_card", To: "sup-wang", Engineer: "eng-li", Detail: "eng-li was rated 1 by 2 customers in a row"})
+	require.Eventually(t, func() bool { return len(rec.got()) > 0 }, time.Minute, 10*time.Millisecond)
+	assert.Equal(t, []string{"WangJL: 【红牌】eng-li was rated 1 by 2 customers in a row"}, rec.got())
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -42,8 +43,11 @@ type stack struct {
 
 	pipelineDone chan error
 	outbox       *pipeline.Outbox
-	stopOutbox   context.CancelFunc
-	outboxDone   chan struct{}
+	// staff sends WeCom app messages (notify.wecom), staffUsers maps ids to UserIDs.
+	staff      notify.StaffSender
+	staffUsers map[string]string
+	stopOutbox context.CancelFunc
+	outboxDone chan struct{}
 }
 
 // openStack builds the stack from a checked config whose paths are resolved. On error,
@@ -60,8 +64,8 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 	}
 	eopts := engine.Options{Store: s.store, Location: cfg.Server.Location, Logger: log, Registerer: reg}
 	if cfg.Routing != nil {
-		// Notifications go to the log until the notify section comes.
-		eopts.Routing = &engine.RoutingOptions{Router: cfg.Routing.Router, AcceptTimeout: cfg.Routing.AcceptTimeout.Std()}
+		eopts.Routing = &engine.RoutingOptions{Router: cfg.Routing.Router, AcceptTimeout: cfg.Routing.AcceptTimeout.Std(),
+			Notify: s.engineNotification}
 	}
 	if cfg.SLA.BuiltPolicies.Len() > 0 {
 		so := &engine.SLAOptions{Policies: cfg.SLA.BuiltPolicies, Fingerprint: cfg.SLA.Fingerprint}
@@ -165,6 +169,35 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 	return s, nil
 }
 
+// engineNotification takes the engine's notifications. Those with an event of their own
+// (routing failures, SLA marks) reach people through the notify consumer, durably; a red
+// card has none, so it goes to the lead by WeCom here, best effort (three tries), and every
+// notification is logged.
+func (s *stack) engineNotification(n engine.Notification) {
+	s.log.Warn("notification", "kind", n.Kind, "to", n.To, "ticket", n.TicketID, "engineer", n.Engineer, "detail", n.Detail)
+	if n.Kind != "red_card" || s.staff == nil || n.To == "" {
+		return
+	}
+	to := n.To
+	if u := s.staffUsers[to]; u != "" {
+		to = u
+	}
+	go func() {
+		wait := time.Second
+		for try := 1; ; try++ {
+			err := s.staff.SendAppText(context.Background(), []string{to}, "【红牌】"+n.Detail)
+			if err == nil || try == 3 {
+				if err != nil {
+					s.log.Error("notify: the red card did not reach the lead", "to", n.To, "err", err)
+				}
+				return
+			}
+			time.Sleep(wait)
+			wait *= 2
+		}
+	}()
+}
+
 // notifier builds the notify section's consumer of the core's events: customers are told
 // through the official account connectors, staff through the WeCom connector it names.
 func (s *stack) notifier(cfg *config.Config) ([]pipeline.Consumer, error) {
@@ -186,6 +219,7 @@ func (s *stack) notifier(cfg *config.Config) ([]pipeline.Consumer, error) {
 			return nil, fmt.Errorf("notify.wecom.connector: %s is not a wechat.work connector", w.Connector)
 		}
 		opts.Staff = staff
+		s.staff, s.staffUsers = staff, w.Users
 	}
 	if cfg.Routing != nil {
 		router := cfg.Routing.Router
