@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -271,7 +272,7 @@ func (n *Notifier) send(ctx context.Context, t ticket.Ticket, m message) error {
 		if u := n.opts.Config.WeCom.Users[id]; u != "" {
 			id = u
 		}
-		if !contains(users, id) {
+		if !slices.Contains(users, id) {
 			users = append(users, id)
 		}
 	}
@@ -285,15 +286,6 @@ func classify(err error) error {
 		return pipeline.Permanent(err)
 	}
 	return err
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (n *Notifier) done(id string) bool {

@@ -37,21 +37,7 @@ func TestWeChatCallbackIntoATicket(t *testing.T) {
 		encrypt = "hyzAe4OzmOMbd6TvGdIOO6uBmdJoD0Fk53REIHvxYtJlE2B655HuD0m8KUePWB3+LrPXo87wzQ1QLvbeUgmBM4x6F8PGHQHFVAFmOD2LdJF9FrXpbUAh0B5GIItb52sn896wVsMSHGuPE328HnRGBcrS7C41IzDWyWNlZkyyXwon8T332jisa+h6tEDYsVticbSnyU8dKOIbgU6ux5VTjg3yt+WGzjlpKn6NPhRjpA912xMezR4kw6KWwMrCVKSVCZciVGCgavjIQ6X8tCOp3yZbGpy0VxpAe+77TszTfRd5RJSVO/HTnifJpXgCSUdUue1v6h0EIBYYI1BD1DlD+C0CR8e6OewpusjZ4uBl9FyJvnhvQl+q5rv1ixrcpCumEPo5MJSgM9ehVsNPfUM669WuMyVWQLCzpu9GhglF2PE="
 		admin   = "test-admin-token-0123456789"
 	)
-	t.Setenv("GONGDAN_TEST_WX_TOKEN", token)
-	t.Setenv("GONGDAN_TEST_WX_AES_KEY", aesKey)
-	dir := t.TempDir()
-	addr := freeAddr(t)
-	cfg := configText(addr) + `  - name: gzh
-    type: wechat.officialaccount
-    app_id: ` + appID + `
-    token: "${GONGDAN_TEST_WX_TOKEN}"
-    encoding_aes_key: "${GONGDAN_TEST_WX_AES_KEY}"
-    timestamp_skew: 0s   # the sample is from 2014
-`
-	path := filepath.Join(dir, "gongdan.yaml")
-	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
-	srv := startChild(t, "serve", "--config", path, "--data", dir)
-	srv.waitReady(addr)
+	srv := startWeChatServer(t, token, appID, aesKey, "timestamp_skew: 0s   # the sample is from 2014\n")
 
 	q := url.Values{"signature": {util.Signature(token, ts, nonce)}, "timestamp": {ts}, "nonce": {nonce},
 		"openid": {"oyORnuP8q7ou2gfYjqLzSIWZf0rs"}, "encrypt_type": {"aes"}, "msg_signature": {msgSig}}
@@ -111,22 +97,7 @@ func TestWeChatConversationFillsOneTicket(t *testing.T) {
 		admin  = "test-admin-token-0123456789"
 		openID = "oConversation0001"
 	)
-	t.Setenv("GONGDAN_TEST_WX_TOKEN", token)
-	t.Setenv("GONGDAN_TEST_WX_AES_KEY", aesKey)
-	dir := t.TempDir()
-	addr := freeAddr(t)
-	cfg := configText(addr) + `  - name: gzh
-    type: wechat.officialaccount
-    app_id: ` + appID + `
-    token: "${GONGDAN_TEST_WX_TOKEN}"
-    encoding_aes_key: "${GONGDAN_TEST_WX_AES_KEY}"
-    guided_intake:
-      - {ask_for: [customer.phone, location.address]}
-`
-	path := filepath.Join(dir, "gongdan.yaml")
-	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
-	srv := startChild(t, "serve", "--config", path, "--data", dir)
-	srv.waitReady(addr)
+	srv := startWeChatServer(t, token, appID, aesKey, "guided_intake:\n  - {ask_for: [customer.phone, location.address]}\n")
 
 	say := func(msgID int, text string) string {
 		t.Helper()
@@ -176,4 +147,29 @@ func TestWeChatConversationFillsOneTicket(t *testing.T) {
 	assert.Contains(t, tk.Location.Address, "星湖街328号")
 	assert.Equal(t, openID, tk.Customer.WechatOpenID)
 	assert.Equal(t, "空调故障", tk.Category, "classified from the first message")
+}
+
+// startWeChatServer runs gongdan serve with the test config and a safe-mode official account
+// connector gzh, its token and key passed through the environment as in production; extra is
+// more of the connector's keys, unindented.
+func startWeChatServer(t *testing.T, token, appID, aesKey, extra string) *child {
+	t.Helper()
+	t.Setenv("GONGDAN_TEST_WX_TOKEN", token)
+	t.Setenv("GONGDAN_TEST_WX_AES_KEY", aesKey)
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	cfg := configText(addr) + `  - name: gzh
+    type: wechat.officialaccount
+    app_id: ` + appID + `
+    token: "${GONGDAN_TEST_WX_TOKEN}"
+    encoding_aes_key: "${GONGDAN_TEST_WX_AES_KEY}"
+`
+	for _, line := range strings.Split(strings.TrimRight(extra, "\n"), "\n") {
+		cfg += "    " + line + "\n"
+	}
+	path := filepath.Join(dir, "gongdan.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
+	srv := startChild(t, "serve", "--config", path, "--data", dir)
+	srv.waitReady(addr)
+	return srv
 }

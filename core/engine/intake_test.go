@@ -267,24 +267,6 @@ func TestClosedTicketsAreRepeatedNotMergedInto(t *testing.T) {
 	assertStoredIsFold(t, f.store)
 }
 
-// gatedStore holds the first Write until release is closed, so that a test can queue a whole
-// batch behind it.
-type gatedStore struct {
-	*sqlite.Store
-	entered, release chan struct{}
-	once             sync.Once
-}
-
-func (g *gatedStore) Write(ctx context.Context, fn func(store.Tx) error) error {
-	first := false
-	g.once.Do(func() { first = true })
-	if first {
-		close(g.entered)
-		<-g.release
-	}
-	return g.Store.Write(ctx, fn)
-}
-
 // TestOneBatchSharesThreadAndDedupKeys: drafts of one thread, and two deliveries of one draft,
 // committed in one group-commit batch, make one ticket: the first creates it, the others of
 // the thread merge into it in turn, and the second delivery is a duplicate.
@@ -293,7 +275,8 @@ func TestOneBatchSharesThreadAndDedupKeys(t *testing.T) {
 	st, err := sqlite.Open(ctx, t.TempDir()+"/gongdan.db")
 	require.NoError(t, err)
 	defer st.Close()
-	g := &gatedStore{Store: st, entered: make(chan struct{}), release: make(chan struct{})}
+	g := &armedGate{Store: st}
+	entered, release := g.arm()
 	reg := prometheus.NewRegistry()
 	e, err := engine.New(ctx, engine.Options{Store: g, Registerer: reg})
 	require.NoError(t, err)
@@ -306,7 +289,7 @@ func TestOneBatchSharesThreadAndDedupKeys(t *testing.T) {
 		assert.NoError(t, err)
 		assert.Equal(t, engine.Created, outcome)
 	})
-	<-g.entered
+	<-entered
 
 	const n = 12
 	drafts := make([]normalize.Draft, n)
@@ -333,7 +316,7 @@ func TestOneBatchSharesThreadAndDedupKeys(t *testing.T) {
 		require.True(t, time.Now().Before(deadline), "the drafts never reached the committer's queue")
 		time.Sleep(time.Millisecond)
 	}
-	close(g.release)
+	close(release)
 	wg.Wait()
 
 	// It was one batch: two commits, of 1 and n requests.

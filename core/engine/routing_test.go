@@ -538,7 +538,8 @@ func TestFirstTimeFixRate(t *testing.T) {
 	assert.InDelta(t, 4.0/6, *v.FTFR, 1e-9)
 }
 
-// armedGate holds every Write while hold is set, so that a test can queue a batch behind it.
+// armedGate holds the first Write after arm until release is closed, so that a test can
+// queue a whole batch behind it.
 type armedGate struct {
 	*sqlite.Store
 	mu      sync.Mutex

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 
@@ -106,28 +107,12 @@ func (a *API) check(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-func (a *API) custom(w http.ResponseWriter, r *http.Request) {
-	if !a.check(w, r) {
-		return
-	}
-	var m struct {
-		ToUser string `json:"touser"`
-		Text   struct {
-			Content string `json:"content"`
-		} `json:"text"`
-	}
-	b, _ := io.ReadAll(r.Body)
-	if err := json.Unmarshal(b, &m); err != nil {
-		writeJSON(w, map[string]any{"errcode": 47001, "errmsg": "data format error"})
-		return
-	}
-	a.mu.Lock()
-	a.sent = append(a.sent, Sent{API: "custom", To: m.ToUser, Content: m.Text.Content})
-	a.mu.Unlock()
-	writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok"})
-}
+func (a *API) custom(w http.ResponseWriter, r *http.Request) { a.take(w, r, "custom") }
 
-func (a *API) app(w http.ResponseWriter, r *http.Request) {
+func (a *API) app(w http.ResponseWriter, r *http.Request) { a.take(w, r, "app") }
+
+// take records a text message of either API: their JSON has the same fields.
+func (a *API) take(w http.ResponseWriter, r *http.Request, api string) {
 	if !a.check(w, r) {
 		return
 	}
@@ -146,15 +131,17 @@ func (a *API) app(w http.ResponseWriter, r *http.Request) {
 	a.mu.Lock()
 	var invalid []string
 	for _, u := range strings.Split(m.ToUser, "|") {
-		for _, x := range a.unknownUser {
-			if u == x {
-				invalid = append(invalid, u)
-			}
+		if api == "app" && slices.Contains(a.unknownUser, u) {
+			invalid = append(invalid, u)
 		}
 	}
-	a.sent = append(a.sent, Sent{API: "app", To: m.ToUser, Content: m.Text.Content, AgentID: m.AgentID})
+	a.sent = append(a.sent, Sent{API: api, To: m.ToUser, Content: m.Text.Content, AgentID: m.AgentID})
 	a.mu.Unlock()
-	writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "invaliduser": strings.Join(invalid, "|")})
+	answer := map[string]any{"errcode": 0, "errmsg": "ok"}
+	if api == "app" {
+		answer["invaliduser"] = strings.Join(invalid, "|")
+	}
+	writeJSON(w, answer)
 }
 
 // Sent is what the fake took, in order.
