@@ -57,6 +57,9 @@ type Callback struct {
 	intakeKeys map[string]bool
 	maxBody    int64
 	guide      *guide // nil: no guided intake
+	// onKF, for wechat.kf, takes the callbacks: they only signal that there is something to
+	// fetch, and are not published themselves.
+	onKF func(token string)
 
 	mu       sync.Mutex
 	kinds    map[string]int64 // messages and events taken in, by kind
@@ -192,7 +195,7 @@ func (c *Callback) verifyURL(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	answer := echo
-	if c.typ == TypeWork {
+	if c.typ != TypeOfficialAccount { // WeCom's apps and kf: an encrypted echostr
 		if !sameSignature(q.Get("msg_signature"), util.Signature(string(c.token), ts, nonce, echo)) {
 			c.reject(rw, r, refuse(http.StatusUnauthorized, "bad_signature", "msg_signature does not match: check the token"))
 			return
@@ -220,6 +223,17 @@ func (c *Callback) receive(rw http.ResponseWriter, r *http.Request) {
 	in, rf := c.envelope(rw, r)
 	if rf != nil {
 		c.reject(rw, r, rf)
+		return
+	}
+	if c.onKF != nil {
+		if in.m.Event == eventKF {
+			c.onKF(in.m.Token)
+		}
+		c.mu.Lock()
+		c.kinds[in.m.kind()]++
+		c.mu.Unlock()
+		rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(rw, "success")
 		return
 	}
 	env := in.env
@@ -308,7 +322,7 @@ func (c *Callback) envelope(rw http.ResponseWriter, r *http.Request) (received, 
 		}
 		return received{}, refuse(http.StatusBadRequest, "unreadable", "reading the body: "+err.Error())
 	}
-	encrypted := c.typ == TypeWork || q.Get("encrypt_type") == "aes"
+	encrypted := c.typ != TypeOfficialAccount || q.Get("encrypt_type") == "aes"
 	if c.typ == TypeOfficialAccount {
 		// The URL signature comes with every official account callback, in every mode.
 		if !sameSignature(q.Get("signature"), util.Signature(string(c.token), ts, nonce)) {
@@ -392,9 +406,9 @@ func (c *Callback) decrypt(enc string) ([]byte, *refusal) {
 	_, plain, err := util.DecryptMsg(c.receiverID, enc, string(c.aesKey))
 	if err != nil {
 		// The library's errors name nothing secret; say which setting to look at.
-		what := "the AppID"
-		if c.typ == TypeWork {
-			what = "the CorpID"
+		what := "the CorpID"
+		if c.typ == TypeOfficialAccount {
+			what = "the AppID"
 		}
 		return nil, refuse(http.StatusUnauthorized, "decrypt_failed",
 			fmt.Sprintf("the message does not decrypt for %s %s with this encoding_aes_key", what, c.receiverID))

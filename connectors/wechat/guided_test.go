@@ -35,29 +35,7 @@ func guidedRig(t *testing.T, now time.Time) *rig {
 	t.Helper()
 	dict, err := normalize.LoadDictionary(bytes.NewReader(dictionaries.Faults))
 	require.NoError(t, err)
-	t.Setenv("T_WX_TOKEN", oaToken)
-	t.Setenv("T_WX_AES_KEY", oaAESKey)
-	cfg, err := config.Parse("wechat.yaml", []byte(item("name: gzh\ntype: wechat.officialaccount\napp_id: "+oaAppID+
-		"\ntoken: ${T_WX_TOKEN}\nencoding_aes_key: ${T_WX_AES_KEY}\n"+guidedConfig)))
-	require.NoError(t, err)
-	r := &rig{stats: &connectors.Stats{}, now: now}
-	conn, _, err := connectors.Global.Build(cfg.File, cfg.Connectors[0], connectors.Env{
-		Publish: func(_ context.Context, env normalize.Envelope) error {
-			r.mu.Lock()
-			defer r.mu.Unlock()
-			r.published = append(r.published, env)
-			return nil
-		},
-		Stats: r.stats, Now: r.clock, Location: shanghai,
-		NewID:    func() string { return "env" },
-		Enricher: normalize.DefaultEnricher(dict),
-	})
-	require.NoError(t, err)
-	r.conn = conn
-	srv := httptest.NewServer(conn.(http.Handler))
-	t.Cleanup(srv.Close)
-	r.url = srv.URL + "/wechat/gzh"
-	return r
+	return oaRig(t, now, guidedConfig, func(env *connectors.Env) { env.Enricher = normalize.DefaultEnricher(dict) })
 }
 
 // say sends one safe-mode text message of customer from and returns the connector's

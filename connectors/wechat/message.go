@@ -14,7 +14,13 @@ import (
 type inbound struct {
 	message.MixMessage
 	AgentID int `xml:"AgentID"`
+	// WeChat customer service (kf) events: the token for sync_msg and the account.
+	Token    string `xml:"Token"`
+	OpenKfID string `xml:"OpenKfId"`
 }
+
+// eventKF is the event WeCom sends when a kf account has new messages to sync.
+const eventKF = "kf_msg_or_event"
 
 // maxField bounds what the connector keeps of any one text field of a message. WeChat's own
 // limits are far lower (a text message is at most 2,048 characters).
@@ -27,7 +33,7 @@ func parseMessage(b []byte) (inbound, error) {
 		return inbound{}, fmt.Errorf("the message is not WeChat's XML: %v", err)
 	}
 	switch {
-	case m.FromUserName == "":
+	case m.FromUserName == "" && m.Event != eventKF: // a kf event names no sender
 		return inbound{}, errors.New("the message has no FromUserName")
 	case m.MsgType == "":
 		return inbound{}, errors.New("the message has no MsgType")

@@ -20,8 +20,12 @@ const titleRunes = 40
 type normalizer struct{}
 
 func (normalizer) Normalize(env normalize.Envelope) ([]normalize.Draft, error) {
-	if env.Type != EnvelopeMessage {
-		return nil, fmt.Errorf("wechat: envelope type %q, want %s", env.Type, EnvelopeMessage)
+	switch env.Type {
+	case EnvelopeKF:
+		return normalizeKF(env)
+	case EnvelopeMessage:
+	default:
+		return nil, fmt.Errorf("wechat: envelope type %q, want %s or %s", env.Type, EnvelopeMessage, EnvelopeKF)
 	}
 	m, err := parseMessage(env.Payload)
 	if err != nil {

@@ -28,6 +28,8 @@ const (
 	fieldPrompts        = "prompts"
 	fieldGreeting       = "greeting"
 	fieldCompleteReply  = "complete_reply"
+	fieldOpenKfID       = "open_kfid"
+	fieldPollEvery      = "poll_every"
 )
 
 // Security modes of an official account (消息加解密方式).
@@ -41,6 +43,7 @@ const (
 const (
 	TypeOfficialAccount = "wechat.officialaccount"
 	TypeWork            = "wechat.work"
+	TypeKF              = "wechat.kf"
 )
 
 //go:embed sample_officialaccount.yaml
@@ -49,9 +52,13 @@ var sampleOfficialAccount string
 //go:embed sample_work.yaml
 var sampleWork string
 
+//go:embed sample_kf.yaml
+var sampleKF string
+
 func init() {
 	connectors.Register(officialAccountSpec())
 	connectors.Register(workSpec())
+	connectors.Register(kfSpec())
 }
 
 // commonFields are the callback fields both types share.
@@ -180,4 +187,41 @@ func checkAESKey(v any) error {
 		return err
 	}
 	return nil
+}
+
+func kfSpec() connectors.Spec {
+	fields := []connectors.Field{
+		{Name: fieldCorpID, Kind: connectors.KindString, Required: true, Pattern: `^w[wx][0-9A-Za-z]{14,30}$`, PatternHint: "the CorpID, ww or wx followed by letters and digits",
+			Description: "The company's CorpID (企业ID), the receiver id of the callbacks."},
+		{Name: fieldCorpSecret, Kind: connectors.KindString, Required: true, Secret: true,
+			Description: "The Secret of 微信客服 (its API), to fetch messages with sync_msg. Write ${ENV_VAR}."},
+		{Name: fieldEncodingAESKey, Kind: connectors.KindString, Required: true, Secret: true, Check: checkAESKey,
+			Description: "The EncodingAESKey of 微信客服's callback config (43 characters). Write ${ENV_VAR}."},
+		{Name: fieldOpenKfID, Kind: connectors.KindString,
+			Description: "Fetch only this customer service account's messages (wk…); default every account the Secret may read."},
+		{Name: fieldPollEvery, Kind: connectors.KindDuration, Default: 5 * time.Minute, Min: connectors.Bound(1), Advanced: true,
+			Description: "How often to fetch without a callback, in case one was missed."},
+	}
+	return connectors.Spec{
+		Type:    TypeKF,
+		Summary: "Takes WeChat customer service (微信客服) conversations: each callback fetches the new messages with sync_msg.",
+		Description: `
+Set 微信客服's callback URL to ` + "`https://<host>/wechat/{name}`" + ` with the same Token and EncodingAESKey.
+A callback (` + "`kf_msg_or_event`" + `) only says there are new messages: the connector answers ` + "`success`" + ` and
+fetches them with ` + "`sync_msg`" + `, from a cursor it keeps in its state directory
+(` + "`<data>/connectors/<name>/kf.cursor`" + `). The cursor moves only once the fetched messages are durable on
+the bus, so a restart goes on where it stopped: nothing is lost, and a message fetched twice (a
+crash in between) has its msgid, which makes no second ticket. It also fetches at start and
+every ` + "`poll_every`" + `, in case a callback was missed.
+
+Customers' messages (text, image, voice, video, file, location, link) become drafts on the
+thread of the customer's conversation (` + "`kf:<name>:<external_userid>`" + `, within ` + "`thread_window`" + `); the
+customer is known by their external_userid (customer.id). Servicers' own messages and events
+(a session entered, a servicer changed) make no ticket.
+`,
+		Mount:   "wechat",
+		Example: sampleKF,
+		Fields:  append(fields, commonFields("The Token of 微信客服's callback config; it signs every callback.")...),
+		New:     newKF,
+	}
 }

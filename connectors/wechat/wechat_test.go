@@ -68,13 +68,13 @@ func (r *rig) setNow(t time.Time) {
 }
 
 // newRig builds the connector of yamlItem, as the server would, with its clock at now.
-func newRig(t testing.TB, yamlItem string, now time.Time) *rig {
+func newRig(t testing.TB, yamlItem string, now time.Time, opts ...func(*connectors.Env)) *rig {
 	t.Helper()
 	cfg, err := config.Parse("wechat.yaml", []byte(item(yamlItem)))
 	require.NoError(t, err)
 	r := &rig{stats: &connectors.Stats{}, now: now}
 	n := 0
-	conn, _, err := connectors.Global.Build(cfg.File, cfg.Connectors[0], connectors.Env{
+	env := connectors.Env{
 		Publish: func(_ context.Context, env normalize.Envelope) error {
 			r.mu.Lock()
 			defer r.mu.Unlock()
@@ -88,7 +88,11 @@ func newRig(t testing.TB, yamlItem string, now time.Time) *rig {
 		Now:      r.clock,
 		Location: shanghai,
 		NewID:    func() string { n++; return fmt.Sprint("env-", n) },
-	})
+	}
+	for _, o := range opts {
+		o(&env)
+	}
+	conn, _, err := connectors.Global.Build(cfg.File, cfg.Connectors[0], env)
 	require.NoError(t, err)
 	r.conn = conn
 	srv := httptest.NewServer(conn.(http.Handler))
@@ -176,10 +180,10 @@ func wecomRig(t *testing.T, now time.Time) *rig {
 	return newRig(t, "name: wecom\ntype: wechat.work\ncorp_id: "+wecomCorpID+"\ntoken: ${T_WECOM_TOKEN}\nencoding_aes_key: ${T_WECOM_AES_KEY}\n", now)
 }
 
-func oaRig(t testing.TB, now time.Time, extra string) *rig {
+func oaRig(t testing.TB, now time.Time, extra string, opts ...func(*connectors.Env)) *rig {
 	t.Setenv("T_WX_TOKEN", oaToken)
 	t.Setenv("T_WX_AES_KEY", oaAESKey)
-	return newRig(t, "name: gzh\ntype: wechat.officialaccount\napp_id: "+oaAppID+"\ntoken: ${T_WX_TOKEN}\nencoding_aes_key: ${T_WX_AES_KEY}\n"+extra, now)
+	return newRig(t, "name: gzh\ntype: wechat.officialaccount\napp_id: "+oaAppID+"\ntoken: ${T_WX_TOKEN}\nencoding_aes_key: ${T_WX_AES_KEY}\n"+extra, now, opts...)
 }
 
 func TestWeComSampleVectors(t *testing.T) {

@@ -38,18 +38,22 @@ type API struct {
 	failNext    int      // the next sends answer this errcode, once each
 	failCount   int      // how many sends to fail
 	unknownUser []string // WeCom UserIDs reported as invalid
+	kfMsgs      []map[string]any
+	kfPage      int      // messages per sync_msg page
+	kfTokens    []string // the callback tokens syncs came with
 }
 
 // Start runs a fake API and points the library at it until the test ends.
 func Start(t interface {
 	Cleanup(func())
 }) *API {
-	a := &API{tokens: map[string]bool{}}
+	a := &API{tokens: map[string]bool{}, kfPage: 1000}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /cgi-bin/token", a.token)    // official account: appid, secret
 	mux.HandleFunc("GET /cgi-bin/gettoken", a.token) // WeCom: corpid, corpsecret
 	mux.HandleFunc("POST /cgi-bin/message/custom/send", a.custom)
 	mux.HandleFunc("POST /cgi-bin/message/send", a.app)
+	mux.HandleFunc("POST /cgi-bin/kf/sync_msg", a.syncMsg)
 	a.srv = httptest.NewServer(mux)
 	old := util.DefaultHTTPClient
 	util.DefaultHTTPClient = &http.Client{Transport: Redirect(a.srv.URL)}
@@ -142,6 +146,62 @@ func (a *API) take(w http.ResponseWriter, r *http.Request, api string) {
 		answer["invaliduser"] = strings.Join(invalid, "|")
 	}
 	writeJSON(w, answer)
+}
+
+// syncMsg answers 微信客服's sync_msg: the messages after the cursor ("" or "c<N>"), a page
+// at a time.
+func (a *API) syncMsg(w http.ResponseWriter, r *http.Request) {
+	if !a.check(w, r) {
+		return
+	}
+	var req struct {
+		Cursor string `json:"cursor"`
+		Token  string `json:"token"`
+		Limit  int    `json:"limit"`
+	}
+	b, _ := io.ReadAll(r.Body)
+	if err := json.Unmarshal(b, &req); err != nil {
+		writeJSON(w, map[string]any{"errcode": 47001, "errmsg": "data format error"})
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.kfTokens = append(a.kfTokens, req.Token)
+	from := 0
+	if req.Cursor != "" {
+		if _, err := fmt.Sscanf(req.Cursor, "c%d", &from); err != nil || from > len(a.kfMsgs) {
+			writeJSON(w, map[string]any{"errcode": 95007, "errmsg": "invalid cursor"})
+			return
+		}
+	}
+	to := min(len(a.kfMsgs), from+min(a.kfPage, max(req.Limit, 1)))
+	hasMore := 0
+	if to < len(a.kfMsgs) {
+		hasMore = 1
+	}
+	writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "next_cursor": fmt.Sprintf("c%d", to), "has_more": hasMore,
+		"msg_list": a.kfMsgs[from:to]})
+}
+
+// AddKFMessages queues messages for sync_msg.
+func (a *API) AddKFMessages(msgs ...map[string]any) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.kfMsgs = append(a.kfMsgs, msgs...)
+}
+
+// KFPage sets how many messages a sync_msg page holds at most.
+func (a *API) KFPage(n int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.kfPage = n
+}
+
+// KFTokens are the callback tokens the syncs came with, in order ("" for one without).
+func (a *API) KFTokens() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]string(nil), a.kfTokens...)
 }
 
 // Sent is what the fake took, in order.

@@ -1,0 +1,320 @@
+package wechat
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	workconfig "github.com/silenceper/wechat/v2/work/config"
+	"github.com/silenceper/wechat/v2/work/kf"
+
+	"gongdan/connectors"
+	"gongdan/normalize"
+)
+
+// EnvelopeKF is the type of the envelopes of WeChat customer service (微信客服) messages: one
+// message of sync_msg, as JSON.
+const EnvelopeKF = "wechat.kf"
+
+// KF is the WeChat customer service connector. Its callback is only a signal (kf_msg_or_event,
+// with a token): the messages are fetched with sync_msg from a cursor kept in the connector's
+// state directory, which moves only once the fetched messages are durable on the bus. A
+// restart goes on from the cursor: nothing is lost, and what a crash makes it fetch twice has
+// the same message ids, which make no second ticket.
+type KF struct {
+	*Callback
+	conf      *connectors.Conf
+	openKfID  string
+	pollEvery time.Duration
+
+	wake chan string // a callback's sync token
+
+	mu     sync.Mutex
+	client *kf.Client
+	tokens *tokenCache
+	synced int64  // messages published by sync
+	cursor string // as saved
+}
+
+func newKF(conf *connectors.Conf, env connectors.Env) (connectors.Connector, error) {
+	c := newCallback(TypeKF, conf, env)
+	c.receiverID = conf.String(fieldCorpID)
+	c.secret = conf.Secret(fieldCorpSecret)
+	c.mode = modeSafe
+	k := &KF{Callback: c, conf: conf, openKfID: conf.String(fieldOpenKfID), pollEvery: conf.Duration(fieldPollEvery),
+		wake: make(chan string, 1)}
+	c.onKF = k.signal
+	return k, nil
+}
+
+// signal asks Run to sync, with the callback's token (a sync with one is not rate limited).
+func (k *KF) signal(token string) {
+	select {
+	case k.wake <- token:
+	default: // a sync is due already; it fetches everything there is
+	}
+}
+
+// Run syncs at each callback, every poll_every in case a callback was missed, and once at
+// the start (what came while gongdan was down).
+func (k *KF) Run(ctx context.Context) error {
+	if k.env.StateDir == "" {
+		return errors.New("wechat.kf: no state directory to keep the sync cursor in")
+	}
+	if err := k.loadCursor(); err != nil {
+		return err
+	}
+	poll := time.NewTicker(k.pollEvery)
+	defer poll.Stop()
+	token := ""
+	for {
+		if err := k.sync(ctx, token); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err // the manager runs it again after a back-off
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case token = <-k.wake:
+		case <-poll.C:
+			token = ""
+		}
+	}
+}
+
+// sync fetches and publishes until WeChat has no more, saving the cursor after each page.
+func (k *KF) sync(ctx context.Context, token string) error {
+	client, err := k.api()
+	if err != nil {
+		return err
+	}
+	for {
+		page, err := client.SyncMsg(kf.SyncMsgOptions{Cursor: k.cursor, Token: token, Limit: 1000, OpenKfID: k.openKfID})
+		if err != nil {
+			k.tokens.clear() // if it was the access token, the next try fetches a new one
+			return apiError(k.name, k.tokens, fmt.Errorf("sync_msg: %w", err))
+		}
+		for _, m := range page.MsgList {
+			env := normalize.Envelope{
+				ID: k.env.NewID(), Connector: k.name, ConnectorType: k.typ, Type: EnvelopeKF,
+				ReceivedAt: k.env.Now().In(k.env.Location), DedupKey: "msg/" + clipBytes(m.MsgID, 128),
+				ContentType: "application/json", Payload: m.OriginData,
+				Headers: map[string]string{headerMsgType: m.MsgType, headerThreadWindow: k.window.String()},
+			}
+			k.env.Stats.Received.Add(1)
+			if err := k.env.Publish(ctx, env); err != nil {
+				return fmt.Errorf("wechat.kf: publishing message %s: %w (the cursor stays; it is fetched again)", m.MsgID, err)
+			}
+			k.mu.Lock()
+			k.synced++
+			k.kinds["kf."+m.MsgType]++
+			k.mu.Unlock()
+		}
+		if page.NextCursor != "" && page.NextCursor != k.cursor {
+			if err := k.saveCursor(page.NextCursor); err != nil {
+				return err
+			}
+		}
+		if page.HasMore == 0 {
+			return nil
+		}
+		token = "" // the token is good for one sync; the pages after go by cursor
+	}
+}
+
+func (k *KF) api() (*kf.Client, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.client != nil {
+		return k.client, nil
+	}
+	k.tokens = newTokenCache()
+	client, err := kf.NewClient(&workconfig.Config{CorpID: k.receiverID, CorpSecret: k.secret.Reveal(), Cache: k.tokens})
+	if err != nil {
+		return nil, fmt.Errorf("wechat.kf %s: %w", k.name, err)
+	}
+	k.client = client
+	return client, nil
+}
+
+// cursorFile is where the sync cursor is kept.
+func (k *KF) cursorFile() string { return filepath.Join(k.env.StateDir, "kf.cursor") }
+
+func (k *KF) loadCursor() error {
+	b, err := os.ReadFile(k.cursorFile())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // the first sync: from the start of what WeChat keeps (3 days)
+	} else if err != nil {
+		return fmt.Errorf("wechat.kf: reading the sync cursor: %w", err)
+	}
+	k.cursor = strings.TrimSpace(string(b))
+	return nil
+}
+
+// saveCursor writes the cursor durably: a new file, synced, renamed over the old.
+func (k *KF) saveCursor(cursor string) error {
+	if err := os.MkdirAll(k.env.StateDir, 0o755); err != nil {
+		return err
+	}
+	tmp := k.cursorFile() + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("wechat.kf: saving the sync cursor: %w", err)
+	}
+	_, err = f.WriteString(cursor + "\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, k.cursorFile())
+	}
+	if err != nil {
+		return fmt.Errorf("wechat.kf: saving the sync cursor: %w", err)
+	}
+	k.mu.Lock()
+	k.cursor = cursor
+	k.mu.Unlock()
+	return nil
+}
+
+// Validate needs the secret: without it nothing can be fetched.
+func (k *KF) Validate() error {
+	if k.secret == "" {
+		return k.conf.Errorf(fieldCorpSecret, "required: the 微信客服 Secret, to fetch messages with sync_msg")
+	}
+	return nil
+}
+
+// kfMessage is one message of sync_msg, as far as a draft needs it.
+type kfMessage struct {
+	MsgID          string `json:"msgid"`
+	OpenKfID       string `json:"open_kfid"`
+	ExternalUserID string `json:"external_userid"`
+	SendTime       int64  `json:"send_time"`
+	Origin         int    `json:"origin"`
+	MsgType        string `json:"msgtype"`
+	Text           struct {
+		Content string `json:"content"`
+	} `json:"text"`
+	Image, Voice, Video, File struct {
+		MediaID string `json:"media_id"`
+	}
+	Location struct {
+		Latitude  float64 `json:"latitude"`
+		Longitude float64 `json:"longitude"`
+		Name      string  `json:"name"`
+		Address   string  `json:"address"`
+	} `json:"location"`
+	Link struct {
+		Title string `json:"title"`
+		Desc  string `json:"desc"`
+		URL   string `json:"url"`
+	} `json:"link"`
+}
+
+// kfOriginCustomer marks a message the customer sent (not the servicer's, not an event).
+const kfOriginCustomer = 3
+
+// normalizeKF makes the draft of one kf message: the customer's words on the thread of their
+// conversation, known by their external_userid. Servicers' messages and events make none.
+func normalizeKF(env normalize.Envelope) ([]normalize.Draft, error) {
+	var m kfMessage
+	if err := json.Unmarshal(env.Payload, &m); err != nil {
+		return nil, fmt.Errorf("wechat.kf: the message is not sync_msg's JSON: %v", err)
+	}
+	if m.Origin != kfOriginCustomer || m.MsgType == "event" {
+		return nil, nil
+	}
+	if m.ExternalUserID == "" || len(m.ExternalUserID) > 128 {
+		return nil, errors.New("wechat.kf: the message has no external_userid")
+	}
+	d := normalize.Draft{
+		Source:    normalize.Source{Connector: env.Connector, Type: env.ConnectorType, Kind: clipBytes(m.MsgType, 64), ExternalID: clipBytes(m.MsgID, 128)},
+		ThreadKey: "kf:" + env.Connector + ":" + m.ExternalUserID,
+		Customer:  normalize.Customer{ID: m.ExternalUserID},
+	}
+	if w, err := time.ParseDuration(env.Headers[headerThreadWindow]); err == nil && w > 0 {
+		d.ThreadWindow = normalize.Window(w)
+	}
+	if m.SendTime > 0 && !env.ReceivedAt.IsZero() {
+		d.OccurredAt = time.Unix(m.SendTime, 0).In(env.ReceivedAt.Location())
+	}
+	media := func(kind, id string) {
+		if id != "" {
+			d.Attachments = append(d.Attachments, normalize.Attachment{Kind: kind, URI: "wechat-media:" + clipBytes(id, 256)})
+		}
+	}
+	switch m.MsgType {
+	case "text":
+		text := strings.TrimSpace(clipBytes(m.Text.Content, maxField))
+		if text == "" {
+			return nil, errors.New("wechat.kf: a text message with no text")
+		}
+		d.Title, d.Description = firstLine(text), text
+	case "image":
+		d.Title, d.Description = "[图片]", "客户发送了一张图片。"
+		media("image", m.Image.MediaID)
+	case "voice":
+		d.Title, d.Description = "[语音]", "客户发送了一段语音。"
+		media("voice", m.Voice.MediaID)
+	case "video":
+		d.Title, d.Description = "[视频]", "客户发送了一段视频。"
+		media("video", m.Video.MediaID)
+	case "file":
+		d.Title, d.Description = "[文件]", "客户发送了一个文件。"
+		media("file", m.File.MediaID)
+	case "location":
+		l := m.Location
+		d.Location.Address = strings.TrimSpace(clipBytes(l.Name+" "+l.Address, 1024))
+		if l.Latitude >= -90 && l.Latitude <= 90 && l.Longitude >= -180 && l.Longitude <= 180 && (l.Latitude != 0 || l.Longitude != 0) {
+			d.Location.Lat, d.Location.Lon = l.Latitude, l.Longitude
+		}
+		d.Title, d.Description = normalize.Clip("[位置] "+firstNonEmpty(d.Location.Address, "（没有地址）"), titleRunes), "客户发送了位置："+d.Location.Address
+	case "link":
+		d.Title = firstNonEmpty(strings.TrimSpace(clipBytes(m.Link.Title, 1024)), "[链接]")
+		d.Description = strings.TrimSpace(strings.Join([]string{clipBytes(m.Link.Title, 1024), clipBytes(m.Link.Desc, maxField), clipBytes(m.Link.URL, 2048)}, "\n"))
+	default:
+		typ := clipBytes(m.MsgType, 64)
+		d.Title = "[" + typ + " 消息]"
+		d.Description = "客户发送了一条 " + typ + " 消息，gongdan 暂不能读取其内容。"
+	}
+	d.Title = normalize.Clip(d.Title, normalize.MaxTitleRunes)
+	d.Description = normalize.Clip(d.Description, normalize.MaxDescriptionRunes)
+	d = normalize.Complete(d, env)
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	return []normalize.Draft{d}, nil
+}
+
+// KFStatus is what GET /api/v1/connectors shows of a kf connector under details.
+type KFStatus struct {
+	Status
+	Synced    int64 `json:"synced"`
+	HasCursor bool  `json:"has_cursor"`
+}
+
+// Details adds the sync's progress to the callback's counts.
+func (k *KF) Details() any {
+	s := k.Callback.Details().(Status)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return KFStatus{Status: s, Synced: k.synced, HasCursor: k.cursor != ""}
+}
+
+// Interface guards.
+var (
+	_ connectors.HTTPReceiver = (*KF)(nil)
+	_ connectors.Detailer     = (*KF)(nil)
+)
