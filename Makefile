@@ -22,6 +22,10 @@ run: deps build
 test: deps vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) test -race -count=1 -timeout 20m ./...
+	@# The msgaudit variant (wechat.archive with WeCom's Finance SDK, cgo) builds, links and passes.
+	CGO_ENABLED=1 LD_LIBRARY_PATH="$$($(GO) list -m -f '{{.Dir}}' github.com/silenceper/wechat/v2)/work/msgaudit/lib" \
+		$(GO) test -tags msgaudit -count=1 ./connectors/wechat/ ./connectors/all/
+	CGO_ENABLED=1 $(GO) build -tags msgaudit -o /dev/null ./cmd/gongdan
 
 test-short:
 	$(GO) test -short ./...

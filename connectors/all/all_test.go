@@ -13,6 +13,7 @@ import (
 	"gongdan/config"
 	"gongdan/connectors"
 	_ "gongdan/connectors/all"
+	"gongdan/connectors/wechat"
 )
 
 var update = flag.Bool("update", false, "rewrite docs/connectors from the connector specs (as gongdan connectors docs does)")
@@ -45,6 +46,11 @@ func TestExamplesValidate(t *testing.T) {
 				b.WriteString("  " + line + "\n")
 			}
 			cfg, err := config.Parse(spec.Type+" example", []byte(b.String()))
+			if spec.Type == wechat.TypeArchive && !wechat.SDKBuilt {
+				// Refused at validation on a binary without WeCom's SDK, and said why.
+				require.ErrorContains(t, err, "-tags msgaudit")
+				return
+			}
 			require.NoError(t, err)
 			require.NotEmpty(t, cfg.Connectors)
 			for _, c := range cfg.Connectors {

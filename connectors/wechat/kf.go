@@ -149,25 +149,41 @@ func (k *KF) api() (*kf.Client, error) {
 func (k *KF) cursorFile() string { return filepath.Join(k.env.StateDir, "kf.cursor") }
 
 func (k *KF) loadCursor() error {
-	b, err := os.ReadFile(k.cursorFile())
-	if errors.Is(err, os.ErrNotExist) {
-		return nil // the first sync: from the start of what WeChat keeps (3 days)
-	} else if err != nil {
-		return fmt.Errorf("wechat.kf: reading the sync cursor: %w", err)
+	c, err := readCursor(k.cursorFile())
+	k.cursor = c
+	return err
+}
+
+func (k *KF) saveCursor(cursor string) error {
+	if err := writeCursor(k.cursorFile(), cursor); err != nil {
+		return err
 	}
-	k.cursor = strings.TrimSpace(string(b))
+	k.mu.Lock()
+	k.cursor = cursor
+	k.mu.Unlock()
 	return nil
 }
 
-// saveCursor writes the cursor durably: a new file, synced, renamed over the old.
-func (k *KF) saveCursor(cursor string) error {
-	if err := os.MkdirAll(k.env.StateDir, 0o755); err != nil {
+// readCursor reads a cursor file; none yet is "".
+func readCursor(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	} else if err != nil {
+		return "", fmt.Errorf("reading the cursor %s: %w", path, err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// writeCursor writes a cursor durably: a new file, synced, renamed over the old one.
+func writeCursor(path, cursor string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	tmp := k.cursorFile() + ".tmp"
+	tmp := path + ".tmp"
 	f, err := os.Create(tmp)
 	if err != nil {
-		return fmt.Errorf("wechat.kf: saving the sync cursor: %w", err)
+		return fmt.Errorf("saving the cursor: %w", err)
 	}
 	_, err = f.WriteString(cursor + "\n")
 	if err == nil {
@@ -177,14 +193,11 @@ func (k *KF) saveCursor(cursor string) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, k.cursorFile())
+		err = os.Rename(tmp, path)
 	}
 	if err != nil {
-		return fmt.Errorf("wechat.kf: saving the sync cursor: %w", err)
+		return fmt.Errorf("saving the cursor: %w", err)
 	}
-	k.mu.Lock()
-	k.cursor = cursor
-	k.mu.Unlock()
 	return nil
 }
 

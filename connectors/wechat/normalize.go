@@ -23,6 +23,8 @@ func (normalizer) Normalize(env normalize.Envelope) ([]normalize.Draft, error) {
 	switch env.Type {
 	case EnvelopeKF:
 		return normalizeKF(env)
+	case EnvelopeArchive:
+		return normalizeArchive(env)
 	case EnvelopeMessage:
 	default:
 		return nil, fmt.Errorf("wechat: envelope type %q, want %s or %s", env.Type, EnvelopeMessage, EnvelopeKF)

@@ -30,6 +30,10 @@ const (
 	fieldCompleteReply  = "complete_reply"
 	fieldOpenKfID       = "open_kfid"
 	fieldPollEvery      = "poll_every"
+	fieldPrivateKey     = "private_key"
+	fieldKeywords       = "keywords"
+	fieldUseDictionary  = "use_dictionary"
+	fieldEveryMessageOf = "every_message_of"
 )
 
 // Security modes of an official account (消息加解密方式).
@@ -44,6 +48,7 @@ const (
 	TypeOfficialAccount = "wechat.officialaccount"
 	TypeWork            = "wechat.work"
 	TypeKF              = "wechat.kf"
+	TypeArchive         = "wechat.archive"
 )
 
 //go:embed sample_officialaccount.yaml
@@ -55,10 +60,14 @@ var sampleWork string
 //go:embed sample_kf.yaml
 var sampleKF string
 
+//go:embed sample_archive.yaml
+var sampleArchive string
+
 func init() {
 	connectors.Register(officialAccountSpec())
 	connectors.Register(workSpec())
 	connectors.Register(kfSpec())
+	connectors.Register(archiveSpec())
 }
 
 // commonFields are the callback fields both types share.
@@ -223,5 +232,45 @@ customer is known by their external_userid (customer.id). Servicers' own message
 		Example: sampleKF,
 		Fields:  append(fields, commonFields("The Token of 微信客服's callback config; it signs every callback.")...),
 		New:     newKF,
+	}
+}
+
+func archiveSpec() connectors.Spec {
+	return connectors.Spec{
+		Type:    TypeArchive,
+		Summary: "Takes service requests from customer group chats through WeCom's session archive (会话内容存档).",
+		Description: `
+Reads WeCom's session archive with WeCom's Finance SDK, through the library's ` + "`msgaudit`" + ` package: gongdan
+must be built with ` + "`go build -tags msgaudit`" + ` (Linux, cgo), and without it this connector type is refused
+at validation with that message. It polls by ` + "`seq`" + ` every ` + "`poll_every`" + `, keeps the seq in
+` + "`<data>/connectors/<name>/archive.seq`" + ` (moved only once what it fetched is on the bus), and decrypts each
+message with the company's RSA private key.
+
+Only group messages (` + "`roomid`" + `) of customers (external contacts: external_userid wm…/wo…) count, and of
+those only the service requests: a message with one of ` + "`keywords`" + ` (报修, 坏了, 故障, 失灵, 不能用) or a
+fault of the dictionary (` + "`use_dictionary`" + `), or any message in a group of ` + "`every_message_of`" + `. Once a
+customer's message counts, their next messages in that group within ` + "`thread_window`" + ` count too (the phone
+number or address they add), on the same thread: ` + "`archive:<name>:<roomid>:<external_userid>`" + `.
+`,
+		Example: sampleArchive,
+		Fields: []connectors.Field{
+			{Name: fieldCorpID, Kind: connectors.KindString, Required: true, Pattern: `^w[wx][0-9A-Za-z]{14,30}$`, PatternHint: "the CorpID, ww or wx followed by letters and digits",
+				Description: "The company's CorpID (企业ID)."},
+			{Name: fieldCorpSecret, Kind: connectors.KindString, Required: true, Secret: true,
+				Description: "The Secret of 会话内容存档. Write ${ENV_VAR}."},
+			{Name: fieldPrivateKey, Kind: connectors.KindString, Required: true, Secret: true,
+				Description: "The RSA private key (PEM) whose public key is set as 消息加密公钥. Write ${ENV_VAR}."},
+			{Name: fieldKeywords, Kind: connectors.KindStringList, Default: []string{"报修", "坏了", "故障", "失灵", "不能用"},
+				Description: "Words that make a customer's group message a service request."},
+			{Name: fieldUseDictionary, Kind: connectors.KindBool, Default: true,
+				Description: "A message that names a fault of the dictionary (normalize: dictionary) is a request too."},
+			{Name: fieldEveryMessageOf, Kind: connectors.KindStringList,
+				Description: "roomids of groups whose every customer message is a request (a group that is a service line)."},
+			{Name: fieldThreadWindow, Kind: connectors.KindDuration, Default: 30 * time.Minute, Min: connectors.Bound(0),
+				Description: "A customer's messages in a group within this long of the one before join their ticket."},
+			{Name: fieldPollEvery, Kind: connectors.KindDuration, Default: 10 * time.Second, Min: connectors.Bound(1), Advanced: true,
+				Description: "How often the archive is read."},
+		},
+		New: newArchive,
 	}
 }
