@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"time"
 
+	"gongdan/attachments"
 	"gongdan/devices"
 	"gongdan/normalize"
 )
@@ -66,6 +67,9 @@ type Env struct {
 	// connector that must know at the edge what a message says (a phone number, an address,
 	// a category) reads it with the same extractors. The zero value finds phone numbers only.
 	Enricher normalize.Enricher
+	// Attachments keeps the files that come with messages (a customer's photo); nil: keep
+	// references only.
+	Attachments *attachments.Store
 	// StateDir is a directory of the instance's own for state kept across restarts (alarm
 	// state snapshots); the connector creates it on first use. Empty: keep nothing (validate,
 	// dry runs).

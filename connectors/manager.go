@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"gongdan/attachments"
 	"gongdan/config"
 	"gongdan/devices"
 	"gongdan/normalize"
@@ -68,6 +69,8 @@ type ManagerOptions struct {
 	NewID func() string
 	// Devices is the device registry, handed to every connector.
 	Devices devices.Lookup
+	// Attachments keeps the files that come with messages, for every connector.
+	Attachments *attachments.Store
 	// StateDir is where instances keep state across restarts, a subdirectory each (by name);
 	// empty: nowhere.
 	StateDir string
@@ -126,13 +129,14 @@ func NewManager(cfg *config.Config, opts ManagerOptions) (*Manager, error) {
 				stats.Published.Add(1)
 				return nil
 			},
-			Stats:    stats,
-			Logger:   opts.Logger.With("connector", c.Name, "connector_type", c.Type),
-			Now:      opts.Now,
-			Location: opts.Location,
-			NewID:    opts.NewID,
-			Devices:  opts.Devices,
-			Enricher: cfg.Normalize.Enricher,
+			Stats:       stats,
+			Logger:      opts.Logger.With("connector", c.Name, "connector_type", c.Type),
+			Now:         opts.Now,
+			Location:    opts.Location,
+			NewID:       opts.NewID,
+			Devices:     opts.Devices,
+			Enricher:    cfg.Normalize.Enricher,
+			Attachments: opts.Attachments,
 		}
 		if opts.StateDir != "" {
 			env.StateDir = filepath.Join(opts.StateDir, c.Name)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"gongdan/attachments"
 	"gongdan/config"
 	"gongdan/connectors"
 	"gongdan/core/api"
@@ -46,8 +47,10 @@ type stack struct {
 	// staff sends WeCom app messages (notify.wecom), staffUsers maps ids to UserIDs.
 	staff      notify.StaffSender
 	staffUsers map[string]string
-	stopOutbox context.CancelFunc
-	outboxDone chan struct{}
+	// attachments keeps the files that come with messages, under the data directory.
+	attachments *attachments.Store
+	stopOutbox  context.CancelFunc
+	outboxDone  chan struct{}
 }
 
 // openStack builds the stack from a checked config whose paths are resolved. On error,
@@ -97,6 +100,8 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 	}
 	if cfg.DataDir != "" {
 		mopts.StateDir = filepath.Join(cfg.DataDir, "connectors")
+		s.attachments = attachments.New(filepath.Join(cfg.DataDir, "attachments"))
+		mopts.Attachments = s.attachments
 	}
 	s.conns, err = connectors.NewManager(cfg, mopts)
 	if err != nil {
@@ -161,7 +166,7 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 	s.api, err = api.New(api.Options{
 		Engine: s.engine, Store: s.store, Tokens: tokens, Logger: log, MaxBodyBytes: cfg.Server.MaxBodyBytes,
 		Gatherer: reg, Registerer: reg,
-		Connectors: s.conns, DeadLetters: s.store, Replayer: s.pipeline, Devices: s.devices,
+		Connectors: s.conns, DeadLetters: s.store, Replayer: s.pipeline, Devices: s.devices, Attachments: s.attachments,
 	})
 	if err != nil {
 		return nil, err

@@ -236,6 +236,7 @@ func (c *Callback) receive(rw http.ResponseWriter, r *http.Request) {
 		io.WriteString(rw, "success")
 		return
 	}
+	c.keepMedia(r.Context(), &in)
 	env := in.env
 	if err := c.env.Publish(r.Context(), env); err != nil {
 		c.env.Stats.Fail(c.env.Now(), err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/silenceper/wechat/v2/officialaccount/message"
 
+	"gongdan/attachments"
 	"gongdan/normalize"
 )
 
@@ -51,7 +52,7 @@ func (normalizer) Normalize(env normalize.Envelope) ([]normalize.Draft, error) {
 	if m.CreateTime > 0 && !env.ReceivedAt.IsZero() {
 		d.OccurredAt = time.Unix(m.CreateTime, 0).In(env.ReceivedAt.Location())
 	}
-	ok, err := fill(&d, m, env.Headers[headerIntake] == "menu")
+	ok, err := fill(&d, m, env.Headers[headerIntake] == "menu", env.Headers[headerAttachment])
 	if err != nil || !ok {
 		return nil, err
 	}
@@ -75,7 +76,7 @@ func threadKey(env normalize.Envelope, m inbound) string {
 
 // fill writes what message m says into d. It reports false for an event that makes no
 // draft.
-func fill(d *normalize.Draft, m inbound, intakeClick bool) (bool, error) {
+func fill(d *normalize.Draft, m inbound, intakeClick bool, kept string) (bool, error) {
 	media := func(kind string) {
 		if m.MediaID != "" {
 			d.Attachments = append(d.Attachments, normalize.Attachment{Kind: kind, URI: "wechat-media:" + clipBytes(m.MediaID, 256)})
@@ -93,8 +94,12 @@ func fill(d *normalize.Draft, m inbound, intakeClick bool) (bool, error) {
 		if m.PicURL != "" {
 			d.Description += "\n图片链接：" + clipBytes(m.PicURL, 1024)
 		}
-		media("image")
-		if m.MediaID == "" && m.PicURL != "" {
+		switch {
+		case kept != "": // the picture itself, in the attachment store
+			d.Attachments = append(d.Attachments, normalize.Attachment{Kind: "image", URI: attachments.URI(clipBytes(kept, 64)), SHA256: clipBytes(kept, 64)})
+		case m.MediaID != "":
+			media("image")
+		case m.PicURL != "":
 			d.Attachments = append(d.Attachments, normalize.Attachment{Kind: "image", URI: clipBytes(m.PicURL, 1024)})
 		}
 	case message.MsgTypeVoice:

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"gongdan/attachments"
 	"gongdan/core/engine"
 	"gongdan/core/store"
 	"gongdan/core/ticket"
@@ -64,6 +65,8 @@ type Options struct {
 	// connectors look devices up in, so an edit applies to the next message. Nil: the
 	// endpoints answer 503.
 	Devices *devices.Registry
+	// Attachments serves GET /api/v1/attachments/{sha256}. Nil: 404.
+	Attachments *attachments.Store
 }
 
 // Server is the HTTP handler. Use New.
@@ -121,6 +124,7 @@ func New(opts Options) (*Server, error) {
 	mux.Handle("POST /api/v1/tickets/{id}/actions/{action}", s.auth(everyone, s.doAction))
 	mux.Handle("GET /api/v1/tickets/{id}/events", s.auth(staff, s.ticketEvents))
 	mux.Handle("GET /api/v1/stream", s.auth(staff, s.stream))
+	mux.Handle("GET /api/v1/attachments/{sha256}", s.auth(staff, s.getAttachment))
 	s.routeRouting(mux, staff)
 	s.routeSLA(mux, staff)
 	s.routeDevices(mux, staff)

@@ -1,0 +1,65 @@
+package wechat
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/silenceper/wechat/v2/officialaccount/message"
+
+	"gongdan/attachments"
+)
+
+// Media kept with a message: an image's picture is fetched while the callback is answered
+// (WeChat's picture links and media ids expire after three days) and kept in the attachment
+// store, so that the ticket names the file itself.
+const (
+	headerAttachment = "attachment" // the SHA-256 of the kept file
+	mediaTimeout     = 3 * time.Second
+	maxMediaBytes    = 10 << 20
+)
+
+// mediaClient fetches pictures; the time it may take is bounded so the callback is answered
+// well within WeChat's 5 seconds.
+var mediaClient = &http.Client{Timeout: mediaTimeout}
+
+// keepMedia fetches the picture of an image message into the attachment store and records it
+// in the envelope. It does nothing without a store, for other messages, or when the fetch
+// fails: the draft then keeps the media id, and the log says why.
+func (c *Callback) keepMedia(ctx context.Context, in *received) {
+	store := c.env.Attachments
+	if store == nil || in.m.MsgType != message.MsgTypeImage || in.m.PicURL == "" {
+		return
+	}
+	sha, err := fetchInto(ctx, store, in.m.PicURL)
+	if err != nil {
+		c.env.Logger.Warn("wechat: the image was not kept; the ticket names its media id", "msg_id", in.m.MsgID, "err", err)
+		return
+	}
+	in.env.Headers[headerAttachment] = sha
+}
+
+func fetchInto(ctx context.Context, store *attachments.Store, raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return "", fmt.Errorf("the picture link is not http(s)")
+	}
+	ctx, cancel := context.WithTimeout(ctx, mediaTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := mediaClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("fetching the picture: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("fetching the picture: %s", resp.Status)
+	}
+	sha, _, err := store.Put(resp.Body, maxMediaBytes)
+	return sha, err
+}

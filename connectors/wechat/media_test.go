@@ -1,0 +1,58 @@
+package wechat_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"gongdan/attachments"
+	"gongdan/connectors"
+	"gongdan/normalize"
+)
+
+func TestAnImageIsKeptWithItsMessage(t *testing.T) {
+	photo := []byte("\x89PNG\r\n\x1a\n the broken pump, photographed")
+	cdn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/mmbiz/pump.png" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(photo)
+	}))
+	defer cdn.Close()
+	store := attachments.New(filepath.Join(t.TempDir(), "attachments"))
+	now := time.Date(2026, 12, 2, 9, 30, 0, 0, shanghai)
+	r := oaRig(t, now, "", func(env *connectors.Env) { env.Attachments = store })
+	image := func(id int, pic string) string {
+		return msg("image", fmt.Sprintf("<PicUrl><![CDATA[%s]]></PicUrl><MediaId><![CDATA[media-%d]]></MediaId><MsgId>%d</MsgId>", pic, id, id))
+	}
+	for i, pic := range []string{cdn.URL + "/mmbiz/pump.png", cdn.URL + "/mmbiz/gone.png"} {
+		q, body := encrypted(t, oaToken, oaAppID, fmt.Sprint(now.Unix()), image(i+1, pic))
+		status, answer := r.call(t, http.MethodPost, q, body)
+		require.Equal(t, http.StatusOK, status, answer)
+	}
+	envs := r.envelopes()
+	require.Len(t, envs, 2)
+	sum := sha256.Sum256(photo)
+	sha := hex.EncodeToString(sum[:])
+
+	d := normalizeOne(t, r.conn, envs[0])
+	assert.Equal(t, []normalize.Attachment{{Kind: "image", URI: "attachment:" + sha, SHA256: sha}}, d.Attachments, "the picture itself")
+	f, err := store.Open(sha)
+	require.NoError(t, err)
+	kept, _ := io.ReadAll(f)
+	f.Close()
+	assert.Equal(t, photo, kept)
+
+	d = normalizeOne(t, r.conn, envs[1])
+	assert.Equal(t, []normalize.Attachment{{Kind: "image", URI: "wechat-media:media-2"}}, d.Attachments, "not fetched: the media id, and the message is taken all the same")
+}
