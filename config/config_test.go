@@ -224,7 +224,7 @@ func TestParseReportsEveryProblem(t *testing.T) {
 			`inline.yaml:3: notify.channels: unknown key "channels" (known here: customers, wecom)`}},
 		{"notify through a connector that is not WeCom", "connectors: [{name: hooks, type: webhook}]\nnotify:\n  wecom: {connector: hooks}\n  customers: {}\n", []string{
 			`inline.yaml:3: notify.wecom.connector: hooks is a webhook connector; WeCom app messages need a wechat.work one`,
-			`inline.yaml:4: notify.customers: customers are told on the official account they wrote to, and there is no wechat.officialaccount connector`}},
+			`inline.yaml:4: notify.customers: customers are told where they wrote, and there is no wechat.officialaccount or wechat.kf connector`}},
 		{"routing and calendar mistakes at their lines", `sla:
   calendars:
     - name: cn-office

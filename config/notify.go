@@ -2,8 +2,8 @@ package config
 
 // Notify is the notify section: who is told what, outside gongdan, as tickets move.
 type Notify struct {
-	// Customers: the customer of a ticket that came in through a WeChat official account is
-	// told, on that account, when it is accepted, resolved and escalated.
+	// Customers: the customer of a ticket that came in through a WeChat official account or
+	// WeChat customer service is told there when it is accepted, resolved and escalated.
 	Customers *NotifyCustomers `yaml:"customers"`
 	// WeCom: staff (engineers, team leads, the people of SLA tiers) get WeCom app messages.
 	WeCom *NotifyWeCom `yaml:"wecom"`
@@ -59,10 +59,10 @@ func (n *Notify) validate(connectors []Connector) []problem {
 	if c := n.Customers; c != nil {
 		found := false
 		for _, con := range connectors {
-			found = found || con.Type == "wechat.officialaccount"
+			found = found || con.Type == "wechat.officialaccount" || con.Type == "wechat.kf"
 		}
 		if !found {
-			ps = append(ps, problemf("customers", "customers are told on the official account they wrote to, and there is no wechat.officialaccount connector"))
+			ps = append(ps, problemf("customers", "customers are told where they wrote, and there is no wechat.officialaccount or wechat.kf connector"))
 		}
 	}
 	return ps

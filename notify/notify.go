@@ -24,9 +24,12 @@ import (
 	"gongdan/pipeline"
 )
 
-// CustomerSender sends a text to a customer of an official account (connectors/wechat).
+// CustomerSender sends a text to the customer of a ticket that came in through it
+// (connectors/wechat: an official account, WeChat customer service). source is the ticket's
+// first source, which the connector made; it reports false when it has no way to reach this
+// customer (no openid).
 type CustomerSender interface {
-	SendCustomerText(ctx context.Context, openID, text string) error
+	TellCustomer(ctx context.Context, source normalize.Draft, customer normalize.Customer, text string) (bool, error)
 }
 
 // StaffSender sends a text to people by their WeCom UserIDs (connectors/wechat).
@@ -258,14 +261,15 @@ func (n *Notifier) nameOrID(id string) string {
 // send delivers m.
 func (n *Notifier) send(ctx context.Context, t ticket.Ticket, m message) error {
 	if m.customer {
-		if len(t.Sources) == 0 || t.Customer.WechatOpenID == "" {
-			return nil // not a WeChat customer: nothing to send through
+		if len(t.Sources) == 0 {
+			return nil
 		}
 		sender := n.opts.Customers[t.Sources[0].Source.Connector]
 		if sender == nil {
-			return nil // came in elsewhere (a webhook with an openid): no account to send from
+			return nil // came in elsewhere (a webhook): no channel to the customer
 		}
-		return classify(sender.SendCustomerText(ctx, t.Customer.WechatOpenID, m.text))
+		_, err := sender.TellCustomer(ctx, t.Sources[0], t.Customer, m.text)
+		return classify(err)
 	}
 	users := make([]string, 0, len(m.staff))
 	for _, id := range m.staff {

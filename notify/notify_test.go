@@ -28,8 +28,11 @@ type fakeSender struct {
 	err  error
 }
 
-func (f *fakeSender) SendCustomerText(_ context.Context, openID, text string) error {
-	return f.record(openID, text)
+func (f *fakeSender) TellCustomer(_ context.Context, _ normalize.Draft, c normalize.Customer, text string) (bool, error) {
+	if c.WechatOpenID == "" {
+		return false, nil
+	}
+	return true, f.record(c.WechatOpenID, text)
 }
 
 func (f *fakeSender) SendAppText(_ context.Context, users []string, text string) error {

@@ -20,6 +20,8 @@ import (
 	workconfig "github.com/silenceper/wechat/v2/work/config"
 	workcontext "github.com/silenceper/wechat/v2/work/context"
 	workmessage "github.com/silenceper/wechat/v2/work/message"
+
+	"gongdan/normalize"
 )
 
 func init() {
@@ -125,6 +127,15 @@ type officialAccountAPI struct {
 	messages *message.Manager
 	tokens   *tokenCache
 	err      error
+}
+
+// TellCustomer sends text to the customer of a ticket that came in through this account, by
+// their openid; false when the customer has none.
+func (o *OfficialAccount) TellCustomer(ctx context.Context, _ normalize.Draft, c normalize.Customer, text string) (bool, error) {
+	if c.WechatOpenID == "" {
+		return false, nil
+	}
+	return true, o.SendCustomerText(ctx, c.WechatOpenID, text)
 }
 
 // SendCustomerText sends a customer service text message (客服消息) to a customer of the

@@ -12,7 +12,9 @@ import (
 	"time"
 
 	workconfig "github.com/silenceper/wechat/v2/work/config"
+	"github.com/silenceper/wechat/v2/util"
 	"github.com/silenceper/wechat/v2/work/kf"
+	"github.com/silenceper/wechat/v2/work/kf/sendmsg"
 
 	"gongdan/connectors"
 	"gongdan/normalize"
@@ -253,7 +255,8 @@ func normalizeKF(env normalize.Envelope) ([]normalize.Draft, error) {
 		return nil, errors.New("wechat.kf: the message has no external_userid")
 	}
 	d := normalize.Draft{
-		Source:    normalize.Source{Connector: env.Connector, Type: env.ConnectorType, Kind: clipBytes(m.MsgType, 64), ExternalID: clipBytes(m.MsgID, 128)},
+		// ExternalID names the account with the message: a reply goes out from that account.
+		Source:    normalize.Source{Connector: env.Connector, Type: env.ConnectorType, Kind: clipBytes(m.MsgType, 64), ExternalID: clipBytes(m.OpenKfID, 64) + "/" + clipBytes(m.MsgID, 128)},
 		ThreadKey: "kf:" + env.Connector + ":" + m.ExternalUserID,
 		Customer:  normalize.Customer{ID: m.ExternalUserID},
 	}
@@ -309,6 +312,30 @@ func normalizeKF(env normalize.Envelope) ([]normalize.Draft, error) {
 		return nil, err
 	}
 	return []normalize.Draft{d}, nil
+}
+
+// TellCustomer sends text with send_msg from the customer service account the ticket came in
+// on, to the customer (customer.id is their external_userid). WeChat delivers it within 48
+// hours of the customer's last message, five at most.
+func (k *KF) TellCustomer(_ context.Context, source normalize.Draft, c normalize.Customer, text string) (bool, error) {
+	openKfID, _, ok := strings.Cut(source.Source.ExternalID, "/")
+	if !ok || openKfID == "" || c.ID == "" {
+		return false, nil
+	}
+	client, err := k.api()
+	if err != nil {
+		return true, err
+	}
+	msg := sendmsg.Text{Message: sendmsg.Message{ToUser: c.ID, OpenKFID: openKfID}, MsgType: "text"}
+	msg.Text.Content = text
+	resp, err := client.SendMsg(msg)
+	if err == nil && resp.ErrCode != 0 {
+		err = &util.CommonError{ErrCode: resp.ErrCode, ErrMsg: resp.ErrMsg}
+	}
+	if err != nil {
+		return true, apiError(k.name, k.tokens, err)
+	}
+	return true, nil
 }
 
 // KFStatus is what GET /api/v1/connectors shows of a kf connector under details.

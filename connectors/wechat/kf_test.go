@@ -135,7 +135,7 @@ func TestKFMessagesBecomeDrafts(t *testing.T) {
 	assert.Equal(t, "kf:kf:wmCust0001", d.ThreadKey)
 	assert.Equal(t, normalize.Window(30*time.Minute), d.ThreadWindow)
 	assert.Equal(t, "kf/msg/kfmsg-1", d.DedupKey)
-	assert.Equal(t, normalize.Source{Connector: "kf", Type: "wechat.kf", Kind: "text", ExternalID: "kfmsg-1"}, d.Source)
+	assert.Equal(t, normalize.Source{Connector: "kf", Type: "wechat.kf", Kind: "text", ExternalID: "wkAJ2GCAAA/kfmsg-1"}, d.Source)
 
 	drafts, err = n.Normalize(env(kfMsg(2, 3, "location", map[string]any{"location": map[string]any{"latitude": 31.3, "longitude": 120.62, "name": "星湖街328号", "address": "苏州工业园区"}})))
 	require.NoError(t, err)
@@ -160,3 +160,18 @@ func TestKFMessagesBecomeDrafts(t *testing.T) {
 }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+func TestKFTellsItsCustomerFromTheirAccount(t *testing.T) {
+	api := wechattest.Start(t)
+	r := kfRig(t, t.TempDir())
+	k := r.conn.(*wechat.KF)
+	source := normalize.Draft{Source: normalize.Source{Connector: "kf", Type: "wechat.kf", Kind: "text", ExternalID: "wkAJ2GCAAA/kfmsg-1"}}
+	sent, err := k.TellCustomer(context.Background(), source, normalize.Customer{ID: "wmCust0001"}, "您的报修已受理")
+	require.NoError(t, err)
+	assert.True(t, sent)
+	assert.Equal(t, []wechattest.Sent{{API: "kf", To: "wmCust0001", Content: "您的报修已受理", OpenKfID: "wkAJ2GCAAA"}}, api.Sent())
+
+	sent, err = k.TellCustomer(context.Background(), normalize.Draft{}, normalize.Customer{ID: "wmCust0001"}, "x")
+	require.NoError(t, err)
+	assert.False(t, sent, "no account to send from")
+}

@@ -19,12 +19,14 @@ import (
 
 // Sent is one message the fake API took.
 type Sent struct {
-	// API is "custom" (an official account's customer service message) or "app" (WeCom).
+	// API is "custom" (an official account's customer service message), "app" (WeCom) or
+	// "kf" (微信客服's send_msg).
 	API string
 	// To is the openid, or the WeCom UserIDs joined with |.
-	To      string
-	Content string
-	AgentID string
+	To       string
+	Content  string
+	AgentID  string
+	OpenKfID string
 }
 
 // API is the fake server.
@@ -54,6 +56,7 @@ func Start(t interface {
 	mux.HandleFunc("POST /cgi-bin/message/custom/send", a.custom)
 	mux.HandleFunc("POST /cgi-bin/message/send", a.app)
 	mux.HandleFunc("POST /cgi-bin/kf/sync_msg", a.syncMsg)
+	mux.HandleFunc("POST /cgi-bin/kf/send_msg", func(w http.ResponseWriter, r *http.Request) { a.take(w, r, "kf") })
 	a.srv = httptest.NewServer(mux)
 	old := util.DefaultHTTPClient
 	util.DefaultHTTPClient = &http.Client{Transport: Redirect(a.srv.URL)}
@@ -121,9 +124,10 @@ func (a *API) take(w http.ResponseWriter, r *http.Request, api string) {
 		return
 	}
 	var m struct {
-		ToUser  string `json:"touser"`
-		AgentID string `json:"agentid"`
-		Text    struct {
+		ToUser   string `json:"touser"`
+		AgentID  string `json:"agentid"`
+		OpenKfID string `json:"open_kfid"`
+		Text     struct {
 			Content string `json:"content"`
 		} `json:"text"`
 	}
@@ -139,7 +143,7 @@ func (a *API) take(w http.ResponseWriter, r *http.Request, api string) {
 			invalid = append(invalid, u)
 		}
 	}
-	a.sent = append(a.sent, Sent{API: api, To: m.ToUser, Content: m.Text.Content, AgentID: m.AgentID})
+	a.sent = append(a.sent, Sent{API: api, To: m.ToUser, Content: m.Text.Content, AgentID: m.AgentID, OpenKfID: m.OpenKfID})
 	a.mu.Unlock()
 	answer := map[string]any{"errcode": 0, "errmsg": "ok"}
 	if api == "app" {
