@@ -11,8 +11,8 @@ import (
 	"sync"
 	"time"
 
-	workconfig "github.com/silenceper/wechat/v2/work/config"
 	"github.com/silenceper/wechat/v2/util"
+	workconfig "github.com/silenceper/wechat/v2/work/config"
 	"github.com/silenceper/wechat/v2/work/kf"
 	"github.com/silenceper/wechat/v2/work/kf/sendmsg"
 
