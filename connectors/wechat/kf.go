@@ -52,6 +52,7 @@ func newKF(conf *connectors.Conf, env connectors.Env) (connectors.Connector, err
 	k := &KF{Callback: c, conf: conf, openKfID: conf.String(fieldOpenKfID), pollEvery: conf.Duration(fieldPollEvery),
 		wake: make(chan string, 1)}
 	c.onKF = k.signal
+	c.guide = newGuide(conf, c.window, env.Enricher)
 	return k, nil
 }
 
@@ -119,6 +120,7 @@ func (k *KF) sync(ctx context.Context, token string) error {
 			k.synced++
 			k.kinds["kf."+m.MsgType]++
 			k.mu.Unlock()
+			k.ask(ctx, env)
 		}
 		if page.NextCursor != "" && page.NextCursor != k.cursor {
 			if err := k.saveCursor(page.NextCursor); err != nil {
@@ -208,7 +210,7 @@ func (k *KF) Validate() error {
 	if k.secret == "" {
 		return k.conf.Errorf(fieldCorpSecret, "required: the 微信客服 Secret, to fetch messages with sync_msg")
 	}
-	return nil
+	return validatePrompts(k.conf)
 }
 
 // kfMessage is one message of sync_msg, as far as a draft needs it.
@@ -312,6 +314,23 @@ func normalizeKF(env normalize.Envelope) ([]normalize.Draft, error) {
 		return nil, err
 	}
 	return []normalize.Draft{d}, nil
+}
+
+// ask sends guided intake's question for a message that is durable now, if it calls for one.
+func (k *KF) ask(ctx context.Context, env normalize.Envelope) {
+	if k.guide == nil {
+		return
+	}
+	drafts, err := normalizeKF(env)
+	if err != nil || len(drafts) != 1 {
+		return
+	}
+	d := drafts[0]
+	if reply := k.guide.next(d, env.ReceivedAt, false); reply != "" {
+		if _, err := k.TellCustomer(ctx, d, d.Customer, reply); err != nil {
+			k.env.Logger.Warn("wechat.kf: the question to the customer did not go out", "thread", d.ThreadKey, "err", err)
+		}
+	}
 }
 
 // TellCustomer sends text with send_msg from the customer service account the ticket came in

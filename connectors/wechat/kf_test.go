@@ -175,3 +175,31 @@ func TestKFTellsItsCustomerFromTheirAccount(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, sent, "no account to send from")
 }
+
+// TestKFGuidedIntakeAsksWithSendMsg: a customer service conversation is guided as an official
+// account's is, the questions going out with send_msg from the customer's account.
+func TestKFGuidedIntakeAsksWithSendMsg(t *testing.T) {
+	api := wechattest.Start(t)
+	t.Setenv("T_KF_TOKEN", wecomToken)
+	t.Setenv("T_KF_AES_KEY", wecomAESKey)
+	t.Setenv("T_KF_SECRET", "kf-secret-0123456")
+	r := newRig(t, "name: kf\ntype: wechat.kf\ncorp_id: "+wecomCorpID+"\ncorp_secret: ${T_KF_SECRET}\ntoken: ${T_KF_TOKEN}\nencoding_aes_key: ${T_KF_AES_KEY}\npoll_every: 1h\n"+
+		"guided_intake:\n  - {ask_for: [customer.phone, location.address]}\n", time.Now(), func(env *connectors.Env) {
+		env.StateDir, env.Enricher = t.TempDir(), normalize.DefaultEnricher(nil) // as the config builds it
+	})
+	api.AddKFMessages(kfText(1, "报修：空调不制冷"), kfText(2, "13812345678"), kfText(3, "苏州工业园区星湖街328号"))
+	stop := run(r)
+	require.Eventually(t, func() bool { return len(api.Sent()) == 3 }, 10*time.Second, 5*time.Millisecond)
+	require.NoError(t, stop())
+	sent := api.Sent()
+	for _, s := range sent {
+		assert.Equal(t, "kf", s.API)
+		assert.Equal(t, "wmCust0001", s.To)
+		assert.Equal(t, "wkAJ2GCAAA", s.OpenKfID)
+	}
+	assert.Contains(t, sent[0].Content, "联系电话")
+	assert.Contains(t, sent[0].Content, "报修地址")
+	assert.NotContains(t, sent[1].Content, "联系电话")
+	assert.Contains(t, sent[1].Content, "报修地址")
+	assert.Contains(t, sent[2].Content, "信息已收到")
+}

@@ -97,18 +97,8 @@ func officialAccountSpec() connectors.Spec {
 			Description: "The EncodingAESKey (消息加解密密钥, 43 characters), for compatible and safe mode. Write ${ENV_VAR}."},
 		{Name: fieldMode, Kind: connectors.KindString, Enum: []string{modeSafe, modeCompatible, modePlain},
 			Description: "The account's 消息加解密方式: safe (安全模式, every message encrypted), compatible (兼容模式, plain and encrypted accepted) or plain (明文模式). Default: safe with an encoding_aes_key, plain without. In plain mode the signature covers only the timestamp and nonce, not the message: use safe mode in production."},
-		{Name: fieldGuidedIntake, Kind: connectors.KindObjectList,
-			Description: "Guided intake: what a request must come with, by category. While a customer's conversation lacks a field, the answer to each message is a reply asking for it (phone, address, device serial), and their answers fill the ticket. An item without category applies to every other category. Without items the connector only answers success.",
-			Example:     `[{ask_for: [customer.phone, location.address]}, {category: 电梯故障, ask_for: [customer.phone, location.address, device.id]}]`,
-			Fields: []connectors.Field{
-				{Name: fieldCategory, Kind: connectors.KindString, Description: "The category (as normalize: classifies it) the item is for; empty: any other."},
-				{Name: fieldAskFor, Kind: connectors.KindStringList, Required: true, Enum: askable, Description: "The fields to ask for while they are missing."},
-			}},
-		{Name: fieldPrompts, Kind: connectors.KindStringMap, Description: "The question for each field, replacing the built-in ones (请留下您的联系电话… for customer.phone).",
-			Example: `{device.id: 请发送电梯轿厢内铭牌上的设备编号。}`},
-		{Name: fieldGreeting, Kind: connectors.KindString, Default: defaultGreeting, Description: "Said before the first question of a conversation."},
-		{Name: fieldCompleteReply, Kind: connectors.KindString, Default: defaultComplete, Description: "Said once, when the last missing field arrives."},
 	}
+	fields = append(fields, guidedFields()...)
 	return connectors.Spec{
 		Type:    TypeOfficialAccount,
 		Summary: "Takes the messages customers write to a WeChat official account (公众号) at /wechat/{name}.",
@@ -179,6 +169,23 @@ UserID), unknown message types are taken in with their type named, and refused c
 	}
 }
 
+// guidedFields configure guided intake (the official account and WeChat customer service).
+func guidedFields() []connectors.Field {
+	return []connectors.Field{
+		{Name: fieldGuidedIntake, Kind: connectors.KindObjectList,
+			Description: "Guided intake: what a request must come with, by category. While a customer's conversation lacks a field, the answer to each message is a reply asking for it (phone, address, device serial), and their answers fill the ticket. An item without category applies to every other category. Without items the connector only answers success.",
+			Example:     `[{ask_for: [customer.phone, location.address]}, {category: 电梯故障, ask_for: [customer.phone, location.address, device.id]}]`,
+			Fields: []connectors.Field{
+				{Name: fieldCategory, Kind: connectors.KindString, Description: "The category (as normalize: classifies it) the item is for; empty: any other."},
+				{Name: fieldAskFor, Kind: connectors.KindStringList, Required: true, Enum: askable, Description: "The fields to ask for while they are missing."},
+			}},
+		{Name: fieldPrompts, Kind: connectors.KindStringMap, Description: "The question for each field, replacing the built-in ones (请留下您的联系电话… for customer.phone).",
+			Example: `{device.id: 请发送电梯轿厢内铭牌上的设备编号。}`},
+		{Name: fieldGreeting, Kind: connectors.KindString, Default: defaultGreeting, Description: "Said before the first question of a conversation."},
+		{Name: fieldCompleteReply, Kind: connectors.KindString, Default: defaultComplete, Description: "Said once, when the last missing field arrives."},
+	}
+}
+
 func checkToken(v any) error {
 	s, _ := v.(string)
 	if len(s) < 3 || len(s) > 32 {
@@ -211,11 +218,15 @@ func kfSpec() connectors.Spec {
 		{Name: fieldPollEvery, Kind: connectors.KindDuration, Default: 5 * time.Minute, Min: connectors.Bound(1), Advanced: true,
 			Description: "How often to fetch without a callback, in case one was missed."},
 	}
+	fields = append(fields, guidedFields()...)
 	return connectors.Spec{
 		Type:    TypeKF,
 		Summary: "Takes WeChat customer service (微信客服) conversations: each callback fetches the new messages with sync_msg.",
 		Description: `
 Set 微信客服's callback URL to ` + "`https://<host>/wechat/{name}`" + ` with the same Token and EncodingAESKey.
+With ` + "`guided_intake`" + `, the connector asks for what a request lacks as the official account does, with
+` + "`send_msg`" + ` from the account the customer wrote to (best effort: a question that does not go out is logged).
+
 A callback (` + "`kf_msg_or_event`" + `) only says there are new messages: the connector answers ` + "`success`" + ` and
 fetches them with ` + "`sync_msg`" + `, from a cursor it keeps in its state directory
 (` + "`<data>/connectors/<name>/kf.cursor`" + `). The cursor moves only once the fetched messages are durable on
