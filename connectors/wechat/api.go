@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -96,13 +97,29 @@ func apiError(connector string, tokens *tokenCache, err error) error {
 		}
 		return &APIError{Connector: connector, Code: code, Msg: msg}
 	}
-	// Transport errors carry the URL, and the URL the access token: say only what failed.
-	text := accessTokenRE.ReplaceAllString(err.Error(), "access_token=[redacted]")
-	return fmt.Errorf("wechat API (connector %s): %s", connector, text)
+	return fmt.Errorf("wechat API (connector %s): %s", connector, scrub(err))
 }
 
-// accessTokenRE finds the access token in a URL an error quotes.
-var accessTokenRE = regexp.MustCompile(`access_token=[^&"\s]*`)
+// scrub is an error's text without the URL a transport error quotes (it holds the access
+// token, or the app's secret when the token was being fetched), and without any such query
+// parameter that slipped into a message.
+func scrub(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Op + " " + hostOf(ue.URL) + ": " + scrub(ue.Err)
+	}
+	return credentialRE.ReplaceAllString(err.Error(), "$1=[redacted]")
+}
+
+func hostOf(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return u.Scheme + "://" + u.Host + u.Path
+	}
+	return "(url)"
+}
+
+// credentialRE finds credentials in URLs quoted by errors.
+var credentialRE = regexp.MustCompile(`(access_token|secret|corpsecret|appsecret)=[^&"\s]*`)
 
 // errcodeRE finds WeChat's error code in the errors of library calls that do not return a
 // util.CommonError (the customer message manager formats its own).

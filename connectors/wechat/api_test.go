@@ -2,14 +2,19 @@ package wechat_test
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"testing"
 	"time"
+
+	"github.com/silenceper/wechat/v2/util"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"gongdan/connectors/wechat"
 	"gongdan/connectors/wechat/wechattest"
+	"gongdan/normalize"
 )
 
 func TestCustomerMessagesCacheTheTokenAndRenewARevokedOne(t *testing.T) {
@@ -63,4 +68,34 @@ func TestWeComAppMessages(t *testing.T) {
 
 	noAgent := newRig(t, "name: wecom2\ntype: wechat.work\ncorp_id: "+wecomCorpID+"\ncorp_secret: ${T_WECOM_SECRET}\ntoken: ${T_WECOM_TOKEN}\nencoding_aes_key: ${T_WECOM_AES_KEY}\n", time.Now())
 	assert.ErrorContains(t, noAgent.conn.(*wechat.Callback).SendAppText(context.Background(), []string{"a"}, "x"), "no agent_id")
+}
+
+// TestAPIErrorsNameNoCredential: a network failure while the token is fetched quotes a URL
+// with the app's secret in it; the error keeps what failed and where, not the secret.
+func TestAPIErrorsNameNoCredential(t *testing.T) {
+	old := util.DefaultHTTPClient
+	util.DefaultHTTPClient = &http.Client{Transport: failing{}}
+	t.Cleanup(func() { util.DefaultHTTPClient = old })
+	t.Setenv("T_KF_TOKEN", wecomToken)
+	t.Setenv("T_KF_AES_KEY", wecomAESKey)
+	t.Setenv("T_KF_SECRET", "kf-secret-0123456")
+	r := newRig(t, "name: kf\ntype: wechat.kf\ncorp_id: "+wecomCorpID+"\ncorp_secret: ${T_KF_SECRET}\ntoken: ${T_KF_TOKEN}\nencoding_aes_key: ${T_KF_AES_KEY}\n", time.Now())
+	source := normalize.Draft{Source: normalize.Source{ExternalID: "wk1/m1"}}
+	_, err := r.conn.(*wechat.KF).TellCustomer(context.Background(), source, normalize.Customer{ID: "wm1"}, "x")
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "kf-secret-0123456")
+	assert.Contains(t, err.Error(), "qyapi.weixin.qq.com/cgi-bin/gettoken")
+	assert.Contains(t, err.Error(), "connection refused")
+
+	t.Setenv("T_WX_SECRET", "the-app-secret-0123")
+	oa := oaRig(t, time.Now(), "app_secret: ${T_WX_SECRET}\n")
+	err = oa.conn.(*wechat.OfficialAccount).SendCustomerText(context.Background(), "o1", "x")
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "the-app-secret-0123")
+}
+
+type failing struct{}
+
+func (failing) RoundTrip(*http.Request) (*http.Response, error) {
+	return nil, errors.New("dial tcp 10.0.0.1:443: connection refused")
 }

@@ -229,9 +229,7 @@ func (c *Callback) receive(rw http.ResponseWriter, r *http.Request) {
 		if in.m.Event == eventKF {
 			c.onKF(in.m.Token)
 		}
-		c.mu.Lock()
-		c.kinds[in.m.kind()]++
-		c.mu.Unlock()
+		c.count(in.m.kind())
 		rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(rw, "success")
 		return
@@ -245,9 +243,7 @@ func (c *Callback) receive(rw http.ResponseWriter, r *http.Request) {
 		problem.Write(rw, r, problem.New(http.StatusServiceUnavailable, "unavailable", "the message was not stored; WeChat retries it"))
 		return
 	}
-	c.mu.Lock()
-	c.kinds[in.m.kind()]++
-	c.mu.Unlock()
+	c.count(in.m.kind())
 	if reply := c.ask(in); reply != "" {
 		b, err := c.passiveReply(in, reply)
 		if err == nil {
@@ -259,6 +255,13 @@ func (c *Callback) receive(rw http.ResponseWriter, r *http.Request) {
 	}
 	rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	io.WriteString(rw, "success")
+}
+
+// count counts a message or event taken in, by kind.
+func (c *Callback) count(kind string) {
+	c.mu.Lock()
+	c.kinds[kind]++
+	c.mu.Unlock()
 }
 
 // ask is guided intake's reply to a taken message, or "".

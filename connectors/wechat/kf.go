@@ -37,7 +37,8 @@ type KF struct {
 
 	wake chan string // a callback's sync token
 
-	mu     sync.Mutex
+	// kfMu guards what follows (Callback.mu guards the callback's counts).
+	kfMu   sync.Mutex
 	client *kf.Client
 	tokens *tokenCache
 	synced int64  // messages published by sync
@@ -116,10 +117,10 @@ func (k *KF) sync(ctx context.Context, token string) error {
 			if err := k.env.Publish(ctx, env); err != nil {
 				return fmt.Errorf("wechat.kf: publishing message %s: %w (the cursor stays; it is fetched again)", m.MsgID, err)
 			}
-			k.mu.Lock()
+			k.kfMu.Lock()
 			k.synced++
-			k.kinds["kf."+m.MsgType]++
-			k.mu.Unlock()
+			k.kfMu.Unlock()
+			k.count("kf." + m.MsgType)
 			k.ask(ctx, env)
 		}
 		if page.NextCursor != "" && page.NextCursor != k.cursor {
@@ -135,8 +136,8 @@ func (k *KF) sync(ctx context.Context, token string) error {
 }
 
 func (k *KF) api() (*kf.Client, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
+	k.kfMu.Lock()
+	defer k.kfMu.Unlock()
 	if k.client != nil {
 		return k.client, nil
 	}
@@ -154,7 +155,9 @@ func (k *KF) cursorFile() string { return filepath.Join(k.env.StateDir, "kf.curs
 
 func (k *KF) loadCursor() error {
 	c, err := readCursor(k.cursorFile())
+	k.kfMu.Lock()
 	k.cursor = c
+	k.kfMu.Unlock()
 	return err
 }
 
@@ -162,9 +165,9 @@ func (k *KF) saveCursor(cursor string) error {
 	if err := writeCursor(k.cursorFile(), cursor); err != nil {
 		return err
 	}
-	k.mu.Lock()
+	k.kfMu.Lock()
 	k.cursor = cursor
-	k.mu.Unlock()
+	k.kfMu.Unlock()
 	return nil
 }
 
@@ -367,8 +370,8 @@ type KFStatus struct {
 // Details adds the sync's progress to the callback's counts.
 func (k *KF) Details() any {
 	s := k.Callback.Details().(Status)
-	k.mu.Lock()
-	defer k.mu.Unlock()
+	k.kfMu.Lock()
+	defer k.kfMu.Unlock()
 	return KFStatus{Status: s, Synced: k.synced, HasCursor: k.cursor != ""}
 }
 

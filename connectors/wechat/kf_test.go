@@ -203,3 +203,40 @@ func TestKFGuidedIntakeAsksWithSendMsg(t *testing.T) {
 	assert.Contains(t, sent[1].Content, "报修地址")
 	assert.Contains(t, sent[2].Content, "信息已收到")
 }
+
+// TestKFCountsUnderConcurrency: a sync counts while callbacks come in and the API reads the
+// details (run with -race).
+func TestKFCountsUnderConcurrency(t *testing.T) {
+	api := wechattest.Start(t)
+	api.KFPage(3)
+	for i := range 60 {
+		api.AddKFMessages(kfText(i+1, fmt.Sprint("消息 ", i)))
+	}
+	r := kfRig(t, t.TempDir())
+	stop := run(r)
+	in := sealed(wecomToken, wecomAESKey, wecomCorpID, "<xml><ToUserName><![CDATA["+wecomCorpID+"]]></ToUserName><CreateTime>1764639100</CreateTime>"+
+		"<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[kf_msg_or_event]]></Event><Token><![CDATA[T]]></Token></xml>", false)
+	q := url.Values{}
+	for k, v := range in.Headers {
+		q.Set(k, v)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 20 {
+			resp, err := http.Post(r.url+"?"+q.Encode(), "text/xml", strings.NewReader(string(in.Body)))
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			_ = r.conn.(connectors.Detailer).Details()
+		}
+	}()
+	require.Eventually(t, func() bool { return len(r.envelopes()) == 60 }, 10*time.Second, 5*time.Millisecond)
+	<-done
+	require.NoError(t, stop())
+	d := r.conn.(connectors.Detailer).Details().(wechat.KFStatus)
+	assert.Equal(t, int64(60), d.Synced)
+	assert.Equal(t, int64(60), d.Received["kf.text"])
+	assert.Equal(t, int64(20), d.Received["event.kf_msg_or_event"])
+}

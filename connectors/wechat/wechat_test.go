@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -73,7 +74,7 @@ func newRig(t testing.TB, yamlItem string, now time.Time, opts ...func(*connecto
 	cfg, err := config.Parse("wechat.yaml", []byte(item(yamlItem)))
 	require.NoError(t, err)
 	r := &rig{stats: &connectors.Stats{}, now: now}
-	n := 0
+	var n atomic.Int64
 	env := connectors.Env{
 		Publish: func(_ context.Context, env normalize.Envelope) error {
 			r.mu.Lock()
@@ -87,7 +88,7 @@ func newRig(t testing.TB, yamlItem string, now time.Time, opts ...func(*connecto
 		Stats:    r.stats,
 		Now:      r.clock,
 		Location: shanghai,
-		NewID:    func() string { n++; return fmt.Sprint("env-", n) },
+		NewID:    func() string { return fmt.Sprint("env-", n.Add(1)) },
 	}
 	for _, o := range opts {
 		o(&env)
