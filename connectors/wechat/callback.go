@@ -6,6 +6,7 @@ package wechat
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/xml"
@@ -62,7 +63,8 @@ type Callback struct {
 	onKF func(token string)
 
 	mu       sync.Mutex
-	kinds    map[string]int64 // messages and events taken in, by kind
+	taken    map[string]takenCall // signed (timestamp, nonce) of callbacks taken, for replays
+	kinds    map[string]int64     // messages and events taken in, by kind
 	refusals map[string]int64 // callbacks refused, by reason
 	verified int64            // URL checks answered
 }
@@ -79,6 +81,7 @@ func newCallback(typ string, conf *connectors.Conf, env connectors.Env) *Callbac
 		maxBody:    int64(conf.Int(fieldMaxBodyBytes)),
 		intakeKeys: map[string]bool{},
 		kinds:      map[string]int64{},
+		taken:      map[string]takenCall{},
 		refusals:   map[string]int64{},
 	}
 	for _, k := range conf.StringList(fieldIntakeMenuKeys) {
@@ -234,6 +237,16 @@ func (c *Callback) receive(rw http.ResponseWriter, r *http.Request) {
 		io.WriteString(rw, "success")
 		return
 	}
+	switch c.replayed(in) {
+	case replayOther:
+		c.reject(rw, r, refuse(http.StatusUnauthorized, "replayed",
+			"this timestamp and nonce signed another message already: a replay with a changed body"))
+		return
+	case replaySame: // WeChat's retry of a callback already taken: durable since
+		rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(rw, "success")
+		return
+	}
 	c.keepMedia(r.Context(), &in)
 	env := in.env
 	if err := c.env.Publish(r.Context(), env); err != nil {
@@ -243,6 +256,7 @@ func (c *Callback) receive(rw http.ResponseWriter, r *http.Request) {
 		problem.Write(rw, r, problem.New(http.StatusServiceUnavailable, "unavailable", "the message was not stored; WeChat retries it"))
 		return
 	}
+	c.remember(in)
 	c.count(in.m.kind())
 	if reply := c.ask(in); reply != "" {
 		b, err := c.passiveReply(in, reply)
@@ -255,6 +269,60 @@ func (c *Callback) receive(rw http.ResponseWriter, r *http.Request) {
 	}
 	rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	io.WriteString(rw, "success")
+}
+
+// takenCall is a callback taken: the hash of its message, and when.
+type takenCall struct {
+	body [32]byte
+	at   time.Time
+}
+
+type replay int
+
+const (
+	replayNone  replay = iota
+	replaySame         // the same message under the same signature: WeChat retrying
+	replayOther        // another message under a signature already used: forged
+)
+
+// replayed checks a callback against those taken within the timestamp skew (10 minutes when
+// the check is off). A plain-mode signature covers only the timestamp and nonce, so a signed
+// URL seen once could otherwise carry any body.
+func (c *Callback) replayed(in received) replay {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, ok := c.taken[in.ts+"/"+in.nonce]
+	switch {
+	case !ok || c.env.Now().Sub(t.at) > c.replayWindow():
+		return replayNone
+	case t.body == sha256.Sum256(in.env.Payload):
+		return replaySame
+	}
+	return replayOther
+}
+
+// remember records a callback taken, forgetting those older than the window.
+func (c *Callback) remember(in received) {
+	now := c.env.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.taken) >= 4096 {
+		for k, t := range c.taken {
+			if now.Sub(t.at) > c.replayWindow() {
+				delete(c.taken, k)
+			}
+		}
+	}
+	if len(c.taken) < 1<<20 {
+		c.taken[in.ts+"/"+in.nonce] = takenCall{body: sha256.Sum256(in.env.Payload), at: now}
+	}
+}
+
+func (c *Callback) replayWindow() time.Duration {
+	if c.skew > 0 {
+		return c.skew
+	}
+	return 10 * time.Minute
 }
 
 // count counts a message or event taken in, by kind.
@@ -307,7 +375,7 @@ type received struct {
 	env       normalize.Envelope
 	m         inbound
 	encrypted bool
-	nonce     string
+	ts, nonce string
 }
 
 // envelope reads, checks and decrypts a POST.
@@ -366,7 +434,7 @@ func (c *Callback) envelope(rw http.ResponseWriter, r *http.Request) (received, 
 		return received{}, refuse(http.StatusBadRequest, "other_agent",
 			fmt.Sprintf("the message is for app %d, this connector takes app %d's (agent_id)", m.AgentID, c.agentID))
 	}
-	return received{env: c.newEnvelope(m, plain), m: m, encrypted: encrypted, nonce: nonce}, nil
+	return received{env: c.newEnvelope(m, plain), m: m, encrypted: encrypted, ts: ts, nonce: nonce}, nil
 }
 
 // newEnvelope wraps a decrypted message, with what the normalizer needs of the config.

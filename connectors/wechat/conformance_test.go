@@ -38,7 +38,7 @@ func sealed(token, aesKey, receiverID, plain string, officialAccount bool) conne
 	if err != nil {
 		panic(err)
 	}
-	ts, nonce := fmt.Sprint(time.Now().Unix()), "1234567"
+	ts, nonce := fmt.Sprint(time.Now().Unix()), fmt.Sprint(nonces.Add(1))
 	h := map[string]string{"timestamp": ts, "nonce": nonce, "msg_signature": util.Signature(token, ts, nonce, string(enc))}
 	if officialAccount {
 		h["signature"], h["encrypt_type"] = util.Signature(token, ts, nonce), "aes"

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/silenceper/wechat/v2/officialaccount/message"
@@ -23,7 +24,14 @@ const (
 
 // mediaClient fetches pictures; the time it may take is bounded so the callback is answered
 // well within WeChat's 5 seconds.
-var mediaClient = &http.Client{Timeout: mediaTimeout}
+// It follows no redirect: a picture is where WeChat says it is.
+var mediaClient = &http.Client{Timeout: mediaTimeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// mediaHostAllowed says which hosts pictures are fetched from: WeChat's image CDN only, so
+// that a message cannot make gongdan fetch an address of its choosing.
+var mediaHostAllowed = func(host string) bool {
+	return host == "mmbiz.qpic.cn" || strings.HasSuffix(host, ".qpic.cn") || strings.HasSuffix(host, ".qlogo.cn")
+}
 
 // keepMedia fetches the picture of an image message into the attachment store and records it
 // in the envelope. It does nothing without a store, for other messages, or when the fetch
@@ -45,6 +53,9 @@ func fetchInto(ctx context.Context, store *attachments.Store, raw string) (strin
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 		return "", fmt.Errorf("the picture link is not http(s)")
+	}
+	if !mediaHostAllowed(u.Hostname()) {
+		return "", fmt.Errorf("the picture link is not on WeChat's image hosts (%s)", u.Hostname())
 	}
 	ctx, cancel := context.WithTimeout(ctx, mediaTimeout)
 	defer cancel()

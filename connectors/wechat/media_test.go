@@ -16,6 +16,7 @@ import (
 
 	"gongdan/attachments"
 	"gongdan/connectors"
+	"gongdan/connectors/wechat"
 	"gongdan/normalize"
 )
 
@@ -29,6 +30,7 @@ func TestAnImageIsKeptWithItsMessage(t *testing.T) {
 		w.Write(photo)
 	}))
 	defer cdn.Close()
+	defer wechat.AllowMediaHosts(func(host string) bool { return host == "127.0.0.1" })()
 	store := attachments.New(filepath.Join(t.TempDir(), "attachments"))
 	now := time.Date(2026, 12, 2, 9, 30, 0, 0, shanghai)
 	r := oaRig(t, now, "", func(env *connectors.Env) { env.Attachments = store })
@@ -55,4 +57,21 @@ func TestAnImageIsKeptWithItsMessage(t *testing.T) {
 
 	d = normalizeOne(t, r.conn, envs[1])
 	assert.Equal(t, []normalize.Attachment{{Kind: "image", URI: "wechat-media:media-2"}}, d.Attachments, "not fetched: the media id, and the message is taken all the same")
+}
+
+// TestPicturesComeOnlyFromWeChat: a picture link elsewhere (an internal address a forged
+// message names) is not fetched; the message is taken with its media id.
+func TestPicturesComeOnlyFromWeChat(t *testing.T) {
+	fetched := false
+	inside := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fetched = true }))
+	defer inside.Close()
+	store := attachments.New(filepath.Join(t.TempDir(), "attachments"))
+	now := time.Date(2026, 12, 2, 9, 30, 0, 0, shanghai)
+	r := oaRig(t, now, "", func(env *connectors.Env) { env.Attachments = store })
+	q, body := encrypted(t, oaToken, oaAppID, fmt.Sprint(now.Unix()), msg("image", "<PicUrl><![CDATA["+inside.URL+"/latest/meta-data]]></PicUrl><MediaId>m-9</MediaId><MsgId>9</MsgId>"))
+	status, _ := r.call(t, http.MethodPost, q, body)
+	require.Equal(t, http.StatusOK, status)
+	assert.False(t, fetched)
+	d := normalizeOne(t, r.conn, r.envelopes()[0])
+	assert.Equal(t, []normalize.Attachment{{Kind: "image", URI: "wechat-media:m-9"}}, d.Attachments)
 }

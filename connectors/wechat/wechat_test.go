@@ -248,13 +248,21 @@ func TestOfficialAccountSampleVectors(t *testing.T) {
 		assert.Equal(t, "gzh/msg/6054768590064713728", d.DedupKey)
 		assert.Equal(t, "wechat:gzh:oyORnuP8q7ou2gfYjqLzSIWZf0rs", d.ThreadKey)
 
-		// WeChat's retry of the same callback: answered success again, with the same key.
+		// WeChat's retry of the same callback: answered success again, not published again
+		// (and had it been, its MsgId would make no second ticket).
 		status, body = r.call(t, http.MethodPost, q, oaBody)
 		assert.Equal(t, http.StatusOK, status)
 		assert.Equal(t, "success", body)
-		envs = r.envelopes()
-		require.Len(t, envs, 2)
-		assert.Equal(t, envs[0].DedupKey, envs[1].DedupKey)
+		assert.Len(t, r.envelopes(), 1)
+
+		// The same signed URL with another message (plain mode's signature does not cover
+		// it; here msg_signature would not match either): refused.
+		q2 := url.Values{}
+		for k, v := range q {
+			q2[k] = v
+		}
+		status, _ = r.call(t, http.MethodPost, q2, strings.Replace(oaBody, "<Encrypt>", "<Extra>x</Extra><Encrypt>", 1))
+		assert.Equal(t, http.StatusOK, status, "the same Encrypt: the same message")
 	})
 	t.Run("Java SDK's video message", func(t *testing.T) {
 		t.Setenv("T_WX_TOKEN", "pamtest")
@@ -291,11 +299,13 @@ func encrypted(t testing.TB, token, appID, ts, plain string) (url.Values, string
 	t.Helper()
 	enc, err := util.EncryptMsg([]byte("0123456789abcdef"), []byte(plain), appID, oaAESKey)
 	require.NoError(t, err)
-	nonce := "42"
+	nonce := fmt.Sprint(nonces.Add(1)) // WeChat's nonces differ from callback to callback
 	return url.Values{"signature": {util.Signature(token, ts, nonce)}, "timestamp": {ts}, "nonce": {nonce},
 			"encrypt_type": {"aes"}, "msg_signature": {util.Signature(token, ts, nonce, string(enc))}},
 		"<xml><ToUserName><![CDATA[gh_1]]></ToUserName><Encrypt><![CDATA[" + string(enc) + "]]></Encrypt></xml>"
 }
+
+var nonces atomic.Int64
 
 func textMessage(from, content string, msgID int64, at time.Time) string {
 	return fmt.Sprintf("<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[%s]]></FromUserName><CreateTime>%d</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[%s]]></Content><MsgId>%d</MsgId></xml>",
@@ -455,4 +465,27 @@ func buildNormalizer(tb testing.TB) normalize.Normalizer {
 	conn, _, err := connectors.Global.Build(cfg.File, cfg.Connectors[0], connectors.Env{})
 	require.NoError(tb, err)
 	return conn.(connectors.NormalizerProvider).Normalizer()
+}
+
+// TestAPlainModeSignatureCannotBeReplayedWithAnotherMessage: in plain mode the signature
+// covers the timestamp and nonce only; a signed URL seen once (in a proxy's log) must not
+// carry a message of someone else's making, while WeChat's retry of the real one is
+// answered success and not taken twice.
+func TestAPlainModeSignatureCannotBeReplayedWithAnotherMessage(t *testing.T) {
+	now := time.Date(2026, 12, 2, 9, 30, 0, 0, shanghai)
+	ts := fmt.Sprint(now.Unix())
+	t.Setenv("T_WX_TOKEN", oaToken)
+	r := newRig(t, "name: gzh\ntype: wechat.officialaccount\napp_id: "+oaAppID+"\ntoken: ${T_WX_TOKEN}\n", now)
+	q := url.Values{"signature": {util.Signature(oaToken, ts, "777")}, "timestamp": {ts}, "nonce": {"777"}}
+	real := textMessage("oWang", "水管漏水", 5001, now)
+	status, answer := r.call(t, http.MethodPost, q, real)
+	require.Equal(t, http.StatusOK, status, answer)
+	status, answer = r.call(t, http.MethodPost, q, real)
+	assert.Equal(t, http.StatusOK, status)
+	assert.Equal(t, "success", answer, "WeChat's retry")
+	status, answer = r.call(t, http.MethodPost, q, textMessage("oMallory", "<a forged request>", 5002, now))
+	assert.Equal(t, http.StatusUnauthorized, status, answer)
+	assert.Contains(t, answer, "replay")
+	assert.Len(t, r.envelopes(), 1)
+	assert.Equal(t, int64(1), r.conn.(connectors.Detailer).Details().(wechat.Status).Refused["replayed"])
 }

@@ -1,0 +1,8 @@
+package wechat
+
+// AllowMediaHosts lets tests fetch pictures from their own server; restore undoes it.
+func AllowMediaHosts(allow func(host string) bool) (restore func()) {
+	old := mediaHostAllowed
+	mediaHostAllowed = allow
+	return func() { mediaHostAllowed = old }
+}
