@@ -65,8 +65,8 @@ type Callback struct {
 	mu       sync.Mutex
 	taken    map[string]takenCall // signed (timestamp, nonce) of callbacks taken, for replays
 	kinds    map[string]int64     // messages and events taken in, by kind
-	refusals map[string]int64 // callbacks refused, by reason
-	verified int64            // URL checks answered
+	refusals map[string]int64     // callbacks refused, by reason
+	verified int64                // URL checks answered
 }
 
 func newCallback(typ string, conf *connectors.Conf, env connectors.Env) *Callback {
