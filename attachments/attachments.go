@@ -64,6 +64,18 @@ func (s *Store) Put(r io.Reader, max int64) (string, int64, error) {
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return "", 0, err
 	}
+	// The rename, durable: a draft naming the file is published only after Put returns.
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return "", 0, err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", 0, err
+	}
 	return sha, n, nil
 }
 

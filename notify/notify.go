@@ -167,10 +167,12 @@ func (n *Notifier) compose(ev ticket.Event, t ticket.Ticket) (*message, error) {
 	case ticket.ActionEscalate:
 		return &message{customer: true, text: fmt.Sprintf("您的报修 %s已升级加急处理，我们会尽快给您答复。", what)}, nil
 	case ticket.ActionAssign:
-		if ev.To != ticket.StateAssigned || t.Assignee == "" {
+		// The engineer of this assignment: the ticket may have moved on to another since.
+		var d ticket.AssignData
+		if err := json.Unmarshal(ev.Data, &d); err != nil || d.Assignee == "" || ev.To != ticket.StateAssigned {
 			return nil, nil
 		}
-		return &message{staff: []string{t.Assignee}, text: assignedText(t)}, nil
+		return &message{staff: []string{d.Assignee}, text: assignedText(t)}, nil
 	case ticket.ActionRoutingFailed:
 		var d ticket.RoutingFailedData
 		if err := json.Unmarshal(ev.Data, &d); err != nil {

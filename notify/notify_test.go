@@ -178,3 +178,14 @@ func TestRedeliveryAndFailures(t *testing.T) {
 func isPermanent(err error) bool {
 	return err != nil && errors.Unwrap(err) != nil && notify.FmtTypeOf(err) == "pipeline.permanentError"
 }
+
+// The assignment notice goes to the engineer of the event, though the ticket has moved on to
+// another by the time it is handled (a decline and a re-route in between).
+func TestAnAssignmentIsToldToItsOwnEngineer(t *testing.T) {
+	moved := wechatTicket
+	moved.Assignee = "eng-zhao"
+	n, _, staff := rig(t, config.Notify{WeCom: &config.NotifyWeCom{Connector: "wecom"}}, moved)
+	require.NoError(t, n.Handle(context.Background(), event(t, ticket.ActionAssign, ticket.StateAssigned, map[string]any{"assignee": "eng-li"}), nil))
+	require.Len(t, staff.sent, 1)
+	assert.Equal(t, `["eng-li"]`, staff.sent[0].to)
+}

@@ -24,6 +24,7 @@ type archiveMessage struct {
 	Seq   uint64
 	MsgID string
 	Plain []byte // the message's JSON
+	Err   error  // why it could not be read (then Plain is nil)
 }
 
 // archiveSource reads the archive after seq. The real one is WeCom's Finance SDK
@@ -136,6 +137,7 @@ type Archive struct {
 	seq       uint64
 	fetched   int64
 	published int64
+	skipped   int64
 }
 
 func newArchive(conf *connectors.Conf, env connectors.Env) (connectors.Connector, error) {
@@ -206,9 +208,14 @@ func (a *Archive) poll(ctx context.Context, src archiveSource) error {
 		}
 		last := a.seq
 		for _, m := range msgs {
+			if m.Err != nil {
+				a.skip(m.Seq, m.Err)
+				last = max(last, m.Seq)
+				continue
+			}
 			env, ok, err := a.envelope(m)
 			if err != nil {
-				a.env.Logger.Warn("wechat.archive: a message is not the archive's JSON; skipped", "seq", m.Seq, "err", err)
+				a.skip(m.Seq, err)
 			} else if ok {
 				if err := a.env.Publish(ctx, env); err != nil {
 					return fmt.Errorf("wechat.archive %s: publishing seq %d: %w (the seq stays; it is fetched again)", a.name, m.Seq, err)
@@ -257,6 +264,16 @@ func (a *Archive) envelope(m archiveMessage) (normalize.Envelope, bool, error) {
 	}, true, nil
 }
 
+// skip passes over a message that cannot be read: counted, logged, and the seq moves on.
+func (a *Archive) skip(seq uint64, err error) {
+	a.env.Stats.Rejected.Add(1)
+	a.env.Stats.Fail(a.env.Now(), fmt.Errorf("seq %d: %w", seq, err))
+	a.env.Logger.Warn("wechat.archive: a message could not be read; skipped", "seq", seq, "err", err)
+	a.mu.Lock()
+	a.skipped++
+	a.mu.Unlock()
+}
+
 func (a *Archive) seqFile() string { return filepath.Join(a.env.StateDir, "archive.seq") }
 
 // loadSeq reads the seq saved by the last poll.
@@ -286,13 +303,14 @@ type ArchiveStatus struct {
 	Seq       uint64 `json:"seq"`
 	Fetched   int64  `json:"fetched"`
 	Published int64  `json:"published"`
+	Skipped   int64  `json:"skipped"`
 }
 
 // Details reports the poll's progress.
 func (a *Archive) Details() any {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return ArchiveStatus{Seq: a.seq, Fetched: a.fetched, Published: a.published}
+	return ArchiveStatus{Seq: a.seq, Fetched: a.fetched, Published: a.published, Skipped: a.skipped}
 }
 
 // normalizeArchive makes the draft of one group message: the customer's words on the thread

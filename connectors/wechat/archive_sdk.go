@@ -41,7 +41,10 @@ func (s sdkSource) Fetch(seq uint64, limit int) ([]archiveMessage, error) {
 	for _, d := range data {
 		m, err := s.c.DecryptData(d.EncryptRandomKey, d.EncryptChatMsg)
 		if err != nil {
-			return nil, fmt.Errorf("decrypting seq %d (publickey_ver %d): %w", d.Seq, d.PublickeyVer, err)
+			// Encrypted under a key this connector lacks (an old publickey_ver): it cannot
+			// be read now or later, and must not hold up every message after it.
+			out = append(out, archiveMessage{Seq: d.Seq, MsgID: d.MsgID, Err: fmt.Errorf("decrypting (publickey_ver %d): %w", d.PublickeyVer, err)})
+			continue
 		}
 		body, err := m.GetOriginMessage()
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -96,7 +97,7 @@ func archiveRig(t *testing.T, yamlItem, dir string, src *fakeArchive) (*Archive,
 			published = append(published, e)
 			return nil
 		},
-		Stats: &connectors.Stats{}, Now: func() time.Time { return time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC) },
+		Stats: &connectors.Stats{}, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC) },
 		Location: time.UTC, NewID: func() string { return "env" }, StateDir: dir,
 		Enricher: normalize.DefaultEnricher(dict),
 	}
@@ -147,6 +148,19 @@ func TestGroupMessagesThatAreRequestsBecomeTickets(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []normalize.Attachment{{Kind: "image", URI: "wecom-archive:CtYBMzA2OTAyMDEwMjA0NjIzMDYwMDIwMTAwMDIwNDBkM"}}, img[0].Attachments)
 	assert.Equal(t, ArchiveStatus{Seq: 10, Fetched: 10, Published: 4}, a.Details())
+}
+
+// TestAnUnreadableArchiveMessageIsSkipped: one message encrypted under a key the connector
+// lacks is counted and passed over; the ones after it are taken.
+func TestAnUnreadableArchiveMessageIsSkipped(t *testing.T) {
+	src := loadArchive(t, "testdata/archive/group_chat.jsonl")
+	src.msgs[1].Plain, src.msgs[1].Err = nil, errors.New("decrypting (publickey_ver 1): -40007")
+	a, published := archiveRig(t, archiveYAML, t.TempDir(), src)
+	require.NoError(t, a.poll(context.Background(), src))
+	assert.Equal(t, ArchiveStatus{Seq: 10, Fetched: 10, Published: 2, Skipped: 1}, a.Details(),
+		"the elevator request is lost to the key, so its phone follow-up is not a follow-up; the image and the leak go in")
+	assert.Len(t, *published, 2)
+	assert.Equal(t, int64(1), a.env.Stats.Rejected.Load())
 }
 
 func TestTheArchiveSeqSurvivesARestartAndMovesOnlyWhenDurable(t *testing.T) {

@@ -202,10 +202,26 @@ func writeCursor(path, cursor string) error {
 	if err == nil {
 		err = os.Rename(tmp, path)
 	}
+	if err == nil {
+		err = syncDir(filepath.Dir(path)) // the rename itself, durable
+	}
 	if err != nil {
 		return fmt.Errorf("saving the cursor: %w", err)
 	}
 	return nil
+}
+
+// syncDir makes the entries of dir (a file renamed into it) durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Validate needs the secret: without it nothing can be fetched.
@@ -329,7 +345,10 @@ func (k *KF) ask(ctx context.Context, env normalize.Envelope) {
 		return
 	}
 	d := drafts[0]
-	if reply := k.guide.next(d, env.ReceivedAt, false); reply != "" {
+	if !d.OccurredAt.IsZero() && k.env.Now().Sub(d.OccurredAt) > max(k.window, 30*time.Minute) {
+		return // an old message (a backlog after downtime): a question now would come out of the blue
+	}
+	if reply := k.guide.next(d, d.OccurredAt, false); reply != "" {
 		if _, err := k.TellCustomer(ctx, d, d.Customer, reply); err != nil {
 			k.env.Logger.Warn("wechat.kf: the question to the customer did not go out", "thread", d.ThreadKey, "err", err)
 		}

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +25,7 @@ import (
 
 func kfMsg(i, origin int, msgtype string, body map[string]any) map[string]any {
 	m := map[string]any{"msgid": fmt.Sprintf("kfmsg-%d", i), "open_kfid": "wkAJ2GCAAA", "external_userid": "wmCust0001",
-		"send_time": 1764639000 + i, "origin": origin, "msgtype": msgtype}
+		"send_time": time.Now().Unix() - 60 + int64(i), "origin": origin, "msgtype": msgtype}
 	for k, v := range body {
 		m[k] = v
 	}
@@ -101,12 +103,12 @@ func TestKFSyncsFromACursorThatSurvivesARestart(t *testing.T) {
 	api.AddKFMessages(kfText(7, "还没人来"), kfText(8, "在吗"))
 	r3 := kfRig(t, dir)
 	r3.refuse = errors.New("bus down")
-	stop = run(r3)
-	err = stop()
-	if err != nil {
-		assert.ErrorContains(t, err, "the cursor stays")
-	}
-	r3.refuse = nil
+	err = r3.conn.Run(context.Background()) // fails at its first sync
+	require.Error(t, err)
+	assert.ErrorContains(t, err, "the cursor stays")
+	cursor, rerr := os.ReadFile(filepath.Join(dir, "kf.cursor"))
+	require.NoError(t, rerr)
+	assert.Equal(t, "c6\n", string(cursor), "still after message 6")
 	r4 := kfRig(t, dir)
 	stop = run(r4)
 	require.Eventually(t, func() bool { return len(r4.envelopes()) == 2 }, 10*time.Second, 5*time.Millisecond)
@@ -239,4 +241,24 @@ func TestKFCountsUnderConcurrency(t *testing.T) {
 	assert.Equal(t, int64(60), d.Synced)
 	assert.Equal(t, int64(60), d.Received["kf.text"])
 	assert.Equal(t, int64(20), d.Received["event.kf_msg_or_event"])
+}
+
+// An old message (a backlog after downtime) gets no question: it would come out of the blue,
+// and spend the customer's five messages of the 48 hours.
+func TestKFAsksNothingOfOldMessages(t *testing.T) {
+	api := wechattest.Start(t)
+	t.Setenv("T_KF_TOKEN", wecomToken)
+	t.Setenv("T_KF_AES_KEY", wecomAESKey)
+	t.Setenv("T_KF_SECRET", "kf-secret-0123456")
+	r := newRig(t, "name: kf\ntype: wechat.kf\ncorp_id: "+wecomCorpID+"\ncorp_secret: ${T_KF_SECRET}\ntoken: ${T_KF_TOKEN}\nencoding_aes_key: ${T_KF_AES_KEY}\npoll_every: 1h\n"+
+		"guided_intake:\n  - {ask_for: [customer.phone, location.address]}\n", time.Now(), func(env *connectors.Env) {
+		env.StateDir, env.Enricher = t.TempDir(), normalize.DefaultEnricher(nil)
+	})
+	old := kfText(1, "报修：空调不制冷")
+	old["send_time"] = time.Now().Add(-5 * time.Hour).Unix()
+	api.AddKFMessages(old)
+	stop := run(r)
+	require.Eventually(t, func() bool { return len(r.envelopes()) == 1 }, 10*time.Second, 5*time.Millisecond)
+	require.NoError(t, stop())
+	assert.Empty(t, api.Sent())
 }

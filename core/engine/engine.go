@@ -562,16 +562,17 @@ func (e *Engine) applyCreate(tx store.Tx, req *CreateRequest) (result, error) {
 // d has a thread_window and arrived more than that after the newest source t has (a customer
 // writing again hours later starts a new conversation, and a new ticket).
 func withinWindow(t ticket.Ticket, d normalize.Draft) bool {
-	if d.ThreadWindow <= 0 || d.ReceivedAt.IsZero() {
+	at := ticket.SentAt(d)
+	if d.ThreadWindow <= 0 || at.IsZero() {
 		return true
 	}
 	var last time.Time
 	for _, s := range t.Sources {
-		if s.ReceivedAt.After(last) {
-			last = s.ReceivedAt
+		if st := ticket.SentAt(s); st.After(last) {
+			last = st
 		}
 	}
-	return last.IsZero() || d.ReceivedAt.Sub(last) <= time.Duration(d.ThreadWindow)
+	return last.IsZero() || at.Sub(last) <= time.Duration(d.ThreadWindow)
 }
 
 // merge adds the draft to the newest open ticket of its thread, if there is one; a draft of

@@ -528,3 +528,26 @@ func TestAMergeThatFillsFieldsIsSearchable(t *testing.T) {
 	assert.Equal(t, tk.ID, again.RepeatOf, "found by the filled customer key and category")
 	assertStoredIsFold(t, f.store)
 }
+
+// TestABacklogKeepsItsConversationsApart: messages fetched together after downtime are
+// windowed by when they were written (occurred_at of a conversation's drafts), not when
+// gongdan got them.
+func TestABacklogKeepsItsConversationsApart(t *testing.T) {
+	f := newFixture(t, nil)
+	fetched := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	msg := func(n int, written time.Time) normalize.Draft {
+		return normalize.Draft{
+			Source:    normalize.Source{Connector: "groups", Type: "wechat.archive", Kind: "text"},
+			DedupKey:  fmt.Sprintf("groups/msg/%d", n),
+			ThreadKey: "archive:groups:room:wm1", ThreadWindow: normalize.Window(30 * time.Minute),
+			ReceivedAt: fetched, OccurredAt: written, Title: fmt.Sprintf("消息 %d", n),
+		}
+	}
+	first, _ := f.create(t, msg(1, time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)))
+	tk, outcome := f.create(t, msg(2, time.Date(2026, 12, 2, 9, 10, 0, 0, time.UTC)))
+	assert.Equal(t, engine.Merged, outcome)
+	assert.Equal(t, first.ID, tk.ID)
+	second, outcome := f.create(t, msg(3, time.Date(2026, 12, 2, 11, 30, 0, 0, time.UTC)))
+	assert.Equal(t, engine.Created, outcome, "written 2h20m after the one before")
+	assert.NotEqual(t, first.ID, second.ID)
+}

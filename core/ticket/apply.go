@@ -384,17 +384,28 @@ func Fold(events []Event) (Ticket, error) {
 	return t, nil
 }
 
-// earlier reports whether d was received before every one of sources (that has a time).
+// earlier reports whether d was sent before every one of sources (that has a time).
 func earlier(d normalize.Draft, sources []normalize.Draft) bool {
-	if d.ReceivedAt.IsZero() || len(sources) == 0 {
+	at := SentAt(d)
+	if at.IsZero() || len(sources) == 0 {
 		return false
 	}
 	for _, s := range sources {
-		if s.ReceivedAt.IsZero() || !d.ReceivedAt.Before(s.ReceivedAt) {
+		if st := SentAt(s); st.IsZero() || !at.Before(st) {
 			return false
 		}
 	}
 	return true
+}
+
+// SentAt is when the customer sent draft d: for a message of a conversation (a draft with a
+// thread_window, whose occurred_at is the message's own time) that time, else when gongdan
+// received it. A backlog fetched at once after downtime keeps the times it was written at.
+func SentAt(d normalize.Draft) time.Time {
+	if d.ThreadWindow > 0 && !d.OccurredAt.IsZero() {
+		return d.OccurredAt
+	}
+	return d.ReceivedAt
 }
 
 // draftTitle is the title of a ticket that d opens: its own, or its description's first line.

@@ -425,7 +425,19 @@ func (t *tx) Insert(tk ticket.Ticket, created ticket.Event, idempotencyKey strin
 }
 
 func (t *tx) Append(tk ticket.Ticket, ev ticket.Event) (int64, error) {
-	return t.append(tk, ev)
+	id, err := t.append(tk, ev)
+	if err != nil {
+		return 0, err
+	}
+	switch ev.Action {
+	case ticket.ActionAssign, ticket.ActionRoutingFailed:
+		// A routing rule's set (category, urgency) comes with these: keep the search text and
+		// the category column with the ticket.
+		if err := t.updateDetails(tk); err != nil {
+			return 0, err
+		}
+	}
+	return id, nil
 }
 
 func (t *tx) Merge(tk ticket.Ticket, ev ticket.Event, keys store.DraftKeys) (int64, error) {

@@ -402,3 +402,40 @@ func TestAFillingMergeKeepsTheSearchIndexWhole(t *testing.T) {
 	require.NoError(t, db.QueryRowContext(ctx, `SELECT search FROM tickets WHERE id = ?`, tk.ID).Scan(&search))
 	assert.Equal(t, store.SearchText(tk), search)
 }
+
+// TestAnAssignmentThatSetsTheCategoryIsSearchable: a routing rule's set comes with the
+// assignment; the search text follows it.
+func TestAnAssignmentThatSetsTheCategoryIsSearchable(t *testing.T) {
+	ctx := t.Context()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "gongdan.db"))
+	require.NoError(t, err)
+	defer s.Close()
+	now := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	system := ticket.Actor{ID: "system", Role: ticket.RoleSystem}
+	var tk ticket.Ticket
+	require.NoError(t, s.Write(ctx, func(tx store.Tx) error {
+		created, err := ticket.Create("GD-20261202-000001", normalize.Draft{Title: "轿厢里困了人", DedupKey: "m1"}, "", system, now, "")
+		if err != nil {
+			return err
+		}
+		tk, _ = ticket.Apply(ticket.Ticket{}, created)
+		_, err = tx.Insert(tk, created, "")
+		return err
+	}))
+	require.NoError(t, s.Write(ctx, func(tx store.Tx) error {
+		ev, err := ticket.Decide(tk, ticket.Command{TicketID: tk.ID, Action: ticket.ActionAssign, Actor: system,
+			Data: json.RawMessage(`{"assignee":"eng-li","team":"t1","set":{"category":"电梯故障","urgency":"red"}}`)}, now.Add(time.Minute))
+		if err != nil {
+			return err
+		}
+		if tk, err = ticket.Apply(tk, ev); err != nil {
+			return err
+		}
+		_, err = tx.Append(tk, ev)
+		return err
+	}))
+	require.Equal(t, "电梯故障", tk.Category)
+	page, err := s.List(ctx, store.Query{Q: "电梯故障", Limit: 5})
+	require.NoError(t, err)
+	assert.Len(t, page.Tickets, 1)
+}
