@@ -83,6 +83,8 @@ type Connector struct {
 	subscribed      atomic.Bool
 	conn            atomic.Uint64 // counts lost connections: a message's connection (queued)
 	staleSkipped    atomic.Int64
+	dupSkipped      atomic.Int64 // redeliveries of messages evaluated already
+	recent          *recent      // the evaluator's: the last evaluated messages
 	publishFailures atomic.Int64
 	bad             badCounter
 	counts          struct{ raised, cleared, storms, unknown atomic.Int64 }
@@ -96,6 +98,7 @@ type Connector struct {
 
 func newConnector(conf *connectors.Conf, env connectors.Env) (connectors.Connector, error) {
 	c := &Connector{
+		recent:         newRecent(),
 		name:           conf.Name(),
 		env:            env,
 		conf:           conf,
@@ -472,6 +475,12 @@ const maxBatch = 256
 // again) and the transitions are kept in unsent.
 func (c *Connector) handle(ctx context.Context, m paho.Message) bool {
 	c.env.Stats.Received.Add(1)
+	if c.recent.redelivered(m) {
+		// Evaluated already; its ack was lost with a connection. Acked now, not evaluated again.
+		c.dupSkipped.Add(1)
+		return true
+	}
+	c.recent.add(m)
 	now := c.now()
 	msg, err := c.decoder.Decode(m.Topic(), m.Payload(), now)
 	if err != nil {
@@ -619,10 +628,13 @@ type Details struct {
 	PublishFailures int64 `json:"publish_failures"`
 	// StaleSkipped counts messages left unevaluated because their connection was lost
 	// before they could be acked (the broker delivers them again).
-	StaleSkipped int64       `json:"stale_skipped"`
-	BadPayloads  int64       `json:"bad_payloads"`
-	BadDevices   []BadDevice `json:"bad_payloads_by_device,omitempty"`
-	LastSnapshot *time.Time  `json:"last_snapshot,omitempty"`
+	StaleSkipped int64 `json:"stale_skipped"`
+	// RedeliveriesSkipped counts messages the broker sent again (DUP) after they had been
+	// evaluated on a connection that was lost before their ack got through.
+	RedeliveriesSkipped int64       `json:"redeliveries_skipped"`
+	BadPayloads         int64       `json:"bad_payloads"`
+	BadDevices          []BadDevice `json:"bad_payloads_by_device,omitempty"`
+	LastSnapshot        *time.Time  `json:"last_snapshot,omitempty"`
 }
 
 // Details reports the instance's alarm work, with the ten devices that sent the most bad
@@ -633,7 +645,8 @@ func (c *Connector) Details() any {
 		Subscribed: c.subscribed.Load(), Devices: int(c.devicesSeen.Load()),
 		Raised: c.counts.raised.Load(), Cleared: c.counts.cleared.Load(), Storms: c.counts.storms.Load(),
 		Unregistered: c.counts.unknown.Load(), PublishFailures: c.publishFailures.Load(), StaleSkipped: c.staleSkipped.Load(),
-		BadPayloads: total, BadDevices: bad, LastSnapshot: c.lastSnapshot.Load(),
+		RedeliveriesSkipped: c.dupSkipped.Load(),
+		BadPayloads:         total, BadDevices: bad, LastSnapshot: c.lastSnapshot.Load(),
 	}
 }
 

@@ -102,5 +102,6 @@ func TestMessagesOfALostConnectionAreEvaluatedOnce(t *testing.T) {
 	for i := 1; i < len(kinds); i++ {
 		assert.NotEqual(t, kinds[i-1], kinds[i], "raised or cleared twice in a row: %v", kinds)
 	}
-	t.Logf("transitions %v; messages of the lost connection skipped: %d", kinds, c.Details().(mqtt.Details).StaleSkipped)
+	d := c.Details().(mqtt.Details)
+	t.Logf("transitions %v; messages of the lost connection skipped: %d; redeliveries of evaluated ones: %d", kinds, d.StaleSkipped, d.RedeliveriesSkipped)
 }
