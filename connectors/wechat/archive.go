@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -89,7 +88,7 @@ func (g *groupRule) take(m archiveBody, now time.Time) bool {
 	}
 	if g.every[m.RoomID] || g.request(m.Text.Content) {
 		g.active[key] = now
-		if len(g.active) > maxConversations {
+		if len(g.active) > 1024 { // the closed ones go, now and then (they are saved with the seq)
 			for k, t := range g.active {
 				if now.Sub(t) > g.window {
 					delete(g.active, k)
@@ -226,7 +225,7 @@ func (a *Archive) poll(ctx context.Context, src archiveSource) error {
 			}
 			last = max(last, m.Seq)
 		}
-		if err := writeCursor(a.seqFile(), strconv.FormatUint(last, 10)); err != nil {
+		if err := a.saveState(last); err != nil {
 			return err
 		}
 		a.mu.Lock()
@@ -274,20 +273,48 @@ func (a *Archive) skip(seq uint64, err error) {
 	a.mu.Unlock()
 }
 
-func (a *Archive) seqFile() string { return filepath.Join(a.env.StateDir, "archive.seq") }
+func (a *Archive) seqFile() string { return filepath.Join(a.env.StateDir, "archive.state") }
 
-// loadSeq reads the seq saved by the last poll.
+// archiveState is what a poll saves: the seq it reached, and the conversations whose
+// follow-ups it is still taking (room/sender → the last message's time, ms), so that a
+// customer's phone number a minute after a restart still joins their request.
+type archiveState struct {
+	Seq    uint64           `json:"seq"`
+	Active map[string]int64 `json:"active,omitempty"`
+}
+
+// saveState saves seq and the open conversations, durably, in one file.
+func (a *Archive) saveState(seq uint64) error {
+	st := archiveState{Seq: seq, Active: map[string]int64{}}
+	a.rule.mu.Lock()
+	for k, t := range a.rule.active {
+		st.Active[k] = t.UnixMilli()
+	}
+	a.rule.mu.Unlock()
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	return writeCursor(a.seqFile(), string(b))
+}
+
+// loadSeq reads what the last poll saved.
 func (a *Archive) loadSeq() error {
 	c, err := readCursor(a.seqFile())
 	if err != nil || c == "" {
 		return err
 	}
-	seq, err := strconv.ParseUint(c, 10, 64)
-	if err != nil {
-		return fmt.Errorf("wechat.archive: the seq file %s holds %q", a.seqFile(), c)
+	var st archiveState
+	if err := json.Unmarshal([]byte(c), &st); err != nil {
+		return fmt.Errorf("wechat.archive: the state file %s is not readable: %v", a.seqFile(), err)
 	}
+	a.rule.mu.Lock()
+	for k, ms := range st.Active {
+		a.rule.active[k] = time.UnixMilli(ms)
+	}
+	a.rule.mu.Unlock()
 	a.mu.Lock()
-	a.seq = seq
+	a.seq = st.Seq
 	a.mu.Unlock()
 	return nil
 }

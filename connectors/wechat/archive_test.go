@@ -190,9 +190,8 @@ func TestTheArchiveSeqSurvivesARestartAndMovesOnlyWhenDurable(t *testing.T) {
 	require.NoError(t, c.loadSeq())
 	err := c.poll(context.Background(), src)
 	require.ErrorContains(t, err, "the seq stays")
-	seq, err := readCursor(c.seqFile())
-	require.NoError(t, err)
-	assert.Equal(t, "10", seq)
+	require.NoError(t, c.loadSeq())
+	assert.Equal(t, uint64(10), c.Details().(ArchiveStatus).Seq)
 }
 
 func TestWithoutTheSDKTheArchiveIsRefused(t *testing.T) {
@@ -204,4 +203,25 @@ func TestWithoutTheSDKTheArchiveIsRefused(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "archive.yaml:2")
 	assert.Contains(t, err.Error(), "go build -tags msgaudit")
+}
+
+// TestAFollowUpAfterARestartJoinsItsRequest: the open conversations are saved with the seq,
+// so a customer's phone number a minute after a restart is taken as the follow-up it is.
+func TestAFollowUpAfterARestartJoinsItsRequest(t *testing.T) {
+	dir := t.TempDir()
+	src := loadArchive(t, "testdata/archive/group_chat.jsonl")
+	all := src.msgs
+	src.msgs = all[:3] // up to the request and the staff's answer
+	a, published := archiveRig(t, archiveYAML, dir, src)
+	require.NoError(t, a.poll(context.Background(), src))
+	require.Len(t, *published, 1)
+
+	src.msgs = all // restart; the phone number comes next
+	b, published2 := archiveRig(t, archiveYAML, dir, src)
+	require.NoError(t, b.loadSeq())
+	require.NoError(t, b.poll(context.Background(), src))
+	require.NotEmpty(t, *published2)
+	var first archiveBody
+	require.NoError(t, json.Unmarshal((*published2)[0].Payload, &first))
+	assert.Equal(t, "我电话13812345678", first.Text.Content)
 }
