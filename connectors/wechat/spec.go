@@ -254,7 +254,7 @@ func archiveSpec() connectors.Spec {
 Reads WeCom's session archive with WeCom's Finance SDK, through the library's ` + "`msgaudit`" + ` package: gongdan
 must be built with ` + "`go build -tags msgaudit`" + ` (Linux, cgo), and without it this connector type is refused
 at validation with that message. It polls by ` + "`seq`" + ` every ` + "`poll_every`" + `, keeps the seq in
-` + "`<data>/connectors/<name>/archive.seq`" + ` (moved only once what it fetched is on the bus), and decrypts each
+` + "`<data>/connectors/<name>/archive.state`" + ` with the conversations it still takes follow-ups of (moved only once what it fetched is on the bus), and decrypts each
 message with the company's RSA private key.
 
 Only group messages (` + "`roomid`" + `) of customers (external contacts: external_userid wm…/wo…) count, and of
