@@ -49,8 +49,8 @@ var (
 	addrTown         = regexp.MustCompile(`^` + placeRune + `{1,6}?(?:街道|镇|乡)`)
 	addrTownSuffix   = regexp.MustCompile(`^(?:镇|乡|街道)`)
 	addrStreet       = regexp.MustCompile(`^` + placeRune + `{2,12}?(?:大道|大街|路|街|巷|胡同|道)`)
-	addrNumber       = regexp.MustCompile(`^\s*(\d{1,5}(?:-\d{1,4})?)\s*号`)
-	addrBuilding     = regexp.MustCompile(`^(?:\s*(?:[0-9A-Za-z]{1,6}|[一二三四五六七八九十]{1,3})(?:号楼|栋|幢|座|单元|楼|层|室))+`)
+	addrNumber       = regexp.MustCompile(`^[ \t]*(\d{1,5}(?:-\d{1,4})?)[ \t]*号`)
+	addrBuilding     = regexp.MustCompile(`^(?:[ \t]*(?:[0-9A-Za-z]{1,6}|[一二三四五六七八九十]{1,3})(?:号楼|栋|幢|座|单元|楼|层|室))+`)
 )
 
 // ExtractAddress finds the first Chinese postal address in text: province (省, 自治区, or one of

@@ -35,3 +35,15 @@ func TestExtractAddress(t *testing.T) {
 		})
 	}
 }
+
+// An address ends with its line: the next line's "3号楼" is another thing said.
+func TestAnAddressDoesNotRunOntoTheNextLine(t *testing.T) {
+	a, ok := ExtractAddress("苏州工业园区星湖街328号\n3号楼电梯坏了")
+	if !ok || a.Full != "苏州工业园区星湖街328号" {
+		t.Fatalf("got %+v, %v", a, ok)
+	}
+	a, ok = ExtractAddress("苏州工业园区星湖街328号 3号楼")
+	if !ok || a.Full != "苏州工业园区星湖街328号 3号楼" {
+		t.Fatalf("on one line the building is part of it: got %+v, %v", a, ok)
+	}
+}

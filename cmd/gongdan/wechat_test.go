@@ -173,3 +173,22 @@ func startWeChatServer(t *testing.T, token, appID, aesKey, extra string) *child 
 	srv.waitReady(addr)
 	return srv
 }
+
+// TestTheWeChatExampleAndItsCasesPass: the example config validates and its dry-run cases
+// (what customers' messages become) pass, as an ops team would run them.
+func TestTheWeChatExampleAndItsCasesPass(t *testing.T) {
+	for _, v := range []string{"WX_SECRET", "WECOM_SECRET", "KF_SECRET"} {
+		t.Setenv(v, "dry-run-secret")
+	}
+	for _, v := range []string{"WX_TOKEN", "WECOM_TOKEN", "KF_TOKEN"} {
+		t.Setenv(v, "dryrun")
+	}
+	for _, v := range []string{"WX_AES_KEY", "WECOM_AES_KEY", "KF_AES_KEY"} {
+		t.Setenv(v, "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG")
+	}
+	code, out, errOut := runCLI(t, "validate", "--config", "../../configs/examples/wechat.yaml")
+	require.Equal(t, 0, code, out+errOut)
+	code, out, errOut = runCLI(t, "test", "--config", "../../configs/examples/wechat.yaml", "../../configs/examples/wechat-tests")
+	require.Equal(t, 0, code, out+errOut)
+	assert.Contains(t, out, "6 passed, 0 failed")
+}
