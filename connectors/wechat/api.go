@@ -2,8 +2,10 @@ package wechat
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -16,6 +18,7 @@ import (
 	"github.com/silenceper/wechat/v2/credential"
 	oaconfig "github.com/silenceper/wechat/v2/officialaccount/config"
 	oacontext "github.com/silenceper/wechat/v2/officialaccount/context"
+	"github.com/silenceper/wechat/v2/officialaccount/material"
 	"github.com/silenceper/wechat/v2/officialaccount/message"
 	"github.com/silenceper/wechat/v2/util"
 	workconfig "github.com/silenceper/wechat/v2/work/config"
@@ -142,6 +145,7 @@ func errcodeOf(err error) (int64, string, bool) {
 type officialAccountAPI struct {
 	once     sync.Once
 	messages *message.Manager
+	media    *material.Material
 	tokens   *tokenCache
 	err      error
 }
@@ -155,26 +159,68 @@ func (o *OfficialAccount) TellCustomer(ctx context.Context, _ normalize.Draft, c
 	return true, o.SendCustomerText(ctx, c.WechatOpenID, text)
 }
 
-// SendCustomerText sends a customer service text message (客服消息) to a customer of the
-// account: WeChat delivers it when the customer wrote to the account within the last 48 hours.
-func (o *OfficialAccount) SendCustomerText(_ context.Context, openID, text string) error {
+// init makes the account's API client on first use.
+func (o *OfficialAccount) init() error {
 	api := &o.api
 	api.once.Do(func() {
 		secret := o.secret
 		if secret == "" {
-			api.err = fmt.Errorf("connector %s has no app_secret: it cannot send messages to customers", o.name)
+			api.err = fmt.Errorf("connector %s has no app_secret: it cannot call the WeChat API", o.name)
 			return
 		}
 		api.tokens = newTokenCache()
 		cfg := &oaconfig.Config{AppID: o.receiverID, AppSecret: secret.Reveal(), Cache: api.tokens}
-		api.messages = message.NewMessageManager(&oacontext.Context{Config: cfg,
-			AccessTokenHandle: credential.NewDefaultAccessToken(cfg.AppID, cfg.AppSecret, credential.CacheKeyOfficialAccountPrefix, api.tokens)})
+		ctx := &oacontext.Context{Config: cfg,
+			AccessTokenHandle: credential.NewDefaultAccessToken(cfg.AppID, cfg.AppSecret, credential.CacheKeyOfficialAccountPrefix, api.tokens)}
+		api.messages = message.NewMessageManager(ctx)
+		api.media = material.NewMaterial(ctx)
 	})
-	if api.err != nil {
-		return api.err
+	return api.err
+}
+
+// fetchMedia keeps a message's media (a voice message, an image whose picture link failed)
+// through the API's media/get, which needs the access token.
+func (o *OfficialAccount) fetchMedia(ctx context.Context, mediaID string) (string, error) {
+	if err := o.init(); err != nil {
+		return "", err
 	}
-	if err := api.messages.Send(message.NewCustomerTextMessage(openID, text)); err != nil {
-		return apiError(o.name, api.tokens, err)
+	u, err := o.api.media.GetMediaURL(url.QueryEscape(mediaID))
+	if err != nil {
+		return "", apiError(o.name, o.api.tokens, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, mediaTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return "", errors.New("media/get: a malformed request")
+	}
+	resp, err := util.DefaultHTTPClient.Do(req)
+	if err != nil {
+		return "", apiError(o.name, o.api.tokens, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("media/get: %s", resp.Status)
+	}
+	if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/json") || strings.HasPrefix(ct, "text/plain") {
+		var ce util.CommonError
+		if json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&ce) == nil && ce.ErrCode != 0 {
+			return "", apiError(o.name, o.api.tokens, &ce)
+		}
+		return "", errors.New("media/get answered no file")
+	}
+	sha, _, err := o.env.Attachments.Put(resp.Body, maxMediaBytes)
+	return sha, err
+}
+
+// SendCustomerText sends a customer service text message (客服消息) to a customer of the
+// account: WeChat delivers it when the customer wrote to the account within the last 48 hours.
+func (o *OfficialAccount) SendCustomerText(_ context.Context, openID, text string) error {
+	if err := o.init(); err != nil {
+		return err
+	}
+	if err := o.api.messages.Send(message.NewCustomerTextMessage(openID, text)); err != nil {
+		return apiError(o.name, o.api.tokens, err)
 	}
 	return nil
 }

@@ -58,6 +58,9 @@ type Callback struct {
 	intakeKeys map[string]bool
 	maxBody    int64
 	guide      *guide // nil: no guided intake
+	// fetchMedia keeps a media id's file through the API (an official account with its
+	// app_secret); nil: pictures by their link only.
+	fetchMedia func(ctx context.Context, mediaID string) (string, error)
 	// onKF, for wechat.kf, takes the callbacks: they only signal that there is something to
 	// fetch, and are not published themselves.
 	onKF func(token string)
@@ -102,7 +105,11 @@ func newOfficialAccount(conf *connectors.Conf, env connectors.Env) (connectors.C
 			c.mode = modeSafe
 		}
 	}
-	return &OfficialAccount{Callback: c, conf: conf}, nil
+	o := &OfficialAccount{Callback: c, conf: conf}
+	if c.secret != "" {
+		c.fetchMedia = o.fetchMedia
+	}
+	return o, nil
 }
 
 func newWork(conf *connectors.Conf, env connectors.Env) (connectors.Connector, error) {

@@ -38,15 +38,32 @@ var mediaHostAllowed = func(host string) bool {
 // fails: the draft then keeps the media id, and the log says why.
 func (c *Callback) keepMedia(ctx context.Context, in *received) {
 	store := c.env.Attachments
-	if store == nil || in.m.MsgType != message.MsgTypeImage || in.m.PicURL == "" {
+	if store == nil {
 		return
 	}
-	sha, err := fetchInto(ctx, store, in.m.PicURL)
+	var sha string
+	var err error
+	switch in.m.MsgType {
+	case message.MsgTypeImage:
+		if in.m.PicURL != "" {
+			sha, err = fetchInto(ctx, store, in.m.PicURL)
+		}
+		if sha == "" && in.m.MediaID != "" && c.fetchMedia != nil {
+			sha, err = c.fetchMedia(ctx, in.m.MediaID)
+		}
+	case message.MsgTypeVoice:
+		if in.m.MediaID != "" && c.fetchMedia != nil {
+			sha, err = c.fetchMedia(ctx, in.m.MediaID)
+		}
+	default:
+		return // video: too large to fetch while WeChat waits; the media id is kept
+	}
 	if err != nil {
-		c.env.Logger.Warn("wechat: the image was not kept; the ticket names its media id", "msg_id", in.m.MsgID, "err", err)
-		return
+		c.env.Logger.Warn("wechat: the media was not kept; the ticket names its media id", "msg_id", in.m.MsgID, "type", in.m.MsgType, "err", scrub(err))
 	}
-	in.env.Headers[headerAttachment] = sha
+	if sha != "" {
+		in.env.Headers[headerAttachment] = sha
+	}
 }
 
 func fetchInto(ctx context.Context, store *attachments.Store, raw string) (string, error) {

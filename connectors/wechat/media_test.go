@@ -17,6 +17,7 @@ import (
 	"gongdan/attachments"
 	"gongdan/connectors"
 	"gongdan/connectors/wechat"
+	"gongdan/connectors/wechat/wechattest"
 	"gongdan/normalize"
 )
 
@@ -74,4 +75,36 @@ func TestPicturesComeOnlyFromWeChat(t *testing.T) {
 	assert.False(t, fetched)
 	d := normalizeOne(t, r.conn, r.envelopes()[0])
 	assert.Equal(t, []normalize.Attachment{{Kind: "image", URI: "wechat-media:m-9"}}, d.Attachments)
+}
+
+// TestMediaThroughTheAPI: with the app_secret, a voice message's file, and an image whose
+// picture link cannot be fetched, are kept through media/get.
+func TestMediaThroughTheAPI(t *testing.T) {
+	api := wechattest.Start(t)
+	voice := []byte("#!AMR\n a customer describing the noise")
+	photo := []byte("\x89PNG\r\n\x1a\n the photo behind the media id")
+	api.AddMedia("voice-1", voice)
+	api.AddMedia("photo-1", photo)
+	store := attachments.New(filepath.Join(t.TempDir(), "attachments"))
+	now := time.Date(2026, 12, 2, 9, 30, 0, 0, shanghai)
+	t.Setenv("T_WX_SECRET", "the-app-secret-0123")
+	r := oaRig(t, now, "app_secret: ${T_WX_SECRET}\n", func(env *connectors.Env) { env.Attachments = store })
+	for _, m := range []string{
+		msg("voice", "<MediaId>voice-1</MediaId><Format>amr</Format><MsgId>21</MsgId>"),
+		msg("image", "<PicUrl><![CDATA[http://10.0.0.1/not-wechat.png]]></PicUrl><MediaId>photo-1</MediaId><MsgId>22</MsgId>"),
+		msg("voice", "<MediaId>gone</MediaId><Format>amr</Format><MsgId>23</MsgId>"),
+	} {
+		q, body := encrypted(t, oaToken, oaAppID, fmt.Sprint(now.Unix()), m)
+		status, answer := r.call(t, http.MethodPost, q, body)
+		require.Equal(t, http.StatusOK, status, answer)
+	}
+	envs := r.envelopes()
+	require.Len(t, envs, 3)
+	shaOf := func(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
+	d := normalizeOne(t, r.conn, envs[0])
+	assert.Equal(t, []normalize.Attachment{{Kind: "voice", URI: "attachment:" + shaOf(voice), SHA256: shaOf(voice)}}, d.Attachments)
+	d = normalizeOne(t, r.conn, envs[1])
+	assert.Equal(t, []normalize.Attachment{{Kind: "image", URI: "attachment:" + shaOf(photo), SHA256: shaOf(photo)}}, d.Attachments)
+	d = normalizeOne(t, r.conn, envs[2])
+	assert.Equal(t, []normalize.Attachment{{Kind: "voice", URI: "wechat-media:gone"}}, d.Attachments, "expired at WeChat: the id is kept")
 }

@@ -108,7 +108,11 @@ func fill(d *normalize.Draft, m inbound, intakeClick bool, kept string) (bool, e
 		} else {
 			d.Title, d.Description = "[语音]", "客户发送了一段语音（公众号未开启语音识别，没有文字）。"
 		}
-		media("voice")
+		if kept != "" {
+			d.Attachments = append(d.Attachments, normalize.Attachment{Kind: "voice", URI: attachments.URI(clipBytes(kept, 64)), SHA256: clipBytes(kept, 64)})
+		} else {
+			media("voice")
+		}
 	case message.MsgTypeVideo, message.MsgTypeShortVideo:
 		d.Title, d.Description = "[视频]", "客户发送了一段视频。"
 		media("video")

@@ -43,19 +43,21 @@ type API struct {
 	kfMsgs      []map[string]any
 	kfPage      int      // messages per sync_msg page
 	kfTokens    []string // the callback tokens syncs came with
+	media       map[string][]byte
 }
 
 // Start runs a fake API and points the library at it until the test ends.
 func Start(t interface {
 	Cleanup(func())
 }) *API {
-	a := &API{tokens: map[string]bool{}, kfPage: 1000}
+	a := &API{tokens: map[string]bool{}, kfPage: 1000, media: map[string][]byte{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /cgi-bin/token", a.token)    // official account: appid, secret
 	mux.HandleFunc("GET /cgi-bin/gettoken", a.token) // WeCom: corpid, corpsecret
 	mux.HandleFunc("POST /cgi-bin/message/custom/send", a.custom)
 	mux.HandleFunc("POST /cgi-bin/message/send", a.app)
 	mux.HandleFunc("POST /cgi-bin/kf/sync_msg", a.syncMsg)
+	mux.HandleFunc("GET /cgi-bin/media/get", a.mediaGet)
 	mux.HandleFunc("POST /cgi-bin/kf/send_msg", func(w http.ResponseWriter, r *http.Request) { a.take(w, r, "kf") })
 	a.srv = httptest.NewServer(mux)
 	old := util.DefaultHTTPClient
@@ -185,6 +187,30 @@ func (a *API) syncMsg(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "next_cursor": fmt.Sprintf("c%d", to), "has_more": hasMore,
 		"msg_list": a.kfMsgs[from:to]})
+}
+
+// mediaGet serves a temporary media file by media_id, as media/get does.
+func (a *API) mediaGet(w http.ResponseWriter, r *http.Request) {
+	a.mu.Lock()
+	ok := a.tokens[r.URL.Query().Get("access_token")]
+	data, found := a.media[r.URL.Query().Get("media_id")]
+	a.mu.Unlock()
+	switch {
+	case !ok:
+		writeJSON(w, map[string]any{"errcode": 40001, "errmsg": "invalid credential"})
+	case !found:
+		writeJSON(w, map[string]any{"errcode": 40007, "errmsg": "invalid media_id"})
+	default:
+		w.Header().Set("Content-Type", "audio/amr")
+		w.Write(data)
+	}
+}
+
+// AddMedia makes media/get serve data for id.
+func (a *API) AddMedia(id string, data []byte) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.media[id] = data
 }
 
 // AddKFMessages queues messages for sync_msg.
