@@ -114,9 +114,11 @@ its MsgId (an event by its sender, time and kind), so a retried callback makes n
 
 A customer's messages become one ticket while they keep writing (` + "`thread_window`" + `): the first
 message, even a greeting, opens it, and the ones after it are added to it. Voice messages carry
-WeChat's speech recognition text when the account has it switched on; images, voice and video
-are kept as attachments (the media id and, for images, WeChat's picture URL); a location becomes
-the ticket's coordinates and address. A message of a type the connector does not know is still
+WeChat's speech recognition text when the account has it switched on. An image's picture (from
+WeChat's image host, or through the API's media/get when ` + "`app_secret`" + ` is set) and a voice message's
+file are fetched while the callback is answered (at most 3 s) and kept in the attachment store
+(` + "`<data>/attachments`" + `, ` + "`GET /api/v1/attachments/{sha256}`" + `); what cannot be fetched in time, and video,
+is kept by its media id. A location becomes the ticket's coordinates and address. A message of a type the connector does not know is still
 taken in, with its type named, so that nothing a customer writes is lost. Events other than
 intake menu clicks (subscribe, view, location reports) are counted and make no ticket.
 
