@@ -391,7 +391,12 @@ func earlier(d normalize.Draft, sources []normalize.Draft) bool {
 		return false
 	}
 	for _, s := range sources {
-		if st := SentAt(s); st.IsZero() || !at.Before(st) {
+		st := SentAt(s)
+		switch {
+		case st.IsZero(), at.After(st):
+			return false
+		case at.Equal(st) && !d.ReceivedAt.Before(s.ReceivedAt):
+			// Sent in the same second (WeChat's times are seconds): the order they came in.
 			return false
 		}
 	}

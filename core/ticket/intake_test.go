@@ -329,3 +329,21 @@ func TestAnEarlierMessageMergedLaterTitlesTheTicket(t *testing.T) {
 		assert.Equal(t, "报修：空调不制冷了", tk.Title)
 	}
 }
+
+// Messages of one second (WeChat's CreateTime has seconds) are ordered by their arrival.
+func TestMessagesOfOneSecondKeepTheirArrivalOrder(t *testing.T) {
+	sent := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	conv := func(text string, arrived time.Duration) normalize.Draft {
+		return normalize.Draft{Description: text, ThreadKey: "wechat:gzh:o1", ThreadWindow: normalize.Window(30 * time.Minute),
+			OccurredAt: sent, ReceivedAt: sent.Add(arrived)}
+	}
+	ev, err := ticket.Create("GD-20261202-000001", conv("13812345678", 20*time.Millisecond), "", system, sent, "")
+	require.NoError(t, err)
+	tk, err := ticket.Apply(ticket.Ticket{}, ev)
+	require.NoError(t, err)
+	ev, err = ticket.AddSource(tk, conv("报修：空调不制冷了", 10*time.Millisecond), system, sent, "")
+	require.NoError(t, err)
+	tk, err = ticket.Apply(tk, ev)
+	require.NoError(t, err)
+	assert.Equal(t, "报修：空调不制冷了", tk.Title)
+}
