@@ -17,6 +17,19 @@ type NotifyCustomers struct {
 	// ConfirmURL is the link in the resolved message where the customer confirms and rates;
 	// {id} is replaced with the ticket id.
 	ConfirmURL string `yaml:"confirm_url"`
+	// Templates are the official account's template messages (模板消息), by kind (accepted,
+	// resolved, escalated): sent instead when a customer service message cannot be (the
+	// customer has not written within 48 hours).
+	Templates map[string]NotifyTemplate `yaml:"templates"`
+}
+
+// NotifyTemplate is a template message: the template's id in the account's 模板库, the link
+// it opens, and its data by key. Values may use {id}, {title}, {engineer}, {confirm_url},
+// {time}.
+type NotifyTemplate struct {
+	TemplateID string            `yaml:"template_id"`
+	URL        string            `yaml:"url"`
+	Data       map[string]string `yaml:"data"`
 }
 
 // NotifyWeCom sends staff notifications through a wechat.work connector's app.
@@ -57,6 +70,19 @@ func (n *Notify) validate(connectors []Connector) []problem {
 		}
 	}
 	if c := n.Customers; c != nil {
+		for kind, tpl := range c.Templates {
+			switch kind {
+			case "accepted", "resolved", "escalated":
+			default:
+				ps = append(ps, problemf("customers.templates."+kind, "no such message: accepted, resolved or escalated"))
+			}
+			if tpl.TemplateID == "" {
+				ps = append(ps, problemf("customers.templates."+kind+".template_id", "required: the template's id in the account's 模板库"))
+			}
+			if len(tpl.Data) == 0 {
+				ps = append(ps, problemf("customers.templates."+kind+".data", "required: the template's keys (first, keyword1, …, remark) and their values"))
+			}
+		}
 		found := false
 		for _, con := range connectors {
 			found = found || con.Type == "wechat.officialaccount" || con.Type == "wechat.kf"

@@ -32,6 +32,12 @@ type CustomerSender interface {
 	TellCustomer(ctx context.Context, source normalize.Draft, customer normalize.Customer, text string) (bool, error)
 }
 
+// TemplateSender sends a template message to a customer (an official account): what is sent
+// when a customer service message is refused as outside WeChat's 48 hours.
+type TemplateSender interface {
+	SendTemplate(ctx context.Context, customer normalize.Customer, templateID, link string, data map[string]string, clientMsgID string) (bool, error)
+}
+
 // StaffSender sends a text to people by their WeCom UserIDs (connectors/wechat).
 type StaffSender interface {
 	SendAppText(ctx context.Context, userIDs []string, text string) error
@@ -90,6 +96,8 @@ type message struct {
 	customer bool     // to the ticket's customer, on the official account it came through
 	staff    []string // to these gongdan ids, by WeCom
 	text     string
+	kind     string            // accepted, resolved, escalated: the template that stands in
+	vars     map[string]string // {id}, {title}, … of the template's values
 }
 
 // Handle sends what one event calls for. An error is retried; a permanent one
@@ -117,7 +125,7 @@ func (n *Notifier) Handle(ctx context.Context, payload []byte, meta map[string]s
 	if err != nil || m == nil {
 		return err
 	}
-	if err := n.send(ctx, t, *m); err != nil {
+	if err := n.send(ctx, t, *m, id); err != nil {
 		return err
 	}
 	n.remember(id)
@@ -157,15 +165,15 @@ func (n *Notifier) compose(ev ticket.Event, t ticket.Ticket) (*message, error) {
 		if who == "" {
 			who = "工程师"
 		}
-		return &message{customer: true, text: fmt.Sprintf("您的报修 %s已由%s受理，工程师会尽快与您联系。", what, who)}, nil
+		return n.customerMessage("accepted", ev, t, who, fmt.Sprintf("您的报修 %s已由%s受理，工程师会尽快与您联系。", what, who)), nil
 	case ticket.ActionResolve:
 		text := fmt.Sprintf("您的报修 %s已处理完成。", what)
-		if u := n.opts.Config.Customers.ConfirmURL; u != "" {
-			text += "请确认是否解决并评价：" + strings.ReplaceAll(u, "{id}", t.ID)
+		if u := n.confirmURL(t); u != "" {
+			text += "请确认是否解决并评价：" + u
 		}
-		return &message{customer: true, text: text}, nil
+		return n.customerMessage("resolved", ev, t, n.nameOrID(t.Assignee), text), nil
 	case ticket.ActionEscalate:
-		return &message{customer: true, text: fmt.Sprintf("您的报修 %s已升级加急处理，我们会尽快给您答复。", what)}, nil
+		return n.customerMessage("escalated", ev, t, n.nameOrID(t.Assignee), fmt.Sprintf("您的报修 %s已升级加急处理，我们会尽快给您答复。", what)), nil
 	case ticket.ActionAssign:
 		// The engineer of this assignment: the ticket may have moved on to another since.
 		var d ticket.AssignData
@@ -204,6 +212,21 @@ func (n *Notifier) compose(ev ticket.Event, t ticket.Ticket) (*message, error) {
 		return &message{staff: d.Notify, text: text}, nil
 	}
 	return nil, nil
+}
+
+// customerMessage is a message to the customer, with what its template would say.
+func (n *Notifier) customerMessage(kind string, ev ticket.Event, t ticket.Ticket, engineer, text string) *message {
+	return &message{customer: true, text: text, kind: kind, vars: map[string]string{
+		"{id}": t.ID, "{title}": t.Title, "{engineer}": engineer, "{confirm_url}": n.confirmURL(t),
+		"{time}": ev.At.In(n.opts.Location).Format("2006-01-02 15:04"),
+	}}
+}
+
+func (n *Notifier) confirmURL(t ticket.Ticket) string {
+	if u := n.opts.Config.Customers.ConfirmURL; u != "" {
+		return strings.ReplaceAll(u, "{id}", t.ID)
+	}
+	return ""
 }
 
 // assignedText is what an engineer is told of a ticket assigned to them: enough to set off.
@@ -261,7 +284,7 @@ func (n *Notifier) nameOrID(id string) string {
 }
 
 // send delivers m.
-func (n *Notifier) send(ctx context.Context, t ticket.Ticket, m message) error {
+func (n *Notifier) send(ctx context.Context, t ticket.Ticket, m message, eventID string) error {
 	if m.customer {
 		if len(t.Sources) == 0 {
 			return nil
@@ -271,6 +294,12 @@ func (n *Notifier) send(ctx context.Context, t ticket.Ticket, m message) error {
 			return nil // came in elsewhere (a webhook): no channel to the customer
 		}
 		_, err := sender.TellCustomer(ctx, t.Sources[0], t.Customer, m.text)
+		var w interface{ OutsideWindow() bool }
+		if errors.As(err, &w) && w.OutsideWindow() {
+			if sent, terr := n.template(ctx, sender, t, m, eventID); sent {
+				return classify(terr)
+			}
+		}
 		return classify(err)
 	}
 	users := make([]string, 0, len(m.staff))
@@ -283,6 +312,27 @@ func (n *Notifier) send(ctx context.Context, t ticket.Ticket, m message) error {
 		}
 	}
 	return classify(n.opts.Staff.SendAppText(ctx, users, m.text))
+}
+
+// template sends m's template message instead, if the config has one for its kind and the
+// sender takes templates; sent false when it does not apply.
+func (n *Notifier) template(ctx context.Context, sender CustomerSender, t ticket.Ticket, m message, eventID string) (bool, error) {
+	tpl, ok := n.opts.Config.Customers.Templates[m.kind]
+	ts, takes := sender.(TemplateSender)
+	if !ok || !takes {
+		return false, nil
+	}
+	fill := func(s string) string {
+		for k, v := range m.vars {
+			s = strings.ReplaceAll(s, k, v)
+		}
+		return s
+	}
+	data := make(map[string]string, len(tpl.Data))
+	for k, v := range tpl.Data {
+		data[k] = fill(v)
+	}
+	return ts.SendTemplate(ctx, t.Customer, tpl.TemplateID, fill(tpl.URL), data, "gongdan-"+eventID)
 }
 
 // classify marks the errors a retry cannot fix as permanent.

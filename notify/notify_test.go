@@ -189,3 +189,51 @@ func TestAnAssignmentIsToldToItsOwnEngineer(t *testing.T) {
 	require.Len(t, staff.sent, 1)
 	assert.Equal(t, `["eng-li"]`, staff.sent[0].to)
 }
+
+type outsideWindow struct{ error }
+
+func (outsideWindow) OutsideWindow() bool { return true }
+func (outsideWindow) Permanent() bool     { return true }
+
+// templateSender is an official account whose customer service messages are refused as
+// outside the 48 hours.
+type templateSender struct {
+	fakeSender
+	templates []map[string]string
+}
+
+func (s *templateSender) TellCustomer(context.Context, normalize.Draft, normalize.Customer, string) (bool, error) {
+	return true, outsideWindow{errors.New("errcode 45015: response out of time limit")}
+}
+
+func (s *templateSender) SendTemplate(_ context.Context, c normalize.Customer, templateID, link string, data map[string]string, clientMsgID string) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec := map[string]string{"to": c.WechatOpenID, "template": templateID, "url": link, "client": clientMsgID}
+	for k, v := range data {
+		rec["data."+k] = v
+	}
+	s.templates = append(s.templates, rec)
+	return true, nil
+}
+
+// TestATemplateStandsInOutsideTheWindow: a customer who has not written within 48 hours is
+// told by the template message configured for the kind, filled in.
+func TestATemplateStandsInOutsideTheWindow(t *testing.T) {
+	sender := &templateSender{}
+	cfg := config.Notify{Customers: &config.NotifyCustomers{ConfirmURL: "https://svc.example.com/c/{id}",
+		Templates: map[string]config.NotifyTemplate{"resolved": {TemplateID: "TM00015", URL: "{confirm_url}",
+			Data: map[string]string{"first": "您的报修已处理完成", "keyword1": "{id}", "keyword2": "{title}", "keyword3": "{time}", "remark": "处理人：{engineer}"}}}}}
+	n := notify.New(notify.Options{Config: cfg, Customers: map[string]notify.CustomerSender{"gzh": sender},
+		Ticket:   func(context.Context, string) (ticket.Ticket, error) { return wechatTicket, nil },
+		Name:     func(id string) string { return map[string]string{"eng-li": "李工"}[id] },
+		Location: time.FixedZone("CST", 8*3600)})
+	require.NoError(t, n.Handle(context.Background(), event(t, ticket.ActionResolve, ticket.StateResolved, map[string]any{"root_cause": "缺氟"}), map[string]string{"event_id": "7"}))
+	assert.Equal(t, []map[string]string{{"to": "oWang", "template": "TM00015", "url": "https://svc.example.com/c/GD-20261202-000001", "client": "gongdan-7",
+		"data.first": "您的报修已处理完成", "data.keyword1": "GD-20261202-000001", "data.keyword2": "空调不制冷", "data.keyword3": "2026-12-02 17:00", "data.remark": "处理人：李工"}}, sender.templates)
+
+	// No template for the kind: the refusal stands (a dead letter an operator can see).
+	err := n.Handle(context.Background(), event(t, ticket.ActionAccept, ticket.StateAccepted, nil), map[string]string{"event_id": "8"})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "45015")
+}

@@ -144,8 +144,9 @@ func errcodeOf(err error) (int64, string, bool) {
 // officialAccountAPI is an official account's API client, made on first use.
 type officialAccountAPI struct {
 	once     sync.Once
-	messages *message.Manager
-	media    *material.Material
+	messages  *message.Manager
+	templates *message.Template
+	media     *material.Material
 	tokens   *tokenCache
 	err      error
 }
@@ -173,9 +174,30 @@ func (o *OfficialAccount) init() error {
 		ctx := &oacontext.Context{Config: cfg,
 			AccessTokenHandle: credential.NewDefaultAccessToken(cfg.AppID, cfg.AppSecret, credential.CacheKeyOfficialAccountPrefix, api.tokens)}
 		api.messages = message.NewMessageManager(ctx)
+		api.templates = message.NewTemplate(ctx)
 		api.media = material.NewMaterial(ctx)
 	})
 	return api.err
+}
+
+// SendTemplate sends a template message (模板消息) to the customer of a ticket that came in
+// through this account; clientMsgID makes a retry of the same send one message at WeChat.
+func (o *OfficialAccount) SendTemplate(_ context.Context, c normalize.Customer, templateID, link string, data map[string]string, clientMsgID string) (bool, error) {
+	if c.WechatOpenID == "" {
+		return false, nil
+	}
+	if err := o.init(); err != nil {
+		return true, err
+	}
+	msg := &message.TemplateMessage{ToUser: c.WechatOpenID, TemplateID: templateID, URL: link, ClientMsgID: clipBytes(clientMsgID, 64),
+		Data: make(map[string]*message.TemplateDataItem, len(data))}
+	for k, v := range data {
+		msg.Data[k] = &message.TemplateDataItem{Value: v}
+	}
+	if _, err := o.api.templates.Send(msg); err != nil {
+		return true, apiError(o.name, o.api.tokens, err)
+	}
+	return true, nil
 }
 
 // fetchMedia keeps a message's media (a voice message, an image whose picture link failed)
@@ -291,6 +313,11 @@ func (e *APIError) Permanent() bool {
 	}
 	return false
 }
+
+// OutsideWindow reports WeChat's refusal of a customer service message to a customer who has
+// not written within 48 hours (45015), or who has had all the replies allowed (45047): a
+// template message may still reach them.
+func (e *APIError) OutsideWindow() bool { return e.Code == 45015 || e.Code == 45047 }
 
 // InvalidUsersError says which UserIDs WeCom does not know.
 type InvalidUsersError struct {

@@ -99,3 +99,26 @@ type failing struct{}
 func (failing) RoundTrip(*http.Request) (*http.Response, error) {
 	return nil, errors.New("dial tcp 10.0.0.1:443: connection refused")
 }
+
+// TestTemplateMessages: a template message goes to the customer by openid, with its data, and
+// a retry with the same client_msg_id is one message.
+func TestTemplateMessages(t *testing.T) {
+	api := wechattest.Start(t)
+	t.Setenv("T_WX_SECRET", "the-app-secret-0123")
+	r := oaRig(t, time.Now(), "app_secret: ${T_WX_SECRET}\n")
+	oa := r.conn.(*wechat.OfficialAccount)
+	data := map[string]string{"first": "您的报修已处理完成", "keyword1": "GD-20261202-000001"}
+	for range 2 {
+		sent, err := oa.SendTemplate(context.Background(), normalize.Customer{WechatOpenID: "oWang"}, "TM00015", "https://svc.example.com/c/GD-20261202-000001", data, "gongdan-42")
+		require.NoError(t, err)
+		assert.True(t, sent)
+	}
+	assert.Equal(t, []wechattest.Sent{{API: "template", To: "oWang", TemplateID: "TM00015", URL: "https://svc.example.com/c/GD-20261202-000001",
+		Content: `{"first":"您的报修已处理完成","keyword1":"GD-20261202-000001"}`, AgentID: "gongdan-42"}}, api.Sent())
+
+	api.Fail(1, 45015)
+	err := oa.SendCustomerText(context.Background(), "oWang", "x")
+	var ae *wechat.APIError
+	require.ErrorAs(t, err, &ae)
+	assert.True(t, ae.OutsideWindow())
+}

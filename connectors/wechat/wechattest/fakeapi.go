@@ -24,9 +24,11 @@ type Sent struct {
 	API string
 	// To is the openid, or the WeCom UserIDs joined with |.
 	To       string
-	Content  string
-	AgentID  string
-	OpenKfID string
+	Content    string
+	AgentID    string
+	OpenKfID   string
+	TemplateID string
+	URL        string
 }
 
 // API is the fake server.
@@ -58,6 +60,7 @@ func Start(t interface {
 	mux.HandleFunc("POST /cgi-bin/message/send", a.app)
 	mux.HandleFunc("POST /cgi-bin/kf/sync_msg", a.syncMsg)
 	mux.HandleFunc("GET /cgi-bin/media/get", a.mediaGet)
+	mux.HandleFunc("POST /cgi-bin/message/template/send", a.templateSend)
 	mux.HandleFunc("POST /cgi-bin/kf/send_msg", func(w http.ResponseWriter, r *http.Request) { a.take(w, r, "kf") })
 	a.srv = httptest.NewServer(mux)
 	old := util.DefaultHTTPClient
@@ -187,6 +190,41 @@ func (a *API) syncMsg(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "next_cursor": fmt.Sprintf("c%d", to), "has_more": hasMore,
 		"msg_list": a.kfMsgs[from:to]})
+}
+
+// templateSend takes a template message; Content is its data as JSON, keys sorted. A second
+// send with the same client_msg_id is one message, as WeChat's 防重入 makes it.
+func (a *API) templateSend(w http.ResponseWriter, r *http.Request) {
+	if !a.check(w, r) {
+		return
+	}
+	var m struct {
+		ToUser      string                       `json:"touser"`
+		TemplateID  string                       `json:"template_id"`
+		URL         string                       `json:"url"`
+		ClientMsgID string                       `json:"client_msg_id"`
+		Data        map[string]map[string]string `json:"data"`
+	}
+	b, _ := io.ReadAll(r.Body)
+	if err := json.Unmarshal(b, &m); err != nil {
+		writeJSON(w, map[string]any{"errcode": 47001, "errmsg": "data format error"})
+		return
+	}
+	data := map[string]string{}
+	for k, v := range m.Data {
+		data[k] = v["value"]
+	}
+	content, _ := json.Marshal(data)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, s := range a.sent {
+		if s.API == "template" && m.ClientMsgID != "" && s.AgentID == m.ClientMsgID {
+			writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "msgid": 1})
+			return
+		}
+	}
+	a.sent = append(a.sent, Sent{API: "template", To: m.ToUser, Content: string(content), TemplateID: m.TemplateID, URL: m.URL, AgentID: m.ClientMsgID})
+	writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "msgid": 1})
 }
 
 // mediaGet serves a temporary media file by media_id, as media/get does.
