@@ -143,12 +143,12 @@ func errcodeOf(err error) (int64, string, bool) {
 
 // officialAccountAPI is an official account's API client, made on first use.
 type officialAccountAPI struct {
-	once     sync.Once
+	once      sync.Once
 	messages  *message.Manager
 	templates *message.Template
 	media     *material.Material
-	tokens   *tokenCache
-	err      error
+	tokens    *tokenCache
+	err       error
 }
 
 // TellCustomer sends text to the customer of a ticket that came in through this account, by

@@ -23,7 +23,7 @@ type Sent struct {
 	// "kf" (微信客服's send_msg).
 	API string
 	// To is the openid, or the WeCom UserIDs joined with |.
-	To       string
+	To         string
 	Content    string
 	AgentID    string
 	OpenKfID   string
