@@ -129,9 +129,16 @@ func FuzzNormalize(f *testing.F) {
 	f.Add([]byte(msg("event", "<Event>CLICK</Event><EventKey>V1001_REPAIR</EventKey>")))
 	f.Add([]byte(msg("image", "<PicUrl>"+strings.Repeat("x", 3000)+"</PicUrl>")))
 	f.Add([]byte("<xml><FromUserName>a</FromUserName><MsgType>\xff</MsgType></xml>"))
+	// JSON: WeChat customer service (sync_msg) and the session archive, by the length's parity.
+	f.Add([]byte(`{"msgid":"m1","open_kfid":"wk1","external_userid":"wm1","send_time":1764639000,"origin":3,"msgtype":"text","text":{"content":"空调坏了"}}`))
+	f.Add([]byte(`{"msgid":"m2","action":"send","from":"wm1","roomid":"wr1","msgtime":1764639000000,"msgtype":"location","location":{"latitude":91,"longitude":-200,"address":"x"}} `))
 	n := normalizerForFuzz(f)
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		env := normalize.Envelope{ID: "e", Connector: "gzh", ConnectorType: "wechat.officialaccount", Type: "wechat.message",
+		typ := "wechat.message"
+		if len(payload) > 0 && payload[0] == '{' {
+			typ = []string{"wechat.kf", "wechat.archive"}[len(payload)%2]
+		}
+		env := normalize.Envelope{ID: "e", Connector: "gzh", ConnectorType: "wechat.officialaccount", Type: typ,
 			ReceivedAt: time.Date(2026, 12, 2, 9, 30, 0, 0, shanghai), DedupKey: "msg/1", Payload: payload,
 			Headers: map[string]string{"thread_window": "30m0s", "intake": "menu"}}
 		drafts, err := n.Normalize(env)
