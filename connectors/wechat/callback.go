@@ -67,6 +67,7 @@ type Callback struct {
 
 	mu       sync.Mutex
 	taken    map[string]takenCall // signed (timestamp, nonce) of callbacks taken, for replays
+	order    []string             // taken's keys, oldest first
 	kinds    map[string]int64     // messages and events taken in, by kind
 	refusals map[string]int64     // callbacks refused, by reason
 	verified int64                // URL checks answered
@@ -311,19 +312,30 @@ func (c *Callback) replayed(in received) replay {
 // remember records a callback taken, forgetting those older than the window.
 func (c *Callback) remember(in received) {
 	now := c.env.Now()
+	key := in.ts + "/" + in.nonce
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.taken) >= 4096 {
-		for k, t := range c.taken {
-			if now.Sub(t.at) > c.replayWindow() {
-				delete(c.taken, k)
-			}
+	// Forget from the oldest while they are out of the window: a callback's cost stays the
+	// same however many are remembered (at 2,000/s, 600,000 in five minutes).
+	for len(c.order) > 0 {
+		k := c.order[0]
+		if t, ok := c.taken[k]; ok && now.Sub(t.at) <= c.replayWindow() {
+			break
 		}
+		delete(c.taken, k)
+		c.order = c.order[1:]
 	}
-	if len(c.taken) < 1<<20 {
-		c.taken[in.ts+"/"+in.nonce] = takenCall{body: sha256.Sum256(in.env.Payload), at: now}
+	if len(c.taken) >= maxRemembered {
+		return // a flood beyond any real account's rate: stop remembering rather than grow
 	}
+	if _, seen := c.taken[key]; !seen {
+		c.order = append(c.order, key)
+	}
+	c.taken[key] = takenCall{body: sha256.Sum256(in.env.Payload), at: now}
 }
+
+// maxRemembered bounds the callbacks remembered for replays.
+const maxRemembered = 1 << 21
 
 func (c *Callback) replayWindow() time.Duration {
 	if c.skew > 0 {

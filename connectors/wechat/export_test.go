@@ -6,3 +6,10 @@ func AllowMediaHosts(allow func(host string) bool) (restore func()) {
 	mediaHostAllowed = allow
 	return func() { mediaHostAllowed = old }
 }
+
+// Remembered is how many callbacks c remembers for replays.
+func (c *Callback) Remembered() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.taken)
+}

@@ -489,3 +489,24 @@ func TestAPlainModeSignatureCannotBeReplayedWithAnotherMessage(t *testing.T) {
 	assert.Len(t, r.envelopes(), 1)
 	assert.Equal(t, int64(1), r.conn.(connectors.Detailer).Details().(wechat.Status).Refused["replayed"])
 }
+
+// TestCallbacksAreRememberedForTheirWindowOnly: what replays are checked against is forgotten
+// once out of the timestamp window, so memory and the cost of a callback stay flat.
+func TestCallbacksAreRememberedForTheirWindowOnly(t *testing.T) {
+	now := time.Date(2026, 12, 2, 9, 30, 0, 0, shanghai)
+	r := oaRig(t, now, "")
+	send := func(at time.Time, id int64) {
+		q, body := encrypted(t, oaToken, oaAppID, fmt.Sprint(at.Unix()), textMessage("o1", "漏水", id, at))
+		status, answer := r.call(t, http.MethodPost, q, body)
+		require.Equal(t, http.StatusOK, status, answer)
+	}
+	for i := range 5 {
+		send(now, int64(100+i))
+	}
+	oa := r.conn.(*wechat.OfficialAccount)
+	assert.Equal(t, 5, oa.Remembered())
+	later := now.Add(6 * time.Minute) // past the 300 s skew
+	r.setNow(later)
+	send(later, 200)
+	assert.Equal(t, 1, oa.Remembered(), "the five of six minutes ago are forgotten")
+}
