@@ -356,55 +356,19 @@ func normalizeArchive(env normalize.Envelope) ([]normalize.Draft, error) {
 		Customer:  normalize.Customer{ID: m.From},
 		Tags:      []string{"wechat_group"},
 	}
-	if w, err := time.ParseDuration(env.Headers[headerThreadWindow]); err == nil && w > 0 {
-		d.ThreadWindow = normalize.Window(w)
-	}
+	d.ThreadWindow = windowOf(env)
 	if m.MsgTime > 0 && !env.ReceivedAt.IsZero() {
 		d.OccurredAt = time.UnixMilli(m.MsgTime).In(env.ReceivedAt.Location())
 	}
-	media := func(kind, id string) {
-		if id != "" {
-			d.Attachments = append(d.Attachments, normalize.Attachment{Kind: kind, URI: "wecom-archive:" + clipBytes(id, 1024)})
-		}
+	c := chatMessage{Type: m.MsgType, Text: m.Text.Content, Lat: m.Location.Latitude, Lon: m.Location.Longitude,
+		Place: m.Location.Title + " " + m.Location.Address}
+	for _, id := range []string{m.Image.SdkFileID, m.Voice.SdkFileID, m.Video.SdkFileID, m.File.SdkFileID} {
+		c.MediaID = firstNonEmpty(c.MediaID, id)
 	}
-	switch m.MsgType {
-	case "text":
-		text := strings.TrimSpace(clipBytes(m.Text.Content, maxField))
-		if text == "" {
-			return nil, errors.New("wechat.archive: a text message with no text")
-		}
-		d.Title, d.Description = firstLine(text), text
-	case "image":
-		d.Title, d.Description = "[图片]", "客户在群里发送了一张图片。"
-		media("image", m.Image.SdkFileID)
-	case "voice":
-		d.Title, d.Description = "[语音]", "客户在群里发送了一段语音。"
-		media("voice", m.Voice.SdkFileID)
-	case "video":
-		d.Title, d.Description = "[视频]", "客户在群里发送了一段视频。"
-		media("video", m.Video.SdkFileID)
-	case "file":
-		d.Title, d.Description = "[文件]", "客户在群里发送了一个文件。"
-		media("file", m.File.SdkFileID)
-	case "location":
-		l := m.Location
-		d.Location.Address = strings.TrimSpace(clipBytes(l.Title+" "+l.Address, 1024))
-		if l.Latitude >= -90 && l.Latitude <= 90 && l.Longitude >= -180 && l.Longitude <= 180 && (l.Latitude != 0 || l.Longitude != 0) {
-			d.Location.Lat, d.Location.Lon = l.Latitude, l.Longitude
-		}
-		d.Title, d.Description = normalize.Clip("[位置] "+firstNonEmpty(d.Location.Address, "（没有地址）"), titleRunes), "客户在群里发送了位置："+d.Location.Address
-	default:
-		typ := clipBytes(m.MsgType, 64)
-		d.Title = "[" + typ + " 消息]"
-		d.Description = "客户在群里发送了一条 " + typ + " 消息，gongdan 暂不能读取其内容。"
-	}
-	d.Title = normalize.Clip(d.Title, normalize.MaxTitleRunes)
-	d.Description = normalize.Clip(d.Description, normalize.MaxDescriptionRunes)
-	d = normalize.Complete(d, env)
-	if err := d.Validate(); err != nil {
+	if err := fillChat(&d, c, "wechat.archive", "客户在群里", "wecom-archive:"); err != nil {
 		return nil, err
 	}
-	return []normalize.Draft{d}, nil
+	return finish(d, env)
 }
 
 // Interface guards.

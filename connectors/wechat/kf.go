@@ -281,58 +281,20 @@ func normalizeKF(env normalize.Envelope) ([]normalize.Draft, error) {
 		ThreadKey: "kf:" + env.Connector + ":" + m.ExternalUserID,
 		Customer:  normalize.Customer{ID: m.ExternalUserID},
 	}
-	if w, err := time.ParseDuration(env.Headers[headerThreadWindow]); err == nil && w > 0 {
-		d.ThreadWindow = normalize.Window(w)
-	}
+	d.ThreadWindow = windowOf(env)
 	if m.SendTime > 0 && !env.ReceivedAt.IsZero() {
 		d.OccurredAt = time.Unix(m.SendTime, 0).In(env.ReceivedAt.Location())
 	}
-	media := func(kind, id string) {
-		if id != "" {
-			d.Attachments = append(d.Attachments, normalize.Attachment{Kind: kind, URI: "wechat-media:" + clipBytes(id, 256)})
-		}
+	c := chatMessage{Type: m.MsgType, Text: m.Text.Content, Lat: m.Location.Latitude, Lon: m.Location.Longitude,
+		Place: m.Location.Name + " " + m.Location.Address}
+	c.Link.Title, c.Link.Desc, c.Link.URL = m.Link.Title, m.Link.Desc, m.Link.URL
+	for _, id := range []string{m.Image.MediaID, m.Voice.MediaID, m.Video.MediaID, m.File.MediaID} {
+		c.MediaID = firstNonEmpty(c.MediaID, id)
 	}
-	switch m.MsgType {
-	case "text":
-		text := strings.TrimSpace(clipBytes(m.Text.Content, maxField))
-		if text == "" {
-			return nil, errors.New("wechat.kf: a text message with no text")
-		}
-		d.Title, d.Description = firstLine(text), text
-	case "image":
-		d.Title, d.Description = "[图片]", "客户发送了一张图片。"
-		media("image", m.Image.MediaID)
-	case "voice":
-		d.Title, d.Description = "[语音]", "客户发送了一段语音。"
-		media("voice", m.Voice.MediaID)
-	case "video":
-		d.Title, d.Description = "[视频]", "客户发送了一段视频。"
-		media("video", m.Video.MediaID)
-	case "file":
-		d.Title, d.Description = "[文件]", "客户发送了一个文件。"
-		media("file", m.File.MediaID)
-	case "location":
-		l := m.Location
-		d.Location.Address = strings.TrimSpace(clipBytes(l.Name+" "+l.Address, 1024))
-		if l.Latitude >= -90 && l.Latitude <= 90 && l.Longitude >= -180 && l.Longitude <= 180 && (l.Latitude != 0 || l.Longitude != 0) {
-			d.Location.Lat, d.Location.Lon = l.Latitude, l.Longitude
-		}
-		d.Title, d.Description = normalize.Clip("[位置] "+firstNonEmpty(d.Location.Address, "（没有地址）"), titleRunes), "客户发送了位置："+d.Location.Address
-	case "link":
-		d.Title = firstNonEmpty(strings.TrimSpace(clipBytes(m.Link.Title, 1024)), "[链接]")
-		d.Description = strings.TrimSpace(strings.Join([]string{clipBytes(m.Link.Title, 1024), clipBytes(m.Link.Desc, maxField), clipBytes(m.Link.URL, 2048)}, "\n"))
-	default:
-		typ := clipBytes(m.MsgType, 64)
-		d.Title = "[" + typ + " 消息]"
-		d.Description = "客户发送了一条 " + typ + " 消息，gongdan 暂不能读取其内容。"
-	}
-	d.Title = normalize.Clip(d.Title, normalize.MaxTitleRunes)
-	d.Description = normalize.Clip(d.Description, normalize.MaxDescriptionRunes)
-	d = normalize.Complete(d, env)
-	if err := d.Validate(); err != nil {
+	if err := fillChat(&d, c, "wechat.kf", "客户", "wechat-media:"); err != nil {
 		return nil, err
 	}
-	return []normalize.Draft{d}, nil
+	return finish(d, env)
 }
 
 // ask sends guided intake's question for a message that is durable now, if it calls for one.

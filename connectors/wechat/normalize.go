@@ -179,3 +179,68 @@ func clipBytes(s string, n int) string {
 }
 
 func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+// chatMessage is what the JSON channels (WeChat customer service, the session archive) say of
+// a message, in common.
+type chatMessage struct {
+	Type     string
+	Text     string
+	MediaID  string // image, voice, video, file
+	Lat, Lon float64
+	Place    string // a location's name and address
+	Link     struct{ Title, Desc, URL string }
+}
+
+// fillChat writes what chat message m says into d. who is how the description names the
+// sender ("客户", "客户在群里"); scheme prefixes media ids in attachment URIs.
+func fillChat(d *normalize.Draft, m chatMessage, channel, who, scheme string) error {
+	noun := map[string]string{"image": "一张图片", "voice": "一段语音", "video": "一段视频", "file": "一个文件"}
+	title := map[string]string{"image": "[图片]", "voice": "[语音]", "video": "[视频]", "file": "[文件]"}
+	switch m.Type {
+	case "text":
+		text := strings.TrimSpace(clipBytes(m.Text, maxField))
+		if text == "" {
+			return fmt.Errorf("%s: a text message with no text", channel)
+		}
+		d.Title, d.Description = firstLine(text), text
+	case "image", "voice", "video", "file":
+		d.Title, d.Description = title[m.Type], who+"发送了"+noun[m.Type]+"。"
+		if m.MediaID != "" {
+			d.Attachments = append(d.Attachments, normalize.Attachment{Kind: m.Type, URI: scheme + clipBytes(m.MediaID, 1024)})
+		}
+	case "location":
+		d.Location.Address = strings.TrimSpace(clipBytes(m.Place, 1024))
+		if m.Lat >= -90 && m.Lat <= 90 && m.Lon >= -180 && m.Lon <= 180 && (m.Lat != 0 || m.Lon != 0) {
+			d.Location.Lat, d.Location.Lon = m.Lat, m.Lon
+		}
+		d.Title = normalize.Clip("[位置] "+firstNonEmpty(d.Location.Address, "（没有地址）"), titleRunes)
+		d.Description = who + "发送了位置：" + d.Location.Address
+	case "link":
+		d.Title = firstNonEmpty(strings.TrimSpace(clipBytes(m.Link.Title, 1024)), "[链接]")
+		d.Description = strings.TrimSpace(strings.Join([]string{clipBytes(m.Link.Title, 1024), clipBytes(m.Link.Desc, maxField), clipBytes(m.Link.URL, 2048)}, "\n"))
+	default:
+		typ := clipBytes(m.Type, 64)
+		d.Title = "[" + typ + " 消息]"
+		d.Description = who + "发送了一条 " + typ + " 消息，gongdan 暂不能读取其内容。"
+	}
+	return nil
+}
+
+// finish clips d's texts, fills what the envelope knows and validates it.
+func finish(d normalize.Draft, env normalize.Envelope) ([]normalize.Draft, error) {
+	d.Title = normalize.Clip(d.Title, normalize.MaxTitleRunes)
+	d.Description = normalize.Clip(d.Description, normalize.MaxDescriptionRunes)
+	d = normalize.Complete(d, env)
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	return []normalize.Draft{d}, nil
+}
+
+// windowOf is the thread window an envelope carries.
+func windowOf(env normalize.Envelope) normalize.Window {
+	if w, err := time.ParseDuration(env.Headers[headerThreadWindow]); err == nil && w > 0 {
+		return normalize.Window(w)
+	}
+	return 0
+}
