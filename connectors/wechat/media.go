@@ -30,7 +30,7 @@ var mediaClient = &http.Client{Timeout: mediaTimeout, CheckRedirect: func(*http.
 // mediaHostAllowed says which hosts pictures are fetched from: WeChat's image CDN only, so
 // that a message cannot make gongdan fetch an address of its choosing.
 var mediaHostAllowed = func(host string) bool {
-	return host == "mmbiz.qpic.cn" || strings.HasSuffix(host, ".qpic.cn") || strings.HasSuffix(host, ".qlogo.cn")
+	return strings.HasSuffix(host, ".qpic.cn") || strings.HasSuffix(host, ".qlogo.cn") // mmbiz.qpic.cn, …
 }
 
 // keepMedia fetches the picture of an image message into the attachment store and records it

@@ -1,7 +1,6 @@
 package wechat
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -28,7 +27,7 @@ func (normalizer) Normalize(env normalize.Envelope) ([]normalize.Draft, error) {
 		return normalizeArchive(env)
 	case EnvelopeMessage:
 	default:
-		return nil, fmt.Errorf("wechat: envelope type %q, want %s or %s", env.Type, EnvelopeMessage, EnvelopeKF)
+		return nil, fmt.Errorf("wechat: envelope type %q, want %s, %s or %s", env.Type, EnvelopeMessage, EnvelopeKF, EnvelopeArchive)
 	}
 	m, err := parseMessage(env.Payload)
 	if err != nil {
@@ -83,12 +82,6 @@ func fill(d *normalize.Draft, m inbound, intakeClick bool, kept string) (bool, e
 		}
 	}
 	switch m.MsgType {
-	case message.MsgTypeText:
-		text := strings.TrimSpace(clipBytes(m.Content, maxField))
-		if text == "" {
-			return false, errors.New("wechat: a text message with no text")
-		}
-		d.Title, d.Description = firstLine(text), text
 	case message.MsgTypeImage:
 		d.Title, d.Description = "[图片]", "客户发送了一张图片。"
 		if m.PicURL != "" {
@@ -113,26 +106,6 @@ func fill(d *normalize.Draft, m inbound, intakeClick bool, kept string) (bool, e
 		} else {
 			media("voice")
 		}
-	case message.MsgTypeVideo, message.MsgTypeShortVideo:
-		d.Title, d.Description = "[视频]", "客户发送了一段视频。"
-		media("video")
-	case message.MsgTypeLocation:
-		label := strings.TrimSpace(clipBytes(m.Label, 1024))
-		lat, lon := m.LocationX, m.LocationY
-		where := label
-		if lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180 && (lat != 0 || lon != 0) {
-			d.Location.Lat, d.Location.Lon = lat, lon
-			where = strings.TrimSpace(fmt.Sprintf("%s (%.6f, %.6f)", label, lat, lon))
-		}
-		d.Location.Address = label
-		if where == "" {
-			where = "（没有坐标）"
-		}
-		d.Title, d.Description = normalize.Clip("[位置] "+firstNonEmpty(label, where), titleRunes), "客户发送了位置："+where
-	case message.MsgTypeLink:
-		title := strings.TrimSpace(clipBytes(m.Title, 1024))
-		d.Title = firstNonEmpty(title, "[链接]")
-		d.Description = strings.TrimSpace(strings.Join([]string{title, clipBytes(m.Description, maxField), clipBytes(m.URL, 2048)}, "\n"))
 	case message.MsgTypeEvent:
 		if !intakeClick {
 			return false, nil // subscribe, view, location reports: counted at the edge, no ticket
@@ -140,12 +113,16 @@ func fill(d *normalize.Draft, m inbound, intakeClick bool, kept string) (bool, e
 		key := clipBytes(m.EventKey, 128)
 		d.Title, d.Description = "[菜单] "+normalize.Clip(key, titleRunes), "客户点击菜单 "+key+" 发起报修。"
 	default:
-		// A type this connector does not know yet: taken in with its type named, so that
-		// nothing a customer sends is lost.
-		typ := clipBytes(string(m.MsgType), 64)
-		d.Title = "[" + typ + " 消息]"
-		d.Description = "客户发送了一条 " + typ + " 消息，gongdan 暂不能读取其内容。"
-		media("file")
+		// Text, video, location, link, and a type this connector does not know yet (taken in
+		// with its type named, so that nothing a customer sends is lost): as the other chats.
+		c := chatMessage{Type: string(m.MsgType), Text: m.Content, MediaID: m.MediaID, Lat: m.LocationX, Lon: m.LocationY, Place: m.Label}
+		if m.MsgType == message.MsgTypeShortVideo {
+			c.Type = string(message.MsgTypeVideo)
+		}
+		c.Link.Title, c.Link.Desc, c.Link.URL = m.Title, m.Description, m.URL
+		if err := fillChat(d, c, "wechat", "客户", "wechat-media:"); err != nil {
+			return false, err
+		}
 	}
 	return true, nil
 }
@@ -213,8 +190,13 @@ func fillChat(d *normalize.Draft, m chatMessage, channel, who, scheme string) er
 		if m.Lat >= -90 && m.Lat <= 90 && m.Lon >= -180 && m.Lon <= 180 && (m.Lat != 0 || m.Lon != 0) {
 			d.Location.Lat, d.Location.Lon = m.Lat, m.Lon
 		}
-		d.Title = normalize.Clip("[位置] "+firstNonEmpty(d.Location.Address, "（没有地址）"), titleRunes)
-		d.Description = who + "发送了位置：" + d.Location.Address
+		where := d.Location.Address
+		if d.Location.Lat != 0 || d.Location.Lon != 0 {
+			where = strings.TrimSpace(fmt.Sprintf("%s (%.6f, %.6f)", where, d.Location.Lat, d.Location.Lon))
+		}
+		where = firstNonEmpty(where, "（没有地址）")
+		d.Title = normalize.Clip("[位置] "+firstNonEmpty(d.Location.Address, where), titleRunes)
+		d.Description = who + "发送了位置：" + where
 	case "link":
 		d.Title = firstNonEmpty(strings.TrimSpace(clipBytes(m.Link.Title, 1024)), "[链接]")
 		d.Description = strings.TrimSpace(strings.Join([]string{clipBytes(m.Link.Title, 1024), clipBytes(m.Link.Desc, maxField), clipBytes(m.Link.URL, 2048)}, "\n"))
@@ -222,6 +204,9 @@ func fillChat(d *normalize.Draft, m chatMessage, channel, who, scheme string) er
 		typ := clipBytes(m.Type, 64)
 		d.Title = "[" + typ + " 消息]"
 		d.Description = who + "发送了一条 " + typ + " 消息，gongdan 暂不能读取其内容。"
+		if m.MediaID != "" {
+			d.Attachments = append(d.Attachments, normalize.Attachment{Kind: "file", URI: scheme + clipBytes(m.MediaID, 1024)})
+		}
 	}
 	return nil
 }
