@@ -15,7 +15,6 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -82,7 +81,8 @@ connectors:
 	cfg.ResolvePaths(dir)
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	st, err := openStack(ctx, cfg, log, prometheus.NewRegistry())
+	reg := prometheus.NewRegistry()
+	st, err := openStack(ctx, cfg, log, reg)
 	if err != nil {
 		return err
 	}
@@ -97,17 +97,23 @@ connectors:
 	srv := &http.Server{Handler: st.api}
 	go srv.Serve(ln)
 	defer srv.Close()
-	base := "http://" + ln.Addr().String()
-	url := base + "/ingest/hooks"
+	host := ln.Addr().String()
+	// The requests, prepared before the clock starts, and one more, the warm-up.
+	reqs := make([][]byte, *requests+1)
 	keyPrefix, keyBase, wantStatus := `"hooks/bench-`, 0, http.StatusAccepted
-	var wechatCalls []benchWeChatCall
 	if kind == "wechat" {
 		keyPrefix, keyBase, wantStatus = `"gzh/msg/`, 1, http.StatusOK // MsgIds start at 1
-		// One more than measured: the last is the warm-up.
-		if wechatCalls, err = benchWeChatCalls(base+"/wechat/gzh", *requests+1, time.Now()); err != nil {
+		if err := benchWeChatCalls(reqs, host, "/wechat/gzh", time.Now()); err != nil {
 			return err
 		}
+	} else {
+		for i := range reqs {
+			body := fmt.Sprintf(`{"title":"冷库压缩机停机 %d","description":"华东仓 3 号冷库压缩机停机，温度上升，联系人 13812345678","urgency":"orange"}`, i)
+			reqs[i] = benchRequest(host, "/ingest/hooks", "application/json", body, fmt.Sprintf("Idempotency-Key: bench-%d", i))
+		}
 	}
+	warmReq := reqs[*requests]
+	reqs = reqs[:*requests]
 
 	// Each request's start time by its key; the commit time comes from the engine's
 	// committed-event stream.
@@ -134,30 +140,14 @@ connectors:
 		}
 	}()
 
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 1024}}
+	client := newBenchClient(host, 1024)
+	defer client.close()
 	var failures atomic.Int64
 	answered := make([]time.Time, *requests)
 	post := func(i int) {
-		var req *http.Request
-		if kind == "wechat" {
-			req, _ = http.NewRequest(http.MethodPost, wechatCalls[i].url, strings.NewReader(wechatCalls[i].body))
-			req.Header.Set("Content-Type", "text/xml")
-		} else {
-			body := fmt.Sprintf(`{"title":"冷库压缩机停机 %d","description":"华东仓 3 号冷库压缩机停机，温度上升，联系人 13812345678","urgency":"orange"}`, i)
-			req, _ = http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Idempotency-Key", fmt.Sprintf("bench-%d", i))
-		}
-		sent[i] = time.Now()
-		resp, err := client.Do(req)
-		if err != nil {
-			failures.Add(1)
-			return
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+		status, err := client.do(reqs[i])
 		answered[i] = time.Now()
-		if resp.StatusCode != wantStatus {
+		if err != nil || status != wantStatus {
 			failures.Add(1)
 		}
 	}
@@ -165,17 +155,8 @@ connectors:
 	// Warm up: one request through to its ticket, so that the run measures intake, not the
 	// bus's start-up (its consumers are held idle for a moment after they are created).
 	warm := st.engine.Subscribe(16)
-	wreq, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(`{"title":"warm-up"}`))
-	wreq.Header.Set("Content-Type", "application/json")
-	if kind == "wechat" { // through the connector measured: its stream and consumer start now
-		warmCall := wechatCalls[len(wechatCalls)-1]
-		wechatCalls = wechatCalls[:*requests]
-		wreq, _ = http.NewRequest(http.MethodPost, warmCall.url, strings.NewReader(warmCall.body))
-	}
-	if resp, err := client.Do(wreq); err != nil {
+	if _, err := client.do(warmReq); err != nil {
 		return err
-	} else {
-		resp.Body.Close()
 	}
 	select {
 	case <-warm.C:
@@ -200,7 +181,10 @@ connectors:
 	if *rate > 0 {
 		interval := time.Duration(float64(time.Second) / *rate)
 		for i := range *requests {
-			if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+			// A request's time starts when it is due, not when it goes out: a load generator
+			// that falls behind counts its own lateness against the server.
+			sent[i] = start.Add(time.Duration(i) * interval)
+			if d := time.Until(sent[i]); d > 0 {
 				time.Sleep(d)
 			}
 			wg.Go(func() { post(i) })
@@ -214,6 +198,7 @@ connectors:
 					if i >= *requests {
 						return
 					}
+					sent[i] = time.Now()
 					post(i)
 				}
 			})
@@ -264,11 +249,37 @@ connectors:
 		pctOf(ans, 0.50).Round(10*time.Microsecond), pctOf(ans, 0.90).Round(10*time.Microsecond), pctOf(ans, 0.99).Round(10*time.Microsecond), ans[len(ans)-1].Round(10*time.Microsecond))
 	fmt.Fprintf(&b, "  request start → ticket committed: p50 %v  p90 %v  p99 %v  max %v\n",
 		pct(0.50).Round(10*time.Microsecond), pct(0.90).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond), lat[len(lat)-1].Round(10*time.Microsecond))
+	if n, sum, ok := histogramTotals(reg, "gongdan_engine_batch_size"); ok && n > 0 {
+		// Each commit costs the store a transaction and an fsync whatever its size: how many
+		// tickets share one tells much of the CPU per ticket.
+		fmt.Fprintf(&b, "  engine commits: %d (%.0f/s), %.1f requests each on average\n", n, float64(n)/elapsed.Seconds(), sum/float64(n))
+	}
 	if fi, err := dirSize(dir); err == nil {
 		fmt.Fprintf(&b, "  data directory: %.1f MiB\n", float64(fi)/(1<<20))
 	}
 	_, err = stdout.Write(b.Bytes())
 	return err
+}
+
+// histogramTotals is the count and sum of the histogram name in reg (all its series).
+func histogramTotals(reg prometheus.Gatherer, name string) (uint64, float64, bool) {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return 0, 0, false
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		var n uint64
+		var sum float64
+		for _, m := range mf.GetMetric() {
+			n += m.GetHistogram().GetSampleCount()
+			sum += m.GetHistogram().GetSampleSum()
+		}
+		return n, sum, true
+	}
+	return 0, 0, false
 }
 
 // processCPU is the user and system CPU time this process has used.
@@ -323,26 +334,23 @@ const (
 	benchWXAESKey = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 )
 
-// benchWeChatCall is one encrypted, signed callback, ready to send.
-type benchWeChatCall struct{ url, body string }
-
-// benchWeChatCalls encrypts n text messages as WeChat would in safe mode, message i with MsgId
-// i+1 from customer i (so the dedup key gzh/msg/<i+1> finds it).
-func benchWeChatCalls(url string, n int, at time.Time) ([]benchWeChatCall, error) {
-	calls := make([]benchWeChatCall, n)
+// benchWeChatCalls fills calls with callbacks to path on host, encrypted and signed as WeChat
+// does in safe mode: callback i a text message with MsgId i+1 from customer i (so the dedup key
+// gzh/msg/<i+1> finds it), with a nonce of its own.
+func benchWeChatCalls(calls [][]byte, host, path string, at time.Time) error {
 	ts := strconv.FormatInt(at.Unix(), 10)
 	for i := range calls {
 		plain := fmt.Sprintf("<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName><FromUserName><![CDATA[oBench%08d]]></FromUserName>"+
 			"<CreateTime>%s</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[华东仓3号冷库压缩机停机，温度上升，联系人13812345678]]></Content><MsgId>%d</MsgId></xml>", i, ts, i+1)
 		enc, err := util.EncryptMsg([]byte(fmt.Sprintf("%016d", i)), []byte(plain), benchWXAppID, benchWXAESKey)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		nonce := strconv.Itoa(1000000 + i)
 		q := neturl.Values{"signature": {util.Signature(benchWXToken, ts, nonce)}, "timestamp": {ts}, "nonce": {nonce},
 			"openid": {fmt.Sprintf("oBench%08d", i)}, "encrypt_type": {"aes"}, "msg_signature": {util.Signature(benchWXToken, ts, nonce, string(enc))}}
-		calls[i] = benchWeChatCall{url: url + "?" + q.Encode(),
-			body: "<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName><Encrypt><![CDATA[" + string(enc) + "]]></Encrypt></xml>"}
+		calls[i] = benchRequest(host, path+"?"+q.Encode(), "text/xml",
+			"<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName><Encrypt><![CDATA["+string(enc)+"]]></Encrypt></xml>")
 	}
-	return calls, nil
+	return nil
 }
