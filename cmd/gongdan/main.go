@@ -10,6 +10,7 @@ import (
 	"gongdan/config"
 	"gongdan/connectors"
 	_ "gongdan/connectors/all" // every connector type registers itself
+	"gongdan/connectors/ocr"
 )
 
 func init() { config.ConnectorValidator = connectors.Global.Validate }
@@ -55,6 +56,9 @@ Without --config, the embedded quickstart config is used.
 `
 
 func main() {
+	if err := ocr.OneOpenMPThread(); err != nil {
+		fmt.Fprintln(os.Stderr, "gongdan: cannot limit Tesseract to one thread per screenshot (set OMP_THREAD_LIMIT=1):", err)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

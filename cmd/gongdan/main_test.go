@@ -15,12 +15,17 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"gongdan/connectors/ocr"
 )
 
 // The test binary doubles as the gongdan binary: with GONGDAN_TEST_CHILD=1 it runs the
 // command line it was given instead of the tests, so tests can start, kill -9 and restart a
 // real server process without a separate build.
 func TestMain(m *testing.M) {
+	if err := ocr.OneOpenMPThread(); err != nil {
+		panic(err)
+	}
 	if os.Getenv("GONGDAN_TEST_CHILD") == "1" {
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}

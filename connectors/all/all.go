@@ -4,6 +4,7 @@ package all
 
 import (
 	_ "gongdan/connectors/mqtt"
+	_ "gongdan/connectors/ocr"
 	_ "gongdan/connectors/webhook"
 	_ "gongdan/connectors/wechat"
 )

@@ -1,0 +1,133 @@
+package ocr
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+
+	"gongdan/normalize"
+)
+
+// Rule picks the service requests among a group's messages.
+type Rule struct {
+	// Keywords mark a request (报修, 坏了, 故障, …).
+	Keywords []string
+	// Dictionary, when set, marks a message that names one of its faults as a request.
+	Dictionary *normalize.Dictionary
+	// Every makes every customer message a request.
+	Every bool
+	// Staff are the service team's names in the group: their messages are never requests.
+	Staff []string
+	// Window is how long after a request a customer's further messages join it.
+	Window time.Duration
+}
+
+// request reports whether text asks for service.
+func (r Rule) request(text string) bool {
+	if r.Every {
+		return true
+	}
+	for _, k := range r.Keywords {
+		if k != "" && strings.Contains(text, k) {
+			return true
+		}
+	}
+	if r.Dictionary != nil {
+		if _, _, _, ok := r.Dictionary.Classify(text); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func (r Rule) staff(name string) bool {
+	for _, s := range r.Staff {
+		if s == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Drafts turns the customers' messages of a page into drafts. A message the rule takes opens
+// (or joins) a ticket of its sender in the group; the sender's other messages are follow-ups
+// (intent update): within the window after a request they join its ticket — the phone
+// number, address or serial given a message later — and otherwise they make nothing. The
+// phone's owner (the right side) and the staff are the service team, not customers.
+//
+// A message's dedup key is its group, sender, day and normalised text, not anything of the
+// picture: the same message in two overlapping screenshots, or one screenshot sent twice,
+// makes one draft's worth of ticket. The minute is not in the key because a message near the
+// top of a screenshot often has its time separator scrolled out of the picture.
+func (r Rule) Drafts(p Page, group string, env normalize.Envelope, shot normalize.Attachment) []normalize.Draft {
+	if group == "" {
+		group = p.Title
+	}
+	var out []normalize.Draft
+	for i, m := range p.Messages {
+		if m.Side != left || m.Sender == "" || r.staff(m.Sender) || strings.TrimSpace(m.Text) == "" {
+			continue
+		}
+		at := env.ReceivedAt
+		if m.Time != nil {
+			at = *m.Time
+		}
+		d := normalize.Draft{
+			Source: normalize.Source{Connector: env.Connector, Type: env.ConnectorType, Kind: "screenshot",
+				ExternalID: fmt.Sprintf("%s#%d", shot.SHA256[:16], i+1)},
+			DedupKey:     env.Connector + "/" + messageKey(group, m.Sender, at, m.Text),
+			ThreadKey:    "ocr:" + env.Connector + ":" + group + ":" + m.Sender,
+			ThreadWindow: normalize.Window(r.Window),
+			Customer:     normalize.Customer{ID: "ocr:" + group + ":" + m.Sender, Name: m.Sender},
+			Title:        normalize.Clip(m.Text, normalize.MaxTitleRunes),
+			Description:  fmt.Sprintf("%s在群「%s」里说：%s", m.Sender, group, m.Text),
+			Tags:         []string{"ocr", "wechat_group"},
+			Attachments:  []normalize.Attachment{shot},
+			Evidence: []normalize.Evidence{{Field: "description", From: "ocr", Confidence: m.Confidence / 100,
+				Text: fmt.Sprintf("%s %s (%d,%d)-(%d,%d): %s", m.Sender, m.TimeText, m.Box.Min.X, m.Box.Min.Y, m.Box.Max.X, m.Box.Max.Y, m.Text)}},
+		}
+		if m.Time != nil {
+			d.OccurredAt = *m.Time
+		}
+		if !r.request(m.Text) {
+			d.Intent = normalize.IntentUpdate
+		}
+		out = append(out, normalize.Complete(d, env))
+	}
+	return out
+}
+
+// messageKey identifies a message of a group whatever picture it was read from.
+func messageKey(group, sender string, at time.Time, text string) string {
+	sum := sha256.Sum256([]byte(group + "\x00" + sender + "\x00" + at.Format("2006-01-02") + "\x00" + NormalizeText(text)))
+	return "msg-" + hex.EncodeToString(sum[:12])
+}
+
+// NormalizeText is text as compared across readings: full-width letters, digits and
+// punctuation made half-width, and no whitespace (OCR puts spaces in and leaves them out).
+func NormalizeText(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsSpace(r) {
+			continue
+		}
+		if r >= 0xFF01 && r <= 0xFF5E { // the full-width forms of ASCII
+			r -= 0xFEE0
+		}
+		switch r { // Chinese punctuation with no full-width ASCII form
+		case '。':
+			r = '.'
+		case '、':
+			r = ','
+		case '“', '”':
+			r = '"'
+		case '‘', '’':
+			r = '\''
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

@@ -1,0 +1,324 @@
+package ocr
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode"
+
+	"github.com/otiai10/gosseract/v2"
+)
+
+// Word is one word (for Chinese, usually one character or a run of them) as Tesseract read
+// it, with its box in the screenshot's pixels and its confidence, 0–100.
+type Word struct {
+	Text       string          `json:"text"`
+	Box        image.Rectangle `json:"box"`
+	Confidence float64         `json:"confidence"`
+}
+
+// Line is one line of text: its words, left to right.
+type Line struct {
+	Text       string          `json:"text"`
+	Box        image.Rectangle `json:"box"`
+	Confidence float64         `json:"confidence"` // the mean of its words'
+	Words      []Word          `json:"words"`
+}
+
+// Engine runs Tesseract. A Tesseract client holds one image and its recognition state and
+// must not be shared, so the engine keeps a bounded pool of them, one per core by default:
+// more would only queue on the CPU, and each holds some 100 MiB of models.
+type Engine struct {
+	langs []string
+	pool  chan *gosseract.Client
+	mu    sync.Mutex
+	made  int
+	size  int
+}
+
+// NewEngine returns an engine of at most size clients for langs (e.g. chi_sim, eng). Clients
+// are made on first use.
+func NewEngine(size int, langs ...string) *Engine {
+	if size < 1 {
+		size = 1
+	}
+	if len(langs) == 0 {
+		langs = []string{"chi_sim", "eng"}
+	}
+	return &Engine{langs: langs, pool: make(chan *gosseract.Client, size), size: size}
+}
+
+// Languages reports whether Tesseract has the data for every language the engine reads;
+// the error names the missing ones and where Tesseract looked.
+func (e *Engine) Languages() error {
+	have, err := gosseract.GetAvailableLanguages()
+	if err != nil {
+		return fmt.Errorf("ocr: Tesseract's language data: %v", err)
+	}
+	var missing []string
+	for _, l := range e.langs {
+		found := false
+		for _, h := range have {
+			found = found || h == l
+		}
+		if !found {
+			missing = append(missing, l)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("ocr: Tesseract has no data for %s (it has %s); install tesseract-ocr-%s (make deps)",
+			strings.Join(missing, ", "), strings.Join(have, ", "), strings.ReplaceAll(strings.Join(missing, " tesseract-ocr-"), "_", "-"))
+	}
+	return nil
+}
+
+func (e *Engine) get(ctx context.Context) (*gosseract.Client, error) {
+	select {
+	case c := <-e.pool:
+		return c, nil
+	default:
+	}
+	e.mu.Lock()
+	if e.made < e.size {
+		e.made++
+		e.mu.Unlock()
+		c := gosseract.NewClient()
+		if err := c.SetLanguage(e.langs...); err != nil {
+			c.Close()
+			e.release()
+			return nil, err
+		}
+		// Chinese comes out of Tesseract with a space between characters unless told not to.
+		c.SetVariable("preserve_interword_spaces", "1")
+		return c, nil
+	}
+	e.mu.Unlock()
+	select {
+	case c := <-e.pool:
+		return c, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (e *Engine) release() {
+	e.mu.Lock()
+	e.made--
+	e.mu.Unlock()
+}
+
+// Close frees the idle clients.
+func (e *Engine) Close() {
+	for {
+		select {
+		case c := <-e.pool:
+			c.Close()
+			e.release()
+		default:
+			return
+		}
+	}
+}
+
+// Recognize reads the lines of a preprocessed image (dark text on white), top to bottom.
+//
+// It finds the lines itself and gives Tesseract one at a time. A chat is a column of short
+// lines on a blank page, which a row profile splits exactly; Tesseract's own page layout
+// analysis, made for printed pages, dropped whole lines of it (a wrapped 了，一直报警E21 under a
+// line of Chinese vanished whatever the segmentation mode).
+func (e *Engine) Recognize(ctx context.Context, g *image.Gray) ([]Line, error) {
+	c, err := e.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	broken := false
+	defer func() {
+		if broken {
+			c.Close()
+			e.release()
+			return
+		}
+		e.pool <- c
+	}()
+	var lines []Line
+	for _, band := range textBands(g) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		crop := band.Inset(-lineMargin)
+		if err := c.SetImageFromBytes(pgm(isolate(g, band, crop))); err != nil {
+			broken = true
+			return nil, fmt.Errorf("ocr: %v", err)
+		}
+		boxes, err := readLine(c, gosseract.PSM_SINGLE_LINE)
+		if err == nil && len(boxes) == 0 {
+			// Single-line mode returns nothing for some lines (了，一直报警E21: it takes the
+			// long 一 for a rule); as a raw line, without its checks, it reads them.
+			boxes, err = readLine(c, gosseract.PSM_RAW_LINE)
+		}
+		if err != nil {
+			broken = true
+			return nil, fmt.Errorf("ocr: %v", err)
+		}
+		for i := range boxes {
+			boxes[i].Box = boxes[i].Box.Add(crop.Min)
+			boxes[i].BlockNum, boxes[i].ParNum, boxes[i].LineNum = 0, 0, 0 // all one line
+		}
+		if ls := linesOf(boxes); len(ls) == 1 {
+			lines = append(lines, ls[0])
+		}
+	}
+	return lines, nil
+}
+
+// readLine reads the client's image as one line in the page segmentation mode psm (set as a
+// variable: gosseract applies those after Tesseract's Init, which resets a mode set before).
+func readLine(c *gosseract.Client, psm gosseract.PageSegMode) ([]gosseract.BoundingBox, error) {
+	if err := c.SetVariable("tessedit_pageseg_mode", strconv.Itoa(int(psm))); err != nil {
+		return nil, err
+	}
+	boxes, err := c.GetBoundingBoxesVerbose()
+	kept := boxes[:0]
+	for _, b := range boxes {
+		if strings.TrimSpace(b.Word) != "" {
+			kept = append(kept, b)
+		}
+	}
+	return kept, err
+}
+
+// isolate copies the band of g onto white the size of crop: the neighbouring lines' strokes
+// that a margin would take in (the tops of the next line's characters) are left out, as
+// Tesseract reads them as part of the line.
+func isolate(g *image.Gray, band, crop image.Rectangle) *image.Gray {
+	out := image.NewGray(crop)
+	for i := range out.Pix {
+		out.Pix[i] = 255
+	}
+	for y := band.Min.Y; y < band.Max.Y; y++ {
+		copy(out.Pix[out.PixOffset(band.Min.X, y):out.PixOffset(band.Max.X, y)], g.Pix[g.PixOffset(band.Min.X, y):g.PixOffset(band.Max.X, y)])
+	}
+	return out
+}
+
+// lineMargin is the white kept around a line for Tesseract, which reads a line poorly when
+// its strokes touch the picture's edge.
+const lineMargin = 12
+
+// textBands finds the lines of text: runs of rows with ink, split where a few rows have none,
+// each trimmed to the columns with ink. A run taller than maxLine rows (a picture in the
+// chat) is left out.
+func textBands(g *image.Gray) []image.Rectangle {
+	const (
+		ink     = 160 // darker than this is ink
+		minGap  = 6   // blank rows that end a line
+		minLine = 10  // rows a line needs (less is a speck or a rule)
+	)
+	w, h := g.Rect.Dx(), g.Rect.Dy()
+	maxLine := h / 8
+	rowInk := func(y int) (int, int, bool) {
+		row := g.Pix[y*g.Stride : y*g.Stride+w]
+		l, r := -1, -1
+		for x, v := range row {
+			if v < ink {
+				if l < 0 {
+					l = x
+				}
+				r = x
+			}
+		}
+		return l, r + 1, l >= 0
+	}
+	var bands []image.Rectangle
+	var cur image.Rectangle
+	open, blank := false, 0
+	closeBand := func() {
+		if open && cur.Dy() >= minLine && cur.Dy() <= maxLine {
+			bands = append(bands, cur)
+		}
+		open = false
+	}
+	for y := 0; y < h; y++ {
+		l, r, any := rowInk(y)
+		if !any {
+			blank++
+			if open && blank >= minGap {
+				closeBand()
+			}
+			continue
+		}
+		blank = 0
+		if !open {
+			cur, open = image.Rect(l, y, r, y+1), true
+			continue
+		}
+		cur = cur.Union(image.Rect(l, y, r, y+1))
+	}
+	closeBand()
+	return bands
+}
+
+// pgm encodes g as a binary PGM, which Leptonica reads without decompressing anything.
+func pgm(g *image.Gray) []byte {
+	w, h := g.Rect.Dx(), g.Rect.Dy()
+	head := "P5\n" + strconv.Itoa(w) + " " + strconv.Itoa(h) + "\n255\n"
+	b := make([]byte, 0, len(head)+w*h)
+	b = append(b, head...)
+	for y := 0; y < h; y++ {
+		b = append(b, g.Pix[y*g.Stride:y*g.Stride+w]...)
+	}
+	return b
+}
+
+// linesOf groups Tesseract's words into lines by their block, paragraph and line numbers.
+func linesOf(boxes []gosseract.BoundingBox) []Line {
+	var lines []Line
+	type key struct{ b, p, l int }
+	at := map[key]int{}
+	for _, bx := range boxes {
+		text := strings.TrimSpace(bx.Word)
+		if text == "" {
+			continue
+		}
+		k := key{bx.BlockNum, bx.ParNum, bx.LineNum}
+		i, ok := at[k]
+		if !ok {
+			i = len(lines)
+			at[k] = i
+			lines = append(lines, Line{Box: bx.Box})
+		}
+		l := &lines[i]
+		l.Words = append(l.Words, Word{Text: text, Box: bx.Box, Confidence: bx.Confidence})
+		l.Box = l.Box.Union(bx.Box)
+	}
+	for i := range lines {
+		l := &lines[i]
+		var sum float64
+		var b strings.Builder
+		for j, w := range l.Words {
+			if j > 0 && needsSpace(l.Words[j-1].Text, w.Text) {
+				b.WriteByte(' ')
+			}
+			b.WriteString(w.Text)
+			sum += w.Confidence
+		}
+		l.Text = b.String()
+		l.Confidence = sum / float64(len(l.Words))
+	}
+	return lines
+}
+
+// needsSpace tells whether two words read as two words: between Latin letters or digits,
+// yes; next to Chinese, no (Chinese has no spaces; Tesseract splits it into characters).
+func needsSpace(a, b string) bool {
+	last, first := []rune(a), []rune(b)
+	x, y := last[len(last)-1], first[0]
+	return isLatin(x) && isLatin(y)
+}
+
+func isLatin(r rune) bool {
+	return r < 0x2E80 && (unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune(".,:;!?%-+/#@", r))
+}
