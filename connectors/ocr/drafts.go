@@ -52,11 +52,19 @@ func (r Rule) staff(name string) bool {
 	return false
 }
 
-// Drafts turns the customers' messages of a page into drafts. A message the rule takes opens
-// (or joins) a ticket of its sender in the group; the sender's other messages are follow-ups
-// (intent update): within the window after a request they join its ticket — the phone
-// number, address or serial given a message later — and otherwise they make nothing. The
-// phone's owner (the right side) and the staff are the service team, not customers.
+// Drafts turns the customers' messages of a page into drafts, one per message, on the
+// thread of their sender in the group. A message the rule takes opens a ticket (or joins the
+// sender's open one); the sender's later messages within the window in the same picture are
+// its conversation and go on the same thread (the phone number, address or serial given a
+// message later). A customer's message with no request before it in the picture is a
+// follow-up (intent update): it joins the sender's open ticket if it came within the window
+// of it — a request in the previous screenshot — and makes nothing otherwise. The phone's
+// owner (the right side) and the staff are the service team, not customers.
+//
+// The drafts of one picture reach the core in any order (the pipeline takes drafts in
+// parallel), so each message's time is its separator's plus its place in the picture in
+// milliseconds: whichever draft comes first opens the ticket, and the earliest message titles
+// it.
 //
 // A message's dedup key is its group, sender, day and normalised text, not anything of the
 // picture: the same message in two overlapping screenshots, or one screenshot sent twice,
@@ -67,6 +75,7 @@ func (r Rule) Drafts(p Page, group string, env normalize.Envelope, shot normaliz
 		group = p.Title
 	}
 	var out []normalize.Draft
+	opened := map[string]time.Time{} // sender → their request's time, in this picture
 	for i, m := range p.Messages {
 		if m.Side != left || m.Sender == "" || r.staff(m.Sender) || strings.TrimSpace(m.Text) == "" {
 			continue
@@ -90,9 +99,11 @@ func (r Rule) Drafts(p Page, group string, env normalize.Envelope, shot normaliz
 				Text: fmt.Sprintf("%s %s (%d,%d)-(%d,%d): %s", m.Sender, m.TimeText, m.Box.Min.X, m.Box.Min.Y, m.Box.Max.X, m.Box.Max.Y, m.Text)}},
 		}
 		if m.Time != nil {
-			d.OccurredAt = *m.Time
+			d.OccurredAt = m.Time.Add(time.Duration(i) * time.Millisecond)
 		}
-		if !r.request(m.Text) {
+		if r.request(m.Text) {
+			opened[m.Sender] = at
+		} else if start, ok := opened[m.Sender]; !ok || at.Sub(start) > r.Window {
 			d.Intent = normalize.IntentUpdate
 		}
 		out = append(out, normalize.Complete(d, env))

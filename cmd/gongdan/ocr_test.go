@@ -1,0 +1,266 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
+
+	"gongdan/connectors/ocr/ocrtest"
+	"gongdan/core/ticket"
+)
+
+const ocrAdmin = "test-admin-token-0123456789"
+
+// startOCRServer runs gongdan with an ocr connector named groups (and a watched folder).
+func startOCRServer(t *testing.T, watch string) *child {
+	t.Helper()
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	cfg := configText(addr) + `  - name: groups
+    type: ocr
+    watch_dir: ` + watch + `
+    poll_interval: 200ms
+    keywords: [报修, 坏了, 故障, 漏油, 不能用, 不制冷]
+normalize:
+  device_patterns: ['SN-[A-Z0-9]+(?:-[A-Z0-9]+)+']
+`
+	path := filepath.Join(dir, "gongdan.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
+	srv := startChild(t, "serve", "--config", path, "--data", dir)
+	srv.waitReady(addr)
+	return srv
+}
+
+// renderChatFile draws connectors/ocr/testdata/chats/<name>.yaml.
+func renderChatFile(t *testing.T, name string) []ocrtest.Shot {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "connectors", "ocr", "testdata", "chats", name+".yaml"))
+	require.NoError(t, err)
+	var c ocrtest.Chat
+	require.NoError(t, yaml.Unmarshal(b, &c))
+	shots, err := ocrtest.Render(c, t.TempDir())
+	require.NoError(t, err)
+	return shots
+}
+
+// upload posts files to /ingest/groups as multipart/form-data.
+func upload(t *testing.T, base string, files map[string][]byte, fields ...string) (int, []byte) {
+	t.Helper()
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fw, err := w.CreateFormFile("screenshot", n)
+		require.NoError(t, err)
+		fw.Write(files[n])
+	}
+	for i := 0; i+1 < len(fields); i += 2 {
+		require.NoError(t, w.WriteField(fields[i], fields[i+1]))
+	}
+	require.NoError(t, w.Close())
+	resp, err := http.Post(base+"/ingest/groups", w.FormDataContentType(), &body)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// waitTickets waits until the server has n tickets, and returns them by customer name.
+func waitTickets(t *testing.T, base string, n int) map[string]ticket.Ticket {
+	t.Helper()
+	var tks []ticket.Ticket
+	ok := assert.Eventually(t, func() bool {
+		var err error
+		tks, err = listTickets(base, ocrAdmin)
+		return err == nil && len(tks) >= n
+	}, 90*time.Second, 100*time.Millisecond, "want %d tickets", n)
+	if !ok {
+		for _, tk := range tks {
+			t.Logf("ticket %s %s: %s", tk.ID, tk.Customer.Name, tk.Title)
+		}
+		_, dl, _ := call("GET", base+"/api/v1/deadletters", ocrAdmin, "")
+		t.Fatalf("dead letters: %s", dl)
+	}
+	by := map[string]ticket.Ticket{}
+	for _, tk := range tks {
+		by[tk.Customer.Name] = tk
+	}
+	return by
+}
+
+// Two overlapping screenshots of one conversation, uploaded together and then one of them
+// again, make each customer's request once; the follow-ups fill the tickets (a phone number
+// a message later, a device serial), with the evidence pointing at the messages and the
+// screenshot kept as an attachment.
+func TestOverlappingScreenshotsMakeEachRequestOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and OCRs screenshots")
+	}
+	srv := startOCRServer(t, filepath.Join(t.TempDir(), "inbox"))
+	shots := renderChatFile(t, "overlap")
+	require.Len(t, shots, 2)
+	files := map[string][]byte{}
+	for _, s := range shots {
+		b, err := os.ReadFile(s.Path)
+		require.NoError(t, err)
+		files[filepath.Base(s.Path)] = b
+	}
+	status, answer := upload(t, srv.url, files, "taken_at", ocrtest.At.Format(time.RFC3339))
+	require.Equal(t, http.StatusAccepted, status, string(answer))
+	var acc struct {
+		Images []struct{ File, EnvelopeID, SHA256 string }
+	}
+	require.NoError(t, json.Unmarshal(answer, &acc))
+	require.Len(t, acc.Images, 2)
+	// The second screenshot forwarded once more.
+	status, answer = upload(t, srv.url, map[string][]byte{"again.png": files["shot-2.png"]}, "taken_at", ocrtest.At.Format(time.RFC3339))
+	require.Equal(t, http.StatusAccepted, status, string(answer))
+
+	by := waitTickets(t, srv.url, 3)
+	// Counted once the screenshots are read (two: the one sent again is the same envelope,
+	// which the bus stored once) and every draft they made is taken.
+	require.Eventually(t, func() bool {
+		read := metricValue(srv.url, `gongdan_pipeline_handler_execution_time_seconds_count{handler_name="normalize.groups",success="true"}`)
+		drafts := metricValue(srv.url, `gongdan_pipeline_drafts_total{connector="groups"}`)
+		taken := metricValue(srv.url, `gongdan_pipeline_drafts_taken_total`)
+		return read == 2 && drafts > 0 && taken == drafts
+	}, 90*time.Second, 100*time.Millisecond, "%s", pipelineMetrics(srv.url))
+	tks, err := listTickets(srv.url, ocrAdmin)
+	require.NoError(t, err)
+	names := []string{}
+	for _, tk := range tks {
+		names = append(names, tk.Customer.Name)
+	}
+	sort.Strings(names)
+	assert.Equal(t, []string{"吴经理", "周工", "孙主管"}, names, "one ticket per request, however often it was seen")
+
+	zhou := by["周工"]
+	assert.Equal(t, "注塑机3号线液压站漏油了，地上一滩油", zhou.Title)
+	assert.Equal(t, "13700002222", zhou.Customer.Phone, "the phone number came a message later")
+	require.NotEmpty(t, zhou.Attachments)
+	assert.Equal(t, "image", zhou.Attachments[0].Kind)
+	require.NotEmpty(t, zhou.Sources)
+	assert.Contains(t, zhou.Sources[0].Evidence[0].Text, "周工")
+	assert.Regexp(t, `\(\d+,\d+\)-\(\d+,\d+\)`, zhou.Sources[0].Evidence[0].Text, "the evidence names the message's box")
+	sun := by["孙主管"]
+	assert.Equal(t, "SN-KS2-0093", sun.Device.ID)
+	wu := by["吴经理"]
+	assert.Equal(t, "昆山市开发区前进东路88号", wu.Location.Address)
+
+	// The screenshot is served back to staff.
+	st, img, err := call("GET", srv.url+"/api/v1/attachments/"+zhou.Attachments[0].SHA256, ocrAdmin, "")
+	require.NoError(t, err)
+	require.Equal(t, 200, st)
+	assert.Equal(t, files["shot-1.png"], img)
+}
+
+// A light-mode screenshot's customer request with its follow-ups makes one ticket with the
+// phone number, address and device serial exact.
+func TestScreenshotFieldsAreExtracted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and OCRs screenshots")
+	}
+	srv := startOCRServer(t, filepath.Join(t.TempDir(), "inbox"))
+	shot := renderChatFile(t, "light")[0]
+	b, err := os.ReadFile(shot.Path)
+	require.NoError(t, err)
+	status, answer := upload(t, srv.url, map[string][]byte{"light.png": b}, "taken_at", ocrtest.At.Format(time.RFC3339))
+	require.Equal(t, http.StatusAccepted, status, string(answer))
+	zhang := waitTickets(t, srv.url, 1)["张三"]
+	require.NotEmpty(t, zhang.ID, "张三's request makes a ticket")
+	assert.Equal(t, "13812345678", zhang.Customer.Phone)
+	assert.Equal(t, "苏州工业园区星湖街328号", zhang.Location.Address)
+	assert.Equal(t, "SN-A2024-00731", zhang.Device.ID)
+	assert.Equal(t, "华东仓设备维修群", strings.Split(strings.SplitN(zhang.Description, "「", 2)[1], "」")[0], "the group is the title bar's")
+	want, _ := time.Parse(time.RFC3339, "2026-01-07T09:42:00+08:00")
+	assert.True(t, zhang.Sources[0].OccurredAt.Truncate(time.Minute).Equal(want), "the time separator above the message: %v", zhang.Sources[0].OccurredAt)
+}
+
+// Bad input: a file that is not an image is refused at the edge with a clear problem, and
+// nothing of its upload is taken; a PNG whose pixels are corrupt passes the header check,
+// and the pipeline puts it in the dead letters with the reason; a folder's bad file goes to
+// failed/ with the reason beside it, a good one to done/.
+func TestBadScreenshots(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server")
+	}
+	inbox := filepath.Join(t.TempDir(), "inbox")
+	srv := startOCRServer(t, inbox)
+	good, err := os.ReadFile(renderChatFile(t, "dark")[0].Path)
+	require.NoError(t, err)
+
+	status, answer := upload(t, srv.url, map[string][]byte{"a.png": good, "notes.png": []byte("these are not pixels")})
+	assert.Equal(t, http.StatusUnsupportedMediaType, status)
+	assert.Contains(t, string(answer), "notes.png: not a PNG or JPEG image")
+
+	corrupt := append([]byte(nil), good[:len(good)/2]...) // the header, then the end is missing
+	status, answer = upload(t, srv.url, map[string][]byte{"half.png": corrupt})
+	require.Equal(t, http.StatusAccepted, status, string(answer))
+	require.Eventually(t, func() bool {
+		st, b, err := call("GET", srv.url+"/api/v1/deadletters", ocrAdmin, "")
+		return err == nil && st == 200 && strings.Contains(string(b), "half.png") && strings.Contains(string(b), "corrupt")
+	}, 60*time.Second, 100*time.Millisecond, "the corrupt PNG is a dead letter with its reason")
+
+	require.NoError(t, os.WriteFile(filepath.Join(inbox, "chat.png"), good, 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(inbox, "report.png"), []byte("%PDF-1.7 not a screenshot"), 0o600))
+	old := time.Now().Add(-time.Minute) // settled: not being written any more
+	for _, f := range []string{"chat.png", "report.png"} {
+		require.NoError(t, os.Chtimes(filepath.Join(inbox, f), old, old))
+	}
+	require.Eventually(t, func() bool {
+		_, e1 := os.Stat(filepath.Join(inbox, "done", "chat.png"))
+		_, e2 := os.Stat(filepath.Join(inbox, "failed", "report.png"))
+		return e1 == nil && e2 == nil
+	}, 30*time.Second, 50*time.Millisecond)
+	why, err := os.ReadFile(filepath.Join(inbox, "failed", "report.png.error.txt"))
+	require.NoError(t, err)
+	assert.Contains(t, string(why), "not a PNG or JPEG image")
+	by := waitTickets(t, srv.url, 1)
+	assert.Contains(t, by, "王五", "the folder's screenshot made 王五's ticket: %v", fmt.Sprint(by))
+}
+
+// metricValue is the value of one series on /metrics, -1 when it is not there.
+func metricValue(base, series string) float64 {
+	_, b, err := call("GET", base+"/metrics", "", "")
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			var f float64
+			if _, err := fmt.Sscan(v, &f); err == nil {
+				return f
+			}
+		}
+	}
+	return -1
+}
+
+// pipelineMetrics is the pipeline's lines of /metrics, for failure messages.
+func pipelineMetrics(base string) string {
+	_, b, _ := call("GET", base+"/metrics", "", "")
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "gongdan_pipeline") {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
+}
