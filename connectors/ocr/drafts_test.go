@@ -20,13 +20,13 @@ func TestDraftsOfAPage(t *testing.T) {
 	env := normalize.Envelope{ID: "e1", Connector: "groups", ConnectorType: TypeOCR, ReceivedAt: *at("10:30")}
 	shot := normalize.Attachment{Kind: "image", URI: "attachment:ab", SHA256: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
 	p := Page{Title: "维修群", Messages: []Message{
-		{Sender: "张三", Side: left, Text: "在吗"},                                    // before any request of his: a follow-up
-		{Sender: "张三", Side: left, Time: at("09:42"), Text: "冷库压缩机坏了"},              // a request
-		{Sender: "张三", Side: left, Time: at("09:42"), Text: "电话13812345678"},         // its conversation
-		{Side: right, Time: at("09:43"), Text: "收到，马上安排"},                            // the phone's owner
-		{Sender: "李工", Side: left, Time: at("09:44"), Text: "我的车也坏了"},                // staff
-		{Sender: "王五", Side: left, Time: at("09:45"), Text: "谢谢"},                    // no request of his: a follow-up
-		{Sender: "张三", Side: left, Time: at("10:20"), Text: "好的"},                    // past the window: a follow-up
+		{Sender: "张三", Side: left, Text: "在吗"},                               // before any request of his: a follow-up
+		{Sender: "张三", Side: left, Time: at("09:42"), Text: "冷库压缩机坏了"},       // a request
+		{Sender: "张三", Side: left, Time: at("09:42"), Text: "电话13812345678"}, // its conversation
+		{Side: right, Time: at("09:43"), Text: "收到，马上安排"},                    // the phone's owner
+		{Sender: "李工", Side: left, Time: at("09:44"), Text: "我的车也坏了"},        // staff
+		{Sender: "王五", Side: left, Time: at("09:45"), Text: "谢谢"},            // no request of his: a follow-up
+		{Sender: "张三", Side: left, Time: at("10:20"), Text: "好的"},            // past the window: a follow-up
 	}}
 	ds := r.Drafts(p, "", env, shot)
 	require.Len(t, ds, 5)
