@@ -47,6 +47,7 @@ Usage:
   gongdan report routing [--since 30d] [--format table|json|csv] routing failures and load balance
   gongdan calendar due --calendar NAME --start RFC3339 --duration 90m   the due time on a calendar
   gongdan calendar elapsed --calendar NAME --from RFC3339 --to RFC3339   working time between two times
+  gongdan ocr      [--config FILE] [--connector NAME] IMAGE…    print the messages and drafts screenshots make
   gongdan bench intake [--requests N] [--clients N | --rate R]  measure webhook intake on this machine
   gongdan bench mqtt [--broker URL] [--devices N] [--rate R] [--gongdan URL --token T | --baseline]
                                                                 load a broker with telemetry; measure a gongdan or the broker alone
@@ -81,6 +82,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = deadlettersCmd(args[1:], stdout, stderr)
 	case "connectors":
 		err = connectorsCmd(args[1:], stdout, stderr)
+	case "ocr":
+		err = ocrCmd(args[1:], stdout, stderr)
 	case "bench":
 		if len(args) > 1 && args[1] == "mqtt" {
 			err = benchMQTTCmd(args[2:], stdout, stderr)

@@ -264,3 +264,48 @@ func pipelineMetrics(base string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// gongdan ocr prints what a screenshot reads as — its messages and the drafts they make — for
+// an ops team to check before going live; a file that is not a screenshot is reported, and
+// the exit status says so.
+func TestOCRCommandPrintsMessagesAndDrafts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("OCRs a screenshot")
+	}
+	shot := renderChatFile(t, "light")[0]
+	junk := filepath.Join(t.TempDir(), "notes.png")
+	require.NoError(t, os.WriteFile(junk, []byte("not a picture"), 0o600))
+
+	code, stdout, stderr := runCLI(t, "ocr", "--taken-at", ocrtest.At.Format(time.RFC3339), shot.Path)
+	require.Equal(t, 0, code, stderr)
+	var reps []struct {
+		File     string
+		Title    string
+		Messages []struct {
+			Sender, Side, Text string
+			Box                [4]int
+		}
+		Drafts []struct {
+			Intent   string
+			Title    string
+			Customer struct{ Name, Phone string }
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(stdout), &reps), stdout)
+	require.Len(t, reps, 1)
+	assert.Equal(t, "华东仓设备维修群", reps[0].Title)
+	require.Len(t, reps[0].Messages, len(shot.Messages))
+	assert.Equal(t, "张三", reps[0].Messages[2].Sender)
+	assert.Less(t, reps[0].Messages[2].Box[0], reps[0].Messages[2].Box[2])
+	var phones []string
+	for _, d := range reps[0].Drafts {
+		if d.Customer.Name == "张三" && d.Customer.Phone != "" {
+			phones = append(phones, d.Customer.Phone)
+		}
+	}
+	assert.Equal(t, []string{"13812345678"}, phones, "the normalize extractors ran on the drafts")
+
+	code, stdout, _ = runCLI(t, "ocr", junk)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stdout, "not a PNG or JPEG image")
+}

@@ -2,6 +2,7 @@ package ocr
 
 import (
 	"context"
+	"image"
 	"os"
 	"path/filepath"
 	"testing"
@@ -64,7 +65,7 @@ func TestScreenshotsReadAsTheirScript(t *testing.T) {
 						assert.Equal(t, wantTime, *got.Time, "message %d", i+1)
 					}
 					assert.Greater(t, got.Confidence, 50.0, "message %d", i+1)
-					assert.False(t, got.Box.Empty(), "message %d", i+1)
+					assert.False(t, image.Rectangle(got.Box).Empty(), "message %d", i+1)
 				}
 			}
 		})

@@ -1,6 +1,7 @@
 package ocr
 
 import (
+	"encoding/json"
 	"image"
 	"regexp"
 	"sort"
@@ -25,7 +26,15 @@ type Message struct {
 	// Confidence is the lowest of its lines' (Tesseract's, 0–100).
 	Confidence float64 `json:"confidence"`
 	// Box is the bubble's text in the screenshot's pixels.
-	Box image.Rectangle `json:"box"`
+	Box Box `json:"box"`
+}
+
+// Box is a rectangle of a screenshot, in pixels; in JSON [left, top, right, bottom].
+type Box image.Rectangle
+
+// MarshalJSON writes the box as [left, top, right, bottom].
+func (b Box) MarshalJSON() ([]byte, error) {
+	return json.Marshal([4]int{b.Min.X, b.Min.Y, b.Max.X, b.Max.Y})
 }
 
 // Page is what a screenshot shows.
@@ -91,13 +100,15 @@ func parseLayout(img *image.RGBA, lines []Line, at time.Time) Page {
 		}
 		m := Message{Side: cur[0].side, Time: sepTime, TimeText: sepText, Confidence: 100}
 		texts := make([]string, len(cur))
+		var box image.Rectangle
 		for i, l := range cur {
 			texts[i] = l.Text
-			m.Box = m.Box.Union(l.Box)
+			box = box.Union(l.Box)
 			m.Confidence = min(m.Confidence, l.Confidence)
 		}
+		m.Box = Box(box)
 		m.Text = joinLines(texts)
-		if cutOff(img, m.Box, cur[0].colour, page) {
+		if cutOff(img, box, cur[0].colour, page) {
 			// Scrolled half out of the picture, under the title bar or the input bar: what
 			// shows is part of a message, read in full from the next screenshot.
 			if m.Side == left {
@@ -106,7 +117,7 @@ func parseLayout(img *image.RGBA, lines []Line, at time.Time) Page {
 			cur = nil
 			return
 		}
-		if m.Side == left && sender != "" && m.Box.Min.Y-senderY < 3*lineSpan {
+		if m.Side == left && sender != "" && box.Min.Y-senderY < 3*lineSpan {
 			m.Sender = sender
 		}
 		if m.Side == left {
