@@ -17,7 +17,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -73,9 +72,6 @@ func newConnector(conf *connectors.Conf, env connectors.Env) (connectors.Connect
 	}
 	if conf.Bool(fieldUseDictionary) {
 		c.rule.Dictionary = env.Enricher.Dictionary
-	}
-	if c.workers == 0 {
-		c.workers = runtime.GOMAXPROCS(0)
 	}
 	return c, nil
 }

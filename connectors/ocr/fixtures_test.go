@@ -17,14 +17,24 @@ import (
 // sharedEngine is one Tesseract pool for the package's tests (its clients are costly to make).
 var sharedEngine = NewEngine(2, "chi_sim", "eng")
 
+// mustChat reads testdata/chats/<name>.yaml.
+func mustChat(tb testing.TB, name string) ocrtest.Chat {
+	tb.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "chats", name+".yaml"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var c ocrtest.Chat
+	if err := yaml.Unmarshal(b, &c); err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
 // renderChat draws testdata/chats/<name>.yaml and returns its screenshots.
 func renderChat(t *testing.T, name string) []ocrtest.Shot {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "chats", name+".yaml"))
-	require.NoError(t, err)
-	var c ocrtest.Chat
-	require.NoError(t, yaml.Unmarshal(b, &c))
-	shots, err := ocrtest.Render(c, t.TempDir())
+	shots, err := ocrtest.Render(mustChat(t, name), t.TempDir())
 	require.NoError(t, err)
 	return shots
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,11 +40,11 @@ type Engine struct {
 	size  int
 }
 
-// NewEngine returns an engine of at most size clients for langs (e.g. chi_sim, eng). Clients
-// are made on first use.
+// NewEngine returns an engine of at most size clients (0: one per core) for langs (default
+// chi_sim and eng). Clients are made on first use.
 func NewEngine(size int, langs ...string) *Engine {
 	if size < 1 {
-		size = 1
+		size = runtime.GOMAXPROCS(0)
 	}
 	if len(langs) == 0 {
 		langs = []string{"chi_sim", "eng"}

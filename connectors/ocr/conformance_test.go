@@ -1,0 +1,83 @@
+package ocr
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sync"
+	"testing"
+
+	"gongdan/connectors/connectortest"
+	"gongdan/connectors/ocr/ocrtest"
+)
+
+// goodShots renders, once, screenshots each with one customer's request of its own.
+var goodShots = struct {
+	sync.Mutex
+	m map[int][]byte
+}{m: map[int][]byte{}}
+
+func goodShot(t *testing.T, i int) []byte {
+	goodShots.Lock()
+	defer goodShots.Unlock()
+	if b, ok := goodShots.m[i]; ok {
+		return b
+	}
+	dir, err := os.MkdirTemp("", "ocr-conformance-")
+	if err != nil {
+		t.Error(err)
+		return nil
+	}
+	defer os.RemoveAll(dir)
+	shots, err := ocrtest.Render(ocrtest.Chat{Title: "售后群(12)", Height: 1000, Items: []ocrtest.Item{
+		{Time: "上午 9:42"},
+		{From: fmt.Sprintf("客户%d号", i), Text: fmt.Sprintf("%d号机床坏了，请派人来修", 100+i)},
+	}}, dir)
+	if err != nil {
+		t.Error(err)
+		return nil
+	}
+	b, err := os.ReadFile(shots[0].Path)
+	if err != nil {
+		t.Error(err)
+	}
+	goodShots.m[i] = b
+	return b
+}
+
+// The connector passes the conformance suite through its upload: acked only once durable, a
+// screenshot sent again makes one ticket, a corrupt PNG (its header fine) is a dead letter,
+// a file that is not an image is refused at the edge.
+func TestConformance(t *testing.T) {
+	if testing.Short() {
+		t.Skip("OCRs screenshots")
+	}
+	send := func(t *testing.T, target connectortest.Target, in connectortest.Input) bool {
+		req, err := http.NewRequest(http.MethodPost, target.URL, bytes.NewReader(in.Body))
+		if err != nil {
+			t.Error(err)
+			return false
+		}
+		req.Header.Set("Content-Type", "image/png")
+		resp, err := target.Client.Do(req)
+		if err != nil {
+			t.Errorf("POST %s: %v", target.URL, err)
+			return false
+		}
+		go func() {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}()
+		return resp.StatusCode == http.StatusAccepted
+	}
+	bad := goodShot(t, 999)
+	connectortest.Run(t, connectortest.Harness{
+		Config:   "name: groups\ntype: ocr\nworkers: 2\n",
+		Send:     send,
+		Good:     func(i int) connectortest.Input { return connectortest.Input{Body: goodShot(t, i)} },
+		Bad:      connectortest.Input{Body: bad[:len(bad)*2/3]}, // a PNG cut short
+		Rejected: &connectortest.Input{Body: []byte("GIF89a not a screenshot")},
+	})
+}
