@@ -309,3 +309,29 @@ func TestOCRCommandPrintsMessagesAndDrafts(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stdout, "not a PNG or JPEG image")
 }
+
+// A WeChat account's screenshots_to must name an ocr connector: validate says where it does not.
+func TestValidateChecksScreenshotsTo(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("GONGDAN_TEST_WX_TOKEN", "spamtest")
+	t.Setenv("GONGDAN_TEST_WX_AES_KEY", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG")
+	write := func(extra string) string {
+		path := filepath.Join(dir, "gongdan.yaml")
+		cfg := configText("127.0.0.1:0") + `  - name: gzh
+    type: wechat.officialaccount
+    app_id: wx2c2769f8efd9abc2
+    token: "${GONGDAN_TEST_WX_TOKEN}"
+    encoding_aes_key: "${GONGDAN_TEST_WX_AES_KEY}"
+    screenshots_to: groups
+` + extra
+		require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
+		return path
+	}
+	code, _, stderr := runCLI(t, "validate", "--config", write(""))
+	assert.Equal(t, 1, code)
+	assert.Regexp(t, `gongdan.yaml:\d+: connectors\[\d\]\.screenshots_to: no ocr connector named "groups" \(there is none\)`, stderr)
+
+	code, stdout, stderr := runCLI(t, "validate", "--config", write("  - {name: groups, type: ocr}\n"))
+	assert.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "ok")
+}

@@ -13,13 +13,16 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"gopkg.in/yaml.v3"
 
 	"gongdan/config"
+	"gongdan/connectors/ocr"
 	"gongdan/core/store/sqlite"
 	"gongdan/logging"
 )
@@ -169,6 +172,36 @@ func checkAvailable(cfg *config.Config) error {
 	}
 	if cfg.Bus.Driver == "memory" {
 		return userError(fmt.Errorf("%s: bus.driver: memory keeps nothing across a restart, so sources would be acked for input that can be lost; it is for tests only. Use nats (embedded: true needs nothing else)", configName(cfg)))
+	}
+	return checkReferences(cfg)
+}
+
+// checkReferences checks the keys by which a connector names another: a WeChat callback's
+// screenshots_to must name an ocr connector of the config.
+func checkReferences(cfg *config.Config) error {
+	var ocrs []string
+	byName := map[string]string{}
+	for _, c := range cfg.Connectors {
+		byName[c.Name] = c.Type
+		if c.Type == ocr.TypeOCR {
+			ocrs = append(ocrs, c.Name)
+		}
+	}
+	for _, c := range cfg.Connectors {
+		if c.Raw == nil || c.Raw.Kind != yaml.MappingNode {
+			continue
+		}
+		for i := 0; i+1 < len(c.Raw.Content); i += 2 {
+			k, v := c.Raw.Content[i], c.Raw.Content[i+1]
+			if k.Value != "screenshots_to" || v.Value == "" || byName[v.Value] == ocr.TypeOCR {
+				continue
+			}
+			have := "there is none"
+			if len(ocrs) > 0 {
+				have = "ocr connectors: " + strings.Join(ocrs, ", ")
+			}
+			return userError(fmt.Errorf("%s:%d: %s.screenshots_to: no ocr connector named %q (%s)", configName(cfg), v.Line, c.Path, v.Value, have))
+		}
 	}
 	return nil
 }

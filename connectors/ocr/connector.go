@@ -211,44 +211,56 @@ func moveInto(path, dir string, note []byte) error {
 	return os.Rename(path, dst)
 }
 
-// envelope checks a screenshot at the edge (its header: PNG or JPEG, within the limits; the
-// pixels are decoded in the pipeline), keeps it as an attachment, and makes its envelope. The
-// envelope id follows from the connector and the picture's bytes: the same file sent again is
-// the same envelope, which the bus stores once.
+// envelope checks a screenshot at the edge, keeps it as an attachment, and makes its
+// envelope (see ScreenshotEnvelope).
 func (c *Connector) envelope(b []byte, file, group string, takenAt time.Time, headers map[string]string) (normalize.Envelope, error) {
-	if err := checkImage(b, c.limits); err != nil {
+	if takenAt.IsZero() {
+		takenAt = c.env.Now()
+	}
+	env, err := ScreenshotEnvelope(c.name, b, file, group, takenAt.In(c.env.Location), c.limits)
+	if err != nil {
 		return normalize.Envelope{}, err
 	}
-	sum := sha256.Sum256(b)
-	sha := hex.EncodeToString(sum[:])
 	if c.env.Attachments != nil {
 		if _, _, err := c.env.Attachments.Put(bytes.NewReader(b), c.limits.MaxBytes); err != nil {
 			return normalize.Envelope{}, fmt.Errorf("ocr: keeping the screenshot: %w", err)
 		}
 	}
-	h := map[string]string{headerSHA256: sha}
 	for k, v := range headers {
-		h[k] = v
+		env.Headers[k] = v
 	}
+	return env, nil
+}
+
+// ScreenshotEnvelope is the envelope of a screenshot for the ocr connector named connector,
+// taken at takenAt: checked at the edge (its header: PNG or JPEG, within lim; the pixels are
+// decoded in the pipeline). Its id follows from the connector, the group and the picture's
+// bytes: the same file sent again is the same envelope, which the bus stores once. Other
+// connectors hand their images to an ocr connector with it (wechat's screenshots_to); the
+// picture must be in the attachment store already.
+func ScreenshotEnvelope(connector string, b []byte, file, group string, takenAt time.Time, lim Limits) (normalize.Envelope, error) {
+	if err := checkImage(b, lim); err != nil {
+		return normalize.Envelope{}, err
+	}
+	sum := sha256.Sum256(b)
+	sha := hex.EncodeToString(sum[:])
+	h := map[string]string{headerSHA256: sha}
 	if file != "" {
 		h[headerFile] = normalize.Clip(filepath.Base(file), 200)
 	}
 	if group = strings.TrimSpace(group); group != "" {
 		h[headerGroup] = normalize.Clip(group, 100)
 	}
-	if takenAt.IsZero() {
-		takenAt = c.env.Now()
-	}
 	ct := "image/png"
 	if bytes.HasPrefix(b, []byte{0xFF, 0xD8}) {
 		ct = "image/jpeg"
 	}
 	return normalize.Envelope{
-		ID:            uuid.NewSHA1(uuid.NameSpaceOID, []byte(c.name+"/"+sha+"/"+h[headerGroup])).String(),
-		Connector:     c.name,
+		ID:            uuid.NewSHA1(uuid.NameSpaceOID, []byte(connector+"/"+sha+"/"+h[headerGroup])).String(),
+		Connector:     connector,
 		ConnectorType: TypeOCR,
 		Type:          EnvelopeType,
-		ReceivedAt:    takenAt.In(c.env.Location),
+		ReceivedAt:    takenAt,
 		DedupKey:      "shot-" + sha,
 		ContentType:   ct,
 		Headers:       h,

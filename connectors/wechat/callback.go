@@ -43,6 +43,7 @@ const (
 
 // Callback is one WeChat callback connector, of either type.
 type Callback struct {
+	screens    string // the ocr connector image messages go to as screenshots; "" none
 	typ        string // TypeOfficialAccount or TypeWork
 	name       string
 	env        connectors.Env
@@ -96,6 +97,7 @@ func newCallback(typ string, conf *connectors.Conf, env connectors.Env) *Callbac
 
 func newOfficialAccount(conf *connectors.Conf, env connectors.Env) (connectors.Connector, error) {
 	c := newCallback(TypeOfficialAccount, conf, env)
+	c.screens = conf.String(fieldScreenshotsTo)
 	c.receiverID = conf.String(fieldAppID)
 	c.secret = conf.Secret(fieldAppSecret)
 	c.guide = newGuide(conf, c.window, env.Enricher)
@@ -115,6 +117,7 @@ func newOfficialAccount(conf *connectors.Conf, env connectors.Env) (connectors.C
 
 func newWork(conf *connectors.Conf, env connectors.Env) (connectors.Connector, error) {
 	c := newCallback(TypeWork, conf, env)
+	c.screens = conf.String(fieldScreenshotsTo)
 	c.receiverID = conf.String(fieldCorpID)
 	c.agentID = conf.Int(fieldAgentID)
 	c.secret = conf.Secret(fieldCorpSecret)
@@ -260,6 +263,13 @@ func (c *Callback) receive(rw http.ResponseWriter, r *http.Request) {
 	if err := c.env.Publish(r.Context(), env); err != nil {
 		c.env.Stats.Fail(c.env.Now(), err)
 		c.env.Logger.Error("wechat message not taken: the bus did not confirm it; WeChat will send it again", "err", err, "request_id", problem.RequestID(r.Context()))
+		rw.Header().Set("Retry-After", "1")
+		problem.Write(rw, r, problem.New(http.StatusServiceUnavailable, "unavailable", "the message was not stored; WeChat retries it"))
+		return
+	}
+	if err := c.toOCR(r.Context(), in); err != nil {
+		c.env.Stats.Fail(c.env.Now(), err)
+		c.env.Logger.Error("wechat picture not handed to OCR: the bus did not confirm it; WeChat will send it again", "err", err, "request_id", problem.RequestID(r.Context()))
 		rw.Header().Set("Retry-After", "1")
 		problem.Write(rw, r, problem.New(http.StatusServiceUnavailable, "unavailable", "the message was not stored; WeChat retries it"))
 		return

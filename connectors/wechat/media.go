@@ -2,7 +2,9 @@ package wechat
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"github.com/silenceper/wechat/v2/officialaccount/message"
 
 	"gongdan/attachments"
+	"gongdan/connectors/ocr"
 )
 
 // Media kept with a message: an image's picture is fetched while the callback is answered
@@ -91,3 +94,39 @@ func fetchInto(ctx context.Context, store *attachments.Store, raw string) (strin
 	sha, _, err := store.Put(resp.Body, maxMediaBytes)
 	return sha, err
 }
+
+// toOCR hands the picture of an image message, once kept, to the ocr connector of
+// screenshots_to as a chat screenshot (customers forward group chats as screenshots). The
+// envelope is the ocr connector's own, named by the picture's bytes, so WeChat's retry of
+// the callback stores it once. A picture that is not a PNG or JPEG is left to the ticket.
+func (c *Callback) toOCR(ctx context.Context, in received) error {
+	sha := in.env.Headers[headerAttachment]
+	if c.screens == "" || in.m.MsgType != message.MsgTypeImage || sha == "" || c.env.Attachments == nil {
+		return nil
+	}
+	f, err := c.env.Attachments.Open(sha)
+	if err != nil {
+		return err
+	}
+	b, err := io.ReadAll(io.LimitReader(f, screenshotLimits.MaxBytes+1))
+	f.Close()
+	if err != nil {
+		return err
+	}
+	at := in.env.ReceivedAt
+	if in.m.CreateTime > 0 {
+		at = time.Unix(in.m.CreateTime, 0).In(c.env.Location)
+	}
+	env, err := ocr.ScreenshotEnvelope(c.screens, b, fmt.Sprintf("wechat-%s-%d", c.name, in.m.MsgID), "", at, screenshotLimits)
+	var ie *ocr.ImageError
+	if errors.As(err, &ie) {
+		c.env.Logger.Info("wechat: the picture is not read as a screenshot", "msg_id", in.m.MsgID, "reason", ie.Reason)
+		return nil
+	} else if err != nil {
+		return err
+	}
+	return c.env.Publish(ctx, env)
+}
+
+// screenshotLimits are the ocr connector's defaults.
+var screenshotLimits = ocr.Limits{MaxBytes: 5 << 20, MaxPixels: 12_000_000}

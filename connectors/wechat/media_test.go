@@ -1,9 +1,12 @@
 package wechat_test
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"image"
+	"image/png"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +19,7 @@ import (
 
 	"gongdan/attachments"
 	"gongdan/connectors"
+	"gongdan/connectors/ocr"
 	"gongdan/connectors/wechat"
 	"gongdan/connectors/wechat/wechattest"
 	"gongdan/normalize"
@@ -107,4 +111,46 @@ func TestMediaThroughTheAPI(t *testing.T) {
 	assert.Equal(t, []normalize.Attachment{{Kind: "image", URI: "attachment:" + shaOf(photo), SHA256: shaOf(photo)}}, d.Attachments)
 	d = normalizeOne(t, r.conn, envs[2])
 	assert.Equal(t, []normalize.Attachment{{Kind: "voice", URI: "wechat-media:gone"}}, d.Attachments, "expired at WeChat: the id is kept")
+}
+
+// TestPicturesGoToOCR: with screenshots_to, a customer's picture (a forwarded group chat) is
+// handed to the ocr connector as a screenshot, taken when the message was sent; a picture
+// that is no PNG or JPEG stays with its message only.
+func TestPicturesGoToOCR(t *testing.T) {
+	var buf bytes.Buffer
+	require.NoError(t, png.Encode(&buf, image.NewGray(image.Rect(0, 0, 64, 64))))
+	pngShot := buf.Bytes()
+	pictures := map[string][]byte{"/mmbiz/chat.png": pngShot, "/mmbiz/odd.png": []byte("\x89PNG\r\n\x1a\n not really")}
+	cdn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if b, ok := pictures[r.URL.Path]; ok {
+			w.Write(b)
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	defer cdn.Close()
+	defer wechat.AllowMediaHosts(func(host string) bool { return host == "127.0.0.1" })()
+	store := attachments.New(filepath.Join(t.TempDir(), "attachments"))
+	now := time.Date(2026, 12, 2, 9, 30, 0, 0, shanghai)
+	r := oaRig(t, now, "screenshots_to: groups\n", func(env *connectors.Env) { env.Attachments = store })
+	for i, pic := range []string{"/mmbiz/chat.png", "/mmbiz/odd.png"} {
+		body := msg("image", fmt.Sprintf("<PicUrl><![CDATA[%s%s]]></PicUrl><MediaId><![CDATA[m-%d]]></MediaId><MsgId>%d</MsgId>", cdn.URL, pic, i, 70+i))
+		q, enc := encrypted(t, oaToken, oaAppID, fmt.Sprint(now.Unix()), body)
+		status, answer := r.call(t, http.MethodPost, q, enc)
+		require.Equal(t, http.StatusOK, status, answer)
+	}
+	envs := r.envelopes()
+	require.Len(t, envs, 3, "two messages, and one screenshot")
+	var shots []normalize.Envelope
+	for _, e := range envs {
+		if e.Connector == "groups" {
+			shots = append(shots, e)
+		}
+	}
+	require.Len(t, shots, 1)
+	assert.Equal(t, ocr.EnvelopeType, shots[0].Type)
+	assert.Equal(t, ocr.TypeOCR, shots[0].ConnectorType)
+	assert.Equal(t, pngShot, shots[0].Payload)
+	assert.True(t, shots[0].ReceivedAt.Equal(time.Unix(1764639000, 0)), "taken when the message was sent: %v", shots[0].ReceivedAt)
+	assert.Equal(t, "wechat-gzh-70", shots[0].Headers["file"])
 }

@@ -34,6 +34,7 @@ const (
 	fieldKeywords       = "keywords"
 	fieldUseDictionary  = "use_dictionary"
 	fieldEveryMessageOf = "every_message_of"
+	fieldScreenshotsTo  = "screenshots_to"
 )
 
 // Security modes of an official account (消息加解密方式).
@@ -69,6 +70,12 @@ func init() {
 	connectors.Register(kfSpec())
 	connectors.Register(archiveSpec())
 }
+
+// screenshotsField hands image messages to an ocr connector as chat screenshots.
+var screenshotsField = connectors.Field{Name: fieldScreenshotsTo, Kind: connectors.KindString, Example: "groups",
+	Description: "An ocr connector (by name) that also reads every picture customers send here as a screenshot of a WeChat group chat, " +
+		"so that a group conversation forwarded as a screenshot becomes its requests' tickets. A picture that shows no chat makes nothing there. " +
+		"Needs the picture kept (the attachment store; an image fetched from WeChat)."}
 
 // commonFields are the callback fields both types share.
 func commonFields(tokenDoc string) []connectors.Field {
@@ -135,7 +142,7 @@ decrypt for this AppID; 400 malformed XML; 413 body over ` + "`max_body_bytes`" 
 `,
 		Mount:   "wechat",
 		Example: sampleOfficialAccount,
-		Fields:  append(fields, commonFields("The Token (令牌) set in the account's server config; it signs every callback.")...),
+		Fields:  append(append(fields, commonFields("The Token (令牌) set in the account's server config; it signs every callback.")...), screenshotsField),
 		New:     newOfficialAccount,
 	}
 }
@@ -166,7 +173,7 @@ UserID), unknown message types are taken in with their type named, and refused c
 `,
 		Mount:   "wechat",
 		Example: sampleWork,
-		Fields:  append(fields, commonFields("The Token of the app's API receiving config; it signs every callback.")...),
+		Fields:  append(append(fields, commonFields("The Token of the app's API receiving config; it signs every callback.")...), screenshotsField),
 		New:     newWork,
 	}
 }
