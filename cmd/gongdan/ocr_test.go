@@ -134,13 +134,12 @@ func TestOverlappingScreenshotsMakeEachRequestOnce(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, status, string(answer))
 
 	by := waitTickets(t, srv.url, 3)
-	// Counted once the screenshots are read (two: the one sent again is the same envelope,
-	// which the bus stored once) and every draft they made is taken.
+	// Counted once the three screenshots are read and every draft they made is taken.
 	require.Eventually(t, func() bool {
 		read := metricValue(srv.url, `gongdan_pipeline_handler_execution_time_seconds_count{handler_name="normalize.groups",success="true"}`)
 		drafts := metricValue(srv.url, `gongdan_pipeline_drafts_total{connector="groups"}`)
 		taken := metricValue(srv.url, `gongdan_pipeline_drafts_taken_total`)
-		return read == 2 && drafts > 0 && taken == drafts
+		return read == 3 && drafts > 0 && taken == drafts
 	}, 90*time.Second, 100*time.Millisecond, "%s", pipelineMetrics(srv.url))
 	tks, err := listTickets(srv.url, ocrAdmin)
 	require.NoError(t, err)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"gongdan/connectors/connectortest"
 	"gongdan/connectors/ocr/ocrtest"
@@ -79,5 +80,7 @@ func TestConformance(t *testing.T) {
 		Good:     func(i int) connectortest.Input { return connectortest.Input{Body: goodShot(t, i)} },
 		Bad:      connectortest.Input{Body: bad[:len(bad)*2/3]}, // a PNG cut short
 		Rejected: &connectortest.Input{Body: []byte("GIF89a not a screenshot")},
+		// OCR under the race detector takes seconds a screenshot: waits are bounded, not timed.
+		Timeout: 3 * time.Minute,
 	})
 }

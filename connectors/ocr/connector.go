@@ -126,7 +126,8 @@ const settle = time.Second
 
 // scan takes the screenshots in the folder: each published and moved to done/, or moved to
 // failed/ with the reason beside it. A file is moved only after its envelope is durable, so a
-// crash in between publishes it again at the next start, under the same envelope id.
+// crash in between publishes it again at the next start; its messages' keys make no second
+// ticket.
 func (c *Connector) scan(ctx context.Context) error {
 	entries, err := os.ReadDir(c.watchDir)
 	if err != nil {
@@ -234,10 +235,10 @@ func (c *Connector) envelope(b []byte, file, group string, takenAt time.Time, he
 
 // ScreenshotEnvelope is the envelope of a screenshot for the ocr connector named connector,
 // taken at takenAt: checked at the edge (its header: PNG or JPEG, within lim; the pixels are
-// decoded in the pipeline). Its id follows from the connector, the group and the picture's
-// bytes: the same file sent again is the same envelope, which the bus stores once. Other
-// connectors hand their images to an ocr connector with it (wechat's screenshots_to); the
-// picture must be in the attachment store already.
+// decoded in the pipeline). Each sending is an envelope of its own (id): what makes a
+// screenshot sent twice one ticket is its messages' keys, which do not depend on the picture.
+// Other connectors hand their images to an ocr connector with it (wechat's screenshots_to);
+// the picture must be in the attachment store already.
 func ScreenshotEnvelope(connector string, b []byte, file, group string, takenAt time.Time, lim Limits) (normalize.Envelope, error) {
 	if err := checkImage(b, lim); err != nil {
 		return normalize.Envelope{}, err
@@ -256,7 +257,7 @@ func ScreenshotEnvelope(connector string, b []byte, file, group string, takenAt 
 		ct = "image/jpeg"
 	}
 	return normalize.Envelope{
-		ID:            uuid.NewSHA1(uuid.NameSpaceOID, []byte(connector+"/"+sha+"/"+h[headerGroup])).String(),
+		ID:            uuid.NewString(),
 		Connector:     connector,
 		ConnectorType: TypeOCR,
 		Type:          EnvelopeType,

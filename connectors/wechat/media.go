@@ -97,8 +97,8 @@ func fetchInto(ctx context.Context, store *attachments.Store, raw string) (strin
 
 // toOCR hands the picture of an image message, once kept, to the ocr connector of
 // screenshots_to as a chat screenshot (customers forward group chats as screenshots). The
-// envelope is the ocr connector's own, named by the picture's bytes, so WeChat's retry of
-// the callback stores it once. A picture that is not a PNG or JPEG is left to the ticket.
+// envelope is the ocr connector's own; a retry of the callback that sends it again makes no
+// second ticket (its messages' keys). A picture that is not a PNG or JPEG is left to the ticket.
 func (c *Callback) toOCR(ctx context.Context, in received) error {
 	sha := in.env.Headers[headerAttachment]
 	if c.screens == "" || in.m.MsgType != message.MsgTypeImage || sha == "" || c.env.Attachments == nil {
