@@ -9,6 +9,7 @@ package connectors
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"gongdan/attachments"
 	"gongdan/devices"
 	"gongdan/normalize"
+	"gongdan/problem"
 )
 
 // Connector is one configured intake channel.
@@ -100,4 +102,22 @@ type Sampler interface {
 // shows what Details returns (JSON-encodable, no secrets) under "details".
 type Detailer interface {
 	Details() any
+}
+
+// Refuse answers a request refused at the edge with p: counted as rejected, its reason kept
+// as the connector's last error and logged (what names the request: "webhook request").
+func (e Env) Refuse(rw http.ResponseWriter, r *http.Request, what string, p *problem.Problem) {
+	e.Stats.Rejected.Add(1)
+	e.Stats.Fail(e.Now(), errors.New(p.Detail))
+	e.Logger.Info(what+" rejected", "status", p.Status, "reason", p.Detail, "request_id", problem.RequestID(r.Context()))
+	problem.Write(rw, r, p)
+}
+
+// NotStored answers 503 for a request whose input the bus did not confirm (err): the client
+// must send it again, and detail says how.
+func (e Env) NotStored(rw http.ResponseWriter, r *http.Request, what string, err error, detail string) {
+	e.Stats.Fail(e.Now(), err)
+	e.Logger.Error(what+" not taken: the bus did not confirm it", "err", err, "request_id", problem.RequestID(r.Context()))
+	rw.Header().Set("Retry-After", "1")
+	problem.Write(rw, r, problem.New(http.StatusServiceUnavailable, "unavailable", detail))
 }

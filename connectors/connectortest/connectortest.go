@@ -15,9 +15,11 @@
 package connectortest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -631,4 +633,31 @@ func mustJSON(t *testing.T, v any) string {
 	b, err := json.Marshal(v)
 	require.NoError(t, err)
 	return string(b)
+}
+
+// PostWith is a Harness.Send for connectors that take HTTP requests: Input.Body POSTed to the
+// connector with contentType and Input.Headers, acked on 202. It returns once the status is
+// known; the body is drained in the background.
+func PostWith(contentType string) func(t *testing.T, target Target, in Input) bool {
+	return func(t *testing.T, target Target, in Input) bool {
+		req, err := http.NewRequest(http.MethodPost, target.URL, bytes.NewReader(in.Body))
+		if err != nil {
+			t.Error(err)
+			return false
+		}
+		req.Header.Set("Content-Type", contentType)
+		for k, v := range in.Headers {
+			req.Header.Set(k, v)
+		}
+		resp, err := target.Client.Do(req)
+		if err != nil {
+			t.Errorf("POST %s: %v", target.URL, err)
+			return false
+		}
+		go func() {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}()
+		return resp.StatusCode == http.StatusAccepted
+	}
 }

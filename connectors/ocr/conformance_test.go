@@ -1,10 +1,7 @@
 package ocr
 
 import (
-	"bytes"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"sync"
 	"testing"
@@ -55,28 +52,10 @@ func TestConformance(t *testing.T) {
 	if testing.Short() {
 		t.Skip("OCRs screenshots")
 	}
-	send := func(t *testing.T, target connectortest.Target, in connectortest.Input) bool {
-		req, err := http.NewRequest(http.MethodPost, target.URL, bytes.NewReader(in.Body))
-		if err != nil {
-			t.Error(err)
-			return false
-		}
-		req.Header.Set("Content-Type", "image/png")
-		resp, err := target.Client.Do(req)
-		if err != nil {
-			t.Errorf("POST %s: %v", target.URL, err)
-			return false
-		}
-		go func() {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-		}()
-		return resp.StatusCode == http.StatusAccepted
-	}
 	bad := goodShot(t, 999)
 	connectortest.Run(t, connectortest.Harness{
 		Config:   "name: groups\ntype: ocr\nworkers: 2\n",
-		Send:     send,
+		Send:     connectortest.PostWith("image/png"),
 		Good:     func(i int) connectortest.Input { return connectortest.Input{Body: goodShot(t, i)} },
 		Bad:      connectortest.Input{Body: bad[:len(bad)*2/3]}, // a PNG cut short
 		Rejected: &connectortest.Input{Body: []byte("GIF89a not a screenshot")},

@@ -301,20 +301,13 @@ func (c *Connector) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	c.env.Stats.Received.Add(1)
 	envs, p := c.upload(rw, r)
 	if p != nil {
-		c.env.Stats.Rejected.Add(1)
-		c.env.Stats.Fail(c.env.Now(), errors.New(p.Detail))
-		c.env.Logger.Info("ocr upload rejected", "status", p.Status, "reason", p.Detail, "request_id", problem.RequestID(r.Context()))
-		problem.Write(rw, r, p)
+		c.env.Refuse(rw, r, "ocr upload", p)
 		return
 	}
 	out := accepted{Connector: c.name}
 	for _, env := range envs {
 		if err := c.env.Publish(r.Context(), env); err != nil {
-			c.env.Stats.Fail(c.env.Now(), err)
-			c.env.Logger.Error("ocr upload not taken: the bus did not confirm it", "err", err, "request_id", problem.RequestID(r.Context()))
-			rw.Header().Set("Retry-After", "1")
-			problem.Write(rw, r, problem.New(http.StatusServiceUnavailable, "unavailable",
-				"the screenshots were not all stored; send them again (a screenshot sent twice is taken once)"))
+			c.env.NotStored(rw, r, "ocr upload", err, "the screenshots were not all stored; send them again (a screenshot sent twice makes no second ticket)")
 			return
 		}
 		out.Images = append(out.Images, acceptedImage{File: env.Headers[headerFile], EnvelopeID: env.ID, SHA256: env.Headers[headerSHA256]})

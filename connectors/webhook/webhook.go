@@ -119,17 +119,11 @@ func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	w.env.Stats.Received.Add(1)
 	env, p := w.envelope(rw, r)
 	if p != nil {
-		w.env.Stats.Rejected.Add(1)
-		w.env.Stats.Fail(w.env.Now(), errors.New(p.Detail))
-		w.env.Logger.Info("webhook request rejected", "status", p.Status, "reason", p.Detail, "request_id", problem.RequestID(r.Context()))
-		problem.Write(rw, r, p)
+		w.env.Refuse(rw, r, "webhook request", p)
 		return
 	}
 	if err := w.env.Publish(r.Context(), env); err != nil {
-		w.env.Stats.Fail(w.env.Now(), err)
-		w.env.Logger.Error("webhook request not taken: the bus did not confirm it", "err", err, "request_id", problem.RequestID(r.Context()))
-		rw.Header().Set("Retry-After", "1")
-		problem.Write(rw, r, problem.New(http.StatusServiceUnavailable, "unavailable", "the request was not stored; retry it (with the same "+w.dedupHeader+" header, if you sent one)"))
+		w.env.NotStored(rw, r, "webhook request", err, "the request was not stored; retry it (with the same "+w.dedupHeader+" header, if you sent one)")
 		return
 	}
 	rw.Header().Set("Content-Type", "application/json")

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -36,29 +35,8 @@ import (
 
 func init() { config.ConnectorValidator = connectors.Global.Validate }
 
-// send posts in to the connector's URL and reports whether it answered 202. It returns as
-// soon as the status is known; the body is drained in the background.
-func send(t *testing.T, target connectortest.Target, in connectortest.Input) bool {
-	req, err := http.NewRequest(http.MethodPost, target.URL, bytes.NewReader(in.Body))
-	if err != nil {
-		t.Error(err)
-		return false
-	}
-	req.Header.Set("Content-Type", "application/json")
-	for k, v := range in.Headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := target.Client.Do(req)
-	if err != nil {
-		t.Errorf("POST %s: %v", target.URL, err)
-		return false
-	}
-	go func() {
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-	}()
-	return resp.StatusCode == http.StatusAccepted
-}
+// send POSTs an input as JSON.
+var send = connectortest.PostWith("application/json")
 
 func hmacHex(secret string, body []byte) string {
 	mac := hmac.New(sha256.New, []byte(secret))

@@ -261,17 +261,11 @@ func (c *Callback) receive(rw http.ResponseWriter, r *http.Request) {
 	c.keepMedia(r.Context(), &in)
 	env := in.env
 	if err := c.env.Publish(r.Context(), env); err != nil {
-		c.env.Stats.Fail(c.env.Now(), err)
-		c.env.Logger.Error("wechat message not taken: the bus did not confirm it; WeChat will send it again", "err", err, "request_id", problem.RequestID(r.Context()))
-		rw.Header().Set("Retry-After", "1")
-		problem.Write(rw, r, problem.New(http.StatusServiceUnavailable, "unavailable", "the message was not stored; WeChat retries it"))
+		c.env.NotStored(rw, r, "wechat message", err, "the message was not stored; WeChat retries it")
 		return
 	}
 	if err := c.toOCR(r.Context(), in); err != nil {
-		c.env.Stats.Fail(c.env.Now(), err)
-		c.env.Logger.Error("wechat picture not handed to OCR: the bus did not confirm it; WeChat will send it again", "err", err, "request_id", problem.RequestID(r.Context()))
-		rw.Header().Set("Retry-After", "1")
-		problem.Write(rw, r, problem.New(http.StatusServiceUnavailable, "unavailable", "the message was not stored; WeChat retries it"))
+		c.env.NotStored(rw, r, "wechat picture (for OCR)", err, "the message was not stored; WeChat retries it")
 		return
 	}
 	c.remember(in)
