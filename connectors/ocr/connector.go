@@ -53,8 +53,11 @@ type Connector struct {
 	langs    []string
 	workers  int
 
-	engineOnce sync.Once
-	engine     *Engine
+	mu     sync.Mutex
+	engine *Engine // made on first use
+	// The folder's files as the last scan saw them (a file is taken once it is the same in
+	// two scans), and the ones taken whose move failed (not taken again while unchanged).
+	seen, taken map[string]fileState
 
 	watched atomic.Int64 // files taken from watch_dir
 	failed  atomic.Int64 // files moved to failed/
@@ -83,7 +86,11 @@ func (c *Connector) Validate() error {
 
 // ocrEngine is the connector's Tesseract pool, made on first use.
 func (c *Connector) ocrEngine() *Engine {
-	c.engineOnce.Do(func() { c.engine = NewEngine(c.workers, c.langs...) })
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.engine == nil {
+		c.engine = NewEngine(c.workers, c.langs...)
+	}
 	return c.engine
 }
 
@@ -115,6 +122,8 @@ func (c *Connector) Run(ctx context.Context) error {
 
 // Close frees the Tesseract clients.
 func (c *Connector) Close(context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.engine != nil {
 		c.engine.Close()
 	}
@@ -124,15 +133,26 @@ func (c *Connector) Close(context.Context) error {
 // settle is how long a file must be unchanged before it is taken: a copy in progress is not.
 const settle = time.Second
 
+// fileState is what a scan saw of a file.
+type fileState struct {
+	size int64
+	mod  time.Time
+}
+
 // scan takes the screenshots in the folder: each published and moved to done/, or moved to
-// failed/ with the reason beside it. A file is moved only after its envelope is durable, so a
-// crash in between publishes it again at the next start; its messages' keys make no second
-// ticket.
+// failed/ with the reason beside it. A file is taken when two scans saw it the same and it
+// has not changed for settle: a copy in progress, even one that pauses, is not. It is moved
+// only after its envelope is durable, so a crash in between publishes it again at the next
+// start; its messages' keys make no second ticket. A file that cannot be read or moved is
+// logged and skipped, and the scan goes on with the others; only a bus that does not take
+// an envelope stops it (the next scan tries again).
 func (c *Connector) scan(ctx context.Context) error {
 	entries, err := os.ReadDir(c.watchDir)
 	if err != nil {
 		return err
 	}
+	seen := map[string]fileState{}
+	defer func() { c.seen = seen }()
 	for _, e := range entries {
 		if ctx.Err() != nil {
 			return nil
@@ -142,37 +162,62 @@ func (c *Connector) scan(ctx context.Context) error {
 		}
 		path := filepath.Join(c.watchDir, e.Name())
 		info, err := e.Info()
-		if err != nil || !info.Mode().IsRegular() || c.env.Now().Sub(info.ModTime()) < settle {
+		if err != nil || !info.Mode().IsRegular() {
 			continue
 		}
-		c.env.Stats.Received.Add(1)
-		c.watched.Add(1)
-		b, err := readLimited(path, c.limits.MaxBytes)
-		var env normalize.Envelope
-		if err == nil {
-			env, err = c.envelope(b, e.Name(), "", info.ModTime(), map[string]string{headerWatchDir: "true"})
+		now := fileState{size: info.Size(), mod: info.ModTime()}
+		seen[e.Name()] = now
+		if prev, ok := c.seen[e.Name()]; !ok || prev != now || c.env.Now().Sub(now.mod) < settle {
+			continue // new or still changing: the next scan looks again
 		}
-		var ie *ImageError
-		if errors.As(err, &ie) {
-			c.env.Stats.Rejected.Add(1)
-			c.env.Stats.Fail(c.env.Now(), fmt.Errorf("%s: %v", e.Name(), err))
-			c.failed.Add(1)
-			c.env.Logger.Warn("ocr: screenshot refused", "file", e.Name(), "reason", err)
-			if err := moveInto(path, filepath.Join(c.watchDir, "failed"), []byte(err.Error()+"\n")); err != nil {
+		if prev, ok := c.taken[e.Name()]; ok && prev == now {
+			continue // published already; its move failed and was logged
+		}
+		if err := c.take(ctx, path, info.ModTime()); err != nil {
+			if errors.Is(err, errNotPublished) {
 				return err
 			}
-			continue
-		} else if err != nil {
-			return err
+			c.env.Stats.Fail(c.env.Now(), err)
+			c.env.Logger.Warn("ocr: watch_dir", "file", e.Name(), "err", err)
 		}
-		if err := c.env.Publish(ctx, env); err != nil {
-			return fmt.Errorf("%s not taken: %w", e.Name(), err) // left in place: tried again
-		}
-		if err := moveInto(path, filepath.Join(c.watchDir, "done"), nil); err != nil {
-			return err
+		if _, err := os.Lstat(path); err == nil { // still there: taken, its move failed
+			if c.taken == nil {
+				c.taken = map[string]fileState{}
+			}
+			c.taken[e.Name()] = now
 		}
 	}
 	return nil
+}
+
+// errNotPublished wraps a publish the bus did not confirm.
+var errNotPublished = errors.New("not taken: the bus did not confirm it")
+
+// take publishes one file of the folder and moves it, or moves it to failed/ with why.
+func (c *Connector) take(ctx context.Context, path string, mod time.Time) error {
+	name := filepath.Base(path)
+	b, err := readLimited(path, c.limits.MaxBytes)
+	var env normalize.Envelope
+	if err == nil {
+		env, err = c.envelope(b, name, "", mod, map[string]string{headerWatchDir: "true"})
+	}
+	var ie *ImageError
+	if errors.As(err, &ie) {
+		c.env.Stats.Received.Add(1)
+		c.env.Stats.Rejected.Add(1)
+		c.failed.Add(1)
+		c.env.Stats.Fail(c.env.Now(), fmt.Errorf("%s: %v", name, err))
+		c.env.Logger.Warn("ocr: screenshot refused", "file", name, "reason", err)
+		return moveInto(path, filepath.Join(c.watchDir, "failed"), []byte(err.Error()+"\n"))
+	} else if err != nil {
+		return err // unreadable now; tried again at the next scan
+	}
+	if err := c.env.Publish(ctx, env); err != nil {
+		return fmt.Errorf("%s %w: %v", name, errNotPublished, err) // left in place: tried again
+	}
+	c.env.Stats.Received.Add(1)
+	c.watched.Add(1)
+	return moveInto(path, filepath.Join(c.watchDir, "done"), nil)
 }
 
 // readLimited reads a file of at most max bytes.

@@ -74,6 +74,21 @@ func (r Rule) Drafts(p Page, group string, env normalize.Envelope, shot normaliz
 	if group == "" {
 		group = p.Title
 	}
+	// A message above the picture's first separator has no time of its own. It was sent before
+	// the separator below it, so it takes that time, less its distance in the picture in
+	// milliseconds: it orders before the messages below, falls in their thread window, and
+	// keys on their day.
+	sent := make([]time.Time, len(p.Messages))
+	var below time.Time
+	belowAt := 0
+	for i := len(p.Messages) - 1; i >= 0; i-- {
+		if t := p.Messages[i].Time; t != nil {
+			below, belowAt = *t, i
+			sent[i] = t.Add(time.Duration(i) * time.Millisecond)
+		} else if !below.IsZero() {
+			sent[i] = below.Add(-time.Duration(belowAt-i) * time.Millisecond)
+		}
+	}
 	var out []normalize.Draft
 	opened := map[string]time.Time{} // sender → their request's time, in this picture
 	for i, m := range p.Messages {
@@ -81,8 +96,8 @@ func (r Rule) Drafts(p Page, group string, env normalize.Envelope, shot normaliz
 			continue
 		}
 		at := env.ReceivedAt
-		if m.Time != nil {
-			at = *m.Time
+		if !sent[i].IsZero() {
+			at = sent[i].Truncate(time.Minute)
 		}
 		d := normalize.Draft{
 			Source: normalize.Source{Connector: env.Connector, Type: env.ConnectorType, Kind: "screenshot",
@@ -98,9 +113,7 @@ func (r Rule) Drafts(p Page, group string, env normalize.Envelope, shot normaliz
 			Evidence: []normalize.Evidence{{Field: "description", From: "ocr", Confidence: m.Confidence / 100,
 				Text: fmt.Sprintf("%s %s (%d,%d)-(%d,%d): %s", m.Sender, m.TimeText, m.Box.Min.X, m.Box.Min.Y, m.Box.Max.X, m.Box.Max.Y, m.Text)}},
 		}
-		if m.Time != nil {
-			d.OccurredAt = m.Time.Add(time.Duration(i) * time.Millisecond)
-		}
+		d.OccurredAt = sent[i]
 		if r.request(m.Text) {
 			opened[m.Sender] = at
 		} else if start, ok := opened[m.Sender]; !ok || at.Sub(start) > r.Window {

@@ -41,7 +41,8 @@ func TestDraftsOfAPage(t *testing.T) {
 	// Messages of one minute keep their order in the picture.
 	assert.True(t, ds[1].OccurredAt.Before(ds[2].OccurredAt))
 	assert.Equal(t, *at("09:42"), ds[1].OccurredAt.Truncate(time.Minute))
-	assert.True(t, ds[0].OccurredAt.IsZero(), "no separator above it")
+	assert.True(t, ds[0].OccurredAt.Before(ds[1].OccurredAt), "no separator above it: sent before the one below it")
+	assert.Equal(t, *at("09:42"), ds[0].OccurredAt.Truncate(time.Minute).Add(time.Minute), "a moment before 09:42")
 
 	// The same message read from another picture — its separator scrolled off, spaces and
 	// full-width forms OCR put in — has the same key.

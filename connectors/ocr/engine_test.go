@@ -64,8 +64,14 @@ func TestRecognizeWaitsForAClientWithinItsContext(t *testing.T) {
 	cancel()
 	_, err = e.get(ctx)
 	assert.ErrorIs(t, err, context.Canceled)
-	e.pool <- c
+	// A client that broke frees its slot: the next reading gets a new one.
+	e.put(c, true)
+	c2, err := e.get(context.Background())
+	require.NoError(t, err)
 	e.Close()
+	e.put(c2, false) // after Close: closed, not kept
+	assert.Empty(t, e.pool)
+	assert.Empty(t, e.slots)
 }
 
 // Files that are not screenshots are refused with the reason, before any pixel is decoded.

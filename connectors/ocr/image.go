@@ -236,6 +236,10 @@ func windowMinMax(p []uint8, w, h, r int) (lo, hi []uint8) {
 // blanks both columns before OCR, which also saves Tesseract the work.
 const avatarColumn = 0.155
 
+// maxUpscaledPixels bounds the picture a small screenshot is scaled up to (a long 720-wide
+// capture is read as it is).
+const maxUpscaledPixels = 16_000_000
+
 // preprocess makes the picture Tesseract reads: luminance, scaled up when the screenshot is
 // small (Tesseract wants Chinese characters some 30 pixels tall or more; a 540-wide
 // screenshot has them at about 25), binarized and with the avatar columns blanked. It
@@ -243,7 +247,7 @@ const avatarColumn = 0.155
 func preprocess(img image.Image) (*image.Gray, int) {
 	rgba := rgbaOf(img)
 	factor := 1
-	if rgba.Rect.Dx() < 900 {
+	if w, h := rgba.Rect.Dx(), rgba.Rect.Dy(); w < 900 && 4*w*h <= maxUpscaledPixels {
 		factor = 2
 	}
 	bin := binarize(grayOf(rgba, factor))

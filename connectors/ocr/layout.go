@@ -70,7 +70,7 @@ func parseLayout(img *image.RGBA, lines []Line, at time.Time) Page {
 		if l.Box.Min.Y > H/8 {
 			break
 		}
-		if centred(l.Box, W) {
+		if _, isTime := parseSeparator(l.Text, at); centred(l.Box, W) && !isTime {
 			t := strings.TrimSpace(l.Text)
 			if m := titleCount.FindStringSubmatch(t); m != nil {
 				t = m[1]

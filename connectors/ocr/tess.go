@@ -34,10 +34,12 @@ type Line struct {
 // more would only queue on the CPU, and each holds some 100 MiB of models.
 type Engine struct {
 	langs []string
-	pool  chan *gosseract.Client
-	mu    sync.Mutex
-	made  int
-	size  int
+	// A reading holds a slot; an idle client waits in pool. A slot is free when its client
+	// is idle or not made yet, so a waiter takes whichever comes first.
+	slots  chan struct{}
+	pool   chan *gosseract.Client
+	mu     sync.Mutex
+	closed bool
 }
 
 // NewEngine returns an engine of at most size clients (0: one per core) for langs (default
@@ -49,7 +51,7 @@ func NewEngine(size int, langs ...string) *Engine {
 	if len(langs) == 0 {
 		langs = []string{"chi_sim", "eng"}
 	}
-	return &Engine{langs: langs, pool: make(chan *gosseract.Client, size), size: size}
+	return &Engine{langs: langs, slots: make(chan struct{}, size), pool: make(chan *gosseract.Client, size)}
 }
 
 // Languages reports whether Tesseract has the data for every language the engine reads;
@@ -76,48 +78,53 @@ func (e *Engine) Languages() error {
 	return nil
 }
 
+// get takes a slot and its client: an idle one, or a new one when none is idle.
 func (e *Engine) get(ctx context.Context) (*gosseract.Client, error) {
+	select {
+	case e.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	select {
 	case c := <-e.pool:
 		return c, nil
 	default:
 	}
-	e.mu.Lock()
-	if e.made < e.size {
-		e.made++
-		e.mu.Unlock()
-		c := gosseract.NewClient()
-		if err := c.SetLanguage(e.langs...); err != nil {
-			c.Close()
-			e.release()
-			return nil, err
-		}
-		// Chinese comes out of Tesseract with a space between characters unless told not to.
-		c.SetVariable("preserve_interword_spaces", "1")
-		return c, nil
+	c := gosseract.NewClient()
+	if err := c.SetLanguage(e.langs...); err != nil {
+		c.Close()
+		<-e.slots
+		return nil, err
 	}
-	e.mu.Unlock()
-	select {
-	case c := <-e.pool:
-		return c, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	// Chinese comes out of Tesseract with a space between characters unless told not to.
+	c.SetVariable("preserve_interword_spaces", "1")
+	return c, nil
 }
 
-func (e *Engine) release() {
+// put gives the slot back with its client: kept for the next reading, or closed when it
+// broke or the engine is closed.
+func (e *Engine) put(c *gosseract.Client, broken bool) {
 	e.mu.Lock()
-	e.made--
+	keep := !broken && !e.closed
+	if keep {
+		e.pool <- c // never blocks: a client per slot at most
+	}
 	e.mu.Unlock()
+	if !keep {
+		c.Close()
+	}
+	<-e.slots
 }
 
-// Close frees the idle clients.
+// Close frees the idle clients; a client in use is freed when its reading ends.
 func (e *Engine) Close() {
+	e.mu.Lock()
+	e.closed = true
+	e.mu.Unlock()
 	for {
 		select {
 		case c := <-e.pool:
 			c.Close()
-			e.release()
 		default:
 			return
 		}
@@ -135,24 +142,20 @@ func (e *Engine) Recognize(ctx context.Context, g *image.Gray) ([]Line, error) {
 	if err != nil {
 		return nil, err
 	}
-	broken := false
-	defer func() {
-		if broken {
-			c.Close()
-			e.release()
-			return
-		}
-		e.pool <- c
-	}()
-	var lines []Line
+	lines, broken, err := recognize(ctx, c, g)
+	e.put(c, broken)
+	return lines, err
+}
+
+// recognize reads g with client c; broken reports a client Tesseract failed in.
+func recognize(ctx context.Context, c *gosseract.Client, g *image.Gray) (lines []Line, broken bool, err error) {
 	for _, band := range textBands(g) {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		crop := band.Inset(-lineMargin)
 		if err := c.SetImageFromBytes(pgm(isolate(g, band, crop))); err != nil {
-			broken = true
-			return nil, fmt.Errorf("ocr: %v", err)
+			return nil, true, fmt.Errorf("ocr: %v", err)
 		}
 		boxes, err := readLine(c, gosseract.PSM_SINGLE_LINE)
 		if err == nil && len(boxes) == 0 {
@@ -161,8 +164,7 @@ func (e *Engine) Recognize(ctx context.Context, g *image.Gray) ([]Line, error) {
 			boxes, err = readLine(c, gosseract.PSM_RAW_LINE)
 		}
 		if err != nil {
-			broken = true
-			return nil, fmt.Errorf("ocr: %v", err)
+			return nil, true, fmt.Errorf("ocr: %v", err)
 		}
 		for i := range boxes {
 			boxes[i].Box = boxes[i].Box.Add(crop.Min)
@@ -172,7 +174,7 @@ func (e *Engine) Recognize(ctx context.Context, g *image.Gray) ([]Line, error) {
 			lines = append(lines, ls[0])
 		}
 	}
-	return lines, nil
+	return lines, false, nil
 }
 
 // readLine reads the client's image as one line in the page segmentation mode psm (set as a
@@ -210,8 +212,8 @@ func isolate(g *image.Gray, band, crop image.Rectangle) *image.Gray {
 const lineMargin = 12
 
 // textBands finds the lines of text: runs of rows with ink, split where a few rows have none,
-// each trimmed to the columns with ink. A run taller than maxLine rows (a picture in the
-// chat) is left out.
+// each trimmed to the columns with ink. A run taller than an eighth of the picture and a fifth
+// of its width (a picture in the chat) is left out.
 func textBands(g *image.Gray) []image.Rectangle {
 	const (
 		ink     = 160 // darker than this is ink
@@ -219,7 +221,7 @@ func textBands(g *image.Gray) []image.Rectangle {
 		minLine = 10  // rows a line needs (less is a speck or a rule)
 	)
 	w, h := g.Rect.Dx(), g.Rect.Dy()
-	maxLine := h / 8
+	maxLine := max(h/8, w/5) // a cropped, short screenshot still has lines of text
 	rowInk := func(y int) (int, int, bool) {
 		row := g.Pix[y*g.Stride : y*g.Stride+w]
 		l, r := -1, -1

@@ -65,6 +65,9 @@ func parseSeparator(text string, at time.Time) (time.Time, bool) {
 			year, _ = strconv.Atoi(m[1])
 		}
 		day = time.Date(year, time.Month(month), dom, 0, 0, 0, 0, loc)
+		if day.Day() != dom { // 2月30日: no such day
+			return time.Time{}, false
+		}
 		if m[1] == "" && day.After(at) { // "12月30日" seen on 1 January is last year's
 			day = day.AddDate(-1, 0, 0)
 		}
@@ -81,7 +84,13 @@ func parseSeparator(text string, at time.Time) (time.Time, bool) {
 		}
 		day = day.AddDate(0, 0, -back)
 	}
-	return day.Add(time.Duration(hour)*time.Hour + time.Duration(minute)*time.Minute), true
+	y, mo, d = day.Date()
+	t := time.Date(y, mo, d, hour, minute, 0, 0, loc)
+	if m[2] == "" && m[4] == "" && t.After(at) {
+		// A bare time later than the screenshot: taken before midnight and uploaded after it.
+		t = time.Date(y, mo, d-1, hour, minute, 0, 0, loc)
+	}
+	return t, true
 }
 
 // compactTime drops the spaces OCR puts in or leaves out, and makes full-width digits and

@@ -9,8 +9,8 @@ import (
 
 func TestParseSeparator(t *testing.T) {
 	sh := time.FixedZone("CST", 8*3600)
-	// Wednesday 2026-01-07 10:30 in Shanghai.
-	at := time.Date(2026, 1, 7, 10, 30, 0, 0, sh)
+	// Wednesday 2026-01-07 23:30 in Shanghai.
+	at := time.Date(2026, 1, 7, 23, 30, 0, 0, sh)
 	cases := []struct {
 		in   string
 		want string // "" when it is not a separator
@@ -36,6 +36,9 @@ func TestParseSeparator(t *testing.T) {
 		{"12月30日 晚上 9:00", "2025-12-30 21:00"}, // no year, and this year's would be ahead
 		{"1月5日 下午3:20", "2026-01-05 15:20"},
 		{"１０：０５", "2026-01-07 10:05"}, // full-width, as OCR may give them
+		{"23:50", "2026-01-06 23:50"}, // later than the screenshot: the day before
+		{"2月30日 9:00", ""},
+		{"2026年2月29日 9:00", ""}, // 2026 is no leap year
 		{"10 : 05", "2026-01-07 10:05"},
 		{"25:00", ""},
 		{"9:75", ""},
