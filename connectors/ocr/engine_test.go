@@ -116,11 +116,11 @@ func FuzzDecodeAndLayout(f *testing.F) {
 		if err != nil {
 			return
 		}
-		bin, _ := preprocess(img)
+		bin, factor := preprocess(img)
 		bands := textBands(bin)
 		var lines []Line
 		for i, band := range bands {
-			lines = append(lines, Line{Text: "上午 9:42", Box: band, Confidence: float64(i)})
+			lines = append(lines, Line{Text: "上午 9:42", Box: scaleDown(band, factor), Confidence: float64(i)})
 		}
 		parseLayout(rgbaOf(img), lines, ocrtest.At)
 	})

@@ -128,5 +128,6 @@ func (c *Callback) toOCR(ctx context.Context, in received) error {
 	return c.env.Publish(ctx, env)
 }
 
-// screenshotLimits are the ocr connector's defaults.
-var screenshotLimits = ocr.Limits{MaxBytes: 5 << 20, MaxPixels: 12_000_000}
+// screenshotLimits are the widest an ocr connector can be set to: the connector's own limits
+// are applied when it decodes the picture (one over them is a dead letter with the reason).
+var screenshotLimits = ocr.Limits{MaxBytes: 5 << 20, MaxPixels: 40_000_000}
