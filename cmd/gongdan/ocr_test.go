@@ -192,10 +192,11 @@ func TestScreenshotFieldsAreExtracted(t *testing.T) {
 	assert.True(t, zhang.Sources[0].OccurredAt.Truncate(time.Minute).Equal(want), "the time separator above the message: %v", zhang.Sources[0].OccurredAt)
 }
 
-// Bad input: a file that is not an image is refused at the edge with a clear problem, and
-// nothing of its upload is taken; a PNG whose pixels are corrupt passes the header check,
-// and the pipeline puts it in the dead letters with the reason; a folder's bad file goes to
-// failed/ with the reason beside it, a good one to done/.
+// Bad input: a file that is not an image is refused at the edge with a clear problem, nothing
+// of its upload is taken, and the file is kept as a dead letter with the reason; a PNG whose
+// pixels are corrupt passes the header check, and the pipeline puts it in the dead letters
+// with the reason; a folder's bad file goes to failed/ with the reason beside it (and to the
+// dead letters), a good one to done/.
 func TestBadScreenshots(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a server")
@@ -208,6 +209,10 @@ func TestBadScreenshots(t *testing.T) {
 	status, answer := upload(t, srv.url, map[string][]byte{"a.png": good, "notes.png": []byte("these are not pixels")})
 	assert.Equal(t, http.StatusUnsupportedMediaType, status)
 	assert.Contains(t, string(answer), "notes.png: not a PNG or JPEG image")
+	require.Eventually(t, func() bool {
+		st, b, err := call("GET", srv.url+"/api/v1/deadletters", ocrAdmin, "")
+		return err == nil && st == 200 && strings.Contains(string(b), "notes.png") && strings.Contains(string(b), "not a PNG or JPEG image")
+	}, 60*time.Second, 100*time.Millisecond, "the refused file is kept as a dead letter with the reason")
 
 	corrupt := append([]byte(nil), good[:len(good)/2]...) // the header, then the end is missing
 	status, answer = upload(t, srv.url, map[string][]byte{"half.png": corrupt})
@@ -231,6 +236,10 @@ func TestBadScreenshots(t *testing.T) {
 	why, err := os.ReadFile(filepath.Join(inbox, "failed", "report.png.error.txt"))
 	require.NoError(t, err)
 	assert.Contains(t, string(why), "not a PNG or JPEG image")
+	require.Eventually(t, func() bool {
+		st, b, err := call("GET", srv.url+"/api/v1/deadletters", ocrAdmin, "")
+		return err == nil && st == 200 && strings.Contains(string(b), "report.png")
+	}, 60*time.Second, 100*time.Millisecond, "the folder's refused file is a dead letter too")
 	by := waitTickets(t, srv.url, 1)
 	assert.Contains(t, by, "王五", "the folder's screenshot made 王五's ticket: %v", fmt.Sprint(by))
 }

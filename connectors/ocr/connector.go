@@ -39,6 +39,7 @@ const (
 	headerFile     = "file"
 	headerSHA256   = "sha256"
 	headerWatchDir = "watch_dir"
+	headerRefused  = "refused" // refused at the edge, published only to be a dead letter
 )
 
 // Connector takes screenshots by upload and from a folder.
@@ -208,6 +209,11 @@ func (c *Connector) take(ctx context.Context, path string, mod time.Time) error 
 		c.failed.Add(1)
 		c.env.Stats.Fail(c.env.Now(), fmt.Errorf("%s: %v", name, err))
 		c.env.Logger.Warn("ocr: screenshot refused", "file", name, "reason", err)
+		if b != nil {
+			if err := c.deadLetter(ctx, b, name, "", mod); err != nil {
+				return fmt.Errorf("%s %w: %v", name, errNotPublished, err) // left in place: tried again
+			}
+		}
 		return moveInto(path, filepath.Join(c.watchDir, "failed"), []byte(err.Error()+"\n"))
 	} else if err != nil {
 		return err // unreadable now; tried again at the next scan
@@ -312,6 +318,27 @@ func ScreenshotEnvelope(connector string, b []byte, file, group string, takenAt 
 		Headers:       h,
 		Payload:       b,
 	}, nil
+}
+
+// deadLetter publishes a file refused at the edge for not being a PNG or JPEG (within
+// max_bytes: larger ones are not stored anywhere), without the edge's check: the pipeline
+// cannot read it either, and keeps it in the dead letters with the reason, where an operator
+// sees what was sent and by which file.
+func (c *Connector) deadLetter(ctx context.Context, b []byte, file, group string, takenAt time.Time) error {
+	if takenAt.IsZero() {
+		takenAt = c.env.Now()
+	}
+	h := map[string]string{headerRefused: "true"}
+	if file != "" {
+		h[headerFile] = normalize.Clip(filepath.Base(file), 200)
+	}
+	if group = strings.TrimSpace(group); group != "" {
+		h[headerGroup] = normalize.Clip(group, 100)
+	}
+	return c.env.Publish(ctx, normalize.Envelope{
+		ID: uuid.NewString(), Connector: c.name, ConnectorType: TypeOCR, Type: EnvelopeType,
+		ReceivedAt: takenAt.In(c.env.Location), ContentType: "application/octet-stream", Headers: h, Payload: b,
+	})
 }
 
 // checkImage is the edge's check: the header says PNG or JPEG of a size within lim.
@@ -433,12 +460,18 @@ func (c *Connector) upload(rw http.ResponseWriter, r *http.Request) ([]normalize
 		if name == "" {
 			name = fmt.Sprintf("image %d", i+1)
 		}
+		if len(f.data) == 0 {
+			return nil, problem.New(http.StatusBadRequest, "bad-request", name+" is empty")
+		}
 		env, err := c.envelope(f.data, f.name, group, takenAt, nil)
 		var ie *ImageError
 		switch {
 		case errors.As(err, &ie) && strings.Contains(ie.Reason, "bytes, over"):
 			return nil, problem.New(http.StatusRequestEntityTooLarge, "payload-too-large", name+": "+ie.Reason)
 		case errors.As(err, &ie):
+			if err := c.deadLetter(r.Context(), f.data, f.name, group, takenAt); err != nil {
+				return nil, problem.New(http.StatusServiceUnavailable, "unavailable", "the refused file was not kept: "+err.Error())
+			}
 			return nil, problem.New(http.StatusUnsupportedMediaType, "unsupported-media-type", name+": "+ie.Reason)
 		case err != nil:
 			return nil, problem.New(http.StatusServiceUnavailable, "unavailable", err.Error())

@@ -55,8 +55,10 @@ func TestWatchedFolder(t *testing.T) {
 	// c-copying.png grows between the scans.
 	write("c-copying.png", shot[:len(shot)*2/3])
 	require.NoError(t, c.scan(context.Background()))
-	require.Len(t, published, 1)
-	assert.Equal(t, "b-good.png", published[0].Headers["file"])
+	require.Len(t, published, 2)
+	assert.Equal(t, "a-bad.png", published[0].Headers["file"])
+	assert.Equal(t, "true", published[0].Headers["refused"], "published only to be a dead letter")
+	assert.Equal(t, "b-good.png", published[1].Headers["file"])
 	assert.FileExists(t, filepath.Join(dir, "done", "b-good.png"))
 	assert.FileExists(t, filepath.Join(dir, "failed", "a-bad.png"))
 	assert.FileExists(t, filepath.Join(dir, "failed", "a-bad.png.error.txt"))
@@ -70,7 +72,7 @@ func TestWatchedFolder(t *testing.T) {
 	assert.FileExists(t, filepath.Join(dir, "c-copying.png"), "not durable: left in place")
 	refuse = false
 	require.NoError(t, c.scan(context.Background()))
-	require.Len(t, published, 2)
+	require.Len(t, published, 3)
 	assert.FileExists(t, filepath.Join(dir, "done", "c-copying.png"))
-	assert.Equal(t, published[0].Payload, published[1].Payload)
+	assert.Equal(t, published[1].Payload, published[2].Payload)
 }

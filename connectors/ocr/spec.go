@@ -50,12 +50,13 @@ Screenshots come in two ways:
   and ` + "`taken_at`" + ` (RFC 3339: when the screenshots were taken, for "昨天 14:05"; default now).
   A single image may also be sent as the body with ` + "`Content-Type: image/png`" + ` or ` + "`image/jpeg`" + `.
   The answer is **202 Accepted** with one envelope per image once they are durable; 400 no image
-  in the request, 413 a file over ` + "`max_bytes`" + `, 415 a file that is not a PNG or JPEG (by its
-  contents, not its name) or over ` + "`max_pixels`" + ` — nothing of such a request is taken.
+  in the request (or an empty one), 413 a file over ` + "`max_bytes`" + `, 415 a file that is not a PNG or
+  JPEG (by its contents, not its name) or over ` + "`max_pixels`" + ` — nothing of such a request is taken,
+  and a file refused for what it is (415) is kept in the dead letters with the reason.
 - ` + "`watch_dir`" + `: a folder (a shared drive, a phone's sync folder). Each new PNG or JPEG is taken
-  once, when it has not changed for a second: moved to ` + "`done/`" + ` once it is durable, or to
-  ` + "`failed/`" + ` with a ` + "`.error.txt`" + ` beside it saying why. Its modification time is when it was
-  taken.
+  once two looks at the folder found it unchanged: moved to ` + "`done/`" + ` once it is durable, or to
+  ` + "`failed/`" + ` with a ` + "`.error.txt`" + ` beside it saying why (and to the dead letters). Its
+  modification time is when it was taken.
 
 The OCR runs in the pipeline (a corrupt image that passed the edge's header check becomes a
 dead letter there). Each screenshot is converted to black text on white whatever the bubbles'
