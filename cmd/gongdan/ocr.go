@@ -11,9 +11,7 @@ import (
 	"time"
 
 	"gongdan/config"
-	"gongdan/connectors"
 	"gongdan/connectors/ocr"
-	"gongdan/devices"
 	"gongdan/normalize"
 )
 
@@ -114,16 +112,12 @@ func readScreenshot(conn *ocr.Connector, cfg *config.Config, path string, takenA
 
 // ocrConnector builds the config's ocr connector name (its first, or one with the defaults).
 func ocrConnector(cfg *config.Config, name string) (*ocr.Connector, error) {
-	m, err := connectors.NewManager(cfg, connectors.ManagerOptions{
-		Now: time.Now, Location: cfg.Server.Location,
-		NewID:   func() string { return "ocr-cli" },
-		Devices: devices.New(cfg.Devices.Loaded, nil, nil),
-	})
+	dr, err := newDryRunner(cfg, time.Now()) // the connectors as a dry run builds them
 	if err != nil {
 		return nil, err
 	}
 	var have []string
-	for _, inst := range m.Instances() {
+	for _, inst := range dr.conns.Instances() {
 		c, ok := inst.Connector.(*ocr.Connector)
 		if !ok {
 			continue

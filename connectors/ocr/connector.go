@@ -296,13 +296,8 @@ func ScreenshotEnvelope(connector string, b []byte, file, group string, takenAt 
 	}
 	sum := sha256.Sum256(b)
 	sha := hex.EncodeToString(sum[:])
-	h := map[string]string{headerSHA256: sha}
-	if file != "" {
-		h[headerFile] = normalize.Clip(filepath.Base(file), 200)
-	}
-	if group = strings.TrimSpace(group); group != "" {
-		h[headerGroup] = normalize.Clip(group, 100)
-	}
+	h := shotHeaders(file, group)
+	h[headerSHA256] = sha
 	ct := "image/png"
 	if bytes.HasPrefix(b, []byte{0xFF, 0xD8}) {
 		ct = "image/jpeg"
@@ -328,17 +323,24 @@ func (c *Connector) deadLetter(ctx context.Context, b []byte, file, group string
 	if takenAt.IsZero() {
 		takenAt = c.env.Now()
 	}
-	h := map[string]string{headerRefused: "true"}
+	h := shotHeaders(file, group)
+	h[headerRefused] = "true"
+	return c.env.Publish(ctx, normalize.Envelope{
+		ID: uuid.NewString(), Connector: c.name, ConnectorType: TypeOCR, Type: EnvelopeType,
+		ReceivedAt: takenAt.In(c.env.Location), ContentType: "application/octet-stream", Headers: h, Payload: b,
+	})
+}
+
+// shotHeaders are the headers a screenshot's envelope names its file and group by.
+func shotHeaders(file, group string) map[string]string {
+	h := map[string]string{}
 	if file != "" {
 		h[headerFile] = normalize.Clip(filepath.Base(file), 200)
 	}
 	if group = strings.TrimSpace(group); group != "" {
 		h[headerGroup] = normalize.Clip(group, 100)
 	}
-	return c.env.Publish(ctx, normalize.Envelope{
-		ID: uuid.NewString(), Connector: c.name, ConnectorType: TypeOCR, Type: EnvelopeType,
-		ReceivedAt: takenAt.In(c.env.Location), ContentType: "application/octet-stream", Headers: h, Payload: b,
-	})
+	return h
 }
 
 // checkImage is the edge's check: the header says PNG or JPEG of a size within lim.

@@ -141,41 +141,24 @@ func binarize(g *image.Gray) *image.Gray {
 			maxBg[i] = v
 		}
 	}
-	for y := 0; y < h; y++ {
+	// sweep walks n pixels from start by step (g's rows are w bytes: it comes from grayOf),
+	// noting at each the last flat value passed.
+	sweep := func(start, step, n int) {
 		last := int16(-1)
-		for x := 0; x < w; x++ {
-			i := y*w + x
-			if flat[i] {
-				last = int16(g.Pix[i])
-			}
-			note(i, last)
-		}
-		last = -1
-		for x := w - 1; x >= 0; x-- {
-			i := y*w + x
+		for k, i := 0, start; k < n; k, i = k+1, i+step {
 			if flat[i] {
 				last = int16(g.Pix[i])
 			}
 			note(i, last)
 		}
 	}
+	for y := 0; y < h; y++ {
+		sweep(y*w, 1, w)
+		sweep(y*w+w-1, -1, w)
+	}
 	for x := 0; x < w; x++ {
-		last := int16(-1)
-		for y := 0; y < h; y++ {
-			i := y*w + x
-			if flat[i] {
-				last = int16(g.Pix[i])
-			}
-			note(i, last)
-		}
-		last = -1
-		for y := h - 1; y >= 0; y-- {
-			i := y*w + x
-			if flat[i] {
-				last = int16(g.Pix[i])
-			}
-			note(i, last)
-		}
+		sweep(x, w, h)
+		sweep((h-1)*w+x, -w, h)
 	}
 	out := image.NewGray(image.Rect(0, 0, w, h))
 	for i, v := range g.Pix {
