@@ -85,6 +85,16 @@ type HTTPReceiver interface {
 	http.Handler
 }
 
+// OpenIntake is implemented by every connector that takes input from the network (HTTP
+// intake, callbacks, an embedded broker). It names each way in where a caller does not prove who
+// it is (no signature, token, or secret in the callback URL), as errors from Conf.Errorf at the
+// key that would close it (so that validate reports them at file:line). gongdan refuses to
+// serve such a connector on an address other than loopback (DESIGN.md §11, docs/SECURITY.md).
+// An empty result: every way in is authenticated.
+type OpenIntake interface {
+	OpenIntake() []error
+}
+
 // NormalizerProvider is a connector whose envelopes need its own config to become drafts (a
 // webhook's field mapping). The pipeline asks it for the normalizer of its envelopes, rather
 // than looking the envelope type up in the normalize registry.
