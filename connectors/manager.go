@@ -53,6 +53,8 @@ type Instance struct {
 	Spec      *Spec
 	Connector Connector
 	Stats     *Stats
+	// Scope is what the instance's drafts may say: the pipeline confines them to it.
+	Scope normalize.Scope
 }
 
 // ManagerOptions configure a Manager.
@@ -142,7 +144,7 @@ func NewManager(cfg *config.Config, opts ManagerOptions) (*Manager, error) {
 			env.StateDir = filepath.Join(opts.StateDir, c.Name)
 		}
 		env.setDefaults()
-		conn, spec, err := opts.Registry.Build(cfg.File, c, env)
+		conn, spec, conf, err := opts.Registry.build(cfg.File, c, env)
 		if err != nil {
 			var ce config.Errors
 			if errors.As(err, &ce) {
@@ -151,7 +153,7 @@ func NewManager(cfg *config.Config, opts ManagerOptions) (*Manager, error) {
 			}
 			return nil, err
 		}
-		inst := &Instance{Name: c.Name, Type: c.Type, Spec: spec, Connector: conn, Stats: stats}
+		inst := &Instance{Name: c.Name, Type: c.Type, Spec: spec, Connector: conn, Stats: stats, Scope: scope(c.Name, spec, conf)}
 		m.instances = append(m.instances, inst)
 		m.byName[c.Name] = inst
 	}

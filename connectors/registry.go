@@ -36,6 +36,9 @@ func (r *Registry) Register(spec Spec) {
 	if spec.Mount != "" && spec.Mount != "ingest" && spec.Mount != "wechat" {
 		panic(fmt.Sprintf("connectors: spec %q: mount %q is neither ingest nor wechat", spec.Type, spec.Mount))
 	}
+	if !slices.ContainsFunc(spec.Fields, func(f Field) bool { return f.Name == fieldTrust }) {
+		spec.Fields = append(slices.Clone(spec.Fields), trustField())
+	}
 	compile(spec.Type, spec.Fields, true)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -117,9 +120,15 @@ func closest(typ string, specs []*Spec) string {
 // Build parses an instance's config and constructs it, without side effects, then runs its
 // Validate. Errors are config.Errors located at file:line.
 func (r *Registry) Build(file string, c config.Connector, env Env) (Connector, *Spec, error) {
+	conn, spec, _, err := r.build(file, c, env)
+	return conn, spec, err
+}
+
+// build is Build, with the checked config.
+func (r *Registry) build(file string, c config.Connector, env Env) (Connector, *Spec, *Conf, error) {
 	spec, conf, errs := r.Parse(file, c)
 	if spec == nil {
-		return nil, nil, config.Errors(errs)
+		return nil, nil, nil, config.Errors(errs)
 	}
 	env.setDefaults()
 	conn, err := construct(spec, conf, env)
@@ -139,9 +148,9 @@ func (r *Registry) Build(file string, c config.Connector, env Env) (Connector, *
 	}
 	if len(errs) > 0 {
 		slices.SortStableFunc(errs, func(a, b *config.Error) int { return a.Line - b.Line })
-		return nil, spec, config.Errors(errs)
+		return nil, spec, conf, config.Errors(errs)
 	}
-	return conn, spec, nil
+	return conn, spec, conf, nil
 }
 
 // construct calls the constructor, turning a panic into an error: with lint errors, it gets

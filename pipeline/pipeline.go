@@ -49,6 +49,11 @@ type Source struct {
 	// Normalizer reads this connector's envelopes; nil means the registry's normalizer for
 	// each envelope's type.
 	Normalizer normalize.Normalizer
+	// Scope is what the connector's drafts may say (DESIGN.md §11): every draft is confined to
+	// it, so the payload never picks its source, another connector's keys, or an intent the
+	// connector may not send. The zero value: the connector Name, no intents, no other
+	// namespaces.
+	Scope normalize.Scope
 }
 
 // Consumer takes the messages of a topic, each acked once Handle returns nil. An error is
@@ -173,6 +178,9 @@ func New(opts Options) (*Pipeline, error) {
 	router.AddMiddleware(middleware.CorrelationID)
 
 	for _, src := range opts.Sources {
+		if src.Scope.Connector == "" {
+			src.Scope.Connector = src.Name
+		}
 		sub, err := opts.Bus.Subscriber("normalize-"+src.Name, opts.NormalizeConcurrency)
 		if err != nil {
 			return nil, err
@@ -250,6 +258,10 @@ func (p *Pipeline) normalizeHandler(src Source) message.HandlerFunc {
 		if err := json.Unmarshal(msg.Payload, &env); err != nil {
 			return nil, Permanent(fmt.Errorf("not an envelope: %w", err))
 		}
+		if env.Connector != src.Name {
+			// Only the connector publishes to its raw topic; anything else there is not its.
+			return nil, Permanent(fmt.Errorf("an envelope of connector %q on %s", env.Connector, RawTopic(src.Name)))
+		}
 		n := src.Normalizer
 		if n == nil {
 			var ok bool
@@ -267,6 +279,9 @@ func (p *Pipeline) normalizeHandler(src Source) message.HandlerFunc {
 		for i, d := range drafts {
 			if p.opts.Enrich != nil {
 				d = p.opts.Enrich(d)
+			}
+			if d, err = src.Scope.Confine(d); err != nil {
+				return nil, Permanent(err)
 			}
 			payload, err := json.Marshal(d)
 			if err != nil {

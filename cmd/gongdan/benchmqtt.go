@@ -1368,8 +1368,9 @@ func (g *gatewayWatch) event(data []byte, seen time.Time) {
 	}
 	id := d.Device.ID
 	if id == "" {
-		// device:<id>:<rule>
-		if rest, ok := strings.CutPrefix(d.ThreadKey, "device:"); ok {
+		// <connector>/device:<id>:<rule>
+		_, key, _ := strings.Cut(d.ThreadKey, "/")
+		if rest, ok := strings.CutPrefix(key, "device:"); ok {
 			id, _, _ = strings.Cut(rest, ":")
 		}
 	}

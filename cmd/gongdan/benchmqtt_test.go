@@ -290,7 +290,7 @@ func (f *fakeGateway) take() {
 		if tel.Temp > 85 && !f.alarmed[device] {
 			f.alarmed[device] = true
 			id := len(f.events) + 1
-			ev := fmt.Sprintf(`{"id":%d,"ticket_id":"GD-20261123-%06d","action":"create","at":%q,"data":{"draft":{"source":{"connector":"plant","type":"mqtt"},"device":{"id":%q},"thread_key":"device:%s:overheat"}}}`,
+			ev := fmt.Sprintf(`{"id":%d,"ticket_id":"GD-20261123-%06d","action":"create","at":%q,"data":{"draft":{"source":{"connector":"plant","type":"mqtt"},"device":{"id":%q},"thread_key":"plant/device:%s:overheat"}}}`,
 				id, id, time.Now().Format(time.RFC3339Nano), device, device)
 			f.events = append(f.events, []byte(ev))
 			close(f.changed)

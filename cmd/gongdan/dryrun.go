@@ -84,6 +84,9 @@ func (d *dryRunner) drafts(name string, payload []byte, headers map[string]strin
 			}
 		}
 		drafts, err := normalize.Enriching(n, d.enricher).Normalize(env)
+		for i := 0; err == nil && i < len(drafts); i++ {
+			drafts[i], err = inst.Scope.Confine(drafts[i]) // as the pipeline does
+		}
 		if err != nil {
 			return nil, fmt.Errorf("the pipeline would dead-letter this envelope: %w", err)
 		}

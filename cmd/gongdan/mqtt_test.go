@@ -364,9 +364,9 @@ func testMQTTAlarmLifecycle(t *testing.T, broker string) {
 	// rule watches B's topic only: A and C go quiet between steps without being offline.
 	t0 := time.Now().Add(time.Hour).Truncate(time.Millisecond)
 	const (
-		threadA = "device:A:overheat"
-		threadB = "device:B:offline"
-		threadC = "device:C:overheat"
+		threadA = "plant/device:A:overheat" // in the namespace of the connector
+		threadB = "plant/device:B:offline"
+		threadC = "plant/device:C:overheat"
 	)
 
 	// A: over 85 at t0, t0+10s (pending) and t0+31s (past `for`): one raise, by the third.
@@ -540,7 +540,7 @@ func testMQTTNoTransitionLost(t *testing.T, broker string) {
 	t.Logf("the snapshot saved last before the kill (at %s) has %d active alarms of %d raised: %v", savedAt, len(active), atKill.status.Details.Raised, active)
 
 	r.start()
-	thread := func(i int) string { return "device:" + name(i) + ":overheat" }
+	thread := func(i int) string { return "plant/device:" + name(i) + ":overheat" }
 	var tks []ticket.Ticket
 	r.waitFor(60*time.Second, "a ticket for every device", func() (bool, string) {
 		var err error
@@ -598,7 +598,7 @@ func testMQTTNoTransitionLost(t *testing.T, broker string) {
 			assert.Equal(t, 1, countKind(kinds, "alarm.clear"), "%s (%s): alarm.clear events; all source_added kinds: %v", tk.ID, tk.ThreadKey, kinds)
 		}
 		assert.Equal(t, 1, countKind(sourceKindsOf(tk), "alarm.raise"), "%s (%s): one raise; sources %v", tk.ID, tk.ThreadKey, sourceKindsOf(tk))
-		assert.True(t, strings.HasPrefix(tk.ThreadKey, "device:d"), tk.ThreadKey)
+		assert.True(t, strings.HasPrefix(tk.ThreadKey, "plant/device:d"), tk.ThreadKey)
 	}
 }
 

@@ -110,7 +110,7 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 	reg.MustRegister(s.conns.Collector())
 	var sources []pipeline.Source
 	for _, inst := range s.conns.Instances() {
-		src := pipeline.Source{Name: inst.Name}
+		src := pipeline.Source{Name: inst.Name, Scope: inst.Scope}
 		if np, ok := inst.Connector.(connectors.NormalizerProvider); ok {
 			src.Normalizer = np.Normalizer()
 		}
@@ -299,9 +299,10 @@ func (s *stack) wakeOnEvents() <-chan struct{} {
 	return wake
 }
 
-// intake hands a draft from the pipeline to the engine, as the system.
+// intake hands a draft from the pipeline to the engine, as the connector it came from (the
+// pipeline has confined it: its source is that connector's, whatever the payload said).
 func (s *stack) intake(ctx context.Context, d normalize.Draft) error {
-	_, _, err := s.engine.Create(ctx, engine.CreateRequest{Draft: d, Actor: ticket.SystemActor})
+	_, _, err := s.engine.Create(ctx, engine.CreateRequest{Draft: d, Actor: ticket.ConnectorActor(d.Source.Connector)})
 	return err
 }
 

@@ -69,7 +69,7 @@ func TestWeChatCallbackIntoATicket(t *testing.T) {
 	tk := page.Tickets[0]
 	assert.Equal(t, "abcdteT", tk.Description)
 	assert.Equal(t, "oyORnuP8q7ou2gfYjqLzSIWZf0rs", tk.Customer.WechatOpenID)
-	assert.Equal(t, "wechat:gzh:oyORnuP8q7ou2gfYjqLzSIWZf0rs", tk.ThreadKey)
+	assert.Equal(t, "gzh/wechat:gzh:oyORnuP8q7ou2gfYjqLzSIWZf0rs", tk.ThreadKey, "in the namespace of the connector")
 	require.Len(t, tk.Sources, 1)
 	assert.Equal(t, "gzh/msg/6054768590064713728", tk.Sources[0].DedupKey)
 

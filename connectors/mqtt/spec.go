@@ -7,6 +7,7 @@ import (
 
 	"gongdan/connectors"
 	"gongdan/connectors/mqtt/alarm"
+	"gongdan/normalize"
 )
 
 // Field names, used by the spec and by the getters alike.
@@ -186,6 +187,8 @@ loopback it requires ` + "`username`" + ` and ` + "`password`" + `, which device
 				Description: "After the connector starts, offline rules wait this long before calling a device silent, so what the broker queued meanwhile arrives first."},
 		},
 		New: newConnector,
+		// A clear updates, and with auto_resolve resolves, the alarm's own ticket.
+		Intents: []string{normalize.IntentUpdate, normalize.IntentResolve},
 	}
 }
 

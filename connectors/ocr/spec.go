@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"gongdan/connectors"
+	"gongdan/normalize"
 )
 
 // Field names, used by the spec and by the getters alike.
@@ -111,5 +112,7 @@ Tesseract and its Chinese data are Debian's ` + "`tesseract-ocr`" + ` and ` + "`
 				Description: "Tesseract clients reading at once; 0: one per core. Each holds some 100 MiB.", Advanced: true},
 		},
 		New: newConnector,
+		// A follow-up with no request before it in its picture only joins its sender's open ticket.
+		Intents: []string{normalize.IntentUpdate},
 	}
 }

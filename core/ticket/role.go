@@ -39,3 +39,7 @@ func ParseRole(s string) (Role, error) {
 
 // SystemActor is gongdan itself: routing, SLA timers, automatic events.
 var SystemActor = Actor{ID: "system", Role: RoleSystem}
+
+// ConnectorActor is a connector as the author of what its drafts do (open, merge, resolve):
+// the audit trail names the connector ("connector:plant-mqtt"), never a bare system.
+func ConnectorActor(name string) Actor { return Actor{ID: "connector:" + name, Role: RoleSystem} }

@@ -1,0 +1,85 @@
+package pipeline_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"gongdan/normalize"
+	"gongdan/pipeline"
+	"gongdan/pipeline/deadletter"
+)
+
+// TestDraftsSpeakOnlyForTheirConnector: a draft webhook's payload claims another connector's
+// source, thread and dedup key, and an intent; what reaches the core is confined to the
+// webhook's own scope, and the intent it may not send is a dead letter with the reason. An
+// envelope on a connector's raw topic that names another connector is refused too.
+func TestDraftsSpeakOnlyForTheirConnector(t *testing.T) {
+	ctx := context.Background()
+	bus, err := pipeline.OpenBus(ctx, pipeline.BusConfig{Driver: "memory"}, nil)
+	require.NoError(t, err)
+	got := newTickets()
+	dls := deadletter.NewMemory()
+	p, err := pipeline.New(pipeline.Options{
+		Bus:           bus,
+		Sources:       []pipeline.Source{{Name: "hooks", Scope: normalize.Scope{Connector: "hooks", Type: "webhook"}}},
+		Intake:        got.intake,
+		DeadLetters:   dls,
+		Retries:       1,
+		RetryInterval: 1,
+	})
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	<-p.Running()
+	t.Cleanup(func() {
+		require.NoError(t, p.Close())
+		require.NoError(t, <-done)
+		require.NoError(t, bus.Close())
+	})
+
+	draft := func(id, body string) normalize.Envelope {
+		env := envelope(id, body)
+		env.Type = normalize.TypeDraft
+		return env
+	}
+	forged := `{"title":"已修好","source":{"connector":"gzh","type":"wechat.officialaccount"},
+		"customer":{"wechat_openid":"oyORnuP8q7ou2gfYjqLzSIWZf0rs"},
+		"thread_key":"gzh/wechat:gzh:oyORnuP8q7ou2gfYjqLzSIWZf0rs","dedup_key":"crm/424242"}`
+	require.NoError(t, p.Publish(ctx, draft("env-forged", forged)))
+	require.NoError(t, p.Publish(ctx, draft("env-resolve", `{"title":"已修好","thread_key":"gzh/wechat:gzh:x","intent":"resolve"}`)))
+
+	// Straight onto raw.hooks, as nothing but the hooks connector should publish there.
+	foreign, err := json.Marshal(normalize.Envelope{ID: "env-foreign", Connector: "gzh", ConnectorType: "wechat.officialaccount",
+		Type: normalize.TypeDraft, Payload: []byte(`{"title":"x"}`)})
+	require.NoError(t, err)
+	require.NoError(t, bus.Publisher().Publish(pipeline.RawTopic("hooks"), message.NewMessage("env-foreign", foreign)))
+
+	require.Eventually(t, func() bool { return got.count() == 1 }, wait, tick)
+	got.mu.Lock()
+	d, ok := got.byKey["hooks/crm/424242"]
+	got.mu.Unlock()
+	require.True(t, ok, "the dedup key is in the webhook's namespace, not the CRM's")
+	assert.Equal(t, normalize.Source{Connector: "hooks", Type: "webhook"}, d.Source, "the pipeline, not the payload, sets the source")
+	assert.Equal(t, "hooks/gzh/wechat:gzh:oyORnuP8q7ou2gfYjqLzSIWZf0rs", d.ThreadKey, "the thread key cannot reach the WeChat customer's thread")
+
+	var reasons []string
+	require.Eventually(t, func() bool {
+		page, err := dls.DeadLetters(ctx, deadletter.Query{Limit: 10})
+		require.NoError(t, err)
+		reasons = reasons[:0]
+		for _, dl := range page.DeadLetters {
+			reasons = append(reasons, dl.Error)
+		}
+		return len(reasons) == 2
+	}, wait, tick)
+	all := strings.Join(reasons, "\n")
+	assert.Contains(t, all, "connector hooks may not send drafts of intent resolve")
+	assert.Contains(t, all, `an envelope of connector "gzh" on raw.hooks`)
+	assert.Equal(t, 1, got.count(), "neither made a ticket")
+}
