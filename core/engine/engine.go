@@ -727,23 +727,42 @@ func (e *Engine) applyCommand(tx store.Tx, cmd ticket.Command) (result, error) {
 	// command, costs no lookup.
 	now := e.now()
 	t, cached := e.cached(cmd.TicketID)
-	var ev ticket.Event
-	var err error
-	if cached {
+	customer := cmd.Actor.Role == ticket.RoleCustomer
+	// A cached ticket may predate the merge that gave it its customer: a customer's refusal is
+	// decided on the stored one.
+	fresh := !cached || (customer && !t.OwnedBy(cmd.Actor))
+	if fresh {
+		var found bool
+		var err error
+		if t, found, err = e.storedTicket(tx, cmd.TicketID); err != nil || !found {
+			return notFound(cmd.TicketID), err
+		}
+	}
+	// A customer learns nothing of a ticket that is not theirs, not even that it exists:
+	// ownership comes before every other check (frozen, version, role, state, command id),
+	// and a foreign ticket is answered as a missing one.
+	if customer && !t.OwnedBy(cmd.Actor) {
+		return notFound(cmd.TicketID), nil
+	}
+	ev, err := ticket.Decide(t, cmd, now)
+	if err != nil && !fresh {
+		// decided on a cached ticket, which may be stale: decide again on the stored one
+		var found bool
+		var lerr error
+		if t, found, lerr = e.storedTicket(tx, cmd.TicketID); lerr != nil || !found {
+			return notFound(cmd.TicketID), lerr
+		}
 		ev, err = ticket.Decide(t, cmd, now)
 	}
-	if !cached || err != nil {
-		if t, err = tx.Ticket(cmd.TicketID); errors.Is(err, store.ErrNotFound) {
-			return result{err: fmt.Errorf("ticket %s: %w", cmd.TicketID, ErrNotFound)}, nil
-		} else if err != nil {
-			return result{}, err
-		}
-		if ev, err = ticket.Decide(t, cmd, now); err != nil {
+	if err != nil {
+		// A caller whose role may never do the action is refused for that, whatever they sent
+		// before under the same command id: ids are looked up only for callers who may act.
+		if ticket.CheckRole(cmd.Action, cmd.Actor.Role) == nil {
 			if res, replayed, lerr := e.replayOf(tx, cmd); replayed || lerr != nil {
 				return res, lerr
 			}
-			return result{err: err}, nil
 		}
+		return result{err: err}, nil
 	}
 	next, err := ticket.Apply(t, ev)
 	if err != nil {
@@ -762,19 +781,36 @@ func (e *Engine) applyCommand(tx store.Tx, cmd ticket.Command) (result, error) {
 	return result{ticket: next, event: &ev, before: t}, nil
 }
 
-// replayOf reports whether cmd's command id was already used, and the answer if so.
+// storedTicket reads a ticket through tx; found is false when there is no such ticket.
+func (e *Engine) storedTicket(tx store.Tx, id string) (t ticket.Ticket, found bool, err error) {
+	t, err = tx.Ticket(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return ticket.Ticket{}, false, nil
+	}
+	return t, err == nil, err
+}
+
+// notFound is the answer for a ticket that is missing, and for a customer's command on a
+// ticket that is not theirs: the two must not differ.
+func notFound(id string) result {
+	return result{err: fmt.Errorf("ticket %s: %w", id, ErrNotFound)}
+}
+
+// replayOf reports whether cmd's command id was already used by the same caller, and the
+// answer if so. Ids are each caller's own: another caller's use of the same id is no replay.
 func (e *Engine) replayOf(tx store.Tx, cmd ticket.Command) (res result, replayed bool, err error) {
 	if cmd.CommandID == "" {
 		return result{}, false, nil
 	}
-	ev, err := tx.EventByCommandID(cmd.CommandID)
+	ev, err := tx.EventByCommandID(cmd.Actor.ID, cmd.CommandID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return result{}, false, nil
 	case err != nil:
 		return result{}, false, err
 	case !ev.Records(cmd):
-		return result{err: fmt.Errorf("%w: command id %q was used for another request (ticket, action, caller, reason or data differ)", ErrCommandIDReused, cmd.CommandID)}, true, nil
+		return result{err: fmt.Errorf("%w: you used command id %q before for another request (the ticket, action, role, reason or data differ); send a new id with a new request",
+			ErrCommandIDReused, cmd.CommandID)}, true, nil
 	}
 	return result{replay: &ev}, true, nil
 }

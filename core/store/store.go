@@ -69,18 +69,20 @@ type Tx interface {
 	OpenTicketIDByThreadKey(key string) (string, error)
 	// RecentlyClosed finds the ticket a new request repeats (see RepeatQuery), or ErrNotFound.
 	RecentlyClosed(q RepeatQuery) (string, error)
-	// EventByCommandID finds the event a command id produced, or ErrNotFound.
-	EventByCommandID(commandID string) (ticket.Event, error)
+	// EventByCommandID finds the event that the command id of the actor actorID produced, or
+	// ErrNotFound. Command ids are each caller's own, as Idempotency-Keys are: an event's
+	// command id is taken for its actor (ev.Actor.ID) only, and another actor may use it too.
+	EventByCommandID(actorID, commandID string) (ticket.Event, error)
 	// NextNumber returns the next ticket number of a day ("20261123"), starting at 1.
 	NextNumber(day string) (int64, error)
 	// Insert stores a new ticket and its creation event; the event's ID is returned. The
 	// ticket's dedup key (t.DedupKey) and idempotencyKey, when not empty, lead to it from
 	// then on. ErrConflict when the id, the dedup key, the idempotency key or the command id
-	// is taken. more are events that follow the creation in the same write (a ticket routed
+	// (of the event's actor) is taken. more are events that follow the creation in the same write (a ticket routed
 	// as it is created), t being the ticket after the last of them; their IDs are set.
 	Insert(t ticket.Ticket, created ticket.Event, idempotencyKey string, more ...*ticket.Event) (int64, error)
 	// Append stores ev and t, the ticket after ev (t.Version == ev.Seq); the event's ID is
-	// returned. ErrConflict when version ev.Seq or the command id is already taken.
+	// returned. ErrConflict when version ev.Seq or the command id (of ev's actor) is already taken.
 	Append(t ticket.Ticket, ev ticket.Event) (int64, error)
 	// Merge is Append for ev, the event that added t's last source (a merged draft), and
 	// records the keys that draft came with, when not empty, as leading to t. ErrConflict

@@ -207,11 +207,16 @@ func TestRoles(t *testing.T) {
 				s.actor = actor
 				before := h.t
 				_, err := h.do(t, s)
+				// CheckRole, which needs no ticket, says what Decide says.
+				roleErr := ticket.CheckRole(action, actor.Role)
 				if containsActor(actors, actor) {
 					require.NoError(t, err)
+					require.NoError(t, roleErr)
 				} else {
 					require.ErrorIs(t, err, ticket.ErrForbidden)
 					assert.Equal(t, before, h.t)
+					require.ErrorIs(t, roleErr, ticket.ErrForbidden)
+					assert.Equal(t, err.Error(), roleErr.Error())
 				}
 			})
 		}

@@ -261,7 +261,8 @@ var writeQueries = [numWriteStmts]string{
 			coalesce((SELECT printf('%020d %020d %s', closed_at, pos, id) FROM tickets
 				WHERE device_id = ?2 AND category = ?3 AND closed_at BETWEEN ?4 AND ?5
 				ORDER BY closed_at DESC, pos DESC LIMIT 1), ''))`,
-	stmtEventByCommandID: `SELECT id, body FROM events WHERE command_id = ?`,
+	// See migrations/0010_command_ids.sql.
+	stmtEventByCommandID: `SELECT id, body FROM events WHERE caller = ? AND caller_command_id = ?`,
 	stmtLastNumber:       `SELECT last FROM ticket_numbers WHERE day = ?`,
 	stmtSaveNumber: `INSERT INTO ticket_numbers (day, last) VALUES (?, ?)
 		ON CONFLICT (day) DO UPDATE SET last = excluded.last`,
@@ -278,7 +279,7 @@ var writeQueries = [numWriteStmts]string{
 	stmtDeleteTicket: `DELETE FROM tickets WHERE id = ?`,
 	// Not RETURNING id: SQLite buffers returned rows in a temporary B-tree, opened and
 	// closed (a pager each time) for every event.
-	stmtInsertEvent: `INSERT INTO events (ticket_id, seq, command_id, body) VALUES (?, ?, ?, ?)
+	stmtInsertEvent: `INSERT INTO events (ticket_id, seq, caller, caller_command_id, body) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`,
 	stmtDeleteEvent: `DELETE FROM events WHERE id = ?`,
 	// A merge that filled a field the search covers: the old text out of the index, the new
@@ -378,10 +379,13 @@ func (t *tx) RecentlyClosed(q store.RepeatQuery) (string, error) {
 	return newest[idAt:], nil
 }
 
-func (t *tx) EventByCommandID(commandID string) (ticket.Event, error) {
+func (t *tx) EventByCommandID(actorID, commandID string) (ticket.Event, error) {
+	if commandID == "" {
+		return ticket.Event{}, store.ErrNotFound // no command id is none, never found
+	}
 	var id int64
 	var body []byte
-	err := t.queryRow(stmtEventByCommandID, commandID).Scan(&id, &body)
+	err := t.queryRow(stmtEventByCommandID, actorID, commandID).Scan(&id, &body)
 	if err != nil {
 		return ticket.Event{}, notFound(err)
 	}
@@ -643,14 +647,19 @@ func (t *tx) insertEvent(ev ticket.Event) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	res, err := t.exec(stmtInsertEvent, ev.TicketID, ev.Seq, nullable(ev.CommandID), body)
+	// The caller is kept only with a command id: it is what the id is unique within.
+	var caller any
+	if ev.CommandID != "" {
+		caller = ev.Actor.ID
+	}
+	res, err := t.exec(stmtInsertEvent, ev.TicketID, ev.Seq, caller, nullable(ev.CommandID), body)
 	if err != nil {
 		return 0, err
 	}
 	if n, err := res.RowsAffected(); err != nil {
 		return 0, err
 	} else if n == 0 {
-		return 0, fmt.Errorf("%w: event %s#%d or command id %q exists", store.ErrConflict, ev.TicketID, ev.Seq, ev.CommandID)
+		return 0, fmt.Errorf("%w: event %s#%d, or %s's command id %q, exists", store.ErrConflict, ev.TicketID, ev.Seq, ev.Actor.ID, ev.CommandID)
 	}
 	return res.LastInsertId()
 }

@@ -82,7 +82,7 @@ func testNotFound(t *testing.T, f *fixture) {
 			assert.ErrorIs(t, err, store.ErrNotFound, "Tx.TicketIDByDedupKey, %s", when)
 			_, _, err = w.tx.TicketIDByIdempotencyKey("no-such-idempotency-key")
 			assert.ErrorIs(t, err, store.ErrNotFound, "Tx.TicketIDByIdempotencyKey, %s", when)
-			_, err = w.tx.EventByCommandID("no-such-command")
+			_, err = w.tx.EventByCommandID(agent.ID, "no-such-command")
 			assert.ErrorIs(t, err, store.ErrNotFound, "Tx.EventByCommandID, %s", when)
 			_, err = w.tx.OpenTicketIDByThreadKey("no-such-thread")
 			assert.ErrorIs(t, err, store.ErrNotFound, "Tx.OpenTicketIDByThreadKey, %s", when)
@@ -152,9 +152,9 @@ func testFailedWriteKeepsNothing(t *testing.T, f *fixture) {
 			{"TicketIDByIdempotencyKey", func() error { _, _, err := w.tx.TicketIDByIdempotencyKey("idem-rolled-back"); return err }},
 			{"TicketIDByDedupKey merged", func() error { _, err := w.tx.TicketIDByDedupKey("dk-merged-rolled-back"); return err }},
 			{"TicketIDByIdempotencyKey merged", func() error { _, _, err := w.tx.TicketIDByIdempotencyKey("idem-merged-rolled-back"); return err }},
-			{"EventByCommandID create", func() error { _, err := w.tx.EventByCommandID("cmd-create-rolled-back"); return err }},
-			{"EventByCommandID new", func() error { _, err := w.tx.EventByCommandID("cmd-assign-new-rolled-back"); return err }},
-			{"EventByCommandID old", func() error { _, err := w.tx.EventByCommandID("cmd-assign-old-rolled-back"); return err }},
+			{"EventByCommandID create", func() error { _, err := w.tx.EventByCommandID(agent.ID, "cmd-create-rolled-back"); return err }},
+			{"EventByCommandID new", func() error { _, err := w.tx.EventByCommandID(dispatcher.ID, "cmd-assign-new-rolled-back"); return err }},
+			{"EventByCommandID old", func() error { _, err := w.tx.EventByCommandID(dispatcher.ID, "cmd-assign-old-rolled-back"); return err }},
 		} {
 			assert.ErrorIs(t, lookup.fn(), store.ErrNotFound, "%s: a failed Write's keys must not be kept", lookup.name)
 		}
@@ -185,7 +185,7 @@ func testTxSeesOwnWrites(t *testing.T, f *fixture) {
 		assert.NoError(t, err, "Tx.TicketIDByIdempotencyKey after Insert")
 		assert.Equal(t, tk.ID, id, "Tx.TicketIDByIdempotencyKey after Insert")
 		assert.Equal(t, 0, source, "Tx.TicketIDByIdempotencyKey after Insert: the creating draft is source 0")
-		ev, err := w.tx.EventByCommandID("cmd-own-create")
+		ev, err := w.tx.EventByCommandID(agent.ID, "cmd-own-create")
 		if assert.NoError(t, err, "Tx.EventByCommandID after Insert") {
 			assertSameJSON(t, created, ev, "Tx.EventByCommandID after Insert, with the event's id")
 		}
@@ -198,7 +198,7 @@ func testTxSeesOwnWrites(t *testing.T, f *fixture) {
 		if assert.NoError(t, err, "Tx.Ticket after Append") {
 			assertSameJSON(t, next, got, "Tx.Ticket after Append")
 		}
-		ev, err = w.tx.EventByCommandID("cmd-own-assign")
+		ev, err = w.tx.EventByCommandID(dispatcher.ID, "cmd-own-assign")
 		if assert.NoError(t, err, "Tx.EventByCommandID after Append") {
 			assertSameJSON(t, assigned, ev, "Tx.EventByCommandID after Append, with the event's id")
 		}
@@ -229,8 +229,10 @@ func testEmptyKeysNeverConflict(t *testing.T, f *fixture) {
 		assert.ErrorIs(t, err, store.ErrNotFound, "TicketIDByDedupKey(\"\")")
 		_, _, err = w.tx.TicketIDByIdempotencyKey("")
 		assert.ErrorIs(t, err, store.ErrNotFound, "TicketIDByIdempotencyKey(\"\")")
-		_, err = w.tx.EventByCommandID("")
-		assert.ErrorIs(t, err, store.ErrNotFound, "EventByCommandID(\"\")")
+		_, err = w.tx.EventByCommandID(agent.ID, "")
+		assert.ErrorIs(t, err, store.ErrNotFound, "EventByCommandID(agent, \"\")")
+		_, err = w.tx.EventByCommandID("", "")
+		assert.ErrorIs(t, err, store.ErrNotFound, "EventByCommandID(\"\", \"\")")
 		_, err = w.tx.OpenTicketIDByThreadKey("")
 		assert.ErrorIs(t, err, store.ErrNotFound, "OpenTicketIDByThreadKey(\"\")")
 		return nil
@@ -345,7 +347,7 @@ func testInsertConflict(t *testing.T, f *fixture, c insertConflict) {
 			id, _, err = w.tx.TicketIDByIdempotencyKey(keys.idempotency)
 			assert.NoError(t, err)
 			assert.Equal(t, orig.ID, id, "the idempotency key must still lead to the original (%s)", where)
-			ev, err := w.tx.EventByCommandID(keys.command)
+			ev, err := w.tx.EventByCommandID(agent.ID, keys.command)
 			if assert.NoError(t, err) {
 				assert.Equal(t, orig.ID, ev.TicketID, "the command id must still lead to the original (%s)", where)
 			}
@@ -353,7 +355,7 @@ func testInsertConflict(t *testing.T, f *fixture, c insertConflict) {
 			assert.ErrorIs(t, err, store.ErrNotFound, "a conflicting Insert must not keep its dedup key (%s)", where)
 			_, _, err = w.tx.TicketIDByIdempotencyKey("other-" + keys.idempotency)
 			assert.ErrorIs(t, err, store.ErrNotFound, "a conflicting Insert must not keep its idempotency key (%s)", where)
-			_, err = w.tx.EventByCommandID("other-" + keys.command)
+			_, err = w.tx.EventByCommandID(agent.ID, "other-"+keys.command)
 			assert.ErrorIs(t, err, store.ErrNotFound, "a conflicting Insert must not keep its command id (%s)", where)
 			return nil
 		}))
@@ -426,7 +428,7 @@ func testAppendSeqTaken(t *testing.T, f *fixture) {
 			if assert.NoError(t, err) {
 				assertSameJSON(t, winner, got, "a conflicting Append must not change the ticket, even in its transaction")
 			}
-			_, err = w.tx.EventByCommandID(lateEvent.CommandID)
+			_, err = w.tx.EventByCommandID(lateEvent.Actor.ID, lateEvent.CommandID)
 			assert.ErrorIs(t, err, store.ErrNotFound, "a conflicting Append must not keep its command id")
 			_, _, err = w.act(other, assign(fmt.Sprintf("eng-other-%d", round), ""))
 			return err
@@ -444,10 +446,11 @@ func testAppendSeqTaken(t *testing.T, f *fixture) {
 	}
 }
 
-// testAppendCommandIDTaken: a command id is used once in the whole store.
+// testAppendCommandIDTaken: a command id is used once per caller (the event's actor), across
+// the whole store; another caller may use the same id, and each finds their own event by it.
 func testAppendCommandIDTaken(t *testing.T, f *fixture) {
-	tks := f.mustCreate(draft("空压机异响"), draft("冷却水泵漏水"))
-	a, b := tks[0].ID, tks[1].ID
+	tks := f.mustCreate(draft("空压机异响"), draft("冷却水泵漏水"), draft("注塑机温控报警"))
+	a, b, c := tks[0].ID, tks[1].ID, tks[2].ID
 	var created ticket.Event
 	require.NoError(t, f.write(func(w *writer) error {
 		var err error
@@ -465,14 +468,16 @@ func testAppendCommandIDTaken(t *testing.T, f *fixture) {
 		name, ticketID, commandID string
 		cmd                       ticket.Command
 	}{
-		{"same ticket", a, "cmd-a", accept("eng-li")},
+		{"same ticket", a, "cmd-a", assign("eng-li", "suzhou-b")},
 		{"other ticket", b, "cmd-a", assign("eng-zhao", "")},
-		{"a creation's command id", b, "cmd-create", assign("eng-zhao", "")},
+		{"a creation's command id", b, "cmd-create", reject("重复报修")},
 	} {
+		require.Equal(t, c.cmd.Actor, map[string]ticket.Actor{"cmd-a": dispatcher, "cmd-create": agent}[c.commandID],
+			"%s: the suite meant the same caller to reuse the id", c.name)
 		before, beforeEvents := f.want(c.ticketID)
 		require.NoError(t, f.write(func(w *writer) error {
 			_, _, err := w.act(c.ticketID, withID(c.cmd, c.commandID))
-			assert.ErrorIs(t, err, store.ErrConflict, "%s: Append reusing command id %s", c.name, c.commandID)
+			assert.ErrorIs(t, err, store.ErrConflict, "%s: Append reusing %s's command id %s", c.name, c.cmd.Actor.ID, c.commandID)
 			got, err := w.tx.Ticket(c.ticketID)
 			if assert.NoError(t, err) {
 				assertSameJSON(t, before, got, "%s: a conflicting Append must not change the ticket", c.name)
@@ -486,13 +491,28 @@ func testAppendCommandIDTaken(t *testing.T, f *fixture) {
 		assert.Len(t, evs, len(beforeEvents)+1, "%s: only the Append under the fresh id is kept", c.name)
 	}
 
+	// Other callers' ids are their own, though they spell the same.
+	var accepted, escalated ticket.Event
 	require.NoError(t, f.write(func(w *writer) error {
-		for _, want := range []ticket.Event{assigned, created} {
-			got, err := w.tx.EventByCommandID(want.CommandID)
-			if assert.NoError(t, err, "EventByCommandID(%s)", want.CommandID) {
-				assertSameJSON(t, want, got, "EventByCommandID(%s) must return the first event, with its id", want.CommandID)
+		var err error
+		if _, accepted, err = w.act(a, withID(accept("eng-li"), "cmd-a")); err != nil {
+			return fmt.Errorf("an engineer's cmd-a after the dispatcher's: %w", err)
+		}
+		if _, escalated, err = w.act(c, withID(escalate("客户投诉"), "cmd-create")); err != nil {
+			return fmt.Errorf("a supervisor's cmd-create after the agent's: %w", err)
+		}
+		return nil
+	}))
+
+	require.NoError(t, f.write(func(w *writer) error {
+		for _, want := range []ticket.Event{assigned, created, accepted, escalated} {
+			got, err := w.tx.EventByCommandID(want.Actor.ID, want.CommandID)
+			if assert.NoError(t, err, "EventByCommandID(%s, %s)", want.Actor.ID, want.CommandID) {
+				assertSameJSON(t, want, got, "EventByCommandID(%s, %s) must return that caller's first event, with its id", want.Actor.ID, want.CommandID)
 			}
 		}
+		_, err := w.tx.EventByCommandID(qa.ID, "cmd-a")
+		assert.ErrorIs(t, err, store.ErrNotFound, "a caller who never sent cmd-a must not find another's")
 		return nil
 	}))
 }
@@ -519,7 +539,7 @@ func testFailedAppendWritesNothing(t *testing.T, f *fixture) {
 		assert.NotEqual(t, ghost.ID, e.TicketID, "a failed Append must not show in EventsAfter")
 	}
 	require.NoError(t, f.write(func(w *writer) error {
-		_, err := w.tx.EventByCommandID("cmd-ghost")
+		_, err := w.tx.EventByCommandID(dispatcher.ID, "cmd-ghost")
 		assert.ErrorIs(t, err, store.ErrNotFound, "a failed Append must not keep its command id")
 		return nil
 	}))
