@@ -85,12 +85,13 @@ type HTTPReceiver interface {
 	http.Handler
 }
 
-// OpenIntake is implemented by every connector that takes input from the network (HTTP
-// intake, callbacks, an embedded broker). It names each way in where a caller does not prove who
-// it is (no signature, token, or secret in the callback URL), as errors from Conf.Errorf at the
-// key that would close it (so that validate reports them at file:line). gongdan refuses to
-// serve such a connector on an address other than loopback (DESIGN.md §11, docs/SECURITY.md).
-// An empty result: every way in is authenticated.
+// OpenIntake is implemented by every connector that takes input through gongdan's HTTP server
+// (server.http: /ingest/{name}, /wechat/{name}). It names each way in where a caller does not
+// prove who it is (no signature, token, or secret in the callback URL), as errors from
+// Conf.Errorf at the key that would close it, so that validate reports them at file:line.
+// gongdan refuses to serve such a connector on an address other than loopback (DESIGN.md §11,
+// docs/SECURITY.md). An empty result: every way in is authenticated. A connector with a
+// listener of its own (an embedded broker) checks that listener's address in Validate.
 type OpenIntake interface {
 	OpenIntake() []error
 }

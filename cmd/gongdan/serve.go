@@ -85,9 +85,17 @@ func serve(args []string, stderr io.Writer) error {
 	if !config.IsLoopback(cfg.Server.HTTP) && !hasRealTokens(cfg) {
 		return userError(fmt.Errorf("refusing to listen on %q with demo tokens (or no tokens); set real tokens in server.tokens, or listen on 127.0.0.1", cfg.Server.HTTP))
 	}
+	if err := checkExposure(cfg, cfg.Server.HTTP); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(*dataDir, 0o750); err != nil {
 		return userError(fmt.Errorf("--data %s: %w", *dataDir, err))
 	}
+	lock, err := lockDataDir(*dataDir)
+	if err != nil {
+		return userError(err)
+	}
+	defer lock.release()
 	cfg.ResolvePaths(*dataDir)
 
 	log, err := logging.New(os.Stderr, cfg.Server.Log.Format, cfg.Server.Log.Level)
@@ -177,8 +185,11 @@ func checkAvailable(cfg *config.Config) error {
 }
 
 // checkReferences checks the keys by which a connector names another: a WeChat callback's
-// screenshots_to must name an ocr connector of the config.
+// screenshots_to must name an ocr connector of the config, trust.threads_of other connectors.
 func checkReferences(cfg *config.Config) error {
+	if err := checkThreadsOf(cfg); err != nil {
+		return err
+	}
 	var ocrs []string
 	byName := map[string]string{}
 	for _, c := range cfg.Connectors {
@@ -243,6 +254,10 @@ func validate(args []string, stdout, stderr io.Writer) error {
 	}
 	cfg, err := loadConfig(*configPath)
 	if err != nil {
+		return err
+	}
+	// As serve would refuse it, with the address the config gives (serve --http may differ).
+	if err := checkExposure(cfg, cfg.Server.HTTP); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s: ok\n", configName(cfg))

@@ -55,8 +55,10 @@ type stack struct {
 
 // openStack builds the stack from a checked config whose paths are resolved. On error,
 // whatever was opened is closed again.
-func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometheus.Registry) (s *stack, err error) {
-	s = &stack{log: log}
+func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometheus.Registry) (_ *stack, err error) {
+	// Closed through this variable, not the named result: `return nil, err` clears that, and
+	// the deferred close would run on nil.
+	s := &stack{log: log}
 	defer func() {
 		if err != nil {
 			s.close(context.Background())

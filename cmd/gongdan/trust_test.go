@@ -1,0 +1,182 @@
+package main
+
+import (
+	"encoding/json"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/silenceper/wechat/v2/util"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"gongdan/core/ticket"
+	"gongdan/pipeline/deadletter"
+)
+
+// TestADraftWebhookSpeaksOnlyForItself replays the probe's four attacks through the unsigned
+// draft webhook of a real server (issue 17): none reaches the WeChat customer's ticket, the
+// CRM's order, or the customer's WeChat. On the code before the trust model, the first
+// resolved the customer's in-progress ticket, the second added to it, the third made the real
+// CRM order vanish as a duplicate, and the fourth made a ticket that claimed to come from WeChat.
+func TestADraftWebhookSpeaksOnlyForItself(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server process")
+	}
+	const (
+		token  = "spamtest"
+		appID  = "wx2c2769f8efd9abc2"
+		aesKey = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+		openID = "oyORnuP8q7ou2gfYjqLzSIWZf0rs"
+		admin  = "test-admin-token-0123456789"
+		eng    = "test-eng-token-0123456789"
+	)
+	t.Setenv("GONGDAN_TEST_WX_TOKEN", token)
+	t.Setenv("GONGDAN_TEST_WX_AES_KEY", aesKey)
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	cfg := strings.Replace(configText(addr), "    - {token: test-super-token-0123456789, actor: sup-1, role: supervisor}\n",
+		"    - {token: test-super-token-0123456789, actor: sup-1, role: supervisor}\n    - {token: "+eng+", actor: eng-li, role: engineer}\n", 1) +
+		`  - name: gzh
+    type: wechat.officialaccount
+    app_id: ` + appID + `
+    token: "${GONGDAN_TEST_WX_TOKEN}"
+    encoding_aes_key: "${GONGDAN_TEST_WX_AES_KEY}"
+    timestamp_skew: 0s
+`
+	path := filepath.Join(dir, "gongdan.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
+	srv := startChild(t, "serve", "--config", path, "--data", dir)
+	srv.waitReady(addr)
+
+	// The customer writes in through WeChat (Tencent's signed sample), and an engineer starts work.
+	q := url.Values{"signature": {util.Signature(token, "1409735669", "1320562132")}, "timestamp": {"1409735669"}, "nonce": {"1320562132"},
+		"openid": {openID}, "encrypt_type": {"aes"}, "msg_signature": {"5d197aaffba7e9b25a30732f161a50dee96bd5fa"}}
+	body := `<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName><Encrypt><![CDATA[hyzAe4OzmOMbd6TvGdIOO6uBmdJoD0Fk53REIHvxYtJlE2B655HuD0m8KUePWB3+LrPXo87wzQ1QLvbeUgmBM4x6F8PGHQHFVAFmOD2LdJF9FrXpbUAh0B5GIItb52sn896wVsMSHGuPE328HnRGBcrS7C41IzDWyWNlZkyyXwon8T332jisa+h6tEDYsVticbSnyU8dKOIbgU6ux5VTjg3yt+WGzjlpKn6NPhRjpA912xMezR4kw6KWwMrCVKSVCZciVGCgavjIQ6X8tCOp3yZbGpy0VxpAe+77TszTfRd5RJSVO/HTnifJpXgCSUdUue1v6h0EIBYYI1BD1DlD+C0CR8e6OewpusjZ4uBl9FyJvnhvQl+q5rv1ixrcpCumEPo5MJSgM9ehVsNPfUM669WuMyVWQLCzpu9GhglF2PE=]]></Encrypt></xml>`
+	status, answer, err := call("POST", srv.url+"/wechat/gzh?"+q.Encode(), "", body)
+	require.NoError(t, err)
+	require.Equal(t, 200, status, string(answer))
+	tickets := func() []ticket.Ticket {
+		st, b, err := call("GET", srv.url+"/api/v1/tickets", admin, "")
+		var page struct{ Tickets []ticket.Ticket }
+		if err != nil || st != 200 || json.Unmarshal(b, &page) != nil {
+			return nil
+		}
+		return page.Tickets
+	}
+	require.Eventually(t, func() bool { return len(tickets()) == 1 }, time.Minute, 50*time.Millisecond)
+	victim := tickets()[0]
+	require.Equal(t, "gzh/wechat:gzh:"+openID, victim.ThreadKey)
+	act := func(tok, action, data string) {
+		t.Helper()
+		st, b, err := call("POST", srv.url+"/api/v1/tickets/"+victim.ID+"/actions/"+action, tok, `{"data":`+data+`}`)
+		require.NoError(t, err)
+		require.Equal(t, 200, st, "%s: %s", action, b)
+	}
+	act(admin, "assign", `{"assignee":"eng-li"}`)
+	act(eng, "accept", `{}`)
+	act(eng, "start", `{}`)
+
+	// 1 and 2: the customer's thread, as stored now and as it was written before namespaces,
+	// with and without intent resolve; 3: the CRM's dedup key first; 4: WeChat's source.
+	attacks := []string{
+		`{"thread_key":"gzh/wechat:gzh:` + openID + `","intent":"resolve","title":"已修好","description":"根因：客户误操作"}`,
+		`{"thread_key":"wechat:gzh:` + openID + `","intent":"resolve","title":"已修好"}`,
+		`{"thread_key":"gzh/wechat:gzh:` + openID + `","title":"补充：其实没坏"}`,
+		`{"dedup_key":"crm/424242","title":"抢先占用订单号"}`,
+		`{"source":{"connector":"gzh","type":"wechat.officialaccount"},"customer":{"wechat_openid":"` + openID + `"},"title":"冒充微信"}`,
+	}
+	for _, a := range attacks {
+		st, b, err := call("POST", srv.url+"/ingest/hooks", "", a)
+		require.NoError(t, err)
+		require.Equal(t, 202, st, string(b))
+	}
+	// The real CRM order arrives after the forged key.
+	st, b, err := call("POST", srv.url+"/ingest/crm", "", `{"order_id": 424242, "subject": "冷库压缩机停机"}`)
+	require.NoError(t, err)
+	require.Equal(t, 202, st, string(b))
+
+	// Two intents refused as dead letters, with the reason; four tickets: the customer's, the
+	// webhook's two drafts without intent, and the CRM's.
+	var dls deadletter.Page
+	require.Eventually(t, func() bool {
+		st, b, err := call("GET", srv.url+"/api/v1/deadletters", admin, "")
+		return err == nil && st == 200 && json.Unmarshal(b, &dls) == nil && len(dls.DeadLetters) == 2 && len(tickets()) == 5
+	}, time.Minute, 50*time.Millisecond, "dead letters and tickets: %+v", dls)
+	for _, dl := range dls.DeadLetters {
+		assert.Equal(t, "hooks", dl.Connector)
+		assert.Contains(t, dl.Error, "connector hooks may not send drafts of intent resolve")
+	}
+
+	byTitle := map[string]ticket.Ticket{}
+	for _, tk := range tickets() {
+		byTitle[tk.Title] = tk
+	}
+	got := byTitle[victim.Title]
+	assert.Equal(t, victim.ID, got.ID)
+	assert.Equal(t, ticket.StateInProgress, got.State, "the customer's ticket is not resolved by the webhook")
+	assert.Len(t, got.Sources, 1, "nothing was added to the customer's conversation")
+	assert.Nil(t, got.Resolution)
+
+	crm := byTitle["冷库压缩机停机"]
+	assert.Equal(t, "crm/424242", crm.Sources[0].DedupKey, "the real CRM order made its ticket")
+	assert.Equal(t, "hooks/crm/424242", byTitle["抢先占用订单号"].Sources[0].DedupKey)
+
+	added := byTitle["补充：其实没坏"]
+	assert.Equal(t, "hooks/gzh/wechat:gzh:"+openID, added.ThreadKey, "a thread of the webhook's own")
+
+	forged := byTitle["冒充微信"]
+	assert.Equal(t, "hooks", forged.Sources[0].Source.Connector, "the pipeline, not the payload, names the source")
+	assert.Equal(t, "webhook", forged.Sources[0].Source.Type)
+
+	// The audit trail names the connector that opened each ticket.
+	st, b, err = call("GET", srv.url+"/api/v1/tickets/"+forged.ID+"/events", admin, "")
+	require.NoError(t, err)
+	require.Equal(t, 200, st)
+	var evs struct{ Events []ticket.Event }
+	require.NoError(t, json.Unmarshal(b, &evs), string(b))
+	require.NotEmpty(t, evs.Events)
+	assert.Equal(t, "connector:hooks", evs.Events[0].Actor.ID)
+}
+
+// TestASecondServerOnTheSameDataSaysWhoHasIt: a second serve on a data directory in use
+// exits 1 naming the first one's pid, instead of panicking (as every start-up error after the
+// store opened did); so does a store.path that is a directory.
+func TestASecondServerOnTheSameDataSaysWhoHasIt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts server processes")
+	}
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	path := writeConfig(t, dir, addr)
+	first := startChild(t, "serve", "--config", path, "--data", dir)
+	first.waitReady(addr)
+
+	second := startChild(t, "serve", "--config", path, "--data", dir, "--http", freeAddr(t))
+	err := second.cmd.Wait()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee, "the second server must not run; its log:\n%s", second.logs)
+	assert.Equal(t, 1, ee.ExitCode(), second.logs.String())
+	assert.Contains(t, second.logs.String(), "is in use by another gongdan (pid "+strconv.Itoa(first.cmd.Process.Pid)+")")
+	assert.NotContains(t, second.logs.String(), "panic")
+
+	// The first is unharmed.
+	st, _, err := call("GET", first.url+"/readyz", "", "")
+	require.NoError(t, err)
+	assert.Equal(t, 200, st)
+
+	// A store.path that is a directory: a clear error, exit 1.
+	other := t.TempDir()
+	require.NoError(t, os.Mkdir(filepath.Join(other, "gongdan.db"), 0o750))
+	bad := startChild(t, "serve", "--config", path, "--data", other, "--http", freeAddr(t))
+	err = bad.cmd.Wait()
+	require.ErrorAs(t, err, &ee, bad.logs.String())
+	assert.Equal(t, 1, ee.ExitCode(), bad.logs.String())
+	assert.Contains(t, bad.logs.String(), "store.path")
+	assert.NotContains(t, bad.logs.String(), "panic")
+}
