@@ -236,9 +236,47 @@ func (s *Server) auth(roles []ticket.Role, h http.HandlerFunc) http.Handler {
 			writeProblem(w, r, newProblem(http.StatusForbidden, "forbidden", fmt.Sprintf("role %s may not use %s", tok.Actor.Role, r.Pattern)))
 			return
 		}
+		if id, ok := ticketOfRoute(r); ok && tok.Actor.Role == ticket.RoleCustomer {
+			if err := s.checkOwner(r, id, tok.Actor); err != nil {
+				s.fail(w, r, err)
+				return
+			}
+		}
 		h(w, r.WithContext(context.WithValue(r.Context(), actorKey, tok.Actor)))
 	})
 }
+
+// ticketRoutes is the prefix of every route about one ticket, whose {id} is the ticket's.
+const ticketRoutes = "/api/v1/tickets/{id}"
+
+// ticketOfRoute returns the ticket id of a route about one ticket (its pattern's path is or
+// starts with ticketRoutes).
+func ticketOfRoute(r *http.Request) (string, bool) {
+	_, path, _ := strings.Cut(r.Pattern, " ")
+	if path != ticketRoutes && !strings.HasPrefix(path, ticketRoutes+"/") {
+		return "", false
+	}
+	return r.PathValue("id"), true
+}
+
+// checkOwner refuses customer a's request about ticket id unless the ticket is theirs. It runs
+// for every route about one ticket (reads, actions, and whatever comes next) before the
+// handler, so nothing about another customer's ticket (its state, version, whether it is
+// frozen, a command id sent to it) can show: a foreign ticket fails exactly as a missing one,
+// with the error the engine gives for a missing ticket.
+func (s *Server) checkOwner(r *http.Request, id string, a ticket.Actor) error {
+	t, err := s.opts.Store.Ticket(r.Context(), id)
+	if err == nil && !t.OwnedBy(a) {
+		err = store.ErrNotFound
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return ticketNotFound(id)
+	}
+	return err
+}
+
+// ticketNotFound is the error for a ticket that does not exist, or that a customer may not see.
+func ticketNotFound(id string) error { return fmt.Errorf("ticket %s: %w", id, engine.ErrNotFound) }
 
 func fromLoopback(r *http.Request) bool {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
@@ -285,12 +323,10 @@ func (s *Server) createTicket(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getTicket(w http.ResponseWriter, r *http.Request) {
+	// auth has refused a customer a ticket that is not theirs
 	t, err := s.opts.Store.Ticket(r.Context(), r.PathValue("id"))
-	if a := actorOf(r); err == nil && a.Role == ticket.RoleCustomer && !t.OwnedBy(a) {
-		err = store.ErrNotFound // say nothing of other customers' tickets
-	}
 	if errors.Is(err, store.ErrNotFound) {
-		err = fmt.Errorf("ticket %s: %w", r.PathValue("id"), engine.ErrNotFound)
+		err = ticketNotFound(r.PathValue("id"))
 	}
 	if err != nil {
 		s.fail(w, r, err)
@@ -341,7 +377,7 @@ func (s *Server) doAction(w http.ResponseWriter, r *http.Request) {
 func (s *Server) ticketEvents(w http.ResponseWriter, r *http.Request) {
 	evs, err := s.opts.Store.Events(r.Context(), r.PathValue("id"))
 	if errors.Is(err, store.ErrNotFound) {
-		err = fmt.Errorf("ticket %s: %w", r.PathValue("id"), engine.ErrNotFound)
+		err = ticketNotFound(r.PathValue("id"))
 	}
 	if err != nil {
 		s.fail(w, r, err)

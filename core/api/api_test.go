@@ -249,9 +249,9 @@ func TestReplayedCommandReturnsTheSameAnswer(t *testing.T) {
 	var trail struct{ Events []ticket.Event }
 	require.NoError(t, json.Unmarshal(c.do("GET", "/api/v1/tickets/"+id+"/events", "tok-sup", "").body, &trail))
 	assert.Len(t, trail.Events, 4)
-	p := requireProblem(t, c.act(id, "resolve", "tok-eng", `{"data":{"root_cause":"x"},"command_id":"cmd-42"}`), 422, "command-id-reused")
+	// the same caller's id with another request is refused
+	p := requireProblem(t, c.act(id, "assign", "tok-disp", `{"data":{"assignee":"eng-zhao"},"command_id":"cmd-42"}`), 422, "command-id-reused")
 	assert.Equal(t, "command_id", p["field"])
-	requireProblem(t, c.act(id, "assign", "tok-disp", `{"data":{"assignee":"eng-zhao"},"command_id":"cmd-42"}`), 422, "command-id-reused")
 	// the same request, its JSON spaced differently, is a replay
 	again = c.act(id, "assign", "tok-disp", `{ "data": { "assignee": "eng-li" }, "command_id": "cmd-42" }`)
 	require.Equal(t, 200, again.status, string(again.body))
@@ -443,12 +443,21 @@ func TestCustomersSeeOnlyTheirOwnTickets(t *testing.T) {
 	requireProblem(t, c.do("GET", "/api/v1/tickets/"+theirs, "tok-cust", ""), 404, "not-found")
 }
 
-func TestReplayByAnotherCallerIsRefused(t *testing.T) {
+// TestCommandIDsBelongToTheirCaller: another caller's request under the same command id is
+// theirs, not a replay of the first caller's, and the first caller's replay still answers the
+// first result (issue 17; before, ids were one namespace and the second caller got 422).
+func TestCommandIDsBelongToTheirCaller(t *testing.T) {
 	c := newServer(t)
 	id := c.create()["id"].(string)
 	body := `{"data":{"assignee":"eng-li"},"command_id":"shared-id"}`
-	require.Equal(t, 200, c.act(id, "assign", "tok-disp", body).status)
-	requireProblem(t, c.act(id, "assign", "tok-sup", body), 422, "command-id-reused")
+	first := c.act(id, "assign", "tok-disp", body)
+	require.Equal(t, 200, first.status)
+	r := c.act(id, "assign", "tok-sup", body)
+	require.Equal(t, 200, r.status, string(r.body))
+	assert.Equal(t, float64(3), r.json(t)["version"], "the supervisor's assign is a new command")
+	again := c.act(id, "assign", "tok-disp", body)
+	require.Equal(t, 200, again.status, string(again.body))
+	assert.JSONEq(t, string(first.body), string(again.body), "the dispatcher's replay answers the first result")
 	// Idempotency-Keys belong to their caller: the same key from two callers makes two tickets.
 	a := c.do("POST", "/api/v1/tickets", "tok-agent", draftJSON, "Idempotency-Key", "k")
 	b := c.do("POST", "/api/v1/tickets", "tok-disp", draftJSON, "Idempotency-Key", "k")

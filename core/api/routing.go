@@ -32,7 +32,7 @@ type routingRecord struct {
 func (s *Server) ticketRouting(w http.ResponseWriter, r *http.Request) {
 	recs, err := s.opts.Engine.RoutingDecisions(r.Context(), r.PathValue("id"))
 	if errors.Is(err, engine.ErrNotFound) {
-		err = fmt.Errorf("ticket %s: %w", r.PathValue("id"), engine.ErrNotFound)
+		err = ticketNotFound(r.PathValue("id"))
 	}
 	if err != nil {
 		s.fail(w, r, err)

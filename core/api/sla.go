@@ -2,7 +2,6 @@ package api
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 
 	"gongdan/core/engine"
@@ -22,7 +21,7 @@ func (s *Server) routeSLA(mux *http.ServeMux, staff []ticket.Role) {
 func (s *Server) ticketSLA(w http.ResponseWriter, r *http.Request) {
 	v, err := s.opts.Engine.SLA(r.Context(), r.PathValue("id"))
 	if errors.Is(err, engine.ErrNotFound) {
-		err = fmt.Errorf("ticket %s: %w", r.PathValue("id"), engine.ErrNotFound)
+		err = ticketNotFound(r.PathValue("id"))
 	}
 	if err != nil {
 		s.fail(w, r, err)

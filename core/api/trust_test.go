@@ -1,0 +1,118 @@
+package api_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"gongdan/core/ticket"
+)
+
+// TestCustomerLearnsNothingOfOthersTickets (issue 17): a customer probing another customer's
+// ticket, through every action and every read about one ticket, gets byte for byte the answer
+// a ticket that does not exist gets (status, type, body; the ticket id aside), whatever the
+// ticket's state, version or frozen flag and whatever the body sends. Before, the action
+// endpoint checked role, then state, then ownership: 409 "cannot confirm a ticket in state
+// assigned", 409 "is at version 2" and 423 "frozen" told a stranger what 404 hid.
+func TestCustomerLearnsNothingOfOthersTickets(t *testing.T) {
+	c := newServer(t)
+	create := func(customer string) string {
+		t.Helper()
+		r := c.do("POST", "/api/v1/tickets", "tok-agent", strings.Replace(draftJSON, `"id":"cust-wang"`, `"id":"`+customer+`"`, 1))
+		require.Equal(t, http.StatusCreated, r.status, string(r.body))
+		return r.json(t)["id"].(string)
+	}
+	must := func(id, action, token, body string) {
+		t.Helper()
+		r := c.act(id, action, token, body)
+		require.Equal(t, http.StatusOK, r.status, "%s %s: %s", action, id, r.body)
+	}
+	assign := `{"data":{"assignee":"eng-li"}}`
+	foreign := map[string]string{"new": create("cust-zhang")}
+	foreign["assigned"] = create("cust-zhang")
+	must(foreign["assigned"], "assign", "tok-disp", assign)
+	foreign["frozen"] = create("cust-zhang")
+	for range ticket.RollbackLimit {
+		must(foreign["frozen"], "assign", "tok-disp", assign)
+		must(foreign["frozen"], "decline", "tok-eng", `{"data":{"reason_code":"too_far"}}`)
+	}
+	require.Equal(t, true, c.do("GET", "/api/v1/tickets/"+foreign["frozen"], "tok-admin", "").json(t)["frozen"], "the test meant it frozen")
+	foreign["resolved"] = create("cust-zhang")
+	must(foreign["resolved"], "assign", "tok-disp", assign)
+	must(foreign["resolved"], "accept", "tok-eng", "")
+	must(foreign["resolved"], "start", "tok-eng", "")
+	must(foreign["resolved"], "resolve", "tok-eng", `{"data":{"root_cause":"按钮触点氧化"}}`)
+	const missing = "GD-20990101-000001" // as long as a real id, so bodies line up
+
+	// answer is what the probe sees: status, content type and body, with the probed id as {id}
+	// (the request id is the same for both: the client sends it).
+	answer := func(method, id, suffix, body string) string {
+		t.Helper()
+		r := c.do(method, "/api/v1/tickets/"+id+suffix, "tok-cust", body, "X-Request-ID", "probe")
+		return r.header.Get("Content-Type") + " " + http.StatusText(r.status) + " " + strings.ReplaceAll(string(r.body), id, "{id}")
+	}
+	type probe struct{ method, suffix, body string }
+	var probes []probe
+	for _, suffix := range []string{"", "/events", "/routing", "/sla"} {
+		probes = append(probes, probe{"GET", suffix, ""})
+	}
+	actions := append([]string{"no-such-action"}, func() (names []string) {
+		for _, a := range ticket.Actions {
+			names = append(names, string(a))
+		}
+		return names
+	}()...)
+	for _, action := range actions {
+		for _, body := range []string{``, `{}`, `{"expected_version":1}`, `{"expected_version":99}`, `{"command_id":"probe-1"}`,
+			`{"reason":"看看","data":{"solved":true,"timeliness":5,"professionalism":5}}`, `{"no_such_field":1}`} {
+			probes = append(probes, probe{"POST", "/actions/" + action, body})
+		}
+	}
+	for _, p := range probes {
+		want := answer(p.method, missing, p.suffix, p.body)
+		for state, id := range foreign {
+			assert.Equal(t, want, answer(p.method, id, p.suffix, p.body), "%s %s %s on a foreign %s ticket", p.method, p.suffix, p.body, state)
+		}
+	}
+
+	// The same probes told the truth about the customer's own ticket, so the comparison above
+	// compared something.
+	own := create("cust-wang")
+	r := c.act(own, "confirm", "tok-cust", `{"data":{"solved":true,"timeliness":5,"professionalism":5}}`)
+	requireProblem(t, r, http.StatusConflict, "illegal-transition")
+	r = c.do("GET", "/api/v1/tickets/"+own, "tok-cust", "")
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	// Nothing was written to the foreign tickets.
+	for state, id := range foreign {
+		evs := c.do("GET", "/api/v1/tickets/"+id+"/events", "tok-admin", "").json(t)["events"].([]any)
+		last := evs[len(evs)-1].(map[string]any)
+		assert.NotEqual(t, "cust-wang", last["actor"].(map[string]any)["id"], "%s: a probe wrote an event", state)
+	}
+}
+
+// TestCommandIDsPerCallerAndAfterRole (issue 17): an engineer's command id does not block a
+// dispatcher's same id; and an engineer resending their id with an action their role may never
+// do is refused for the role (403), not told the id was used (422), which looked the id up
+// before asking who sends it.
+func TestCommandIDsPerCallerAndAfterRole(t *testing.T) {
+	c := newServer(t)
+	a := c.create()["id"].(string)
+	b := c.create()["id"].(string)
+	require.Equal(t, http.StatusOK, c.act(a, "assign", "tok-disp", `{"data":{"assignee":"eng-li"}}`).status)
+	accepted := c.act(a, "accept", "tok-eng", `{"command_id":"as-1"}`)
+	require.Equal(t, http.StatusOK, accepted.status, string(accepted.body))
+
+	r := c.act(b, "assign", "tok-disp", `{"data":{"assignee":"eng-li"},"command_id":"as-1"}`)
+	require.Equal(t, http.StatusOK, r.status, "the dispatcher's as-1 after the engineer's: %s", r.body)
+	assert.Equal(t, "assigned", r.json(t)["state"])
+
+	p := requireProblem(t, c.act(a, "assign", "tok-eng", `{"data":{"assignee":"eng-li"},"command_id":"as-1"}`), http.StatusForbidden, "forbidden")
+	assert.Contains(t, p["detail"], "role engineer may not assign")
+
+	again := c.act(a, "accept", "tok-eng", `{"command_id":"as-1"}`)
+	require.Equal(t, http.StatusOK, again.status, string(again.body))
+	assert.JSONEq(t, string(accepted.body), string(again.body), "the engineer's replay answers the first result")
+}
