@@ -1,0 +1,226 @@
+package intakeauth
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"gongdan/connectors"
+	"gongdan/problem"
+)
+
+// FieldBudget is the key of an intake's budget.
+const FieldBudget = "budget"
+
+const (
+	fieldRequestsPerMinute = "requests_per_minute"
+	fieldBytesPerMinute    = "bytes_per_minute"
+	fieldConcurrent        = "concurrent"
+)
+
+// BudgetDefaults are a connector's defaults for its budget, and how its docs name requests.
+type BudgetDefaults struct {
+	RequestsPerMinute int
+	BytesPerMinute    int
+	Concurrent        int
+	// What names the requests ("uploads").
+	What string
+}
+
+// BudgetField is the key budget, for a connector spec's Fields.
+func BudgetField(d BudgetDefaults) connectors.Field {
+	return connectors.Field{
+		Name: FieldBudget, Kind: connectors.KindObject,
+		Description: "How much one source may send: its token's name when it sends one, else its address. Each source has a bucket of " +
+			"requests and one of bytes, filled again over a minute; a request over what is left is answered 429 with Retry-After, " +
+			"one larger than a whole minute's bytes 413. Beyond concurrent " + d.What + " at once, 503 with Retry-After. Nothing of a " +
+			"refused request is kept.",
+		Fields: []connectors.Field{
+			{Name: fieldRequestsPerMinute, Kind: connectors.KindInt, Default: d.RequestsPerMinute, Min: connectors.Bound(1), Max: connectors.Bound(100_000),
+				Description: "The " + d.What + " one source may send a minute (and at once, after a quiet minute)."},
+			{Name: fieldBytesPerMinute, Kind: connectors.KindInt, Default: d.BytesPerMinute, Min: connectors.Bound(1 << 20), Max: connectors.Bound(1 << 30),
+				Description: "The bytes one source may send a minute (and at once, after a quiet minute); it also bounds one request."},
+			{Name: fieldConcurrent, Kind: connectors.KindInt, Default: d.Concurrent, Min: connectors.Bound(1), Max: connectors.Bound(256),
+				Description: "The " + d.What + " taken at once, from all sources together: it bounds the memory and temporary disk they hold."},
+		},
+	}
+}
+
+// maxSources bounds the sources whose buckets are kept: beyond it, idle ones (their buckets
+// full again) are dropped, then any.
+const maxSources = 10_000
+
+// Budget meters one connector's intake by source. Safe for concurrent use.
+type Budget struct {
+	requests, bytes int // per minute, and the buckets' sizes
+	slots           chan struct{}
+
+	mu      sync.Mutex
+	sources map[string]*buckets
+	refused map[string]int64
+}
+
+type buckets struct{ requests, bytes *rate.Limiter }
+
+// NewBudget reads conf's budget (conf's spec must have BudgetField(d)).
+func NewBudget(conf *connectors.Conf, d BudgetDefaults) *Budget {
+	b := &Budget{requests: d.RequestsPerMinute, bytes: d.BytesPerMinute, sources: map[string]*buckets{}, refused: map[string]int64{}}
+	concurrent := d.Concurrent
+	if o := conf.Object(FieldBudget); o != nil {
+		b.requests, b.bytes, concurrent = o.Int(fieldRequestsPerMinute), o.Int(fieldBytesPerMinute), o.Int(fieldConcurrent)
+	}
+	b.slots = make(chan struct{}, concurrent)
+	return b
+}
+
+// BytesPerMinute is the bytes one source may send a minute, and so the largest request.
+func (b *Budget) BytesPerMinute() int64 { return int64(b.bytes) }
+
+// Admit takes a request of size bytes (-1: not known yet, see Meter) from source at now: a
+// slot among the concurrent ones, one request and size bytes of the source's buckets. release
+// frees the slot once the request is answered. A problem is the answer to give instead (its
+// Retry-After is set on rw).
+func (b *Budget) Admit(rw http.ResponseWriter, source string, size int64, now time.Time) (release func(), _ *problem.Problem) {
+	if size > int64(b.bytes) {
+		return nil, b.refuse("over_size", problem.New(http.StatusRequestEntityTooLarge, "payload-too-large",
+			fmt.Sprintf("the request is %d bytes, more than one source may send in a minute (budget.bytes_per_minute %d): send fewer files at once", size, b.bytes)))
+	}
+	select {
+	case b.slots <- struct{}{}:
+	default:
+		rw.Header().Set("Retry-After", "1")
+		return nil, b.refuse("busy", problem.New(http.StatusServiceUnavailable, "unavailable",
+			fmt.Sprintf("%d requests are being taken at once already (budget.concurrent); retry in a moment", cap(b.slots))))
+	}
+	release = func() { <-b.slots }
+	bk := b.source(source, now)
+	req := bk.requests.ReserveN(now, 1)
+	wait := req.DelayFrom(now)
+	var byt *rate.Reservation
+	if size > 0 {
+		byt = bk.bytes.ReserveN(now, int(size))
+		wait = max(wait, byt.DelayFrom(now))
+	}
+	if wait > 0 {
+		req.CancelAt(now)
+		if byt != nil {
+			byt.CancelAt(now)
+		}
+		release()
+		return nil, b.overBudget(rw, source, wait)
+	}
+	return release, nil
+}
+
+// Meter charges what is read through r to source's bytes, for a request whose size was not
+// known when it was admitted (chunked). Once the bucket is empty, reads fail with a
+// *BudgetError (its Retry-After set on rw).
+func (b *Budget) Meter(rw http.ResponseWriter, source string, r io.Reader, now func() time.Time) io.Reader {
+	return &meter{b: b, rw: rw, source: source, r: r, now: now}
+}
+
+// BudgetError is a read refused by Meter: Problem is the answer to give.
+type BudgetError struct{ Problem *problem.Problem }
+
+func (e *BudgetError) Error() string { return e.Problem.Detail }
+
+type meter struct {
+	b      *Budget
+	rw     http.ResponseWriter
+	source string
+	r      io.Reader
+	now    func() time.Time
+}
+
+func (m *meter) Read(p []byte) (int, error) {
+	n, err := m.r.Read(p)
+	if n > 0 {
+		now := m.now()
+		res := m.b.source(m.source, now).bytes.ReserveN(now, n)
+		if !res.OK() { // more at once than the whole bucket: not with reads of a few KiB
+			return n, &BudgetError{m.b.refuse("over_size", problem.New(http.StatusRequestEntityTooLarge, "payload-too-large",
+				fmt.Sprintf("more than one source may send in a minute (budget.bytes_per_minute %d)", m.b.bytes)))}
+		}
+		if wait := res.DelayFrom(now); wait > 0 {
+			res.CancelAt(now)
+			return n, &BudgetError{m.b.overBudget(m.rw, m.source, wait)}
+		}
+	}
+	return n, err
+}
+
+// Refused counts the requests refused, by reason: over_rate, over_size, busy. For a
+// connector's Details.
+func (b *Budget) Refused() map[string]int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make(map[string]int64, len(b.refused))
+	for k, n := range b.refused {
+		out[k] = n
+	}
+	return out
+}
+
+func (b *Budget) overBudget(rw http.ResponseWriter, source string, wait time.Duration) *problem.Problem {
+	secs := int64(math.Ceil(wait.Seconds()))
+	rw.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
+	return b.refuse("over_rate", problem.New(http.StatusTooManyRequests, "too-many-requests",
+		fmt.Sprintf("%s is over its budget of %d requests and %d bytes a minute (budget); retry in %d s", source, b.requests, b.bytes, max(secs, 1))))
+}
+
+func (b *Budget) refuse(reason string, p *problem.Problem) *problem.Problem {
+	b.mu.Lock()
+	b.refused[reason]++
+	b.mu.Unlock()
+	return p
+}
+
+// source is source's buckets, made full when new.
+func (b *Budget) source(source string, now time.Time) *buckets {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if bk, ok := b.sources[source]; ok {
+		return bk
+	}
+	if len(b.sources) >= maxSources {
+		b.dropIdle(now)
+	}
+	bk := &buckets{
+		requests: rate.NewLimiter(rate.Limit(float64(b.requests)/60), b.requests),
+		bytes:    rate.NewLimiter(rate.Limit(float64(b.bytes)/60), b.bytes),
+	}
+	b.sources[source] = bk
+	return bk
+}
+
+// dropIdle forgets the sources whose buckets are full again (forgetting them changes
+// nothing), then, if too many are still kept (a flood from many addresses), any.
+func (b *Budget) dropIdle(now time.Time) {
+	for k, bk := range b.sources {
+		if bk.requests.TokensAt(now) >= float64(b.requests) && bk.bytes.TokensAt(now) >= float64(b.bytes) {
+			delete(b.sources, k)
+		}
+	}
+	for k := range b.sources {
+		if len(b.sources) < maxSources {
+			break
+		}
+		delete(b.sources, k)
+	}
+}
+
+// IsBudgetError reports whether err is a read refused by Meter, with its problem.
+func IsBudgetError(err error) (*problem.Problem, bool) {
+	var be *BudgetError
+	if errors.As(err, &be) {
+		return be.Problem, true
+	}
+	return nil, false
+}

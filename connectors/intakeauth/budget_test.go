@@ -1,0 +1,113 @@
+package intakeauth_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"gongdan/connectors/intakeauth"
+)
+
+func budget(t *testing.T, item string) *intakeauth.Budget {
+	t.Helper()
+	c, errs := conf(t, item)
+	require.Empty(t, errs)
+	return intakeauth.NewBudget(c, budgetDefaults)
+}
+
+// A source over its requests a minute is answered 429 with when to come back; another source
+// is not held up by it; a minute later it is taken again.
+func TestBudgetRequestsPerMinute(t *testing.T) {
+	b := budget(t, "") // the defaults: 3 a minute
+	for i := range 3 {
+		release, p := b.Admit(httptest.NewRecorder(), "token phones", 100, now)
+		require.Nil(t, p, "request %d", i)
+		release()
+	}
+	w := httptest.NewRecorder()
+	_, p := b.Admit(w, "token phones", 100, now)
+	require.NotNil(t, p)
+	assert.Equal(t, http.StatusTooManyRequests, p.Status)
+	assert.Equal(t, "/problems/too-many-requests", p.Type)
+	assert.Equal(t, "20", w.Header().Get("Retry-After"), "one request comes back every 20 s")
+	assert.Contains(t, p.Detail, "token phones is over its budget")
+
+	release, p := b.Admit(httptest.NewRecorder(), "address 10.0.0.9", 100, now)
+	require.Nil(t, p, "another source has a budget of its own")
+	release()
+	release, p = b.Admit(httptest.NewRecorder(), "token phones", 100, now.Add(20*time.Second))
+	require.Nil(t, p, "refilled")
+	release()
+	assert.Equal(t, int64(1), b.Refused()["over_rate"])
+}
+
+func TestBudgetBytesPerMinute(t *testing.T) {
+	b := budget(t, "budget: {requests_per_minute: 100, bytes_per_minute: 2097152}\n")
+	release, p := b.Admit(httptest.NewRecorder(), "s", 1<<20+1<<19, now)
+	require.Nil(t, p)
+	release()
+	w := httptest.NewRecorder()
+	_, p = b.Admit(w, "s", 1<<20, now)
+	require.NotNil(t, p, "1.5 MiB of 2 MiB spent: 1 MiB more is over")
+	assert.Equal(t, http.StatusTooManyRequests, p.Status)
+	assert.Equal(t, "15", w.Header().Get("Retry-After"))
+	// The refused request spent nothing: half a MiB is still there.
+	release, p = b.Admit(httptest.NewRecorder(), "s", 1<<19, now)
+	require.Nil(t, p)
+	release()
+
+	_, p = b.Admit(httptest.NewRecorder(), "t", 2<<20+1, now)
+	require.NotNil(t, p)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, p.Status, "larger than a whole minute's bytes: never taken")
+	assert.Contains(t, p.Detail, "budget.bytes_per_minute 2097152")
+}
+
+// Uploads at once are bounded for the connector as a whole: the next is answered 503 until
+// one is done.
+func TestBudgetConcurrent(t *testing.T) {
+	b := budget(t, "budget: {concurrent: 1}\n")
+	release, p := b.Admit(httptest.NewRecorder(), "a", 1, now)
+	require.Nil(t, p)
+	w := httptest.NewRecorder()
+	_, p = b.Admit(w, "b", 1, now)
+	require.NotNil(t, p)
+	assert.Equal(t, http.StatusServiceUnavailable, p.Status)
+	assert.Equal(t, "1", w.Header().Get("Retry-After"))
+	release()
+	release, p = b.Admit(httptest.NewRecorder(), "b", 1, now)
+	require.Nil(t, p)
+	release()
+}
+
+// A request of unknown size (chunked) is charged as it is read, and cut off when the source's
+// bytes run out.
+func TestBudgetMeter(t *testing.T) {
+	b := budget(t, "budget: {bytes_per_minute: 1048576}\n")
+	release, p := b.Admit(httptest.NewRecorder(), "s", -1, now)
+	require.Nil(t, p)
+	defer release()
+	w := httptest.NewRecorder()
+	n, err := io.Copy(io.Discard, b.Meter(w, "s", bytes.NewReader(make([]byte, 1<<20+1)), fixed))
+	var be *intakeauth.BudgetError
+	require.True(t, errors.As(err, &be), "read %d bytes, err %v", n, err)
+	assert.Equal(t, http.StatusTooManyRequests, be.Problem.Status)
+	assert.NotEmpty(t, w.Header().Get("Retry-After"))
+	assert.LessOrEqual(t, n, int64(1<<20+1))
+	p, ok := intakeauth.IsBudgetError(err)
+	assert.True(t, ok)
+	assert.Equal(t, be.Problem, p)
+
+	// Within the budget, the reader is read to its end.
+	b = budget(t, "")
+	got, err := io.ReadAll(b.Meter(httptest.NewRecorder(), "s", strings.NewReader("abc"), fixed))
+	require.NoError(t, err)
+	assert.Equal(t, "abc", string(got))
+}
