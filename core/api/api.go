@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -20,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -236,6 +238,10 @@ func (s *Server) auth(roles []ticket.Role, h http.HandlerFunc) http.Handler {
 			writeProblem(w, r, newProblem(http.StatusForbidden, "forbidden", fmt.Sprintf("role %s may not use %s", tok.Actor.Role, r.Pattern)))
 			return
 		}
+		if p := badQuery(r); p != nil {
+			writeProblem(w, r, p)
+			return
+		}
 		if id, ok := ticketOfRoute(r); ok && tok.Actor.Role == ticket.RoleCustomer {
 			if err := s.checkOwner(r, id, tok.Actor); err != nil {
 				s.fail(w, r, err)
@@ -244,6 +250,28 @@ func (s *Server) auth(roles []ticket.Role, h http.HandlerFunc) http.Handler {
 		}
 		h(w, r.WithContext(context.WithValue(r.Context(), actorKey, tok.Actor)))
 	})
+}
+
+// badQuery finds a query parameter that is not text, for every endpoint at once: a NUL byte
+// or invalid UTF-8 in its name or a value. Such bytes mean nothing in a filter or a search and
+// reach the store as they are (a NUL cut SQLite's full-text query short: a 500).
+func badQuery(r *http.Request) *Problem {
+	qv := r.URL.Query()
+	for _, name := range slices.Sorted(maps.Keys(qv)) {
+		for _, v := range append([]string{name}, qv[name]...) {
+			why := ""
+			switch {
+			case !utf8.ValidString(v):
+				why = "is not valid UTF-8"
+			case strings.ContainsRune(v, 0):
+				why = "holds a NUL byte"
+			default:
+				continue
+			}
+			return badParam(name, fmt.Sprintf("query parameter %q %s; send UTF-8 text without NUL bytes", name, why))
+		}
+	}
+	return nil
 }
 
 // ticketRoutes is the prefix of every route about one ticket, whose {id} is the ticket's.
@@ -407,6 +435,10 @@ func (s *Server) listTickets(w http.ResponseWriter, r *http.Request) {
 	q.Assignees = splitList(qv["assignee"])
 	q.Teams = splitList(qv["team"])
 	q.Q = strings.TrimSpace(qv.Get("q"))
+	if n := utf8.RuneCountInString(q.Q); n > maxSearchRunes {
+		s.fail(w, r, badParam("q", fmt.Sprintf("the search text has %d characters, at most %d", n, maxSearchRunes)))
+		return
+	}
 	q.Cursor = qv.Get("cursor")
 	limit, bad := parseLimit(qv, 0)
 	if bad != nil {
@@ -427,6 +459,10 @@ func (s *Server) listTickets(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, page)
 }
+
+// maxSearchRunes caps the q of a ticket list: longer text is no search a person typed, and
+// each character of it costs the full-text index a lookup.
+const maxSearchRunes = 200
 
 // parseLimit reads the limit parameter: 1 to store.MaxLimit, def when absent.
 func parseLimit(qv url.Values, def int) (int, *Problem) {

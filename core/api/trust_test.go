@@ -116,3 +116,27 @@ func TestCommandIDsPerCallerAndAfterRole(t *testing.T) {
 	require.Equal(t, http.StatusOK, again.status, string(again.body))
 	assert.JSONEq(t, string(accepted.body), string(again.body), "the engineer's replay answers the first result")
 }
+
+// TestSearchWithNULIsABadRequest (issue 17): a NUL byte in q made SQLite's full-text query
+// fail (500); it, and invalid UTF-8 in any query parameter, is a 400 naming the parameter.
+func TestSearchWithNULIsABadRequest(t *testing.T) {
+	c := newServer(t)
+	c.create()
+	for _, tc := range []struct{ query, field string }{
+		{"q=ab%00c", "q"},
+		{"q=%00", "q"},
+		{"q=%00%00%00%00", "q"},
+		{"q=%ff%fe%fd", "q"},
+		{"state=new&assignee=eng%00li", "assignee"},
+		{"team=%E6%80", "team"},
+		{"q=%E6%80%A5%E5%81%9C&x%00=1", "x\x00"},
+	} {
+		p := requireProblem(t, c.do("GET", "/api/v1/tickets?"+tc.query, "tok-admin", ""), http.StatusBadRequest, "bad-request")
+		assert.Equal(t, tc.field, p["field"], tc.query)
+	}
+	p := requireProblem(t, c.do("GET", "/api/v1/tickets?q="+strings.Repeat("急", 201), "tok-admin", ""), http.StatusBadRequest, "bad-request")
+	assert.Equal(t, "q", p["field"])
+	r := c.do("GET", "/api/v1/tickets?q=%E6%80%A5%E5%81%9C", "tok-admin", "") // 急停
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	assert.Len(t, r.json(t)["tickets"], 1)
+}
