@@ -1,16 +1,20 @@
 // Package logging builds gongdan's slog logger. Whatever goes through it has mainland phone
-// numbers masked (138****5678), in the message and in every string attribute, so a log line
-// cannot leak a customer's number however it was written.
+// numbers masked (138****5678): in the message, in every attribute however it is typed, in
+// errors and in values formatted for the log, so a log line cannot leak a customer's number
+// however it was written. It must never be bypassed: serve sets it as slog's default, which
+// also takes the standard library's log package.
 package logging
 
 import (
+	"bytes"
 	"context"
+	"encoding"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
-
-	"gongdan/normalize"
+	"math"
+	"strconv"
 )
 
 // New returns a logger writing format ("text" or "json") at level ("debug", "info", "warn",
@@ -33,57 +37,11 @@ func New(w io.Writer, format, level string) (*slog.Logger, error) {
 	return slog.New(MaskingHandler{h}), nil
 }
 
-// MaskPhones hides the middle of every phone number in s, as normalize.ExtractPhones finds
-// them: mobiles become 138****5678, landlines 0512-****1234. The extractor is the one the
-// intake uses, so whatever gongdan recognises as a phone in a message it also masks in a log.
-func MaskPhones(s string) string {
-	if !hasFourDigits(s) {
-		return s
-	}
-	matches := normalize.ExtractPhones(s)
-	if len(matches) == 0 {
-		return s
-	}
-	var b strings.Builder
-	last := 0
-	for _, m := range matches {
-		b.WriteString(s[last:m.Start])
-		b.WriteString(maskNumber(m.Value))
-		last = m.End
-	}
-	b.WriteString(s[last:])
-	return b.String()
-}
-
-// maskNumber keeps what identifies the kind of number and its last four digits.
-func maskNumber(v string) string {
-	if area, local, ok := strings.Cut(v, "-"); ok && len(local) > 4 {
-		return area + "-****" + local[len(local)-4:]
-	}
-	if len(v) == 11 {
-		return v[:3] + "****" + v[7:]
-	}
-	return "****"
-}
-
-// hasFourDigits is a cheap pre-check: any number the pattern matches has a run of 4 digits.
-func hasFourDigits(s string) bool {
-	run := 0
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c >= '0' && c <= '9':
-			run++
-			if run >= 4 {
-				return true
-			}
-		default:
-			run = 0
-		}
-	}
-	return false
-}
-
-// MaskingHandler masks phone numbers in the records it passes on.
+// MaskingHandler masks phone numbers (see MaskPhones) in everything a record carries to the
+// handler it wraps: the message, attribute keys and values, group names, and values of any
+// kind as the handler would format them: errors by their text, other values as the text
+// handler prints them (%+v, or their MarshalText) and as the JSON handler encodes them
+// (their JSON, kept structured). Numbers stored as numbers are masked too, as strings.
 type MaskingHandler struct{ slog.Handler }
 
 func (h MaskingHandler) Handle(ctx context.Context, r slog.Record) error {
@@ -104,18 +62,26 @@ func (h MaskingHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 }
 
 func (h MaskingHandler) WithGroup(name string) slog.Handler {
-	return MaskingHandler{h.Handler.WithGroup(name)}
+	return MaskingHandler{h.Handler.WithGroup(MaskPhones(name))}
 }
 
 func maskAttr(a slog.Attr) slog.Attr {
+	key := MaskPhones(a.Key)
 	v := a.Value.Resolve()
 	switch v.Kind() {
 	case slog.KindString:
-		return slog.String(a.Key, MaskPhones(v.String()))
+		return slog.String(key, MaskPhones(v.String()))
 	case slog.KindInt64, slog.KindUint64:
-		// a phone number stored as a number is still a phone number
+		// A phone number stored as a number is still a phone number.
 		if s := v.String(); MaskPhones(s) != s {
-			return slog.String(a.Key, MaskPhones(s))
+			return slog.String(key, MaskPhones(s))
+		}
+	case slog.KindFloat64:
+		// So is one stored as a float, which the handlers would print as 1.3812345678e+10.
+		if f := v.Float64(); f == math.Trunc(f) && math.Abs(f) < 1e15 {
+			if s := strconv.FormatInt(int64(f), 10); MaskPhones(s) != s {
+				return slog.String(key, MaskPhones(s))
+			}
 		}
 	case slog.KindGroup:
 		attrs := v.Group()
@@ -123,15 +89,94 @@ func maskAttr(a slog.Attr) slog.Attr {
 		for i, g := range attrs {
 			masked[i] = maskAttr(g)
 		}
-		return slog.Group(a.Key, masked...)
+		return slog.Group(key, masked...)
 	case slog.KindAny:
-		if err, ok := v.Any().(error); ok {
-			return slog.String(a.Key, MaskPhones(err.Error()))
+		_, marshals := v.Any().(json.Marshaler)
+		if err, ok := v.Any().(error); ok && !marshals {
+			// Both handlers print an error by its text.
+			return slog.String(key, MaskPhones(err.Error()))
 		}
-		if s, ok := v.Any().(fmt.Stringer); ok {
-			return slog.String(a.Key, MaskPhones(s.String()))
-		}
-		return slog.String(a.Key, MaskPhones(strings.TrimSpace(fmt.Sprint(v.Any()))))
+		return slog.Any(key, maskedValue{v.Any()})
 	}
-	return slog.Attr{Key: a.Key, Value: v}
+	return slog.Attr{Key: key, Value: v}
 }
+
+// maskedValue is a value of kind Any, masked as the handler at hand formats it: the text
+// handler asks for MarshalText, the JSON handler (through encoding/json) for MarshalJSON.
+type maskedValue struct{ v any }
+
+// MarshalText is the value as the text handler prints it, masked.
+func (m maskedValue) MarshalText() ([]byte, error) {
+	var s string
+	switch v := m.v.(type) {
+	case encoding.TextMarshaler:
+		text, err := v.MarshalText()
+		if err != nil {
+			return nil, err
+		}
+		s = string(text)
+	case []byte:
+		s = string(v)
+	default:
+		s = fmt.Sprintf("%+v", m.v)
+	}
+	return []byte(MaskPhones(s)), nil
+}
+
+// MarshalJSON is the value's JSON with phone numbers masked, still structured: byte slices
+// as text (base64 would hide a number from the mask, not from a reader), and numbers that
+// are phone numbers ({"phone":13812345678}) as strings, which keeps the JSON valid. A value
+// with no JSON form is its masked text as a JSON string.
+func (m maskedValue) MarshalJSON() ([]byte, error) {
+	if b, ok := m.v.([]byte); ok {
+		return json.Marshal(MaskPhones(string(b)))
+	}
+	raw, err := json.Marshal(m.v)
+	if err != nil {
+		text, err := m.MarshalText()
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(string(text))
+	}
+	// Masking the encoded text is enough unless a number was masked.
+	if masked := MaskPhones(string(raw)); masked == string(raw) || json.Valid([]byte(masked)) {
+		return []byte(masked), nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var tree any
+	if err := dec.Decode(&tree); err != nil {
+		return nil, err
+	}
+	return json.Marshal(maskJSON(tree))
+}
+
+// maskJSON masks the strings, keys and numbers of a decoded JSON value.
+func maskJSON(v any) any {
+	switch v := v.(type) {
+	case string:
+		return MaskPhones(v)
+	case json.Number:
+		if masked := MaskPhones(v.String()); masked != v.String() {
+			return masked
+		}
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			out[MaskPhones(k)] = maskJSON(x)
+		}
+		return out
+	case []any:
+		for i, x := range v {
+			v[i] = maskJSON(x)
+		}
+	}
+	return v
+}
+
+var (
+	_ slog.Handler           = MaskingHandler{}
+	_ encoding.TextMarshaler = maskedValue{}
+	_ json.Marshaler         = maskedValue{}
+)
