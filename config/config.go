@@ -129,7 +129,22 @@ type Bus struct {
 	// once, fsynced every 2 minutes. Only for embedded NATS; an external server is set with
 	// jetstream { sync_interval: always }.
 	SyncAlways bool `yaml:"sync_always"`
+	// PublishTimeout is how long a publish waits for the bus to confirm that a message is
+	// stored. A bus that cannot write (a full disk) never answers, so this is how long an
+	// intake request waits before it is answered 503. Default 2s; 100ms to 1m. Only for nats.
+	PublishTimeout Duration `yaml:"publish_timeout"`
 }
+
+// Bounds of bus.publish_timeout.
+const (
+	DefaultBusPublishTimeout = 2 * time.Second
+	// Below this, a PubAck from a disk that fsyncs every write under load would be taken
+	// for a failure.
+	minBusPublishTimeout = 100 * time.Millisecond
+	// Above this, a publish retried after a timeout could fall outside the bus's 2-minute
+	// duplicate window and be stored twice.
+	maxBusPublishTimeout = time.Minute
+)
 
 // Connector is one item of connectors. This package decodes only name and type; the other keys
 // belong to the connector type and are decoded and checked by it, from Raw.
@@ -452,6 +467,9 @@ func (b *Bus) setDefaults() {
 	if *b.Embedded && b.Dir == "" {
 		b.Dir = "nats"
 	}
+	if b.PublishTimeout == 0 {
+		b.PublishTimeout = Duration(DefaultBusPublishTimeout)
+	}
 }
 
 // natsSchemes are the URL schemes a NATS client dials.
@@ -477,6 +495,10 @@ func (b *Bus) validate() []problem {
 		if !*b.Embedded && b.SyncAlways {
 			ps = append(ps, problemf("sync_always", "only for embedded NATS; for an external server set jetstream { sync_interval: always } in its config"))
 		}
+		if t := b.PublishTimeout.Std(); t < minBusPublishTimeout || t > maxBusPublishTimeout {
+			ps = append(ps, problemf("publish_timeout", "%v: want %v to %v; it bounds how long an intake request waits when the bus cannot store a message (default %v)",
+				t, minBusPublishTimeout, maxBusPublishTimeout, DefaultBusPublishTimeout))
+		}
 	case "memory":
 		if b.Embedded != nil {
 			ps = append(ps, problemf("embedded", "only for driver nats"))
@@ -489,6 +511,9 @@ func (b *Bus) validate() []problem {
 		}
 		if b.SyncAlways {
 			ps = append(ps, problemf("sync_always", "only for driver nats"))
+		}
+		if b.PublishTimeout != 0 {
+			ps = append(ps, problemf("publish_timeout", "only for driver nats; the memory bus stores in memory and does not wait"))
 		}
 	default:
 		ps = append(ps, problemf("driver", "unknown bus driver %q (one of: nats, memory)", b.Driver))

@@ -330,6 +330,16 @@ routing:
 			`inline.yaml:1: bus.sync_always: only for embedded NATS; for an external server set jetstream { sync_interval: always } in its config`}},
 		{"unknown bus driver", "bus: {driver: kafka}\n", []string{
 			`inline.yaml:1: bus.driver: unknown bus driver "kafka" (one of: nats, memory)`}},
+		{"a publish timeout too short to wait for a stored message", "bus:\n  publish_timeout: 10ms\n", []string{
+			`inline.yaml:2: bus.publish_timeout: 10ms: want 100ms to 1m0s; it bounds how long an intake request waits when the bus cannot store a message (default 2s)`}},
+		{"a publish timeout beyond the duplicate window", "bus: {url: nats://h:4222, publish_timeout: 5m}\n", []string{
+			`inline.yaml:1: bus.publish_timeout: 5m0s: want 100ms to 1m0s; it bounds how long an intake request waits when the bus cannot store a message (default 2s)`}},
+		{"a negative publish timeout", "bus:\n  publish_timeout: -1s\n", []string{
+			`inline.yaml:2: bus.publish_timeout: -1s: want 100ms to 1m0s; it bounds how long an intake request waits when the bus cannot store a message (default 2s)`}},
+		{"a publish timeout that is not a duration", "bus:\n  publish_timeout: 2\n", []string{
+			`inline.yaml:2: bus.publish_timeout: want a duration like 30s or 5m, got "2"`}},
+		{"memory bus with a publish timeout", "bus: {driver: memory, publish_timeout: 1s}\n", []string{
+			`inline.yaml:1: bus.publish_timeout: only for driver nats; the memory bus stores in memory and does not wait`}},
 		{"malformed ${}", "server:\n  http: '${1X}'\n", []string{
 			`inline.yaml:2: server.http: malformed ${...}: write ${NAME} or ${NAME:-default} with NAME made of letters, digits and _, or $$ for a literal $`}},
 		{"unterminated ${", "server:\n  http: '127.0.0.1:${PORT'\n", []string{
@@ -432,11 +442,20 @@ func TestDefaults(t *testing.T) {
 	assert.Equal(t, config.Store{Driver: "sqlite", Path: "gongdan.db"}, cfg.Store)
 	require.NotNil(t, cfg.Bus.Embedded)
 	assert.True(t, *cfg.Bus.Embedded)
-	assert.Equal(t, config.Bus{Driver: "nats", Embedded: cfg.Bus.Embedded, Dir: "nats"}, cfg.Bus)
+	assert.Equal(t, config.Bus{Driver: "nats", Embedded: cfg.Bus.Embedded, Dir: "nats", PublishTimeout: config.Duration(2 * time.Second)}, cfg.Bus)
 
 	cfg, err = config.Parse("memory.yaml", []byte("bus: {driver: memory}\n"))
 	require.NoError(t, err)
 	assert.Equal(t, config.Bus{Driver: "memory"}, cfg.Bus, "no NATS defaults for the memory bus")
+}
+
+func TestBusPublishTimeout(t *testing.T) {
+	cfg, err := config.Parse("bus.yaml", []byte("bus: {publish_timeout: 500ms}\n"))
+	require.NoError(t, err)
+	assert.Equal(t, 500*time.Millisecond, cfg.Bus.PublishTimeout.Std())
+	cfg, err = config.Parse("bus.yaml", []byte("bus: {url: nats://h:4222}\n"))
+	require.NoError(t, err)
+	assert.Equal(t, config.DefaultBusPublishTimeout, cfg.Bus.PublishTimeout.Std(), "external NATS has the default too")
 }
 
 func TestEnvExpansion(t *testing.T) {
