@@ -157,6 +157,110 @@ const (
 	MaxDescriptionRunes = 20000
 )
 
+// Limits on a draft's lists and their entries, so that one request cannot grow a ticket (and
+// every page and event that shows it) without bound: 100,000 tags were once accepted. A draft
+// beyond them is refused (the API answers 422, the pipeline keeps a dead letter), naming the
+// field; the limits are well above what any connector writes.
+const (
+	MaxTags        = 32
+	MaxTagRunes    = 64
+	MaxAttachments = 32
+	MaxEvidence    = 64
+)
+
+// A shortField is one of the draft's short text fields and its limit, in runes (in bytes for
+// keys, which are stored and compared as bytes).
+type shortField struct {
+	name  string
+	value func(d *Draft) string
+	max   int
+	bytes bool
+}
+
+// shortFields are the short text fields with their limits; title and description have theirs
+// above.
+var shortFields = []shortField{
+	{"source.connector", func(d *Draft) string { return d.Source.Connector }, 128, false},
+	{"source.type", func(d *Draft) string { return d.Source.Type }, 128, false},
+	{"source.kind", func(d *Draft) string { return d.Source.Kind }, 128, false},
+	{"source.external_id", func(d *Draft) string { return d.Source.ExternalID }, 512, true},
+	{"thread_key", func(d *Draft) string { return d.ThreadKey }, 512, true},
+	{"customer.id", func(d *Draft) string { return d.Customer.ID }, 256, false},
+	{"customer.name", func(d *Draft) string { return d.Customer.Name }, 100, false},
+	{"customer.phone", func(d *Draft) string { return d.Customer.Phone }, 64, false},
+	{"customer.wechat_openid", func(d *Draft) string { return d.Customer.WechatOpenID }, 256, false},
+	{"customer.wecom_userid", func(d *Draft) string { return d.Customer.WecomUserID }, 256, false},
+	{"customer.org", func(d *Draft) string { return d.Customer.Org }, 200, false},
+	{"device.id", func(d *Draft) string { return d.Device.ID }, 128, false},
+	{"device.model", func(d *Draft) string { return d.Device.Model }, 128, false},
+	{"device.firmware", func(d *Draft) string { return d.Device.Firmware }, 128, false},
+	{"device.product_type", func(d *Draft) string { return d.Device.ProductType }, 128, false},
+	{"location.address", func(d *Draft) string { return d.Location.Address }, 500, false},
+	{"location.city", func(d *Draft) string { return d.Location.City }, 100, false},
+	{"category", func(d *Draft) string { return d.Category }, 100, false},
+	{"fault_code", func(d *Draft) string { return d.FaultCode }, 128, false},
+}
+
+// tooLong says why s is longer than max runes (bytes), or "" when it is not.
+func tooLong(s string, max int, bytes bool) string {
+	if bytes {
+		if len(s) > max {
+			return fmt.Sprintf("%d bytes, at most %d", len(s), max)
+		}
+		return ""
+	}
+	if n := utf8.RuneCountInString(s); n > max {
+		return fmt.Sprintf("%d characters, at most %d", n, max)
+	}
+	return ""
+}
+
+// checkSizes checks the limits above.
+func (d *Draft) checkSizes() error {
+	for _, f := range shortFields {
+		if why := tooLong(f.value(d), f.max, f.bytes); why != "" {
+			return &FieldError{f.name, why}
+		}
+	}
+	if len(d.Tags) > MaxTags {
+		return &FieldError{"tags", fmt.Sprintf("%d tags, at most %d", len(d.Tags), MaxTags)}
+	}
+	for i, tag := range d.Tags {
+		if why := tooLong(tag, MaxTagRunes, false); why != "" {
+			return &FieldError{fmt.Sprintf("tags[%d]", i), why}
+		}
+	}
+	if len(d.Attachments) > MaxAttachments {
+		return &FieldError{"attachments", fmt.Sprintf("%d attachments, at most %d", len(d.Attachments), MaxAttachments)}
+	}
+	for i, a := range d.Attachments {
+		for _, f := range []struct {
+			name, value string
+			max         int
+			bytes       bool
+		}{{"kind", a.Kind, 32, false}, {"uri", a.URI, 2048, true}, {"sha256", a.SHA256, 128, true}} {
+			if why := tooLong(f.value, f.max, f.bytes); why != "" {
+				return &FieldError{fmt.Sprintf("attachments[%d].%s", i, f.name), why}
+			}
+		}
+	}
+	if len(d.Evidence) > MaxEvidence {
+		return &FieldError{"evidence", fmt.Sprintf("%d entries, at most %d", len(d.Evidence), MaxEvidence)}
+	}
+	for i, e := range d.Evidence {
+		// The text is what a field was read from: as long as a description may be, no longer.
+		for _, f := range []struct {
+			name, value string
+			max         int
+		}{{"field", e.Field, 64}, {"from", e.From, 64}, {"text", e.Text, MaxDescriptionRunes}} {
+			if why := tooLong(f.value, f.max, false); why != "" {
+				return &FieldError{fmt.Sprintf("evidence[%d].%s", i, f.name), why}
+			}
+		}
+	}
+	return nil
+}
+
 // FieldError names the draft field that is wrong and why.
 type FieldError struct {
 	Field string
@@ -202,5 +306,5 @@ func (d *Draft) Validate() error {
 	if len(d.DedupKey) > 512 {
 		return &FieldError{"dedup_key", "longer than 512 bytes"}
 	}
-	return nil
+	return d.checkSizes()
 }

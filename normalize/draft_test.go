@@ -3,6 +3,8 @@ package normalize
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,4 +86,89 @@ func TestThreadWindow(t *testing.T) {
 	err = (&Draft{Title: "你好", ThreadKey: "k", ThreadWindow: -1}).Validate()
 	require.ErrorAs(t, err, &fe)
 	assert.Equal(t, "thread_window", fe.Field)
+}
+
+// TestDraftLimits (issue 17): every list of a draft, and every short field, has a limit; a
+// draft beyond one is refused with a FieldError naming the field (the API answers 422 and the
+// pipeline keeps a dead letter for a FieldError). 100,000 tags were accepted before.
+func TestDraftLimits(t *testing.T) {
+	many := func(n int, s string) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprint(s, i)
+		}
+		return out
+	}
+	long := func(n int) string { return strings.Repeat("急", n) }
+	ok := func(d *Draft) {}
+	tests := []struct {
+		name  string
+		edit  func(d *Draft)
+		field string // empty: valid
+	}{
+		{"no lists", ok, ""},
+		{"32 tags of 64 characters", func(d *Draft) { d.Tags = many(MaxTags, long(62)) }, ""},
+		{"100,000 tags", func(d *Draft) { d.Tags = many(100_000, "t") }, "tags"},
+		{"33 tags", func(d *Draft) { d.Tags = many(MaxTags+1, "t") }, "tags"},
+		{"a tag of 65 characters", func(d *Draft) { d.Tags = []string{"ok", long(MaxTagRunes + 1)} }, "tags[1]"},
+		{"32 attachments", func(d *Draft) { d.Attachments = make([]Attachment, MaxAttachments) }, ""},
+		{"33 attachments", func(d *Draft) { d.Attachments = make([]Attachment, MaxAttachments+1) }, "attachments"},
+		{"an attachment's long uri", func(d *Draft) {
+			d.Attachments = []Attachment{{Kind: "image", URI: "s3://" + strings.Repeat("a", 2048)}}
+		}, "attachments[0].uri"},
+		{"64 evidence", func(d *Draft) { d.Evidence = make([]Evidence, MaxEvidence) }, ""},
+		{"65 evidence", func(d *Draft) { d.Evidence = make([]Evidence, MaxEvidence+1) }, "evidence"},
+		{"evidence as long as a description", func(d *Draft) { d.Evidence = []Evidence{{Field: "customer.phone", Text: long(MaxDescriptionRunes)}} }, ""},
+		{"evidence longer", func(d *Draft) {
+			d.Evidence = []Evidence{{Field: "customer.phone", Text: long(MaxDescriptionRunes + 1)}}
+		}, "evidence[0].text"},
+		{"a long evidence field name", func(d *Draft) { d.Evidence = []Evidence{{Field: long(65)}} }, "evidence[0].field"},
+		{"customer name of 100", func(d *Draft) { d.Customer.Name = long(100) }, ""},
+		{"customer name of 101", func(d *Draft) { d.Customer.Name = long(101) }, "customer.name"},
+		{"a long phone", func(d *Draft) { d.Customer.Phone = strings.Repeat("1", 65) }, "customer.phone"},
+		{"a long org", func(d *Draft) { d.Customer.Org = long(201) }, "customer.org"},
+		{"a long openid", func(d *Draft) { d.Customer.WechatOpenID = strings.Repeat("o", 257) }, "customer.wechat_openid"},
+		{"a long device id", func(d *Draft) { d.Device.ID = strings.Repeat("E", 129) }, "device.id"},
+		{"a long firmware", func(d *Draft) { d.Device.Firmware = strings.Repeat("1", 129) }, "device.firmware"},
+		{"an address of 500", func(d *Draft) { d.Location.Address = long(500) }, ""},
+		{"an address of 501", func(d *Draft) { d.Location.Address = long(501) }, "location.address"},
+		{"a long city", func(d *Draft) { d.Location.City = long(101) }, "location.city"},
+		{"a long category", func(d *Draft) { d.Category = long(101) }, "category"},
+		{"a long fault code", func(d *Draft) { d.FaultCode = strings.Repeat("F", 129) }, "fault_code"},
+		{"a long thread key, in bytes", func(d *Draft) { d.ThreadKey = long(171) }, "thread_key"}, // 513 bytes
+		{"a long source", func(d *Draft) { d.Source.Connector = long(129) }, "source.connector"},
+		{"a long external id", func(d *Draft) { d.Source.ExternalID = strings.Repeat("x", 513) }, "source.external_id"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := Draft{Title: "3号线急停按钮失灵"}
+			tc.edit(&d)
+			err := d.Validate()
+			if tc.field == "" {
+				assert.NoError(t, err)
+				return
+			}
+			var fe *FieldError
+			require.ErrorAs(t, err, &fe)
+			assert.Equal(t, tc.field, fe.Field, fe.Msg)
+			assert.Contains(t, fe.Msg, "at most", "the message says the limit")
+		})
+	}
+}
+
+// TestDraftEnvelopeWith100000TagsIsRefused (issue 17): a draft webhook's payload with 100,000
+// tags fails in the normalizer with a FieldError naming tags; the pipeline keeps every
+// normalizer error as a dead letter, with its reason, and retries none.
+func TestDraftEnvelopeWith100000TagsIsRefused(t *testing.T) {
+	tags := make([]string, 100_000)
+	for i := range tags {
+		tags[i] = fmt.Sprint("t", i)
+	}
+	payload, err := json.Marshal(map[string]any{"title": "3号线急停按钮失灵", "tags": tags})
+	require.NoError(t, err)
+	_, err = DraftNormalizer(Envelope{ID: "e-1", Connector: "hooks", ConnectorType: "webhook", Type: TypeDraft, Payload: payload})
+	var fe *FieldError
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, "tags", fe.Field)
+	assert.Equal(t, "tags: 100000 tags, at most 32", fe.Error())
 }

@@ -46,6 +46,13 @@ func newServer(t testing.TB) *client { return newServerWith(t, nil) }
 // newServerWith starts a server whose engine routes with ro (nil: no routing).
 func newServerWith(t testing.TB, ro *engine.RoutingOptions) *client {
 	t.Helper()
+	return newServerOpts(t, ro, nil)
+}
+
+// newServerOpts starts a server whose engine routes with ro (nil: no routing), with the API's
+// options changed by edit (nil: none).
+func newServerOpts(t testing.TB, ro *engine.RoutingOptions, edit func(*api.Options)) *client {
+	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, t.TempDir()+"/gongdan.db")
 	require.NoError(t, err)
@@ -54,7 +61,11 @@ func newServerWith(t testing.TB, ro *engine.RoutingOptions) *client {
 	eng, err := engine.New(ctx, engine.Options{Store: st, Registerer: reg, Routing: ro})
 	require.NoError(t, err)
 	t.Cleanup(func() { eng.Close() })
-	h, err := api.New(api.Options{Engine: eng, Store: st, Tokens: tokens, Gatherer: reg, Registerer: reg, MaxBodyBytes: 4096})
+	opts := api.Options{Engine: eng, Store: st, Tokens: tokens, Gatherer: reg, Registerer: reg, MaxBodyBytes: 4096}
+	if edit != nil {
+		edit(&opts)
+	}
+	h, err := api.New(opts)
 	require.NoError(t, err)
 	srv := httptest.NewServer(h)
 	t.Cleanup(func() { h.CloseStreams(); srv.Close() })

@@ -1,6 +1,8 @@
 package api_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -8,7 +10,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"gongdan/core/api"
 	"gongdan/core/ticket"
+	"gongdan/normalize"
 )
 
 // TestCustomerLearnsNothingOfOthersTickets (issue 17): a customer probing another customer's
@@ -139,4 +143,31 @@ func TestSearchWithNULIsABadRequest(t *testing.T) {
 	r := c.do("GET", "/api/v1/tickets?q=%E6%80%A5%E5%81%9C", "tok-admin", "") // 急停
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
 	assert.Len(t, r.json(t)["tickets"], 1)
+}
+
+// TestDraftListsAreCapped (issue 17): a draft with 100,000 tags (accepted before) is a 422
+// naming tags, and so is one beyond any other list's limit; nothing is created.
+func TestDraftListsAreCapped(t *testing.T) {
+	c := newServerOpts(t, nil, func(o *api.Options) { o.MaxBodyBytes = 8 << 20 })
+	tags := make([]string, 100_000)
+	for i := range tags {
+		tags[i] = fmt.Sprint("t", i)
+	}
+	for _, tc := range []struct {
+		field string
+		value any
+	}{
+		{"tags", tags},
+		{"evidence", make([]normalize.Evidence, normalize.MaxEvidence+1)},
+		{"attachments", make([]normalize.Attachment, normalize.MaxAttachments+1)},
+	} {
+		body, err := json.Marshal(map[string]any{"title": "3号线急停按钮失灵", tc.field: tc.value})
+		require.NoError(t, err)
+		p := requireProblem(t, c.do("POST", "/api/v1/tickets", "tok-agent", string(body)), http.StatusUnprocessableEntity, "invalid-data")
+		assert.Equal(t, tc.field, p["field"])
+		assert.Contains(t, p["detail"], "at most")
+	}
+	r := c.do("GET", "/api/v1/tickets", "tok-admin", "")
+	require.Equal(t, http.StatusOK, r.status)
+	assert.Empty(t, r.json(t)["tickets"])
 }
