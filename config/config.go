@@ -73,9 +73,21 @@ type Server struct {
 	Log Log `yaml:"log"`
 	// MaxBodyBytes caps the size of a request body. Default 1 MiB.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// TrustedProxies are the reverse proxies in front of gongdan, as IP addresses or CIDR
+	// prefixes ("127.0.0.1", "10.0.0.0/24"). Only when a request's TCP peer is one of them are
+	// its X-Forwarded-For and X-Real-IP believed: the client is then the right-most address
+	// there that is not a trusted proxy. Default none: the client is the TCP peer. Demo tokens
+	// are refused on every request that came through a proxy, trusted or not.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// MetricsToken is a bearer token that may read /metrics (admin tokens may too). Without
+	// it, /metrics answers without a token only to a loopback client that did not come
+	// through a proxy.
+	MetricsToken Secret `yaml:"metrics_token"`
 
 	// Location is Timezone loaded; set by validation.
 	Location *time.Location `yaml:"-"`
+	// Proxies are TrustedProxies parsed; set by validation.
+	Proxies []netip.Prefix `yaml:"-"`
 }
 
 // Token is one API bearer token.
@@ -359,7 +371,53 @@ func (s *Server) validate() []problem {
 	if s.MaxBodyBytes < 0 {
 		ps = append(ps, problemf("max_body_bytes", "must be more than 0 (the default is 1048576, 1 MiB)"))
 	}
+	s.Proxies = nil
+	for i, v := range s.TrustedProxies {
+		p, err := ParseProxy(v)
+		if err != nil {
+			ps = append(ps, problemf(indexPath("trusted_proxies", i), "%s", err))
+			continue
+		}
+		s.Proxies = append(s.Proxies, p)
+	}
+	switch {
+	case s.MetricsToken == "":
+	case utf8.RuneCountInString(s.MetricsToken.Reveal()) < minTokenLength:
+		ps = append(ps, problemf("metrics_token", "too short: a token needs at least %d characters (openssl rand -hex 24 makes a good one)", minTokenLength))
+	default:
+		if j, dup := firstWithToken[s.MetricsToken]; dup {
+			ps = append(ps, problemf("metrics_token", "the same token as server.tokens[%d]; the metrics token must be one of its own (an admin token may read /metrics anyway)", j))
+		}
+	}
 	return append(ps, under("log", s.Log.validate())...)
+}
+
+// ParseProxy reads one entry of server.trusted_proxies: an IP address ("10.0.0.5", one host)
+// or a CIDR prefix ("10.0.0.0/24").
+func ParseProxy(v string) (netip.Prefix, error) {
+	v = strings.TrimSpace(v)
+	var p netip.Prefix
+	if strings.Contains(v, "/") {
+		var err error
+		if p, err = netip.ParsePrefix(v); err != nil {
+			return netip.Prefix{}, fmt.Errorf("%q is not a CIDR prefix; write one like 10.0.0.0/24 or fd00::/64, or an address like 10.0.0.5", v)
+		}
+	} else {
+		ip, err := netip.ParseAddr(v)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("%q is not an IP address; write one like 127.0.0.1 or 10.0.0.5, or a CIDR prefix like 10.0.0.0/24", v)
+		}
+		p = netip.PrefixFrom(ip, ip.BitLen())
+	}
+	if p.Bits() == 0 {
+		// Every client could then say where it comes from, and be believed.
+		return netip.Prefix{}, fmt.Errorf("%q trusts every address as a proxy; list the addresses of your proxies", v)
+	}
+	if p.Addr().Is4In6() && p.Bits() >= 96 {
+		// ::ffff:10.0.0.5 is 10.0.0.5, as peers' addresses are compared
+		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+	}
+	return p.Masked(), nil
 }
 
 func (s *Server) anyDemoToken() bool {
