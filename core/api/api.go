@@ -13,8 +13,8 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -40,7 +40,8 @@ import (
 type Token struct {
 	Token string
 	Actor ticket.Actor
-	// Demo tokens are well known, so they are honoured only from loopback addresses.
+	// Demo tokens are well known, so they are honoured only from a client on this host that
+	// did not come through a proxy (Client.Local).
 	Demo bool
 }
 
@@ -69,17 +70,25 @@ type Options struct {
 	Devices *devices.Registry
 	// Attachments serves GET /api/v1/attachments/{sha256}. Nil: 404.
 	Attachments *attachments.Store
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For and X-Real-IP are believed
+	// (server.trusted_proxies); see Client. None: the client is always the TCP peer.
+	TrustedProxies []netip.Prefix
+	// MetricsToken, when set, is a bearer token that may read /metrics (admin tokens may
+	// too); when empty, /metrics answers without a token to a Local client only.
+	MetricsToken string
 }
 
 // Server is the HTTP handler. Use New.
 type Server struct {
-	handler  http.Handler
-	closing  chan struct{}
-	once     sync.Once
-	opts     Options
-	tokens   map[[32]byte]Token
-	requests *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
+	handler http.Handler
+	closing chan struct{}
+	once    sync.Once
+	opts    Options
+	tokens  map[[32]byte]Token
+	// metricsToken is the SHA-256 of Options.MetricsToken; nil when there is none.
+	metricsToken []byte
+	requests     *prometheus.CounterVec
+	latency      *prometheus.HistogramVec
 }
 
 // New returns the HTTP handler.
@@ -100,6 +109,10 @@ func New(opts Options) (*Server, error) {
 	for _, t := range opts.Tokens {
 		// Look tokens up by their hash: the lookup's timing then says nothing about the token.
 		s.tokens[sha256.Sum256([]byte(t.Token))] = t
+	}
+	if opts.MetricsToken != "" {
+		sum := sha256.Sum256([]byte(opts.MetricsToken))
+		s.metricsToken = sum[:]
 	}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gongdan_http_requests_total", Help: "HTTP requests by route, method and status code.",
@@ -136,7 +149,7 @@ func New(opts Options) (*Server, error) {
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
 	if opts.Gatherer != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
+		mux.Handle("GET /metrics", s.metricsAuth(promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{})))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, newProblem(http.StatusNotFound, "not-found", fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path)))
@@ -155,6 +168,7 @@ type ctxKey int
 
 const (
 	actorKey ctxKey = iota
+	clientKey
 )
 
 func requestID(r *http.Request) string {
@@ -166,10 +180,12 @@ func actorOf(r *http.Request) ticket.Actor {
 	return a
 }
 
-// observe gives every request an id, recovers panics as 500s and records metrics.
+// observe gives every request an id and its Client, recovers panics as 500s and records
+// metrics.
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		r = s.withClient(r)
 		id := r.Header.Get("X-Request-ID")
 		if id == "" || len(id) > 128 {
 			var b [8]byte
@@ -184,7 +200,8 @@ func (s *Server) observe(next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				s.opts.Logger.Error("panic serving request", "request_id", id, "method", r.Method, "path", r.URL.Path, "panic", v)
+				s.opts.Logger.Error("panic serving request", "request_id", id, "method", r.Method, "path", r.URL.Path,
+					"client", ClientOf(r).String(), "panic", v)
 				if !rec.wrote {
 					writeProblem(rec, r, newProblem(http.StatusInternalServerError, "internal", "internal error; the server log has the details under this request_id"))
 				}
@@ -195,7 +212,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			}
 			s.requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Inc()
 			s.opts.Logger.Debug("http", "method", r.Method, "path", r.URL.Path, "status", rec.status,
-				"duration", time.Since(start), "request_id", id)
+				"duration", time.Since(start), "request_id", id, "client", ClientOf(r).String())
 			if route != "GET /api/v1/stream" {
 				s.latency.WithLabelValues(route, r.Method).Observe(time.Since(start).Seconds())
 			}
@@ -227,11 +244,9 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 // auth checks the bearer token and the role, and puts the actor in the context.
 func (s *Server) auth(roles []ticket.Role, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		tok, known := s.tokens[sha256.Sum256([]byte(strings.TrimSpace(raw)))]
-		if !ok || !known || (tok.Demo && !fromLoopback(r)) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="gongdan"`)
-			writeProblem(w, r, newProblem(http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <token> with a token from server.tokens"))
+		tok, ok, demoRefused := s.token(r)
+		if !ok {
+			s.unauthorized(w, r, demoRefused, "send Authorization: Bearer <token> with a token from server.tokens")
 			return
 		}
 		if !slices.Contains(roles, tok.Actor.Role) {
@@ -306,20 +321,12 @@ func (s *Server) checkOwner(r *http.Request, id string, a ticket.Actor) error {
 // ticketNotFound is the error for a ticket that does not exist, or that a customer may not see.
 func ticketNotFound(id string) error { return fmt.Errorf("ticket %s: %w", id, engine.ErrNotFound) }
 
-func fromLoopback(r *http.Request) bool {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 // fail answers with the problem for err; an error with no problem is internal and logged.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	p := problemFor(err)
 	if p == nil {
-		s.opts.Logger.Error("request failed", "request_id", requestID(r), "method", r.Method, "path", r.URL.Path, "err", err)
+		s.opts.Logger.Error("request failed", "request_id", requestID(r), "method", r.Method, "path", r.URL.Path,
+			"client", ClientOf(r).String(), "err", err)
 		p = newProblem(http.StatusInternalServerError, "internal", "internal error; the server log has the details under this request_id")
 	}
 	writeProblem(w, r, p)

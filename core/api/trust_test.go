@@ -3,8 +3,13 @@ package api_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -170,4 +175,148 @@ func TestDraftListsAreCapped(t *testing.T) {
 	r := c.do("GET", "/api/v1/tickets", "tok-admin", "")
 	require.Equal(t, http.StatusOK, r.status)
 	assert.Empty(t, r.json(t)["tickets"])
+}
+
+// direct serves one request straight to the handler, as if from the TCP peer remote
+// ("203.0.113.9:41000"); headers are name, value pairs.
+func direct(c *client, remote, method, path, token string, headers ...string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, path, nil)
+	req.RemoteAddr = remote
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	w := httptest.NewRecorder()
+	c.api.ServeHTTP(w, req)
+	return w
+}
+
+// TestDemoTokensAreRefusedThroughAProxy (issue 17): the demo-token check trusted the TCP peer,
+// so a reverse proxy on the same host (its peer address 127.0.0.1) made the quickstart's
+// well-known demo tokens work from anywhere. A demo token is now honoured only from a
+// loopback peer with no forwarding header, and never when the peer is a trusted proxy, whatever
+// the proxy says the client was.
+func TestDemoTokensAreRefusedThroughAProxy(t *testing.T) {
+	const path = "/api/v1/tickets"
+	plain := newServer(t)
+	behind := newServerOpts(t, nil, func(o *api.Options) {
+		o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("10.0.0.0/8")}
+	})
+	for _, tc := range []struct {
+		name    string
+		c       *client
+		remote  string
+		token   string
+		headers []string
+		want    int
+	}{
+		{"demo token on this host", plain, "127.0.0.1:41000", "demo-admin", nil, http.StatusOK},
+		{"demo token on this host over IPv6", plain, "[::1]:41000", "demo-admin", nil, http.StatusOK},
+		{"through a proxy on this host", plain, "127.0.0.1:41000", "demo-admin", []string{"X-Forwarded-For", "203.0.113.9"}, http.StatusUnauthorized},
+		{"through a proxy claiming loopback", plain, "127.0.0.1:41000", "demo-admin", []string{"X-Forwarded-For", "127.0.0.1"}, http.StatusUnauthorized},
+		{"X-Real-IP", plain, "127.0.0.1:41000", "demo-admin", []string{"X-Real-IP", "127.0.0.1"}, http.StatusUnauthorized},
+		{"Forwarded", plain, "127.0.0.1:41000", "demo-admin", []string{"Forwarded", "for=127.0.0.1"}, http.StatusUnauthorized},
+		{"X-Forwarded-Proto only", plain, "127.0.0.1:41000", "demo-admin", []string{"X-Forwarded-Proto", "https"}, http.StatusUnauthorized},
+		{"Via", plain, "127.0.0.1:41000", "demo-admin", []string{"Via", "1.1 nginx"}, http.StatusUnauthorized},
+		{"from another host", plain, "203.0.113.9:41000", "demo-admin", nil, http.StatusUnauthorized},
+		{"from a trusted proxy with a loopback client", behind, "127.0.0.1:41000", "demo-admin", []string{"X-Forwarded-For", "127.0.0.1"}, http.StatusUnauthorized},
+		{"from a trusted proxy, no header", behind, "127.0.0.1:41000", "demo-admin", nil, http.StatusUnauthorized},
+		{"a real token through a trusted proxy", behind, "10.0.0.2:41000", "tok-admin", []string{"X-Forwarded-For", "203.0.113.9"}, http.StatusOK},
+		{"a real token through any proxy", plain, "127.0.0.1:41000", "tok-admin", []string{"X-Forwarded-For", "203.0.113.9"}, http.StatusOK},
+	} {
+		w := direct(tc.c, tc.remote, "GET", path, tc.token, tc.headers...)
+		require.Equal(t, tc.want, w.Code, "%s: %s", tc.name, w.Body)
+		if tc.want == http.StatusUnauthorized {
+			assert.Equal(t, "application/problem+json", w.Header().Get("Content-Type"), tc.name)
+			assert.Contains(t, w.Body.String(), "never through a proxy", tc.name)
+		}
+	}
+}
+
+// TestClientAddressForLogs: behind trusted proxies the logged client is the right-most
+// forwarded address that is not one of them; a forwarding header from anyone else is not
+// believed.
+func TestClientAddressForLogs(t *testing.T) {
+	var logs strings.Builder
+	var mu sync.Mutex
+	c := newServerOpts(t, nil, func(o *api.Options) {
+		o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+		o.Logger = slog.New(slog.NewTextHandler(&lockedWriter{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	for _, tc := range []struct {
+		remote, xff, realIP, want string
+	}{
+		{"10.0.0.2:1", "198.51.100.7, 203.0.113.5, 10.0.0.1", "", "203.0.113.5"}, // the client wrote 198.51.100.7
+		{"10.0.0.2:1", "", "203.0.113.6", "203.0.113.6"},
+		{"10.0.0.2:1", "10.0.0.9", "", "10.0.0.9"}, // only proxies: the left-most
+		{"10.0.0.2:1", "not-an-address", "", "unknown"},
+		{"10.0.0.2:1", "[2001:db8::1]:443", "", "2001:db8::1"},
+		{"203.0.113.9:1", "127.0.0.1", "", "203.0.113.9"}, // not a proxy of ours: its say-so
+		{"[::ffff:203.0.113.8]:1", "", "", "203.0.113.8"},
+	} {
+		mu.Lock()
+		logs.Reset()
+		mu.Unlock()
+		headers := []string{"X-Request-ID", "log-probe"}
+		if tc.xff != "" {
+			headers = append(headers, "X-Forwarded-For", tc.xff)
+		}
+		if tc.realIP != "" {
+			headers = append(headers, "X-Real-IP", tc.realIP)
+		}
+		direct(c, tc.remote, "GET", "/healthz", "", headers...)
+		mu.Lock()
+		assert.Contains(t, logs.String(), "client="+tc.want, "%+v", tc)
+		mu.Unlock()
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// TestMetricsNeedATokenBeyondThisHost (issue 17): /metrics answered anyone. Without a
+// metrics token it now answers only this host, directly; with one, only that token or an
+// admin token, from anywhere.
+func TestMetricsNeedATokenBeyondThisHost(t *testing.T) {
+	open := newServer(t)
+	const secret = "prom-0123456789abcdef"
+	guarded := newServerOpts(t, nil, func(o *api.Options) { o.MetricsToken = secret })
+	for _, tc := range []struct {
+		name    string
+		c       *client
+		remote  string
+		token   string
+		headers []string
+		want    int
+	}{
+		{"this host, no token", open, "127.0.0.1:41000", "", nil, http.StatusOK},
+		{"another host, no token", open, "203.0.113.9:41000", "", nil, http.StatusUnauthorized},
+		{"through a proxy on this host", open, "127.0.0.1:41000", "", []string{"X-Forwarded-For", "203.0.113.9"}, http.StatusUnauthorized},
+		{"another host, an admin token", open, "203.0.113.9:41000", "tok-admin", nil, http.StatusOK},
+		{"another host, an engineer's token", open, "203.0.113.9:41000", "tok-eng", nil, http.StatusForbidden},
+		{"another host, a demo admin token", open, "203.0.113.9:41000", "demo-admin", nil, http.StatusUnauthorized},
+		{"configured: this host, no token", guarded, "127.0.0.1:41000", "", nil, http.StatusUnauthorized},
+		{"configured: the metrics token", guarded, "203.0.113.9:41000", secret, nil, http.StatusOK},
+		{"configured: a wrong token", guarded, "203.0.113.9:41000", secret + "x", nil, http.StatusUnauthorized},
+		{"configured: an admin token", guarded, "203.0.113.9:41000", "tok-admin", nil, http.StatusOK},
+	} {
+		w := direct(tc.c, tc.remote, "GET", "/metrics", tc.token, tc.headers...)
+		require.Equal(t, tc.want, w.Code, "%s: %s", tc.name, w.Body)
+		if tc.want == http.StatusOK {
+			assert.Contains(t, w.Body.String(), "gongdan_", tc.name)
+		} else {
+			assert.Equal(t, "application/problem+json", w.Header().Get("Content-Type"), tc.name)
+			assert.NotContains(t, w.Body.String(), "gongdan_http", tc.name)
+		}
+	}
 }
