@@ -169,6 +169,7 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 		Engine: s.engine, Store: s.store, Tokens: tokens, Logger: log, MaxBodyBytes: cfg.Server.MaxBodyBytes,
 		Gatherer: reg, Registerer: reg,
 		Connectors: s.conns, DeadLetters: s.store, Replayer: s.pipeline, Devices: s.devices, Attachments: s.attachments,
+		TrustedProxies: cfg.Server.Proxies, MetricsToken: cfg.Server.MetricsToken.Reveal(),
 	})
 	if err != nil {
 		return nil, err
