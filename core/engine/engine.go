@@ -28,7 +28,8 @@ import (
 // Errors of the engine itself (the ticket package's errors come through unchanged).
 var (
 	ErrClosed = errors.New("engine closed")
-	// ErrCommandIDReused: a command id came back with another ticket or action.
+	// ErrCommandIDReused: a caller's command id came back from that caller with another
+	// request (ticket, action, reason or data). Ids are each caller's own.
 	ErrCommandIDReused = errors.New("command id reused")
 	// ErrIdempotencyKeyReused: an Idempotency-Key came back with a different draft.
 	ErrIdempotencyKeyReused = errors.New("idempotency key reused")
@@ -227,8 +228,10 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (ticket.Ticket, 
 	return res.ticket, res.outcome, res.err
 }
 
-// Do applies one command and returns the ticket after it. A command id seen before returns
-// the ticket as that first command left it, and appends nothing.
+// Do applies one command and returns the ticket after it. A command id the same caller sent
+// before returns the ticket as that first command left it, and appends nothing. A customer's
+// command on a ticket that is not theirs fails as one on a missing ticket (ErrNotFound),
+// before anything else is checked.
 func (e *Engine) Do(ctx context.Context, cmd ticket.Command) (ticket.Ticket, error) {
 	res := e.submit(ctx, &request{cmd: &cmd})
 	if res.err == nil && res.replay != nil {
