@@ -1,11 +1,15 @@
 package mqtt_test
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/bcrypt"
 
 	"gongdan/config"
 )
@@ -59,7 +63,32 @@ func TestValidateErrors(t *testing.T) {
 		{
 			name:   "an embedded broker open to the network without credentials",
 			config: head + "    embedded_broker: {listen: \"0.0.0.0:11883\"}\n    rules:\n      - {id: hot, when: \"temp > 85\"}\n",
-			line:   7, path: "connectors[0].embedded_broker.listen", msg: "set username and password",
+			line:   7, path: "connectors[0].embedded_broker.listen", msg: "set embedded_broker.credentials_file",
+		},
+		{
+			name:   "brokers and an embedded broker",
+			config: head + brokers + "    embedded_broker: {listen: \"127.0.0.1:11883\"}\n    rules:\n      - {id: hot, when: \"temp > 85\"}\n",
+			line:   7, path: "connectors[0].brokers", msg: "with embedded_broker the connector subscribes at its own broker: drop brokers",
+		},
+		{
+			name:   "a packet limit below the payload limit",
+			config: head + "    payload: {max_bytes: 65536}\n    embedded_broker: {listen: \"127.0.0.1:11883\", max_packet_size: 65536}\n    rules:\n      - {id: hot, when: \"temp > 85\"}\n",
+			line:   8, path: "connectors[0].embedded_broker.max_packet_size", msg: "set it to at least 69632",
+		},
+		{
+			name:   "a credentials file that does not exist",
+			config: head + "    embedded_broker: {listen: \"127.0.0.1:11883\", credentials_file: /nonexistent/devices.passwd}\n    rules:\n      - {id: hot, when: \"temp > 85\"}\n",
+			line:   7, path: "connectors[0].embedded_broker.credentials_file", msg: "/nonexistent/devices.passwd: no such file",
+		},
+		{
+			name:   "a shared login without a password",
+			config: head + "    username: devices\n    embedded_broker: {listen: \"0.0.0.0:11883\"}\n    rules:\n      - {id: hot, when: \"temp > 85\"}\n",
+			line:   7, path: "connectors[0].username", msg: "shared login has no password",
+		},
+		{
+			name:   "a certificate without its key",
+			config: head + "    embedded_broker: {listen: \"127.0.0.1:11883\", cert_file: broker.crt}\n    rules:\n      - {id: hot, when: \"temp > 85\"}\n",
+			line:   7, path: "connectors[0].embedded_broker.cert_file", msg: "cert_file and key_file go together",
 		},
 		{
 			name:   "qos 2",
@@ -100,6 +129,39 @@ func TestValidateErrors(t *testing.T) {
 			t.Errorf("want plant.yaml:%d: %s: …%s…; got\n%v", tt.line, tt.path, tt.msg, err)
 		})
 	}
+}
+
+// A credentials file's mistakes are reported at the credentials_file key, each with the
+// file's own name and line; a username beside it is refused.
+func TestValidateCredentialsFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "devices.passwd")
+	h, err := bcrypt.GenerateFromPassword([]byte("E1-secret"), bcrypt.MinCost)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, []byte("E1:"+string(h)+"\nE2:E2-plaintext\n"), 0o600))
+	t.Setenv("PLANT_PW", "s3cret-plant-password")
+	_, err = config.Parse("plant.yaml", []byte(fmt.Sprintf(`connectors:
+  - name: plant
+    type: mqtt
+    client_id: gd
+    username: gongdan
+    password: ${PLANT_PW}
+    embedded_broker: {listen: "0.0.0.0:11883", credentials_file: %q}
+    topics: ["f/+/t"]
+    device_id: "topic[1]"
+    rules:
+      - {id: hot, when: "temp > 85"}
+`, path)))
+	var errs config.Errors
+	require.ErrorAs(t, err, &errs)
+	require.Len(t, errs, 2, "%v", err)
+	assert.Equal(t, "connectors[0].username", errs[0].Path)
+	assert.Equal(t, 5, errs[0].Line)
+	assert.Contains(t, errs[0].Msg, "each device logs in with its own password: drop username and password")
+	assert.Equal(t, "connectors[0].embedded_broker.credentials_file", errs[1].Path)
+	assert.Equal(t, 7, errs[1].Line)
+	assert.Contains(t, errs[1].Msg, path+`:2: device "E2": not a password hash`)
+	assert.NotContains(t, err.Error(), "E2-plaintext")
+	assert.NotContains(t, err.Error(), "s3cret-plant-password")
 }
 
 // The password never appears in an error.

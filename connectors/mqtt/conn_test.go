@@ -162,8 +162,9 @@ func TestReconnectsAndSubscribesAgain(t *testing.T) {
 }
 
 // The embedded broker with a username takes devices that present it and the password (from
-// the environment), and the connector connects with the same; a wrong password is refused at
-// CONNECT. Closed, the manager frees the port.
+// the environment), one login all devices share; a wrong password is refused at CONNECT, and
+// so is the shared login with the connector's client id (the connector has a login of its
+// own). Closed, the manager frees the port.
 func TestEmbeddedBrokerWithCredentials(t *testing.T) {
 	const client, password = "gongdan-embedded", "s3cret-embedded"
 	t.Setenv("TEST_MQTT_PW", password)
@@ -174,14 +175,16 @@ func TestEmbeddedBrokerWithCredentials(t *testing.T) {
 		"password: ${TEST_MQTT_PW}"))
 	r.waitSubscribed(t)
 
-	refused := []struct{ name, user, pass string }{
-		{"a wrong password", "gongdan", "wrong"},
-		{"no credentials", "", ""},
+	refused := []struct{ name, client, user, pass string }{
+		{"a wrong password", "intruder", "gongdan", "wrong"},
+		{"no credentials", "intruder", "", ""},
+		{"the shared login as the connector", client, "gongdan", password},
 	}
 	for _, tt := range refused {
-		_, err := dial(t, deviceOptions("tcp://"+addr, "intruder").SetUsername(tt.user).SetPassword(tt.pass))
+		_, err := dial(t, deviceOptions("tcp://"+addr, tt.client).SetUsername(tt.user).SetPassword(tt.pass))
 		assert.ErrorIs(t, err, packets.ErrorRefusedNotAuthorised, tt.name)
 	}
+	assert.True(t, r.c.Subscribed())
 
 	dev, err := dial(t, deviceOptions("tcp://"+addr, "embedded-device").SetUsername("gongdan").SetPassword(password))
 	require.NoError(t, err)
@@ -229,11 +232,13 @@ type connRun struct {
 }
 
 // runOptions: the state directory (none: no state kept), whether publishes start refused,
-// and the back-off before a failed Run runs again (default the manager's).
+// the back-off before a failed Run runs again (default the manager's), and the log (default
+// none).
 type runOptions struct {
 	stateDir string
 	failing  bool
 	backoff  time.Duration
+	log      *slog.Logger
 }
 
 // startConnector runs the connector of yaml; a failed Run is run again after 100ms.
@@ -250,7 +255,7 @@ func startRun(t *testing.T, yaml []byte, o runOptions) *connRun {
 	require.NoError(t, err)
 	r := &connRun{}
 	r.failing.Store(o.failing)
-	r.m, err = connectors.NewManager(cfg, connectors.ManagerOptions{StateDir: o.stateDir, Backoff: o.backoff, Publish: func(_ context.Context, e normalize.Envelope) error {
+	r.m, err = connectors.NewManager(cfg, connectors.ManagerOptions{StateDir: o.stateDir, Backoff: o.backoff, Logger: o.log, Publish: func(_ context.Context, e normalize.Envelope) error {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		if r.failing.Load() {
@@ -394,6 +399,18 @@ func (p *testPKI) serverTLS() *tls.Config {
 
 func (p *testPKI) clientTLS() *tls.Config {
 	return &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: p.pool}
+}
+
+// serverFiles writes the broker's certificate and key to PEM files of their own.
+func (p *testPKI) serverFiles(t *testing.T) (certFile, keyFile string) {
+	t.Helper()
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "broker.crt"), filepath.Join(dir, "broker.key")
+	der, err := x509.MarshalPKCS8PrivateKey(p.server.PrivateKey)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.server.Certificate[0]}), 0o600))
+	require.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600))
+	return certFile, keyFile
 }
 
 // caFile writes the CA's PEM to a file of its own.

@@ -66,7 +66,9 @@ type Connector struct {
 	snapshotEvery  time.Duration
 	offlineGrace   time.Duration
 	badPerMinute   int
-	listen         string // the embedded broker's address; empty: none
+	listen         string        // the embedded broker's address; empty: none
+	brokerOpts     brokerOptions // the embedded broker's
+	brokerCounters brokerCounters
 
 	// journal holds the state of devices changed by transitions since the last snapshot;
 	// seq numbers its entries.
@@ -127,8 +129,18 @@ func newConnector(conf *connectors.Conf, env connectors.Env) (connectors.Connect
 	}
 	if b := conf.Object(fieldEmbedded); b != nil {
 		c.listen = b.String(fieldListen)
-		if len(c.brokers) == 0 {
-			c.brokers = []string{"tcp://" + c.listen}
+		c.brokerOpts = brokerOptions{
+			listen: c.listen, connectorID: c.clientID, topics: c.topics, decoder: c.decoder,
+			auth: authAnonymous, sharedUser: c.username, sharedPass: c.password,
+			maxPacketSize: b.Int(fieldMaxPacketSize), retain: b.String(fieldRetain),
+			receiveMaximum: b.Int(fieldReceiveMaximum), maxQueued: b.Int(fieldMaxQueued), maxClients: b.Int(fieldMaxClients),
+			connRate: b.Float(fieldConnRate), connBurst: b.Int(fieldConnBurst),
+		}
+		switch {
+		case b.String(fieldCredentialsFile) != "":
+			c.brokerOpts.auth = authDevices
+		case c.username != "":
+			c.brokerOpts.auth = authShared
 		}
 	}
 	c.ruleConfs = conf.ObjectList(fieldRules)
@@ -153,7 +165,8 @@ var rulePath = regexp.MustCompile(`^rules\[(\d+)\](?:\.(\w+))?$`)
 
 // Validate reports what the field checks cannot: rules that do not compile or contradict
 // each other, a device id that cannot work, no broker, an embedded broker open to the
-// network without a password, TLS files that cannot be read.
+// network without a password or with a credentials file that cannot be read, TLS files that
+// cannot be read.
 func (c *Connector) Validate() error {
 	var errs []error
 	for _, e := range c.engineErrs {
@@ -168,12 +181,14 @@ func (c *Connector) Validate() error {
 	if err := c.decoder.Check(); err != nil {
 		errs = append(errs, c.conf.Errorf(fieldDeviceID, "%v", err))
 	}
-	if len(c.brokers) == 0 {
+	switch {
+	case len(c.brokers) == 0 && c.listen == "":
 		errs = append(errs, c.conf.Errorf(fieldBrokers, "required: the broker to subscribe at, like tcp://127.0.0.1:1883 (or set embedded_broker)"))
+	case len(c.brokers) > 0 && c.listen != "":
+		errs = append(errs, c.conf.Errorf(fieldBrokers, "with embedded_broker the connector subscribes at its own broker: drop brokers (or embedded_broker, to use that broker)"))
 	}
-	if c.listen != "" && !config.IsLoopback(c.listen) && (c.username == "" || c.password == "") {
-		errs = append(errs, c.conf.Object(fieldEmbedded).Errorf(fieldListen,
-			"%s takes connections from the network: set username and password, which devices and the connector then use", c.listen))
+	if c.listen != "" {
+		errs = append(errs, c.validateBroker()...)
 	}
 	if c.tlsConf != nil {
 		if _, err := c.tlsConfig(); err != nil {
@@ -190,6 +205,59 @@ func (c *Connector) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// validateBroker checks the embedded broker's settings.
+func (c *Connector) validateBroker() []error {
+	var errs []error
+	b := c.conf.Object(fieldEmbedded)
+	if c.brokerOpts.auth == authAnonymous && !config.IsLoopback(c.listen) {
+		errs = append(errs, b.Errorf(fieldListen,
+			"%s takes connections from the network, and the broker has no credentials: set embedded_broker.credentials_file (each device its own password), or username and password (one login all devices share)", c.listen))
+	}
+	if c.brokerOpts.auth == authShared && c.password == "" {
+		errs = append(errs, c.conf.Errorf(fieldUsername,
+			"the embedded broker's shared login has no password: anyone who knows the username gets in; set password (${ENV_VAR}), or give each device its own with embedded_broker.credentials_file"))
+	}
+	if _, err := c.brokerTLS(); err != nil {
+		errs = append(errs, b.Errorf(fieldCertFile, "%v", err))
+	}
+	if file := b.String(fieldCredentialsFile); file != "" {
+		if c.username != "" {
+			errs = append(errs, c.conf.Errorf(fieldUsername,
+				"with embedded_broker.credentials_file each device logs in with its own password: drop username and password"))
+		}
+		if _, err := loadCredentialFile(file, c.clientID); err != nil {
+			errs = append(errs, b.Errorf(fieldCredentialsFile, "%v", err))
+		}
+	}
+	if need := c.decoder.MaxBytes + packetOverhead; c.brokerOpts.maxPacketSize < need {
+		errs = append(errs, b.Errorf(fieldMaxPacketSize,
+			"%d bytes leave no room for a payload of payload.max_bytes (%d) and its topic: set it to at least %d, or lower payload.max_bytes",
+			c.brokerOpts.maxPacketSize, c.decoder.MaxBytes, need))
+	}
+	return errs
+}
+
+// brokerTLS is the embedded broker's TLS for devices; nil without cert_file.
+func (c *Connector) brokerTLS() (*tls.Config, error) {
+	b := c.conf.Object(fieldEmbedded)
+	certFile, keyFile := b.String(fieldCertFile), b.String(fieldKeyFile)
+	if certFile == "" && keyFile == "" {
+		return nil, nil //nolint:nilnil // no TLS is not an error
+	}
+	if certFile == "" || keyFile == "" {
+		return nil, errors.New("cert_file and key_file go together")
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("the broker's certificate: %w", err)
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}, nil
+}
+
+// packetOverhead is the room a publish packet needs beyond its payload: the fixed header,
+// the topic, a packet id and MQTT 5 properties.
+const packetOverhead = 4096
 
 func (c *Connector) tlsConfig() (*tls.Config, error) {
 	t := c.tlsConf
@@ -238,7 +306,7 @@ func (c *Connector) Run(ctx context.Context) error {
 		c.restored = true
 	}
 	if c.listen != "" {
-		b, err := startBroker(c.listen, c.username, c.password.Reveal(), c.env.Logger)
+		b, err := c.startEmbeddedBroker()
 		if err != nil {
 			return err
 		}
@@ -333,12 +401,22 @@ func (c *Connector) connect(ctx context.Context, queue chan<- queued, stop <-cha
 			c.env.Stats.Fail(c.env.Now(), fmt.Errorf("connection lost: %w", err))
 			c.env.Logger.Warn("mqtt: connection lost; reconnecting", "err", err)
 		})
-	for _, b := range c.brokers {
-		opts.AddBroker(b)
-	}
-	if c.username != "" {
+	brokers := c.brokers
+	c.mu.Lock()
+	own := c.broker
+	c.mu.Unlock()
+	if own != nil {
+		// Its own port, with the password made at its start: the devices' credentials and
+		// username/password are theirs, not the connector's.
+		brokers = []string{own.connectorURL()}
+		opts.SetUsername(c.clientID)
+		opts.SetPassword(own.secret.Reveal())
+	} else if c.username != "" {
 		opts.SetUsername(c.username)
 		opts.SetPassword(c.password.Reveal())
+	}
+	for _, b := range brokers {
+		opts.AddBroker(b)
 	}
 	var tlsConf *tls.Config
 	if c.tlsConf != nil {
@@ -359,7 +437,7 @@ func (c *Connector) connect(ctx context.Context, queue chan<- queued, stop <-cha
 	}
 	if err := tok.Error(); err != nil {
 		// The manager runs the connector again after a back-off.
-		err = fmt.Errorf("connect to %v: %w", c.brokers, err)
+		err = fmt.Errorf("connect to %v: %w", brokers, err)
 		var unknownCA x509.UnknownAuthorityError
 		var badName x509.HostnameError
 		switch {
@@ -635,6 +713,37 @@ type Details struct {
 	BadPayloads         int64       `json:"bad_payloads"`
 	BadDevices          []BadDevice `json:"bad_payloads_by_device,omitempty"`
 	LastSnapshot        *time.Time  `json:"last_snapshot,omitempty"`
+	// EmbeddedBroker is set when the connector runs its own broker.
+	EmbeddedBroker *BrokerDetails `json:"embedded_broker,omitempty"`
+}
+
+// BrokerDetails are the embedded broker's connected devices and what it refused, since the
+// connector was built.
+type BrokerDetails struct {
+	Listen string `json:"listen"`
+	// Auth is how devices log in: devices (credentials_file), shared (username and
+	// password) or anonymous.
+	Auth             string `json:"auth"`
+	DevicesConnected int64  `json:"devices_connected"`
+	// RefusedCredentials: a wrong username or password.
+	RefusedCredentials int64 `json:"refused_credentials"`
+	// RefusedTakeovers: a client using the connector's client id, or not the connector on
+	// the connector's own port.
+	RefusedTakeovers int64 `json:"refused_takeovers"`
+	// RefusedClientIDs: a device whose client id is not its device id.
+	RefusedClientIDs int64 `json:"refused_client_ids"`
+	// RefusedConnectionRate: connections closed at accept, over connection_rate.
+	RefusedConnectionRate int64 `json:"refused_connection_rate"`
+	// RefusedMaxClients: connections refused with max_clients devices connected, or with
+	// max_clients + 256 connections open (most of them not logged in yet).
+	RefusedMaxClients int64 `json:"refused_max_clients"`
+	// RefusedPublishes: a publish outside the device's own topic or payload.
+	RefusedPublishes int64 `json:"refused_publishes"`
+	RefusedRetained  int64 `json:"refused_retained"`
+	// RefusedOversize: a packet over max_packet_size.
+	RefusedOversize int64 `json:"refused_oversize"`
+	// RefusedWills: a will outside the device's own topic.
+	RefusedWills int64 `json:"refused_wills"`
 }
 
 // Details reports the instance's alarm work, with the ten devices that sent the most bad
@@ -647,6 +756,20 @@ func (c *Connector) Details() any {
 		Unregistered: c.counts.unknown.Load(), PublishFailures: c.publishFailures.Load(), StaleSkipped: c.staleSkipped.Load(),
 		RedeliveriesSkipped: c.dupSkipped.Load(),
 		BadPayloads:         total, BadDevices: bad, LastSnapshot: c.lastSnapshot.Load(),
+		EmbeddedBroker: c.brokerDetails(),
+	}
+}
+
+func (c *Connector) brokerDetails() *BrokerDetails {
+	if c.listen == "" {
+		return nil
+	}
+	n := &c.brokerCounters
+	return &BrokerDetails{
+		Listen: c.listen, Auth: string(c.brokerOpts.auth), DevicesConnected: n.devicesConnected.Load(),
+		RefusedCredentials: n.credentials.Load(), RefusedTakeovers: n.takeovers.Load(), RefusedClientIDs: n.clientIDs.Load(),
+		RefusedConnectionRate: n.rate.Load(), RefusedMaxClients: n.full.Load(), RefusedPublishes: n.publishes.Load(),
+		RefusedRetained: n.retained.Load(), RefusedOversize: n.oversize.Load(), RefusedWills: n.wills.Load(),
 	}
 }
 

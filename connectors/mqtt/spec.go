@@ -43,6 +43,16 @@ const (
 	fieldEmbedded       = "embedded_broker"
 	fieldListen         = "listen"
 
+	// Embedded broker fields.
+	fieldCredentialsFile = "credentials_file"
+	fieldMaxPacketSize   = "max_packet_size"
+	fieldRetain          = "retain"
+	fieldReceiveMaximum  = "receive_maximum"
+	fieldMaxQueued       = "max_queued_messages"
+	fieldMaxClients      = "max_clients"
+	fieldConnRate        = "connection_rate"
+	fieldConnBurst       = "connection_burst"
+
 	// Rule fields.
 	ruleID           = "id"
 	ruleWhen         = "when"
@@ -117,10 +127,40 @@ work per ack grows with them (measured here: 5,000 messages/s unlimited, 14,000 
 the same load). EMQX and HiveMQ have equivalent limits per session.
 
 **Embedded broker.** With ` + "`embedded_broker: {listen: 127.0.0.1:11883}`" + ` gongdan runs a broker
-(mochi-mqtt) itself, for the quickstart and small sites; the connector then connects to it
-unless ` + "`brokers`" + ` says otherwise. It keeps sessions in memory: while gongdan is down, devices
-must hold their messages (as they would for any broker that is down). On an address other than
-loopback it requires ` + "`username`" + ` and ` + "`password`" + `, which devices and the connector share.
+(mochi-mqtt) itself, for the quickstart and small sites, and the connector subscribes there
+(` + "`brokers`" + ` is then not set). It keeps sessions in memory: while gongdan is down, devices must
+hold their messages (as they would for any broker that is down). It trusts no client on its
+port:
+
+- **Who may connect.** With ` + "`credentials_file`" + ` each device logs in as itself: username = device
+  id, its own password, and its **client id must be its device id** (so no device can take
+  another's connection). The file has one ` + "`device_id:hash`" + ` a line — bcrypt as
+  ` + "`htpasswd -nbB E202308001 'its password'`" + ` prints it, or a ` + "`mosquitto_passwd`" + ` (2.x, ` + "`$7$`" + `)
+  file as it is; plain passwords are refused. It is read again when it changes (a bad edit is
+  logged and the devices read before stay in force). Without it, ` + "`username`" + ` and ` + "`password`" + `
+  are one login that every device shares (no device is then told apart from another); with
+  neither the broker is **anonymous**, which gongdan accepts only on loopback.
+- **What a device may do.** Publish telemetry under the connector's ` + "`topics`" + ` — and, with
+  ` + "`credentials_file`" + `, only as itself: with ` + "`device_id: topic[1]`" + ` and ` + "`factory/+/telemetry`" + `, device
+  E1 publishes to ` + "`factory/E1/telemetry`" + ` and nowhere else; with the id in the payload, the
+  payload must name E1. Nothing else: a device subscribes to nothing, keeps no session, and a
+  retained publish is refused (` + "`retain: ignore`" + ` delivers it as an ordinary one). A refused
+  publish disconnects the device, with a warning in the log. A will is held to the same rule.
+- **The connector** connects on a loopback port of its own with a password made at start,
+  which never leaves the process. Its ` + "`client_id`" + ` is refused on the devices' port whatever the
+  password, and the attempt is logged (a warning with the remote address), so nobody can take
+  its session and with it the telemetry.
+- **Limits.** A packet larger than ` + "`max_packet_size`" + ` is refused from its header, before it is
+  read into memory (the client is disconnected); it must leave room for ` + "`payload.max_bytes`" + `
+  and the topic, so that what the connector would count as a bad payload still reaches it.
+  Connections are rate limited per remote address (` + "`connection_rate`" + ` a second, bursts of
+  ` + "`connection_burst`" + `; an IPv6 address by its /64) before anything is read; a new connection
+  must send its CONNECT within 10 s; at most ` + "`max_clients`" + ` devices are connected at once (the
+  connector's place is kept). Each client has at most ` + "`receive_maximum`" + ` QoS 2 messages in
+  flight towards the broker, and the broker keeps at most ` + "`max_queued_messages`" + ` unacked QoS 1
+  messages for the connector (beyond, it drops them with a warning): memory stays below
+  about max_queued_messages × max_packet_size.
+- What was refused is counted under ` + "`embedded_broker`" + ` in GET /api/v1/connectors.
 `,
 		Example: sample,
 		Fields: []connectors.Field{
@@ -172,8 +212,27 @@ loopback it requires ` + "`username`" + ` and ` + "`password`" + `, which device
 				Description: "Storm guard: at most this many raises per device in any hour; the rest are counted on the open ticket. 0: no limit."},
 			{Name: fieldBadSamples, Kind: connectors.KindInt, Default: 10, Min: connectors.Bound(0), Max: connectors.Bound(10000),
 				Description: "Bad payloads sampled into the dead letters per minute; the rest are only counted."},
-			{Name: fieldEmbedded, Kind: connectors.KindObject, Description: "Run an MQTT broker inside gongdan (quickstart, small sites); off unless set.", Fields: []connectors.Field{
-				{Name: fieldListen, Kind: connectors.KindString, Required: true, Example: `"127.0.0.1:11883"`, Check: checkListen, Description: "host:port the broker listens on."},
+			{Name: fieldEmbedded, Kind: connectors.KindObject, Description: "Run an MQTT broker inside gongdan (quickstart, small sites); off unless set. The connector subscribes there: leave brokers unset.", Fields: []connectors.Field{
+				{Name: fieldListen, Kind: connectors.KindString, Required: true, Example: `"127.0.0.1:11883"`, Check: checkListen, Description: "host:port the broker listens on for devices."},
+				{Name: fieldCertFile, Kind: connectors.KindString, Example: `"/etc/gongdan/mqtt.crt"`,
+					Description: "PEM certificate (chain) of the broker: devices then connect over TLS (mqtts), and their passwords do not cross the network in the clear. With key_file; read at start."},
+				{Name: fieldKeyFile, Kind: connectors.KindString, Description: "PEM key of cert_file."},
+				{Name: fieldCredentialsFile, Kind: connectors.KindString, Example: `"/etc/gongdan/devices.passwd"`,
+					Description: "The devices and their password hashes, one device_id:hash a line (bcrypt from htpasswd -nbB, or a mosquitto_passwd file). A device logs in with its id as username and as client id, and publishes only as itself. Without it and without username/password the broker is anonymous, which is allowed on loopback only."},
+				{Name: fieldMaxPacketSize, Kind: connectors.KindInt, Default: 256 << 10, Min: connectors.Bound(1024), Max: connectors.Bound(64 << 20),
+					Description: "The largest MQTT packet a client may send, in bytes; a larger one is refused from its header and the client disconnected. At least payload.max_bytes + 4096."},
+				{Name: fieldRetain, Kind: connectors.KindString, Default: retainRefuse, Enum: []string{retainRefuse, retainIgnore},
+					Description: "A retained publish: refuse (the device is disconnected) or ignore (delivered as an ordinary message, not kept). Telemetry has no reason to be retained."},
+				{Name: fieldMaxClients, Kind: connectors.KindInt, Default: 1000, Min: connectors.Bound(1), Max: connectors.Bound(1 << 20),
+					Description: "Devices connected at once; more are refused (server unavailable). The connector's own connection is not counted."},
+				{Name: fieldConnRate, Kind: connectors.KindFloat, Default: 5.0, Min: connectors.Bound(0.0001), Max: connectors.Bound(1e6),
+					Description: "New connections a second from one remote address (an IPv6 address by its /64), on average; beyond, they are closed before anything is read. Devices behind one NAT share it: raise it for a fleet behind one address."},
+				{Name: fieldConnBurst, Kind: connectors.KindInt, Default: 20, Min: connectors.Bound(1), Max: connectors.Bound(1 << 20),
+					Description: "New connections one remote address may make at once before connection_rate applies."},
+				{Name: fieldReceiveMaximum, Kind: connectors.KindInt, Default: 64, Min: connectors.Bound(1), Max: connectors.Bound(65535), Advanced: true,
+					Description: "QoS 2 messages a client may have in flight towards the broker; beyond, it is disconnected."},
+				{Name: fieldMaxQueued, Kind: connectors.KindInt, Default: 8192, Min: connectors.Bound(1), Max: connectors.Bound(65535), Advanced: true,
+					Description: "Unacked QoS 1 messages the broker keeps for the connector while it is slow or reconnecting; beyond, new ones are dropped (with a warning in the log)."},
 			}},
 			{Name: fieldKeepAlive, Kind: connectors.KindDuration, Default: 30 * second, Min: connectors.Bound(1), Advanced: true, Description: "MQTT keepalive."},
 			{Name: fieldConnectTimeout, Kind: connectors.KindDuration, Default: 10 * second, Min: connectors.Bound(1), Advanced: true, Description: "How long one connection attempt may take."},
