@@ -77,7 +77,7 @@ const maxRemembered = 1 << 20
 // Options say how a connector's docs name its idempotency key.
 type Options struct {
 	// KeyHeader names the request header whose value is signed as the idempotency key, as
-	// the docs should say it ("the dedup_header (default Idempotency-Key)").
+	// the docs should say it ("dedup_header", "the Idempotency-Key header").
 	KeyHeader string
 	// What names the requests in descriptions ("requests", "uploads").
 	What string
@@ -91,7 +91,7 @@ func Fields(o Options) []connectors.Field {
 			Description: "Check an HMAC-SHA256 signature of each of the " + o.What + ", sent in a header (hex or base64, after prefix); " +
 				"without a valid one they are answered 401. In mode timestamp (the default) the signed string is " +
 				"`<timestamp>.<key>.<body>`: the Unix seconds sent in timestamp_header, a dot, the value of " + o.KeyHeader +
-				" (empty when not sent; it must not contain a dot), a dot, and the raw body byte for byte. " +
+				" as sent (nothing when it is not; it must not contain a dot), a dot, and the raw body byte for byte. " +
 				"A timestamp more than max_skew from the server's clock is refused (401), and the same signed request a second time is " +
 				"refused with 409 (type replayed): it was taken the first time. A sender that retries signs the retry anew, with a fresh " +
 				"timestamp and the same key, and makes no second ticket. In mode body the signature covers the raw body alone, for " +

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/vm"
 
 	"gongdan/normalize"
@@ -51,6 +53,19 @@ var mappable = map[string]setter{
 	"location.city":          str(func(d *normalize.Draft) *string { return &d.Location.City }),
 	"location.lat":           num(func(d *normalize.Draft) *float64 { return &d.Location.Lat }),
 	"location.lon":           num(func(d *normalize.Draft) *float64 { return &d.Location.Lon }),
+}
+
+// keyFields make a draft one request (dedup_key) or one conversation (thread_key): a value
+// that does not depend on the request would join every request to the first.
+var keyFields = map[string]string{
+	"dedup_key":  "the request's own key",
+	"thread_key": "no thread",
+}
+
+// idFields name someone or something the core looks up by id: a value made of a missing field
+// would name one customer or device for every request without it.
+var idFields = map[string]bool{
+	"source.external_id": true, "customer.id": true, "customer.wechat_openid": true, "customer.wecom_userid": true, "device.id": true,
 }
 
 func mappableList() string {
@@ -123,6 +138,9 @@ func (m *mapping) Normalize(env normalize.Envelope) ([]normalize.Draft, error) {
 	for _, r := range m.rules {
 		v, err := expr.Run(r.program, in)
 		if err == nil {
+			err = r.checkKey(v, in.Payload)
+		}
+		if err == nil {
 			err = r.set(&d, v)
 		}
 		if err != nil {
@@ -138,6 +156,131 @@ func (m *mapping) Normalize(env normalize.Envelope) ([]normalize.Draft, error) {
 	}
 	return []normalize.Draft{d}, nil
 }
+
+// checkKey refuses a key or id that is not the request's own: nil from a key expression (a
+// field it reads is missing), "<nil>" (expr's string(nil)), an id cut off after its separator
+// ("crm/"), true or false. Each would be one value for every request without the field, and
+// every one of them but the first would vanish as a duplicate of it, or join its thread.
+func (r rule) checkKey(v any, payload any) error {
+	fallback, isKey := keyFields[r.field]
+	if !isKey && !idFields[r.field] {
+		return nil
+	}
+	if fallback == "" {
+		fallback = "none"
+	}
+	noun := "id"
+	if isKey {
+		noun = "key"
+	}
+	var what string
+	switch v := v.(type) {
+	case nil:
+		if !isKey {
+			return nil // an id left out: the draft has none
+		}
+		what = "nothing (nil)"
+	case bool:
+		return fmt.Errorf("gave %v: true or false names no request; map an id of the payload, or \"\" for %s", v, fallback)
+	case string:
+		s := strings.TrimSpace(v)
+		switch {
+		case strings.Contains(s, "<nil>"):
+			what = fmt.Sprintf("%q (string() of a missing field)", s)
+		case strings.HasSuffix(s, "/") || strings.HasSuffix(s, ":"):
+			what = fmt.Sprintf("%q, with nothing after its separator", s)
+		default:
+			return nil
+		}
+	default:
+		return nil
+	}
+	why, cond := "a field it reads is missing or empty in this request", "<field> != nil"
+	if missing := missingFields(r.program.Node(), payload); len(missing) > 0 {
+		var said []string
+		for _, m := range missing {
+			said = append(said, m.String())
+		}
+		why, cond = strings.Join(said, ", "), missing[0].condition()
+	}
+	return fmt.Errorf("gave %s: %s, and every request without it would share this %s. "+
+		"Say what such a request gets, with an empty string (%s): %s ? %s : \"\"", what, why, noun, fallback, cond, r.code)
+}
+
+// absent is a payload field an expression reads that a payload lacks (or holds as null), or
+// holds as "".
+type absent struct {
+	path  []string
+	empty bool
+}
+
+func (a absent) String() string {
+	if a.empty {
+		return "payload." + strings.Join(a.path, ".") + " is empty in this request"
+	}
+	return "payload." + strings.Join(a.path, ".") + " is missing from this request"
+}
+
+// condition is the expr test that the field is there: optional steps after the first, so that
+// it holds whatever is missing.
+func (a absent) condition() string {
+	ref := "payload." + strings.Join(a.path, "?.")
+	if a.empty {
+		return "(" + ref + " ?? \"\") != \"\""
+	}
+	return ref + " != nil"
+}
+
+// missingFields lists the payload fields an expression reads (payload.a.b) that this payload
+// lacks, holds as null or as "": the reason a key came out empty, for the dead letter. Only the
+// first absent step of each path is named (payload.contact, not payload.contact.mobile too).
+func missingFields(node ast.Node, payload any) []absent {
+	var paths [][]string
+	ast.Walk(&node, visitor(func(n *ast.Node) {
+		if p, ok := payloadPath(*n); ok {
+			paths = append(paths, p)
+		}
+	}))
+	var out []absent
+	for _, p := range paths {
+		v := payload
+		for i, step := range p {
+			obj, _ := v.(map[string]any)
+			v = obj[step]
+			if v == nil || v == "" {
+				a := absent{path: p[:i+1], empty: v == ""}
+				if !slices.ContainsFunc(out, func(b absent) bool { return slices.Equal(a.path, b.path) }) {
+					out = append(out, a)
+				}
+				break
+			}
+		}
+	}
+	return out
+}
+
+// payloadPath reads payload.a.b (or payload?.a, payload["a"]) as [a b].
+func payloadPath(n ast.Node) ([]string, bool) {
+	switch n := n.(type) {
+	case *ast.ChainNode:
+		return payloadPath(n.Node)
+	case *ast.MemberNode:
+		prop, ok := n.Property.(*ast.StringNode)
+		if !ok {
+			return nil, false
+		}
+		if id, ok := n.Node.(*ast.IdentifierNode); ok {
+			return []string{prop.Value}, id.Value == "payload"
+		}
+		head, ok := payloadPath(n.Node)
+		return append(head, prop.Value), ok
+	}
+	return nil, false
+}
+
+type visitor func(*ast.Node)
+
+func (v visitor) Visit(n *ast.Node) { v(n) }
 
 // plainNumbers turns json.Number into int (when whole and in range) or float64, so expressions
 // compare numbers as people expect; string() of a big order id keeps every digit.

@@ -2,19 +2,15 @@ package webhook
 
 import (
 	_ "embed"
-	"strconv"
+	"slices"
 
 	"gongdan/connectors"
+	"gongdan/connectors/intakeauth"
 )
 
 // Field names, used by the spec and by the getters alike.
 const (
 	fieldMapping      = "mapping"
-	fieldSignature    = "signature"
-	fieldSigHeader    = "header"
-	fieldSigSecret    = "secret"
-	fieldSigPrefix    = "prefix"
-	fieldSigEncoding  = "encoding"
 	fieldDedupHeader  = "dedup_header"
 	fieldMaxBodyBytes = "max_body_bytes"
 	fieldKeepHeaders  = "keep_headers"
@@ -47,28 +43,50 @@ use ` + "`received_at`" + `. The mapping runs in the pipeline, not at the edge: 
 cannot map is still answered 202, and lands in the dead letters with the error; fix the mapping,
 restart, and ` + "`gongdan deadletters replay`" + ` turns it into a ticket.
 
-Errors, as application/problem+json: 400 malformed JSON or not an object, 401 missing or wrong
-signature, 413 body over ` + "`max_body_bytes`" + `, 415 not JSON, 503 the bus is unavailable (retry).
+The keys fail loudly. A ` + "`dedup_key`" + ` or ` + "`thread_key`" + ` that comes out nil (a field the expression
+reads is missing), and a key or id (` + "`source.external_id`" + `, ` + "`customer.id`" + `, ` + "`customer.wechat_openid`" + `,
+` + "`customer.wecom_userid`" + `, ` + "`device.id`" + `) that holds ` + "`<nil>`" + ` (expr's ` + "`string(nil)`" + `), ends in ` + "`/`" + ` or
+` + "`:`" + ` with nothing after it, or is true/false, makes the request a dead letter that names the missing
+field: such a key would be shared by every request without that field, and all but the first
+would vanish as duplicates. Say what a request without the field should do, with an empty
+string: ` + "`payload.order_id != nil ? \"crm/\" + string(payload.order_id) : \"\"`" + `. An empty ` + "`dedup_key`" + ` is the
+request's own key (its ` + "`dedup_header`" + `, else its envelope id), an empty ` + "`thread_key`" + ` no thread.
+
+**Who may send.** Anyone who can reach an unsigned webhook can make tickets through it, so
+gongdan serves one only on a loopback address (DESIGN.md §11, docs/SECURITY.md). Beyond
+loopback, sign the requests (` + "`signature`" + `) or give the sender a token (` + "`tokens`" + `). By default a
+signature covers a timestamp, the ` + "`dedup_header`" + ` and the body — the HMAC-SHA256, keyed with the
+secret, of ` + "`<timestamp>.<key>.<body>`" + ` — so a captured request cannot be sent again: a
+timestamp more than ` + "`max_skew`" + ` from the clock is refused, and so is the same signed request a
+second time (409). In shell:
+
+` + "```sh" + `
+# the example's crm connector: dedup_header X-Request-Id, prefix sha256=
+ts=$(date +%s); key=crm-req-1; body='{"order_id":88231,"subject":"冷库压缩机停机"}'
+sig=$(printf '%s.%s.%s' "$ts" "$key" "$body" | openssl dgst -sha256 -hmac "$CRM_WEBHOOK_SECRET" -hex | sed 's/^.* //')
+curl -H 'Content-Type: application/json' -H "X-Gongdan-Timestamp: $ts" -H "X-Request-Id: $key" \
+     -H "X-Signature-256: sha256=$sig" -d "$body" http://127.0.0.1:8080/ingest/crm
+` + "```" + `
+
+A sender that can sign only the body (GitHub's ` + "`X-Hub-Signature-256`" + `) uses ` + "`mode: body`" + `: its
+` + "`dedup_header`" + ` is not signed then and is ignored; the request's key is its body's SHA-256, so a
+replayed body makes no second ticket.
+
+Errors, as application/problem+json: 400 malformed JSON or not an object, or a key with a dot
+under a timestamp signature; 401 missing or wrong token or signature, or a timestamp out of
+` + "`max_skew`" + `; 409 a signed request taken already (type replayed); 413 body over
+` + "`max_body_bytes`" + `; 415 not JSON; 503 the bus is unavailable (retry).
 `,
 		Mount:   "ingest",
 		Example: sample,
-		Fields: []connectors.Field{
+		Fields: slices.Concat([]connectors.Field{
 			{
 				Name: fieldMapping, Kind: connectors.KindStringMap,
 				Description: "Draft fields computed from the request, one expr expression each. Keys are draft fields: " +
 					mappableList() + ". Without a mapping the body must be a draft itself.",
 				Example: `{title: payload.subject, customer.phone: payload.contact?.mobile ?? ""}`,
 			},
-			{
-				Name: fieldSignature, Kind: connectors.KindObject,
-				Description: "Check an HMAC-SHA256 signature of the raw body, sent in a header. Requests without a valid signature are answered 401.",
-				Fields: []connectors.Field{
-					{Name: fieldSigHeader, Kind: connectors.KindString, Default: "X-Signature-256", Description: "The header that carries the signature."},
-					{Name: fieldSigSecret, Kind: connectors.KindString, Required: true, Secret: true, Description: "The shared secret, at least 16 characters; write ${ENV_VAR}.", Check: minLen(16)},
-					{Name: fieldSigPrefix, Kind: connectors.KindString, Default: "", Description: "Text before the signature in the header, such as sha256= (GitHub's style).", Example: `"sha256="`},
-					{Name: fieldSigEncoding, Kind: connectors.KindString, Default: "hex", Enum: []string{"hex", "base64"}, Description: "How the signature bytes are written."},
-				},
-			},
+		}, intakeauth.Fields(intakeauth.Options{KeyHeader: "dedup_header", What: "requests"}), []connectors.Field{
 			{
 				Name: fieldDedupHeader, Kind: connectors.KindString, Default: "Idempotency-Key",
 				Description: "The request header that identifies a request at its source. Requests with the same value make one ticket, however often they are retried. Without it, each request is new.",
@@ -79,25 +97,10 @@ signature, 413 body over ` + "`max_body_bytes`" + `, 415 not JSON, 503 the bus i
 			},
 			{
 				Name: fieldKeepHeaders, Kind: connectors.KindStringList, Default: []string{"User-Agent", "X-Request-Id"},
-				Description: "Request headers kept with the envelope, for mappings (headers.x_request_id) and for the record. Authorization and the signature header are never kept.",
+				Description: "Request headers kept with the envelope, for mappings (headers.x_request_id) and for the record. Authorization, Cookie and the signature header are never kept.",
 				Advanced:    true,
 			},
-		},
+		}),
 		New: newWebhook,
 	}
-}
-
-func minLen(n int) func(any) error {
-	return func(v any) error {
-		if s, _ := v.(string); len(s) < n {
-			return errTooShort(n)
-		}
-		return nil
-	}
-}
-
-type errTooShort int
-
-func (e errTooShort) Error() string {
-	return "too short: use at least " + strconv.Itoa(int(e)) + " characters (openssl rand -hex 24)"
 }

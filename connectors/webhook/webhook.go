@@ -4,9 +4,7 @@ package webhook
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -17,6 +15,7 @@ import (
 	"strings"
 
 	"gongdan/connectors"
+	"gongdan/connectors/intakeauth"
 	"gongdan/normalize"
 	"gongdan/problem"
 )
@@ -31,12 +30,7 @@ type Webhook struct {
 	dedupHeader string
 	maxBody     int64
 	keep        []string
-	sig         *signature
-}
-
-type signature struct {
-	header, prefix, encoding string
-	secret                   []byte
+	auth        *intakeauth.Verifier
 }
 
 func newWebhook(conf *connectors.Conf, env connectors.Env) (connectors.Connector, error) {
@@ -47,14 +41,7 @@ func newWebhook(conf *connectors.Conf, env connectors.Env) (connectors.Connector
 		dedupHeader: conf.String(fieldDedupHeader),
 		maxBody:     int64(conf.Int(fieldMaxBodyBytes)),
 		keep:        conf.StringList(fieldKeepHeaders),
-	}
-	if s := conf.Object(fieldSignature); s != nil {
-		w.sig = &signature{
-			header:   s.String(fieldSigHeader),
-			prefix:   s.String(fieldSigPrefix),
-			encoding: s.String(fieldSigEncoding),
-			secret:   []byte(s.Secret(fieldSigSecret).Reveal()),
-		}
+		auth:        intakeauth.New(conf, env.Now),
 	}
 	if conf.Has(fieldMapping) {
 		w.mapping, w.mapErrs = compileMapping(conf.StringMapKeys(fieldMapping), conf.StringMap(fieldMapping))
@@ -63,26 +50,41 @@ func newWebhook(conf *connectors.Conf, env connectors.Env) (connectors.Connector
 }
 
 // Validate reports mapping entries that name no draft field or do not compile, each at its
-// line.
+// line, credential headers in keep_headers, and what the signature and token checks find.
 func (w *Webhook) Validate() error {
-	var errs []error
+	errs := []error{w.auth.Validate(w.conf)}
 	for _, f := range w.conf.StringMapKeys(fieldMapping) {
 		if err := w.mapErrs[f]; err != nil {
 			errs = append(errs, w.conf.Errorf(fieldMapping+"."+f, "%v", err))
 		}
 	}
 	for _, h := range w.keep {
-		if w.secretHeader(h) {
+		if w.auth.CredentialHeader(h) {
 			errs = append(errs, w.conf.Errorf(fieldKeepHeaders, "%s carries a credential and is never kept", h))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func (w *Webhook) secretHeader(h string) bool {
-	h = http.CanonicalHeaderKey(h)
-	return h == "Authorization" || h == "Cookie" || (w.sig != nil && h == http.CanonicalHeaderKey(w.sig.header))
+// OpenIntake names the webhook's way in when it authenticates nobody: whoever reaches it sends
+// requests, drafts included, as this connector.
+func (w *Webhook) OpenIntake() []error {
+	if !w.auth.Open() {
+		return nil
+	}
+	return []error{w.conf.Errorf(intakeauth.FieldSignature,
+		"POST /ingest/%s takes requests from anyone who can reach it: sign them (signature) or give the sender a token (tokens), or serve on loopback only", w.name)}
 }
+
+// Status is what GET /api/v1/connectors shows beyond the counters.
+type Status struct {
+	// RefusedByReason counts the requests refused for who sent them: missing, bad_token,
+	// bad_signature, bad_timestamp, stale_timestamp, bad_key, replayed, replay_memory_full.
+	RefusedByReason map[string]int64 `json:"refused_by_reason,omitempty"`
+}
+
+// Details reports the requests refused for who sent them, replays among them.
+func (w *Webhook) Details() any { return Status{RefusedByReason: w.auth.Refused()} }
 
 // Run has nothing to do: requests come through ServeHTTP. It returns when ctx is done.
 func (w *Webhook) Run(ctx context.Context) error {
@@ -117,12 +119,13 @@ func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.env.Stats.Received.Add(1)
-	env, p := w.envelope(rw, r)
+	env, check, p := w.envelope(rw, r)
 	if p != nil {
 		w.env.Refuse(rw, r, "webhook request", p)
 		return
 	}
 	if err := w.env.Publish(r.Context(), env); err != nil {
+		check.Release() // not taken: the very same signed request may come again
 		w.env.NotStored(rw, r, "webhook request", err, "the request was not stored; retry it (with the same "+w.dedupHeader+" header, if you sent one)")
 		return
 	}
@@ -131,33 +134,44 @@ func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(rw).Encode(accepted{EnvelopeID: env.ID, Connector: w.name})
 }
 
-// envelope reads and checks a request; a non-nil problem is the answer to give instead.
-func (w *Webhook) envelope(rw http.ResponseWriter, r *http.Request) (normalize.Envelope, *problem.Problem) {
+// envelope reads and checks a request; a non-nil problem is the answer to give instead. The
+// check it returns holds the request's claim against replays.
+func (w *Webhook) envelope(rw http.ResponseWriter, r *http.Request) (normalize.Envelope, *intakeauth.Check, *problem.Problem) {
+	dedup := r.Header.Get(w.dedupHeader)
+	if len(dedup) > maxDedupLen {
+		// Not a JSON problem: said apart, so the sender looks at its header, not its body.
+		return normalize.Envelope{}, nil, problem.New(http.StatusBadRequest, "bad-request",
+			fmt.Sprintf("the %s header is longer than %d characters", w.dedupHeader, maxDedupLen))
+	}
+	// A token is checked before the body is read: a caller without one costs nothing more.
+	check, p := w.auth.Begin(rw, r, dedup)
+	if p != nil {
+		return normalize.Envelope{}, nil, p
+	}
 	ct := r.Header.Get("Content-Type")
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-		return normalize.Envelope{}, problem.New(http.StatusUnsupportedMediaType, "unsupported-media-type",
+		return normalize.Envelope{}, nil, problem.New(http.StatusUnsupportedMediaType, "unsupported-media-type",
 			fmt.Sprintf("send JSON with Content-Type: application/json (got %q)", ct))
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(rw, r.Body, w.maxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return normalize.Envelope{}, problem.New(http.StatusRequestEntityTooLarge, "payload-too-large",
+			return normalize.Envelope{}, nil, problem.New(http.StatusRequestEntityTooLarge, "payload-too-large",
 				fmt.Sprintf("the body is over %d bytes, this connector's max_body_bytes", w.maxBody))
 		}
-		return normalize.Envelope{}, problem.New(http.StatusBadRequest, "bad-request", "reading the body: "+err.Error())
+		return normalize.Envelope{}, nil, problem.New(http.StatusBadRequest, "bad-request", "reading the body: "+err.Error())
 	}
-	if w.sig != nil {
-		if detail := w.sig.check(r.Header.Get(w.sig.header), body); detail != "" {
-			return normalize.Envelope{}, problem.New(http.StatusUnauthorized, "bad-signature", detail)
-		}
+	check.Write(body)
+	if p := check.Finish(rw); p != nil {
+		return normalize.Envelope{}, nil, p
 	}
-	dedup := r.Header.Get(w.dedupHeader)
-	if len(dedup) > maxDedupLen {
-		// Not a JSON problem: said apart, so the sender looks at its header, not its body.
-		return normalize.Envelope{}, problem.New(http.StatusBadRequest, "bad-request",
-			fmt.Sprintf("the %s header is longer than %d characters", w.dedupHeader, maxDedupLen))
+	if check.Caller().Signed && !w.auth.SignsKey() {
+		// Signed over the body alone: the header is the sender's word, and anyone replaying
+		// the body could change it. The body is what was proven, so it is the request's key.
+		sum := sha256.Sum256(body)
+		dedup = "sha256-" + hex.EncodeToString(sum[:])
 	}
 	headers := map[string]string{}
 	for _, h := range w.keep {
@@ -167,9 +181,10 @@ func (w *Webhook) envelope(rw http.ResponseWriter, r *http.Request) (normalize.E
 	}
 	env, err := w.makeEnvelope(body, dedup, headers)
 	if err != nil {
-		return normalize.Envelope{}, problem.New(http.StatusBadRequest, "malformed-json", err.Error())
+		check.Release()
+		return normalize.Envelope{}, nil, problem.New(http.StatusBadRequest, "malformed-json", err.Error())
 	}
-	return env, nil
+	return env, check, nil
 }
 
 // maxDedupLen bounds the dedup header, which becomes part of a draft's dedup key.
@@ -240,37 +255,11 @@ func checkObject(body []byte) error {
 	return nil
 }
 
-// check compares the header's signature with the body's HMAC in constant time. It returns
-// what is wrong, without the secret or the expected value.
-func (s *signature) check(header string, body []byte) string {
-	if header == "" {
-		return "the " + s.header + " header with the body's HMAC-SHA256 signature is missing"
-	}
-	got, ok := strings.CutPrefix(header, s.prefix)
-	if !ok {
-		return fmt.Sprintf("the %s header must start with %q", s.header, s.prefix)
-	}
-	var sig []byte
-	var err error
-	if s.encoding == "base64" {
-		sig, err = base64.StdEncoding.DecodeString(got)
-	} else {
-		sig, err = hex.DecodeString(strings.ToLower(got))
-	}
-	if err != nil {
-		return "the " + s.header + " header is not " + s.encoding
-	}
-	mac := hmac.New(sha256.New, s.secret)
-	mac.Write(body)
-	if !hmac.Equal(sig, mac.Sum(nil)) {
-		return "the " + s.header + " signature does not match the body"
-	}
-	return ""
-}
-
 // Interface guards.
 var (
 	_ connectors.HTTPReceiver       = (*Webhook)(nil)
 	_ connectors.NormalizerProvider = (*Webhook)(nil)
 	_ connectors.Sampler            = (*Webhook)(nil)
+	_ connectors.OpenIntake         = (*Webhook)(nil)
+	_ connectors.Detailer           = (*Webhook)(nil)
 )

@@ -17,6 +17,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -62,10 +63,14 @@ func TestConformance(t *testing.T) {
 	t.Run("mapping and signature", func(t *testing.T) {
 		const secret = "0123456789abcdef-test"
 		t.Setenv("CONNECTORTEST_SECRET", secret)
-		signed := func(body []byte, requestID string) connectortest.Input {
+		// Signed as the sender signs: a timestamp, the request id, the body. A redelivery is
+		// signed anew, a few seconds later, as a retry is.
+		signed := func(body []byte, requestID string, age time.Duration) connectortest.Input {
+			ts := strconv.FormatInt(time.Now().Add(-age).Unix(), 10)
 			return connectortest.Input{Body: body, Headers: map[string]string{
-				"X-Request-Id":    requestID,
-				"X-Signature-256": "sha256=" + hmacHex(secret, body),
+				"X-Request-Id":        requestID,
+				"X-Gongdan-Timestamp": ts,
+				"X-Signature-256":     "sha256=" + hmacHex(secret, []byte(ts+"."+requestID+"."+string(body))),
 			}}
 		}
 		connectortest.Run(t, connectortest.Harness{
@@ -76,20 +81,52 @@ signature:
   prefix: "sha256="
 dedup_header: X-Request-Id
 mapping:
-  dedup_key: '"crm/" + string(payload.order_id)'
+  dedup_key: 'payload.order_id != nil ? "crm/" + string(payload.order_id) : ""'
   title: payload.subject
   customer.phone: payload.contact?.mobile ?? ""
 `,
 			Send: send,
 			Good: func(i int) connectortest.Input {
-				return signed(fmt.Appendf(nil, `{"order_id": %d, "subject": "冷库压缩机停机"}`, 900000000000000000+i), fmt.Sprintf("req-%d", i))
+				return signed(fmt.Appendf(nil, `{"order_id": %d, "subject": "冷库压缩机停机"}`, 900000000000000000+i), fmt.Sprintf("req-%d", i), 10*time.Second)
 			},
 			// A retry of the CRM carries a new request id: the order id makes it one ticket.
 			Redelivery: func(i int) connectortest.Input {
-				return signed(fmt.Appendf(nil, `{"order_id": %d, "subject": "冷库压缩机停机"}`, 900000000000000000+i), fmt.Sprintf("retry-%d", i))
+				return signed(fmt.Appendf(nil, `{"order_id": %d, "subject": "冷库压缩机停机"}`, 900000000000000000+i), fmt.Sprintf("retry-%d", i), 0)
 			},
-			Bad:      signed([]byte(`{"order_id": 1, "subject": {"text": "an object"}}`), "req-bad"),
+			Bad:      signed([]byte(`{"order_id": 1, "subject": {"text": "an object"}}`), "req-bad", 0),
 			Rejected: &connectortest.Input{Body: []byte(`{"order_id": 2, "subject": "x"}`), Headers: map[string]string{"X-Signature-256": "sha256=00"}},
+		})
+	})
+	t.Run("body signature, GitHub style", func(t *testing.T) {
+		const secret = "0123456789abcdef-test"
+		t.Setenv("CONNECTORTEST_SECRET", secret)
+		signed := func(body []byte, delivery string) connectortest.Input {
+			return connectortest.Input{Body: body, Headers: map[string]string{
+				"X-GitHub-Delivery":   delivery,
+				"X-Hub-Signature-256": "sha256=" + hmacHex(secret, body),
+			}}
+		}
+		connectortest.Run(t, connectortest.Harness{
+			Config: `name: gh
+type: webhook
+signature:
+  secret: "${CONNECTORTEST_SECRET}"
+  mode: body
+  header: X-Hub-Signature-256
+  prefix: "sha256="
+dedup_header: X-GitHub-Delivery
+`,
+			Send: send,
+			Good: func(i int) connectortest.Input {
+				return signed(fmt.Appendf(nil, `{"title": "CI 构建机 %d 号磁盘满"}`, i), fmt.Sprintf("delivery-%d", i))
+			},
+			// The delivery id is not signed: a replay of the body under another one is still
+			// the same request.
+			Redelivery: func(i int) connectortest.Input {
+				return signed(fmt.Appendf(nil, `{"title": "CI 构建机 %d 号磁盘满"}`, i), fmt.Sprintf("forged-%d", i))
+			},
+			Bad:      signed([]byte(`{"urgency": "red"}`), "bad"),
+			Rejected: &connectortest.Input{Body: []byte(`{"title": "x"}`), Headers: map[string]string{"X-Hub-Signature-256": "sha256=" + hmacHex("another-secret-0123456", []byte(`{"title": "x"}`))}},
 		})
 	})
 }
@@ -158,8 +195,10 @@ const testSecret = "s3cret-0123456789abcdef"
 
 func TestHTTP(t *testing.T) {
 	const plain = "name: hooks\ntype: webhook\nmax_body_bytes: 64\nkeep_headers: [User-Agent, X-Request-Id, X-Trace]\n"
-	hexSigned := "name: signed\ntype: webhook\nsignature:\n  secret: " + testSecret + "\n  prefix: \"sha256=\"\n"
-	b64Signed := "name: signed\ntype: webhook\nsignature:\n  secret: " + testSecret + "\n  header: X-Hub-Signature\n  encoding: base64\n"
+	// Signatures of the body alone (mode body): how the header is read, GitHub's style. Mode
+	// timestamp has tests of its own below.
+	hexSigned := "name: signed\ntype: webhook\nsignature:\n  secret: " + testSecret + "\n  mode: body\n  prefix: \"sha256=\"\n"
+	b64Signed := "name: signed\ntype: webhook\nsignature:\n  secret: " + testSecret + "\n  mode: body\n  header: X-Hub-Signature\n  encoding: base64\n"
 	body := `{"title": "漏水"}`
 	mac := hmac.New(sha256.New, []byte(testSecret))
 	mac.Write([]byte(body))
@@ -202,7 +241,7 @@ func TestHTTP(t *testing.T) {
 
 		{name: "hex signature", config: hexSigned, headers: with(jsonCT, "X-Signature-256", "sha256="+hex.EncodeToString(sum)), body: body, wantStatus: 202},
 		{name: "hex signature in capitals", config: hexSigned, headers: with(jsonCT, "X-Signature-256", "sha256="+strings.ToUpper(hex.EncodeToString(sum))), body: body, wantStatus: 202},
-		{name: "signature missing", config: hexSigned, headers: jsonCT, body: body, wantStatus: 401, wantType: "bad-signature", wantInError: "missing"},
+		{name: "signature missing", config: hexSigned, headers: jsonCT, body: body, wantStatus: 401, wantType: "bad-signature", wantInError: "no credential"},
 		{name: "signature without prefix", config: hexSigned, headers: with(jsonCT, "X-Signature-256", hex.EncodeToString(sum)), body: body, wantStatus: 401, wantType: "bad-signature", wantInError: "sha256="},
 		{name: "signature not hex", config: hexSigned, headers: with(jsonCT, "X-Signature-256", "sha256=zz"+hex.EncodeToString(sum)[2:]), body: body, wantStatus: 401, wantType: "bad-signature", wantInError: "not hex"},
 		{name: "signature wrong", config: hexSigned, headers: with(jsonCT, "X-Signature-256", "sha256="+strings.Repeat("00", 32)), body: body, wantStatus: 401, wantType: "bad-signature", wantInError: "does not match"},
@@ -274,6 +313,7 @@ func TestKeptHeaders(t *testing.T) {
 type: webhook
 signature:
   secret: `+testSecret+`
+  mode: body
 keep_headers: [User-Agent, X-Request-Id, x-trace]
 `, rec.publish)
 	body := `{"title": "漏水"}`
