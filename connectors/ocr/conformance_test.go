@@ -46,21 +46,24 @@ func goodShot(t *testing.T, i int) []byte {
 }
 
 // The connector passes the conformance suite through its upload: acked only once durable, a
-// screenshot sent again makes one ticket, a corrupt PNG (its header fine) is a dead letter,
-// a file that is not an image is refused at the edge.
+// screenshot sent again makes one ticket, a corrupt PNG (its header fine) is a dead letter, an
+// upload without the token is refused at the edge.
 func TestConformance(t *testing.T) {
 	if testing.Short() {
 		t.Skip("OCRs screenshots")
 	}
 	bad := goodShot(t, 999)
+	// Uploaded as a phone does, with its token.
+	const token = "conformance-token-0123456789"
+	auth := map[string]string{"Authorization": "Bearer " + token}
 	connectortest.Run(t, connectortest.Harness{
-		Config: "name: groups\ntype: ocr\nworkers: 2\n",
+		Config: "name: groups\ntype: ocr\nworkers: 2\ntokens: [{name: phones, token: " + token + "}]\n",
 		Send:   connectortest.PostWith("image/png"),
-		Good:   func(i int) connectortest.Input { return connectortest.Input{Body: goodShot(t, i)} },
-		Bad:    connectortest.Input{Body: bad[:len(bad)*2/3]}, // a PNG cut short
-		// Refused and not kept: an empty file. (A file that is not an image is refused too, and
-		// kept as a dead letter: TestBadScreenshots.)
-		Rejected: &connectortest.Input{Body: []byte{}},
+		Good:   func(i int) connectortest.Input { return connectortest.Input{Body: goodShot(t, i), Headers: auth} },
+		Bad:    connectortest.Input{Body: bad[:len(bad)*2/3], Headers: auth}, // a PNG cut short
+		// Refused and not kept: a screenshot without the token. (A file that is not an image is
+		// refused too, and kept as a dead letter: TestAHalfGoodUploadKeepsNeither.)
+		Rejected: &connectortest.Input{Body: goodShot(t, 0)},
 		// OCR under the race detector takes seconds a screenshot: waits are bounded, not timed.
 		Timeout: 3 * time.Minute,
 	})

@@ -4,7 +4,9 @@
 package ocr
 
 import (
+	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -26,6 +29,7 @@ import (
 
 	"gongdan/attachments"
 	"gongdan/connectors"
+	"gongdan/connectors/intakeauth"
 	"gongdan/normalize"
 	"gongdan/problem"
 )
@@ -40,6 +44,8 @@ const (
 	headerSHA256   = "sha256"
 	headerWatchDir = "watch_dir"
 	headerRefused  = "refused" // refused at the edge, published only to be a dead letter
+	// headerUploadedBy names the token an upload came with: who said what.
+	headerUploadedBy = "uploaded_by"
 )
 
 // Connector takes screenshots by upload and from a folder.
@@ -53,6 +59,10 @@ type Connector struct {
 	limits   Limits
 	langs    []string
 	workers  int
+	conf     *connectors.Conf
+	uploads  bool                 // POST /ingest/{name} is on
+	auth     *intakeauth.Verifier // who may upload
+	budget   *intakeauth.Budget   // how much each uploader may send
 
 	mu     sync.Mutex
 	engine *Engine // made on first use
@@ -73,6 +83,10 @@ func newConnector(conf *connectors.Conf, env connectors.Env) (connectors.Connect
 		limits:  Limits{MaxBytes: int64(conf.Int(fieldMaxBytes)), MaxPixels: conf.Int(fieldMaxPixels)},
 		langs:   conf.StringList(fieldLanguages),
 		workers: conf.Int(fieldWorkers),
+		conf:    conf,
+		uploads: conf.Bool(fieldUpload),
+		auth:    intakeauth.New(conf, env.Now),
+		budget:  intakeauth.NewBudget(conf, defaultBudget),
 	}
 	if conf.Bool(fieldUseDictionary) {
 		c.rule.Dictionary = env.Enricher.Dictionary
@@ -80,9 +94,30 @@ func newConnector(conf *connectors.Conf, env connectors.Env) (connectors.Connect
 	return c, nil
 }
 
-// Validate checks that Tesseract has the configured languages' data.
+// Validate checks the tokens and signature, that a whole screenshot fits in a minute's budget,
+// and that Tesseract has the configured languages' data.
 func (c *Connector) Validate() error {
-	return NewEngine(1, c.langs...).Languages()
+	errs := []error{c.auth.Validate(c.conf)}
+	if b := c.budget.BytesPerMinute(); b < c.limits.MaxBytes {
+		key := intakeauth.FieldBudget
+		if o := c.conf.Object(intakeauth.FieldBudget); o != nil {
+			errs = append(errs, o.Errorf("bytes_per_minute", "%d is less than max_bytes (%d): no screenshot of that size could ever be uploaded", b, c.limits.MaxBytes))
+		} else {
+			errs = append(errs, c.conf.Errorf(key, "the budget's bytes_per_minute (%d) is less than max_bytes (%d)", b, c.limits.MaxBytes))
+		}
+	}
+	return errors.Join(append(errs, NewEngine(1, c.langs...).Languages())...)
+}
+
+// OpenIntake names the upload when it authenticates nobody: whoever reaches it makes tickets
+// and fills the attachment store. The watched folder is local, and no way in.
+func (c *Connector) OpenIntake() []error {
+	if !c.uploads || !c.auth.Open() {
+		return nil
+	}
+	return []error{c.conf.Errorf(intakeauth.FieldTokens,
+		"POST /ingest/%s takes screenshots from anyone who can reach it: give the uploaders tokens (tokens) or sign the uploads (signature), "+
+			"set upload: false when screenshots come only from watch_dir or another connector, or serve on loopback only", c.name)}
 }
 
 // ocrEngine is the connector's Tesseract pool, made on first use.
@@ -348,7 +383,7 @@ func checkImage(b []byte, lim Limits) error {
 	if lim.MaxBytes > 0 && int64(len(b)) > lim.MaxBytes {
 		return &ImageError{fmt.Sprintf("the file is %d bytes, over the limit of %d (max_bytes)", len(b), lim.MaxBytes)}
 	}
-	_, err := imageConfig(b, lim)
+	_, err := imageConfig(bytes.NewReader(b), lim)
 	return err
 }
 
@@ -364,23 +399,36 @@ type acceptedImage struct {
 	SHA256     string `json:"sha256"`
 }
 
-// ServeHTTP takes an upload of screenshots: all of them are checked before any is taken, and
-// the answer is 202 only once every one is durable.
+// ServeHTTP takes an upload of screenshots. Who sent it and its budget come first; its files
+// are written to a temporary folder part by part as they arrive (memory holds one screenshot,
+// not the upload) and all checked; only once the whole request is taken are they kept as
+// attachments and published, one by one; the answer is 202 only once every one is durable.
 func (c *Connector) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		rw.Header().Set("Allow", http.MethodPost)
 		problem.Write(rw, r, problem.New(http.StatusMethodNotAllowed, "method-not-allowed", "upload screenshots with POST"))
 		return
 	}
+	if !c.uploads {
+		problem.Write(rw, r, problem.New(http.StatusNotFound, "not-found",
+			"this connector takes no uploads (upload: false): its screenshots come from its folder or another connector"))
+		return
+	}
 	c.env.Stats.Received.Add(1)
-	envs, p := c.upload(rw, r)
+	u, p := c.upload(rw, r)
+	defer u.remove()
 	if p != nil {
 		c.env.Refuse(rw, r, "ocr upload", p)
 		return
 	}
 	out := accepted{Connector: c.name}
-	for _, env := range envs {
-		if err := c.env.Publish(r.Context(), env); err != nil {
+	for _, f := range u.files {
+		env, err := c.keep(f, u)
+		if err == nil {
+			err = c.env.Publish(r.Context(), env)
+		}
+		if err != nil {
+			u.check.Release()
 			c.env.NotStored(rw, r, "ocr upload", err, "the screenshots were not all stored; send them again (a screenshot sent twice makes no second ticket)")
 			return
 		}
@@ -394,93 +442,241 @@ func (c *Connector) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 // maxImages bounds the screenshots of one upload.
 const maxImages = 20
 
-// upload reads the request's screenshots into envelopes; a problem is the answer instead.
-func (c *Connector) upload(rw http.ResponseWriter, r *http.Request) ([]normalize.Envelope, *problem.Problem) {
-	mt, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+// Bounds of an upload's other parts: its form fields are a group's name and a time.
+const (
+	maxFieldBytes = 1024
+	maxParts      = 2*maxImages + 8
+)
+
+// received is an upload read to the end: its files spooled in dir, checked.
+type received struct {
+	dir     string // "" until the first file
+	files   []spooled
+	group   string
+	takenAt time.Time
+	by      string // the token's name, when it came with one
+	check   *intakeauth.Check
+	release func() // frees the upload's place in the budget
+}
+
+// spooled is one file of an upload, on disk until it is kept.
+type spooled struct {
+	name string // as sent; "" for a body that is the image
+	path string
+	size int64
+}
+
+// remove deletes what the upload left on disk and frees its place; kept files are copies.
+func (u *received) remove() {
+	if u.dir != "" {
+		os.RemoveAll(u.dir)
+	}
+	if u.release != nil {
+		u.release()
+	}
+}
+
+// keep reads one checked file back, keeps it as an attachment and makes its envelope.
+func (c *Connector) keep(f spooled, u *received) (normalize.Envelope, error) {
+	b, err := os.ReadFile(f.path)
+	if err != nil {
+		return normalize.Envelope{}, err
+	}
+	var h map[string]string
+	if u.by != "" {
+		h = map[string]string{headerUploadedBy: u.by}
+	}
+	return c.envelope(b, f.name, u.group, u.takenAt, h)
+}
+
+// upload reads the request's screenshots onto disk and checks them all; a problem is the
+// answer instead. Nothing is kept anywhere but the temporary folder (which remove deletes),
+// except a file refused for what it is, which goes to the dead letters.
+func (c *Connector) upload(rw http.ResponseWriter, r *http.Request) (*received, *problem.Problem) {
+	u := &received{}
+	check, p := c.auth.Begin(rw, r, r.Header.Get("Idempotency-Key"))
+	if p != nil {
+		return u, p
+	}
+	u.check, u.by = check, check.Caller().Token
 	max := c.limits.MaxBytes*maxImages + 1<<20
-	body := http.MaxBytesReader(rw, r.Body, max)
-	tooBig := func(err error) *problem.Problem {
+	tooBig := problem.New(http.StatusRequestEntityTooLarge, "payload-too-large", fmt.Sprintf("the request is over %d bytes", max))
+	if r.ContentLength > max {
+		return u, tooBig
+	}
+	source := intakeauth.Source(r, check.Caller())
+	release, p := c.budget.Admit(rw, source, r.ContentLength, c.env.Now())
+	if p != nil {
+		return u, p
+	}
+	u.release = release
+	var body io.Reader = http.MaxBytesReader(rw, r.Body, max)
+	if r.ContentLength < 0 { // chunked: charged as it is read
+		body = c.budget.Meter(rw, source, body, c.env.Now)
+	}
+	// Every byte goes through the signature's hash as it is read, the parts and what lies
+	// between them alike: the body signed is the body as sent.
+	body = io.TeeReader(body, check)
+	readErr := func(err error) *problem.Problem {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return problem.New(http.StatusRequestEntityTooLarge, "payload-too-large", fmt.Sprintf("the request is over %d bytes", max))
+			return tooBig
+		}
+		if p, ok := intakeauth.IsBudgetError(err); ok {
+			return p
 		}
 		return problem.New(http.StatusBadRequest, "bad-request", "reading the request: "+err.Error())
 	}
-	type file struct {
-		name string
-		data []byte
+	var refused *spooled // the first file refused for what it is
+	var refusal *ImageError
+	add := func(name string, part io.Reader) *problem.Problem {
+		if len(u.files) == maxImages {
+			return problem.New(http.StatusRequestEntityTooLarge, "payload-too-large", fmt.Sprintf("more than %d screenshots in one upload", maxImages))
+		}
+		shown := name
+		if shown == "" {
+			shown = fmt.Sprintf("image %d", len(u.files)+1)
+		}
+		f, err := u.spool(name, part, c.limits.MaxBytes)
+		switch {
+		case errors.Is(err, errOverMaxBytes):
+			return problem.New(http.StatusRequestEntityTooLarge, "payload-too-large",
+				fmt.Sprintf("%s: the file is over the limit of %d bytes (max_bytes)", shown, c.limits.MaxBytes))
+		case err != nil && errors.Is(err, errSpool):
+			return problem.New(http.StatusServiceUnavailable, "unavailable", "the upload could not be written to a temporary file; retry")
+		case err != nil:
+			return readErr(err)
+		case f.size == 0:
+			return problem.New(http.StatusBadRequest, "bad-request", shown+" is empty")
+		}
+		if err := checkFile(f.path, c.limits); err != nil {
+			var ie *ImageError
+			if !errors.As(err, &ie) {
+				return problem.New(http.StatusServiceUnavailable, "unavailable", "the upload could not be read back from its temporary file; retry")
+			}
+			if refused == nil {
+				refused, refusal = &f, ie
+			}
+			return nil
+		}
+		u.files = append(u.files, f)
+		return nil
 	}
-	var files []file
-	group, takenAt := "", time.Time{}
+	mt, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch mt {
 	case "image/png", "image/jpeg":
-		b, err := io.ReadAll(body)
-		if err != nil {
-			return nil, tooBig(err)
+		if p := add("", body); p != nil {
+			return u, p
 		}
-		files = append(files, file{data: b})
-		group = r.URL.Query().Get(fieldGroup)
+		u.group = r.URL.Query().Get(fieldGroup)
 	case "multipart/form-data":
 		mr := multipart.NewReader(body, params["boundary"])
-		for {
+		for parts := 0; ; parts++ {
 			part, err := mr.NextPart()
 			if errors.Is(err, io.EOF) {
 				break
 			} else if err != nil {
-				return nil, tooBig(err)
+				return u, readErr(err)
 			}
-			b, err := io.ReadAll(io.LimitReader(part, c.limits.MaxBytes+1))
-			if err != nil {
-				return nil, tooBig(err)
+			if parts == maxParts {
+				return u, problem.New(http.StatusBadRequest, "bad-request", fmt.Sprintf("more than %d parts in one upload", maxParts))
 			}
-			switch {
-			case part.FileName() != "":
-				if len(files) == maxImages {
-					return nil, problem.New(http.StatusRequestEntityTooLarge, "payload-too-large", fmt.Sprintf("more than %d screenshots in one upload", maxImages))
+			if part.FileName() != "" {
+				if p := add(part.FileName(), part); p != nil {
+					return u, p
 				}
-				files = append(files, file{name: part.FileName(), data: b})
-			case part.FormName() == "group":
-				group = string(b)
-			case part.FormName() == "taken_at":
+				continue
+			}
+			b, err := io.ReadAll(io.LimitReader(part, maxFieldBytes+1))
+			if err != nil {
+				return u, readErr(err)
+			}
+			if len(b) > maxFieldBytes {
+				return u, problem.New(http.StatusBadRequest, "bad-request", fmt.Sprintf("the field %q is over %d bytes", part.FormName(), maxFieldBytes))
+			}
+			switch part.FormName() {
+			case "group":
+				u.group = string(b)
+			case "taken_at":
 				t, err := time.Parse(time.RFC3339, strings.TrimSpace(string(b)))
 				if err != nil {
-					return nil, problem.New(http.StatusBadRequest, "bad-request", "taken_at: want an RFC 3339 time such as 2026-01-07T10:30:00+08:00")
+					return u, problem.New(http.StatusBadRequest, "bad-request", "taken_at: want an RFC 3339 time such as 2026-01-07T10:30:00+08:00")
 				}
-				takenAt = t
+				u.takenAt = t
 			}
 		}
 	default:
-		return nil, problem.New(http.StatusUnsupportedMediaType, "unsupported-media-type",
+		return u, problem.New(http.StatusUnsupportedMediaType, "unsupported-media-type",
 			"send screenshots as multipart/form-data (one or more files), or one as image/png or image/jpeg")
 	}
-	if len(files) == 0 {
-		return nil, problem.New(http.StatusBadRequest, "bad-request", "the request has no screenshot in it")
+	// The rest of the body (the multipart epilogue) is signed too.
+	if _, err := io.Copy(io.Discard, body); err != nil {
+		return u, readErr(err)
 	}
-	envs := make([]normalize.Envelope, 0, len(files))
-	for i, f := range files {
-		name := f.name
-		if name == "" {
-			name = fmt.Sprintf("image %d", i+1)
-		}
-		if len(f.data) == 0 {
-			return nil, problem.New(http.StatusBadRequest, "bad-request", name+" is empty")
-		}
-		env, err := c.envelope(f.data, f.name, group, takenAt, nil)
-		var ie *ImageError
-		switch {
-		case errors.As(err, &ie) && strings.Contains(ie.Reason, "bytes, over"):
-			return nil, problem.New(http.StatusRequestEntityTooLarge, "payload-too-large", name+": "+ie.Reason)
-		case errors.As(err, &ie):
-			if err := c.deadLetter(r.Context(), f.data, f.name, group, takenAt); err != nil {
-				return nil, problem.New(http.StatusServiceUnavailable, "unavailable", "the refused file was not kept: "+err.Error())
-			}
-			return nil, problem.New(http.StatusUnsupportedMediaType, "unsupported-media-type", name+": "+ie.Reason)
-		case err != nil:
-			return nil, problem.New(http.StatusServiceUnavailable, "unavailable", err.Error())
-		}
-		envs = append(envs, env)
+	if p := check.Finish(rw); p != nil {
+		return u, p
 	}
-	return envs, nil
+	if refused != nil {
+		// Only now, with the sender proven: a refused file is kept where an operator sees it.
+		b, err := os.ReadFile(refused.path)
+		if err == nil {
+			err = c.deadLetter(r.Context(), b, refused.name, u.group, u.takenAt)
+		}
+		check.Release()
+		if err != nil {
+			return u, problem.New(http.StatusServiceUnavailable, "unavailable", "the refused file was not kept: "+err.Error())
+		}
+		return u, problem.New(http.StatusUnsupportedMediaType, "unsupported-media-type", cmp.Or(refused.name, "the image")+": "+refusal.Reason)
+	}
+	if len(u.files) == 0 {
+		check.Release()
+		return u, problem.New(http.StatusBadRequest, "bad-request", "the request has no screenshot in it")
+	}
+	return u, nil
+}
+
+var (
+	errOverMaxBytes = errors.New("over max_bytes")
+	errSpool        = errors.New("spooling the upload")
+)
+
+// spool writes one file of the upload, at most max bytes, into the upload's temporary folder.
+func (u *received) spool(name string, r io.Reader, max int64) (spooled, error) {
+	if u.dir == "" {
+		dir, err := os.MkdirTemp("", "gongdan-upload-")
+		if err != nil {
+			return spooled{}, fmt.Errorf("%w: %v", errSpool, err)
+		}
+		u.dir = dir
+	}
+	f, err := os.CreateTemp(u.dir, "file-")
+	if err != nil {
+		return spooled{}, fmt.Errorf("%w: %v", errSpool, err)
+	}
+	defer f.Close()
+	n, err := io.Copy(f, io.LimitReader(r, max+1))
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) { // the disk, not the request
+			return spooled{}, fmt.Errorf("%w: %v", errSpool, err)
+		}
+		return spooled{}, err
+	}
+	if n > max {
+		return spooled{}, errOverMaxBytes
+	}
+	return spooled{name: name, path: f.Name(), size: n}, nil
+}
+
+// checkFile is the edge's check of a spooled file: its header says PNG or JPEG within lim.
+func checkFile(path string, lim Limits) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = imageConfig(bufio.NewReader(f), lim)
+	return err
 }
 
 // Normalizer reads the connector's screenshots.
@@ -528,16 +724,26 @@ func (c *Connector) Sample(payload []byte, headers map[string]string) ([]normali
 	return []normalize.Envelope{env}, nil
 }
 
-// Status is what GET /api/v1/connectors shows of the folder.
+// Status is what GET /api/v1/connectors shows of the folder and the uploads.
 type Status struct {
 	WatchDir string `json:"watch_dir,omitempty"`
 	Taken    int64  `json:"files_taken"`
 	Failed   int64  `json:"files_failed"`
+	// RefusedByReason counts the uploads refused for who sent them or how much: missing,
+	// bad_token, bad_signature, stale_timestamp, replayed, …; over_rate, over_size, busy.
+	RefusedByReason map[string]int64 `json:"refused_by_reason,omitempty"`
 }
 
-// Details reports the folder's counts.
+// Details reports the folder's counts and the uploads refused at the door.
 func (c *Connector) Details() any {
-	return Status{WatchDir: c.watchDir, Taken: c.watched.Load(), Failed: c.failed.Load()}
+	refused := c.auth.Refused()
+	for k, n := range c.budget.Refused() {
+		refused[k] += n
+	}
+	if len(refused) == 0 {
+		refused = nil
+	}
+	return Status{WatchDir: c.watchDir, Taken: c.watched.Load(), Failed: c.failed.Load(), RefusedByReason: refused}
 }
 
 func firstNonEmpty(s ...string) string {
@@ -555,4 +761,5 @@ var (
 	_ connectors.NormalizerProvider = (*Connector)(nil)
 	_ connectors.Sampler            = (*Connector)(nil)
 	_ connectors.Detailer           = (*Connector)(nil)
+	_ connectors.OpenIntake         = (*Connector)(nil)
 )

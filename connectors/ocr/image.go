@@ -8,6 +8,7 @@ import (
 	"image/draw"
 	_ "image/jpeg" // screenshots come as PNG or JPEG
 	_ "image/png"
+	"io"
 )
 
 // Limits bound what one screenshot may be: a phone screenshot is a few hundred KiB and some
@@ -32,7 +33,7 @@ func decodeImage(b []byte, lim Limits) (image.Image, error) {
 	if lim.MaxBytes > 0 && int64(len(b)) > lim.MaxBytes {
 		return nil, &ImageError{fmt.Sprintf("the file is %d bytes, over the limit of %d", len(b), lim.MaxBytes)}
 	}
-	format, err := imageConfig(b, lim)
+	format, err := imageConfig(bytes.NewReader(b), lim)
 	if err != nil {
 		return nil, err
 	}
@@ -43,9 +44,10 @@ func decodeImage(b []byte, lim Limits) (image.Image, error) {
 	return img, nil
 }
 
-// imageConfig checks an image's header: PNG or JPEG, of a size within lim.
-func imageConfig(b []byte, lim Limits) (string, error) {
-	cfg, format, err := image.DecodeConfig(bytes.NewReader(b))
+// imageConfig checks an image's header, read from r: PNG or JPEG, of a size within lim. It
+// reads only as far as the header (an upload's file is checked on disk, not in memory).
+func imageConfig(r io.Reader, lim Limits) (string, error) {
+	cfg, format, err := image.DecodeConfig(r)
 	if err != nil {
 		return "", &ImageError{"not a PNG or JPEG image: " + describeDecodeError(err)}
 	}

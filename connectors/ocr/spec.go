@@ -2,9 +2,11 @@ package ocr
 
 import (
 	_ "embed"
+	"slices"
 	"time"
 
 	"gongdan/connectors"
+	"gongdan/connectors/intakeauth"
 	"gongdan/normalize"
 )
 
@@ -22,7 +24,13 @@ const (
 	fieldMaxPixels     = "max_pixels"
 	fieldLanguages     = "languages"
 	fieldWorkers       = "workers"
+	fieldUpload        = "upload"
 )
+
+// The budget of uploads by default: a phone forwards a few screenshots a minute, of a few
+// hundred KiB each; a whole group's history at once is a dozen. Four uploads at once hold at
+// most one screenshot each in memory (the others are spooled to disk).
+var defaultBudget = intakeauth.BudgetDefaults{RequestsPerMinute: 30, BytesPerMinute: 64 << 20, Concurrent: 4, What: "uploads"}
 
 // TypeOCR is the connector type.
 const TypeOCR = "ocr"
@@ -50,10 +58,20 @@ Screenshots come in two ways:
   name), and optionally the fields ` + "`group`" + ` (the group's name, when the title bar is cropped off)
   and ` + "`taken_at`" + ` (RFC 3339: when the screenshots were taken, for "昨天 14:05"; default now).
   A single image may also be sent as the body with ` + "`Content-Type: image/png`" + ` or ` + "`image/jpeg`" + `.
+  The uploader proves who it is with a token (` + "`Authorization: Bearer …`" + `, see ` + "`tokens`" + `) or a
+  signature (see ` + "`signature`" + `; the body signed is the request's body as sent, multipart and all);
+  an upload without them is taken only while the connector has neither, which gongdan allows on a
+  loopback address only. Each uploader has a ` + "`budget`" + ` of uploads and bytes a minute.
   The answer is **202 Accepted** with one envelope per image once they are durable; 400 no image
-  in the request (or an empty one), 413 a file over ` + "`max_bytes`" + `, 415 a file that is not a PNG or
-  JPEG (by its contents, not its name) or over ` + "`max_pixels`" + ` — nothing of such a request is taken,
-  and a file refused for what it is (415) is kept in the dead letters with the reason.
+  in the request (or an empty one), 401 no or a wrong token or signature, 409 a signed upload sent
+  again, 413 a file over ` + "`max_bytes`" + `, more than 20 files or a request over the budget's minute, 415 a
+  file that is not a PNG or JPEG (by its contents, not its name) or over ` + "`max_pixels`" + `, 429 over the
+  budget (with Retry-After), 503 too many uploads at once (retry). Nothing of a refused request
+  is kept — its files are written to a temporary folder as they arrive, all checked, and kept as
+  attachments only once the whole request is — except that a file refused for what it is (415) is
+  kept in the dead letters with the reason. ` + "`upload: false`" + ` turns the endpoint off (404), for a
+  connector that takes screenshots only from its folder or from another connector
+  (` + "`screenshots_to`" + `).
 - ` + "`watch_dir`" + `: a folder (a shared drive, a phone's sync folder). Each new PNG or JPEG is taken
   once two looks at the folder found it unchanged: moved to ` + "`done/`" + ` once it is durable, or to
   ` + "`failed/`" + ` with a ` + "`.error.txt`" + ` beside it saying why (and to the dead letters). Its
@@ -85,7 +103,7 @@ Tesseract and its Chinese data are Debian's ` + "`tesseract-ocr`" + ` and ` + "`
 `,
 		Mount:   "ingest",
 		Example: sample,
-		Fields: []connectors.Field{
+		Fields: slices.Concat([]connectors.Field{
 			{Name: fieldWatchDir, Kind: connectors.KindString, Example: "inbox/screenshots",
 				Description: "A folder to take screenshots from; done/ and failed/ are made in it. Without it, screenshots come only by POST /ingest/{name}."},
 			{Name: fieldPoll, Kind: connectors.KindDuration, Default: 2 * time.Second, Min: connectors.Bound(0.1), Max: connectors.Bound(3600),
@@ -110,7 +128,10 @@ Tesseract and its Chinese data are Debian's ` + "`tesseract-ocr`" + ` and ` + "`
 				Description: "Tesseract's languages, by their data files' names.", Advanced: true},
 			{Name: fieldWorkers, Kind: connectors.KindInt, Default: 0, Min: connectors.Bound(0), Max: connectors.Bound(64),
 				Description: "Tesseract clients reading at once; 0: one per core. Each holds some 100 MiB.", Advanced: true},
-		},
+			{Name: fieldUpload, Kind: connectors.KindBool, Default: true,
+				Description: "Take uploads at POST /ingest/{name}. false: the screenshots come only from watch_dir or another connector (wechat's screenshots_to), and the connector opens no way in."},
+		}, intakeauth.Fields(intakeauth.Options{KeyHeader: "the Idempotency-Key header", What: "uploads"}),
+			[]connectors.Field{intakeauth.BudgetField(defaultBudget)}),
 		New: newConnector,
 		// A follow-up with no request before it in its picture only joins its sender's open ticket.
 		Intents: []string{normalize.IntentUpdate},

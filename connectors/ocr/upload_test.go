@@ -1,0 +1,450 @@
+package ocr
+
+// Attacks on the upload (issue 17): without credentials, with a wrong token, too large, half
+// good, too often, and so large that holding it in memory would be the attack. Each fails on the
+// upload as it was before it had tokens, budgets and a spool: it took anyone's upload, kept the
+// good files of a refused one, and held every file of an upload in memory at once.
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"log/slog"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"gongdan/attachments"
+	"gongdan/config"
+	"gongdan/connectors"
+	"gongdan/normalize"
+	"gongdan/problem"
+)
+
+const (
+	uploadToken  = "phones-token-0123456789"
+	uploadSecret = "uploads-secret-0123456789"
+)
+
+// uploadNow is the server's clock in these tests.
+var uploadNow = time.Date(2026, 1, 7, 10, 30, 0, 0, time.UTC)
+
+// uploadRig is one ocr connector built from config as the server builds it, with an attachment
+// store of its own and a publish that records what reaches the bus.
+type uploadRig struct {
+	conn  *Connector
+	stats *connectors.Stats
+	store string // the attachment store's directory
+	clock time.Time
+
+	mu        sync.Mutex
+	published []normalize.Envelope
+	// onPublish, when set, sees each envelope instead of it being kept.
+	onPublish func(normalize.Envelope)
+}
+
+func newUploadRig(t *testing.T, item string) *uploadRig {
+	t.Helper()
+	old := config.ConnectorValidator
+	config.ConnectorValidator = connectors.Global.Validate
+	defer func() { config.ConnectorValidator = old }()
+	var b strings.Builder
+	b.WriteString("connectors:\n")
+	for i, line := range strings.Split(strings.TrimRight("name: groups\ntype: ocr\n"+item, "\n"), "\n") {
+		if i == 0 {
+			b.WriteString("  - " + line + "\n")
+		} else {
+			b.WriteString("    " + line + "\n")
+		}
+	}
+	cfg, err := config.Parse("gongdan.yaml", []byte(b.String()))
+	require.NoError(t, err)
+	rig := &uploadRig{stats: &connectors.Stats{}, store: filepath.Join(t.TempDir(), "attachments"), clock: uploadNow}
+	conn, _, err := connectors.Global.Build(cfg.File, cfg.Connectors[0], connectors.Env{
+		Publish:     rig.publish,
+		Stats:       rig.stats,
+		Logger:      slog.New(slog.DiscardHandler),
+		Now:         func() time.Time { rig.mu.Lock(); defer rig.mu.Unlock(); return rig.clock },
+		Location:    time.UTC,
+		Attachments: attachments.New(rig.store),
+	})
+	require.NoError(t, err)
+	rig.conn = conn.(*Connector)
+	return rig
+}
+
+func (rig *uploadRig) publish(_ context.Context, env normalize.Envelope) error {
+	rig.mu.Lock()
+	defer rig.mu.Unlock()
+	if rig.onPublish != nil {
+		rig.onPublish(env)
+		return nil
+	}
+	rig.published = append(rig.published, env)
+	return nil
+}
+
+func (rig *uploadRig) advance(d time.Duration) {
+	rig.mu.Lock()
+	rig.clock = rig.clock.Add(d)
+	rig.mu.Unlock()
+}
+
+// kept lists the files in the attachment store.
+func (rig *uploadRig) kept(t *testing.T) []string {
+	t.Helper()
+	var files []string
+	err := filepath.WalkDir(rig.store, func(path string, d os.DirEntry, err error) error {
+		if os.IsNotExist(err) {
+			return filepath.SkipAll
+		}
+		if err == nil && !d.IsDir() {
+			files = append(files, path)
+		}
+		return err
+	})
+	require.NoError(t, err)
+	return files
+}
+
+func (rig *uploadRig) serve(req *http.Request) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	rig.conn.ServeHTTP(w, req)
+	return w
+}
+
+// pngOf is a PNG of w×h pixels padded to size bytes (the edge reads only its header; what
+// follows the end chunk is ignored by decoders): any size of screenshot, cheaply.
+func pngOf(t testing.TB, w, h, size int) []byte {
+	t.Helper()
+	img := image.NewGray(image.Rect(0, 0, w, h))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i)
+	}
+	img.Set(0, 0, color.Gray{Y: 1})
+	var b bytes.Buffer
+	require.NoError(t, png.Encode(&b, img))
+	if size > b.Len() {
+		b.Write(make([]byte, size-b.Len()))
+	}
+	return b.Bytes()
+}
+
+// multipartBody is an upload of files (name → content) and form fields.
+func multipartBody(t testing.TB, files [][2]string, fields map[string]string) (body []byte, contentType string) {
+	t.Helper()
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	for k, v := range fields {
+		require.NoError(t, mw.WriteField(k, v))
+	}
+	for _, f := range files {
+		fw, err := mw.CreateFormFile("file", f[0])
+		require.NoError(t, err)
+		_, err = fw.Write([]byte(f[1]))
+		require.NoError(t, err)
+	}
+	require.NoError(t, mw.Close())
+	return b.Bytes(), mw.FormDataContentType()
+}
+
+func uploadRequest(body []byte, contentType string, headers ...string) *http.Request {
+	req := httptest.NewRequest(http.MethodPost, "/ingest/groups", bytes.NewReader(body))
+	req.Header.Set("Content-Type", contentType)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	return req
+}
+
+func problemIn(t *testing.T, w *httptest.ResponseRecorder) problem.Problem {
+	t.Helper()
+	var p problem.Problem
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &p), "body: %s", w.Body)
+	for _, s := range []string{uploadToken, uploadSecret} {
+		assert.NotContains(t, w.Body.String(), s)
+	}
+	return p
+}
+
+const withToken = "tokens: [{name: phones, token: " + uploadToken + "}]\n"
+
+// The probe uploaded with no credentials at all. With tokens configured, an upload without one
+// or with a wrong one is answered 401 and nothing of it is kept; the right one is taken, and
+// its envelopes name who uploaded them.
+func TestAnUploadWithoutTheTokenIsRefused(t *testing.T) {
+	rig := newUploadRig(t, withToken)
+	shot := string(pngOf(t, 64, 64, 0))
+	body, ct := multipartBody(t, [][2]string{{"a.png", shot}}, nil)
+	for _, auth := range []string{"", "Bearer wrong-token-0123456789", "Bearer " + uploadToken[:10], uploadToken} {
+		req := uploadRequest(body, ct)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		w := rig.serve(req)
+		require.Equal(t, http.StatusUnauthorized, w.Code, "Authorization %q: %s", auth, w.Body)
+		assert.Equal(t, "/problems/unauthorized", problemIn(t, w).Type)
+		assert.Contains(t, w.Header().Get("WWW-Authenticate"), "Bearer")
+	}
+	assert.Empty(t, rig.published)
+	assert.Empty(t, rig.kept(t))
+	assert.Equal(t, int64(4), rig.stats.Rejected.Load())
+
+	w := rig.serve(uploadRequest(body, ct, "Authorization", "Bearer "+uploadToken))
+	require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
+	require.Len(t, rig.published, 1)
+	assert.Equal(t, "phones", rig.published[0].Headers[headerUploadedBy])
+	assert.Len(t, rig.kept(t), 1)
+	st := rig.conn.Details().(Status)
+	assert.Equal(t, int64(1), st.RefusedByReason["missing"])
+	assert.Equal(t, int64(3), st.RefusedByReason["bad_token"])
+}
+
+// Too large: a file over max_bytes in an upload whose first file is good, a single image over
+// it, a request whose declared length is over what an upload may be. 413, and nothing kept in
+// the attachment store (the probe found the good files of a refused upload there).
+func TestAnOversizedUploadKeepsNothing(t *testing.T) {
+	rig := newUploadRig(t, withToken+"max_bytes: 65536\n")
+	good := string(pngOf(t, 64, 64, 0))
+	big := string(pngOf(t, 64, 64, 65537))
+	auth := []string{"Authorization", "Bearer " + uploadToken}
+
+	body, ct := multipartBody(t, [][2]string{{"good.png", good}, {"big.png", big}}, nil)
+	w := rig.serve(uploadRequest(body, ct, auth...))
+	require.Equal(t, http.StatusRequestEntityTooLarge, w.Code, w.Body.String())
+	assert.Contains(t, problemIn(t, w).Detail, "big.png: the file is over the limit of 65536 bytes (max_bytes)")
+
+	w = rig.serve(uploadRequest([]byte(big), "image/png", auth...))
+	require.Equal(t, http.StatusRequestEntityTooLarge, w.Code, w.Body.String())
+
+	req := uploadRequest([]byte(good), "image/png", auth...)
+	req.ContentLength = 20*65536 + 1<<20 + 1
+	w = rig.serve(req)
+	require.Equal(t, http.StatusRequestEntityTooLarge, w.Code, w.Body.String())
+
+	var files [][2]string
+	for i := range maxImages + 1 {
+		files = append(files, [2]string{fmt.Sprintf("%d.png", i), good})
+	}
+	body, ct = multipartBody(t, files, nil)
+	w = rig.serve(uploadRequest(body, ct, auth...))
+	require.Equal(t, http.StatusRequestEntityTooLarge, w.Code, w.Body.String())
+	assert.Contains(t, problemIn(t, w).Detail, "more than 20 screenshots")
+
+	assert.Empty(t, rig.published)
+	assert.Empty(t, rig.kept(t), "nothing of a refused upload is kept")
+}
+
+// One good file and one that is no image: the upload is refused (415) and neither is kept in
+// the attachment store; the bad one goes to the dead letters with the reason, as before.
+func TestAHalfGoodUploadKeepsNeither(t *testing.T) {
+	rig := newUploadRig(t, withToken)
+	body, ct := multipartBody(t, [][2]string{{"good.png", string(pngOf(t, 64, 64, 0))}, {"notes.png", "these are not pixels"}}, nil)
+	w := rig.serve(uploadRequest(body, ct, "Authorization", "Bearer "+uploadToken))
+	require.Equal(t, http.StatusUnsupportedMediaType, w.Code, w.Body.String())
+	assert.Contains(t, problemIn(t, w).Detail, "notes.png: not a PNG or JPEG image")
+	assert.Empty(t, rig.kept(t), "neither file is kept")
+	require.Len(t, rig.published, 1, "only the refused file, for the dead letters")
+	assert.Equal(t, "true", rig.published[0].Headers[headerRefused])
+	assert.Equal(t, "notes.png", rig.published[0].Headers[headerFile])
+
+	// Empty files and uploads without files are refused too, keeping nothing.
+	body, ct = multipartBody(t, [][2]string{{"good.png", string(pngOf(t, 64, 64, 0))}, {"empty.png", ""}}, nil)
+	w = rig.serve(uploadRequest(body, ct, "Authorization", "Bearer "+uploadToken))
+	require.Equal(t, http.StatusBadRequest, w.Code)
+	assert.Empty(t, rig.kept(t))
+}
+
+// A source over its uploads a minute is answered 429 with Retry-After, and taken again once
+// its budget has filled up; another token is not held up by it.
+func TestUploadRateBudget(t *testing.T) {
+	rig := newUploadRig(t, "tokens:\n  - {name: phones, token: "+uploadToken+"}\n  - {name: scanner, token: scanner-token-0123456789}\n"+
+		"budget: {requests_per_minute: 2}\n")
+	body, ct := multipartBody(t, [][2]string{{"a.png", string(pngOf(t, 64, 64, 0))}}, nil)
+	send := func(token string) *httptest.ResponseRecorder {
+		return rig.serve(uploadRequest(body, ct, "Authorization", "Bearer "+token))
+	}
+	require.Equal(t, http.StatusAccepted, send(uploadToken).Code)
+	require.Equal(t, http.StatusAccepted, send(uploadToken).Code)
+	w := send(uploadToken)
+	require.Equal(t, http.StatusTooManyRequests, w.Code, w.Body.String())
+	assert.Equal(t, "30", w.Header().Get("Retry-After"))
+	p := problemIn(t, w)
+	assert.Equal(t, "/problems/too-many-requests", p.Type)
+	assert.Contains(t, p.Detail, "token phones is over its budget")
+	require.Equal(t, http.StatusAccepted, send("scanner-token-0123456789").Code, "a budget per source")
+	rig.advance(30 * time.Second)
+	require.Equal(t, http.StatusAccepted, send(uploadToken).Code)
+	assert.Len(t, rig.published, 4)
+	assert.Equal(t, int64(1), rig.conn.Details().(Status).RefusedByReason["over_rate"])
+
+	// Bytes: a minute's budget of 1 MiB takes one upload of 700 KiB, not two.
+	rig = newUploadRig(t, withToken+"max_bytes: 1048576\nbudget: {bytes_per_minute: 1048576}\n")
+	body, ct = multipartBody(t, [][2]string{{"a.png", string(pngOf(t, 64, 64, 700<<10))}}, nil)
+	require.Equal(t, http.StatusAccepted, send(uploadToken).Code)
+	w = send(uploadToken)
+	require.Equal(t, http.StatusTooManyRequests, w.Code)
+	assert.NotEmpty(t, w.Header().Get("Retry-After"))
+	assert.Len(t, rig.kept(t), 1)
+}
+
+// Uploads at once are bounded: while one is being received, the next is answered 503.
+func TestConcurrentUploadsAreBounded(t *testing.T) {
+	rig := newUploadRig(t, withToken+"budget: {concurrent: 1}\n")
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	first := httptest.NewRequest(http.MethodPost, "/ingest/groups", pr)
+	first.Header.Set("Content-Type", mw.FormDataContentType())
+	first.Header.Set("Authorization", "Bearer "+uploadToken)
+	done := make(chan int)
+	go func() { done <- rig.serve(first).Code }()
+	// The pipe's first write returns once the handler reads the body: it holds its place.
+	fw, err := mw.CreateFormFile("file", "slow.png")
+	require.NoError(t, err)
+	_, err = fw.Write(pngOf(t, 64, 64, 0))
+	require.NoError(t, err)
+
+	body, ct := multipartBody(t, [][2]string{{"a.png", string(pngOf(t, 64, 64, 0))}}, nil)
+	w := rig.serve(uploadRequest(body, ct, "Authorization", "Bearer "+uploadToken))
+	require.Equal(t, http.StatusServiceUnavailable, w.Code, w.Body.String())
+	assert.Equal(t, "1", w.Header().Get("Retry-After"))
+
+	require.NoError(t, mw.Close())
+	require.NoError(t, pw.Close())
+	assert.Equal(t, http.StatusAccepted, <-done)
+	require.Equal(t, http.StatusAccepted, rig.serve(uploadRequest(body, ct, "Authorization", "Bearer "+uploadToken)).Code, "its place is free again")
+}
+
+// The probe's four uploads at once took 2.47 GB of memory: every file of an upload was held in
+// memory until the last was read. Now files are spooled to disk as they arrive and read back
+// one at a time to be published: an upload of 20 files of 4 MiB, streamed, never has more than a
+// few of them in memory. The live heap is measured (after a collection) at each publish, when
+// the upload is wholly received.
+func TestALargeUploadIsStreamed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("streams 80 MiB")
+	}
+	rig := newUploadRig(t, withToken+"budget: {bytes_per_minute: 1073741824}\n")
+	const files, size = 20, 4 << 20
+	shot := pngOf(t, 64, 64, size)
+	var peak uint64
+	var published int
+	rig.onPublish = func(env normalize.Envelope) {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		peak = max(peak, ms.HeapAlloc)
+		published++
+		runtime.KeepAlive(env) // its screenshot counts: it is in memory while published
+	}
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		for i := range files {
+			fw, err := mw.CreateFormFile("file", fmt.Sprintf("%02d.png", i))
+			if err == nil {
+				_, err = fw.Write(shot)
+			}
+			if err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+		}
+		pw.CloseWithError(mw.Close())
+	}()
+	req := httptest.NewRequest(http.MethodPost, "/ingest/groups", pr)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+uploadToken)
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	w := rig.serve(req)
+	require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
+	require.Equal(t, files, published)
+	runtime.KeepAlive(shot) // in the baseline: live until here
+	growth := int64(peak) - int64(before.HeapAlloc)
+	t.Logf("live heap at publish: %d MiB over the %d MiB before, for an upload of %d MiB", growth>>20, before.HeapAlloc>>20, files*size>>20)
+	assert.Less(t, growth, int64(files*size/4), "the upload was held in memory")
+}
+
+// A signed upload: the signature covers the body as sent, multipart and all, with a timestamp;
+// the same upload again is refused (409), a changed one (401). A file refused for what it is
+// goes to the dead letters only once the signature is checked: a forged upload leaves nothing.
+func TestSignedUploads(t *testing.T) {
+	rig := newUploadRig(t, "signature: {secret: "+uploadSecret+"}\n")
+	body, ct := multipartBody(t, [][2]string{{"a.png", string(pngOf(t, 64, 64, 0))}}, map[string]string{"group": "售后群"})
+	sign := func(body []byte) []string {
+		ts := strconv.FormatInt(uploadNow.Unix(), 10)
+		m := hmac.New(sha256.New, []byte(uploadSecret))
+		m.Write([]byte(ts + ".." + string(body)))
+		return []string{"X-Gongdan-Timestamp", ts, "X-Signature-256", hex.EncodeToString(m.Sum(nil))}
+	}
+	w := rig.serve(uploadRequest(body, ct, sign(body)...))
+	require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
+	w = rig.serve(uploadRequest(body, ct, sign(body)...))
+	require.Equal(t, http.StatusConflict, w.Code, w.Body.String())
+	assert.Equal(t, "/problems/replayed", problemIn(t, w).Type)
+
+	changed := bytes.Replace(body, []byte("售后群"), []byte("财务群"), 1)
+	w = rig.serve(uploadRequest(changed, ct, sign(body)...))
+	require.Equal(t, http.StatusUnauthorized, w.Code, w.Body.String())
+
+	bad, ct := multipartBody(t, [][2]string{{"notes.png", "these are not pixels"}}, nil)
+	w = rig.serve(uploadRequest(bad, ct, sign(body)...))
+	require.Equal(t, http.StatusUnauthorized, w.Code, w.Body.String())
+	require.Len(t, rig.published, 1, "the forged upload's file is not a dead letter")
+	w = rig.serve(uploadRequest(bad, ct, sign(bad)...))
+	require.Equal(t, http.StatusUnsupportedMediaType, w.Code, w.Body.String())
+	require.Len(t, rig.published, 2, "a signed upload's refused file is")
+	assert.Len(t, rig.kept(t), 1)
+}
+
+// An upload that authenticates nobody says so, at its tokens key; one with tokens or a
+// signature, or with uploads off, opens no way in. With uploads off, the endpoint is not there.
+func TestUploadOpenIntake(t *testing.T) {
+	errs := newUploadRig(t, "").conn.OpenIntake()
+	require.Len(t, errs, 1)
+	var ce *config.Error
+	require.ErrorAs(t, errs[0], &ce)
+	assert.Equal(t, "connectors[0].tokens", ce.Path)
+	assert.Contains(t, ce.Msg, "POST /ingest/groups takes screenshots from anyone")
+	for _, item := range []string{withToken, "signature: {secret: " + uploadSecret + "}\n", "upload: false\n"} {
+		assert.Empty(t, newUploadRig(t, item).conn.OpenIntake(), item)
+	}
+	rig := newUploadRig(t, "upload: false\n")
+	body, ct := multipartBody(t, [][2]string{{"a.png", string(pngOf(t, 64, 64, 0))}}, nil)
+	w := rig.serve(uploadRequest(body, ct))
+	require.Equal(t, http.StatusNotFound, w.Code)
+	assert.Contains(t, problemIn(t, w).Detail, "upload: false")
+	assert.Empty(t, rig.published)
+}
+
+// Config mistakes are said at their line: a budget that could never take one screenshot.
+func TestUploadConfigErrors(t *testing.T) {
+	old := config.ConnectorValidator
+	config.ConnectorValidator = connectors.Global.Validate
+	defer func() { config.ConnectorValidator = old }()
+	_, err := config.Parse("gongdan.yaml", []byte("connectors:\n  - name: groups\n    type: ocr\n    max_bytes: 4194304\n    budget:\n      bytes_per_minute: 2097152\n"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "gongdan.yaml:6")
+	assert.Contains(t, err.Error(), "connectors[0].budget.bytes_per_minute: 2097152 is less than max_bytes (4194304)")
+}
