@@ -25,6 +25,7 @@ import (
 
 	"gongdan/config"
 	"gongdan/connectors"
+	"gongdan/connectors/intakeauth"
 	"gongdan/normalize"
 	"gongdan/problem"
 )
@@ -66,12 +67,14 @@ type Callback struct {
 	// fetch, and are not published themselves.
 	onKF func(token string)
 
+	// taken remembers the signed (timestamp, nonce) of the callbacks taken, with their bodies'
+	// hashes, against replays; it has its own lock.
+	taken *intakeauth.Replays
+
 	mu       sync.Mutex
-	taken    map[string]takenCall // signed (timestamp, nonce) of callbacks taken, for replays
-	order    []string             // taken's keys, oldest first
-	kinds    map[string]int64     // messages and events taken in, by kind
-	refusals map[string]int64     // callbacks refused, by reason
-	verified int64                // URL checks answered
+	kinds    map[string]int64 // messages and events taken in, by kind
+	refusals map[string]int64 // callbacks refused, by reason
+	verified int64            // URL checks answered
 }
 
 func newCallback(typ string, conf *connectors.Conf, env connectors.Env) *Callback {
@@ -86,12 +89,12 @@ func newCallback(typ string, conf *connectors.Conf, env connectors.Env) *Callbac
 		maxBody:    int64(conf.Int(fieldMaxBodyBytes)),
 		intakeKeys: map[string]bool{},
 		kinds:      map[string]int64{},
-		taken:      map[string]takenCall{},
 		refusals:   map[string]int64{},
 	}
 	for _, k := range conf.StringList(fieldIntakeMenuKeys) {
 		c.intakeKeys[k] = true
 	}
+	c.taken = intakeauth.NewReplays(c.replayWindow(), maxRemembered)
 	return c
 }
 
@@ -283,12 +286,6 @@ func (c *Callback) receive(rw http.ResponseWriter, r *http.Request) {
 	io.WriteString(rw, "success")
 }
 
-// takenCall is a callback taken: the hash of its message, and when.
-type takenCall struct {
-	body [32]byte
-	at   time.Time
-}
-
 type replay int
 
 const (
@@ -301,41 +298,22 @@ const (
 // the check is off). A plain-mode signature covers only the timestamp and nonce, so a signed
 // URL seen once could otherwise carry any body.
 func (c *Callback) replayed(in received) replay {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t, ok := c.taken[in.ts+"/"+in.nonce]
+	body, ok := c.taken.Seen(in.ts+"/"+in.nonce, c.env.Now())
 	switch {
-	case !ok || c.env.Now().Sub(t.at) > c.replayWindow():
+	case !ok:
 		return replayNone
-	case t.body == sha256.Sum256(in.env.Payload):
+	case body == sha256.Sum256(in.env.Payload):
 		return replaySame
 	}
 	return replayOther
 }
 
-// remember records a callback taken, forgetting those older than the window.
+// remember records a callback taken. The memory forgets from the oldest once they are out of
+// the window, so a callback's cost stays the same however many are remembered (at 2,000/s,
+// 600,000 in five minutes); beyond maxRemembered, a flood beyond any real account's rate, it
+// stops remembering rather than grow.
 func (c *Callback) remember(in received) {
-	now := c.env.Now()
-	key := in.ts + "/" + in.nonce
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	// Forget from the oldest while they are out of the window: a callback's cost stays the
-	// same however many are remembered (at 2,000/s, 600,000 in five minutes).
-	for len(c.order) > 0 {
-		k := c.order[0]
-		if t, ok := c.taken[k]; ok && now.Sub(t.at) <= c.replayWindow() {
-			break
-		}
-		delete(c.taken, k)
-		c.order = c.order[1:]
-	}
-	if len(c.taken) >= maxRemembered {
-		return // a flood beyond any real account's rate: stop remembering rather than grow
-	}
-	if _, seen := c.taken[key]; !seen {
-		c.order = append(c.order, key)
-	}
-	c.taken[key] = takenCall{body: sha256.Sum256(in.env.Payload), at: now}
+	c.taken.Claim(in.ts+"/"+in.nonce, sha256.Sum256(in.env.Payload), c.env.Now())
 }
 
 // maxRemembered bounds the callbacks remembered for replays.
