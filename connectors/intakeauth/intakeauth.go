@@ -218,6 +218,9 @@ func (v *Verifier) Validate(conf *connectors.Conf) error {
 // the connector (allowed on loopback only; see connectors.OpenIntake).
 func (v *Verifier) Open() bool { return v.sig == nil && len(v.tokens) == 0 }
 
+// Signed reports whether a signature is configured.
+func (v *Verifier) Signed() bool { return v.sig != nil }
+
 // SignsKey reports whether a signed request's idempotency key is covered by its signature
 // (mode timestamp). In mode body it is not, and the connector must not trust it to tell a
 // replay from a new request.

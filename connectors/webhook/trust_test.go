@@ -218,6 +218,10 @@ func TestBodyModeReplaysMakeOneTicket(t *testing.T) {
 	for k := range keys {
 		assert.Contains(t, k, "sha256-")
 	}
+	// A dry run keys it the same way.
+	envs, err := conn.(connectors.Sampler).Sample([]byte(body), map[string]string{"Idempotency-Key": "dry-run"})
+	require.NoError(t, err)
+	assert.Equal(t, rec.envs[0].DedupKey, envs[0].DedupKey)
 }
 
 // Tokens: the sender proves who it is with Authorization: Bearer; nothing else is taken.

@@ -170,8 +170,7 @@ func (w *Webhook) envelope(rw http.ResponseWriter, r *http.Request) (normalize.E
 	if check.Caller().Signed && !w.auth.SignsKey() {
 		// Signed over the body alone: the header is the sender's word, and anyone replaying
 		// the body could change it. The body is what was proven, so it is the request's key.
-		sum := sha256.Sum256(body)
-		dedup = "sha256-" + hex.EncodeToString(sum[:])
+		dedup = bodyKey(body)
 	}
 	headers := map[string]string{}
 	for _, h := range w.keep {
@@ -229,11 +228,20 @@ func (w *Webhook) Sample(payload []byte, headers map[string]string) ([]normalize
 			}
 		}
 	}
+	if w.auth.Signed() && !w.auth.SignsKey() {
+		dedup = bodyKey(payload) // as a request signed over its body alone is keyed
+	}
 	env, err := w.makeEnvelope(payload, dedup, kept)
 	if err != nil {
 		return nil, err
 	}
 	return []normalize.Envelope{env}, nil
+}
+
+// bodyKey is the key of a request signed over its body alone: the body's SHA-256.
+func bodyKey(body []byte) string {
+	sum := sha256.Sum256(body)
+	return "sha256-" + hex.EncodeToString(sum[:])
 }
 
 // headerVar is how a header is named in mapping expressions: X-Request-Id → x_request_id.
