@@ -99,7 +99,7 @@ func benchMQTTCmd(args []string, stdout, stderr io.Writer) error {
 	// Secrets come from the environment after parsing, never as flag defaults: -h prints those.
 	fs.StringVar(&o.Password, "password", "", "MQTT password (default $GONGDAN_BENCH_MQTT_PASSWORD)")
 	gongdan := fs.String("gongdan", "http://127.0.0.1:8080", "base URL of the gongdan under test (measured with --token, or when given)")
-	fs.StringVar(&o.Token, "token", "", "API token of a staff role, to follow gongdan's event stream (default $GONGDAN_BENCH_TOKEN)")
+	fs.StringVar(&o.Token, "token", "", "API token of a staff role, to follow gongdan's event stream; an admin token also reads /metrics of a gongdan on another host (default $GONGDAN_BENCH_TOKEN)")
 	fs.StringVar(&o.Connector, "connector", "plant", "name of gongdan's MQTT connector, as on /metrics")
 	fs.DurationVar(&o.Drain, "drain", 30*time.Second, "after publishing, wait at most this long for the receiving side to catch up")
 	fs.BoolVar(&o.Baseline, "baseline", false, "measure a plain QoS 1 subscriber in this process (the broker alone) instead of gongdan")
@@ -1231,12 +1231,24 @@ func (g *gatewayWatch) stop() {
 
 // scrape reads the connector's counters. A gongdan without the connector is a user error.
 func (g *gatewayWatch) scrape(ctx context.Context) (connectorCounters, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.o.Gongdan+"/metrics", nil)
-	if err != nil {
-		return connectorCounters{}, err
+	get := func(token string) (*http.Response, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.o.Gongdan+"/metrics", nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Accept", "text/plain")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		return g.client.Do(req)
 	}
-	req.Header.Set("Accept", "text/plain")
-	resp, err := g.client.Do(req)
+	resp, err := get("")
+	if err == nil && resp.StatusCode == http.StatusUnauthorized && g.o.Token != "" {
+		// Beyond the server's own host /metrics wants the metrics token or an admin's; on
+		// it, none (a staff token of another role would be refused).
+		resp.Body.Close()
+		resp, err = get(g.o.Token)
+	}
 	if err != nil {
 		return connectorCounters{}, userError(fmt.Errorf("bench mqtt: gongdan at %s: %v; is `gongdan serve` running there?", g.o.Gongdan, err))
 	}

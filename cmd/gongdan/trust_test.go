@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -179,4 +180,71 @@ func TestASecondServerOnTheSameDataSaysWhoHasIt(t *testing.T) {
 	assert.Equal(t, 1, ee.ExitCode(), bad.logs.String())
 	assert.Contains(t, bad.logs.String(), "store.path")
 	assert.NotContains(t, bad.logs.String(), "panic")
+}
+
+// TestValidateRefusesUnauthenticatedIntakeOffLoopback: validate (and serve) refuse a server.http
+// beyond loopback while an unsigned webhook takes requests there, naming the connector at its
+// file:line; signed, or on loopback, the same config is fine. threads_of must name another
+// connector of the config.
+func TestValidateRefusesUnauthenticatedIntakeOffLoopback(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		path := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(path, []byte(text), 0o600))
+		return path
+	}
+	head := `server:
+  http: %s
+  tokens:
+    - {token: test-admin-token-0123456789, actor: admin-1, role: admin}
+connectors:
+`
+	open := write("open.yaml", strings.Replace(head, "%s", "0.0.0.0:8080", 1)+`  - name: hooks
+    type: webhook
+`)
+	code, _, stderr := runCLI(t, "validate", "--config", open)
+	assert.Equal(t, 1, code, stderr)
+	assert.Contains(t, stderr, open+":6: connectors[0]")
+	assert.Contains(t, stderr, "connector hooks takes requests from anyone; refused while server.http 0.0.0.0:8080 is not loopback")
+
+	loopback := write("loopback.yaml", strings.Replace(head, "%s", "127.0.0.1:8080", 1)+`  - name: hooks
+    type: webhook
+`)
+	code, stdout, stderr := runCLI(t, "validate", "--config", loopback)
+	assert.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "ok")
+
+	signed := write("signed.yaml", strings.Replace(head, "%s", "0.0.0.0:8080", 1)+`  - name: hooks
+    type: webhook
+    signature: {secret: "0123456789abcdef0123456789abcdef"}
+`)
+	code, _, stderr = runCLI(t, "validate", "--config", signed)
+	assert.Equal(t, 0, code, stderr)
+
+	// serve refuses the open one too, before it opens anything. In a child process: if the
+	// check were broken, the server would start and be killed instead of hanging the test run.
+	_, port, err := net.SplitHostPort(freeAddr(t))
+	require.NoError(t, err)
+	c := startChild(t, "serve", "--config", open, "--data", t.TempDir(), "--http", "0.0.0.0:"+port)
+	exited := make(chan error, 1)
+	go func() { exited <- c.cmd.Wait() }()
+	select {
+	case err := <-exited:
+		var ee *exec.ExitError
+		require.ErrorAs(t, err, &ee, c.logs.String())
+		assert.Equal(t, 1, ee.ExitCode())
+		assert.Contains(t, c.logs.String(), "takes requests from anyone")
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve started on 0.0.0.0 with an unsigned webhook; its log:\n%s", c.logs)
+	}
+
+	threads := write("threads.yaml", strings.Replace(head, "%s", "127.0.0.1:8080", 1)+`  - name: hooks
+    type: webhook
+    trust:
+      threads_of: [gzh, hooks]
+`)
+	code, _, stderr = runCLI(t, "validate", "--config", threads)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, threads+`:9: connectors[0].trust.threads_of[0]: no connector named "gzh" in this config`)
+	assert.Contains(t, stderr, `connectors[0].trust.threads_of[1]: "hooks" is this connector itself`)
 }
