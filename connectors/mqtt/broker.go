@@ -341,7 +341,7 @@ func (h *brokerHook) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) 
 	var ok bool
 	switch h.o.auth {
 	case authDevices:
-		ok = h.o.credentials.get(time.Now()).verify(string(user), pass)
+		ok = h.o.credentials.verify(string(user), pass, time.Now())
 	case authShared:
 		ok = subtle.ConstantTimeCompare(user, []byte(h.o.sharedUser))&subtle.ConstantTimeCompare(pass, []byte(h.o.sharedPass.Reveal())) == 1
 	case authAnonymous:

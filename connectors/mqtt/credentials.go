@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -185,6 +186,10 @@ type credentialFile struct {
 	connectorID string
 	onReload    func(devices int, err error) // told of each reading after the first
 
+	// checks bounds the hash checks under way: a flood of logins (from many addresses, each
+	// within its connection rate) takes at most half the cores, and waits for them.
+	checks chan struct{}
+
 	mu      sync.Mutex
 	current *credentials
 	stamp   fileStamp // of the text current came from, or of the last text that failed
@@ -200,7 +205,7 @@ type fileStamp struct {
 const recheckEvery = time.Second
 
 func loadCredentialFile(path, connectorID string) (*credentialFile, error) {
-	f := &credentialFile{path: path, connectorID: connectorID}
+	f := &credentialFile{path: path, connectorID: connectorID, checks: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
 	c, st, err := f.read()
 	if err != nil {
 		return nil, err
@@ -245,6 +250,14 @@ func (f *credentialFile) get(now time.Time) *credentials {
 		f.onReload(n, err)
 	}
 	return f.current
+}
+
+// verify checks device's password against the credentials in force at now.
+func (f *credentialFile) verify(device string, password []byte, now time.Time) bool {
+	c := f.get(now)
+	f.checks <- struct{}{}
+	defer func() { <-f.checks }()
+	return c.verify(device, password)
 }
 
 // devices is the number of devices in force.
