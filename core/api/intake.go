@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"strconv"
 
 	"gongdan/connectors"
@@ -75,6 +76,12 @@ func (s *Server) receive(mount string) http.HandlerFunc {
 			writeProblem(w, r, newProblem(http.StatusNotFound, "not-found",
 				fmt.Sprintf("no connector named %q takes requests at /%s/ (see connectors: in the config)", name, mount)))
 			return
+		}
+		// Connectors see the client, not the proxy in front of it (server.trusted_proxies):
+		// their budgets and logs are per sender.
+		if c := ClientOf(r); c.Addr.IsValid() && c.Addr != peerAddr(r) {
+			r = r.Clone(r.Context())
+			r.RemoteAddr = netip.AddrPortFrom(c.Addr, 0).String()
 		}
 		h.ServeHTTP(w, r)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"gongdan/connectors"
 	"gongdan/core/api"
 	"gongdan/core/ticket"
 	"gongdan/normalize"
@@ -318,5 +319,45 @@ func TestMetricsNeedATokenBeyondThisHost(t *testing.T) {
 			assert.Equal(t, "application/problem+json", w.Header().Get("Content-Type"), tc.name)
 			assert.NotContains(t, w.Body.String(), "gongdan_http", tc.name)
 		}
+	}
+}
+
+// remoteRecorder is a connector that answers 202 and remembers the RemoteAddr it was given.
+type remoteRecorder struct{ seen *string }
+
+func (remoteRecorder) Status() []connectors.Status { return nil }
+
+func (c remoteRecorder) Receiver(mount, name string) (http.Handler, bool) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		*c.seen = r.RemoteAddr
+		w.WriteHeader(http.StatusAccepted)
+	}), mount == "ingest" && name == "hooks"
+}
+
+// TestConnectorsSeeTheClientBehindATrustedProxy: an intake's budgets and logs are per sender,
+// so behind a trusted proxy a connector is handed the client's address, not the proxy's;
+// from anyone else a forwarding header changes nothing.
+func TestConnectorsSeeTheClientBehindATrustedProxy(t *testing.T) {
+	var seen string
+	c := newServerOpts(t, nil, func(o *api.Options) {
+		o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+		o.Connectors = remoteRecorder{seen: &seen}
+	})
+	for _, tc := range []struct {
+		remote, xff, want string
+	}{
+		{"10.0.0.2:41000", "203.0.113.9", "203.0.113.9:0"},
+		{"10.0.0.2:41000", "198.51.100.7, 10.0.0.3", "198.51.100.7:0"},
+		{"203.0.113.5:41000", "198.51.100.7", "203.0.113.5:41000"}, // not a trusted proxy: its header is its say-so
+		{"10.0.0.2:41000", "", "10.0.0.2:41000"},
+	} {
+		seen = ""
+		var h []string
+		if tc.xff != "" {
+			h = []string{"X-Forwarded-For", tc.xff}
+		}
+		w := direct(c, tc.remote, "POST", "/ingest/hooks", "", h...)
+		require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
+		assert.Equal(t, tc.want, seen, "%s via %q", tc.remote, tc.xff)
 	}
 }
