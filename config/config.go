@@ -143,16 +143,16 @@ type Bus struct {
 	SyncAlways bool `yaml:"sync_always"`
 	// PublishTimeout is how long a publish waits for the bus to confirm that a message is
 	// stored. A bus that cannot write (a full disk) never answers, so this is how long an
-	// intake request waits before it is answered 503. Default 2s; 100ms to 1m. Only for nats.
+	// intake request waits before it is answered 503. Default 2s; 1s to 1m. Only for nats.
 	PublishTimeout Duration `yaml:"publish_timeout"`
 }
 
 // Bounds of bus.publish_timeout.
 const (
 	DefaultBusPublishTimeout = 2 * time.Second
-	// Below this, a PubAck from a disk that fsyncs every write under load would be taken
-	// for a failure.
-	minBusPublishTimeout = 100 * time.Millisecond
+	// Below this, the NATS client's retries when no stream answers (twice, 250ms apart)
+	// would always run out: a stream removed on the server would never be made again.
+	minBusPublishTimeout = time.Second
 	// Above this, a publish retried after a timeout could fall outside the bus's 2-minute
 	// duplicate window and be stored twice.
 	maxBusPublishTimeout = time.Minute

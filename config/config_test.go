@@ -331,11 +331,11 @@ routing:
 		{"unknown bus driver", "bus: {driver: kafka}\n", []string{
 			`inline.yaml:1: bus.driver: unknown bus driver "kafka" (one of: nats, memory)`}},
 		{"a publish timeout too short to wait for a stored message", "bus:\n  publish_timeout: 10ms\n", []string{
-			`inline.yaml:2: bus.publish_timeout: 10ms: want 100ms to 1m0s; it bounds how long an intake request waits when the bus cannot store a message (default 2s)`}},
+			`inline.yaml:2: bus.publish_timeout: 10ms: want 1s to 1m0s; it bounds how long an intake request waits when the bus cannot store a message (default 2s)`}},
 		{"a publish timeout beyond the duplicate window", "bus: {url: nats://h:4222, publish_timeout: 5m}\n", []string{
-			`inline.yaml:1: bus.publish_timeout: 5m0s: want 100ms to 1m0s; it bounds how long an intake request waits when the bus cannot store a message (default 2s)`}},
+			`inline.yaml:1: bus.publish_timeout: 5m0s: want 1s to 1m0s; it bounds how long an intake request waits when the bus cannot store a message (default 2s)`}},
 		{"a negative publish timeout", "bus:\n  publish_timeout: -1s\n", []string{
-			`inline.yaml:2: bus.publish_timeout: -1s: want 100ms to 1m0s; it bounds how long an intake request waits when the bus cannot store a message (default 2s)`}},
+			`inline.yaml:2: bus.publish_timeout: -1s: want 1s to 1m0s; it bounds how long an intake request waits when the bus cannot store a message (default 2s)`}},
 		{"a publish timeout that is not a duration", "bus:\n  publish_timeout: 2\n", []string{
 			`inline.yaml:2: bus.publish_timeout: want a duration like 30s or 5m, got "2"`}},
 		{"memory bus with a publish timeout", "bus: {driver: memory, publish_timeout: 1s}\n", []string{
@@ -450,9 +450,9 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestBusPublishTimeout(t *testing.T) {
-	cfg, err := config.Parse("bus.yaml", []byte("bus: {publish_timeout: 500ms}\n"))
+	cfg, err := config.Parse("bus.yaml", []byte("bus: {publish_timeout: 1500ms}\n"))
 	require.NoError(t, err)
-	assert.Equal(t, 500*time.Millisecond, cfg.Bus.PublishTimeout.Std())
+	assert.Equal(t, 1500*time.Millisecond, cfg.Bus.PublishTimeout.Std())
 	cfg, err = config.Parse("bus.yaml", []byte("bus: {url: nats://h:4222}\n"))
 	require.NoError(t, err)
 	assert.Equal(t, config.DefaultBusPublishTimeout, cfg.Bus.PublishTimeout.Std(), "external NATS has the default too")

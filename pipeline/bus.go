@@ -24,8 +24,21 @@ const (
 
 // Defaults for BusConfig.
 const (
-	DefaultBusPrefix = "gongdan"
-	DefaultBusMaxAge = 7 * 24 * time.Hour
+	DefaultBusPrefix         = "gongdan"
+	DefaultBusMaxAge         = 7 * 24 * time.Hour
+	DefaultBusPublishTimeout = 2 * time.Second
+)
+
+// Bounds of BusConfig.PublishTimeout.
+const (
+	// The NATS client retries a publish that no stream answered twice, 250ms apart, before
+	// it reports the stream gone (and the publisher creates it again); a shorter timeout
+	// would cut that short every time. It also leaves room for a PubAck from a disk that
+	// fsyncs every write under load.
+	MinBusPublishTimeout = time.Second
+	// Above this, a publish retried after a timeout could fall outside the 2-minute
+	// duplicate window and be stored twice.
+	MaxBusPublishTimeout = time.Minute
 )
 
 // MaxBusConcurrency caps the concurrency of one subscriber. Each unit of concurrency is a
@@ -65,6 +78,11 @@ type BusConfig struct {
 	// in docs/BENCHMARKS.md. Only for embedded NATS: an external server decides this itself
 	// (jetstream { sync_interval: always }).
 	SyncAlways bool
+	// PublishTimeout is how long Publish waits for NATS to acknowledge that a message is
+	// stored. A JetStream stream that cannot write (a full disk) does not answer at all, so
+	// this is also how long a publish takes to fail then. Default 2s; MinBusPublishTimeout
+	// to MaxBusPublishTimeout. Only for nats.
+	PublishTimeout time.Duration
 }
 
 func (c *BusConfig) setDefaults() {
@@ -76,6 +94,9 @@ func (c *BusConfig) setDefaults() {
 	}
 	if c.MaxAge == 0 {
 		c.MaxAge = DefaultBusMaxAge
+	}
+	if c.PublishTimeout == 0 {
+		c.PublishTimeout = DefaultBusPublishTimeout
 	}
 }
 
@@ -95,6 +116,9 @@ func (c BusConfig) Validate() error {
 	}
 	if c.MaxAge < time.Minute {
 		return fmt.Errorf("bus: max age %v is too short for a message to wait out a restart; want at least 1m", c.MaxAge)
+	}
+	if c.PublishTimeout < MinBusPublishTimeout || c.PublishTimeout > MaxBusPublishTimeout {
+		return fmt.Errorf("bus: publish timeout %v: want %v to %v (bus.publish_timeout)", c.PublishTimeout, MinBusPublishTimeout, MaxBusPublishTimeout)
 	}
 	if c.Embedded {
 		if c.URL != "" {
@@ -198,7 +222,21 @@ func (b *Bus) Subscriber(group string, concurrency int) (message.Subscriber, err
 	return b.backend.subscriber(group, concurrency)
 }
 
-// Healthy reports whether the bus can take a publish now: for /readyz.
+// Healthy reports whether the bus can store a message now, for /readyz: for NATS, that a
+// probe message published to the stream GONGDAN_HEALTH (<PREFIX>_HEALTH, which keeps only
+// the last one) is acknowledged within the publish timeout (at most 2s); for embedded NATS
+// also that its storage directory has room to write, and that no stream of it has stopped
+// at a write error. Its error names what cannot write and why, without paths or URLs (it
+// is shown to anyone who asks /readyz); the log has the details.
+//
+// nats-server stops a stream at its first write error (a full disk) and leaves it stopped:
+// every publish to it goes unanswered, even once there is room again. For embedded NATS,
+// Healthy restarts JetStream in place once the storage directory can be written again, at
+// most once a minute; it says when only a restart of gongdan can help. A publish that times
+// out starts the same check in the background, so the bus recovers without a /readyz.
+//
+// The answer is kept for a second, so that /readyz under load does not write to the disk
+// at every request; one check runs at a time.
 func (b *Bus) Healthy(ctx context.Context) error { return b.backend.healthy(ctx) }
 
 // Close closes the subscribers still open, then the connections, then the embedded server,

@@ -41,9 +41,6 @@ const (
 	// subscription fed while its previous ack travels; more would let one process hoard
 	// messages in its buffer where they age towards ackWait while others idle.
 	maxAckPendingPerSlot = 4
-	// publishTimeout bounds the wait for a PubAck. After it the message may or may not be
-	// stored; publishing it again is safe within duplicateWindow.
-	publishTimeout = 10 * time.Second
 	// requestTimeout bounds a JetStream API request (stream and consumer management, health).
 	requestTimeout = 10 * time.Second
 	// drainTimeout bounds the drain of a subscriber's connection on Close.
@@ -104,6 +101,10 @@ type natsBus struct {
 	closed atomic.Bool
 	mu     sync.Mutex
 	subs   map[*natsSubscriber]struct{}
+
+	health busHealth
+	// background counts health checks started by checkSoon; close waits for them.
+	background sync.WaitGroup
 }
 
 func openNATSBus(ctx context.Context, cfg BusConfig, logger *slog.Logger) (_ *natsBus, err error) {
@@ -158,7 +159,9 @@ func openNATSBus(ctx context.Context, cfg BusConfig, logger *slog.Logger) (_ *na
 			// slice on every publish, from many goroutines; a slice with spare capacity
 			// would be a data race.
 			PublishOptions: nil,
-			ConnectOptions: []nats.JSOpt{nats.MaxWait(publishTimeout)},
+			// The wait for a PubAck. After it the message may or may not be stored;
+			// publishing it again is safe within duplicateWindow.
+			ConnectOptions: []nats.JSOpt{nats.MaxWait(cfg.PublishTimeout)},
 		},
 	}, b.wlogger)
 	if err != nil {
@@ -671,24 +674,6 @@ func (l stoppingLogger) With(fields watermill.LogFields) watermill.LoggerAdapter
 	return stoppingLogger{l.LoggerAdapter.With(fields), l.stopping}
 }
 
-func (b *natsBus) healthy(ctx context.Context) error {
-	if b.closed.Load() {
-		return ErrBusClosed
-	}
-	if b.server != nil && !b.server.Running() {
-		return fmt.Errorf("bus: %s has stopped; see the log", b.where)
-	}
-	if status := b.nc.Status(); status != nats.CONNECTED {
-		return fmt.Errorf("bus: not connected to %s (%s)", b.where, status)
-	}
-	ctx, cancel := withDefaultTimeout(ctx, requestTimeout)
-	defer cancel()
-	if _, err := b.js.AccountInfo(nats.Context(ctx)); err != nil {
-		return fmt.Errorf("bus: %s does not answer JetStream requests: %v", b.where, err)
-	}
-	return nil
-}
-
 // close undoes what openNATSBus did, as far as it got.
 func (b *natsBus) close() error {
 	b.mu.Lock()
@@ -698,6 +683,8 @@ func (b *natsBus) close() error {
 		subs = append(subs, s)
 	}
 	b.mu.Unlock()
+	// A health check in the background may be restarting JetStream; let it end first.
+	b.background.Wait()
 	// Concurrently: each may wait up to closeGrace for its messages.
 	var wg sync.WaitGroup
 	for _, s := range subs {
@@ -748,6 +735,8 @@ func (p natsPublisher) Publish(topic string, messages ...*message.Message) error
 	} else {
 		err = p.publishBatch(subject, messages)
 	}
+	unanswered := errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded)
+	p.b.health.published(unanswered)
 	switch {
 	case err == nil:
 		return nil
@@ -756,9 +745,11 @@ func (p natsPublisher) Publish(topic string, messages ...*message.Message) error
 		return fmt.Errorf("bus: publish to %s: no stream on %s takes %s (was it removed?); it is created again on the next publish", topic, p.b.where, subject)
 	case errors.Is(err, nats.ErrMaxPayload):
 		return fmt.Errorf("bus: publish to %s: a message is larger than %s accepts (max_payload %d bytes)", topic, p.b.where, p.b.nc.MaxPayload())
-	case errors.Is(err, nats.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("bus: publish to %s: no acknowledgement from %s within %v; the message may or may not be stored, so publish it again (the same UUID is stored once within %v)",
-			topic, p.b.where, publishTimeout, duplicateWindow)
+	case unanswered:
+		// A stream that cannot write does not answer: see whether that is it, and recover.
+		p.b.checkSoon()
+		return fmt.Errorf("bus: publish to %s: no acknowledgement from %s within %v (bus.publish_timeout); the message may or may not be stored, so publish it again (the same UUID is stored once within %v)",
+			topic, p.b.where, p.b.cfg.PublishTimeout, duplicateWindow)
 	case p.b.closed.Load():
 		return ErrBusClosed
 	default:
@@ -785,7 +776,7 @@ func (p natsPublisher) publishBatch(subject string, messages []*message.Message)
 		}
 		futures = append(futures, f)
 	}
-	timeout := time.NewTimer(publishTimeout)
+	timeout := time.NewTimer(p.b.cfg.PublishTimeout)
 	defer timeout.Stop()
 	for _, f := range futures {
 		select {

@@ -722,6 +722,8 @@ func TestBusConfigErrors(t *testing.T) {
 			"bus: sync_always applies to embedded NATS only; for the server at nats://***@h:4222 set jetstream { sync_interval: always }"},
 		{"bad prefix", BusConfig{Embedded: true, Dir: "/x", Prefix: "Gong_dan"}, `bus: prefix "Gong_dan": want lowercase letters, digits and '-'`},
 		{"short max age", BusConfig{Embedded: true, Dir: "/x", MaxAge: time.Second}, "bus: max age 1s is too short"},
+		{"short publish timeout", BusConfig{Embedded: true, Dir: "/x", PublishTimeout: 10 * time.Millisecond}, "bus: publish timeout 10ms: want 1s to 1m0s (bus.publish_timeout)"},
+		{"long publish timeout", BusConfig{URL: "nats://h:4222", PublishTimeout: 5 * time.Minute}, "bus: publish timeout 5m0s: want 1s to 1m0s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := OpenBus(context.Background(), tc.cfg, nil)
