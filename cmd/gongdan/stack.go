@@ -170,6 +170,9 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 		Gatherer: reg, Registerer: reg,
 		Connectors: s.conns, DeadLetters: s.store, Replayer: s.pipeline, Devices: s.devices, Attachments: s.attachments,
 		TrustedProxies: cfg.Server.Proxies, MetricsToken: cfg.Server.MetricsToken.Reveal(),
+		// Ping is not enough: on a full disk the store answers and the bus is connected,
+		// yet neither can write.
+		Ready: []func(context.Context) error{sqlite.NewWriteProbe(s.store).Check, s.bus.Healthy},
 	})
 	if err != nil {
 		return nil, err
@@ -346,5 +349,6 @@ func (s *stack) close(ctx context.Context) error {
 
 func busConfig(cfg *config.Config) pipeline.BusConfig {
 	embedded := cfg.Bus.Embedded == nil || *cfg.Bus.Embedded
-	return pipeline.BusConfig{Driver: cfg.Bus.Driver, Embedded: embedded && cfg.Bus.URL == "", URL: cfg.Bus.URL, Dir: cfg.Bus.Dir, SyncAlways: cfg.Bus.SyncAlways}
+	return pipeline.BusConfig{Driver: cfg.Bus.Driver, Embedded: embedded && cfg.Bus.URL == "", URL: cfg.Bus.URL, Dir: cfg.Bus.Dir, SyncAlways: cfg.Bus.SyncAlways,
+		PublishTimeout: cfg.Bus.PublishTimeout.Std()}
 }

@@ -70,6 +70,12 @@ type Options struct {
 	Devices *devices.Registry
 	// Attachments serves GET /api/v1/attachments/{sha256}. Nil: 404.
 	Attachments *attachments.Store
+	// Ready are what /readyz checks besides the store's Ping, such as a probe write to the
+	// store and a probe publish to the bus, so that a server that cannot write (a full disk)
+	// is not ready. Each error names what cannot work and why; it is shown to any caller,
+	// so it carries no paths or addresses. They run at once, and should keep their answers
+	// for a moment: /readyz may be asked often. Nil: Ping only.
+	Ready []func(ctx context.Context) error
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For and X-Real-IP are believed
 	// (server.trusted_proxies); see Client. None: the client is always the TCP peer.
 	TrustedProxies []netip.Prefix
@@ -503,12 +509,36 @@ func splitList(vals []string) []string {
 	return out
 }
 
+// ready answers 200 when the store answers and every Options.Ready check passes, and 503
+// otherwise, with a problem whose detail names each thing that cannot work. The checks run
+// at once, within 3s: a bus probe may wait 2s for its acknowledgement.
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
-	if err := s.opts.Store.Ping(ctx); err != nil {
-		s.opts.Logger.Warn("not ready", "err", err)
-		writeProblem(w, r, newProblem(http.StatusServiceUnavailable, "unavailable", "the store does not answer"))
+	ping := func(ctx context.Context) error {
+		if err := s.opts.Store.Ping(ctx); err != nil {
+			s.opts.Logger.Warn("not ready: the store does not answer", "err", err)
+			return errors.New("store: does not answer")
+		}
+		return nil
+	}
+	checks := append([]func(context.Context) error{ping}, s.opts.Ready...)
+	errs := make([]error, len(checks))
+	var wg sync.WaitGroup
+	for i, check := range checks {
+		wg.Go(func() { errs[i] = check(ctx) })
+	}
+	wg.Wait()
+	var failed []string
+	for _, err := range errs {
+		if err != nil {
+			failed = append(failed, err.Error())
+		}
+	}
+	if len(failed) > 0 {
+		detail := "not ready: " + strings.Join(failed, "; ")
+		s.opts.Logger.Warn(detail)
+		writeProblem(w, r, newProblem(http.StatusServiceUnavailable, "unavailable", detail))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
