@@ -150,9 +150,13 @@ func (b *natsBus) checkEmbedded() error {
 		}
 		return fmt.Errorf("bus: embedded NATS cannot write its storage (%s); %s, and the bus recovers by itself", errnoText(err), hint)
 	}
-	problem := b.jetStreamProblem()
+	problem, writeError := b.jetStreamProblem()
 	if problem == "" {
 		return nil
+	}
+	if !writeError {
+		// Not what a restart in place is for (a stream still being created, say).
+		return fmt.Errorf("bus: embedded NATS: %s", problem)
 	}
 	h := &b.health
 	if !h.restartedAt.IsZero() && time.Since(h.restartedAt) < jetStreamRestartEvery {
@@ -165,36 +169,43 @@ func (b *natsBus) checkEmbedded() error {
 		b.logger.Error("the embedded JetStream did not restart", "error", err)
 		return fmt.Errorf("bus: embedded NATS: %s, and JetStream did not restart; restart gongdan", problem)
 	}
-	if problem := b.jetStreamProblem(); problem != "" {
+	if problem, _ := b.jetStreamProblem(); problem != "" {
 		return fmt.Errorf("bus: embedded NATS: %s even after a restart of JetStream; restart gongdan", problem)
 	}
 	b.logger.Warn("the embedded JetStream restarted; the bus stores messages again")
 	return nil
 }
 
-// jetStreamProblem is what keeps the embedded JetStream from storing messages, or "".
-func (b *natsBus) jetStreamProblem() string {
+// jetStreamProblem is what keeps the embedded JetStream from storing messages, or "";
+// writeError says whether it stopped at a write error (or was disabled by one), which a
+// restart of JetStream in place mends once there is room.
+func (b *natsBus) jetStreamProblem() (problem string, writeError bool) {
 	if !b.server.JetStreamEnabled() {
-		return "JetStream is disabled"
+		// nats-server disables JetStream itself only after a write error (permission
+		// denied, or out of space in a cluster).
+		return "JetStream is disabled", true
 	}
 	status := b.server.Healthz(&server.HealthzOptions{Details: true})
 	if status.StatusCode == 200 {
-		return ""
+		return "", false
 	}
 	var problems []string
 	for _, e := range status.Errors {
-		if e.Stream != "" {
-			b.logger.Warn("embedded NATS stream error", "stream", e.Stream, "error", e.Error)
+		b.logger.Warn("embedded NATS health", "type", e.Type.String(), "stream", e.Stream, "error", e.Error)
+		switch {
+		case e.Type == server.HealthzErrorStream && strings.Contains(e.Error, "write error"):
+			writeError = true
 			problems = append(problems, fmt.Sprintf("stream %s stopped at a write error (%s)", e.Stream, lastPart(e.Error)))
-		} else {
-			b.logger.Warn("embedded NATS health", "error", e.Error)
+		case e.Stream != "":
+			problems = append(problems, fmt.Sprintf("stream %s is not healthy", e.Stream))
+		default:
 			problems = append(problems, "JetStream is not healthy")
 		}
 	}
 	if len(problems) == 0 {
-		return "JetStream is not healthy (" + lastPart(status.Error) + ")"
+		return "JetStream is not healthy", false
 	}
-	return strings.Join(problems, "; ")
+	return strings.Join(problems, "; "), writeError
 }
 
 // restartJetStream stops and starts JetStream in the running embedded server. It reloads
