@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	neturl "net/url"
@@ -25,6 +24,7 @@ import (
 
 	"gongdan/config"
 	"gongdan/core/ticket"
+	"gongdan/logging"
 )
 
 const benchUsage = `usage: gongdan bench intake|wechat [--requests N] [--clients N] [--rate R] [--data DIR]
@@ -80,7 +80,10 @@ connectors:
 	}
 	cfg.ResolvePaths(dir)
 	ctx := context.Background()
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log, err := logging.New(stderr, "text", "warn") // masked as the server's own log is
+	if err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	st, err := openStack(ctx, cfg, log, reg)
 	if err != nil {
