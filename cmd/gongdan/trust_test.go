@@ -21,7 +21,8 @@ import (
 )
 
 // TestADraftWebhookSpeaksOnlyForItself replays the probe's four attacks through the unsigned
-// draft webhook of a real server (issue 17): none reaches the WeChat customer's ticket, the
+// draft webhook of a real server (issue 17), and through POST /api/v1/tickets with a staff
+// token: none reaches the WeChat customer's ticket, the
 // CRM's order, or the customer's WeChat. On the code before the trust model, the first
 // resolved the customer's in-progress ticket, the second added to it, the third made the real
 // CRM order vanish as a duplicate, and the fourth made a ticket that claimed to come from WeChat.
@@ -97,7 +98,20 @@ func TestADraftWebhookSpeaksOnlyForItself(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 202, st, string(b))
 	}
-	// The real CRM order arrives after the forged key.
+	// The same through the API, with a staff token: a caller of the API speaks for the API.
+	apiAttacks := []string{
+		`{"thread_key":"gzh/wechat:gzh:` + openID + `","intent":"update","title":"API 补充"}`,
+		`{"thread_key":"gzh/wechat:gzh:` + openID + `","title":"API 补充 2"}`,
+		`{"dedup_key":"crm/424242","title":"API 抢先"}`,
+		`{"source":{"connector":"gzh","type":"wechat.officialaccount"},"customer":{"wechat_openid":"` + openID + `"},"title":"API 冒充"}`,
+	}
+	apiStatus := []int{404, 201, 201, 201} // the intent finds no open ticket of the API's thread
+	for i, a := range apiAttacks {
+		st, b, err := call("POST", srv.url+"/api/v1/tickets", eng, a)
+		require.NoError(t, err)
+		require.Equal(t, apiStatus[i], st, "%s: %s", a, b)
+	}
+	// The real CRM order arrives after the forged keys.
 	st, b, err := call("POST", srv.url+"/ingest/crm", "", `{"order_id": 424242, "subject": "冷库压缩机停机"}`)
 	require.NoError(t, err)
 	require.Equal(t, 202, st, string(b))
@@ -107,7 +121,7 @@ func TestADraftWebhookSpeaksOnlyForItself(t *testing.T) {
 	var dls deadletter.Page
 	require.Eventually(t, func() bool {
 		st, b, err := call("GET", srv.url+"/api/v1/deadletters", admin, "")
-		return err == nil && st == 200 && json.Unmarshal(b, &dls) == nil && len(dls.DeadLetters) == 2 && len(tickets()) == 5
+		return err == nil && st == 200 && json.Unmarshal(b, &dls) == nil && len(dls.DeadLetters) == 2 && len(tickets()) == 8
 	}, time.Minute, 50*time.Millisecond, "dead letters and tickets: %+v", dls)
 	for _, dl := range dls.DeadLetters {
 		assert.Equal(t, "hooks", dl.Connector)
@@ -130,6 +144,10 @@ func TestADraftWebhookSpeaksOnlyForItself(t *testing.T) {
 
 	added := byTitle["补充：其实没坏"]
 	assert.Equal(t, "hooks/gzh/wechat:gzh:"+openID, added.ThreadKey, "a thread of the webhook's own")
+
+	assert.Equal(t, "api/crm/424242", byTitle["API 抢先"].Sources[0].DedupKey)
+	assert.Equal(t, "api/gzh/wechat:gzh:"+openID, byTitle["API 补充 2"].ThreadKey)
+	assert.Equal(t, "api", byTitle["API 冒充"].Sources[0].Source.Connector, "nor through the API")
 
 	forged := byTitle["冒充微信"]
 	assert.Equal(t, "hooks", forged.Sources[0].Source.Connector, "the pipeline, not the payload, names the source")

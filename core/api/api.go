@@ -344,15 +344,30 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
+// apiScope is what drafts sent to POST /api/v1/tickets may say: they come from the API
+// (source "api"), their dedup and thread keys live under "api/", and their intents reach only
+// the API's own threads, as the caller's role allows.
+var apiScope = normalize.Scope{Connector: "api", Type: "api", Intents: []string{normalize.IntentUpdate, normalize.IntentResolve}}
+
 func (s *Server) createTicket(w http.ResponseWriter, r *http.Request) {
 	var d normalize.Draft
-	if err := decodeJSON(w, r, s.opts.MaxBodyBytes, &d, false); err != nil {
+	var err error
+	if err = decodeJSON(w, r, s.opts.MaxBodyBytes, &d, false); err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	key := r.Header.Get("Idempotency-Key")
 	if len(key) > 255 {
 		s.fail(w, r, newProblem(http.StatusBadRequest, "bad-request", "Idempotency-Key is longer than 255 characters"))
+		return
+	}
+	// A caller of the API speaks for the API, as a connector speaks for itself (DESIGN.md
+	// §11): its draft's source is the API's and its keys are in the API's namespace, so a
+	// staff token cannot pose as WeChat (and have replies sent to someone's openid), join a
+	// WeChat customer's thread, or take a CRM order's dedup key first. The audit trail names
+	// the caller.
+	if d, err = apiScope.Confine(d); err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	t, outcome, err := s.opts.Engine.Create(r.Context(), engine.CreateRequest{Draft: d, Actor: actorOf(r), IdempotencyKey: key})

@@ -19,7 +19,7 @@ func TestCreateWithAnIntent(t *testing.T) {
 		assert.Equal(t, "unmatched", r.header.Get("Gongdan-Intake"))
 		assert.Empty(t, r.header.Get("Location"), "there is no ticket to point at")
 		assert.Equal(t, "thread_key", p["field"])
-		assert.Contains(t, p["detail"], `"device:E1:overheat"`)
+		assert.Contains(t, p["detail"], `"api/device:E1:overheat"`, "the key as the API namespaced it")
 		assert.Contains(t, p["detail"], "nothing was written")
 	}
 	list := c.do("GET", "/api/v1/tickets", "tok-sup", "").json(t)

@@ -11,6 +11,7 @@ import (
 
 	"gongdan/core/engine"
 	"gongdan/core/ticket"
+	"gongdan/normalize"
 	"gongdan/problem"
 )
 
@@ -23,6 +24,7 @@ func newProblem(status int, slug, detail string) *Problem { return problem.New(s
 func problemFor(err error) *Problem {
 	var p *Problem
 	var de *ticket.DataError
+	var fe *normalize.FieldError
 	switch {
 	case errors.As(err, &p):
 		return p
@@ -37,6 +39,10 @@ func problemFor(err error) *Problem {
 	case errors.As(err, &de):
 		p := newProblem(http.StatusUnprocessableEntity, "invalid-data", de.Error())
 		p.Field = de.Field
+		return p
+	case errors.As(err, &fe):
+		p := newProblem(http.StatusUnprocessableEntity, "invalid-data", fe.Error())
+		p.Field = fe.Field
 		return p
 	case errors.Is(err, ticket.ErrUnknownAction):
 		return newProblem(http.StatusNotFound, "unknown-action", err.Error())
