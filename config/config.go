@@ -443,6 +443,9 @@ func (t *Token) validate() []problem {
 	}
 	if t.Actor == "" {
 		ps = append(ps, problemf("actor", "required: the actor id the token acts as, like disp-chen"))
+	} else if strings.HasPrefix(t.Actor, "connector:") {
+		// The audit trail's name for what a connector's drafts did; a token must not share it.
+		ps = append(ps, problemf("actor", "%q: actor ids starting connector: are the connectors' own in the audit trail; pick another id", t.Actor))
 	}
 	if t.Role == "" {
 		ps = append(ps, problemf("role", "required: %s", roleList()))
@@ -604,6 +607,10 @@ func (c *Connector) validate() []problem {
 		ps = append(ps, problemf("name", "required: the connector's name, used in URLs like /ingest/<name>"))
 	case !connectorName.MatchString(c.Name):
 		ps = append(ps, problemf("name", "%q is not a valid connector name; use lowercase letters, digits, - and _, starting with a letter or digit (it becomes part of URLs like /ingest/<name>)", c.Name))
+	case c.Name == "api":
+		// The namespace of drafts sent to POST /api/v1/tickets (source.connector "api", keys
+		// "api/…"): a connector of that name would speak for the API's callers.
+		ps = append(ps, problemf("name", `"api" is reserved for drafts sent to POST /api/v1/tickets; name the connector after its source`))
 	}
 	if c.Type == "" {
 		ps = append(ps, problemf("type", "required: the kind of connector, like webhook or mqtt"))

@@ -105,6 +105,7 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 			file: "unknown_role.yaml",
 			want: []string{
 				`testdata/unknown_role.yaml:4: server.tokens[1].role: unknown role "enginer" (one of: admin, supervisor, dispatcher, engineer, agent, qa, customer, system)`,
+				`testdata/unknown_role.yaml:5: server.tokens[2].actor: "connector:hooks": actor ids starting connector: are the connectors' own in the audit trail; pick another id`,
 			},
 		},
 		{
@@ -127,6 +128,7 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 				`testdata/duplicate_connectors.yaml:8: connectors[3].name: "Plant MQTT" is not a valid connector name; use lowercase letters, digits, - and _, starting with a letter or digit (it becomes part of URLs like /ingest/<name>)`,
 				`testdata/duplicate_connectors.yaml:10: connectors[4].name: required: the connector's name, used in URLs like /ingest/<name>`,
 				`testdata/duplicate_connectors.yaml:11: connectors[5].type: required: the kind of connector, like webhook or mqtt`,
+				`testdata/duplicate_connectors.yaml:12: connectors[6].name: "api" is reserved for drafts sent to POST /api/v1/tickets; name the connector after its source`,
 			},
 		},
 		{
