@@ -91,6 +91,15 @@ type rule struct {
 	code    string
 	program *vm.Program
 	set     setter
+	// constant is what a key or id expression gives for a request that carries nothing
+	// (emptyRequest), as a string; "" when that is empty or an error. A request's key equal
+	// to it depends on nothing the request carries.
+	constant string
+}
+
+// emptyRequest is a request that carries nothing: an empty payload, no headers, no time.
+func emptyRequest() mappingEnv {
+	return mappingEnv{Payload: map[string]any{}, Headers: map[string]string{}}
 }
 
 // mapping is a webhook's compiled field mapping; it is the normalizer of its envelopes.
@@ -115,7 +124,15 @@ func compileMapping(fields []string, exprs map[string]string) (*mapping, map[str
 			errs[f] = fmt.Errorf("expression does not compile: %s", oneLine(err))
 			continue
 		}
-		m.rules = append(m.rules, rule{field: f, code: exprs[f], program: p, set: set})
+		r := rule{field: f, code: exprs[f], program: p, set: set}
+		if _, isKey := keyFields[f]; isKey || idFields[f] {
+			// Once, here: expressions are pure (no now()), so the answer is the same for
+			// every request. An error means the key needs something of the request: fine.
+			if v, err := expr.Run(p, emptyRequest()); err == nil {
+				r.constant, _ = asString(v)
+			}
+		}
+		m.rules = append(m.rules, r)
 	}
 	return m, errs
 }
@@ -159,8 +176,10 @@ func (m *mapping) Normalize(env normalize.Envelope) ([]normalize.Draft, error) {
 
 // checkKey refuses a key or id that is not the request's own: nil from a key expression (a
 // field it reads is missing), "<nil>" (expr's string(nil)), an id cut off after its separator
-// ("crm/"), true or false. Each would be one value for every request without the field, and
-// every one of them but the first would vanish as a duplicate of it, or join its thread.
+// ("crm/"), true or false, or the very value a request that carries nothing gets ("order-" of
+// '"order-" + string(payload.order_id ?? "")', "0" of 'string(payload.customer_no ?? 0)'). Each
+// would be one value for every request without the field, and every one of them but the first
+// would vanish as a duplicate of it, or join its thread.
 func (r rule) checkKey(v any, payload any) error {
 	fallback, isKey := keyFields[r.field]
 	if !isKey && !idFields[r.field] {
@@ -189,14 +208,22 @@ func (r rule) checkKey(v any, payload any) error {
 			what = fmt.Sprintf("%q (string() of a missing field)", s)
 		case strings.HasSuffix(s, "/") || strings.HasSuffix(s, ":"):
 			what = fmt.Sprintf("%q, with nothing after its separator", s)
-		default:
+		}
+	}
+	missing := missingFields(r.program.Node(), payload)
+	if what == "" {
+		s, err := asString(v)
+		if err != nil || s == "" || s != r.constant {
 			return nil
 		}
-	default:
-		return nil
+		what = fmt.Sprintf("%q, the same as a request that carries nothing (no payload fields, no headers) gets: it depends on nothing this request carries", s)
+		if len(missing) == 0 {
+			return fmt.Errorf("gave %s, and every request would share this %s. Make it of the request's own fields, or \"\" for %s",
+				what, noun, fallback)
+		}
 	}
 	why, cond := "a field it reads is missing or empty in this request", "<field> != nil"
-	if missing := missingFields(r.program.Node(), payload); len(missing) > 0 {
+	if len(missing) > 0 {
 		var said []string
 		for _, m := range missing {
 			said = append(said, m.String())

@@ -378,3 +378,64 @@ func TestTheShippedCRMMappingFallsBackToTheRequestsOwnKey(t *testing.T) {
 	tickets, _ := core.tickets()
 	assert.Equal(t, 3, tickets, "three requests, three tickets: %v", core.keys)
 }
+
+// A key that does not depend on the request passes the checks of its form (no nil, no
+// "<nil>", nothing cut off after a separator) and is still one key for every request without
+// the field: '"order-" + string(payload.order_id ?? "")' gave crm/order- to each, and every
+// request after the first vanished as its duplicate (or joined its thread). A key the request
+// gives the same value as a request that carries nothing is a dead letter naming the field;
+// keys made of the request's fields or headers are taken.
+func TestAKeyTheSameForEveryRequestIsADeadLetter(t *testing.T) {
+	const subject = `"subject": "门禁故障"`
+	cases := []struct {
+		name, field, expr, body string
+		headers                 map[string]string
+		refused                 string // part of the dead letter; "" when taken
+		want                    string // the mapped key or id, when taken (the pipeline namespaces keys later)
+	}{
+		{name: "a fallback that is a constant", field: "dedup_key", expr: `'"order-" + string(payload.order_id ?? "")'`,
+			body: `{` + subject + `}`, refused: `gave "order-", the same as a request that carries nothing`},
+		{name: "a number fallback", field: "thread_key", expr: `'string(payload.customer_no ?? 0)'`,
+			body: `{` + subject + `}`, refused: `gave "0", the same as a request that carries nothing`},
+		{name: "a number fallback, not a string", field: "dedup_key", expr: `'payload.customer_no ?? 0'`,
+			body: `{` + subject + `}`, refused: `gave "0"`},
+		{name: "an id fallback", field: "customer.id", expr: `'payload.contact?.id ?? "anonymous"'`,
+			body: `{` + subject + `}`, refused: `gave "anonymous"`},
+		{name: "a constant", field: "thread_key", expr: `'"everyone"'`,
+			body: `{` + subject + `}`, refused: `every request would share this key. Make it of the request's own fields, or "" for no thread`},
+
+		{name: "the fallback's field present", field: "dedup_key", expr: `'"order-" + string(payload.order_id ?? "")'`,
+			body: `{"order_id": 7781, ` + subject + `}`, want: "order-7781"},
+		{name: "the number present", field: "thread_key", expr: `'string(payload.customer_no ?? 0)'`,
+			body: `{"customer_no": 42, ` + subject + `}`, want: "42"},
+		{name: "one field or another", field: "dedup_key", expr: `'payload.order_id ?? payload.ticket_no'`,
+			body: `{"ticket_no": "T-9", ` + subject + `}`, want: "T-9"},
+		{name: "a prefix and the field", field: "dedup_key", expr: `'"crm/" + string(payload.order_id)'`,
+			body: `{"order_id": 7781, ` + subject + `}`, want: "crm/7781"},
+		{name: "a header", field: "thread_key", expr: `'"form:" + headers.x_form_id'`,
+			body: `{` + subject + `}`, headers: map[string]string{"X-Form-Id": "form-7"}, want: "form:form-7"},
+		{name: "the request's own key", field: "dedup_key", expr: `'payload.order_id != nil ? "crm/" + string(payload.order_id) : ""'`,
+			body: `{` + subject + `}`, want: "crm/env-1"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			conn, _ := build(t, "name: crm\ntype: webhook\nkeep_headers: [X-Form-Id]\nmapping:\n  "+c.field+": "+c.expr+"\n  title: payload.subject\n", nil)
+			drafts, err := normalizeWith(conn, []byte(c.body), c.headers)
+			if c.refused != "" {
+				require.Error(t, err, "drafts: %+v", drafts)
+				assert.Contains(t, err.Error(), "mapping "+c.field)
+				assert.Contains(t, err.Error(), c.refused)
+				if strings.Contains(c.expr, "payload.") {
+					assert.Contains(t, err.Error(), "is missing from this request", "names the field")
+					assert.Contains(t, err.Error(), `: ""`, "says the fix")
+				}
+				return
+			}
+			require.NoError(t, err)
+			require.Len(t, drafts, 1)
+			d := drafts[0]
+			got := map[string]string{"dedup_key": d.DedupKey, "thread_key": d.ThreadKey, "customer.id": d.Customer.ID}[c.field]
+			assert.Equal(t, c.want, got)
+		})
+	}
+}
