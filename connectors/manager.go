@@ -285,6 +285,18 @@ func (m *Manager) Receiver(mount, name string) (http.Handler, bool) {
 	return h, ok
 }
 
+// Open reports whether the instance named name takes requests from callers who prove nothing
+// (connectors.OpenIntake): the server hands it only requests from this host that came
+// through no proxy, since validate allows it only on a loopback address.
+func (m *Manager) Open(name string) bool {
+	inst, ok := m.byName[name]
+	if !ok {
+		return false
+	}
+	oi, ok := inst.Connector.(OpenIntake)
+	return ok && len(oi.OpenIntake()) > 0
+}
+
 // MountedAt reports which instance names a path like /ingest/hooks addresses.
 func MountedAt(path string) (mount, name string, ok bool) {
 	rest, found := strings.CutPrefix(path, "/")

@@ -31,6 +31,7 @@ var Titles = map[string]string{
 	"bad-signature":          "Missing or wrong signature",
 	"replayed":               "Request replayed",
 	"forbidden":              "Not allowed for this role",
+	"local-only":             "Only from this host",
 	"not-found":              "Not found",
 	"no-open-ticket":         "No open ticket to update",
 	"routing-off":            "Routing is not configured",

@@ -16,7 +16,11 @@ import (
 // of this machine reach them; anywhere else, anyone who can reach the port could. Each such
 // intake is named at its file:line, with the key that would close it.
 func checkExposure(cfg *config.Config, addr string) error {
-	if config.IsLoopback(addr) {
+	where := "server.http " + addr + " is not loopback"
+	if len(cfg.Server.TrustedProxies) > 0 {
+		// A proxy in front says the address is reached from beyond this host, whatever it is.
+		where = "server.trusted_proxies puts a proxy in front of " + addr
+	} else if config.IsLoopback(addr) {
 		return nil
 	}
 	var errs config.Errors
@@ -34,7 +38,7 @@ func checkExposure(cfg *config.Config, addr string) error {
 			if !errors.As(e, &ce) {
 				ce = &config.Error{File: cfg.File, Line: c.Line, Path: c.Path, Msg: e.Error()}
 			}
-			ce.Msg = fmt.Sprintf("%s (connector %s takes requests from anyone; refused while server.http %s is not loopback: authenticate it, or listen on 127.0.0.1 behind a proxy that does)", ce.Msg, c.Name, addr)
+			ce.Msg = fmt.Sprintf("%s (connector %s takes requests from anyone; refused while %s: authenticate it with a signature or tokens)", ce.Msg, c.Name, where)
 			errs = append(errs, ce)
 		}
 	}

@@ -232,6 +232,14 @@ connectors:
 	assert.Equal(t, 0, code, stderr)
 	assert.Contains(t, stdout, "ok")
 
+	// On loopback, but behind a proxy the config names: as exposed as 0.0.0.0.
+	proxied := write("proxied.yaml", strings.Replace(head, "%s", "127.0.0.1:8080\n  trusted_proxies: [127.0.0.1]", 1)+`  - name: hooks
+    type: webhook
+`)
+	code, _, stderr = runCLI(t, "validate", "--config", proxied)
+	assert.Equal(t, 1, code, stderr)
+	assert.Contains(t, stderr, "connector hooks takes requests from anyone; refused while server.trusted_proxies puts a proxy in front of 127.0.0.1:8080")
+
 	signed := write("signed.yaml", strings.Replace(head, "%s", "0.0.0.0:8080", 1)+`  - name: hooks
     type: webhook
     signature: {secret: "0123456789abcdef0123456789abcdef"}

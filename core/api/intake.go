@@ -23,6 +23,11 @@ type Connectors interface {
 	Receiver(mount, name string) (http.Handler, bool)
 }
 
+// openConnectors is what Connectors may also tell: which instances authenticate nobody.
+type openConnectors interface {
+	Open(name string) bool
+}
+
 // Replayer sends a dead letter through the pipeline again.
 type Replayer interface {
 	Replay(ctx context.Context, id string) (deadletter.DeadLetter, error)
@@ -75,6 +80,14 @@ func (s *Server) receive(mount string) http.HandlerFunc {
 		if !ok {
 			writeProblem(w, r, newProblem(http.StatusNotFound, "not-found",
 				fmt.Sprintf("no connector named %q takes requests at /%s/ (see connectors: in the config)", name, mount)))
+			return
+		}
+		// A connector that authenticates nobody is served on loopback only (validate refuses it
+		// elsewhere); a proxy on this host would make it anyone's, so it takes requests only
+		// from this host, directly.
+		if oc, isOpen := s.opts.Connectors.(openConnectors); isOpen && oc.Open(name) && !ClientOf(r).Local() {
+			writeProblem(w, r, newProblem(http.StatusForbidden, "local-only", fmt.Sprintf(
+				"connector %s authenticates nobody (no signature or tokens), so it takes requests only from this host, not through a proxy; configure its signature or tokens", name)))
 			return
 		}
 		// Connectors see the client, not the proxy in front of it (server.trusted_proxies):

@@ -361,3 +361,44 @@ func TestConnectorsSeeTheClientBehindATrustedProxy(t *testing.T) {
 		assert.Equal(t, tc.want, seen, "%s via %q", tc.remote, tc.xff)
 	}
 }
+
+// openRecorder is remoteRecorder whose hooks authenticates nobody.
+type openRecorder struct{ remoteRecorder }
+
+func (openRecorder) Open(name string) bool { return name == "hooks" }
+
+// TestAnOpenIntakeTakesOnlyThisHostDirectly: a connector that authenticates nobody is allowed
+// on loopback only; a reverse proxy on this host would hand it anyone's requests, so it takes
+// none that came through a proxy (trusted or not), nor from another address.
+func TestAnOpenIntakeTakesOnlyThisHostDirectly(t *testing.T) {
+	var seen string
+	plain := newServerOpts(t, nil, func(o *api.Options) { o.Connectors = openRecorder{remoteRecorder{seen: &seen}} })
+	behind := newServerOpts(t, nil, func(o *api.Options) {
+		o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+		o.Connectors = openRecorder{remoteRecorder{seen: &seen}}
+	})
+	for _, tc := range []struct {
+		name    string
+		c       *client
+		remote  string
+		headers []string
+		want    int
+	}{
+		{"this host, directly", plain, "127.0.0.1:41000", nil, http.StatusAccepted},
+		{"a proxy on this host", plain, "127.0.0.1:41000", []string{"X-Forwarded-For", "203.0.113.9"}, http.StatusForbidden},
+		{"a proxy claiming loopback", plain, "127.0.0.1:41000", []string{"X-Forwarded-For", "127.0.0.1"}, http.StatusForbidden},
+		{"any forwarding header", plain, "127.0.0.1:41000", []string{"Via", "1.1 nginx"}, http.StatusForbidden},
+		{"another host", plain, "203.0.113.9:41000", nil, http.StatusForbidden},
+		// Its peer is a proxy of this host, so it may be anyone's.
+		{"the trusted proxy's own address", behind, "127.0.0.1:41000", nil, http.StatusForbidden},
+		{"through the trusted proxy", behind, "127.0.0.1:41000", []string{"X-Forwarded-For", "127.0.0.1"}, http.StatusForbidden},
+	} {
+		seen = ""
+		w := direct(tc.c, tc.remote, "POST", "/ingest/hooks", "", tc.headers...)
+		require.Equal(t, tc.want, w.Code, "%s: %s", tc.name, w.Body)
+		if tc.want == http.StatusForbidden {
+			assert.Empty(t, seen, "%s: the connector never saw it", tc.name)
+			assert.Contains(t, w.Body.String(), "authenticates nobody", tc.name)
+		}
+	}
+}
