@@ -1,6 +1,7 @@
 package intakeauth
 
 import (
+	"container/list"
 	"errors"
 	"fmt"
 	"io"
@@ -38,7 +39,7 @@ type BudgetDefaults struct {
 func BudgetField(d BudgetDefaults) connectors.Field {
 	return connectors.Field{
 		Name: FieldBudget, Kind: connectors.KindObject,
-		Description: "How much one source may send: its token's name when it sends one, else its address. Each source has a bucket of " +
+		Description: "How much one source may send: its token's name when it sends one, else its address (an IPv6 one's /64). Each source has a bucket of " +
 			"requests and one of bytes, filled again over a minute; a request over what is left is answered 429 with Retry-After, " +
 			"one larger than a whole minute's bytes 413. Beyond concurrent " + d.What + " at once, 503 with Retry-After. Nothing of a " +
 			"refused request is kept.",
@@ -53,8 +54,8 @@ func BudgetField(d BudgetDefaults) connectors.Field {
 	}
 }
 
-// maxSources bounds the sources whose buckets are kept: beyond it, idle ones (their buckets
-// full again) are dropped, then any.
+// maxSources bounds the sources whose buckets are kept: beyond it, the one least recently
+// seen is forgotten.
 const maxSources = 10_000
 
 // Budget meters one connector's intake by source. Safe for concurrent use.
@@ -62,16 +63,25 @@ type Budget struct {
 	requests, bytes int // per minute, and the buckets' sizes
 	slots           chan struct{}
 
-	mu      sync.Mutex
-	sources map[string]*buckets
-	refused map[string]int64
+	mu         sync.Mutex
+	sources    map[string]*list.Element // of *tracked, in recent: the buckets by source
+	recent     *list.List               // the sources, the most recently seen first
+	maxSources int
+	refused    map[string]int64
 }
 
 type buckets struct{ requests, bytes *rate.Limiter }
 
+// tracked is one source's buckets, an element of Budget.recent.
+type tracked struct {
+	source string
+	*buckets
+}
+
 // NewBudget reads conf's budget (conf's spec must have BudgetField(d)).
 func NewBudget(conf *connectors.Conf, d BudgetDefaults) *Budget {
-	b := &Budget{requests: d.RequestsPerMinute, bytes: d.BytesPerMinute, sources: map[string]*buckets{}, refused: map[string]int64{}}
+	b := &Budget{requests: d.RequestsPerMinute, bytes: d.BytesPerMinute,
+		sources: map[string]*list.Element{}, recent: list.New(), maxSources: maxSources, refused: map[string]int64{}}
 	concurrent := d.Concurrent
 	if o := conf.Object(FieldBudget); o != nil {
 		b.requests, b.bytes, concurrent = o.Int(fieldRequestsPerMinute), o.Int(fieldBytesPerMinute), o.Int(fieldConcurrent)
@@ -100,7 +110,7 @@ func (b *Budget) Admit(rw http.ResponseWriter, source string, size int64, now ti
 			fmt.Sprintf("%d requests are being taken at once already (budget.concurrent); retry in a moment", cap(b.slots))))
 	}
 	release = func() { <-b.slots }
-	bk := b.source(source, now)
+	bk := b.source(source)
 	req := bk.requests.ReserveN(now, 1)
 	wait := req.DelayFrom(now)
 	var byt *rate.Reservation
@@ -143,7 +153,7 @@ func (m *meter) Read(p []byte) (int, error) {
 	n, err := m.r.Read(p)
 	if n > 0 {
 		now := m.now()
-		res := m.b.source(m.source, now).bytes.ReserveN(now, n)
+		res := m.b.source(m.source).bytes.ReserveN(now, n)
 		if !res.OK() { // more at once than the whole bucket: not with reads of a few KiB
 			return n, &BudgetError{m.b.refuse("over_size", problem.New(http.StatusRequestEntityTooLarge, "payload-too-large",
 				fmt.Sprintf("more than one source may send in a minute (budget.bytes_per_minute %d)", m.b.bytes)))}
@@ -182,38 +192,28 @@ func (b *Budget) refuse(reason string, p *problem.Problem) *problem.Problem {
 	return p
 }
 
-// source is source's buckets, made full when new.
-func (b *Budget) source(source string, now time.Time) *buckets {
+// source is source's buckets, made full when new. When maxSources are kept already, the one
+// seen least recently is forgotten: it has had the longest to fill again, whereas forgetting
+// any other (an attacker's, in use) would hand its sender a full bucket. In constant time, for a
+// flood of new sources is when it runs most.
+func (b *Budget) source(source string) *buckets {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if bk, ok := b.sources[source]; ok {
-		return bk
+	if e, ok := b.sources[source]; ok {
+		b.recent.MoveToFront(e)
+		return e.Value.(*tracked).buckets
 	}
-	if len(b.sources) >= maxSources {
-		b.dropIdle(now)
+	for b.recent.Len() >= b.maxSources {
+		oldest := b.recent.Back()
+		delete(b.sources, oldest.Value.(*tracked).source)
+		b.recent.Remove(oldest)
 	}
 	bk := &buckets{
 		requests: rate.NewLimiter(rate.Limit(float64(b.requests)/60), b.requests),
 		bytes:    rate.NewLimiter(rate.Limit(float64(b.bytes)/60), b.bytes),
 	}
-	b.sources[source] = bk
+	b.sources[source] = b.recent.PushFront(&tracked{source: source, buckets: bk})
 	return bk
-}
-
-// dropIdle forgets the sources whose buckets are full again (forgetting them changes
-// nothing), then, if too many are still kept (a flood from many addresses), any.
-func (b *Budget) dropIdle(now time.Time) {
-	for k, bk := range b.sources {
-		if bk.requests.TokensAt(now) >= float64(b.requests) && bk.bytes.TokensAt(now) >= float64(b.bytes) {
-			delete(b.sources, k)
-		}
-	}
-	for k := range b.sources {
-		if len(b.sources) < maxSources {
-			break
-		}
-		delete(b.sources, k)
-	}
 }
 
 // IsBudgetError reports whether err is a read refused by Meter, with its problem.

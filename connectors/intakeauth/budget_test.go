@@ -3,6 +3,7 @@ package intakeauth_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -110,4 +111,79 @@ func TestBudgetMeter(t *testing.T) {
 	got, err := io.ReadAll(b.Meter(httptest.NewRecorder(), "s", strings.NewReader("abc"), fixed))
 	require.NoError(t, err)
 	assert.Equal(t, "abc", string(got))
+}
+
+// An IPv6 sender holds a whole /64: were each of its addresses a source, it would have 2^64
+// budgets. Every address of a /64 is one source; an IPv4 address (mapped or not) is its own.
+func TestAnIPv6SourceIsItsSlash64(t *testing.T) {
+	for _, c := range []struct{ remote, token, want string }{
+		{remote: "[2001:db8:1:2:aaaa::1]:5000", want: "address 2001:db8:1:2::/64"},
+		{remote: "[2001:db8:1:2:ffff:ffff:ffff:ffff]:6000", want: "address 2001:db8:1:2::/64"},
+		{remote: "[2001:db8:1:3::1]:5000", want: "address 2001:db8:1:3::/64"},
+		{remote: "[fe80::1%eth0]:80", want: "address fe80::/64"},
+		{remote: "[::ffff:10.0.0.9]:80", want: "address 10.0.0.9"},
+		{remote: "10.0.0.9:80", want: "address 10.0.0.9"},
+		{remote: "10.0.0.9", want: "address 10.0.0.9"},
+		{remote: "pipe", want: "address pipe"},
+		{remote: "[2001:db8:1:2::1]:5000", token: "phones", want: "token phones"},
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/ingest/p", nil)
+		r.RemoteAddr = c.remote
+		assert.Equal(t, c.want, intakeauth.Source(r, intakeauth.Caller{Token: c.token}), c.remote)
+	}
+
+	// Spending from one address of a /64 spends for all of them.
+	b := budget(t, "") // 3 requests a minute
+	source := func(remote string) string {
+		r := httptest.NewRequest(http.MethodPost, "/ingest/p", nil)
+		r.RemoteAddr = remote
+		return intakeauth.Source(r, intakeauth.Caller{})
+	}
+	for i := range 3 {
+		release, p := b.Admit(httptest.NewRecorder(), source(fmt.Sprintf("[2001:db8:1:2::%x]:5000", i+1)), 1, now)
+		require.Nil(t, p, "request %d", i)
+		release()
+	}
+	_, p := b.Admit(httptest.NewRecorder(), source("[2001:db8:1:2::99]:5000"), 1, now)
+	require.NotNil(t, p, "a fourth address of the same /64 is the same sender")
+	assert.Equal(t, http.StatusTooManyRequests, p.Status)
+	release, p := b.Admit(httptest.NewRecorder(), source("[2001:db8:1:3::1]:5000"), 1, now)
+	require.Nil(t, p, "another /64 is another sender")
+	release()
+}
+
+// When the table of sources is full, the one seen least recently is forgotten: never one in
+// use, whose sender would get full buckets by being forgotten. An attacker over its budget
+// that keeps trying while a thousand other sources come and go stays over it (forgetting any
+// entry, as before, forgot it within a few dozen of them).
+func TestBudgetForgetsTheLeastRecentlySeenSource(t *testing.T) {
+	b := budget(t, "") // 3 requests a minute
+	b.SetMaxSources(10)
+	spend := func(source string) {
+		for range 3 {
+			release, p := b.Admit(httptest.NewRecorder(), source, 1, now)
+			require.Nil(t, p, source)
+			release()
+		}
+	}
+	spend("attacker")
+	for i := range 1000 {
+		spend(fmt.Sprintf("address 10.0.%d.%d", i/256, i%256))
+		w := httptest.NewRecorder()
+		_, p := b.Admit(w, "attacker", 1, now)
+		require.NotNil(t, p, "after %d other sources, the attacker's spent bucket is still there", i+1)
+		assert.Equal(t, http.StatusTooManyRequests, p.Status)
+		require.LessOrEqual(t, b.Tracked(), 10, "the table stays bounded")
+	}
+
+	// Which one goes: the least recently seen. Order now, most recent first: attacker, the
+	// 1000th, …, the 992nd. Seeing the 992nd makes the 993rd the least recent.
+	_, p := b.Admit(httptest.NewRecorder(), "address 10.0.3.223", 1, now) // the 992nd, spent
+	require.NotNil(t, p, "the 992nd is still kept, and spent")
+	spend("a newcomer") // forgets the 993rd
+	release, p := b.Admit(httptest.NewRecorder(), "address 10.0.3.224", 1, now)
+	require.Nil(t, p, "the 993rd was forgotten: its buckets are full again")
+	release()
+	_, p = b.Admit(httptest.NewRecorder(), "address 10.0.3.223", 1, now)
+	assert.NotNil(t, p, "the 992nd was not")
 }

@@ -25,6 +25,7 @@ import (
 	"hash"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -487,7 +488,9 @@ func (v *Verifier) refuse(reason string, p *problem.Problem) *problem.Problem {
 }
 
 // Source names who a request is charged to in budgets: its token's name when it carried one
-// (several phones may share a token, and share its budget), else its remote address.
+// (several phones may share a token, and share its budget), else its remote address. An IPv6
+// address is charged by its /64: one subscriber is handed a whole /64 (RFC 6177), so each of its
+// addresses would otherwise have a budget of its own.
 func Source(r *http.Request, c Caller) string {
 	if c.Token != "" {
 		return "token " + c.Token
@@ -496,5 +499,14 @@ func Source(r *http.Request, c Caller) string {
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	return "address " + host
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		return "address " + host
+	}
+	addr = addr.Unmap().WithZone("")
+	if addr.Is4() {
+		return "address " + addr.String()
+	}
+	net64, _ := addr.Prefix(64)
+	return "address " + net64.String()
 }
