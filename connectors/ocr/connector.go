@@ -350,6 +350,29 @@ func ScreenshotEnvelope(connector string, b []byte, file, group string, takenAt 
 	}, nil
 }
 
+// headerForwardedBy names who a forwarded screenshot came from, "<connector>:<sender>". Only
+// ForwardedScreenshotEnvelope sets it: an upload's and the folder's headers are the connector's
+// own (file, group, uploaded_by), never taken from the request.
+const headerForwardedBy = "forwarded_by"
+
+// ForwardedScreenshotEnvelope is ScreenshotEnvelope for a picture that another connector
+// received from one of its senders and hands on (wechat's screenshots_to): by is who sent it
+// there, "<connector>:<sender>" (gzh:oCUST…). Such a picture is the sender's word only, so its
+// messages make tickets in that sender's own keys (see Rule.Drafts), never joining or
+// pre-empting those of the staff's screenshots. It names no group: the title bar, or the ocr
+// connector's group, does.
+func ForwardedScreenshotEnvelope(connector, by string, b []byte, file string, takenAt time.Time, lim Limits) (normalize.Envelope, error) {
+	if strings.TrimSpace(by) == "" {
+		return normalize.Envelope{}, errors.New("ocr: a forwarded screenshot must name who sent it")
+	}
+	env, err := ScreenshotEnvelope(connector, b, file, "", takenAt, lim)
+	if err != nil {
+		return normalize.Envelope{}, err
+	}
+	env.Headers[headerForwardedBy] = by
+	return env, nil
+}
+
 // deadLetter publishes a file refused at the edge for not being a PNG or JPEG (within
 // max_bytes: larger ones are not stored anywhere), without the edge's check: the pipeline
 // cannot read it either, and keeps it in the dead letters with the reason, where an operator

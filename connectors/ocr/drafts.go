@@ -70,10 +70,18 @@ func (r Rule) staff(name string) bool {
 // picture: the same message in two overlapping screenshots, or one screenshot sent twice,
 // makes one draft's worth of ticket. The minute is not in the key because a message near the
 // top of a screenshot often has its time separator scrolled out of the picture.
+//
+// A screenshot another connector forwarded for one of its senders (env's forwarded_by, see
+// ForwardedScreenshotEnvelope) is only that sender's word: anyone who can message a WeChat
+// official account can draw a group chat with a real member's name in it. Its keys and its
+// customer are therefore the forwarder's own, <connector>/forwarded/<origin>/…: its messages
+// join and pre-empt only tickets of screenshots the same sender forwarded, never those of the
+// staff's uploads and watched folder, whose keys are what the picture shows.
 func (r Rule) Drafts(p Page, group string, env normalize.Envelope, shot normalize.Attachment) []normalize.Draft {
 	if group == "" {
 		group = p.Title
 	}
+	origin := env.Headers[headerForwardedBy]
 	// A message above the picture's first separator has no time of its own. It was sent before
 	// the separator below it, so it takes that time, less its distance in the picture in
 	// milliseconds: it orders before the messages below, falls in their thread window, and
@@ -113,6 +121,9 @@ func (r Rule) Drafts(p Page, group string, env normalize.Envelope, shot normaliz
 			Evidence: []normalize.Evidence{{Field: "description", From: "ocr", Confidence: m.Confidence / 100,
 				Text: fmt.Sprintf("%s %s (%d,%d)-(%d,%d): %s", m.Sender, m.TimeText, m.Box.Min.X, m.Box.Min.Y, m.Box.Max.X, m.Box.Max.Y, m.Text)}},
 		}
+		if origin != "" {
+			forwarded(&d, env.Connector, origin)
+		}
 		d.OccurredAt = sent[i]
 		if r.request(m.Text) {
 			opened[m.Sender] = at
@@ -122,6 +133,20 @@ func (r Rule) Drafts(p Page, group string, env normalize.Envelope, shot normaliz
 		out = append(out, normalize.Complete(d, env))
 	}
 	return out
+}
+
+// forwarded moves a draft of a forwarded screenshot into its forwarder's keys: staff keys are
+// <connector>/msg-… and ocr:<connector>:… (which the pipeline puts under <connector>/), a
+// customer ocr:…; a forwarded one's are under <connector>/forwarded/<origin>/ and
+// forwarded/<origin>/, so neither can be the other's whatever a group or sender is called.
+// The keys are made in the connector's namespace already, as the pipeline's scope would.
+func forwarded(d *normalize.Draft, connector, origin string) {
+	under := "forwarded/" + origin + "/"
+	d.DedupKey = connector + "/" + under + strings.TrimPrefix(d.DedupKey, connector+"/")
+	d.ThreadKey = connector + "/" + under + d.ThreadKey
+	d.Customer.ID = under + d.Customer.ID
+	d.Evidence = append(d.Evidence, normalize.Evidence{Field: "customer.id", From: headerForwardedBy,
+		Text: "截图由 " + origin + " 转发，内容未经核实：只并入此人转发的截图所开的工单，不并入员工上传的截图的工单"})
 }
 
 // messageKey identifies a message of a group whatever picture it was read from.

@@ -1,6 +1,7 @@
 package ocr
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -59,4 +60,74 @@ func TestDraftsOfAPage(t *testing.T) {
 
 func TestNormalizeText(t *testing.T) {
 	assert.Equal(t, "报修,电话13812345678.SN-A1", NormalizeText(" 报修，电话 １３８１２３４５６７８。ＳＮ－Ａ１\n"))
+}
+
+// A WeChat follower forwards a screenshot drawn to look like the group (screenshots_to): the
+// real member's name, a follow-up, and a request with the words of one staff will upload. The
+// follower's messages must not join (intent update) the member's ticket made from the staff's
+// screenshots, nor take its dedup key first so that the staff's upload vanishes as a
+// duplicate: a forwarded screenshot's keys and customer are its forwarder's own, even once
+// the pipeline has put them in the connector's namespace; the staff's are as they were, so
+// their overlapping screenshots still make one ticket.
+func TestAForwardedScreenshotKeepsToItsSender(t *testing.T) {
+	r := Rule{Keywords: []string{"坏了"}, Window: 30 * time.Minute}
+	scope := normalize.Scope{Connector: "groups", Type: TypeOCR, Intents: []string{normalize.IntentUpdate}}
+	shot := normalize.Attachment{Kind: "image", URI: "attachment:ab", SHA256: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
+	page := Page{Title: "维修群", Messages: []Message{
+		{Sender: "张三", Side: left, Time: at("09:40"), Text: "在吗"},
+		{Sender: "张三", Side: left, Time: at("09:42"), Text: "冷库压缩机坏了"},
+	}}
+	drafts := func(p Page, group string, headers map[string]string) []normalize.Draft {
+		env := normalize.Envelope{ID: "e", Connector: "groups", ConnectorType: TypeOCR, ReceivedAt: *at("10:30"), Headers: headers}
+		ds := r.Drafts(p, group, env, shot)
+		for i := range ds {
+			require.NoError(t, ds[i].Validate())
+			d, err := scope.Confine(ds[i])
+			require.NoError(t, err)
+			ds[i] = d
+		}
+		return ds
+	}
+	staff := drafts(page, "", nil)
+	follower := drafts(page, "", map[string]string{headerForwardedBy: "gzh:oFOLLOWER"})
+	require.Len(t, staff, 2)
+	require.Len(t, follower, 2)
+
+	assert.Equal(t, "groups/ocr:groups:维修群:张三", staff[0].ThreadKey, "the staff's keys are what the picture shows")
+	assert.Equal(t, "ocr:维修群:张三", staff[0].Customer.ID)
+	for i, d := range follower {
+		assert.Equal(t, "groups/forwarded/gzh:oFOLLOWER/ocr:groups:维修群:张三", d.ThreadKey)
+		assert.Equal(t, "groups/forwarded/gzh:oFOLLOWER/"+strings.TrimPrefix(staff[i].DedupKey, "groups/"), d.DedupKey)
+		assert.Equal(t, "forwarded/gzh:oFOLLOWER/ocr:维修群:张三", d.Customer.ID)
+		assert.Equal(t, "张三", d.Customer.Name, "the name is what the picture shows")
+		assert.Equal(t, staff[i].Intent, d.Intent)
+		require.Len(t, d.Evidence, 2)
+		assert.Equal(t, "customer.id", d.Evidence[1].Field)
+		assert.Equal(t, "forwarded_by", d.Evidence[1].From)
+		assert.Contains(t, d.Evidence[1].Text, "gzh:oFOLLOWER")
+	}
+	assert.Equal(t, normalize.IntentUpdate, follower[0].Intent, "a follow-up: it may join only its own sender's ticket")
+
+	// Whatever the staff's pictures call the group, and whoever else forwards the same picture,
+	// no key of one is a key of another. The same follower forwarding it again makes the same
+	// keys: one ticket.
+	keys := map[string]string{}
+	claim := func(who string, ds []normalize.Draft) {
+		for _, d := range ds {
+			for kind, k := range map[string]string{"dedup": d.DedupKey, "thread": d.ThreadKey, "customer": d.Customer.ID} {
+				if prev, ok := keys[kind+" "+k]; ok && prev != who {
+					t.Errorf("%s key %q is both %s's and %s's", kind, k, prev, who)
+				}
+				keys[kind+" "+k] = who
+			}
+		}
+	}
+	claim("staff", staff)
+	claim("follower", follower)
+	claim("follower", drafts(page, "", map[string]string{headerForwardedBy: "gzh:oFOLLOWER"}))
+	claim("another follower", drafts(page, "", map[string]string{headerForwardedBy: "gzh:oANOTHER"}))
+	claim("another connector's follower", drafts(page, "", map[string]string{headerForwardedBy: "wecom:oFOLLOWER"}))
+	for _, mimic := range []string{"forwarded/gzh:oFOLLOWER", "forwarded/gzh:oFOLLOWER/ocr:维修群", "groups/forwarded/gzh:oFOLLOWER/ocr:groups:维修群"} {
+		claim("staff", drafts(Page{Messages: page.Messages}, mimic, nil))
+	}
 }
