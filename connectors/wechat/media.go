@@ -97,11 +97,14 @@ func fetchInto(ctx context.Context, store *attachments.Store, raw string) (strin
 
 // toOCR hands the picture of an image message, once kept, to the ocr connector of
 // screenshots_to as a chat screenshot (customers forward group chats as screenshots). The
-// envelope is the ocr connector's own; a retry of the callback that sends it again makes no
-// second ticket (its messages' keys). A picture that is not a PNG or JPEG is left to the ticket.
+// envelope is the ocr connector's own, forwarded_by this connector's sender
+// (<connector>:<openid or userid>): anyone can draw a group chat, so what it shows makes
+// tickets of that sender's own, never joining or pre-empting the staff's. A retry of the
+// callback that sends it again makes no second ticket (its messages' keys). A picture that is
+// not a PNG or JPEG is left to the ticket.
 func (c *Callback) toOCR(ctx context.Context, in received) error {
 	sha := in.env.Headers[headerAttachment]
-	if c.screens == "" || in.m.MsgType != message.MsgTypeImage || sha == "" || c.env.Attachments == nil {
+	if c.screens == "" || in.m.MsgType != message.MsgTypeImage || sha == "" || c.env.Attachments == nil || in.m.FromUserName == "" {
 		return nil
 	}
 	f, err := c.env.Attachments.Open(sha)
@@ -117,7 +120,8 @@ func (c *Callback) toOCR(ctx context.Context, in received) error {
 	if in.m.CreateTime > 0 {
 		at = time.Unix(in.m.CreateTime, 0).In(c.env.Location)
 	}
-	env, err := ocr.ScreenshotEnvelope(c.screens, b, fmt.Sprintf("wechat-%s-%d", c.name, in.m.MsgID), "", at, screenshotLimits)
+	by := c.name + ":" + string(in.m.FromUserName)
+	env, err := ocr.ForwardedScreenshotEnvelope(c.screens, by, b, fmt.Sprintf("wechat-%s-%d", c.name, in.m.MsgID), at, screenshotLimits)
 	var ie *ocr.ImageError
 	if errors.As(err, &ie) {
 		c.env.Logger.Info("wechat: the picture is not read as a screenshot", "msg_id", in.m.MsgID, "reason", ie.Reason)

@@ -114,8 +114,10 @@ func TestMediaThroughTheAPI(t *testing.T) {
 }
 
 // TestPicturesGoToOCR: with screenshots_to, a customer's picture (a forwarded group chat) is
-// handed to the ocr connector as a screenshot, taken when the message was sent; a picture
-// that is no PNG or JPEG stays with its message only.
+// handed to the ocr connector as a screenshot, taken when the message was sent, and forwarded
+// by that customer: anyone can follow the account and draw a chat, so the ocr connector keeps
+// what it shows to the follower's own tickets. A picture that is no PNG or JPEG stays with its
+// message only.
 func TestPicturesGoToOCR(t *testing.T) {
 	var buf bytes.Buffer
 	require.NoError(t, png.Encode(&buf, image.NewGray(image.Rect(0, 0, 64, 64))))
@@ -153,4 +155,6 @@ func TestPicturesGoToOCR(t *testing.T) {
 	assert.Equal(t, pngShot, shots[0].Payload)
 	assert.True(t, shots[0].ReceivedAt.Equal(time.Unix(1764639000, 0)), "taken when the message was sent: %v", shots[0].ReceivedAt)
 	assert.Equal(t, "wechat-gzh-70", shots[0].Headers["file"])
+	assert.Equal(t, "gzh:oCUST", shots[0].Headers["forwarded_by"], "the connector and the follower's openid, from WeChat's signed message")
+	assert.NotContains(t, shots[0].Headers, "group", "the picture's title bar names the group")
 }
