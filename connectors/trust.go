@@ -29,8 +29,8 @@ func trustField() Field {
 			},
 			{
 				Name: fieldTrustThreadsOf, Kind: KindStringList, Pattern: `^[a-z0-9][a-z0-9_-]*$`, PatternHint: "connector names",
-				Description: "Other connectors whose threads and keys this connector's drafts may address (a thread_key \"gzh/…\" joins the gzh connector's tickets). " +
-					"Without it such a key is moved into this connector's own namespace.",
+				Description: "Other connectors whose threads this connector's drafts may join (a thread_key \"gzh/…\" joins the gzh connector's open tickets). " +
+					"Without it such a key is moved into this connector's own namespace. Dedup keys always stay in this connector's own: none can pre-empt another connector's request.",
 				Example: "[gzh]",
 			},
 		},

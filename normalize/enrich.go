@@ -38,7 +38,11 @@ func (e Enricher) Enrich(d Draft) Draft {
 	}
 	text := strings.TrimSpace(d.Title + "\n" + d.Description)
 	note := func(field, t string) {
-		d.Evidence = append(d.Evidence, Evidence{Field: field, Text: t, From: evidenceFrom})
+		// Within the draft's limit: a draft that came with as much evidence as a draft may
+		// carry keeps it, rather than being refused for what enrichment added.
+		if len(d.Evidence) < MaxEvidence {
+			d.Evidence = append(d.Evidence, Evidence{Field: field, Text: t, From: evidenceFrom})
+		}
 	}
 	if d.Customer.Phone != "" {
 		// A phone a mapping copied as written ("+86 139 1234 5678") in canonical form.
@@ -82,7 +86,7 @@ func (e Enricher) Enrich(d Draft) Draft {
 			d.Category = cat
 			note("category", m.Text)
 			for _, t := range tags {
-				if !contains(d.Tags, t) {
+				if !contains(d.Tags, t) && len(d.Tags) < MaxTags {
 					d.Tags = append(d.Tags, t)
 				}
 			}

@@ -39,6 +39,9 @@ func TestScopeConfine(t *testing.T) {
 		{name: "threads_of lets config name another connector's threads", scope: trusted,
 			in:    normalize.Draft{ThreadKey: "gzh/wechat:gzh:oyOR", DedupKey: "crm/1", Intent: normalize.IntentUpdate},
 			tread: "gzh/wechat:gzh:oyOR", dedup: "erp/crm/1", source: normalize.Source{Connector: "erp", Type: "webhook"}},
+		{name: "threads_of opens threads, never dedup keys", scope: trusted,
+			in:    normalize.Draft{ThreadKey: "gzh/t", DedupKey: "gzh/msg/1"},
+			tread: "gzh/t", dedup: "erp/gzh/msg/1", source: normalize.Source{Connector: "erp", Type: "webhook"}},
 		{name: "intent resolve from a connector that may not send it", scope: hooks,
 			in: normalize.Draft{ThreadKey: "t", Intent: normalize.IntentResolve}, refused: "connector hooks may not send drafts of intent resolve"},
 		{name: "intent update from a connector that may not send it", scope: hooks,
@@ -68,4 +71,19 @@ func TestScopeConfine(t *testing.T) {
 	}
 	_, err := normalize.Scope{}.Confine(normalize.Draft{})
 	assert.Error(t, err, "a scope without a connector confines nothing")
+}
+
+// TestEnrichStaysWithinTheDraftLimits: a draft that came with as much evidence as a draft may
+// carry is still enriched (its phone read from the text) and still valid: enrichment adds no
+// evidence beyond the limit, rather than getting the draft refused for what it added.
+func TestEnrichStaysWithinTheDraftLimits(t *testing.T) {
+	d := normalize.Draft{Title: "空调坏了，电话13812345678"}
+	for range normalize.MaxEvidence {
+		d.Evidence = append(d.Evidence, normalize.Evidence{Field: "title", Text: "x", From: "sender"})
+	}
+	require.NoError(t, d.Validate())
+	got := normalize.Enricher{}.Enrich(d)
+	assert.Equal(t, "13812345678", got.Customer.Phone, "the field is still filled")
+	assert.Len(t, got.Evidence, normalize.MaxEvidence)
+	assert.NoError(t, got.Validate())
 }

@@ -155,6 +155,8 @@ type Pipeline struct {
 	router  *message.Router
 	pub     message.Publisher
 	metrics *pipelineMetrics
+	// scopes are the sources' scopes by connector name, for the drafts topic.
+	scopes map[string]normalize.Scope
 
 	ran       atomic.Bool
 	closeOnce sync.Once
@@ -171,7 +173,8 @@ func New(opts Options) (*Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Pipeline{opts: opts, router: router, pub: opts.Bus.Publisher(), metrics: newPipelineMetrics(opts.Registerer)}
+	p := &Pipeline{opts: opts, router: router, pub: opts.Bus.Publisher(), metrics: newPipelineMetrics(opts.Registerer),
+		scopes: map[string]normalize.Scope{}}
 	if opts.Registerer != nil {
 		metrics.NewPrometheusMetricsBuilder(opts.Registerer, "gongdan", "pipeline").AddPrometheusRouterMetrics(router)
 	}
@@ -181,6 +184,7 @@ func New(opts Options) (*Pipeline, error) {
 		if src.Scope.Connector == "" {
 			src.Scope.Connector = src.Name
 		}
+		p.scopes[src.Name] = src.Scope
 		sub, err := opts.Bus.Subscriber("normalize-"+src.Name, opts.NormalizeConcurrency)
 		if err != nil {
 			return nil, err
@@ -283,6 +287,12 @@ func (p *Pipeline) normalizeHandler(src Source) message.HandlerFunc {
 			if d, err = src.Scope.Confine(d); err != nil {
 				return nil, Permanent(err)
 			}
+			// Checked again as it will reach the core: enrichment and the namespace may have
+			// grown it past a limit, and on this topic the envelope is kept as a dead letter
+			// (on the drafts topic a replay could not mend it).
+			if err := d.Validate(); err != nil {
+				return nil, Permanent(fmt.Errorf("the draft as the core would take it: %w", err))
+			}
 			payload, err := json.Marshal(d)
 			if err != nil {
 				return nil, Permanent(err)
@@ -311,6 +321,18 @@ func (p *Pipeline) intakeHandler(msg *message.Message) error {
 	var d normalize.Draft
 	if err := json.Unmarshal(msg.Payload, &d); err != nil {
 		return Permanent(fmt.Errorf("not a draft: %w", err))
+	}
+	// Confined again by the connector that published it (the message's, not the draft's,
+	// say): a draft written by an older version, or a dead letter of this handler replayed,
+	// never went through this version's normalize step. Confining is idempotent.
+	connector := msg.Metadata.Get(metaConnector)
+	scope, ok := p.scopes[connector]
+	if !ok {
+		return Permanent(fmt.Errorf("a draft of connector %q, which is not in the config", connector))
+	}
+	d, err := scope.Confine(d)
+	if err != nil {
+		return Permanent(err)
 	}
 	if err := p.opts.Intake(msg.Context(), d); err != nil {
 		if p.opts.Permanent(err) {

@@ -85,7 +85,12 @@ func (d *dryRunner) drafts(name string, payload []byte, headers map[string]strin
 		}
 		drafts, err := normalize.Enriching(n, d.enricher).Normalize(env)
 		for i := 0; err == nil && i < len(drafts); i++ {
-			drafts[i], err = inst.Scope.Confine(drafts[i]) // as the pipeline does
+			// As the pipeline does: confined, then checked as the core would take it.
+			if drafts[i], err = inst.Scope.Confine(drafts[i]); err == nil {
+				if verr := drafts[i].Validate(); verr != nil {
+					err = fmt.Errorf("the draft as the core would take it: %w", verr)
+				}
+			}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("the pipeline would dead-letter this envelope: %w", err)
