@@ -97,6 +97,18 @@ func serve(args []string, stderr io.Writer) error {
 	}
 	defer lock.release()
 	cfg.ResolvePaths(*dataDir)
+	storage := map[string]string{}
+	if cfg.Store.Driver == "sqlite" {
+		storage["store.path"] = cfg.Store.Path
+	}
+	if cfg.Bus.Embedded != nil && *cfg.Bus.Embedded && cfg.Bus.URL == "" {
+		storage["bus.dir"] = cfg.Bus.Dir
+	}
+	locks, err := lockStorage(storage)
+	if err != nil {
+		return userError(err)
+	}
+	defer releaseAll(locks)
 
 	log, err := logging.New(os.Stderr, cfg.Server.Log.Format, cfg.Server.Log.Level)
 	if err != nil {

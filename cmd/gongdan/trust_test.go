@@ -189,6 +189,15 @@ func TestASecondServerOnTheSameDataSaysWhoHasIt(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 200, st)
 
+	// Another --data, but the first's database by an absolute store.path: refused as well.
+	shared := filepath.Join(t.TempDir(), "shared.yaml")
+	require.NoError(t, os.WriteFile(shared, []byte(strings.Replace(configText(freeAddr(t)), "path: gongdan.db", "path: "+filepath.Join(dir, "gongdan.db"), 1)), 0o600))
+	third := startChild(t, "serve", "--config", shared, "--data", t.TempDir())
+	err = third.cmd.Wait()
+	require.ErrorAs(t, err, &ee, "the third server must not run; its log:\n%s", third.logs)
+	assert.Equal(t, 1, ee.ExitCode(), third.logs.String())
+	assert.Contains(t, third.logs.String(), "store.path "+filepath.Join(dir, "gongdan.db")+" is in use by another gongdan (pid "+strconv.Itoa(first.cmd.Process.Pid)+")")
+
 	// A store.path that is a directory: a clear error, exit 1.
 	other := t.TempDir()
 	require.NoError(t, os.Mkdir(filepath.Join(other, "gongdan.db"), 0o750))
