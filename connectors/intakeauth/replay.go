@@ -64,18 +64,25 @@ func (m *Replays) Seen(key string, now time.Time) ([32]byte, bool) {
 // Claim remembers key with value at now, unless it is remembered already: checking and
 // remembering at once, so that two copies of a request arriving together are not both taken.
 func (m *Replays) Claim(key string, value [32]byte, now time.Time) ClaimResult {
+	res, _ := m.ClaimValue(key, value, now)
+	return res
+}
+
+// ClaimValue is Claim that also says, when key was remembered already (Replayed), the value it
+// was claimed with: whether this is the same request again or another one under its key.
+func (m *Replays) ClaimValue(key string, value [32]byte, now time.Time) (ClaimResult, [32]byte) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.forgetOld(now)
 	if e, ok := m.entries[key]; ok && now.Sub(e.at) <= m.window {
-		return Replayed
+		return Replayed, e.value
 	}
 	if len(m.entries) >= m.max {
-		return Full
+		return Full, [32]byte{}
 	}
 	m.entries[key] = remembered{value: value, at: now}
 	m.order = append(m.order, orderEntry{key: key, at: now})
-	return Claimed
+	return Claimed, [32]byte{}
 }
 
 // Forget drops key: its request was not taken after all.

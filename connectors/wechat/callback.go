@@ -67,11 +67,12 @@ type Callback struct {
 	// fetch, and are not published themselves.
 	onKF func(token string)
 
-	// taken remembers the signed (timestamp, nonce) of the callbacks taken, with their bodies'
-	// hashes, against replays; it has its own lock.
+	// taken remembers the signed (timestamp, nonce) of the callbacks claimed, with their
+	// bodies' hashes, against replays; it has its own lock.
 	taken *intakeauth.Replays
 
 	mu       sync.Mutex
+	storing  map[string]bool  // the claims of taken being stored now, by key
 	kinds    map[string]int64 // messages and events taken in, by kind
 	refusals map[string]int64 // callbacks refused, by reason
 	verified int64            // URL checks answered
@@ -90,6 +91,7 @@ func newCallback(typ string, conf *connectors.Conf, env connectors.Env) *Callbac
 		intakeKeys: map[string]bool{},
 		kinds:      map[string]int64{},
 		refusals:   map[string]int64{},
+		storing:    map[string]bool{},
 	}
 	for _, k := range conf.StringList(fieldIntakeMenuKeys) {
 		c.intakeKeys[k] = true
@@ -181,7 +183,7 @@ type refusal struct {
 
 func refuse(status int, reason, detail string) *refusal {
 	typ := map[int]string{http.StatusUnauthorized: "bad-signature", http.StatusBadRequest: "bad-request",
-		http.StatusRequestEntityTooLarge: "payload-too-large"}[status]
+		http.StatusRequestEntityTooLarge: "payload-too-large", http.StatusServiceUnavailable: "unavailable"}[status]
 	if reason == "malformed_xml" {
 		typ = "malformed-xml"
 	}
@@ -251,12 +253,26 @@ func (c *Callback) receive(rw http.ResponseWriter, r *http.Request) {
 		io.WriteString(rw, "success")
 		return
 	}
-	switch c.replayed(in) {
-	case replayOther:
+	// Claimed before it is published, not after: two copies arriving together must not both
+	// be taken. A callback not stored after all is forgotten before it is answered, so that
+	// WeChat's retry is taken.
+	key := in.ts + "/" + in.nonce
+	switch c.claim(key, sha256.Sum256(in.env.Payload)) {
+	case claimFull:
+		rw.Header().Set("Retry-After", "1")
+		c.reject(rw, r, refuse(http.StatusServiceUnavailable, "replay_memory_full",
+			"too many callbacks to remember against replays; WeChat retries it"))
+		return
+	case claimOther:
 		c.reject(rw, r, refuse(http.StatusUnauthorized, "replayed",
 			"this timestamp and nonce signed another message already: a replay with a changed body"))
 		return
-	case replaySame: // WeChat's retry of a callback already taken: durable since
+	case claimTaking: // WeChat's retry while the first is being stored: it may yet fail
+		rw.Header().Set("Retry-After", "1")
+		c.reject(rw, r, refuse(http.StatusServiceUnavailable, "in_progress",
+			"the same callback is being stored; WeChat retries it"))
+		return
+	case claimTaken: // WeChat's retry of a callback already taken: durable since
 		rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(rw, "success")
 		return
@@ -264,14 +280,16 @@ func (c *Callback) receive(rw http.ResponseWriter, r *http.Request) {
 	c.keepMedia(r.Context(), &in)
 	env := in.env
 	if err := c.env.Publish(r.Context(), env); err != nil {
+		c.settle(key, false)
 		c.env.NotStored(rw, r, "wechat message", err, "the message was not stored; WeChat retries it")
 		return
 	}
 	if err := c.toOCR(r.Context(), in); err != nil {
+		c.settle(key, false) // the retry publishes the message again: its MsgId keys it
 		c.env.NotStored(rw, r, "wechat picture (for OCR)", err, "the message was not stored; WeChat retries it")
 		return
 	}
-	c.remember(in)
+	c.settle(key, true)
 	c.count(in.m.kind())
 	if reply := c.ask(in); reply != "" {
 		b, err := c.passiveReply(in, reply)
@@ -286,42 +304,61 @@ func (c *Callback) receive(rw http.ResponseWriter, r *http.Request) {
 	io.WriteString(rw, "success")
 }
 
-type replay int
+// claimed is what claim found of a callback.
+type claimed int
 
 const (
-	replayNone  replay = iota
-	replaySame         // the same message under the same signature: WeChat retrying
-	replayOther        // another message under a signature already used: forged
+	claimNew    claimed = iota // not seen within the window: now claimed, to be settled
+	claimTaking                // the same message under the same signature, being stored now
+	claimTaken                 // the same message under the same signature, taken: WeChat retrying
+	claimOther                 // another message under a signature already used: forged
+	claimFull                  // too many remembered within the window to remember one more
 )
 
-// replayed checks a callback against those taken within the timestamp skew (10 minutes when
-// the check is off). A plain-mode signature covers only the timestamp and nonce, so a signed
-// URL seen once could otherwise carry any body.
-func (c *Callback) replayed(in received) replay {
-	body, ok := c.taken.Seen(in.ts+"/"+in.nonce, c.env.Now())
+// claim checks a callback against those claimed within the window and claims it, at once. A
+// plain-mode signature covers only the timestamp and nonce, so a signed URL seen once could
+// otherwise carry any body; the body's hash tells WeChat's retry from such a replay. The
+// memory forgets from the oldest once they are out of the window, so a callback's cost stays
+// the same however many are remembered (at 2,000/s, 1.2 million in ten minutes); beyond
+// maxRemembered, a flood beyond any real account's rate, it refuses (503) rather than grow or
+// forget one that could then be replayed.
+func (c *Callback) claim(key string, body [32]byte) claimed {
+	c.mu.Lock() // with settle's: a claim being stored is told from one taken
+	defer c.mu.Unlock()
+	res, prior := c.taken.ClaimValue(key, body, c.env.Now())
 	switch {
-	case !ok:
-		return replayNone
-	case body == sha256.Sum256(in.env.Payload):
-		return replaySame
+	case res == intakeauth.Full:
+		return claimFull
+	case res == intakeauth.Claimed:
+		c.storing[key] = true
+		return claimNew
+	case prior != body:
+		return claimOther
+	case c.storing[key]:
+		return claimTaking
 	}
-	return replayOther
+	return claimTaken
 }
 
-// remember records a callback taken. The memory forgets from the oldest once they are out of
-// the window, so a callback's cost stays the same however many are remembered (at 2,000/s,
-// 600,000 in five minutes); beyond maxRemembered, a flood beyond any real account's rate, it
-// stops remembering rather than grow.
-func (c *Callback) remember(in received) {
-	c.taken.Claim(in.ts+"/"+in.nonce, sha256.Sum256(in.env.Payload), c.env.Now())
+// settle ends a claim: kept when the callback was taken, forgotten when it was not stored.
+func (c *Callback) settle(key string, taken bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !taken {
+		c.taken.Forget(key)
+	}
+	delete(c.storing, key)
 }
 
 // maxRemembered bounds the callbacks remembered for replays.
 const maxRemembered = 1 << 21
 
+// replayWindow is how long a callback is remembered: a timestamp up to the skew ahead of the
+// clock is taken, and stays within the skew until twice the skew later (as intakeauth's
+// signatures are remembered). With the check off, any timestamp is taken; ten minutes then.
 func (c *Callback) replayWindow() time.Duration {
 	if c.skew > 0 {
-		return c.skew
+		return 2 * c.skew
 	}
 	return 10 * time.Minute
 }

@@ -505,8 +505,120 @@ func TestCallbacksAreRememberedForTheirWindowOnly(t *testing.T) {
 	}
 	oa := r.conn.(*wechat.OfficialAccount)
 	assert.Equal(t, 5, oa.Remembered())
-	later := now.Add(6 * time.Minute) // past the 300 s skew
+	later := now.Add(11 * time.Minute) // past twice the 300 s skew
 	r.setNow(later)
 	send(later, 200)
-	assert.Equal(t, 1, oa.Remembered(), "the five of six minutes ago are forgotten")
+	assert.Equal(t, 1, oa.Remembered(), "the five of eleven minutes ago are forgotten")
+}
+
+// A callback whose timestamp is ahead of the clock (by up to the skew) is taken, and its
+// timestamp stays within the skew until twice the skew after: remembered only for the skew, as
+// it was, a replay six minutes later was taken again.
+func TestAReplayWithinTwiceTheSkewIsCaught(t *testing.T) {
+	now := time.Date(2026, 12, 2, 9, 30, 0, 0, shanghai)
+	r := oaRig(t, now, "")
+	ts := fmt.Sprint(now.Add(4 * time.Minute).Unix()) // a clock four minutes ahead
+	q, body := encrypted(t, oaToken, oaAppID, ts, textMessage("o1", "漏水", 300, now))
+	status, answer := r.call(t, http.MethodPost, q, body)
+	require.Equal(t, http.StatusOK, status, answer)
+	r.setNow(now.Add(6 * time.Minute)) // the timestamp is two minutes behind: within the skew
+	status, answer = r.call(t, http.MethodPost, q, body)
+	assert.Equal(t, http.StatusOK, status, answer)
+	assert.Equal(t, "success", answer)
+	assert.Len(t, r.envelopes(), 1, "the replay was not taken again")
+}
+
+// Two copies of a callback at once (WeChat retrying while the first is being stored, or an
+// attacker racing it): both were checked against the memory before either was remembered, and
+// both were taken. Now one is published; each other copy is answered success (taken) or 503
+// (being stored, retry) — never taken twice.
+func TestConcurrentIdenticalCallbacksTakeOne(t *testing.T) {
+	now := time.Date(2026, 12, 2, 9, 30, 0, 0, shanghai)
+	release := make(chan struct{})
+	var publishing atomic.Int64
+	r := oaRig(t, now, "", func(env *connectors.Env) {
+		publish := env.Publish
+		env.Publish = func(ctx context.Context, e normalize.Envelope) error {
+			publishing.Add(1)
+			<-release // every copy that gets this far waits here, so all overlap
+			return publish(ctx, e)
+		}
+	})
+	q, body := encrypted(t, oaToken, oaAppID, fmt.Sprint(now.Unix()), textMessage("oWang", "水管漏水", 5001, now))
+	const copies = 8
+	var wg sync.WaitGroup
+	statuses := make([]int, copies)
+	answers := make([]string, copies)
+	for i := range copies {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses[i], answers[i] = r.call(t, http.MethodPost, q, body)
+		}()
+	}
+	// Every copy but the one publishing is answered while it waits.
+	require.Eventually(t, func() bool {
+		return r.stats.Rejected.Load() == copies-1 || publishing.Load() > 1
+	}, 30*time.Second, time.Millisecond)
+	close(release)
+	wg.Wait()
+	assert.Equal(t, int64(1), publishing.Load(), "one copy reached Publish")
+	assert.Len(t, r.envelopes(), 1)
+	taken := 0
+	for i := range copies {
+		switch statuses[i] {
+		case http.StatusOK:
+			taken++
+			assert.Equal(t, "success", answers[i])
+		case http.StatusServiceUnavailable:
+			assert.Contains(t, answers[i], "being stored")
+		default:
+			t.Errorf("copy %d: %d %s", i, statuses[i], answers[i])
+		}
+	}
+	assert.Equal(t, 1, taken, "the others were answered while the first was being stored")
+}
+
+// A callback whose publish failed was not taken: WeChat's retry of it must be, not answered
+// success as a replay of it (the message would be lost).
+func TestACallbackNotStoredIsTakenOnItsRetry(t *testing.T) {
+	now := time.Date(2026, 12, 2, 9, 30, 0, 0, shanghai)
+	r := oaRig(t, now, "")
+	q, body := encrypted(t, oaToken, oaAppID, fmt.Sprint(now.Unix()), textMessage("oWang", "水管漏水", 5001, now))
+	r.mu.Lock()
+	r.refuse = errors.New("bus: no space left on device")
+	r.mu.Unlock()
+	status, answer := r.call(t, http.MethodPost, q, body)
+	require.Equal(t, http.StatusServiceUnavailable, status, answer)
+	require.Empty(t, r.envelopes())
+	r.mu.Lock()
+	r.refuse = nil
+	r.mu.Unlock()
+	status, answer = r.call(t, http.MethodPost, q, body)
+	assert.Equal(t, http.StatusOK, status, answer)
+	assert.Equal(t, "success", answer)
+	assert.Len(t, r.envelopes(), 1, "the retry was taken")
+	status, _ = r.call(t, http.MethodPost, q, body)
+	assert.Equal(t, http.StatusOK, status)
+	assert.Len(t, r.envelopes(), 1, "and is remembered once taken")
+}
+
+// Once the memory is full within its window, a new callback is refused (503, WeChat retries)
+// rather than taken without being remembered, which left it open to replays.
+func TestAFullReplayMemoryRefuses(t *testing.T) {
+	now := time.Date(2026, 12, 2, 9, 30, 0, 0, shanghai)
+	r := oaRig(t, now, "")
+	r.conn.(*wechat.OfficialAccount).LimitRemembered(2)
+	for i := range 3 {
+		q, body := encrypted(t, oaToken, oaAppID, fmt.Sprint(now.Unix()), textMessage("o1", "漏水", int64(400+i), now))
+		status, answer := r.call(t, http.MethodPost, q, body)
+		if i < 2 {
+			require.Equal(t, http.StatusOK, status, answer)
+			continue
+		}
+		assert.Equal(t, http.StatusServiceUnavailable, status, answer)
+		assert.Contains(t, answer, "remember against replays")
+	}
+	assert.Len(t, r.envelopes(), 2)
+	assert.Equal(t, int64(1), r.conn.(connectors.Detailer).Details().(wechat.Status).Refused["replay_memory_full"])
 }
