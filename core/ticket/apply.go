@@ -315,6 +315,12 @@ func decodeCreateData(raw json.RawMessage) (CreateData, error) {
 	return old, err
 }
 
+// Limits of a ticket's lists, the union of its drafts'.
+const (
+	MaxTags        = 64
+	MaxAttachments = 256
+)
+
 // addSource merges draft d into t: one more source, the higher urgency, the union of tags
 // and attachments, and what the ticket did not know yet. A field the ticket has is never
 // overwritten: a customer's later message (their phone number, their address, the serial on
@@ -329,13 +335,16 @@ func addSource(t Ticket, d normalize.Draft) Ticket {
 	if urgencyRank(d.Urgency) > urgencyRank(t.Urgency) {
 		t.Urgency = d.Urgency
 	}
+	// Each draft is bounded (normalize.Draft.Validate); the ticket's union is bounded too, or
+	// a thread's drafts would grow every list page and every write of the ticket without end.
+	// What is left out stays in the draft, in sources.
 	for _, tag := range d.Tags {
-		if !slices.Contains(t.Tags, tag) {
+		if !slices.Contains(t.Tags, tag) && len(t.Tags) < MaxTags {
 			t.Tags = append(slices.Clip(t.Tags), tag)
 		}
 	}
 	for _, a := range d.Attachments {
-		if !slices.ContainsFunc(t.Attachments, func(b normalize.Attachment) bool { return b.URI == a.URI }) {
+		if !slices.ContainsFunc(t.Attachments, func(b normalize.Attachment) bool { return b.URI == a.URI }) && len(t.Attachments) < MaxAttachments {
 			t.Attachments = append(slices.Clip(t.Attachments), a)
 		}
 	}

@@ -2,6 +2,7 @@ package ticket_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -346,4 +347,29 @@ func TestMessagesOfOneSecondKeepTheirArrivalOrder(t *testing.T) {
 	tk, err = ticket.Apply(tk, ev)
 	require.NoError(t, err)
 	assert.Equal(t, "报修：空调不制冷了", tk.Title)
+}
+
+// TestAddSourceBoundsTheTicketsLists: every draft of a thread is within the draft's limits,
+// but their union would grow without end; the ticket keeps at most MaxTags tags and
+// MaxAttachments attachments, and each draft keeps all of its own in sources.
+func TestAddSourceBoundsTheTicketsLists(t *testing.T) {
+	h := newHistory(t)
+	for i := range 10 {
+		d := alarm(normalize.UrgencyOrange)
+		d.DedupKey = fmt.Sprintf("plant-mqtt/E1/estop/%d", i)
+		for j := range normalize.MaxTags {
+			d.Tags = append(d.Tags, fmt.Sprintf("t%d-%d", i, j))
+		}
+		for j := range normalize.MaxAttachments {
+			d.Attachments = append(d.Attachments, normalize.Attachment{Kind: "image", URI: fmt.Sprintf("attachment:%d-%d", i, j)})
+		}
+		ev, err := ticket.AddSource(h.t, d, system, h.now.Add(time.Duration(i+1)*time.Minute), "")
+		require.NoError(t, err)
+		h.append(t, ev)
+	}
+	assert.Len(t, h.t.Tags, ticket.MaxTags)
+	assert.Len(t, h.t.Attachments, ticket.MaxAttachments)
+	last := h.t.Sources[len(h.t.Sources)-1]
+	assert.Len(t, last.Tags, normalize.MaxTags, "the draft keeps its own")
+	assert.Len(t, last.Attachments, normalize.MaxAttachments)
 }
