@@ -58,7 +58,7 @@ type brokerAuth string
 
 const (
 	authDevices   brokerAuth = "devices"   // credentials_file: each device its own
-	authShared    brokerAuth = "shared"    // username and password, shared by every device
+	authShared    brokerAuth = "shared"    // username and password, shared by every device: loopback only
 	authAnonymous brokerAuth = "anonymous" // loopback only
 )
 

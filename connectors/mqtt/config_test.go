@@ -82,7 +82,7 @@ func TestValidateErrors(t *testing.T) {
 		},
 		{
 			name:   "a shared login without a password",
-			config: head + "    username: devices\n    embedded_broker: {listen: \"0.0.0.0:11883\"}\n    rules:\n      - {id: hot, when: \"temp > 85\"}\n",
+			config: head + "    username: devices\n    embedded_broker: {listen: \"127.0.0.1:11883\"}\n    rules:\n      - {id: hot, when: \"temp > 85\"}\n",
 			line:   7, path: "connectors[0].username", msg: "shared login has no password",
 		},
 		{

@@ -463,7 +463,6 @@ func TestEmbeddedBrokerAnonymousOnlyOnLoopback(t *testing.T) {
 		{"anonymous on 0.0.0.0", []string{`embedded_broker: {listen: "0.0.0.0:11883"}`}, true},
 		{"anonymous on a LAN address", []string{`embedded_broker: {listen: "192.168.1.20:11883"}`}, true},
 		{"a credentials file on 0.0.0.0", []string{fmt.Sprintf(`embedded_broker: {listen: "0.0.0.0:11883", credentials_file: %q}`, creds)}, false},
-		{"a shared login on 0.0.0.0", []string{`embedded_broker: {listen: "0.0.0.0:11883"}`, "username: devices", "password: ${TEST_MQTT_PW}"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -478,6 +477,46 @@ func TestEmbeddedBrokerAnonymousOnlyOnLoopback(t *testing.T) {
 			assert.Equal(t, "connectors[0].embedded_broker.listen", errs[0].Path)
 			assert.Equal(t, 9, errs[0].Line, "the embedded_broker line")
 			assert.Contains(t, errs[0].Msg, "takes connections from the network, and the broker has no credentials: set embedded_broker.credentials_file")
+		})
+	}
+}
+
+// One login that every device shares is allowed on loopback only, like none at all: with it no
+// device is told apart from another, so any device on the network could raise or clear another
+// device's alarm (and with auto_resolve resolve its ticket). Anywhere else validate refuses it
+// at the username, saying to give each device its own with credentials_file.
+func TestEmbeddedBrokerSharedLoginOnlyOnLoopback(t *testing.T) {
+	t.Setenv("TEST_MQTT_PW", "shared-secret")
+	shared := func(listen string) []string {
+		return []string{fmt.Sprintf(`embedded_broker: {listen: %q}`, listen), "username: devices", "password: ${TEST_MQTT_PW}"}
+	}
+	tests := []struct {
+		name    string
+		extra   []string
+		refused bool
+	}{
+		{"on 127.0.0.1", shared("127.0.0.1:11883"), false},
+		{"on localhost", shared("localhost:11883"), false},
+		{"on ::1", shared("[::1]:11883"), false},
+		{"on every address", shared(":11883"), true},
+		{"on 0.0.0.0", shared("0.0.0.0:11883"), true},
+		{"on a LAN address", shared("192.168.1.20:11883"), true},
+		{"without its password on 0.0.0.0", shared("0.0.0.0:11883")[:2], true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.Parse("plant.yaml", connectorConfig("gd", tt.extra...))
+			if !tt.refused {
+				require.NoError(t, err)
+				return
+			}
+			var errs config.Errors
+			require.ErrorAs(t, err, &errs)
+			require.Len(t, errs, 1, "%v", err)
+			assert.Equal(t, "connectors[0].username", errs[0].Path)
+			assert.Equal(t, 10, errs[0].Line, "the username line")
+			assert.Contains(t, errs[0].Msg, "beyond loopback, and username and password are one login every device shares")
+			assert.Contains(t, errs[0].Msg, "give each device its own login with embedded_broker.credentials_file")
 		})
 	}
 }

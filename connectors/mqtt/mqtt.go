@@ -165,8 +165,8 @@ var rulePath = regexp.MustCompile(`^rules\[(\d+)\](?:\.(\w+))?$`)
 
 // Validate reports what the field checks cannot: rules that do not compile or contradict
 // each other, a device id that cannot work, no broker, an embedded broker open to the
-// network without a password or with a credentials file that cannot be read, TLS files that
-// cannot be read.
+// network without each device's own credentials or with a credentials file that cannot be
+// read, TLS files that cannot be read.
 func (c *Connector) Validate() error {
 	var errs []error
 	for _, e := range c.engineErrs {
@@ -210,11 +210,21 @@ func (c *Connector) Validate() error {
 func (c *Connector) validateBroker() []error {
 	var errs []error
 	b := c.conf.Object(fieldEmbedded)
-	if c.brokerOpts.auth == authAnonymous && !config.IsLoopback(c.listen) {
+	loopback := config.IsLoopback(c.listen)
+	if c.brokerOpts.auth == authAnonymous && !loopback {
 		errs = append(errs, b.Errorf(fieldListen,
-			"%s takes connections from the network, and the broker has no credentials: set embedded_broker.credentials_file (each device its own password), or username and password (one login all devices share)", c.listen))
+			"%s takes connections from the network, and the broker has no credentials: set embedded_broker.credentials_file (each device its own password), or listen on loopback only", c.listen))
 	}
-	if c.brokerOpts.auth == authShared && c.password == "" {
+	// One login that every device shares tells no device from another: the ACL cannot hold a
+	// device to its own topic and payload, so any device could raise or clear any other's
+	// alarms. On loopback only this host's programs reach it, as with no login at all.
+	switch {
+	case c.brokerOpts.auth == authShared && !loopback:
+		errs = append(errs, c.conf.Errorf(fieldUsername,
+			"the embedded broker listens on %s, beyond loopback, and username and password are one login every device shares: any device could raise or clear "+
+				"any other's alarms (and with auto_resolve resolve its ticket); give each device its own login with embedded_broker.credentials_file "+
+				"and drop username and password, or listen on loopback only", c.listen))
+	case c.brokerOpts.auth == authShared && c.password == "":
 		errs = append(errs, c.conf.Errorf(fieldUsername,
 			"the embedded broker's shared login has no password: anyone who knows the username gets in; set password (${ENV_VAR}), or give each device its own with embedded_broker.credentials_file"))
 	}

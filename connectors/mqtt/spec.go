@@ -140,8 +140,9 @@ port:
   time: keep bcrypt's cost modest (htpasswd -B's default, 5, took 2 ms of CPU here; 10 took
   160 ms, and 10 logins a second would then keep a core busy). The file is read again when it changes (a bad edit is logged and the devices read
   before stay in force). Without it, ` + "`username`" + ` and ` + "`password`" + `
-  are one login that every device shares (no device is then told apart from another); with
-  neither the broker is **anonymous**, which gongdan accepts only on loopback.
+  are one login that every device shares — no device is then told apart from another, so any
+  device could raise or clear another's alarms — and with neither the broker is **anonymous**:
+  gongdan accepts both on loopback only. Beyond loopback, ` + "`credentials_file`" + ` is required.
 - **What a device may do.** Publish telemetry under the connector's ` + "`topics`" + ` — and, with
   ` + "`credentials_file`" + `, only as itself: with ` + "`device_id: topic[1]`" + ` and ` + "`factory/+/telemetry`" + `, device
   E1 publishes to ` + "`factory/E1/telemetry`" + ` and nowhere else; with the id in the payload, the
@@ -170,8 +171,9 @@ port:
 				Example: `["tcp://127.0.0.1:1883"]`, Pattern: `^(tcp|ssl|tls|mqtt|mqtts|ws|wss)://[^/\s]+(/.*)?$`, PatternHint: "a URL like tcp://127.0.0.1:1883"},
 			{Name: fieldClientID, Kind: connectors.KindString, Required: true, Pattern: `^[0-9A-Za-z_.:-]{1,64}$`, PatternHint: "1–64 letters, digits, _ . : -",
 				Description: "The MQTT client id. The broker keeps the persistent session under it: keep it stable across restarts and unique across gongdan processes."},
-			{Name: fieldUsername, Kind: connectors.KindString, Description: "Username at the broker."},
-			{Name: fieldPassword, Kind: connectors.KindString, Secret: true, Description: "Password at the broker; write ${ENV_VAR}."},
+			{Name: fieldUsername, Kind: connectors.KindString, Description: "Username at the broker. With embedded_broker: one login that every device shares, " +
+				"allowed on loopback only (beyond it, give each device its own with embedded_broker.credentials_file)."},
+			{Name: fieldPassword, Kind: connectors.KindString, Secret: true, Description: "Password at the broker (with embedded_broker: of the devices' shared login, loopback only); write ${ENV_VAR}."},
 			{Name: fieldTLS, Kind: connectors.KindObject, Description: "TLS towards the broker (ssl:// URLs). Without ca_file the system roots are used.", Fields: []connectors.Field{
 				{Name: fieldCAFile, Kind: connectors.KindString, Description: "PEM file of the CA that signed the broker's certificate."},
 				{Name: fieldCertFile, Kind: connectors.KindString, Description: "PEM client certificate, for brokers that require one (with key_file)."},
@@ -215,12 +217,13 @@ port:
 			{Name: fieldBadSamples, Kind: connectors.KindInt, Default: 10, Min: connectors.Bound(0), Max: connectors.Bound(10000),
 				Description: "Bad payloads sampled into the dead letters per minute; the rest are only counted."},
 			{Name: fieldEmbedded, Kind: connectors.KindObject, Description: "Run an MQTT broker inside gongdan (quickstart, small sites); off unless set. The connector subscribes there: leave brokers unset.", Fields: []connectors.Field{
-				{Name: fieldListen, Kind: connectors.KindString, Required: true, Example: `"127.0.0.1:11883"`, Check: checkListen, Description: "host:port the broker listens on for devices."},
+				{Name: fieldListen, Kind: connectors.KindString, Required: true, Example: `"127.0.0.1:11883"`, Check: checkListen,
+					Description: "host:port the broker listens on for devices. Beyond loopback (0.0.0.0, a LAN address) only with credentials_file: each device its own login."},
 				{Name: fieldCertFile, Kind: connectors.KindString, Example: `"/etc/gongdan/mqtt.crt"`,
 					Description: "PEM certificate (chain) of the broker: devices then connect over TLS (mqtts), and their passwords do not cross the network in the clear. With key_file; read at start."},
 				{Name: fieldKeyFile, Kind: connectors.KindString, Description: "PEM key of cert_file."},
 				{Name: fieldCredentialsFile, Kind: connectors.KindString, Example: `"/etc/gongdan/devices.passwd"`,
-					Description: "The devices and their password hashes, one device_id:hash a line (bcrypt from htpasswd -nbB, or a mosquitto_passwd file). A device logs in with its id as username and as client id, and publishes only as itself. Without it and without username/password the broker is anonymous, which is allowed on loopback only."},
+					Description: "The devices and their password hashes, one device_id:hash a line (bcrypt from htpasswd -nbB, or a mosquitto_passwd file). A device logs in with its id as username and as client id, and publishes only as itself. Required when listen is beyond loopback: without it the devices share username/password, or the broker is anonymous without them, and either is allowed on loopback only."},
 				{Name: fieldMaxPacketSize, Kind: connectors.KindInt, Default: 256 << 10, Min: connectors.Bound(1024), Max: connectors.Bound(64 << 20),
 					Description: "The largest MQTT packet a client may send, in bytes; a larger one is refused from its header and the client disconnected. At least payload.max_bytes + 4096."},
 				{Name: fieldRetain, Kind: connectors.KindString, Default: retainRefuse, Enum: []string{retainRefuse, retainIgnore},
