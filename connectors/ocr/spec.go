@@ -96,7 +96,10 @@ attachment (` + "`GET /api/v1/attachments/{sha256}`" + `).
 
 The same message in two overlapping screenshots, or one screenshot sent twice, makes one
 ticket: a message is known by its group, sender, day and text (normalised: whitespace and
-full-width forms), not by the picture it was read from.
+full-width forms), not by the picture it was read from. That holds among the screenshots staff
+upload or drop in the folder; a screenshot a customer forwarded through a WeChat connector's
+` + "`screenshots_to`" + ` is known by its sender too (keys under ` + "`<name>/forwarded/<connector>:<openid>/`" + `): what a
+follower's picture shows can never join or pre-empt a ticket made from staff's screenshots.
 
 ` + "`gongdan ocr IMAGE…`" + ` prints what a screenshot reads as (messages and drafts) before going live.
 Tesseract and its Chinese data are Debian's ` + "`tesseract-ocr`" + ` and ` + "`tesseract-ocr-chi-sim`" + ` (` + "`make deps`" + `).

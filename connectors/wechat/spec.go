@@ -75,7 +75,8 @@ func init() {
 var screenshotsField = connectors.Field{Name: fieldScreenshotsTo, Kind: connectors.KindString, Example: "groups",
 	Description: "An ocr connector (by name) that also reads every picture customers send here as a screenshot of a WeChat group chat, " +
 		"so that a group conversation forwarded as a screenshot becomes its requests' tickets. A picture that shows no chat makes nothing there. " +
-		"Needs the picture kept (the attachment store; an image fetched from WeChat)."}
+		"Needs the picture kept (the attachment store; an image fetched from WeChat). " +
+		"A forwarded screenshot makes tickets of its sender's own (keys under <ocr>/forwarded/<connector>:<openid>/): it never joins or pre-empts tickets made from uploads or the watched folder."}
 
 // commonFields are the callback fields both types share.
 func commonFields(tokenDoc string) []connectors.Field {
