@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -24,6 +25,20 @@ const (
 	fieldRequestsPerMinute = "requests_per_minute"
 	fieldBytesPerMinute    = "bytes_per_minute"
 	fieldConcurrent        = "concurrent"
+	fieldPerSource         = "concurrent_per_source"
+	fieldReadTimeout       = "read_timeout"
+)
+
+// Defaults of a budget's fields that connectors need not choose.
+const (
+	// DefaultConcurrentPerSource lets a sender retry while its first request, stalled, still
+	// holds its place, and two phones sharing a token upload at once; it keeps one sender from
+	// holding every place.
+	DefaultConcurrentPerSource = 2
+	// DefaultReadTimeout is long enough for 20 MiB over a slow uplink (5 Mbit/s), short
+	// enough that a body sent a byte at a time frees its place well before the server's own
+	// 60 s read timeout would.
+	DefaultReadTimeout = 30 * time.Second
 )
 
 // BudgetDefaults are a connector's defaults for its budget, and how its docs name requests.
@@ -31,18 +46,36 @@ type BudgetDefaults struct {
 	RequestsPerMinute int
 	BytesPerMinute    int
 	Concurrent        int
+	// ConcurrentPerSource is how many of Concurrent one source may hold; 0 is
+	// DefaultConcurrentPerSource.
+	ConcurrentPerSource int
+	// ReadTimeout is how long a request's body may take to arrive once admitted; 0 is
+	// DefaultReadTimeout.
+	ReadTimeout time.Duration
 	// What names the requests ("uploads").
 	What string
 }
 
+func (d BudgetDefaults) complete() BudgetDefaults {
+	if d.ConcurrentPerSource == 0 {
+		d.ConcurrentPerSource = DefaultConcurrentPerSource
+	}
+	if d.ReadTimeout == 0 {
+		d.ReadTimeout = DefaultReadTimeout
+	}
+	return d
+}
+
 // BudgetField is the key budget, for a connector spec's Fields.
 func BudgetField(d BudgetDefaults) connectors.Field {
+	d = d.complete()
 	return connectors.Field{
 		Name: FieldBudget, Kind: connectors.KindObject,
 		Description: "How much one source may send: its token's name when it sends one, else its address (an IPv6 one's /64). Each source has a bucket of " +
 			"requests and one of bytes, filled again over a minute; a request over what is left is answered 429 with Retry-After, " +
-			"one larger than a whole minute's bytes 413. Beyond concurrent " + d.What + " at once, 503 with Retry-After. Nothing of a " +
-			"refused request is kept.",
+			"one larger than a whole minute's bytes 413. Beyond concurrent " + d.What + " at once, 503 with Retry-After; beyond " +
+			"concurrent_per_source at once from one source, 429 with Retry-After. A body not received within read_timeout is cut off (408). " +
+			"Nothing of a refused request is kept.",
 		Fields: []connectors.Field{
 			{Name: fieldRequestsPerMinute, Kind: connectors.KindInt, Default: d.RequestsPerMinute, Min: connectors.Bound(1), Max: connectors.Bound(100_000),
 				Description: "The " + d.What + " one source may send a minute (and at once, after a quiet minute)."},
@@ -50,6 +83,11 @@ func BudgetField(d BudgetDefaults) connectors.Field {
 				Description: "The bytes one source may send a minute (and at once, after a quiet minute); it also bounds one request."},
 			{Name: fieldConcurrent, Kind: connectors.KindInt, Default: d.Concurrent, Min: connectors.Bound(1), Max: connectors.Bound(256),
 				Description: "The " + d.What + " taken at once, from all sources together: it bounds the memory and temporary disk they hold."},
+			{Name: fieldPerSource, Kind: connectors.KindInt, Default: d.ConcurrentPerSource, Min: connectors.Bound(1), Max: connectors.Bound(256),
+				Description: "The " + d.What + " one source may have taken at once: a sender whose signature is checked only once its body is in " +
+					"(signature) cannot hold every place with bodies it never finishes."},
+			{Name: fieldReadTimeout, Kind: connectors.KindDuration, Default: d.ReadTimeout, Min: connectors.Bound(1), Max: connectors.Bound(600),
+				Description: "How long one of the " + d.What + "' bodies may take to arrive once it is taken; a slower one is cut off (408) and frees its place."},
 		},
 	}
 }
@@ -62,8 +100,11 @@ const maxSources = 10_000
 type Budget struct {
 	requests, bytes int // per minute, and the buckets' sizes
 	slots           chan struct{}
+	perSource       int           // places one source may hold
+	readTimeout     time.Duration // for a body to arrive once admitted
 
 	mu         sync.Mutex
+	holding    map[string]int           // places held, by source; only sources holding some
 	sources    map[string]*list.Element // of *tracked, in recent: the buckets by source
 	recent     *list.List               // the sources, the most recently seen first
 	maxSources int
@@ -80,11 +121,13 @@ type tracked struct {
 
 // NewBudget reads conf's budget (conf's spec must have BudgetField(d)).
 func NewBudget(conf *connectors.Conf, d BudgetDefaults) *Budget {
-	b := &Budget{requests: d.RequestsPerMinute, bytes: d.BytesPerMinute,
-		sources: map[string]*list.Element{}, recent: list.New(), maxSources: maxSources, refused: map[string]int64{}}
+	d = d.complete()
+	b := &Budget{requests: d.RequestsPerMinute, bytes: d.BytesPerMinute, perSource: d.ConcurrentPerSource, readTimeout: d.ReadTimeout,
+		holding: map[string]int{}, sources: map[string]*list.Element{}, recent: list.New(), maxSources: maxSources, refused: map[string]int64{}}
 	concurrent := d.Concurrent
 	if o := conf.Object(FieldBudget); o != nil {
 		b.requests, b.bytes, concurrent = o.Int(fieldRequestsPerMinute), o.Int(fieldBytesPerMinute), o.Int(fieldConcurrent)
+		b.perSource, b.readTimeout = o.Int(fieldPerSource), o.Duration(fieldReadTimeout)
 	}
 	b.slots = make(chan struct{}, concurrent)
 	return b
@@ -93,23 +136,34 @@ func NewBudget(conf *connectors.Conf, d BudgetDefaults) *Budget {
 // BytesPerMinute is the bytes one source may send a minute, and so the largest request.
 func (b *Budget) BytesPerMinute() int64 { return int64(b.bytes) }
 
-// Admit takes a request of size bytes (-1: not known yet, see Meter) from source at now: a
-// slot among the concurrent ones, one request and size bytes of the source's buckets. release
-// frees the slot once the request is answered. A problem is the answer to give instead (its
-// Retry-After is set on rw).
+// Admit takes a request of size bytes (-1: not known yet, see Meter) from source at now: one
+// of the source's places and a slot among the concurrent ones, one request and size bytes of
+// the source's buckets; the body then has read_timeout to arrive (a read deadline on the
+// connection). release frees the places once the request is answered. A problem is the answer
+// to give instead (its Retry-After is set on rw).
 func (b *Budget) Admit(rw http.ResponseWriter, source string, size int64, now time.Time) (release func(), _ *problem.Problem) {
 	if size > int64(b.bytes) {
 		return nil, b.refuse("over_size", problem.New(http.StatusRequestEntityTooLarge, "payload-too-large",
 			fmt.Sprintf("the request is %d bytes, more than one source may send in a minute (budget.bytes_per_minute %d): send fewer files at once", size, b.bytes)))
 	}
+	// The source's places first: a source holding all of its own takes none of the others'.
+	if !b.hold(source) {
+		rw.Header().Set("Retry-After", "1")
+		return nil, b.refuse("busy_source", problem.New(http.StatusTooManyRequests, "too-many-requests",
+			fmt.Sprintf("%s has %d requests being taken already (budget.concurrent_per_source); retry once one is answered", source, b.perSource)))
+	}
 	select {
 	case b.slots <- struct{}{}:
 	default:
+		b.unhold(source)
 		rw.Header().Set("Retry-After", "1")
 		return nil, b.refuse("busy", problem.New(http.StatusServiceUnavailable, "unavailable",
 			fmt.Sprintf("%d requests are being taken at once already (budget.concurrent); retry in a moment", cap(b.slots))))
 	}
-	release = func() { <-b.slots }
+	release = func() {
+		<-b.slots
+		b.unhold(source)
+	}
 	bk := b.source(source)
 	req := bk.requests.ReserveN(now, 1)
 	wait := req.DelayFrom(now)
@@ -126,7 +180,39 @@ func (b *Budget) Admit(rw http.ResponseWriter, source string, size int64, now ti
 		release()
 		return nil, b.overBudget(rw, source, wait)
 	}
+	// The connection's clock, not now: a read deadline is the kernel's. A writer that cannot
+	// take one (a test's recorder) is left with the server's own read timeout.
+	_ = http.NewResponseController(rw).SetReadDeadline(time.Now().Add(b.readTimeout))
 	return release, nil
+}
+
+// hold takes one of source's places, unless it holds all it may.
+func (b *Budget) hold(source string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.holding[source] >= b.perSource {
+		return false
+	}
+	b.holding[source]++
+	return true
+}
+
+func (b *Budget) unhold(source string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.holding[source]--; b.holding[source] <= 0 {
+		delete(b.holding, source)
+	}
+}
+
+// ReadTimedOut is the answer to a request whose body did not arrive within read_timeout (err
+// is the read's error, a deadline exceeded), and whether it is one.
+func (b *Budget) ReadTimedOut(err error) (*problem.Problem, bool) {
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		return nil, false
+	}
+	return b.refuse("read_timeout", problem.New(http.StatusRequestTimeout, "bad-request",
+		fmt.Sprintf("the body did not arrive within %s (budget.read_timeout): send it faster, or fewer files at once", b.readTimeout))), true
 }
 
 // Meter charges what is read through r to source's bytes, for a request whose size was not
@@ -166,8 +252,8 @@ func (m *meter) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Refused counts the requests refused, by reason: over_rate, over_size, busy. For a
-// connector's Details.
+// Refused counts the requests refused, by reason: over_rate, over_size, busy, busy_source,
+// read_timeout. For a connector's Details.
 func (b *Budget) Refused() map[string]int64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()

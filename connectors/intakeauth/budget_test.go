@@ -187,3 +187,37 @@ func TestBudgetForgetsTheLeastRecentlySeenSource(t *testing.T) {
 	_, p = b.Admit(httptest.NewRecorder(), "address 10.0.3.223", 1, now)
 	assert.NotNil(t, p, "the 992nd was not")
 }
+
+// One source holds at most concurrent_per_source places (2 by default): its next request is
+// answered 429 with Retry-After, takes none of the others' places, and another source is taken.
+func TestBudgetConcurrentPerSource(t *testing.T) {
+	b := budget(t, "budget: {requests_per_minute: 100, concurrent: 4}\n")
+	var releases []func()
+	for range 2 {
+		release, p := b.Admit(httptest.NewRecorder(), "address 203.0.113.9", -1, now)
+		require.Nil(t, p)
+		releases = append(releases, release)
+	}
+	for range 3 { // refused, and none of them holds a place
+		w := httptest.NewRecorder()
+		_, p := b.Admit(w, "address 203.0.113.9", -1, now)
+		require.NotNil(t, p)
+		assert.Equal(t, http.StatusTooManyRequests, p.Status)
+		assert.Equal(t, "1", w.Header().Get("Retry-After"))
+		assert.Contains(t, p.Detail, "budget.concurrent_per_source")
+	}
+	for _, other := range []string{"address 198.51.100.4", "token phones"} {
+		release, p := b.Admit(httptest.NewRecorder(), other, -1, now)
+		require.Nil(t, p, "%s gets one of the two places left", other)
+		releases = append(releases, release)
+	}
+	releases[0]()
+	release, p := b.Admit(httptest.NewRecorder(), "address 203.0.113.9", -1, now)
+	require.Nil(t, p, "a place of its own is free again")
+	release()
+	for _, r := range releases[1:] {
+		r()
+	}
+	assert.Equal(t, int64(3), b.Refused()["busy_source"])
+	assert.Zero(t, b.Refused()["busy"])
+}

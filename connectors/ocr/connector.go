@@ -548,6 +548,9 @@ func (c *Connector) upload(rw http.ResponseWriter, r *http.Request) (*received, 
 		if p, ok := intakeauth.IsBudgetError(err); ok {
 			return p
 		}
+		if p, ok := c.budget.ReadTimedOut(err); ok { // a body held back to hold a place
+			return p
+		}
 		return problem.New(http.StatusBadRequest, "bad-request", "reading the request: "+err.Error())
 	}
 	var refused *spooled // the first file refused for what it is
@@ -753,7 +756,8 @@ type Status struct {
 	Taken    int64  `json:"files_taken"`
 	Failed   int64  `json:"files_failed"`
 	// RefusedByReason counts the uploads refused for who sent them or how much: missing,
-	// bad_token, bad_signature, stale_timestamp, replayed, …; over_rate, over_size, busy.
+	// bad_token, bad_signature, stale_timestamp, replayed, …; over_rate, over_size, busy,
+	// busy_source, read_timeout.
 	RefusedByReason map[string]int64 `json:"refused_by_reason,omitempty"`
 }
 

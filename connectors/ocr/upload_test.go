@@ -6,6 +6,7 @@ package ocr
 // good files of a refused one, and held every file of an upload in memory at once.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/hmac"
@@ -19,8 +20,10 @@ import (
 	"io"
 	"log/slog"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -447,4 +450,111 @@ func TestUploadConfigErrors(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "gongdan.yaml:6")
 	assert.Contains(t, err.Error(), "connectors[0].budget.bytes_per_minute: 2097152 is less than max_bytes (4194304)")
+}
+
+// signUpload signs an upload's body as a sender does (mode timestamp, no idempotency key).
+func signUpload(body []byte) []string {
+	ts := strconv.FormatInt(uploadNow.Unix(), 10)
+	m := hmac.New(sha256.New, []byte(uploadSecret))
+	m.Write([]byte(ts + ".." + string(body)))
+	return []string{"X-Gongdan-Timestamp", ts, "X-Signature-256", hex.EncodeToString(m.Sum(nil))}
+}
+
+// stall starts an upload from remote whose body never ends, as an attacker's without the
+// secret: its signature is checked only once the body is in. It returns once the upload holds
+// its place (the handler is reading its body), and a func that ends the body and waits for
+// the answer.
+func (rig *uploadRig) stall(t *testing.T, remote string) (finish func() int) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	req := httptest.NewRequest(http.MethodPost, "/ingest/groups", pr)
+	req.RemoteAddr = remote
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("X-Gongdan-Timestamp", strconv.FormatInt(uploadNow.Unix(), 10))
+	req.Header.Set("X-Signature-256", strings.Repeat("00", 32))
+	done := make(chan int, 1)
+	go func() { done <- rig.serve(req).Code }()
+	fw, err := mw.CreateFormFile("file", "slow.png")
+	require.NoError(t, err)
+	_, err = fw.Write(pngOf(t, 64, 64, 0)) // returns once the handler reads: past the budget
+	require.NoError(t, err)
+	return func() int {
+		mw.Close()
+		pw.Close()
+		return <-done
+	}
+}
+
+// In signature mode an upload's place is taken before its body, whose signature is checked
+// only at its end: one sender holding bodies open held every place (budget.concurrent), and
+// nobody else could upload. Now one source holds at most concurrent_per_source (2): its next
+// upload is answered 429 with Retry-After while another source still gets a place.
+func TestOneSourceCannotHoldEveryUploadPlace(t *testing.T) {
+	rig := newUploadRig(t, "signature: {secret: "+uploadSecret+"}\n") // concurrent 4, 2 per source
+	const attacker = "203.0.113.9:40001"
+	first, second := rig.stall(t, attacker), rig.stall(t, attacker)
+
+	body, ct := multipartBody(t, [][2]string{{"a.png", string(pngOf(t, 64, 64, 0))}}, map[string]string{"group": "售后群"})
+	req := uploadRequest(body, ct, signUpload(body)...)
+	req.RemoteAddr = "203.0.113.9:40002"
+	w := rig.serve(req)
+	require.Equal(t, http.StatusTooManyRequests, w.Code, w.Body.String())
+	assert.Equal(t, "1", w.Header().Get("Retry-After"))
+	assert.Contains(t, problemIn(t, w).Detail, "address 203.0.113.9 has 2 requests being taken already (budget.concurrent_per_source)")
+
+	other, otherCT := multipartBody(t, [][2]string{{"b.png", string(pngOf(t, 64, 64, 0))}}, map[string]string{"group": "维修群"})
+	req = uploadRequest(other, otherCT, signUpload(other)...)
+	req.RemoteAddr = "198.51.100.4:50000"
+	w = rig.serve(req)
+	require.Equal(t, http.StatusAccepted, w.Code, "another source gets a place: %s", w.Body)
+
+	assert.Equal(t, http.StatusUnauthorized, first(), "the bodies without a valid signature, once ended, are refused")
+	assert.Equal(t, http.StatusUnauthorized, second())
+	req = uploadRequest(body, ct, signUpload(body)...)
+	req.RemoteAddr = "203.0.113.9:40003"
+	w = rig.serve(req)
+	require.Equal(t, http.StatusAccepted, w.Code, "its places are free again: %s", w.Body)
+	assert.Equal(t, int64(1), rig.conn.Details().(Status).RefusedByReason["busy_source"])
+}
+
+// A body sent a byte at a time held its place for as long as the server's read timeout (60 s)
+// allowed, and 4 such uploads held them all. Now a body has budget.read_timeout to arrive: a
+// stalled one is cut off (408) and its place is free for the next upload.
+func TestASlowUploadBodyFreesItsPlace(t *testing.T) {
+	rig := newUploadRig(t, "signature: {secret: "+uploadSecret+"}\nbudget: {concurrent: 1, read_timeout: 1s}\n")
+	srv := httptest.NewServer(rig.conn)
+	t.Cleanup(srv.Close)
+
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	require.NoError(t, err)
+	defer conn.Close()
+	shot := pngOf(t, 64, 64, 0)
+	_, err = fmt.Fprintf(conn, "POST /ingest/groups HTTP/1.1\r\nHost: gongdan\r\nContent-Type: image/png\r\nContent-Length: %d\r\n"+
+		"X-Gongdan-Timestamp: %d\r\nX-Signature-256: %s\r\n\r\n%s", len(shot)+1, uploadNow.Unix(), strings.Repeat("00", 32), shot)
+	require.NoError(t, err) // and the last byte never comes
+	// Not a timing assertion: a bound on the wait, so that a server that never cuts the body
+	// off fails the test instead of hanging it.
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(time.Minute)))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err, "the stalled upload is answered")
+	resp.Body.Close()
+	assert.Equal(t, http.StatusRequestTimeout, resp.StatusCode)
+
+	body, ct := multipartBody(t, [][2]string{{"a.png", string(shot)}}, nil)
+	req := uploadRequest(body, ct, signUpload(body)...)
+	req.RequestURI, req.URL = "", mustParseURL(t, srv.URL+"/ingest/groups")
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusAccepted, resp.StatusCode, "the place is free again")
+	assert.Equal(t, int64(1), rig.conn.Details().(Status).RefusedByReason["read_timeout"])
+	assert.Len(t, rig.kept(t), 1, "only the good upload's file is kept")
+}
+
+func mustParseURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	require.NoError(t, err)
+	return u
 }
