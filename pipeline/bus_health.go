@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,6 +13,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"gongdan/internal/diskprobe"
 )
 
 // Health checks of the NATS bus (see Bus.Healthy).
@@ -142,13 +143,13 @@ func (b *natsBus) check(ctx context.Context) error {
 // checkEmbedded checks that the embedded server's storage has room, and restarts JetStream
 // in place when it has room again but a stream stopped at a write error while it had none.
 func (b *natsBus) checkEmbedded() error {
-	if err := probeStorage(b.cfg.Dir); err != nil {
+	if err := diskprobe.Write(filepath.Join(b.cfg.Dir, storageProbeFile), storageProbeSize); err != nil {
 		b.logger.Warn("the embedded NATS storage dir cannot be written", "dir", b.cfg.Dir, "error", err)
 		hint := "make its directory writable for gongdan"
 		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
 			hint = "free space on its disk"
 		}
-		return fmt.Errorf("bus: embedded NATS cannot write its storage (%s); %s, and the bus recovers by itself", errnoText(err), hint)
+		return fmt.Errorf("bus: embedded NATS cannot write its storage (%s); %s, and the bus recovers by itself", diskprobe.Reason(err), hint)
 	}
 	problem, writeError := b.jetStreamProblem()
 	if problem == "" {
@@ -195,7 +196,7 @@ func (b *natsBus) jetStreamProblem() (problem string, writeError bool) {
 		switch {
 		case e.Type == server.HealthzErrorStream && strings.Contains(e.Error, "write error"):
 			writeError = true
-			problems = append(problems, fmt.Sprintf("stream %s stopped at a write error (%s)", e.Stream, lastPart(e.Error)))
+			problems = append(problems, fmt.Sprintf("stream %s stopped at a write error (%s)", e.Stream, diskprobe.LastPart(e.Error)))
 		case e.Stream != "":
 			problems = append(problems, fmt.Sprintf("stream %s is not healthy", e.Stream))
 		default:
@@ -227,7 +228,7 @@ func (b *natsBus) probe(ctx context.Context) error {
 	defer cancel()
 	if err := b.ensureHealthStream(ctx); err != nil {
 		b.logger.Warn("cannot create the health stream", "error", err, "nats", b.where)
-		return fmt.Errorf("bus: NATS does not take a stream for its health probe (%s)", lastPart(err.Error()))
+		return fmt.Errorf("bus: NATS does not take a stream for its health probe (%s)", diskprobe.LastPart(err.Error()))
 	}
 	msg := &nats.Msg{Subject: b.cfg.Prefix + "." + healthSegment, Data: []byte(time.Now().UTC().Format(time.RFC3339Nano))}
 	if _, err := b.js.PublishMsg(msg, nats.Context(ctx)); err != nil {
@@ -238,7 +239,7 @@ func (b *natsBus) probe(ctx context.Context) error {
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
 			return fmt.Errorf("bus: NATS did not acknowledge a probe message within %v: it cannot store messages now", wait)
 		}
-		return fmt.Errorf("bus: NATS did not store a probe message (%s)", lastPart(err.Error()))
+		return fmt.Errorf("bus: NATS did not store a probe message (%s)", diskprobe.LastPart(err.Error()))
 	}
 	return nil
 }
@@ -266,40 +267,4 @@ func (b *natsBus) ensureHealthStream(ctx context.Context) error {
 	}
 	b.health.streamReady = true
 	return nil
-}
-
-// probeStorage writes storageProbeSize bytes to a file in dir and syncs it, then removes it:
-// it fails when the disk is full (or read-only, or the directory gone).
-func probeStorage(dir string) (err error) {
-	path := filepath.Join(dir, storageProbeFile)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		err = errors.Join(err, f.Close(), os.Remove(path))
-	}()
-	if _, err := f.Write(make([]byte, storageProbeSize)); err != nil {
-		return err
-	}
-	return f.Sync()
-}
-
-// errnoText is the operating system's word for err ("no space left on device"), without
-// the path that os errors carry.
-func errnoText(err error) string {
-	var errno syscall.Errno
-	if errors.As(err, &errno) {
-		return errno.Error()
-	}
-	return lastPart(err.Error())
-}
-
-// lastPart is the end of an error text built as "what: where: why", the why: the part of
-// nats-server's and the OS's messages that carries no path.
-func lastPart(msg string) string {
-	if i := strings.LastIndex(msg, ": "); i >= 0 {
-		return msg[i+2:]
-	}
-	return msg
 }

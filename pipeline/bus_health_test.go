@@ -237,11 +237,3 @@ func TestBusHealthyAfterClose(t *testing.T) {
 	require.NoError(t, b.Close())
 	assert.True(t, errors.Is(b.Healthy(context.Background()), ErrBusClosed))
 }
-
-func TestProbeStorageNamesTheReasonWithoutThePath(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "gone")
-	err := probeStorage(dir)
-	require.Error(t, err)
-	assert.Equal(t, "no such file or directory", errnoText(err))
-	require.NoError(t, probeStorage(t.TempDir()))
-}

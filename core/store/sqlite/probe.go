@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"gongdan/internal/diskprobe"
 )
 
 // Write probes (see WriteProbe).
@@ -73,12 +74,12 @@ func (p *WriteProbe) check(ctx context.Context) error {
 		}
 		p.file = file + probeFileSuffix
 	}
-	if err := writeProbeFile(p.file); err != nil {
+	if err := diskprobe.Write(p.file, probeFileSize); err != nil {
 		hint := "make its directory writable for gongdan"
 		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
 			hint = "free space on its disk"
 		}
-		return fmt.Errorf("store: cannot write beside the database (%s); %s", errnoText(err), hint)
+		return fmt.Errorf("store: cannot write beside the database (%s); %s", diskprobe.Reason(err), hint)
 	}
 	if err := p.upsert(ctx); err != nil {
 		return fmt.Errorf("store: cannot commit a write (%s)", strings.TrimSpace(err.Error()))
@@ -102,33 +103,4 @@ func (p *WriteProbe) upsert(ctx context.Context) error {
 		return err
 	}
 	return tx.Commit()
-}
-
-// writeProbeFile writes probeFileSize bytes to path and syncs them, then removes the file.
-func writeProbeFile(path string) (err error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		err = errors.Join(err, f.Close(), os.Remove(path))
-	}()
-	if _, err := f.Write(make([]byte, probeFileSize)); err != nil {
-		return err
-	}
-	return f.Sync()
-}
-
-// errnoText is the operating system's word for err ("no space left on device"), without
-// the path that os errors carry.
-func errnoText(err error) string {
-	var errno syscall.Errno
-	if errors.As(err, &errno) {
-		return errno.Error()
-	}
-	msg := err.Error()
-	if i := strings.LastIndex(msg, ": "); i >= 0 {
-		return msg[i+2:]
-	}
-	return msg
 }
