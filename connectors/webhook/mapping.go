@@ -125,6 +125,13 @@ func compileMapping(fields []string, exprs map[string]string) (*mapping, map[str
 			continue
 		}
 		r := rule{field: f, code: exprs[f], program: p, set: set}
+		if f == "dedup_key" && !readsRequest(p.Node()) {
+			// One key for every request: all but the first would vanish as duplicates. (A
+			// constant thread_key is one thread, which a single monitor may want; a constant
+			// id is one customer or device.)
+			errs[f] = fmt.Errorf("reads nothing of the request (payload, headers or received_at), so every request would have the same key and all but the first would be dropped as duplicates; map an id of the payload, or leave dedup_key out to key each request by its own id")
+			continue
+		}
 		if _, isKey := keyFields[f]; isKey || idFields[f] {
 			// Once, here: expressions are pure (no now()), so the answer is the same for
 			// every request. An error means the key needs something of the request: fine.
@@ -176,10 +183,11 @@ func (m *mapping) Normalize(env normalize.Envelope) ([]normalize.Draft, error) {
 
 // checkKey refuses a key or id that is not the request's own: nil from a key expression (a
 // field it reads is missing), "<nil>" (expr's string(nil)), an id cut off after its separator
-// ("crm/"), true or false, or the very value a request that carries nothing gets ("order-" of
-// '"order-" + string(payload.order_id ?? "")', "0" of 'string(payload.customer_no ?? 0)'). Each
-// would be one value for every request without the field, and every one of them but the first
-// would vanish as a duplicate of it, or join its thread.
+// ("crm/"), true or false, or — when a field it reads is missing — the very value a request
+// that carries nothing gets ("order-" of '"order-" + string(payload.order_id ?? "")', "0" of
+// 'string(payload.customer_no ?? 0)'). Each would be one value for every request without the
+// field, and every one of them but the first would vanish as a duplicate of it, or join its
+// thread.
 func (r rule) checkKey(v any, payload any) error {
 	fallback, isKey := keyFields[r.field]
 	if !isKey && !idFields[r.field] {
@@ -216,11 +224,12 @@ func (r rule) checkKey(v any, payload any) error {
 		if err != nil || s == "" || s != r.constant {
 			return nil
 		}
-		what = fmt.Sprintf("%q, the same as a request that carries nothing (no payload fields, no headers) gets: it depends on nothing this request carries", s)
 		if len(missing) == 0 {
-			return fmt.Errorf("gave %s, and every request would share this %s. Make it of the request's own fields, or \"\" for %s",
-				what, noun, fallback)
+			// The request has every field the expression reads and merely takes the branch
+			// an empty one takes (region "west" and "east" both to "desk/main"): its own.
+			return nil
 		}
+		what = fmt.Sprintf("%q, the same as a request that carries nothing (no payload fields, no headers) gets", s)
 	}
 	why, cond := "a field it reads is missing or empty in this request", "<field> != nil"
 	if len(missing) > 0 {
@@ -284,6 +293,18 @@ func missingFields(node ast.Node, payload any) []absent {
 		}
 	}
 	return out
+}
+
+// readsRequest reports whether an expression reads anything of the request: payload,
+// headers or received_at.
+func readsRequest(node ast.Node) bool {
+	reads := false
+	ast.Walk(&node, visitor(func(n *ast.Node) {
+		if id, ok := (*n).(*ast.IdentifierNode); ok && (id.Value == "payload" || id.Value == "headers" || id.Value == "received_at") {
+			reads = true
+		}
+	}))
+	return reads
 }
 
 // payloadPath reads payload.a.b (or payload?.a, payload["a"]) as [a b].

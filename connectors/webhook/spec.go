@@ -46,13 +46,15 @@ restart, and ` + "`gongdan deadletters replay`" + ` turns it into a ticket.
 The keys fail loudly. A ` + "`dedup_key`" + ` or ` + "`thread_key`" + ` that comes out nil (a field the expression
 reads is missing), and a key or id (` + "`source.external_id`" + `, ` + "`customer.id`" + `, ` + "`customer.wechat_openid`" + `,
 ` + "`customer.wecom_userid`" + `, ` + "`device.id`" + `) that holds ` + "`<nil>`" + ` (expr's ` + "`string(nil)`" + `), ends in ` + "`/`" + ` or
-` + "`:`" + ` with nothing after it, is true/false, or is the very value a request that carries nothing (an
-empty payload, no headers) gets — ` + "`\"order-\" + string(payload.order_id ?? \"\")`" + ` gives ` + "`order-`" + ` to every
+` + "`:`" + ` with nothing after it, is true/false, or — when a field it reads is missing — is the very value a
+request that carries nothing (an empty payload, no headers) gets — ` + "`\"order-\" + string(payload.order_id ?? \"\")`" + ` gives ` + "`order-`" + ` to every
 request without the field, ` + "`string(payload.customer_no ?? 0)`" + ` gives ` + "`0`" + ` — makes the request a dead
 letter that names the missing field: such a key would be shared by every request without that
 field, and all but the first would vanish as duplicates (or join one thread). Say what a request without the field should do, with an empty
 string: ` + "`payload.order_id != nil ? \"crm/\" + string(payload.order_id) : \"\"`" + `. An empty ` + "`dedup_key`" + ` is the
 request's own key (its ` + "`dedup_header`" + `, else its envelope id), an empty ` + "`thread_key`" + ` no thread.
+A ` + "`dedup_key`" + ` that reads nothing of the request (a constant) is refused by validate; a constant
+` + "`thread_key`" + ` is one thread for everything the webhook sends, as a single monitor may want.
 
 **Who may send.** Anyone who can reach an unsigned webhook can make tickets through it, so
 gongdan serves one only on a loopback address (DESIGN.md §11, docs/SECURITY.md). Beyond

@@ -401,8 +401,14 @@ func TestAKeyTheSameForEveryRequestIsADeadLetter(t *testing.T) {
 			body: `{` + subject + `}`, refused: `gave "0"`},
 		{name: "an id fallback", field: "customer.id", expr: `'payload.contact?.id ?? "anonymous"'`,
 			body: `{` + subject + `}`, refused: `gave "anonymous"`},
-		{name: "a constant", field: "thread_key", expr: `'"everyone"'`,
-			body: `{` + subject + `}`, refused: `every request would share this key. Make it of the request's own fields, or "" for no thread`},
+		// One thread for everything a single monitor sends: meant, and said in the config.
+		{name: "a constant thread", field: "thread_key", expr: `'"everyone"'`,
+			body: `{` + subject + `}`, want: "everyone"},
+		// The field is there; the request merely takes the branch an empty one takes.
+		{name: "a branch an empty request takes too", field: "thread_key", expr: `'payload.region == "east" ? "desk/east" : "desk/main"'`,
+			body: `{"region": "west", ` + subject + `}`, want: "desk/main"},
+		{name: "a header that is missing", field: "thread_key", expr: `'"form:" + headers.x_form_id'`,
+			body: `{` + subject + `}`, refused: `"form:", with nothing after its separator`},
 
 		{name: "the fallback's field present", field: "dedup_key", expr: `'"order-" + string(payload.order_id ?? "")'`,
 			body: `{"order_id": 7781, ` + subject + `}`, want: "order-7781"},
@@ -438,4 +444,12 @@ func TestAKeyTheSameForEveryRequestIsADeadLetter(t *testing.T) {
 			assert.Equal(t, c.want, got)
 		})
 	}
+}
+
+// TestAConstantDedupKeyIsAConfigError: a dedup_key that reads nothing of the request is the
+// same for every request, so validate refuses it at its line, before any request is dropped.
+func TestAConstantDedupKeyIsAConfigError(t *testing.T) {
+	_, err := config.Parse("webhook.yaml", []byte(item("name: crm\ntype: webhook\nmapping:\n  dedup_key: '\"line-3\"'\n  title: payload.subject\n")))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "webhook.yaml:5: connectors[0].mapping.dedup_key: reads nothing of the request")
 }
