@@ -72,10 +72,10 @@ type Callback struct {
 	taken *intakeauth.Replays
 
 	mu       sync.Mutex
-	storing  map[string]bool  // the claims of taken being stored now, by key
-	kinds    map[string]int64 // messages and events taken in, by kind
-	refusals map[string]int64 // callbacks refused, by reason
-	verified int64            // URL checks answered
+	storing  map[string]chan struct{} // the claims of taken being stored now, by key; closed when settled
+	kinds    map[string]int64         // messages and events taken in, by kind
+	refusals map[string]int64         // callbacks refused, by reason
+	verified int64                    // URL checks answered
 }
 
 func newCallback(typ string, conf *connectors.Conf, env connectors.Env) *Callback {
@@ -91,7 +91,7 @@ func newCallback(typ string, conf *connectors.Conf, env connectors.Env) *Callbac
 		intakeKeys: map[string]bool{},
 		kinds:      map[string]int64{},
 		refusals:   map[string]int64{},
-		storing:    map[string]bool{},
+		storing:    map[string]chan struct{}{},
 	}
 	for _, k := range conf.StringList(fieldIntakeMenuKeys) {
 		c.intakeKeys[k] = true
@@ -257,7 +257,22 @@ func (c *Callback) receive(rw http.ResponseWriter, r *http.Request) {
 	// be taken. A callback not stored after all is forgotten before it is answered, so that
 	// WeChat's retry is taken.
 	key := in.ts + "/" + in.nonce
-	switch c.claim(key, sha256.Sum256(in.env.Payload)) {
+	sum := sha256.Sum256(in.env.Payload)
+	found, settled := c.claim(key, sum)
+	if found == claimTaking {
+		// WeChat's retry while the first copy is still being stored (a slow picture fetch or
+		// publish past WeChat's 5 s): WeChat takes anything but success as a failure and may
+		// stop retrying, so wait for the first copy's outcome a while and answer as it went.
+		wait := time.NewTimer(retryWait)
+		select {
+		case <-settled:
+			found, _ = c.claim(key, sum)
+		case <-wait.C:
+		case <-r.Context().Done():
+		}
+		wait.Stop()
+	}
+	switch found {
 	case claimFull:
 		rw.Header().Set("Retry-After", "1")
 		c.reject(rw, r, refuse(http.StatusServiceUnavailable, "replay_memory_full",
@@ -267,7 +282,7 @@ func (c *Callback) receive(rw http.ResponseWriter, r *http.Request) {
 		c.reject(rw, r, refuse(http.StatusUnauthorized, "replayed",
 			"this timestamp and nonce signed another message already: a replay with a changed body"))
 		return
-	case claimTaking: // WeChat's retry while the first is being stored: it may yet fail
+	case claimTaking: // still being stored after retryWait: it may yet fail
 		rw.Header().Set("Retry-After", "1")
 		c.reject(rw, r, refuse(http.StatusServiceUnavailable, "in_progress",
 			"the same callback is being stored; WeChat retries it"))
@@ -322,23 +337,29 @@ const (
 // the same however many are remembered (at 2,000/s, 1.2 million in ten minutes); beyond
 // maxRemembered, a flood beyond any real account's rate, it refuses (503) rather than grow or
 // forget one that could then be replayed.
-func (c *Callback) claim(key string, body [32]byte) claimed {
+// For claimTaking it also returns the channel closed when that claim is settled.
+func (c *Callback) claim(key string, body [32]byte) (claimed, <-chan struct{}) {
 	c.mu.Lock() // with settle's: a claim being stored is told from one taken
 	defer c.mu.Unlock()
 	res, prior := c.taken.ClaimValue(key, body, c.env.Now())
 	switch {
 	case res == intakeauth.Full:
-		return claimFull
+		return claimFull, nil
 	case res == intakeauth.Claimed:
-		c.storing[key] = true
-		return claimNew
+		c.storing[key] = make(chan struct{})
+		return claimNew, nil
 	case prior != body:
-		return claimOther
-	case c.storing[key]:
-		return claimTaking
+		return claimOther, nil
 	}
-	return claimTaken
+	if settled, ok := c.storing[key]; ok {
+		return claimTaking, settled
+	}
+	return claimTaken, nil
 }
+
+// retryWait is how long a copy of a callback being stored waits for the first's outcome:
+// within WeChat's 5 s for an answer.
+const retryWait = 4 * time.Second
 
 // settle ends a claim: kept when the callback was taken, forgotten when it was not stored.
 func (c *Callback) settle(key string, taken bool) {
@@ -347,7 +368,10 @@ func (c *Callback) settle(key string, taken bool) {
 	if !taken {
 		c.taken.Forget(key)
 	}
-	delete(c.storing, key)
+	if settled, ok := c.storing[key]; ok {
+		close(settled)
+		delete(c.storing, key)
+	}
 }
 
 // maxRemembered bounds the callbacks remembered for replays.

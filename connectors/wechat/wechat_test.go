@@ -528,10 +528,9 @@ func TestAReplayWithinTwiceTheSkewIsCaught(t *testing.T) {
 	assert.Len(t, r.envelopes(), 1, "the replay was not taken again")
 }
 
-// Two copies of a callback at once (WeChat retrying while the first is being stored, or an
-// attacker racing it): both were checked against the memory before either was remembered, and
-// both were taken. Now one is published; each other copy is answered success (taken) or 503
-// (being stored, retry) — never taken twice.
+// Identical callbacks at once (WeChat retrying while the first copy is still being stored):
+// one is published, and every copy is answered success once it is stored: WeChat takes any
+// other answer as a failure and may stop retrying.
 func TestConcurrentIdenticalCallbacksTakeOne(t *testing.T) {
 	now := time.Date(2026, 12, 2, 9, 30, 0, 0, shanghai)
 	release := make(chan struct{})
@@ -540,7 +539,7 @@ func TestConcurrentIdenticalCallbacksTakeOne(t *testing.T) {
 		publish := env.Publish
 		env.Publish = func(ctx context.Context, e normalize.Envelope) error {
 			publishing.Add(1)
-			<-release // every copy that gets this far waits here, so all overlap
+			<-release // the first copy is stored slowly; the others arrive meanwhile
 			return publish(ctx, e)
 		}
 	})
@@ -556,27 +555,46 @@ func TestConcurrentIdenticalCallbacksTakeOne(t *testing.T) {
 			statuses[i], answers[i] = r.call(t, http.MethodPost, q, body)
 		}()
 	}
-	// Every copy but the one publishing is answered while it waits.
-	require.Eventually(t, func() bool {
-		return r.stats.Rejected.Load() == copies-1 || publishing.Load() > 1
-	}, 30*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return r.stats.Received.Load() == copies }, 30*time.Second, time.Millisecond)
 	close(release)
 	wg.Wait()
 	assert.Equal(t, int64(1), publishing.Load(), "one copy reached Publish")
 	assert.Len(t, r.envelopes(), 1)
-	taken := 0
 	for i := range copies {
-		switch statuses[i] {
-		case http.StatusOK:
-			taken++
-			assert.Equal(t, "success", answers[i])
-		case http.StatusServiceUnavailable:
-			assert.Contains(t, answers[i], "being stored")
-		default:
-			t.Errorf("copy %d: %d %s", i, statuses[i], answers[i])
-		}
+		assert.Equal(t, http.StatusOK, statuses[i], "copy %d: %s", i, answers[i])
+		assert.Equal(t, "success", answers[i], "copy %d", i)
 	}
-	assert.Equal(t, 1, taken, "the others were answered while the first was being stored")
+}
+
+// A copy that arrives while the first is being stored waits for its outcome: when the first
+// is not stored after all, the waiting copy is taken in its place, so the message is not lost
+// to a "success" answered for a copy that failed.
+func TestARetryIsTakenWhenTheFirstCopyFails(t *testing.T) {
+	now := time.Date(2026, 12, 2, 9, 30, 0, 0, shanghai)
+	release := make(chan struct{})
+	var publishing atomic.Int64
+	r := oaRig(t, now, "", func(env *connectors.Env) {
+		publish := env.Publish
+		env.Publish = func(ctx context.Context, e normalize.Envelope) error {
+			if publishing.Add(1) == 1 {
+				<-release
+				return errors.New("bus: no space left on device")
+			}
+			return publish(ctx, e)
+		}
+	})
+	q, body := encrypted(t, oaToken, oaAppID, fmt.Sprint(now.Unix()), textMessage("oWang", "水管漏水", 5002, now))
+	first := make(chan int, 1)
+	go func() { st, _ := r.call(t, http.MethodPost, q, body); first <- st }()
+	require.Eventually(t, func() bool { return publishing.Load() == 1 }, 30*time.Second, time.Millisecond)
+	retried := make(chan [2]string, 1)
+	go func() { st, a := r.call(t, http.MethodPost, q, body); retried <- [2]string{fmt.Sprint(st), a} }()
+	require.Eventually(t, func() bool { return r.stats.Received.Load() == 2 }, 30*time.Second, time.Millisecond)
+	close(release)
+	assert.Equal(t, http.StatusServiceUnavailable, <-first, "the first copy was not stored")
+	got := <-retried
+	assert.Equal(t, [2]string{"200", "success"}, got, "the retry was taken in its place")
+	assert.Len(t, r.envelopes(), 1)
 }
 
 // A callback whose publish failed was not taken: WeChat's retry of it must be, not answered
