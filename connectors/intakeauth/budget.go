@@ -35,10 +35,13 @@ const (
 	// holds its place, and two phones sharing a token upload at once; it keeps one sender from
 	// holding every place.
 	DefaultConcurrentPerSource = 2
-	// DefaultReadTimeout is long enough for 20 MiB over a slow uplink (5 Mbit/s), short
-	// enough that a body sent a byte at a time frees its place well before the server's own
-	// 60 s read timeout would.
+	// DefaultReadTimeout is the allowance a body has before it must keep up MinBodyRate: a
+	// body sent a byte at a time frees its place within it, one arriving at any real uplink's
+	// speed (a phone on 3G) gets read_timeout plus the time its size takes at MinBodyRate.
 	DefaultReadTimeout = 30 * time.Second
+	// MinBodyRate is the slowest a body may arrive, on average, once its read_timeout has
+	// passed: 32 KiB/s, a slow 3G uplink. 20 MiB may take 30 s + 640 s.
+	MinBodyRate = 32 << 10
 )
 
 // BudgetDefaults are a connector's defaults for its budget, and how its docs name requests.
@@ -74,7 +77,7 @@ func BudgetField(d BudgetDefaults) connectors.Field {
 		Description: "How much one source may send: its token's name when it sends one, else its address (an IPv6 one's /64). Each source has a bucket of " +
 			"requests and one of bytes, filled again over a minute; a request over what is left is answered 429 with Retry-After, " +
 			"one larger than a whole minute's bytes 413. Beyond concurrent " + d.What + " at once, 503 with Retry-After; beyond " +
-			"concurrent_per_source at once from one source, 429 with Retry-After. A body not received within read_timeout is cut off (408). " +
+			"concurrent_per_source at once from one source, 429 with Retry-After. A body must arrive within read_timeout plus the time its size takes at 32 KiB/s; a slower one is cut off (408). " +
 			"Nothing of a refused request is kept.",
 		Fields: []connectors.Field{
 			{Name: fieldRequestsPerMinute, Kind: connectors.KindInt, Default: d.RequestsPerMinute, Min: connectors.Bound(1), Max: connectors.Bound(100_000),
@@ -87,7 +90,7 @@ func BudgetField(d BudgetDefaults) connectors.Field {
 				Description: "The " + d.What + " one source may have taken at once: a sender whose signature is checked only once its body is in " +
 					"(signature) cannot hold every place with bodies it never finishes."},
 			{Name: fieldReadTimeout, Kind: connectors.KindDuration, Default: d.ReadTimeout, Min: connectors.Bound(1), Max: connectors.Bound(600),
-				Description: "How long one of the " + d.What + "' bodies may take to arrive once it is taken; a slower one is cut off (408) and frees its place."},
+				Description: "The allowance one of the " + d.What + "' bodies has to arrive once it is taken, beyond the time its size takes at 32 KiB/s (a slow 3G uplink); a slower one is cut off (408) and frees its place."},
 		},
 	}
 }
@@ -186,6 +189,36 @@ func (b *Budget) Admit(rw http.ResponseWriter, source string, size int64, now ti
 	return release, nil
 }
 
+// Paced wraps the body of a request Admit took: as its bytes arrive, the read deadline Admit
+// set moves on by the time they take at MinBodyRate, so a body that keeps arriving at a real
+// uplink's speed is never cut off, and one held back (to hold a place) is, after read_timeout.
+func (b *Budget) Paced(rw http.ResponseWriter, body io.Reader) io.Reader {
+	return &paced{r: body, rc: http.NewResponseController(rw), start: time.Now(), allowance: b.readTimeout}
+}
+
+type paced struct {
+	r         io.Reader
+	rc        *http.ResponseController
+	start     time.Time
+	allowance time.Duration
+	n         int64
+	set       time.Time // the deadline set last
+}
+
+func (p *paced) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.n += int64(n)
+		deadline := p.start.Add(p.allowance + time.Duration(p.n)*time.Second/MinBodyRate)
+		// At most once a second of deadline: a syscall per small read is not needed.
+		if deadline.Sub(p.set) >= time.Second {
+			p.set = deadline
+			_ = p.rc.SetReadDeadline(deadline)
+		}
+	}
+	return n, err
+}
+
 // hold takes one of source's places, unless it holds all it may.
 func (b *Budget) hold(source string) bool {
 	b.mu.Lock()
@@ -212,7 +245,7 @@ func (b *Budget) ReadTimedOut(err error) (*problem.Problem, bool) {
 		return nil, false
 	}
 	return b.refuse("read_timeout", problem.New(http.StatusRequestTimeout, "bad-request",
-		fmt.Sprintf("the body did not arrive within %s (budget.read_timeout): send it faster, or fewer files at once", b.readTimeout))), true
+		fmt.Sprintf("the body did not arrive within %s (budget.read_timeout) plus its size at 32 KiB/s: send it faster, or fewer files at once", b.readTimeout))), true
 }
 
 // Meter charges what is read through r to source's bytes, for a request whose size was not

@@ -533,7 +533,7 @@ func (c *Connector) upload(rw http.ResponseWriter, r *http.Request) (*received, 
 		return u, p
 	}
 	u.release = release
-	var body io.Reader = http.MaxBytesReader(rw, r.Body, max)
+	var body io.Reader = c.budget.Paced(rw, http.MaxBytesReader(rw, r.Body, max))
 	if r.ContentLength < 0 { // chunked: charged as it is read
 		body = c.budget.Meter(rw, source, body, c.env.Now)
 	}

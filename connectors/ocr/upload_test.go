@@ -558,3 +558,33 @@ func mustParseURL(t *testing.T, s string) *url.URL {
 	require.NoError(t, err)
 	return u
 }
+
+// TestASteadyUploadOutlastsItsReadTimeout: read_timeout is an allowance, not a cap: a body that
+// keeps arriving at a real uplink's speed (here ~200 KiB/s, in pieces, for longer than the
+// 1 s allowance) is taken whole; only one held back is cut off (the test above).
+func TestASteadyUploadOutlastsItsReadTimeout(t *testing.T) {
+	rig := newUploadRig(t, "signature: {secret: "+uploadSecret+"}\nbudget: {concurrent: 1, read_timeout: 1s}\n")
+	srv := httptest.NewServer(rig.conn)
+	t.Cleanup(srv.Close)
+
+	body, ct := multipartBody(t, [][2]string{{"a.png", string(pngOf(t, 64, 64, 400<<10))}}, nil)
+	sig := signUpload(body)
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = fmt.Fprintf(conn, "POST /ingest/groups HTTP/1.1\r\nHost: gongdan\r\nContent-Type: %s\r\nContent-Length: %d\r\n%s: %s\r\n%s: %s\r\n\r\n",
+		ct, len(body), sig[0], sig[1], sig[2], sig[3])
+	require.NoError(t, err)
+	const piece = 64 << 10
+	for off := 0; off < len(body); off += piece {
+		_, err := conn.Write(body[off:min(off+piece, len(body))])
+		require.NoError(t, err)
+		time.Sleep(300 * time.Millisecond) // the pace of the sender, not a bound on the answer
+	}
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(time.Minute)))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusAccepted, resp.StatusCode, "a body that keeps coming is not cut off")
+	assert.Len(t, rig.kept(t), 1)
+}
