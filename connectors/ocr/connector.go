@@ -373,6 +373,19 @@ func ForwardedScreenshotEnvelope(connector, by string, b []byte, file string, ta
 	return env, nil
 }
 
+// StaffScreenshotEnvelope is ScreenshotEnvelope for a picture a member of the organisation
+// sent through another connector (a WeCom app's member, by userid): the staff's word, as an
+// upload with a token is, so its messages keep the staff's keys and one screenshot uploaded
+// and also sent there makes one ticket. by ("<connector>:<userid>") is kept as uploaded_by.
+func StaffScreenshotEnvelope(connector, by string, b []byte, file string, takenAt time.Time, lim Limits) (normalize.Envelope, error) {
+	env, err := ScreenshotEnvelope(connector, b, file, "", takenAt, lim)
+	if err != nil {
+		return normalize.Envelope{}, err
+	}
+	env.Headers[headerUploadedBy] = by
+	return env, nil
+}
+
 // deadLetter publishes a file refused at the edge for not being a PNG or JPEG (within
 // max_bytes: larger ones are not stored anywhere), without the edge's check: the pipeline
 // cannot read it either, and keeps it in the dead letters with the reason, where an operator

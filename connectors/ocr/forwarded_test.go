@@ -83,4 +83,15 @@ func TestTheSamePictureUploadedAndForwardedDoesNotCollide(t *testing.T) {
 	assert.NotEqual(t, staff.ThreadKey, follower.ThreadKey)
 	assert.NotEqual(t, staff.Customer.ID, follower.Customer.ID)
 	assert.Equal(t, staff.Title, follower.Title)
+
+	// A member of the organisation sending it through a WeCom app is staff: the same keys as
+	// the upload, so one screenshot uploaded and also sent there makes one ticket.
+	member, err := StaffScreenshotEnvelope("groups", "wecom:ZhangSan", shot, "wechat-wecom-71", uploadNow, DefaultLimits)
+	require.NoError(t, err)
+	assert.Equal(t, "wecom:ZhangSan", member.Headers[headerUploadedBy])
+	assert.NotContains(t, member.Headers, headerForwardedBy)
+	m := read(member)
+	assert.Equal(t, staff.DedupKey, m.DedupKey)
+	assert.Equal(t, staff.ThreadKey, m.ThreadKey)
+	assert.Equal(t, staff.Customer.ID, m.Customer.ID)
 }

@@ -121,7 +121,14 @@ func (c *Callback) toOCR(ctx context.Context, in received) error {
 		at = time.Unix(in.m.CreateTime, 0).In(c.env.Location)
 	}
 	by := c.name + ":" + string(in.m.FromUserName)
-	env, err := ocr.ForwardedScreenshotEnvelope(c.screens, by, b, fmt.Sprintf("wechat-%s-%d", c.name, in.m.MsgID), at, screenshotLimits)
+	file := fmt.Sprintf("wechat-%s-%d", c.name, in.m.MsgID)
+	// An official account's followers are anyone: what their picture shows is their word
+	// only, kept to their own tickets. A WeCom app's senders are the organisation's members.
+	forward := ocr.ForwardedScreenshotEnvelope
+	if c.typ == TypeWork {
+		forward = ocr.StaffScreenshotEnvelope
+	}
+	env, err := forward(c.screens, by, b, file, at, screenshotLimits)
 	var ie *ocr.ImageError
 	if errors.As(err, &ie) {
 		c.env.Logger.Info("wechat: the picture is not read as a screenshot", "msg_id", in.m.MsgID, "reason", ie.Reason)

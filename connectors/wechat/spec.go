@@ -76,7 +76,8 @@ var screenshotsField = connectors.Field{Name: fieldScreenshotsTo, Kind: connecto
 	Description: "An ocr connector (by name) that also reads every picture customers send here as a screenshot of a WeChat group chat, " +
 		"so that a group conversation forwarded as a screenshot becomes its requests' tickets. A picture that shows no chat makes nothing there. " +
 		"Needs the picture kept (the attachment store; an image fetched from WeChat). " +
-		"A forwarded screenshot makes tickets of its sender's own (keys under <ocr>/forwarded/<connector>:<openid>/): it never joins or pre-empts tickets made from uploads or the watched folder."}
+		"A screenshot a follower of an official account sends makes tickets of that sender's own (keys under <ocr>/forwarded/<connector>:<openid>/): it never joins or pre-empts tickets made from uploads or the watched folder. " +
+		"One a WeCom app's member sends is the staff's, as an upload is (kept as uploaded_by <connector>:<userid>)."}
 
 // commonFields are the callback fields both types share.
 func commonFields(tokenDoc string) []connectors.Field {
