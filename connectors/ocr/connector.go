@@ -116,8 +116,8 @@ func (c *Connector) OpenIntake() []error {
 		return nil
 	}
 	return []error{c.conf.Errorf(intakeauth.FieldTokens,
-		"POST /ingest/%s takes screenshots from anyone who can reach it: give the uploaders tokens (tokens) or sign the uploads (signature), "+
-			"set upload: false when screenshots come only from watch_dir or another connector, or serve on loopback only", c.name)}
+		"POST /ingest/%s takes screenshots from anyone who can reach it: give the uploaders tokens (tokens), sign the uploads (signature), "+
+			"or set upload: false when screenshots come only from watch_dir or another connector", c.name)}
 }
 
 // ocrEngine is the connector's Tesseract pool, made on first use.

@@ -73,7 +73,7 @@ func (w *Webhook) OpenIntake() []error {
 		return nil
 	}
 	return []error{w.conf.Errorf(intakeauth.FieldSignature,
-		"POST /ingest/%s takes requests from anyone who can reach it: sign them (signature) or give the sender a token (tokens), or serve on loopback only", w.name)}
+		"POST /ingest/%s takes requests from anyone who can reach it: sign them (signature) or give the sender a token (tokens)", w.name)}
 }
 
 // Status is what GET /api/v1/connectors shows beyond the counters.
