@@ -1,7 +1,12 @@
 package engine
 
 import (
+	"context"
+	"errors"
+
 	"github.com/prometheus/client_golang/prometheus"
+
+	"gongdan/core/ticket"
 )
 
 type metrics struct {
@@ -90,4 +95,29 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}
 	}
 	return m, nil
+}
+
+// outcome names an error for the actions metric.
+func outcome(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, ticket.ErrFrozen):
+		return "frozen"
+	case errors.Is(err, ticket.ErrStaleVersion):
+		return "stale_version"
+	case errors.Is(err, ticket.ErrIllegalTransition):
+		return "illegal_transition"
+	case errors.Is(err, ticket.ErrForbidden):
+		return "forbidden"
+	case errors.Is(err, ticket.ErrInvalidData), errors.Is(err, ticket.ErrUnknownAction):
+		return "invalid_data"
+	case errors.Is(err, ErrNotFound):
+		return "not_found"
+	case errors.Is(err, ErrCommandIDReused), errors.Is(err, ErrIdempotencyKeyReused):
+		return "key_reused"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "canceled"
+	}
+	return "error"
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -107,9 +106,6 @@ func (e *Engine) applyRearm(tx store.Tx, ids []string) (result, error) {
 	}
 	return result{}, nil
 }
-
-// timerSLA is the kind of a ticket's SLA timer.
-const timerSLA = "sla"
 
 // SLAEnv is the ticket as SLA policy conditions see it.
 func SLAEnv(t ticket.Ticket) sla.Env {
@@ -379,167 +375,4 @@ func slaDetail(p *sla.Policy, m sla.Mark, now time.Time, loc *time.Location) str
 		s += fmt.Sprintf("; fired %s late", late.Round(time.Second))
 	}
 	return s
-}
-
-// SLAView is a ticket's SLA as the API shows it.
-type SLAView struct {
-	TicketID string `json:"ticket_id"`
-	// Policy is the policy that applies; empty when none does.
-	Policy   string      `json:"policy"`
-	Calendar string      `json:"calendar,omitempty"`
-	Clocks   []ClockView `json:"clocks"`
-	// Tier is the colour of the highest tier fired on a target not yet met; empty when none.
-	Tier string    `json:"tier,omitempty"`
-	At   time.Time `json:"at"`
-}
-
-// ClockView is one target's clock.
-type ClockView struct {
-	Target string     `json:"target"`
-	Goal   string     `json:"goal"`
-	Status sla.Status `json:"status"`
-	// Due is when the goal is (or was) reached; absent while paused before a breach.
-	Due       *time.Time `json:"due"`
-	Elapsed   string     `json:"elapsed"`
-	Remaining string     `json:"remaining"`
-	Paused    string     `json:"paused"`
-	StoppedAt *time.Time `json:"stopped_at"`
-	// BreachedAt is when it passed its goal; absent unless breached.
-	BreachedAt *time.Time `json:"breached_at"`
-	// WarnAt is when it passes the policy's warn_at share of the goal (past or to come).
-	WarnAt *time.Time `json:"warn_at"`
-	// Marks are the warning, breach and tiers of this target: when each is due, and when
-	// it fired (absent until it does).
-	Marks []MarkView `json:"marks"`
-}
-
-// MarkView is a warning, breach or tier of a target.
-type MarkView struct {
-	Kind    string     `json:"kind"`
-	Tier    string     `json:"tier,omitempty"`
-	Due     time.Time  `json:"due"`
-	FireAt  time.Time  `json:"fire_at"`
-	FiredAt *time.Time `json:"fired_at"`
-}
-
-// SLA returns ticket id's SLA clocks as of now.
-func (e *Engine) SLA(ctx context.Context, id string) (SLAView, error) {
-	t, err := e.store.Ticket(ctx, id)
-	if err != nil {
-		return SLAView{}, err
-	}
-	return e.slaView(t, e.now()), nil
-}
-
-func (e *Engine) slaView(t ticket.Ticket, now time.Time) SLAView {
-	v := SLAView{TicketID: t.ID, Clocks: []ClockView{}, At: now}
-	p := e.policyOf(t)
-	if p == nil {
-		return v
-	}
-	v.Policy, v.Calendar = p.ID, p.Calendar.Name
-	clocks := clocksOf(p, t, now)
-	marks := p.Marks(clocks)
-	fired := map[string]time.Time{}
-	for _, m := range t.SLA {
-		fired[m.Key] = m.At
-	}
-	colour := -1
-	for _, c := range clocks {
-		cv := ClockView{Target: string(c.Target), Goal: c.Goal.String(), Status: c.Status, Due: timePtr(c.Due),
-			Elapsed: c.Elapsed.Round(time.Second).String(), Remaining: c.Remaining.Round(time.Second).String(),
-			Paused: c.Paused.Round(time.Second).String(), StoppedAt: timePtr(c.StoppedAt), WarnAt: timePtr(c.WarnAt), Marks: []MarkView{}}
-		if c.Status == sla.StatusBreached {
-			cv.BreachedAt = timePtr(c.BreachedAt) // a running clock's is its due time
-		}
-		for _, m := range marks {
-			if m.Target != c.Target {
-				continue
-			}
-			mv := MarkView{Kind: m.Kind, Due: m.Due, FireAt: m.FireAt}
-			if m.Tier != nil {
-				mv.Tier = m.Tier.Name
-			}
-			if at, ok := fired[m.Key]; ok {
-				mv.FiredAt = &at
-				// The colour is the highest tier fired: a quiet lower one that fires after it
-				// (at the next opening) does not lower it.
-				if m.Tier != nil && c.Status != sla.StatusMet && tierOrder(p, m.Tier.Name) > colour {
-					v.Tier, colour = m.Tier.Name, tierOrder(p, m.Tier.Name)
-				}
-			}
-			cv.Marks = append(cv.Marks, mv)
-		}
-		v.Clocks = append(v.Clocks, cv)
-	}
-	return v
-}
-
-func timePtr(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	return &t
-}
-
-// BoardEntry is an open ticket on the SLA board.
-type BoardEntry struct {
-	TicketID string `json:"ticket_id"`
-	Title    string `json:"title"`
-	State    string `json:"state"`
-	Urgency  string `json:"urgency"`
-	Assignee string `json:"assignee"`
-	Team     string `json:"team"`
-	Policy   string `json:"policy"`
-	// Target is the clock nearest its breach (or longest past it); Due its due time and
-	// ToBreach the time until it (negative when breached).
-	Target   string     `json:"target"`
-	Status   sla.Status `json:"status"`
-	Due      *time.Time `json:"due"`
-	ToBreach string     `json:"to_breach"`
-	// Tier is the colour of the latest tier fired; empty when none.
-	Tier string `json:"tier,omitempty"`
-
-	toBreach time.Duration
-}
-
-// SLABoard returns up to limit open tickets with a running clock, the nearest to breach (or
-// longest breached) first. It reads the board the engine keeps in the store with every event
-// (one row a ticket, by due time), so its cost does not grow with the open tickets.
-func (e *Engine) SLABoard(ctx context.Context, limit int) ([]BoardEntry, error) {
-	now := e.now()
-	rows, err := e.store.Board(ctx, limit)
-	if err != nil {
-		return nil, err
-	}
-	out := []BoardEntry{}
-	for _, row := range rows {
-		t, err := e.store.Ticket(ctx, row.TicketID)
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		} else if err != nil {
-			return nil, err
-		}
-		v := e.slaView(t, now)
-		if v.Policy == "" {
-			continue
-		}
-		entry := BoardEntry{TicketID: t.ID, Title: t.Title, State: string(t.State), Urgency: string(t.Urgency), Assignee: t.Assignee,
-			Team: t.Team, Policy: v.Policy, Tier: v.Tier, toBreach: 1<<63 - 1}
-		for _, c := range v.Clocks {
-			if c.Status == sla.StatusMet || c.Status == sla.StatusPaused || c.Due == nil || c.StoppedAt != nil {
-				continue // met, or stopped late: nothing left to do for this target
-			}
-			if d := c.Due.Sub(now); d < entry.toBreach {
-				entry.Target, entry.Status, entry.Due, entry.toBreach = c.Target, c.Status, c.Due, d
-			}
-		}
-		if entry.Due == nil {
-			continue // the board row is older than the ticket's last event: it goes at the next
-		}
-		entry.ToBreach = entry.toBreach.Round(time.Second).String()
-		out = append(out, entry)
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].toBreach < out[j].toBreach })
-	return out, nil
 }

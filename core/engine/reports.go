@@ -136,3 +136,15 @@ func Gini(xs []float64) float64 {
 	// With values sorted ascending: G = 2·Σ i·x_i / (n·Σ x) − (n+1)/n.
 	return 2*weighted/(n*sum) - (n+1)/n
 }
+
+// RoutingReport builds the routing report for decisions since since, with every configured
+// engineer in the balance.
+func (e *Engine) RoutingReport(ctx context.Context, since time.Time) (RoutingReport, error) {
+	var engineers []string
+	if e.routing != nil {
+		for _, eng := range e.routing.opts.Router.Engineers() {
+			engineers = append(engineers, eng.ID)
+		}
+	}
+	return BuildRoutingReport(ctx, e.store, since, e.now(), e.opts.Location, engineers)
+}
