@@ -35,7 +35,7 @@ bench:
 	$(GO) test -run '^$$' -bench 'Create|Actions' -benchtime 20000x -count 5 ./core/engine/
 	$(GO) test -run '^$$' -bench ListNew -benchtime 2000x -count 5 -timeout 60m ./core/api/
 	$(GO) test -run '^$$' -bench Decide -count 5 ./core/routing/
-	$(GO) test -run '^$$' -bench Bus -benchtime 20000x -count 3 ./pipeline/
+	$(GO) test -run '^$$' -bench Bus -benchtime 20000x -count 3 ./pipeline/bus/
 	$(GO) test -run '^$$' -bench Add -count 5 ./core/sla/
 	$(GO) test -run '^$$' -bench SLAStart -benchtime 3x -timeout 60m ./core/engine/
 

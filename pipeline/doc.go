@@ -1,6 +1,6 @@
-// Package pipeline is the watermill router between the connectors and the core, and the bus
-// it runs on (embedded NATS JetStream by default, an external NATS JetStream, or memory for
-// unit tests).
+// Package pipeline is the watermill router between the connectors and the core. It runs on
+// the bus of package pipeline/bus (embedded NATS JetStream by default, an external NATS
+// JetStream, or memory for unit tests).
 //
 // Connectors publish raw envelopes to raw.<connector>; the normalize.<connector> handler
 // turns each into drafts on the drafts topic; the intake handler hands each draft to the

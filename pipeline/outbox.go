@@ -10,6 +10,8 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
+
+	"gongdan/pipeline/bus"
 )
 
 // OutboxRecord is one item of a feed to put on the bus: a committed ticket event.
@@ -22,7 +24,7 @@ type OutboxRecord struct {
 
 // OutboxOptions configure an Outbox.
 type OutboxOptions struct {
-	Bus   *Bus
+	Bus   *bus.Bus
 	Topic string
 	// Name names the cursor.
 	Name string

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"gongdan/pipeline"
+	"gongdan/pipeline/bus"
 )
 
 // feed is a fake event log with a cursor table.
@@ -62,7 +63,7 @@ func (f *feed) set(_ context.Context, name string, pos int64) error {
 }
 
 func TestOutboxPublishesTheFeedInOrderAndResumesFromItsCursor(t *testing.T) {
-	bus, err := pipeline.OpenBus(context.Background(), pipeline.BusConfig{Driver: "memory"}, nil)
+	bus, err := bus.Open(context.Background(), bus.Config{Driver: "memory"}, nil)
 	require.NoError(t, err)
 	defer bus.Close()
 	sub, err := bus.Subscriber("test", 1)

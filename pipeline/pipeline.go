@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"gongdan/normalize"
+	"gongdan/pipeline/bus"
 	"gongdan/pipeline/deadletter"
 )
 
@@ -75,7 +76,7 @@ type IntakeFunc func(ctx context.Context, d normalize.Draft) error
 
 // Options configure a Pipeline.
 type Options struct {
-	Bus *Bus
+	Bus *bus.Bus
 	// Sources are the connectors whose raw topics are normalized.
 	Sources []Source
 	// Normalizers read envelopes by type; default normalize.Default.

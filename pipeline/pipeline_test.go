@@ -16,6 +16,7 @@ import (
 
 	"gongdan/normalize"
 	"gongdan/pipeline"
+	"gongdan/pipeline/bus"
 	"gongdan/pipeline/deadletter"
 )
 
@@ -56,7 +57,7 @@ func (t *tickets) count() int {
 
 type fixture struct {
 	p       *pipeline.Pipeline
-	bus     *pipeline.Bus
+	bus     *bus.Bus
 	dls     deadletter.Store
 	tickets *tickets
 	broken  atomic.Bool // the "config" of the normalizer: broken until fixed
@@ -66,7 +67,7 @@ type fixture struct {
 func start(t *testing.T, dls deadletter.Store) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	bus, err := pipeline.OpenBus(ctx, pipeline.BusConfig{Driver: "memory"}, nil)
+	bus, err := bus.Open(ctx, bus.Config{Driver: "memory"}, nil)
 	require.NoError(t, err)
 	f := &fixture{bus: bus, dls: dls, tickets: newTickets()}
 	if f.dls == nil {
@@ -263,7 +264,7 @@ func TestAMessageIsNotAckedUntilItsDeadLetterIsStored(t *testing.T) {
 // handlers, and a replay hands the message to it again.
 func TestConsumersAreRetriedDeadLetteredAndReplayed(t *testing.T) {
 	ctx := context.Background()
-	bus, err := pipeline.OpenBus(ctx, pipeline.BusConfig{Driver: "memory"}, nil)
+	bus, err := bus.Open(ctx, bus.Config{Driver: "memory"}, nil)
 	require.NoError(t, err)
 	dls := deadletter.NewMemory()
 	var mu sync.Mutex

@@ -12,6 +12,7 @@ import (
 
 	"gongdan/normalize"
 	"gongdan/pipeline"
+	"gongdan/pipeline/bus"
 	"gongdan/pipeline/deadletter"
 )
 
@@ -21,7 +22,7 @@ import (
 // envelope on a connector's raw topic that names another connector is refused too.
 func TestDraftsSpeakOnlyForTheirConnector(t *testing.T) {
 	ctx := context.Background()
-	bus, err := pipeline.OpenBus(ctx, pipeline.BusConfig{Driver: "memory"}, nil)
+	bus, err := bus.Open(ctx, bus.Config{Driver: "memory"}, nil)
 	require.NoError(t, err)
 	got := newTickets()
 	dls := deadletter.NewMemory()

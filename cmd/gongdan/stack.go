@@ -26,6 +26,7 @@ import (
 	"gongdan/normalize"
 	"gongdan/notify"
 	"gongdan/pipeline"
+	"gongdan/pipeline/bus"
 )
 
 // stack is the whole server but the HTTP listener: store, engine, bus, pipeline, connectors
@@ -35,7 +36,7 @@ type stack struct {
 	log      *slog.Logger
 	store    *sqlite.Store
 	engine   *engine.Engine
-	bus      *pipeline.Bus
+	bus      *bus.Bus
 	pipeline *pipeline.Pipeline
 	conns    *connectors.Manager
 	api      *api.Server
@@ -86,7 +87,7 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 	if s.devices, err = openDevices(ctx, cfg, s.store, log); err != nil {
 		return nil, err
 	}
-	if s.bus, err = pipeline.OpenBus(ctx, busConfig(cfg), log); err != nil {
+	if s.bus, err = bus.Open(ctx, busConfig(cfg), log); err != nil {
 		return nil, userError(err)
 	}
 
@@ -347,8 +348,8 @@ func (s *stack) close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func busConfig(cfg *config.Config) pipeline.BusConfig {
+func busConfig(cfg *config.Config) bus.Config {
 	embedded := cfg.Bus.Embedded == nil || *cfg.Bus.Embedded
-	return pipeline.BusConfig{Driver: cfg.Bus.Driver, Embedded: embedded && cfg.Bus.URL == "", URL: cfg.Bus.URL, Dir: cfg.Bus.Dir, SyncAlways: cfg.Bus.SyncAlways,
+	return bus.Config{Driver: cfg.Bus.Driver, Embedded: embedded && cfg.Bus.URL == "", URL: cfg.Bus.URL, Dir: cfg.Bus.Dir, SyncAlways: cfg.Bus.SyncAlways,
 		PublishTimeout: cfg.Bus.PublishTimeout.Std()}
 }

@@ -36,6 +36,7 @@ import (
 	"gongdan/connectors"
 	"gongdan/normalize"
 	"gongdan/pipeline"
+	"gongdan/pipeline/bus"
 	"gongdan/pipeline/deadletter"
 )
 
@@ -162,7 +163,7 @@ func testConfig(t *testing.T, h Harness) {
 type fixture struct {
 	t        *testing.T
 	h        Harness
-	bus      *pipeline.Bus
+	bus      *bus.Bus
 	pipeline *pipeline.Pipeline
 	manager  *connectors.Manager
 	inst     *connectors.Instance
@@ -196,7 +197,7 @@ func build(t *testing.T, h Harness) *fixture {
 	cfg := parse(t, h)
 	f := &fixture{t: t, h: h, dead: deadletter.NewMemory(), intake: newFakeIntake(), published: map[string]normalize.Envelope{}}
 	var err error
-	f.bus, err = pipeline.OpenBus(context.Background(), pipeline.BusConfig{Driver: pipeline.BusDriverMemory}, nil)
+	f.bus, err = bus.Open(context.Background(), bus.Config{Driver: bus.DriverMemory}, nil)
 	require.NoError(t, err)
 	f.manager, err = connectors.NewManager(cfg, connectors.ManagerOptions{
 		Registry: h.Registry,
@@ -421,7 +422,7 @@ func testPublishFails(t *testing.T, h Harness) {
 	var calls atomic.Int64
 	f.setHook(func(context.Context, normalize.Envelope) error {
 		calls.Add(1)
-		return pipeline.ErrBusClosed
+		return bus.ErrClosed
 	})
 	before := f.status()
 	assert.False(t, f.send(h.Good(0)), "acked although the publish failed")

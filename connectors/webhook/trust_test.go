@@ -28,6 +28,7 @@ import (
 	"gongdan/connectors/webhook"
 	"gongdan/normalize"
 	"gongdan/pipeline"
+	"gongdan/pipeline/bus"
 	"gongdan/pipeline/deadletter"
 	"gongdan/problem"
 )
@@ -287,7 +288,7 @@ func (c *miniCore) tickets() (tickets, drafts int) {
 // normalized by its mapping and taken by a miniCore, or becomes a dead letter.
 func runPipeline(t *testing.T, name string, conn connectors.Connector) (connectors.PublishFunc, *deadletter.Memory, *miniCore) {
 	t.Helper()
-	bus, err := pipeline.OpenBus(context.Background(), pipeline.BusConfig{Driver: pipeline.BusDriverMemory}, nil)
+	bus, err := bus.Open(context.Background(), bus.Config{Driver: bus.DriverMemory}, nil)
 	require.NoError(t, err)
 	dead, core := deadletter.NewMemory(), &miniCore{keys: map[string]int{}}
 	p, err := pipeline.New(pipeline.Options{

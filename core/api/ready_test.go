@@ -17,7 +17,7 @@ import (
 
 	"gongdan/core/api"
 	"gongdan/core/store/sqlite"
-	"gongdan/pipeline"
+	"gongdan/pipeline/bus"
 )
 
 // /readyz is not ready while a Ready check fails, names each thing that cannot work in a
@@ -73,7 +73,7 @@ func TestReadyzOnAFullDisk(t *testing.T) {
 	st, err := sqlite.Open(ctx, filepath.Join(disk, "gongdan.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
-	bus, err := pipeline.OpenBus(ctx, pipeline.BusConfig{Embedded: true, Dir: filepath.Join(disk, "nats")}, nil)
+	bus, err := bus.Open(ctx, bus.Config{Embedded: true, Dir: filepath.Join(disk, "nats")}, nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, bus.Close()) })
 	// The API's own store is another one; /readyz asks the probes.

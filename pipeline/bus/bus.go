@@ -1,4 +1,4 @@
-package pipeline
+package bus
 
 import (
 	"context"
@@ -16,43 +16,43 @@ import (
 
 // Bus drivers, as config.Bus names them.
 const (
-	// BusDriverNATS is NATS JetStream, embedded in gongdan or an external server or cluster.
-	BusDriverNATS = "nats"
-	// BusDriverMemory is an in-process bus for unit tests; see newMemoryBus.
-	BusDriverMemory = "memory"
+	// DriverNATS is NATS JetStream, embedded in gongdan or an external server or cluster.
+	DriverNATS = "nats"
+	// DriverMemory is an in-process bus for unit tests; see newMemoryBus.
+	DriverMemory = "memory"
 )
 
-// Defaults for BusConfig.
+// Defaults for Config.
 const (
-	DefaultBusPrefix         = "gongdan"
-	DefaultBusMaxAge         = 7 * 24 * time.Hour
-	DefaultBusPublishTimeout = 2 * time.Second
+	DefaultPrefix         = "gongdan"
+	DefaultMaxAge         = 7 * 24 * time.Hour
+	DefaultPublishTimeout = 2 * time.Second
 )
 
-// Bounds of BusConfig.PublishTimeout.
+// Bounds of Config.PublishTimeout.
 const (
 	// The NATS client retries a publish that no stream answered twice, 250ms apart, before
 	// it reports the stream gone (and the publisher creates it again); a shorter timeout
 	// would cut that short every time. It also leaves room for a PubAck from a disk that
 	// fsyncs every write under load.
-	MinBusPublishTimeout = time.Second
+	MinPublishTimeout = time.Second
 	// Above this, a publish retried after a timeout could fall outside the 2-minute
 	// duplicate window and be stored twice.
-	MaxBusPublishTimeout = time.Minute
+	MaxPublishTimeout = time.Minute
 )
 
-// MaxBusConcurrency caps the concurrency of one subscriber. Each unit of concurrency is a
+// MaxConcurrency caps the concurrency of one subscriber. Each unit of concurrency is a
 // NATS subscription with its own goroutine; beyond this a handler wants more processes, not
 // more goroutines.
-const MaxBusConcurrency = 1024
+const MaxConcurrency = 1024
 
-// ErrBusClosed is returned by a Bus, and by its publisher and subscribers, after Bus.Close.
-var ErrBusClosed = errors.New("bus: closed")
+// ErrClosed is returned by a Bus, and by its publisher and subscribers, after Bus.Close.
+var ErrClosed = errors.New("bus: closed")
 
-// BusConfig configures a Bus. It mirrors config.Bus, which has validated the user's part of
+// Config configures a Bus. It mirrors config.Bus, which has validated the user's part of
 // it; Validate checks it again for callers that build one by hand (tests, tools).
-type BusConfig struct {
-	// Driver is BusDriverNATS or BusDriverMemory. Default nats.
+type Config struct {
+	// Driver is DriverNATS or DriverMemory. Default nats.
 	Driver string
 	// Embedded runs a NATS server with JetStream inside this process, storing under Dir and
 	// listening on no port. Only for nats.
@@ -80,36 +80,36 @@ type BusConfig struct {
 	SyncAlways bool
 	// PublishTimeout is how long Publish waits for NATS to acknowledge that a message is
 	// stored. A JetStream stream that cannot write (a full disk) does not answer at all, so
-	// this is also how long a publish takes to fail then. Default 2s; MinBusPublishTimeout
-	// to MaxBusPublishTimeout. Only for nats.
+	// this is also how long a publish takes to fail then. Default 2s; MinPublishTimeout
+	// to MaxPublishTimeout. Only for nats.
 	PublishTimeout time.Duration
 }
 
-func (c *BusConfig) setDefaults() {
+func (c *Config) setDefaults() {
 	if c.Driver == "" {
-		c.Driver = BusDriverNATS
+		c.Driver = DriverNATS
 	}
 	if c.Prefix == "" {
-		c.Prefix = DefaultBusPrefix
+		c.Prefix = DefaultPrefix
 	}
 	if c.MaxAge == 0 {
-		c.MaxAge = DefaultBusMaxAge
+		c.MaxAge = DefaultMaxAge
 	}
 	if c.PublishTimeout == 0 {
-		c.PublishTimeout = DefaultBusPublishTimeout
+		c.PublishTimeout = DefaultPublishTimeout
 	}
 }
 
 var busPrefixPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 
 // Validate reports the first setting that cannot work, saying what to set instead.
-func (c BusConfig) Validate() error {
+func (c Config) Validate() error {
 	switch c.Driver {
-	case BusDriverMemory:
+	case DriverMemory:
 		return nil
-	case BusDriverNATS:
+	case DriverNATS:
 	default:
-		return fmt.Errorf("bus: unknown driver %q (one of: %s, %s)", c.Driver, BusDriverNATS, BusDriverMemory)
+		return fmt.Errorf("bus: unknown driver %q (one of: %s, %s)", c.Driver, DriverNATS, DriverMemory)
 	}
 	if !busPrefixPattern.MatchString(c.Prefix) {
 		return fmt.Errorf("bus: prefix %q: want lowercase letters, digits and '-', starting with a letter or digit", c.Prefix)
@@ -117,8 +117,8 @@ func (c BusConfig) Validate() error {
 	if c.MaxAge < time.Minute {
 		return fmt.Errorf("bus: max age %v is too short for a message to wait out a restart; want at least 1m", c.MaxAge)
 	}
-	if c.PublishTimeout < MinBusPublishTimeout || c.PublishTimeout > MaxBusPublishTimeout {
-		return fmt.Errorf("bus: publish timeout %v: want %v to %v (bus.publish_timeout)", c.PublishTimeout, MinBusPublishTimeout, MaxBusPublishTimeout)
+	if c.PublishTimeout < MinPublishTimeout || c.PublishTimeout > MaxPublishTimeout {
+		return fmt.Errorf("bus: publish timeout %v: want %v to %v (bus.publish_timeout)", c.PublishTimeout, MinPublishTimeout, MaxPublishTimeout)
 	}
 	if c.Embedded {
 		if c.URL != "" {
@@ -162,10 +162,10 @@ type busBackend interface {
 	close() error
 }
 
-// OpenBus starts or connects to the bus cfg describes: for NATS it starts the embedded
+// Open starts or connects to the bus cfg describes: for NATS it starts the embedded
 // server or connects to the external one, checks that JetStream answers and creates or
 // updates gongdan's streams. ctx bounds the start-up only. A nil logger discards.
-func OpenBus(ctx context.Context, cfg BusConfig, logger *slog.Logger) (*Bus, error) {
+func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Bus, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -179,7 +179,7 @@ func OpenBus(ctx context.Context, cfg BusConfig, logger *slog.Logger) (*Bus, err
 		err     error
 	)
 	switch cfg.Driver {
-	case BusDriverMemory:
+	case DriverMemory:
 		backend = newMemoryBus(logger)
 	default:
 		backend, err = openNATSBus(ctx, cfg, logger)
@@ -216,8 +216,8 @@ func (b *Bus) Subscriber(group string, concurrency int) (message.Subscriber, err
 	if !busGroupPattern.MatchString(group) {
 		return nil, fmt.Errorf("bus: consumer group %q: want letters, digits, '-' and '_', at most 100, like normalize-hooks", group)
 	}
-	if concurrency < 1 || concurrency > MaxBusConcurrency {
-		return nil, fmt.Errorf("bus: consumer group %s: concurrency %d: want 1 to %d", group, concurrency, MaxBusConcurrency)
+	if concurrency < 1 || concurrency > MaxConcurrency {
+		return nil, fmt.Errorf("bus: consumer group %s: concurrency %d: want 1 to %d", group, concurrency, MaxConcurrency)
 	}
 	return b.backend.subscriber(group, concurrency)
 }

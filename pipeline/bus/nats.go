@@ -1,4 +1,4 @@
-package pipeline
+package bus
 
 import (
 	"context"
@@ -79,7 +79,7 @@ const (
 // deleted when the subscription that created it closes, and the group would then start
 // again from the beginning of the stream.
 type natsBus struct {
-	cfg     BusConfig
+	cfg     Config
 	logger  *slog.Logger
 	wlogger watermill.LoggerAdapter
 	where   string // for messages: "embedded NATS in /dir" or "NATS at nats://***@host:4222"
@@ -107,7 +107,7 @@ type natsBus struct {
 	background sync.WaitGroup
 }
 
-func openNATSBus(ctx context.Context, cfg BusConfig, logger *slog.Logger) (_ *natsBus, err error) {
+func openNATSBus(ctx context.Context, cfg Config, logger *slog.Logger) (_ *natsBus, err error) {
 	b := &natsBus{
 		cfg:     cfg,
 		logger:  logger,
@@ -243,7 +243,7 @@ func unlockBusDir(f *os.File) {
 
 // serverLogger sends the embedded server's log to slog. Its notices (the start-up banner,
 // JetStream recovery) go to Debug; warnings and errors stay. It remembers the last error,
-// for the error OpenBus returns when the server does not come up.
+// for the error Open returns when the server does not come up.
 type serverLogger struct {
 	logger *slog.Logger
 	mu     sync.Mutex
@@ -558,7 +558,7 @@ func (b *natsBus) subscriber(group string, concurrency int) (message.Subscriber,
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed.Load() {
-		return nil, ErrBusClosed
+		return nil, ErrClosed
 	}
 	b.subs[s] = struct{}{}
 	return s, nil
@@ -721,7 +721,7 @@ type natsPublisher struct{ b *natsBus }
 
 func (p natsPublisher) Publish(topic string, messages ...*message.Message) error {
 	if p.b.closed.Load() {
-		return ErrBusClosed
+		return ErrClosed
 	}
 	if len(messages) == 0 {
 		return nil
@@ -751,7 +751,7 @@ func (p natsPublisher) Publish(topic string, messages ...*message.Message) error
 		return fmt.Errorf("bus: publish to %s: no acknowledgement from %s within %v (bus.publish_timeout); the message may or may not be stored, so publish it again (the same UUID is stored once within %v)",
 			topic, p.b.where, p.b.cfg.PublishTimeout, duplicateWindow)
 	case p.b.closed.Load():
-		return ErrBusClosed
+		return ErrClosed
 	default:
 		return fmt.Errorf("bus: publish to %s on %s: %v", topic, p.b.where, err)
 	}
@@ -815,7 +815,7 @@ func (s *natsSubscriber) Subscribe(ctx context.Context, topic string) (_ <-chan 
 	s.mu.Lock()
 	if s.closed || s.bus.closed.Load() {
 		s.mu.Unlock()
-		return nil, ErrBusClosed
+		return nil, ErrClosed
 	}
 	s.running.Add(1)
 	s.mu.Unlock()

@@ -1,4 +1,4 @@
-package pipeline
+package bus
 
 import (
 	"context"
@@ -59,7 +59,7 @@ func (b *memoryBus) subscriber(group string, concurrency int) (message.Subscribe
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return nil, ErrBusClosed
+		return nil, ErrClosed
 	}
 	s := &memorySubscriber{bus: b, group: group, concurrency: concurrency, closing: make(chan struct{})}
 	b.subs[s] = struct{}{}
@@ -71,7 +71,7 @@ func (b *memoryBus) groupChannel(topic, group string) (<-chan *message.Message, 
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return nil, ErrBusClosed
+		return nil, ErrClosed
 	}
 	key := memoryGroupKey{topic, group}
 	if ch, ok := b.groups[key]; ok {
@@ -89,7 +89,7 @@ func (b *memoryBus) healthy(context.Context) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return ErrBusClosed
+		return ErrClosed
 	}
 	return nil
 }
@@ -119,7 +119,7 @@ func (p memoryPublisher) Publish(topic string, messages ...*message.Message) err
 	}
 	if err := p.b.channel.Publish(topic, messages...); err != nil {
 		if p.b.healthy(context.Background()) != nil {
-			return ErrBusClosed
+			return ErrClosed
 		}
 		return err
 	}
@@ -146,7 +146,7 @@ func (s *memorySubscriber) Subscribe(ctx context.Context, topic string) (<-chan 
 	}
 	select {
 	case <-s.closing:
-		return nil, ErrBusClosed
+		return nil, ErrClosed
 	default:
 	}
 	in, err := s.bus.groupChannel(topic, s.group)

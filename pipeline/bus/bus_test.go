@@ -1,4 +1,4 @@
-package pipeline
+package bus
 
 import (
 	"bufio"
@@ -62,15 +62,15 @@ func forEachBus(t *testing.T, test func(t *testing.T, kind busKind)) {
 }
 
 // testBusConfig is a config for kind, with a prefix of its own.
-func testBusConfig(t testing.TB, kind busKind) BusConfig {
+func testBusConfig(t testing.TB, kind busKind) Config {
 	t.Helper()
 	switch kind {
 	case memoryKind:
-		return BusConfig{Driver: BusDriverMemory}
+		return Config{Driver: DriverMemory}
 	case embeddedKind:
-		return BusConfig{Driver: BusDriverNATS, Embedded: true, Dir: t.TempDir(), Prefix: testPrefix()}
+		return Config{Driver: DriverNATS, Embedded: true, Dir: t.TempDir(), Prefix: testPrefix()}
 	default:
-		cfg := BusConfig{Driver: BusDriverNATS, URL: os.Getenv("GONGDAN_TEST_NATS"), Prefix: testPrefix()}
+		cfg := Config{Driver: DriverNATS, URL: os.Getenv("GONGDAN_TEST_NATS"), Prefix: testPrefix()}
 		t.Cleanup(func() { deleteStreams(t, cfg) })
 		return cfg
 	}
@@ -81,7 +81,7 @@ func testPrefix() string { return fmt.Sprintf("t%016x", rand.Uint64()) }
 // openTestBus opens a bus of kind, closed when the test ends.
 func openTestBus(t *testing.T, kind busKind) *Bus {
 	t.Helper()
-	b, err := OpenBus(context.Background(), testBusConfig(t, kind), testLogger(t))
+	b, err := Open(context.Background(), testBusConfig(t, kind), testLogger(t))
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, b.Close()) })
 	return b
@@ -92,7 +92,7 @@ func testLogger(t testing.TB) *slog.Logger {
 }
 
 // deleteStreams deletes the streams of cfg's prefix on the external server, and only those.
-func deleteStreams(t testing.TB, cfg BusConfig) {
+func deleteStreams(t testing.TB, cfg Config) {
 	nc, err := nats.Connect(cfg.URL)
 	if err != nil {
 		t.Errorf("cleaning up streams %s_*: %v", strings.ToUpper(cfg.Prefix), err)
@@ -466,12 +466,12 @@ func TestBusPublishesABatchInOrderAndOnce(t *testing.T) {
 // takes that long.
 func TestBusEmbeddedKeepsUnackedMessagesAcrossARestart(t *testing.T) {
 	cfg := testBusConfig(t, embeddedKind)
-	first, err := OpenBus(context.Background(), cfg, testLogger(t))
+	first, err := Open(context.Background(), cfg, testLogger(t))
 	require.NoError(t, err)
 	defer first.Close()
 	sent := publishTestMessages(t, first.Publisher(), "raw.hooks", 10)
 
-	second, err := OpenBus(context.Background(), cfg, testLogger(t))
+	second, err := Open(context.Background(), cfg, testLogger(t))
 	if assert.Error(t, err, "a second bus on the same dir") {
 		assert.Nil(t, second)
 		assert.Contains(t, err.Error(), "bus: NATS storage dir "+cfg.Dir+" is in use by another gongdan (pid "+strconv.Itoa(os.Getpid())+",")
@@ -502,7 +502,7 @@ func TestBusEmbeddedKeepsUnackedMessagesAcrossARestart(t *testing.T) {
 	}, failAfter, 10*time.Millisecond)
 	require.NoError(t, first.Close(), "close with a subscriber open and messages unacked")
 
-	reopened, err := OpenBus(context.Background(), cfg, testLogger(t))
+	reopened, err := Open(context.Background(), cfg, testLogger(t))
 	require.NoError(t, err, "reopen after close")
 	defer reopened.Close()
 	ch = subscribe(t, reopened, "normalize-hooks", 2, "raw.hooks")
@@ -519,7 +519,7 @@ func TestBusEmbeddedKeepsUnackedMessagesAcrossARestart(t *testing.T) {
 	require.NoError(t, reopened.Close())
 
 	// Closed, the directory is free again.
-	again, err := OpenBus(context.Background(), cfg, testLogger(t))
+	again, err := Open(context.Background(), cfg, testLogger(t))
 	require.NoError(t, err)
 	require.NoError(t, again.Close())
 }
@@ -551,7 +551,7 @@ func TestBusEmbeddedKeepsAcknowledgedMessagesWhenKilled(t *testing.T) {
 	_ = child.Wait()
 	require.Len(t, ackedIDs, 2000, "the child stopped publishing early")
 
-	b, err := OpenBus(context.Background(), cfg, testLogger(t))
+	b, err := Open(context.Background(), cfg, testLogger(t))
 	require.NoError(t, err, "open after the previous owner was killed")
 	defer b.Close()
 	nb := b.backend.(*natsBus)
@@ -569,7 +569,7 @@ func TestBusEmbeddedKeepsAcknowledgedMessagesWhenKilled(t *testing.T) {
 
 // publishUntilKilled is the child of TestBusEmbeddedKeepsAcknowledgedMessagesWhenKilled.
 func publishUntilKilled(dir, prefix string) {
-	b, err := OpenBus(context.Background(), BusConfig{Embedded: true, Dir: dir, Prefix: prefix}, nil)
+	b, err := Open(context.Background(), Config{Embedded: true, Dir: dir, Prefix: prefix}, nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -590,7 +590,7 @@ func publishUntilKilled(dir, prefix string) {
 func TestBusCloseLeavesNoGoroutines(t *testing.T) {
 	forEachBus(t, func(t *testing.T, kind busKind) {
 		ignore := goleak.IgnoreCurrent() // earlier tests' goroutines, still winding down
-		b, err := OpenBus(context.Background(), testBusConfig(t, kind), testLogger(t))
+		b, err := Open(context.Background(), testBusConfig(t, kind), testLogger(t))
 		require.NoError(t, err)
 		sent := publishTestMessages(t, b.Publisher(), "raw.hooks", 20)
 		var got received
@@ -651,19 +651,19 @@ func TestBusCloseKeepsAcksOfMessagesOut(t *testing.T) {
 
 func TestBusAfterClose(t *testing.T) {
 	forEachBus(t, func(t *testing.T, kind busKind) {
-		b, err := OpenBus(context.Background(), testBusConfig(t, kind), testLogger(t))
+		b, err := Open(context.Background(), testBusConfig(t, kind), testLogger(t))
 		require.NoError(t, err)
 		require.NoError(t, b.Healthy(context.Background()))
 		sub, err := b.Subscriber("intake", 1)
 		require.NoError(t, err)
 		require.NoError(t, b.Close())
 
-		assert.ErrorIs(t, b.Healthy(context.Background()), ErrBusClosed)
-		assert.ErrorIs(t, b.Publisher().Publish("drafts", newTestMessage(1)), ErrBusClosed)
+		assert.ErrorIs(t, b.Healthy(context.Background()), ErrClosed)
+		assert.ErrorIs(t, b.Publisher().Publish("drafts", newTestMessage(1)), ErrClosed)
 		_, err = b.Subscriber("intake", 1)
-		assert.ErrorIs(t, err, ErrBusClosed)
+		assert.ErrorIs(t, err, ErrClosed)
 		_, err = sub.Subscribe(context.Background(), "drafts")
-		assert.ErrorIs(t, err, ErrBusClosed)
+		assert.ErrorIs(t, err, ErrClosed)
 		assert.NoError(t, sub.Close(), "closing a subscriber the bus closed")
 	})
 }
@@ -688,9 +688,9 @@ func TestBusRefusesBadNames(t *testing.T) {
 				assert.Contains(t, err.Error(), fmt.Sprintf("bus: consumer group %q: want letters, digits", group))
 			}
 		}
-		for _, concurrency := range []int{0, -1, MaxBusConcurrency + 1} {
+		for _, concurrency := range []int{0, -1, MaxConcurrency + 1} {
 			_, err := b.Subscriber("intake", concurrency)
-			assert.EqualError(t, err, fmt.Sprintf("bus: consumer group intake: concurrency %d: want 1 to %d", concurrency, MaxBusConcurrency))
+			assert.EqualError(t, err, fmt.Sprintf("bus: consumer group intake: concurrency %d: want 1 to %d", concurrency, MaxConcurrency))
 		}
 	})
 }
@@ -711,22 +711,22 @@ func TestBusNoticesAConsumerNameTakenByAnotherTopic(t *testing.T) {
 func TestBusConfigErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		cfg  BusConfig
+		cfg  Config
 		want string
 	}{
-		{"unknown driver", BusConfig{Driver: "kafka"}, `bus: unknown driver "kafka" (one of: nats, memory)`},
-		{"embedded without dir", BusConfig{Embedded: true}, "bus: embedded NATS needs a storage directory (bus.dir)"},
-		{"embedded with url", BusConfig{Embedded: true, Dir: "/x", URL: "nats://h:4222"}, "bus: embedded NATS takes no url"},
-		{"external without url", BusConfig{}, "bus: external NATS needs a url like nats://127.0.0.1:4222"},
-		{"sync_always outside", BusConfig{URL: "nats://alice:s3cret@h:4222", SyncAlways: true},
+		{"unknown driver", Config{Driver: "kafka"}, `bus: unknown driver "kafka" (one of: nats, memory)`},
+		{"embedded without dir", Config{Embedded: true}, "bus: embedded NATS needs a storage directory (bus.dir)"},
+		{"embedded with url", Config{Embedded: true, Dir: "/x", URL: "nats://h:4222"}, "bus: embedded NATS takes no url"},
+		{"external without url", Config{}, "bus: external NATS needs a url like nats://127.0.0.1:4222"},
+		{"sync_always outside", Config{URL: "nats://alice:s3cret@h:4222", SyncAlways: true},
 			"bus: sync_always applies to embedded NATS only; for the server at nats://***@h:4222 set jetstream { sync_interval: always }"},
-		{"bad prefix", BusConfig{Embedded: true, Dir: "/x", Prefix: "Gong_dan"}, `bus: prefix "Gong_dan": want lowercase letters, digits and '-'`},
-		{"short max age", BusConfig{Embedded: true, Dir: "/x", MaxAge: time.Second}, "bus: max age 1s is too short"},
-		{"short publish timeout", BusConfig{Embedded: true, Dir: "/x", PublishTimeout: 10 * time.Millisecond}, "bus: publish timeout 10ms: want 1s to 1m0s (bus.publish_timeout)"},
-		{"long publish timeout", BusConfig{URL: "nats://h:4222", PublishTimeout: 5 * time.Minute}, "bus: publish timeout 5m0s: want 1s to 1m0s"},
+		{"bad prefix", Config{Embedded: true, Dir: "/x", Prefix: "Gong_dan"}, `bus: prefix "Gong_dan": want lowercase letters, digits and '-'`},
+		{"short max age", Config{Embedded: true, Dir: "/x", MaxAge: time.Second}, "bus: max age 1s is too short"},
+		{"short publish timeout", Config{Embedded: true, Dir: "/x", PublishTimeout: 10 * time.Millisecond}, "bus: publish timeout 10ms: want 1s to 1m0s (bus.publish_timeout)"},
+		{"long publish timeout", Config{URL: "nats://h:4222", PublishTimeout: 5 * time.Minute}, "bus: publish timeout 5m0s: want 1s to 1m0s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := OpenBus(context.Background(), tc.cfg, nil)
+			_, err := Open(context.Background(), tc.cfg, nil)
 			if assert.Error(t, err) {
 				assert.Contains(t, err.Error(), tc.want)
 				assert.NotContains(t, err.Error(), "s3cret")
@@ -737,11 +737,11 @@ func TestBusConfigErrors(t *testing.T) {
 
 func TestBusConnectErrorNamesTheServerAndHidesCredentials(t *testing.T) {
 	// Nothing listens on port 1.
-	_, err := OpenBus(context.Background(), BusConfig{URL: "nats://alice:s3cret@127.0.0.1:1"}, nil)
+	_, err := Open(context.Background(), Config{URL: "nats://alice:s3cret@127.0.0.1:1"}, nil)
 	require.Error(t, err)
 	assert.Equal(t, "bus: cannot connect to NATS at nats://***@127.0.0.1:1: connection refused; is nats-server running there, with JetStream (-js)?", err.Error())
 
-	_, err = OpenBus(context.Background(), BusConfig{URL: "nats://t0ken@127.0.0.1:1, nats://127.0.0.1:2"}, nil)
+	_, err = Open(context.Background(), Config{URL: "nats://t0ken@127.0.0.1:1, nats://127.0.0.1:2"}, nil)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "bus: cannot connect to NATS at nats://***@127.0.0.1:1,nats://127.0.0.1:2: ")
 	assert.NotContains(t, err.Error(), "t0ken")
@@ -762,13 +762,13 @@ func startTestServer(t *testing.T, opts server.Options) string {
 func TestBusExternalServerErrors(t *testing.T) {
 	t.Run("without JetStream", func(t *testing.T) {
 		url := startTestServer(t, server.Options{})
-		_, err := OpenBus(context.Background(), BusConfig{URL: url}, nil)
+		_, err := Open(context.Background(), Config{URL: url}, nil)
 		assert.EqualError(t, err, "bus: NATS at "+url+" has JetStream disabled; start nats-server with -js (or a jetstream {} block in its config), and enable it for this account")
 	})
 	t.Run("wrong password", func(t *testing.T) {
 		url := startTestServer(t, server.Options{Username: "gongdan", Password: "right"})
 		withCreds := strings.Replace(url, "nats://", "nats://gongdan:wr0ng@", 1)
-		_, err := OpenBus(context.Background(), BusConfig{URL: withCreds}, nil)
+		_, err := Open(context.Background(), Config{URL: withCreds}, nil)
 		if assert.Error(t, err) {
 			assert.Contains(t, err.Error(), "bus: cannot connect to NATS at nats://***@127.0.0.1:")
 			assert.Contains(t, err.Error(), "; check the user and password, or the token, in bus.url")
@@ -784,15 +784,15 @@ func TestBusExternalServerErrors(t *testing.T) {
 		require.NoError(t, err)
 		_, err = js.AddStream(&nats.StreamConfig{Name: "GONGDAN_RAW", Subjects: []string{"elsewhere.>"}})
 		require.NoError(t, err)
-		_, err = OpenBus(context.Background(), BusConfig{URL: url}, nil)
+		_, err = Open(context.Background(), Config{URL: url}, nil)
 		assert.EqualError(t, err, "bus: stream GONGDAN_RAW on NATS at "+url+" takes elsewhere.> with limits retention, but gongdan needs gongdan.raw, gongdan.raw.> with limits retention; remove it (nats stream rm GONGDAN_RAW) or give gongdan another bus prefix")
 	})
 	t.Run("streams updated to the configured age", func(t *testing.T) {
 		url := startTestServer(t, server.Options{JetStream: true, StoreDir: t.TempDir()})
-		b, err := OpenBus(context.Background(), BusConfig{URL: url, MaxAge: time.Hour}, nil)
+		b, err := Open(context.Background(), Config{URL: url, MaxAge: time.Hour}, nil)
 		require.NoError(t, err)
 		require.NoError(t, b.Close())
-		b, err = OpenBus(context.Background(), BusConfig{URL: url, MaxAge: 48 * time.Hour}, nil)
+		b, err = Open(context.Background(), Config{URL: url, MaxAge: 48 * time.Hour}, nil)
 		require.NoError(t, err)
 		defer b.Close()
 		info, err := b.backend.(*natsBus).js.StreamInfo("GONGDAN_DRAFTS")

@@ -1,4 +1,4 @@
-package pipeline
+package bus
 
 import (
 	"context"
@@ -89,8 +89,8 @@ func publishWithin(t *testing.T, pub message.Publisher, topic string, msg *messa
 // every acknowledged one still there.
 func TestBusOnAFullDiskFailsFastAndRecovers(t *testing.T) {
 	disk := mountSmallDisk(t, "4m")
-	cfg := BusConfig{Driver: BusDriverNATS, Embedded: true, Dir: filepath.Join(disk, "nats"), Prefix: testPrefix()}
-	b, err := OpenBus(context.Background(), cfg, testLogger(t))
+	cfg := Config{Driver: DriverNATS, Embedded: true, Dir: filepath.Join(disk, "nats"), Prefix: testPrefix()}
+	b, err := Open(context.Background(), cfg, testLogger(t))
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, b.Close()) })
 	msgs := subscribe(t, b, "g", 4, "raw.hooks")
@@ -141,8 +141,8 @@ func TestBusOnAFullDiskFailsFastAndRecovers(t *testing.T) {
 // subscriber is gone.
 func TestBusPublishFailsFastWhenNATSDoesNotAnswer(t *testing.T) {
 	url := startTestServer(t, server.Options{JetStream: true, StoreDir: t.TempDir()})
-	cfg := BusConfig{URL: url, Prefix: testPrefix(), PublishTimeout: time.Second}
-	b, err := OpenBus(context.Background(), cfg, testLogger(t))
+	cfg := Config{URL: url, Prefix: testPrefix(), PublishTimeout: time.Second}
+	b, err := Open(context.Background(), cfg, testLogger(t))
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, b.Close()) })
 	require.NoError(t, b.Healthy(context.Background()))
@@ -207,7 +207,7 @@ func publishWithinBatch(t *testing.T, pub message.Publisher, topic string, msgs 
 func TestBusHealthyOnAnExternalServerWithAFullDisk(t *testing.T) {
 	disk := mountSmallDisk(t, "4m")
 	url := startTestServer(t, server.Options{JetStream: true, StoreDir: disk})
-	b, err := OpenBus(context.Background(), BusConfig{URL: url, Prefix: testPrefix()}, testLogger(t))
+	b, err := Open(context.Background(), Config{URL: url, Prefix: testPrefix()}, testLogger(t))
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, b.Close()) })
 	require.NoError(t, b.Healthy(context.Background()))
@@ -232,8 +232,8 @@ func TestBusHealthyOnAnExternalServerWithAFullDisk(t *testing.T) {
 }
 
 func TestBusHealthyAfterClose(t *testing.T) {
-	b, err := OpenBus(context.Background(), testBusConfig(t, embeddedKind), testLogger(t))
+	b, err := Open(context.Background(), testBusConfig(t, embeddedKind), testLogger(t))
 	require.NoError(t, err)
 	require.NoError(t, b.Close())
-	assert.True(t, errors.Is(b.Healthy(context.Background()), ErrBusClosed))
+	assert.True(t, errors.Is(b.Healthy(context.Background()), ErrClosed))
 }

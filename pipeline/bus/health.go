@@ -1,4 +1,4 @@
-package pipeline
+package bus
 
 import (
 	"context"
@@ -75,7 +75,7 @@ func (h *busHealth) published(unanswered bool) {
 
 func (b *natsBus) healthy(ctx context.Context) error {
 	if b.closed.Load() {
-		return ErrBusClosed
+		return ErrClosed
 	}
 	h := &b.health
 	h.mu.Lock()

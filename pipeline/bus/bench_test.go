@@ -1,4 +1,4 @@
-package pipeline
+package bus
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 // Messages are about 1 KiB, like a raw envelope, with the two metadata entries the pipeline
 // sets. Each reports msgs/s. Run them with
 //
-//	go test -run '^$' -bench Bus -benchtime 20000x -count 5 ./pipeline/
+//	go test -run '^$' -bench Bus -benchtime 20000x -count 5 ./pipeline/bus/
 //
 // with GONGDAN_TEST_NATS set to include an external server.
 
@@ -46,7 +46,7 @@ func (bb benchBus) open(b *testing.B) *Bus {
 	b.Helper()
 	cfg := testBusConfig(b, bb.kind)
 	cfg.SyncAlways = bb.syncAlways
-	bus, err := OpenBus(context.Background(), cfg, testLogger(b))
+	bus, err := Open(context.Background(), cfg, testLogger(b))
 	require.NoError(b, err)
 	b.Cleanup(func() { require.NoError(b, bus.Close()) })
 	return bus
