@@ -47,16 +47,6 @@ const (
 	TriggerManual       = "manual"
 )
 
-// RedCard: this many customer ratings of 1 in a row suspend an engineer for RedCardSuspension.
-const (
-	RedCardRatings    = 2
-	RedCardSuspension = 24 * time.Hour
-)
-
-// ftfrMinimum is how many fixed tickets an engineer needs before their first-time-fix rate
-// counts; fewer, and it is neutral.
-const ftfrMinimum = 5
-
 // EngineerState is what the engine knows of an engineer beyond the config, kept in the store.
 type EngineerState struct {
 	// Status, Location and Skills, when set, override the config (PUT /api/v1/engineers/{id}).
@@ -77,12 +67,9 @@ type EngineerState struct {
 	UpdatedAt time.Time `json:"updated_at,omitzero"`
 }
 
-// FTFR is the first-time-fix rate, and whether there is enough history for it.
+// FTFR is the first-time-fix rate, and whether there is enough history for it (routing.FTFR).
 func (s EngineerState) FTFR() (float64, bool) {
-	if s.Fixed < ftfrMinimum {
-		return 0, false
-	}
-	return float64(max(0, s.FirstTime-s.Repeats)) / float64(s.Fixed), true
+	return routing.FTFR(s.Fixed, s.FirstTime, s.Repeats)
 }
 
 // router is the engine's routing state. Only the committer touches it; what a batch changes
@@ -277,13 +264,15 @@ func (e *Engine) follow(tx store.Tx, before ticket.Ticket, res *result) error {
 	r.rollDay(now)
 
 	// Loads.
-	if before.Assignee != "" && before.State.Open() {
-		r.pendingOpen[before.Assignee]--
-		r.touch(before.Assignee)
+	released, taken := routing.MoveLoad(routing.Holding{Engineer: before.Assignee, Open: before.State.Open()},
+		routing.Holding{Engineer: after.Assignee, Open: after.State.Open()})
+	if released != "" {
+		r.pendingOpen[released]--
+		r.touch(released)
 	}
-	if after.Assignee != "" && after.State.Open() {
-		r.pendingOpen[after.Assignee]++
-		r.touch(after.Assignee)
+	if taken != "" {
+		r.pendingOpen[taken]++
+		r.touch(taken)
 	}
 
 	switch ev.Action {
@@ -361,25 +350,24 @@ func (e *Engine) countRepeat(tx store.Tx, repeatOf string, now time.Time) error 
 	return e.routing.putEngineer(tx, prev.Assignee, st)
 }
 
-// rate counts a customer's rating for engineer; the RedCardRatings-th 1 in a row suspends
-// them and tells their lead.
+// rate counts a customer's rating for engineer (routing.Rate); a red card suspends them and
+// tells their lead.
 func (e *Engine) rate(tx store.Tx, engineer string, t ticket.Ticket, res *result) error {
 	if engineer == "" || t.Feedback == nil {
 		return nil
 	}
 	r := e.routing
 	st := r.engineer(engineer)
-	if min(t.Feedback.Timeliness, t.Feedback.Professionalism) > 1 {
-		if st.LowRatings == 0 {
-			return nil
-		}
-		st.LowRatings = 0
-	} else if st.LowRatings++; st.LowRatings >= RedCardRatings {
-		st.LowRatings = 0
-		st.SuspendedUntil = res.event.At.Add(RedCardSuspension)
+	card := routing.Rate(st.LowRatings, t.Feedback.Timeliness, t.Feedback.Professionalism, res.event.At)
+	if !card.Red && card.LowRatings == st.LowRatings {
+		return nil // a good rating, and no run of low ones to end
+	}
+	st.LowRatings = card.LowRatings
+	if card.Red {
+		st.SuspendedUntil = card.SuspendedUntil
 		lead := e.leadOf(engineer)
 		res.notes = append(res.notes, Notification{Kind: "red_card", To: lead, TicketID: t.ID, Engineer: engineer,
-			Detail: fmt.Sprintf("%s was rated 1 by %d customers in a row; no new assignments until %s", engineer, RedCardRatings,
+			Detail: fmt.Sprintf("%s was rated 1 by %d customers in a row; no new assignments until %s", engineer, routing.RedCardRatings,
 				st.SuspendedUntil.In(e.opts.Location).Format("2006-01-02 15:04"))})
 		e.metrics.redCards.Inc()
 	}

@@ -3,7 +3,9 @@
 // duty now, not suspended, skills, service radius, open-ticket and daily caps) and scored
 // (distance, spare capacity, first-time-fix rate); ties go round-robin; when no one is left
 // the overflow teams are tried, and after them the decision is a failure with its reason, for
-// the team lead. Every decision carries the trace that says why.
+// the team lead. Every decision carries the trace that says why. The rules of an engineer's
+// record that feed those filters and scores (open load, first-time-fix rate, red cards) are
+// here too (record.go); the engine keeps the counts.
 //
 // It is pure: no I/O and no clock. The engine passes in the ticket, the time, each engineer's
 // live state and load and the round-robin pointers, and persists what comes out; that is how
