@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -550,4 +551,105 @@ func TestABacklogKeepsItsConversationsApart(t *testing.T) {
 	second, outcome := f.create(t, msg(3, time.Date(2026, 12, 2, 11, 30, 0, 0, time.UTC)))
 	assert.Equal(t, engine.Created, outcome, "written 2h20m after the one before")
 	assert.NotEqual(t, first.ID, second.ID)
+}
+
+func TestCreateAssignsDailyIDsInTheConfiguredZone(t *testing.T) {
+	// 23:30 UTC on the 22nd is 07:30 on the 23rd in Shanghai.
+	f := newFixture(t, func() time.Time { return time.Date(2026, 11, 22, 23, 30, 0, 0, time.UTC) })
+	a, outcome, err := f.engine.Create(context.Background(), engine.CreateRequest{Draft: draft("a"), Actor: agent})
+	require.NoError(t, err)
+	assert.Equal(t, engine.Created, outcome)
+	assert.Equal(t, "GD-20261123-000001", a.ID)
+	assert.Equal(t, "+08:00", a.CreatedAt.Format("-07:00"))
+	b, _, err := f.engine.Create(context.Background(), engine.CreateRequest{Draft: draft("b"), Actor: agent})
+	require.NoError(t, err)
+	assert.Equal(t, "GD-20261123-000002", b.ID)
+}
+
+func TestConcurrentCreatesGetUniqueIncreasingIDs(t *testing.T) {
+	f := newFixture(t, nil)
+	const n = 200
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			tk, _, err := f.engine.Create(context.Background(), engine.CreateRequest{Draft: draft(fmt.Sprint(i)), Actor: agent})
+			if assert.NoError(t, err) {
+				ids[i] = tk.ID
+			}
+		})
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	for _, id := range ids {
+		assert.False(t, seen[id], "duplicate id %s", id)
+		seen[id] = true
+	}
+	// Creation order (event IDs) and ticket-id order agree.
+	evs, err := f.store.EventsAfter(context.Background(), 0, 1000)
+	require.NoError(t, err)
+	require.Len(t, evs, n)
+	var byCommit []string
+	for _, ev := range evs {
+		byCommit = append(byCommit, ev.TicketID)
+	}
+	assert.True(t, sort.StringsAreSorted(byCommit), "ticket ids increase with creation order")
+}
+
+func TestIdempotencyKeyAndDedupKeyMakeOneTicket(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	const n = 50
+	ids := make(chan string, n)
+	outcomes := make(chan engine.Outcome, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			tk, outcome, err := f.engine.Create(ctx, engine.CreateRequest{Draft: draft("x"), Actor: agent, IdempotencyKey: "idem-1"})
+			if assert.NoError(t, err) {
+				ids <- tk.ID
+				outcomes <- outcome
+			}
+		})
+	}
+	wg.Wait()
+	close(ids)
+	close(outcomes)
+	distinct := map[string]bool{}
+	for id := range ids {
+		distinct[id] = true
+	}
+	assert.Len(t, distinct, 1)
+	count := map[engine.Outcome]int{}
+	for o := range outcomes {
+		count[o]++
+	}
+	assert.Equal(t, map[engine.Outcome]int{engine.Created: 1, engine.Duplicate: n - 1}, count)
+
+	d := draft("alarm")
+	d.DedupKey = "plant/E1/overheat/1"
+	a, c1, err := f.engine.Create(ctx, engine.CreateRequest{Draft: d, Actor: agent})
+	require.NoError(t, err)
+	b, c2, err := f.engine.Create(ctx, engine.CreateRequest{Draft: d, Actor: agent})
+	require.NoError(t, err)
+	assert.Equal(t, engine.Created, c1)
+	assert.Equal(t, engine.Duplicate, c2)
+	assert.Equal(t, a.ID, b.ID)
+	page, err := f.store.List(ctx, storeQueryAll())
+	require.NoError(t, err)
+	assert.Len(t, page.Tickets, 2)
+	assert.Equal(t, 2.0, metricValue(t, f.reg, "gongdan_ticket_actions_total", "create", "ok"))
+	assert.Equal(t, float64(n-1+1), metricValue(t, f.reg, "gongdan_ticket_actions_total", "create", "replay"))
+	assert.Equal(t, 2.0, metricValue(t, f.reg, "gongdan_intake_total", "created"))
+	assert.Equal(t, float64(n-1+1), metricValue(t, f.reg, "gongdan_intake_total", "duplicate"))
+}
+
+func TestInvalidDraftIsRefusedBeforeTheCommitter(t *testing.T) {
+	f := newFixture(t, nil)
+	_, _, err := f.engine.Create(context.Background(), engine.CreateRequest{Draft: normalize.Draft{}, Actor: agent})
+	require.ErrorIs(t, err, ticket.ErrInvalidData)
+	// no number was consumed
+	tk, _, err := f.engine.Create(context.Background(), engine.CreateRequest{Draft: draft("ok"), Actor: agent})
+	require.NoError(t, err)
+	assert.Contains(t, tk.ID, "-000001")
 }
