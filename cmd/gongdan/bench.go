@@ -1,29 +1,25 @@
 package main
 
 import (
-	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	neturl "net/url"
 	"os"
-	"path/filepath"
+	"os/signal"
 	"runtime/pprof"
-	"slices"
-	"strconv"
-	"sync"
-	"sync/atomic"
-	"syscall"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/silenceper/wechat/v2/util"
 
 	"gongdan/config"
 	"gongdan/core/ticket"
+	"gongdan/internal/bench"
 	"gongdan/logging"
 )
 
@@ -73,7 +69,7 @@ store: {driver: sqlite, path: gongdan.db}
 bus: {driver: nats, embedded: true, dir: nats}
 connectors:
   - {name: hooks, type: webhook}
-  - {name: gzh, type: wechat.officialaccount, app_id: `+benchWXAppID+`, token: `+benchWXToken+`, encoding_aes_key: `+benchWXAESKey+`}
+  - {name: gzh, type: wechat.officialaccount, app_id: `+benchWXAccount.AppID+`, token: `+benchWXAccount.Token+`, encoding_aes_key: `+benchWXAccount.EncodingAESKey+`}
 `))
 	if err != nil {
 		return err
@@ -106,24 +102,20 @@ connectors:
 	keyPrefix, keyBase, wantStatus := `"hooks/bench-`, 0, http.StatusAccepted
 	if kind == "wechat" {
 		keyPrefix, keyBase, wantStatus = `"gzh/msg/`, 1, http.StatusOK // MsgIds start at 1
-		if err := benchWeChatCalls(reqs, host, "/wechat/gzh", time.Now()); err != nil {
+		if err := bench.WeChatCalls(reqs, host, "/wechat/gzh", time.Now(), benchWXAccount); err != nil {
 			return err
 		}
 	} else {
 		for i := range reqs {
 			body := fmt.Sprintf(`{"title":"冷库压缩机停机 %d","description":"华东仓 3 号冷库压缩机停机，温度上升，联系人 13812345678","urgency":"orange"}`, i)
-			reqs[i] = benchRequest(host, "/ingest/hooks", "application/json", body, fmt.Sprintf("Idempotency-Key: bench-%d", i))
+			reqs[i] = bench.Request(host, "/ingest/hooks", "application/json", body, fmt.Sprintf("Idempotency-Key: bench-%d", i))
 		}
 	}
 	warmReq := reqs[*requests]
 	reqs = reqs[:*requests]
 
-	// Each request's start time by its key; the commit time comes from the engine's
-	// committed-event stream.
-	sent := make([]time.Time, *requests)
-	done := make([]time.Time, *requests)
-	var committed atomic.Int64
-	allDone := make(chan struct{})
+	// The commit time of each request comes from the engine's committed-event stream.
+	commits := bench.NewCommits(*requests)
 	sub := st.engine.Subscribe(1 << 20)
 	defer sub.Close()
 	go func() {
@@ -131,34 +123,19 @@ connectors:
 			if ev.Action != ticket.ActionCreate {
 				continue
 			}
-			// The request's number from its dedup key, found without decoding the event:
-			// the load generator shares the CPU with the server and should take little of it.
-			if i, ok := benchRequestNumber(ev.Data, keyPrefix); ok && i-keyBase >= 0 && i-keyBase < len(done) {
-				i -= keyBase
-				done[i] = time.Now()
-				if committed.Add(1) == int64(len(done)) {
-					close(allDone)
-				}
+			if i, ok := bench.RequestNumber(ev.Data, keyPrefix); ok {
+				commits.Mark(i - keyBase)
 			}
 		}
 	}()
 
-	client := newBenchClient(host, 1024)
-	defer client.close()
-	var failures atomic.Int64
-	answered := make([]time.Time, *requests)
-	post := func(i int) {
-		status, err := client.do(reqs[i])
-		answered[i] = time.Now()
-		if err != nil || status != wantStatus {
-			failures.Add(1)
-		}
-	}
+	client := bench.NewClient(host, 1024)
+	defer client.Close()
 
 	// Warm up: one request through to its ticket, so that the run measures intake, not the
 	// bus's start-up (its consumers are held idle for a moment after they are created).
 	warm := st.engine.Subscribe(16)
-	if _, err := client.do(warmReq); err != nil {
+	if _, err := client.Do(warmReq); err != nil {
 		return err
 	}
 	select {
@@ -178,182 +155,141 @@ connectors:
 		}
 		defer pprof.StopCPUProfile()
 	}
-	cpuBefore := processCPU()
-	start := time.Now()
-	var wg sync.WaitGroup
-	if *rate > 0 {
-		interval := time.Duration(float64(time.Second) / *rate)
-		for i := range *requests {
-			// A request's time starts when it is due, not when it goes out: a load generator
-			// that falls behind counts its own lateness against the server.
-			sent[i] = start.Add(time.Duration(i) * interval)
-			if d := time.Until(sent[i]); d > 0 {
-				time.Sleep(d)
-			}
-			wg.Go(func() { post(i) })
-		}
-	} else {
-		var next atomic.Int64
-		for range *clients {
-			wg.Go(func() {
-				for {
-					i := int(next.Add(1) - 1)
-					if i >= *requests {
-						return
-					}
-					sent[i] = time.Now()
-					post(i)
-				}
-			})
-		}
+	res, err := bench.RunHTTP(bench.HTTPLoad{Client: client, Requests: reqs, WantStatus: wantStatus,
+		Clients: *clients, Rate: *rate, Commits: commits, CommitWait: 5 * time.Minute})
+	if err != nil {
+		return err
 	}
-	wg.Wait()
-	accepted := time.Since(start)
-	if n := failures.Load(); n > 0 {
-		return fmt.Errorf("bench: %d requests were not accepted", n)
-	}
-	select {
-	case <-allDone:
-	case <-time.After(5 * time.Minute):
-		return fmt.Errorf("bench: only %d of %d tickets after 5 minutes", committed.Load(), *requests)
-	}
-	cpu := processCPU() - cpuBefore
-	last := slices.MaxFunc(done, func(a, b time.Time) int { return a.Compare(b) })
-	elapsed := last.Sub(start)
-
-	lat := make([]time.Duration, len(done))
-	ans := make([]time.Duration, len(done))
-	for i := range done {
-		lat[i] = done[i].Sub(sent[i])
-		ans[i] = answered[i].Sub(sent[i])
-	}
-	slices.Sort(lat)
-	slices.Sort(ans)
-	pctOf := func(lat []time.Duration, p float64) time.Duration {
-		return lat[min(len(lat)-1, int(p*float64(len(lat))))]
-	}
-	pct := func(p float64) time.Duration { return pctOf(lat, p) }
-	mode := fmt.Sprintf("%d closed-loop clients", *clients)
-	if *rate > 0 {
-		mode = fmt.Sprintf("open loop at %.0f requests/s", *rate)
-	}
-	var b bytes.Buffer
-	what, answer := "webhook intake", "202s"
+	what, answers := "webhook intake", "202s"
 	if kind == "wechat" {
-		what, answer = "WeChat safe-mode callbacks", `"success"es`
+		what, answers = "WeChat safe-mode callbacks", `"success"es`
 	}
-	fmt.Fprintf(&b, "%s → ticket, embedded stack, %s, %d requests\n", what, mode, *requests)
-	fmt.Fprintf(&b, "  all %s after   %v (%.0f requests/s)\n", answer, accepted.Round(time.Millisecond), float64(*requests)/accepted.Seconds())
-	fmt.Fprintf(&b, "  all tickets after %v (%.0f tickets/s)\n", elapsed.Round(time.Millisecond), float64(*requests)/elapsed.Seconds())
-	// CPU per ticket varies less than the rate on a VM whose disk and neighbours vary.
-	fmt.Fprintf(&b, "  CPU (user+system, load generator included): %v, %v per ticket\n",
-		cpu.Round(time.Millisecond), (cpu / time.Duration(*requests)).Round(time.Microsecond))
-	fmt.Fprintf(&b, "  request start → answer:           p50 %v  p90 %v  p99 %v  max %v\n",
-		pctOf(ans, 0.50).Round(10*time.Microsecond), pctOf(ans, 0.90).Round(10*time.Microsecond), pctOf(ans, 0.99).Round(10*time.Microsecond), ans[len(ans)-1].Round(10*time.Microsecond))
-	fmt.Fprintf(&b, "  request start → ticket committed: p50 %v  p90 %v  p99 %v  max %v\n",
-		pct(0.50).Round(10*time.Microsecond), pct(0.90).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond), lat[len(lat)-1].Round(10*time.Microsecond))
-	if n, sum, ok := histogramTotals(reg, "gongdan_engine_batch_size"); ok && n > 0 {
+	var b strings.Builder
+	b.WriteString(res.Text(what, answers))
+	if n, sum, ok := bench.HistogramTotals(reg, "gongdan_engine_batch_size"); ok && n > 0 {
 		// Each commit costs the store a transaction and an fsync whatever its size: how many
 		// tickets share one tells much of the CPU per ticket.
-		fmt.Fprintf(&b, "  engine commits: %d (%.0f/s), %.1f requests each on average\n", n, float64(n)/elapsed.Seconds(), sum/float64(n))
+		fmt.Fprintf(&b, "  engine commits: %d (%.0f/s), %.1f requests each on average\n", n, float64(n)/res.Done.Seconds(), sum/float64(n))
 	}
-	if fi, err := dirSize(dir); err == nil {
-		fmt.Fprintf(&b, "  data directory: %.1f MiB\n", float64(fi)/(1<<20))
+	if size, err := bench.DirSize(dir); err == nil {
+		fmt.Fprintf(&b, "  data directory: %.1f MiB\n", float64(size)/(1<<20))
 	}
-	_, err = stdout.Write(b.Bytes())
+	_, err = io.WriteString(stdout, b.String())
 	return err
 }
 
-// histogramTotals is the count and sum of the histogram name in reg (all its series).
-func histogramTotals(reg prometheus.Gatherer, name string) (uint64, float64, bool) {
-	mfs, err := reg.Gather()
-	if err != nil {
-		return 0, 0, false
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		var n uint64
-		var sum float64
-		for _, m := range mf.GetMetric() {
-			n += m.GetHistogram().GetSampleCount()
-			sum += m.GetHistogram().GetSampleSum()
-		}
-		return n, sum, true
-	}
-	return 0, 0, false
-}
-
-// processCPU is the user and system CPU time this process has used.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// benchRequestNumber finds the dedup key <key>N ("hooks/bench-N", "gzh/msg/N") in a creation
-// event's data.
-func benchRequestNumber(data []byte, key string) (int, bool) {
-	at := bytes.Index(data, []byte(key))
-	if at < 0 {
-		return 0, false
-	}
-	n, digits := 0, 0
-	for _, c := range data[at+len(key):] {
-		if c < '0' || c > '9' {
-			break
-		}
-		n = n*10 + int(c-'0')
-		digits++
-	}
-	return n, digits > 0
-}
-
-func dirSize(dir string) (int64, error) {
-	var n int64
-	err := filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() {
-			if info, err := d.Info(); err == nil {
-				n += info.Size()
-			} else if !errors.Is(err, os.ErrNotExist) {
-				return err
-			}
-		}
-		return nil
-	})
-	return n, err
-}
-
 // The bench's WeChat account (an in-process server only).
-const (
-	benchWXAppID  = "wx2c2769f8efd9abc2"
-	benchWXToken  = "benchtoken"
-	benchWXAESKey = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
-)
+var benchWXAccount = bench.WeChatAccount{
+	AppID: "wx2c2769f8efd9abc2", Token: "benchtoken", EncodingAESKey: "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+}
 
-// benchWeChatCalls fills calls with callbacks to path on host, encrypted and signed as WeChat
-// does in safe mode: callback i a text message with MsgId i+1 from customer i (so the dedup key
-// gzh/msg/<i+1> finds it), with a nonce of its own.
-func benchWeChatCalls(calls [][]byte, host, path string, at time.Time) error {
-	ts := strconv.FormatInt(at.Unix(), 10)
-	for i := range calls {
-		plain := fmt.Sprintf("<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName><FromUserName><![CDATA[oBench%08d]]></FromUserName>"+
-			"<CreateTime>%s</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[华东仓3号冷库压缩机停机，温度上升，联系人13812345678]]></Content><MsgId>%d</MsgId></xml>", i, ts, i+1)
-		enc, err := util.EncryptMsg([]byte(fmt.Sprintf("%016d", i)), []byte(plain), benchWXAppID, benchWXAESKey)
+const benchMQTTUsage = `usage: gongdan bench mqtt [--broker URL] [--devices N] [--rate R] [--duration D] [--breach-ratio X]
+                          [--gongdan URL --token T [--connector NAME] | --baseline] [--json] [...]
+
+Publishes device telemetry to an MQTT broker ({"temp":…,"humidity":…,"voltage":…,"ts":<Unix ms>,
+"seq":…} on --topic, one topic per device E2026…) from --publishers clients at --rate messages/s
+in all (0: as fast as the broker acknowledges) for --duration, and reports the publish rate and
+PUBACK latency. The publishers write MQTT 3.1.1 packets by hand on plain TCP connections
+(--publisher raw: a few µs of CPU a message, so that the load generator leaves the cores to what
+it measures; tcp:// and QoS 1); --publisher paho uses the Eclipse paho client instead, for
+comparison and for other brokers and QoS levels. A --breach-ratio share of the devices goes
+above 85 °C at some point in the first half of the run and stays there; the others stay around
+40–70 °C.
+
+Then, with --token (or --gongdan), it measures the gongdan under test: the delta of its
+connector's counters on /metrics (waiting up to --drain for received to stop growing), the
+gateway's throughput from the first publish to the last message received, and, following the
+event stream, for each breaching device the time from its first breaching message to its ticket.
+With --baseline it runs a plain QoS 1 subscriber on the topic filter in this process instead —
+the broker alone — and reports what it received.
+
+The password may come from GONGDAN_BENCH_MQTT_PASSWORD and the API token from
+GONGDAN_BENCH_TOKEN; neither is ever printed.`
+
+// benchMQTTCmd is `gongdan bench mqtt`.
+func benchMQTTCmd(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench mqtt", stderr)
+	fs.Usage = func() { fmt.Fprintln(stderr, benchMQTTUsage); fs.PrintDefaults() }
+	o := bench.DefaultMQTTOptions()
+	fs.StringVar(&o.Broker, "broker", o.Broker, "MQTT broker URL")
+	fs.StringVar(&o.Topic, "topic", o.Topic, "topic of a device's telemetry; {device} is replaced by its serial")
+	qos := fs.Int("qos", int(o.QoS), "QoS of the publishes (and of the baseline subscription)")
+	fs.IntVar(&o.Devices, "devices", o.Devices, "devices to simulate")
+	fs.IntVar(&o.FirstDevice, "first-device", o.FirstDevice, "number in the first device's serial (E2026 + 7 digits); -1: a random block, so that runs against the same gongdan do not share devices")
+	fs.Float64Var(&o.Rate, "rate", o.Rate, "messages/s in all, paced; 0 = as fast as the broker acknowledges")
+	fs.DurationVar(&o.Duration, "duration", o.Duration, "how long to publish")
+	fs.Int64Var(&o.Messages, "messages", o.Messages, "stop after this many messages in all (0: when --duration is over)")
+	fs.Float64Var(&o.BreachRatio, "breach-ratio", o.BreachRatio, "share of the devices whose temperature goes above 85 and stays there")
+	fs.IntVar(&o.Publishers, "publishers", o.Publishers, "MQTT clients publishing in parallel; the devices are split among them")
+	fs.IntVar(&o.Inflight, "inflight", o.Inflight, "unacknowledged publishes per publisher")
+	fs.Var(&o.Publisher, "publisher", "MQTT client that publishes: raw (hand-written MQTT 3.1.1 packets, a few µs of CPU a message; tcp:// and QoS 1, else paho is used) or paho (the Eclipse client, as a gateway would use; for comparison)")
+	fs.StringVar(&o.Username, "username", o.Username, "MQTT user name")
+	// Secrets come from the environment after parsing, never as flag defaults: -h prints those.
+	fs.StringVar(&o.Password, "password", "", "MQTT password (default $GONGDAN_BENCH_MQTT_PASSWORD)")
+	gongdan := fs.String("gongdan", "http://127.0.0.1:8080", "base URL of the gongdan under test (measured with --token, or when given)")
+	fs.StringVar(&o.Token, "token", "", "API token of a staff role, to follow gongdan's event stream; an admin token also reads /metrics of a gongdan on another host (default $GONGDAN_BENCH_TOKEN)")
+	fs.StringVar(&o.Connector, "connector", o.Connector, "name of gongdan's MQTT connector, as on /metrics")
+	fs.DurationVar(&o.Drain, "drain", o.Drain, "after publishing, wait at most this long for the receiving side to catch up")
+	fs.BoolVar(&o.Baseline, "baseline", o.Baseline, "measure a plain QoS 1 subscriber in this process (the broker alone) instead of gongdan")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (load generator and subscriber) to this file")
+	if err := fs.Parse(args); err != nil {
+		return &exitError{2, err}
+	}
+	if fs.NArg() > 0 {
+		return usageError("bench mqtt: unexpected argument %q\n\n%s", fs.Arg(0), benchMQTTUsage)
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if !given["password"] {
+		o.Password = os.Getenv("GONGDAN_BENCH_MQTT_PASSWORD")
+	}
+	if !given["token"] {
+		o.Token = os.Getenv("GONGDAN_BENCH_TOKEN")
+	}
+	gongdanGiven := given["gongdan"]
+	if !o.Baseline && (gongdanGiven || o.Token != "") {
+		o.Gongdan = strings.TrimRight(*gongdan, "/")
+	}
+	if o.Baseline && gongdanGiven {
+		return usageError("bench mqtt: --baseline measures the broker alone; leave out --gongdan\n\n%s", benchMQTTUsage)
+	}
+	if *qos < 0 || *qos > 2 {
+		return usageError("bench mqtt: --qos must be 0, 1 or 2, got %d", *qos)
+	}
+	o.QoS = byte(*qos)
+	if err := o.Check(); err != nil {
+		return usageError("bench mqtt: %v\n\n%s", err, benchMQTTUsage)
+	}
+	if why := o.RawUnsupported(); given["publisher"] && o.Publisher == bench.PublisherRaw && why != "" {
+		return usageError("bench mqtt: --publisher raw: %s; use --publisher paho", why)
+	}
+
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
 		if err != nil {
+			return userError(err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
 			return err
 		}
-		nonce := strconv.Itoa(1000000 + i)
-		q := neturl.Values{"signature": {util.Signature(benchWXToken, ts, nonce)}, "timestamp": {ts}, "nonce": {nonce},
-			"openid": {fmt.Sprintf("oBench%08d", i)}, "encrypt_type": {"aes"}, "msg_signature": {util.Signature(benchWXToken, ts, nonce, string(enc))}}
-		calls[i] = benchRequest(host, path+"?"+q.Encode(), "text/xml",
-			"<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName><Encrypt><![CDATA["+string(enc)+"]]></Encrypt></xml>")
+		defer pprof.StopCPUProfile()
 	}
-	return nil
+	// The first interrupt ends the publishing and reports what got through; a second one
+	// kills, as usual.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	context.AfterFunc(ctx, stop)
+	rep, err := bench.RunMQTT(ctx, o)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	_, err = io.WriteString(stdout, rep.Text())
+	return err
 }

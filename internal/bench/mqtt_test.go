@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bufio"
@@ -45,22 +45,42 @@ func startMochiWith(t *testing.T, authHook mqtt.Hook, config any) string {
 	return "tcp://" + ln.Addr().String()
 }
 
-// benchMQTTJSON runs gongdan bench mqtt --json with args and decodes its report.
-func benchMQTTJSON(t *testing.T, args ...string) benchMQTTReport {
+// mqttOptions are the defaults of gongdan bench mqtt with broker and what change sets.
+func mqttOptions(broker string, change func(o *MQTTOptions)) MQTTOptions {
+	o := DefaultMQTTOptions()
+	o.Broker = broker
+	change(&o)
+	return o
+}
+
+// runMQTT runs the bench and reads its report back from JSON, as gongdan bench mqtt --json
+// prints it.
+func runMQTT(t *testing.T, o MQTTOptions) MQTTReport {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	code := run(append([]string{"bench", "mqtt", "--json"}, args...), &stdout, &stderr)
-	require.Equal(t, 0, code, "stderr: %s", stderr.String())
-	var rep benchMQTTReport
-	require.NoError(t, json.Unmarshal(stdout.Bytes(), &rep), stdout.String())
-	return rep
+	require.NoError(t, o.Check())
+	rep, err := RunMQTT(context.Background(), o)
+	require.NoError(t, err)
+	b, err := json.Marshal(rep)
+	require.NoError(t, err)
+	var back MQTTReport
+	require.NoError(t, json.Unmarshal(b, &back), string(b))
+	return back
+}
+
+// runMQTTError runs the bench and returns its error, which it must have.
+func runMQTTError(t *testing.T, o MQTTOptions) error {
+	t.Helper()
+	require.NoError(t, o.Check())
+	_, err := RunMQTT(context.Background(), o)
+	require.Error(t, err)
+	return err
 }
 
 var serialPattern = regexp.MustCompile(`^E2026\d{7}$`)
 
 // checkBaseline asserts what every baseline run must show: everything published was
 // acknowledged and received once, and the numbers agree with one another.
-func checkBaseline(t *testing.T, rep benchMQTTReport, messages int64, devices int) {
+func checkBaseline(t *testing.T, rep MQTTReport, messages int64, devices int) {
 	t.Helper()
 	assert.Equal(t, devices, rep.Devices)
 	assert.Regexp(t, serialPattern, rep.FirstDevice)
@@ -94,7 +114,7 @@ func checkBaseline(t *testing.T, rep benchMQTTReport, messages int64, devices in
 }
 
 // benchPublishers are the engines every publishing test runs with.
-var benchPublishers = []publisherEngine{publisherRaw, publisherPaho}
+var benchPublishers = []PublisherKind{PublisherRaw, PublisherPaho}
 
 func TestBenchMQTTBaseline(t *testing.T) {
 	broker := startMochi(t)
@@ -103,16 +123,19 @@ func TestBenchMQTTBaseline(t *testing.T) {
 	}
 }
 
-func testBenchMQTTBaseline(t *testing.T, broker string, engine publisherEngine) {
-	bench := func(t *testing.T, args ...string) benchMQTTReport {
+func testBenchMQTTBaseline(t *testing.T, broker string, engine PublisherKind) {
+	bench := func(t *testing.T, o MQTTOptions) MQTTReport {
 		t.Helper()
-		rep := benchMQTTJSON(t, append(args, "--publisher", string(engine))...)
+		o.Publisher = engine
+		rep := runMQTT(t, o)
 		assert.Equal(t, engine, rep.Publisher)
 		assert.Empty(t, rep.PublisherNote)
 		return rep
 	}
 	t.Run("as fast as possible", func(t *testing.T) {
-		rep := bench(t, "--broker", broker, "--baseline", "--devices", "50", "--messages", "500", "--rate", "0", "--duration", "10s")
+		rep := bench(t, mqttOptions(broker, func(o *MQTTOptions) {
+			o.Baseline, o.Devices, o.Messages, o.Rate, o.Duration = true, 50, 500, 0, 10*time.Second
+		}))
 		checkBaseline(t, rep, 500, 50)
 		assert.Equal(t, 4, rep.Publishers)
 		assert.Equal(t, 1, rep.BreachingDevices, "1 % of 50, rounded")
@@ -120,7 +143,7 @@ func testBenchMQTTBaseline(t *testing.T, broker string, engine publisherEngine) 
 	})
 	t.Run("paced", func(t *testing.T) {
 		// Someone else publishes on the same topics meanwhile: not counted as received.
-		other := paho.NewClient(paho.NewClientOptions().AddBroker(broker).SetClientID("other-" + benchRunID()))
+		other := paho.NewClient(paho.NewClientOptions().AddBroker(broker).SetClientID("other-" + newRunID()))
 		require.True(t, other.Connect().WaitTimeout(5*time.Second))
 		defer other.Disconnect(100)
 		stop := make(chan struct{})
@@ -140,8 +163,10 @@ func testBenchMQTTBaseline(t *testing.T, broker string, engine publisherEngine) 
 		})
 
 		// 2,000/s for 500 messages: a quarter of a second. Only counts are asserted, no timing.
-		rep := bench(t, "--broker", broker, "--baseline", "--devices", "50", "--messages", "500", "--rate", "2000",
-			"--publishers", "3", "--qos", "1", "--breach-ratio", "0.1", "--first-device", "4200")
+		rep := bench(t, mqttOptions(broker, func(o *MQTTOptions) {
+			o.Baseline, o.Devices, o.Messages, o.Rate = true, 50, 500, 2000
+			o.Publishers, o.QoS, o.BreachRatio, o.FirstDevice = 3, 1, 0.1, 4200
+		}))
 		checkBaseline(t, rep, 500, 50)
 		assert.Equal(t, "E20260004200", rep.FirstDevice)
 		assert.Positive(t, rep.Baseline.Foreign)
@@ -149,16 +174,15 @@ func testBenchMQTTBaseline(t *testing.T, broker string, engine publisherEngine) 
 		assert.Equal(t, 5, rep.BreachingDevices)
 	})
 	t.Run("text", func(t *testing.T) {
-		var stdout, stderr bytes.Buffer
-		code := run([]string{"bench", "mqtt", "--broker", broker, "--baseline", "--devices", "20", "--messages", "100", "--rate", "0",
-			"--password", "s3cret-pass", "--username", "bench", "--publisher", string(engine)}, &stdout, &stderr)
-		require.Equal(t, 0, code, stderr.String())
-		out := stdout.String()
+		rep := bench(t, mqttOptions(broker, func(o *MQTTOptions) {
+			o.Baseline, o.Devices, o.Messages, o.Rate, o.Password, o.Username = true, 20, 100, 0, "s3cret-pass", "bench"
+		}))
+		out := rep.Text()
 		assert.Contains(t, out, "(publisher: "+string(engine)+")")
 		assert.Regexp(t, `this process's CPU \(.*\): [0-9.]+s, [0-9.]+ µs per message published`, out)
 		assert.Contains(t, out, "published 100 messages, 100 acknowledged")
 		assert.Contains(t, out, "received 100 of 100 published (0 lost, 0 duplicates)")
-		assert.NotContains(t, out+stderr.String(), "s3cret-pass")
+		assert.NotContains(t, out, "s3cret-pass")
 	})
 }
 
@@ -170,55 +194,22 @@ func TestBenchMQTTSharedMosquitto(t *testing.T) {
 	for _, engine := range benchPublishers {
 		t.Run(string(engine), func(t *testing.T) {
 			// 500 messages stay within Mosquitto's default queue of 1000 for a subscriber.
-			rep := benchMQTTJSON(t, "--broker", "tcp://127.0.0.1:1883", "--baseline", "--devices", "50", "--messages", "500", "--rate", "0",
-				"--publisher", string(engine))
+			rep := runMQTT(t, mqttOptions("tcp://127.0.0.1:1883", func(o *MQTTOptions) {
+				o.Baseline, o.Devices, o.Messages, o.Rate, o.Publisher = true, 50, 500, 0, engine
+			}))
 			checkBaseline(t, rep, 500, 50)
 			assert.Equal(t, engine, rep.Publisher)
 		})
 	}
 	t.Run("raw, paced", func(t *testing.T) {
-		rep := benchMQTTJSON(t, "--broker", "tcp://127.0.0.1:1883", "--baseline", "--devices", "20", "--rate", "200", "--duration", "1s",
-			"--publishers", "2")
-		assert.Equal(t, publisherRaw, rep.Publisher)
+		rep := runMQTT(t, mqttOptions("tcp://127.0.0.1:1883", func(o *MQTTOptions) {
+			o.Baseline, o.Devices, o.Rate, o.Duration, o.Publishers = true, 20, 200, 1*time.Second, 2
+		}))
+		assert.Equal(t, PublisherRaw, rep.Publisher)
 		assert.LessOrEqual(t, rep.Publish.Messages, int64(200))
 		assert.GreaterOrEqual(t, rep.Publish.Messages, int64(150))
 		checkBaseline(t, rep, rep.Publish.Messages, 20)
 	})
-}
-
-func TestBenchMQTTUsage(t *testing.T) {
-	for _, args := range [][]string{
-		{"--devices", "0"},
-		{"--rate", "-1"},
-		{"--breach-ratio", "1.5"},
-		{"--qos", "3"},
-		{"--topic", "factory/telemetry"},
-		{"--topic", "factory/dev-{device}/telemetry"},
-		{"--topic", "factory/+/{device}"},
-		{"--inflight", "0"},
-		{"--publisher", "fast"},
-		{"--publisher", "raw", "--qos", "0"},
-		{"--publisher", "raw", "--broker", "ws://127.0.0.1:1883"},
-		{"--baseline", "--gongdan", "http://127.0.0.1:8080"},
-		{"extra"},
-	} {
-		var stdout, stderr bytes.Buffer
-		assert.Equal(t, 2, run(append([]string{"bench", "mqtt"}, args...), &stdout, &stderr), "%v", args)
-	}
-	// Secrets from the environment are not flag defaults, which -h would print.
-	t.Setenv("GONGDAN_BENCH_MQTT_PASSWORD", "env-pass-123456")
-	t.Setenv("GONGDAN_BENCH_TOKEN", "env-token-123456")
-	var help bytes.Buffer
-	assert.Equal(t, 2, run([]string{"bench", "mqtt", "-h"}, &help, &help))
-	assert.Contains(t, help.String(), "--breach-ratio")
-	assert.NotContains(t, help.String(), "env-pass-123456")
-	assert.NotContains(t, help.String(), "env-token-123456")
-	t.Setenv("GONGDAN_BENCH_TOKEN", "")
-
-	// A broker that is not there is a user error that says what to check.
-	var stdout, stderr bytes.Buffer
-	assert.Equal(t, 1, run([]string{"bench", "mqtt", "--baseline", "--broker", "tcp://" + freeAddr(t), "--devices", "5", "--messages", "5"}, &stdout, &stderr))
-	assert.Contains(t, stderr.String(), "is the broker running")
 }
 
 // fakeGateway stands in for gongdan with an MQTT connector: it subscribes to the telemetry,
@@ -239,7 +230,7 @@ type fakeGateway struct {
 func startFakeGateway(t *testing.T, broker, token string, hold time.Duration) *httptest.Server {
 	t.Helper()
 	f := &fakeGateway{token: token, holdUntil: time.Now().Add(hold), alarmed: map[string]bool{}, changed: make(chan struct{}), received: 1000}
-	opts := paho.NewClientOptions().AddBroker(broker).SetClientID("fake-gongdan-" + benchRunID()).SetCleanSession(true).SetAutoReconnect(false)
+	opts := paho.NewClientOptions().AddBroker(broker).SetClientID("fake-gongdan-" + newRunID()).SetCleanSession(true).SetAutoReconnect(false)
 	c := paho.NewClient(opts)
 	require.True(t, c.Connect().WaitTimeout(5*time.Second))
 	t.Cleanup(func() { c.Disconnect(100) })
@@ -335,8 +326,9 @@ func TestBenchMQTTGateway(t *testing.T) {
 
 	// 60 devices at 2,000 messages/s for 600 messages: 10 each; the 6 breaching ones start to
 	// overheat within the first half of it.
-	rep := benchMQTTJSON(t, "--broker", broker, "--gongdan", gw.URL, "--token", token, "--devices", "60", "--messages", "600",
-		"--rate", "2000", "--breach-ratio", "0.1", "--drain", "10s")
+	rep := runMQTT(t, mqttOptions(broker, func(o *MQTTOptions) {
+		o.Gongdan, o.Token, o.Devices, o.Messages, o.Rate, o.BreachRatio, o.Drain = gw.URL, token, 60, 600, 2000, 0.1, 10*time.Second
+	}))
 	assert.Equal(t, int64(600), rep.Publish.Acked)
 	assert.Equal(t, 6, rep.BreachingDevices)
 	assert.Equal(t, 6, rep.BreachesPublished)
@@ -359,7 +351,7 @@ func TestBenchMQTTGateway(t *testing.T) {
 	assert.Zero(t, tk.Merged)
 	assert.Zero(t, tk.Unexpected)
 	assert.Empty(t, tk.StreamError)
-	for _, p := range []percentiles{tk.BreachToCreated, tk.BreachToStream} {
+	for _, p := range []Percentiles{tk.BreachToCreated, tk.BreachToStream} {
 		assert.Equal(t, int64(6), p.Count)
 		assert.LessOrEqual(t, p.P50, p.P90)
 		assert.LessOrEqual(t, p.P90, p.P99)
@@ -371,8 +363,9 @@ func TestBenchMQTTGateway(t *testing.T) {
 		// The connector counts nothing for longer than the bench's quiet period, but it is
 		// not running: the bench waits for it, and then has every message and ticket.
 		slow := startFakeGateway(t, broker, token, gatewayQuietPeriod+time.Second)
-		rep := benchMQTTJSON(t, "--broker", broker, "--gongdan", slow.URL, "--token", token, "--devices", "20", "--messages", "200",
-			"--rate", "0", "--breach-ratio", "0.1", "--drain", "20s")
+		rep := runMQTT(t, mqttOptions(broker, func(o *MQTTOptions) {
+			o.Gongdan, o.Token, o.Devices, o.Messages, o.Rate, o.BreachRatio, o.Drain = slow.URL, token, 20, 200, 0, 0.1, 20*time.Second
+		}))
 		g := rep.Gateway
 		require.NotNil(t, g)
 		assert.Equal(t, int64(200), g.Received)
@@ -382,24 +375,25 @@ func TestBenchMQTTGateway(t *testing.T) {
 		assert.Equal(t, 2, g.Tickets.Created)
 	})
 	t.Run("wrong connector", func(t *testing.T) {
-		var stdout, stderr bytes.Buffer
-		code := run([]string{"bench", "mqtt", "--broker", broker, "--gongdan", gw.URL, "--token", token, "--connector", "line3", "--devices", "5", "--messages", "5"}, &stdout, &stderr)
-		assert.Equal(t, 1, code)
-		assert.Contains(t, stderr.String(), `no connector "line3" on /metrics (it has: hooks, plant)`)
+		err := runMQTTError(t, mqttOptions(broker, func(o *MQTTOptions) {
+			o.Gongdan, o.Token, o.Connector, o.Devices, o.Messages = gw.URL, token, "line3", 5, 5
+		}))
+		assert.Contains(t, err.Error(), `no connector "line3" on /metrics (it has: hooks, plant)`)
 	})
 	t.Run("wrong token", func(t *testing.T) {
-		var stdout, stderr bytes.Buffer
-		code := run([]string{"bench", "mqtt", "--broker", broker, "--gongdan", gw.URL, "--token", "nope", "--devices", "5", "--messages", "5"}, &stdout, &stderr)
-		assert.Equal(t, 1, code)
-		assert.Contains(t, stderr.String(), "401")
-		assert.NotContains(t, stderr.String(), "nope")
+		err := runMQTTError(t, mqttOptions(broker, func(o *MQTTOptions) {
+			o.Gongdan, o.Token, o.Devices, o.Messages = gw.URL, "nope", 5, 5
+		}))
+		assert.Contains(t, err.Error(), "401")
+		assert.NotContains(t, err.Error(), "nope")
 	})
 	t.Run("text without a token", func(t *testing.T) {
-		var stdout, stderr bytes.Buffer
-		code := run([]string{"bench", "mqtt", "--broker", broker, "--gongdan", gw.URL, "--token", "", "--devices", "10", "--messages", "50", "--rate", "0"}, &stdout, &stderr)
-		require.Equal(t, 0, code, stderr.String())
-		assert.Contains(t, stdout.String(), "received 50 of 50 published (0 missing)")
-		assert.Contains(t, stdout.String(), "tickets not followed (no --token)")
+		rep := runMQTT(t, mqttOptions(broker, func(o *MQTTOptions) {
+			o.Gongdan, o.Token, o.Devices, o.Messages, o.Rate = gw.URL, "", 10, 50, 0
+		}))
+		out := rep.Text()
+		assert.Contains(t, out, "received 50 of 50 published (0 missing)")
+		assert.Contains(t, out, "tickets not followed (no --token)")
 	})
 }
 
@@ -459,8 +453,8 @@ process_cpu_seconds_total 12.5
 }
 
 func TestBenchMQTTDevices(t *testing.T) {
-	o := benchMQTTOptions{Devices: 200, BreachRatio: 0.05, Topic: "factory/{device}/telemetry"}
-	devs := newBenchDevices(o, 0, 10*time.Second)
+	o := MQTTOptions{Devices: 200, BreachRatio: 0.05, Topic: "factory/{device}/telemetry"}
+	devs := newDevices(o, 0, 10*time.Second)
 	n := 0
 	for i, d := range devs {
 		assert.Equal(t, fmt.Sprintf("E2026%07d", i), d.serial)
@@ -498,45 +492,6 @@ func TestBenchMQTTDevices(t *testing.T) {
 	}
 }
 
-// Everything written reaches the peer in order, including what is still queued at Close, and
-// reads see what the peer wrote.
-func TestBenchMQTTBufferedConn(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	got := make(chan []byte, 1)
-	go func() {
-		peer, err := ln.Accept()
-		if err != nil {
-			got <- nil
-			return
-		}
-		defer peer.Close()
-		peer.Write([]byte("hello"))
-		b, _ := io.ReadAll(peer)
-		got <- b
-	}()
-	raw, err := net.Dial("tcp", ln.Addr().String())
-	require.NoError(t, err)
-	c := newBufferedConn(raw)
-	var want bytes.Buffer
-	for i := range 20000 {
-		chunk := []byte(strconv.Itoa(i) + ",")
-		want.Write(chunk)
-		n, err := c.Write(chunk)
-		require.NoError(t, err)
-		require.Equal(t, len(chunk), n)
-	}
-	hello := make([]byte, 5)
-	_, err = io.ReadFull(c, hello)
-	require.NoError(t, err)
-	assert.Equal(t, "hello", string(hello))
-	require.NoError(t, c.Close())
-	assert.Equal(t, want.String(), string(<-got))
-	_, err = c.Write([]byte("late"))
-	assert.Error(t, err)
-}
-
 // The raw publisher against mochi: paced, with a user name and password, refused, and where
 // it cannot go.
 func TestBenchMQTTRaw(t *testing.T) {
@@ -544,26 +499,36 @@ func TestBenchMQTTRaw(t *testing.T) {
 	t.Run("paced", func(t *testing.T) {
 		// 400 messages/s for 1 s from 2 publishers: 200 each are due within the second, and
 		// none more. Only counts are asserted, no timing.
-		rep := benchMQTTJSON(t, "--broker", broker, "--baseline", "--devices", "20", "--rate", "400", "--duration", "1s", "--publishers", "2")
-		assert.Equal(t, publisherRaw, rep.Publisher)
+		rep := runMQTT(t, mqttOptions(broker, func(o *MQTTOptions) {
+			o.Baseline, o.Devices, o.Rate, o.Duration, o.Publishers = true, 20, 400, 1*time.Second, 2
+		}))
+		assert.Equal(t, PublisherRaw, rep.Publisher)
 		assert.LessOrEqual(t, rep.Publish.Messages, int64(400), "never above the rate")
 		assert.GreaterOrEqual(t, rep.Publish.Messages, int64(300), "roughly the rate")
 		checkBaseline(t, rep, rep.Publish.Messages, 20)
 	})
 	t.Run("paced, slow", func(t *testing.T) {
 		// 20/s: each message leaves on its own as it is due, rather than waiting for the next.
-		rep := benchMQTTJSON(t, "--broker", broker, "--baseline", "--devices", "5", "--rate", "20", "--messages", "10", "--publishers", "1")
+		rep := runMQTT(t, mqttOptions(broker, func(o *MQTTOptions) {
+			o.Baseline, o.Devices, o.Rate, o.Messages, o.Publishers = true, 5, 20, 10, 1
+		}))
 		checkBaseline(t, rep, 10, 5)
 	})
 	t.Run("small window", func(t *testing.T) {
-		rep := benchMQTTJSON(t, "--broker", broker, "--baseline", "--devices", "30", "--messages", "600", "--rate", "0", "--inflight", "1")
+		rep := runMQTT(t, mqttOptions(broker, func(o *MQTTOptions) {
+			o.Baseline, o.Devices, o.Messages, o.Rate, o.Inflight = true, 30, 600, 0, 1
+		}))
 		checkBaseline(t, rep, 600, 30)
-		rep = benchMQTTJSON(t, "--broker", broker, "--baseline", "--devices", "30", "--messages", "600", "--rate", "0", "--inflight", "3")
+		rep = runMQTT(t, mqttOptions(broker, func(o *MQTTOptions) {
+			o.Baseline, o.Devices, o.Messages, o.Rate, o.Inflight = true, 30, 600, 0, 3
+		}))
 		checkBaseline(t, rep, 600, 30)
 	})
 	t.Run("paho where raw cannot go", func(t *testing.T) {
-		rep := benchMQTTJSON(t, "--broker", broker, "--baseline", "--devices", "10", "--messages", "50", "--rate", "0", "--qos", "0")
-		assert.Equal(t, publisherPaho, rep.Publisher)
+		rep := runMQTT(t, mqttOptions(broker, func(o *MQTTOptions) {
+			o.Baseline, o.Devices, o.Messages, o.Rate, o.QoS = true, 10, 50, 0, 0
+		}))
+		assert.Equal(t, PublisherPaho, rep.Publisher)
 		assert.Contains(t, rep.PublisherNote, "QoS 1 only")
 		assert.Equal(t, int64(50), rep.Publish.Messages)
 	})
@@ -572,20 +537,20 @@ func TestBenchMQTTRaw(t *testing.T) {
 		{Username: "bench", Password: "right-pass-123", Allow: true},
 	}}})
 	t.Run("user name and password", func(t *testing.T) {
-		rep := benchMQTTJSON(t, "--broker", locked, "--baseline", "--devices", "10", "--messages", "100", "--rate", "0",
-			"--username", "bench", "--password", "right-pass-123")
-		assert.Equal(t, publisherRaw, rep.Publisher)
+		rep := runMQTT(t, mqttOptions(locked, func(o *MQTTOptions) {
+			o.Baseline, o.Devices, o.Messages, o.Rate, o.Username, o.Password = true, 10, 100, 0, "bench", "right-pass-123"
+		}))
+		assert.Equal(t, PublisherRaw, rep.Publisher)
 		checkBaseline(t, rep, 100, 10)
 	})
 	t.Run("refused", func(t *testing.T) {
 		// Without --baseline: the raw publisher is the first to connect.
-		var stdout, stderr bytes.Buffer
-		code := run([]string{"bench", "mqtt", "--broker", locked, "--devices", "5", "--messages", "5",
-			"--username", "bench", "--password", "wrong-pass-456"}, &stdout, &stderr)
-		assert.Equal(t, 1, code)
-		assert.Contains(t, stderr.String(), "broker "+locked+" refused CONNECT: not authorized (CONNACK return code 5)")
-		assert.Contains(t, stderr.String(), "are --username/--password right")
-		assert.NotContains(t, stdout.String()+stderr.String(), "wrong-pass-456")
+		err := runMQTTError(t, mqttOptions(locked, func(o *MQTTOptions) {
+			o.Devices, o.Messages, o.Username, o.Password = 5, 5, "bench", "wrong-pass-456"
+		}))
+		assert.Contains(t, err.Error(), "broker "+locked+" refused CONNECT: not authorized (CONNACK return code 5)")
+		assert.Contains(t, err.Error(), "are --username/--password right")
+		assert.NotContains(t, err.Error(), "wrong-pass-456")
 	})
 }
 
@@ -612,7 +577,7 @@ func startFakeRawBroker(t *testing.T) *fakeRawBroker {
 }
 
 // dial connects a raw session to the fake broker, checks its CONNECT and answers CONNACK.
-func (f *fakeRawBroker) dial(t *testing.T, p *benchPublisher, o benchMQTTOptions, wantConnect []byte) *rawSession {
+func (f *fakeRawBroker) dial(t *testing.T, p *publisher, o MQTTOptions, wantConnect []byte) *rawSession {
 	t.Helper()
 	o.Broker = "tcp://" + f.ln.Addr().String()
 	type dialed struct {
@@ -688,8 +653,8 @@ func TestBenchMQTTRawProtocol(t *testing.T) {
 	ctx := context.Background()
 	t.Run("publish, ping, disconnect", func(t *testing.T) {
 		f := startFakeRawBroker(t)
-		p := &benchPublisher{}
-		s := f.dial(t, p, benchMQTTOptions{Inflight: 4, Username: "u", Password: "pw"}, []byte{
+		p := &publisher{}
+		s := f.dial(t, p, MQTTOptions{Inflight: 4, Username: "u", Password: "pw"}, []byte{
 			0x10, 24, 0, 4, 'M', 'Q', 'T', 'T', 4, 0xC2, 0, 60, // protocol, level, user+password+clean, keep-alive 60 s
 			0, 5, 'c', 'i', 'd', '-', '1', 0, 1, 'u', 0, 2, 'p', 'w',
 		})
@@ -731,8 +696,8 @@ func TestBenchMQTTRawProtocol(t *testing.T) {
 	})
 	t.Run("window and packet ids", func(t *testing.T) {
 		f := startFakeRawBroker(t)
-		p := &benchPublisher{id: 3}
-		s := f.dial(t, p, benchMQTTOptions{Inflight: 3}, []byte{
+		p := &publisher{id: 3}
+		s := f.dial(t, p, MQTTOptions{Inflight: 3}, []byte{
 			0x10, 17, 0, 4, 'M', 'Q', 'T', 'T', 4, 0x02, 0, 60, 0, 5, 'c', 'i', 'd', '-', '1',
 		})
 		send := func(seq int) {
@@ -788,7 +753,7 @@ func TestBenchMQTTRawProtocol(t *testing.T) {
 			conn.Write([]byte{0x20, 2, 0, 2})
 			io.Copy(io.Discard, conn)
 		}()
-		_, err = dialRawSession(&benchPublisher{}, benchMQTTOptions{Broker: "tcp://" + ln.Addr().String(), Inflight: 1}, "cid-1")
+		_, err = dialRawSession(&publisher{}, MQTTOptions{Broker: "tcp://" + ln.Addr().String(), Inflight: 1}, "cid-1")
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "refused CONNECT: client identifier rejected (CONNACK return code 2)")
 	})

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bufio"
@@ -49,9 +49,9 @@ const (
 
 // rawSession is a publishSession on a connection of its own. The publishing goroutine
 // writes (w, nextID, reserved and the timers are its alone); the reader goroutine reads
-// PUBACKs, records them in the benchPublisher, and gives their slots back to the window.
+// PUBACKs, records them in the publisher, and gives their slots back to the window.
 type rawSession struct {
-	p        *benchPublisher
+	p        *publisher
 	conn     net.Conn
 	w        *bufio.Writer
 	r        *bufio.Reader
@@ -86,7 +86,7 @@ type rawSession struct {
 }
 
 // dialRawSession connects p's client to the broker of o and starts its reader.
-func dialRawSession(p *benchPublisher, o benchMQTTOptions, clientID string) (*rawSession, error) {
+func dialRawSession(p *publisher, o MQTTOptions, clientID string) (*rawSession, error) {
 	u, err := url.Parse(o.Broker)
 	if err != nil {
 		return nil, err
@@ -98,11 +98,11 @@ func dialRawSession(p *benchPublisher, o benchMQTTOptions, clientID string) (*ra
 	broker := redactURL(o.Broker)
 	connect, err := rawConnectPacket(clientID, o.Username, o.Password)
 	if err != nil {
-		return nil, userError(fmt.Errorf("bench mqtt: %v", err))
+		return nil, fmt.Errorf("bench mqtt: %v", err)
 	}
 	conn, err := net.DialTimeout("tcp", host, rawConnectTimeout)
 	if err != nil {
-		return nil, userError(fmt.Errorf("bench mqtt: broker %s: connect: %v; is the broker running and reachable?", broker, err))
+		return nil, fmt.Errorf("bench mqtt: broker %s: connect: %v; is the broker running and reachable?", broker, err)
 	}
 	conn.SetDeadline(time.Now().Add(rawConnectTimeout))
 	r := bufio.NewReaderSize(conn, rawReadBuffer)
@@ -111,15 +111,15 @@ func dialRawSession(p *benchPublisher, o benchMQTTOptions, clientID string) (*ra
 		var refused connackRefused
 		switch {
 		case errors.As(err, &refused):
-			return nil, userError(fmt.Errorf("bench mqtt: broker %s refused CONNECT: %v; are --username/--password right, and may this client connect?", broker, err))
+			return nil, fmt.Errorf("bench mqtt: broker %s refused CONNECT: %v; are --username/--password right, and may this client connect?", broker, err)
 		case errors.Is(err, errRawNotConnack):
-			return nil, userError(fmt.Errorf("bench mqtt: broker %s: %v; is it an MQTT 3.1.1 broker?", broker, err))
+			return nil, fmt.Errorf("bench mqtt: broker %s: %v; is it an MQTT 3.1.1 broker?", broker, err)
 		}
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
-			return nil, userError(fmt.Errorf("bench mqtt: broker %s did not answer CONNECT within %v; is it running and reachable?", broker, rawConnectTimeout))
+			return nil, fmt.Errorf("bench mqtt: broker %s did not answer CONNECT within %v; is it running and reachable?", broker, rawConnectTimeout)
 		}
-		return nil, userError(fmt.Errorf("bench mqtt: broker %s: connect: %v; is the broker running, and are --username/--password right?", broker, err))
+		return nil, fmt.Errorf("bench mqtt: broker %s: connect: %v; is the broker running, and are --username/--password right?", broker, err)
 	}
 	conn.SetDeadline(time.Time{})
 	s := &rawSession{
