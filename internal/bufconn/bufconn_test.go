@@ -6,6 +6,7 @@ import (
 	"net"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -48,4 +49,55 @@ func TestConnWritesInOrderAndFlushesAtClose(t *testing.T) {
 	assert.Equal(t, want.String(), string(<-got))
 	_, err = c.Write([]byte("late"))
 	assert.Error(t, err)
+}
+
+// A peer that stops reading holds neither a writer beyond the queue's bound for ever nor
+// Close: Close gives the last flush closeFlushTimeout, and a Write waiting meanwhile is
+// refused.
+func TestCloseWithAPeerThatStoppedReading(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		peer, err := ln.Accept()
+		if err == nil {
+			accepted <- peer // and never read from
+		}
+	}()
+	raw, err := net.Dial("tcp", ln.Addr().String())
+	require.NoError(t, err)
+	peer := <-accepted
+	defer peer.Close()
+	c := New(raw)
+
+	writerDone := make(chan error, 1)
+	go func() {
+		chunk := bytes.Repeat([]byte("x"), 64<<10)
+		for {
+			if _, err := c.Write(chunk); err != nil {
+				writerDone <- err
+				return
+			}
+		}
+	}()
+	// Fill the kernel's buffers and the queue: the writer waits.
+	select {
+	case err := <-writerDone:
+		t.Fatalf("the writer stopped before Close: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- c.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(closeFlushTimeout + 5*time.Second):
+		t.Fatal("Close hung on a peer that does not read")
+	}
+	select {
+	case err := <-writerDone:
+		assert.Error(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the waiting Write did not return after Close")
+	}
 }
