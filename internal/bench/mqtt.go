@@ -5,9 +5,9 @@
 // it measures as little as it can.
 //
 // It only generates load and measures: it parses no flags and builds no server — cmd/gongdan
-// does both, and composes the server under test from the same parts as `gongdan serve`. It
-// must never import gongdan's own packages for that reason: it sees gongdan only from the
-// outside, as a client would.
+// does both, and composes the server under test from the same parts as `gongdan serve`. For
+// that reason it must never import gongdan's own packages (but the leaf internal/bufconn): it
+// sees gongdan only from the outside, as a client would.
 package bench
 
 import (
