@@ -169,7 +169,7 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 	s.api, err = api.New(api.Options{
 		Engine: s.engine, Store: s.store, Tokens: tokens, Logger: log, MaxBodyBytes: cfg.Server.MaxBodyBytes,
 		Gatherer: reg, Registerer: reg,
-		Connectors: s.conns, DeadLetters: s.store, Replayer: s.pipeline, Devices: s.devices, Attachments: s.attachments,
+		Connectors: func() any { return s.conns.Status() }, Edge: intakeRoutes(s.conns), DeadLetters: s.store, Replayer: s.pipeline, Devices: s.devices, Attachments: s.attachments,
 		TrustedProxies: cfg.Server.Proxies, MetricsToken: cfg.Server.MetricsToken.Reveal(),
 		// Ping is not enough: on a full disk the store answers and the bus is connected,
 		// yet neither can write.

@@ -58,9 +58,12 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Heartbeat is the interval of keep-alive comments on the event stream. Default 15s.
 	Heartbeat time.Duration
-	// Connectors are the running connectors: /api/v1/connectors and their HTTP intake
-	// (/ingest/{name}, /wechat/{name}). Nil: none.
-	Connectors Connectors
+	// Connectors reports the running connectors' state and counters for /api/v1/connectors
+	// (JSON-encodable, no secrets); nil: none.
+	Connectors func() any
+	// Edge are the handlers mounted beside the API, under its middleware: the connectors'
+	// HTTP intake (see Route).
+	Edge []Route
 	// DeadLetters and Replayer serve /api/v1/deadletters. Nil: the endpoints answer 503.
 	DeadLetters deadletter.Store
 	Replayer    Replayer
@@ -150,6 +153,9 @@ func New(opts Options) (*Server, error) {
 	s.routeSLA(mux, staff)
 	s.routeDevices(mux, staff)
 	s.routeIntake(mux)
+	for _, rt := range opts.Edge {
+		mux.Handle(rt.Pattern, rt.Handler)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

@@ -197,3 +197,14 @@ func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request, demoRefuse
 func (s *Server) withClient(r *http.Request) *http.Request {
 	return r.WithContext(context.WithValue(r.Context(), clientKey, s.clientOf(r)))
 }
+
+// AsClient is r as a handler mounted beside the API (a connector's intake) should see it: its
+// RemoteAddr is the client's, not the trusted proxy's in front of it, so the handler's budgets
+// and logs are per sender. A forwarding header from anyone else changes nothing.
+func AsClient(r *http.Request) *http.Request {
+	if c := ClientOf(r); c.Addr.IsValid() && c.Addr != peerAddr(r) {
+		r = r.Clone(r.Context())
+		r.RemoteAddr = netip.AddrPortFrom(c.Addr, 0).String()
+	}
+	return r
+}

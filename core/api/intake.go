@@ -5,27 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/netip"
 	"strconv"
 
-	"gongdan/connectors"
 	"gongdan/core/engine"
 	"gongdan/core/ticket"
 	"gongdan/normalize"
 	"gongdan/pipeline/deadletter"
 )
 
-// Connectors is what the API needs of the running connectors.
-type Connectors interface {
-	// Status lists each instance's state and counters.
-	Status() []connectors.Status
-	// Receiver returns the HTTP handler of the instance named name mounted under mount.
-	Receiver(mount, name string) (http.Handler, bool)
-}
-
-// openConnectors is what Connectors may also tell: which instances authenticate nobody.
-type openConnectors interface {
-	Open(name string) bool
+// Route is a handler the composition root mounts beside the API — the connectors' intake at
+// /ingest/{connector} and /wechat/{connector} — served under the API's middleware (request id,
+// the client behind trusted proxies, metrics, panics as 500s). The API itself knows no
+// connector: intake enters at the edge, not through the core.
+type Route struct {
+	Pattern string
+	Handler http.Handler
 }
 
 // Replayer sends a dead letter through the pipeline again.
@@ -41,10 +35,6 @@ func (s *Server) routeIntake(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/deadletters", s.auth(operators, s.listDeadLetters))
 	mux.Handle("GET /api/v1/deadletters/{id}", s.auth(operators, s.getDeadLetter))
 	mux.Handle("POST /api/v1/deadletters/{id}/replay", s.auth(operators, s.replayDeadLetter))
-	// Connectors authenticate their own requests (signatures, WeChat's token), so these
-	// routes take no bearer token.
-	mux.HandleFunc("/ingest/{connector}", s.receive("ingest"))
-	mux.HandleFunc("/wechat/{connector}", s.receive("wechat"))
 }
 
 // writeIntake answers POST /api/v1/tickets with what became of draft d; header
@@ -69,41 +59,10 @@ func writeIntake(w http.ResponseWriter, r *http.Request, d normalize.Draft, t ti
 	writeJSON(w, status, t)
 }
 
-func (s *Server) receive(mount string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		name := r.PathValue("connector")
-		var h http.Handler
-		ok := false
-		if s.opts.Connectors != nil {
-			h, ok = s.opts.Connectors.Receiver(mount, name)
-		}
-		if !ok {
-			writeProblem(w, r, newProblem(http.StatusNotFound, "not-found",
-				fmt.Sprintf("no connector named %q takes requests at /%s/ (see connectors: in the config)", name, mount)))
-			return
-		}
-		// A connector that authenticates nobody is served on loopback only (validate refuses it
-		// elsewhere); a proxy on this host would make it anyone's, so it takes requests only
-		// from this host, directly.
-		if oc, isOpen := s.opts.Connectors.(openConnectors); isOpen && oc.Open(name) && !ClientOf(r).Local() {
-			writeProblem(w, r, newProblem(http.StatusForbidden, "local-only", fmt.Sprintf(
-				"connector %s authenticates nobody (no signature or tokens), so it takes requests only from this host, not through a proxy; configure its signature or tokens", name)))
-			return
-		}
-		// Connectors see the client, not the proxy in front of it (server.trusted_proxies):
-		// their budgets and logs are per sender.
-		if c := ClientOf(r); c.Addr.IsValid() && c.Addr != peerAddr(r) {
-			r = r.Clone(r.Context())
-			r.RemoteAddr = netip.AddrPortFrom(c.Addr, 0).String()
-		}
-		h.ServeHTTP(w, r)
-	}
-}
-
 func (s *Server) listConnectors(w http.ResponseWriter, r *http.Request) {
-	list := []connectors.Status{}
+	var list any = []any{}
 	if s.opts.Connectors != nil {
-		list = s.opts.Connectors.Status()
+		list = s.opts.Connectors()
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"connectors": list})
 }

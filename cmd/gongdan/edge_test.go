@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"path/filepath"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"gongdan/core/api"
+	"gongdan/core/engine"
+	"gongdan/core/store/sqlite"
+)
+
+// edgeConnectors is one connector, hooks, that answers 202 and remembers the RemoteAddr it
+// was given; open says whether it authenticates nobody.
+type edgeConnectors struct {
+	seen *string
+	open bool
+}
+
+func (c edgeConnectors) Receiver(mount, name string) (http.Handler, bool) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		*c.seen = r.RemoteAddr
+		w.WriteHeader(http.StatusAccepted)
+	}), mount == "ingest" && name == "hooks"
+}
+
+func (c edgeConnectors) Open(string) bool { return c.open }
+
+// edgeServer is the API with the intake mounted at the edge, as serve composes them.
+func edgeServer(t *testing.T, conns intakeConnectors, proxies ...string) http.Handler {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "gongdan.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	eng, err := engine.New(context.Background(), engine.Options{Store: st, Registerer: prometheus.NewRegistry()})
+	require.NoError(t, err)
+	t.Cleanup(func() { eng.Close() })
+	opts := api.Options{Engine: eng, Store: st, Edge: intakeRoutes(conns)}
+	for _, p := range proxies {
+		opts.TrustedProxies = append(opts.TrustedProxies, netip.MustParsePrefix(p))
+	}
+	h, err := api.New(opts)
+	require.NoError(t, err)
+	return h
+}
+
+func post(h http.Handler, remote, path string, headers ...string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodPost, path, nil)
+	req.RemoteAddr = remote
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	return w
+}
+
+// TestIntakeAtTheEdge: the connectors' intake is mounted beside the API, by name and mount;
+// an unknown connector, or a connector under the other mount, is a 404 problem.
+func TestIntakeAtTheEdge(t *testing.T) {
+	var seen string
+	h := edgeServer(t, edgeConnectors{seen: &seen})
+	assert.Equal(t, http.StatusAccepted, post(h, "127.0.0.1:41000", "/ingest/hooks").Code)
+	for _, path := range []string{"/ingest/nope", "/wechat/hooks"} {
+		w := post(h, "127.0.0.1:41000", path)
+		assert.Equal(t, http.StatusNotFound, w.Code, path)
+		assert.Equal(t, "application/problem+json", w.Header().Get("Content-Type"))
+		assert.NotEmpty(t, w.Header().Get("X-Request-ID"), "under the API's middleware")
+	}
+}
+
+// TestConnectorsSeeTheClientBehindATrustedProxy: an intake's budgets and logs are per sender,
+// so behind a trusted proxy a connector is handed the client's address, not the proxy's;
+// from anyone else a forwarding header changes nothing.
+func TestConnectorsSeeTheClientBehindATrustedProxy(t *testing.T) {
+	var seen string
+	h := edgeServer(t, edgeConnectors{seen: &seen}, "10.0.0.0/8")
+	for _, tc := range []struct {
+		remote, xff, want string
+	}{
+		{"10.0.0.2:41000", "203.0.113.9", "203.0.113.9:0"},
+		{"10.0.0.2:41000", "198.51.100.7, 10.0.0.3", "198.51.100.7:0"},
+		{"203.0.113.5:41000", "198.51.100.7", "203.0.113.5:41000"}, // not a trusted proxy: its header is its say-so
+		{"10.0.0.2:41000", "", "10.0.0.2:41000"},
+	} {
+		seen = ""
+		var hs []string
+		if tc.xff != "" {
+			hs = []string{"X-Forwarded-For", tc.xff}
+		}
+		w := post(h, tc.remote, "/ingest/hooks", hs...)
+		require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
+		assert.Equal(t, tc.want, seen, "%s via %q", tc.remote, tc.xff)
+	}
+}
+
+// TestAnOpenIntakeTakesOnlyThisHostDirectly: a connector that authenticates nobody is allowed
+// on loopback only; a reverse proxy on this host would hand it anyone's requests, so it takes
+// none that came through a proxy (trusted or not), nor from another address.
+func TestAnOpenIntakeTakesOnlyThisHostDirectly(t *testing.T) {
+	var seen string
+	plain := edgeServer(t, edgeConnectors{seen: &seen, open: true})
+	behind := edgeServer(t, edgeConnectors{seen: &seen, open: true}, "127.0.0.1/32")
+	for _, tc := range []struct {
+		name    string
+		h       http.Handler
+		remote  string
+		headers []string
+		want    int
+	}{
+		{"this host, directly", plain, "127.0.0.1:41000", nil, http.StatusAccepted},
+		{"a proxy on this host", plain, "127.0.0.1:41000", []string{"X-Forwarded-For", "203.0.113.9"}, http.StatusForbidden},
+		{"a proxy claiming loopback", plain, "127.0.0.1:41000", []string{"X-Forwarded-For", "127.0.0.1"}, http.StatusForbidden},
+		{"any forwarding header", plain, "127.0.0.1:41000", []string{"Via", "1.1 nginx"}, http.StatusForbidden},
+		{"another host", plain, "203.0.113.9:41000", nil, http.StatusForbidden},
+		// Its peer is a proxy of this host, so it may be anyone's.
+		{"the trusted proxy's own address", behind, "127.0.0.1:41000", nil, http.StatusForbidden},
+		{"through the trusted proxy", behind, "127.0.0.1:41000", []string{"X-Forwarded-For", "127.0.0.1"}, http.StatusForbidden},
+	} {
+		seen = ""
+		w := post(tc.h, tc.remote, "/ingest/hooks", tc.headers...)
+		require.Equal(t, tc.want, w.Code, "%s: %s", tc.name, w.Body)
+		if tc.want == http.StatusForbidden {
+			assert.Empty(t, seen, "%s: the connector never saw it", tc.name)
+			assert.Contains(t, w.Body.String(), "authenticates nobody", tc.name)
+		}
+	}
+}
