@@ -1,0 +1,93 @@
+// Package archtest checks the dependency rules of DESIGN.md §2 on the code as it is: which
+// packages may import which, and that the pure packages do no I/O. A change that breaks a
+// rule fails here, with the import that broke it.
+package archtest
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// imports lists, for every package matching pattern, its imports: direct ones, or with deps
+// every package it builds on.
+func imports(t *testing.T, pattern string, deps bool) map[string][]string {
+	t.Helper()
+	format := `{{.ImportPath}} {{join .Imports " "}}`
+	if deps {
+		format = `{{.ImportPath}} {{join .Deps " "}}`
+	}
+	cmd := exec.Command("go", "list", "-f", format, pattern)
+	cmd.Dir = "../.."
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "go list %s: %s", pattern, out)
+	m := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 0 {
+			m[f[0]] = f[1:]
+		}
+	}
+	return m
+}
+
+func under(pkg string, roots ...string) bool {
+	for _, r := range roots {
+		if pkg == r || strings.HasPrefix(pkg, r+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// TestTheCoreKnowsNoConnector: intake enters at the edge; the core (and the pipeline and the
+// extractors, which the connectors build on) never builds on a connector, nor on config,
+// which only the binary reads.
+func TestTheCoreKnowsNoConnector(t *testing.T) {
+	for pkg, deps := range imports(t, "gongdan/core/...", true) {
+		for _, d := range deps {
+			assert.False(t, under(d, "gongdan/connectors", "gongdan/config", "gongdan/cmd"), "%s builds on %s", pkg, d)
+		}
+	}
+	for _, pattern := range []string{"gongdan/pipeline/...", "gongdan/normalize/..."} {
+		for pkg, deps := range imports(t, pattern, true) {
+			for _, d := range deps {
+				assert.False(t, under(d, "gongdan/core", "gongdan/connectors", "gongdan/config", "gongdan/cmd"), "%s builds on %s", pkg, d)
+			}
+		}
+	}
+}
+
+// TestThePurePackagesDoNoIO: ticket, routing, sla and normalize are decided by their inputs
+// alone (DESIGN.md §2): no files, network, database or processes, no other gongdan package
+// that does, and no clock of their own (time is passed in).
+func TestThePurePackagesDoNoIO(t *testing.T) {
+	pure := []string{"gongdan/core/ticket", "gongdan/core/routing", "gongdan/core/sla", "gongdan/normalize"}
+	io := []string{"os", "os/exec", "net", "net/http", "database/sql", "syscall", "io/ioutil", "io/fs", "log", "log/slog"}
+	for _, p := range pure {
+		direct := imports(t, p, false)[p]
+		for _, d := range direct {
+			assert.False(t, slices.Contains(io, d), "%s imports %s", p, d)
+			if strings.HasPrefix(d, "gongdan/") {
+				assert.True(t, slices.Contains(pure, d), "%s imports %s, which is not pure", p, d)
+			}
+		}
+		dir := filepath.Join("../..", strings.TrimPrefix(p, "gongdan/"))
+		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+		require.NoError(t, err)
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			b, err := os.ReadFile(f)
+			require.NoError(t, err)
+			assert.NotContains(t, string(b), "time.Now()", "%s reads the clock", f)
+		}
+	}
+}
