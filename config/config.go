@@ -45,7 +45,7 @@ type Config struct {
 	Normalize Normalize `yaml:"normalize"`
 	// Routing is who gets which ticket: engineers, teams, rules.
 	Routing *Routing `yaml:"routing"`
-	// SLA holds the working calendars (policies come with a later version).
+	// SLA holds the working calendars and the SLA policies.
 	SLA SLAConfig `yaml:"sla"`
 	// Notify says who outside gongdan is told what (WeChat customers, WeCom staff).
 	Notify Notify `yaml:"notify"`

@@ -103,9 +103,9 @@ type NormalizerProvider interface {
 	Normalizer() normalize.Normalizer
 }
 
-// Sampler is a connector that can say, without any source, which envelopes an input would
+// DryRunner is a connector that can say, without any source, which envelopes an input would
 // make: the dry runs (gongdan normalize, gongdan test) feed it a payload from a file.
-type Sampler interface {
+type DryRunner interface {
 	Sample(payload []byte, headers map[string]string) ([]normalize.Envelope, error)
 }
 

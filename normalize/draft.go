@@ -1,5 +1,5 @@
-// Package normalize defines the canonical draft every connector's input becomes, and (in later
-// versions) the extractors and classifiers that fill it.
+// Package normalize defines the canonical draft every connector's input becomes, and the
+// extractors, classifier and enrichment that fill it from its text.
 //
 // It is pure: no I/O, no clock. It must never import anything under core/.
 package normalize

@@ -64,11 +64,11 @@ func (d *dryRunner) drafts(name string, payload []byte, headers map[string]strin
 		}
 		return nil, fmt.Errorf("no connector named %q in the config (there are: %s)", name, strings.Join(names, ", "))
 	}
-	sampler, ok := inst.Connector.(connectors.Sampler)
+	dr, ok := inst.Connector.(connectors.DryRunner)
 	if !ok {
 		return nil, fmt.Errorf("connector %s (type %s) cannot take a payload from a file", name, inst.Type)
 	}
-	envs, err := sampler.Sample(payload, headers)
+	envs, err := dr.Sample(payload, headers)
 	if err != nil {
 		return nil, fmt.Errorf("the connector refuses this payload (a client would get an error): %w", err)
 	}

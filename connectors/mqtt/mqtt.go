@@ -55,7 +55,7 @@ type Connector struct {
 	qos            byte
 	decoder        telemetry.Decoder
 	ruleConfs      []*connectors.Conf
-	engine         *alarm.Engine
+	engine         *alarm.Evaluator
 	alarmConfig    alarm.Config
 	engineErrs     []alarm.ConfigError
 	keepAlive      time.Duration

@@ -23,7 +23,7 @@ func BenchmarkReadScreenshot(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Run("one-client", func(b *testing.B) {
-		e := NewEngine(1)
+		e := NewPool(1)
 		defer e.Close()
 		if _, err := e.Read(context.Background(), img, DefaultLimits, ocrtest.At); err != nil { // the models load
 			b.Fatal(err)
@@ -37,7 +37,7 @@ func BenchmarkReadScreenshot(b *testing.B) {
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "screenshots/s")
 	})
 	b.Run("pool", func(b *testing.B) {
-		e := NewEngine(0) // one per core, as the connector's default
+		e := NewPool(0) // one per core, as the connector's default
 		defer e.Close()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {

@@ -55,7 +55,7 @@ type Connector struct {
 	watchDir string
 	poll     time.Duration
 	group    string
-	rule     Rule
+	rule     RequestFilter
 	limits   Limits
 	langs    []string
 	workers  int
@@ -64,8 +64,8 @@ type Connector struct {
 	auth     *intakeauth.Verifier // who may upload
 	budget   *intakeauth.Budget   // how much each uploader may send
 
-	mu     sync.Mutex
-	engine *Engine // made on first use
+	mu        sync.Mutex
+	tesseract *Pool // made on first use
 	// The folder's files as the last scan saw them (a file is taken once it is the same in
 	// two scans), and the ones taken whose move failed (not taken again while unchanged).
 	seen, taken map[string]fileState
@@ -78,7 +78,7 @@ func newConnector(conf *connectors.Conf, env connectors.Env) (connectors.Connect
 	c := &Connector{
 		name: conf.Name(), env: env,
 		watchDir: conf.String(fieldWatchDir), poll: conf.Duration(fieldPoll), group: conf.String(fieldGroup),
-		rule: Rule{Keywords: conf.StringList(fieldKeywords), Every: conf.Bool(fieldEvery), Staff: conf.StringList(fieldStaff),
+		rule: RequestFilter{Keywords: conf.StringList(fieldKeywords), Every: conf.Bool(fieldEvery), Staff: conf.StringList(fieldStaff),
 			Window: conf.Duration(fieldThreadWindow)},
 		limits:  Limits{MaxBytes: int64(conf.Int(fieldMaxBytes)), MaxPixels: conf.Int(fieldMaxPixels)},
 		langs:   conf.StringList(fieldLanguages),
@@ -106,7 +106,7 @@ func (c *Connector) Validate() error {
 			errs = append(errs, c.conf.Errorf(key, "the budget's bytes_per_minute (%d) is less than max_bytes (%d)", b, c.limits.MaxBytes))
 		}
 	}
-	return errors.Join(append(errs, NewEngine(1, c.langs...).Languages())...)
+	return errors.Join(append(errs, NewPool(1, c.langs...).Languages())...)
 }
 
 // OpenIntake names the upload when it authenticates nobody: whoever reaches it makes tickets
@@ -120,14 +120,14 @@ func (c *Connector) OpenIntake() []error {
 			"or set upload: false when screenshots come only from watch_dir or another connector", c.name)}
 }
 
-// ocrEngine is the connector's Tesseract pool, made on first use.
-func (c *Connector) ocrEngine() *Engine {
+// pool is the connector's Tesseract pool, made on first use.
+func (c *Connector) pool() *Pool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.engine == nil {
-		c.engine = NewEngine(c.workers, c.langs...)
+	if c.tesseract == nil {
+		c.tesseract = NewPool(c.workers, c.langs...)
 	}
-	return c.engine
+	return c.tesseract
 }
 
 // Run watches the folder, when there is one, until ctx is done.
@@ -160,8 +160,8 @@ func (c *Connector) Run(ctx context.Context) error {
 func (c *Connector) Close(context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.engine != nil {
-		c.engine.Close()
+	if c.tesseract != nil {
+		c.tesseract.Close()
 	}
 	return nil
 }
@@ -358,7 +358,7 @@ const headerForwardedBy = "forwarded_by"
 // ForwardedScreenshotEnvelope is ScreenshotEnvelope for a picture that another connector
 // received from one of its senders and hands on (wechat's screenshots_to): by is who sent it
 // there, "<connector>:<sender>" (gzh:oCUST…). Such a picture is the sender's word only, so its
-// messages make tickets in that sender's own keys (see Rule.Drafts), never joining or
+// messages make tickets in that sender's own keys (see RequestFilter.Drafts), never joining or
 // pre-empting those of the staff's screenshots. It names no group: the title bar, or the ocr
 // connector's group, does.
 func ForwardedScreenshotEnvelope(connector, by string, b []byte, file string, takenAt time.Time, lim Limits) (normalize.Envelope, error) {
@@ -732,7 +732,7 @@ func (n normalizer) Normalize(env normalize.Envelope) ([]normalize.Draft, error)
 
 // Read reads a screenshot's envelope: the page it shows and the drafts it makes.
 func (c *Connector) Read(ctx context.Context, env normalize.Envelope) (Page, []normalize.Draft, error) {
-	page, err := c.ocrEngine().Read(ctx, env.Payload, c.limits, env.ReceivedAt)
+	page, err := c.pool().Read(ctx, env.Payload, c.limits, env.ReceivedAt)
 	if err != nil {
 		return Page{}, nil, fmt.Errorf("ocr: %s: %w", firstNonEmpty(env.Headers[headerFile], "the screenshot"), err)
 	}
@@ -799,7 +799,7 @@ func firstNonEmpty(s ...string) string {
 var (
 	_ connectors.HTTPReceiver       = (*Connector)(nil)
 	_ connectors.NormalizerProvider = (*Connector)(nil)
-	_ connectors.Sampler            = (*Connector)(nil)
+	_ connectors.DryRunner          = (*Connector)(nil)
 	_ connectors.Detailer           = (*Connector)(nil)
 	_ connectors.OpenIntake         = (*Connector)(nil)
 )

@@ -11,8 +11,8 @@ import (
 	"gongdan/normalize"
 )
 
-// Rule picks the service requests among a group's messages.
-type Rule struct {
+// RequestFilter picks the service requests among a group's messages.
+type RequestFilter struct {
 	// Keywords mark a request (报修, 坏了, 故障, …).
 	Keywords []string
 	// Dictionary, when set, marks a message that names one of its faults as a request.
@@ -26,7 +26,7 @@ type Rule struct {
 }
 
 // request reports whether text asks for service.
-func (r Rule) request(text string) bool {
+func (r RequestFilter) request(text string) bool {
 	if r.Every {
 		return true
 	}
@@ -43,7 +43,7 @@ func (r Rule) request(text string) bool {
 	return false
 }
 
-func (r Rule) staff(name string) bool {
+func (r RequestFilter) staff(name string) bool {
 	for _, s := range r.Staff {
 		if s == name {
 			return true
@@ -77,7 +77,7 @@ func (r Rule) staff(name string) bool {
 // customer are therefore the forwarder's own, <connector>/forwarded/<origin>/…: its messages
 // join and pre-empt only tickets of screenshots the same sender forwarded, never those of the
 // staff's uploads and watched folder, whose keys are what the picture shows.
-func (r Rule) Drafts(p Page, group string, env normalize.Envelope, shot normalize.Attachment) []normalize.Draft {
+func (r RequestFilter) Drafts(p Page, group string, env normalize.Envelope, shot normalize.Attachment) []normalize.Draft {
 	if group == "" {
 		group = p.Title
 	}

@@ -17,7 +17,7 @@ func at(hm string) *time.Time {
 }
 
 func TestDraftsOfAPage(t *testing.T) {
-	r := Rule{Keywords: []string{"坏了"}, Staff: []string{"李工"}, Window: 30 * time.Minute}
+	r := RequestFilter{Keywords: []string{"坏了"}, Staff: []string{"李工"}, Window: 30 * time.Minute}
 	env := normalize.Envelope{ID: "e1", Connector: "groups", ConnectorType: TypeOCR, ReceivedAt: *at("10:30")}
 	shot := normalize.Attachment{Kind: "image", URI: "attachment:ab", SHA256: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
 	p := Page{Title: "维修群", Messages: []Message{
@@ -70,7 +70,7 @@ func TestNormalizeText(t *testing.T) {
 // the pipeline has put them in the connector's namespace; the staff's are as they were, so
 // their overlapping screenshots still make one ticket.
 func TestAForwardedScreenshotKeepsToItsSender(t *testing.T) {
-	r := Rule{Keywords: []string{"坏了"}, Window: 30 * time.Minute}
+	r := RequestFilter{Keywords: []string{"坏了"}, Window: 30 * time.Minute}
 	scope := normalize.Scope{Connector: "groups", Type: TypeOCR, Intents: []string{normalize.IntentUpdate}}
 	shot := normalize.Attachment{Kind: "image", URI: "attachment:ab", SHA256: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
 	page := Page{Title: "维修群", Messages: []Message{

@@ -29,7 +29,7 @@ func TestConcurrentReadsAgree(t *testing.T) {
 			imgs = append(imgs, b)
 		}
 	}
-	e := NewEngine(2, "chi_sim", "eng")
+	e := NewPool(2, "chi_sim", "eng")
 	defer e.Close()
 	want := make([]string, len(imgs))
 	for i, b := range imgs {
@@ -57,7 +57,7 @@ func TestConcurrentReadsAgree(t *testing.T) {
 
 // An engine waiting for a client gives up with its context.
 func TestRecognizeWaitsForAClientWithinItsContext(t *testing.T) {
-	e := NewEngine(1)
+	e := NewPool(1)
 	c, err := e.get(context.Background())
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -15,7 +15,7 @@ import (
 )
 
 // sharedEngine is one Tesseract pool for the package's tests (its clients are costly to make).
-var sharedEngine = NewEngine(2, "chi_sim", "eng")
+var sharedEngine = NewPool(2, "chi_sim", "eng")
 
 // mustChat reads testdata/chats/<name>.yaml.
 func mustChat(tb testing.TB, name string) ocrtest.Chat {

@@ -11,7 +11,7 @@ import (
 // chat's layout. at is when it was taken (or uploaded), for its time separators. The reading
 // holds one of the engine's slots from the decoding on, so that no more pictures are in
 // memory at once than there are clients to read them.
-func (e *Engine) Read(ctx context.Context, b []byte, lim Limits, at time.Time) (Page, error) {
+func (e *Pool) Read(ctx context.Context, b []byte, lim Limits, at time.Time) (Page, error) {
 	c, err := e.get(ctx)
 	if err != nil {
 		return Page{}, err

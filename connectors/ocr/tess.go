@@ -29,10 +29,10 @@ type Line struct {
 	Words      []Word          `json:"words"`
 }
 
-// Engine runs Tesseract. A Tesseract client holds one image and its recognition state and
-// must not be shared, so the engine keeps a bounded pool of them, one per core by default:
+// Pool runs Tesseract. A Tesseract client holds one image and its recognition state and
+// must not be shared, so the pool keeps a bounded number of them, one per core by default:
 // more would only queue on the CPU, and each holds some 100 MiB of models.
-type Engine struct {
+type Pool struct {
 	langs []string
 	// A reading holds a slot; an idle client waits in pool. A slot is free when its client
 	// is idle or not made yet, so a waiter takes whichever comes first.
@@ -42,21 +42,21 @@ type Engine struct {
 	closed bool
 }
 
-// NewEngine returns an engine of at most size clients (0: one per core) for langs (default
+// NewPool returns a pool of at most size clients (0: one per core) for langs (default
 // chi_sim and eng). Clients are made on first use.
-func NewEngine(size int, langs ...string) *Engine {
+func NewPool(size int, langs ...string) *Pool {
 	if size < 1 {
 		size = runtime.GOMAXPROCS(0)
 	}
 	if len(langs) == 0 {
 		langs = []string{"chi_sim", "eng"}
 	}
-	return &Engine{langs: langs, slots: make(chan struct{}, size), pool: make(chan *gosseract.Client, size)}
+	return &Pool{langs: langs, slots: make(chan struct{}, size), pool: make(chan *gosseract.Client, size)}
 }
 
-// Languages reports whether Tesseract has the data for every language the engine reads;
+// Languages reports whether Tesseract has the data for every language the pool reads;
 // the error names the missing ones and where Tesseract looked.
-func (e *Engine) Languages() error {
+func (e *Pool) Languages() error {
 	have, err := gosseract.GetAvailableLanguages()
 	if err != nil {
 		return fmt.Errorf("ocr: Tesseract's language data: %v", err)
@@ -79,7 +79,7 @@ func (e *Engine) Languages() error {
 }
 
 // get takes a slot and its client: an idle one, or a new one when none is idle.
-func (e *Engine) get(ctx context.Context) (*gosseract.Client, error) {
+func (e *Pool) get(ctx context.Context) (*gosseract.Client, error) {
 	select {
 	case e.slots <- struct{}{}:
 	case <-ctx.Done():
@@ -102,8 +102,8 @@ func (e *Engine) get(ctx context.Context) (*gosseract.Client, error) {
 }
 
 // put gives the slot back with its client: kept for the next reading, or closed when it
-// broke or the engine is closed.
-func (e *Engine) put(c *gosseract.Client, broken bool) {
+// broke or the pool is closed.
+func (e *Pool) put(c *gosseract.Client, broken bool) {
 	e.mu.Lock()
 	keep := !broken && !e.closed
 	if keep {
@@ -117,7 +117,7 @@ func (e *Engine) put(c *gosseract.Client, broken bool) {
 }
 
 // Close frees the idle clients; a client in use is freed when its reading ends.
-func (e *Engine) Close() {
+func (e *Pool) Close() {
 	e.mu.Lock()
 	e.closed = true
 	e.mu.Unlock()
@@ -137,7 +137,7 @@ func (e *Engine) Close() {
 // lines on a blank page, which a row profile splits exactly; Tesseract's own page layout
 // analysis, made for printed pages, dropped whole lines of it (a wrapped 了，一直报警E21 under a
 // line of Chinese vanished whatever the segmentation mode).
-func (e *Engine) Recognize(ctx context.Context, g *image.Gray) ([]Line, error) {
+func (e *Pool) Recognize(ctx context.Context, g *image.Gray) ([]Line, error) {
 	c, err := e.get(ctx)
 	if err != nil {
 		return nil, err

@@ -220,7 +220,7 @@ func TestBodyModeReplaysMakeOneTicket(t *testing.T) {
 		assert.Contains(t, k, "sha256-")
 	}
 	// A dry run keys it the same way.
-	envs, err := conn.(connectors.Sampler).Sample([]byte(body), map[string]string{"Idempotency-Key": "dry-run"})
+	envs, err := conn.(connectors.DryRunner).Sample([]byte(body), map[string]string{"Idempotency-Key": "dry-run"})
 	require.NoError(t, err)
 	assert.Equal(t, rec.envs[0].DedupKey, envs[0].DedupKey)
 }

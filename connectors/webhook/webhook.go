@@ -267,7 +267,7 @@ func checkObject(body []byte) error {
 var (
 	_ connectors.HTTPReceiver       = (*Webhook)(nil)
 	_ connectors.NormalizerProvider = (*Webhook)(nil)
-	_ connectors.Sampler            = (*Webhook)(nil)
+	_ connectors.DryRunner          = (*Webhook)(nil)
 	_ connectors.OpenIntake         = (*Webhook)(nil)
 	_ connectors.Detailer           = (*Webhook)(nil)
 )

@@ -379,7 +379,7 @@ func goldenCases(t testing.TB) []golden {
 // normalizeWith runs payload through the connector as the pipeline would: the envelope its
 // Sample makes, and its normalizer (the draft normalizer when it has no mapping).
 func normalizeWith(conn connectors.Connector, payload []byte, headers map[string]string) ([]normalize.Draft, error) {
-	envs, err := conn.(connectors.Sampler).Sample(payload, headers)
+	envs, err := conn.(connectors.DryRunner).Sample(payload, headers)
 	if err != nil {
 		return nil, err
 	}

@@ -596,6 +596,6 @@ var (
 	_ connectors.HTTPReceiver       = (*Callback)(nil)
 	_ connectors.HTTPReceiver       = (*OfficialAccount)(nil)
 	_ connectors.NormalizerProvider = (*Callback)(nil)
-	_ connectors.Sampler            = (*Callback)(nil)
+	_ connectors.DryRunner          = (*Callback)(nil)
 	_ connectors.Detailer           = (*Callback)(nil)
 )

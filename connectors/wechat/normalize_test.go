@@ -15,7 +15,7 @@ import (
 // sample runs the connector's dry run and normalizer on one decrypted message.
 func sample(t *testing.T, r *rig, xml string) []normalize.Draft {
 	t.Helper()
-	envs, err := r.conn.(connectors.Sampler).Sample([]byte(xml), nil)
+	envs, err := r.conn.(connectors.DryRunner).Sample([]byte(xml), nil)
 	require.NoError(t, err)
 	require.Len(t, envs, 1)
 	drafts, err := r.conn.(connectors.NormalizerProvider).Normalizer().Normalize(envs[0])
@@ -108,7 +108,7 @@ func TestMessagesBecomeDrafts(t *testing.T) {
 		assert.Empty(t, sample(t, r, ev), "an event other than an intake click makes no ticket: %s", ev)
 	}
 
-	envs, err := r.conn.(connectors.Sampler).Sample([]byte(msg("text", "<Content>   </Content><MsgId>30</MsgId>")), nil)
+	envs, err := r.conn.(connectors.DryRunner).Sample([]byte(msg("text", "<Content>   </Content><MsgId>30</MsgId>")), nil)
 	require.NoError(t, err)
 	_, err = r.conn.(connectors.NormalizerProvider).Normalizer().Normalize(envs[0])
 	assert.ErrorContains(t, err, "no text", "a text message without text goes to the dead letters")

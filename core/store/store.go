@@ -1,6 +1,6 @@
 // Package store is where tickets and their events are kept. Store is the interface the engine
-// writes through; sqlite/ is the embedded default and postgres/ the scale-out one. Every
-// implementation must pass storetest.Run.
+// writes through; sqlite/ is the embedded default (a PostgreSQL store for scale-out will be
+// another implementation). Every implementation must pass storetest.Run.
 //
 // The store keeps two things per ticket that must always agree: the append-only event log,
 // which is the truth, and the ticket row, which is the fold of that log kept for reading. Both

@@ -175,9 +175,9 @@ var (
 	staffDesk = []Role{RoleAgent, RoleDispatcher, RoleSupervisor, RoleAdmin}
 )
 
-// rules is the state machine. confirm's target depends on the answer (solved or disputed) and
+// transitions is the state machine. confirm's target depends on the answer (solved or disputed) and
 // unfreeze keeps the state; both are handled in Decide.
-var rules = map[Action]rule{
+var transitions = map[Action]rule{
 	ActionAssign:       {from: allOpen, to: StateAssigned, roles: []Role{RoleSystem, RoleDispatcher, RoleSupervisor, RoleAdmin}},
 	ActionAccept:       {from: []State{StateAssigned}, to: StateAccepted, roles: []Role{RoleEngineer, RoleAdmin}},
 	ActionDecline:      {from: []State{StateAssigned}, to: StateNew, roles: []Role{RoleEngineer, RoleAdmin}, reason: true, rollback: true},
@@ -208,7 +208,7 @@ var Actions = []Action{
 
 // ParseAction returns the action named s.
 func ParseAction(s string) (Action, error) {
-	if _, ok := rules[Action(s)]; ok {
+	if _, ok := transitions[Action(s)]; ok {
 		return Action(s), nil
 	}
 	names := make([]string, len(Actions))
@@ -223,7 +223,7 @@ func ParseAction(s string) (Action, error) {
 // It needs no ticket, so the engine can refuse a caller by role before it looks up what that
 // caller sent before.
 func CheckRole(action Action, role Role) error {
-	r, ok := rules[action]
+	r, ok := transitions[action]
 	if !ok {
 		_, err := ParseAction(string(action))
 		return err
@@ -238,7 +238,7 @@ func CheckRole(action Action, role Role) error {
 // that changes nothing. Checks run in this order: frozen (423), stale version (409), role
 // (403), state (409), assignee (403), data (422).
 func Decide(t Ticket, cmd Command, now time.Time) (Event, error) {
-	r, ok := rules[cmd.Action]
+	r, ok := transitions[cmd.Action]
 	if !ok {
 		_, err := ParseAction(string(cmd.Action))
 		return Event{}, err
@@ -379,7 +379,7 @@ func checkData(cmd Command) (any, error) {
 			return nil, &DataError{"data.professionalism", fmt.Sprintf("must be 1 to 5, got %d", d.Professionalism)}
 		}
 	default:
-		if rules[cmd.Action].reason && reason == "" {
+		if transitions[cmd.Action].reason && reason == "" {
 			return nil, &DataError{"reason", fmt.Sprintf("required: say why you %s", cmd.Action)}
 		}
 	}

@@ -95,7 +95,7 @@ const (
 	Storm Kind = "storm"
 )
 
-// Transition is what leaves the engine: an alarm raised or cleared.
+// Transition is what leaves the evaluator: an alarm raised or cleared.
 type Transition struct {
 	Kind   Kind
 	Device string
@@ -190,8 +190,8 @@ type titlePart struct {
 	field string // when not empty, the part is this field's value
 }
 
-// Engine evaluates the rules.
-type Engine struct {
+// Evaluator evaluates the rules.
+type Evaluator struct {
 	rules    []compiled
 	max      int
 	devices  map[string]*device
@@ -229,7 +229,7 @@ type rule struct {
 	Since     time.Time   `json:"since,omitzero"`
 	Hits      []time.Time `json:"hits,omitempty"`
 	LastClear time.Time   `json:"last_clear,omitzero"`
-	// Reported: the raise left the engine (not held back by the storm guard), so its clear
+	// Reported: the raise left the evaluator (not held back by the storm guard), so its clear
 	// does too.
 	Reported bool           `json:"reported,omitempty"`
 	Fields   map[string]any `json:"fields,omitempty"` // of the message that made it pending or active
@@ -245,8 +245,8 @@ type ConfigError struct {
 func (e ConfigError) Error() string { return e.Path + ": " + e.Msg }
 
 // New checks and compiles cfg; every problem is reported.
-func New(cfg Config) (*Engine, []ConfigError) {
-	e := &Engine{max: cfg.MaxRaisesPerHour, devices: map[string]*device{}, changes: map[string]struct{}{},
+func New(cfg Config) (*Evaluator, []ConfigError) {
+	e := &Evaluator{max: cfg.MaxRaisesPerHour, devices: map[string]*device{}, changes: map[string]struct{}{},
 		env: map[string]any{}, delta: map[string]any{}, rate: map[string]any{}, devEnv: map[string]any{}}
 	var errs []ConfigError
 	seen := map[string]bool{}
@@ -313,7 +313,7 @@ func New(cfg Config) (*Engine, []ConfigError) {
 }
 
 // Rules returns the rules' ids, in order.
-func (e *Engine) Rules() []string {
+func (e *Evaluator) Rules() []string {
 	out := make([]string, len(e.rules))
 	for i, r := range e.rules {
 		out[i] = r.ID
@@ -323,7 +323,7 @@ func (e *Engine) Rules() []string {
 
 // Evaluate runs every rule that applies to m's device and topic and returns the transitions
 // it makes, in rule order.
-func (e *Engine) Evaluate(m Message) []Transition {
+func (e *Evaluator) Evaluate(m Message) []Transition {
 	d := e.devices[m.Device]
 	if d == nil {
 		d = &device{Rules: map[string]*rule{}}
@@ -401,7 +401,7 @@ func (e *Engine) Evaluate(m Message) []Transition {
 // holds runs prog on the env of the message being evaluated; an error (a missing field, a
 // wrong type) is false. An error with a field of r that is no number is the payload's fault
 // (a sensor that sends "NaN" or "ERR" as temp): it is kept for WrongType.
-func (e *Engine) holds(r *compiled, prog *vm.Program, fields map[string]any) bool {
+func (e *Evaluator) holds(r *compiled, prog *vm.Program, fields map[string]any) bool {
 	out, err := e.machine.Run(prog, e.env)
 	if err != nil && e.wrongType == nil {
 		for _, f := range r.fields {
@@ -416,7 +416,7 @@ func (e *Engine) holds(r *compiled, prog *vm.Program, fields map[string]any) boo
 
 // WrongType is why the last Evaluate could not read the message, if a rule failed on a field
 // of the wrong type: the connector counts it as a bad payload.
-func (e *Engine) WrongType() error { return e.wrongType }
+func (e *Evaluator) WrongType() error { return e.wrongType }
 
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
@@ -424,7 +424,7 @@ func firstLine(s string) string {
 }
 
 // step moves device d's state of rule r on message m.
-func (e *Engine) step(out []Transition, d *device, r *compiled, st *rule, m Message) []Transition {
+func (e *Evaluator) step(out []Transition, d *device, r *compiled, st *rule, m Message) []Transition {
 	switch st.State {
 	case Normal, Pending:
 		if !e.holds(r, r.when, m.Fields) {
@@ -467,7 +467,7 @@ func (e *Engine) step(out []Transition, d *device, r *compiled, st *rule, m Mess
 }
 
 // raise makes st active, and tells of it unless the flapping or storm guard holds it back.
-func (e *Engine) raise(out []Transition, d *device, r *compiled, st *rule, id string, at time.Time) []Transition {
+func (e *Evaluator) raise(out []Transition, d *device, r *compiled, st *rule, id string, at time.Time) []Transition {
 	if r.MinInterval > 0 && !st.LastClear.IsZero() && at.Sub(st.LastClear) < r.MinInterval {
 		return out // flapping: stays pending until the interval has passed
 	}
@@ -494,7 +494,7 @@ func (e *Engine) raise(out []Transition, d *device, r *compiled, st *rule, id st
 	return append(out, t)
 }
 
-func (e *Engine) clear(out []Transition, d *device, r *compiled, st *rule, id string, at time.Time, fields map[string]any, topic string) []Transition {
+func (e *Evaluator) clear(out []Transition, d *device, r *compiled, st *rule, id string, at time.Time, fields map[string]any, topic string) []Transition {
 	since, reported := st.Since, st.Reported
 	*st = rule{State: Normal, LastClear: at}
 	if !reported {
@@ -507,7 +507,7 @@ func (e *Engine) clear(out []Transition, d *device, r *compiled, st *rule, id st
 // Tick finds what time alone changes: devices silent past an offline rule's limit, and
 // pending alarms whose for has passed since their last message (the last value holds until
 // a message says otherwise).
-func (e *Engine) Tick(now time.Time) []Transition {
+func (e *Evaluator) Tick(now time.Time) []Transition {
 	var out []Transition
 	for _, id := range sortedKeys(e.devices) {
 		d := e.devices[id]
@@ -551,13 +551,13 @@ type mark struct {
 
 func (st *rule) mark() mark { return mark{st.State, st.Since, len(st.Hits), st.LastClear} }
 
-func (e *Engine) changed(device string) { e.changes[device] = struct{}{} }
+func (e *Evaluator) changed(device string) { e.changes[device] = struct{}{} }
 
 // TakeChanged returns the devices whose alarm state (not merely their last values) changed
 // since the last call — a rule became pending, active, clearing or normal, counted a hit —
 // and forgets them. The connector journals them, so a crash between snapshots keeps pending
 // durations and active alarms.
-func (e *Engine) TakeChanged() []string {
+func (e *Evaluator) TakeChanged() []string {
 	if len(e.changes) == 0 {
 		return nil
 	}
@@ -569,10 +569,10 @@ func (e *Engine) TakeChanged() []string {
 // HoldOffline keeps Tick from raising offline alarms before until: after a restart, the
 // messages the broker queued meanwhile arrive first, and devices that kept publishing are not
 // called silent.
-func (e *Engine) HoldOffline(until time.Time) { e.offlineFrom = until }
+func (e *Evaluator) HoldOffline(until time.Time) { e.offlineFrom = until }
 
 // StateOf returns device's state of rule, for tests and the API.
-func (e *Engine) StateOf(device, rule string) State {
+func (e *Evaluator) StateOf(device, rule string) State {
 	if d := e.devices[device]; d != nil {
 		if st := d.Rules[rule]; st != nil {
 			return st.State
@@ -581,16 +581,16 @@ func (e *Engine) StateOf(device, rule string) State {
 	return Normal
 }
 
-// Devices is how many devices the engine has heard from.
-func (e *Engine) Devices() int { return len(e.devices) }
+// Devices is how many devices the evaluator has heard from.
+func (e *Evaluator) Devices() int { return len(e.devices) }
 
-// Snapshot is the engine's state: pending durations, active alarms, last values and the
+// Snapshot is the evaluator's state: pending durations, active alarms, last values and the
 // storm guard's counts, per device and rule id (so a changed rule set restores what still
 // applies).
-func (e *Engine) Snapshot() ([]byte, error) { return json.Marshal(e.devices) }
+func (e *Evaluator) Snapshot() ([]byte, error) { return json.Marshal(e.devices) }
 
 // Restore replaces the state with a snapshot.
-func (e *Engine) Restore(b []byte) error {
+func (e *Evaluator) Restore(b []byte) error {
 	devices := map[string]*device{}
 	if err := json.Unmarshal(b, &devices); err != nil {
 		return fmt.Errorf("alarm snapshot: %w", err)
@@ -606,7 +606,7 @@ func (e *Engine) Restore(b []byte) error {
 
 // DeviceSnapshot is one device's state, as Snapshot holds it: the connector journals the
 // devices a transition changed between full snapshots.
-func (e *Engine) DeviceSnapshot(id string) ([]byte, error) {
+func (e *Evaluator) DeviceSnapshot(id string) ([]byte, error) {
 	d := e.devices[id]
 	if d == nil {
 		return []byte("null"), nil
@@ -615,7 +615,7 @@ func (e *Engine) DeviceSnapshot(id string) ([]byte, error) {
 }
 
 // RestoreDevice replaces one device's state with a DeviceSnapshot of it.
-func (e *Engine) RestoreDevice(id string, b []byte) error {
+func (e *Evaluator) RestoreDevice(id string, b []byte) error {
 	var d *device
 	if err := json.Unmarshal(b, &d); err != nil {
 		return fmt.Errorf("alarm device snapshot %s: %w", id, err)

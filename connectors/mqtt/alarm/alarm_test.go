@@ -13,7 +13,7 @@ import (
 
 var t0 = time.Date(2026, 11, 23, 9, 42, 0, 0, time.FixedZone("CST", 8*3600))
 
-func newEngine(t testing.TB, max int, rules ...alarm.Rule) *alarm.Engine {
+func newEngine(t testing.TB, max int, rules ...alarm.Rule) *alarm.Evaluator {
 	t.Helper()
 	e, errs := alarm.New(alarm.Config{Rules: rules, MaxRaisesPerHour: max})
 	require.Empty(t, errs)
