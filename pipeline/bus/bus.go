@@ -144,7 +144,8 @@ func (c Config) Validate() error {
 // Topics are watermill topic names: raw.<connector>, drafts, events; in general lowercase
 // segments of [a-z0-9_-] separated by dots. Delivery is at least once: a message is
 // redelivered until a subscriber acknowledges it, so handlers must be idempotent (gongdan's
-// are, through dedup keys). Order is not guaranteed once concurrency is above one.
+// are, through dedup keys). Order is not guaranteed once concurrency is above one, nor on
+// memory at all.
 //
 // A Bus is safe for concurrent use. It owns its connections: close the Bus, not the
 // publisher it hands out.
@@ -192,10 +193,10 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Bus, error) {
 
 // Publisher returns the bus's publisher. Publish returns once every message is durable: for
 // NATS, once JetStream has acknowledged it (a PubAck), so a connector may then ack its
-// source. A message published again with the same UUID within two minutes is stored once.
-// Publish is safe for concurrent use. Its Close does nothing: the Bus owns the connection
-// (a watermill Router closes the publishers of its handlers when it stops, and the bus
-// must outlive that).
+// source. A message published again to a topic with the same UUID within two minutes is
+// stored once; published to another topic, it is stored there too. Publish is safe for
+// concurrent use. Its Close does nothing: the Bus owns the connection (a watermill Router
+// closes the publishers of its handlers when it stops, and the bus must outlive that).
 func (b *Bus) Publisher() message.Publisher { return b.backend.publisher() }
 
 var busGroupPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$`)

@@ -423,6 +423,27 @@ func TestBusStoresARepublishedMessageOnce(t *testing.T) {
 	})
 }
 
+// Deduplication is per topic: the same message published to two topics of one stream is
+// stored in each, alone and in a batch (watermill's suite found it dropped from the second).
+func TestBusStoresAMessagePublishedToTwoTopicsInEach(t *testing.T) {
+	forEachBus(t, func(t *testing.T, kind busKind) {
+		b := openTestBus(t, kind)
+		one, two, three := newTestMessage(1), newTestMessage(2), newTestMessage(3)
+		pub := b.Publisher()
+		for _, topic := range []string{"raw.hooks", "raw.mqtt"} {
+			require.NoError(t, pub.Publish(topic, one.Copy()))
+			require.NoError(t, pub.Publish(topic, two.Copy(), three.Copy()))
+		}
+		for _, topic := range []string{"raw.hooks", "raw.mqtt"} {
+			ch := subscribe(t, b, "normalize", 1, topic)
+			var got received
+			for got.add(acked(receive(t, ch))) < 3 {
+			}
+			got.check(t, map[string]*message.Message{one.UUID: one, two.UUID: two, three.UUID: three})
+		}
+	})
+}
+
 // Several messages in one Publish (the events outbox's batches) arrive whole and in order, and
 // a batch published again after a lost answer is stored once.
 func TestBusPublishesABatchInOrderAndOnce(t *testing.T) {

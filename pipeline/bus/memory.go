@@ -11,11 +11,12 @@ import (
 
 // memoryBus is the bus driver "memory": watermill's GoChannel inside this process, for unit
 // tests only. Nothing survives Close or a crash, every message is kept in memory until
-// Close, and it does not deduplicate messages published twice. It keeps the bus's contract
-// otherwise, so tests of the pipeline see what production sees: consumer groups share a
-// topic's messages (each message to one member of each group), a group subscribing late
-// gets the messages published before, a nacked message comes again, and a subscriber closed
-// with messages unacked hands them back to the group.
+// Close, it does not deduplicate messages published twice, and it does not keep their order
+// (GoChannel hands each message to a group from a goroutine of its own, even at concurrency
+// one). It keeps the bus's contract otherwise, so tests of the pipeline see what production
+// sees: consumer groups share a topic's messages (each message to one member of each group),
+// a group subscribing late gets the messages published before, a nacked message comes again,
+// and a subscriber closed with messages unacked hands them back to the group.
 //
 // GoChannel delivers every message to every subscription, so a group holds one GoChannel
 // subscription per topic, for the life of the bus, and its members compete for what comes
@@ -190,13 +191,19 @@ func (s *memorySubscriber) take(ctx context.Context, in <-chan *message.Message,
 		case <-ctx.Done():
 			return
 		}
+		// The message's context ends once it is settled here, as it does on NATS: GoChannel
+		// ends it only once a copy is acked, and gives a nacked one to the next taker alive.
+		msgCtx, cancel := context.WithCancel(msg.Context())
+		msg.SetContext(msgCtx)
 		select {
 		case out <- msg:
 		case <-s.closing:
 			msg.Nack()
+			cancel()
 			return
 		case <-ctx.Done():
 			msg.Nack()
+			cancel()
 			return
 		}
 		select {
@@ -204,11 +211,14 @@ func (s *memorySubscriber) take(ctx context.Context, in <-chan *message.Message,
 		case <-msg.Nacked():
 		case <-s.closing:
 			settle(msg)
+			cancel()
 			return
 		case <-ctx.Done():
 			settle(msg)
+			cancel()
 			return
 		}
+		cancel()
 	}
 }
 

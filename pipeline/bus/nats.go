@@ -32,7 +32,7 @@ const (
 	// ackWait is how long a delivered message may stay unacked before JetStream delivers it
 	// again. A handler that runs longer than this will see its message twice.
 	ackWait = 30 * time.Second
-	// duplicateWindow is how long JetStream remembers a message id (the watermill UUID) to
+	// duplicateWindow is how long JetStream remembers a message id (see msgID) to
 	// store a message published again only once. A publisher retrying after a timeout
 	// retries within seconds; the window costs server memory per message in it.
 	duplicateWindow = 2 * time.Minute
@@ -149,15 +149,15 @@ func openNATSBus(ctx context.Context, cfg Config, logger *slog.Logger) (_ *natsB
 		}
 	}
 	b.pub, err = wmnats.NewPublisherWithNatsConn(b.nc, wmnats.PublisherPublishConfig{
-		Marshaler:         busMarshaler{},
+		// It sets Nats-Msg-Id (msgID): JetStream stores a message published twice to a
+		// topic within duplicateWindow once.
+		Marshaler:         publishMarshaler{},
 		SubjectCalculator: wmnats.DefaultSubjectCalculator,
 		JetStream: wmnats.JetStreamConfig{
-			// Nats-Msg-Id = watermill UUID: JetStream stores a message published twice
-			// within duplicateWindow once.
-			TrackMsgId: true,
-			// Left nil on purpose: watermill-nats appends the Nats-Msg-Id option to this
-			// slice on every publish, from many goroutines; a slice with spare capacity
-			// would be a data race.
+			// Not the UUID alone, which watermill-nats would use: see msgID.
+			TrackMsgId: false,
+			// Left nil on purpose: were an option appended to this slice on every publish,
+			// from many goroutines, a slice with spare capacity would be a data race.
 			PublishOptions: nil,
 			// The wait for a PubAck. After it the message may or may not be stored;
 			// publishing it again is safe within duplicateWindow.
@@ -757,19 +757,18 @@ func (p natsPublisher) Publish(topic string, messages ...*message.Message) error
 	}
 }
 
-// publishBatch publishes messages as watermill-nats does (same headers, Nats-Msg-Id = the
-// UUID), but sends them all before waiting for their PubAcks: watermill-nats waits for each
+// publishBatch publishes messages as watermill-nats does (same headers, Nats-Msg-Id =
+// msgID), but sends them all before waiting for their PubAcks: watermill-nats waits for each
 // in turn, a round trip per message, which made the events outbox's batches of hundreds
 // slow and CPU-hungry. It returns once every message is stored, or with the first error;
 // publishing the batch again is safe (the stored ones are dropped as duplicates).
 func (p natsPublisher) publishBatch(subject string, messages []*message.Message) error {
 	futures := make([]nats.PubAckFuture, 0, len(messages))
 	for _, msg := range messages {
-		m, err := busMarshaler{}.Marshal(subject, msg)
+		m, err := publishMarshaler{}.Marshal(subject, msg)
 		if err != nil {
 			return err
 		}
-		m.Header.Set(nats.MsgIdHdr, msg.UUID)
 		f, err := p.b.js.PublishMsgAsync(m)
 		if err != nil {
 			return err
@@ -999,6 +998,26 @@ func (busMarshaler) Unmarshal(m *nats.Msg) (*message.Message, error) {
 	return msg, nil
 }
 
+// publishMarshaler is busMarshaler that also sets a message's Nats-Msg-Id, for JetStream to
+// store it once however often it is published (within duplicateWindow).
+type publishMarshaler struct{ busMarshaler }
+
+func (m publishMarshaler) Marshal(subject string, msg *message.Message) (*nats.Msg, error) {
+	natsMsg, err := m.busMarshaler.Marshal(subject, msg)
+	if err != nil {
+		return nil, err
+	}
+	natsMsg.Header.Set(nats.MsgIdHdr, msgID(subject, msg.UUID))
+	return natsMsg, nil
+}
+
+// msgID is the Nats-Msg-Id of the message uuid published on subject. JetStream deduplicates
+// ids across a whole stream, and topics share a stream (raw.<connector> all go to
+// <PREFIX>_RAW): with the UUID alone, the same message published to two topics (watermill's
+// suite does; so may a handler that forwards a message) would be stored in the first only,
+// the second publish acknowledged and dropped.
+func msgID(subject, uuid string) string { return subject + " " + uuid }
+
 // headerSafe reports whether a NATS header carries key: value unchanged and without meaning
 // to the server.
 func headerSafe(key, value string) bool {
@@ -1034,6 +1053,7 @@ var (
 	_ message.Publisher       = natsPublisher{}
 	_ message.Subscriber      = (*natsSubscriber)(nil)
 	_ wmnats.Marshaler        = busMarshaler{}
+	_ wmnats.Marshaler        = publishMarshaler{}
 	_ wmnats.Unmarshaler      = busMarshaler{}
 	_ server.Logger           = (*serverLogger)(nil)
 	_ busBackend              = (*natsBus)(nil)
