@@ -22,7 +22,7 @@ import (
 	_ "gongdan/connectors/all"
 	"gongdan/core/sla"
 	"gongdan/core/ticket"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 // webhookOnly stands in for the connector registry: it knows one type, webhook, whose own keys
@@ -760,15 +760,15 @@ func TestNormalizeSection(t *testing.T) {
 	require.NoError(t, err)
 	e := cfg.Normalize.Enricher
 
-	d := e.Enrich(normalize.Draft{Title: "有人关在电梯里", Description: "ELV-204512 停梯了，苏州市工业园区星湖街328号"})
+	d := e.Enrich(draft.Draft{Title: "有人关在电梯里", Description: "ELV-204512 停梯了，苏州市工业园区星湖街328号"})
 	assert.Equal(t, "困人", d.Category, "the operator's dictionary")
 	assert.Equal(t, "ELV-204512", d.Device.ID)
-	assert.Equal(t, normalize.Urgency("orange"), d.Urgency, "orange words replaced")
+	assert.Equal(t, draft.Urgency("orange"), d.Urgency, "orange words replaced")
 	assert.Empty(t, d.Location.Address, "addresses: false")
 
-	d = e.Enrich(normalize.Draft{Title: "机器冒烟", Description: "序列号 SN: AB12CD34"})
+	d = e.Enrich(draft.Draft{Title: "机器冒烟", Description: "序列号 SN: AB12CD34"})
 	assert.Equal(t, "AB12CD34", d.Device.ID, "the pattern's group is the id")
-	assert.Equal(t, normalize.Urgency("red"), d.Urgency, "red keeps the default words")
+	assert.Equal(t, draft.Urgency("red"), d.Urgency, "red keeps the default words")
 	assert.Empty(t, d.Category, "the shipped dictionary is replaced, not merged")
 
 	// A broken dictionary names its file and line.
@@ -784,7 +784,7 @@ func TestNormalizeSection(t *testing.T) {
 func TestNormalizeDefaults(t *testing.T) {
 	cfg, err := config.Parse("inline.yaml", []byte("server: {}\n"))
 	require.NoError(t, err)
-	d := cfg.Normalize.Enricher.Enrich(normalize.Draft{Title: "3号线急停按钮失灵", Description: "E202308001，苏州市工业园区星湖街328号"})
+	d := cfg.Normalize.Enricher.Enrich(draft.Draft{Title: "3号线急停按钮失灵", Description: "E202308001，苏州市工业园区星湖街328号"})
 	assert.Equal(t, "急停故障", d.Category)
 	assert.Equal(t, "苏州市工业园区星湖街328号", d.Location.Address)
 	assert.Empty(t, d.Device.ID)

@@ -9,7 +9,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"gongdan/devices"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 // Devices is the devices section: what the device registry knows from the config, each device's
@@ -68,8 +68,8 @@ type DeviceLocation struct {
 func (e DeviceEntry) device() devices.Device {
 	return devices.Device{
 		ID: e.ID, Model: e.Model, Firmware: e.Firmware, ProductType: e.ProductType,
-		Customer: normalize.Customer{ID: e.Customer.ID, Name: e.Customer.Name, Phone: e.Customer.Phone, Org: e.Customer.Org},
-		Location: normalize.Location{Address: e.Location.Address, City: e.Location.City, Lat: e.Location.Lat, Lon: e.Location.Lon},
+		Customer: draft.Customer{ID: e.Customer.ID, Name: e.Customer.Name, Phone: e.Customer.Phone, Org: e.Customer.Org},
+		Location: draft.Location{Address: e.Location.Address, City: e.Location.City, Lat: e.Location.Lat, Lon: e.Location.Lon},
 	}
 }
 

@@ -9,7 +9,7 @@ import (
 
 	"gongdan/config"
 	"gongdan/devices"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 // The devices file (relative to the config file) and the inline items both reach Loaded, the
@@ -34,10 +34,10 @@ func TestDevicesFromTheFileAndInline(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []devices.Device{
 		{ID: "E202308001", Model: "GA37VSD+", Firmware: "3.2", ProductType: "空压机",
-			Customer: normalize.Customer{ID: "C-1024", Name: "王建国", Phone: "13812345678", Org: "华东仓"},
-			Location: normalize.Location{Address: "苏州工业园区星湖街328号", City: "苏州", Lat: 31.3196, Lon: 120.7239}},
-		{ID: "E202308002", Customer: normalize.Customer{Phone: "0512-62881234 转 8012"}},
-		{ID: "CH-0917", Model: "YK", Location: normalize.Location{City: "苏州"}},
+			Customer: draft.Customer{ID: "C-1024", Name: "王建国", Phone: "13812345678", Org: "华东仓"},
+			Location: draft.Location{Address: "苏州工业园区星湖街328号", City: "苏州", Lat: 31.3196, Lon: 120.7239}},
+		{ID: "E202308002", Customer: draft.Customer{Phone: "0512-62881234 转 8012"}},
+		{ID: "CH-0917", Model: "YK", Location: draft.Location{City: "苏州"}},
 	}, cfg.Devices.Loaded)
 }
 

@@ -3,8 +3,9 @@
 // those specs, and the manager that runs the configured instances.
 //
 // A connector speaks one outside protocol and nothing else: it turns what it receives into
-// normalize.Envelope values, publishes them, and acks its source only after Publish returned
-// (the envelope is durable). It never makes drafts or tickets itself; the pipeline does.
+// draft.Envelope values, publishes them, and acks its source only after Publish returned
+// (the envelope is durable). It never makes drafts or tickets itself: it names the normalizer
+// that reads its envelopes (Connector.Normalizer), and the pipeline runs it.
 package connectors
 
 import (
@@ -16,6 +17,7 @@ import (
 
 	"gongdan/attachments"
 	"gongdan/devices"
+	"gongdan/draft"
 	"gongdan/normalize"
 	"gongdan/problem"
 )
@@ -38,6 +40,11 @@ type Connector interface {
 	// Close releases connections, goroutines and files. It is called once, after Run has
 	// returned or when Run was never called.
 	Close(ctx context.Context) error
+	// Normalizer reads the envelopes the connector publishes (draft.FromJSON for envelopes
+	// whose payload is a draft; a webhook's field mapping; a WeChat message reader). It is
+	// never nil, and it depends only on the connector's config: the pipeline and the dry runs
+	// ask for it once, and a replayed envelope meets it again.
+	Normalizer() draft.Normalizer
 }
 
 // Constructor builds a connector instance. It must have no side effects.
@@ -46,7 +53,7 @@ type Constructor func(conf *Conf, env Env) (Connector, error)
 // PublishFunc hands an envelope to the pipeline. It returns only once the envelope is
 // durable; only then may the connector ack its source. An error means it is not durable: the
 // connector must not ack (answer 503, do not PUBACK, do not move its cursor).
-type PublishFunc func(ctx context.Context, env normalize.Envelope) error
+type PublishFunc func(ctx context.Context, env draft.Envelope) error
 
 // Env is what the host gives a connector instance.
 type Env struct {
@@ -96,17 +103,10 @@ type OpenIntake interface {
 	OpenIntake() []error
 }
 
-// NormalizerProvider is a connector whose envelopes need its own config to become drafts (a
-// webhook's field mapping). The pipeline asks it for the normalizer of its envelopes, rather
-// than looking the envelope type up in the normalize registry.
-type NormalizerProvider interface {
-	Normalizer() normalize.Normalizer
-}
-
 // DryRunner is a connector that can say, without any source, which envelopes an input would
 // make: the dry runs (gongdan normalize, gongdan test) feed it a payload from a file.
 type DryRunner interface {
-	Sample(payload []byte, headers map[string]string) ([]normalize.Envelope, error)
+	Sample(payload []byte, headers map[string]string) ([]draft.Envelope, error)
 }
 
 // Detailer is a connector that reports more than the common counters: GET /api/v1/connectors

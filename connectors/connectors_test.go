@@ -19,7 +19,7 @@ import (
 
 	"gongdan/config"
 	"gongdan/connectors"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 // Secret values used in the configs below; no error message may contain any of them.
@@ -68,6 +68,8 @@ func (f *fake) Close(context.Context) error {
 	}
 	return f.closeErr
 }
+
+func (f *fake) Normalizer() draft.Normalizer { return draft.NormalizerFunc(draft.FromJSON) }
 
 func (f *fake) ServeHTTP(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) }
 
@@ -538,9 +540,9 @@ func TestManagerClose(t *testing.T) {
 func TestManagerPublishCounts(t *testing.T) {
 	f := &fake{}
 	var fail atomic.Bool
-	var published []normalize.Envelope
+	var published []draft.Envelope
 	var mu sync.Mutex
-	m := newManager(t, f, connectors.ManagerOptions{Publish: func(_ context.Context, env normalize.Envelope) error {
+	m := newManager(t, f, connectors.ManagerOptions{Publish: func(_ context.Context, env draft.Envelope) error {
 		if fail.Load() {
 			return errors.New("bus down")
 		}
@@ -549,7 +551,7 @@ func TestManagerPublishCounts(t *testing.T) {
 		mu.Unlock()
 		return nil
 	}})
-	env := normalize.Envelope{ID: "e1", Connector: "p"}
+	env := draft.Envelope{ID: "e1", Connector: "p"}
 	require.NoError(t, f.env.Publish(context.Background(), env))
 	fail.Store(true)
 	require.Error(t, f.env.Publish(context.Background(), env))

@@ -17,13 +17,13 @@ import (
 	"gongdan/attachments"
 	"gongdan/config"
 	"gongdan/devices"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 // errNotRunning is what a publish outside a running server answers (validate, dry runs).
 var errNotRunning = errors.New("connectors: not running: envelopes are only published by gongdan serve")
 
-func refusePublish(context.Context, normalize.Envelope) error { return errNotRunning }
+func refusePublish(context.Context, draft.Envelope) error { return errNotRunning }
 
 func (e *Env) setDefaults() {
 	if e.Publish == nil {
@@ -54,7 +54,17 @@ type Instance struct {
 	Connector Connector
 	Stats     *Stats
 	// Scope is what the instance's drafts may say: the pipeline confines them to it.
-	Scope normalize.Scope
+	Scope draft.Scope
+}
+
+// NormalizerOf is the normalizer of inst's envelopes, as the pipeline and the dry runs use it.
+// A connector that has none is a programming error, reported with the connector's name.
+func NormalizerOf(inst *Instance) (draft.Normalizer, error) {
+	n := inst.Connector.Normalizer()
+	if n == nil {
+		return nil, fmt.Errorf("connector %s (type %s) has no normalizer", inst.Name, inst.Type)
+	}
+	return n, nil
 }
 
 // ManagerOptions configure a Manager.
@@ -121,7 +131,7 @@ func NewManager(cfg *config.Config, opts ManagerOptions) (*Manager, error) {
 		stats := &Stats{}
 		publish := opts.Publish
 		env := Env{
-			Publish: func(ctx context.Context, e normalize.Envelope) error {
+			Publish: func(ctx context.Context, e draft.Envelope) error {
 				if publish == nil {
 					return errNotRunning
 				}

@@ -42,7 +42,7 @@ type Spec struct {
 	// New builds an instance from its checked config. It must have no side effects: no
 	// connections, goroutines or files. validate and dry runs call it too.
 	New Constructor
-	// Intents are the draft intents (normalize.IntentUpdate, IntentResolve) this type uses for
+	// Intents are the draft intents (draft.IntentUpdate, IntentResolve) this type uses for
 	// its own incidents and threads (an MQTT clear resolves the alarm's own ticket): the
 	// pipeline honours them from every instance of the type. Any other connector sends them
 	// only when its config opts in (trust.intents).

@@ -3,7 +3,7 @@ package connectors
 import (
 	"slices"
 
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 // Field names of the trust section every connector has.
@@ -22,7 +22,7 @@ func trustField() Field {
 			"puts its dedup and thread keys in this connector's namespace (<name>/…), and refuses (as a dead letter) an intent that the connector's type does not use for its own incidents.",
 		Fields: []Field{
 			{
-				Name: fieldTrustIntents, Kind: KindStringList, Enum: []string{normalize.IntentUpdate, normalize.IntentResolve},
+				Name: fieldTrustIntents, Kind: KindStringList, Enum: []string{draft.IntentUpdate, draft.IntentResolve},
 				Description: "Intents honoured from this connector's drafts besides those its type uses itself (mqtt: update and resolve; ocr: update). " +
 					"resolve lets the sender resolve the tickets of its own threads: give it only to an integration that closes its own incidents, and sign its requests.",
 				Example: "[update]",
@@ -38,8 +38,8 @@ func trustField() Field {
 }
 
 // scope is what an instance's drafts may say: its type's own intents and config's opt-ins.
-func scope(name string, spec *Spec, conf *Conf) normalize.Scope {
-	s := normalize.Scope{Connector: name, Type: spec.Type, Intents: slices.Clone(spec.Intents)}
+func scope(name string, spec *Spec, conf *Conf) draft.Scope {
+	s := draft.Scope{Connector: name, Type: spec.Type, Intents: slices.Clone(spec.Intents)}
 	if t := conf.Object(fieldTrust); t != nil {
 		for _, in := range t.StringList(fieldTrustIntents) {
 			if !slices.Contains(s.Intents, in) {

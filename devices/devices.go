@@ -10,18 +10,18 @@ import (
 	"sync"
 	"time"
 
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 // Device is one registry entry.
 type Device struct {
-	ID          string             `json:"id" yaml:"id"`
-	Model       string             `json:"model" yaml:"model"`
-	Firmware    string             `json:"firmware" yaml:"firmware"`
-	ProductType string             `json:"product_type" yaml:"product_type"`
-	Customer    normalize.Customer `json:"customer" yaml:"customer"`
+	ID          string         `json:"id" yaml:"id"`
+	Model       string         `json:"model" yaml:"model"`
+	Firmware    string         `json:"firmware" yaml:"firmware"`
+	ProductType string         `json:"product_type" yaml:"product_type"`
+	Customer    draft.Customer `json:"customer" yaml:"customer"`
 	// Location is the install address and its coordinates.
-	Location normalize.Location `json:"location" yaml:"location"`
+	Location draft.Location `json:"location" yaml:"location"`
 	// Source says where the entry came from: "config" (the devices file) or "api".
 	Source    string    `json:"source" yaml:"-"`
 	UpdatedAt time.Time `json:"updated_at,omitzero" yaml:"-"`

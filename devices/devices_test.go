@@ -12,12 +12,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"gongdan/devices"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 func TestCheck(t *testing.T) {
-	ok := devices.Device{ID: "E202308001", Customer: normalize.Customer{Phone: "13812345678"},
-		Location: normalize.Location{Lat: 31.3196, Lon: 120.7239}}
+	ok := devices.Device{ID: "E202308001", Customer: draft.Customer{Phone: "13812345678"},
+		Location: draft.Location{Lat: 31.3196, Lon: 120.7239}}
 	require.Empty(t, devices.Check(ok))
 
 	cases := []struct {
@@ -40,7 +40,7 @@ func TestCheck(t *testing.T) {
 		{"not a phone", func(d *devices.Device) { d.Customer.Phone = "12345" }, []string{"customer.phone"}},
 		{"no phone", func(d *devices.Device) { d.Customer.Phone = "" }, nil},
 		{"everything wrong", func(d *devices.Device) {
-			*d = devices.Device{Customer: normalize.Customer{Phone: "x"}, Location: normalize.Location{Lat: 100}}
+			*d = devices.Device{Customer: draft.Customer{Phone: "x"}, Location: draft.Location{Lat: 100}}
 		},
 			[]string{"id", "customer.phone", "location.lat"}},
 	}

@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"gongdan/draft"
 )
 
 // Enricher fills the draft fields a connector left empty from the draft's own text (its title
@@ -32,7 +34,7 @@ func DefaultEnricher(dict *Dictionary) Enricher {
 const evidenceFrom = "text"
 
 // Enrich returns d with empty fields filled from its text.
-func (e Enricher) Enrich(d Draft) Draft {
+func (e Enricher) Enrich(d draft.Draft) draft.Draft {
 	if d.Tags == nil {
 		d.Tags = []string{} // a list in JSON either way
 	}
@@ -40,8 +42,8 @@ func (e Enricher) Enrich(d Draft) Draft {
 	note := func(field, t string) {
 		// Within the draft's limit: a draft that came with as much evidence as a draft may
 		// carry keeps it, rather than being refused for what enrichment added.
-		if len(d.Evidence) < MaxEvidence {
-			d.Evidence = append(d.Evidence, Evidence{Field: field, Text: t, From: evidenceFrom})
+		if len(d.Evidence) < draft.MaxEvidence {
+			d.Evidence = append(d.Evidence, draft.Evidence{Field: field, Text: t, From: evidenceFrom})
 		}
 	}
 	if d.Customer.Phone != "" {
@@ -86,7 +88,7 @@ func (e Enricher) Enrich(d Draft) Draft {
 			d.Category = cat
 			note("category", m.Text)
 			for _, t := range tags {
-				if !contains(d.Tags, t) && len(d.Tags) < MaxTags {
+				if !contains(d.Tags, t) && len(d.Tags) < draft.MaxTags {
 					d.Tags = append(d.Tags, t)
 				}
 			}
@@ -105,8 +107,8 @@ func contains(list []string, s string) bool {
 }
 
 // Enriching wraps a normalizer so that every draft it makes is enriched.
-func Enriching(n Normalizer, e Enricher) Normalizer {
-	return NormalizerFunc(func(env Envelope) ([]Draft, error) {
+func Enriching(n draft.Normalizer, e Enricher) draft.Normalizer {
+	return draft.NormalizerFunc(func(env draft.Envelope) ([]draft.Draft, error) {
 		drafts, err := n.Normalize(env)
 		if err != nil {
 			return nil, err

@@ -1,6 +1,10 @@
 package normalize
 
-import "strings"
+import (
+	"strings"
+
+	"gongdan/draft"
+)
 
 // UrgencyKeywords are the words that raise a request's urgency, one list per level above blue.
 // Latin letters match in any case.
@@ -27,12 +31,12 @@ func DefaultUrgencyKeywords() UrgencyKeywords {
 //
 // It must never invent urgency: it reads only the keywords and the negations right before them,
 // so a caller should keep the match as evidence for a person to check.
-func UrgencyFromText(text string, kw UrgencyKeywords) (Urgency, Match, bool) {
+func UrgencyFromText(text string, kw UrgencyKeywords) (draft.Urgency, Match, bool) {
 	lower := asciiLower(text)
 	levels := []struct {
-		urgency  Urgency
+		urgency  draft.Urgency
 		keywords []string
-	}{{UrgencyRed, kw.Red}, {UrgencyOrange, kw.Orange}, {UrgencyYellow, kw.Yellow}}
+	}{{draft.UrgencyRed, kw.Red}, {draft.UrgencyOrange, kw.Orange}, {draft.UrgencyYellow, kw.Yellow}}
 	for _, level := range levels {
 		best := Match{Start: -1}
 		for _, k := range level.keywords {

@@ -20,7 +20,7 @@ import (
 
 	"gongdan/config"
 	"gongdan/core/ticket"
-	"gongdan/normalize"
+	"gongdan/draft"
 	"gongdan/pipeline"
 )
 
@@ -29,13 +29,13 @@ import (
 // first source, which the connector made; it reports false when it has no way to reach this
 // customer (no openid).
 type CustomerSender interface {
-	TellCustomer(ctx context.Context, source normalize.Draft, customer normalize.Customer, text string) (bool, error)
+	TellCustomer(ctx context.Context, source draft.Draft, customer draft.Customer, text string) (bool, error)
 }
 
 // TemplateSender sends a template message to a customer (an official account): what is sent
 // when a customer service message is refused as outside WeChat's 48 hours.
 type TemplateSender interface {
-	SendTemplate(ctx context.Context, customer normalize.Customer, templateID, link string, data map[string]string, clientMsgID string) (bool, error)
+	SendTemplate(ctx context.Context, customer draft.Customer, templateID, link string, data map[string]string, clientMsgID string) (bool, error)
 }
 
 // StaffSender sends a text to people by their WeCom UserIDs (connectors/wechat).
@@ -246,7 +246,7 @@ func assignedText(t ticket.Ticket) string {
 		fmt.Fprintf(&b, "\n客户：%s", c)
 	}
 	if t.Description != "" && t.Description != t.Title {
-		fmt.Fprintf(&b, "\n描述：%s", normalize.Clip(t.Description, 200))
+		fmt.Fprintf(&b, "\n描述：%s", draft.Clip(t.Description, 200))
 	}
 	if t.RepeatOf != "" {
 		fmt.Fprintf(&b, "\n历史：重复报修，上次工单 %s", t.RepeatOf)
@@ -257,13 +257,13 @@ func assignedText(t ticket.Ticket) string {
 	return b.String()
 }
 
-func urgencyName(u normalize.Urgency) string {
+func urgencyName(u draft.Urgency) string {
 	switch u {
-	case normalize.UrgencyRed:
+	case draft.UrgencyRed:
 		return "红色（安全风险）"
-	case normalize.UrgencyOrange:
+	case draft.UrgencyOrange:
 		return "橙色（影响生产）"
-	case normalize.UrgencyYellow:
+	case draft.UrgencyYellow:
 		return "黄色（24 小时内响应）"
 	}
 	return "蓝色（常规）"

@@ -13,7 +13,7 @@ import (
 
 	"gongdan/config"
 	"gongdan/core/ticket"
-	"gongdan/normalize"
+	"gongdan/draft"
 	"gongdan/notify"
 )
 
@@ -28,7 +28,7 @@ type fakeSender struct {
 	err  error
 }
 
-func (f *fakeSender) TellCustomer(_ context.Context, _ normalize.Draft, c normalize.Customer, text string) (bool, error) {
+func (f *fakeSender) TellCustomer(_ context.Context, _ draft.Draft, c draft.Customer, text string) (bool, error) {
 	if c.WechatOpenID == "" {
 		return false, nil
 	}
@@ -59,11 +59,11 @@ func no() *bool  { b := false; return &b }
 
 var wechatTicket = ticket.Ticket{
 	ID: "GD-20261202-000001", Title: "空调不制冷", Description: "3号楼空调不制冷", State: ticket.StateAssigned,
-	Urgency: normalize.UrgencyOrange, Category: "空调故障", Assignee: "eng-li", Team: "suzhou-a",
-	Customer: normalize.Customer{Name: "王先生", Phone: "13812345678", WechatOpenID: "oWang"},
-	Location: normalize.Location{Address: "苏州工业园区星湖街328号"}, Device: normalize.Device{ID: "AC-0042"},
+	Urgency: draft.UrgencyOrange, Category: "空调故障", Assignee: "eng-li", Team: "suzhou-a",
+	Customer: draft.Customer{Name: "王先生", Phone: "13812345678", WechatOpenID: "oWang"},
+	Location: draft.Location{Address: "苏州工业园区星湖街328号"}, Device: draft.Device{ID: "AC-0042"},
 	RepeatOf: "GD-20261120-000007",
-	Sources:  []normalize.Draft{{Source: normalize.Source{Connector: "gzh", Type: "wechat.officialaccount"}}, {}},
+	Sources:  []draft.Draft{{Source: draft.Source{Connector: "gzh", Type: "wechat.officialaccount"}}, {}},
 }
 
 func rig(t *testing.T, cfg config.Notify, tk ticket.Ticket) (*notify.Notifier, *fakeSender, *fakeSender) {
@@ -144,7 +144,7 @@ func TestWhatIsNotToldIsNotSent(t *testing.T) {
 
 	// A customer who came in through a webhook has no account to be told on.
 	hooked := wechatTicket
-	hooked.Sources = []normalize.Draft{{Source: normalize.Source{Connector: "hooks", Type: "webhook"}}}
+	hooked.Sources = []draft.Draft{{Source: draft.Source{Connector: "hooks", Type: "webhook"}}}
 	n, customers, _ = rig(t, config.Notify{Customers: &config.NotifyCustomers{Accepted: yes()}}, hooked)
 	require.NoError(t, n.Handle(context.Background(), event(t, ticket.ActionAccept, ticket.StateAccepted, nil), nil))
 	assert.Empty(t, customers.sent)
@@ -202,11 +202,11 @@ type templateSender struct {
 	templates []map[string]string
 }
 
-func (s *templateSender) TellCustomer(context.Context, normalize.Draft, normalize.Customer, string) (bool, error) {
+func (s *templateSender) TellCustomer(context.Context, draft.Draft, draft.Customer, string) (bool, error) {
 	return true, outsideWindow{errors.New("errcode 45015: response out of time limit")}
 }
 
-func (s *templateSender) SendTemplate(_ context.Context, c normalize.Customer, templateID, link string, data map[string]string, clientMsgID string) (bool, error) {
+func (s *templateSender) SendTemplate(_ context.Context, c draft.Customer, templateID, link string, data map[string]string, clientMsgID string) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rec := map[string]string{"to": c.WechatOpenID, "template": templateID, "url": link, "client": clientMsgID}

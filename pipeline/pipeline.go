@@ -19,7 +19,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"gongdan/normalize"
+	"gongdan/draft"
 	"gongdan/pipeline/bus"
 	"gongdan/pipeline/deadletter"
 )
@@ -47,14 +47,13 @@ const (
 // Source is one connector as the pipeline sees it.
 type Source struct {
 	Name string
-	// Normalizer reads this connector's envelopes; nil means the registry's normalizer for
-	// each envelope's type.
-	Normalizer normalize.Normalizer
+	// Normalizer reads this connector's envelopes (connectors.NormalizerOf). Required.
+	Normalizer draft.Normalizer
 	// Scope is what the connector's drafts may say (DESIGN.md §11): every draft is confined to
 	// it, so the payload never picks its source, another connector's keys, or an intent the
 	// connector may not send. The zero value: the connector Name, no intents, no other
 	// namespaces.
-	Scope normalize.Scope
+	Scope draft.Scope
 }
 
 // Consumer takes the messages of a topic, each acked once Handle returns nil. An error is
@@ -72,18 +71,16 @@ type Consumer struct {
 // IntakeFunc hands a draft to the core. It returns only once the ticket is durable (or the
 // draft was recognised as a duplicate or merged). It must be idempotent on the draft's dedup
 // key: a crash between it and the ack redelivers the draft.
-type IntakeFunc func(ctx context.Context, d normalize.Draft) error
+type IntakeFunc func(ctx context.Context, d draft.Draft) error
 
 // Options configure a Pipeline.
 type Options struct {
 	Bus *bus.Bus
 	// Sources are the connectors whose raw topics are normalized.
 	Sources []Source
-	// Normalizers read envelopes by type; default normalize.Default.
-	Normalizers *normalize.Registry
 	// Enrich fills what normalizers left empty from the drafts' text; nil leaves drafts as
 	// they are.
-	Enrich func(normalize.Draft) normalize.Draft
+	Enrich func(draft.Draft) draft.Draft
 	// Intake takes drafts. Nil leaves drafts on the bus (for tests of the first half).
 	Intake IntakeFunc
 	// Permanent reports intake errors that a retry cannot fix (an invalid draft): they go to
@@ -118,8 +115,10 @@ func (o *Options) setDefaults() error {
 	if o.DeadLetters == nil {
 		return errors.New("pipeline: no dead-letter store")
 	}
-	if o.Normalizers == nil {
-		o.Normalizers = normalize.Default
+	for _, src := range o.Sources {
+		if src.Normalizer == nil {
+			return fmt.Errorf("pipeline: source %s has no normalizer", src.Name)
+		}
 	}
 	if o.Permanent == nil {
 		o.Permanent = func(error) bool { return false }
@@ -157,7 +156,7 @@ type Pipeline struct {
 	pub     message.Publisher
 	metrics *pipelineMetrics
 	// scopes are the sources' scopes by connector name, for the drafts topic.
-	scopes map[string]normalize.Scope
+	scopes map[string]draft.Scope
 
 	ran       atomic.Bool
 	closeOnce sync.Once
@@ -175,7 +174,7 @@ func New(opts Options) (*Pipeline, error) {
 		return nil, err
 	}
 	p := &Pipeline{opts: opts, router: router, pub: opts.Bus.Publisher(), metrics: newPipelineMetrics(opts.Registerer),
-		scopes: map[string]normalize.Scope{}}
+		scopes: map[string]draft.Scope{}}
 	if opts.Registerer != nil {
 		metrics.NewPrometheusMetricsBuilder(opts.Registerer, "gongdan", "pipeline").AddPrometheusRouterMetrics(router)
 	}
@@ -238,7 +237,7 @@ func (p *Pipeline) reliably(handler, topic string) []message.HandlerMiddleware {
 }
 
 // Publish puts a connector's envelope on its raw topic. It returns once the bus has stored it.
-func (p *Pipeline) Publish(_ context.Context, env normalize.Envelope) error {
+func (p *Pipeline) Publish(_ context.Context, env draft.Envelope) error {
 	payload, err := json.Marshal(env)
 	if err != nil {
 		return err
@@ -259,7 +258,7 @@ func (p *Pipeline) Publish(_ context.Context, env normalize.Envelope) error {
 // normalizeHandler turns a raw envelope into draft messages.
 func (p *Pipeline) normalizeHandler(src Source) message.HandlerFunc {
 	return func(msg *message.Message) ([]*message.Message, error) {
-		var env normalize.Envelope
+		var env draft.Envelope
 		if err := json.Unmarshal(msg.Payload, &env); err != nil {
 			return nil, Permanent(fmt.Errorf("not an envelope: %w", err))
 		}
@@ -267,14 +266,7 @@ func (p *Pipeline) normalizeHandler(src Source) message.HandlerFunc {
 			// Only the connector publishes to its raw topic; anything else there is not its.
 			return nil, Permanent(fmt.Errorf("an envelope of connector %q on %s", env.Connector, RawTopic(src.Name)))
 		}
-		n := src.Normalizer
-		if n == nil {
-			var ok bool
-			if n, ok = p.opts.Normalizers.Lookup(env.Type); !ok {
-				return nil, Permanent(fmt.Errorf("no normalizer for envelope type %q", env.Type))
-			}
-		}
-		drafts, err := n.Normalize(env)
+		drafts, err := src.Normalizer.Normalize(env)
 		if err != nil {
 			// Normalizers are pure: the same envelope fails the same way until the config
 			// changes. Retrying is pointless; a replay after the fix is the cure.
@@ -319,7 +311,7 @@ func derivedID(envelopeID string, i int) string {
 
 // intakeHandler hands a draft to the core.
 func (p *Pipeline) intakeHandler(msg *message.Message) error {
-	var d normalize.Draft
+	var d draft.Draft
 	if err := json.Unmarshal(msg.Payload, &d); err != nil {
 		return Permanent(fmt.Errorf("not a draft: %w", err))
 	}

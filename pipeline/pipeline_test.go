@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"gongdan/normalize"
+	"gongdan/draft"
 	"gongdan/pipeline"
 	"gongdan/pipeline/bus"
 	"gongdan/pipeline/deadletter"
@@ -23,14 +23,14 @@ import (
 // tickets is a fake core: one ticket per dedup key, like the engine.
 type tickets struct {
 	mu      sync.Mutex
-	byKey   map[string]normalize.Draft
+	byKey   map[string]draft.Draft
 	calls   int
 	failFor atomic.Int32 // fail this many calls first, with a transient error
 }
 
-func newTickets() *tickets { return &tickets{byKey: map[string]normalize.Draft{}} }
+func newTickets() *tickets { return &tickets{byKey: map[string]draft.Draft{}} }
 
-func (t *tickets) intake(_ context.Context, d normalize.Draft) error {
+func (t *tickets) intake(_ context.Context, d draft.Draft) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.calls++
@@ -73,7 +73,7 @@ func start(t *testing.T, dls deadletter.Store) *fixture {
 	if f.dls == nil {
 		f.dls = deadletter.NewMemory()
 	}
-	n := normalize.NormalizerFunc(func(env normalize.Envelope) ([]normalize.Draft, error) {
+	n := draft.NormalizerFunc(func(env draft.Envelope) ([]draft.Draft, error) {
 		var in struct {
 			Title string `json:"title"`
 			Panic bool   `json:"panic"`
@@ -88,13 +88,13 @@ func start(t *testing.T, dls deadletter.Store) *fixture {
 		if f.broken.Load() && in.Title == "needs-fix" {
 			return nil, errors.New("mapping title: cannot fetch subject")
 		}
-		d := normalize.Complete(normalize.Draft{Title: in.Title}, env)
+		d := draft.Complete(draft.Draft{Title: in.Title}, env)
 		if !in.Two {
-			return []normalize.Draft{d}, nil
+			return []draft.Draft{d}, nil
 		}
 		d2 := d
 		d2.DedupKey += "/2"
-		return []normalize.Draft{d, d2}, nil
+		return []draft.Draft{d, d2}, nil
 	})
 	f.p, err = pipeline.New(pipeline.Options{
 		Bus:           bus,
@@ -118,8 +118,8 @@ func start(t *testing.T, dls deadletter.Store) *fixture {
 	return f
 }
 
-func envelope(id, body string) normalize.Envelope {
-	return normalize.Envelope{ID: id, Connector: "hooks", ConnectorType: "webhook", Type: "test",
+func envelope(id, body string) draft.Envelope {
+	return draft.Envelope{ID: id, Connector: "hooks", ConnectorType: "webhook", Type: "test",
 		ReceivedAt: time.Date(2026, 11, 23, 9, 42, 0, 0, time.UTC), Payload: []byte(body)}
 }
 
@@ -165,7 +165,7 @@ func TestMalformedEnvelopeIsDeadLetteredAndReplayedAfterTheFix(t *testing.T) {
 	assert.Contains(t, dl.Error, "cannot fetch subject")
 	assert.Equal(t, 1, dl.Attempts, "a normalizer error is permanent: no retries")
 	assert.Equal(t, deadletter.StateDead, dl.State)
-	var env normalize.Envelope
+	var env draft.Envelope
 	require.NoError(t, json.Unmarshal(dl.Payload, &env))
 	assert.Equal(t, "env-bad", env.ID)
 	assert.Equal(t, int32(1), f.dead.Load())
@@ -232,6 +232,17 @@ func TestAPanickingNormalizerIsADeadLetterNotACrash(t *testing.T) {
 	require.NoError(t, f.p.Publish(context.Background(), envelope("env-2", `{"title":"after"}`)))
 	require.Eventually(t, func() bool { return len(f.deadLetters(t)) == 1 && f.tickets.count() == 1 }, wait, tick)
 	assert.Contains(t, f.deadLetters(t)[0].Error, "normalizer bug")
+}
+
+// TestASourceWithoutANormalizerIsRefusedAtNew: every connector names its normalizer
+// (connectors.NormalizerOf); a source without one is a wiring mistake, told at New, not an
+// envelope that fails later.
+func TestASourceWithoutANormalizerIsRefusedAtNew(t *testing.T) {
+	b, err := bus.Open(context.Background(), bus.Config{Driver: "memory"}, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = b.Close() })
+	_, err = pipeline.New(pipeline.Options{Bus: b, DeadLetters: deadletter.NewMemory(), Sources: []pipeline.Source{{Name: "hooks"}}})
+	require.EqualError(t, err, "pipeline: source hooks has no normalizer")
 }
 
 // flakyStore fails its first puts: a dead letter that cannot be stored must not be acked.

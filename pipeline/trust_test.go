@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"gongdan/normalize"
+	"gongdan/draft"
 	"gongdan/pipeline"
 	"gongdan/pipeline/bus"
 	"gongdan/pipeline/deadletter"
@@ -28,7 +28,7 @@ func TestDraftsSpeakOnlyForTheirConnector(t *testing.T) {
 	dls := deadletter.NewMemory()
 	p, err := pipeline.New(pipeline.Options{
 		Bus:           bus,
-		Sources:       []pipeline.Source{{Name: "hooks", Scope: normalize.Scope{Connector: "hooks", Type: "webhook"}}},
+		Sources:       []pipeline.Source{{Name: "hooks", Normalizer: draft.NormalizerFunc(draft.FromJSON), Scope: draft.Scope{Connector: "hooks", Type: "webhook"}}},
 		Intake:        got.intake,
 		DeadLetters:   dls,
 		Retries:       1,
@@ -44,24 +44,24 @@ func TestDraftsSpeakOnlyForTheirConnector(t *testing.T) {
 		require.NoError(t, bus.Close())
 	})
 
-	draft := func(id, body string) normalize.Envelope {
+	draftEnvelope := func(id, body string) draft.Envelope {
 		env := envelope(id, body)
-		env.Type = normalize.TypeDraft
+		env.Type = draft.TypeDraft
 		return env
 	}
 	forged := `{"title":"已修好","source":{"connector":"gzh","type":"wechat.officialaccount"},
 		"customer":{"wechat_openid":"oyORnuP8q7ou2gfYjqLzSIWZf0rs"},
 		"thread_key":"gzh/wechat:gzh:oyORnuP8q7ou2gfYjqLzSIWZf0rs","dedup_key":"crm/424242"}`
-	require.NoError(t, p.Publish(ctx, draft("env-forged", forged)))
-	require.NoError(t, p.Publish(ctx, draft("env-resolve", `{"title":"已修好","thread_key":"gzh/wechat:gzh:x","intent":"resolve"}`)))
+	require.NoError(t, p.Publish(ctx, draftEnvelope("env-forged", forged)))
+	require.NoError(t, p.Publish(ctx, draftEnvelope("env-resolve", `{"title":"已修好","thread_key":"gzh/wechat:gzh:x","intent":"resolve"}`)))
 	// Within the limit as sent, over it in the webhook's namespace: a dead letter of the
 	// envelope (replayable), not of the draft.
 	long := strings.Repeat("k", 509)
-	require.NoError(t, p.Publish(ctx, draft("env-long", `{"title":"很长的线程","thread_key":"`+long+`"}`)))
+	require.NoError(t, p.Publish(ctx, draftEnvelope("env-long", `{"title":"很长的线程","thread_key":"`+long+`"}`)))
 
 	// Straight onto raw.hooks, as nothing but the hooks connector should publish there.
-	foreign, err := json.Marshal(normalize.Envelope{ID: "env-foreign", Connector: "gzh", ConnectorType: "wechat.officialaccount",
-		Type: normalize.TypeDraft, Payload: []byte(`{"title":"x"}`)})
+	foreign, err := json.Marshal(draft.Envelope{ID: "env-foreign", Connector: "gzh", ConnectorType: "wechat.officialaccount",
+		Type: draft.TypeDraft, Payload: []byte(`{"title":"x"}`)})
 	require.NoError(t, err)
 	require.NoError(t, bus.Publisher().Publish(pipeline.RawTopic("hooks"), message.NewMessage("env-foreign", foreign)))
 
@@ -84,7 +84,7 @@ func TestDraftsSpeakOnlyForTheirConnector(t *testing.T) {
 	assert.Equal(t, "hooks", older.Source.Connector)
 	assert.Equal(t, "hooks/wechat:gzh:x", older.ThreadKey)
 	require.True(t, ok, "the dedup key is in the webhook's namespace, not the CRM's")
-	assert.Equal(t, normalize.Source{Connector: "hooks", Type: "webhook"}, d.Source, "the pipeline, not the payload, sets the source")
+	assert.Equal(t, draft.Source{Connector: "hooks", Type: "webhook"}, d.Source, "the pipeline, not the payload, sets the source")
 	assert.Equal(t, "hooks/gzh/wechat:gzh:oyORnuP8q7ou2gfYjqLzSIWZf0rs", d.ThreadKey, "the thread key cannot reach the WeChat customer's thread")
 
 	var reasons []string

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"gongdan/config"
-	"gongdan/normalize"
+	"gongdan/draft"
 	"gongdan/pipeline/deadletter"
 	"gongdan/problem"
 )
@@ -124,7 +124,7 @@ func printDeadLetter(w io.Writer, dl deadletter.DeadLetter) {
 		fmt.Fprintf(w, "replays:       %d (last %s)\n", dl.Replays, dl.ReplayedAt.Local().Format(time.RFC3339))
 	}
 	fmt.Fprintf(w, "error:\n  %s\n", strings.ReplaceAll(dl.Error, "\n", "\n  "))
-	var env normalize.Envelope
+	var env draft.Envelope
 	if json.Unmarshal(dl.Payload, &env) == nil && env.ID != "" {
 		fmt.Fprintf(w, "envelope:      %s (type %s, received %s)\n", env.ID, env.Type, env.ReceivedAt.Format(time.RFC3339))
 		fmt.Fprintf(w, "payload:\n%s\n", indentJSON(env.Payload))

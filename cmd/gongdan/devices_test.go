@@ -19,6 +19,7 @@ import (
 
 	"gongdan/connectors"
 	"gongdan/devices"
+	"gongdan/draft"
 )
 
 // probeEnvs records the Env each devicesprobe connector is built with, by instance name: what
@@ -41,6 +42,7 @@ type probe struct{}
 func (probe) Validate() error                 { return nil }
 func (probe) Run(ctx context.Context) error   { <-ctx.Done(); return nil }
 func (probe) Close(ctx context.Context) error { return nil }
+func (probe) Normalizer() draft.Normalizer    { return draft.NormalizerFunc(draft.FromJSON) }
 
 // devicesConfig is a server config whose devices come from devices.yaml beside it.
 const devicesConfig = `server:

@@ -22,12 +22,13 @@ import (
 	"gongdan/core/routing"
 	"gongdan/core/ticket"
 	"gongdan/devices"
+	"gongdan/draft"
 	"gongdan/normalize"
 )
 
 // dryRunner turns payloads into drafts exactly as the pipeline would, with no server, bus or
-// store: the connector samples the payload into envelopes, and the connector's normalizer (or
-// the registry's, by envelope type) makes the drafts.
+// store: the connector samples the payload into envelopes, and the connector's normalizer
+// (connectors.NormalizerOf) makes the drafts.
 type dryRunner struct {
 	conns    *connectors.Manager
 	enricher normalize.Enricher // the config's, as the pipeline applies it
@@ -55,7 +56,7 @@ func newDryRunner(cfg *config.Config, now time.Time) (*dryRunner, error) {
 }
 
 // drafts runs one payload through connector name.
-func (d *dryRunner) drafts(name string, payload []byte, headers map[string]string) ([]normalize.Draft, error) {
+func (d *dryRunner) drafts(name string, payload []byte, headers map[string]string) ([]draft.Draft, error) {
 	inst, ok := d.conns.Instance(name)
 	if !ok {
 		var names []string
@@ -72,18 +73,14 @@ func (d *dryRunner) drafts(name string, payload []byte, headers map[string]strin
 	if err != nil {
 		return nil, fmt.Errorf("the connector refuses this payload (a client would get an error): %w", err)
 	}
-	var out []normalize.Draft
+	n, err := connectors.NormalizerOf(inst)
+	if err != nil {
+		return nil, err
+	}
+	n = normalize.Enriching(n, d.enricher)
+	var out []draft.Draft
 	for _, env := range envs {
-		var n normalize.Normalizer
-		if np, ok := inst.Connector.(connectors.NormalizerProvider); ok {
-			n = np.Normalizer()
-		}
-		if n == nil {
-			if n, ok = normalize.Default.Lookup(env.Type); !ok {
-				return nil, fmt.Errorf("no normalizer for envelope type %q", env.Type)
-			}
-		}
-		drafts, err := normalize.Enriching(n, d.enricher).Normalize(env)
+		drafts, err := n.Normalize(env)
 		for i := 0; err == nil && i < len(drafts); i++ {
 			// As the pipeline does: confined, then checked as the core would take it.
 			if drafts[i], err = inst.Scope.Confine(drafts[i]); err == nil {
@@ -376,7 +373,7 @@ func runCase(dr *dryRunner, dir string, tc testCase) ([]string, error) {
 
 // route decides where the first of drafts would go, as a fresh server with every engineer
 // free would: rule, team, engineer, failure.
-func (d *dryRunner) route(drafts []normalize.Draft) (map[string]any, error) {
+func (d *dryRunner) route(drafts []draft.Draft) (map[string]any, error) {
 	if d.router == nil {
 		return nil, errors.New("expect.route: the config has no routing section")
 	}

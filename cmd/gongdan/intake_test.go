@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"gongdan/core/ticket"
-	"gongdan/normalize"
+	"gongdan/draft"
 	"gongdan/pipeline/deadletter"
 )
 
@@ -88,7 +88,7 @@ func TestNormalizePrintsTheDraftsWithoutAServer(t *testing.T) {
 	t.Cleanup(func() { stdin = os.Stdin })
 	code, out, errOut := runCLI(t, "normalize", "--connector", "hooks", "--now", "2026-11-23T09:42:00+08:00", "--header", "Idempotency-Key: k-1")
 	require.Equal(t, 0, code, errOut)
-	var drafts []normalize.Draft
+	var drafts []draft.Draft
 	require.NoError(t, json.Unmarshal([]byte(out), &drafts), out)
 	require.Len(t, drafts, 1)
 	assert.Equal(t, "冷库温度过高", drafts[0].Title)

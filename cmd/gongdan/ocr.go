@@ -12,7 +12,7 @@ import (
 
 	"gongdan/config"
 	"gongdan/connectors/ocr"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 const ocrUsage = `usage: gongdan ocr [--config FILE] [--connector NAME] [--taken-at TIME] [--group NAME] IMAGE…
@@ -25,12 +25,12 @@ which time separators such as 昨天 14:05 are read against.`
 
 // ocrReport is what gongdan ocr prints of one image.
 type ocrReport struct {
-	File     string            `json:"file"`
-	Error    string            `json:"error,omitempty"`
-	Title    string            `json:"title,omitempty"`
-	Messages []ocr.Message     `json:"messages"`
-	Notices  []string          `json:"notices,omitempty"`
-	Drafts   []normalize.Draft `json:"drafts"`
+	File     string        `json:"file"`
+	Error    string        `json:"error,omitempty"`
+	Title    string        `json:"title,omitempty"`
+	Messages []ocr.Message `json:"messages"`
+	Notices  []string      `json:"notices,omitempty"`
+	Drafts   []draft.Draft `json:"drafts"`
 }
 
 func ocrCmd(args []string, stdout, stderr io.Writer) error {
@@ -65,7 +65,7 @@ func ocrCmd(args []string, stdout, stderr io.Writer) error {
 	var reports []ocrReport
 	failed := 0
 	for _, path := range fs.Args() {
-		rep := ocrReport{File: path, Messages: []ocr.Message{}, Drafts: []normalize.Draft{}}
+		rep := ocrReport{File: path, Messages: []ocr.Message{}, Drafts: []draft.Draft{}}
 		if err := readScreenshot(conn, cfg, path, takenAt, *group, &rep); err != nil {
 			rep.Error = err.Error()
 			failed++

@@ -23,7 +23,7 @@ import (
 	"gongdan/core/store/sqlite"
 	"gongdan/core/ticket"
 	"gongdan/devices"
-	"gongdan/normalize"
+	"gongdan/draft"
 	"gongdan/notify"
 	"gongdan/pipeline"
 	"gongdan/pipeline/bus"
@@ -96,7 +96,7 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 	// this variable, which is set before anything runs.
 	var pl *pipeline.Pipeline
 	mopts := connectors.ManagerOptions{
-		Publish:  func(ctx context.Context, env normalize.Envelope) error { return pl.Publish(ctx, env) },
+		Publish:  func(ctx context.Context, env draft.Envelope) error { return pl.Publish(ctx, env) },
 		Logger:   log,
 		Location: cfg.Server.Location,
 		Devices:  s.devices,
@@ -113,11 +113,11 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 	reg.MustRegister(s.conns.Collector())
 	var sources []pipeline.Source
 	for _, inst := range s.conns.Instances() {
-		src := pipeline.Source{Name: inst.Name, Scope: inst.Scope}
-		if np, ok := inst.Connector.(connectors.NormalizerProvider); ok {
-			src.Normalizer = np.Normalizer()
+		n, err := connectors.NormalizerOf(inst)
+		if err != nil {
+			return nil, err
 		}
-		sources = append(sources, src)
+		sources = append(sources, pipeline.Source{Name: inst.Name, Normalizer: n, Scope: inst.Scope})
 	}
 	consumers, err := s.notifier(cfg)
 	if err != nil {
@@ -308,14 +308,14 @@ func (s *stack) wakeOnEvents() <-chan struct{} {
 
 // intake hands a draft from the pipeline to the engine, as the connector it came from (the
 // pipeline has confined it: its source is that connector's, whatever the payload said).
-func (s *stack) intake(ctx context.Context, d normalize.Draft) error {
+func (s *stack) intake(ctx context.Context, d draft.Draft) error {
 	_, _, err := s.engine.Create(ctx, engine.CreateRequest{Draft: d, Actor: ticket.ConnectorActor(d.Source.Connector)})
 	return err
 }
 
 // permanentIntakeError tells the pipeline which engine errors no retry can fix.
 func permanentIntakeError(err error) bool {
-	var fe *normalize.FieldError
+	var fe *draft.FieldError
 	return errors.Is(err, ticket.ErrInvalidData) || errors.As(err, &fe)
 }
 

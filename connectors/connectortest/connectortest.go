@@ -34,7 +34,7 @@ import (
 
 	"gongdan/config"
 	"gongdan/connectors"
-	"gongdan/normalize"
+	"gongdan/draft"
 	"gongdan/pipeline"
 	"gongdan/pipeline/bus"
 	"gongdan/pipeline/deadletter"
@@ -173,10 +173,10 @@ type fixture struct {
 	server *httptest.Server
 
 	// hook, when set, runs before every publish: it can block or fail it.
-	hook atomic.Pointer[func(ctx context.Context, env normalize.Envelope) error]
+	hook atomic.Pointer[func(ctx context.Context, env draft.Envelope) error]
 
 	mu        sync.Mutex
-	published map[string]normalize.Envelope // by id: every envelope that reached the bus
+	published map[string]draft.Envelope // by id: every envelope that reached the bus
 
 	pipelineDone chan error
 	closeOnce    sync.Once
@@ -195,7 +195,7 @@ func newFixture(t *testing.T, h Harness) *fixture {
 func build(t *testing.T, h Harness) *fixture {
 	t.Helper()
 	cfg := parse(t, h)
-	f := &fixture{t: t, h: h, dead: deadletter.NewMemory(), intake: newFakeIntake(), published: map[string]normalize.Envelope{}}
+	f := &fixture{t: t, h: h, dead: deadletter.NewMemory(), intake: newFakeIntake(), published: map[string]draft.Envelope{}}
 	var err error
 	f.bus, err = bus.Open(context.Background(), bus.Config{Driver: bus.DriverMemory}, nil)
 	require.NoError(t, err)
@@ -213,17 +213,19 @@ func build(t *testing.T, h Harness) *fixture {
 	f.inst = f.manager.Instances()[0]
 	var sources []pipeline.Source
 	for _, inst := range f.manager.Instances() {
-		src := pipeline.Source{Name: inst.Name}
-		if np, ok := inst.Connector.(connectors.NormalizerProvider); ok {
-			src.Normalizer = np.Normalizer()
+		n, err := connectors.NormalizerOf(inst)
+		if err != nil {
+			_ = f.manager.Close(context.Background())
+			_ = f.bus.Close()
+			require.NoError(t, err)
 		}
-		sources = append(sources, src)
+		sources = append(sources, pipeline.Source{Name: inst.Name, Normalizer: n})
 	}
 	f.pipeline, err = pipeline.New(pipeline.Options{
 		Bus:         f.bus,
 		Sources:     sources,
 		Intake:      f.intake.take,
-		Permanent:   func(err error) bool { var fe *normalize.FieldError; return errors.As(err, &fe) },
+		Permanent:   func(err error) bool { var fe *draft.FieldError; return errors.As(err, &fe) },
 		DeadLetters: f.dead,
 		// As cmd/gongdan wires it: a dead letter counts against its connector.
 		OnDeadLetter: func(connector string) {
@@ -303,7 +305,7 @@ func (f *fixture) close() error {
 }
 
 // publish is the manager's publish func: the test's hook, then the pipeline's Publish.
-func (f *fixture) publish(ctx context.Context, env normalize.Envelope) error {
+func (f *fixture) publish(ctx context.Context, env draft.Envelope) error {
 	if hook := f.hook.Load(); hook != nil {
 		if err := (*hook)(ctx, env); err != nil {
 			return err
@@ -318,7 +320,7 @@ func (f *fixture) publish(ctx context.Context, env normalize.Envelope) error {
 	return nil
 }
 
-func (f *fixture) setHook(hook func(ctx context.Context, env normalize.Envelope) error) {
+func (f *fixture) setHook(hook func(ctx context.Context, env draft.Envelope) error) {
 	if hook == nil {
 		f.hook.Store(nil)
 		return
@@ -326,7 +328,7 @@ func (f *fixture) setHook(hook func(ctx context.Context, env normalize.Envelope)
 	f.hook.Store(&hook)
 }
 
-func (f *fixture) envelope(id string) (normalize.Envelope, bool) {
+func (f *fixture) envelope(id string) (draft.Envelope, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	env, ok := f.published[id]
@@ -383,7 +385,7 @@ func testAckedAfterDurable(t *testing.T, h Harness) {
 	var enterOnce, releaseOnce sync.Once
 	release := func() { releaseOnce.Do(func() { close(released) }) }
 	defer release() // a failure below must not leave a request hanging in the server
-	f.setHook(func(ctx context.Context, _ normalize.Envelope) error {
+	f.setHook(func(ctx context.Context, _ draft.Envelope) error {
 		enterOnce.Do(func() { close(entered) })
 		select {
 		case <-released:
@@ -420,7 +422,7 @@ func testAckedAfterDurable(t *testing.T, h Harness) {
 func testPublishFails(t *testing.T, h Harness) {
 	f := newFixture(t, h)
 	var calls atomic.Int64
-	f.setHook(func(context.Context, normalize.Envelope) error {
+	f.setHook(func(context.Context, draft.Envelope) error {
 		calls.Add(1)
 		return bus.ErrClosed
 	})
@@ -486,7 +488,7 @@ func testDeadLetter(t *testing.T, h Harness) {
 	assert.Equal(t, deadletter.StateDead, dl.State)
 
 	// The payload is the envelope as the connector published it, so a replay sees the same.
-	var env normalize.Envelope
+	var env draft.Envelope
 	require.NoError(t, json.Unmarshal(dl.Payload, &env), "the dead letter's payload is not an envelope")
 	published, ok := f.envelope(env.ID)
 	if assert.True(t, ok, "the dead letter's envelope %q was never published", env.ID) {
@@ -578,17 +580,17 @@ func testCloseWithoutStart(t *testing.T, h Harness) {
 type fakeIntake struct {
 	mu   sync.Mutex
 	keys map[string]int // dedup key → drafts taken with it
-	all  []normalize.Draft
+	all  []draft.Draft
 }
 
 func newFakeIntake() *fakeIntake { return &fakeIntake{keys: map[string]int{}} }
 
-func (in *fakeIntake) take(_ context.Context, d normalize.Draft) error {
+func (in *fakeIntake) take(_ context.Context, d draft.Draft) error {
 	if err := d.Validate(); err != nil {
-		return err // a *normalize.FieldError: permanent
+		return err // a *draft.FieldError: permanent
 	}
 	if d.DedupKey == "" {
-		return &normalize.FieldError{Field: "dedup_key", Msg: "empty: the core cannot make a draft idempotent without it"}
+		return &draft.FieldError{Field: "dedup_key", Msg: "empty: the core cannot make a draft idempotent without it"}
 	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
@@ -615,10 +617,10 @@ func (in *fakeIntake) tickets() map[string]int {
 	return out
 }
 
-func (in *fakeIntake) drafts() []normalize.Draft {
+func (in *fakeIntake) drafts() []draft.Draft {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	return append([]normalize.Draft(nil), in.all...)
+	return append([]draft.Draft(nil), in.all...)
 }
 
 func keys(m map[string]int) []string {

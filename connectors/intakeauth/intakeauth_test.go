@@ -22,6 +22,7 @@ import (
 	"gongdan/config"
 	"gongdan/connectors"
 	"gongdan/connectors/intakeauth"
+	"gongdan/draft"
 	"gongdan/problem"
 )
 
@@ -44,6 +45,7 @@ type probe struct{ conf *connectors.Conf }
 func (p *probe) Validate() error               { return nil }
 func (p *probe) Run(ctx context.Context) error { <-ctx.Done(); return nil }
 func (p *probe) Close(context.Context) error   { return nil }
+func (p *probe) Normalizer() draft.Normalizer  { return draft.NormalizerFunc(draft.FromJSON) }
 
 var budgetDefaults = intakeauth.BudgetDefaults{RequestsPerMinute: 3, BytesPerMinute: 4 << 20, Concurrent: 2, What: "uploads"}
 

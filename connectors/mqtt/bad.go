@@ -8,7 +8,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 // maxBadDevices bounds the per-device counts of bad payloads; beyond it new devices are
@@ -96,7 +96,7 @@ func (c *Connector) badPayload(ctx context.Context, m paho.Message, device strin
 		c.env.Stats.Rejected.Add(1)
 		return
 	}
-	env := normalize.Envelope{
+	env := draft.Envelope{
 		ID: c.env.NewID(), Connector: c.name, ConnectorType: "mqtt", Type: EnvelopeBadPayload,
 		ReceivedAt: now, ContentType: "application/octet-stream",
 		Headers: map[string]string{"topic": m.Topic(), "device": device, "error": decodeErr.Error()},

@@ -17,7 +17,7 @@ import (
 	"gongdan/config"
 	"gongdan/connectors"
 	"gongdan/connectors/mqtt"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 // BenchmarkConnector: messages a second through the connector alone (decode, evaluate, ack),
@@ -44,7 +44,7 @@ func BenchmarkConnector(b *testing.B) {
 `, addr, time.Now().UnixNano()))
 	require.NoError(b, err)
 	var transitions atomic.Int64
-	m, err := connectors.NewManager(cfg, connectors.ManagerOptions{Publish: func(context.Context, normalize.Envelope) error {
+	m, err := connectors.NewManager(cfg, connectors.ManagerOptions{Publish: func(context.Context, draft.Envelope) error {
 		transitions.Add(1)
 		return nil
 	}})

@@ -34,7 +34,7 @@ import (
 	"gongdan/connectors"
 	"gongdan/connectors/mqtt"
 	"gongdan/connectors/mqtt/alarm"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 // A device publishing a breach over TLS to a broker whose certificate ca_file vouches for
@@ -227,8 +227,8 @@ type connRun struct {
 
 	failing  atomic.Bool
 	mu       sync.Mutex
-	envs     []normalize.Envelope // published
-	attempts []normalize.Envelope // refused
+	envs     []draft.Envelope // published
+	attempts []draft.Envelope // refused
 }
 
 // runOptions: the state directory (none: no state kept), whether publishes start refused,
@@ -255,7 +255,7 @@ func startRun(t *testing.T, yaml []byte, o runOptions) *connRun {
 	require.NoError(t, err)
 	r := &connRun{}
 	r.failing.Store(o.failing)
-	r.m, err = connectors.NewManager(cfg, connectors.ManagerOptions{StateDir: o.stateDir, Backoff: o.backoff, Logger: o.log, Publish: func(_ context.Context, e normalize.Envelope) error {
+	r.m, err = connectors.NewManager(cfg, connectors.ManagerOptions{StateDir: o.stateDir, Backoff: o.backoff, Logger: o.log, Publish: func(_ context.Context, e draft.Envelope) error {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		if r.failing.Load() {

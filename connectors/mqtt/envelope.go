@@ -10,7 +10,7 @@ import (
 
 	"gongdan/connectors/mqtt/alarm"
 	"gongdan/devices"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 // TagUnregistered marks tickets of devices the registry does not know.
@@ -26,7 +26,7 @@ type alarmPayload struct {
 
 // envelope wraps a transition. The envelope id is made once per transition, so retries of its
 // publish are one message to the bus.
-func (c *Connector) envelope(t alarm.Transition) (normalize.Envelope, error) {
+func (c *Connector) envelope(t alarm.Transition) (draft.Envelope, error) {
 	p := alarmPayload{Transition: t}
 	p.Device, p.Registered = c.lookup(t.Device)
 	if !p.Registered {
@@ -35,9 +35,9 @@ func (c *Connector) envelope(t alarm.Transition) (normalize.Envelope, error) {
 	}
 	b, err := json.Marshal(p)
 	if err != nil {
-		return normalize.Envelope{}, err
+		return draft.Envelope{}, err
 	}
-	return normalize.Envelope{
+	return draft.Envelope{
 		ID: c.env.NewID(), Connector: c.name, ConnectorType: "mqtt", Type: EnvelopeAlarm,
 		ReceivedAt: c.now(), DedupKey: transitionKey(c.name, t), ContentType: "application/json",
 		Headers: map[string]string{"topic": t.Topic, "device": t.Device, "rule": t.Rule, "kind": string(t.Kind)},
@@ -59,7 +59,7 @@ func transitionKey(connector string, t alarm.Transition) string {
 // the envelope holds all, so a replay after a config change makes the same draft.
 type normalizer struct{}
 
-func (normalizer) Normalize(env normalize.Envelope) ([]normalize.Draft, error) {
+func (normalizer) Normalize(env draft.Envelope) ([]draft.Draft, error) {
 	switch env.Type {
 	case EnvelopeAlarm:
 		var p alarmPayload
@@ -75,7 +75,7 @@ func (normalizer) Normalize(env normalize.Envelope) ([]normalize.Draft, error) {
 		if err := d.Validate(); err != nil {
 			return nil, fmt.Errorf("mqtt.alarm envelope: %w", err)
 		}
-		return []normalize.Draft{d}, nil
+		return []draft.Draft{d}, nil
 	case EnvelopeBadPayload:
 		return nil, fmt.Errorf("bad payload from device %q on topic %q: %s", env.Headers["device"], env.Headers["topic"], env.Headers["error"])
 	}
@@ -84,19 +84,19 @@ func (normalizer) Normalize(env normalize.Envelope) ([]normalize.Draft, error) {
 
 // alarmDraft makes the draft of a transition: a raise opens (or merges into) the ticket of
 // its thread; a clear and a storm summary only update that ticket.
-func alarmDraft(env normalize.Envelope, p alarmPayload) normalize.Draft {
+func alarmDraft(env draft.Envelope, p alarmPayload) draft.Draft {
 	t, dev := p.Transition, p.Device
-	d := normalize.Draft{
-		Source:     normalize.Source{Connector: env.Connector, Type: env.ConnectorType, Kind: "alarm." + string(t.Kind), ExternalID: env.DedupKey},
+	d := draft.Draft{
+		Source:     draft.Source{Connector: env.Connector, Type: env.ConnectorType, Kind: "alarm." + string(t.Kind), ExternalID: env.DedupKey},
 		DedupKey:   env.DedupKey,
 		ThreadKey:  t.ThreadKey(),
 		ReceivedAt: env.ReceivedAt,
 		OccurredAt: t.At,
 		Customer:   dev.Customer,
-		Device:     normalize.Device{ID: t.Device, Model: firstOf(dev.Model, t.Model), Firmware: dev.Firmware, ProductType: dev.ProductType},
+		Device:     draft.Device{ID: t.Device, Model: firstOf(dev.Model, t.Model), Firmware: dev.Firmware, ProductType: dev.ProductType},
 		Location:   dev.Location,
 		Category:   t.Category,
-		Urgency:    normalize.Urgency(t.Urgency),
+		Urgency:    draft.Urgency(t.Urgency),
 		Tags:       []string{"mqtt_alarm", t.Rule},
 	}
 	if !p.Registered {
@@ -118,9 +118,9 @@ func alarmDraft(env normalize.Envelope, p alarmPayload) normalize.Draft {
 			d.Description += fmt.Sprintf("\n风暴抑制：此前一小时内另有 %d 次告警被抑制。", t.Suppressed)
 		}
 	case alarm.Clear:
-		d.Intent = normalize.IntentUpdate
+		d.Intent = draft.IntentUpdate
 		if t.AutoResolve {
-			d.Intent = normalize.IntentResolve
+			d.Intent = draft.IntentResolve
 		}
 		d.Title = "告警恢复：" + t.Title
 		d.Description = fmt.Sprintf("告警 %s 已恢复：设备 %s 自 %s 起恢复正常，%s 确认。", t.Rule, t.Device, local(t.Since), local(t.At))
@@ -128,12 +128,12 @@ func alarmDraft(env normalize.Envelope, p alarmPayload) normalize.Draft {
 			d.Description += "\n读数：" + values
 		}
 	case alarm.Storm:
-		d.Intent = normalize.IntentUpdate
+		d.Intent = draft.IntentUpdate
 		d.Title = fmt.Sprintf("设备 %s 告警风暴：后续告警被抑制", t.Device)
 		d.Description = fmt.Sprintf("设备 %s 一小时内告警次数已达上限，%s 起的告警暂被抑制；放行的下一次告警会注明被抑制的次数。", t.Device, local(t.At))
 	}
-	d.Title = normalize.Clip(d.Title, normalize.MaxTitleRunes)
-	d.Description = normalize.Clip(d.Description, normalize.MaxDescriptionRunes)
+	d.Title = draft.Clip(d.Title, draft.MaxTitleRunes)
+	d.Description = draft.Clip(d.Description, draft.MaxDescriptionRunes)
 	return d
 }
 
@@ -158,7 +158,7 @@ func formatFields(fields map[string]any) string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		fmt.Fprintf(&b, "%s=%s", normalize.Clip(k, 64), normalize.Clip(fmt.Sprint(fields[k]), 200))
+		fmt.Fprintf(&b, "%s=%s", draft.Clip(k, 64), draft.Clip(fmt.Sprint(fields[k]), 200))
 	}
 	return b.String()
 }

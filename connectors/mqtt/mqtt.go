@@ -28,7 +28,7 @@ import (
 	"gongdan/connectors/mqtt/alarm"
 	"gongdan/connectors/mqtt/telemetry"
 	"gongdan/devices"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 // Envelope types the connector publishes.
@@ -297,7 +297,7 @@ func (c *Connector) tlsConfig() (*tls.Config, error) {
 }
 
 // Normalizer turns the connector's envelopes into drafts.
-func (c *Connector) Normalizer() normalize.Normalizer { return normalizer{} }
+func (c *Connector) Normalizer() draft.Normalizer { return normalizer{} }
 
 // Subscribed reports whether the connector is connected and subscribed, for tests and
 // health checks.

@@ -17,7 +17,7 @@ import (
 	"gongdan/connectors/mqtt"
 	"gongdan/connectors/mqtt/telemetry"
 	"gongdan/devices"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 // FuzzAlarmNormalizer: whatever the payload of an mqtt.alarm or mqtt.bad_payload envelope,
@@ -28,7 +28,7 @@ import (
 //
 //	go test -run '^$' -fuzz FuzzAlarmNormalizer -fuzztime 60s ./connectors/mqtt/
 func FuzzAlarmNormalizer(f *testing.F) {
-	templates := map[string]normalize.Envelope{}
+	templates := map[string]draft.Envelope{}
 	for _, env := range realEnvelopes(f) {
 		if _, ok := templates[env.Type]; !ok {
 			templates[env.Type] = env
@@ -97,7 +97,7 @@ func FuzzAlarmNormalizer(f *testing.F) {
 // realEnvelopes runs a connector against the test broker and returns what it published:
 // E1 (registered) raises, clears and, past max_raises_per_hour, storms; E2 (unregistered)
 // raises; a malformed payload and a reading of the wrong type are sampled as bad payloads.
-func realEnvelopes(tb testing.TB) []normalize.Envelope {
+func realEnvelopes(tb testing.TB) []draft.Envelope {
 	tb.Helper()
 	const client = "gongdan-fuzz-seeds"
 	b := startTestBroker(tb, client)
@@ -115,14 +115,14 @@ func realEnvelopes(tb testing.TB) []normalize.Envelope {
 	require.NoError(tb, err)
 	registry := devices.New([]devices.Device{{
 		ID: "E1", Model: "XR-200", Firmware: "2.4.1", ProductType: "注塑机",
-		Customer: normalize.Customer{ID: "C-0042", Name: "苏州精工", Phone: "13812345678"},
-		Location: normalize.Location{Address: "苏州工业园区星湖街 328 号", City: "苏州", Lat: 31.3, Lon: 120.6},
+		Customer: draft.Customer{ID: "C-0042", Name: "苏州精工", Phone: "13812345678"},
+		Location: draft.Location{Address: "苏州工业园区星湖街 328 号", City: "苏州", Lat: 31.3, Lon: 120.6},
 	}}, nil, nil)
 	var mu sync.Mutex
-	var envs []normalize.Envelope
+	var envs []draft.Envelope
 	fixed := time.Date(2026, 11, 23, 9, 42, 0, 0, time.UTC) // bad payloads are sampled per minute
 	m, err := connectors.NewManager(cfg, connectors.ManagerOptions{Devices: registry, Now: func() time.Time { return fixed },
-		Publish: func(_ context.Context, e normalize.Envelope) error {
+		Publish: func(_ context.Context, e draft.Envelope) error {
 			mu.Lock()
 			defer mu.Unlock()
 			envs = append(envs, e)
@@ -158,7 +158,7 @@ func realEnvelopes(tb testing.TB) []normalize.Envelope {
 		got = append(got, e.Type+" "+e.Headers["kind"])
 	}
 	require.Equal(tb, []string{"mqtt.alarm raise", "mqtt.alarm clear", "mqtt.alarm storm", "mqtt.alarm raise", "mqtt.bad_payload ", "mqtt.bad_payload "}, got)
-	return append([]normalize.Envelope(nil), envs...)
+	return append([]draft.Envelope(nil), envs...)
 }
 
 // Readings the connector takes (within max_bytes) make drafts the core takes: a title or a

@@ -14,7 +14,7 @@ import (
 	"gongdan/config"
 	"gongdan/connectors"
 	"gongdan/connectors/mqtt"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 // A connection lost while messages wait to be evaluated: their acks could not reach the
@@ -42,7 +42,7 @@ func TestMessagesOfALostConnectionAreEvaluatedOnce(t *testing.T) {
 		release  = make(chan struct{})
 		blockOne sync.Once
 	)
-	m, err := connectors.NewManager(cfg, connectors.ManagerOptions{Publish: func(ctx context.Context, e normalize.Envelope) error {
+	m, err := connectors.NewManager(cfg, connectors.ManagerOptions{Publish: func(ctx context.Context, e draft.Envelope) error {
 		blocked := false
 		blockOne.Do(func() { blocked = true })
 		if blocked { // hold the first raise until the connection is gone

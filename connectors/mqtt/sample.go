@@ -7,14 +7,14 @@ import (
 	"time"
 
 	"gongdan/connectors/mqtt/alarm"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 // Sample is the dry run (gongdan normalize, gongdan test): the envelopes one message would
 // make on a device the connector has not heard from, if its reading held for as long as the
 // rules' for asks. The Topic header names the topic it came on; Received, optionally, when
 // (RFC 3339; default the dry run's clock). Offline rules never fire in a dry run.
-func (c *Connector) Sample(payload []byte, headers map[string]string) ([]normalize.Envelope, error) {
+func (c *Connector) Sample(payload []byte, headers map[string]string) ([]draft.Envelope, error) {
 	var topic, received string
 	for k, v := range headers {
 		switch strings.ToLower(k) {
@@ -63,7 +63,7 @@ func (c *Connector) Sample(payload []byte, headers map[string]string) ([]normali
 	if hold > 0 {
 		ts = append(ts, e.Tick(now.Add(hold))...)
 	}
-	out := make([]normalize.Envelope, 0, len(ts))
+	out := make([]draft.Envelope, 0, len(ts))
 	for _, t := range ts {
 		env, err := c.envelope(t)
 		if err != nil {

@@ -7,7 +7,7 @@ import (
 
 	"gongdan/connectors"
 	"gongdan/connectors/mqtt/alarm"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 // Field names, used by the spec and by the getters alike.
@@ -252,7 +252,7 @@ port:
 		},
 		New: newConnector,
 		// A clear updates, and with auto_resolve resolves, the alarm's own ticket.
-		Intents: []string{normalize.IntentUpdate, normalize.IntentResolve},
+		Intents: []string{draft.IntentUpdate, draft.IntentResolve},
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 
 	"gongdan/connectors/mqtt"
 	"gongdan/connectors/mqtt/alarm"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 // The connector's name: its state is in <StateDir>/plant.
@@ -69,7 +69,7 @@ func forget(tb testing.TB, b *testBroker, c paho.Client, id string) {
 		"the broker still holds %s", id)
 }
 
-func transitionsOf(t *testing.T, envs []normalize.Envelope) []alarm.Transition {
+func transitionsOf(t *testing.T, envs []draft.Envelope) []alarm.Transition {
 	t.Helper()
 	var out []alarm.Transition
 	for _, e := range envs {
@@ -307,7 +307,7 @@ func TestUnsentTransitionIsPublishedFirstAfterRestart(t *testing.T) {
 	assert.Zero(t, b.Acked(topic, []byte(breach)))
 
 	r.mu.Lock()
-	attempts := append([]normalize.Envelope(nil), r.attempts...)
+	attempts := append([]draft.Envelope(nil), r.attempts...)
 	r.mu.Unlock()
 	refused := transitionsOf(t, attempts)
 	require.NotEmpty(t, refused)
@@ -324,7 +324,7 @@ func TestUnsentTransitionIsPublishedFirstAfterRestart(t *testing.T) {
 	require.Eventually(t, func() bool { return b.Acked(topic, []byte(breach)) == 1 }, wait, time.Millisecond,
 		"the redelivered message was not acked")
 	r.mu.Lock()
-	envs := append([]normalize.Envelope(nil), r.envs...)
+	envs := append([]draft.Envelope(nil), r.envs...)
 	r.mu.Unlock()
 	require.NotEmpty(t, envs)
 	assert.Equal(t, refusedKey, envs[0].DedupKey, "the first envelope is the refused raise (one dedup key, so one ticket)")

@@ -30,7 +30,7 @@ import (
 	"gongdan/attachments"
 	"gongdan/connectors"
 	"gongdan/connectors/intakeauth"
-	"gongdan/normalize"
+	"gongdan/draft"
 	"gongdan/problem"
 )
 
@@ -233,7 +233,7 @@ var errNotPublished = errors.New("not taken: the bus did not confirm it")
 func (c *Connector) take(ctx context.Context, path string, mod time.Time) error {
 	name := filepath.Base(path)
 	b, err := readLimited(path, c.limits.MaxBytes)
-	var env normalize.Envelope
+	var env draft.Envelope
 	if err == nil {
 		env, err = c.envelope(b, name, "", mod, map[string]string{headerWatchDir: "true"})
 	}
@@ -300,17 +300,17 @@ func moveInto(path, dir string, note []byte) error {
 
 // envelope checks a screenshot at the edge, keeps it as an attachment, and makes its
 // envelope (see ScreenshotEnvelope).
-func (c *Connector) envelope(b []byte, file, group string, takenAt time.Time, headers map[string]string) (normalize.Envelope, error) {
+func (c *Connector) envelope(b []byte, file, group string, takenAt time.Time, headers map[string]string) (draft.Envelope, error) {
 	if takenAt.IsZero() {
 		takenAt = c.env.Now()
 	}
 	env, err := ScreenshotEnvelope(c.name, b, file, group, takenAt.In(c.env.Location), c.limits)
 	if err != nil {
-		return normalize.Envelope{}, err
+		return draft.Envelope{}, err
 	}
 	if c.env.Attachments != nil {
 		if _, _, err := c.env.Attachments.Put(bytes.NewReader(b), c.limits.MaxBytes); err != nil {
-			return normalize.Envelope{}, fmt.Errorf("ocr: keeping the screenshot: %w", err)
+			return draft.Envelope{}, fmt.Errorf("ocr: keeping the screenshot: %w", err)
 		}
 	}
 	for k, v := range headers {
@@ -325,9 +325,9 @@ func (c *Connector) envelope(b []byte, file, group string, takenAt time.Time, he
 // screenshot sent twice one ticket is its messages' keys, which do not depend on the picture.
 // Other connectors hand their images to an ocr connector with it (wechat's screenshots_to);
 // the picture must be in the attachment store already.
-func ScreenshotEnvelope(connector string, b []byte, file, group string, takenAt time.Time, lim Limits) (normalize.Envelope, error) {
+func ScreenshotEnvelope(connector string, b []byte, file, group string, takenAt time.Time, lim Limits) (draft.Envelope, error) {
 	if err := checkImage(b, lim); err != nil {
-		return normalize.Envelope{}, err
+		return draft.Envelope{}, err
 	}
 	sum := sha256.Sum256(b)
 	sha := hex.EncodeToString(sum[:])
@@ -337,7 +337,7 @@ func ScreenshotEnvelope(connector string, b []byte, file, group string, takenAt 
 	if bytes.HasPrefix(b, []byte{0xFF, 0xD8}) {
 		ct = "image/jpeg"
 	}
-	return normalize.Envelope{
+	return draft.Envelope{
 		ID:            uuid.NewString(),
 		Connector:     connector,
 		ConnectorType: TypeOCR,
@@ -361,13 +361,13 @@ const headerForwardedBy = "forwarded_by"
 // messages make tickets in that sender's own keys (see RequestFilter.Drafts), never joining or
 // pre-empting those of the staff's screenshots. It names no group: the title bar, or the ocr
 // connector's group, does.
-func ForwardedScreenshotEnvelope(connector, by string, b []byte, file string, takenAt time.Time, lim Limits) (normalize.Envelope, error) {
+func ForwardedScreenshotEnvelope(connector, by string, b []byte, file string, takenAt time.Time, lim Limits) (draft.Envelope, error) {
 	if strings.TrimSpace(by) == "" {
-		return normalize.Envelope{}, errors.New("ocr: a forwarded screenshot must name who sent it")
+		return draft.Envelope{}, errors.New("ocr: a forwarded screenshot must name who sent it")
 	}
 	env, err := ScreenshotEnvelope(connector, b, file, "", takenAt, lim)
 	if err != nil {
-		return normalize.Envelope{}, err
+		return draft.Envelope{}, err
 	}
 	env.Headers[headerForwardedBy] = by
 	return env, nil
@@ -377,10 +377,10 @@ func ForwardedScreenshotEnvelope(connector, by string, b []byte, file string, ta
 // sent through another connector (a WeCom app's member, by userid): the staff's word, as an
 // upload with a token is, so its messages keep the staff's keys and one screenshot uploaded
 // and also sent there makes one ticket. by ("<connector>:<userid>") is kept as uploaded_by.
-func StaffScreenshotEnvelope(connector, by string, b []byte, file string, takenAt time.Time, lim Limits) (normalize.Envelope, error) {
+func StaffScreenshotEnvelope(connector, by string, b []byte, file string, takenAt time.Time, lim Limits) (draft.Envelope, error) {
 	env, err := ScreenshotEnvelope(connector, b, file, "", takenAt, lim)
 	if err != nil {
-		return normalize.Envelope{}, err
+		return draft.Envelope{}, err
 	}
 	env.Headers[headerUploadedBy] = by
 	return env, nil
@@ -396,7 +396,7 @@ func (c *Connector) deadLetter(ctx context.Context, b []byte, file, group string
 	}
 	h := shotHeaders(file, group)
 	h[headerRefused] = "true"
-	return c.env.Publish(ctx, normalize.Envelope{
+	return c.env.Publish(ctx, draft.Envelope{
 		ID: uuid.NewString(), Connector: c.name, ConnectorType: TypeOCR, Type: EnvelopeType,
 		ReceivedAt: takenAt.In(c.env.Location), ContentType: "application/octet-stream", Headers: h, Payload: b,
 	})
@@ -406,10 +406,10 @@ func (c *Connector) deadLetter(ctx context.Context, b []byte, file, group string
 func shotHeaders(file, group string) map[string]string {
 	h := map[string]string{}
 	if file != "" {
-		h[headerFile] = normalize.Clip(filepath.Base(file), 200)
+		h[headerFile] = draft.Clip(filepath.Base(file), 200)
 	}
 	if group = strings.TrimSpace(group); group != "" {
-		h[headerGroup] = normalize.Clip(group, 100)
+		h[headerGroup] = draft.Clip(group, 100)
 	}
 	return h
 }
@@ -513,10 +513,10 @@ func (u *received) remove() {
 }
 
 // keep reads one checked file back, keeps it as an attachment and makes its envelope.
-func (c *Connector) keep(f spooled, u *received) (normalize.Envelope, error) {
+func (c *Connector) keep(f spooled, u *received) (draft.Envelope, error) {
 	b, err := os.ReadFile(f.path)
 	if err != nil {
-		return normalize.Envelope{}, err
+		return draft.Envelope{}, err
 	}
 	var h map[string]string
 	if u.by != "" {
@@ -719,19 +719,19 @@ func checkFile(path string, lim Limits) error {
 }
 
 // Normalizer reads the connector's screenshots.
-func (c *Connector) Normalizer() normalize.Normalizer { return normalizer{c} }
+func (c *Connector) Normalizer() draft.Normalizer { return normalizer{c} }
 
 type normalizer struct{ c *Connector }
 
 // Normalize reads the screenshot and makes the drafts of its requests and follow-ups. An
 // image that cannot be read is an error: a dead letter, with the reason.
-func (n normalizer) Normalize(env normalize.Envelope) ([]normalize.Draft, error) {
+func (n normalizer) Normalize(env draft.Envelope) ([]draft.Draft, error) {
 	_, drafts, err := n.c.Read(context.Background(), env)
 	return drafts, err
 }
 
 // Read reads a screenshot's envelope: the page it shows and the drafts it makes.
-func (c *Connector) Read(ctx context.Context, env normalize.Envelope) (Page, []normalize.Draft, error) {
+func (c *Connector) Read(ctx context.Context, env draft.Envelope) (Page, []draft.Draft, error) {
 	page, err := c.pool().Read(ctx, env.Payload, c.limits, env.ReceivedAt)
 	if err != nil {
 		return Page{}, nil, fmt.Errorf("ocr: %s: %w", firstNonEmpty(env.Headers[headerFile], "the screenshot"), err)
@@ -742,12 +742,12 @@ func (c *Connector) Read(ctx context.Context, env normalize.Envelope) (Page, []n
 		sha = hex.EncodeToString(sum[:])
 	}
 	group := firstNonEmpty(page.Title, env.Headers[headerGroup], c.group, c.name)
-	shot := normalize.Attachment{Kind: "image", URI: attachments.URI(sha), SHA256: sha}
+	shot := draft.Attachment{Kind: "image", URI: attachments.URI(sha), SHA256: sha}
 	return page, c.rule.Drafts(page, group, env, shot), nil
 }
 
 // Sample makes the envelope of a screenshot, for dry runs (gongdan normalize, gongdan ocr).
-func (c *Connector) Sample(payload []byte, headers map[string]string) ([]normalize.Envelope, error) {
+func (c *Connector) Sample(payload []byte, headers map[string]string) ([]draft.Envelope, error) {
 	var takenAt time.Time
 	if s := headers["taken_at"]; s != "" {
 		t, err := time.Parse(time.RFC3339, s)
@@ -760,7 +760,7 @@ func (c *Connector) Sample(payload []byte, headers map[string]string) ([]normali
 	if err != nil {
 		return nil, err
 	}
-	return []normalize.Envelope{env}, nil
+	return []draft.Envelope{env}, nil
 }
 
 // Status is what GET /api/v1/connectors shows of the folder and the uploads.
@@ -797,9 +797,8 @@ func firstNonEmpty(s ...string) string {
 
 // Interface guards.
 var (
-	_ connectors.HTTPReceiver       = (*Connector)(nil)
-	_ connectors.NormalizerProvider = (*Connector)(nil)
-	_ connectors.DryRunner          = (*Connector)(nil)
-	_ connectors.Detailer           = (*Connector)(nil)
-	_ connectors.OpenIntake         = (*Connector)(nil)
+	_ connectors.HTTPReceiver = (*Connector)(nil)
+	_ connectors.DryRunner    = (*Connector)(nil)
+	_ connectors.Detailer     = (*Connector)(nil)
+	_ connectors.OpenIntake   = (*Connector)(nil)
 )

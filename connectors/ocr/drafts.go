@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode"
 
+	"gongdan/draft"
 	"gongdan/normalize"
 )
 
@@ -77,7 +78,7 @@ func (r RequestFilter) staff(name string) bool {
 // customer are therefore the forwarder's own, <connector>/forwarded/<origin>/…: its messages
 // join and pre-empt only tickets of screenshots the same sender forwarded, never those of the
 // staff's uploads and watched folder, whose keys are what the picture shows.
-func (r RequestFilter) Drafts(p Page, group string, env normalize.Envelope, shot normalize.Attachment) []normalize.Draft {
+func (r RequestFilter) Drafts(p Page, group string, env draft.Envelope, shot draft.Attachment) []draft.Draft {
 	if group == "" {
 		group = p.Title
 	}
@@ -97,7 +98,7 @@ func (r RequestFilter) Drafts(p Page, group string, env normalize.Envelope, shot
 			sent[i] = below.Add(-time.Duration(belowAt-i) * time.Millisecond)
 		}
 	}
-	var out []normalize.Draft
+	var out []draft.Draft
 	opened := map[string]time.Time{} // sender → their request's time, in this picture
 	for i, m := range p.Messages {
 		if m.Side != left || m.Sender == "" || r.staff(m.Sender) || strings.TrimSpace(m.Text) == "" {
@@ -107,18 +108,18 @@ func (r RequestFilter) Drafts(p Page, group string, env normalize.Envelope, shot
 		if !sent[i].IsZero() {
 			at = sent[i].Truncate(time.Minute)
 		}
-		d := normalize.Draft{
-			Source: normalize.Source{Connector: env.Connector, Type: env.ConnectorType, Kind: "screenshot",
+		d := draft.Draft{
+			Source: draft.Source{Connector: env.Connector, Type: env.ConnectorType, Kind: "screenshot",
 				ExternalID: fmt.Sprintf("%s#%d", shot.SHA256[:16], i+1)},
 			DedupKey:     env.Connector + "/" + messageKey(group, m.Sender, at, m.Text),
 			ThreadKey:    "ocr:" + env.Connector + ":" + group + ":" + m.Sender,
-			ThreadWindow: normalize.Window(r.Window),
-			Customer:     normalize.Customer{ID: "ocr:" + group + ":" + m.Sender, Name: m.Sender},
-			Title:        normalize.Clip(m.Text, normalize.MaxTitleRunes),
+			ThreadWindow: draft.Window(r.Window),
+			Customer:     draft.Customer{ID: "ocr:" + group + ":" + m.Sender, Name: m.Sender},
+			Title:        draft.Clip(m.Text, draft.MaxTitleRunes),
 			Description:  fmt.Sprintf("%s在群「%s」里说：%s", m.Sender, group, m.Text),
 			Tags:         []string{"ocr", "wechat_group"},
-			Attachments:  []normalize.Attachment{shot},
-			Evidence: []normalize.Evidence{{Field: "description", From: "ocr", Confidence: m.Confidence / 100,
+			Attachments:  []draft.Attachment{shot},
+			Evidence: []draft.Evidence{{Field: "description", From: "ocr", Confidence: m.Confidence / 100,
 				Text: fmt.Sprintf("%s %s (%d,%d)-(%d,%d): %s", m.Sender, m.TimeText, m.Box.Min.X, m.Box.Min.Y, m.Box.Max.X, m.Box.Max.Y, m.Text)}},
 		}
 		if origin != "" {
@@ -128,9 +129,9 @@ func (r RequestFilter) Drafts(p Page, group string, env normalize.Envelope, shot
 		if r.request(m.Text) {
 			opened[m.Sender] = at
 		} else if start, ok := opened[m.Sender]; !ok || at.Sub(start) > r.Window {
-			d.Intent = normalize.IntentUpdate
+			d.Intent = draft.IntentUpdate
 		}
-		out = append(out, normalize.Complete(d, env))
+		out = append(out, draft.Complete(d, env))
 	}
 	return out
 }
@@ -140,12 +141,12 @@ func (r RequestFilter) Drafts(p Page, group string, env normalize.Envelope, shot
 // customer ocr:…; a forwarded one's are under <connector>/forwarded/<origin>/ and
 // forwarded/<origin>/, so neither can be the other's whatever a group or sender is called.
 // The keys are made in the connector's namespace already, as the pipeline's scope would.
-func forwarded(d *normalize.Draft, connector, origin string) {
+func forwarded(d *draft.Draft, connector, origin string) {
 	under := "forwarded/" + origin + "/"
 	d.DedupKey = connector + "/" + under + strings.TrimPrefix(d.DedupKey, connector+"/")
 	d.ThreadKey = connector + "/" + under + d.ThreadKey
 	d.Customer.ID = under + d.Customer.ID
-	d.Evidence = append(d.Evidence, normalize.Evidence{Field: "customer.id", From: headerForwardedBy,
+	d.Evidence = append(d.Evidence, draft.Evidence{Field: "customer.id", From: headerForwardedBy,
 		Text: "截图由 " + origin + " 转发，内容未经核实：只并入此人转发的截图所开的工单，不并入员工上传的截图的工单"})
 }
 

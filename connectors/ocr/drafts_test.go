@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 func at(hm string) *time.Time {
@@ -18,8 +18,8 @@ func at(hm string) *time.Time {
 
 func TestDraftsOfAPage(t *testing.T) {
 	r := RequestFilter{Keywords: []string{"坏了"}, Staff: []string{"李工"}, Window: 30 * time.Minute}
-	env := normalize.Envelope{ID: "e1", Connector: "groups", ConnectorType: TypeOCR, ReceivedAt: *at("10:30")}
-	shot := normalize.Attachment{Kind: "image", URI: "attachment:ab", SHA256: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
+	env := draft.Envelope{ID: "e1", Connector: "groups", ConnectorType: TypeOCR, ReceivedAt: *at("10:30")}
+	shot := draft.Attachment{Kind: "image", URI: "attachment:ab", SHA256: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
 	p := Page{Title: "维修群", Messages: []Message{
 		{Sender: "张三", Side: left, Text: "在吗"},                               // before any request of his: a follow-up
 		{Sender: "张三", Side: left, Time: at("09:42"), Text: "冷库压缩机坏了"},       // a request
@@ -35,7 +35,7 @@ func TestDraftsOfAPage(t *testing.T) {
 	for _, d := range ds {
 		intents = append(intents, d.Customer.Name+":"+d.Intent+":"+d.Title)
 		assert.Equal(t, "ocr:groups:维修群:"+d.Customer.Name, d.ThreadKey)
-		assert.Equal(t, []normalize.Attachment{shot}, d.Attachments)
+		assert.Equal(t, []draft.Attachment{shot}, d.Attachments)
 		require.NoError(t, d.Validate())
 	}
 	assert.Equal(t, []string{"张三:update:在吗", "张三::冷库压缩机坏了", "张三::电话13812345678", "王五:update:谢谢", "张三:update:好的"}, intents)
@@ -71,14 +71,14 @@ func TestNormalizeText(t *testing.T) {
 // their overlapping screenshots still make one ticket.
 func TestAForwardedScreenshotKeepsToItsSender(t *testing.T) {
 	r := RequestFilter{Keywords: []string{"坏了"}, Window: 30 * time.Minute}
-	scope := normalize.Scope{Connector: "groups", Type: TypeOCR, Intents: []string{normalize.IntentUpdate}}
-	shot := normalize.Attachment{Kind: "image", URI: "attachment:ab", SHA256: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
+	scope := draft.Scope{Connector: "groups", Type: TypeOCR, Intents: []string{draft.IntentUpdate}}
+	shot := draft.Attachment{Kind: "image", URI: "attachment:ab", SHA256: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
 	page := Page{Title: "维修群", Messages: []Message{
 		{Sender: "张三", Side: left, Time: at("09:40"), Text: "在吗"},
 		{Sender: "张三", Side: left, Time: at("09:42"), Text: "冷库压缩机坏了"},
 	}}
-	drafts := func(p Page, group string, headers map[string]string) []normalize.Draft {
-		env := normalize.Envelope{ID: "e", Connector: "groups", ConnectorType: TypeOCR, ReceivedAt: *at("10:30"), Headers: headers}
+	drafts := func(p Page, group string, headers map[string]string) []draft.Draft {
+		env := draft.Envelope{ID: "e", Connector: "groups", ConnectorType: TypeOCR, ReceivedAt: *at("10:30"), Headers: headers}
 		ds := r.Drafts(p, group, env, shot)
 		for i := range ds {
 			require.NoError(t, ds[i].Validate())
@@ -106,13 +106,13 @@ func TestAForwardedScreenshotKeepsToItsSender(t *testing.T) {
 		assert.Equal(t, "forwarded_by", d.Evidence[1].From)
 		assert.Contains(t, d.Evidence[1].Text, "gzh:oFOLLOWER")
 	}
-	assert.Equal(t, normalize.IntentUpdate, follower[0].Intent, "a follow-up: it may join only its own sender's ticket")
+	assert.Equal(t, draft.IntentUpdate, follower[0].Intent, "a follow-up: it may join only its own sender's ticket")
 
 	// Whatever the staff's pictures call the group, and whoever else forwards the same picture,
 	// no key of one is a key of another. The same follower forwarding it again makes the same
 	// keys: one ticket.
 	keys := map[string]string{}
-	claim := func(who string, ds []normalize.Draft) {
+	claim := func(who string, ds []draft.Draft) {
 		for _, d := range ds {
 			for kind, k := range map[string]string{"dedup": d.DedupKey, "thread": d.ThreadKey, "customer": d.Customer.ID} {
 				if prev, ok := keys[kind+" "+k]; ok && prev != who {

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"gongdan/connectors"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 // The folder: a file is taken once two scans saw it unchanged (a copy that pauses is not
@@ -26,12 +26,12 @@ func TestWatchedFolder(t *testing.T) {
 	}
 	shot := renderChatOrSkip(t)
 	now := time.Now()
-	var published []normalize.Envelope
+	var published []draft.Envelope
 	refuse := false
 	c := &Connector{name: "groups", watchDir: dir, limits: DefaultLimits, env: connectors.Env{
 		Stats: &connectors.Stats{}, Logger: slog.New(slog.DiscardHandler), Location: time.UTC,
 		Now: func() time.Time { return now },
-		Publish: func(_ context.Context, env normalize.Envelope) error {
+		Publish: func(_ context.Context, env draft.Envelope) error {
 			if refuse {
 				return errors.New("bus down")
 			}

@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 // Only a connector that forwards a picture says who sent it: an upload that names a
@@ -59,8 +59,8 @@ func TestTheSamePictureUploadedAndForwardedDoesNotCollide(t *testing.T) {
 	fwd, err := ForwardedScreenshotEnvelope("groups", "gzh:oFOLLOWER", shot, "wechat-gzh-70", uploadNow, DefaultLimits)
 	require.NoError(t, err)
 
-	scope := normalize.Scope{Connector: "groups", Type: TypeOCR, Intents: []string{normalize.IntentUpdate}}
-	read := func(env normalize.Envelope) normalize.Draft {
+	scope := draft.Scope{Connector: "groups", Type: TypeOCR, Intents: []string{draft.IntentUpdate}}
+	read := func(env draft.Envelope) draft.Draft {
 		_, ds, err := rig.conn.Read(context.Background(), env)
 		require.NoError(t, err)
 		require.Len(t, ds, 1, "%+v", ds)

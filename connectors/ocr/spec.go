@@ -7,7 +7,7 @@ import (
 
 	"gongdan/connectors"
 	"gongdan/connectors/intakeauth"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 // Field names, used by the spec and by the getters alike.
@@ -137,6 +137,6 @@ Tesseract and its Chinese data are Debian's ` + "`tesseract-ocr`" + ` and ` + "`
 			[]connectors.Field{intakeauth.BudgetField(defaultBudget)}),
 		New: newConnector,
 		// A follow-up with no request before it in its picture only joins its sender's open ticket.
-		Intents: []string{normalize.IntentUpdate},
+		Intents: []string{draft.IntentUpdate},
 	}
 }

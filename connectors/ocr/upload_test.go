@@ -39,7 +39,7 @@ import (
 	"gongdan/attachments"
 	"gongdan/config"
 	"gongdan/connectors"
-	"gongdan/normalize"
+	"gongdan/draft"
 	"gongdan/problem"
 )
 
@@ -60,9 +60,9 @@ type uploadRig struct {
 	clock time.Time
 
 	mu        sync.Mutex
-	published []normalize.Envelope
+	published []draft.Envelope
 	// onPublish, when set, sees each envelope instead of it being kept.
-	onPublish func(normalize.Envelope)
+	onPublish func(draft.Envelope)
 }
 
 func newUploadRig(t *testing.T, item string) *uploadRig {
@@ -95,7 +95,7 @@ func newUploadRig(t *testing.T, item string) *uploadRig {
 	return rig
 }
 
-func (rig *uploadRig) publish(_ context.Context, env normalize.Envelope) error {
+func (rig *uploadRig) publish(_ context.Context, env draft.Envelope) error {
 	rig.mu.Lock()
 	defer rig.mu.Unlock()
 	if rig.onPublish != nil {
@@ -351,7 +351,7 @@ func TestALargeUploadIsStreamed(t *testing.T) {
 	shot := pngOf(t, 64, 64, size)
 	var peak uint64
 	var published int
-	rig.onPublish = func(env normalize.Envelope) {
+	rig.onPublish = func(env draft.Envelope) {
 		runtime.GC()
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)

@@ -16,7 +16,7 @@ import (
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/vm"
 
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 // envelopeTypeMapped is the type of envelopes whose payload a mapping turns into a draft.
@@ -24,35 +24,35 @@ const envelopeTypeMapped = "webhook.json"
 
 // setter writes one mapped value into a draft. It converts what the expression gave to the
 // field's type and says so when it cannot.
-type setter func(d *normalize.Draft, v any) error
+type setter func(d *draft.Draft, v any) error
 
 // mappable are the draft fields a mapping may set, and how.
 var mappable = map[string]setter{
-	"dedup_key":              str(func(d *normalize.Draft) *string { return &d.DedupKey }),
-	"thread_key":             str(func(d *normalize.Draft) *string { return &d.ThreadKey }),
-	"title":                  str(func(d *normalize.Draft) *string { return &d.Title }),
-	"description":            str(func(d *normalize.Draft) *string { return &d.Description }),
-	"category":               str(func(d *normalize.Draft) *string { return &d.Category }),
-	"fault_code":             str(func(d *normalize.Draft) *string { return &d.FaultCode }),
+	"dedup_key":              str(func(d *draft.Draft) *string { return &d.DedupKey }),
+	"thread_key":             str(func(d *draft.Draft) *string { return &d.ThreadKey }),
+	"title":                  str(func(d *draft.Draft) *string { return &d.Title }),
+	"description":            str(func(d *draft.Draft) *string { return &d.Description }),
+	"category":               str(func(d *draft.Draft) *string { return &d.Category }),
+	"fault_code":             str(func(d *draft.Draft) *string { return &d.FaultCode }),
 	"urgency":                setUrgency,
 	"tags":                   setTags,
 	"occurred_at":            setTime,
-	"source.kind":            str(func(d *normalize.Draft) *string { return &d.Source.Kind }),
-	"source.external_id":     str(func(d *normalize.Draft) *string { return &d.Source.ExternalID }),
-	"customer.id":            str(func(d *normalize.Draft) *string { return &d.Customer.ID }),
-	"customer.name":          str(func(d *normalize.Draft) *string { return &d.Customer.Name }),
-	"customer.phone":         str(func(d *normalize.Draft) *string { return &d.Customer.Phone }),
-	"customer.wechat_openid": str(func(d *normalize.Draft) *string { return &d.Customer.WechatOpenID }),
-	"customer.wecom_userid":  str(func(d *normalize.Draft) *string { return &d.Customer.WecomUserID }),
-	"customer.org":           str(func(d *normalize.Draft) *string { return &d.Customer.Org }),
-	"device.id":              str(func(d *normalize.Draft) *string { return &d.Device.ID }),
-	"device.model":           str(func(d *normalize.Draft) *string { return &d.Device.Model }),
-	"device.firmware":        str(func(d *normalize.Draft) *string { return &d.Device.Firmware }),
-	"device.product_type":    str(func(d *normalize.Draft) *string { return &d.Device.ProductType }),
-	"location.address":       str(func(d *normalize.Draft) *string { return &d.Location.Address }),
-	"location.city":          str(func(d *normalize.Draft) *string { return &d.Location.City }),
-	"location.lat":           num(func(d *normalize.Draft) *float64 { return &d.Location.Lat }),
-	"location.lon":           num(func(d *normalize.Draft) *float64 { return &d.Location.Lon }),
+	"source.kind":            str(func(d *draft.Draft) *string { return &d.Source.Kind }),
+	"source.external_id":     str(func(d *draft.Draft) *string { return &d.Source.ExternalID }),
+	"customer.id":            str(func(d *draft.Draft) *string { return &d.Customer.ID }),
+	"customer.name":          str(func(d *draft.Draft) *string { return &d.Customer.Name }),
+	"customer.phone":         str(func(d *draft.Draft) *string { return &d.Customer.Phone }),
+	"customer.wechat_openid": str(func(d *draft.Draft) *string { return &d.Customer.WechatOpenID }),
+	"customer.wecom_userid":  str(func(d *draft.Draft) *string { return &d.Customer.WecomUserID }),
+	"customer.org":           str(func(d *draft.Draft) *string { return &d.Customer.Org }),
+	"device.id":              str(func(d *draft.Draft) *string { return &d.Device.ID }),
+	"device.model":           str(func(d *draft.Draft) *string { return &d.Device.Model }),
+	"device.firmware":        str(func(d *draft.Draft) *string { return &d.Device.Firmware }),
+	"device.product_type":    str(func(d *draft.Draft) *string { return &d.Device.ProductType }),
+	"location.address":       str(func(d *draft.Draft) *string { return &d.Location.Address }),
+	"location.city":          str(func(d *draft.Draft) *string { return &d.Location.City }),
+	"location.lat":           num(func(d *draft.Draft) *float64 { return &d.Location.Lat }),
+	"location.lon":           num(func(d *draft.Draft) *float64 { return &d.Location.Lon }),
 }
 
 // keyFields make a draft one request (dedup_key) or one conversation (thread_key): a value
@@ -146,7 +146,7 @@ func compileMapping(fields []string, exprs map[string]string) (*mapping, map[str
 
 // Normalize evaluates the mapping over the envelope's JSON and returns the one draft it makes.
 // Every error names the field whose expression failed, so the dead letter says what to fix.
-func (m *mapping) Normalize(env normalize.Envelope) ([]normalize.Draft, error) {
+func (m *mapping) Normalize(env draft.Envelope) ([]draft.Draft, error) {
 	var payload any
 	dec := json.NewDecoder(bytes.NewReader(env.Payload))
 	dec.UseNumber() // order ids beyond 2^53 stay exact
@@ -157,7 +157,7 @@ func (m *mapping) Normalize(env normalize.Envelope) ([]normalize.Draft, error) {
 	if in.Headers == nil {
 		in.Headers = map[string]string{}
 	}
-	var d normalize.Draft
+	var d draft.Draft
 	var errs []error
 	for _, r := range m.rules {
 		v, err := expr.Run(r.program, in)
@@ -174,11 +174,11 @@ func (m *mapping) Normalize(env normalize.Envelope) ([]normalize.Draft, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	d = normalize.Complete(d, env)
+	d = draft.Complete(d, env)
 	if err := d.Validate(); err != nil {
 		return nil, fmt.Errorf("the mapped draft is not valid: %w", err)
 	}
-	return []normalize.Draft{d}, nil
+	return []draft.Draft{d}, nil
 }
 
 // checkKey refuses a key or id that is not the request's own: nil from a key expression (a
@@ -360,8 +360,8 @@ func oneLine(err error) string {
 	return s
 }
 
-func str(field func(*normalize.Draft) *string) setter {
-	return func(d *normalize.Draft, v any) error {
+func str(field func(*draft.Draft) *string) setter {
+	return func(d *draft.Draft, v any) error {
 		s, err := asString(v)
 		if err == nil {
 			*field(d) = s
@@ -388,8 +388,8 @@ func asString(v any) (string, error) {
 	return "", fmt.Errorf("want a string, got %s", kindOf(v))
 }
 
-func num(field func(*normalize.Draft) *float64) setter {
-	return func(d *normalize.Draft, v any) error {
+func num(field func(*draft.Draft) *float64) setter {
+	return func(d *draft.Draft, v any) error {
 		switch v := v.(type) {
 		case nil:
 			return nil
@@ -410,12 +410,12 @@ func num(field func(*normalize.Draft) *float64) setter {
 	}
 }
 
-func setUrgency(d *normalize.Draft, v any) error {
+func setUrgency(d *draft.Draft, v any) error {
 	s, err := asString(v)
 	if err != nil {
 		return err
 	}
-	u := normalize.Urgency(strings.ToLower(s))
+	u := draft.Urgency(strings.ToLower(s))
 	if u != "" && !u.Valid() {
 		return fmt.Errorf("%q is not an urgency (one of: blue, yellow, orange, red)", s)
 	}
@@ -423,7 +423,7 @@ func setUrgency(d *normalize.Draft, v any) error {
 	return nil
 }
 
-func setTags(d *normalize.Draft, v any) error {
+func setTags(d *draft.Draft, v any) error {
 	switch v := v.(type) {
 	case nil:
 		return nil
@@ -452,7 +452,7 @@ func setTags(d *normalize.Draft, v any) error {
 
 // setTime reads occurred_at: an RFC 3339 string, a time, or Unix seconds (milliseconds when
 // the number is too big to be seconds).
-func setTime(d *normalize.Draft, v any) error {
+func setTime(d *draft.Draft, v any) error {
 	switch v := v.(type) {
 	case nil:
 		return nil
@@ -485,7 +485,7 @@ const (
 
 // setUnixTime reads Unix seconds, or milliseconds when the number is too big to be seconds. The
 // time is in UTC, not the host's zone: the same envelope maps to the same draft on every host.
-func setUnixTime(d *normalize.Draft, x float64) error {
+func setUnixTime(d *draft.Draft, x float64) error {
 	t, ok := time.Time{}, false
 	switch {
 	case x > 1e11: // past the year 5138 as seconds: it is milliseconds

@@ -26,7 +26,7 @@ import (
 	"gongdan/config"
 	"gongdan/connectors"
 	"gongdan/connectors/webhook"
-	"gongdan/normalize"
+	"gongdan/draft"
 	"gongdan/pipeline"
 	"gongdan/pipeline/bus"
 	"gongdan/pipeline/deadletter"
@@ -209,7 +209,7 @@ func TestBodyModeReplaysMakeOneTicket(t *testing.T) {
 		require.Equal(t, http.StatusAccepted, post(conn, h, body).Code)
 	}
 	keys := map[string]bool{}
-	n := normalize.NormalizerFunc(normalize.DraftNormalizer)
+	n := draft.NormalizerFunc(draft.FromJSON)
 	for _, env := range rec.envs {
 		ds, err := n.Normalize(env)
 		require.NoError(t, err)
@@ -270,7 +270,7 @@ type miniCore struct {
 	drafts int
 }
 
-func (c *miniCore) take(_ context.Context, d normalize.Draft) error {
+func (c *miniCore) take(_ context.Context, d draft.Draft) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.keys[d.DedupKey]++
@@ -293,7 +293,7 @@ func runPipeline(t *testing.T, name string, conn connectors.Connector) (connecto
 	dead, core := deadletter.NewMemory(), &miniCore{keys: map[string]int{}}
 	p, err := pipeline.New(pipeline.Options{
 		Bus: bus, DeadLetters: dead, Intake: core.take, RetryInterval: time.Millisecond,
-		Sources: []pipeline.Source{{Name: name, Normalizer: conn.(connectors.NormalizerProvider).Normalizer()}},
+		Sources: []pipeline.Source{{Name: name, Normalizer: conn.Normalizer()}},
 	})
 	require.NoError(t, err)
 	done := make(chan error, 1)
@@ -334,7 +334,7 @@ type: webhook
 mapping:
   dedup_key: '"crm/" + string(payload.order_id)'
   title: payload.subject
-`, func(ctx context.Context, env normalize.Envelope) error { return publish(ctx, env) })
+`, func(ctx context.Context, env draft.Envelope) error { return publish(ctx, env) })
 	var dead *deadletter.Memory
 	var core *miniCore
 	publish, dead, core = runPipeline(t, "crm", conn)
@@ -368,7 +368,7 @@ func TestTheShippedCRMMappingFallsBackToTheRequestsOwnKey(t *testing.T) {
 	}
 	t.Setenv("CRM_WEBHOOK_SECRET", testSecret)
 	var publish connectors.PublishFunc
-	conn, _ := buildCounting(t, b.String(), func(ctx context.Context, env normalize.Envelope) error { return publish(ctx, env) })
+	conn, _ := buildCounting(t, b.String(), func(ctx context.Context, env draft.Envelope) error { return publish(ctx, env) })
 	var core *miniCore
 	publish, _, core = runPipeline(t, "crm", conn)
 	for i, body := range []string{`{"subject": "门禁故障"}`, `{"subject": "空调不制冷"}`, `{"order_id": 7781, "subject": "冷库压缩机停机"}`} {

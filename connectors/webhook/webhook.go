@@ -16,7 +16,7 @@ import (
 
 	"gongdan/connectors"
 	"gongdan/connectors/intakeauth"
-	"gongdan/normalize"
+	"gongdan/draft"
 	"gongdan/problem"
 )
 
@@ -95,11 +95,11 @@ func (w *Webhook) Run(ctx context.Context) error {
 // Close releases nothing: the server owns the listener.
 func (w *Webhook) Close(context.Context) error { return nil }
 
-// Normalizer is the mapping, when there is one; otherwise the envelopes are drafts and the
-// normalize registry's "draft" normalizer reads them.
-func (w *Webhook) Normalizer() normalize.Normalizer {
+// Normalizer is the mapping, when there is one; otherwise the envelopes are drafts, which
+// draft.FromJSON reads.
+func (w *Webhook) Normalizer() draft.Normalizer {
 	if w.mapping == nil {
-		return nil
+		return draft.NormalizerFunc(draft.FromJSON)
 	}
 	return w.mapping
 }
@@ -136,36 +136,36 @@ func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 
 // envelope reads and checks a request; a non-nil problem is the answer to give instead. The
 // check it returns holds the request's claim against replays.
-func (w *Webhook) envelope(rw http.ResponseWriter, r *http.Request) (normalize.Envelope, *intakeauth.Check, *problem.Problem) {
+func (w *Webhook) envelope(rw http.ResponseWriter, r *http.Request) (draft.Envelope, *intakeauth.Check, *problem.Problem) {
 	dedup := r.Header.Get(w.dedupHeader)
 	if len(dedup) > maxDedupLen {
 		// Not a JSON problem: said apart, so the sender looks at its header, not its body.
-		return normalize.Envelope{}, nil, problem.New(http.StatusBadRequest, "bad-request",
+		return draft.Envelope{}, nil, problem.New(http.StatusBadRequest, "bad-request",
 			fmt.Sprintf("the %s header is longer than %d characters", w.dedupHeader, maxDedupLen))
 	}
 	// A token is checked before the body is read: a caller without one costs nothing more.
 	check, p := w.auth.Begin(rw, r, dedup)
 	if p != nil {
-		return normalize.Envelope{}, nil, p
+		return draft.Envelope{}, nil, p
 	}
 	ct := r.Header.Get("Content-Type")
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-		return normalize.Envelope{}, nil, problem.New(http.StatusUnsupportedMediaType, "unsupported-media-type",
+		return draft.Envelope{}, nil, problem.New(http.StatusUnsupportedMediaType, "unsupported-media-type",
 			fmt.Sprintf("send JSON with Content-Type: application/json (got %q)", ct))
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(rw, r.Body, w.maxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return normalize.Envelope{}, nil, problem.New(http.StatusRequestEntityTooLarge, "payload-too-large",
+			return draft.Envelope{}, nil, problem.New(http.StatusRequestEntityTooLarge, "payload-too-large",
 				fmt.Sprintf("the body is over %d bytes, this connector's max_body_bytes", w.maxBody))
 		}
-		return normalize.Envelope{}, nil, problem.New(http.StatusBadRequest, "bad-request", "reading the body: "+err.Error())
+		return draft.Envelope{}, nil, problem.New(http.StatusBadRequest, "bad-request", "reading the body: "+err.Error())
 	}
 	check.Write(body)
 	if p := check.Finish(rw); p != nil {
-		return normalize.Envelope{}, nil, p
+		return draft.Envelope{}, nil, p
 	}
 	if check.Caller().Signed && !w.auth.SignsKey() {
 		// Signed over the body alone: the header is the sender's word, and anyone replaying
@@ -181,7 +181,7 @@ func (w *Webhook) envelope(rw http.ResponseWriter, r *http.Request) (normalize.E
 	env, err := w.makeEnvelope(body, dedup, headers)
 	if err != nil {
 		check.Release()
-		return normalize.Envelope{}, nil, problem.New(http.StatusBadRequest, "malformed-json", err.Error())
+		return draft.Envelope{}, nil, problem.New(http.StatusBadRequest, "malformed-json", err.Error())
 	}
 	return env, check, nil
 }
@@ -190,18 +190,18 @@ func (w *Webhook) envelope(rw http.ResponseWriter, r *http.Request) (normalize.E
 const maxDedupLen = 200
 
 // makeEnvelope checks that the body is one JSON object and wraps it.
-func (w *Webhook) makeEnvelope(body []byte, dedup string, headers map[string]string) (normalize.Envelope, error) {
+func (w *Webhook) makeEnvelope(body []byte, dedup string, headers map[string]string) (draft.Envelope, error) {
 	if err := checkObject(body); err != nil {
-		return normalize.Envelope{}, err
+		return draft.Envelope{}, err
 	}
-	typ := normalize.TypeDraft
+	typ := draft.TypeDraft
 	if w.mapping != nil {
 		typ = envelopeTypeMapped
 	}
 	if len(dedup) > maxDedupLen {
-		return normalize.Envelope{}, fmt.Errorf("the %s header is longer than %d characters", w.dedupHeader, maxDedupLen)
+		return draft.Envelope{}, fmt.Errorf("the %s header is longer than %d characters", w.dedupHeader, maxDedupLen)
 	}
-	return normalize.Envelope{
+	return draft.Envelope{
 		ID:            w.env.NewID(),
 		Connector:     w.name,
 		ConnectorType: "webhook",
@@ -215,7 +215,7 @@ func (w *Webhook) makeEnvelope(body []byte, dedup string, headers map[string]str
 }
 
 // Sample makes the envelope a request with this body would make, for dry runs.
-func (w *Webhook) Sample(payload []byte, headers map[string]string) ([]normalize.Envelope, error) {
+func (w *Webhook) Sample(payload []byte, headers map[string]string) ([]draft.Envelope, error) {
 	kept := map[string]string{}
 	var dedup string
 	for k, v := range headers {
@@ -235,7 +235,7 @@ func (w *Webhook) Sample(payload []byte, headers map[string]string) ([]normalize
 	if err != nil {
 		return nil, err
 	}
-	return []normalize.Envelope{env}, nil
+	return []draft.Envelope{env}, nil
 }
 
 // bodyKey is the key of a request signed over its body alone: the body's SHA-256.
@@ -265,9 +265,8 @@ func checkObject(body []byte) error {
 
 // Interface guards.
 var (
-	_ connectors.HTTPReceiver       = (*Webhook)(nil)
-	_ connectors.NormalizerProvider = (*Webhook)(nil)
-	_ connectors.DryRunner          = (*Webhook)(nil)
-	_ connectors.OpenIntake         = (*Webhook)(nil)
-	_ connectors.Detailer           = (*Webhook)(nil)
+	_ connectors.HTTPReceiver = (*Webhook)(nil)
+	_ connectors.DryRunner    = (*Webhook)(nil)
+	_ connectors.OpenIntake   = (*Webhook)(nil)
+	_ connectors.Detailer     = (*Webhook)(nil)
 )

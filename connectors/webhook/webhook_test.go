@@ -30,7 +30,7 @@ import (
 	"gongdan/connectors"
 	"gongdan/connectors/connectortest"
 	_ "gongdan/connectors/webhook"
-	"gongdan/normalize"
+	"gongdan/draft"
 	"gongdan/problem"
 )
 
@@ -177,11 +177,11 @@ func build(t testing.TB, yamlItem string, publish connectors.PublishFunc) (conne
 // recorder keeps what was published.
 type recorder struct {
 	mu   sync.Mutex
-	envs []normalize.Envelope
+	envs []draft.Envelope
 	err  error
 }
 
-func (r *recorder) publish(_ context.Context, env normalize.Envelope) error {
+func (r *recorder) publish(_ context.Context, env draft.Envelope) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.err != nil {
@@ -273,7 +273,7 @@ func TestHTTP(t *testing.T) {
 				assert.Equal(t, "env-1", env.ID)
 				assert.Equal(t, name, env.Connector)
 				assert.Equal(t, "webhook", env.ConnectorType)
-				assert.Equal(t, normalize.TypeDraft, env.Type)
+				assert.Equal(t, draft.TypeDraft, env.Type)
 				assert.True(t, env.ReceivedAt.Equal(receivedAt))
 				assert.Equal(t, tt.body, string(env.Payload), "the payload is kept byte for byte")
 				assert.Equal(t, int64(1), stats.Received.Load())
@@ -378,23 +378,20 @@ func goldenCases(t testing.TB) []golden {
 
 // normalizeWith runs payload through the connector as the pipeline would: the envelope its
 // Sample makes, and its normalizer (the draft normalizer when it has no mapping).
-func normalizeWith(conn connectors.Connector, payload []byte, headers map[string]string) ([]normalize.Draft, error) {
+func normalizeWith(conn connectors.Connector, payload []byte, headers map[string]string) ([]draft.Draft, error) {
 	envs, err := conn.(connectors.DryRunner).Sample(payload, headers)
 	if err != nil {
 		return nil, err
 	}
-	n := conn.(connectors.NormalizerProvider).Normalizer()
-	if n == nil {
-		n = normalize.NormalizerFunc(normalize.DraftNormalizer)
-	}
-	var drafts []normalize.Draft
+	n := conn.Normalizer()
+	var drafts []draft.Draft
 	for _, env := range envs {
 		// Through JSON, as over the bus.
 		raw, err := stdjson.Marshal(env)
 		if err != nil {
 			return nil, err
 		}
-		var back normalize.Envelope
+		var back draft.Envelope
 		if err := stdjson.Unmarshal(raw, &back); err != nil {
 			return nil, err
 		}
@@ -578,9 +575,9 @@ mapping:
   customer.phone: payload.contact?.mobile
   device.id: payload.serial
 `, nil)
-	n := conn.(connectors.NormalizerProvider).Normalizer()
+	n := conn.Normalizer()
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		env := normalize.Envelope{ID: "env-1", Connector: "crm", ConnectorType: "webhook", Type: "webhook.json", ReceivedAt: receivedAt, Payload: payload}
+		env := draft.Envelope{ID: "env-1", Connector: "crm", ConnectorType: "webhook", Type: "webhook.json", ReceivedAt: receivedAt, Payload: payload}
 		drafts, err := n.Normalize(env)
 		if err != nil {
 			if len(drafts) > 0 {

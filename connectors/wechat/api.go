@@ -25,7 +25,7 @@ import (
 	workcontext "github.com/silenceper/wechat/v2/work/context"
 	workmessage "github.com/silenceper/wechat/v2/work/message"
 
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 func init() {
@@ -153,7 +153,7 @@ type officialAccountAPI struct {
 
 // TellCustomer sends text to the customer of a ticket that came in through this account, by
 // their openid; false when the customer has none.
-func (o *OfficialAccount) TellCustomer(ctx context.Context, _ normalize.Draft, c normalize.Customer, text string) (bool, error) {
+func (o *OfficialAccount) TellCustomer(ctx context.Context, _ draft.Draft, c draft.Customer, text string) (bool, error) {
 	if c.WechatOpenID == "" {
 		return false, nil
 	}
@@ -182,7 +182,7 @@ func (o *OfficialAccount) init() error {
 
 // SendTemplate sends a template message (模板消息) to the customer of a ticket that came in
 // through this account; clientMsgID makes a retry of the same send one message at WeChat.
-func (o *OfficialAccount) SendTemplate(_ context.Context, c normalize.Customer, templateID, link string, data map[string]string, clientMsgID string) (bool, error) {
+func (o *OfficialAccount) SendTemplate(_ context.Context, c draft.Customer, templateID, link string, data map[string]string, clientMsgID string) (bool, error) {
 	if c.WechatOpenID == "" {
 		return false, nil
 	}

@@ -14,7 +14,7 @@ import (
 
 	"gongdan/connectors/wechat"
 	"gongdan/connectors/wechat/wechattest"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 func TestCustomerMessagesCacheTheTokenAndRenewARevokedOne(t *testing.T) {
@@ -80,8 +80,8 @@ func TestAPIErrorsNameNoCredential(t *testing.T) {
 	t.Setenv("T_KF_AES_KEY", wecomAESKey)
 	t.Setenv("T_KF_SECRET", "kf-secret-0123456")
 	r := newRig(t, "name: kf\ntype: wechat.kf\ncorp_id: "+wecomCorpID+"\ncorp_secret: ${T_KF_SECRET}\ntoken: ${T_KF_TOKEN}\nencoding_aes_key: ${T_KF_AES_KEY}\n", time.Now())
-	source := normalize.Draft{Source: normalize.Source{ExternalID: "wk1/m1"}}
-	_, err := r.conn.(*wechat.KF).TellCustomer(context.Background(), source, normalize.Customer{ID: "wm1"}, "x")
+	source := draft.Draft{Source: draft.Source{ExternalID: "wk1/m1"}}
+	_, err := r.conn.(*wechat.KF).TellCustomer(context.Background(), source, draft.Customer{ID: "wm1"}, "x")
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "kf-secret-0123456")
 	assert.Contains(t, err.Error(), "qyapi.weixin.qq.com/cgi-bin/gettoken")
@@ -109,7 +109,7 @@ func TestTemplateMessages(t *testing.T) {
 	oa := r.conn.(*wechat.OfficialAccount)
 	data := map[string]string{"first": "您的报修已处理完成", "keyword1": "GD-20261202-000001"}
 	for range 2 {
-		sent, err := oa.SendTemplate(context.Background(), normalize.Customer{WechatOpenID: "oWang"}, "TM00015", "https://svc.example.com/c/GD-20261202-000001", data, "gongdan-42")
+		sent, err := oa.SendTemplate(context.Background(), draft.Customer{WechatOpenID: "oWang"}, "TM00015", "https://svc.example.com/c/GD-20261202-000001", data, "gongdan-42")
 		require.NoError(t, err)
 		assert.True(t, sent)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"gongdan/connectors"
+	"gongdan/draft"
 	"gongdan/normalize"
 )
 
@@ -239,10 +240,10 @@ func (a *Archive) poll(ctx context.Context, src archiveSource) error {
 }
 
 // envelope is the envelope of a message the group rule takes; ok false for the others.
-func (a *Archive) envelope(m archiveMessage) (normalize.Envelope, bool, error) {
+func (a *Archive) envelope(m archiveMessage) (draft.Envelope, bool, error) {
 	var b archiveBody
 	if err := json.Unmarshal(m.Plain, &b); err != nil {
-		return normalize.Envelope{}, false, err
+		return draft.Envelope{}, false, err
 	}
 	a.env.Stats.Received.Add(1)
 	now := a.env.Now()
@@ -250,13 +251,13 @@ func (a *Archive) envelope(m archiveMessage) (normalize.Envelope, bool, error) {
 		now = time.UnixMilli(b.MsgTime) // the window runs on the chat's own times
 	}
 	if !a.rule.take(b, now) {
-		return normalize.Envelope{}, false, nil
+		return draft.Envelope{}, false, nil
 	}
 	id := m.MsgID
 	if id == "" {
 		id = b.MsgID
 	}
-	return normalize.Envelope{
+	return draft.Envelope{
 		ID: a.env.NewID(), Connector: a.name, ConnectorType: TypeArchive, Type: EnvelopeArchive,
 		ReceivedAt: a.env.Now().In(a.env.Location), DedupKey: "msg/" + clipBytes(id, 128), ContentType: "application/json",
 		Headers: map[string]string{headerMsgType: b.MsgType, headerThreadWindow: a.rule.window.String()}, Payload: m.Plain,
@@ -323,7 +324,7 @@ func (a *Archive) loadSeq() error {
 func (a *Archive) Close(context.Context) error { return nil }
 
 // Normalizer reads the archive's envelopes.
-func (a *Archive) Normalizer() normalize.Normalizer { return normalizer{} }
+func (a *Archive) Normalizer() draft.Normalizer { return normalizer{} }
 
 // ArchiveStatus is what GET /api/v1/connectors shows under details.
 type ArchiveStatus struct {
@@ -342,7 +343,7 @@ func (a *Archive) Details() any {
 
 // normalizeArchive makes the draft of one group message: the customer's words on the thread
 // of their conversation in that group.
-func normalizeArchive(env normalize.Envelope) ([]normalize.Draft, error) {
+func normalizeArchive(env draft.Envelope) ([]draft.Draft, error) {
 	var m archiveBody
 	if err := json.Unmarshal(env.Payload, &m); err != nil {
 		return nil, fmt.Errorf("wechat.archive: the message is not the archive's JSON: %v", err)
@@ -350,10 +351,10 @@ func normalizeArchive(env normalize.Envelope) ([]normalize.Draft, error) {
 	if m.From == "" || len(m.From) > 128 || len(m.RoomID) > 128 {
 		return nil, errors.New("wechat.archive: the message has no sender")
 	}
-	d := normalize.Draft{
-		Source:    normalize.Source{Connector: env.Connector, Type: env.ConnectorType, Kind: clipBytes(m.MsgType, 64), ExternalID: clipBytes(m.MsgID, 128)},
+	d := draft.Draft{
+		Source:    draft.Source{Connector: env.Connector, Type: env.ConnectorType, Kind: clipBytes(m.MsgType, 64), ExternalID: clipBytes(m.MsgID, 128)},
 		ThreadKey: "archive:" + env.Connector + ":" + m.RoomID + ":" + m.From,
-		Customer:  normalize.Customer{ID: m.From},
+		Customer:  draft.Customer{ID: m.From},
 		Tags:      []string{"wechat_group"},
 	}
 	d.ThreadWindow = windowOf(env)
@@ -373,6 +374,6 @@ func normalizeArchive(env normalize.Envelope) ([]normalize.Draft, error) {
 
 // Interface guards.
 var (
-	_ connectors.NormalizerProvider = (*Archive)(nil)
-	_ connectors.Detailer           = (*Archive)(nil)
+	_ connectors.Connector = (*Archive)(nil)
+	_ connectors.Detailer  = (*Archive)(nil)
 )

@@ -19,6 +19,7 @@ import (
 	"gongdan/config"
 	"gongdan/configs/dictionaries"
 	"gongdan/connectors"
+	"gongdan/draft"
 	"gongdan/normalize"
 )
 
@@ -65,7 +66,7 @@ func (f *fakeArchive) Close() {}
 
 // archiveRig builds an Archive from yaml as the registry would parse it (its Validate, which
 // refuses an untagged binary, is what this test goes around), with src as the archive.
-func archiveRig(t *testing.T, yamlItem, dir string, src *fakeArchive) (*Archive, *[]normalize.Envelope) {
+func archiveRig(t *testing.T, yamlItem, dir string, src *fakeArchive) (*Archive, *[]draft.Envelope) {
 	t.Helper()
 	old := config.ConnectorValidator
 	config.ConnectorValidator = func(file string, c config.Connector) []*config.Error {
@@ -89,9 +90,9 @@ func archiveRig(t *testing.T, yamlItem, dir string, src *fakeArchive) (*Archive,
 	dict, err := normalize.LoadDictionary(bytes.NewReader(dictionaries.Faults))
 	require.NoError(t, err)
 	var mu sync.Mutex
-	var published []normalize.Envelope
+	var published []draft.Envelope
 	env := connectors.Env{
-		Publish: func(_ context.Context, e normalize.Envelope) error {
+		Publish: func(_ context.Context, e draft.Envelope) error {
 			mu.Lock()
 			defer mu.Unlock()
 			published = append(published, e)
@@ -146,7 +147,7 @@ func TestGroupMessagesThatAreRequestsBecomeTickets(t *testing.T) {
 
 	img, err := normalizer{}.Normalize((*published)[2])
 	require.NoError(t, err)
-	assert.Equal(t, []normalize.Attachment{{Kind: "image", URI: "wecom-archive:CtYBMzA2OTAyMDEwMjA0NjIzMDYwMDIwMTAwMDIwNDBkM"}}, img[0].Attachments)
+	assert.Equal(t, []draft.Attachment{{Kind: "image", URI: "wecom-archive:CtYBMzA2OTAyMDEwMjA0NjIzMDYwMDIwMTAwMDIwNDBkM"}}, img[0].Attachments)
 	assert.Equal(t, ArchiveStatus{Seq: 10, Fetched: 10, Published: 4}, a.Details())
 }
 
@@ -186,7 +187,7 @@ func TestTheArchiveSeqSurvivesARestartAndMovesOnlyWhenDurable(t *testing.T) {
 	// A bus that refuses: the seq stays where it was.
 	src.msgs = append(all, archiveMessage{Seq: 11, MsgID: "x", Plain: []byte(`{"msgid":"x","action":"send","from":"wmNew","roomid":"wrServiceLine00000000000000000","msgtime":1764642000000,"msgtype":"text","text":{"content":"门禁坏了"}}`)})
 	c, _ := archiveRig(t, archiveYAML, dir, src)
-	c.env.Publish = func(context.Context, normalize.Envelope) error { return errors.New("bus down") }
+	c.env.Publish = func(context.Context, draft.Envelope) error { return errors.New("bus down") }
 	require.NoError(t, c.loadSeq())
 	err := c.poll(context.Background(), src)
 	require.ErrorContains(t, err, "the seq stays")

@@ -26,7 +26,7 @@ import (
 	"gongdan/config"
 	"gongdan/connectors"
 	"gongdan/connectors/intakeauth"
-	"gongdan/normalize"
+	"gongdan/draft"
 	"gongdan/problem"
 )
 
@@ -159,7 +159,7 @@ func (c *Callback) Run(ctx context.Context) error {
 func (c *Callback) Close(context.Context) error { return nil }
 
 // Normalizer reads the connector's envelopes; it needs nothing of its config.
-func (c *Callback) Normalizer() normalize.Normalizer { return normalizer{} }
+func (c *Callback) Normalizer() draft.Normalizer { return normalizer{} }
 
 // ServeHTTP answers WeChat: GET is the URL check, POST a message or an event.
 func (c *Callback) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
@@ -434,7 +434,7 @@ func (c *Callback) passiveReply(in received, content string) ([]byte, error) {
 
 // received is a checked callback: its envelope, the message, and how it came.
 type received struct {
-	env       normalize.Envelope
+	env       draft.Envelope
 	m         inbound
 	encrypted bool
 	ts, nonce string
@@ -500,12 +500,12 @@ func (c *Callback) envelope(rw http.ResponseWriter, r *http.Request) (received, 
 }
 
 // newEnvelope wraps a decrypted message, with what the normalizer needs of the config.
-func (c *Callback) newEnvelope(m inbound, plain []byte) normalize.Envelope {
+func (c *Callback) newEnvelope(m inbound, plain []byte) draft.Envelope {
 	headers := map[string]string{headerMsgType: string(m.MsgType), headerThreadWindow: c.window.String()}
 	if m.MsgType == message.MsgTypeEvent && m.Event == message.EventClick && c.intakeKeys[m.EventKey] {
 		headers[headerIntake] = "menu"
 	}
-	return normalize.Envelope{
+	return draft.Envelope{
 		ID:            c.env.NewID(),
 		Connector:     c.name,
 		ConnectorType: c.typ,
@@ -593,9 +593,8 @@ func (c *Callback) Details() any {
 
 // Interface guards.
 var (
-	_ connectors.HTTPReceiver       = (*Callback)(nil)
-	_ connectors.HTTPReceiver       = (*OfficialAccount)(nil)
-	_ connectors.NormalizerProvider = (*Callback)(nil)
-	_ connectors.DryRunner          = (*Callback)(nil)
-	_ connectors.Detailer           = (*Callback)(nil)
+	_ connectors.HTTPReceiver = (*Callback)(nil)
+	_ connectors.HTTPReceiver = (*OfficialAccount)(nil)
+	_ connectors.DryRunner    = (*Callback)(nil)
+	_ connectors.Detailer     = (*Callback)(nil)
 )

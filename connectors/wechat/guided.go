@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"gongdan/connectors"
+	"gongdan/draft"
 	"gongdan/normalize"
 )
 
@@ -111,7 +112,7 @@ func (g *guide) required(category string) []string {
 // next takes the draft of a customer's message, as the pipeline will enrich it, and returns
 // the passive reply to send: what is still missing, the complete reply once, or "" (answer
 // success).
-func (g *guide) next(d normalize.Draft, now time.Time, menu bool) string {
+func (g *guide) next(d draft.Draft, now time.Time, menu bool) string {
 	d = g.enricher.Enrich(d)
 	g.mu.Lock()
 	defer g.mu.Unlock()

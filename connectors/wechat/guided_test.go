@@ -20,6 +20,7 @@ import (
 	"gongdan/config"
 	"gongdan/configs/dictionaries"
 	"gongdan/connectors"
+	"gongdan/draft"
 	"gongdan/normalize"
 )
 
@@ -104,7 +105,7 @@ func TestGuidedIntakeMenuClickAndOtherMessages(t *testing.T) {
 	t.Setenv("T_WX_TOKEN", oaToken)
 	cfg, err := config.Parse("wechat.yaml", []byte(item("name: gzh\ntype: wechat.officialaccount\napp_id: "+oaAppID+"\ntoken: ${T_WX_TOKEN}\n"+guidedConfig)))
 	require.NoError(t, err)
-	conn, _, err := connectors.Global.Build(cfg.File, cfg.Connectors[0], connectors.Env{Publish: func(context.Context, normalize.Envelope) error { return nil },
+	conn, _, err := connectors.Global.Build(cfg.File, cfg.Connectors[0], connectors.Env{Publish: func(context.Context, draft.Envelope) error { return nil },
 		Now: func() time.Time { return now }, Location: shanghai})
 	require.NoError(t, err)
 	srv := httptest.NewServer(conn.(http.Handler))

@@ -17,7 +17,7 @@ import (
 	"github.com/silenceper/wechat/v2/work/kf/sendmsg"
 
 	"gongdan/connectors"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 // EnvelopeKF is the type of the envelopes of WeChat customer service (微信客服) messages: one
@@ -107,7 +107,7 @@ func (k *KF) sync(ctx context.Context, token string) error {
 			return apiError(k.name, k.tokens, fmt.Errorf("sync_msg: %w", err))
 		}
 		for _, m := range page.MsgList {
-			env := normalize.Envelope{
+			env := draft.Envelope{
 				ID: k.env.NewID(), Connector: k.name, ConnectorType: k.typ, Type: EnvelopeKF,
 				ReceivedAt: k.env.Now().In(k.env.Location), DedupKey: "msg/" + clipBytes(m.MsgID, 128),
 				ContentType: "application/json", Payload: m.OriginData,
@@ -264,7 +264,7 @@ const kfOriginCustomer = 3
 
 // normalizeKF makes the draft of one kf message: the customer's words on the thread of their
 // conversation, known by their external_userid. Servicers' messages and events make none.
-func normalizeKF(env normalize.Envelope) ([]normalize.Draft, error) {
+func normalizeKF(env draft.Envelope) ([]draft.Draft, error) {
 	var m kfMessage
 	if err := json.Unmarshal(env.Payload, &m); err != nil {
 		return nil, fmt.Errorf("wechat.kf: the message is not sync_msg's JSON: %v", err)
@@ -275,11 +275,11 @@ func normalizeKF(env normalize.Envelope) ([]normalize.Draft, error) {
 	if m.ExternalUserID == "" || len(m.ExternalUserID) > 128 {
 		return nil, errors.New("wechat.kf: the message has no external_userid")
 	}
-	d := normalize.Draft{
+	d := draft.Draft{
 		// ExternalID names the account with the message: a reply goes out from that account.
-		Source:    normalize.Source{Connector: env.Connector, Type: env.ConnectorType, Kind: clipBytes(m.MsgType, 64), ExternalID: clipBytes(m.OpenKfID, 64) + "/" + clipBytes(m.MsgID, 128)},
+		Source:    draft.Source{Connector: env.Connector, Type: env.ConnectorType, Kind: clipBytes(m.MsgType, 64), ExternalID: clipBytes(m.OpenKfID, 64) + "/" + clipBytes(m.MsgID, 128)},
 		ThreadKey: "kf:" + env.Connector + ":" + m.ExternalUserID,
-		Customer:  normalize.Customer{ID: m.ExternalUserID},
+		Customer:  draft.Customer{ID: m.ExternalUserID},
 	}
 	d.ThreadWindow = windowOf(env)
 	if m.SendTime > 0 && !env.ReceivedAt.IsZero() {
@@ -298,7 +298,7 @@ func normalizeKF(env normalize.Envelope) ([]normalize.Draft, error) {
 }
 
 // ask sends guided intake's question for a message that is durable now, if it calls for one.
-func (k *KF) ask(ctx context.Context, env normalize.Envelope) {
+func (k *KF) ask(ctx context.Context, env draft.Envelope) {
 	if k.guide == nil {
 		return
 	}
@@ -320,7 +320,7 @@ func (k *KF) ask(ctx context.Context, env normalize.Envelope) {
 // TellCustomer sends text with send_msg from the customer service account the ticket came in
 // on, to the customer (customer.id is their external_userid). WeChat delivers it within 48
 // hours of the customer's last message, five at most.
-func (k *KF) TellCustomer(_ context.Context, source normalize.Draft, c normalize.Customer, text string) (bool, error) {
+func (k *KF) TellCustomer(_ context.Context, source draft.Draft, c draft.Customer, text string) (bool, error) {
 	openKfID, _, ok := strings.Cut(source.Source.ExternalID, "/")
 	if !ok || openKfID == "" || c.ID == "" {
 		return false, nil

@@ -20,6 +20,7 @@ import (
 	"gongdan/connectors"
 	"gongdan/connectors/wechat"
 	"gongdan/connectors/wechat/wechattest"
+	"gongdan/draft"
 	"gongdan/normalize"
 )
 
@@ -54,7 +55,7 @@ func run(r *rig) (stop func() error) {
 	return func() error { cancel(); return <-done }
 }
 
-func keys(envs []normalize.Envelope) []string {
+func keys(envs []draft.Envelope) []string {
 	var ks []string
 	for _, e := range envs {
 		ks = append(ks, e.DedupKey)
@@ -122,10 +123,10 @@ func TestKFSyncsFromACursorThatSurvivesARestart(t *testing.T) {
 
 func TestKFMessagesBecomeDrafts(t *testing.T) {
 	r := kfRig(t, t.TempDir())
-	n := r.conn.(connectors.NormalizerProvider).Normalizer()
-	env := func(m map[string]any) normalize.Envelope {
+	n := r.conn.Normalizer()
+	env := func(m map[string]any) draft.Envelope {
 		b, _ := jsonMarshal(m)
-		return normalize.Envelope{ID: "e", Connector: "kf", ConnectorType: "wechat.kf", Type: wechat.EnvelopeKF, DedupKey: "msg/" + m["msgid"].(string),
+		return draft.Envelope{ID: "e", Connector: "kf", ConnectorType: "wechat.kf", Type: wechat.EnvelopeKF, DedupKey: "msg/" + m["msgid"].(string),
 			ReceivedAt: time.Date(2026, 12, 2, 9, 30, 0, 0, shanghai), Payload: b, Headers: map[string]string{"thread_window": "30m0s"}}
 	}
 	drafts, err := n.Normalize(env(kfText(1, "电梯困人了\n3号楼")))
@@ -135,9 +136,9 @@ func TestKFMessagesBecomeDrafts(t *testing.T) {
 	assert.Equal(t, "电梯困人了", d.Title)
 	assert.Equal(t, "wmCust0001", d.Customer.ID)
 	assert.Equal(t, "kf:kf:wmCust0001", d.ThreadKey)
-	assert.Equal(t, normalize.Window(30*time.Minute), d.ThreadWindow)
+	assert.Equal(t, draft.Window(30*time.Minute), d.ThreadWindow)
 	assert.Equal(t, "kf/msg/kfmsg-1", d.DedupKey)
-	assert.Equal(t, normalize.Source{Connector: "kf", Type: "wechat.kf", Kind: "text", ExternalID: "wkAJ2GCAAA/kfmsg-1"}, d.Source)
+	assert.Equal(t, draft.Source{Connector: "kf", Type: "wechat.kf", Kind: "text", ExternalID: "wkAJ2GCAAA/kfmsg-1"}, d.Source)
 
 	drafts, err = n.Normalize(env(kfMsg(2, 3, "location", map[string]any{"location": map[string]any{"latitude": 31.3, "longitude": 120.62, "name": "星湖街328号", "address": "苏州工业园区"}})))
 	require.NoError(t, err)
@@ -147,7 +148,7 @@ func TestKFMessagesBecomeDrafts(t *testing.T) {
 
 	drafts, err = n.Normalize(env(kfMsg(3, 3, "image", map[string]any{"image": map[string]any{"media_id": "m-1"}})))
 	require.NoError(t, err)
-	assert.Equal(t, []normalize.Attachment{{Kind: "image", URI: "wechat-media:m-1"}}, drafts[0].Attachments)
+	assert.Equal(t, []draft.Attachment{{Kind: "image", URI: "wechat-media:m-1"}}, drafts[0].Attachments)
 
 	for _, m := range []map[string]any{
 		kfMsg(4, 4, "event", map[string]any{"event": map[string]any{"event_type": "enter_session"}}),
@@ -167,13 +168,13 @@ func TestKFTellsItsCustomerFromTheirAccount(t *testing.T) {
 	api := wechattest.Start(t)
 	r := kfRig(t, t.TempDir())
 	k := r.conn.(*wechat.KF)
-	source := normalize.Draft{Source: normalize.Source{Connector: "kf", Type: "wechat.kf", Kind: "text", ExternalID: "wkAJ2GCAAA/kfmsg-1"}}
-	sent, err := k.TellCustomer(context.Background(), source, normalize.Customer{ID: "wmCust0001"}, "您的报修已受理")
+	source := draft.Draft{Source: draft.Source{Connector: "kf", Type: "wechat.kf", Kind: "text", ExternalID: "wkAJ2GCAAA/kfmsg-1"}}
+	sent, err := k.TellCustomer(context.Background(), source, draft.Customer{ID: "wmCust0001"}, "您的报修已受理")
 	require.NoError(t, err)
 	assert.True(t, sent)
 	assert.Equal(t, []wechattest.Sent{{API: "kf", To: "wmCust0001", Content: "您的报修已受理", OpenKfID: "wkAJ2GCAAA"}}, api.Sent())
 
-	sent, err = k.TellCustomer(context.Background(), normalize.Draft{}, normalize.Customer{ID: "wmCust0001"}, "x")
+	sent, err = k.TellCustomer(context.Background(), draft.Draft{}, draft.Customer{ID: "wmCust0001"}, "x")
 	require.NoError(t, err)
 	assert.False(t, sent, "no account to send from")
 }

@@ -22,7 +22,7 @@ import (
 	"gongdan/connectors/ocr"
 	"gongdan/connectors/wechat"
 	"gongdan/connectors/wechat/wechattest"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 func TestAnImageIsKeptWithItsMessage(t *testing.T) {
@@ -53,7 +53,7 @@ func TestAnImageIsKeptWithItsMessage(t *testing.T) {
 	sha := hex.EncodeToString(sum[:])
 
 	d := normalizeOne(t, r.conn, envs[0])
-	assert.Equal(t, []normalize.Attachment{{Kind: "image", URI: "attachment:" + sha, SHA256: sha}}, d.Attachments, "the picture itself")
+	assert.Equal(t, []draft.Attachment{{Kind: "image", URI: "attachment:" + sha, SHA256: sha}}, d.Attachments, "the picture itself")
 	f, err := store.Open(sha)
 	require.NoError(t, err)
 	kept, _ := io.ReadAll(f)
@@ -61,7 +61,7 @@ func TestAnImageIsKeptWithItsMessage(t *testing.T) {
 	assert.Equal(t, photo, kept)
 
 	d = normalizeOne(t, r.conn, envs[1])
-	assert.Equal(t, []normalize.Attachment{{Kind: "image", URI: "wechat-media:media-2"}}, d.Attachments, "not fetched: the media id, and the message is taken all the same")
+	assert.Equal(t, []draft.Attachment{{Kind: "image", URI: "wechat-media:media-2"}}, d.Attachments, "not fetched: the media id, and the message is taken all the same")
 }
 
 // TestPicturesComeOnlyFromWeChat: a picture link elsewhere (an internal address a forged
@@ -78,7 +78,7 @@ func TestPicturesComeOnlyFromWeChat(t *testing.T) {
 	require.Equal(t, http.StatusOK, status)
 	assert.False(t, fetched)
 	d := normalizeOne(t, r.conn, r.envelopes()[0])
-	assert.Equal(t, []normalize.Attachment{{Kind: "image", URI: "wechat-media:m-9"}}, d.Attachments)
+	assert.Equal(t, []draft.Attachment{{Kind: "image", URI: "wechat-media:m-9"}}, d.Attachments)
 }
 
 // TestMediaThroughTheAPI: with the app_secret, a voice message's file, and an image whose
@@ -106,11 +106,11 @@ func TestMediaThroughTheAPI(t *testing.T) {
 	require.Len(t, envs, 3)
 	shaOf := func(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
 	d := normalizeOne(t, r.conn, envs[0])
-	assert.Equal(t, []normalize.Attachment{{Kind: "voice", URI: "attachment:" + shaOf(voice), SHA256: shaOf(voice)}}, d.Attachments)
+	assert.Equal(t, []draft.Attachment{{Kind: "voice", URI: "attachment:" + shaOf(voice), SHA256: shaOf(voice)}}, d.Attachments)
 	d = normalizeOne(t, r.conn, envs[1])
-	assert.Equal(t, []normalize.Attachment{{Kind: "image", URI: "attachment:" + shaOf(photo), SHA256: shaOf(photo)}}, d.Attachments)
+	assert.Equal(t, []draft.Attachment{{Kind: "image", URI: "attachment:" + shaOf(photo), SHA256: shaOf(photo)}}, d.Attachments)
 	d = normalizeOne(t, r.conn, envs[2])
-	assert.Equal(t, []normalize.Attachment{{Kind: "voice", URI: "wechat-media:gone"}}, d.Attachments, "expired at WeChat: the id is kept")
+	assert.Equal(t, []draft.Attachment{{Kind: "voice", URI: "wechat-media:gone"}}, d.Attachments, "expired at WeChat: the id is kept")
 }
 
 // TestPicturesGoToOCR: with screenshots_to, a customer's picture (a forwarded group chat) is
@@ -143,7 +143,7 @@ func TestPicturesGoToOCR(t *testing.T) {
 	}
 	envs := r.envelopes()
 	require.Len(t, envs, 3, "two messages, and one screenshot")
-	var shots []normalize.Envelope
+	var shots []draft.Envelope
 	for _, e := range envs {
 		if e.Connector == "groups" {
 			shots = append(shots, e)

@@ -8,7 +8,7 @@ import (
 	"github.com/silenceper/wechat/v2/officialaccount/message"
 
 	"gongdan/attachments"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 // titleRunes bounds a title taken from the first line of what a customer wrote.
@@ -19,7 +19,7 @@ const titleRunes = 40
 // clicks make no draft.
 type normalizer struct{}
 
-func (normalizer) Normalize(env normalize.Envelope) ([]normalize.Draft, error) {
+func (normalizer) Normalize(env draft.Envelope) ([]draft.Draft, error) {
 	switch env.Type {
 	case EnvelopeKF:
 		return normalizeKF(env)
@@ -33,15 +33,15 @@ func (normalizer) Normalize(env normalize.Envelope) ([]normalize.Draft, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := normalize.Draft{
-		Source:    normalize.Source{Connector: env.Connector, Type: env.ConnectorType, Kind: m.kind()},
+	d := draft.Draft{
+		Source:    draft.Source{Connector: env.Connector, Type: env.ConnectorType, Kind: m.kind()},
 		ThreadKey: threadKey(env, m),
 	}
 	if m.MsgID != 0 {
 		d.Source.ExternalID = fmt.Sprint(m.MsgID)
 	}
 	if w, err := time.ParseDuration(env.Headers[headerThreadWindow]); err == nil && w > 0 {
-		d.ThreadWindow = normalize.Window(w)
+		d.ThreadWindow = draft.Window(w)
 	}
 	if env.ConnectorType == TypeWork {
 		d.Customer.WecomUserID = string(m.FromUserName)
@@ -55,17 +55,17 @@ func (normalizer) Normalize(env normalize.Envelope) ([]normalize.Draft, error) {
 	if err != nil || !ok {
 		return nil, err
 	}
-	d.Title = normalize.Clip(d.Title, normalize.MaxTitleRunes)
-	d.Description = normalize.Clip(d.Description, normalize.MaxDescriptionRunes)
-	d = normalize.Complete(d, env)
+	d.Title = draft.Clip(d.Title, draft.MaxTitleRunes)
+	d.Description = draft.Clip(d.Description, draft.MaxDescriptionRunes)
+	d = draft.Complete(d, env)
 	if err := d.Validate(); err != nil {
 		return nil, err
 	}
-	return []normalize.Draft{d}, nil
+	return []draft.Draft{d}, nil
 }
 
 // threadKey is the conversation of one sender on one connector.
-func threadKey(env normalize.Envelope, m inbound) string {
+func threadKey(env draft.Envelope, m inbound) string {
 	prefix := "wechat"
 	if env.ConnectorType == TypeWork {
 		prefix = "wecom"
@@ -75,10 +75,10 @@ func threadKey(env normalize.Envelope, m inbound) string {
 
 // fill writes what message m says into d. It reports false for an event that makes no
 // draft.
-func fill(d *normalize.Draft, m inbound, intakeClick bool, kept string) (bool, error) {
+func fill(d *draft.Draft, m inbound, intakeClick bool, kept string) (bool, error) {
 	media := func(kind string) {
 		if m.MediaID != "" {
-			d.Attachments = append(d.Attachments, normalize.Attachment{Kind: kind, URI: "wechat-media:" + clipBytes(m.MediaID, 256)})
+			d.Attachments = append(d.Attachments, draft.Attachment{Kind: kind, URI: "wechat-media:" + clipBytes(m.MediaID, 256)})
 		}
 	}
 	switch m.MsgType {
@@ -89,11 +89,11 @@ func fill(d *normalize.Draft, m inbound, intakeClick bool, kept string) (bool, e
 		}
 		switch {
 		case kept != "": // the picture itself, in the attachment store
-			d.Attachments = append(d.Attachments, normalize.Attachment{Kind: "image", URI: attachments.URI(clipBytes(kept, 64)), SHA256: clipBytes(kept, 64)})
+			d.Attachments = append(d.Attachments, draft.Attachment{Kind: "image", URI: attachments.URI(clipBytes(kept, 64)), SHA256: clipBytes(kept, 64)})
 		case m.MediaID != "":
 			media("image")
 		case m.PicURL != "":
-			d.Attachments = append(d.Attachments, normalize.Attachment{Kind: "image", URI: clipBytes(m.PicURL, 1024)})
+			d.Attachments = append(d.Attachments, draft.Attachment{Kind: "image", URI: clipBytes(m.PicURL, 1024)})
 		}
 	case message.MsgTypeVoice:
 		if text := strings.TrimSpace(clipBytes(m.Recognition, maxField)); text != "" {
@@ -102,7 +102,7 @@ func fill(d *normalize.Draft, m inbound, intakeClick bool, kept string) (bool, e
 			d.Title, d.Description = "[语音]", "客户发送了一段语音（公众号未开启语音识别，没有文字）。"
 		}
 		if kept != "" {
-			d.Attachments = append(d.Attachments, normalize.Attachment{Kind: "voice", URI: attachments.URI(clipBytes(kept, 64)), SHA256: clipBytes(kept, 64)})
+			d.Attachments = append(d.Attachments, draft.Attachment{Kind: "voice", URI: attachments.URI(clipBytes(kept, 64)), SHA256: clipBytes(kept, 64)})
 		} else {
 			media("voice")
 		}
@@ -111,7 +111,7 @@ func fill(d *normalize.Draft, m inbound, intakeClick bool, kept string) (bool, e
 			return false, nil // subscribe, view, location reports: counted at the edge, no ticket
 		}
 		key := clipBytes(m.EventKey, 128)
-		d.Title, d.Description = "[菜单] "+normalize.Clip(key, titleRunes), "客户点击菜单 "+key+" 发起报修。"
+		d.Title, d.Description = "[菜单] "+draft.Clip(key, titleRunes), "客户点击菜单 "+key+" 发起报修。"
 	default:
 		// Text, video, location, link, and a type this connector does not know yet (taken in
 		// with its type named, so that nothing a customer sends is lost): as the other chats.
@@ -131,7 +131,7 @@ func fill(d *normalize.Draft, m inbound, intakeClick bool, kept string) (bool, e
 func firstLine(text string) string {
 	for line := range strings.SplitSeq(text, "\n") {
 		if line = strings.TrimSpace(line); line != "" {
-			return normalize.Clip(line, titleRunes)
+			return draft.Clip(line, titleRunes)
 		}
 	}
 	return ""
@@ -170,7 +170,7 @@ type chatMessage struct {
 
 // fillChat writes what chat message m says into d. who is how the description names the
 // sender ("客户", "客户在群里"); scheme prefixes media ids in attachment URIs.
-func fillChat(d *normalize.Draft, m chatMessage, channel, who, scheme string) error {
+func fillChat(d *draft.Draft, m chatMessage, channel, who, scheme string) error {
 	noun := map[string]string{"image": "一张图片", "voice": "一段语音", "video": "一段视频", "file": "一个文件"}
 	title := map[string]string{"image": "[图片]", "voice": "[语音]", "video": "[视频]", "file": "[文件]"}
 	switch m.Type {
@@ -183,7 +183,7 @@ func fillChat(d *normalize.Draft, m chatMessage, channel, who, scheme string) er
 	case "image", "voice", "video", "file":
 		d.Title, d.Description = title[m.Type], who+"发送了"+noun[m.Type]+"。"
 		if m.MediaID != "" {
-			d.Attachments = append(d.Attachments, normalize.Attachment{Kind: m.Type, URI: scheme + clipBytes(m.MediaID, 1024)})
+			d.Attachments = append(d.Attachments, draft.Attachment{Kind: m.Type, URI: scheme + clipBytes(m.MediaID, 1024)})
 		}
 	case "location":
 		d.Location.Address = strings.TrimSpace(clipBytes(m.Place, 1024))
@@ -195,7 +195,7 @@ func fillChat(d *normalize.Draft, m chatMessage, channel, who, scheme string) er
 			where = strings.TrimSpace(fmt.Sprintf("%s (%.6f, %.6f)", where, d.Location.Lat, d.Location.Lon))
 		}
 		where = firstNonEmpty(where, "（没有地址）")
-		d.Title = normalize.Clip("[位置] "+firstNonEmpty(d.Location.Address, where), titleRunes)
+		d.Title = draft.Clip("[位置] "+firstNonEmpty(d.Location.Address, where), titleRunes)
 		d.Description = who + "发送了位置：" + where
 	case "link":
 		d.Title = firstNonEmpty(strings.TrimSpace(clipBytes(m.Link.Title, 1024)), "[链接]")
@@ -205,27 +205,27 @@ func fillChat(d *normalize.Draft, m chatMessage, channel, who, scheme string) er
 		d.Title = "[" + typ + " 消息]"
 		d.Description = who + "发送了一条 " + typ + " 消息，gongdan 暂不能读取其内容。"
 		if m.MediaID != "" {
-			d.Attachments = append(d.Attachments, normalize.Attachment{Kind: "file", URI: scheme + clipBytes(m.MediaID, 1024)})
+			d.Attachments = append(d.Attachments, draft.Attachment{Kind: "file", URI: scheme + clipBytes(m.MediaID, 1024)})
 		}
 	}
 	return nil
 }
 
 // finish clips d's texts, fills what the envelope knows and validates it.
-func finish(d normalize.Draft, env normalize.Envelope) ([]normalize.Draft, error) {
-	d.Title = normalize.Clip(d.Title, normalize.MaxTitleRunes)
-	d.Description = normalize.Clip(d.Description, normalize.MaxDescriptionRunes)
-	d = normalize.Complete(d, env)
+func finish(d draft.Draft, env draft.Envelope) ([]draft.Draft, error) {
+	d.Title = draft.Clip(d.Title, draft.MaxTitleRunes)
+	d.Description = draft.Clip(d.Description, draft.MaxDescriptionRunes)
+	d = draft.Complete(d, env)
 	if err := d.Validate(); err != nil {
 		return nil, err
 	}
-	return []normalize.Draft{d}, nil
+	return []draft.Draft{d}, nil
 }
 
 // windowOf is the thread window an envelope carries.
-func windowOf(env normalize.Envelope) normalize.Window {
+func windowOf(env draft.Envelope) draft.Window {
 	if w, err := time.ParseDuration(env.Headers[headerThreadWindow]); err == nil && w > 0 {
-		return normalize.Window(w)
+		return draft.Window(w)
 	}
 	return 0
 }

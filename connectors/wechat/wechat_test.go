@@ -22,7 +22,7 @@ import (
 	"gongdan/config"
 	"gongdan/connectors"
 	"gongdan/connectors/wechat"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 func init() { config.ConnectorValidator = connectors.Global.Validate }
@@ -51,7 +51,7 @@ type rig struct {
 	url   string
 
 	mu        sync.Mutex
-	published []normalize.Envelope
+	published []draft.Envelope
 	refuse    error // Publish fails with it when set
 	now       time.Time
 }
@@ -76,7 +76,7 @@ func newRig(t testing.TB, yamlItem string, now time.Time, opts ...func(*connecto
 	r := &rig{stats: &connectors.Stats{}, now: now}
 	var n atomic.Int64
 	env := connectors.Env{
-		Publish: func(_ context.Context, env normalize.Envelope) error {
+		Publish: func(_ context.Context, env draft.Envelope) error {
 			r.mu.Lock()
 			defer r.mu.Unlock()
 			if r.refuse != nil {
@@ -102,10 +102,10 @@ func newRig(t testing.TB, yamlItem string, now time.Time, opts ...func(*connecto
 	return r
 }
 
-func (r *rig) envelopes() []normalize.Envelope {
+func (r *rig) envelopes() []draft.Envelope {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]normalize.Envelope(nil), r.published...)
+	return append([]draft.Envelope(nil), r.published...)
 }
 
 // call sends a callback and returns the status and body.
@@ -121,9 +121,9 @@ func (r *rig) call(t *testing.T, method string, query url.Values, body string) (
 	return resp.StatusCode, string(b)
 }
 
-func normalizeOne(t *testing.T, conn connectors.Connector, env normalize.Envelope) normalize.Draft {
+func normalizeOne(t *testing.T, conn connectors.Connector, env draft.Envelope) draft.Draft {
 	t.Helper()
-	drafts, err := conn.(connectors.NormalizerProvider).Normalizer().Normalize(env)
+	drafts, err := conn.Normalizer().Normalize(env)
 	require.NoError(t, err)
 	require.Len(t, drafts, 1)
 	return drafts[0]
@@ -217,8 +217,8 @@ func TestWeComSampleVectors(t *testing.T) {
 		assert.Equal(t, "hello", d.Title)
 		assert.Equal(t, "wecom/msg/4561255354251345929", d.DedupKey)
 		assert.Equal(t, "wecom:wecom:mycreate", d.ThreadKey)
-		assert.Equal(t, normalize.Window(30*time.Minute), d.ThreadWindow)
-		assert.Equal(t, normalize.Source{Connector: "wecom", Type: "wechat.work", Kind: "text", ExternalID: "4561255354251345929"}, d.Source)
+		assert.Equal(t, draft.Window(30*time.Minute), d.ThreadWindow)
+		assert.Equal(t, draft.Source{Connector: "wecom", Type: "wechat.work", Kind: "text", ExternalID: "4561255354251345929"}, d.Source)
 		assert.True(t, d.OccurredAt.Equal(unix(wecomMsgTS)))
 	})
 }
@@ -459,12 +459,12 @@ func TestDetails(t *testing.T) {
 	assert.NotContains(t, string(b), oaToken)
 }
 
-func buildNormalizer(tb testing.TB) normalize.Normalizer {
+func buildNormalizer(tb testing.TB) draft.Normalizer {
 	cfg, err := config.Parse("wechat.yaml", []byte(item("name: gzh\ntype: wechat.officialaccount\napp_id: "+oaAppID+"\ntoken: ${T_WX_TOKEN}\nencoding_aes_key: ${T_WX_AES_KEY}\n")))
 	require.NoError(tb, err)
 	conn, _, err := connectors.Global.Build(cfg.File, cfg.Connectors[0], connectors.Env{})
 	require.NoError(tb, err)
-	return conn.(connectors.NormalizerProvider).Normalizer()
+	return conn.Normalizer()
 }
 
 // TestAPlainModeSignatureCannotBeReplayedWithAnotherMessage: in plain mode the signature
@@ -537,7 +537,7 @@ func TestConcurrentIdenticalCallbacksTakeOne(t *testing.T) {
 	var publishing atomic.Int64
 	r := oaRig(t, now, "", func(env *connectors.Env) {
 		publish := env.Publish
-		env.Publish = func(ctx context.Context, e normalize.Envelope) error {
+		env.Publish = func(ctx context.Context, e draft.Envelope) error {
 			publishing.Add(1)
 			<-release // the first copy is stored slowly; the others arrive meanwhile
 			return publish(ctx, e)
@@ -575,7 +575,7 @@ func TestARetryIsTakenWhenTheFirstCopyFails(t *testing.T) {
 	var publishing atomic.Int64
 	r := oaRig(t, now, "", func(env *connectors.Env) {
 		publish := env.Publish
-		env.Publish = func(ctx context.Context, e normalize.Envelope) error {
+		env.Publish = func(ctx context.Context, e draft.Envelope) error {
 			if publishing.Add(1) == 1 {
 				<-release
 				return errors.New("bus: no space left on device")

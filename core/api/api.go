@@ -31,7 +31,7 @@ import (
 	"gongdan/core/store"
 	"gongdan/core/ticket"
 	"gongdan/devices"
-	"gongdan/normalize"
+	"gongdan/draft"
 	"gongdan/pipeline/deadletter"
 	"gongdan/problem"
 )
@@ -353,10 +353,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // apiScope is what drafts sent to POST /api/v1/tickets may say: they come from the API
 // (source "api"), their dedup and thread keys live under "api/", and their intents reach only
 // the API's own threads, as the caller's role allows.
-var apiScope = normalize.Scope{Connector: "api", Type: "api", Intents: []string{normalize.IntentUpdate, normalize.IntentResolve}}
+var apiScope = draft.Scope{Connector: "api", Type: "api", Intents: []string{draft.IntentUpdate, draft.IntentResolve}}
 
 func (s *Server) createTicket(w http.ResponseWriter, r *http.Request) {
-	var d normalize.Draft
+	var d draft.Draft
 	var err error
 	if err = decodeJSON(w, r, s.opts.MaxBodyBytes, &d, false); err != nil {
 		s.fail(w, r, err)
@@ -460,7 +460,7 @@ func (s *Server) listTickets(w http.ResponseWriter, r *http.Request) {
 		q.States = append(q.States, st)
 	}
 	for _, v := range splitList(qv["urgency"]) {
-		if !normalize.Urgency(v).Valid() {
+		if !draft.Urgency(v).Valid() {
 			s.fail(w, r, badParam("urgency", fmt.Sprintf("unknown urgency %q (one of: blue, yellow, orange, red)", v)))
 			return
 		}

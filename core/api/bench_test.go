@@ -20,7 +20,7 @@ import (
 	"gongdan/core/store"
 	"gongdan/core/store/sqlite"
 	"gongdan/core/ticket"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 // benchTickets is how many tickets the list benchmark stores; GONGDAN_BENCH_TICKETS
@@ -70,13 +70,13 @@ func seed(b *testing.B, st *sqlite.Store, n int) {
 				if err != nil {
 					return err
 				}
-				d := normalize.Draft{
+				d := draft.Draft{
 					Title:       fmt.Sprintf("%d号线急停按钮失灵", done%40),
 					Description: "客户来电：3号线急停按钮按下后无反应，生产线已停，请尽快派人。联系人王建国。",
-					Urgency:     []normalize.Urgency{"blue", "yellow", "orange", "red"}[done%4],
+					Urgency:     []draft.Urgency{"blue", "yellow", "orange", "red"}[done%4],
 					Category:    "急停故障",
-					Customer:    normalize.Customer{Name: "王建国", Phone: "13812345678", Org: "华东仓"},
-					Location:    normalize.Location{Address: "苏州工业园区星湖街328号", City: "苏州"},
+					Customer:    draft.Customer{Name: "王建国", Phone: "13812345678", Org: "华东仓"},
+					Location:    draft.Location{Address: "苏州工业园区星湖街328号", City: "苏州"},
 					Tags:        []string{"急停故障"},
 				}
 				ev, err := ticket.Create(ticket.FormatID(now, num), d, "", agent, now, "")

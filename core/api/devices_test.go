@@ -19,7 +19,7 @@ import (
 	"gongdan/core/store"
 	"gongdan/core/store/sqlite"
 	"gongdan/devices"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 // The API's clock in the tests: 2026-11-23 09:42 in Suzhou.
@@ -54,8 +54,8 @@ func deviceServer(t *testing.T, fromConfig []devices.Device, save devices.SaveFu
 }
 
 var compressor = devices.Device{ID: "E202308001", Model: "GA37VSD+", Firmware: "3.2.1", ProductType: "空压机",
-	Customer: normalize.Customer{ID: "C-1024", Name: "王建国", Phone: "13812345678", Org: "华东仓"},
-	Location: normalize.Location{Address: "苏州工业园区星湖街328号", City: "苏州", Lat: 31.3196, Lon: 120.7239}}
+	Customer: draft.Customer{ID: "C-1024", Name: "王建国", Phone: "13812345678", Org: "华东仓"},
+	Location: draft.Location{Address: "苏州工业园区星湖街328号", City: "苏州", Lat: 31.3196, Lon: 120.7239}}
 
 func decodeDevice(t *testing.T, body []byte) devices.Device {
 	t.Helper()
@@ -89,8 +89,8 @@ func TestPutADevice(t *testing.T) {
 	r := c.do("PUT", "/api/v1/devices/E202308001", "tok-disp", body)
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
 	want := devices.Device{ID: "E202308001", Model: "GA45VSD+", Firmware: "3.3.0", ProductType: "空压机",
-		Customer: normalize.Customer{Name: "王建国", Phone: "139 1555 0917", Org: "华东仓"},
-		Location: normalize.Location{Address: "苏州工业园区星湖街328号3号楼", City: "苏州", Lat: 31.32, Lon: 120.72},
+		Customer: draft.Customer{Name: "王建国", Phone: "139 1555 0917", Org: "华东仓"},
+		Location: draft.Location{Address: "苏州工业园区星湖街328号3号楼", City: "苏州", Lat: 31.32, Lon: 120.72},
 		Source:   "api", UpdatedAt: deviceClock, UpdatedBy: "disp-chen"}
 	got := decodeDevice(t, r.body)
 	assert.True(t, deviceClock.Equal(got.UpdatedAt), "updated_at %s", got.UpdatedAt)

@@ -9,7 +9,7 @@ import (
 
 	"gongdan/core/engine"
 	"gongdan/core/ticket"
-	"gongdan/normalize"
+	"gongdan/draft"
 	"gongdan/pipeline/deadletter"
 )
 
@@ -41,7 +41,7 @@ func (s *Server) routeIntake(mux *http.ServeMux) {
 // Gongdan-Intake names it. Created: 201 with the new ticket; duplicate or merged: 200 with the
 // ticket it went into; unmatched: 404 no-open-ticket, since a draft with an intent never opens
 // a ticket and nothing was written.
-func writeIntake(w http.ResponseWriter, r *http.Request, d normalize.Draft, t ticket.Ticket, outcome engine.Outcome) {
+func writeIntake(w http.ResponseWriter, r *http.Request, d draft.Draft, t ticket.Ticket, outcome engine.Outcome) {
 	w.Header().Set("Gongdan-Intake", string(outcome))
 	if outcome == engine.Unmatched {
 		p := newProblem(http.StatusNotFound, "no-open-ticket", fmt.Sprintf(

@@ -11,7 +11,7 @@ import (
 
 	"gongdan/core/engine"
 	"gongdan/core/ticket"
-	"gongdan/normalize"
+	"gongdan/draft"
 	"gongdan/problem"
 )
 
@@ -24,7 +24,7 @@ func newProblem(status int, slug, detail string) *Problem { return problem.New(s
 func problemFor(err error) *Problem {
 	var p *Problem
 	var de *ticket.DataError
-	var fe *normalize.FieldError
+	var fe *draft.FieldError
 	switch {
 	case errors.As(err, &p):
 		return p

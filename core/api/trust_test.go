@@ -17,7 +17,7 @@ import (
 
 	"gongdan/core/api"
 	"gongdan/core/ticket"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 // TestCustomerLearnsNothingOfOthersTickets (issue 17): a customer probing another customer's
@@ -163,8 +163,8 @@ func TestDraftListsAreCapped(t *testing.T) {
 		value any
 	}{
 		{"tags", tags},
-		{"evidence", make([]normalize.Evidence, normalize.MaxEvidence+1)},
-		{"attachments", make([]normalize.Attachment, normalize.MaxAttachments+1)},
+		{"evidence", make([]draft.Evidence, draft.MaxEvidence+1)},
+		{"attachments", make([]draft.Attachment, draft.MaxAttachments+1)},
 	} {
 		body, err := json.Marshal(map[string]any{"title": "3号线急停按钮失灵", tc.field: tc.value})
 		require.NoError(t, err)

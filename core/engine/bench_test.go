@@ -24,7 +24,7 @@ import (
 	"gongdan/core/store"
 	"gongdan/core/store/sqlite"
 	"gongdan/core/ticket"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 const writers = 8
@@ -90,7 +90,7 @@ func runNWriters(b *testing.B, writers int, op func(w, i int) error) {
 // BenchmarkCreate: ticket creation from drafts by 8 concurrent writers, durable on SQLite.
 func BenchmarkCreate(b *testing.B) {
 	e := benchEngine(b)
-	d := draft("3号线急停按钮失灵")
+	d := newDraft("3号线急停按钮失灵")
 	runWriters(b, func(w, i int) error {
 		dd := d
 		dd.DedupKey = fmt.Sprintf("bench/%d", i)
@@ -103,9 +103,9 @@ func BenchmarkCreate(b *testing.B) {
 // writers=64 (the same batching, no routing).
 func BenchmarkCreate64(b *testing.B) {
 	e := benchEngine(b)
-	d := draft("3号线急停按钮失灵")
+	d := newDraft("3号线急停按钮失灵")
 	d.Category = "急停故障"
-	d.Location = normalize.Location{Lat: 31.25, Lon: 120.61}
+	d.Location = draft.Location{Lat: 31.25, Lon: 120.61}
 	runNWriters(b, 64, func(w, i int) error {
 		dd := d
 		dd.DedupKey = fmt.Sprintf("bench/%d", i)
@@ -129,7 +129,7 @@ func BenchmarkCreate64SLA(b *testing.B) {
 	e, err := engine.New(ctx, engine.Options{Store: st, SLA: &engine.SLAOptions{Policies: ps, Notify: func(engine.Notification) {}}})
 	require.NoError(b, err)
 	b.Cleanup(func() { e.Close() })
-	d := draft("3号线急停按钮失灵")
+	d := newDraft("3号线急停按钮失灵")
 	runNWriters(b, 64, func(w, i int) error {
 		dd := d
 		dd.DedupKey = fmt.Sprintf("bench/%d", i)
@@ -165,9 +165,9 @@ func benchCreateRouted(b *testing.B, writers int) {
 	r, err := routing.New(cfg)
 	require.NoError(b, err)
 	e, _ := benchEngineRouting(b, &engine.RoutingOptions{Router: r, Notify: func(engine.Notification) {}})
-	d := draft("3号线急停按钮失灵")
+	d := newDraft("3号线急停按钮失灵")
 	d.Category = "急停故障"
-	d.Location = normalize.Location{Lat: 31.25, Lon: 120.61}
+	d.Location = draft.Location{Lat: 31.25, Lon: 120.61}
 	runNWriters(b, writers, func(w, i int) error {
 		dd := d
 		dd.DedupKey = fmt.Sprintf("bench/%d", i)
@@ -194,7 +194,7 @@ func benchActions(b *testing.B, withCommandID bool) {
 	tickets := make([][]string, writers)
 	for w := range writers {
 		for range perWriter {
-			tk, _, err := e.Create(ctx, engine.CreateRequest{Draft: draft("bench"), Actor: agent})
+			tk, _, err := e.Create(ctx, engine.CreateRequest{Draft: newDraft("bench"), Actor: agent})
 			require.NoError(b, err)
 			for _, cmd := range []ticket.Command{
 				{Action: ticket.ActionAssign, Actor: disp, Data: json.RawMessage(`{"assignee":"eng-li"}`)},
@@ -315,7 +315,7 @@ func buildSLAStore(b *testing.B, path string, n, overdue int, clk *clock, polici
 				if i < overdue {
 					created = now.Add(-40 * time.Minute)
 				}
-				d := draft(fmt.Sprintf("设备%d 急停按钮失灵", i))
+				d := newDraft(fmt.Sprintf("设备%d 急停按钮失灵", i))
 				d.DedupKey = fmt.Sprintf("bench-sla/%d", i)
 				ev, err := ticket.Create(ticket.FormatID(created, int64(i+1)), d, "", agent, created, "")
 				if err != nil {

@@ -17,7 +17,7 @@ import (
 func TestCommandReplayReturnsTheFirstResult(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
-	tk, _, err := f.engine.Create(ctx, engine.CreateRequest{Draft: draft("x"), Actor: agent})
+	tk, _, err := f.engine.Create(ctx, engine.CreateRequest{Draft: newDraft("x"), Actor: agent})
 	require.NoError(t, err)
 	assign := ticket.Command{TicketID: tk.ID, Action: ticket.ActionAssign, Actor: disp,
 		Data: json.RawMessage(`{"assignee":"eng-li"}`), CommandID: "cmd-1"}
@@ -49,9 +49,9 @@ func TestCommandReplayReturnsTheFirstResult(t *testing.T) {
 func TestCommandIDsAreEachCallersOwn(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
-	a, _, err := f.engine.Create(ctx, engine.CreateRequest{Draft: draft("a"), Actor: agent})
+	a, _, err := f.engine.Create(ctx, engine.CreateRequest{Draft: newDraft("a"), Actor: agent})
 	require.NoError(t, err)
-	b, _, err := f.engine.Create(ctx, engine.CreateRequest{Draft: draft("b"), Actor: agent})
+	b, _, err := f.engine.Create(ctx, engine.CreateRequest{Draft: newDraft("b"), Actor: agent})
 	require.NoError(t, err)
 	_, err = f.engine.Do(ctx, ticket.Command{TicketID: a.ID, Action: ticket.ActionAssign, Actor: disp,
 		Data: json.RawMessage(`{"assignee":"eng-li"}`), CommandID: "d-1"})
@@ -91,7 +91,7 @@ func TestCommandIDsAreEachCallersOwn(t *testing.T) {
 func TestCommandIDIsLookedUpAfterRole(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
-	tk, _, err := f.engine.Create(ctx, engine.CreateRequest{Draft: draft("x"), Actor: agent})
+	tk, _, err := f.engine.Create(ctx, engine.CreateRequest{Draft: newDraft("x"), Actor: agent})
 	require.NoError(t, err)
 	_, err = f.engine.Do(ctx, ticket.Command{TicketID: tk.ID, Action: ticket.ActionAssign, Actor: disp,
 		Data: json.RawMessage(`{"assignee":"eng-li"}`)})
@@ -113,9 +113,9 @@ func TestCommandIDIsLookedUpAfterRole(t *testing.T) {
 func TestCustomersForeignTicketIsAMissingOne(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
-	mine := draft("mine")
+	mine := newDraft("mine")
 	mine.Customer.ID = "cust-wang"
-	theirs := draft("theirs")
+	theirs := newDraft("theirs")
 	theirs.Customer.ID = "cust-zhang"
 	own, _, err := f.engine.Create(ctx, engine.CreateRequest{Draft: mine, Actor: agent})
 	require.NoError(t, err)
@@ -150,7 +150,7 @@ func TestCustomersForeignTicketIsAMissingOne(t *testing.T) {
 func TestConcurrentReplaysLeaveOneEvent(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
-	tk, _, err := f.engine.Create(ctx, engine.CreateRequest{Draft: draft("x"), Actor: agent})
+	tk, _, err := f.engine.Create(ctx, engine.CreateRequest{Draft: newDraft("x"), Actor: agent})
 	require.NoError(t, err)
 	var wg sync.WaitGroup
 	for range 20 {
@@ -169,7 +169,7 @@ func TestConcurrentReplaysLeaveOneEvent(t *testing.T) {
 func TestRefusedCommandsChangeNothing(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
-	tk, _, err := f.engine.Create(ctx, engine.CreateRequest{Draft: draft("x"), Actor: agent})
+	tk, _, err := f.engine.Create(ctx, engine.CreateRequest{Draft: newDraft("x"), Actor: agent})
 	require.NoError(t, err)
 	cases := []struct {
 		cmd  ticket.Command

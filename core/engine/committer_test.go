@@ -24,7 +24,7 @@ func TestStateEqualsFoldAfterManyConcurrentActions(t *testing.T) {
 	for w := range 8 {
 		wg.Go(func() {
 			for i := range 10 {
-				tk, _, err := f.engine.Create(ctx, engine.CreateRequest{Draft: draft(fmt.Sprint(w, i)), Actor: agent})
+				tk, _, err := f.engine.Create(ctx, engine.CreateRequest{Draft: newDraft(fmt.Sprint(w, i)), Actor: agent})
 				if !assert.NoError(t, err) {
 					return
 				}
@@ -82,7 +82,7 @@ func TestFailedCommitRefusesTheWholeBatch(t *testing.T) {
 	e, err := engine.New(ctx, engine.Options{Store: fs})
 	require.NoError(t, err)
 	defer e.Close()
-	tk, _, err := e.Create(ctx, engine.CreateRequest{Draft: draft("x"), Actor: agent})
+	tk, _, err := e.Create(ctx, engine.CreateRequest{Draft: newDraft("x"), Actor: agent})
 	require.NoError(t, err)
 	sub := e.Subscribe(64)
 	defer sub.Close()
@@ -91,7 +91,7 @@ func TestFailedCommitRefusesTheWholeBatch(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Go(func() {
-			_, _, err := e.Create(ctx, engine.CreateRequest{Draft: draft(fmt.Sprint(i)), Actor: agent})
+			_, _, err := e.Create(ctx, engine.CreateRequest{Draft: newDraft(fmt.Sprint(i)), Actor: agent})
 			assert.ErrorContains(t, err, "disk full")
 			_, err = e.Do(ctx, ticket.Command{TicketID: tk.ID, Action: ticket.ActionAssign, Actor: disp,
 				Data: json.RawMessage(`{"assignee":"eng-li"}`), CommandID: fmt.Sprint("c", i)})

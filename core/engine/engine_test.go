@@ -14,7 +14,7 @@ import (
 	"gongdan/core/engine"
 	"gongdan/core/store/sqlite"
 	"gongdan/core/ticket"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 var (
@@ -42,9 +42,9 @@ func newFixture(t *testing.T, now func() time.Time) *fixture {
 	return &fixture{engine: e, store: st, reg: reg}
 }
 
-func draft(title string) normalize.Draft {
-	return normalize.Draft{Title: title, Description: "按下急停无反应", Urgency: normalize.UrgencyOrange,
-		Customer: normalize.Customer{Name: "王建国", Phone: "13812345678"}}
+func newDraft(title string) draft.Draft {
+	return draft.Draft{Title: title, Description: "按下急停无反应", Urgency: draft.UrgencyOrange,
+		Customer: draft.Customer{Name: "王建国", Phone: "13812345678"}}
 }
 
 func TestSubscribersGetCommittedEventsInOrder(t *testing.T) {
@@ -52,7 +52,7 @@ func TestSubscribersGetCommittedEventsInOrder(t *testing.T) {
 	ctx := context.Background()
 	sub := f.engine.Subscribe(16)
 	defer sub.Close()
-	tk, _, err := f.engine.Create(ctx, engine.CreateRequest{Draft: draft("x"), Actor: agent})
+	tk, _, err := f.engine.Create(ctx, engine.CreateRequest{Draft: newDraft("x"), Actor: agent})
 	require.NoError(t, err)
 	_, err = f.engine.Do(ctx, ticket.Command{TicketID: tk.ID, Action: ticket.ActionAssign, Actor: disp, Data: json.RawMessage(`{"assignee":"eng-li"}`)})
 	require.NoError(t, err)
@@ -71,7 +71,7 @@ func TestSlowSubscriberIsDropped(t *testing.T) {
 	f := newFixture(t, nil)
 	sub := f.engine.Subscribe(1)
 	for i := range 3 {
-		_, _, err := f.engine.Create(context.Background(), engine.CreateRequest{Draft: draft(fmt.Sprint(i)), Actor: agent})
+		_, _, err := f.engine.Create(context.Background(), engine.CreateRequest{Draft: newDraft(fmt.Sprint(i)), Actor: agent})
 		require.NoError(t, err)
 	}
 	n := 0
@@ -85,7 +85,7 @@ func TestSlowSubscriberIsDropped(t *testing.T) {
 func TestClosedEngineRefuses(t *testing.T) {
 	f := newFixture(t, nil)
 	require.NoError(t, f.engine.Close())
-	_, _, err := f.engine.Create(context.Background(), engine.CreateRequest{Draft: draft("x"), Actor: agent})
+	_, _, err := f.engine.Create(context.Background(), engine.CreateRequest{Draft: newDraft("x"), Actor: agent})
 	require.ErrorIs(t, err, engine.ErrClosed)
 	sub := f.engine.Subscribe(1)
 	_, open := <-sub.C

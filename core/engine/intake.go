@@ -11,7 +11,7 @@ import (
 
 	"gongdan/core/store"
 	"gongdan/core/ticket"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 // Intake: a draft becomes a new ticket, a duplicate of one, or a source merged into the open
@@ -19,7 +19,7 @@ import (
 
 // CreateRequest asks for a ticket from a draft.
 type CreateRequest struct {
-	Draft normalize.Draft
+	Draft draft.Draft
 	Actor ticket.Actor
 	// IdempotencyKey, when set, makes a repeat of the request return the first answer's ticket.
 	IdempotencyKey string
@@ -38,7 +38,7 @@ const (
 	// (a source_added event; for a draft of intent resolve, possibly a resolve event after
 	// it); the ticket after the merge is returned.
 	Merged Outcome = "merged"
-	// Unmatched: the draft has an intent (normalize.IntentUpdate, IntentResolve) and no ticket
+	// Unmatched: the draft has an intent (draft.IntentUpdate, IntentResolve) and no ticket
 	// of its thread is open, so nothing was written and no ticket is returned. A redelivery is
 	// unmatched again, unless a ticket of the thread opened meanwhile.
 	Unmatched Outcome = "unmatched"
@@ -135,7 +135,7 @@ func (e *Engine) applyCreate(tx store.Tx, req *CreateRequest) (result, error) {
 // withinWindow reports whether draft d may join open ticket t of its thread: always, unless
 // d has a thread_window and arrived more than that after the newest source t has (a customer
 // writing again hours later starts a new conversation, and a new ticket).
-func withinWindow(t ticket.Ticket, d normalize.Draft) bool {
+func withinWindow(t ticket.Ticket, d draft.Draft) bool {
 	at := ticket.SentAt(d)
 	if d.ThreadWindow <= 0 || at.IsZero() {
 		return true
@@ -186,7 +186,7 @@ func (e *Engine) merge(tx store.Tx, req *CreateRequest, now time.Time) (res resu
 	}
 	e.pending[next.ID] = next
 	res = result{ticket: next, outcome: Merged, event: &ev, before: t}
-	if req.Draft.Intent == normalize.IntentResolve && next.State == ticket.StateInProgress {
+	if req.Draft.Intent == draft.IntentResolve && next.State == ticket.StateInProgress {
 		if err := e.autoResolve(tx, &res, req, now); err != nil {
 			return result{}, false, err
 		}
@@ -253,7 +253,7 @@ func (e *Engine) autoResolve(tx store.Tx, res *result, req *CreateRequest, now t
 }
 
 // sourceName names where a draft came from, for the audit: connector/kind, or what is known.
-func sourceName(s normalize.Source) string {
+func sourceName(s draft.Source) string {
 	name := s.Connector
 	if name == "" {
 		name = s.Type
@@ -270,7 +270,7 @@ func sourceName(s normalize.Source) string {
 // repeatOf finds the ticket a new ticket from d repeats: the most recently closed one with
 // d's category and d's customer or device, closed within ticket.RepeatWindow before d was
 // received (now when d does not say).
-func (e *Engine) repeatOf(tx store.Tx, d normalize.Draft, now time.Time) (string, error) {
+func (e *Engine) repeatOf(tx store.Tx, d draft.Draft, now time.Time) (string, error) {
 	q := store.RepeatQuery{CustomerKey: ticket.CustomerKey(d.Customer), DeviceID: d.Device.ID, Category: d.Category}
 	if q.Category == "" || (q.CustomerKey == "" && q.DeviceID == "") {
 		return "", nil
@@ -289,7 +289,7 @@ func (e *Engine) repeatOf(tx store.Tx, d normalize.Draft, now time.Time) (string
 
 // sameDraft reports whether d is the draft a ticket took in as source, compared as the JSON
 // both encode to.
-func sameDraft(source, d normalize.Draft) bool {
+func sameDraft(source, d draft.Draft) bool {
 	a, errA := json.Marshal(source)
 	b, errB := json.Marshal(d)
 	return errA == nil && errB == nil && bytes.Equal(a, b)

@@ -17,7 +17,7 @@ import (
 	"gongdan/core/store"
 	"gongdan/core/store/sqlite"
 	"gongdan/core/ticket"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 var (
@@ -44,18 +44,18 @@ func (c *clock) Set(t time.Time) {
 }
 
 // alarm is a draft of an IoT incident: thread key per device and rule, dedup key per message.
-func alarm(device, msg string, u normalize.Urgency, tags ...string) normalize.Draft {
-	return normalize.Draft{
-		Source:    normalize.Source{Connector: "plant-mqtt", Type: "mqtt", Kind: "alarm.raise", ExternalID: msg},
+func alarm(device, msg string, u draft.Urgency, tags ...string) draft.Draft {
+	return draft.Draft{
+		Source:    draft.Source{Connector: "plant-mqtt", Type: "mqtt", Kind: "alarm.raise", ExternalID: msg},
 		DedupKey:  "plant-mqtt/" + device + "/overheat/" + msg,
 		ThreadKey: "device:" + device + ":overheat",
-		Device:    normalize.Device{ID: device},
+		Device:    draft.Device{ID: device},
 		Title:     "设备 " + device + " 温度超限", Description: "温度 " + msg,
 		Category: "设备过热", Urgency: u, Tags: tags,
 	}
 }
 
-func (f *fixture) create(t *testing.T, d normalize.Draft) (ticket.Ticket, engine.Outcome) {
+func (f *fixture) create(t *testing.T, d draft.Draft) (ticket.Ticket, engine.Outcome) {
 	t.Helper()
 	tk, outcome, err := f.engine.Create(context.Background(), engine.CreateRequest{Draft: d, Actor: system})
 	require.NoError(t, err)
@@ -91,29 +91,29 @@ func TestMergeIntoTheOpenTicketOfTheThread(t *testing.T) {
 	f := newFixture(t, nil)
 	sub := f.engine.Subscribe(16)
 	defer sub.Close()
-	first, outcome := f.create(t, alarm("E1", "1", normalize.UrgencyYellow, "过热"))
+	first, outcome := f.create(t, alarm("E1", "1", draft.UrgencyYellow, "过热"))
 	require.Equal(t, engine.Created, outcome)
 	f.do(t, first.ID, ticket.Command{Action: ticket.ActionAssign, Actor: disp, Data: json.RawMessage(`{"assignee":"eng-li","team":"suzhou-a"}`)})
 
-	second := alarm("E1", "2", normalize.UrgencyRed, "停机", "过热")
+	second := alarm("E1", "2", draft.UrgencyRed, "停机", "过热")
 	merged, outcome := f.create(t, second)
 	require.Equal(t, engine.Merged, outcome)
 	assert.Equal(t, first.ID, merged.ID)
 	assert.Equal(t, int64(3), merged.Version)
 	assert.Equal(t, ticket.StateAssigned, merged.State, "a merge moves no state")
 	assert.Equal(t, "eng-li", merged.Assignee)
-	assert.Equal(t, normalize.UrgencyRed, merged.Urgency, "raised to the draft's")
+	assert.Equal(t, draft.UrgencyRed, merged.Urgency, "raised to the draft's")
 	assert.Equal(t, []string{"过热", "停机"}, merged.Tags)
 	require.Len(t, merged.Sources, 2)
 	assert.Equal(t, second.DedupKey, merged.Sources[1].DedupKey)
 	assert.Equal(t, first.Title, merged.Title, "the title stays the first draft's")
 
-	lower, outcome := f.create(t, alarm("E1", "3", normalize.UrgencyBlue))
+	lower, outcome := f.create(t, alarm("E1", "3", draft.UrgencyBlue))
 	require.Equal(t, engine.Merged, outcome)
-	assert.Equal(t, normalize.UrgencyRed, lower.Urgency, "never lowered")
+	assert.Equal(t, draft.UrgencyRed, lower.Urgency, "never lowered")
 	assert.Len(t, lower.Sources, 3)
 
-	other, outcome := f.create(t, alarm("E2", "1", normalize.UrgencyYellow))
+	other, outcome := f.create(t, alarm("E2", "1", draft.UrgencyYellow))
 	assert.Equal(t, engine.Created, outcome, "another thread opens its own ticket")
 	assert.NotEqual(t, first.ID, other.ID)
 
@@ -143,24 +143,24 @@ func TestMergeIntoTheOpenTicketOfTheThread(t *testing.T) {
 
 func TestMergeIntoAFrozenTicket(t *testing.T) {
 	f := newFixture(t, nil)
-	tk, _ := f.create(t, alarm("E1", "1", normalize.UrgencyYellow))
+	tk, _ := f.create(t, alarm("E1", "1", draft.UrgencyYellow))
 	for range ticket.RollbackLimit {
 		f.do(t, tk.ID, ticket.Command{Action: ticket.ActionAssign, Actor: disp, Data: json.RawMessage(`{"assignee":"eng-li"}`)})
 		tk = f.do(t, tk.ID, ticket.Command{Action: ticket.ActionDecline, Actor: eng, Data: json.RawMessage(`{"reason_code":"too_far","text":"不在区域"}`)})
 	}
 	require.True(t, tk.Frozen)
-	merged, outcome := f.create(t, alarm("E1", "2", normalize.UrgencyRed))
+	merged, outcome := f.create(t, alarm("E1", "2", draft.UrgencyRed))
 	require.Equal(t, engine.Merged, outcome)
 	assert.True(t, merged.Frozen)
-	assert.Equal(t, normalize.UrgencyRed, merged.Urgency)
+	assert.Equal(t, draft.UrgencyRed, merged.Urgency)
 	assertStoredIsFold(t, f.store)
 }
 
 func TestRedeliveredMergedDraftIsNotMergedTwice(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
-	first, _ := f.create(t, alarm("E1", "1", normalize.UrgencyYellow))
-	d := alarm("E1", "2", normalize.UrgencyOrange)
+	first, _ := f.create(t, alarm("E1", "1", draft.UrgencyYellow))
+	d := alarm("E1", "2", draft.UrgencyOrange)
 	merged, outcome := f.create(t, d)
 	require.Equal(t, engine.Merged, outcome)
 
@@ -177,8 +177,8 @@ func TestRedeliveredMergedDraftIsNotMergedTwice(t *testing.T) {
 	assert.Equal(t, first.ID, again.ID)
 
 	// A merge under an Idempotency-Key is answered once too, and only for the same draft.
-	second, _ := f.create(t, alarm("E3", "1", normalize.UrgencyYellow))
-	noKey := alarm("E3", "2", normalize.UrgencyRed)
+	second, _ := f.create(t, alarm("E3", "1", draft.UrgencyYellow))
+	noKey := alarm("E3", "2", draft.UrgencyRed)
 	noKey.DedupKey = ""
 	req := engine.CreateRequest{Draft: noKey, Actor: agent, IdempotencyKey: "call-1"}
 	tk, outcome, err := f.engine.Create(ctx, req)
@@ -205,15 +205,15 @@ func TestClosedTicketsAreRepeatedNotMergedInto(t *testing.T) {
 	t0 := time.Date(2026, 11, 20, 10, 0, 0, 0, time.FixedZone("CST", 8*3600))
 	c := &clock{t: t0}
 	f := newFixture(t, c.Now)
-	wang := normalize.Customer{ID: "cust-wang", Name: "王建国", Phone: "13812345678"}
-	request := func(title, category string, received time.Time) normalize.Draft {
-		return normalize.Draft{Title: title, Customer: wang, Category: category, ReceivedAt: received, Urgency: normalize.UrgencyOrange}
+	wang := draft.Customer{ID: "cust-wang", Name: "王建国", Phone: "13812345678"}
+	request := func(title, category string, received time.Time) draft.Draft {
+		return draft.Draft{Title: title, Customer: wang, Category: category, ReceivedAt: received, Urgency: draft.UrgencyOrange}
 	}
 	closed := request("急停按钮失灵", "急停故障", t0)
 	closed.ThreadKey = "wx:cust-wang"
 	a, _ := f.create(t, closed)
 	f.do(t, a.ID, ticket.Command{Action: ticket.ActionForceClose, Actor: sup, Reason: "已电话确认修复"})
-	byDevice := normalize.Draft{Title: "设备报警", Device: normalize.Device{ID: "PLC-1"}, Category: "设备过热", ReceivedAt: t0}
+	byDevice := draft.Draft{Title: "设备报警", Device: draft.Device{ID: "PLC-1"}, Category: "设备过热", ReceivedAt: t0}
 	dev, _ := f.create(t, byDevice)
 	f.do(t, dev.ID, ticket.Command{Action: ticket.ActionForceClose, Actor: sup, Reason: "已处理"})
 	c.Set(t0.Add(8 * 24 * time.Hour)) // the engine's clock is past every window below
@@ -232,20 +232,20 @@ func TestClosedTicketsAreRepeatedNotMergedInto(t *testing.T) {
 
 	cases := []struct {
 		name string
-		d    normalize.Draft
+		d    draft.Draft
 		want string
 	}{
 		{"8 days after the close", request("急停又坏了", "急停故障", t0.Add(8*24*time.Hour)), ""},
 		{"just within 7 days", request("急停又坏了", "急停故障", t0.Add(7*24*time.Hour)), a.ID},
 		{"another category", request("传送带卡死", "机械故障", t0.Add(24*time.Hour)), ""},
 		{"received before the close", request("急停又坏了", "急停故障", t0.Add(-time.Minute)), ""},
-		{"the same customer by another channel's key", normalize.Draft{Title: "急停", Category: "急停故障",
-			Customer: normalize.Customer{ID: "cust-wang"}, ReceivedAt: t0.Add(time.Hour)}, a.ID},
-		{"another customer", normalize.Draft{Title: "急停", Category: "急停故障",
-			Customer: normalize.Customer{Phone: "13812345678"}, ReceivedAt: t0.Add(time.Hour)}, ""},
-		{"the same device", normalize.Draft{Title: "又报警", Device: normalize.Device{ID: "PLC-1"}, Category: "设备过热",
+		{"the same customer by another channel's key", draft.Draft{Title: "急停", Category: "急停故障",
+			Customer: draft.Customer{ID: "cust-wang"}, ReceivedAt: t0.Add(time.Hour)}, a.ID},
+		{"another customer", draft.Draft{Title: "急停", Category: "急停故障",
+			Customer: draft.Customer{Phone: "13812345678"}, ReceivedAt: t0.Add(time.Hour)}, ""},
+		{"the same device", draft.Draft{Title: "又报警", Device: draft.Device{ID: "PLC-1"}, Category: "设备过热",
 			ReceivedAt: t0.Add(time.Hour)}, dev.ID},
-		{"no category", normalize.Draft{Title: "又报警", Device: normalize.Device{ID: "PLC-1"}, ReceivedAt: t0.Add(time.Hour)}, ""},
+		{"no category", draft.Draft{Title: "又报警", Device: draft.Device{ID: "PLC-1"}, ReceivedAt: t0.Add(time.Hour)}, ""},
 	}
 	for _, tc := range cases {
 		tk, outcome := f.create(t, tc.d)
@@ -286,19 +286,19 @@ func TestOneBatchSharesThreadAndDedupKeys(t *testing.T) {
 	// The first request takes the committer into the gate, alone.
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		_, outcome, err := e.Create(ctx, engine.CreateRequest{Draft: draft("别的工单"), Actor: agent})
+		_, outcome, err := e.Create(ctx, engine.CreateRequest{Draft: newDraft("别的工单"), Actor: agent})
 		assert.NoError(t, err)
 		assert.Equal(t, engine.Created, outcome)
 	})
 	<-entered
 
 	const n = 12
-	drafts := make([]normalize.Draft, n)
+	drafts := make([]draft.Draft, n)
 	for i := range drafts {
-		drafts[i] = alarm("E1", fmt.Sprint(i), normalize.UrgencyYellow, fmt.Sprint("tag-", i%3))
+		drafts[i] = alarm("E1", fmt.Sprint(i), draft.UrgencyYellow, fmt.Sprint("tag-", i%3))
 	}
 	drafts[n-1] = drafts[n-2] // the last is a second delivery of the one before
-	drafts[5].Urgency = normalize.UrgencyRed
+	drafts[5].Urgency = draft.UrgencyRed
 	type answer struct {
 		tk      ticket.Ticket
 		outcome engine.Outcome
@@ -343,7 +343,7 @@ func TestOneBatchSharesThreadAndDedupKeys(t *testing.T) {
 	}
 	assert.Equal(t, int64(n-1), tk.Version, "one creation and n-2 merges")
 	assert.Len(t, tk.Sources, n-1)
-	assert.Equal(t, normalize.UrgencyRed, tk.Urgency)
+	assert.Equal(t, draft.UrgencyRed, tk.Urgency)
 	assert.ElementsMatch(t, []string{"tag-0", "tag-1", "tag-2"}, tk.Tags)
 	for _, a := range answers {
 		if a.outcome == engine.Merged {
@@ -372,7 +372,7 @@ func TestConcurrentDraftsOfOneThreadMakeOneTicket(t *testing.T) {
 	for g := range goroutines {
 		wg.Go(func() {
 			for i := range perGoroutine {
-				d := alarm("E1", fmt.Sprint(g, "-", i), normalize.UrgencyYellow)
+				d := alarm("E1", fmt.Sprint(g, "-", i), draft.UrgencyYellow)
 				for range 2 {
 					_, outcome, err := f.engine.Create(context.Background(), engine.CreateRequest{Draft: d, Actor: system})
 					if !assert.NoError(t, err) {
@@ -410,11 +410,11 @@ func TestFailedCommitForgetsMerges(t *testing.T) {
 	e, err := engine.New(ctx, engine.Options{Store: fs})
 	require.NoError(t, err)
 	defer e.Close()
-	first, _, err := e.Create(ctx, engine.CreateRequest{Draft: alarm("E1", "1", normalize.UrgencyYellow), Actor: system})
+	first, _, err := e.Create(ctx, engine.CreateRequest{Draft: alarm("E1", "1", draft.UrgencyYellow), Actor: system})
 	require.NoError(t, err)
 
 	fs.fail = true
-	d := alarm("E1", "2", normalize.UrgencyRed)
+	d := alarm("E1", "2", draft.UrgencyRed)
 	_, _, err = e.Create(ctx, engine.CreateRequest{Draft: d, Actor: system})
 	require.ErrorContains(t, err, "disk full")
 	fs.fail = false
@@ -449,11 +449,11 @@ func histogram(t *testing.T, reg *prometheus.Registry, name string) (uint64, flo
 func TestAThreadWindowStartsANewConversation(t *testing.T) {
 	f := newFixture(t, nil)
 	start := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
-	msg := func(n int, after time.Duration) normalize.Draft {
-		return normalize.Draft{
-			Source:    normalize.Source{Connector: "gzh", Type: "wechat.officialaccount", Kind: "text"},
+	msg := func(n int, after time.Duration) draft.Draft {
+		return draft.Draft{
+			Source:    draft.Source{Connector: "gzh", Type: "wechat.officialaccount", Kind: "text"},
 			DedupKey:  fmt.Sprintf("gzh/msg/%d", n),
-			ThreadKey: "wechat:gzh:oyORnuP8q7ou2gfYjqLzSIWZf0rs", ThreadWindow: normalize.Window(30 * time.Minute),
+			ThreadKey: "wechat:gzh:oyORnuP8q7ou2gfYjqLzSIWZf0rs", ThreadWindow: draft.Window(30 * time.Minute),
 			ReceivedAt: start.Add(after), Title: fmt.Sprintf("消息 %d", n),
 		}
 	}
@@ -490,12 +490,12 @@ func TestAMergeThatFillsFieldsIsSearchable(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
 	start := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
-	msg := func(n int, text string) normalize.Draft {
-		return normalize.Draft{
-			Source:    normalize.Source{Connector: "gzh", Type: "wechat.officialaccount", Kind: "text"},
+	msg := func(n int, text string) draft.Draft {
+		return draft.Draft{
+			Source:    draft.Source{Connector: "gzh", Type: "wechat.officialaccount", Kind: "text"},
 			DedupKey:  fmt.Sprintf("gzh/msg/%d", n),
 			ThreadKey: "wechat:gzh:o1", ReceivedAt: start.Add(time.Duration(n) * time.Minute),
-			Customer: normalize.Customer{WechatOpenID: "o1"}, Description: text,
+			Customer: draft.Customer{WechatOpenID: "o1"}, Description: text,
 		}
 	}
 	first, _ := f.create(t, msg(1, "报修：3号楼电梯不动了"))
@@ -523,8 +523,8 @@ func TestAMergeThatFillsFieldsIsSearchable(t *testing.T) {
 	// Closed, it is what a new request of the same customer (now known by phone) and
 	// category repeats.
 	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionForceClose, Actor: sup, Reason: "电话确认已修好"})
-	again, outcome := f.create(t, normalize.Draft{Title: "电梯又不动了", Category: "电梯故障",
-		Customer: normalize.Customer{Phone: "13812345678"}, DedupKey: "hooks/again"})
+	again, outcome := f.create(t, draft.Draft{Title: "电梯又不动了", Category: "电梯故障",
+		Customer: draft.Customer{Phone: "13812345678"}, DedupKey: "hooks/again"})
 	require.Equal(t, engine.Created, outcome)
 	assert.Equal(t, tk.ID, again.RepeatOf, "found by the filled customer key and category")
 	assertStoredIsFold(t, f.store)
@@ -536,11 +536,11 @@ func TestAMergeThatFillsFieldsIsSearchable(t *testing.T) {
 func TestABacklogKeepsItsConversationsApart(t *testing.T) {
 	f := newFixture(t, nil)
 	fetched := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
-	msg := func(n int, written time.Time) normalize.Draft {
-		return normalize.Draft{
-			Source:    normalize.Source{Connector: "groups", Type: "wechat.archive", Kind: "text"},
+	msg := func(n int, written time.Time) draft.Draft {
+		return draft.Draft{
+			Source:    draft.Source{Connector: "groups", Type: "wechat.archive", Kind: "text"},
 			DedupKey:  fmt.Sprintf("groups/msg/%d", n),
-			ThreadKey: "archive:groups:room:wm1", ThreadWindow: normalize.Window(30 * time.Minute),
+			ThreadKey: "archive:groups:room:wm1", ThreadWindow: draft.Window(30 * time.Minute),
 			ReceivedAt: fetched, OccurredAt: written, Title: fmt.Sprintf("消息 %d", n),
 		}
 	}
@@ -556,12 +556,12 @@ func TestABacklogKeepsItsConversationsApart(t *testing.T) {
 func TestCreateAssignsDailyIDsInTheConfiguredZone(t *testing.T) {
 	// 23:30 UTC on the 22nd is 07:30 on the 23rd in Shanghai.
 	f := newFixture(t, func() time.Time { return time.Date(2026, 11, 22, 23, 30, 0, 0, time.UTC) })
-	a, outcome, err := f.engine.Create(context.Background(), engine.CreateRequest{Draft: draft("a"), Actor: agent})
+	a, outcome, err := f.engine.Create(context.Background(), engine.CreateRequest{Draft: newDraft("a"), Actor: agent})
 	require.NoError(t, err)
 	assert.Equal(t, engine.Created, outcome)
 	assert.Equal(t, "GD-20261123-000001", a.ID)
 	assert.Equal(t, "+08:00", a.CreatedAt.Format("-07:00"))
-	b, _, err := f.engine.Create(context.Background(), engine.CreateRequest{Draft: draft("b"), Actor: agent})
+	b, _, err := f.engine.Create(context.Background(), engine.CreateRequest{Draft: newDraft("b"), Actor: agent})
 	require.NoError(t, err)
 	assert.Equal(t, "GD-20261123-000002", b.ID)
 }
@@ -573,7 +573,7 @@ func TestConcurrentCreatesGetUniqueIncreasingIDs(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			tk, _, err := f.engine.Create(context.Background(), engine.CreateRequest{Draft: draft(fmt.Sprint(i)), Actor: agent})
+			tk, _, err := f.engine.Create(context.Background(), engine.CreateRequest{Draft: newDraft(fmt.Sprint(i)), Actor: agent})
 			if assert.NoError(t, err) {
 				ids[i] = tk.ID
 			}
@@ -605,7 +605,7 @@ func TestIdempotencyKeyAndDedupKeyMakeOneTicket(t *testing.T) {
 	var wg sync.WaitGroup
 	for range n {
 		wg.Go(func() {
-			tk, outcome, err := f.engine.Create(ctx, engine.CreateRequest{Draft: draft("x"), Actor: agent, IdempotencyKey: "idem-1"})
+			tk, outcome, err := f.engine.Create(ctx, engine.CreateRequest{Draft: newDraft("x"), Actor: agent, IdempotencyKey: "idem-1"})
 			if assert.NoError(t, err) {
 				ids <- tk.ID
 				outcomes <- outcome
@@ -626,7 +626,7 @@ func TestIdempotencyKeyAndDedupKeyMakeOneTicket(t *testing.T) {
 	}
 	assert.Equal(t, map[engine.Outcome]int{engine.Created: 1, engine.Duplicate: n - 1}, count)
 
-	d := draft("alarm")
+	d := newDraft("alarm")
 	d.DedupKey = "plant/E1/overheat/1"
 	a, c1, err := f.engine.Create(ctx, engine.CreateRequest{Draft: d, Actor: agent})
 	require.NoError(t, err)
@@ -646,10 +646,10 @@ func TestIdempotencyKeyAndDedupKeyMakeOneTicket(t *testing.T) {
 
 func TestInvalidDraftIsRefusedBeforeTheCommitter(t *testing.T) {
 	f := newFixture(t, nil)
-	_, _, err := f.engine.Create(context.Background(), engine.CreateRequest{Draft: normalize.Draft{}, Actor: agent})
+	_, _, err := f.engine.Create(context.Background(), engine.CreateRequest{Draft: draft.Draft{}, Actor: agent})
 	require.ErrorIs(t, err, ticket.ErrInvalidData)
 	// no number was consumed
-	tk, _, err := f.engine.Create(context.Background(), engine.CreateRequest{Draft: draft("ok"), Actor: agent})
+	tk, _, err := f.engine.Create(context.Background(), engine.CreateRequest{Draft: newDraft("ok"), Actor: agent})
 	require.NoError(t, err)
 	assert.Contains(t, tk.ID, "-000001")
 }

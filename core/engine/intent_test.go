@@ -12,13 +12,13 @@ import (
 	"gongdan/core/engine"
 	"gongdan/core/sla"
 	"gongdan/core/ticket"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 // alarmClear is the draft an alarm's clear becomes: the thread of the alarm's raise, its own
 // dedup key, and an intent.
-func alarmClear(device, msg, intent string) normalize.Draft {
-	d := alarm(device, msg, normalize.UrgencyBlue)
+func alarmClear(device, msg, intent string) draft.Draft {
+	d := alarm(device, msg, draft.UrgencyBlue)
 	d.Source.Kind = "alarm.clear"
 	d.DedupKey = "plant-mqtt/" + device + "/overheat/clear/" + msg
 	d.Title, d.Description = "设备 "+device+" 温度恢复正常", "温度 "+msg
@@ -82,18 +82,18 @@ func TestIntentUpdateOnlyAddsToTheOpenTicket(t *testing.T) {
 	sub := f.engine.Subscribe(16)
 	defer sub.Close()
 
-	raised, outcome := f.create(t, alarm("E1", "1", normalize.UrgencyOrange))
+	raised, outcome := f.create(t, alarm("E1", "1", draft.UrgencyOrange))
 	require.Equal(t, engine.Created, outcome, "a raise without an intent opens a ticket")
 
-	update := alarmClear("E1", "2", normalize.IntentUpdate)
+	update := alarmClear("E1", "2", draft.IntentUpdate)
 	merged, outcome := f.create(t, update)
 	require.Equal(t, engine.Merged, outcome)
 	assert.Equal(t, raised.ID, merged.ID)
 	assert.Equal(t, int64(2), merged.Version)
 	assert.Equal(t, ticket.StateNew, merged.State, "an update moves no state")
 	require.Len(t, merged.Sources, 2)
-	assert.Equal(t, normalize.IntentUpdate, merged.Sources[1].Intent)
-	assert.Equal(t, normalize.UrgencyOrange, merged.Urgency, "a blue clear lowers nothing")
+	assert.Equal(t, draft.IntentUpdate, merged.Sources[1].Intent)
+	assert.Equal(t, draft.UrgencyOrange, merged.Urgency, "a blue clear lowers nothing")
 	assert.Equal(t, 1, ticketCount(t, f), "no ticket opened")
 	assert.Equal(t, []ticket.Action{"create", "source_added"}, eventActions(t, f, raised.ID))
 
@@ -104,7 +104,7 @@ func TestIntentUpdateOnlyAddsToTheOpenTicket(t *testing.T) {
 	assert.Equal(t, int64(2), again.Version)
 
 	// An update of a resolve intent on a ticket nobody works on yet is only on record too.
-	res, outcome := f.create(t, alarmClear("E1", "3", normalize.IntentResolve))
+	res, outcome := f.create(t, alarmClear("E1", "3", draft.IntentResolve))
 	assert.Equal(t, engine.Merged, outcome)
 	assert.Equal(t, ticket.StateNew, res.State)
 	assert.Equal(t, 1, ticketCount(t, f))
@@ -127,7 +127,7 @@ func TestIntentWithoutAnOpenTicketIsUnmatched(t *testing.T) {
 	sub := f.engine.Subscribe(16)
 	defer sub.Close()
 
-	for _, intent := range []string{normalize.IntentUpdate, normalize.IntentResolve} {
+	for _, intent := range []string{draft.IntentUpdate, draft.IntentResolve} {
 		d := alarmClear("E9", "1-"+intent, intent)
 		for delivery := range 2 { // a redelivery finds no ticket either
 			tk, outcome, err := f.engine.Create(ctx, engine.CreateRequest{Draft: d, Actor: system})
@@ -139,16 +139,16 @@ func TestIntentWithoutAnOpenTicketIsUnmatched(t *testing.T) {
 	assert.Equal(t, 0, ticketCount(t, f), "nothing opened")
 
 	// A closed ticket of the thread takes no update either, and none is opened in its place.
-	tk, _ := f.create(t, alarm("E9", "2", normalize.UrgencyOrange))
+	tk, _ := f.create(t, alarm("E9", "2", draft.UrgencyOrange))
 	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionForceClose, Actor: sup, Reason: "误报"})
-	_, outcome := f.create(t, alarmClear("E9", "3", normalize.IntentUpdate))
+	_, outcome := f.create(t, alarmClear("E9", "3", draft.IntentUpdate))
 	assert.Equal(t, engine.Unmatched, outcome)
 	assert.Equal(t, 1, ticketCount(t, f))
 	assert.Equal(t, []ticket.Action{"create", "force_close"}, eventActions(t, f, tk.ID))
 
 	// Once a ticket of the thread is open, the same draft merges (its key was never claimed).
-	late := alarmClear("E9", "1-"+normalize.IntentUpdate, normalize.IntentUpdate)
-	raised, _ := f.create(t, alarm("E9", "4", normalize.UrgencyOrange))
+	late := alarmClear("E9", "1-"+draft.IntentUpdate, draft.IntentUpdate)
+	raised, _ := f.create(t, alarm("E9", "4", draft.UrgencyOrange))
 	merged, outcome := f.create(t, late)
 	assert.Equal(t, engine.Merged, outcome)
 	assert.Equal(t, raised.ID, merged.ID)
@@ -179,13 +179,13 @@ func TestIntentResolve(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(string(tc.state), func(t *testing.T) {
 			f := newFixture(t, nil)
-			raised, _ := f.create(t, alarm("E1", "1", normalize.UrgencyOrange))
+			raised, _ := f.create(t, alarm("E1", "1", draft.UrgencyOrange))
 			before := toState(t, f, raised.ID, tc.state)
 			sub := f.engine.Subscribe(16)
 			defer sub.Close()
 			n := commits(t, f)
 
-			cleared := alarmClear("E1", "2", normalize.IntentResolve)
+			cleared := alarmClear("E1", "2", draft.IntentResolve)
 			got, outcome := f.create(t, cleared)
 			require.Equal(t, engine.Merged, outcome)
 			assert.Equal(t, raised.ID, got.ID)
@@ -233,7 +233,7 @@ func TestIntentResolve(t *testing.T) {
 			again, outcome := f.create(t, cleared)
 			assert.Equal(t, engine.Duplicate, outcome)
 			assert.Equal(t, got.Version, again.Version)
-			next, outcome := f.create(t, alarm("E1", "3", normalize.UrgencyOrange))
+			next, outcome := f.create(t, alarm("E1", "3", draft.UrgencyOrange))
 			assert.Equal(t, engine.Created, outcome, "the resolved ticket is no longer open")
 			assert.NotEqual(t, raised.ID, next.ID)
 			assertStoredIsFold(t, f.store)
@@ -243,9 +243,9 @@ func TestIntentResolve(t *testing.T) {
 
 func TestIntentResolveRootCauseFromTheDescription(t *testing.T) {
 	f := newFixture(t, nil)
-	raised, _ := f.create(t, alarm("E1", "1", normalize.UrgencyOrange))
+	raised, _ := f.create(t, alarm("E1", "1", draft.UrgencyOrange))
 	toState(t, f, raised.ID, ticket.StateInProgress)
-	d := alarmClear("E1", "2", normalize.IntentResolve)
+	d := alarmClear("E1", "2", draft.IntentResolve)
 	d.Title, d.Description = " ", "  温度回落到 70°C  "
 	got, _ := f.create(t, d)
 	require.Equal(t, ticket.StateResolved, got.State)
@@ -261,9 +261,9 @@ func TestIntentResolveRootCauseFromTheDescription(t *testing.T) {
 func TestIntentResolveThatTheTicketRefuses(t *testing.T) {
 	t.Run("sender may not resolve", func(t *testing.T) {
 		f := newFixture(t, nil)
-		raised, _ := f.create(t, alarm("E1", "1", normalize.UrgencyOrange))
+		raised, _ := f.create(t, alarm("E1", "1", draft.UrgencyOrange))
 		toState(t, f, raised.ID, ticket.StateInProgress)
-		got, outcome, err := f.engine.Create(context.Background(), engine.CreateRequest{Draft: alarmClear("E1", "2", normalize.IntentResolve), Actor: agent})
+		got, outcome, err := f.engine.Create(context.Background(), engine.CreateRequest{Draft: alarmClear("E1", "2", draft.IntentResolve), Actor: agent})
 		require.NoError(t, err)
 		assert.Equal(t, engine.Merged, outcome)
 		assert.Equal(t, ticket.StateInProgress, got.State)
@@ -272,7 +272,7 @@ func TestIntentResolveThatTheTicketRefuses(t *testing.T) {
 	})
 	t.Run("frozen", func(t *testing.T) {
 		f := newFixture(t, nil)
-		raised, _ := f.create(t, alarm("E1", "1", normalize.UrgencyOrange))
+		raised, _ := f.create(t, alarm("E1", "1", draft.UrgencyOrange))
 		toState(t, f, raised.ID, ticket.StateInProgress)
 		for range ticket.RollbackLimit { // resolved and reopened three times: frozen in progress
 			f.do(t, raised.ID, ticket.Command{Action: ticket.ActionResolve, Actor: eng, Data: json.RawMessage(`{"root_cause":"复位"}`)})
@@ -281,7 +281,7 @@ func TestIntentResolveThatTheTicketRefuses(t *testing.T) {
 		frozen := f.ticket(t, raised.ID)
 		require.True(t, frozen.Frozen)
 		require.Equal(t, ticket.StateInProgress, frozen.State)
-		got, outcome := f.create(t, alarmClear("E1", "2", normalize.IntentResolve))
+		got, outcome := f.create(t, alarmClear("E1", "2", draft.IntentResolve))
 		assert.Equal(t, engine.Merged, outcome)
 		assert.Equal(t, ticket.StateInProgress, got.State)
 		assert.Equal(t, frozen.Version+1, got.Version, "only the source_added")
@@ -309,7 +309,7 @@ func TestIntentResolveKeepsRoutingLoads(t *testing.T) {
 	require.Equal(t, 1, open())
 
 	cleared := estop(1)
-	cleared.Title, cleared.ThreadKey, cleared.Intent, cleared.DedupKey = "急停已复位", raise.ThreadKey, normalize.IntentResolve, "estop-clear-1"
+	cleared.Title, cleared.ThreadKey, cleared.Intent, cleared.DedupKey = "急停已复位", raise.ThreadKey, draft.IntentResolve, "estop-clear-1"
 	got, outcome := f.create(t, cleared)
 	require.Equal(t, engine.Merged, outcome)
 	assert.Equal(t, ticket.StateResolved, got.State)
@@ -327,11 +327,11 @@ func TestIntentResolveStopsTheSLAClocks(t *testing.T) {
 	require.Empty(t, errs)
 	f := newSLAFixtureWith(t, ps)
 	ctx := context.Background()
-	raised, _ := f.create(t, alarm("E1", "1", normalize.UrgencyOrange))
+	raised, _ := f.create(t, alarm("E1", "1", draft.UrgencyOrange))
 	toState(t, f.fixture, raised.ID, ticket.StateInProgress)
 	f.advance(time.Hour)
 
-	got, _ := f.create(t, alarmClear("E1", "2", normalize.IntentResolve))
+	got, _ := f.create(t, alarmClear("E1", "2", draft.IntentResolve))
 	require.Equal(t, ticket.StateResolved, got.State)
 	assert.Equal(t, 1.0, metricValue(t, f.reg, "gongdan_sla_targets_total", "met", "orange", "resolution"))
 	board, err := f.engine.SLABoard(ctx, 10)

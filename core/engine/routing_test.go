@@ -17,11 +17,11 @@ import (
 	"gongdan/core/store"
 	"gongdan/core/store/sqlite"
 	"gongdan/core/ticket"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 var (
-	site   = normalize.Location{Address: "苏州工业园区星湖街328号", City: "苏州", Lat: 31.30, Lon: 120.62}
+	site   = draft.Location{Address: "苏州工业园区星湖街328号", City: "苏州", Lat: 31.30, Lon: 120.62}
 	near   = routing.Point{Lat: 31.309, Lon: 120.62}  // 1 km
 	nearer = routing.Point{Lat: 31.3045, Lon: 120.62} // 0.5 km
 )
@@ -107,9 +107,9 @@ func (f *routingFixture) note(t *testing.T) engine.Notification {
 	}
 }
 
-func estop(n int) normalize.Draft {
-	return normalize.Draft{Title: fmt.Sprintf("%d号线急停按钮失灵", n), Description: "按下急停无反应", Category: "急停故障",
-		Urgency: normalize.UrgencyYellow, Location: site}
+func estop(n int) draft.Draft {
+	return draft.Draft{Title: fmt.Sprintf("%d号线急停按钮失灵", n), Description: "按下急停无反应", Category: "急停故障",
+		Urgency: draft.UrgencyYellow, Location: site}
 }
 
 func decisions(t *testing.T, f *routingFixture, id string) []map[string]any {
@@ -133,7 +133,7 @@ func TestANewTicketIsRoutedInItsOwnTransaction(t *testing.T) {
 	assert.Equal(t, ticket.StateAssigned, tk.State, "the answer to the create is the routed ticket")
 	assert.Equal(t, "eng-li", tk.Assignee, "the nearest")
 	assert.Equal(t, "suzhou-a", tk.Team)
-	assert.Equal(t, normalize.UrgencyOrange, tk.Urgency, "the rule's set")
+	assert.Equal(t, draft.UrgencyOrange, tk.Urgency, "the rule's set")
 
 	evs, err := f.store.Events(context.Background(), tk.ID)
 	require.NoError(t, err)
@@ -317,7 +317,7 @@ func TestTwoRatingsOfOneInARowSuspendTheEngineer(t *testing.T) {
 	li := ticket.Actor{ID: "eng-li", Role: ticket.RoleEngineer}
 	serve := func(n, rating int) {
 		d := estop(n)
-		d.Customer = normalize.Customer{ID: "cust-wang"}
+		d.Customer = draft.Customer{ID: "cust-wang"}
 		tk, _ := f.create(t, d)
 		require.Equal(t, "eng-li", tk.Assignee)
 		f.do(t, tk.ID, ticket.Command{Action: ticket.ActionAccept, Actor: li})
@@ -485,7 +485,7 @@ func TestFirstTimeFixRate(t *testing.T) {
 		// repeat request, which counts against the rate (see the end).
 		cust := ticket.Actor{ID: fmt.Sprintf("cust-%d", n), Role: ticket.RoleCustomer}
 		d := estop(n)
-		d.Customer = normalize.Customer{ID: cust.ID}
+		d.Customer = draft.Customer{ID: cust.ID}
 		tk, _ := f.create(t, d)
 		require.Equal(t, "eng-li", tk.Assignee)
 		f.do(t, tk.ID, ticket.Command{Action: ticket.ActionAccept, Actor: li})
@@ -517,7 +517,7 @@ func TestFirstTimeFixRate(t *testing.T) {
 
 	// The first customer comes back with the same fault within 7 days: a repeat.
 	again := estop(100)
-	again.Customer = normalize.Customer{ID: "cust-0"}
+	again.Customer = draft.Customer{ID: "cust-0"}
 	tk, _ := f.create(t, again)
 	require.NotEmpty(t, tk.RepeatOf)
 	v, err = f.engine.Engineer(context.Background(), "eng-li")

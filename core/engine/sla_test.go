@@ -111,7 +111,7 @@ func TestSLATiersFireInOrderOnceAndBlackEscalates(t *testing.T) {
 	f := newSLAFixture(t)
 	ctx := context.Background()
 	t0 := f.clock.Now()
-	d := draft("3号线急停按钮失灵")
+	d := newDraft("3号线急停按钮失灵")
 	tk, _ := f.create(t, d)
 	f.advance(10 * time.Minute)
 	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionAssign, Actor: disp, Data: json.RawMessage(`{"assignee":"eng-li","team":"suzhou-a"}`)})
@@ -191,7 +191,7 @@ func TestSLATiersFireInOrderOnceAndBlackEscalates(t *testing.T) {
 func TestSLATiersDueDuringDowntimeFireOnceOnStart(t *testing.T) {
 	f := newSLAFixture(t)
 	ctx := context.Background()
-	tk, _ := f.create(t, draft("冷库温度报警"))
+	tk, _ := f.create(t, newDraft("冷库温度报警"))
 	f.stop()
 
 	f.advance(3 * time.Hour) // response: warning, breach, yellow, red and black all overdue
@@ -219,9 +219,9 @@ func TestSLATiersDueDuringDowntimeFireOnceOnStart(t *testing.T) {
 
 func TestSLAMetricsCountBreachesByTierAndAttainment(t *testing.T) {
 	f := newSLAFixture(t)
-	a, _ := f.create(t, draft("a"))
+	a, _ := f.create(t, newDraft("a"))
 	f.advance(5 * time.Minute)
-	b, _ := f.create(t, draft("b"))
+	b, _ := f.create(t, newDraft("b"))
 	f.advance(5 * time.Minute)
 	f.do(t, a.ID, ticket.Command{Action: ticket.ActionAssign, Actor: disp, Data: json.RawMessage(`{"assignee":"eng-li"}`)})
 	f.do(t, a.ID, ticket.Command{Action: ticket.ActionAccept, Actor: eng}) // in time
@@ -249,7 +249,7 @@ func TestSLAMetricsCountBreachesByTierAndAttainment(t *testing.T) {
 	assert.Equal(t, 1.0, metricValue(t, f.reg, "gongdan_sla_targets_total", "breached", "orange", "response"))
 
 	// A rejected ticket's clocks stop, but it was not fixed in time: counted apart.
-	c, _ := f.create(t, draft("c"))
+	c, _ := f.create(t, newDraft("c"))
 	f.do(t, c.ID, ticket.Command{Action: ticket.ActionReject, Actor: sup, Reason: "重复报修"})
 	assert.Equal(t, 1.0, metricValue(t, f.reg, "gongdan_sla_targets_total", "cancelled", "orange", "response"))
 	assert.Equal(t, 1.0, metricValue(t, f.reg, "gongdan_sla_targets_total", "cancelled", "orange", "resolution"))
@@ -406,7 +406,7 @@ func TestSLAQuietTiersAfterAHigherOneAreSuperseded(t *testing.T) {
 	require.Empty(t, errs)
 	f := newSLAFixtureWith(t, ps)
 	f.clock.Set(time.Date(2026, 11, 27, 13, 40, 0, 0, zone)) // a Friday
-	tk, _ := f.create(t, draft("冷库温度报警"))
+	tk, _ := f.create(t, newDraft("冷库温度报警"))
 	f.clock.Set(time.Date(2026, 11, 27, 19, 41, 0, 0, zone)) // breach 17:40, black 19:40
 	f.engine.FireDue()
 	assert.Equal(t, []string{"resolution/breach", "resolution/tier/black"}, keys(f.marks(t, tk.ID)), "yellow and red wait for Monday")
@@ -436,7 +436,7 @@ func TestSLAQuietTiersAfterAHigherOneAreSuperseded(t *testing.T) {
 // claiming it did.
 func TestSLABlackOnAFrozenTicketIsRecordedAsRefused(t *testing.T) {
 	f := newSLAFixture(t)
-	tk, _ := f.create(t, draft("急停"))
+	tk, _ := f.create(t, newDraft("急停"))
 	for range 3 { // three declines within two hours freeze it
 		f.do(t, tk.ID, ticket.Command{Action: ticket.ActionAssign, Actor: disp, Data: json.RawMessage(`{"assignee":"eng-li"}`)})
 		f.do(t, tk.ID, ticket.Command{Action: ticket.ActionDecline, Actor: eng, Data: json.RawMessage(`{"reason_code":"too_far"}`)})
@@ -464,7 +464,7 @@ func TestSLATimersAreArmedAgainWhenThePoliciesChange(t *testing.T) {
 	}
 	f := newSLAFixtureWith(t, policy(8*time.Hour))
 	ctx := context.Background()
-	tk, _ := f.create(t, draft("冷库温度报警"))
+	tk, _ := f.create(t, newDraft("冷库温度报警"))
 	t0 := f.clock.Now()
 	due, err := f.store.DueTimers(ctx, t0.Add(2*time.Hour), 10)
 	require.NoError(t, err)

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 // Action is the only way a ticket changes.
@@ -387,7 +387,7 @@ func checkData(cmd Command) (any, error) {
 }
 
 func (c *Classification) check(field string) error {
-	if c.Urgency != "" && !normalize.Urgency(c.Urgency).Valid() {
+	if c.Urgency != "" && !draft.Urgency(c.Urgency).Valid() {
 		return &DataError{field + ".urgency", fmt.Sprintf("unknown urgency %q (one of: blue, yellow, orange, red)", c.Urgency)}
 	}
 	return nil
@@ -399,7 +399,7 @@ func (c *Classification) apply(t Ticket) Ticket {
 		return t
 	}
 	if c.Urgency != "" {
-		t.Urgency = normalize.Urgency(c.Urgency)
+		t.Urgency = draft.Urgency(c.Urgency)
 	}
 	if c.Category != "" {
 		t.Category = c.Category

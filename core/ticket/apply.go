@@ -8,19 +8,19 @@ import (
 	"strings"
 	"time"
 
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 // CreateData is the data of a creation event: the draft, and the closed ticket it repeats.
 type CreateData struct {
-	Draft    normalize.Draft `json:"draft"`
-	RepeatOf string          `json:"repeat_of,omitempty"`
+	Draft    draft.Draft `json:"draft"`
+	RepeatOf string      `json:"repeat_of,omitempty"`
 }
 
 // Create checks a draft and returns the event that creates ticket id from it. repeatOf, when
 // not empty, is the recently closed ticket this request repeats (the caller looks it up; see
 // RepeatWindow and CustomerKey).
-func Create(id string, d normalize.Draft, repeatOf string, by Actor, now time.Time, commandID string) (Event, error) {
+func Create(id string, d draft.Draft, repeatOf string, by Actor, now time.Time, commandID string) (Event, error) {
 	if err := checkDraft(d); err != nil {
 		return Event{}, err
 	}
@@ -45,7 +45,7 @@ func Create(id string, d normalize.Draft, repeatOf string, by Actor, now time.Ti
 // ticket of the draft's thread. The event's data is the draft. Applied, it appends the draft to
 // t's sources, raises t's urgency to the draft's when that is higher and adds the draft's tags;
 // nothing else changes. It is allowed on a frozen ticket: it moves no state.
-func AddSource(t Ticket, d normalize.Draft, by Actor, now time.Time, commandID string) (Event, error) {
+func AddSource(t Ticket, d draft.Draft, by Actor, now time.Time, commandID string) (Event, error) {
 	if err := checkDraft(d); err != nil {
 		return Event{}, err
 	}
@@ -70,9 +70,9 @@ func AddSource(t Ticket, d normalize.Draft, by Actor, now time.Time, commandID s
 	}, nil
 }
 
-func checkDraft(d normalize.Draft) error {
+func checkDraft(d draft.Draft) error {
 	if err := d.Validate(); err != nil {
-		if fe, ok := err.(*normalize.FieldError); ok {
+		if fe, ok := err.(*draft.FieldError); ok {
 			return &DataError{Field: fe.Field, Msg: fe.Msg}
 		}
 		return &DataError{Field: "draft", Msg: err.Error()}
@@ -103,7 +103,7 @@ func Apply(t Ticket, ev Event) (Ticket, error) {
 		t.CreatedBy = ev.Actor
 		t.CreatedAt = ev.At
 	case ActionSourceAdded:
-		var d normalize.Draft
+		var d draft.Draft
 		if err := json.Unmarshal(ev.Data, &d); err != nil {
 			return t, fmt.Errorf("event %s#%d: draft: %w", ev.TicketID, ev.Seq, err)
 		}
@@ -301,8 +301,8 @@ func RoutingFailed(t Ticket, d RoutingFailedData, now time.Time) (Event, error) 
 // hold the bare draft.
 func decodeCreateData(raw json.RawMessage) (CreateData, error) {
 	var d struct {
-		Draft    *normalize.Draft `json:"draft"`
-		RepeatOf string           `json:"repeat_of"`
+		Draft    *draft.Draft `json:"draft"`
+		RepeatOf string       `json:"repeat_of"`
 	}
 	if err := json.Unmarshal(raw, &d); err != nil {
 		return CreateData{}, err
@@ -325,7 +325,7 @@ const (
 // and attachments, and what the ticket did not know yet. A field the ticket has is never
 // overwritten: a customer's later message (their phone number, their address, the serial on
 // the nameplate, when asked for it) fills what the first one left out, and nothing else.
-func addSource(t Ticket, d normalize.Draft) Ticket {
+func addSource(t Ticket, d draft.Draft) Ticket {
 	if earlier(d, t.Sources) {
 		// The pipeline takes drafts in in parallel, so a conversation's first message can
 		// reach the core after its second: the ticket is titled by what was said first.
@@ -335,7 +335,7 @@ func addSource(t Ticket, d normalize.Draft) Ticket {
 	if urgencyRank(d.Urgency) > urgencyRank(t.Urgency) {
 		t.Urgency = d.Urgency
 	}
-	// Each draft is bounded (normalize.Draft.Validate); the ticket's union is bounded too, or
+	// Each draft is bounded (draft.Draft.Validate); the ticket's union is bounded too, or
 	// a thread's drafts would grow every list page and every write of the ticket without end.
 	// What is left out stays in the draft, in sources.
 	for _, tag := range d.Tags {
@@ -344,7 +344,7 @@ func addSource(t Ticket, d normalize.Draft) Ticket {
 		}
 	}
 	for _, a := range d.Attachments {
-		if !slices.ContainsFunc(t.Attachments, func(b normalize.Attachment) bool { return b.URI == a.URI }) && len(t.Attachments) < MaxAttachments {
+		if !slices.ContainsFunc(t.Attachments, func(b draft.Attachment) bool { return b.URI == a.URI }) && len(t.Attachments) < MaxAttachments {
 			t.Attachments = append(slices.Clip(t.Attachments), a)
 		}
 	}
@@ -394,7 +394,7 @@ func Fold(events []Event) (Ticket, error) {
 }
 
 // earlier reports whether d was sent before every one of sources (that has a time).
-func earlier(d normalize.Draft, sources []normalize.Draft) bool {
+func earlier(d draft.Draft, sources []draft.Draft) bool {
 	at := SentAt(d)
 	if at.IsZero() || len(sources) == 0 {
 		return false
@@ -415,7 +415,7 @@ func earlier(d normalize.Draft, sources []normalize.Draft) bool {
 // SentAt is when the customer sent draft d: for a message of a conversation (a draft with a
 // thread_window, whose occurred_at is the message's own time) that time, else when gongdan
 // received it. A backlog fetched at once after downtime keeps the times it was written at.
-func SentAt(d normalize.Draft) time.Time {
+func SentAt(d draft.Draft) time.Time {
 	if d.ThreadWindow > 0 && !d.OccurredAt.IsZero() {
 		return d.OccurredAt
 	}
@@ -423,18 +423,18 @@ func SentAt(d normalize.Draft) time.Time {
 }
 
 // draftTitle is the title of a ticket that d opens: its own, or its description's first line.
-func draftTitle(d normalize.Draft) string {
+func draftTitle(d draft.Draft) string {
 	if title := strings.TrimSpace(d.Title); title != "" {
 		return title
 	}
 	return firstLine(d.Description, 60)
 }
 
-func fromDraft(id string, d normalize.Draft) Ticket {
+func fromDraft(id string, d draft.Draft) Ticket {
 	title := draftTitle(d)
 	urgency := d.Urgency
 	if urgency == "" {
-		urgency = normalize.UrgencyBlue
+		urgency = draft.UrgencyBlue
 	}
 	tags := slices.Clone(d.Tags)
 	if tags == nil {
@@ -442,7 +442,7 @@ func fromDraft(id string, d normalize.Draft) Ticket {
 	}
 	attachments := slices.Clone(d.Attachments)
 	if attachments == nil {
-		attachments = []normalize.Attachment{}
+		attachments = []draft.Attachment{}
 	}
 	return Ticket{
 		ID:          id,
@@ -456,7 +456,7 @@ func fromDraft(id string, d normalize.Draft) Ticket {
 		Device:      d.Device,
 		Location:    d.Location,
 		Attachments: attachments,
-		Sources:     []normalize.Draft{d},
+		Sources:     []draft.Draft{d},
 		DedupKey:    d.DedupKey,
 		ThreadKey:   d.ThreadKey,
 	}

@@ -10,13 +10,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"gongdan/core/ticket"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 // alarm is a draft merged into newHistory's ticket (orange, tagged 急停故障).
-func alarm(u normalize.Urgency, tags ...string) normalize.Draft {
-	return normalize.Draft{
-		Source:    normalize.Source{Connector: "plant-mqtt", Type: "mqtt", Kind: "alarm.raise"},
+func alarm(u draft.Urgency, tags ...string) draft.Draft {
+	return draft.Draft{
+		Source:    draft.Source{Connector: "plant-mqtt", Type: "mqtt", Kind: "alarm.raise"},
 		DedupKey:  "plant-mqtt/E1/estop/" + string(u),
 		ThreadKey: "device:E1:estop",
 		Title:     "急停再次触发", Description: "3号线急停再次触发", Urgency: u, Tags: tags,
@@ -26,15 +26,15 @@ func alarm(u normalize.Urgency, tags ...string) normalize.Draft {
 func TestAddSource(t *testing.T) {
 	cases := []struct {
 		name        string
-		draft       normalize.Draft
-		wantUrgency normalize.Urgency
+		draft       draft.Draft
+		wantUrgency draft.Urgency
 		wantTags    []string
 	}{
-		{"higher urgency raises it", alarm(normalize.UrgencyRed, "产线停机"), normalize.UrgencyRed, []string{"急停故障", "产线停机"}},
-		{"lower urgency keeps it", alarm(normalize.UrgencyBlue), normalize.UrgencyOrange, []string{"急停故障"}},
-		{"yellow is below orange", alarm(normalize.UrgencyYellow, "急停故障"), normalize.UrgencyOrange, []string{"急停故障"}},
-		{"no urgency keeps it", alarm(""), normalize.UrgencyOrange, []string{"急停故障"}},
-		{"the same urgency keeps it", alarm(normalize.UrgencyOrange, "b", "a", "b", "急停故障"), normalize.UrgencyOrange, []string{"急停故障", "b", "a"}},
+		{"higher urgency raises it", alarm(draft.UrgencyRed, "产线停机"), draft.UrgencyRed, []string{"急停故障", "产线停机"}},
+		{"lower urgency keeps it", alarm(draft.UrgencyBlue), draft.UrgencyOrange, []string{"急停故障"}},
+		{"yellow is below orange", alarm(draft.UrgencyYellow, "急停故障"), draft.UrgencyOrange, []string{"急停故障"}},
+		{"no urgency keeps it", alarm(""), draft.UrgencyOrange, []string{"急停故障"}},
+		{"the same urgency keeps it", alarm(draft.UrgencyOrange, "b", "a", "b", "急停故障"), draft.UrgencyOrange, []string{"急停故障", "b", "a"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -81,7 +81,7 @@ func TestSystemResolveAfterAMergeOwesNoUpdate(t *testing.T) {
 	h := newHistory(t)
 	h.must(t, pathTo[ticket.StateInProgress]...)
 	h.now = h.now.Add(time.Minute)
-	ev, err := ticket.AddSource(h.t, alarm(normalize.UrgencyBlue), system, h.now, "")
+	ev, err := ticket.AddSource(h.t, alarm(draft.UrgencyBlue), system, h.now, "")
 	require.NoError(t, err)
 	h.append(t, ev)
 	require.Equal(t, h.now, h.t.AwaitingUpdate)
@@ -101,7 +101,7 @@ func TestAddSourceOnlyToOpenTickets(t *testing.T) {
 		t.Run(string(state), func(t *testing.T) {
 			h := newHistory(t)
 			h.must(t, pathTo[state]...)
-			ev, err := ticket.AddSource(h.t, alarm(normalize.UrgencyRed), system, h.now.Add(time.Minute), "")
+			ev, err := ticket.AddSource(h.t, alarm(draft.UrgencyRed), system, h.now.Add(time.Minute), "")
 			if !state.Open() {
 				require.ErrorIs(t, err, ticket.ErrIllegalTransition)
 				return
@@ -117,11 +117,11 @@ func TestAddSourceToAFrozenTicket(t *testing.T) {
 	h := newHistory(t)
 	h.must(t, "assign", "decline", "assign", "decline", "assign", "decline")
 	require.True(t, h.t.Frozen)
-	ev, err := ticket.AddSource(h.t, alarm(normalize.UrgencyRed, "产线停机"), system, h.now.Add(time.Minute), "")
+	ev, err := ticket.AddSource(h.t, alarm(draft.UrgencyRed, "产线停机"), system, h.now.Add(time.Minute), "")
 	require.NoError(t, err, "a merge moves no state, so a frozen ticket takes it")
 	h.append(t, ev)
 	assert.True(t, h.t.Frozen, "and it stays frozen")
-	assert.Equal(t, normalize.UrgencyRed, h.t.Urgency)
+	assert.Equal(t, draft.UrgencyRed, h.t.Urgency)
 	assert.Len(t, h.t.Sources, 2)
 	assert.False(t, ev.Rollback)
 	folded, err := ticket.Fold(h.events)
@@ -131,9 +131,9 @@ func TestAddSourceToAFrozenTicket(t *testing.T) {
 
 func TestAddSourceChecksTheDraft(t *testing.T) {
 	h := newHistory(t)
-	_, err := ticket.AddSource(h.t, normalize.Draft{}, system, t0, "")
+	_, err := ticket.AddSource(h.t, draft.Draft{}, system, t0, "")
 	require.ErrorIs(t, err, ticket.ErrInvalidData)
-	_, err = ticket.AddSource(h.t, normalize.Draft{Title: "x", Urgency: "purple"}, system, t0, "")
+	_, err = ticket.AddSource(h.t, draft.Draft{Title: "x", Urgency: "purple"}, system, t0, "")
 	var de *ticket.DataError
 	require.ErrorAs(t, err, &de)
 	assert.Equal(t, "urgency", de.Field)
@@ -144,17 +144,17 @@ func TestAddSourceChecksTheDraft(t *testing.T) {
 func TestApplyAddSourceLeavesItsInputAlone(t *testing.T) {
 	h := newHistory(t)
 	base := h.t
-	base.Sources = append(make([]normalize.Draft, 0, 8), base.Sources...) // room to append in place
+	base.Sources = append(make([]draft.Draft, 0, 8), base.Sources...) // room to append in place
 	base.Tags = append(make([]string, 0, 8), base.Tags...)
-	evA, err := ticket.AddSource(base, alarm(normalize.UrgencyRed, "A"), system, t0.Add(time.Minute), "")
+	evA, err := ticket.AddSource(base, alarm(draft.UrgencyRed, "A"), system, t0.Add(time.Minute), "")
 	require.NoError(t, err)
-	evB, err := ticket.AddSource(base, alarm(normalize.UrgencyYellow, "B"), system, t0.Add(time.Minute), "")
+	evB, err := ticket.AddSource(base, alarm(draft.UrgencyYellow, "B"), system, t0.Add(time.Minute), "")
 	require.NoError(t, err)
 	a, err := ticket.Apply(base, evA)
 	require.NoError(t, err)
 	b, err := ticket.Apply(base, evB)
 	require.NoError(t, err)
-	assert.Equal(t, normalize.UrgencyRed, a.Sources[1].Urgency, "applying B must not overwrite A's source")
+	assert.Equal(t, draft.UrgencyRed, a.Sources[1].Urgency, "applying B must not overwrite A's source")
 	assert.Equal(t, []string{"急停故障", "A"}, a.Tags)
 	assert.Equal(t, []string{"急停故障", "B"}, b.Tags)
 	assert.Len(t, base.Sources, 1)
@@ -173,7 +173,7 @@ func TestSourceAddedIsNotACommand(t *testing.T) {
 }
 
 func TestCreateRecordsRepeatOf(t *testing.T) {
-	d := normalize.Draft{Title: "急停又坏了", Category: "急停故障", Customer: normalize.Customer{ID: "cust-wang"}}
+	d := draft.Draft{Title: "急停又坏了", Category: "急停故障", Customer: draft.Customer{ID: "cust-wang"}}
 	for _, repeatOf := range []string{"GD-20261120-000007", ""} {
 		ev, err := ticket.Create("GD-20261123-000001", d, repeatOf, system, t0, "")
 		require.NoError(t, err)
@@ -197,13 +197,13 @@ func TestCreateRecordsRepeatOf(t *testing.T) {
 // TestOldCreationEventsStillFold: creation events stored before repeats were recorded hold
 // the bare draft as data.
 func TestOldCreationEventsStillFold(t *testing.T) {
-	d := normalize.Draft{Title: "3号线急停按钮失灵", Urgency: normalize.UrgencyRed, Tags: []string{"急停故障"}, DedupKey: "dk-old"}
+	d := draft.Draft{Title: "3号线急停按钮失灵", Urgency: draft.UrgencyRed, Tags: []string{"急停故障"}, DedupKey: "dk-old"}
 	data, err := json.Marshal(d)
 	require.NoError(t, err)
 	tk, err := ticket.Fold([]ticket.Event{{TicketID: "GD-1", Seq: 1, Action: ticket.ActionCreate, Actor: agent, At: t0, To: ticket.StateNew, Data: data}})
 	require.NoError(t, err)
 	assert.Equal(t, "3号线急停按钮失灵", tk.Title)
-	assert.Equal(t, normalize.UrgencyRed, tk.Urgency)
+	assert.Equal(t, draft.UrgencyRed, tk.Urgency)
 	assert.Equal(t, "dk-old", tk.DedupKey)
 	assert.Empty(t, tk.RepeatOf)
 }
@@ -233,15 +233,15 @@ func TestClosedAt(t *testing.T) {
 
 func TestCustomerKey(t *testing.T) {
 	cases := []struct {
-		c    normalize.Customer
+		c    draft.Customer
 		want string
 	}{
-		{normalize.Customer{ID: "cust-wang", Phone: "13812345678", WechatOpenID: "o1", WecomUserID: "w1"}, "id:cust-wang"},
-		{normalize.Customer{Phone: " 13812345678 ", WechatOpenID: "o1"}, "phone:13812345678"},
-		{normalize.Customer{WechatOpenID: "o1", WecomUserID: "w1"}, "wechat_openid:o1"},
-		{normalize.Customer{WecomUserID: "w1", Name: "王建国"}, "wecom_userid:w1"},
-		{normalize.Customer{Name: "王建国", Org: "华东仓", ID: "  "}, ""},
-		{normalize.Customer{ID: "13812345678"}, "id:13812345678"}, // an id never equals a phone
+		{draft.Customer{ID: "cust-wang", Phone: "13812345678", WechatOpenID: "o1", WecomUserID: "w1"}, "id:cust-wang"},
+		{draft.Customer{Phone: " 13812345678 ", WechatOpenID: "o1"}, "phone:13812345678"},
+		{draft.Customer{WechatOpenID: "o1", WecomUserID: "w1"}, "wechat_openid:o1"},
+		{draft.Customer{WecomUserID: "w1", Name: "王建国"}, "wecom_userid:w1"},
+		{draft.Customer{Name: "王建国", Org: "华东仓", ID: "  "}, ""},
+		{draft.Customer{ID: "13812345678"}, "id:13812345678"}, // an id never equals a phone
 	}
 	for _, c := range cases {
 		assert.Equal(t, c.want, ticket.CustomerKey(c.c), "%+v", c.c)
@@ -260,37 +260,37 @@ func jsonString(t *testing.T, v any) string {
 // overwritten; attachments add up.
 func TestAddSourceFillsWhatTheTicketLacks(t *testing.T) {
 	t0 := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
-	first := normalize.Draft{Title: "报修：电梯不动了", ThreadKey: "wechat:gzh:o1",
-		Customer:    normalize.Customer{WechatOpenID: "o1"},
-		Attachments: []normalize.Attachment{{Kind: "image", URI: "wechat-media:m1"}}}
+	first := draft.Draft{Title: "报修：电梯不动了", ThreadKey: "wechat:gzh:o1",
+		Customer:    draft.Customer{WechatOpenID: "o1"},
+		Attachments: []draft.Attachment{{Kind: "image", URI: "wechat-media:m1"}}}
 	ev, err := ticket.Create("GD-20261202-000001", first, "", system, t0, "")
 	require.NoError(t, err)
 	tk, err := ticket.Apply(ticket.Ticket{}, ev)
 	require.NoError(t, err)
-	merge := func(d normalize.Draft) {
+	merge := func(d draft.Draft) {
 		t.Helper()
 		ev, err := ticket.AddSource(tk, d, system, t0.Add(time.Minute), "")
 		require.NoError(t, err)
 		tk, err = ticket.Apply(tk, ev)
 		require.NoError(t, err)
 	}
-	merge(normalize.Draft{Description: "13812345678", Customer: normalize.Customer{WechatOpenID: "o1", Phone: "13812345678"}})
+	merge(draft.Draft{Description: "13812345678", Customer: draft.Customer{WechatOpenID: "o1", Phone: "13812345678"}})
 	assert.Equal(t, "13812345678", tk.Customer.Phone)
 	assert.Empty(t, tk.Location.Address)
-	merge(normalize.Draft{Description: "苏州工业园区星湖街328号", Category: "电梯故障",
-		Location:    normalize.Location{Address: "苏州工业园区星湖街328号", City: "苏州", Lat: 31.3, Lon: 120.6},
-		Device:      normalize.Device{ID: "EL-2023-0042"},
-		Attachments: []normalize.Attachment{{Kind: "image", URI: "wechat-media:m1"}, {Kind: "voice", URI: "wechat-media:m2"}}})
-	assert.Equal(t, normalize.Location{Address: "苏州工业园区星湖街328号", City: "苏州", Lat: 31.3, Lon: 120.6}, tk.Location)
+	merge(draft.Draft{Description: "苏州工业园区星湖街328号", Category: "电梯故障",
+		Location:    draft.Location{Address: "苏州工业园区星湖街328号", City: "苏州", Lat: 31.3, Lon: 120.6},
+		Device:      draft.Device{ID: "EL-2023-0042"},
+		Attachments: []draft.Attachment{{Kind: "image", URI: "wechat-media:m1"}, {Kind: "voice", URI: "wechat-media:m2"}}})
+	assert.Equal(t, draft.Location{Address: "苏州工业园区星湖街328号", City: "苏州", Lat: 31.3, Lon: 120.6}, tk.Location)
 	assert.Equal(t, "电梯故障", tk.Category)
 	assert.Equal(t, "EL-2023-0042", tk.Device.ID)
-	assert.Equal(t, []normalize.Attachment{{Kind: "image", URI: "wechat-media:m1"}, {Kind: "voice", URI: "wechat-media:m2"}}, tk.Attachments)
+	assert.Equal(t, []draft.Attachment{{Kind: "image", URI: "wechat-media:m1"}, {Kind: "voice", URI: "wechat-media:m2"}}, tk.Attachments)
 
 	// What the ticket has stays: a later message with another phone, address or category
 	// is on record as a source, and changes none of them.
-	merge(normalize.Draft{Description: "换个号码 13900000000", Category: "其他",
-		Customer: normalize.Customer{Phone: "13900000000", Name: "王先生"},
-		Location: normalize.Location{Address: "别处", Lat: 1, Lon: 1}})
+	merge(draft.Draft{Description: "换个号码 13900000000", Category: "其他",
+		Customer: draft.Customer{Phone: "13900000000", Name: "王先生"},
+		Location: draft.Location{Address: "别处", Lat: 1, Lon: 1}})
 	assert.Equal(t, "13812345678", tk.Customer.Phone)
 	assert.Equal(t, "王先生", tk.Customer.Name, "but a name it lacked is filled")
 	assert.Equal(t, "苏州工业园区星湖街328号", tk.Location.Address)
@@ -304,14 +304,14 @@ func TestAddSourceFillsWhatTheTicketLacks(t *testing.T) {
 // first message to the core after its second; the ticket still reads as the customer began.
 func TestAnEarlierMessageMergedLaterTitlesTheTicket(t *testing.T) {
 	t0 := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
-	second := normalize.Draft{Description: "13812345678", ReceivedAt: t0.Add(time.Minute), Customer: normalize.Customer{Phone: "13812345678"}}
+	second := draft.Draft{Description: "13812345678", ReceivedAt: t0.Add(time.Minute), Customer: draft.Customer{Phone: "13812345678"}}
 	ev, err := ticket.Create("GD-20261202-000001", second, "", system, t0.Add(2*time.Minute), "")
 	require.NoError(t, err)
 	tk, err := ticket.Apply(ticket.Ticket{}, ev)
 	require.NoError(t, err)
 	require.Equal(t, "13812345678", tk.Title)
 
-	first := normalize.Draft{Title: "", Description: "报修：空调不制冷了\n3号楼", ReceivedAt: t0, Category: "空调故障"}
+	first := draft.Draft{Title: "", Description: "报修：空调不制冷了\n3号楼", ReceivedAt: t0, Category: "空调故障"}
 	ev, err = ticket.AddSource(tk, first, system, t0.Add(3*time.Minute), "")
 	require.NoError(t, err)
 	tk, err = ticket.Apply(tk, ev)
@@ -322,7 +322,7 @@ func TestAnEarlierMessageMergedLaterTitlesTheTicket(t *testing.T) {
 	assert.Equal(t, "空调故障", tk.Category)
 
 	// A later one changes neither; nor does one without a time.
-	for _, d := range []normalize.Draft{{Description: "谢谢", ReceivedAt: t0.Add(5 * time.Minute)}, {Description: "无时间"}} {
+	for _, d := range []draft.Draft{{Description: "谢谢", ReceivedAt: t0.Add(5 * time.Minute)}, {Description: "无时间"}} {
 		ev, err = ticket.AddSource(tk, d, system, t0.Add(6*time.Minute), "")
 		require.NoError(t, err)
 		tk, err = ticket.Apply(tk, ev)
@@ -334,8 +334,8 @@ func TestAnEarlierMessageMergedLaterTitlesTheTicket(t *testing.T) {
 // Messages of one second (WeChat's CreateTime has seconds) are ordered by their arrival.
 func TestMessagesOfOneSecondKeepTheirArrivalOrder(t *testing.T) {
 	sent := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
-	conv := func(text string, arrived time.Duration) normalize.Draft {
-		return normalize.Draft{Description: text, ThreadKey: "wechat:gzh:o1", ThreadWindow: normalize.Window(30 * time.Minute),
+	conv := func(text string, arrived time.Duration) draft.Draft {
+		return draft.Draft{Description: text, ThreadKey: "wechat:gzh:o1", ThreadWindow: draft.Window(30 * time.Minute),
 			OccurredAt: sent, ReceivedAt: sent.Add(arrived)}
 	}
 	ev, err := ticket.Create("GD-20261202-000001", conv("13812345678", 20*time.Millisecond), "", system, sent, "")
@@ -355,13 +355,13 @@ func TestMessagesOfOneSecondKeepTheirArrivalOrder(t *testing.T) {
 func TestAddSourceBoundsTheTicketsLists(t *testing.T) {
 	h := newHistory(t)
 	for i := range 10 {
-		d := alarm(normalize.UrgencyOrange)
+		d := alarm(draft.UrgencyOrange)
 		d.DedupKey = fmt.Sprintf("plant-mqtt/E1/estop/%d", i)
-		for j := range normalize.MaxTags {
+		for j := range draft.MaxTags {
 			d.Tags = append(d.Tags, fmt.Sprintf("t%d-%d", i, j))
 		}
-		for j := range normalize.MaxAttachments {
-			d.Attachments = append(d.Attachments, normalize.Attachment{Kind: "image", URI: fmt.Sprintf("attachment:%d-%d", i, j)})
+		for j := range draft.MaxAttachments {
+			d.Attachments = append(d.Attachments, draft.Attachment{Kind: "image", URI: fmt.Sprintf("attachment:%d-%d", i, j)})
 		}
 		ev, err := ticket.AddSource(h.t, d, system, h.now.Add(time.Duration(i+1)*time.Minute), "")
 		require.NoError(t, err)
@@ -370,6 +370,6 @@ func TestAddSourceBoundsTheTicketsLists(t *testing.T) {
 	assert.Len(t, h.t.Tags, ticket.MaxTags)
 	assert.Len(t, h.t.Attachments, ticket.MaxAttachments)
 	last := h.t.Sources[len(h.t.Sources)-1]
-	assert.Len(t, last.Tags, normalize.MaxTags, "the draft keeps its own")
-	assert.Len(t, last.Attachments, normalize.MaxAttachments)
+	assert.Len(t, last.Tags, draft.MaxTags, "the draft keeps its own")
+	assert.Len(t, last.Attachments, draft.MaxAttachments)
 }

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 // State is where a ticket is in its life. The set is fixed: there are no custom states.
@@ -60,21 +60,21 @@ func (s State) Open() bool {
 // Ticket is one customer request and everything done about it so far. Its fields are
 // exported for encoding; a Ticket value is only ever produced by Apply/Fold.
 type Ticket struct {
-	ID          string                 `json:"id"`
-	State       State                  `json:"state"`
-	Version     int64                  `json:"version"`
-	Urgency     normalize.Urgency      `json:"urgency"`
-	Title       string                 `json:"title"`
-	Description string                 `json:"description"`
-	Category    string                 `json:"category"`
-	FaultCode   string                 `json:"fault_code"`
-	Tags        []string               `json:"tags"`
-	Customer    normalize.Customer     `json:"customer"`
-	Device      normalize.Device       `json:"device"`
-	Location    normalize.Location     `json:"location"`
-	Attachments []normalize.Attachment `json:"attachments"`
-	Assignee    string                 `json:"assignee"`
-	Team        string                 `json:"team"`
+	ID          string             `json:"id"`
+	State       State              `json:"state"`
+	Version     int64              `json:"version"`
+	Urgency     draft.Urgency      `json:"urgency"`
+	Title       string             `json:"title"`
+	Description string             `json:"description"`
+	Category    string             `json:"category"`
+	FaultCode   string             `json:"fault_code"`
+	Tags        []string           `json:"tags"`
+	Customer    draft.Customer     `json:"customer"`
+	Device      draft.Device       `json:"device"`
+	Location    draft.Location     `json:"location"`
+	Attachments []draft.Attachment `json:"attachments"`
+	Assignee    string             `json:"assignee"`
+	Team        string             `json:"team"`
 	// AssignedAt is when the current assignment was made; zero when unassigned.
 	AssignedAt time.Time `json:"assigned_at,omitzero"`
 	// Excluded are the engineers routing must pass over for this ticket: they declined it
@@ -82,11 +82,11 @@ type Ticket struct {
 	Excluded []Exclusion `json:"excluded,omitempty"`
 	Frozen   bool        `json:"frozen"`
 	// Rollbacks are the times of recent moves backwards; three within RollbackWindow freeze.
-	Rollbacks []time.Time       `json:"rollbacks,omitempty"`
-	Sources   []normalize.Draft `json:"sources"`
-	DedupKey  string            `json:"dedup_key,omitempty"`
-	ThreadKey string            `json:"thread_key,omitempty"`
-	RepeatOf  string            `json:"repeat_of"`
+	Rollbacks []time.Time   `json:"rollbacks,omitempty"`
+	Sources   []draft.Draft `json:"sources"`
+	DedupKey  string        `json:"dedup_key,omitempty"`
+	ThreadKey string        `json:"thread_key,omitempty"`
+	RepeatOf  string        `json:"repeat_of"`
 	// ClosedAt is when the ticket last entered closed; an archived ticket keeps it, a
 	// reopened one loses it. Repeats (RepeatWindow) are counted from it.
 	ClosedAt time.Time `json:"closed_at,omitzero"`
@@ -156,7 +156,7 @@ const RepeatWindow = 7 * 24 * time.Hour
 // CustomerKey is who a customer is, for finding their earlier tickets: the first of id,
 // phone, WeChat openid and WeCom userid that is not empty, prefixed with its kind, so that
 // an id never equals a phone number. It is empty for a customer with none of them.
-func CustomerKey(c normalize.Customer) string {
+func CustomerKey(c draft.Customer) string {
 	for _, k := range []struct{ kind, v string }{
 		{"id:", c.ID}, {"phone:", c.Phone}, {"wechat_openid:", c.WechatOpenID}, {"wecom_userid:", c.WecomUserID},
 	} {
@@ -168,15 +168,15 @@ func CustomerKey(c normalize.Customer) string {
 }
 
 // urgencyRank orders urgencies blue < yellow < orange < red; anything else ranks below blue.
-func urgencyRank(u normalize.Urgency) int {
+func urgencyRank(u draft.Urgency) int {
 	switch u {
-	case normalize.UrgencyBlue:
+	case draft.UrgencyBlue:
 		return 1
-	case normalize.UrgencyYellow:
+	case draft.UrgencyYellow:
 		return 2
-	case normalize.UrgencyOrange:
+	case draft.UrgencyOrange:
 		return 3
-	case normalize.UrgencyRed:
+	case draft.UrgencyRed:
 		return 4
 	}
 	return 0

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"gongdan/core/ticket"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 var t0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.FixedZone("CST", 8*3600))
@@ -100,9 +100,9 @@ type history struct {
 
 func newHistory(t *testing.T) *history {
 	t.Helper()
-	ev, err := ticket.Create("GD-20261123-000001", normalize.Draft{
-		Title: "3号线急停按钮失灵", Description: "按下急停无反应", Urgency: normalize.UrgencyOrange,
-		Customer: normalize.Customer{ID: "cust-wang", Name: "王建国", Phone: "13812345678"}, Tags: []string{"急停故障"},
+	ev, err := ticket.Create("GD-20261123-000001", draft.Draft{
+		Title: "3号线急停按钮失灵", Description: "按下急停无反应", Urgency: draft.UrgencyOrange,
+		Customer: draft.Customer{ID: "cust-wang", Name: "王建国", Phone: "13812345678"}, Tags: []string{"急停故障"},
 	}, "", agent, t0, "")
 	require.NoError(t, err)
 	h := &history{now: t0}
@@ -367,20 +367,20 @@ func TestUnknownAction(t *testing.T) {
 }
 
 func TestCreate(t *testing.T) {
-	_, err := ticket.Create("GD-1", normalize.Draft{}, "", agent, t0, "")
+	_, err := ticket.Create("GD-1", draft.Draft{}, "", agent, t0, "")
 	require.ErrorIs(t, err, ticket.ErrInvalidData)
-	_, err = ticket.Create("GD-1", normalize.Draft{Title: "x", Urgency: "purple"}, "", agent, t0, "")
+	_, err = ticket.Create("GD-1", draft.Draft{Title: "x", Urgency: "purple"}, "", agent, t0, "")
 	var de *ticket.DataError
 	require.ErrorAs(t, err, &de)
 	assert.Equal(t, "urgency", de.Field)
 
-	ev, err := ticket.Create("GD-1", normalize.Draft{Description: "第一行很长的描述\n第二行"}, "", system, t0, "c1")
+	ev, err := ticket.Create("GD-1", draft.Draft{Description: "第一行很长的描述\n第二行"}, "", system, t0, "c1")
 	require.NoError(t, err)
 	assert.True(t, ev.Automatic)
 	tk, err := ticket.Fold([]ticket.Event{ev})
 	require.NoError(t, err)
 	assert.Equal(t, "第一行很长的描述", tk.Title)
-	assert.Equal(t, normalize.UrgencyBlue, tk.Urgency)
+	assert.Equal(t, draft.UrgencyBlue, tk.Urgency)
 	assert.Equal(t, []string{}, tk.Tags)
 	assert.Len(t, tk.Sources, 1)
 	assert.Equal(t, ticket.StateNew, tk.State)

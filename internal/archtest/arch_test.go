@@ -46,16 +46,16 @@ func under(pkg string, roots ...string) bool {
 	return false
 }
 
-// TestTheCoreKnowsNoConnector: intake enters at the edge; the core (and the pipeline and the
-// extractors, which the connectors build on) never builds on a connector, nor on config,
-// which only the binary reads.
+// TestTheCoreKnowsNoConnector: intake enters at the edge; the core (and the pipeline, the
+// extractors and the nouns, which the connectors build on) never builds on a connector, nor on
+// config, which only the binary reads.
 func TestTheCoreKnowsNoConnector(t *testing.T) {
 	for pkg, deps := range imports(t, "gongdan/core/...", true) {
 		for _, d := range deps {
 			assert.False(t, under(d, "gongdan/connectors", "gongdan/config", "gongdan/cmd"), "%s builds on %s", pkg, d)
 		}
 	}
-	for _, pattern := range []string{"gongdan/pipeline/...", "gongdan/normalize/..."} {
+	for _, pattern := range []string{"gongdan/pipeline/...", "gongdan/normalize/...", "gongdan/draft/..."} {
 		for pkg, deps := range imports(t, pattern, true) {
 			for _, d := range deps {
 				assert.False(t, under(d, "gongdan/core", "gongdan/connectors", "gongdan/config", "gongdan/cmd"), "%s builds on %s", pkg, d)
@@ -64,11 +64,21 @@ func TestTheCoreKnowsNoConnector(t *testing.T) {
 	}
 }
 
-// TestThePurePackagesDoNoIO: ticket, routing, sla and normalize are decided by their inputs
-// alone (DESIGN.md §2): no files, network, database or processes, no other gongdan package
-// that does, and no clock of their own (time is passed in).
+// TestTheNounsStandAlone: draft is the floor every part builds on (DESIGN.md §2); it builds on
+// no other gongdan package.
+func TestTheNounsStandAlone(t *testing.T) {
+	for pkg, deps := range imports(t, "gongdan/draft/...", true) {
+		for _, d := range deps {
+			assert.False(t, strings.HasPrefix(d, "gongdan/"), "%s builds on %s", pkg, d)
+		}
+	}
+}
+
+// TestThePurePackagesDoNoIO: ticket, routing, sla, draft and normalize are decided by their
+// inputs alone (DESIGN.md §2): no files, network, database or processes, no other gongdan
+// package that does, and no clock of their own (time is passed in).
 func TestThePurePackagesDoNoIO(t *testing.T) {
-	pure := []string{"gongdan/core/ticket", "gongdan/core/routing", "gongdan/core/sla", "gongdan/normalize"}
+	pure := []string{"gongdan/core/ticket", "gongdan/core/routing", "gongdan/core/sla", "gongdan/draft", "gongdan/normalize"}
 	io := []string{"os", "os/exec", "net", "net/http", "database/sql", "syscall", "io/ioutil", "io/fs", "log", "log/slog"}
 	for _, p := range pure {
 		direct := imports(t, p, false)[p]

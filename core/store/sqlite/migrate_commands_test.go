@@ -13,7 +13,7 @@ import (
 	"gongdan/core/store"
 	"gongdan/core/store/sqlite"
 	"gongdan/core/ticket"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 // TestMigrateCommandIDs: command ids stored before they were scoped per caller (migration
@@ -41,7 +41,7 @@ func TestMigrateCommandIDs(t *testing.T) {
 	var tk ticket.Ticket
 	var assigned ticket.Event
 	require.NoError(t, s.Write(ctx, func(tx store.Tx) error {
-		created, err := ticket.Create("GD-20261120-000001", normalize.Draft{Title: "急停按钮失灵"}, "", agent, at, "")
+		created, err := ticket.Create("GD-20261120-000001", draft.Draft{Title: "急停按钮失灵"}, "", agent, at, "")
 		require.NoError(t, err)
 		if tk, err = ticket.Apply(ticket.Ticket{}, created); err != nil {
 			return err

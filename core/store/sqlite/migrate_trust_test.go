@@ -12,7 +12,7 @@ import (
 	"gongdan/core/store"
 	"gongdan/core/store/sqlite"
 	"gongdan/core/ticket"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 // TestMigrateThreadNamespaces: open tickets written before thread keys were namespaced by
@@ -35,7 +35,7 @@ func TestMigrateThreadNamespaces(t *testing.T) {
 	}
 	require.NoError(t, s.Write(ctx, func(tx store.Tx) error {
 		for _, o := range olds {
-			d := normalize.Draft{Title: "急停按钮失灵", ThreadKey: o.thread, Source: normalize.Source{Connector: o.connector, Type: "webhook"}}
+			d := draft.Draft{Title: "急停按钮失灵", ThreadKey: o.thread, Source: draft.Source{Connector: o.connector, Type: "webhook"}}
 			ev, err := ticket.Create(o.id, d, "", ticket.SystemActor, at, "")
 			require.NoError(t, err)
 			tk, err := ticket.Apply(ticket.Ticket{}, ev)

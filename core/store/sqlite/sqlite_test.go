@@ -16,7 +16,7 @@ import (
 	"gongdan/core/store/sqlite"
 	"gongdan/core/store/storetest"
 	"gongdan/core/ticket"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 func TestContract(t *testing.T) {
@@ -43,8 +43,8 @@ func TestReopen(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		created, err := ticket.Create(ticket.FormatID(now, n), normalize.Draft{Title: "3号线急停按钮失灵", DedupKey: "dk-1",
-			Urgency: normalize.UrgencyRed, Customer: normalize.Customer{Name: "王建国", Phone: "13812345678"}}, "",
+		created, err := ticket.Create(ticket.FormatID(now, n), draft.Draft{Title: "3号线急停按钮失灵", DedupKey: "dk-1",
+			Urgency: draft.UrgencyRed, Customer: draft.Customer{Name: "王建国", Phone: "13812345678"}}, "",
 			ticket.Actor{ID: "agent-zhou", Role: ticket.RoleAgent}, now, "cmd-1")
 		if err != nil {
 			return err
@@ -234,23 +234,23 @@ func TestMigrateIntake(t *testing.T) {
 	disp := ticket.Actor{ID: "disp-chen", Role: ticket.RoleDispatcher}
 	type old struct {
 		id, idem string
-		d        normalize.Draft
+		d        draft.Draft
 		cmds     []ticket.Command
 	}
 	cmd := func(a ticket.Action, by ticket.Actor, reason, data string) ticket.Command {
 		return ticket.Command{Action: a, Actor: by, Reason: reason, Data: json.RawMessage(data)}
 	}
 	olds := []old{
-		{"GD-20261120-000001", "agent-zhou\x00idem-old", normalize.Draft{Title: "急停按钮失灵", DedupKey: "dk-old", ThreadKey: "th-old",
-			Customer: normalize.Customer{ID: "c-1"}, Device: normalize.Device{ID: "PLC-1"}, Category: "electrical"},
+		{"GD-20261120-000001", "agent-zhou\x00idem-old", draft.Draft{Title: "急停按钮失灵", DedupKey: "dk-old", ThreadKey: "th-old",
+			Customer: draft.Customer{ID: "c-1"}, Device: draft.Device{ID: "PLC-1"}, Category: "electrical"},
 			[]ticket.Command{cmd(ticket.ActionAssign, disp, "", `{"assignee":"eng-li"}`)}},
-		{"GD-20261120-000002", "", normalize.Draft{Title: "急停又失灵", ThreadKey: "th-old",
-			Customer: normalize.Customer{Phone: " 13900001111 "}, Category: "electrical"},
+		{"GD-20261120-000002", "", draft.Draft{Title: "急停又失灵", ThreadKey: "th-old",
+			Customer: draft.Customer{Phone: " 13900001111 "}, Category: "electrical"},
 			[]ticket.Command{cmd(ticket.ActionForceClose, sup, "客户失联", "")}},
-		{"GD-20261120-000003", "", normalize.Draft{Title: "重开后驳回", Customer: normalize.Customer{ID: "c-2"}, Category: "electrical"},
+		{"GD-20261120-000003", "", draft.Draft{Title: "重开后驳回", Customer: draft.Customer{ID: "c-2"}, Category: "electrical"},
 			[]ticket.Command{cmd(ticket.ActionForceClose, sup, "客户失联", ""), cmd(ticket.ActionReopen, agent, "又坏了", ""),
 				cmd(ticket.ActionEscalate, sup, "投诉", ""), cmd(ticket.ActionReject, agent, "重复", ""), cmd(ticket.ActionArchive, sup, "", "")}},
-		{"GD-20261120-000004", "", normalize.Draft{Title: "关闭后归档", Customer: normalize.Customer{WecomUserID: "wangjg"}, Category: "mechanical"},
+		{"GD-20261120-000004", "", draft.Draft{Title: "关闭后归档", Customer: draft.Customer{WecomUserID: "wangjg"}, Category: "mechanical"},
 			[]ticket.Command{cmd(ticket.ActionForceClose, sup, "客户失联", ""), cmd(ticket.ActionArchive, sup, "", "")}},
 	}
 	closedAt := map[string]time.Time{}
@@ -363,7 +363,7 @@ func TestAFillingMergeKeepsTheSearchIndexWhole(t *testing.T) {
 	system := ticket.Actor{ID: "system", Role: ticket.RoleSystem}
 	var tk ticket.Ticket
 	require.NoError(t, s.Write(ctx, func(tx store.Tx) error {
-		created, err := ticket.Create("GD-20261202-000001", normalize.Draft{Description: "报修：电梯不动了", ThreadKey: "wechat:gzh:o1", DedupKey: "m1"}, "", system, now, "")
+		created, err := ticket.Create("GD-20261202-000001", draft.Draft{Description: "报修：电梯不动了", ThreadKey: "wechat:gzh:o1", DedupKey: "m1"}, "", system, now, "")
 		if err != nil {
 			return err
 		}
@@ -371,9 +371,9 @@ func TestAFillingMergeKeepsTheSearchIndexWhole(t *testing.T) {
 		_, err = tx.Insert(tk, created, "")
 		return err
 	}))
-	for i, d := range []normalize.Draft{
-		{Description: "13812345678", Customer: normalize.Customer{Phone: "13812345678"}, DedupKey: "m2"},
-		{Description: "苏州工业园区星湖街328号", Location: normalize.Location{Address: "苏州工业园区星湖街328号"}, DedupKey: "m3"},
+	for i, d := range []draft.Draft{
+		{Description: "13812345678", Customer: draft.Customer{Phone: "13812345678"}, DedupKey: "m2"},
+		{Description: "苏州工业园区星湖街328号", Location: draft.Location{Address: "苏州工业园区星湖街328号"}, DedupKey: "m3"},
 		{Description: "谢谢", DedupKey: "m4"}, // fills nothing
 	} {
 		require.NoError(t, s.Write(ctx, func(tx store.Tx) error {
@@ -414,7 +414,7 @@ func TestAnAssignmentThatSetsTheCategoryIsSearchable(t *testing.T) {
 	system := ticket.Actor{ID: "system", Role: ticket.RoleSystem}
 	var tk ticket.Ticket
 	require.NoError(t, s.Write(ctx, func(tx store.Tx) error {
-		created, err := ticket.Create("GD-20261202-000001", normalize.Draft{Title: "轿厢里困了人", DedupKey: "m1"}, "", system, now, "")
+		created, err := ticket.Create("GD-20261202-000001", draft.Draft{Title: "轿厢里困了人", DedupKey: "m1"}, "", system, now, "")
 		if err != nil {
 			return err
 		}

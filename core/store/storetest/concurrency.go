@@ -12,7 +12,7 @@ import (
 
 	"gongdan/core/store"
 	"gongdan/core/ticket"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 const goroutines = 8
@@ -61,9 +61,9 @@ func testConcurrentAppends(t *testing.T, f *fixture) {
 	for g := range goroutines {
 		titles = append(titles, fmt.Sprintf("工程师 %d 的工单", g))
 	}
-	drafts := make([]normalize.Draft, 0, len(titles))
+	drafts := make([]draft.Draft, 0, len(titles))
 	for _, title := range titles {
-		drafts = append(drafts, draft(title))
+		drafts = append(drafts, newDraft(title))
 	}
 	tks := f.mustCreate(drafts...)
 	shared := tks[0].ID

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"gongdan/core/ticket"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 // The people of the suite.
@@ -21,39 +21,39 @@ var (
 
 func engineer(id string) ticket.Actor { return ticket.Actor{ID: id, Role: ticket.RoleEngineer} }
 
-// draft is a plain request with a title.
-func draft(title string) normalize.Draft {
-	return normalize.Draft{
-		Source:      normalize.Source{Connector: "storetest", Type: "webhook"},
+// newDraft is a plain request with a title.
+func newDraft(title string) draft.Draft {
+	return draft.Draft{
+		Source:      draft.Source{Connector: "storetest", Type: "webhook"},
 		Title:       title,
 		Description: title + "，请安排工程师",
-		Urgency:     normalize.UrgencyBlue,
+		Urgency:     draft.UrgencyBlue,
 		Tags:        []string{},
 	}
 }
 
 // fullDraft fills every field a draft has, so a round trip that drops or mangles one fails.
-func fullDraft() normalize.Draft {
+func fullDraft() draft.Draft {
 	received := start.Add(-3*time.Minute - 7*time.Nanosecond)
-	return normalize.Draft{
-		Source:     normalize.Source{Connector: "plant-mqtt", Type: "mqtt", Kind: "alarm", ExternalID: "alm-7731"},
+	return draft.Draft{
+		Source:     draft.Source{Connector: "plant-mqtt", Type: "mqtt", Kind: "alarm", ExternalID: "alm-7731"},
 		DedupKey:   "plant-mqtt:alm-7731",
 		ThreadKey:  "wx-thread-88",
 		ReceivedAt: received,
 		OccurredAt: received.Add(-90 * time.Second),
-		Customer: normalize.Customer{ID: "c-1001", Name: "王建国", Phone: "13812345678",
+		Customer: draft.Customer{ID: "c-1001", Name: "王建国", Phone: "13812345678",
 			WechatOpenID: "oAbC-123", WecomUserID: "wangjg", Org: "苏州精密机械有限公司"},
-		Device:   normalize.Device{ID: "PLC-3-07", Model: "S7-1200", Firmware: "4.5.2", ProductType: "plc"},
-		Location: normalize.Location{Address: "苏州工业园区星湖街328号 3号车间", City: "苏州", Lat: 31.298886, Lon: 120.585316},
+		Device:   draft.Device{ID: "PLC-3-07", Model: "S7-1200", Firmware: "4.5.2", ProductType: "plc"},
+		Location: draft.Location{Address: "苏州工业园区星湖街328号 3号车间", City: "苏州", Lat: 31.298886, Lon: 120.585316},
 		Title:    "3号线急停按钮失灵",
 		Description: "按下急停无反应，产线已停。\n" +
 			"报警代码 E-STOP-17；\"引号\" 与 <尖括号> & 符号。",
 		Category:    "electrical",
 		FaultCode:   "E-STOP-17",
 		Tags:        []string{"急停故障", "产线停机"},
-		Urgency:     normalize.UrgencyRed,
-		Attachments: []normalize.Attachment{{Kind: "image", URI: "s3://gongdan/att/1.jpg", SHA256: "9f86d081884c7d65"}},
-		Evidence:    []normalize.Evidence{{Field: "urgency", Text: "产线已停", From: "description", Confidence: 0.93}},
+		Urgency:     draft.UrgencyRed,
+		Attachments: []draft.Attachment{{Kind: "image", URI: "s3://gongdan/att/1.jpg", SHA256: "9f86d081884c7d65"}},
+		Evidence:    []draft.Evidence{{Field: "urgency", Text: "产线已停", From: "description", Confidence: 0.93}},
 	}
 }
 

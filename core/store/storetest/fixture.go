@@ -15,7 +15,7 @@ import (
 
 	"gongdan/core/store"
 	"gongdan/core/ticket"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 // The day every ticket of the suite is created on, in the configured timezone (Asia/Shanghai
@@ -218,7 +218,7 @@ func (w *writer) Merge(tk ticket.Ticket, ev ticket.Event, keys store.DraftKeys) 
 
 // merge does what the engine does for a draft of an open ticket's thread: read the ticket
 // in the transaction, ticket.AddSource, Apply, Merge with the draft's keys.
-func (w *writer) merge(id string, d normalize.Draft, idempotencyKey string) (ticket.Ticket, ticket.Event, error) {
+func (w *writer) merge(id string, d draft.Draft, idempotencyKey string) (ticket.Ticket, ticket.Event, error) {
 	tk, err := w.tx.Ticket(id)
 	if err != nil {
 		return ticket.Ticket{}, ticket.Event{}, fmt.Errorf("Tx.Ticket(%s): %w", id, err)
@@ -240,7 +240,7 @@ func (w *writer) merge(id string, d normalize.Draft, idempotencyKey string) (tic
 
 // create does what the engine does for a new draft: take the day's next number, build the
 // creation event with ticket.Create, fold it, and Insert both.
-func (w *writer) create(d normalize.Draft, idempotencyKey, commandID string) (ticket.Ticket, ticket.Event, error) {
+func (w *writer) create(d draft.Draft, idempotencyKey, commandID string) (ticket.Ticket, ticket.Event, error) {
 	n, err := w.tx.NextNumber(dayKey)
 	if err != nil {
 		return ticket.Ticket{}, ticket.Event{}, fmt.Errorf("NextNumber(%s): %w", dayKey, err)
@@ -254,7 +254,7 @@ func (w *writer) create(d normalize.Draft, idempotencyKey, commandID string) (ti
 }
 
 // build makes the creation event of a ticket and the ticket it creates.
-func build(id string, d normalize.Draft, commandID string, at time.Time) (ticket.Event, ticket.Ticket) {
+func build(id string, d draft.Draft, commandID string, at time.Time) (ticket.Event, ticket.Ticket) {
 	ev, err := ticket.Create(id, d, "", agent, at, commandID)
 	if err != nil {
 		panic(fmt.Sprintf("storetest: a draft of the suite is invalid: %v", err))
@@ -299,7 +299,7 @@ func decide(tk ticket.Ticket, cmd ticket.Command, at time.Time) (ticket.Ticket, 
 }
 
 // mustCreate creates tickets from drafts in one Write and fails the test if that fails.
-func (f *fixture) mustCreate(drafts ...normalize.Draft) []ticket.Ticket {
+func (f *fixture) mustCreate(drafts ...draft.Draft) []ticket.Ticket {
 	f.t.Helper()
 	var out []ticket.Ticket
 	require.NoError(f.t, f.write(func(w *writer) error {

@@ -9,12 +9,12 @@ import (
 
 	"gongdan/core/store"
 	"gongdan/core/ticket"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 // threadDraft is a draft of thread key with a dedup key.
-func threadDraft(title, thread, dedup string) normalize.Draft {
-	d := draft(title)
+func threadDraft(title, thread, dedup string) draft.Draft {
+	d := newDraft(title)
 	d.ThreadKey = thread
 	d.DedupKey = dedup
 	return d
@@ -195,7 +195,7 @@ func testOpenTicketByThreadKey(t *testing.T, f *fixture) {
 		if c, _, err = w.create(threadDraft("空压机异响", "th-2", ""), "", ""); err != nil {
 			return err
 		}
-		_, _, err = w.create(draft("没有线索的工单"), "", "")
+		_, _, err = w.create(newDraft("没有线索的工单"), "", "")
 		assert.Equal(t, b.ID, lookup(w, "th-1"), "the newest of two open tickets, in the same Write")
 		return err
 	}))
@@ -238,13 +238,13 @@ func testOpenTicketByThreadKey(t *testing.T, f *fixture) {
 // testRecentlyClosed: a new request finds the ticket it repeats: the most recently closed one
 // with its category and its customer or device, closed within the window.
 func testRecentlyClosed(t *testing.T, f *fixture) {
-	mk := func(title string, c normalize.Customer, device, category string) normalize.Draft {
-		d := draft(title)
+	mk := func(title string, c draft.Customer, device, category string) draft.Draft {
+		d := newDraft(title)
 		d.Customer, d.Device.ID, d.Category = c, device, category
 		return d
 	}
-	wang := normalize.Customer{ID: "c-1001", Name: "王建国", Phone: "13812345678"}
-	li := normalize.Customer{Name: "李娜", Phone: "13900001111"}
+	wang := draft.Customer{ID: "c-1001", Name: "王建国", Phone: "13812345678"}
+	li := draft.Customer{Name: "李娜", Phone: "13900001111"}
 	tks := f.mustCreate(
 		mk("急停按钮失灵", wang, "PLC-1", "electrical"),  // 0: closed
 		mk("急停按钮又失灵", li, "", "electrical"),        // 1: closed, a customer known by phone

@@ -11,47 +11,47 @@ import (
 
 	"gongdan/core/store"
 	"gongdan/core/ticket"
-	"gongdan/normalize"
+	"gongdan/draft"
 )
 
 // listScenario creates the tickets the List tests filter, in this order, and moves them to
 // the states their commands lead to. Fillers (blue, new, no keyword) follow.
 func listScenario(f *fixture, fillers int) []ticket.Ticket {
 	f.t.Helper()
-	withCustomer := func(d normalize.Draft, name, phone, org string) normalize.Draft {
-		d.Customer = normalize.Customer{Name: name, Phone: phone, Org: org}
+	withCustomer := func(d draft.Draft, name, phone, org string) draft.Draft {
+		d.Customer = draft.Customer{Name: name, Phone: phone, Org: org}
 		return d
 	}
-	withUrgency := func(d normalize.Draft, u normalize.Urgency) normalize.Draft {
+	withUrgency := func(d draft.Draft, u draft.Urgency) draft.Draft {
 		d.Urgency = u
 		return d
 	}
-	robot := draft("机器人示教器黑屏")
-	robot.Device = normalize.Device{ID: "RB-2040", Model: "IRB 2600"}
-	robot.Location = normalize.Location{Address: "苏州工业园区星湖街328号", City: "苏州"}
-	compressor := draft("空压机异响")
+	robot := newDraft("机器人示教器黑屏")
+	robot.Device = draft.Device{ID: "RB-2040", Model: "IRB 2600"}
+	robot.Location = draft.Location{Address: "苏州工业园区星湖街328号", City: "苏州"}
+	compressor := newDraft("空压机异响")
 	compressor.Description = "二号空压机运行时有异响"
 	specs := []struct {
-		d    normalize.Draft
+		d    draft.Draft
 		cmds []ticket.Command
 	}{
-		/* 0 */ {withUrgency(withCustomer(draft("3号线急停按钮失灵"), "王建国", "13812345678", ""), normalize.UrgencyRed),
+		/* 0 */ {withUrgency(withCustomer(newDraft("3号线急停按钮失灵"), "王建国", "13812345678", ""), draft.UrgencyRed),
 			[]ticket.Command{assign("eng-li", "suzhou-a"), accept("eng-li"), startWork("eng-li")}}, // in_progress
-		/* 1 */ {withUrgency(withCustomer(compressor, "李娜", "13900001111", ""), normalize.UrgencyYellow), nil}, // new
-		/* 2 */ {withUrgency(withCustomer(draft("注塑机温控报警"), "张伟", "13700002222", "苏州精密"), normalize.UrgencyOrange),
+		/* 1 */ {withUrgency(withCustomer(compressor, "李娜", "13900001111", ""), draft.UrgencyYellow), nil}, // new
+		/* 2 */ {withUrgency(withCustomer(newDraft("注塑机温控报警"), "张伟", "13700002222", "苏州精密"), draft.UrgencyOrange),
 			[]ticket.Command{assign("eng-zhao", "suzhou-b")}}, // assigned
-		/* 3 */ {draft("重复报修：急停按钮"), []ticket.Command{reject("重复报修")}}, // rejected
-		/* 4 */ {withUrgency(robot, normalize.UrgencyRed), []ticket.Command{assign("eng-zhao", "suzhou-a")}}, // assigned
-		/* 5 */ {withUrgency(draft("AGV 无法充电"), normalize.UrgencyOrange), []ticket.Command{escalate("客户投诉")}}, // escalated
-		/* 6 */ {draft("冷却水泵漏水"), []ticket.Command{assign("eng-li", "wuxi"), accept("eng-li")}}, // accepted
-		/* 7 */ {withUrgency(draft("急停回路检查"), normalize.UrgencyYellow), []ticket.Command{assign("eng-wu", "wuxi")}}, // assigned
+		/* 3 */ {newDraft("重复报修：急停按钮"), []ticket.Command{reject("重复报修")}}, // rejected
+		/* 4 */ {withUrgency(robot, draft.UrgencyRed), []ticket.Command{assign("eng-zhao", "suzhou-a")}}, // assigned
+		/* 5 */ {withUrgency(newDraft("AGV 无法充电"), draft.UrgencyOrange), []ticket.Command{escalate("客户投诉")}}, // escalated
+		/* 6 */ {newDraft("冷却水泵漏水"), []ticket.Command{assign("eng-li", "wuxi"), accept("eng-li")}}, // accepted
+		/* 7 */ {withUrgency(newDraft("急停回路检查"), draft.UrgencyYellow), []ticket.Command{assign("eng-wu", "wuxi")}}, // assigned
 	}
-	var drafts []normalize.Draft
+	var drafts []draft.Draft
 	for _, s := range specs {
 		drafts = append(drafts, s.d)
 	}
 	for i := range fillers {
-		drafts = append(drafts, withCustomer(draft(fmt.Sprintf("例行巡检 第%02d台设备", i+1)), "赵敏", fmt.Sprintf("136000000%02d", i+1), ""))
+		drafts = append(drafts, withCustomer(newDraft(fmt.Sprintf("例行巡检 第%02d台设备", i+1)), "赵敏", fmt.Sprintf("136000000%02d", i+1), ""))
 	}
 	tks := f.mustCreate(drafts...)
 	for i, s := range specs {
@@ -130,9 +130,9 @@ func testListFilters(t *testing.T, f *fixture) {
 func testListNewestFirst(t *testing.T, f *fixture) {
 	var created []ticket.Ticket
 	for i := range 4 {
-		created = append(created, f.mustCreate(draft(fmt.Sprintf("单独创建 %d", i)))...)
+		created = append(created, f.mustCreate(newDraft(fmt.Sprintf("单独创建 %d", i)))...)
 	}
-	created = append(created, f.mustCreate(draft("同批 1"), draft("同批 2"), draft("同批 3"))...)
+	created = append(created, f.mustCreate(newDraft("同批 1"), newDraft("同批 2"), newDraft("同批 3"))...)
 	f.mustAct(created[0].ID, assign("eng-li", "suzhou-a"))
 	f.mustAct(created[2].ID, reject("重复报修"))
 
@@ -171,9 +171,9 @@ func testListPaging(t *testing.T, f *fixture) {
 // testListPagingWhileWriting: tickets created or changed between two pages neither repeat
 // nor push a ticket out of the pages still to come.
 func testListPagingWhileWriting(t *testing.T, f *fixture) {
-	var drafts []normalize.Draft
+	var drafts []draft.Draft
 	for i := range 12 {
-		drafts = append(drafts, draft(fmt.Sprintf("巡检 %d", i)))
+		drafts = append(drafts, newDraft(fmt.Sprintf("巡检 %d", i)))
 	}
 	tks := f.mustCreate(drafts...)
 	want := ids(f.newestFirst())
@@ -182,7 +182,7 @@ func testListPagingWhileWriting(t *testing.T, f *fixture) {
 	require.NoError(t, err)
 	require.NotEmpty(t, first.NextCursor)
 
-	f.mustCreate(draft("新来的 1"), draft("新来的 2"), draft("新来的 3"))
+	f.mustCreate(newDraft("新来的 1"), newDraft("新来的 2"), newDraft("新来的 3"))
 	f.mustAct(tks[0].ID, assign("eng-li", "suzhou-a")) // oldest: on the last page
 	f.mustAct(tks[len(tks)-1].ID, reject("重复报修"))      // newest: on the first page
 
@@ -192,7 +192,7 @@ func testListPagingWhileWriting(t *testing.T, f *fixture) {
 }
 
 func testListBadCursor(t *testing.T, f *fixture) {
-	f.mustCreate(draft("空压机异响"), draft("冷却水泵漏水"))
+	f.mustCreate(newDraft("空压机异响"), newDraft("冷却水泵漏水"))
 	for _, cursor := range []string{
 		"not a cursor!",
 		base64.RawURLEncoding.EncodeToString([]byte("foobar")),
@@ -214,9 +214,9 @@ func testListMaxLimit(t *testing.T, f *fixture) {
 // testListCapped checks that List with the given Limit returns pages of size.
 func testListCapped(t *testing.T, f *fixture, size, limit int) {
 	const extra = 7
-	drafts := make([]normalize.Draft, size+extra)
+	drafts := make([]draft.Draft, size+extra)
 	for i := range drafts {
-		drafts[i] = draft(fmt.Sprintf("巡检 %d", i))
+		drafts[i] = newDraft(fmt.Sprintf("巡检 %d", i))
 	}
 	f.mustCreate(drafts...)
 	want := ids(f.newestFirst())
@@ -249,7 +249,7 @@ func testEventsAfter(t *testing.T, f *fixture) {
 	write(func(w *writer) ([]ticket.Event, error) {
 		var evs []ticket.Event
 		for _, title := range []string{"空压机异响", "冷却水泵漏水", "AGV 无法充电"} {
-			tk, ev, err := w.create(draft(title), "", "")
+			tk, ev, err := w.create(newDraft(title), "", "")
 			if err != nil {
 				return nil, err
 			}
@@ -273,7 +273,7 @@ func testEventsAfter(t *testing.T, f *fixture) {
 		return evs, nil
 	})
 	write(func(w *writer) ([]ticket.Event, error) {
-		_, created, err := w.create(draft("注塑机温控报警"), "", "")
+		_, created, err := w.create(newDraft("注塑机温控报警"), "", "")
 		if err != nil {
 			return nil, err
 		}

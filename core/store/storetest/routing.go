@@ -15,7 +15,7 @@ import (
 // Routing writes go with the transaction of the assignment: kept when it commits, gone when
 // it fails; and they read back as written.
 func testRouting(t *testing.T, f *fixture) {
-	tks := f.mustCreate(draft("急停按钮失灵"), draft("漏水"), draft("空调不制冷"))
+	tks := f.mustCreate(newDraft("急停按钮失灵"), newDraft("漏水"), newDraft("空调不制冷"))
 	at := f.tick()
 	require.NoError(t, f.write(func(w *writer) error {
 		if _, _, err := w.act(tks[0].ID, assign("eng-li", "suzhou-a")); err != nil {

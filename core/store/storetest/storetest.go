@@ -4,7 +4,7 @@
 // The suite writes what the engine writes (tickets and events built with ticket.Create,
 // ticket.Decide and ticket.Apply, never by hand), reads it back, and after every scenario
 // checks that each ticket row is the fold of its event log. It must never depend on an
-// implementation: only on store, ticket and normalize.
+// implementation: only on store, ticket and draft.
 package storetest
 
 import (

@@ -37,7 +37,7 @@ func testInsertThenRead(t *testing.T, f *fixture) {
 // testHistoryRoundTrip takes tickets through the actions that fill the rest of a ticket
 // (resolution, feedback, rollbacks, freezing) and reads each state back.
 func testHistoryRoundTrip(t *testing.T, f *fixture) {
-	tks := f.mustCreate(fullDraft(), draft("注塑机温控报警"))
+	tks := f.mustCreate(fullDraft(), newDraft("注塑机温控报警"))
 	a, b := tks[0].ID, tks[1].ID
 
 	steps := []struct {
@@ -92,7 +92,7 @@ func testNotFound(t *testing.T, f *fixture) {
 		}))
 	}
 	check("in an empty store")
-	d := draft("空压机异响")
+	d := newDraft("空压机异响")
 	d.DedupKey = "dk-1"
 	require.NoError(t, f.write(func(w *writer) error {
 		_, _, err := w.create(d, "idem-1", "cmd-1")
@@ -104,9 +104,9 @@ func testNotFound(t *testing.T, f *fixture) {
 // testFailedWriteKeepsNothing: a Write whose fn fails keeps nothing fn did, the day's number
 // it took included (NextNumber runs in the same transaction).
 func testFailedWriteKeepsNothing(t *testing.T, f *fixture) {
-	existing := f.mustCreate(draft("空压机异响"))[0]
+	existing := f.mustCreate(newDraft("空压机异响"))[0]
 
-	d := draft("注塑机温控报警")
+	d := newDraft("注塑机温控报警")
 	d.DedupKey = "dk-rolled-back"
 	boom := errors.New("boom")
 	var created ticket.Ticket
@@ -167,7 +167,7 @@ func testFailedWriteKeepsNothing(t *testing.T, f *fixture) {
 }
 
 func testTxSeesOwnWrites(t *testing.T, f *fixture) {
-	d := draft("机器人示教器黑屏")
+	d := newDraft("机器人示教器黑屏")
 	d.DedupKey = "dk-own"
 	require.NoError(t, f.write(func(w *writer) error {
 		tk, created, err := w.create(d, "idem-own", "cmd-own-create")
@@ -211,7 +211,7 @@ func testTxSeesOwnWrites(t *testing.T, f *fixture) {
 func testEmptyKeysNeverConflict(t *testing.T, f *fixture) {
 	require.NoError(t, f.write(func(w *writer) error {
 		for _, title := range []string{"冷却水泵漏水", "AGV 无法充电"} {
-			tk, _, err := w.create(draft(title), "", "")
+			tk, _, err := w.create(newDraft(title), "", "")
 			if err != nil {
 				return err
 			}
@@ -221,7 +221,7 @@ func testEmptyKeysNeverConflict(t *testing.T, f *fixture) {
 		}
 		return nil
 	}), "two tickets without keys in one Write")
-	tk := f.mustCreate(draft("空压机异响"))[0]
+	tk := f.mustCreate(newDraft("空压机异响"))[0]
 	f.mustAct(tk.ID, assign("eng-zhao", ""), accept("eng-zhao"))
 
 	require.NoError(t, f.write(func(w *writer) error {
@@ -256,7 +256,7 @@ func fresh(w *writer, dedup, idem, command string) (ticket.Ticket, ticket.Event,
 	if err != nil {
 		return ticket.Ticket{}, ticket.Event{}, "", err
 	}
-	d := draft("重复报修：急停按钮")
+	d := newDraft("重复报修：急停按钮")
 	d.DedupKey = dedup
 	ev, tk := build(ticket.FormatID(start, n), d, command, w.f.tick())
 	return tk, ev, idem, nil
@@ -264,7 +264,7 @@ func fresh(w *writer, dedup, idem, command string) (ticket.Ticket, ticket.Event,
 
 var insertConflicts = []insertConflict{
 	{"ID", func(w *writer, orig ticket.Ticket, k conflictKeys) (ticket.Ticket, ticket.Event, string, error) {
-		d := draft("重复报修：急停按钮")
+		d := newDraft("重复报修：急停按钮")
 		d.DedupKey = "other-" + k.dedup
 		ev, tk := build(orig.ID, d, "other-"+k.command, w.f.tick())
 		return tk, ev, "other-" + k.idempotency, nil
@@ -291,7 +291,7 @@ func testInsertConflict(t *testing.T, f *fixture, c insertConflict) {
 			keys = conflictKeys{dedup: "dk-2", idempotency: "idem-2", command: "cmd-2"}
 			where = "in the same Write"
 		}
-		d := draft("3号线急停按钮失灵")
+		d := newDraft("3号线急停按钮失灵")
 		d.DedupKey = keys.dedup
 		var orig ticket.Ticket
 		var clash ticket.Ticket
@@ -318,7 +318,7 @@ func testInsertConflict(t *testing.T, f *fixture, c insertConflict) {
 			_, err = w.Insert(tk, ev, idem)
 			assert.ErrorIs(t, err, store.ErrConflict, "Insert with a taken %s, %s", c.name, where)
 			// Carry on: the transaction must still work and commit.
-			if after, _, err = w.create(draft("冷却水泵漏水"), "", ""); err != nil {
+			if after, _, err = w.create(newDraft("冷却水泵漏水"), "", ""); err != nil {
 				return fmt.Errorf("Insert after a conflict %s: %w", where, err)
 			}
 			if _, _, err = w.act(orig.ID, assign("eng-li", "suzhou-a")); err != nil {
@@ -363,7 +363,7 @@ func testInsertConflict(t *testing.T, f *fixture, c insertConflict) {
 }
 
 func testAppend(t *testing.T, f *fixture) {
-	tk := f.mustCreate(draft("3号线急停按钮失灵"))[0]
+	tk := f.mustCreate(newDraft("3号线急停按钮失灵"))[0]
 	var returned []int64
 	var want ticket.Ticket
 	require.NoError(t, f.write(func(w *writer) error {
@@ -404,7 +404,7 @@ func testAppend(t *testing.T, f *fixture) {
 // testAppendSeqTaken: an event decided on a stale ticket clashes with the one stored
 // meanwhile; it fails with ErrConflict, changes nothing, and the Write carries on.
 func testAppendSeqTaken(t *testing.T, f *fixture) {
-	tks := f.mustCreate(draft("空压机异响"), draft("冷却水泵漏水"))
+	tks := f.mustCreate(newDraft("空压机异响"), newDraft("冷却水泵漏水"))
 	id, other := tks[0].ID, tks[1].ID
 
 	for round, sameWrite := range []bool{false, true} {
@@ -449,12 +449,12 @@ func testAppendSeqTaken(t *testing.T, f *fixture) {
 // testAppendCommandIDTaken: a command id is used once per caller (the event's actor), across
 // the whole store; another caller may use the same id, and each finds their own event by it.
 func testAppendCommandIDTaken(t *testing.T, f *fixture) {
-	tks := f.mustCreate(draft("空压机异响"), draft("冷却水泵漏水"), draft("注塑机温控报警"))
+	tks := f.mustCreate(newDraft("空压机异响"), newDraft("冷却水泵漏水"), newDraft("注塑机温控报警"))
 	a, b, c := tks[0].ID, tks[1].ID, tks[2].ID
 	var created ticket.Event
 	require.NoError(t, f.write(func(w *writer) error {
 		var err error
-		_, created, err = w.create(draft("AGV 无法充电"), "", "cmd-create")
+		_, created, err = w.create(newDraft("AGV 无法充电"), "", "cmd-create")
 		return err
 	}))
 	var assigned ticket.Event
@@ -521,14 +521,14 @@ func testAppendCommandIDTaken(t *testing.T, f *fixture) {
 // leave nothing behind if fn carries on, or the log and the rows stop agreeing.
 func testFailedAppendWritesNothing(t *testing.T, f *fixture) {
 	// A ticket built the way the engine builds one, but never stored.
-	_, ghost := build(ticket.FormatID(start, 424242), draft("从未保存的工单"), "", f.tick())
+	_, ghost := build(ticket.FormatID(start, 424242), newDraft("从未保存的工单"), "", f.tick())
 	next, assigned, err := decide(ghost, withID(assign("eng-li", ""), "cmd-ghost"), f.tick())
 	require.NoError(t, err)
 
 	require.NoError(t, f.write(func(w *writer) error {
 		_, err := w.Append(next, assigned)
 		assert.Error(t, err, "Append to a ticket that is not stored must fail")
-		_, _, err = w.create(draft("空压机异响"), "", "")
+		_, _, err = w.create(newDraft("空压机异响"), "", "")
 		return err
 	}))
 	_, err = f.s.Events(f.ctx, ghost.ID)
@@ -565,6 +565,6 @@ func testNextNumber(t *testing.T, f *fixture) {
 		return nil
 	}))
 	// What tickets were numbered with is the same counter.
-	tk := f.mustCreate(draft("空压机异响"))[0]
+	tk := f.mustCreate(newDraft("空压机异响"))[0]
 	assert.Equal(t, ticket.FormatID(start, 5), tk.ID)
 }

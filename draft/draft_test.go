@@ -1,4 +1,4 @@
-package normalize
+package draft
 
 import (
 	"encoding/json"
@@ -166,9 +166,19 @@ func TestDraftEnvelopeWith100000TagsIsRefused(t *testing.T) {
 	}
 	payload, err := json.Marshal(map[string]any{"title": "3号线急停按钮失灵", "tags": tags})
 	require.NoError(t, err)
-	_, err = DraftNormalizer(Envelope{ID: "e-1", Connector: "hooks", ConnectorType: "webhook", Type: TypeDraft, Payload: payload})
+	_, err = FromJSON(Envelope{ID: "e-1", Connector: "hooks", ConnectorType: "webhook", Type: TypeDraft, Payload: payload})
 	var fe *FieldError
 	require.ErrorAs(t, err, &fe)
 	assert.Equal(t, "tags", fe.Field)
 	assert.Equal(t, "tags: 100000 tags, at most 32", fe.Error())
+}
+
+// TestFromJSONReadsDraftsOnly: an envelope of another type (a mapped webhook's, replayed after
+// its mapping was removed) is refused, as no normalizer for its type, not read as a draft.
+func TestFromJSONReadsDraftsOnly(t *testing.T) {
+	_, err := FromJSON(Envelope{ID: "e-1", Connector: "crm", Type: "webhook.json", Payload: []byte(`{"title":"x"}`)})
+	require.EqualError(t, err, `envelope type "webhook.json": this connector's envelopes are drafts (type "draft")`)
+	ds, err := FromJSON(Envelope{ID: "e-1", Connector: "crm", Type: TypeDraft, Payload: []byte(`{"title":"x"}`)})
+	require.NoError(t, err)
+	assert.Equal(t, "crm/e-1", ds[0].DedupKey)
 }

@@ -1,4 +1,4 @@
-package normalize
+package draft
 
 import (
 	"bytes"
@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"sort"
-	"sync"
 	"time"
 )
 
@@ -52,69 +50,15 @@ type NormalizerFunc func(env Envelope) ([]Draft, error)
 // Normalize calls f.
 func (f NormalizerFunc) Normalize(env Envelope) ([]Draft, error) { return f(env) }
 
-// Registry maps envelope types to the normalizers that read them. Default is the one the
-// binary uses; tests build their own with NewRegistry.
-type Registry struct {
-	mu sync.RWMutex
-	m  map[string]Normalizer
-}
-
-// NewRegistry returns a registry that knows the "draft" envelope type.
-func NewRegistry() *Registry {
-	r := &Registry{m: map[string]Normalizer{}}
-	r.Register(TypeDraft, NormalizerFunc(DraftNormalizer))
-	return r
-}
-
-// Default is the process-wide registry; packages register their envelope types in init().
-var Default = NewRegistry()
-
-// Register adds the normalizer for an envelope type. Registering a type twice is a programming
-// error and panics, as http.Handle does.
-func (r *Registry) Register(envType string, n Normalizer) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, dup := r.m[envType]; dup {
-		panic(fmt.Sprintf("normalize: envelope type %q registered twice", envType))
-	}
-	r.m[envType] = n
-}
-
-// Lookup returns the normalizer for an envelope type.
-func (r *Registry) Lookup(envType string) (Normalizer, bool) {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	n, ok := r.m[envType]
-	return n, ok
-}
-
-// Types lists the registered envelope types, sorted.
-func (r *Registry) Types() []string {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	out := make([]string, 0, len(r.m))
-	for t := range r.m {
-		out = append(out, t)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// Normalize runs the normalizer registered for env.Type.
-func (r *Registry) Normalize(env Envelope) ([]Draft, error) {
-	n, ok := r.Lookup(env.Type)
-	if !ok {
-		return nil, fmt.Errorf("no normalizer for envelope type %q (known: %v)", env.Type, r.Types())
-	}
-	return n.Normalize(env)
-}
-
 // TypeDraft is the envelope type whose payload is already a draft (DESIGN.md §3) in JSON.
 const TypeDraft = "draft"
 
-// DraftNormalizer reads a payload that is a draft in JSON, fills what the envelope knows (the
-// source, received_at, a dedup key) and validates it.
-func DraftNormalizer(env Envelope) ([]Draft, error) {
+// FromJSON is the normalizer of TypeDraft: it reads a payload that is a draft in JSON, fills
+// what the envelope knows (the source, received_at, a dedup key) and validates it.
+func FromJSON(env Envelope) ([]Draft, error) {
+	if env.Type != TypeDraft {
+		return nil, fmt.Errorf("envelope type %q: this connector's envelopes are drafts (type %q)", env.Type, TypeDraft)
+	}
 	var d Draft
 	if err := DecodeJSON(env.Payload, &d); err != nil {
 		return nil, err

@@ -1,8 +1,10 @@
-// Package normalize defines the canonical draft every connector's input becomes, and the
-// extractors, classifier and enrichment that fill it from its text.
+// Package draft holds the nouns every part of gongdan shares: the Envelope a connector
+// receives, the Normalizer that reads it, the Draft it becomes (DESIGN.md §3) with its
+// customer, device, location and urgency, and the Scope a connector's drafts are confined to.
+// The extractors and enrichment that fill a draft from its text are normalize's.
 //
-// It is pure: no I/O, no clock. It must never import anything under core/.
-package normalize
+// It is pure: no I/O, no clock. It must never import another gongdan package.
+package draft
 
 import (
 	"encoding/json"
@@ -46,7 +48,7 @@ const (
 )
 
 // Clip cuts s to at most n runes, the last of them an ellipsis when it cut: for titles and
-// descriptions made from longer text (normalize.MaxTitleRunes, MaxDescriptionRunes).
+// descriptions made from longer text (MaxTitleRunes, MaxDescriptionRunes).
 func Clip(s string, n int) string {
 	if utf8.RuneCountInString(s) <= n {
 		return s
