@@ -241,7 +241,7 @@ func parse(filename string, data []byte, lookup func(string) (string, bool)) (*C
 	devicesFileErrs := c.Devices.load(d, c.dir())
 	if len(d.errs) > 0 || len(devicesFileErrs) > 0 {
 		// The config's problems by line, then the devices file's.
-		d.errs.sortByLine()
+		d.errs.SortByLine()
 		return nil, append(d.errs, devicesFileErrs...)
 	}
 	return c, nil

@@ -124,7 +124,7 @@ func (ds *Devices) load(main *decoder, dir string) Errors {
 	if file == nil {
 		return nil
 	}
-	file.errs.sortByLine()
+	file.errs.SortByLine()
 	return file.errs
 }
 

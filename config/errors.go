@@ -1,69 +1,19 @@
 package config
 
 import (
-	"cmp"
 	"fmt"
-	"slices"
 	"strings"
+
+	"gongdan/internal/yamlkit"
 )
 
-// Error is one problem in a config file, located so that a person can go and fix it.
-type Error struct {
-	// File is the name the config was loaded under.
-	File string
-	// Line is the 1-based line of the offending key or value; 0 when no line applies (an empty
-	// file).
-	Line int
-	// Path is the key path, dots between keys and [i] for list items
-	// ("server.tokens[1].role"); empty for problems with the file as a whole.
-	Path string
-	// Msg says what is wrong and, where it can, what to write instead. It never contains the
-	// value of a secret.
-	Msg string
-}
-
-// Error formats the problem as "file:line: key.path: msg".
-func (e *Error) Error() string {
-	var b strings.Builder
-	b.WriteString(e.File)
-	if e.Line > 0 {
-		fmt.Fprintf(&b, ":%d", e.Line)
-	}
-	b.WriteString(": ")
-	if e.Path != "" {
-		b.WriteString(e.Path)
-		b.WriteString(": ")
-	}
-	b.WriteString(e.Msg)
-	return b.String()
-}
+// Error is one problem in a config file, located so that a person can go and fix it
+// (file:line: key.path: msg). It is the kit's, shared with the connectors' walker.
+type Error = yamlkit.Error
 
 // Errors is every problem found in a config file, sorted by line. Parse and Load return it
 // (as an error) whenever the file is not usable.
-type Errors []*Error
-
-// Error puts one problem on each line.
-func (es Errors) Error() string {
-	lines := make([]string, len(es))
-	for i, e := range es {
-		lines[i] = e.Error()
-	}
-	return strings.Join(lines, "\n")
-}
-
-// Unwrap lets errors.As find the individual *Error values.
-func (es Errors) Unwrap() []error {
-	out := make([]error, len(es))
-	for i, e := range es {
-		out[i] = e
-	}
-	return out
-}
-
-// sortByLine orders the problems by line, keeping the order they were found in on one line.
-func (es Errors) sortByLine() {
-	slices.SortStableFunc(es, func(a, b *Error) int { return cmp.Compare(a.Line, b.Line) })
-}
+type Errors = yamlkit.Errors
 
 // problem is something validate found wrong, at key relative to the struct that found it.
 // Parse turns problems into Errors once it knows the full path and the line.

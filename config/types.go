@@ -1,83 +1,12 @@
 package config
 
-import (
-	"encoding/json"
-	"fmt"
-	"log/slog"
-	"time"
-
-	"gopkg.in/yaml.v3"
-)
-
-// redacted is what a non-empty Secret prints as, wherever it is printed.
-const redacted = "[redacted]"
+import "gongdan/internal/yamlkit"
 
 // Secret is a config string that must not leak: API tokens, database DSNs, connector
 // credentials. Printing, logging or marshalling it shows "[redacted]"; only Reveal gives the
 // value, and it should be called only where the value is used.
-type Secret string
-
-// Reveal returns the real value.
-func (s Secret) Reveal() string { return string(s) }
-
-// String returns "[redacted]", or "" for an empty secret so that a missing value stays visible.
-func (s Secret) String() string {
-	if s == "" {
-		return ""
-	}
-	return redacted
-}
-
-// GoString keeps %#v from printing the value.
-func (s Secret) GoString() string { return fmt.Sprintf("config.Secret(%q)", s.String()) }
-
-// LogValue redacts the secret in slog output.
-func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
-
-// MarshalJSON redacts the secret in JSON.
-func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
-
-// MarshalYAML redacts the secret in YAML.
-func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
+type Secret = yamlkit.Secret
 
 // Duration is a length of time written the Go way: "30s", "5m", "2h", "1h30m"; "0" is zero. A
 // bare number is refused rather than guessed at (seconds? milliseconds?).
-type Duration time.Duration
-
-// Std returns the duration as a time.Duration.
-func (d Duration) Std() time.Duration { return time.Duration(d) }
-
-// String formats the duration as time.Duration does ("1m30s").
-func (d Duration) String() string { return time.Duration(d).String() }
-
-// MarshalYAML writes the duration in the form UnmarshalYAML reads.
-func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
-
-// UnmarshalYAML reads a duration from a scalar. It works both under this package's walker and
-// under yaml.v3's own decoder (node.Decode), so connector specs can use Duration fields too.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("want a duration like 30s or 5m, got %s", describe(n))
-	}
-	if n.Value == "0" {
-		*d = 0
-		return nil
-	}
-	v, err := time.ParseDuration(n.Value)
-	if err != nil {
-		return fmt.Errorf("want a duration like 30s or 5m, got %q", n.Value)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// Interface guards.
-var (
-	_ fmt.Stringer     = Secret("")
-	_ fmt.GoStringer   = Secret("")
-	_ slog.LogValuer   = Secret("")
-	_ json.Marshaler   = Secret("")
-	_ yaml.Marshaler   = Secret("")
-	_ yaml.Unmarshaler = (*Duration)(nil)
-	_ yaml.Marshaler   = Duration(0)
-)
+type Duration = yamlkit.Duration

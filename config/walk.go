@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"gongdan/internal/yamlkit"
 )
 
 // The walker below decodes a yaml.Node tree into Go structs by their yaml tags, like
@@ -403,49 +405,7 @@ func (d *decoder) unknownKey(line int, path, key string, fields []field) {
 	for i, f := range fields {
 		names[i] = f.name
 	}
-	d.report(line, path, "%s", UnknownKey(key, names))
-}
-
-// UnknownKey says that key is not one of known, suggesting the closest known key when it is a
-// likely typo (at most two edits away, and fewer edits than key has letters: "a" is not a typo
-// of "sla") and listing them all otherwise. Connector specs use it for their keys too.
-func UnknownKey(key string, known []string) string {
-	best, bestDist := "", min(3, len(key))
-	for _, name := range known {
-		if dist := editDistance(strings.ToLower(key), name); dist < bestDist {
-			best, bestDist = name, dist
-		}
-	}
-	switch {
-	case best != "":
-		return fmt.Sprintf("unknown key %q; did you mean %q?", key, best)
-	case len(known) > 0:
-		return fmt.Sprintf("unknown key %q (known here: %s)", key, strings.Join(known, ", "))
-	default:
-		return fmt.Sprintf("unknown key %q", key)
-	}
-}
-
-// editDistance is the Levenshtein distance between a and b, counted in bytes (keys are
-// ASCII).
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	d.report(line, path, "%s", yamlkit.UnknownKey(key, names))
 }
 
 // list decodes sequence n into slice v.
@@ -546,7 +506,7 @@ func (d *decoder) expand(path string, n *yaml.Node) bool {
 		return true
 	}
 	d.seen[n] = true
-	out, problems := expandEnv(n.Value, d.lookup)
+	out, problems := yamlkit.ExpandEnv(n.Value, d.lookup)
 	for _, msg := range problems {
 		d.fail(n.Line, path, "%s", msg)
 	}
@@ -620,32 +580,7 @@ func (d *decoder) connector(path string, n *yaml.Node, v reflect.Value) {
 }
 
 // isNull reports whether n is an empty value (null, ~ or nothing after the colon).
-func isNull(n *yaml.Node) bool {
-	return n.Kind == yaml.ScalarNode && n.Tag == "!!null"
-}
+func isNull(n *yaml.Node) bool { return yamlkit.IsNull(n) }
 
-// describe names the kind of value n is, for "want X, got Y" messages. It never quotes the
-// value: it may be a secret in the wrong place.
-func describe(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.AliasNode:
-		return describe(n.Alias)
-	case yaml.ScalarNode:
-		switch n.Tag {
-		case "!!null":
-			return "nothing"
-		case "!!bool":
-			return "true/false"
-		case "!!int", "!!float":
-			return "a number"
-		case "!!str":
-			return "a string"
-		}
-		return "a " + strings.TrimLeft(n.Tag, "!") + " value"
-	}
-	return "an unexpected YAML node"
-}
+// describe names the kind of value n is, for "want X, got Y" messages, without quoting it.
+func describe(n *yaml.Node) string { return yamlkit.Describe(n) }

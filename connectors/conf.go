@@ -11,7 +11,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"gongdan/config"
+	"gongdan/internal/yamlkit"
 )
 
 // Conf is one connector instance's config, checked against its spec. Getters read a field by
@@ -59,7 +59,7 @@ func (c *Conf) get(key string, kind Kind) any {
 func (c *Conf) String(key string) string { s, _ := c.get(key, KindString).(string); return s }
 
 // Secret reads a secret string field.
-func (c *Conf) Secret(key string) config.Secret { return config.Secret(c.String(key)) }
+func (c *Conf) Secret(key string) yamlkit.Secret { return yamlkit.Secret(c.String(key)) }
 
 // Int reads an int field.
 func (c *Conf) Int(key string) int { n, _ := c.get(key, KindInt).(int); return n }
@@ -118,7 +118,7 @@ func (c *Conf) Errorf(key, format string, args ...any) error {
 	if !ok {
 		line = c.line
 	}
-	return &config.Error{File: c.file, Line: line, Path: path, Msg: fmt.Sprintf(format, args...)}
+	return &yamlkit.Error{File: c.file, Line: line, Path: path, Msg: fmt.Sprintf(format, args...)}
 }
 
 // orderedMap keeps a string map's keys in file order: mapping expressions run in that order,
@@ -137,19 +137,17 @@ func joinKey(path, key string) string {
 // parser checks a connector's YAML against its spec, collecting every problem.
 type parser struct {
 	file string
-	errs []*config.Error
+	errs []*yamlkit.Error
 }
 
 func (p *parser) report(line int, path, format string, args ...any) {
-	p.errs = append(p.errs, &config.Error{File: p.file, Line: line, Path: path, Msg: fmt.Sprintf(format, args...)})
+	p.errs = append(p.errs, &yamlkit.Error{File: p.file, Line: line, Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
 // object checks mapping n against fields. skip lists keys owned by someone else (name, type).
 func (p *parser) object(c *Conf, n *yaml.Node, skip ...string) {
 	c.values, c.lines = map[string]any{}, map[string]int{}
-	if n.Kind == yaml.AliasNode {
-		n = n.Alias
-	}
+	n = yamlkit.Resolve(n)
 	if n.Kind != yaml.MappingNode {
 		p.report(n.Line, c.path, "want a mapping, got %s", describe(n))
 		return
@@ -166,7 +164,7 @@ func (p *parser) object(c *Conf, n *yaml.Node, skip ...string) {
 		path := joinKey(c.path, k.Value)
 		j := slices.IndexFunc(c.fields, func(f Field) bool { return f.Name == k.Value })
 		if j < 0 {
-			p.report(k.Line, path, "%s", config.UnknownKey(k.Value, known))
+			p.report(k.Line, path, "%s", yamlkit.UnknownKey(k.Value, known))
 			continue
 		}
 		if _, dup := c.lines[k.Value]; dup {
@@ -194,9 +192,7 @@ func (p *parser) object(c *Conf, n *yaml.Node, skip ...string) {
 
 // value reads and lints one field value; ok is false when it was reported as wrong.
 func (p *parser) value(c *Conf, f Field, path string, n *yaml.Node) (any, bool) {
-	if n.Kind == yaml.AliasNode {
-		n = n.Alias
-	}
+	n = yamlkit.Resolve(n)
 	before := len(p.errs)
 	var v any
 	switch f.Kind {
@@ -265,6 +261,7 @@ func (p *parser) value(c *Conf, f Field, path string, n *yaml.Node) (any, bool) 
 
 // scalar reads a scalar of f.Kind. Messages never quote a secret field's value.
 func (p *parser) scalar(f Field, path string, n *yaml.Node) any {
+	n = yamlkit.Resolve(n)
 	if n.Kind != yaml.ScalarNode {
 		p.report(n.Line, path, "want %s, got %s", article(f.Kind), describe(n))
 		return nil
@@ -318,7 +315,7 @@ func (p *parser) scalar(f Field, path string, n *yaml.Node) any {
 		p.report(n.Line, path, "want true or false, got %s", shown)
 		return nil
 	case KindDuration:
-		var d config.Duration
+		var d yamlkit.Duration
 		if err := d.UnmarshalYAML(n); err != nil {
 			p.report(n.Line, path, "%v", err)
 			return nil
@@ -354,7 +351,7 @@ func article(k Kind) string {
 	return "a " + string(k)
 }
 
-func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
+func isNull(n *yaml.Node) bool { return yamlkit.IsNull(n) }
 
 // isEmpty reports an empty list or mapping: a required one must have something in it (an
 // empty string is caught by scalar).
@@ -392,27 +389,27 @@ func describe(n *yaml.Node) string {
 }
 
 // asConfigErrors turns an error from a constructor or Validate into located config errors:
-// *config.Error values (from Conf.Errorf) keep their place, anything else is put on the
+// *yamlkit.Error values (from Conf.Errorf) keep their place, anything else is put on the
 // instance's line.
-func asConfigErrors(c *Conf, err error) []*config.Error {
+func asConfigErrors(c *Conf, err error) []*yamlkit.Error {
 	if err == nil {
 		return nil
 	}
-	// A joined error first: errors.As would find only its first *config.Error.
+	// A joined error first: errors.As would find only its first *yamlkit.Error.
 	if joined, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []*config.Error
+		var out []*yamlkit.Error
 		for _, e := range joined.Unwrap() {
 			out = append(out, asConfigErrors(c, e)...)
 		}
 		return out
 	}
-	var ces config.Errors
+	var ces yamlkit.Errors
 	if errors.As(err, &ces) {
 		return ces
 	}
-	var ce *config.Error
+	var ce *yamlkit.Error
 	if errors.As(err, &ce) {
-		return []*config.Error{ce}
+		return []*yamlkit.Error{ce}
 	}
-	return []*config.Error{{File: c.file, Line: c.line, Path: c.path, Msg: err.Error()}}
+	return []*yamlkit.Error{{File: c.file, Line: c.line, Path: c.path, Msg: err.Error()}}
 }

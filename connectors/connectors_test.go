@@ -374,6 +374,44 @@ func TestValidConfig(t *testing.T) {
 	require.NoError(t, m.Close(context.Background()))
 }
 
+// TestAliasesInAConnectorItem: the connectors' walker follows aliases wherever a value can be
+// written — a field, a list item, a mapping value, an object, an item of an object list — as
+// the config's walker does.
+func TestAliasesInAConnectorItem(t *testing.T) {
+	var built []*fake
+	reg := testRegistry(t, func() *fake { f := &fake{}; built = append(built, f); return f })
+	cfg, err := config.Parse("alias.yaml", []byte(`connectors:
+  - name: p
+    type: probe
+    url: &broker tcp://127.0.0.1:1883
+    topics: [&topic factory/+/telemetry, *topic]
+    labels: {site: &site plant-a, zone: *site}
+    tls: &tls {ca: ca.pem}
+    rules:
+      - &hot {id: hot, when: temp > 85}
+      - *hot
+  - name: q
+    type: probe
+    url: *broker
+    topics: [*topic]
+    tls: *tls
+`))
+	require.NoError(t, err)
+	m, err := connectors.NewManager(cfg, connectors.ManagerOptions{Registry: reg})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = m.Close(context.Background()) })
+	require.GreaterOrEqual(t, len(built), 2) // validation builds them too
+	p, q := built[len(built)-2].conf, built[len(built)-1].conf
+	assert.Equal(t, []string{"factory/+/telemetry", "factory/+/telemetry"}, p.StringList("topics"))
+	assert.Equal(t, map[string]string{"site": "plant-a", "zone": "plant-a"}, p.StringMap("labels"))
+	rules := p.ObjectList("rules")
+	require.Len(t, rules, 2)
+	assert.Equal(t, "hot", rules[1].String("id"))
+	assert.Equal(t, "tcp://127.0.0.1:1883", q.String("url"))
+	assert.Equal(t, []string{"factory/+/telemetry"}, q.StringList("topics"))
+	assert.Equal(t, "ca.pem", q.Object("tls").String("ca"))
+}
+
 func TestRegisterPanics(t *testing.T) {
 	newFn := func(*connectors.Conf, connectors.Env) (connectors.Connector, error) { return &fake{}, nil }
 	str := func(name string) connectors.Field { return connectors.Field{Name: name, Kind: connectors.KindString} }

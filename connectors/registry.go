@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"gongdan/config"
+	"gongdan/internal/yamlkit"
 )
 
 // Registry knows the connector types. Global is the one the binary uses, filled by the
@@ -110,7 +111,7 @@ func closest(typ string, specs []*Spec) string {
 	for i, s := range specs {
 		names[i] = s.Type
 	}
-	msg := config.UnknownKey(typ, names)
+	msg := yamlkit.UnknownKey(typ, names)
 	if i := strings.Index(msg, "did you mean "); i >= 0 {
 		return strings.Trim(msg[i+len("did you mean "):], `"?`)
 	}

@@ -1,17 +1,17 @@
-package config
+package yamlkit
 
 import (
 	"fmt"
 	"strings"
 )
 
-// expandEnv replaces ${NAME} with the environment variable NAME, ${NAME:-default} with default
+// ExpandEnv replaces ${NAME} with the environment variable NAME, ${NAME:-default} with default
 // when NAME is unset or empty, and $$ with a single $. Any other $ is kept as it is, so a
 // password with a $ in it needs no escaping unless a { or another $ follows.
 //
 // It returns one message per reference it could not expand. Messages name variables but never
 // quote s or a variable's value: either may be a secret.
-func expandEnv(s string, lookup func(string) (string, bool)) (string, []string) {
+func ExpandEnv(s string, lookup func(string) (string, bool)) (string, []string) {
 	if !strings.Contains(s, "$") {
 		return s, nil
 	}
