@@ -7,7 +7,9 @@
 // appear in those messages nor anywhere the Config is printed.
 //
 // It checks only what it owns. The keys of a connector, beyond name and type, belong to the
-// connector's spec: ConnectorValidator checks them.
+// connector's spec, which this package does not know: the caller that does (cmd/gongdan, with
+// the connector registry) passes a ConnectorCheck to LoadWith or ParseWith, and its problems
+// are reported with the config's own, by line.
 package config
 
 import (
@@ -175,28 +177,33 @@ type Connector struct {
 	Raw *yaml.Node `yaml:"-" json:"-"`
 }
 
-// ConnectorValidator checks the keys of a connector beyond name and type, against the spec of
-// its type; the connector registry sets it. It returns the problems found, located in file
-// (c.Raw has the lines), and an "unknown connector type" problem for a type it does not know.
-// While it is nil, every connector is an error.
-var ConnectorValidator func(file string, c Connector) []*Error
+// ConnectorCheck judges the keys of one connector item beyond name and type, against the spec
+// of its type: the connector registry's Validate is one. It returns the problems found, located
+// in file (c.Raw has the lines), and an "unknown connector type" problem for a type it does not
+// know.
+type ConnectorCheck func(file string, c Connector) []*Error
 
-// Load reads and parses the config file at path.
-func Load(path string) (*Config, error) {
+// Load reads and parses the config file at path. It judges no connector's keys beyond name
+// and type: LoadWith does.
+func Load(path string) (*Config, error) { return LoadWith(path, nil) }
+
+// LoadWith is Load with every connector item judged by check too (nil: not judged).
+func LoadWith(path string, check ConnectorCheck) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config file: %w", err) // the *PathError names the file
 	}
-	return Parse(path, data)
+	return ParseWith(path, data, check)
 }
 
 // quickstartName is what errors in the embedded quickstart are attributed to.
 const quickstartName = "configs/gongdan.yaml (embedded)"
 
 // Quickstart parses the quickstart config embedded in the binary: loopback only, demo tokens,
-// SQLite and embedded NATS. Its File is empty.
-func Quickstart() (*Config, error) {
-	c, err := Parse(quickstartName, configs.Quickstart)
+// SQLite and embedded NATS. Its File is empty. Its connectors are judged by check (nil: not
+// judged beyond name and type).
+func Quickstart(check ConnectorCheck) (*Config, error) {
+	c, err := ParseWith(quickstartName, configs.Quickstart, check)
 	if err != nil {
 		return nil, err
 	}
@@ -205,12 +212,19 @@ func Quickstart() (*Config, error) {
 }
 
 // Parse parses data, the contents of filename, expanding ${VAR} from the environment, applies
-// the defaults and validates the result. On failure the error is Errors, sorted by line.
+// the defaults and validates the result. On failure the error is Errors, sorted by line. It
+// judges no connector's keys beyond name and type: ParseWith does.
 func Parse(filename string, data []byte) (*Config, error) {
-	return parse(filename, data, os.LookupEnv)
+	return ParseWith(filename, data, nil)
 }
 
-func parse(filename string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
+// ParseWith is Parse with every connector item judged by check too (nil: not judged); check's
+// problems are merged with the config's own, by line.
+func ParseWith(filename string, data []byte, check ConnectorCheck) (*Config, error) {
+	return parse(filename, data, os.LookupEnv, check)
+}
+
+func parse(filename string, data []byte, lookup func(string) (string, bool), check ConnectorCheck) (*Config, error) {
 	root, errs := parseDocument(filename, data)
 	if errs != nil {
 		return nil, errs
@@ -228,15 +242,10 @@ func parse(filename string, data []byte, lookup func(string) (string, bool)) (*C
 		}
 	}
 	for _, con := range c.Connectors {
-		if con.Raw == nil || con.Type == "" {
-			continue // not decoded, or already reported as missing its type
+		if check == nil || con.Raw == nil || con.Type == "" {
+			continue // not judged here, not decoded, or already reported as missing its type
 		}
-		if ConnectorValidator == nil {
-			path := joinPath(con.Path, "type")
-			d.report(d.lineOf(path), path, "unknown connector type %q (this build knows no connector types)", con.Type)
-			continue
-		}
-		d.errs = append(d.errs, ConnectorValidator(filename, con)...)
+		d.errs = append(d.errs, check(filename, con)...)
 	}
 	devicesFileErrs := c.Devices.load(d, c.dir())
 	if len(d.errs) > 0 || len(devicesFileErrs) > 0 {

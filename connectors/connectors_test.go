@@ -125,8 +125,7 @@ func probeValidate(c *connectors.Conf) error {
 }
 
 // testRegistry returns an isolated registry with the probe type (every kind of field) and an
-// HTTP type, and installs its Validate as config.ConnectorValidator for the test. Tests that
-// use it must not run in parallel.
+// HTTP type; config.ParseWith its Validate judges the connector items.
 func testRegistry(t *testing.T, newFake func() *fake) *connectors.Registry {
 	t.Helper()
 	if newFake == nil {
@@ -154,9 +153,6 @@ func testRegistry(t *testing.T, newFake func() *fake) *connectors.Registry {
 			return f, nil
 		},
 	})
-	old := config.ConnectorValidator
-	config.ConnectorValidator = reg.Validate
-	t.Cleanup(func() { config.ConnectorValidator = old })
 	return reg
 }
 
@@ -218,9 +214,9 @@ func TestSpecChecks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			testRegistry(t, nil)
+			reg := testRegistry(t, nil)
 			file := "connectors:\n  - name: p\n    type: probe\n" + indent(tt.item, "    ")
-			_, err := config.Parse("probe.yaml", []byte(file))
+			_, err := config.ParseWith("probe.yaml", []byte(file), reg.Validate)
 			requireError(t, err, tt.line, tt.path, tt.msg)
 		})
 	}
@@ -249,7 +245,7 @@ func requireError(t *testing.T, err error, line int, path, msg string) {
 }
 
 func TestSecretsNeverInErrors(t *testing.T) {
-	testRegistry(t, nil)
+	reg := testRegistry(t, nil)
 	file := `connectors:
   - name: p
     type: probe
@@ -272,7 +268,7 @@ func TestSecretsNeverInErrors(t *testing.T) {
     password: ` + secretShort + `-but-long-enough
     password: ` + secretShort + `
 `
-	_, err := config.Parse("probe.yaml", []byte(file))
+	_, err := config.ParseWith("probe.yaml", []byte(file), reg.Validate)
 	requireError(t, err, 6, "connectors[0].password", "too short")
 	requireError(t, err, 7, "connectors[0].tokens[1]", "want tok-")
 	requireError(t, err, 8, "connectors[0].secret_mode", "is not one of: a, b")
@@ -286,16 +282,16 @@ func TestSecretsNeverInErrors(t *testing.T) {
 }
 
 func TestUnknownType(t *testing.T) {
-	testRegistry(t, nil)
-	_, err := config.Parse("probe.yaml", []byte("connectors:\n  - name: p\n\n    type: prob\n"))
+	reg := testRegistry(t, nil)
+	_, err := config.ParseWith("probe.yaml", []byte("connectors:\n  - name: p\n\n    type: prob\n"), reg.Validate)
 	requireError(t, err, 4, "connectors[0].type", `unknown connector type "prob"; did you mean "probe"?`)
-	_, err = config.Parse("probe.yaml", []byte("connectors:\n  - name: p\n    type: mqtt\n"))
+	_, err = config.ParseWith("probe.yaml", []byte("connectors:\n  - name: p\n    type: mqtt\n"), reg.Validate)
 	requireError(t, err, 3, "connectors[0].type", `unknown connector type "mqtt" (known: hook, probe)`)
 }
 
 // Every problem of a file is reported at once, in line order, each where it is.
 func TestEveryProblemAtOnce(t *testing.T) {
-	testRegistry(t, nil)
+	reg := testRegistry(t, nil)
 	file := `connectors:
   - name: p
     type: probe
@@ -308,7 +304,7 @@ func TestEveryProblemAtOnce(t *testing.T) {
     topics: [a]
     tls: {}
 `
-	_, err := config.Parse("probe.yaml", []byte(file))
+	_, err := config.ParseWith("probe.yaml", []byte(file), reg.Validate)
 	var errs config.Errors
 	require.ErrorAs(t, err, &errs)
 	var lines []int
@@ -320,21 +316,21 @@ func TestEveryProblemAtOnce(t *testing.T) {
 
 func TestValidConfig(t *testing.T) {
 	var built *fake
-	testRegistry(t, func() *fake { built = &fake{}; return built })
-	cfg, err := config.Parse("probe.yaml", []byte(validProbe+`    labels:
+	reg := testRegistry(t, func() *fake { built = &fake{}; return built })
+	cfg, err := config.ParseWith("probe.yaml", []byte(validProbe+`    labels:
       zone: b
       area: a
     tls: {ca: ca.pem}
     rules:
       - {id: hot, when: temp > 85, for: 30s}
       - {id: cold, when: temp < 5}
-`))
+`), reg.Validate)
 	require.NoError(t, err)
 	m, err := connectors.NewManager(cfg, connectors.ManagerOptions{Registry: connectors.NewRegistry()})
 	require.Error(t, err, "a registry that does not know the type refuses it")
 	assert.Nil(t, m)
 
-	reg := testRegistry(t, func() *fake { built = &fake{}; return built })
+	reg = testRegistry(t, func() *fake { built = &fake{}; return built })
 	m, err = connectors.NewManager(cfg, connectors.ManagerOptions{Registry: reg})
 	require.NoError(t, err)
 	c := built.conf
@@ -380,7 +376,7 @@ func TestValidConfig(t *testing.T) {
 func TestAliasesInAConnectorItem(t *testing.T) {
 	var built []*fake
 	reg := testRegistry(t, func() *fake { f := &fake{}; built = append(built, f); return f })
-	cfg, err := config.Parse("alias.yaml", []byte(`connectors:
+	cfg, err := config.ParseWith("alias.yaml", []byte(`connectors:
   - name: p
     type: probe
     url: &broker tcp://127.0.0.1:1883
@@ -395,7 +391,7 @@ func TestAliasesInAConnectorItem(t *testing.T) {
     url: *broker
     topics: [*topic]
     tls: *tls
-`))
+`), reg.Validate)
 	require.NoError(t, err)
 	m, err := connectors.NewManager(cfg, connectors.ManagerOptions{Registry: reg})
 	require.NoError(t, err)
@@ -457,7 +453,7 @@ func TestRegisterPanics(t *testing.T) {
 func newManager(t *testing.T, f *fake, opts connectors.ManagerOptions) *connectors.Manager {
 	t.Helper()
 	opts.Registry = testRegistry(t, func() *fake { return f })
-	cfg, err := config.Parse("probe.yaml", []byte(validProbe))
+	cfg, err := config.ParseWith("probe.yaml", []byte(validProbe), opts.Registry.Validate)
 	require.NoError(t, err)
 	m, err := connectors.NewManager(cfg, opts)
 	require.NoError(t, err)
@@ -611,7 +607,7 @@ func TestManagerPublishCounts(t *testing.T) {
 
 func TestManagerReceiverAndStatus(t *testing.T) {
 	reg := testRegistry(t, nil)
-	cfg, err := config.Parse("probe.yaml", []byte(validProbe+"  - {name: hooks, type: hook}\n"))
+	cfg, err := config.ParseWith("probe.yaml", []byte(validProbe+"  - {name: hooks, type: hook}\n"), reg.Validate)
 	require.NoError(t, err)
 	m, err := connectors.NewManager(cfg, connectors.ManagerOptions{Registry: reg})
 	require.NoError(t, err)

@@ -165,8 +165,9 @@ func construct(spec *Spec, conf *Conf, env Env) (c Connector, err error) {
 	return spec.New(conf, env)
 }
 
-// Validate is config.ConnectorValidator for this registry: it builds the instance (no side
-// effects) and reports every problem at its file:line.
+// Validate is the config.ConnectorCheck of this registry (cmd/gongdan passes it to
+// config.LoadWith): it builds the instance (no side effects) and reports every problem at its
+// file:line.
 func (r *Registry) Validate(file string, c config.Connector) []*config.Error {
 	_, _, err := r.Build(file, c, Env{Publish: refusePublish})
 	if err == nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"gongdan/config"
+	"gongdan/connectors"
 	"gongdan/core/ticket"
 	"gongdan/internal/bench"
 	"gongdan/logging"
@@ -63,14 +64,14 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		defer os.RemoveAll(d)
 		dir = d
 	}
-	cfg, err := config.Parse("bench.yaml", []byte(`
+	cfg, err := config.ParseWith("bench.yaml", []byte(`
 server: {http: 127.0.0.1:0, tokens: [{token: bench-admin-token-0123456789, actor: admin-1, role: admin}]}
 store: {driver: sqlite, path: gongdan.db}
 bus: {driver: nats, embedded: true, dir: nats}
 connectors:
   - {name: hooks, type: webhook}
   - {name: gzh, type: wechat.officialaccount, app_id: `+benchWXAccount.AppID+`, token: `+benchWXAccount.Token+`, encoding_aes_key: `+benchWXAccount.EncodingAESKey+`}
-`))
+`), connectors.Global.Validate)
 	if err != nil {
 		return err
 	}

@@ -7,13 +7,9 @@ import (
 	"io"
 	"os"
 
-	"gongdan/config"
-	"gongdan/connectors"
 	_ "gongdan/connectors/all" // every connector type registers itself
 	"gongdan/connectors/ocr"
 )
-
-func init() { config.ConnectorValidator = connectors.Global.Validate }
 
 // stdin is where normalize reads its payload; tests replace it.
 var stdin io.Reader = os.Stdin

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"gongdan/config"
+	"gongdan/connectors"
 	_ "gongdan/connectors/all"
 	"gongdan/connectors/wechat/wechattest"
 	"gongdan/core/engine"
@@ -40,7 +41,7 @@ func TestNotificationsReachWeChatAndWeCom(t *testing.T) {
 		openID = "oNotify0001"
 	)
 	dir := t.TempDir()
-	cfg, err := config.Parse("notify.yaml", []byte(`
+	cfg, err := config.ParseWith("notify.yaml", []byte(`
 server:
   http: 127.0.0.1:0
   tokens:
@@ -61,7 +62,7 @@ routing:
 notify:
   customers: {confirm_url: "https://service.example.com/confirm/{id}"}
   wecom: {connector: wecom, users: {eng-li: LiGong}}
-`))
+`), connectors.Global.Validate)
 	require.NoError(t, err)
 	cfg.ResolvePaths(dir)
 	ctx := context.Background()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"gongdan/config"
+	"gongdan/connectors"
 	"gongdan/connectors/ocr"
 	"gongdan/draft"
 )
@@ -131,7 +132,7 @@ func ocrConnector(cfg *config.Config, name string) (*ocr.Connector, error) {
 		return nil, fmt.Errorf("no ocr connector named %q in the config (ocr connectors: %s)", name, strings.Join(have, ", "))
 	}
 	// None in the config: one with the defaults.
-	def, err := config.Parse("ocr-defaults.yaml", []byte("connectors:\n  - {name: ocr, type: ocr}\n"))
+	def, err := config.ParseWith("ocr-defaults.yaml", []byte("connectors:\n  - {name: ocr, type: ocr}\n"), connectors.Global.Validate)
 	if err != nil {
 		return nil, err
 	}

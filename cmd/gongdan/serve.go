@@ -22,6 +22,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"gongdan/config"
+	"gongdan/connectors"
 	"gongdan/connectors/ocr"
 	"gongdan/core/store/sqlite"
 	"gongdan/logging"
@@ -34,14 +35,16 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 }
 
 // loadConfig reads --config, or the embedded quickstart when it is empty, and refuses what
-// this version cannot run, so that validate and serve agree. Its errors are user errors.
+// this version cannot run, so that validate and serve agree. It asks both config and the
+// connector registry (each connector item's keys beyond name and type are the registry's to
+// judge), and reports all their problems together, by line. Its errors are user errors.
 func loadConfig(path string) (*config.Config, error) {
 	var cfg *config.Config
 	var err error
 	if path == "" {
-		cfg, err = config.Quickstart()
+		cfg, err = config.Quickstart(connectors.Global.Validate)
 	} else {
-		cfg, err = config.Load(path)
+		cfg, err = config.LoadWith(path, connectors.Global.Validate)
 	}
 	if err != nil {
 		return nil, userError(err)

@@ -23,10 +23,6 @@ const docsDir = "../../docs/connectors"
 // Every connector type's Example is what its docs and sample file show users: it must
 // validate as it is, with the environment variables it references set.
 func TestExamplesValidate(t *testing.T) {
-	old := config.ConnectorValidator
-	config.ConnectorValidator = connectors.Global.Validate
-	t.Cleanup(func() { config.ConnectorValidator = old })
-
 	specs := connectors.Global.Specs()
 	require.NotEmpty(t, specs, "no connector types registered")
 	envVar := regexp.MustCompile(`\$\{([A-Z0-9_]+)`)
@@ -45,7 +41,7 @@ func TestExamplesValidate(t *testing.T) {
 			for _, line := range strings.Split(strings.TrimRight(spec.Example, "\n"), "\n") {
 				b.WriteString("  " + line + "\n")
 			}
-			cfg, err := config.Parse(spec.Type+" example", []byte(b.String()))
+			cfg, err := config.ParseWith(spec.Type+" example", []byte(b.String()), connectors.Global.Validate)
 			if spec.Type == wechat.TypeArchive && !wechat.SDKBuilt {
 				// Refused at validation on a binary without WeCom's SDK, and said why.
 				require.ErrorContains(t, err, "-tags msgaudit")

@@ -2,7 +2,7 @@
 // production ready, as watermill's pubsub/tests.TestPubSub is for its Pub/Subs.
 //
 // Run builds the connector under test from its YAML config, exactly as gongdan serve does
-// (config.Parse with the registry's validator, a connectors.Manager, the real pipeline on the
+// (config.ParseWith the registry's Validate, a connectors.Manager, the real pipeline on the
 // memory bus, an in-memory dead-letter store), with a fake core that makes one "ticket" per
 // draft dedup key. It then drives the connector through its real source path (Harness.Send)
 // and checks the contract of DESIGN.md §1: the source is acked only once the envelope is
@@ -108,15 +108,11 @@ func (h *Harness) setDefaults(t *testing.T) {
 	}
 }
 
-// Run runs the conformance suite as subtests of t. It sets config.ConnectorValidator to the
-// harness registry's Validate for its duration (and restores it), so it must not run in
-// parallel with other tests that parse configs.
+// Run runs the conformance suite as subtests of t. It changes no package state: the harness
+// registry judges the config through config.ParseWith.
 func Run(t *testing.T, h Harness) {
 	t.Helper()
 	h.setDefaults(t)
-	previous := config.ConnectorValidator
-	config.ConnectorValidator = h.Registry.Validate
-	t.Cleanup(func() { config.ConnectorValidator = previous })
 
 	t.Run("config validates", func(t *testing.T) { testConfig(t, h) })
 	t.Run("acked only after durable", func(t *testing.T) { testAckedAfterDurable(t, h) })
@@ -142,7 +138,7 @@ func parse(t *testing.T, h Harness) *config.Config {
 		b.WriteString(line)
 		b.WriteString("\n")
 	}
-	cfg, err := config.Parse("connectortest.yaml", []byte(b.String()))
+	cfg, err := config.ParseWith("connectortest.yaml", []byte(b.String()), h.Registry.Validate)
 	require.NoError(t, err, "the harness config must validate")
 	require.Len(t, cfg.Connectors, 1, "the harness config must be one connector")
 	return cfg

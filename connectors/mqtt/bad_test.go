@@ -24,7 +24,7 @@ import (
 func TestBadPayloadsAreCountedAndSampled(t *testing.T) {
 	const client = "gongdan-bad"
 	b := startTestBroker(t, client)
-	cfg, err := config.Parse("bad.yaml", fmt.Appendf(nil, `connectors:
+	cfg, err := config.ParseWith("bad.yaml", fmt.Appendf(nil, `connectors:
   - name: plant
     type: mqtt
     brokers: ["tcp://%s"]
@@ -34,7 +34,7 @@ func TestBadPayloadsAreCountedAndSampled(t *testing.T) {
     bad_payload_samples_per_minute: 2
     rules:
       - {id: overheat, when: "temp > 85", urgency: orange}
-`, b.Addr, client))
+`, b.Addr, client), connectors.Global.Validate)
 	require.NoError(t, err)
 	var mu sync.Mutex
 	var envs []draft.Envelope
@@ -96,7 +96,7 @@ func TestBadPayloadsAreCountedAndSampled(t *testing.T) {
 func TestAlarmMetrics(t *testing.T) {
 	const client = "gongdan-metrics"
 	b := startTestBroker(t, client)
-	cfg, err := config.Parse("metrics.yaml", fmt.Appendf(nil, `connectors:
+	cfg, err := config.ParseWith("metrics.yaml", fmt.Appendf(nil, `connectors:
   - name: plant
     type: mqtt
     brokers: ["tcp://%s"]
@@ -113,7 +113,7 @@ func TestAlarmMetrics(t *testing.T) {
     device_id: "topic[1]"
     rules:
       - {id: leak, when: "water == true", urgency: red}
-`, b.Addr, client, b.Addr, client))
+`, b.Addr, client, b.Addr, client), connectors.Global.Validate)
 	require.NoError(t, err)
 	m, err := connectors.NewManager(cfg, connectors.ManagerOptions{Publish: func(context.Context, draft.Envelope) error { return nil }})
 	require.NoError(t, err)

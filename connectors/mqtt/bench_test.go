@@ -29,7 +29,7 @@ import (
 func BenchmarkConnector(b *testing.B) {
 	addr := benchBroker(b)
 	const devices = 10000
-	cfg, err := config.Parse("bench.yaml", fmt.Appendf(nil, `connectors:
+	cfg, err := config.ParseWith("bench.yaml", fmt.Appendf(nil, `connectors:
   - name: plant
     type: mqtt
     brokers: ["tcp://%s"]
@@ -41,7 +41,7 @@ func BenchmarkConnector(b *testing.B) {
       - {id: overheat, when: "temp > 85", for: 30s, clear_when: "temp < 75", urgency: orange}
       - {id: humid, when: "humidity > 95", urgency: yellow}
       - {id: volt, when: "voltage < 180 || voltage > 260", urgency: yellow}
-`, addr, time.Now().UnixNano()))
+`, addr, time.Now().UnixNano()), connectors.Global.Validate)
 	require.NoError(b, err)
 	var transitions atomic.Int64
 	m, err := connectors.NewManager(cfg, connectors.ManagerOptions{Publish: func(context.Context, draft.Envelope) error {

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"gongdan/config"
+	"gongdan/connectors"
 )
 
 // Mistakes in an mqtt connector's config are reported at their file:line and key.
@@ -118,7 +119,7 @@ func TestValidateErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := config.Parse("plant.yaml", []byte(tt.config))
+			_, err := config.ParseWith("plant.yaml", []byte(tt.config), connectors.Global.Validate)
 			var errs config.Errors
 			require.ErrorAs(t, err, &errs)
 			for _, e := range errs {
@@ -139,7 +140,7 @@ func TestValidateCredentialsFile(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(path, []byte("E1:"+string(h)+"\nE2:E2-plaintext\n"), 0o600))
 	t.Setenv("PLANT_PW", "s3cret-plant-password")
-	_, err = config.Parse("plant.yaml", []byte(fmt.Sprintf(`connectors:
+	_, err = config.ParseWith("plant.yaml", []byte(fmt.Sprintf(`connectors:
   - name: plant
     type: mqtt
     client_id: gd
@@ -150,7 +151,7 @@ func TestValidateCredentialsFile(t *testing.T) {
     device_id: "topic[1]"
     rules:
       - {id: hot, when: "temp > 85"}
-`, path)))
+`, path)), connectors.Global.Validate)
 	var errs config.Errors
 	require.ErrorAs(t, err, &errs)
 	require.Len(t, errs, 2, "%v", err)
@@ -167,7 +168,7 @@ func TestValidateCredentialsFile(t *testing.T) {
 // The password never appears in an error.
 func TestValidateKeepsThePasswordOut(t *testing.T) {
 	t.Setenv("PLANT_PW", "s3cret-plant-password")
-	_, err := config.Parse("plant.yaml", []byte("connectors:\n  - name: plant\n    type: mqtt\n    client_id: gd\n    password: ${PLANT_PW}\n    topics: [\"f/+/t\"]\n    device_id: \"topic[1]\"\n    brokers: [\"tcp://127.0.0.1:1883\"]\n    rules:\n      - {id: hot, when: \"temp >\"}\n"))
+	_, err := config.ParseWith("plant.yaml", []byte("connectors:\n  - name: plant\n    type: mqtt\n    client_id: gd\n    password: ${PLANT_PW}\n    topics: [\"f/+/t\"]\n    device_id: \"topic[1]\"\n    brokers: [\"tcp://127.0.0.1:1883\"]\n    rules:\n      - {id: hot, when: \"temp >\"}\n"), connectors.Global.Validate)
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "s3cret-plant-password")
 }

@@ -107,9 +107,9 @@ func TestValidateTLSFiles(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			// The tls key is on line 10: connectorConfig writes 8 lines, then brokers.
-			_, err := config.Parse("plant.yaml", connectorConfig("gd",
+			_, err := config.ParseWith("plant.yaml", connectorConfig("gd",
 				`brokers: ["ssl://127.0.0.1:8883"]`,
-				fmt.Sprintf(`tls: {ca_file: %q}`, tt.caFile)))
+				fmt.Sprintf(`tls: {ca_file: %q}`, tt.caFile)), connectors.Global.Validate)
 			var errs config.Errors
 			require.ErrorAs(t, err, &errs)
 			require.Len(t, errs, 1, "%v", err)
@@ -251,7 +251,7 @@ func startConnector(t *testing.T, yaml []byte) *connRun {
 // (Close is idempotent, so a test may close it earlier).
 func startRun(t *testing.T, yaml []byte, o runOptions) *connRun {
 	t.Helper()
-	cfg, err := config.Parse("plant.yaml", yaml)
+	cfg, err := config.ParseWith("plant.yaml", yaml, connectors.Global.Validate)
 	require.NoError(t, err)
 	r := &connRun{}
 	r.failing.Store(o.failing)

@@ -24,6 +24,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"gongdan/config"
+	"gongdan/connectors"
 	"gongdan/connectors/mqtt"
 )
 
@@ -466,7 +467,7 @@ func TestEmbeddedBrokerAnonymousOnlyOnLoopback(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := config.Parse("plant.yaml", connectorConfig("gd", tt.extra...))
+			_, err := config.ParseWith("plant.yaml", connectorConfig("gd", tt.extra...), connectors.Global.Validate)
 			if !tt.refused {
 				require.NoError(t, err)
 				return
@@ -505,7 +506,7 @@ func TestEmbeddedBrokerSharedLoginOnlyOnLoopback(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := config.Parse("plant.yaml", connectorConfig("gd", tt.extra...))
+			_, err := config.ParseWith("plant.yaml", connectorConfig("gd", tt.extra...), connectors.Global.Validate)
 			if !tt.refused {
 				require.NoError(t, err)
 				return

@@ -6,13 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"gongdan/config"
-	"gongdan/connectors"
 	"gongdan/connectors/connectortest"
 	"gongdan/connectors/mqtt"
 )
-
-func init() { config.ConnectorValidator = connectors.Global.Validate }
 
 const conformanceClient = "gongdan-conformance"
 

@@ -101,7 +101,7 @@ func realEnvelopes(tb testing.TB) []draft.Envelope {
 	tb.Helper()
 	const client = "gongdan-fuzz-seeds"
 	b := startTestBroker(tb, client)
-	cfg, err := config.Parse("seeds.yaml", fmt.Appendf(nil, `connectors:
+	cfg, err := config.ParseWith("seeds.yaml", fmt.Appendf(nil, `connectors:
   - name: plant
     type: mqtt
     brokers: ["tcp://%s"]
@@ -111,7 +111,7 @@ func realEnvelopes(tb testing.TB) []draft.Envelope {
     max_raises_per_hour: 1
     rules:
       - {id: overheat, when: "temp > 85", clear_when: "temp < 75", urgency: orange, category: 设备过热, title: "设备 {{device}} 温度 {{temp}}°C 超限", auto_resolve: true}
-`, b.Addr, client))
+`, b.Addr, client), connectors.Global.Validate)
 	require.NoError(tb, err)
 	registry := devices.New([]devices.Device{{
 		ID: "E1", Model: "XR-200", Firmware: "2.4.1", ProductType: "注塑机",
@@ -192,7 +192,7 @@ func TestLongReadingsStillMakeValidDrafts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := config.Parse("long.yaml", []byte(`connectors:
+			cfg, err := config.ParseWith("long.yaml", []byte(`connectors:
   - name: plant
     type: mqtt
     brokers: ["tcp://127.0.0.1:1883"]
@@ -200,7 +200,7 @@ func TestLongReadingsStillMakeValidDrafts(t *testing.T) {
     topics: ["factory/+/telemetry"]
     device_id: "topic[1]"
     rules:
-      - `+tt.rule+"\n"))
+      - `+tt.rule+"\n"), connectors.Global.Validate)
 			require.NoError(t, err)
 			m, err := connectors.NewManager(cfg, connectors.ManagerOptions{})
 			require.NoError(t, err)

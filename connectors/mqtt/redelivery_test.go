@@ -23,7 +23,7 @@ import (
 func TestMessagesOfALostConnectionAreEvaluatedOnce(t *testing.T) {
 	const client = "gongdan-redelivery"
 	b := startTestBroker(t, client)
-	cfg, err := config.Parse("redelivery.yaml", fmt.Appendf(nil, `connectors:
+	cfg, err := config.ParseWith("redelivery.yaml", fmt.Appendf(nil, `connectors:
   - name: plant
     type: mqtt
     brokers: ["tcp://%s"]
@@ -33,7 +33,7 @@ func TestMessagesOfALostConnectionAreEvaluatedOnce(t *testing.T) {
     max_reconnect_interval: 1s
     rules:
       - {id: overheat, when: "temp > 85", clear_when: "temp < 75", urgency: orange}
-`, b.Addr, client))
+`, b.Addr, client), connectors.Global.Validate)
 	require.NoError(t, err)
 	var (
 		mu       sync.Mutex

@@ -67,9 +67,6 @@ type uploadRig struct {
 
 func newUploadRig(t *testing.T, item string) *uploadRig {
 	t.Helper()
-	old := config.ConnectorValidator
-	config.ConnectorValidator = connectors.Global.Validate
-	defer func() { config.ConnectorValidator = old }()
 	var b strings.Builder
 	b.WriteString("connectors:\n")
 	for i, line := range strings.Split(strings.TrimRight("name: groups\ntype: ocr\n"+item, "\n"), "\n") {
@@ -79,7 +76,7 @@ func newUploadRig(t *testing.T, item string) *uploadRig {
 			b.WriteString("    " + line + "\n")
 		}
 	}
-	cfg, err := config.Parse("gongdan.yaml", []byte(b.String()))
+	cfg, err := config.ParseWith("gongdan.yaml", []byte(b.String()), connectors.Global.Validate)
 	require.NoError(t, err)
 	rig := &uploadRig{stats: &connectors.Stats{}, store: filepath.Join(t.TempDir(), "attachments"), clock: uploadNow}
 	conn, _, err := connectors.Global.Build(cfg.File, cfg.Connectors[0], connectors.Env{
@@ -443,10 +440,7 @@ func TestUploadOpenIntake(t *testing.T) {
 
 // Config mistakes are said at their line: a budget that could never take one screenshot.
 func TestUploadConfigErrors(t *testing.T) {
-	old := config.ConnectorValidator
-	config.ConnectorValidator = connectors.Global.Validate
-	defer func() { config.ConnectorValidator = old }()
-	_, err := config.Parse("gongdan.yaml", []byte("connectors:\n  - name: groups\n    type: ocr\n    max_bytes: 4194304\n    budget:\n      bytes_per_minute: 2097152\n"))
+	_, err := config.ParseWith("gongdan.yaml", []byte("connectors:\n  - name: groups\n    type: ocr\n    max_bytes: 4194304\n    budget:\n      bytes_per_minute: 2097152\n"), connectors.Global.Validate)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "gongdan.yaml:6")
 	assert.Contains(t, err.Error(), "connectors[0].budget.bytes_per_minute: 2097152 is less than max_bytes (4194304)")

@@ -48,7 +48,7 @@ mapping:
 // buildCounting builds like build, with envelope ids env-1, env-2, ….
 func buildCounting(t testing.TB, yamlItem string, publish connectors.PublishFunc) (connectors.Connector, *connectors.Stats) {
 	t.Helper()
-	cfg, err := config.Parse("webhook.yaml", []byte(item(yamlItem)))
+	cfg, err := config.ParseWith("webhook.yaml", []byte(item(yamlItem)), connectors.Global.Validate)
 	require.NoError(t, err)
 	stats := &connectors.Stats{}
 	var n atomic.Int64
@@ -450,7 +450,7 @@ func TestAKeyTheSameForEveryRequestIsADeadLetter(t *testing.T) {
 // TestAConstantDedupKeyIsAConfigError: a dedup_key that reads nothing of the request is the
 // same for every request, so validate refuses it at its line, before any request is dropped.
 func TestAConstantDedupKeyIsAConfigError(t *testing.T) {
-	_, err := config.Parse("webhook.yaml", []byte(item("name: crm\ntype: webhook\nmapping:\n  dedup_key: '\"line-3\"'\n  title: payload.subject\n")))
+	_, err := config.ParseWith("webhook.yaml", []byte(item("name: crm\ntype: webhook\nmapping:\n  dedup_key: '\"line-3\"'\n  title: payload.subject\n")), connectors.Global.Validate)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "webhook.yaml:5: connectors[0].mapping.dedup_key: reads nothing of the request")
 }

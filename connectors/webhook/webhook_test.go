@@ -34,8 +34,6 @@ import (
 	"gongdan/problem"
 )
 
-func init() { config.ConnectorValidator = connectors.Global.Validate }
-
 // send POSTs an input as JSON.
 var send = connectortest.PostWith("application/json")
 
@@ -156,7 +154,7 @@ func item(yamlItem string) string {
 // envelope ids.
 func build(t testing.TB, yamlItem string, publish connectors.PublishFunc) (connectors.Connector, *connectors.Stats) {
 	t.Helper()
-	cfg, err := config.Parse("webhook.yaml", []byte(item(yamlItem)))
+	cfg, err := config.ParseWith("webhook.yaml", []byte(item(yamlItem)), connectors.Global.Validate)
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
@@ -512,7 +510,7 @@ func TestValidateErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := config.Parse("webhook.yaml", []byte(tt.config))
+			_, err := config.ParseWith("webhook.yaml", []byte(tt.config), connectors.Global.Validate)
 			var errs config.Errors
 			require.ErrorAs(t, err, &errs)
 			for _, e := range errs {
@@ -540,7 +538,7 @@ func TestSampleValidates(t *testing.T) {
 	for _, line := range strings.Split(strings.TrimRight(string(data), "\n"), "\n") {
 		b.WriteString("  " + line + "\n")
 	}
-	cfg, err := config.Parse("sample.yaml", []byte(b.String()))
+	cfg, err := config.ParseWith("sample.yaml", []byte(b.String()), connectors.Global.Validate)
 	require.NoError(t, err)
 	assert.Len(t, cfg.Connectors, 2)
 }

@@ -68,12 +68,10 @@ func (f *fakeArchive) Close() {}
 // refuses an untagged binary, is what this test goes around), with src as the archive.
 func archiveRig(t *testing.T, yamlItem, dir string, src *fakeArchive) (*Archive, *[]draft.Envelope) {
 	t.Helper()
-	old := config.ConnectorValidator
-	config.ConnectorValidator = func(file string, c config.Connector) []*config.Error {
+	check := func(file string, c config.Connector) []*config.Error {
 		_, _, errs := connectors.Global.Parse(file, c)
 		return errs
 	}
-	defer func() { config.ConnectorValidator = old }()
 	var b strings.Builder
 	b.WriteString("connectors:\n")
 	for i, line := range strings.Split(strings.TrimRight(yamlItem, "\n"), "\n") {
@@ -83,7 +81,7 @@ func archiveRig(t *testing.T, yamlItem, dir string, src *fakeArchive) (*Archive,
 			b.WriteString("    " + line + "\n")
 		}
 	}
-	cfg, err := config.Parse("archive.yaml", []byte(b.String()))
+	cfg, err := config.ParseWith("archive.yaml", []byte(b.String()), check)
 	require.NoError(t, err)
 	_, conf, errs := connectors.Global.Parse(cfg.File, cfg.Connectors[0])
 	require.Empty(t, errs)
@@ -200,7 +198,7 @@ func TestWithoutTheSDKTheArchiveIsRefused(t *testing.T) {
 		t.Skip("this binary has WeCom's SDK")
 	}
 	t.Setenv("T_ARCHIVE_KEY", "x")
-	_, err := config.Parse("archive.yaml", []byte("connectors:\n  - {name: groups, type: wechat.archive, corp_id: ww5823bf96d3bd56c7, corp_secret: s, private_key: \"${T_ARCHIVE_KEY}\"}\n"))
+	_, err := config.ParseWith("archive.yaml", []byte("connectors:\n  - {name: groups, type: wechat.archive, corp_id: ww5823bf96d3bd56c7, corp_secret: s, private_key: \"${T_ARCHIVE_KEY}\"}\n"), connectors.Global.Validate)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "archive.yaml:2")
 	assert.Contains(t, err.Error(), "go build -tags msgaudit")

@@ -25,8 +25,6 @@ import (
 	"gongdan/draft"
 )
 
-func init() { config.ConnectorValidator = connectors.Global.Validate }
-
 var shanghai = time.FixedZone("CST", 8*3600)
 
 // item turns one connectors: item, unindented, into a config file.
@@ -71,7 +69,7 @@ func (r *rig) setNow(t time.Time) {
 // newRig builds the connector of yamlItem, as the server would, with its clock at now.
 func newRig(t testing.TB, yamlItem string, now time.Time, opts ...func(*connectors.Env)) *rig {
 	t.Helper()
-	cfg, err := config.Parse("wechat.yaml", []byte(item(yamlItem)))
+	cfg, err := config.ParseWith("wechat.yaml", []byte(item(yamlItem)), connectors.Global.Validate)
 	require.NoError(t, err)
 	r := &rig{stats: &connectors.Stats{}, now: now}
 	var n atomic.Int64
@@ -421,7 +419,7 @@ func TestPlainAndCompatibleModes(t *testing.T) {
 	assert.Equal(t, http.StatusOK, status)
 	require.Len(t, compat.envelopes(), 2)
 
-	_, err := config.Parse("wechat.yaml", []byte(item("name: gzh\ntype: wechat.officialaccount\napp_id: "+oaAppID+"\ntoken: ${T_WX_TOKEN}\nmode: safe\n")))
+	_, err := config.ParseWith("wechat.yaml", []byte(item("name: gzh\ntype: wechat.officialaccount\napp_id: "+oaAppID+"\ntoken: ${T_WX_TOKEN}\nmode: safe\n")), connectors.Global.Validate)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "wechat.yaml:")
 	assert.Contains(t, err.Error(), "encoding_aes_key")
@@ -429,13 +427,13 @@ func TestPlainAndCompatibleModes(t *testing.T) {
 
 func TestConfigErrors(t *testing.T) {
 	t.Setenv("T_SHORT_KEY", "abc")
-	_, err := config.Parse("wechat.yaml", []byte(item("name: gzh\ntype: wechat.officialaccount\napp_id: nope\ntoken: t\nencoding_aes_key: ${T_SHORT_KEY}\n")))
+	_, err := config.ParseWith("wechat.yaml", []byte(item("name: gzh\ntype: wechat.officialaccount\napp_id: nope\ntoken: t\nencoding_aes_key: ${T_SHORT_KEY}\n")), connectors.Global.Validate)
 	require.Error(t, err)
 	for _, want := range []string{"wechat.yaml:4", "app_id", "wechat.yaml:5", "token", "wechat.yaml:6", "encoding_aes_key", "43 characters"} {
 		assert.Contains(t, err.Error(), want)
 	}
 	assert.NotContains(t, err.Error(), "abc\"", "the secret is not printed")
-	_, err = config.Parse("wechat.yaml", []byte(item("name: w\ntype: wechat.work\ntoken: abcdef\n")))
+	_, err = config.ParseWith("wechat.yaml", []byte(item("name: w\ntype: wechat.work\ntoken: abcdef\n")), connectors.Global.Validate)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "corp_id")
 	assert.Contains(t, err.Error(), "encoding_aes_key")
@@ -460,7 +458,7 @@ func TestDetails(t *testing.T) {
 }
 
 func buildNormalizer(tb testing.TB) draft.Normalizer {
-	cfg, err := config.Parse("wechat.yaml", []byte(item("name: gzh\ntype: wechat.officialaccount\napp_id: "+oaAppID+"\ntoken: ${T_WX_TOKEN}\nencoding_aes_key: ${T_WX_AES_KEY}\n")))
+	cfg, err := config.ParseWith("wechat.yaml", []byte(item("name: gzh\ntype: wechat.officialaccount\napp_id: "+oaAppID+"\ntoken: ${T_WX_TOKEN}\nencoding_aes_key: ${T_WX_AES_KEY}\n")), connectors.Global.Validate)
 	require.NoError(tb, err)
 	conn, _, err := connectors.Global.Build(cfg.File, cfg.Connectors[0], connectors.Env{})
 	require.NoError(tb, err)
