@@ -26,10 +26,10 @@ import (
 	_ "time/tzdata" // server.timezone must load on hosts without system time zone data
 	"unicode/utf8"
 
-	"gopkg.in/yaml.v3"
-
 	"gongdan/configs"
 	"gongdan/core/ticket"
+	"gongdan/internal/netaddr"
+	"gongdan/internal/yamlkit"
 )
 
 // Config is the whole config file.
@@ -162,20 +162,7 @@ const (
 
 // Connector is one item of connectors. This package decodes only name and type; the other keys
 // belong to the connector type and are decoded and checked by it, from Raw.
-type Connector struct {
-	// Name identifies the connector in URLs (/ingest/<name>), logs and metrics.
-	Name string `yaml:"name"`
-	// Type selects the connector implementation ("webhook", "mqtt", "wechat.work", ...).
-	Type string `yaml:"type"`
-	// Line is the line of the list item in the file.
-	Line int `yaml:"-"`
-	// Path is the key path of the list item ("connectors[2]"), for error messages.
-	Path string `yaml:"-"`
-	// Raw is the item's whole mapping, name and type included, for the connector's own
-	// decoder. Its string values have had ${VAR} expanded already; do not expand them again.
-	// It may hold secrets in the clear: never print it.
-	Raw *yaml.Node `yaml:"-" json:"-"`
-}
+type Connector = yamlkit.Item
 
 // ConnectorCheck judges the keys of one connector item beyond name and type, against the spec
 // of its type: the connector registry's Validate is one. It returns the problems found, located
@@ -271,17 +258,7 @@ func (c *Config) ResolvePaths(dataDir string) {
 // IsLoopback reports whether the listen address addr (host:port) accepts connections from
 // this machine only: host localhost, 127.0.0.0/8 or ::1. An empty host listens on every
 // interface and is not loopback; so is anything that does not parse.
-func IsLoopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil || host == "" {
-		return false
-	}
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.Unmap().IsLoopback()
-}
+func IsLoopback(addr string) bool { return netaddr.IsLoopback(addr) }
 
 // dir is the folder that file references in the config (normalize.dictionary, holiday set
 // files, devices.file) are relative to: the config file's.
@@ -323,7 +300,7 @@ func (c *Config) validate() []problem {
 	firstWithName := map[string]int{}
 	for i, con := range c.Connectors {
 		key := indexPath("connectors", i)
-		ps = append(ps, under(key, con.validate())...)
+		ps = append(ps, under(key, validateConnector(&con))...)
 		if con.Name == "" {
 			continue
 		}
@@ -606,7 +583,7 @@ func validNATSURLs(s string) bool {
 // labels.
 var connectorName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 
-func (c *Connector) validate() []problem {
+func validateConnector(c *Connector) []problem {
 	if c.Raw == nil {
 		return nil // not a mapping; already reported
 	}

@@ -326,12 +326,12 @@ func TestValidConfig(t *testing.T) {
       - {id: cold, when: temp < 5}
 `), reg.Validate)
 	require.NoError(t, err)
-	m, err := connectors.NewManager(cfg, connectors.ManagerOptions{Registry: connectors.NewRegistry()})
+	m, err := connectors.NewManager(cfg.File, cfg.Connectors, connectors.ManagerOptions{Location: cfg.Server.Location, Enricher: cfg.Normalize.Enricher, Registry: connectors.NewRegistry()})
 	require.Error(t, err, "a registry that does not know the type refuses it")
 	assert.Nil(t, m)
 
 	reg = testRegistry(t, func() *fake { built = &fake{}; return built })
-	m, err = connectors.NewManager(cfg, connectors.ManagerOptions{Registry: reg})
+	m, err = connectors.NewManager(cfg.File, cfg.Connectors, connectors.ManagerOptions{Location: cfg.Server.Location, Enricher: cfg.Normalize.Enricher, Registry: reg})
 	require.NoError(t, err)
 	c := built.conf
 	assert.Equal(t, "p", c.Name())
@@ -393,7 +393,7 @@ func TestAliasesInAConnectorItem(t *testing.T) {
     tls: *tls
 `), reg.Validate)
 	require.NoError(t, err)
-	m, err := connectors.NewManager(cfg, connectors.ManagerOptions{Registry: reg})
+	m, err := connectors.NewManager(cfg.File, cfg.Connectors, connectors.ManagerOptions{Location: cfg.Server.Location, Enricher: cfg.Normalize.Enricher, Registry: reg})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = m.Close(context.Background()) })
 	require.GreaterOrEqual(t, len(built), 2) // validation builds them too
@@ -455,7 +455,10 @@ func newManager(t *testing.T, f *fake, opts connectors.ManagerOptions) *connecto
 	opts.Registry = testRegistry(t, func() *fake { return f })
 	cfg, err := config.ParseWith("probe.yaml", []byte(validProbe), opts.Registry.Validate)
 	require.NoError(t, err)
-	m, err := connectors.NewManager(cfg, opts)
+	if opts.Location == nil {
+		opts.Location = cfg.Server.Location
+	}
+	m, err := connectors.NewManager(cfg.File, cfg.Connectors, opts)
 	require.NoError(t, err)
 	return m
 }
@@ -609,7 +612,7 @@ func TestManagerReceiverAndStatus(t *testing.T) {
 	reg := testRegistry(t, nil)
 	cfg, err := config.ParseWith("probe.yaml", []byte(validProbe+"  - {name: hooks, type: hook}\n"), reg.Validate)
 	require.NoError(t, err)
-	m, err := connectors.NewManager(cfg, connectors.ManagerOptions{Registry: reg})
+	m, err := connectors.NewManager(cfg.File, cfg.Connectors, connectors.ManagerOptions{Location: cfg.Server.Location, Enricher: cfg.Normalize.Enricher, Registry: reg})
 	require.NoError(t, err)
 	defer m.Close(context.Background())
 

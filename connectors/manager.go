@@ -15,9 +15,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"gongdan/attachments"
-	"gongdan/config"
 	"gongdan/devices"
 	"gongdan/draft"
+	"gongdan/internal/yamlkit"
+	"gongdan/normalize"
 )
 
 // errNotRunning is what a publish outside a running server answers (validate, dry runs).
@@ -75,8 +76,11 @@ type ManagerOptions struct {
 	Publish PublishFunc
 	Logger  *slog.Logger
 	Now     func() time.Time
-	// Location is the configured time zone.
+	// Location is the configured time zone (server.timezone); default time.Local.
 	Location *time.Location
+	// Enricher is the config's normalize: section built, handed to every connector (see
+	// Env.Enricher).
+	Enricher normalize.Enricher
 	// NewID makes envelope ids; default UUIDv7. Dry runs make them predictable.
 	NewID func() string
 	// Devices is the device registry, handed to every connector.
@@ -104,9 +108,10 @@ type Manager struct {
 	closed  bool
 }
 
-// NewManager builds every configured connector (without side effects). Config errors come
-// back as config.Errors.
-func NewManager(cfg *config.Config, opts ManagerOptions) (*Manager, error) {
+// NewManager builds the connectors of items, the connectors: items of the config file named
+// file, in their order (without side effects). Config errors come back as yamlkit.Errors
+// (config.Errors), each at its file:line.
+func NewManager(file string, items []yamlkit.Item, opts ManagerOptions) (*Manager, error) {
 	if opts.Registry == nil {
 		opts.Registry = Global
 	}
@@ -122,12 +127,9 @@ func NewManager(cfg *config.Config, opts ManagerOptions) (*Manager, error) {
 	if opts.MaxBackoff < opts.Backoff {
 		opts.MaxBackoff = max(time.Minute, opts.Backoff)
 	}
-	if opts.Location == nil {
-		opts.Location = cfg.Server.Location
-	}
 	m := &Manager{opts: opts, byName: map[string]*Instance{}}
-	var errs config.Errors
-	for _, c := range cfg.Connectors {
+	var errs yamlkit.Errors
+	for _, c := range items {
 		stats := &Stats{}
 		publish := opts.Publish
 		env := Env{
@@ -147,16 +149,16 @@ func NewManager(cfg *config.Config, opts ManagerOptions) (*Manager, error) {
 			Location:    opts.Location,
 			NewID:       opts.NewID,
 			Devices:     opts.Devices,
-			Enricher:    cfg.Normalize.Enricher,
+			Enricher:    opts.Enricher,
 			Attachments: opts.Attachments,
 		}
 		if opts.StateDir != "" {
 			env.StateDir = filepath.Join(opts.StateDir, c.Name)
 		}
 		env.setDefaults()
-		conn, spec, conf, err := opts.Registry.build(cfg.File, c, env)
+		conn, spec, conf, err := opts.Registry.build(file, c, env)
 		if err != nil {
-			var ce config.Errors
+			var ce yamlkit.Errors
 			if errors.As(err, &ce) {
 				errs = append(errs, ce...)
 				continue

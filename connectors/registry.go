@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 
-	"gongdan/config"
 	"gongdan/internal/yamlkit"
 )
 
@@ -80,7 +79,7 @@ func (r *Registry) types() string {
 
 // Parse checks one configured instance against its type's spec and returns its Conf, or
 // every problem found, each at its file:line.
-func (r *Registry) Parse(file string, c config.Connector) (*Spec, *Conf, []*config.Error) {
+func (r *Registry) Parse(file string, c yamlkit.Item) (*Spec, *Conf, []*yamlkit.Error) {
 	spec, ok := r.Lookup(c.Type)
 	if !ok {
 		line := c.Line
@@ -95,7 +94,7 @@ func (r *Registry) Parse(file string, c config.Connector) (*Spec, *Conf, []*conf
 		if best := closest(c.Type, r.Specs()); best != "" {
 			msg = fmt.Sprintf("unknown connector type %q; did you mean %q?", c.Type, best)
 		}
-		return nil, nil, []*config.Error{{File: file, Line: line, Path: c.Path + ".type", Msg: msg}}
+		return nil, nil, []*yamlkit.Error{{File: file, Line: line, Path: c.Path + ".type", Msg: msg}}
 	}
 	conf := &Conf{name: c.Name, typ: c.Type, file: file, path: c.Path, line: c.Line, fields: spec.Fields}
 	p := &parser{file: file}
@@ -119,17 +118,17 @@ func closest(typ string, specs []*Spec) string {
 }
 
 // Build parses an instance's config and constructs it, without side effects, then runs its
-// Validate. Errors are config.Errors located at file:line.
-func (r *Registry) Build(file string, c config.Connector, env Env) (Connector, *Spec, error) {
+// Validate. Errors are yamlkit.Errors located at file:line.
+func (r *Registry) Build(file string, c yamlkit.Item, env Env) (Connector, *Spec, error) {
 	conn, spec, _, err := r.build(file, c, env)
 	return conn, spec, err
 }
 
 // build is Build, with the checked config.
-func (r *Registry) build(file string, c config.Connector, env Env) (Connector, *Spec, *Conf, error) {
+func (r *Registry) build(file string, c yamlkit.Item, env Env) (Connector, *Spec, *Conf, error) {
 	spec, conf, errs := r.Parse(file, c)
 	if spec == nil {
-		return nil, nil, nil, config.Errors(errs)
+		return nil, nil, nil, yamlkit.Errors(errs)
 	}
 	env.setDefaults()
 	conn, err := construct(spec, conf, env)
@@ -148,8 +147,8 @@ func (r *Registry) build(file string, c config.Connector, env Env) (Connector, *
 		}
 	}
 	if len(errs) > 0 {
-		slices.SortStableFunc(errs, func(a, b *config.Error) int { return a.Line - b.Line })
-		return nil, spec, conf, config.Errors(errs)
+		slices.SortStableFunc(errs, func(a, b *yamlkit.Error) int { return a.Line - b.Line })
+		return nil, spec, conf, yamlkit.Errors(errs)
 	}
 	return conn, spec, conf, nil
 }
@@ -168,11 +167,11 @@ func construct(spec *Spec, conf *Conf, env Env) (c Connector, err error) {
 // Validate is the config.ConnectorCheck of this registry (cmd/gongdan passes it to
 // config.LoadWith): it builds the instance (no side effects) and reports every problem at its
 // file:line.
-func (r *Registry) Validate(file string, c config.Connector) []*config.Error {
+func (r *Registry) Validate(file string, c yamlkit.Item) []*yamlkit.Error {
 	_, _, err := r.Build(file, c, Env{Publish: refusePublish})
 	if err == nil {
 		return nil
 	}
-	errs, _ := err.(config.Errors)
+	errs, _ := err.(yamlkit.Errors)
 	return slices.Clone(errs)
 }

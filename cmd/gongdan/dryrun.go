@@ -38,9 +38,10 @@ type dryRunner struct {
 
 func newDryRunner(cfg *config.Config, now time.Time) (*dryRunner, error) {
 	n := 0
-	m, err := connectors.NewManager(cfg, connectors.ManagerOptions{
+	m, err := connectors.NewManager(cfg.File, cfg.Connectors, connectors.ManagerOptions{
 		Now:      func() time.Time { return now },
 		Location: cfg.Server.Location,
+		Enricher: cfg.Normalize.Enricher,
 		NewID:    func() string { n++; return fmt.Sprintf("dry-run-%d", n) },
 		// The devices of the config, so a dry run flags as unregistered what serve would.
 		Devices: devices.New(cfg.Devices.Loaded, nil, nil),

@@ -99,6 +99,7 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 		Publish:  func(ctx context.Context, env draft.Envelope) error { return pl.Publish(ctx, env) },
 		Logger:   log,
 		Location: cfg.Server.Location,
+		Enricher: cfg.Normalize.Enricher,
 		Devices:  s.devices,
 	}
 	if cfg.DataDir != "" {
@@ -106,7 +107,7 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 		s.attachments = attachments.New(filepath.Join(cfg.DataDir, "attachments"))
 		mopts.Attachments = s.attachments
 	}
-	s.conns, err = connectors.NewManager(cfg, mopts)
+	s.conns, err = connectors.NewManager(cfg.File, cfg.Connectors, mopts)
 	if err != nil {
 		return nil, userError(err)
 	}

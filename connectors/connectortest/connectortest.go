@@ -195,8 +195,10 @@ func build(t *testing.T, h Harness) *fixture {
 	var err error
 	f.bus, err = bus.Open(context.Background(), bus.Config{Driver: bus.DriverMemory}, nil)
 	require.NoError(t, err)
-	f.manager, err = connectors.NewManager(cfg, connectors.ManagerOptions{
+	f.manager, err = connectors.NewManager(cfg.File, cfg.Connectors, connectors.ManagerOptions{
 		Registry: h.Registry,
+		Location: cfg.Server.Location,
+		Enricher: cfg.Normalize.Enricher,
 		Publish:  f.publish,
 		// Failed connectors come back quickly: a test waits for them, not for a minute.
 		Backoff:    10 * time.Millisecond,

@@ -40,7 +40,7 @@ func TestBadPayloadsAreCountedAndSampled(t *testing.T) {
 	var envs []draft.Envelope
 	// A fixed clock: the sampling counts per minute, and this test must not straddle two.
 	fixed := time.Date(2026, 11, 23, 9, 42, 0, 0, time.UTC)
-	m, err := connectors.NewManager(cfg, connectors.ManagerOptions{Now: func() time.Time { return fixed }, Publish: func(_ context.Context, e draft.Envelope) error {
+	m, err := connectors.NewManager(cfg.File, cfg.Connectors, connectors.ManagerOptions{Location: cfg.Server.Location, Enricher: cfg.Normalize.Enricher, Now: func() time.Time { return fixed }, Publish: func(_ context.Context, e draft.Envelope) error {
 		mu.Lock()
 		envs = append(envs, e)
 		mu.Unlock()
@@ -115,7 +115,7 @@ func TestAlarmMetrics(t *testing.T) {
       - {id: leak, when: "water == true", urgency: red}
 `, b.Addr, client, b.Addr, client), connectors.Global.Validate)
 	require.NoError(t, err)
-	m, err := connectors.NewManager(cfg, connectors.ManagerOptions{Publish: func(context.Context, draft.Envelope) error { return nil }})
+	m, err := connectors.NewManager(cfg.File, cfg.Connectors, connectors.ManagerOptions{Location: cfg.Server.Location, Enricher: cfg.Normalize.Enricher, Publish: func(context.Context, draft.Envelope) error { return nil }})
 	require.NoError(t, err)
 	reg := prometheus.NewPedanticRegistry()
 	require.NoError(t, reg.Register(m.Collector()), "two instances of a type register once")

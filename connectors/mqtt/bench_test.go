@@ -44,7 +44,7 @@ func BenchmarkConnector(b *testing.B) {
 `, addr, time.Now().UnixNano()), connectors.Global.Validate)
 	require.NoError(b, err)
 	var transitions atomic.Int64
-	m, err := connectors.NewManager(cfg, connectors.ManagerOptions{Publish: func(context.Context, draft.Envelope) error {
+	m, err := connectors.NewManager(cfg.File, cfg.Connectors, connectors.ManagerOptions{Location: cfg.Server.Location, Enricher: cfg.Normalize.Enricher, Publish: func(context.Context, draft.Envelope) error {
 		transitions.Add(1)
 		return nil
 	}})

@@ -22,9 +22,9 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 	"golang.org/x/time/rate"
 
-	"gongdan/config"
 	"gongdan/connectors/mqtt/alarm"
 	"gongdan/connectors/mqtt/telemetry"
+	"gongdan/internal/yamlkit"
 )
 
 // The embedded broker (mochi-mqtt) is gongdan's own, for the quickstart and small sites. It
@@ -72,7 +72,7 @@ type brokerOptions struct {
 	auth        brokerAuth
 	credentials *credentialFile // authDevices
 	sharedUser  string          // authShared
-	sharedPass  config.Secret   // authShared
+	sharedPass  yamlkit.Secret  // authShared
 
 	maxPacketSize  int
 	retain         string // retainRefuse or retainIgnore
@@ -111,7 +111,7 @@ type embeddedBroker struct {
 	devices   *gatedListener
 	connector *gatedListener
 	// secret is the connector's password at its own port: 32 random bytes, made at start.
-	secret   config.Secret
+	secret   yamlkit.Secret
 	stopOnce sync.Once
 }
 
@@ -140,7 +140,7 @@ func startBroker(o brokerOptions) (*embeddedBroker, error) {
 		Logger:       slog.New(withoutPackets{o.log.With("component", "mqtt-broker").Handler()}),
 		Capabilities: caps,
 	})
-	b := &embeddedBroker{server: s, secret: config.Secret(hex.EncodeToString(secret))}
+	b := &embeddedBroker{server: s, secret: yamlkit.Secret(hex.EncodeToString(secret))}
 	h := &brokerHook{
 		o: o, server: s, secret: []byte(b.secret.Reveal()), filters: slices.Clone(o.topics), idLevel: -1,
 		log: o.log, c: o.counters, refusedConnections: rate.Sometimes{Interval: time.Minute},

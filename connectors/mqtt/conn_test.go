@@ -255,7 +255,7 @@ func startRun(t *testing.T, yaml []byte, o runOptions) *connRun {
 	require.NoError(t, err)
 	r := &connRun{}
 	r.failing.Store(o.failing)
-	r.m, err = connectors.NewManager(cfg, connectors.ManagerOptions{StateDir: o.stateDir, Backoff: o.backoff, Logger: o.log, Publish: func(_ context.Context, e draft.Envelope) error {
+	r.m, err = connectors.NewManager(cfg.File, cfg.Connectors, connectors.ManagerOptions{Location: cfg.Server.Location, Enricher: cfg.Normalize.Enricher, StateDir: o.stateDir, Backoff: o.backoff, Logger: o.log, Publish: func(_ context.Context, e draft.Envelope) error {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		if r.failing.Load() {

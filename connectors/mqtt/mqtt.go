@@ -23,12 +23,13 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"gongdan/config"
 	"gongdan/connectors"
 	"gongdan/connectors/mqtt/alarm"
 	"gongdan/connectors/mqtt/telemetry"
 	"gongdan/devices"
 	"gongdan/draft"
+	"gongdan/internal/netaddr"
+	"gongdan/internal/yamlkit"
 )
 
 // Envelope types the connector publishes.
@@ -49,7 +50,7 @@ type Connector struct {
 	brokers        []string
 	clientID       string
 	username       string
-	password       config.Secret
+	password       yamlkit.Secret
 	tlsConf        *connectors.Conf
 	topics         []string
 	qos            byte
@@ -210,7 +211,7 @@ func (c *Connector) Validate() error {
 func (c *Connector) validateBroker() []error {
 	var errs []error
 	b := c.conf.Object(fieldEmbedded)
-	loopback := config.IsLoopback(c.listen)
+	loopback := netaddr.IsLoopback(c.listen)
 	if c.brokerOpts.auth == authAnonymous && !loopback {
 		errs = append(errs, b.Errorf(fieldListen,
 			"%s takes connections from the network, and the broker has no credentials: set embedded_broker.credentials_file (each device its own password), or listen on loopback only", c.listen))

@@ -121,7 +121,7 @@ func realEnvelopes(tb testing.TB) []draft.Envelope {
 	var mu sync.Mutex
 	var envs []draft.Envelope
 	fixed := time.Date(2026, 11, 23, 9, 42, 0, 0, time.UTC) // bad payloads are sampled per minute
-	m, err := connectors.NewManager(cfg, connectors.ManagerOptions{Devices: registry, Now: func() time.Time { return fixed },
+	m, err := connectors.NewManager(cfg.File, cfg.Connectors, connectors.ManagerOptions{Location: cfg.Server.Location, Enricher: cfg.Normalize.Enricher, Devices: registry, Now: func() time.Time { return fixed },
 		Publish: func(_ context.Context, e draft.Envelope) error {
 			mu.Lock()
 			defer mu.Unlock()
@@ -202,7 +202,7 @@ func TestLongReadingsStillMakeValidDrafts(t *testing.T) {
     rules:
       - `+tt.rule+"\n"), connectors.Global.Validate)
 			require.NoError(t, err)
-			m, err := connectors.NewManager(cfg, connectors.ManagerOptions{})
+			m, err := connectors.NewManager(cfg.File, cfg.Connectors, connectors.ManagerOptions{Location: cfg.Server.Location, Enricher: cfg.Normalize.Enricher})
 			require.NoError(t, err)
 			c := m.Instances()[0].Connector.(*mqtt.Connector)
 			// The dry run makes the envelopes serve would publish.

@@ -42,7 +42,7 @@ func TestMessagesOfALostConnectionAreEvaluatedOnce(t *testing.T) {
 		release  = make(chan struct{})
 		blockOne sync.Once
 	)
-	m, err := connectors.NewManager(cfg, connectors.ManagerOptions{Publish: func(ctx context.Context, e draft.Envelope) error {
+	m, err := connectors.NewManager(cfg.File, cfg.Connectors, connectors.ManagerOptions{Location: cfg.Server.Location, Enricher: cfg.Normalize.Enricher, Publish: func(ctx context.Context, e draft.Envelope) error {
 		blocked := false
 		blockOne.Do(func() { blocked = true })
 		if blocked { // hold the first raise until the connection is gone

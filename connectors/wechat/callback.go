@@ -23,10 +23,10 @@ import (
 	"github.com/silenceper/wechat/v2/officialaccount/message"
 	"github.com/silenceper/wechat/v2/util"
 
-	"gongdan/config"
 	"gongdan/connectors"
 	"gongdan/connectors/intakeauth"
 	"gongdan/draft"
+	"gongdan/internal/yamlkit"
 	"gongdan/problem"
 )
 
@@ -50,10 +50,10 @@ type Callback struct {
 	env        connectors.Env
 	receiverID string // AppID or CorpID: what encrypted messages must name
 	agentID    int
-	token      config.Secret
-	aesKey     config.Secret // encoded, 43 characters; empty in plain mode
-	secret     config.Secret // AppSecret or the app's Secret, for API calls; may be empty
-	work       workAPI       // wechat.work: the app's API client
+	token      yamlkit.Secret
+	aesKey     yamlkit.Secret // encoded, 43 characters; empty in plain mode
+	secret     yamlkit.Secret // AppSecret or the app's Secret, for API calls; may be empty
+	work       workAPI        // wechat.work: the app's API client
 	mode       string
 	skew       time.Duration
 	window     time.Duration

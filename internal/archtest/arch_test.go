@@ -64,6 +64,46 @@ func TestTheCoreKnowsNoConnector(t *testing.T) {
 	}
 }
 
+// TestConfigIsOnTheRoof: config is read by the binary alone (DESIGN.md §2). No connector and
+// no core package builds on it: the connectors get their items (yamlkit.Item) and their
+// ManagerOptions from cmd/gongdan, and config knows them only through the ConnectorCheck
+// cmd/gongdan passes it. The one exception is connectortest, the conformance kit, which builds
+// a connector from a config file exactly as gongdan serve does; only tests import it, and
+// TestTheConformanceKitIsForTestsOnly keeps it so.
+func TestConfigIsOnTheRoof(t *testing.T) {
+	for _, pattern := range []string{"gongdan/connectors/...", "gongdan/core/..."} {
+		for pkg, deps := range imports(t, pattern, true) {
+			if under(pkg, "gongdan/connectors/connectortest") {
+				continue
+			}
+			for _, d := range deps {
+				assert.False(t, under(d, "gongdan/config", "gongdan/cmd"), "%s builds on %s", pkg, d)
+			}
+		}
+	}
+}
+
+// TestTheConformanceKitIsForTestsOnly: no package but a test builds on connectortest, so its
+// use of config stays out of the binary's connectors.
+func TestTheConformanceKitIsForTestsOnly(t *testing.T) {
+	for pkg, deps := range imports(t, "gongdan/...", true) {
+		if under(pkg, "gongdan/connectors/connectortest") {
+			continue
+		}
+		assert.NotContains(t, deps, "gongdan/connectors/connectortest", "%s builds on the conformance kit", pkg)
+	}
+}
+
+// TestTheYAMLKitIsALeaf: both config and the connectors build on yamlkit, so it builds on
+// no other gongdan package.
+func TestTheYAMLKitIsALeaf(t *testing.T) {
+	for pkg, deps := range imports(t, "gongdan/internal/yamlkit", true) {
+		for _, d := range deps {
+			assert.False(t, strings.HasPrefix(d, "gongdan/"), "%s builds on %s", pkg, d)
+		}
+	}
+}
+
 // TestTheNounsStandAlone: draft is the floor every part builds on (DESIGN.md §2); it builds on
 // no other gongdan package.
 func TestTheNounsStandAlone(t *testing.T) {
