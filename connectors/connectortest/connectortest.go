@@ -90,6 +90,11 @@ type Harness struct {
 	// Timeout bounds each wait for something asynchronous; default 15s. It only turns a hang
 	// into a failure: nothing is asserted about how long anything takes.
 	Timeout time.Duration
+	// SharedSource says that the connectors the suite builds share one source outside them
+	// (one MQTT broker, one client id, the same topics), so that two of them at once would
+	// take each other's messages: the subtests then run one at a time. Otherwise each builds
+	// its own source end and they run in parallel.
+	SharedSource bool
 }
 
 func (h *Harness) setDefaults(t *testing.T) {
@@ -108,20 +113,35 @@ func (h *Harness) setDefaults(t *testing.T) {
 	}
 }
 
-// Run runs the conformance suite as subtests of t. It changes no package state: the harness
-// registry judges the config through config.ParseWith.
+// Run runs the conformance suite as subtests of t, in parallel with one another unless
+// h.SharedSource. It changes no package state (the harness registry judges the config through
+// config.ParseWith), so the tests around it may run in parallel too.
 func Run(t *testing.T, h Harness) {
 	t.Helper()
 	h.setDefaults(t)
 
-	t.Run("config validates", func(t *testing.T) { testConfig(t, h) })
-	t.Run("acked only after durable", func(t *testing.T) { testAckedAfterDurable(t, h) })
-	t.Run("publish fails: not acked", func(t *testing.T) { testPublishFails(t, h) })
-	t.Run("redelivery makes one ticket", func(t *testing.T) { testRedelivery(t, h) })
-	t.Run("bad input goes to dead letters, connector keeps running", func(t *testing.T) { testDeadLetter(t, h) })
-	t.Run("counters move", func(t *testing.T) { testCounters(t, h) })
+	// The two that count goroutines run first, on their own: a sibling running beside them
+	// would leave goroutines that look like leaks.
 	t.Run("close is clean", func(t *testing.T) { testClose(t, h) })
 	t.Run("close without start, twice", func(t *testing.T) { testCloseWithoutStart(t, h) })
+	for _, sub := range []struct {
+		name string
+		test func(*testing.T, Harness)
+	}{
+		{"config validates", testConfig},
+		{"acked only after durable", testAckedAfterDurable},
+		{"publish fails: not acked", testPublishFails},
+		{"redelivery makes one ticket", testRedelivery},
+		{"bad input goes to dead letters, connector keeps running", testDeadLetter},
+		{"counters move", testCounters},
+	} {
+		t.Run(sub.name, func(t *testing.T) {
+			if !h.SharedSource {
+				t.Parallel()
+			}
+			sub.test(t, h)
+		})
+	}
 }
 
 // parse reads the harness config as a whole gongdan config with one connector.

@@ -68,5 +68,7 @@ rules:
 			return connectortest.Input{Body: []byte(`{"temp": 91.5}`), Headers: map[string]string{"topic": fmt.Sprintf("factory/E2026%05d/telemetry", i)}}
 		},
 		Bad: connectortest.Input{Body: []byte(`{"temp": `), Headers: map[string]string{"topic": "factory/E202600999/telemetry"}},
+		// One broker, one client id and the same topics for every connector the suite builds.
+		SharedSource: true,
 	})
 }
