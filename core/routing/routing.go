@@ -48,8 +48,8 @@ func (s Status) Valid() bool {
 
 // Point is a position in degrees (WGS-84). The zero Point means unknown.
 type Point struct {
-	Lat float64 `json:"lat"`
-	Lon float64 `json:"lon"`
+	Lat float64 `json:"lat" yaml:"lat"`
+	Lon float64 `json:"lon" yaml:"lon"`
 }
 
 // Known reports whether p is a position rather than the zero value.
@@ -92,48 +92,49 @@ func smallSin(x float64) float64 {
 	return x * (1 - x2/6*(1-x2/20*(1-x2/42)))
 }
 
-// Engineer is a person who can be assigned tickets, as configured.
+// Engineer is a person who can be assigned tickets, as configured: the config's
+// routing.engineers decode into it as they are.
 type Engineer struct {
-	ID     string   `json:"id"`
-	Name   string   `json:"name,omitempty"`
-	Phone  string   `json:"phone,omitempty"`
-	Skills []string `json:"skills"`
+	ID     string   `json:"id" yaml:"id"`
+	Name   string   `json:"name,omitempty" yaml:"name"`
+	Phone  string   `json:"phone,omitempty" yaml:"phone"`
+	Skills []string `json:"skills" yaml:"skills"`
 	// Home is where the engineer starts from; a live location (Live.Location) overrides it.
-	Home Point `json:"home"`
+	Home Point `json:"home" yaml:"home"`
 	// RadiusKM is how far from Home (or the live location) the engineer serves; 0: no limit.
-	RadiusKM float64 `json:"radius_km"`
+	RadiusKM float64 `json:"radius_km" yaml:"radius_km"`
 	// MaxOpen caps the engineer's open tickets; MaxDaily the tickets assigned today. 0: no cap.
-	MaxOpen  int `json:"max_open"`
-	MaxDaily int `json:"max_daily"`
+	MaxOpen  int `json:"max_open" yaml:"max_open"`
+	MaxDaily int `json:"max_daily" yaml:"max_daily"`
 	// Calendar names the engineer's working calendar: on duty only in its working time.
 	// Empty: on duty whenever the status is on_duty.
-	Calendar string `json:"calendar,omitempty"`
-	Status   Status `json:"status"`
+	Calendar string `json:"calendar,omitempty" yaml:"calendar"`
+	Status   Status `json:"status" yaml:"status"`
 }
 
 // Team is a group of engineers that rules route to.
 type Team struct {
-	ID     string
-	Lead   string
-	Region string
+	ID     string `yaml:"id"`
+	Lead   string `yaml:"lead"`
+	Region string `yaml:"region"`
 	// Members in round-robin order.
-	Members []string
+	Members []string `yaml:"members"`
 	// Overflow is the team that takes over when no member can (二级轮询池); empty: none.
-	Overflow string
+	Overflow string `yaml:"overflow"`
 }
 
 // Target is where a rule routes: an engineer, a team, or an engineer with their team as the
 // fallback.
 type Target struct {
-	Team     string
-	Engineer string
+	Team     string `yaml:"team"`
+	Engineer string `yaml:"engineer"`
 }
 
 // Set are the ticket fields a matching rule sets; empty ones are left alone.
 type Set struct {
-	Urgency  string   `json:"urgency,omitempty"`
-	Category string   `json:"category,omitempty"`
-	Tags     []string `json:"tags,omitempty"`
+	Urgency  string   `json:"urgency,omitempty" yaml:"urgency"`
+	Category string   `json:"category,omitempty" yaml:"category"`
+	Tags     []string `json:"tags,omitempty" yaml:"tags"`
 }
 
 // Rule is one routing rule; the first whose When holds (within During) decides.
@@ -151,9 +152,9 @@ type Rule struct {
 
 // Weights weigh the parts of a candidate's score; they need not sum to 1.
 type Weights struct {
-	Distance float64
-	Capacity float64
-	FTFR     float64
+	Distance float64 `yaml:"distance"`
+	Capacity float64 `yaml:"capacity"`
+	FTFR     float64 `yaml:"ftfr"`
 }
 
 // DefaultWeights favour the nearest engineer, then spare capacity, then track record.
