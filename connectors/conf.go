@@ -149,7 +149,7 @@ func (p *parser) object(c *Conf, n *yaml.Node, skip ...string) {
 	c.values, c.lines = map[string]any{}, map[string]int{}
 	n = yamlkit.Resolve(n)
 	if n.Kind != yaml.MappingNode {
-		p.report(n.Line, c.path, "want a mapping, got %s", describe(n))
+		p.report(n.Line, c.path, "want a mapping, got %s", yamlkit.Describe(n))
 		return
 	}
 	known := make([]string, len(c.fields))
@@ -200,7 +200,7 @@ func (p *parser) value(c *Conf, f Field, path string, n *yaml.Node) (any, bool) 
 		v = p.scalar(f, path, n)
 	case KindStringList:
 		if n.Kind != yaml.SequenceNode {
-			p.report(n.Line, path, "want a list of strings, got %s", describe(n))
+			p.report(n.Line, path, "want a list of strings, got %s", yamlkit.Describe(n))
 			return nil, false
 		}
 		l := make([]string, 0, len(n.Content))
@@ -211,7 +211,7 @@ func (p *parser) value(c *Conf, f Field, path string, n *yaml.Node) (any, bool) 
 		v = l
 	case KindStringMap:
 		if n.Kind != yaml.MappingNode {
-			p.report(n.Line, path, "want a mapping of strings, got %s", describe(n))
+			p.report(n.Line, path, "want a mapping of strings, got %s", yamlkit.Describe(n))
 			return nil, false
 		}
 		var m orderedMap
@@ -232,7 +232,7 @@ func (p *parser) value(c *Conf, f Field, path string, n *yaml.Node) (any, bool) 
 		v = o
 	case KindObjectList:
 		if n.Kind != yaml.SequenceNode {
-			p.report(n.Line, path, "want a list of mappings, got %s", describe(n))
+			p.report(n.Line, path, "want a list of mappings, got %s", yamlkit.Describe(n))
 			return nil, false
 		}
 		l := make([]*Conf, 0, len(n.Content))
@@ -263,7 +263,7 @@ func (p *parser) value(c *Conf, f Field, path string, n *yaml.Node) (any, bool) 
 func (p *parser) scalar(f Field, path string, n *yaml.Node) any {
 	n = yamlkit.Resolve(n)
 	if n.Kind != yaml.ScalarNode {
-		p.report(n.Line, path, "want %s, got %s", article(f.Kind), describe(n))
+		p.report(n.Line, path, "want %s, got %s", article(f.Kind), yamlkit.Describe(n))
 		return nil
 	}
 	shown := strconv.Quote(n.Value)
@@ -365,27 +365,6 @@ func isEmpty(v any) bool {
 		return len(v) == 0
 	}
 	return false
-}
-
-// describe names the kind of a YAML value without quoting it (it may be a secret).
-func describe(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		switch n.Tag {
-		case "!!null":
-			return "nothing"
-		case "!!bool":
-			return "true/false"
-		case "!!int", "!!float":
-			return "a number"
-		}
-		return "a string"
-	}
-	return "an unexpected YAML node"
 }
 
 // asConfigErrors turns an error from a constructor or Validate into located config errors:
