@@ -57,7 +57,10 @@ func TestConformance(t *testing.T) {
 	const token = "conformance-token-0123456789"
 	auth := map[string]string{"Authorization": "Bearer " + token}
 	connectortest.Run(t, connectortest.Harness{
-		Config: "name: groups\ntype: ocr\nworkers: 2\ntokens: [{name: phones, token: " + token + "}]\n",
+		// The suite sends eight uploads at once from one source (its redelivery race): a budget
+		// wide enough for that, since the budget's own limits are tested in upload_test.go.
+		Config: "name: groups\ntype: ocr\nworkers: 2\ntokens: [{name: phones, token: " + token + "}]\n" +
+			"budget: {concurrent: 32, concurrent_per_source: 32}\n",
 		Send:   connectortest.PostWith("image/png"),
 		Good:   func(i int) connectortest.Input { return connectortest.Input{Body: goodShot(t, i), Headers: auth} },
 		Bad:    connectortest.Input{Body: bad[:len(bad)*2/3], Headers: auth}, // a PNG cut short

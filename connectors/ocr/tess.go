@@ -54,10 +54,33 @@ func NewPool(size int, langs ...string) *Pool {
 	return &Pool{langs: langs, slots: make(chan struct{}, size), pool: make(chan *gosseract.Client, size)}
 }
 
+// languages is what Tesseract says it has data for, asked once per process: gosseract's
+// GetAvailableLanguages builds and tears down a Tesseract instance in C to find its data
+// path, and two at once corrupt the C heap (seen: "corrupted size vs. prev_size" when
+// connectors were validated in parallel). The data does not change while gongdan runs.
+var languages struct {
+	sync.Mutex
+	have []string
+}
+
+func availableLanguages() ([]string, error) {
+	languages.Lock()
+	defer languages.Unlock()
+	if languages.have != nil {
+		return languages.have, nil
+	}
+	have, err := gosseract.GetAvailableLanguages()
+	if err != nil {
+		return nil, err // not kept: the data may be installed before the next try
+	}
+	languages.have = have
+	return have, nil
+}
+
 // Languages reports whether Tesseract has the data for every language the pool reads;
 // the error names the missing ones and where Tesseract looked.
 func (e *Pool) Languages() error {
-	have, err := gosseract.GetAvailableLanguages()
+	have, err := availableLanguages()
 	if err != nil {
 		return fmt.Errorf("ocr: Tesseract's language data: %v", err)
 	}
