@@ -83,6 +83,10 @@ type Config struct {
 	// this is also how long a publish takes to fail then. Default 2s; MinPublishTimeout
 	// to MaxPublishTimeout. Only for nats.
 	PublishTimeout time.Duration
+	// AckWait is how long a delivered message may stay unacked before NATS delivers it again
+	// (also a message that was on its way to a subscriber that closed). A handler running
+	// longer sees its message twice. Default 30s. Only for nats.
+	AckWait time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -97,6 +101,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.PublishTimeout == 0 {
 		c.PublishTimeout = DefaultPublishTimeout
+	}
+	if c.AckWait == 0 {
+		c.AckWait = ackWait
 	}
 }
 
@@ -116,6 +123,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxAge < time.Minute {
 		return fmt.Errorf("bus: max age %v is too short for a message to wait out a restart; want at least 1m", c.MaxAge)
+	}
+	if c.AckWait < time.Second {
+		return fmt.Errorf("bus: ack wait %v is shorter than a handler's ack takes to travel; want at least 1s", c.AckWait)
 	}
 	if c.PublishTimeout < MinPublishTimeout || c.PublishTimeout > MaxPublishTimeout {
 		return fmt.Errorf("bus: publish timeout %v: want %v to %v (bus.publish_timeout)", c.PublishTimeout, MinPublishTimeout, MaxPublishTimeout)

@@ -29,8 +29,8 @@ import (
 // acked or not: a group that is down for a day finds its messages waiting, and a new group
 // can start from what the stream still holds.
 const (
-	// ackWait is how long a delivered message may stay unacked before JetStream delivers it
-	// again. A handler that runs longer than this will see its message twice.
+	// ackWait is Config.AckWait's default: how long a delivered message may stay unacked
+	// before JetStream delivers it again. A handler that runs longer sees its message twice.
 	ackWait = 30 * time.Second
 	// duplicateWindow is how long JetStream remembers a message id (see msgID) to
 	// store a message published again only once. A publisher retrying after a timeout
@@ -469,7 +469,7 @@ func (b *natsBus) ensureConsumer(ctx context.Context, group, topic string, concu
 			DeliverGroup:   group,
 			DeliverPolicy:  nats.DeliverAllPolicy,
 			AckPolicy:      nats.AckExplicitPolicy,
-			AckWait:        ackWait,
+			AckWait:        b.cfg.AckWait,
 			// Unlimited: a message that keeps failing is gongdan's dead-letter middleware's
 			// to take off the bus, with its error; the broker would drop it silently.
 			MaxDeliver:    -1,
@@ -499,7 +499,7 @@ func (b *natsBus) updateConsumer(ctx context.Context, info *nats.ConsumerInfo, g
 			have.Durable, info.Stream, b.where, group, topic, have.FilterSubject, have.DeliverGroup, info.Stream, have.Durable)
 	}
 	cfg := have
-	cfg.AckWait = ackWait
+	cfg.AckWait = b.cfg.AckWait
 	cfg.MaxDeliver = -1
 	cfg.MaxAckPending = max(have.MaxAckPending, maxAckPendingPerSlot*concurrency)
 	if cfg.AckWait == have.AckWait && have.MaxDeliver <= 0 && cfg.MaxAckPending == have.MaxAckPending {
@@ -587,7 +587,7 @@ func (b *natsBus) newSubscription(group string, concurrency int) (*natsSubscript
 		// and waits for its ack or nack before the subscription takes the next.
 		SubscribersCount: concurrency,
 		// Give up on a message at the moment JetStream redelivers it anyway.
-		AckWaitTimeout: ackWait,
+		AckWaitTimeout: b.cfg.AckWait,
 		CloseTimeout:   closeGrace,
 		// Subscribe is given the subject, not the topic.
 		SubjectCalculator: func(queueGroup, subject string) *wmnats.SubjectDetail {

@@ -1,8 +1,10 @@
 package bus
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -55,9 +57,26 @@ func busFeatures(kind busKind) tests.Features {
 	}
 }
 
+// suiteAckWait is the suite's buses' ack wait. Several of its tests (TestSubscribeCtx, the
+// close tests) close a subscriber that messages were already on their way to, and then wait
+// 15 s for a new one to get them all: NATS hands them out again only after the ack wait,
+// which at the default 30 s is after the suite has given up.
+const suiteAckWait = 5 * time.Second
+
+// openSuiteBus is openTestBus with the suite's ack wait.
+func openSuiteBus(t *testing.T, kind busKind) *Bus {
+	t.Helper()
+	cfg := testBusConfig(t, kind)
+	cfg.AckWait = suiteAckWait
+	b, err := Open(context.Background(), cfg, testLogger(t))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, b.Close()) })
+	return b
+}
+
 func TestBusWatermillSuite(t *testing.T) {
 	forEachBus(t, func(t *testing.T, kind busKind) {
-		b := openTestBus(t, kind)
+		b := openSuiteBus(t, kind)
 		tests.TestPubSub(t, busFeatures(kind), suiteConstructor(b, func() string { return suiteGroup }), groupConstructor(b))
 	})
 }
@@ -66,7 +85,7 @@ func TestBusWatermillSuite(t *testing.T) {
 // what was published before it, even what others have consumed: true of a new consumer group.
 func TestBusWatermillNewGroupReceivesOldMessages(t *testing.T) {
 	forEachBus(t, func(t *testing.T, kind busKind) {
-		b := openTestBus(t, kind)
+		b := openSuiteBus(t, kind)
 		features := busFeatures(kind)
 		features.NewSubscriberReceivesOldMessages = true
 		newGroup := func() string { return "g" + strings.ToLower(watermill.NewULID()) }
