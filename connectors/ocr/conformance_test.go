@@ -61,9 +61,9 @@ func TestConformance(t *testing.T) {
 		// wide enough for that, since the budget's own limits are tested in upload_test.go.
 		Config: "name: groups\ntype: ocr\nworkers: 2\ntokens: [{name: phones, token: " + token + "}]\n" +
 			"budget: {concurrent: 32, concurrent_per_source: 32}\n",
-		Send:   connectortest.PostWith("image/png"),
-		Good:   func(i int) connectortest.Input { return connectortest.Input{Body: goodShot(t, i), Headers: auth} },
-		Bad:    connectortest.Input{Body: bad[:len(bad)*2/3], Headers: auth}, // a PNG cut short
+		Send: connectortest.PostWith("image/png"),
+		Good: func(i int) connectortest.Input { return connectortest.Input{Body: goodShot(t, i), Headers: auth} },
+		Bad:  connectortest.Input{Body: bad[:len(bad)*2/3], Headers: auth}, // a PNG cut short
 		// Refused and not kept: a screenshot without the token. (A file that is not an image is
 		// refused too, and kept as a dead letter: TestAHalfGoodUploadKeepsNeither.)
 		Rejected: &connectortest.Input{Body: goodShot(t, 0)},
