@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/silenceper/wechat/v2/util"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -31,35 +29,18 @@ func TestADraftWebhookSpeaksOnlyForItself(t *testing.T) {
 		t.Skip("starts a server process")
 	}
 	const (
-		token  = "spamtest"
-		appID  = "wx2c2769f8efd9abc2"
-		aesKey = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
-		openID = "oyORnuP8q7ou2gfYjqLzSIWZf0rs"
+		openID = sampleOpenID
 		admin  = "test-admin-token-0123456789"
 		eng    = "test-eng-token-0123456789"
 	)
-	t.Setenv("GONGDAN_TEST_WX_TOKEN", token)
-	t.Setenv("GONGDAN_TEST_WX_AES_KEY", aesKey)
-	dir := t.TempDir()
-	addr := freeAddr(t)
-	cfg := strings.Replace(configText(addr), "    - {token: test-super-token-0123456789, actor: sup-1, role: supervisor}\n",
-		"    - {token: test-super-token-0123456789, actor: sup-1, role: supervisor}\n    - {token: "+eng+", actor: eng-li, role: engineer}\n", 1) +
-		`  - name: gzh
-    type: wechat.officialaccount
-    app_id: ` + appID + `
-    token: "${GONGDAN_TEST_WX_TOKEN}"
-    encoding_aes_key: "${GONGDAN_TEST_WX_AES_KEY}"
-    timestamp_skew: 0s
-`
-	path := filepath.Join(dir, "gongdan.yaml")
-	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
-	srv := startChild(t, "serve", "--config", path, "--data", dir)
-	srv.waitReady(addr)
+	withEngineer := func(cfg string) string {
+		return strings.Replace(cfg, "    - {token: test-super-token-0123456789, actor: sup-1, role: supervisor}\n",
+			"    - {token: test-super-token-0123456789, actor: sup-1, role: supervisor}\n    - {token: "+eng+", actor: eng-li, role: engineer}\n", 1)
+	}
+	srv := startWeChatServer(t, sampleToken, sampleAppID, sampleAESKey, "timestamp_skew: 0s\n", withEngineer)
 
 	// The customer writes in through WeChat (Tencent's signed sample), and an engineer starts work.
-	q := url.Values{"signature": {util.Signature(token, "1409735669", "1320562132")}, "timestamp": {"1409735669"}, "nonce": {"1320562132"},
-		"openid": {openID}, "encrypt_type": {"aes"}, "msg_signature": {"5d197aaffba7e9b25a30732f161a50dee96bd5fa"}}
-	body := `<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName><Encrypt><![CDATA[hyzAe4OzmOMbd6TvGdIOO6uBmdJoD0Fk53REIHvxYtJlE2B655HuD0m8KUePWB3+LrPXo87wzQ1QLvbeUgmBM4x6F8PGHQHFVAFmOD2LdJF9FrXpbUAh0B5GIItb52sn896wVsMSHGuPE328HnRGBcrS7C41IzDWyWNlZkyyXwon8T332jisa+h6tEDYsVticbSnyU8dKOIbgU6ux5VTjg3yt+WGzjlpKn6NPhRjpA912xMezR4kw6KWwMrCVKSVCZciVGCgavjIQ6X8tCOp3yZbGpy0VxpAe+77TszTfRd5RJSVO/HTnifJpXgCSUdUue1v6h0EIBYYI1BD1DlD+C0CR8e6OewpusjZ4uBl9FyJvnhvQl+q5rv1ixrcpCumEPo5MJSgM9ehVsNPfUM669WuMyVWQLCzpu9GhglF2PE=]]></Encrypt></xml>`
+	q, body := sampleCallback()
 	status, answer, err := call("POST", srv.url+"/wechat/gzh?"+q.Encode(), "", body)
 	require.NoError(t, err)
 	require.Equal(t, 200, status, string(answer))

@@ -28,20 +28,12 @@ func TestWeChatCallbackIntoATicket(t *testing.T) {
 		t.Skip("starts a server process")
 	}
 	const (
-		token   = "spamtest"
-		appID   = "wx2c2769f8efd9abc2"
-		aesKey  = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
-		ts      = "1409735669"
-		nonce   = "1320562132"
-		msgSig  = "5d197aaffba7e9b25a30732f161a50dee96bd5fa"
-		encrypt = "hyzAe4OzmOMbd6TvGdIOO6uBmdJoD0Fk53REIHvxYtJlE2B655HuD0m8KUePWB3+LrPXo87wzQ1QLvbeUgmBM4x6F8PGHQHFVAFmOD2LdJF9FrXpbUAh0B5GIItb52sn896wVsMSHGuPE328HnRGBcrS7C41IzDWyWNlZkyyXwon8T332jisa+h6tEDYsVticbSnyU8dKOIbgU6ux5VTjg3yt+WGzjlpKn6NPhRjpA912xMezR4kw6KWwMrCVKSVCZciVGCgavjIQ6X8tCOp3yZbGpy0VxpAe+77TszTfRd5RJSVO/HTnifJpXgCSUdUue1v6h0EIBYYI1BD1DlD+C0CR8e6OewpusjZ4uBl9FyJvnhvQl+q5rv1ixrcpCumEPo5MJSgM9ehVsNPfUM669WuMyVWQLCzpu9GhglF2PE="
-		admin   = "test-admin-token-0123456789"
+		token  = sampleToken
+		aesKey = sampleAESKey
+		admin  = "test-admin-token-0123456789"
 	)
-	srv := startWeChatServer(t, token, appID, aesKey, "timestamp_skew: 0s   # the sample is from 2014\n")
-
-	q := url.Values{"signature": {util.Signature(token, ts, nonce)}, "timestamp": {ts}, "nonce": {nonce},
-		"openid": {"oyORnuP8q7ou2gfYjqLzSIWZf0rs"}, "encrypt_type": {"aes"}, "msg_signature": {msgSig}}
-	body := `<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName><Encrypt><![CDATA[` + encrypt + `]]></Encrypt></xml>`
+	srv := startWeChatServer(t, token, sampleAppID, aesKey, "timestamp_skew: 0s   # the sample is from 2014\n")
+	q, body := sampleCallback()
 	wechatURL := srv.url + "/wechat/gzh?" + q.Encode()
 	for range 2 { // the callback and WeChat's retry of it
 		status, answer, err := call("POST", wechatURL, "", body)
@@ -149,10 +141,30 @@ func TestWeChatConversationFillsOneTicket(t *testing.T) {
 	assert.Equal(t, "空调故障", tk.Category, "classified from the first message")
 }
 
+// Tencent's sample official account message (its documentation's vectors), encrypted and
+// signed as in its sample code; the sample is from 2014 (timestamp_skew: 0s takes it).
+const (
+	sampleToken   = "spamtest"
+	sampleAppID   = "wx2c2769f8efd9abc2"
+	sampleAESKey  = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+	sampleOpenID  = "oyORnuP8q7ou2gfYjqLzSIWZf0rs"
+	sampleTS      = "1409735669"
+	sampleNonce   = "1320562132"
+	sampleMsgSig  = "5d197aaffba7e9b25a30732f161a50dee96bd5fa"
+	sampleEncrypt = "hyzAe4OzmOMbd6TvGdIOO6uBmdJoD0Fk53REIHvxYtJlE2B655HuD0m8KUePWB3+LrPXo87wzQ1QLvbeUgmBM4x6F8PGHQHFVAFmOD2LdJF9FrXpbUAh0B5GIItb52sn896wVsMSHGuPE328HnRGBcrS7C41IzDWyWNlZkyyXwon8T332jisa+h6tEDYsVticbSnyU8dKOIbgU6ux5VTjg3yt+WGzjlpKn6NPhRjpA912xMezR4kw6KWwMrCVKSVCZciVGCgavjIQ6X8tCOp3yZbGpy0VxpAe+77TszTfRd5RJSVO/HTnifJpXgCSUdUue1v6h0EIBYYI1BD1DlD+C0CR8e6OewpusjZ4uBl9FyJvnhvQl+q5rv1ixrcpCumEPo5MJSgM9ehVsNPfUM669WuMyVWQLCzpu9GhglF2PE="
+)
+
+// sampleCallback is the query and body of Tencent's sample callback to /wechat/gzh.
+func sampleCallback() (url.Values, string) {
+	q := url.Values{"signature": {util.Signature(sampleToken, sampleTS, sampleNonce)}, "timestamp": {sampleTS}, "nonce": {sampleNonce},
+		"openid": {sampleOpenID}, "encrypt_type": {"aes"}, "msg_signature": {sampleMsgSig}}
+	return q, `<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName><Encrypt><![CDATA[` + sampleEncrypt + `]]></Encrypt></xml>`
+}
+
 // startWeChatServer runs gongdan serve with the test config and a safe-mode official account
 // connector gzh, its token and key passed through the environment as in production; extra is
 // more of the connector's keys, unindented.
-func startWeChatServer(t *testing.T, token, appID, aesKey, extra string) *child {
+func startWeChatServer(t *testing.T, token, appID, aesKey, extra string, edits ...func(cfg string) string) *child {
 	t.Helper()
 	t.Setenv("GONGDAN_TEST_WX_TOKEN", token)
 	t.Setenv("GONGDAN_TEST_WX_AES_KEY", aesKey)
@@ -166,6 +178,9 @@ func startWeChatServer(t *testing.T, token, appID, aesKey, extra string) *child 
 `
 	for _, line := range strings.Split(strings.TrimRight(extra, "\n"), "\n") {
 		cfg += "    " + line + "\n"
+	}
+	for _, edit := range edits {
+		cfg = edit(cfg)
 	}
 	path := filepath.Join(dir, "gongdan.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
