@@ -849,3 +849,14 @@ func TestSLAFingerprint(t *testing.T) {
 	assert.NotEqual(t, a, parse(strings.Replace(base, "30m", "20m", 1)), "a goal")
 	assert.NotEqual(t, a, parse(strings.Replace(base, "cn-2026", "cn-2025", 1)), "a holiday set")
 }
+
+// TestSLAFingerprintIsPinned: the fingerprint of an SLA section is what it was when it was
+// pinned. A change re-arms every open ticket's SLA timers on upgrade, so it may change only
+// with the section's meaning, never with how the code that reads it is arranged. (It changes,
+// by design, if cn-2026.yaml or the test's files are edited.)
+func TestSLAFingerprintIsPinned(t *testing.T) {
+	cfg, err := config.Load("testdata/sla_fingerprint.yaml")
+	require.NoError(t, err)
+	require.True(t, cfg.SLA.Built["plant"].Holidays[sla.Date{Year: 2026, Month: time.August, Day: 5}], "the file's set was taken")
+	assert.Equal(t, "5f38d7fddbe0e729", cfg.SLA.Fingerprint)
+}
