@@ -94,6 +94,25 @@ func TestTheConformanceKitIsForTestsOnly(t *testing.T) {
 	}
 }
 
+// TestTheTestKitIsForTestsOnly: the test kit (a settable clock, child processes, an engine on a
+// throwaway store) is imported by tests alone. go list's Imports leaves out the imports of
+// _test.go files, so any package it names as importing the kit is one of the binary's.
+func TestTheTestKitIsForTestsOnly(t *testing.T) {
+	for pkg, direct := range imports(t, "gongdan/...", false) {
+		if under(pkg, "gongdan/internal/testkit") {
+			continue
+		}
+		for _, d := range direct {
+			assert.False(t, under(d, "gongdan/internal/testkit"), "%s imports %s, which only tests may", pkg, d)
+		}
+	}
+	// The kit's clock, children and items build on yamlkit alone, so a pipeline or connector
+	// test that uses them links no core package; the engine fixture is enginekit's.
+	for _, d := range imports(t, "gongdan/internal/testkit", true)["gongdan/internal/testkit"] {
+		assert.False(t, strings.HasPrefix(d, "gongdan/") && d != "gongdan/internal/yamlkit", "testkit builds on %s", d)
+	}
+}
+
 // TestTheYAMLKitIsALeaf: both config and the connectors build on yamlkit, so it builds on
 // no other gongdan package.
 func TestTheYAMLKitIsALeaf(t *testing.T) {
@@ -114,30 +133,64 @@ func TestTheNounsStandAlone(t *testing.T) {
 	}
 }
 
+// ioPackages are the standard packages that reach outside the process: files, network,
+// database, processes, logs.
+var ioPackages = []string{"os", "os/exec", "net", "net/http", "database/sql", "syscall", "io/ioutil", "io/fs", "log", "log/slog"}
+
+// yamlkit is the one package besides the pure ones that a pure package may build on: the
+// YAML shapes of calendars and policies (core/sla) need its Duration.
+// TestTheYAMLKitDoesNoIO keeps that allowance safe.
+const yamlkit = "gongdan/internal/yamlkit"
+
 // TestThePurePackagesDoNoIO: ticket, routing, sla, draft and normalize are decided by their
 // inputs alone (DESIGN.md §2): no files, network, database or processes, no other gongdan
 // package that does, and no clock of their own (time is passed in).
 func TestThePurePackagesDoNoIO(t *testing.T) {
 	pure := []string{"gongdan/core/ticket", "gongdan/core/routing", "gongdan/core/sla", "gongdan/draft", "gongdan/normalize"}
-	io := []string{"os", "os/exec", "net", "net/http", "database/sql", "syscall", "io/ioutil", "io/fs", "log", "log/slog"}
 	for _, p := range pure {
 		direct := imports(t, p, false)[p]
 		for _, d := range direct {
-			assert.False(t, slices.Contains(io, d), "%s imports %s", p, d)
+			assert.False(t, slices.Contains(ioPackages, d), "%s imports %s", p, d)
 			if strings.HasPrefix(d, "gongdan/") {
-				assert.True(t, slices.Contains(pure, d), "%s imports %s, which is not pure", p, d)
+				assert.True(t, slices.Contains(pure, d) || d == yamlkit, "%s imports %s, which is not pure", p, d)
 			}
 		}
-		dir := filepath.Join("../..", strings.TrimPrefix(p, "gongdan/"))
-		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
-		require.NoError(t, err)
-		for _, f := range files {
-			if strings.HasSuffix(f, "_test.go") {
-				continue
-			}
-			b, err := os.ReadFile(f)
-			require.NoError(t, err)
-			assert.NotContains(t, string(b), "time.Now()", "%s reads the clock", f)
+		for _, f := range sources(t, p) {
+			assert.NotContains(t, readFile(t, f), "time.Now()", "%s reads the clock", f)
 		}
 	}
+}
+
+// TestTheYAMLKitDoesNoIO: the pure packages may build on yamlkit, so it reads no clock and
+// imports nothing of ioPackages but log/slog, which it needs only to redact a Secret in logs
+// (Secret.LogValue formats; it writes nothing).
+func TestTheYAMLKitDoesNoIO(t *testing.T) {
+	for _, d := range imports(t, yamlkit, false)[yamlkit] {
+		assert.False(t, slices.Contains(ioPackages, d) && d != "log/slog", "%s imports %s", yamlkit, d)
+	}
+	for _, f := range sources(t, yamlkit) {
+		text := readFile(t, f)
+		assert.NotContains(t, text, "time.Now()", "%s reads the clock", f)
+		for _, line := range strings.Split(text, "\n") {
+			if strings.Contains(line, "slog.") {
+				assert.Contains(t, line, "LogValue", "%s uses log/slog for more than Secret.LogValue: %s", f, strings.TrimSpace(line))
+			}
+		}
+	}
+}
+
+// sources lists the Go files of package pkg, tests left out.
+func sources(t *testing.T, pkg string) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("../..", strings.TrimPrefix(pkg, "gongdan/"), "*.go"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files, "no Go files for %s", pkg)
+	return slices.DeleteFunc(files, func(f string) bool { return strings.HasSuffix(f, "_test.go") })
+}
+
+func readFile(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	require.NoError(t, err)
+	return string(b)
 }
