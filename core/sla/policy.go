@@ -87,24 +87,16 @@ type Policies struct {
 	list []*Policy
 }
 
-// PolicyError is a problem with one policy, at a path like "policies[1].when".
-type PolicyError struct {
-	Path string
-	Msg  string
-}
-
-func (e PolicyError) Error() string { return e.Path + ": " + e.Msg }
-
 // NewPolicies checks and compiles ps; every problem is reported.
-func NewPolicies(ps []Policy) (*Policies, []PolicyError) {
-	var errs []PolicyError
+func NewPolicies(ps []Policy) (*Policies, []ConfigError) {
+	var errs []ConfigError
 	out := &Policies{}
 	seen := map[string]bool{}
 	for i := range ps {
 		p := ps[i]
 		at := fmt.Sprintf("policies[%d]", i)
 		bad := func(key, format string, args ...any) {
-			errs = append(errs, PolicyError{Path: at + key, Msg: fmt.Sprintf(format, args...)})
+			errs = append(errs, errorf(at+key, format, args...))
 		}
 		switch {
 		case p.ID == "":
