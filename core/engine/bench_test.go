@@ -25,6 +25,8 @@ import (
 	"gongdan/core/store/sqlite"
 	"gongdan/core/ticket"
 	"gongdan/draft"
+	"gongdan/internal/testkit"
+	"gongdan/internal/testkit/enginekit"
 )
 
 const writers = 8
@@ -40,14 +42,8 @@ func benchEngineWithRegistry(b *testing.B) (*engine.Engine, *prometheus.Registry
 
 func benchEngineRouting(b *testing.B, ro *engine.RoutingOptions) (*engine.Engine, *prometheus.Registry) {
 	b.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, b.TempDir()+"/bench.db")
-	require.NoError(b, err)
-	b.Cleanup(func() { st.Close() })
-	reg := prometheus.NewRegistry()
-	e, err := engine.New(ctx, engine.Options{Store: st, Registerer: reg, Routing: ro})
-	require.NoError(b, err)
-	b.Cleanup(func() { e.Close() })
+	f := enginekit.New(b, engine.Options{Routing: ro})
+	e, reg := f.Engine, f.Registry
 	b.Cleanup(func() {
 		// how many requests share a commit: the point of group commit
 		mfs, _ := reg.Gather()
@@ -118,17 +114,13 @@ func BenchmarkCreate64(b *testing.B) {
 // three tiers): what arming the clocks (a timer row and a board row per ticket) costs.
 func BenchmarkCreate64SLA(b *testing.B) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, b.TempDir()+"/bench.db")
-	require.NoError(b, err)
-	b.Cleanup(func() { st.Close() })
+	st := enginekit.OpenStore(b, "")
 	always := &sla.Calendar{Name: "24x7", Location: time.FixedZone("CST", 8*3600), Always: true}
 	ps, errs := sla.NewPolicies([]sla.Policy{{ID: "orange", Calendar: always,
 		Goals: map[sla.Target]time.Duration{sla.Response: 30 * time.Minute, sla.Resolution: 4 * time.Hour}, WarnAt: 0.8,
 		Tiers: []sla.Tier{{Name: "yellow", After: 5 * time.Minute}, {Name: "red", After: 30 * time.Minute}, {Name: "black", After: 2 * time.Hour, Escalate: true}}}})
 	require.Empty(b, errs)
-	e, err := engine.New(ctx, engine.Options{Store: st, SLA: &engine.SLAOptions{Policies: ps, Notify: func(engine.Notification) {}}})
-	require.NoError(b, err)
-	b.Cleanup(func() { e.Close() })
+	e := enginekit.Start(b, engine.Options{Store: st, SLA: &engine.SLAOptions{Policies: ps, Notify: func(engine.Notification) {}}})
 	d := newDraft("3号线急停按钮失灵")
 	runNWriters(b, 64, func(w, i int) error {
 		dd := d
@@ -239,7 +231,7 @@ func BenchmarkSLAStart(b *testing.B) {
 		}
 	}
 	const overdue = 1000
-	clk := &clock{t: time.Date(2026, 11, 24, 10, 0, 0, 0, time.FixedZone("CST", 8*3600))}
+	clk := testkit.NewClock(time.Date(2026, 11, 24, 10, 0, 0, 0, time.FixedZone("CST", 8*3600)))
 	path := filepath.Join(os.TempDir(), fmt.Sprintf("gongdan-bench-sla-%d.db", n))
 	ctx := context.Background()
 	policies := orangePoliciesB(b)
@@ -298,7 +290,7 @@ func orangePoliciesB(b *testing.B) *sla.Policies {
 // buildSLAStore creates n open tickets, armed as the engine arms them: created over the 30
 // days before now, the last overdue of them 20 minutes before now with their warning and
 // breach due, the rest with clocks that fell due and were recorded long ago or fall due later.
-func buildSLAStore(b *testing.B, path string, n, overdue int, clk *clock, policies *sla.Policies) {
+func buildSLAStore(b *testing.B, path string, n, overdue int, clk *testkit.Clock, policies *sla.Policies) {
 	ctx := context.Background()
 	os.Remove(path)
 	st, err := sqlite.Open(ctx, path)

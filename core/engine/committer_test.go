@@ -15,6 +15,7 @@ import (
 	"gongdan/core/store"
 	"gongdan/core/store/sqlite"
 	"gongdan/core/ticket"
+	"gongdan/internal/testkit/enginekit"
 )
 
 func TestStateEqualsFoldAfterManyConcurrentActions(t *testing.T) {
@@ -75,13 +76,9 @@ func (f *failingStore) Write(ctx context.Context, fn func(store.Tx) error) error
 
 func TestFailedCommitRefusesTheWholeBatch(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, t.TempDir()+"/gongdan.db")
-	require.NoError(t, err)
-	defer st.Close()
+	st := enginekit.OpenStore(t, "")
 	fs := &failingStore{Store: st}
-	e, err := engine.New(ctx, engine.Options{Store: fs})
-	require.NoError(t, err)
-	defer e.Close()
+	e := enginekit.Start(t, engine.Options{Store: fs})
 	tk, _, err := e.Create(ctx, engine.CreateRequest{Draft: newDraft("x"), Actor: agent})
 	require.NoError(t, err)
 	sub := e.Subscribe(64)

@@ -15,6 +15,7 @@ import (
 	"gongdan/core/store/sqlite"
 	"gongdan/core/ticket"
 	"gongdan/draft"
+	"gongdan/internal/testkit/enginekit"
 )
 
 var (
@@ -31,15 +32,8 @@ type fixture struct {
 
 func newFixture(t *testing.T, now func() time.Time) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, t.TempDir()+"/gongdan.db")
-	require.NoError(t, err)
-	t.Cleanup(func() { st.Close() })
-	reg := prometheus.NewRegistry()
-	e, err := engine.New(ctx, engine.Options{Store: st, Now: now, Registerer: reg})
-	require.NoError(t, err)
-	t.Cleanup(func() { e.Close() })
-	return &fixture{engine: e, store: st, reg: reg}
+	k := enginekit.New(t, engine.Options{Now: now})
+	return &fixture{engine: k.Engine, store: k.Store, reg: k.Registry}
 }
 
 func newDraft(title string) draft.Draft {

@@ -15,33 +15,16 @@ import (
 
 	"gongdan/core/engine"
 	"gongdan/core/store"
-	"gongdan/core/store/sqlite"
 	"gongdan/core/ticket"
 	"gongdan/draft"
+	"gongdan/internal/testkit"
+	"gongdan/internal/testkit/enginekit"
 )
 
 var (
 	system = ticket.Actor{ID: "system", Role: ticket.RoleSystem}
 	sup    = ticket.Actor{ID: "sup-wang", Role: ticket.RoleSupervisor}
 )
-
-// clock is a settable engine clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
 
 // alarm is a draft of an IoT incident: thread key per device and rule, dedup key per message.
 func alarm(device, msg string, u draft.Urgency, tags ...string) draft.Draft {
@@ -203,7 +186,7 @@ func TestRedeliveredMergedDraftIsNotMergedTwice(t *testing.T) {
 
 func TestClosedTicketsAreRepeatedNotMergedInto(t *testing.T) {
 	t0 := time.Date(2026, 11, 20, 10, 0, 0, 0, time.FixedZone("CST", 8*3600))
-	c := &clock{t: t0}
+	c := testkit.NewClock(t0)
 	f := newFixture(t, c.Now)
 	wang := draft.Customer{ID: "cust-wang", Name: "王建国", Phone: "13812345678"}
 	request := func(title, category string, received time.Time) draft.Draft {
@@ -273,15 +256,11 @@ func TestClosedTicketsAreRepeatedNotMergedInto(t *testing.T) {
 // the thread merge into it in turn, and the second delivery is a duplicate.
 func TestOneBatchSharesThreadAndDedupKeys(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, t.TempDir()+"/gongdan.db")
-	require.NoError(t, err)
-	defer st.Close()
+	st := enginekit.OpenStore(t, "")
 	g := &armedGate{Store: st}
 	entered, release := g.arm()
 	reg := prometheus.NewRegistry()
-	e, err := engine.New(ctx, engine.Options{Store: g, Registerer: reg})
-	require.NoError(t, err)
-	defer e.Close()
+	e := enginekit.Start(t, engine.Options{Store: g, Registerer: reg})
 
 	// The first request takes the committer into the gate, alone.
 	var wg sync.WaitGroup
@@ -403,13 +382,9 @@ func TestConcurrentDraftsOfOneThreadMakeOneTicket(t *testing.T) {
 // are free again.
 func TestFailedCommitForgetsMerges(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, t.TempDir()+"/gongdan.db")
-	require.NoError(t, err)
-	defer st.Close()
+	st := enginekit.OpenStore(t, "")
 	fs := &failingStore{Store: st}
-	e, err := engine.New(ctx, engine.Options{Store: fs})
-	require.NoError(t, err)
-	defer e.Close()
+	e := enginekit.Start(t, engine.Options{Store: fs})
 	first, _, err := e.Create(ctx, engine.CreateRequest{Draft: alarm("E1", "1", draft.UrgencyYellow), Actor: system})
 	require.NoError(t, err)
 

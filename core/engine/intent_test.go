@@ -329,7 +329,7 @@ func TestIntentResolveStopsTheSLAClocks(t *testing.T) {
 	ctx := context.Background()
 	raised, _ := f.create(t, alarm("E1", "1", draft.UrgencyOrange))
 	toState(t, f.fixture, raised.ID, ticket.StateInProgress)
-	f.advance(time.Hour)
+	f.clock.Advance(time.Hour)
 
 	got, _ := f.create(t, alarmClear("E1", "2", draft.IntentResolve))
 	require.Equal(t, ticket.StateResolved, got.State)
@@ -338,7 +338,7 @@ func TestIntentResolveStopsTheSLAClocks(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, board, "off the board")
 
-	f.advance(24 * time.Hour)
+	f.clock.Advance(24 * time.Hour)
 	f.engine.FireDue()
 	assert.Empty(t, f.marks(t, raised.ID), "nothing fires on the resolved ticket")
 	v, err := f.engine.SLA(ctx, raised.ID)

@@ -18,6 +18,8 @@ import (
 	"gongdan/core/store/sqlite"
 	"gongdan/core/ticket"
 	"gongdan/draft"
+	"gongdan/internal/testkit"
+	"gongdan/internal/testkit/enginekit"
 )
 
 var (
@@ -43,7 +45,7 @@ func routingConfig(maxOpen int) routing.Config {
 type routingFixture struct {
 	*fixture
 	path          string
-	clock         *clock
+	clock         *testkit.Clock
 	notes         chan engine.Notification
 	cfg           routing.Config
 	acceptTimeout time.Duration
@@ -51,7 +53,7 @@ type routingFixture struct {
 
 func newRoutingFixture(t *testing.T, cfg routing.Config) *routingFixture {
 	t.Helper()
-	f := &routingFixture{path: t.TempDir() + "/gongdan.db", clock: &clock{t: time.Date(2026, 11, 24, 10, 0, 0, 0, shanghaiZone(t))},
+	f := &routingFixture{path: t.TempDir() + "/gongdan.db", clock: testkit.NewClock(time.Date(2026, 11, 24, 10, 0, 0, 0, shanghaiZone(t))),
 		notes: make(chan engine.Notification, 1000), cfg: cfg, acceptTimeout: 30 * time.Minute}
 	f.open(t)
 	return f
@@ -66,25 +68,20 @@ func shanghaiZone(t *testing.T) *time.Location {
 // open (re)starts the engine on the fixture's database, as a restart of gongdan would.
 func (f *routingFixture) open(t *testing.T) {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, f.path)
-	require.NoError(t, err)
+	st := enginekit.OpenStore(t, f.path)
 	r, err := routing.New(f.cfg)
 	require.NoError(t, err)
-	e, err := engine.New(ctx, engine.Options{Store: st, Now: f.clock.Now, Routing: &engine.RoutingOptions{
+	var e *engine.Engine
+	// Registered before the engine's Close, so it runs after it, with the store still open.
+	t.Cleanup(func() { assert.NoError(t, e.CheckLives(), "the engineers' live state kept by the committer") })
+	e = enginekit.Start(t, engine.Options{Store: st, Now: f.clock.Now, Routing: &engine.RoutingOptions{
 		Router: r, AcceptTimeout: f.acceptTimeout, Notify: func(n engine.Notification) {
 			select {
 			case f.notes <- n:
 			default: // tests that do not read them
 			}
 		}}})
-	require.NoError(t, err)
 	f.fixture = &fixture{engine: e, store: st}
-	t.Cleanup(func() {
-		e.Close()
-		assert.NoError(t, e.CheckLives(), "the engineers' live state kept by the committer")
-		st.Close()
-	})
 }
 
 func (f *routingFixture) restart(t *testing.T) {
@@ -284,7 +281,7 @@ func TestAnOfferNotAcceptedInTimeIsRoutedAgain(t *testing.T) {
 
 	f.engine.Close()
 	f.store.Close()
-	f.clock.Set(f.clock.Now().Add(31 * time.Minute)) // downtime past the timeout
+	f.clock.Advance(31 * time.Minute) // downtime past the timeout
 	f.open(t)
 
 	require.Eventually(t, func() bool {
@@ -346,7 +343,7 @@ func TestTwoRatingsOfOneInARowSuspendTheEngineer(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, v.Suspended)
 
-	f.clock.Set(f.clock.Now().Add(24*time.Hour + time.Minute))
+	f.clock.Advance(24*time.Hour + time.Minute)
 	tk, _ = f.create(t, estop(6))
 	assert.Equal(t, "eng-li", tk.Assignee, "the suspension lifts itself")
 }
@@ -384,7 +381,7 @@ func TestANewDayStartsTheDailyCapAfresh(t *testing.T) {
 	}
 	tk, _ := f.create(t, estop(3))
 	assert.Empty(t, tk.Assignee, "everyone had one today")
-	f.clock.Set(f.clock.Now().Add(24 * time.Hour))
+	f.clock.Advance(24 * time.Hour)
 	tk, _ = f.create(t, estop(4))
 	assert.NotEmpty(t, tk.Assignee, "the next day")
 }
@@ -401,7 +398,7 @@ func TestManyOffersTimingOutAtOnce(t *testing.T) {
 	}
 	f.engine.Close()
 	f.store.Close()
-	f.clock.Set(f.clock.Now().Add(31 * time.Minute))
+	f.clock.Advance(31 * time.Minute)
 	f.open(t)
 	closed := make(chan struct{})
 	go func() { f.engine.Close(); close(closed) }()
@@ -431,7 +428,7 @@ func TestARaisedAcceptTimeoutMovesTheTimer(t *testing.T) {
 	tk, _ := f.create(t, estop(1))
 	f.engine.Close()
 	f.store.Close()
-	f.clock.Set(f.clock.Now().Add(31 * time.Minute))
+	f.clock.Advance(31 * time.Minute)
 	f.acceptTimeout = time.Hour
 	f.open(t)
 	require.Eventually(t, func() bool {
@@ -457,7 +454,7 @@ func TestAnOfferNoOneElseCanTakeIsEscalated(t *testing.T) {
 	require.Equal(t, "eng-li", tk.Assignee)
 	f.engine.Close()
 	f.store.Close()
-	f.clock.Set(f.clock.Now().Add(31 * time.Minute))
+	f.clock.Advance(31 * time.Minute)
 	f.open(t)
 	require.Eventually(t, func() bool {
 		got, err := f.store.Ticket(context.Background(), tk.ID)
@@ -558,16 +555,11 @@ func (g *armedGate) Write(ctx context.Context, fn func(store.Tx) error) error {
 // with its own ticket, in the order it was made (automatic, declined, then manual).
 func TestTheDecisionsOfOneBatchAreKeptInOrder(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, t.TempDir()+"/gongdan.db")
-	require.NoError(t, err)
-	defer st.Close()
-	g := &armedGate{Store: st}
+	g := &armedGate{Store: enginekit.OpenStore(t, "")}
 	r, err := routing.New(routingConfig(100))
 	require.NoError(t, err)
 	reg := prometheus.NewRegistry()
-	e, err := engine.New(ctx, engine.Options{Store: g, Registerer: reg, Routing: &engine.RoutingOptions{Router: r, Notify: func(engine.Notification) {}}})
-	require.NoError(t, err)
-	defer e.Close()
+	e := enginekit.Start(t, engine.Options{Store: g, Registerer: reg, Routing: &engine.RoutingOptions{Router: r, Notify: func(engine.Notification) {}}})
 
 	a, _, err := e.Create(ctx, engine.CreateRequest{Draft: estop(1), Actor: agent})
 	require.NoError(t, err)

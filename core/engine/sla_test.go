@@ -14,14 +14,15 @@ import (
 	"gongdan/core/engine"
 	"gongdan/core/routing"
 	"gongdan/core/sla"
-	"gongdan/core/store/sqlite"
 	"gongdan/core/ticket"
+	"gongdan/internal/testkit"
+	"gongdan/internal/testkit/enginekit"
 )
 
 type slaFixture struct {
 	*fixture
 	path  string
-	clock *clock
+	clock *testkit.Clock
 	notes chan engine.Notification
 	opts  *engine.SLAOptions
 }
@@ -44,7 +45,7 @@ func orangePolicies(t *testing.T) *sla.Policies {
 func newSLAFixture(t *testing.T) *slaFixture { return newSLAFixtureWith(t, orangePolicies(t)) }
 
 func newSLAFixtureWith(t *testing.T, ps *sla.Policies) *slaFixture {
-	f := &slaFixture{path: t.TempDir() + "/gongdan.db", clock: &clock{t: time.Date(2026, 11, 24, 10, 0, 0, 0, shanghaiZone(t))},
+	f := &slaFixture{path: t.TempDir() + "/gongdan.db", clock: testkit.NewClock(time.Date(2026, 11, 24, 10, 0, 0, 0, shanghaiZone(t))),
 		notes: make(chan engine.Notification, 100)}
 	f.opts = &engine.SLAOptions{Policies: ps, LeadOf: func(team string) string { return "lead-of-" + team },
 		Notify: func(n engine.Notification) { f.notes <- n }}
@@ -53,22 +54,16 @@ func newSLAFixtureWith(t *testing.T, ps *sla.Policies) *slaFixture {
 }
 
 func (f *slaFixture) open(t *testing.T) {
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, f.path)
-	require.NoError(t, err)
+	st := enginekit.OpenStore(t, f.path)
 	reg := prometheus.NewRegistry()
-	e, err := engine.New(ctx, engine.Options{Store: st, Now: f.clock.Now, SLA: f.opts, Registerer: reg})
-	require.NoError(t, err)
+	e := enginekit.Start(t, engine.Options{Store: st, Now: f.clock.Now, SLA: f.opts, Registerer: reg})
 	f.fixture = &fixture{engine: e, store: st, reg: reg}
-	t.Cleanup(func() { e.Close(); st.Close() })
 }
 
 func (f *slaFixture) stop() {
 	f.engine.Close()
 	f.store.Close()
 }
-
-func (f *slaFixture) advance(d time.Duration) { f.clock.Set(f.clock.Now().Add(d)) }
 
 // marks returns the SLA events of a ticket, in order.
 func (f *slaFixture) marks(t *testing.T, id string) []ticket.SLAData {
@@ -113,7 +108,7 @@ func TestSLATiersFireInOrderOnceAndBlackEscalates(t *testing.T) {
 	t0 := f.clock.Now()
 	d := newDraft("3号线急停按钮失灵")
 	tk, _ := f.create(t, d)
-	f.advance(10 * time.Minute)
+	f.clock.Advance(10 * time.Minute)
 	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionAssign, Actor: disp, Data: json.RawMessage(`{"assignee":"eng-li","team":"suzhou-a"}`)})
 	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionAccept, Actor: eng})
 	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionStart, Actor: eng})
@@ -127,9 +122,9 @@ func TestSLATiersFireInOrderOnceAndBlackEscalates(t *testing.T) {
 	assert.Equal(t, t0.Add(4*time.Hour), *res.Due)
 
 	// Two hours waiting for parts.
-	f.advance(50 * time.Minute) // t0+1h
+	f.clock.Advance(50 * time.Minute) // t0+1h
 	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionRequestParts, Actor: eng, Reason: "等PLC模块"})
-	f.advance(2 * time.Hour) // t0+3h
+	f.clock.Advance(2 * time.Hour) // t0+3h
 	f.engine.FireDue()
 	assert.Empty(t, f.marks(t, tk.ID), "the resolution clock stood still: no warning at 3h12 of wall time")
 	v, _ = f.engine.SLA(ctx, tk.ID)
@@ -141,16 +136,16 @@ func TestSLATiersFireInOrderOnceAndBlackEscalates(t *testing.T) {
 	assert.Equal(t, "2h0m0s", res.Paused)
 
 	// Past the warning (5h12), the breach (6h) and yellow (6h05).
-	f.advance(3*time.Hour + 6*time.Minute) // t0+6h06
+	f.clock.Advance(3*time.Hour + 6*time.Minute) // t0+6h06
 	f.engine.FireDue()
 	f.engine.FireDue() // firing again changes nothing
 	assert.Equal(t, []string{"resolution/warning", "resolution/breach", "resolution/tier/yellow"}, keys(f.marks(t, tk.ID)))
 	tk = f.ticket(t, tk.ID)
 	assert.Equal(t, ticket.StateInProgress, tk.State)
 
-	f.advance(25 * time.Minute) // t0+6h31: red
+	f.clock.Advance(25 * time.Minute) // t0+6h31: red
 	f.engine.FireDue()
-	f.advance(90 * time.Minute) // t0+8h01: black
+	f.clock.Advance(90 * time.Minute) // t0+8h01: black
 	f.engine.FireDue()
 	f.engine.FireDue()
 	ms := f.marks(t, tk.ID)
@@ -194,7 +189,7 @@ func TestSLATiersDueDuringDowntimeFireOnceOnStart(t *testing.T) {
 	tk, _ := f.create(t, newDraft("冷库温度报警"))
 	f.stop()
 
-	f.advance(3 * time.Hour) // response: warning, breach, yellow, red and black all overdue
+	f.clock.Advance(3 * time.Hour) // response: warning, breach, yellow, red and black all overdue
 	f.open(t)
 	require.Eventually(t, func() bool { return f.ticket(t, tk.ID).State == ticket.StateEscalated }, 20*time.Second, 10*time.Millisecond,
 		"the timer loop fires what fell due at start")
@@ -220,12 +215,12 @@ func TestSLATiersDueDuringDowntimeFireOnceOnStart(t *testing.T) {
 func TestSLAMetricsCountBreachesByTierAndAttainment(t *testing.T) {
 	f := newSLAFixture(t)
 	a, _ := f.create(t, newDraft("a"))
-	f.advance(5 * time.Minute)
+	f.clock.Advance(5 * time.Minute)
 	b, _ := f.create(t, newDraft("b"))
-	f.advance(5 * time.Minute)
+	f.clock.Advance(5 * time.Minute)
 	f.do(t, a.ID, ticket.Command{Action: ticket.ActionAssign, Actor: disp, Data: json.RawMessage(`{"assignee":"eng-li"}`)})
 	f.do(t, a.ID, ticket.Command{Action: ticket.ActionAccept, Actor: eng}) // in time
-	f.advance(40 * time.Minute)
+	f.clock.Advance(40 * time.Minute)
 	f.engine.FireDue() // b: warning, breach, yellow
 	f.do(t, b.ID, ticket.Command{Action: ticket.ActionAssign, Actor: disp, Data: json.RawMessage(`{"assignee":"eng-li"}`)})
 	f.do(t, b.ID, ticket.Command{Action: ticket.ActionAccept, Actor: eng}) // late
@@ -279,16 +274,16 @@ func TestSLAAChangeOfPolicyKeepsThePausedTime(t *testing.T) {
 	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionAssign, Actor: disp, Data: json.RawMessage(`{"assignee":"eng-li"}`)})
 	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionAccept, Actor: eng})
 	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionStart, Actor: eng})
-	f.advance(30 * time.Minute)
+	f.clock.Advance(30 * time.Minute)
 	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionRequestParts, Actor: eng})
-	f.advance(time.Hour)
+	f.clock.Advance(time.Hour)
 	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionPartsArrived, Actor: eng})
 	v, err := f.engine.SLA(ctx, tk.ID)
 	require.NoError(t, err)
 	assert.Equal(t, "orange", v.Policy)
 	assert.True(t, t0.Add(5*time.Hour).Equal(*clockView(t, v, "resolution").Due), "4 h + 1 h paused")
 
-	f.advance(10 * time.Minute)
+	f.clock.Advance(10 * time.Minute)
 	merged, outcome := f.create(t, alarm("E202308001", "99", "red")) // the same incident, now red
 	require.Equal(t, engine.Merged, outcome)
 	require.Equal(t, "red", string(merged.Urgency))
@@ -304,19 +299,16 @@ func TestSLAAChangeOfPolicyKeepsThePausedTime(t *testing.T) {
 // again without them.
 func TestSLATierReroutes(t *testing.T) {
 	ctx := context.Background()
-	clk := &clock{t: time.Date(2026, 11, 24, 10, 0, 0, 0, shanghaiZone(t))}
+	clk := testkit.NewClock(time.Date(2026, 11, 24, 10, 0, 0, 0, shanghaiZone(t)))
 	always := &sla.Calendar{Name: "24x7", Location: shanghaiZone(t), Always: true}
 	ps, errs := sla.NewPolicies([]sla.Policy{{ID: "estop", Calendar: always, Goals: map[sla.Target]time.Duration{sla.Resolution: time.Hour},
 		Tiers: []sla.Tier{{Name: "red", After: 15 * time.Minute, Notify: []string{"team_lead"}, Reroute: true}}}})
 	require.Empty(t, errs)
 	r, err := routing.New(routingConfig(5))
 	require.NoError(t, err)
-	st, err := sqlite.Open(ctx, t.TempDir()+"/gongdan.db")
-	require.NoError(t, err)
-	e, err := engine.New(ctx, engine.Options{Store: st, Now: clk.Now, Routing: &engine.RoutingOptions{Router: r, Notify: func(engine.Notification) {}},
+	st := enginekit.OpenStore(t, "")
+	e := enginekit.Start(t, engine.Options{Store: st, Now: clk.Now, Routing: &engine.RoutingOptions{Router: r, Notify: func(engine.Notification) {}},
 		SLA: &engine.SLAOptions{Policies: ps, LeadOf: func(team string) string { tm, _ := r.Team(team); return tm.Lead }, Notify: func(engine.Notification) {}}})
-	require.NoError(t, err)
-	t.Cleanup(func() { e.Close(); st.Close() })
 	f := &fixture{engine: e, store: st}
 
 	tk, _ := f.create(t, estop(1))
@@ -324,7 +316,7 @@ func TestSLATierReroutes(t *testing.T) {
 	li := ticket.Actor{ID: "eng-li", Role: ticket.RoleEngineer}
 	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionAccept, Actor: li})
 	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionStart, Actor: li})
-	clk.Set(clk.Now().Add(76 * time.Minute)) // breach at 60, red at 75
+	clk.Advance(76 * time.Minute) // breach at 60, red at 75
 	e.FireDue()
 
 	tk = f.ticket(t, tk.ID)
@@ -362,7 +354,7 @@ func TestSLANextUpdate(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, v.Clocks, "no one waits for an answer")
 
-	f.advance(10 * time.Minute)
+	f.clock.Advance(10 * time.Minute)
 	asked := f.clock.Now()
 	f.create(t, alarm("E202308001", "92", "orange")) // the customer writes again
 	v, _ = f.engine.SLA(ctx, tk.ID)
@@ -370,7 +362,7 @@ func TestSLANextUpdate(t *testing.T) {
 	assert.Equal(t, "next_update", v.Clocks[0].Target)
 	assert.True(t, asked.Add(time.Hour).Equal(*v.Clocks[0].Due))
 
-	f.advance(61 * time.Minute)
+	f.clock.Advance(61 * time.Minute)
 	f.engine.FireDue()
 	ms := f.marks(t, tk.ID)
 	require.Len(t, ms, 1)
@@ -380,9 +372,9 @@ func TestSLANextUpdate(t *testing.T) {
 	v, _ = f.engine.SLA(ctx, tk.ID)
 	assert.Empty(t, v.Clocks)
 
-	f.advance(time.Minute)
+	f.clock.Advance(time.Minute)
 	f.create(t, alarm("E202308001", "93", "orange")) // again: a new round
-	f.advance(20 * time.Minute)
+	f.clock.Advance(20 * time.Minute)
 	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionStart, Actor: eng}) // answered in time
 	f.engine.FireDue()
 	assert.Len(t, f.marks(t, tk.ID), 1, "the second round was met: no mark")
@@ -442,7 +434,7 @@ func TestSLABlackOnAFrozenTicketIsRecordedAsRefused(t *testing.T) {
 		f.do(t, tk.ID, ticket.Command{Action: ticket.ActionDecline, Actor: eng, Data: json.RawMessage(`{"reason_code":"too_far"}`)})
 	}
 	require.True(t, f.ticket(t, tk.ID).Frozen)
-	f.advance(3 * time.Hour) // response black at 2h30
+	f.clock.Advance(3 * time.Hour) // response black at 2h30
 	f.engine.FireDue()
 	ms := f.marks(t, tk.ID)
 	require.NotEmpty(t, ms)
