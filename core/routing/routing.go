@@ -137,18 +137,29 @@ type Set struct {
 	Tags     []string `json:"tags,omitempty" yaml:"tags"`
 }
 
-// Rule is one routing rule; the first whose When holds (within During) decides.
+// Rule is one routing rule; the first whose When holds (within During) decides. The config's
+// routing.rules decode into it as they are.
 type Rule struct {
-	ID string
+	ID string `yaml:"id"`
 	// When is an expr-lang condition over Env (`category == "急停故障" && urgency in ["orange", "red"]`);
 	// empty: always.
-	When string
-	// During names a calendar: the rule applies only in its working time. Empty: any time.
-	During        string
-	RouteTo       Target
-	RequireSkills []string
-	Set           Set
+	When string `yaml:"when"`
+	// During limits the rule to a calendar's working time. Nil: any time.
+	During *During `yaml:"during"`
+	// RouteTo is a team, an engineer, or an engineer with their team as the fallback.
+	RouteTo       Target   `yaml:"route_to"`
+	RequireSkills []string `yaml:"require_skills"`
+	// Set changes the ticket's urgency, category or tags (added) with the assignment.
+	Set Set `yaml:"set"`
 }
+
+// During names the calendar in whose working time a rule applies: during: {calendar: cn-office}.
+type During struct {
+	Calendar string `yaml:"calendar"`
+}
+
+// urgencies are the urgencies a rule may set.
+var urgencies = []string{"blue", "yellow", "orange", "red"}
 
 // Weights weigh the parts of a candidate's score; they need not sum to 1.
 type Weights struct {
@@ -384,6 +395,10 @@ func New(cfg Config) (*Router, error) {
 	for i := range cfg.Engineers {
 		e := &cfg.Engineers[i]
 		at := fmt.Sprintf("engineers[%d]", i)
+		// An engineer without a home has the zero Point, which is in range.
+		if e.Home.Lat < -90 || e.Home.Lat > 90 || e.Home.Lon < -180 || e.Home.Lon > 180 {
+			bad(at+".home", "lat must be -90..90 and lon -180..180")
+		}
 		switch {
 		case e.ID == "":
 			bad(at+".id", "required: the engineer's id (the actor id of their API token)")
@@ -449,6 +464,12 @@ func New(cfg Config) (*Router, error) {
 	seen := map[string]bool{}
 	for i, rule := range cfg.Rules {
 		at := fmt.Sprintf("rules[%d]", i)
+		if rule.During != nil && rule.During.Calendar == "" {
+			bad(at+".during.calendar", "required: the calendar whose working time the rule applies in")
+		}
+		if u := rule.Set.Urgency; u != "" && !slices.Contains(urgencies, u) {
+			bad(at+".set.urgency", "unknown urgency %q (one of: %s)", u, strings.Join(urgencies, ", "))
+		}
 		if rule.ID == "" {
 			bad(at+".id", "required: it is recorded with every assignment the rule makes")
 		} else if seen[rule.ID] {
@@ -464,7 +485,9 @@ func New(cfg Config) (*Router, error) {
 			}
 			cr.when = prog
 		}
-		calendar(at+".during.calendar", rule.During)
+		if rule.During != nil {
+			calendar(at+".during.calendar", rule.During.Calendar)
+		}
 		switch {
 		case rule.RouteTo.Team == "" && rule.RouteTo.Engineer == "":
 			bad(at+".route_to", "needs a team or an engineer")
@@ -566,8 +589,8 @@ func (r *Router) Decide(req Request) Decision {
 		cr := &r.rules[i]
 		v := RuleVerdict{Rule: cr.ID}
 		switch {
-		case cr.During != "" && !r.working(cr.During, req.Now):
-			v.Why = "outside calendar " + cr.During
+		case cr.During != nil && !r.working(cr.During.Calendar, req.Now):
+			v.Why = "outside calendar " + cr.During.Calendar
 		case cr.when != nil:
 			out, err := machine.Run(cr.when, env)
 			switch {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
 
 	"gongdan/core/routing"
 	"gongdan/core/sla"
@@ -194,7 +195,7 @@ func suzhouTeam() routing.Config {
 			{ID: "suzhou-b", Lead: "sup-zhao", Members: []string{"ovf-1"}},
 		},
 		Rules: []routing.Rule{
-			{ID: "estop-weekday", When: `category == "急停故障"`, During: "cn-office", RouteTo: routing.Target{Team: "suzhou-a"}, RequireSkills: []string{"plc"}, Set: routing.Set{Urgency: "orange"}},
+			{ID: "estop-weekday", When: `category == "急停故障"`, During: &routing.During{Calendar: "cn-office"}, RouteTo: routing.Target{Team: "suzhou-a"}, RequireSkills: []string{"plc"}, Set: routing.Set{Urgency: "orange"}},
 			{ID: "everything-else", RouteTo: routing.Target{Team: "suzhou-a"}},
 		},
 	}
@@ -325,7 +326,7 @@ func TestConfigProblemsAreAllReported(t *testing.T) {
 		Teams:     []routing.Team{{ID: "t", Members: []string{"a", "ghost"}, Overflow: "nowhere"}},
 		Rules: []routing.Rule{
 			{ID: "r1", When: `category ==`, RouteTo: routing.Target{Team: "t"}},
-			{ID: "r1", When: `urgency + 1`, During: "nope", RouteTo: routing.Target{Team: "missing"}},
+			{ID: "r1", When: `urgency + 1`, During: &routing.During{Calendar: "nope"}, RouteTo: routing.Target{Team: "missing"}},
 			{RouteTo: routing.Target{}},
 		},
 	})
@@ -347,6 +348,42 @@ func TestConfigProblemsAreAllReported(t *testing.T) {
 	} {
 		assert.Contains(t, msg, want)
 	}
+}
+
+// What a rule sets, the calendar it names and an engineer's home are checked with the rest.
+func TestRulesAndHomesAreChecked(t *testing.T) {
+	_, err := routing.New(routing.Config{
+		Calendars: map[string]*sla.Calendar{"cn-office": officeCalendar()},
+		Engineers: []routing.Engineer{{ID: "a", Home: routing.Point{Lat: 91, Lon: 120}}, {ID: "b", Home: routing.Point{Lat: 31, Lon: -181}}},
+		Teams:     []routing.Team{{ID: "t", Members: []string{"a", "b"}}},
+		Rules: []routing.Rule{
+			{ID: "r1", During: &routing.During{}, RouteTo: routing.Target{Team: "t"}, Set: routing.Set{Urgency: "purple"}},
+			{ID: "r2", During: &routing.During{Calendar: "cn-office"}, RouteTo: routing.Target{Team: "t"}, Set: routing.Set{Urgency: "red"}},
+		},
+	})
+	var ces routing.ConfigErrors
+	require.ErrorAs(t, err, &ces)
+	assert.Equal(t, routing.ConfigErrors{
+		{Path: "engineers[0].home", Msg: "lat must be -90..90 and lon -180..180"},
+		{Path: "engineers[1].home", Msg: "lat must be -90..90 and lon -180..180"},
+		{Path: "rules[0].during.calendar", Msg: "required: the calendar whose working time the rule applies in"},
+		{Path: "rules[0].set.urgency", Msg: `unknown urgency "purple" (one of: blue, yellow, orange, red)`},
+	}, ces)
+}
+
+// Rules decode from the config file as they are.
+func TestRulesDecodeFromYAML(t *testing.T) {
+	var rules []routing.Rule
+	require.NoError(t, yaml.Unmarshal([]byte(`
+- {id: estop, when: 'category == "急停故障"', during: {calendar: cn-office}, route_to: {team: suzhou-a, engineer: eng-li},
+   require_skills: [plc], set: {urgency: orange, tags: [vip]}}
+- {id: rest, route_to: {team: suzhou-a}}
+`), &rules))
+	assert.Equal(t, []routing.Rule{
+		{ID: "estop", When: `category == "急停故障"`, During: &routing.During{Calendar: "cn-office"}, RouteTo: routing.Target{Team: "suzhou-a", Engineer: "eng-li"},
+			RequireSkills: []string{"plc"}, Set: routing.Set{Urgency: "orange", Tags: []string{"vip"}}},
+		{ID: "rest", RouteTo: routing.Target{Team: "suzhou-a"}},
+	}, rules)
 }
 
 func TestTheTraceInJSON(t *testing.T) {
