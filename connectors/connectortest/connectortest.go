@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -628,11 +629,7 @@ func (in *fakeIntake) taken() int {
 func (in *fakeIntake) tickets() map[string]int {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	out := make(map[string]int, len(in.keys))
-	for k, v := range in.keys {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(in.keys)
 }
 
 func (in *fakeIntake) drafts() []draft.Draft {

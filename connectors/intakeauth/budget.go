@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"os"
@@ -290,11 +291,7 @@ func (m *meter) Read(p []byte) (int, error) {
 func (b *Budget) Refused() map[string]int64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	out := make(map[string]int64, len(b.refused))
-	for k, n := range b.refused {
-		out[k] = n
-	}
-	return out
+	return maps.Clone(b.refused)
 }
 
 func (b *Budget) overBudget(rw http.ResponseWriter, source string, wait time.Duration) *problem.Problem {

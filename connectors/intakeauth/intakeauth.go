@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
@@ -240,11 +241,7 @@ func (v *Verifier) CredentialHeader(h string) bool {
 func (v *Verifier) Refused() map[string]int64 {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	out := make(map[string]int64, len(v.refused))
-	for k, n := range v.refused {
-		out[k] = n
-	}
-	return out
+	return maps.Clone(v.refused)
 }
 
 // Caller is who a request proved to be.
