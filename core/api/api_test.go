@@ -14,14 +14,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"gongdan/core/api"
 	"gongdan/core/engine"
-	"gongdan/core/store/sqlite"
 	"gongdan/core/ticket"
+	"gongdan/internal/testkit/enginekit"
 )
 
 var tokens = []api.Token{
@@ -53,15 +52,8 @@ func newServerWith(t testing.TB, ro *engine.RoutingOptions) *client {
 // options changed by edit (nil: none).
 func newServerOpts(t testing.TB, ro *engine.RoutingOptions, edit func(*api.Options)) *client {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, t.TempDir()+"/gongdan.db")
-	require.NoError(t, err)
-	t.Cleanup(func() { st.Close() })
-	reg := prometheus.NewRegistry()
-	eng, err := engine.New(ctx, engine.Options{Store: st, Registerer: reg, Routing: ro})
-	require.NoError(t, err)
-	t.Cleanup(func() { eng.Close() })
-	opts := api.Options{Engine: eng, Store: st, Tokens: tokens, Gatherer: reg, Registerer: reg, MaxBodyBytes: 4096}
+	f := enginekit.New(t, engine.Options{Routing: ro})
+	opts := api.Options{Engine: f.Engine, Store: f.Store, Tokens: tokens, Gatherer: f.Registry, Registerer: f.Registry, MaxBodyBytes: 4096}
 	if edit != nil {
 		edit(&opts)
 	}

@@ -2,36 +2,27 @@ package api_test
 
 import (
 	"bytes"
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"gongdan/attachments"
 	"gongdan/core/api"
 	"gongdan/core/engine"
-	"gongdan/core/store/sqlite"
+	"gongdan/internal/testkit/enginekit"
 )
 
 func TestAttachmentsAreServedToStaff(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "gongdan.db"))
-	require.NoError(t, err)
-	defer st.Close()
-	eng, err := engine.New(ctx, engine.Options{Store: st, Registerer: prometheus.NewRegistry()})
-	require.NoError(t, err)
-	defer eng.Close()
-	store := attachments.New(filepath.Join(dir, "attachments"))
+	f := enginekit.New(t, engine.Options{})
+	store := attachments.New(filepath.Join(t.TempDir(), "attachments"))
 	photo := []byte("\x89PNG\r\n\x1a\n the broken pump")
 	sha, _, err := store.Put(bytes.NewReader(photo), 1<<20)
 	require.NoError(t, err)
-	h, err := api.New(api.Options{Engine: eng, Store: st, Tokens: tokens, Attachments: store})
+	h, err := api.New(api.Options{Engine: f.Engine, Store: f.Store, Tokens: tokens, Attachments: store})
 	require.NoError(t, err)
 	srv := httptest.NewServer(h)
 	defer srv.Close()

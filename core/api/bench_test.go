@@ -21,6 +21,7 @@ import (
 	"gongdan/core/store/sqlite"
 	"gongdan/core/ticket"
 	"gongdan/draft"
+	"gongdan/internal/testkit/enginekit"
 )
 
 // benchTickets is how many tickets the list benchmark stores; GONGDAN_BENCH_TICKETS
@@ -50,10 +51,7 @@ func seededStore(b *testing.B, n int) *sqlite.Store {
 		require.NoError(b, st.Close())
 		require.NoError(b, os.WriteFile(path+".done", nil, 0o600))
 	}
-	st, err := sqlite.Open(ctx, path)
-	require.NoError(b, err)
-	b.Cleanup(func() { st.Close() })
-	return st
+	return enginekit.OpenStore(b, path)
 }
 
 func seed(b *testing.B, st *sqlite.Store, n int) {
@@ -118,9 +116,7 @@ func seed(b *testing.B, st *sqlite.Store, n int) {
 // newest page each time; paging follows next_cursor 20 pages deep, then starts over.
 func BenchmarkListNew(b *testing.B) {
 	st := seededStore(b, benchTickets())
-	eng, err := engine.New(context.Background(), engine.Options{Store: st})
-	require.NoError(b, err)
-	defer eng.Close()
+	eng := enginekit.Start(b, engine.Options{Store: st})
 	h, err := api.New(api.Options{Engine: eng, Store: st, Tokens: tokens})
 	require.NoError(b, err)
 	srv := httptest.NewServer(h)

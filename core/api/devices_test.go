@@ -17,9 +17,9 @@ import (
 	"gongdan/core/api"
 	"gongdan/core/engine"
 	"gongdan/core/store"
-	"gongdan/core/store/sqlite"
 	"gongdan/devices"
 	"gongdan/draft"
+	"gongdan/internal/testkit/enginekit"
 )
 
 // The API's clock in the tests: 2026-11-23 09:42 in Suzhou.
@@ -30,12 +30,8 @@ var deviceClock = time.Date(2026, 11, 23, 1, 42, 0, 0, time.UTC)
 func deviceServer(t *testing.T, fromConfig []devices.Device, save devices.SaveFunc) (*client, *devices.Registry, store.Store) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, t.TempDir()+"/gongdan.db")
-	require.NoError(t, err)
-	t.Cleanup(func() { st.Close() })
-	eng, err := engine.New(ctx, engine.Options{Store: st, Now: func() time.Time { return deviceClock }})
-	require.NoError(t, err)
-	t.Cleanup(func() { eng.Close() })
+	st := enginekit.OpenStore(t, "")
+	eng := enginekit.Start(t, engine.Options{Store: st, Now: func() time.Time { return deviceClock }})
 	if save == nil {
 		save = func(d devices.Device) error {
 			body, err := json.Marshal(d)

@@ -6,14 +6,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"gongdan/connectors"
 	"gongdan/core/api"
 	"gongdan/core/engine"
-	"gongdan/core/store/sqlite"
+	"gongdan/internal/testkit/enginekit"
 	"gongdan/pipeline/deadletter"
 )
 
@@ -31,14 +30,9 @@ func (r replayer) Replay(ctx context.Context, id string) (deadletter.DeadLetter,
 
 func newIntakeServer(t *testing.T, withPipeline bool) (*client, deadletter.Store) {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, t.TempDir()+"/gongdan.db")
-	require.NoError(t, err)
-	t.Cleanup(func() { st.Close() })
-	eng, err := engine.New(ctx, engine.Options{Store: st, Registerer: prometheus.NewRegistry()})
-	require.NoError(t, err)
-	t.Cleanup(func() { eng.Close() })
-	opts := api.Options{Engine: eng, Store: st, Tokens: tokens}
+	f := enginekit.New(t, engine.Options{})
+	st := f.Store
+	opts := api.Options{Engine: f.Engine, Store: st, Tokens: tokens}
 	if withPipeline {
 		opts.Connectors, opts.DeadLetters, opts.Replayer = fakeConnectors, st, replayer{st}
 	}

@@ -17,6 +17,7 @@ import (
 
 	"gongdan/core/api"
 	"gongdan/core/store/sqlite"
+	"gongdan/internal/testkit/enginekit"
 	"gongdan/pipeline/bus"
 )
 
@@ -70,9 +71,7 @@ func TestReadyzOnAFullDisk(t *testing.T) {
 		}
 	})
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(disk, "gongdan.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { st.Close() })
+	st := enginekit.OpenStore(t, filepath.Join(disk, "gongdan.db"))
 	bus, err := bus.Open(ctx, bus.Config{Embedded: true, Dir: filepath.Join(disk, "nats")}, nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, bus.Close()) })

@@ -1,47 +1,27 @@
 package api_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"gongdan/core/api"
 	"gongdan/core/engine"
 	"gongdan/core/sla"
-	"gongdan/core/store/sqlite"
+	"gongdan/internal/testkit"
+	"gongdan/internal/testkit/enginekit"
 )
-
-// slaClock is the fake clock of the SLA tests: it moves only when told to.
-type slaClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *slaClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *slaClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // slaClient is a server whose engine runs the orange policy on a fake clock.
 type slaClient struct {
 	*client
-	clock *slaClock
+	clock *testkit.Clock
 	t0    time.Time
 }
 
@@ -62,19 +42,12 @@ func orangeSLAPolicies(t *testing.T, loc *time.Location) *sla.Policies {
 
 func newSLAServer(t *testing.T) *slaClient {
 	t.Helper()
-	ctx := context.Background()
 	loc, err := time.LoadLocation("Asia/Shanghai")
 	require.NoError(t, err)
-	clk := &slaClock{t: time.Date(2026, 11, 24, 10, 0, 0, 0, loc)}
-	st, err := sqlite.Open(ctx, t.TempDir()+"/gongdan.db")
-	require.NoError(t, err)
-	t.Cleanup(func() { st.Close() })
-	reg := prometheus.NewRegistry()
-	eng, err := engine.New(ctx, engine.Options{Store: st, Registerer: reg, Location: loc, Now: clk.Now,
+	clk := testkit.NewClock(time.Date(2026, 11, 24, 10, 0, 0, 0, loc))
+	f := enginekit.New(t, engine.Options{Location: loc, Now: clk.Now,
 		SLA: &engine.SLAOptions{Policies: orangeSLAPolicies(t, loc), Notify: func(engine.Notification) {}}})
-	require.NoError(t, err)
-	t.Cleanup(func() { eng.Close() })
-	h, err := api.New(api.Options{Engine: eng, Store: st, Tokens: tokens, Gatherer: reg, Registerer: reg, MaxBodyBytes: 4096})
+	h, err := api.New(api.Options{Engine: f.Engine, Store: f.Store, Tokens: tokens, Gatherer: f.Registry, Registerer: f.Registry, MaxBodyBytes: 4096})
 	require.NoError(t, err)
 	srv := httptest.NewServer(h)
 	t.Cleanup(func() { h.CloseStreams(); srv.Close() })
@@ -212,7 +185,7 @@ func TestSLAOfATicketThroughTheAPI(t *testing.T) {
 
 	// An hour on: the response warning (t0+24m), breach (t0+30m), yellow (t0+35m) and red
 	// (t0+1h) are past, and fire together.
-	c.clock.advance(time.Hour)
+	c.clock.Advance(time.Hour)
 	firstFired := t0.Add(time.Hour)
 	firedKinds := func(cv engine.ClockView) int {
 		n := 0
@@ -238,7 +211,7 @@ func TestSLAOfATicketThroughTheAPI(t *testing.T) {
 	assert.Equal(t, "new", tk["state"], "no tier escalated yet")
 
 	// Three hours on: black is past too; the resolution warning (t0+3h12) is not.
-	c.clock.advance(2 * time.Hour)
+	c.clock.Advance(2 * time.Hour)
 	require.Eventually(t, func() bool {
 		v, _ := c.ticketSLA(id)
 		return allFired(slaClockOf(t, v, "response"))
@@ -321,9 +294,9 @@ func TestSLABoardOrdersNearestToBreachFirst(t *testing.T) {
 	assert.Empty(t, b.Tickets)
 
 	a := c.createSLATicket("A: 3号线急停按钮失灵", "orange") // response due t0+30m
-	c.clock.advance(5 * time.Minute)
+	c.clock.Advance(5 * time.Minute)
 	bt := c.createSLATicket("B: 冷库温度报警", "orange") // response due t0+35m
-	c.clock.advance(5 * time.Minute)
+	c.clock.Advance(5 * time.Minute)
 	c.createSLATicket("C: 打印机卡纸", "blue") // no policy: not on the board
 	require.Equal(t, http.StatusOK, c.act(a, "assign", "tok-disp", `{"data":{"assignee":"eng-li","team":"suzhou-a"}}`).status)
 	require.Equal(t, http.StatusOK, c.act(a, "accept", "tok-eng", ``).status) // A's response met: resolution due t0+4h
@@ -354,7 +327,7 @@ func TestSLABoardOrdersNearestToBreachFirst(t *testing.T) {
 	assert.Equal(t, "3h50m0s", second.ToBreach)
 
 	// t0+45m: B breached at t0+35m and passed yellow at t0+40m.
-	c.clock.advance(35 * time.Minute)
+	c.clock.Advance(35 * time.Minute)
 	require.Eventually(t, func() bool {
 		b, _ := c.board("")
 		return len(b.Tickets) == 2 && b.Tickets[0].Tier == "yellow"
@@ -385,7 +358,7 @@ func TestSLABoardOrdersNearestToBreachFirst(t *testing.T) {
 func TestSLATierOfTiersFiredTogether(t *testing.T) {
 	c := newSLAServer(t)
 	id := c.createSLATicket("3号线急停按钮失灵", "orange")
-	c.clock.advance(3 * time.Hour) // every response tier is overdue: they fire in one batch
+	c.clock.Advance(3 * time.Hour) // every response tier is overdue: they fire in one batch
 	require.Eventually(t, func() bool {
 		v, _ := c.ticketSLA(id)
 		return allFired(slaClockOf(t, v, "response"))
