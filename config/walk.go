@@ -117,9 +117,6 @@ type decoder struct {
 	// expand and expandTree: an anchor reached through several aliases, or through itself,
 	// is handled once.
 	seen map[*yaml.Node]bool
-	// merging holds the mappings whose << merge keys are being resolved, against a mapping
-	// that merges itself.
-	merging map[*yaml.Node]bool
 	// via is the line of the alias (*name) or merge key (<<:) the walk is currently going
 	// through, 0 when none: keys reached that way are placed at the line that uses them, not at
 	// the anchor that defines them.
@@ -130,7 +127,7 @@ func newDecoder(file string, lookup func(string) (string, bool)) *decoder {
 	return &decoder{
 		file: file, lookup: lookup,
 		lines: map[string]int{}, bad: map[string]bool{},
-		seen: map[*yaml.Node]bool{}, merging: map[*yaml.Node]bool{},
+		seen: map[*yaml.Node]bool{},
 	}
 }
 
@@ -237,76 +234,19 @@ func (d *decoder) value(path string, n *yaml.Node, v reflect.Value) {
 	}
 }
 
-// pair is one key and its value in a mapping.
-type pair struct {
-	key, value *yaml.Node
-	// via is the line of the << key that merged the pair in; 0 for the mapping's own keys.
-	via int
-}
-
 // walk decodes the pair's value with fill, its key placed at the line that sets it.
-func (d *decoder) walk(p pair, fill func()) {
-	if p.via != 0 {
-		d.through(p.via, fill)
+func (d *decoder) walk(p yamlkit.Pair, fill func()) {
+	if p.Via != 0 {
+		d.through(p.Via, fill)
 		return
 	}
 	fill()
 }
 
-// pairs lists the keys of mapping n in order, then the keys merged in with <<: that it does not
-// set itself. Later duplicates of a key are dropped; duplicates reports them.
-func (d *decoder) pairs(path string, n *yaml.Node) []pair {
-	d.merging[n] = true
-	defer delete(d.merging, n)
-	var own, merged []pair
-	set := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
-			for _, p := range d.mergeSources(path, v) {
-				p.via = k.Line
-				merged = append(merged, p)
-			}
-			continue
-		}
-		if set[k.Value] {
-			continue
-		}
-		set[k.Value] = true
-		own = append(own, pair{key: k, value: v})
-	}
-	for _, p := range merged {
-		if !set[p.key.Value] {
-			set[p.key.Value] = true
-			own = append(own, p)
-		}
-	}
-	return own
-}
-
-// mergeSources returns the pairs a <<: key merges in: from one mapping, or from a list of
-// them, the earlier ones winning.
-func (d *decoder) mergeSources(path string, v *yaml.Node) []pair {
-	var out []pair
-	sources := []*yaml.Node{v}
-	if v.Kind == yaml.SequenceNode {
-		sources = v.Content
-	}
-	for _, s := range sources {
-		line := s.Line // of the alias, not of what it refers to
-		if s.Kind == yaml.AliasNode {
-			s = s.Alias
-		}
-		switch {
-		case s.Kind != yaml.MappingNode:
-			d.fail(line, path, "<< merges mappings (<<: *defaults), not %s", describe(s))
-		case d.merging[s]:
-			d.fail(line, path, "<< merges a mapping into itself")
-		default:
-			out = append(out, d.pairs(path, s)...)
-		}
-	}
-	return out
+// pairs lists the keys of mapping n, its own and those merged in with <<: (yamlkit.Pairs).
+// Later duplicates of a key are dropped; duplicates reports them.
+func (d *decoder) pairs(path string, n *yaml.Node) []yamlkit.Pair {
+	return yamlkit.Pairs(n, func(line int, msg string) { d.fail(line, path, "%s", msg) })
 }
 
 // duplicates reports every key set twice in one mapping, anywhere under n, including in the
@@ -370,20 +310,20 @@ func (d *decoder) structure(path string, n *yaml.Node, v reflect.Value) {
 	}
 	fields := fieldsOf(v.Type())
 	for _, p := range d.pairs(path, n) {
-		if p.key.Kind != yaml.ScalarNode {
-			d.report(p.key.Line, path, "a key must be a plain name, not %s", describe(p.key))
+		if p.Key.Kind != yaml.ScalarNode {
+			d.report(p.Key.Line, path, "a key must be a plain name, not %s", describe(p.Key))
 			continue
 		}
-		key := p.key.Value
+		key := p.Key.Value
 		kp := joinPath(path, key)
 		i := indexOfField(fields, key)
 		if i < 0 {
-			d.unknownKey(p.key.Line, kp, key, fields)
+			d.unknownKey(p.Key.Line, kp, key, fields)
 			continue
 		}
 		d.walk(p, func() {
-			d.lines[kp] = d.at(p.key)
-			d.value(kp, p.value, v.FieldByIndex(fields[i].index))
+			d.lines[kp] = d.at(p.Key)
+			d.value(kp, p.Value, v.FieldByIndex(fields[i].index))
 		})
 	}
 }
@@ -434,17 +374,17 @@ func (d *decoder) dictionary(path string, n *yaml.Node, v reflect.Value) {
 	}
 	m := reflect.MakeMap(v.Type())
 	for _, p := range d.pairs(path, n) {
-		if p.key.Kind != yaml.ScalarNode {
-			d.report(p.key.Line, path, "a key must be a plain name, not %s", describe(p.key))
+		if p.Key.Kind != yaml.ScalarNode {
+			d.report(p.Key.Line, path, "a key must be a plain name, not %s", describe(p.Key))
 			continue
 		}
-		kp := joinPath(path, p.key.Value)
+		kp := joinPath(path, p.Key.Value)
 		elem := reflect.New(v.Type().Elem()).Elem()
 		d.walk(p, func() {
-			d.lines[kp] = d.at(p.key)
-			d.value(kp, p.value, elem)
+			d.lines[kp] = d.at(p.Key)
+			d.value(kp, p.Value, elem)
 		})
-		m.SetMapIndex(reflect.ValueOf(p.key.Value).Convert(v.Type().Key()), elem)
+		m.SetMapIndex(reflect.ValueOf(p.Key.Value).Convert(v.Type().Key()), elem)
 	}
 	v.Set(m)
 }
@@ -538,7 +478,7 @@ func (d *decoder) expandTree(path string, n *yaml.Node) {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
-			if k.Tag == "!!merge" {
+			if yamlkit.IsMerge(k) {
 				d.expandTree(path, v)
 			} else {
 				d.expandTree(joinPath(path, k.Value), v)
@@ -561,7 +501,7 @@ func (d *decoder) connector(path string, n *yaml.Node, v reflect.Value) {
 	c := Connector{Line: line, Path: path, Raw: n}
 	for _, p := range d.pairs(path, n) {
 		var dst *string
-		switch p.key.Value {
+		switch p.Key.Value {
 		case "name":
 			dst = &c.Name
 		case "type":
@@ -569,10 +509,10 @@ func (d *decoder) connector(path string, n *yaml.Node, v reflect.Value) {
 		default:
 			continue
 		}
-		kp := joinPath(path, p.key.Value)
+		kp := joinPath(path, p.Key.Value)
 		d.walk(p, func() {
-			d.lines[kp] = d.at(p.key)
-			d.value(kp, p.value, reflect.ValueOf(dst).Elem())
+			d.lines[kp] = d.at(p.Key)
+			d.value(kp, p.Value, reflect.ValueOf(dst).Elem())
 		})
 	}
 	d.expandTree(path, n)

@@ -144,6 +144,25 @@ func (p *parser) report(line int, path, format string, args ...any) {
 	p.errs = append(p.errs, &yamlkit.Error{File: p.file, Line: line, Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
+// pairs lists mapping n's keys, its own and those merged in with <<: (yamlkit.Pairs, as the
+// config walker reads them), reporting a key set twice and a << that merges no mapping. skip
+// are keys whose duplicates someone else reports.
+func (p *parser) pairs(path string, n *yaml.Node, skip ...string) []yamlkit.Pair {
+	first := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if yamlkit.IsMerge(k) || slices.Contains(skip, k.Value) {
+			continue
+		}
+		if line, dup := first[k.Value]; dup {
+			p.report(k.Line, joinKey(path, k.Value), "set twice (also on line %d)", line)
+			continue
+		}
+		first[k.Value] = k.Line
+	}
+	return yamlkit.Pairs(n, func(line int, msg string) { p.report(line, path, "%s", msg) })
+}
+
 // object checks mapping n against fields. skip lists keys owned by someone else (name, type).
 func (p *parser) object(c *Conf, n *yaml.Node, skip ...string) {
 	c.values, c.lines = map[string]any{}, map[string]int{}
@@ -156,26 +175,22 @@ func (p *parser) object(c *Conf, n *yaml.Node, skip ...string) {
 	for i, f := range c.fields {
 		known[i] = f.Name
 	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
+	for _, pr := range p.pairs(c.path, n, skip...) {
+		k, v := pr.Key, pr.Value
 		if slices.Contains(skip, k.Value) {
 			continue
 		}
 		path := joinKey(c.path, k.Value)
 		j := slices.IndexFunc(c.fields, func(f Field) bool { return f.Name == k.Value })
 		if j < 0 {
-			p.report(k.Line, path, "%s", yamlkit.UnknownKey(k.Value, known))
+			p.report(pr.Line(), path, "%s", yamlkit.UnknownKey(k.Value, known))
 			continue
 		}
-		if _, dup := c.lines[k.Value]; dup {
-			p.report(k.Line, path, "set twice (also on line %d)", c.lines[k.Value])
-			continue
-		}
-		c.lines[k.Value] = k.Line
+		c.lines[k.Value] = pr.Line()
 		f := c.fields[j]
 		if isNull(v) {
 			if f.Required {
-				p.report(k.Line, path, "required: %s", f.Description)
+				p.report(pr.Line(), path, "required: %s", f.Description)
 			}
 			continue
 		}
@@ -215,14 +230,10 @@ func (p *parser) value(c *Conf, f Field, path string, n *yaml.Node) (any, bool) 
 			return nil, false
 		}
 		var m orderedMap
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, item := n.Content[i], n.Content[i+1]
-			if slices.Contains(m.keys, k.Value) {
-				p.report(k.Line, joinKey(path, k.Value), "set twice")
-				continue
-			}
-			c.lines[f.Name+"."+k.Value] = k.Line
-			s, _ := p.scalar(Field{Kind: KindString, Secret: f.Secret}, joinKey(path, k.Value), item).(string)
+		for _, pr := range p.pairs(path, n) {
+			k := pr.Key
+			c.lines[f.Name+"."+k.Value] = pr.Line()
+			s, _ := p.scalar(Field{Kind: KindString, Secret: f.Secret}, joinKey(path, k.Value), pr.Value).(string)
 			m.keys, m.values = append(m.keys, k.Value), append(m.values, s)
 		}
 		v = m

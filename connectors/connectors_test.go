@@ -408,6 +408,57 @@ func TestAliasesInAConnectorItem(t *testing.T) {
 	assert.Equal(t, "ca.pem", q.Object("tls").String("ca"))
 }
 
+// Merge keys mean in a connector item what they mean in the rest of the file (one yamlkit.Pairs
+// reads both): a connector's own keys win over merged ones, the earlier of several merged
+// mappings wins, and a wrong merge is reported where it is written.
+func TestMergeKeysInAConnectorItem(t *testing.T) {
+	var built []*fake
+	reg := testRegistry(t, func() *fake { f := &fake{}; built = append(built, f); return f })
+	cfg, err := config.ParseWith("merge.yaml", []byte(`connectors:
+  - name: p
+    type: probe
+    <<: [&probe {url: "tcp://127.0.0.1:1883", topics: [a], count: 3}, {tls: {ca: ca.pem}, count: 9}]
+    count: 4
+    labels:
+      <<: {site: plant-a, zone: z1}
+      zone: z2
+  - name: q
+    type: probe
+    <<: *probe
+`), reg.Validate)
+	require.NoError(t, err)
+	m, err := connectors.NewManager(cfg.File, cfg.Connectors, connectors.ManagerOptions{Location: cfg.Server.Location, Enricher: cfg.Normalize.Enricher, Registry: reg})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = m.Close(context.Background()) })
+	require.GreaterOrEqual(t, len(built), 2)
+	p, q := built[len(built)-2].conf, built[len(built)-1].conf
+	assert.Equal(t, "tcp://127.0.0.1:1883", p.String("url"))
+	assert.Equal(t, 4, p.Int("count"), "the item's own key wins over the merged ones")
+	assert.Equal(t, "ca.pem", p.Object("tls").String("ca"))
+	assert.Equal(t, map[string]string{"site": "plant-a", "zone": "z2"}, p.StringMap("labels"))
+	assert.Equal(t, 3, q.Int("count"), "the first merged mapping wins")
+
+	// A merged key the spec does not know is reported at the << that brings it in.
+	_, err = config.ParseWith("probe.yaml", []byte(`connectors:
+  - name: p
+    type: probe
+    url: tcp://h
+    topics: [a]
+    labels: &extra {zzzzzz: "1"}
+    <<: *extra
+`), reg.Validate)
+	requireError(t, err, 7, "connectors[0].zzzzzz", "unknown key")
+	_, err = config.ParseWith("probe.yaml", []byte(`connectors:
+  - name: p
+    type: probe
+    url: tcp://h
+    topics: [a]
+    labels:
+      <<: [x]
+`), reg.Validate)
+	requireError(t, err, 7, "connectors[0].labels", "<< merges mappings (<<: *defaults), not a string")
+}
+
 func TestRegisterPanics(t *testing.T) {
 	newFn := func(*connectors.Conf, connectors.Env) (connectors.Connector, error) { return &fake{}, nil }
 	str := func(name string) connectors.Field { return connectors.Field{Name: name, Kind: connectors.KindString} }
