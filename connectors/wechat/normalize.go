@@ -34,14 +34,12 @@ func (normalizer) Normalize(env draft.Envelope) ([]draft.Draft, error) {
 		return nil, err
 	}
 	d := draft.Draft{
-		Source:    draft.Source{Connector: env.Connector, Type: env.ConnectorType, Kind: m.kind()},
-		ThreadKey: threadKey(env, m),
+		Source:       draft.Source{Connector: env.Connector, Type: env.ConnectorType, Kind: m.kind()},
+		ThreadKey:    threadKey(env, m),
+		ThreadWindow: windowOf(env),
 	}
 	if m.MsgID != 0 {
 		d.Source.ExternalID = fmt.Sprint(m.MsgID)
-	}
-	if w, err := time.ParseDuration(env.Headers[headerThreadWindow]); err == nil && w > 0 {
-		d.ThreadWindow = draft.Window(w)
 	}
 	if env.ConnectorType == TypeWork {
 		d.Customer.WecomUserID = string(m.FromUserName)
@@ -55,13 +53,7 @@ func (normalizer) Normalize(env draft.Envelope) ([]draft.Draft, error) {
 	if err != nil || !ok {
 		return nil, err
 	}
-	d.Title = draft.Clip(d.Title, draft.MaxTitleRunes)
-	d.Description = draft.Clip(d.Description, draft.MaxDescriptionRunes)
-	d = draft.Complete(d, env)
-	if err := d.Validate(); err != nil {
-		return nil, err
-	}
-	return []draft.Draft{d}, nil
+	return finish(d, env)
 }
 
 // threadKey is the conversation of one sender on one connector.
