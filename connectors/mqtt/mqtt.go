@@ -495,28 +495,21 @@ func (c *Connector) evaluate(ctx context.Context, queue <-chan queued, failed <-
 		case q := <-queue:
 			// Take what else is waiting, evaluate it all, journal the state changes with one
 			// sync, then ack in order: at fleet rates a sync per state change would not keep up.
-			acks := batch[:0]
-			if c.stale(q) {
-				continue
-			}
-			acks = append(acks, q.m)
-			if !c.handle(ctx, q.m) {
-				return c.save()
-			}
+			acks, ok := c.take(ctx, q, batch[:0])
 		more:
-			for len(acks) < maxBatch {
+			for ok && len(acks) < maxBatch {
 				select {
 				case q := <-queue:
-					if c.stale(q) {
-						continue
-					}
-					acks = append(acks, q.m)
-					if !c.handle(ctx, q.m) {
-						return c.save()
-					}
+					acks, ok = c.take(ctx, q, acks)
 				default:
 					break more
 				}
+			}
+			if !ok {
+				return c.save()
+			}
+			if len(acks) == 0 {
+				continue // all stale: nothing changed
 			}
 			if !c.persist(ctx) {
 				return c.save()
@@ -552,6 +545,15 @@ func (c *Connector) stale(q queued) bool {
 	}
 	c.staleSkipped.Add(1)
 	return true
+}
+
+// take evaluates q, unless it is stale, and adds it to the batch acks; false: the context
+// ended before its transitions were published.
+func (c *Connector) take(ctx context.Context, q queued, acks []paho.Message) ([]paho.Message, bool) {
+	if c.stale(q) {
+		return acks, true
+	}
+	return append(acks, q.m), c.handle(ctx, q.m)
 }
 
 // maxBatch bounds the messages evaluated before their state changes are synced and they are
