@@ -224,39 +224,46 @@ func (d *Draft) checkSizes() error {
 			return &FieldError{f.name, why}
 		}
 	}
-	if len(d.Tags) > MaxTags {
-		return &FieldError{"tags", fmt.Sprintf("%d tags, at most %d", len(d.Tags), MaxTags)}
+	if err := checkList("tags", d.Tags, MaxTags, "tags", func(tag string) []textLimit {
+		return []textLimit{{"", tag, MaxTagRunes, false}}
+	}); err != nil {
+		return err
 	}
-	for i, tag := range d.Tags {
-		if why := tooLong(tag, MaxTagRunes, false); why != "" {
-			return &FieldError{fmt.Sprintf("tags[%d]", i), why}
-		}
+	if err := checkList("attachments", d.Attachments, MaxAttachments, "attachments", func(a Attachment) []textLimit {
+		return []textLimit{{"kind", a.Kind, 32, false}, {"uri", a.URI, 2048, true}, {"sha256", a.SHA256, 128, true}}
+	}); err != nil {
+		return err
 	}
-	if len(d.Attachments) > MaxAttachments {
-		return &FieldError{"attachments", fmt.Sprintf("%d attachments, at most %d", len(d.Attachments), MaxAttachments)}
+	// An evidence's text is what a field was read from: as long as a description may be, no
+	// longer.
+	return checkList("evidence", d.Evidence, MaxEvidence, "entries", func(e Evidence) []textLimit {
+		return []textLimit{{"field", e.Field, 64, false}, {"from", e.From, 64, false}, {"text", e.Text, MaxDescriptionRunes, false}}
+	})
+}
+
+// A textLimit is a text of a list's entry and its limit, in runes (in bytes for keys and
+// URIs); name is the entry's field, empty when the entry is the text.
+type textLimit struct {
+	name, value string
+	max         int
+	bytes       bool
+}
+
+// checkList checks that list has at most max entries (noun names them in the message) and
+// that each entry's texts, as fields gives them, are within their limits; its errors name the
+// entry, like attachments[2].uri.
+func checkList[T any](name string, list []T, max int, noun string, fields func(T) []textLimit) error {
+	if len(list) > max {
+		return &FieldError{name, fmt.Sprintf("%d %s, at most %d", len(list), noun, max)}
 	}
-	for i, a := range d.Attachments {
-		for _, f := range []struct {
-			name, value string
-			max         int
-			bytes       bool
-		}{{"kind", a.Kind, 32, false}, {"uri", a.URI, 2048, true}, {"sha256", a.SHA256, 128, true}} {
+	for i, e := range list {
+		for _, f := range fields(e) {
 			if why := tooLong(f.value, f.max, f.bytes); why != "" {
-				return &FieldError{fmt.Sprintf("attachments[%d].%s", i, f.name), why}
-			}
-		}
-	}
-	if len(d.Evidence) > MaxEvidence {
-		return &FieldError{"evidence", fmt.Sprintf("%d entries, at most %d", len(d.Evidence), MaxEvidence)}
-	}
-	for i, e := range d.Evidence {
-		// The text is what a field was read from: as long as a description may be, no longer.
-		for _, f := range []struct {
-			name, value string
-			max         int
-		}{{"field", e.Field, 64}, {"from", e.From, 64}, {"text", e.Text, MaxDescriptionRunes}} {
-			if why := tooLong(f.value, f.max, false); why != "" {
-				return &FieldError{fmt.Sprintf("evidence[%d].%s", i, f.name), why}
+				field := fmt.Sprintf("%s[%d]", name, i)
+				if f.name != "" {
+					field += "." + f.name
+				}
+				return &FieldError{field, why}
 			}
 		}
 	}
