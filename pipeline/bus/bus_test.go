@@ -49,12 +49,26 @@ var (
 	externalKind = busKind{name: "external", jetStream: true}
 )
 
-// forEachBus runs test once per backend, as subtests.
+// forEachBus runs test once per backend, as subtests side by side: each has a bus of its
+// own (its own directory, or its own prefix on the external server).
 func forEachBus(t *testing.T, test func(t *testing.T, kind busKind)) {
+	eachBus(t, true, test)
+}
+
+// forEachBusInTurn runs test once per backend, one after the other: for a test that counts
+// the process's goroutines.
+func forEachBusInTurn(t *testing.T, test func(t *testing.T, kind busKind)) {
+	eachBus(t, false, test)
+}
+
+func eachBus(t *testing.T, parallel bool, test func(t *testing.T, kind busKind)) {
 	for _, kind := range []busKind{memoryKind, embeddedKind, externalKind} {
 		t.Run(kind.name, func(t *testing.T) {
 			if kind == externalKind && os.Getenv("GONGDAN_TEST_NATS") == "" {
 				t.Skip("GONGDAN_TEST_NATS is not set: set it to a NATS server with JetStream (nats://127.0.0.1:4222) to run against it")
+			}
+			if parallel {
+				t.Parallel()
 			}
 			test(t, kind)
 		})
@@ -483,10 +497,11 @@ func TestBusPublishesABatchInOrderAndOnce(t *testing.T) {
 }
 
 // The embedded bus keeps what was not acked across a restart, and refuses a second process
-// on its directory. Unacked messages come back ackWait after their delivery, so this test
-// takes that long.
+// on its directory. Unacked messages come back the ack wait after their delivery: the test's
+// bus waits 2 s, not the default 30 s, or the test would take that long.
 func TestBusEmbeddedKeepsUnackedMessagesAcrossARestart(t *testing.T) {
 	cfg := testBusConfig(t, embeddedKind)
+	cfg.AckWait = 2 * time.Second
 	first, err := Open(context.Background(), cfg, testLogger(t))
 	require.NoError(t, err)
 	defer first.Close()
@@ -609,7 +624,7 @@ func publishUntilKilled(dir, prefix string) {
 }
 
 func TestBusCloseLeavesNoGoroutines(t *testing.T) {
-	forEachBus(t, func(t *testing.T, kind busKind) {
+	forEachBusInTurn(t, func(t *testing.T, kind busKind) {
 		ignore := goleak.IgnoreCurrent() // earlier tests' goroutines, still winding down
 		b, err := Open(context.Background(), testBusConfig(t, kind), testLogger(t))
 		require.NoError(t, err)
