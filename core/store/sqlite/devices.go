@@ -10,5 +10,5 @@ func (t *tx) PutDevice(id string, body []byte) error {
 // Devices implements store.DeviceStore.
 func (s *Store) Devices(ctx context.Context) (map[string][]byte, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT id, body FROM devices`)
-	return scanBodies(rows, err)
+	return scanMap[string, []byte](rows, err)
 }

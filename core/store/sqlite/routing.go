@@ -77,52 +77,49 @@ func (t *tx) DeleteTimer(ticketID, kind string) error {
 func (s *Store) RoutingDecisions(ctx context.Context, ticketID string) ([]store.RoutingRecord, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT id, ticket_id, at, trigger, cause, manual, engineer, team, rule, failure, body
 		FROM routing_decisions WHERE ticket_id = ? ORDER BY id`, ticketID)
-	return scanRouting(rows, err, true)
+	return scanAll(rows, err, scanRouting(true))
 }
 
 // RoutingSince implements store.RoutingStore.
 func (s *Store) RoutingSince(ctx context.Context, since time.Time) ([]store.RoutingRecord, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT id, ticket_id, at, trigger, cause, manual, engineer, team, rule, failure, NULL
 		FROM routing_decisions WHERE at >= ? ORDER BY id`, formatSortable(since))
-	return scanRouting(rows, err, false)
+	return scanAll(rows, err, scanRouting(false))
 }
 
-func scanRouting(rows *sql.Rows, err error, withBody bool) ([]store.RoutingRecord, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.RoutingRecord
-	for rows.Next() {
+// scanRouting reads a decision of the columns the queries above select; withBody: its trace
+// too (the last column, which RoutingSince leaves NULL).
+func scanRouting(withBody bool) func(*sql.Rows) (store.RoutingRecord, error) {
+	return func(rows *sql.Rows) (store.RoutingRecord, error) {
 		var r store.RoutingRecord
 		var at string
 		var body []byte
 		if err := rows.Scan(&r.ID, &r.TicketID, &at, &r.Trigger, &r.Cause, &r.Manual, &r.Engineer, &r.Team, &r.Rule, &r.Failure, &body); err != nil {
-			return nil, err
+			return r, err
 		}
+		var err error
 		if r.At, err = time.Parse(time.RFC3339Nano, at); err != nil {
-			return nil, err
+			return r, err
 		}
 		if withBody {
 			if r.Body, err = decodeTrace(body); err != nil {
-				return nil, fmt.Errorf("routing decision %d of %s: %w", r.ID, r.TicketID, err)
+				return r, fmt.Errorf("routing decision %d of %s: %w", r.ID, r.TicketID, err)
 			}
 		}
-		out = append(out, r)
+		return r, nil
 	}
-	return out, rows.Err()
 }
 
 // RoundRobin implements store.RoutingStore.
 func (s *Store) RoundRobin(ctx context.Context) (map[string]int, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT team, idx FROM routing_pointers`)
-	return scanCounts(rows, err)
+	return scanMap[string, int](rows, err)
 }
 
 // Assignments implements store.RoutingStore.
 func (s *Store) Assignments(ctx context.Context, from, to string) (map[string]int, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT engineer, sum(assigned) FROM engineer_days WHERE day >= ? AND day <= ? GROUP BY engineer`, from, to)
-	return scanCounts(rows, err)
+	return scanMap[string, int](rows, err)
 }
 
 // OpenByAssignee implements store.RoutingStore.
@@ -130,68 +127,25 @@ func (s *Store) OpenByAssignee(ctx context.Context) (map[string]int, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT assignee, count(*) FROM tickets
 		WHERE assignee != '' AND state IN ('new', 'assigned', 'accepted', 'in_progress', 'awaiting_parts', 'paused', 'escalated')
 		GROUP BY assignee`)
-	return scanCounts(rows, err)
-}
-
-func scanCounts(rows *sql.Rows, err error) (map[string]int, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]int{}
-	for rows.Next() {
-		var k string
-		var n int
-		if err := rows.Scan(&k, &n); err != nil {
-			return nil, err
-		}
-		out[k] = n
-	}
-	return out, rows.Err()
+	return scanMap[string, int](rows, err)
 }
 
 // Engineers implements store.RoutingStore.
 func (s *Store) Engineers(ctx context.Context) (map[string][]byte, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT id, body FROM engineers`)
-	return scanBodies(rows, err)
-}
-
-// scanBodies reads rows of (id, body) into a map.
-func scanBodies(rows *sql.Rows, err error) (map[string][]byte, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string][]byte{}
-	for rows.Next() {
-		var id string
-		var body []byte
-		if err := rows.Scan(&id, &body); err != nil {
-			return nil, err
-		}
-		out[id] = body
-	}
-	return out, rows.Err()
+	return scanMap[string, []byte](rows, err)
 }
 
 // DueTimers implements store.RoutingStore.
 func (s *Store) DueTimers(ctx context.Context, t time.Time, limit int) ([]store.Timer, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT ticket_id, kind, due FROM timers WHERE due <= ? ORDER BY due LIMIT ?`, formatSortable(t), limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Timer
-	for rows.Next() {
+	return scanAll(rows, err, func(rows *sql.Rows) (store.Timer, error) {
 		var tm store.Timer
 		var due string
-		if err := rows.Scan(&tm.TicketID, &tm.Kind, &due); err != nil {
-			return nil, err
+		err := rows.Scan(&tm.TicketID, &tm.Kind, &due)
+		if err == nil {
+			tm.Due, err = time.Parse(time.RFC3339Nano, due)
 		}
-		if tm.Due, err = time.Parse(time.RFC3339Nano, due); err != nil {
-			return nil, err
-		}
-		out = append(out, tm)
-	}
-	return out, rows.Err()
+		return tm, err
+	})
 }

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"gongdan/core/store"
@@ -20,21 +21,13 @@ func (t *tx) DeleteBoardDue(ticketID string) error {
 // Board implements store.SLAStore.
 func (s *Store) Board(ctx context.Context, limit int) ([]store.BoardEntry, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT ticket_id, due FROM sla_board ORDER BY due, ticket_id LIMIT ?`, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.BoardEntry
-	for rows.Next() {
+	return scanAll(rows, err, func(rows *sql.Rows) (store.BoardEntry, error) {
 		var e store.BoardEntry
 		var due string
-		if err := rows.Scan(&e.TicketID, &due); err != nil {
-			return nil, err
+		err := rows.Scan(&e.TicketID, &due)
+		if err == nil {
+			e.Due, err = time.Parse(time.RFC3339Nano, due)
 		}
-		if e.Due, err = time.Parse(time.RFC3339Nano, due); err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+		return e, err
+	})
 }

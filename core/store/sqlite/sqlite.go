@@ -758,52 +758,28 @@ func (s *Store) Events(ctx context.Context, ticketID string) ([]ticket.Event, er
 // EventsAfter reads the global feed.
 func (s *Store) EventsAfter(ctx context.Context, after int64, limit int) ([]ticket.Event, error) {
 	rows, err := s.eventsAfter.QueryContext(ctx, after, limit)
-	return scanEvents(rows, err)
+	return scanAll(rows, err, scanEvent)
 }
 
 func (s *Store) events(ctx context.Context, query string, args ...any) ([]ticket.Event, error) {
 	rows, err := s.r.QueryContext(ctx, query, args...)
-	return scanEvents(rows, err)
+	return scanAll(rows, err, scanEvent)
 }
 
-func scanEvents(rows *sql.Rows, err error) ([]ticket.Event, error) {
-	if err != nil {
-		return nil, err
+// scanEvent reads an event of (id, body).
+func scanEvent(rows *sql.Rows) (ticket.Event, error) {
+	var id int64
+	var body []byte
+	if err := rows.Scan(&id, &body); err != nil {
+		return ticket.Event{}, err
 	}
-	defer rows.Close()
-	var evs []ticket.Event
-	for rows.Next() {
-		var id int64
-		var body []byte
-		if err := rows.Scan(&id, &body); err != nil {
-			return nil, err
-		}
-		ev, err := decodeEvent(id, body)
-		if err != nil {
-			return nil, err
-		}
-		evs = append(evs, ev)
-	}
-	return evs, rows.Err()
+	return decodeEvent(id, body)
 }
 
 // CountByState counts with the state index.
 func (s *Store) CountByState(ctx context.Context) (map[ticket.State]int64, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT state, count(*) FROM tickets GROUP BY state`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	counts := map[ticket.State]int64{}
-	for rows.Next() {
-		var st string
-		var n int64
-		if err := rows.Scan(&st, &n); err != nil {
-			return nil, err
-		}
-		counts[ticket.State(st)] = n
-	}
-	return counts, rows.Err()
+	return scanMap[ticket.State, int64](rows, err)
 }
 
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
