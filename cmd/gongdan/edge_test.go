@@ -1,20 +1,17 @@
 package main
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"path/filepath"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"gongdan/core/api"
 	"gongdan/core/engine"
-	"gongdan/core/store/sqlite"
+	"gongdan/internal/testkit/enginekit"
 )
 
 // edgeConnectors is one connector, hooks, that answers 202 and remembers the RemoteAddr it
@@ -36,13 +33,8 @@ func (c edgeConnectors) Open(string) bool { return c.open }
 // edgeServer is the API with the intake mounted at the edge, as serve composes them.
 func edgeServer(t *testing.T, conns intakeConnectors, proxies ...string) http.Handler {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "gongdan.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { st.Close() })
-	eng, err := engine.New(context.Background(), engine.Options{Store: st, Registerer: prometheus.NewRegistry()})
-	require.NoError(t, err)
-	t.Cleanup(func() { eng.Close() })
-	opts := api.Options{Engine: eng, Store: st, Edge: intakeRoutes(conns)}
+	f := enginekit.New(t, engine.Options{})
+	opts := api.Options{Engine: f.Engine, Store: f.Store, Edge: intakeRoutes(conns)}
 	for _, p := range proxies {
 		opts.TrustedProxies = append(opts.TrustedProxies, netip.MustParsePrefix(p))
 	}

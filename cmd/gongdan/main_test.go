@@ -17,16 +17,17 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"gongdan/connectors/ocr"
+	"gongdan/internal/testkit"
 )
 
-// The test binary doubles as the gongdan binary: with GONGDAN_TEST_CHILD=1 it runs the
-// command line it was given instead of the tests, so tests can start, kill -9 and restart a
-// real server process without a separate build.
+// The test binary doubles as the gongdan binary: started as a child in the role gongdan, it
+// runs the command line it was given instead of the tests, so tests can start, kill -9 and
+// restart a real server process without a separate build.
 func TestMain(m *testing.M) {
 	if err := ocr.OneOpenMPThread(); err != nil {
 		panic(err)
 	}
-	if os.Getenv("GONGDAN_TEST_CHILD") == "1" {
+	if testkit.Child("gongdan") {
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
@@ -50,8 +51,7 @@ func freeAddr(t *testing.T) string {
 
 func startChild(t *testing.T, args ...string) *child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "GONGDAN_TEST_CHILD=1")
+	cmd := testkit.ChildCommand("gongdan", args...)
 	logs := &bytes.Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	require.NoError(t, cmd.Start())
@@ -77,12 +77,7 @@ func (c *child) waitReady(addr string) {
 	c.t.Fatalf("server never became ready; its log:\n%s", c.logs)
 }
 
-func (c *child) kill() {
-	if c.cmd.ProcessState == nil {
-		c.cmd.Process.Kill() // SIGKILL: no shutdown code runs
-		c.cmd.Wait()
-	}
-}
+func (c *child) kill() { testkit.Kill(c.cmd) }
 
 func writeConfig(t *testing.T, dir, addr string) string {
 	t.Helper()
