@@ -17,12 +17,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"gopkg.in/yaml.v3"
 
-	"gongdan/config"
 	"gongdan/connectors"
 	"gongdan/connectors/intakeauth"
 	"gongdan/draft"
+	"gongdan/internal/testkit"
+	"gongdan/internal/yamlkit"
 	"gongdan/problem"
 )
 
@@ -62,12 +62,9 @@ var registry = func() *connectors.Registry {
 }()
 
 // conf reads one connector item (unindented YAML) of type probe.
-func conf(t *testing.T, item string) (*connectors.Conf, []*config.Error) {
+func conf(t *testing.T, item string) (*connectors.Conf, []*yamlkit.Error) {
 	t.Helper()
-	var doc yaml.Node
-	require.NoError(t, yaml.Unmarshal([]byte("name: p\ntype: probe\n"+item), &doc))
-	c := config.Connector{Name: "p", Type: "probe", Line: 1, Path: "connectors[0]", Raw: doc.Content[0]}
-	_, cf, errs := registry.Parse("gongdan.yaml", c)
+	_, cf, errs := registry.Parse("gongdan.yaml", testkit.Items(t, "name: p\ntype: probe\n"+item)[0])
 	return cf, errs
 }
 
@@ -344,10 +341,10 @@ func TestConfigErrors(t *testing.T) {
 			if tc.validate {
 				require.Empty(t, errs)
 				err := intakeauth.New(c, fixed).Validate(c)
-				require.ErrorAs(t, err, new(*config.Error))
+				require.ErrorAs(t, err, new(*yamlkit.Error))
 				errs = nil
 				for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-					errs = append(errs, e.(*config.Error))
+					errs = append(errs, e.(*yamlkit.Error))
 				}
 			}
 			require.NotEmpty(t, errs)
