@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,6 +27,8 @@ type Conf struct {
 	fields []Field
 	values map[string]any
 	lines  map[string]int
+	// root is what relative paths (KindPath) are under: Env.DataDir.
+	root string
 }
 
 // Name is the instance's name.
@@ -57,6 +60,17 @@ func (c *Conf) get(key string, kind Kind) any {
 
 // String reads a string field ("" when absent without a default).
 func (c *Conf) String(key string) string { s, _ := c.get(key, KindString).(string); return s }
+
+// Path reads a path field: a file or folder named in the config. A relative path is under
+// the data root (serve --data), as every relative path of the config is, never under the
+// directory the process happens to be started in. "" when absent without a default.
+func (c *Conf) Path(key string) string {
+	s, _ := c.get(key, KindPath).(string)
+	if s == "" || filepath.IsAbs(s) {
+		return s
+	}
+	return filepath.Join(c.root, s)
+}
 
 // Secret reads a secret string field.
 func (c *Conf) Secret(key string) yamlkit.Secret { return yamlkit.Secret(c.String(key)) }
@@ -211,7 +225,7 @@ func (p *parser) value(c *Conf, f Field, path string, n *yaml.Node) (any, bool) 
 	before := len(p.errs)
 	var v any
 	switch f.Kind {
-	case KindString, KindInt, KindFloat, KindBool, KindDuration:
+	case KindString, KindPath, KindInt, KindFloat, KindBool, KindDuration:
 		v = p.scalar(f, path, n)
 	case KindStringList:
 		if n.Kind != yaml.SequenceNode {
@@ -238,7 +252,7 @@ func (p *parser) value(c *Conf, f Field, path string, n *yaml.Node) (any, bool) 
 		}
 		v = m
 	case KindObject:
-		o := &Conf{name: c.name, typ: c.typ, file: c.file, path: path, line: n.Line, fields: f.Fields}
+		o := &Conf{name: c.name, typ: c.typ, file: c.file, path: path, line: n.Line, fields: f.Fields, root: c.root}
 		p.object(o, n)
 		v = o
 	case KindObjectList:
@@ -248,7 +262,7 @@ func (p *parser) value(c *Conf, f Field, path string, n *yaml.Node) (any, bool) 
 		}
 		l := make([]*Conf, 0, len(n.Content))
 		for i, item := range n.Content {
-			o := &Conf{name: c.name, typ: c.typ, file: c.file, path: fmt.Sprintf("%s[%d]", path, i), line: item.Line, fields: f.Fields}
+			o := &Conf{name: c.name, typ: c.typ, file: c.file, path: fmt.Sprintf("%s[%d]", path, i), line: item.Line, fields: f.Fields, root: c.root}
 			p.object(o, item)
 			l = append(l, o)
 		}
@@ -284,7 +298,7 @@ func (p *parser) scalar(f Field, path string, n *yaml.Node) any {
 	var v any
 	var num float64
 	switch f.Kind {
-	case KindString:
+	case KindString, KindPath:
 		if n.Value == "" && f.Required {
 			p.report(n.Line, path, "required: %s", f.Description)
 			return nil

@@ -94,7 +94,7 @@ func probeFields() []connectors.Field {
 		{Name: "secret_mode", Kind: connectors.KindString, Secret: true, Enum: []string{"a", "b"}, Description: "A secret choice."},
 		{Name: "secret_count", Kind: connectors.KindInt, Secret: true, Description: "A secret number."},
 		{Name: "tls", Kind: connectors.KindObject, Description: "TLS.", Fields: []connectors.Field{
-			{Name: "ca", Kind: connectors.KindString, Required: true, Description: "The CA file."},
+			{Name: "ca", Kind: connectors.KindPath, Required: true, Description: "The CA file."},
 			{Name: "insecure", Kind: connectors.KindBool, Description: "Skip verification."},
 		}},
 		{Name: "rules", Kind: connectors.KindObjectList, Description: "Alarm rules.", Fields: []connectors.Field{
@@ -347,7 +347,7 @@ func TestValidConfig(t *testing.T) {
 	assert.Equal(t, []string{"zone", "area"}, c.StringMapKeys("labels"), "file order")
 	assert.True(t, c.Has("url"))
 	assert.False(t, c.Has("mode"))
-	assert.Equal(t, "ca.pem", c.Object("tls").String("ca"))
+	assert.Equal(t, "ca.pem", c.Object("tls").Path("ca"))
 	assert.False(t, c.Object("tls").Bool("insecure"))
 	rules := c.ObjectList("rules")
 	require.Len(t, rules, 2)
@@ -405,7 +405,7 @@ func TestAliasesInAConnectorItem(t *testing.T) {
 	assert.Equal(t, "hot", rules[1].String("id"))
 	assert.Equal(t, "tcp://127.0.0.1:1883", q.String("url"))
 	assert.Equal(t, []string{"factory/+/telemetry"}, q.StringList("topics"))
-	assert.Equal(t, "ca.pem", q.Object("tls").String("ca"))
+	assert.Equal(t, "ca.pem", q.Object("tls").Path("ca"))
 }
 
 // Merge keys mean in a connector item what they mean in the rest of the file (one yamlkit.Pairs
@@ -434,7 +434,7 @@ func TestMergeKeysInAConnectorItem(t *testing.T) {
 	p, q := built[len(built)-2].conf, built[len(built)-1].conf
 	assert.Equal(t, "tcp://127.0.0.1:1883", p.String("url"))
 	assert.Equal(t, 4, p.Int("count"), "the item's own key wins over the merged ones")
-	assert.Equal(t, "ca.pem", p.Object("tls").String("ca"))
+	assert.Equal(t, "ca.pem", p.Object("tls").Path("ca"))
 	assert.Equal(t, map[string]string{"site": "plant-a", "zone": "z2"}, p.StringMap("labels"))
 	assert.Equal(t, 3, q.Int("count"), "the first merged mapping wins")
 
@@ -457,6 +457,33 @@ func TestMergeKeysInAConnectorItem(t *testing.T) {
       <<: [x]
 `), reg.Validate)
 	requireError(t, err, 7, "connectors[0].labels", "<< merges mappings (<<: *defaults), not a string")
+}
+
+// A relative path in a connector's config is under the data root (serve --data), in nested
+// objects too; an absolute one stays as written.
+func TestPathsAreUnderTheDataRoot(t *testing.T) {
+	var built []*fake
+	reg := testRegistry(t, func() *fake { f := &fake{}; built = append(built, f); return f })
+	cfg, err := config.ParseWith("paths.yaml", []byte(`connectors:
+  - name: p
+    type: probe
+    url: tcp://h
+    topics: [a]
+    tls: {ca: certs/ca.pem}
+  - name: q
+    type: probe
+    url: tcp://h
+    topics: [a]
+    tls: {ca: /etc/gongdan/ca.pem}
+`), reg.Validate)
+	require.NoError(t, err)
+	root := t.TempDir()
+	m, err := connectors.NewManager(cfg.File, cfg.Connectors, connectors.ManagerOptions{Registry: reg, DataDir: root})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = m.Close(context.Background()) })
+	p, q := built[len(built)-2].conf, built[len(built)-1].conf
+	assert.Equal(t, filepath.Join(root, "certs", "ca.pem"), p.Object("tls").Path("ca"))
+	assert.Equal(t, "/etc/gongdan/ca.pem", q.Object("tls").Path("ca"))
 }
 
 func TestRegisterPanics(t *testing.T) {

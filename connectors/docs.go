@@ -48,6 +48,9 @@ func writeFields(b *bytes.Buffer, prefix string, fields []Field) {
 		name := prefix + f.Name
 		fmt.Fprintf(b, "### `%s`\n\n%s\n\n", name, strings.TrimSpace(f.Description))
 		facts := []string{"Type: " + string(f.Kind)}
+		if f.Kind == KindPath {
+			facts[0] += " (a relative one is under `serve --data`)"
+		}
 		if f.Required {
 			facts = append(facts, "required")
 		}

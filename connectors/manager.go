@@ -90,6 +90,8 @@ type ManagerOptions struct {
 	// StateDir is where instances keep state across restarts, a subdirectory each (by name);
 	// empty: nowhere.
 	StateDir string
+	// DataDir is the root of relative paths in the config (Env.DataDir).
+	DataDir string
 	// Backoff is the first wait before a failed connector runs again; it doubles up to
 	// MaxBackoff. Defaults 1s and 1m.
 	Backoff, MaxBackoff time.Duration
@@ -151,6 +153,7 @@ func NewManager(file string, items []yamlkit.Item, opts ManagerOptions) (*Manage
 			Devices:     opts.Devices,
 			Enricher:    opts.Enricher,
 			Attachments: opts.Attachments,
+			DataDir:     opts.DataDir,
 		}
 		if opts.StateDir != "" {
 			env.StateDir = filepath.Join(opts.StateDir, c.Name)

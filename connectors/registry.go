@@ -78,8 +78,14 @@ func (r *Registry) types() string {
 }
 
 // Parse checks one configured instance against its type's spec and returns its Conf, or
-// every problem found, each at its file:line.
+// every problem found, each at its file:line. Its relative paths are under the working
+// directory; Build puts them under Env.DataDir.
 func (r *Registry) Parse(file string, c yamlkit.Item) (*Spec, *Conf, []*yamlkit.Error) {
+	return r.parse(file, c, "")
+}
+
+// parse is Parse, with the root of relative paths.
+func (r *Registry) parse(file string, c yamlkit.Item, root string) (*Spec, *Conf, []*yamlkit.Error) {
 	spec, ok := r.Lookup(c.Type)
 	if !ok {
 		line := c.Line
@@ -96,7 +102,7 @@ func (r *Registry) Parse(file string, c yamlkit.Item) (*Spec, *Conf, []*yamlkit.
 		}
 		return nil, nil, []*yamlkit.Error{{File: file, Line: line, Path: c.Path + ".type", Msg: msg}}
 	}
-	conf := &Conf{name: c.Name, typ: c.Type, file: file, path: c.Path, line: c.Line, fields: spec.Fields}
+	conf := &Conf{name: c.Name, typ: c.Type, file: file, path: c.Path, line: c.Line, fields: spec.Fields, root: root}
 	p := &parser{file: file}
 	p.object(conf, c.Raw, "name", "type")
 	// With errors, conf still holds the fields that were right (the wrong ones read as their
@@ -126,7 +132,7 @@ func (r *Registry) Build(file string, c yamlkit.Item, env Env) (Connector, *Spec
 
 // build is Build, with the checked config.
 func (r *Registry) build(file string, c yamlkit.Item, env Env) (Connector, *Spec, *Conf, error) {
-	spec, conf, errs := r.Parse(file, c)
+	spec, conf, errs := r.parse(file, c, env.DataDir)
 	if spec == nil {
 		return nil, nil, nil, yamlkit.Errors(errs)
 	}

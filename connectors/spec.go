@@ -10,6 +10,7 @@ type Kind string
 
 const (
 	KindString     Kind = "string"
+	KindPath       Kind = "path" // a file or folder; a relative one is under the data root (Env.DataDir)
 	KindInt        Kind = "int"
 	KindFloat      Kind = "float"
 	KindBool       Kind = "bool"
@@ -103,7 +104,7 @@ func compile(where string, fields []Field, top bool) {
 			f.pattern = regexp.MustCompile(f.Pattern)
 		}
 		switch f.Kind {
-		case KindString, KindInt, KindFloat, KindBool, KindDuration, KindStringList, KindStringMap:
+		case KindString, KindPath, KindInt, KindFloat, KindBool, KindDuration, KindStringList, KindStringMap:
 		case KindObject, KindObjectList:
 			compile(where+"."+f.Name, f.Fields, false)
 			continue
