@@ -384,17 +384,25 @@ func (s *Server) createTicket(w http.ResponseWriter, r *http.Request) {
 	writeIntake(w, r, d, t, outcome)
 }
 
-func (s *Server) getTicket(w http.ResponseWriter, r *http.Request) {
-	// auth has refused a customer a ticket that is not theirs
-	t, err := s.opts.Store.Ticket(r.Context(), r.PathValue("id"))
+// readTicket reads with read what a route about one ticket shows of ticket {id} (auth has
+// refused a customer a ticket that is not theirs); false: it failed, and the answer, 404
+// ticket-not-found for a ticket that does not exist, is written.
+func readTicket[T any](s *Server, w http.ResponseWriter, r *http.Request, read func(ctx context.Context, id string) (T, error)) (T, bool) {
+	v, err := read(r.Context(), r.PathValue("id"))
 	if errors.Is(err, store.ErrNotFound) {
 		err = ticketNotFound(r.PathValue("id"))
 	}
 	if err != nil {
 		s.fail(w, r, err)
-		return
+		return v, false
 	}
-	writeJSON(w, http.StatusOK, t)
+	return v, true
+}
+
+func (s *Server) getTicket(w http.ResponseWriter, r *http.Request) {
+	if t, ok := readTicket(s, w, r, s.opts.Store.Ticket); ok {
+		writeJSON(w, http.StatusOK, t)
+	}
 }
 
 // actionBody is what POST .../actions/{action} takes; the actor is the caller.
@@ -437,15 +445,9 @@ func (s *Server) doAction(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) ticketEvents(w http.ResponseWriter, r *http.Request) {
-	evs, err := s.opts.Store.Events(r.Context(), r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		err = ticketNotFound(r.PathValue("id"))
+	if evs, ok := readTicket(s, w, r, s.opts.Store.Events); ok {
+		writeJSON(w, http.StatusOK, map[string]any{"ticket": r.PathValue("id"), "events": evs})
 	}
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"ticket": r.PathValue("id"), "events": evs})
 }
 
 func (s *Server) listTickets(w http.ResponseWriter, r *http.Request) {

@@ -30,12 +30,8 @@ type routingRecord struct {
 }
 
 func (s *Server) ticketRouting(w http.ResponseWriter, r *http.Request) {
-	recs, err := s.opts.Engine.RoutingDecisions(r.Context(), r.PathValue("id"))
-	if errors.Is(err, engine.ErrNotFound) {
-		err = ticketNotFound(r.PathValue("id"))
-	}
-	if err != nil {
-		s.fail(w, r, err)
+	recs, ok := readTicket(s, w, r, s.opts.Engine.RoutingDecisions)
+	if !ok {
 		return
 	}
 	out := make([]routingRecord, len(recs))

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 
 	"gongdan/core/engine"
@@ -19,15 +18,9 @@ func (s *Server) routeSLA(mux *http.ServeMux, staff []ticket.Role) {
 // remaining and paused, the status, and each warning, breach and tier with when it is due
 // and when it fired.
 func (s *Server) ticketSLA(w http.ResponseWriter, r *http.Request) {
-	v, err := s.opts.Engine.SLA(r.Context(), r.PathValue("id"))
-	if errors.Is(err, engine.ErrNotFound) {
-		err = ticketNotFound(r.PathValue("id"))
+	if v, ok := readTicket(s, w, r, s.opts.Engine.SLA); ok {
+		writeJSON(w, http.StatusOK, v)
 	}
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, v)
 }
 
 // slaBoard answers the open tickets nearest to a breach first (breached ones, the longest
