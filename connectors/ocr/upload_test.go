@@ -40,6 +40,7 @@ import (
 	"gongdan/config"
 	"gongdan/connectors"
 	"gongdan/draft"
+	"gongdan/internal/testkit"
 	"gongdan/problem"
 )
 
@@ -57,7 +58,7 @@ type uploadRig struct {
 	conn  *Connector
 	stats *connectors.Stats
 	store string // the attachment store's directory
-	clock time.Time
+	clock *testkit.Clock
 
 	mu        sync.Mutex
 	published []draft.Envelope
@@ -78,12 +79,12 @@ func newUploadRig(t *testing.T, item string) *uploadRig {
 	}
 	cfg, err := config.ParseWith("gongdan.yaml", []byte(b.String()), connectors.Global.Validate)
 	require.NoError(t, err)
-	rig := &uploadRig{stats: &connectors.Stats{}, store: filepath.Join(t.TempDir(), "attachments"), clock: uploadNow}
+	rig := &uploadRig{stats: &connectors.Stats{}, store: filepath.Join(t.TempDir(), "attachments"), clock: testkit.NewClock(uploadNow)}
 	conn, _, err := connectors.Global.Build(cfg.File, cfg.Connectors[0], connectors.Env{
 		Publish:     rig.publish,
 		Stats:       rig.stats,
 		Logger:      slog.New(slog.DiscardHandler),
-		Now:         func() time.Time { rig.mu.Lock(); defer rig.mu.Unlock(); return rig.clock },
+		Now:         rig.clock.Now,
 		Location:    time.UTC,
 		Attachments: attachments.New(rig.store),
 	})
@@ -101,12 +102,6 @@ func (rig *uploadRig) publish(_ context.Context, env draft.Envelope) error {
 	}
 	rig.published = append(rig.published, env)
 	return nil
-}
-
-func (rig *uploadRig) advance(d time.Duration) {
-	rig.mu.Lock()
-	rig.clock = rig.clock.Add(d)
-	rig.mu.Unlock()
 }
 
 // kept lists the files in the attachment store.
@@ -292,7 +287,7 @@ func TestUploadRateBudget(t *testing.T) {
 	assert.Equal(t, "/problems/too-many-requests", p.Type)
 	assert.Contains(t, p.Detail, "token phones is over its budget")
 	require.Equal(t, http.StatusAccepted, send("scanner-token-0123456789").Code, "a budget per source")
-	rig.advance(30 * time.Second)
+	rig.clock.Advance(30 * time.Second)
 	require.Equal(t, http.StatusAccepted, send(uploadToken).Code)
 	assert.Len(t, rig.published, 4)
 	assert.Equal(t, int64(1), rig.conn.Details().(Status).RefusedByReason["over_rate"])

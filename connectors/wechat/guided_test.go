@@ -85,7 +85,7 @@ func TestGuidedIntakeAsksForWhatIsMissing(t *testing.T) {
 
 	// After the thread window a conversation starts over, as its ticket does.
 	later := now.Add(31 * time.Minute)
-	r.setNow(later)
+	r.clock.Set(later)
 	reply = say(t, r, "oWang", "空调又坏了", 7, later)
 	assert.True(t, strings.HasPrefix(reply, "您好，已收到您的报修。\n请留下您的联系电话"), reply)
 }

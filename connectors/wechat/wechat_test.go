@@ -23,6 +23,7 @@ import (
 	"gongdan/connectors"
 	"gongdan/connectors/wechat"
 	"gongdan/draft"
+	"gongdan/internal/testkit"
 )
 
 var shanghai = time.FixedZone("CST", 8*3600)
@@ -47,23 +48,11 @@ type rig struct {
 	conn  connectors.Connector
 	stats *connectors.Stats
 	url   string
+	clock *testkit.Clock // the connector's Env.Now
 
 	mu        sync.Mutex
 	published []draft.Envelope
 	refuse    error // Publish fails with it when set
-	now       time.Time
-}
-
-func (r *rig) clock() time.Time {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.now
-}
-
-func (r *rig) setNow(t time.Time) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.now = t
 }
 
 // newRig builds the connector of yamlItem, as the server would, with its clock at now.
@@ -71,7 +60,7 @@ func newRig(t testing.TB, yamlItem string, now time.Time, opts ...func(*connecto
 	t.Helper()
 	cfg, err := config.ParseWith("wechat.yaml", []byte(item(yamlItem)), connectors.Global.Validate)
 	require.NoError(t, err)
-	r := &rig{stats: &connectors.Stats{}, now: now}
+	r := &rig{stats: &connectors.Stats{}, clock: testkit.NewClock(now)}
 	var n atomic.Int64
 	env := connectors.Env{
 		Publish: func(_ context.Context, env draft.Envelope) error {
@@ -84,7 +73,7 @@ func newRig(t testing.TB, yamlItem string, now time.Time, opts ...func(*connecto
 			return nil
 		},
 		Stats:    r.stats,
-		Now:      r.clock,
+		Now:      r.clock.Now,
 		Location: shanghai,
 		NewID:    func() string { return fmt.Sprint("env-", n.Add(1)) },
 	}
@@ -504,7 +493,7 @@ func TestCallbacksAreRememberedForTheirWindowOnly(t *testing.T) {
 	oa := r.conn.(*wechat.OfficialAccount)
 	assert.Equal(t, 5, oa.Remembered())
 	later := now.Add(11 * time.Minute) // past twice the 300 s skew
-	r.setNow(later)
+	r.clock.Set(later)
 	send(later, 200)
 	assert.Equal(t, 1, oa.Remembered(), "the five of eleven minutes ago are forgotten")
 }
@@ -519,7 +508,7 @@ func TestAReplayWithinTwiceTheSkewIsCaught(t *testing.T) {
 	q, body := encrypted(t, oaToken, oaAppID, ts, textMessage("o1", "漏水", 300, now))
 	status, answer := r.call(t, http.MethodPost, q, body)
 	require.Equal(t, http.StatusOK, status, answer)
-	r.setNow(now.Add(6 * time.Minute)) // the timestamp is two minutes behind: within the skew
+	r.clock.Set(now.Add(6 * time.Minute)) // the timestamp is two minutes behind: within the skew
 	status, answer = r.call(t, http.MethodPost, q, body)
 	assert.Equal(t, http.StatusOK, status, answer)
 	assert.Equal(t, "success", answer)
