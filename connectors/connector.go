@@ -10,6 +10,7 @@ package connectors
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -134,4 +135,23 @@ func (e Env) NotStored(rw http.ResponseWriter, r *http.Request, what string, err
 	e.Logger.Error(what+" not taken: the bus did not confirm it", "err", err, "request_id", problem.RequestID(r.Context()))
 	rw.Header().Set("Retry-After", "1")
 	problem.Write(rw, r, problem.New(http.StatusServiceUnavailable, "unavailable", detail))
+}
+
+// PostOnly answers 405 (Allow: POST) to a request that is not a POST, with detail saying how
+// to send; false: it did, and the request is done. An HTTPReceiver that takes only POST calls
+// it first.
+func PostOnly(rw http.ResponseWriter, r *http.Request, detail string) bool {
+	if r.Method == http.MethodPost {
+		return true
+	}
+	rw.Header().Set("Allow", http.MethodPost)
+	problem.Write(rw, r, problem.New(http.StatusMethodNotAllowed, "method-not-allowed", detail))
+	return false
+}
+
+// Accepted answers 202 with body as JSON: what the request brought is durable.
+func Accepted(rw http.ResponseWriter, body any) {
+	rw.Header().Set("Content-Type", "application/json")
+	rw.WriteHeader(http.StatusAccepted)
+	json.NewEncoder(rw).Encode(body)
 }

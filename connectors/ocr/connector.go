@@ -10,7 +10,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -440,9 +439,7 @@ type acceptedImage struct {
 // not the upload) and all checked; only once the whole request is taken are they kept as
 // attachments and published, one by one; the answer is 202 only once every one is durable.
 func (c *Connector) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		rw.Header().Set("Allow", http.MethodPost)
-		problem.Write(rw, r, problem.New(http.StatusMethodNotAllowed, "method-not-allowed", "upload screenshots with POST"))
+	if !connectors.PostOnly(rw, r, "upload screenshots with POST") {
 		return
 	}
 	if !c.uploads {
@@ -470,9 +467,7 @@ func (c *Connector) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		}
 		out.Images = append(out.Images, acceptedImage{File: env.Headers[headerFile], EnvelopeID: env.ID, SHA256: env.Headers[headerSHA256]})
 	}
-	rw.Header().Set("Content-Type", "application/json")
-	rw.WriteHeader(http.StatusAccepted)
-	json.NewEncoder(rw).Encode(out)
+	connectors.Accepted(rw, out)
 }
 
 // maxImages bounds the screenshots of one upload.

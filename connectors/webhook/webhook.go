@@ -113,9 +113,7 @@ type accepted struct {
 // ServeHTTP takes one request: checks it, publishes its envelope and answers 202 only once the
 // envelope is durable.
 func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		rw.Header().Set("Allow", http.MethodPost)
-		problem.Write(rw, r, problem.New(http.StatusMethodNotAllowed, "method-not-allowed", "send requests with POST"))
+	if !connectors.PostOnly(rw, r, "send requests with POST") {
 		return
 	}
 	w.env.Stats.Received.Add(1)
@@ -129,9 +127,7 @@ func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		w.env.NotStored(rw, r, "webhook request", err, "the request was not stored; retry it (with the same "+w.dedupHeader+" header, if you sent one)")
 		return
 	}
-	rw.Header().Set("Content-Type", "application/json")
-	rw.WriteHeader(http.StatusAccepted)
-	json.NewEncoder(rw).Encode(accepted{EnvelopeID: env.ID, Connector: w.name})
+	connectors.Accepted(rw, accepted{EnvelopeID: env.ID, Connector: w.name})
 }
 
 // envelope reads and checks a request; a non-nil problem is the answer to give instead. The
