@@ -68,16 +68,7 @@ type uploadRig struct {
 
 func newUploadRig(t *testing.T, item string) *uploadRig {
 	t.Helper()
-	var b strings.Builder
-	b.WriteString("connectors:\n")
-	for i, line := range strings.Split(strings.TrimRight("name: groups\ntype: ocr\n"+item, "\n"), "\n") {
-		if i == 0 {
-			b.WriteString("  - " + line + "\n")
-		} else {
-			b.WriteString("    " + line + "\n")
-		}
-	}
-	cfg, err := config.ParseWith("gongdan.yaml", []byte(b.String()), connectors.Global.Validate)
+	cfg, err := config.ParseWith("gongdan.yaml", []byte(testkit.ConnectorFile("name: groups\ntype: ocr\n"+item)), connectors.Global.Validate)
 	require.NoError(t, err)
 	rig := &uploadRig{stats: &connectors.Stats{}, store: filepath.Join(t.TempDir(), "attachments"), clock: testkit.NewClock(uploadNow)}
 	conn, _, err := connectors.Global.Build(cfg.File, cfg.Connectors[0], connectors.Env{

@@ -27,6 +27,7 @@ import (
 	"gongdan/connectors"
 	"gongdan/connectors/webhook"
 	"gongdan/draft"
+	"gongdan/internal/testkit"
 	"gongdan/pipeline"
 	"gongdan/pipeline/bus"
 	"gongdan/pipeline/deadletter"
@@ -48,7 +49,7 @@ mapping:
 // buildCounting builds like build, with envelope ids env-1, env-2, ….
 func buildCounting(t testing.TB, yamlItem string, publish connectors.PublishFunc) (connectors.Connector, *connectors.Stats) {
 	t.Helper()
-	cfg, err := config.ParseWith("webhook.yaml", []byte(item(yamlItem)), connectors.Global.Validate)
+	cfg, err := config.ParseWith("webhook.yaml", []byte(testkit.ConnectorFile(yamlItem)), connectors.Global.Validate)
 	require.NoError(t, err)
 	stats := &connectors.Stats{}
 	var n atomic.Int64
@@ -450,7 +451,7 @@ func TestAKeyTheSameForEveryRequestIsADeadLetter(t *testing.T) {
 // TestAConstantDedupKeyIsAConfigError: a dedup_key that reads nothing of the request is the
 // same for every request, so validate refuses it at its line, before any request is dropped.
 func TestAConstantDedupKeyIsAConfigError(t *testing.T) {
-	_, err := config.ParseWith("webhook.yaml", []byte(item("name: crm\ntype: webhook\nmapping:\n  dedup_key: '\"line-3\"'\n  title: payload.subject\n")), connectors.Global.Validate)
+	_, err := config.ParseWith("webhook.yaml", []byte(testkit.ConnectorFile("name: crm\ntype: webhook\nmapping:\n  dedup_key: '\"line-3\"'\n  title: payload.subject\n")), connectors.Global.Validate)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "webhook.yaml:5: connectors[0].mapping.dedup_key: reads nothing of the request")
 }

@@ -31,6 +31,7 @@ import (
 	"gongdan/connectors/connectortest"
 	_ "gongdan/connectors/webhook"
 	"gongdan/draft"
+	"gongdan/internal/testkit"
 	"gongdan/problem"
 )
 
@@ -136,25 +137,11 @@ var shanghai = time.FixedZone("CST", 8*3600)
 // receivedAt is when every request in these tests arrives.
 var receivedAt = time.Date(2026, 11, 23, 9, 42, 3, 0, shanghai)
 
-// item turns one connectors: item, unindented, into a config file.
-func item(yamlItem string) string {
-	var b strings.Builder
-	b.WriteString("connectors:\n")
-	for i, line := range strings.Split(strings.TrimRight(yamlItem, "\n"), "\n") {
-		if i == 0 {
-			b.WriteString("  - " + line + "\n")
-		} else {
-			b.WriteString("    " + line + "\n")
-		}
-	}
-	return b.String()
-}
-
 // build builds the webhook configured by yamlItem, as the server would, with a fixed clock and
 // envelope ids.
 func build(t testing.TB, yamlItem string, publish connectors.PublishFunc) (connectors.Connector, *connectors.Stats) {
 	t.Helper()
-	cfg, err := config.ParseWith("webhook.yaml", []byte(item(yamlItem)), connectors.Global.Validate)
+	cfg, err := config.ParseWith("webhook.yaml", []byte(testkit.ConnectorFile(yamlItem)), connectors.Global.Validate)
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}

@@ -21,6 +21,7 @@ import (
 	"gongdan/configs/dictionaries"
 	"gongdan/connectors"
 	"gongdan/draft"
+	"gongdan/internal/testkit"
 	"gongdan/normalize"
 )
 
@@ -103,7 +104,7 @@ func TestGuidedIntakeMenuClickAndOtherMessages(t *testing.T) {
 
 	// A plain-mode account gets plain replies.
 	t.Setenv("T_WX_TOKEN", oaToken)
-	cfg, err := config.ParseWith("wechat.yaml", []byte(item("name: gzh\ntype: wechat.officialaccount\napp_id: "+oaAppID+"\ntoken: ${T_WX_TOKEN}\n"+guidedConfig)), connectors.Global.Validate)
+	cfg, err := config.ParseWith("wechat.yaml", []byte(testkit.ConnectorFile("name: gzh\ntype: wechat.officialaccount\napp_id: "+oaAppID+"\ntoken: ${T_WX_TOKEN}\n"+guidedConfig)), connectors.Global.Validate)
 	require.NoError(t, err)
 	conn, _, err := connectors.Global.Build(cfg.File, cfg.Connectors[0], connectors.Env{Publish: func(context.Context, draft.Envelope) error { return nil },
 		Now: func() time.Time { return now }, Location: shanghai})
@@ -122,7 +123,7 @@ func TestGuidedIntakeMenuClickAndOtherMessages(t *testing.T) {
 
 func TestGuidedIntakeConfigErrors(t *testing.T) {
 	t.Setenv("T_WX_TOKEN", oaToken)
-	_, err := config.ParseWith("wechat.yaml", []byte(item("name: gzh\ntype: wechat.officialaccount\napp_id: "+oaAppID+"\ntoken: ${T_WX_TOKEN}\n"+
+	_, err := config.ParseWith("wechat.yaml", []byte(testkit.ConnectorFile("name: gzh\ntype: wechat.officialaccount\napp_id: "+oaAppID+"\ntoken: ${T_WX_TOKEN}\n"+
 		"guided_intake:\n  - {ask_for: [customer.email]}\nprompts: {customer.qq: 请留下QQ号}\n")), connectors.Global.Validate)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "wechat.yaml:7")

@@ -28,20 +28,6 @@ import (
 
 var shanghai = time.FixedZone("CST", 8*3600)
 
-// item turns one connectors: item, unindented, into a config file.
-func item(yamlItem string) string {
-	var b strings.Builder
-	b.WriteString("connectors:\n")
-	for i, line := range strings.Split(strings.TrimRight(yamlItem, "\n"), "\n") {
-		if i == 0 {
-			b.WriteString("  - " + line + "\n")
-		} else {
-			b.WriteString("    " + line + "\n")
-		}
-	}
-	return b.String()
-}
-
 // rig is one connector answering on an httptest server at /wechat/<name>, with the envelopes
 // it published.
 type rig struct {
@@ -58,7 +44,7 @@ type rig struct {
 // newRig builds the connector of yamlItem, as the server would, with its clock at now.
 func newRig(t testing.TB, yamlItem string, now time.Time, opts ...func(*connectors.Env)) *rig {
 	t.Helper()
-	cfg, err := config.ParseWith("wechat.yaml", []byte(item(yamlItem)), connectors.Global.Validate)
+	cfg, err := config.ParseWith("wechat.yaml", []byte(testkit.ConnectorFile(yamlItem)), connectors.Global.Validate)
 	require.NoError(t, err)
 	r := &rig{stats: &connectors.Stats{}, clock: testkit.NewClock(now)}
 	var n atomic.Int64
@@ -408,7 +394,7 @@ func TestPlainAndCompatibleModes(t *testing.T) {
 	assert.Equal(t, http.StatusOK, status)
 	require.Len(t, compat.envelopes(), 2)
 
-	_, err := config.ParseWith("wechat.yaml", []byte(item("name: gzh\ntype: wechat.officialaccount\napp_id: "+oaAppID+"\ntoken: ${T_WX_TOKEN}\nmode: safe\n")), connectors.Global.Validate)
+	_, err := config.ParseWith("wechat.yaml", []byte(testkit.ConnectorFile("name: gzh\ntype: wechat.officialaccount\napp_id: "+oaAppID+"\ntoken: ${T_WX_TOKEN}\nmode: safe\n")), connectors.Global.Validate)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "wechat.yaml:")
 	assert.Contains(t, err.Error(), "encoding_aes_key")
@@ -416,13 +402,13 @@ func TestPlainAndCompatibleModes(t *testing.T) {
 
 func TestConfigErrors(t *testing.T) {
 	t.Setenv("T_SHORT_KEY", "abc")
-	_, err := config.ParseWith("wechat.yaml", []byte(item("name: gzh\ntype: wechat.officialaccount\napp_id: nope\ntoken: t\nencoding_aes_key: ${T_SHORT_KEY}\n")), connectors.Global.Validate)
+	_, err := config.ParseWith("wechat.yaml", []byte(testkit.ConnectorFile("name: gzh\ntype: wechat.officialaccount\napp_id: nope\ntoken: t\nencoding_aes_key: ${T_SHORT_KEY}\n")), connectors.Global.Validate)
 	require.Error(t, err)
 	for _, want := range []string{"wechat.yaml:4", "app_id", "wechat.yaml:5", "token", "wechat.yaml:6", "encoding_aes_key", "43 characters"} {
 		assert.Contains(t, err.Error(), want)
 	}
 	assert.NotContains(t, err.Error(), "abc\"", "the secret is not printed")
-	_, err = config.ParseWith("wechat.yaml", []byte(item("name: w\ntype: wechat.work\ntoken: abcdef\n")), connectors.Global.Validate)
+	_, err = config.ParseWith("wechat.yaml", []byte(testkit.ConnectorFile("name: w\ntype: wechat.work\ntoken: abcdef\n")), connectors.Global.Validate)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "corp_id")
 	assert.Contains(t, err.Error(), "encoding_aes_key")
@@ -447,7 +433,7 @@ func TestDetails(t *testing.T) {
 }
 
 func buildNormalizer(tb testing.TB) draft.Normalizer {
-	cfg, err := config.ParseWith("wechat.yaml", []byte(item("name: gzh\ntype: wechat.officialaccount\napp_id: "+oaAppID+"\ntoken: ${T_WX_TOKEN}\nencoding_aes_key: ${T_WX_AES_KEY}\n")), connectors.Global.Validate)
+	cfg, err := config.ParseWith("wechat.yaml", []byte(testkit.ConnectorFile("name: gzh\ntype: wechat.officialaccount\napp_id: "+oaAppID+"\ntoken: ${T_WX_TOKEN}\nencoding_aes_key: ${T_WX_AES_KEY}\n")), connectors.Global.Validate)
 	require.NoError(tb, err)
 	conn, _, err := connectors.Global.Build(cfg.File, cfg.Connectors[0], connectors.Env{})
 	require.NoError(tb, err)

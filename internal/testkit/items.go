@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
@@ -48,4 +49,20 @@ func scalar(n *yaml.Node, key string) string {
 		}
 	}
 	return ""
+}
+
+// ConnectorFile returns the config file whose connectors: list holds item alone, for a test
+// that reads its connector as gongdan serve does (config.ParseWith: ${VAR} expanded, the file's
+// own checks). item is the item's mapping written unindented, "name: hooks\ntype: webhook\n…".
+func ConnectorFile(item string) string {
+	var b strings.Builder
+	b.WriteString("connectors:\n")
+	for i, line := range strings.Split(strings.TrimRight(item, "\n"), "\n") {
+		if i == 0 {
+			b.WriteString("  - " + line + "\n")
+		} else {
+			b.WriteString("    " + line + "\n")
+		}
+	}
+	return b.String()
 }

@@ -61,6 +61,12 @@ func TestItems(t *testing.T) {
 	assert.Equal(t, "${NOT_EXPANDED}", one[0].Raw.Content[5].Value)
 }
 
+func TestConnectorFile(t *testing.T) {
+	assert.Equal(t, "connectors:\n  - name: hooks\n    type: webhook\n    mapping:\n      title: payload.subject\n",
+		testkit.ConnectorFile("name: hooks\ntype: webhook\nmapping:\n  title: payload.subject\n"))
+	assert.Equal(t, "connectors:\n  - name: hooks\n", testkit.ConnectorFile("name: hooks"))
+}
+
 // TestChild runs itself as a child, which says so.
 func TestChild(t *testing.T) {
 	if testkit.Child("echo") {
