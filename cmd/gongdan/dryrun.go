@@ -112,13 +112,9 @@ func normalizeCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) erro
 	if *name == "" || fs.NArg() > 0 {
 		return usageError("usage: gongdan normalize [--config FILE] --connector NAME [--header 'K: V'] [--now TIME] < payload")
 	}
-	now := time.Now()
-	if *nowFlag != "" {
-		t, err := time.Parse(time.RFC3339, *nowFlag)
-		if err != nil {
-			return usageError("--now %q: want RFC 3339, like 2026-11-23T09:42:00+08:00", *nowFlag)
-		}
-		now = t
+	now, err := timeFlag("now", *nowFlag, "2026-11-23T09:42:00+08:00", time.Now())
+	if err != nil {
+		return err
 	}
 	cfg, err := loadConfig(*configPath)
 	if err != nil {

@@ -46,13 +46,9 @@ func ocrCmd(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() == 0 {
 		return usageError("%s", ocrUsage)
 	}
-	var takenAt time.Time
-	if *takenFlag != "" {
-		t, err := time.Parse(time.RFC3339, *takenFlag)
-		if err != nil {
-			return usageError("--taken-at %q: want RFC 3339, like 2026-01-07T10:30:00+08:00", *takenFlag)
-		}
-		takenAt = t
+	takenAt, err := timeFlag("taken-at", *takenFlag, "2026-01-07T10:30:00+08:00", time.Time{})
+	if err != nil {
+		return err
 	}
 	cfg, err := loadConfig(*configPath)
 	if err != nil {

@@ -34,6 +34,19 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
+// timeFlag reads the RFC 3339 time v given to --name, def when v is empty; when v is not
+// one, a usage error shows the form with example (a time in the command's use).
+func timeFlag(name, v, example string, def time.Time) (time.Time, error) {
+	if v == "" {
+		return def, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, usageError("--%s %q: want RFC 3339, like %s", name, v, example)
+	}
+	return t, nil
+}
+
 // loadConfig reads --config, or the embedded quickstart when it is empty, and refuses what
 // this version cannot run, so that validate and serve agree. It asks both config and the
 // connector registry (each connector item's keys beyond name and type are the registry's to
