@@ -133,13 +133,7 @@ func (s *Store) DeadLetters(ctx context.Context, q deadletter.Query) (deadletter
 		where = append(where, "(last_failed_at, seq) < (?, ?)")
 		args = append(args, at, seq)
 	}
-	query := `SELECT ` + deadLetterColumns + ` FROM dead_letters`
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
-	query += " ORDER BY last_failed_at DESC, seq DESC LIMIT ?"
-	args = append(args, limit+1)
-	rows, err := s.r.QueryContext(ctx, query, args...)
+	rows, err := s.queryPage(ctx, `SELECT `+deadLetterColumns+` FROM dead_letters`, where, args, "last_failed_at DESC, seq DESC", limit)
 	if err != nil {
 		return deadletter.Page{}, err
 	}

@@ -1,6 +1,20 @@
 package sqlite
 
-import "database/sql"
+import (
+	"context"
+	"database/sql"
+	"strings"
+)
+
+// queryPage runs query (SELECT … FROM …) for a page of limit rows: those that meet every
+// condition of where (args are their values), in order. It asks for one row more, which
+// tells the caller that there is a next page.
+func (s *Store) queryPage(ctx context.Context, query string, where []string, args []any, order string, limit int) (*sql.Rows, error) {
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	return s.r.QueryContext(ctx, query+" ORDER BY "+order+" LIMIT ?", append(args, limit+1)...)
+}
 
 // scanAll reads every row with scan, in order, and closes the rows. err is the query's, so
 // that a caller hands QueryContext's results on as they are.

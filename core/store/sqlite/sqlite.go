@@ -715,13 +715,7 @@ func (s *Store) List(ctx context.Context, q store.Query) (store.Page, error) {
 		where = append(where, "pos < ?")
 		args = append(args, pos)
 	}
-	query := `SELECT pos, body FROM tickets`
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
-	query += " ORDER BY pos DESC LIMIT ?"
-	args = append(args, limit+1)
-	rows, err := s.r.QueryContext(ctx, query, args...)
+	rows, err := s.queryPage(ctx, `SELECT pos, body FROM tickets`, where, args, "pos DESC", limit)
 	if err != nil {
 		return store.Page{}, err
 	}
