@@ -249,13 +249,19 @@ func SLA(t Ticket, d SLAData, now time.Time) (Event, error) {
 	if d.Key == "" {
 		return Event{}, &DataError{Field: "key", Msg: "required"}
 	}
-	data, err := json.Marshal(d)
+	return systemRecord(t, ActionSLA, d, d.Policy, now)
+}
+
+// systemRecord is gongdan's event of action that records data on t, by the rule (or policy)
+// rule, and changes no state.
+func systemRecord(t Ticket, action Action, data any, rule string, now time.Time) (Event, error) {
+	b, err := json.Marshal(data)
 	if err != nil {
 		return Event{}, err
 	}
 	return Event{
-		TicketID: t.ID, Seq: t.Version + 1, Action: ActionSLA, Actor: SystemActor, At: now,
-		From: t.State, To: t.State, Data: data, Automatic: true, Rule: d.Policy,
+		TicketID: t.ID, Seq: t.Version + 1, Action: action, Actor: SystemActor, At: now,
+		From: t.State, To: t.State, Data: b, Automatic: true, Rule: rule,
 	}, nil
 }
 
@@ -287,14 +293,7 @@ func RoutingFailed(t Ticket, d RoutingFailedData, now time.Time) (Event, error) 
 			return Event{}, err
 		}
 	}
-	data, err := json.Marshal(d)
-	if err != nil {
-		return Event{}, err
-	}
-	return Event{
-		TicketID: t.ID, Seq: t.Version + 1, Action: ActionRoutingFailed, Actor: SystemActor, At: now,
-		From: t.State, To: t.State, Data: data, Automatic: true, Rule: d.Rule,
-	}, nil
+	return systemRecord(t, ActionRoutingFailed, d, d.Rule, now)
 }
 
 // decodeCreateData reads a creation event's data. Events stored before repeats were recorded
