@@ -119,15 +119,26 @@ func (a *API) check(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
+// request answers a send that cannot go through (check) or whose body is not the JSON of v,
+// and reads it into v otherwise; ok false: it answered.
+func (a *API) request(w http.ResponseWriter, r *http.Request, v any) bool {
+	if !a.check(w, r) {
+		return false
+	}
+	b, _ := io.ReadAll(r.Body)
+	if err := json.Unmarshal(b, v); err != nil {
+		writeJSON(w, map[string]any{"errcode": 47001, "errmsg": "data format error"})
+		return false
+	}
+	return true
+}
+
 func (a *API) custom(w http.ResponseWriter, r *http.Request) { a.take(w, r, "custom") }
 
 func (a *API) app(w http.ResponseWriter, r *http.Request) { a.take(w, r, "app") }
 
 // take records a text message of either API: their JSON has the same fields.
 func (a *API) take(w http.ResponseWriter, r *http.Request, api string) {
-	if !a.check(w, r) {
-		return
-	}
 	var m struct {
 		ToUser   string `json:"touser"`
 		AgentID  string `json:"agentid"`
@@ -136,9 +147,7 @@ func (a *API) take(w http.ResponseWriter, r *http.Request, api string) {
 			Content string `json:"content"`
 		} `json:"text"`
 	}
-	b, _ := io.ReadAll(r.Body)
-	if err := json.Unmarshal(b, &m); err != nil {
-		writeJSON(w, map[string]any{"errcode": 47001, "errmsg": "data format error"})
+	if !a.request(w, r, &m) {
 		return
 	}
 	a.mu.Lock()
@@ -160,17 +169,12 @@ func (a *API) take(w http.ResponseWriter, r *http.Request, api string) {
 // syncMsg answers 微信客服's sync_msg: the messages after the cursor ("" or "c<N>"), a page
 // at a time.
 func (a *API) syncMsg(w http.ResponseWriter, r *http.Request) {
-	if !a.check(w, r) {
-		return
-	}
 	var req struct {
 		Cursor string `json:"cursor"`
 		Token  string `json:"token"`
 		Limit  int    `json:"limit"`
 	}
-	b, _ := io.ReadAll(r.Body)
-	if err := json.Unmarshal(b, &req); err != nil {
-		writeJSON(w, map[string]any{"errcode": 47001, "errmsg": "data format error"})
+	if !a.request(w, r, &req) {
 		return
 	}
 	a.mu.Lock()
@@ -195,9 +199,6 @@ func (a *API) syncMsg(w http.ResponseWriter, r *http.Request) {
 // templateSend takes a template message; Content is its data as JSON, keys sorted. A second
 // send with the same client_msg_id is one message, as WeChat's 防重入 makes it.
 func (a *API) templateSend(w http.ResponseWriter, r *http.Request) {
-	if !a.check(w, r) {
-		return
-	}
 	var m struct {
 		ToUser      string                       `json:"touser"`
 		TemplateID  string                       `json:"template_id"`
@@ -205,9 +206,7 @@ func (a *API) templateSend(w http.ResponseWriter, r *http.Request) {
 		ClientMsgID string                       `json:"client_msg_id"`
 		Data        map[string]map[string]string `json:"data"`
 	}
-	b, _ := io.ReadAll(r.Body)
-	if err := json.Unmarshal(b, &m); err != nil {
-		writeJSON(w, map[string]any{"errcode": 47001, "errmsg": "data format error"})
+	if !a.request(w, r, &m) {
 		return
 	}
 	data := map[string]string{}
