@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +21,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"gongdan/internal/testkit"
 )
 
 // The tests run against every bus backend: memory, embedded NATS in a temporary directory,
@@ -565,14 +566,12 @@ func TestBusEmbeddedKeepsUnackedMessagesAcrossARestart(t *testing.T) {
 // The test runs itself as a child process that publishes and prints each message's UUID
 // once Publish has returned, kills it mid-stream, and reads the directory back.
 func TestBusEmbeddedKeepsAcknowledgedMessagesWhenKilled(t *testing.T) {
-	if dir := os.Getenv("GONGDAN_TEST_BUS_CHILD_DIR"); dir != "" {
-		publishUntilKilled(dir, os.Getenv("GONGDAN_TEST_BUS_CHILD_PREFIX"))
+	if testkit.Child("publisher") {
+		publishUntilKilled(os.Getenv("GONGDAN_TEST_BUS_CHILD_DIR"), os.Getenv("GONGDAN_TEST_BUS_CHILD_PREFIX"))
 		return
 	}
 	cfg := testBusConfig(t, embeddedKind)
-	child := exec.Command(os.Args[0], "-test.run=^TestBusEmbeddedKeepsAcknowledgedMessagesWhenKilled$")
-	child.Env = append(os.Environ(), "GONGDAN_TEST_BUS_CHILD_DIR="+cfg.Dir, "GONGDAN_TEST_BUS_CHILD_PREFIX="+cfg.Prefix)
-	child.Stderr = t.Output()
+	child := testkit.ChildTest(t, "publisher", "GONGDAN_TEST_BUS_CHILD_DIR="+cfg.Dir, "GONGDAN_TEST_BUS_CHILD_PREFIX="+cfg.Prefix)
 	stdout, err := child.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, child.Start())
@@ -583,8 +582,7 @@ func TestBusEmbeddedKeepsAcknowledgedMessagesWhenKilled(t *testing.T) {
 			ackedIDs[id] = true
 		}
 	}
-	require.NoError(t, child.Process.Kill())
-	_ = child.Wait()
+	require.NoError(t, testkit.Kill(child))
 	require.Len(t, ackedIDs, 2000, "the child stopped publishing early")
 
 	b, err := Open(context.Background(), cfg, testLogger(t))
