@@ -18,6 +18,7 @@ import (
 	"gongdan/connectors"
 	"gongdan/connectors/mqtt"
 	"gongdan/draft"
+	"gongdan/internal/testkit"
 )
 
 // BenchmarkConnector: messages a second through the connector alone (decode, evaluate, ack),
@@ -115,7 +116,7 @@ func benchBroker(b *testing.B) string {
 		"listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_inflight_messages 1000\nmax_queued_messages 0\n", l[len("127.0.0.1:"):]), 0o600))
 	cmd := exec.Command(bin, "-c", conf)
 	require.NoError(b, cmd.Start())
-	b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	b.Cleanup(func() { _ = testkit.Kill(cmd) })
 	for range 200 {
 		c := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + l).SetClientID("probe").SetAutoReconnect(false))
 		if tok := c.Connect(); tok.WaitTimeout(time.Second) && tok.Error() == nil {
