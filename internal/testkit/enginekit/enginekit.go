@@ -2,8 +2,8 @@
 // temporary directory, opened (which brings its schema up to date) and closed when the test
 // ends, and the engine on it closed before the store. It is the part of the test kit that
 // builds on the core, apart from testkit so that tests of the pipeline and the connectors can
-// use the rest without linking the core; for the same reason the core's own internal tests
-// (package engine, package sqlite) cannot use it.
+// use the rest without linking the core. Tests inside the packages it imports (package engine,
+// package sqlite) cannot use it: that would be an import cycle; their _test packages can.
 //
 // Only tests import it: no package of the binary may (internal/archtest checks).
 package enginekit
