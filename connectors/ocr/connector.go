@@ -76,7 +76,7 @@ type Connector struct {
 func newConnector(conf *connectors.Conf, env connectors.Env) (connectors.Connector, error) {
 	c := &Connector{
 		name: conf.Name(), env: env,
-		watchDir: conf.String(fieldWatchDir), poll: conf.Duration(fieldPoll), group: conf.String(fieldGroup),
+		watchDir: conf.Path(fieldWatchDir), poll: conf.Duration(fieldPoll), group: conf.String(fieldGroup),
 		rule: RequestFilter{Keywords: conf.StringList(fieldKeywords), Every: conf.Bool(fieldEvery), Staff: conf.StringList(fieldStaff),
 			Window: conf.Duration(fieldThreadWindow)},
 		limits:  Limits{MaxBytes: int64(conf.Int(fieldMaxBytes)), MaxPixels: conf.Int(fieldMaxPixels)},
@@ -727,7 +727,7 @@ func (n normalizer) Normalize(env draft.Envelope) ([]draft.Draft, error) {
 
 // Read reads a screenshot's envelope: the page it shows and the drafts it makes.
 func (c *Connector) Read(ctx context.Context, env draft.Envelope) (Page, []draft.Draft, error) {
-	page, err := c.pool().Read(ctx, env.Payload, c.limits, env.ReceivedAt)
+	page, err := c.pool().Read(ctx, env.Payload, c.limits, env.ReceivedAt, c.rule.Staff...)
 	if err != nil {
 		return Page{}, nil, fmt.Errorf("ocr: %s: %w", firstNonEmpty(env.Headers[headerFile], "the screenshot"), err)
 	}

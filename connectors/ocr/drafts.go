@@ -60,7 +60,9 @@ func (r RequestFilter) staff(name string) bool {
 // message later). A customer's message with no request before it in the picture is a
 // follow-up (intent update): it joins the sender's open ticket if it came within the window
 // of it — a request in the previous screenshot — and makes nothing otherwise. The phone's
-// owner (the right side) and the staff are the service team, not customers.
+// owner (the right side) and the staff are the service team, not customers. Only text
+// messages make drafts: a picture, a voice message, a file or link card, a red packet or a
+// transfer is recognised as what it is and left to the people reading the screenshot.
 //
 // The drafts of one picture reach the core in any order (the pipeline takes drafts in
 // parallel), so each message's time is its separator's plus its place in the picture in
@@ -101,7 +103,7 @@ func (r RequestFilter) Drafts(p Page, group string, env draft.Envelope, shot dra
 	var out []draft.Draft
 	opened := map[string]time.Time{} // sender → their request's time, in this picture
 	for i, m := range p.Messages {
-		if m.Side != left || m.Sender == "" || r.staff(m.Sender) || strings.TrimSpace(m.Text) == "" {
+		if m.Kind != KindText || m.Side != left || m.Sender == "" || r.staff(m.Sender) || strings.TrimSpace(m.Text) == "" {
 			continue
 		}
 		at := env.ReceivedAt
@@ -119,8 +121,7 @@ func (r RequestFilter) Drafts(p Page, group string, env draft.Envelope, shot dra
 			Description:  fmt.Sprintf("%s在群「%s」里说：%s", m.Sender, group, m.Text),
 			Tags:         []string{"ocr", "wechat_group"},
 			Attachments:  []draft.Attachment{shot},
-			Evidence: []draft.Evidence{{Field: "description", From: "ocr", Confidence: m.Confidence / 100,
-				Text: fmt.Sprintf("%s %s (%d,%d)-(%d,%d): %s", m.Sender, m.TimeText, m.Box.Min.X, m.Box.Min.Y, m.Box.Max.X, m.Box.Max.Y, m.Text)}},
+			Evidence:     []draft.Evidence{{Field: "description", From: "ocr", Confidence: m.Confidence / 100, Text: evidenceOf(m)}},
 		}
 		if origin != "" {
 			forwarded(&d, env.Connector, origin)
@@ -134,6 +135,19 @@ func (r RequestFilter) Drafts(p Page, group string, env draft.Envelope, shot dra
 		out = append(out, draft.Complete(d, env))
 	}
 	return out
+}
+
+// evidenceOf says where a message was read and how its side and sender were told, with the
+// cues' disagreement when they had one.
+func evidenceOf(m Message) string {
+	s := fmt.Sprintf("%s %s (%d,%d)-(%d,%d): %s", m.Sender, m.TimeText, m.Box.Min.X, m.Box.Min.Y, m.Box.Max.X, m.Box.Max.Y, m.Text)
+	if len(m.Cues) > 0 {
+		s += " [" + strings.Join(m.Cues, " ") + "]"
+	}
+	if m.Doubt != "" {
+		s += " [doubt: " + m.Doubt + "]"
+	}
+	return s
 }
 
 // forwarded moves a draft of a forwarded screenshot into its forwarder's keys: staff keys are

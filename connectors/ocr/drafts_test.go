@@ -21,13 +21,16 @@ func TestDraftsOfAPage(t *testing.T) {
 	env := draft.Envelope{ID: "e1", Connector: "groups", ConnectorType: TypeOCR, ReceivedAt: *at("10:30")}
 	shot := draft.Attachment{Kind: "image", URI: "attachment:ab", SHA256: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
 	p := Page{Title: "维修群", Messages: []Message{
-		{Sender: "张三", Side: left, Text: "在吗"},                               // before any request of his: a follow-up
-		{Sender: "张三", Side: left, Time: at("09:42"), Text: "冷库压缩机坏了"},       // a request
-		{Sender: "张三", Side: left, Time: at("09:42"), Text: "电话13812345678"}, // its conversation
-		{Side: right, Time: at("09:43"), Text: "收到，马上安排"},                    // the phone's owner
-		{Sender: "李工", Side: left, Time: at("09:44"), Text: "我的车也坏了"},        // staff
-		{Sender: "王五", Side: left, Time: at("09:45"), Text: "谢谢"},            // no request of his: a follow-up
-		{Sender: "张三", Side: left, Time: at("10:20"), Text: "好的"},            // past the window: a follow-up
+		{Kind: KindText, Sender: "张三", Side: left, Text: "在吗"},                               // before any request of his: a follow-up
+		{Kind: KindText, Sender: "张三", Side: left, Time: at("09:42"), Text: "冷库压缩机坏了"},       // a request
+		{Kind: KindText, Sender: "张三", Side: left, Time: at("09:42"), Text: "电话13812345678"}, // its conversation
+		{Kind: KindText, Side: right, Time: at("09:43"), Text: "收到，马上安排"},                    // the phone's owner
+		{Kind: KindText, Sender: "李工", Side: left, Time: at("09:44"), Text: "我的车也坏了"},        // staff
+		{Kind: KindText, Sender: "王五", Side: left, Time: at("09:45"), Text: "谢谢"},            // no request of his: a follow-up
+		{Kind: KindText, Sender: "张三", Side: left, Time: at("10:20"), Text: "好的"},            // past the window: a follow-up
+		{Kind: KindImage, Sender: "张三", Side: left, Time: at("10:21")},                       // a picture: no draft
+		{Kind: KindVoice, Sender: "王五", Side: left, Time: at("10:22")},                       // a voice message: no draft
+		{Kind: KindLink, Sender: "王五", Side: left, Time: at("10:22"), Text: "空调维修报修指南"},      // a link's title: no draft
 	}}
 	ds := r.Drafts(p, "", env, shot)
 	require.Len(t, ds, 5)
@@ -47,7 +50,7 @@ func TestDraftsOfAPage(t *testing.T) {
 
 	// The same message read from another picture — its separator scrolled off, spaces and
 	// full-width forms OCR put in — has the same key.
-	other := Page{Title: "维修群", Messages: []Message{{Sender: "张三", Side: left, Text: "电话 １３８１２３４５６７８"}}}
+	other := Page{Title: "维修群", Messages: []Message{{Kind: KindText, Sender: "张三", Side: left, Text: "电话 １３８１２３４５６７８"}}}
 	env2 := env
 	env2.ID = "e2"
 	again := r.Drafts(other, "", env2, shot)
@@ -74,8 +77,8 @@ func TestAForwardedScreenshotKeepsToItsSender(t *testing.T) {
 	scope := draft.Scope{Connector: "groups", Type: TypeOCR, Intents: []string{draft.IntentUpdate}}
 	shot := draft.Attachment{Kind: "image", URI: "attachment:ab", SHA256: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
 	page := Page{Title: "维修群", Messages: []Message{
-		{Sender: "张三", Side: left, Time: at("09:40"), Text: "在吗"},
-		{Sender: "张三", Side: left, Time: at("09:42"), Text: "冷库压缩机坏了"},
+		{Kind: KindText, Sender: "张三", Side: left, Time: at("09:40"), Text: "在吗"},
+		{Kind: KindText, Sender: "张三", Side: left, Time: at("09:42"), Text: "冷库压缩机坏了"},
 	}}
 	drafts := func(p Page, group string, headers map[string]string) []draft.Draft {
 		env := draft.Envelope{ID: "e", Connector: "groups", ConnectorType: TypeOCR, ReceivedAt: *at("10:30"), Headers: headers}

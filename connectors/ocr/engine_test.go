@@ -3,6 +3,7 @@ package ocr
 import (
 	"context"
 	"encoding/json"
+	"image"
 	"os"
 	"strings"
 	"sync"
@@ -105,8 +106,8 @@ func renderChatOrSkip(t *testing.T) []byte {
 	return b
 }
 
-// FuzzDecodeAndLayout: whatever bytes arrive, decoding, preprocessing and the layout of
-// whatever lines are found never panic.
+// FuzzDecodeAndLayout: whatever bytes arrive, decoding, finding the structure and laying out
+// whatever is read in its regions never panic.
 func FuzzDecodeAndLayout(f *testing.F) {
 	f.Add([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x20\x00\x00\x00\x20\x08\x02\x00\x00\x00"))
 	f.Add([]byte("\xff\xd8\xff\xe0\x00\x10JFIF\x00"))
@@ -116,13 +117,16 @@ func FuzzDecodeAndLayout(f *testing.F) {
 		if err != nil {
 			return
 		}
-		bin, factor := preprocess(img)
-		bands := textBands(bin)
-		var lines []Line
-		for i, band := range bands {
-			lines = append(lines, Line{Text: "上午 9:42", Box: scaleDown(band, factor), Confidence: float64(i)})
+		rgba := rgbaOf(img)
+		n := 0
+		// Every region reads as a time separator, a name or a line of a bubble alike.
+		fake := func(r image.Rectangle, _ readMode) ([]Line, error) {
+			n++
+			return []Line{{Text: "上午 9:42", Box: r, Confidence: float64(n % 100)}}, nil
 		}
-		parseLayout(rgbaOf(img), lines, ocrtest.At)
+		if _, err := layOut(rgba, findScene(rgba), fake, composeOptions{at: ocrtest.At}); err != nil {
+			t.Fatal(err)
+		}
 	})
 }
 

@@ -216,33 +216,37 @@ func windowMinMax(p []uint8, w, h, r int) (lo, hi []uint8) {
 	return lo, hi
 }
 
-// Where WeChat draws avatars: a column on each side, 3–15 % of the width in. Their pictures
-// (photos, an initial on a colour) are not text, and read as junk characters; the mask
-// blanks both columns before OCR, which also saves Tesseract the work.
-const avatarColumn = 0.155
-
-// maxUpscaledPixels bounds the picture a small screenshot is scaled up to (a long 720-wide
-// capture is read as it is).
-const maxUpscaledPixels = 16_000_000
-
-// preprocess makes the picture Tesseract reads: luminance, scaled up when the screenshot is
-// small (Tesseract wants Chinese characters some 30 pixels tall or more; a 540-wide
-// screenshot has them at about 25), binarized and with the avatar columns blanked. It
-// returns the factor the picture was scaled by.
-func preprocess(img image.Image) (*image.Gray, int) {
-	rgba := rgbaOf(img)
-	factor := 1
-	if w, h := rgba.Rect.Dx(), rgba.Rect.Dy(); w < 900 && 4*w*h <= maxUpscaledPixels {
-		factor = 2
+// cropGray copies r of g into a picture of its own, at 0,0.
+func cropGray(g *image.Gray, r image.Rectangle) *image.Gray {
+	out := image.NewGray(image.Rect(0, 0, r.Dx(), r.Dy()))
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		copy(out.Pix[(y-r.Min.Y)*out.Stride:(y-r.Min.Y+1)*out.Stride], g.Pix[g.PixOffset(r.Min.X, y):g.PixOffset(r.Max.X, y)])
 	}
-	bin := binarize(grayOf(rgba, factor))
-	w, h := bin.Rect.Dx(), bin.Rect.Dy()
-	edge := int(float64(w) * avatarColumn)
-	for y := 0; y < h; y++ {
-		row := bin.Pix[y*bin.Stride : y*bin.Stride+w]
-		for x := 0; x < edge; x++ {
-			row[x], row[w-1-x] = 255, 255
+	return out
+}
+
+// scaleGray scales g (at 0,0) up by an integer factor, bilinearly: the strokes of small
+// characters keep their grey edges, which Tesseract reads by.
+func scaleGray(g *image.Gray, factor int) *image.Gray {
+	w, h := g.Rect.Dx(), g.Rect.Dy()
+	out := image.NewGray(image.Rect(0, 0, w*factor, h*factor))
+	for y := 0; y < h*factor; y++ {
+		// The source position of the output pixel's centre, in 1/256ths.
+		sy := max(0, ((2*y+1)*256/(2*factor))-128)
+		y0 := min(h-1, sy>>8)
+		y1 := min(h-1, y0+1)
+		fy := sy & 255
+		row0, row1 := g.Pix[y0*g.Stride:], g.Pix[y1*g.Stride:]
+		o := out.Pix[y*out.Stride:]
+		for x := 0; x < w*factor; x++ {
+			sx := max(0, ((2*x+1)*256/(2*factor))-128)
+			x0 := min(w-1, sx>>8)
+			x1 := min(w-1, x0+1)
+			fx := sx & 255
+			top := int(row0[x0])*(256-fx) + int(row0[x1])*fx
+			bot := int(row1[x0])*(256-fx) + int(row1[x1])*fx
+			o[x] = uint8((top*(256-fy) + bot*fy + 1<<15) >> 16)
 		}
 	}
-	return bin, factor
+	return out
 }

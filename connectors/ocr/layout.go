@@ -12,22 +12,49 @@ import (
 
 // Message is one chat message read off a screenshot.
 type Message struct {
+	// Kind is what the message is: text, or a picture, a voice message, a file… (only text
+	// messages make drafts).
+	Kind Kind `json:"kind"`
 	// Sender is the name shown above the bubble; empty on the right, where the phone's owner
 	// writes (WeChat shows no name there).
 	Sender string `json:"sender,omitempty"`
+	// SenderConfidence is Tesseract's for the name as read (0–100); a name snapped to one
+	// known (the staff, a name read more surely in the same picture) says so in Cues.
+	SenderConfidence float64 `json:"sender_confidence,omitempty"`
 	// Side is left (someone else) or right (the phone's owner).
 	Side string `json:"side"`
 	// Time is the time separator above the message, resolved against the moment of the
 	// screenshot; nil when none is in the picture above it. TimeText is the separator as read.
 	Time     *time.Time `json:"time,omitempty"`
 	TimeText string     `json:"time_text,omitempty"`
-	// Text is the bubble's lines joined.
+	// Text is the bubble's lines joined (a quoted message under it is not part of it); for a
+	// file or a link, its card's title.
 	Text string `json:"text"`
-	// Confidence is the lowest of its lines' (Tesseract's, 0–100).
+	// Confidence is the lowest of its lines' (Tesseract's, 0–100), lowered when the cues to
+	// its side disagree.
 	Confidence float64 `json:"confidence"`
-	// Box is the bubble's text in the screenshot's pixels.
+	// Box is the bubble's text in the screenshot's pixels (the whole body when it has none).
 	Box Box `json:"box"`
+	// Cues are the evidence for its side and sender: avatar:left, colour:right, name:left,
+	// extent:left, name≈李工 (a name snapped to a known one).
+	Cues []string `json:"cues,omitempty"`
+	// Doubt says which cues disagreed about its side; empty when none did.
+	Doubt string `json:"doubt,omitempty"`
 }
+
+// Kind is what a message is.
+type Kind string
+
+// The kinds of message WeChat shows.
+const (
+	KindText      Kind = "text"
+	KindImage     Kind = "image" // a picture or a sticker
+	KindVoice     Kind = "voice"
+	KindFile      Kind = "file"
+	KindLink      Kind = "link"
+	KindRedPacket Kind = "redpacket"
+	KindTransfer  Kind = "transfer"
+)
 
 // Box is a rectangle of a screenshot, in pixels; in JSON [left, top, right, bottom].
 type Box image.Rectangle
@@ -54,160 +81,359 @@ const (
 
 var titleCount = regexp.MustCompile(`^(.+?)\s*[(（]\s*\d+\s*[)）]$`)
 
-// parseLayout turns the OCR lines of a screenshot into messages. img is the screenshot as
-// taken (the colours behind each line say whether it is on the page or in a bubble, and in
-// which); lines are in its pixels; at resolves the time separators.
-func parseLayout(img *image.RGBA, lines []Line, at time.Time) Page {
-	W, H := img.Rect.Dx(), img.Rect.Dy()
-	page := dominantColour(img)
-	sort.SliceStable(lines, func(i, j int) bool { return lines[i].Box.Min.Y < lines[j].Box.Min.Y })
+// regionReader reads the text in a region of the screenshot, in the picture's pixels.
+type regionReader func(r image.Rectangle, how readMode) ([]Line, error)
 
+// readMode is how a region is read.
+type readMode int
+
+const (
+	// readBlock: the lines of a bubble or card, each found and read as a line.
+	readBlock readMode = iota
+	// readPageLine: one line on the page (a separator, a notice, the title).
+	readPageLine
+	// readName: a name label, small and grey: scaled up and read as one line.
+	readName
+)
+
+// Notices and texts that are not messages: WeChat's own lines between messages.
+var (
+	newMessagesDivider = regexp.MustCompile(`以下[是为]新消息`)
+	voiceDuration      = regexp.MustCompile(`^\D{0,3}\d{1,2}\s*["″”“'’'′]{1,2}\D{0,4}$`)
+	fileSize           = regexp.MustCompile(`(?i)\d+(\.\d+)?\s*(K|M|G)B?\b|\.(pdf|docx?|xlsx?|pptx?|zip|rar|txt|csv|jpg|png|mp4)\b`)
+	transferWords      = regexp.MustCompile(`转账|收款|[¥￥]\s*\d`)
+)
+
+// composeOptions are what layOut needs beyond the picture.
+type composeOptions struct {
+	// at resolves the time separators.
+	at time.Time
+	// known are names a misread name snaps to: the connector's staff.
+	known []string
+}
+
+// layOut reads a screenshot's scene into its page: the title, the messages in order with
+// their sides, senders, times and kinds, and the notices. read reads the regions' text.
+func layOut(img *image.RGBA, s scene, read regionReader, opt composeOptions) (Page, error) {
 	var p Page
-	// The title bar: the first centred line in the top eighth; everything above it and it
-	// is the phone's and WeChat's chrome.
-	chatTop := 0
-	for _, l := range lines {
-		if l.Box.Min.Y > H/8 {
-			break
+	if !s.title.Empty() {
+		lines, err := read(s.title, readPageLine)
+		if err != nil {
+			return Page{}, err
 		}
-		if _, isTime := parseSeparator(l.Text, at); centred(l.Box, W) && !isTime {
-			t := strings.TrimSpace(l.Text)
+		t := strings.TrimSpace(lineText(lines))
+		if _, isTime := parseSeparator(t, opt.at); isTime {
+			// A separator in the top of a crop without title bar.
+			s.lines = append([]pageLine{{box: s.title, ink: 255}}, s.lines...)
+		} else {
 			if m := titleCount.FindStringSubmatch(t); m != nil {
 				t = m[1]
 			}
 			p.Title = t
-			chatTop = l.Box.Max.Y
-			break
 		}
 	}
 
-	type bubbleLine struct {
-		Line
-		side   string
-		colour rgb
+	msgs := s.messages(img)
+	type item struct {
+		y    int
+		msg  *slot
+		line *pageLine
 	}
+	var items []item
+	for i := range msgs {
+		items = append(items, item{y: msgs[i].top(), msg: &msgs[i]})
+	}
+	for i := range s.lines {
+		l := &s.lines[i]
+		if s.lineTaken(l.box, msgs) || !s.centred(l.box) {
+			continue
+		}
+		items = append(items, item{y: l.box.Min.Y, line: l})
+	}
+	sort.SliceStable(items, func(i, j int) bool { return items[i].y < items[j].y })
+
 	var (
-		sender   string // the last name line, for the next left bubble
-		senderY  int
-		sepTime  *time.Time
-		sepText  string
-		cur      []bubbleLine
-		lineSpan int // a text line's height in bubbles
+		sepTime *time.Time
+		sepText string
+		names   []*Message // the messages with a sender, for the names' check
 	)
-	flush := func() {
-		if len(cur) == 0 {
-			return
-		}
-		m := Message{Side: cur[0].side, Time: sepTime, TimeText: sepText, Confidence: 100}
-		texts := make([]string, len(cur))
-		var box image.Rectangle
-		for i, l := range cur {
-			texts[i] = l.Text
-			box = box.Union(l.Box)
-			m.Confidence = min(m.Confidence, l.Confidence)
-		}
-		m.Box = Box(box)
-		m.Text = joinLines(texts)
-		if cutOff(img, box, cur[0].colour, page) {
-			// Scrolled half out of the picture, under the title bar or the input bar: what
-			// shows is part of a message, read in full from the next screenshot.
-			if m.Side == left {
-				sender = ""
+	for _, it := range items {
+		if it.line != nil {
+			lines, err := read(it.line.box, readPageLine)
+			if err != nil {
+				return Page{}, err
 			}
-			cur = nil
-			return
+			text := strings.TrimSpace(lineText(lines))
+			switch t, ok := parseSeparator(text, opt.at); {
+			case text == "":
+			case ok:
+				sepTime, sepText = &t, text
+			default:
+				p.Notices = append(p.Notices, text)
+			}
+			continue
 		}
-		if m.Side == left && sender != "" && box.Min.Y-senderY < 3*lineSpan {
-			m.Sender = sender
+		sl := it.msg
+		if sl.cut {
+			continue
 		}
-		if m.Side == left {
-			sender = "" // a name belongs to the bubble under it
+		m := Message{Kind: KindText, Side: sl.side, Time: sepTime, TimeText: sepText, Confidence: 100, Cues: sl.cues, Doubt: sl.doubt,
+			Box: Box(sl.body.box)}
+		if sl.body.flat >= 0.5 {
+			r := sl.body.box.Inset(int(4 * s.dp))
+			if !sl.body.icon.Empty() {
+				r.Max.X = sl.body.icon.Min.X - int(2*s.dp)
+			}
+			lines, err := read(r, readBlock)
+			if err != nil {
+				return Page{}, err
+			}
+			texts := make([]string, len(lines))
+			var box image.Rectangle
+			for i, l := range lines {
+				texts[i] = l.Text
+				box = box.Union(l.Box)
+				m.Confidence = min(m.Confidence, l.Confidence)
+			}
+			m.Text = joinLines(texts)
+			if !box.Empty() {
+				m.Box = Box(box)
+			}
+			m.Kind = kindOf(sl.body, m.Text)
+			if m.Kind == KindFile || m.Kind == KindLink {
+				if len(texts) > 0 {
+					m.Text = strings.TrimSpace(texts[0]) // the card's title
+				}
+			} else if m.Kind != KindText {
+				m.Text = ""
+			}
+		} else {
+			m.Kind = KindImage
+		}
+		m.Confidence *= sl.sure
+		if !sl.name.Empty() {
+			lines, err := read(sl.name, readName)
+			if err != nil {
+				return Page{}, err
+			}
+			m.Sender = compactName(lineText(lines))
+			m.SenderConfidence = 100
+			for _, l := range lines {
+				m.SenderConfidence = min(m.SenderConfidence, l.Confidence)
+			}
+			if len(lines) == 0 {
+				m.SenderConfidence = 0
+			}
+		}
+		if m.Side == right {
+			m.Sender, m.SenderConfidence = "", 0
 		}
 		p.Messages = append(p.Messages, m)
-		cur = nil
+		if m.Sender != "" {
+			names = append(names, &p.Messages[len(p.Messages)-1])
+		}
 	}
-	for _, l := range lines {
-		if l.Box.Max.Y <= chatTop || strings.TrimSpace(l.Text) == "" {
+	// Pointers into p.Messages are stable: it is not appended to any more.
+	names = names[:0]
+	for i := range p.Messages {
+		if p.Messages[i].Sender != "" {
+			names = append(names, &p.Messages[i])
+		}
+	}
+	checkNames(names, opt.known)
+	return p, nil
+}
+
+// kindOf tells what a flat body is from its colour, its icon and its text.
+func kindOf(b body, text string) Kind {
+	compact := strings.Join(strings.Fields(text), "")
+	switch {
+	case b.colour.orange():
+		if transferWords.MatchString(compact) {
+			return KindTransfer
+		}
+		return KindRedPacket
+	case voiceDuration.MatchString(compact):
+		return KindVoice
+	case !b.icon.Empty() && fileSize.MatchString(text):
+		return KindFile
+	case !b.icon.Empty():
+		return KindLink
+	}
+	return KindText
+}
+
+func lineText(lines []Line) string {
+	texts := make([]string, len(lines))
+	for i, l := range lines {
+		texts[i] = l.Text
+	}
+	return joinLines(texts)
+}
+
+// slot is a message's place in the picture, before it is read: its body, the name above it
+// (empty when none), and its side with the cues that tell it.
+type slot struct {
+	body   body
+	name   image.Rectangle
+	avatar image.Rectangle
+	side   string
+	cues   []string
+	doubt  string
+	// sure is 1 when the side's cues agree, less when they do not (the message's confidence
+	// is multiplied by it).
+	sure float64
+	cut  bool
+}
+
+func (sl slot) top() int {
+	if !sl.name.Empty() {
+		return sl.name.Min.Y
+	}
+	return sl.body.box.Min.Y
+}
+
+// messages finds each message's parts: its avatar, its name label, whether it is cut, and
+// its side. A body right under another without an avatar or name of its own is the quoted
+// message of a reply, not a message.
+func (s *scene) messages(img *image.RGBA) []slot {
+	var out []slot
+	for i, b := range s.bodies {
+		sl := slot{body: b, cut: b.cut}
+		sl.avatar, sl.side = s.avatarBeside(b.box)
+		sl.name = s.nameAbove(b.box, sl.avatar)
+		if sl.avatar.Empty() && sl.name.Empty() && i > 0 && len(out) > 0 {
+			prev := out[len(out)-1].body.box
+			if gap := b.box.Min.Y - prev.Max.Y; gap >= 0 && float64(gap) <= 12*s.dp && s.sameColumn(prev, b.box) {
+				continue // a quote under its reply
+			}
+		}
+		if !sl.avatar.Empty() && (sl.avatar.Min.Y <= s.chat.Min.Y+1 || sl.avatar.Max.Y >= s.chat.Max.Y-1 && sl.avatar.Dy() < sl.avatar.Dx()*9/10) {
+			sl.cut = true // its avatar scrolled half out: its name too, or the rest below
+		}
+		if sl.name.Empty() && sl.side == left && float64(b.box.Min.Y-s.chat.Min.Y) < 24*s.dp {
+			sl.cut = true // the name above it is under the title bar
+		}
+		s.decideSide(img, &sl)
+		out = append(out, sl)
+	}
+	return out
+}
+
+// sameColumn reports two boxes on the same side of the chat: their left or right edges close.
+func (s *scene) sameColumn(a, b image.Rectangle) bool {
+	d := int(16 * s.dp)
+	return abs(a.Min.X-b.Min.X) <= d || abs(a.Max.X-b.Max.X) <= d
+}
+
+// avatarBeside finds the avatar a body stands beside: in the left or right column, its top
+// level with the body's top or the name above it, its inner edge close to the body.
+func (s *scene) avatarBeside(b image.Rectangle) (image.Rectangle, string) {
+	for _, a := range s.avatars {
+		if a.Min.Y > b.Min.Y+int(8*s.dp) || a.Min.Y < b.Min.Y-int(36*s.dp) {
 			continue
 		}
-		bg := ringColour(img, l.Box)
-		if bg.near(page, 12) {
-			flush()
-			text := strings.TrimSpace(l.Text)
-			switch {
-			case centred(l.Box, W):
-				if t, ok := parseSeparator(text, at); ok {
-					t := t
-					sepTime, sepText = &t, text
-				} else {
-					p.Notices = append(p.Notices, text)
-				}
-			case l.Box.Min.X < W*3/10:
-				sender, senderY = compactName(text), l.Box.Max.Y
-			}
+		if a.Max.X <= b.Min.X+int(4*s.dp) && b.Min.X-a.Max.X < int(24*s.dp) {
+			return a, left
+		}
+		if a.Min.X >= b.Max.X-int(4*s.dp) && a.Min.X-b.Max.X < int(24*s.dp) {
+			return a, right
+		}
+	}
+	return image.Rectangle{}, ""
+}
+
+// nameAbove finds the name label of a body: a line on the page just above it, starting about
+// where the body does (or right after the avatar), not centred.
+func (s *scene) nameAbove(b, avatar image.Rectangle) image.Rectangle {
+	for _, l := range s.lines {
+		n := l.box
+		if n.Max.Y > b.Min.Y+int(2*s.dp) || float64(b.Min.Y-n.Max.Y) > 14*s.dp || l.pill {
 			continue
 		}
-		side := bubbleSide(img, l.Box, bg, W)
-		if lineSpan == 0 {
-			lineSpan = l.Box.Dy()
+		if float64(n.Dy()) > 26*s.dp {
+			continue
 		}
-		if len(cur) > 0 {
-			prev := cur[len(cur)-1]
-			if prev.side != side || !prev.colour.near(bg, 12) || l.Box.Min.Y-prev.Box.Max.Y > lineSpan/2+4 {
-				flush()
-			}
+		startsWithBody := n.Min.X >= b.Min.X-int(10*s.dp) && n.Min.X <= b.Min.X+int(20*s.dp)
+		afterAvatar := !avatar.Empty() && avatar.Max.X <= b.Min.X+int(4*s.dp) && n.Min.X >= avatar.Max.X && n.Min.X <= avatar.Max.X+int(24*s.dp)
+		if startsWithBody || afterAvatar {
+			return n
 		}
-		cur = append(cur, bubbleLine{Line: l, side: side, colour: bg})
 	}
-	flush()
-	return p
+	return image.Rectangle{}
 }
 
-// centred reports a line about the middle of the width, as WeChat draws separators, system
-// notices and the title.
-func centred(b image.Rectangle, W int) bool {
-	mid := (b.Min.X + b.Max.X) / 2
-	return abs(mid-W/2) < W/20 && b.Min.X > W/10
+// lineTaken reports a page line that is a message's name or lies within a message's
+// column right under its body (a quoted message drawn on the page).
+func (s *scene) lineTaken(l image.Rectangle, msgs []slot) bool {
+	for _, m := range msgs {
+		if m.name == l {
+			return true
+		}
+	}
+	return false
 }
 
-// bubbleSide tells which side a bubble line is on from where its bubble's edges are: the
-// colour bg runs from the text out to them.
-func bubbleSide(img *image.RGBA, b image.Rectangle, bg rgb, W int) string {
-	y := (b.Min.Y + b.Max.Y) / 2
-	l := b.Min.X
-	for l > 0 && colourAt(img, l-1, y).near(bg, 8) {
-		l--
+// decideSide weighs the cues to a message's side: the avatar it stands beside, its bubble's
+// colour (only one's own are green; others' white or dark grey), a name above it (only
+// others' have one), and as a last resort where it reaches (a short bubble hugs its side;
+// a long one of someone else's reaches nearly as far right as one's own).
+func (s *scene) decideSide(img *image.RGBA, sl *slot) {
+	type vote struct {
+		cue    string
+		side   string
+		weight float64
 	}
-	r := b.Max.X
-	for r < W-1 && colourAt(img, r+1, y).near(bg, 8) {
-		r++
+	var votes []vote
+	if sl.side != "" {
+		votes = append(votes, vote{"avatar", sl.side, 3})
 	}
-	if abs(l-W/6) <= abs(W-W/6-r) {
-		return left
+	b := sl.body
+	if b.flat >= 0.5 && b.icon.Empty() {
+		switch {
+		case b.colour.green():
+			votes = append(votes, vote{"colour", right, 2})
+		case b.colour.chroma() < 24:
+			// White or dark grey: others' bubbles, but also anyone's card.
+			votes = append(votes, vote{"colour", left, 1.5})
+		}
 	}
-	return right
-}
-
-// cutOff reports a bubble that does not end on the page above and below its text: the
-// picture cuts it, or the title or input bar covers part of it.
-func cutOff(img *image.RGBA, text image.Rectangle, bubble, page rgb) bool {
-	x := text.Min.X - 8
-	if x < 0 {
-		return true
+	if !sl.name.Empty() {
+		votes = append(votes, vote{"name", left, 2})
 	}
-	H := img.Rect.Dy()
-	y := text.Min.Y
-	for y > 0 && colourAt(img, x, y-1).near(bubble, 8) {
-		y--
+	lm := b.box.Min.X - s.chat.Min.X
+	rm := s.chat.Max.X - b.box.Max.X
+	if d := float64(abs(lm-rm)) / s.dp; d > 4 {
+		side := left
+		if rm < lm {
+			side = right
+		}
+		votes = append(votes, vote{"extent", side, min(1, d/40)})
 	}
-	if y == 0 || !colourAt(img, x, y-1).near(page, 12) && !colourAt(img, x, max(0, y-4)).near(page, 12) {
-		return true
+	var l, r float64
+	for _, v := range votes {
+		if v.side == left {
+			l += v.weight
+		} else {
+			r += v.weight
+		}
 	}
-	y = text.Max.Y
-	for y < H-1 && colourAt(img, x, y+1).near(bubble, 8) {
-		y++
+	sl.side, sl.sure = left, 1
+	if r > l {
+		sl.side = right
 	}
-	return y >= H-1 || !colourAt(img, x, y+1).near(page, 12) && !colourAt(img, x, min(H-1, y+4)).near(page, 12)
+	sl.cues = nil
+	var against []string
+	for _, v := range votes {
+		sl.cues = append(sl.cues, v.cue+":"+v.side)
+		if v.side != sl.side && v.weight >= 1.5 {
+			against = append(against, v.cue+" says "+v.side)
+		}
+	}
+	if len(against) > 0 {
+		sl.doubt = "side " + sl.side + " against " + strings.Join(against, ", ")
+		sl.sure = max(l, r) / (l + r)
+	}
 }
 
 // joinLines joins a bubble's lines as they were typed: nothing between Chinese, a space
@@ -261,57 +487,4 @@ func (c rgb) near(d rgb, tol int) bool {
 func colourAt(img *image.RGBA, x, y int) rgb {
 	o := y*img.Stride + 4*x
 	return rgb{img.Pix[o], img.Pix[o+1], img.Pix[o+2]}
-}
-
-// dominantColour is the commonest colour of a sample of the picture: a chat's page.
-func dominantColour(img *image.RGBA) rgb {
-	count := map[rgb]int{}
-	W, H := img.Rect.Dx(), img.Rect.Dy()
-	for y := 0; y < H; y += 7 {
-		for x := 0; x < W; x += 7 {
-			c := colourAt(img, x, y)
-			count[rgb{c.r &^ 3, c.g &^ 3, c.b &^ 3}]++
-		}
-	}
-	var best rgb
-	n := -1
-	for c, k := range count {
-		if k > n || (k == n && c.r > best.r) {
-			best, n = c, k
-		}
-	}
-	return best
-}
-
-// ringColour is the commonest colour of a ring of pixels just outside a line's box: what
-// the line is written on.
-func ringColour(img *image.RGBA, b image.Rectangle) rgb {
-	W, H := img.Rect.Dx(), img.Rect.Dy()
-	r := b.Inset(-10).Intersect(image.Rect(0, 0, W, H))
-	count := map[rgb]int{}
-	exact := map[rgb]rgb{} // a colour of each bucket as it is in the picture
-	add := func(x, y int) {
-		c := colourAt(img, x, y)
-		q := rgb{c.r &^ 3, c.g &^ 3, c.b &^ 3}
-		count[q]++
-		if _, ok := exact[q]; !ok {
-			exact[q] = c
-		}
-	}
-	for x := r.Min.X; x < r.Max.X; x += 2 {
-		add(x, r.Min.Y)
-		add(x, r.Max.Y-1)
-	}
-	for y := r.Min.Y; y < r.Max.Y; y += 2 {
-		add(r.Min.X, y)
-		add(r.Max.X-1, y)
-	}
-	var best rgb
-	n := -1
-	for c, k := range count {
-		if k > n || (k == n && c.r > best.r) {
-			best, n = c, k
-		}
-	}
-	return exact[best]
 }

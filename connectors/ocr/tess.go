@@ -154,50 +154,66 @@ func (e *Pool) Close() {
 	}
 }
 
-// Recognize reads the lines of a preprocessed image (dark text on white), top to bottom.
+// regionsOf reads the regions of a screenshot with client c: each region is cut out of the
+// picture's luminance g, made dark on white whatever it was drawn on (binarize), split into
+// its lines by a row profile, and each line scaled up when its characters are small and read
+// on its own. broken reports a client Tesseract failed in.
 //
-// It finds the lines itself and gives Tesseract one at a time. A chat is a column of short
-// lines on a blank page, which a row profile splits exactly; Tesseract's own page layout
-// analysis, made for printed pages, dropped whole lines of it (a wrapped 了，一直报警E21 under a
-// line of Chinese vanished whatever the segmentation mode).
-func (e *Pool) Recognize(ctx context.Context, g *image.Gray) ([]Line, error) {
-	c, err := e.get(ctx)
-	if err != nil {
-		return nil, err
-	}
-	lines, broken, err := recognize(ctx, c, g)
-	e.put(c, broken)
-	return lines, err
-}
-
-// recognize reads g with client c; broken reports a client Tesseract failed in.
-func recognize(ctx context.Context, c *gosseract.Client, g *image.Gray) (lines []Line, broken bool, err error) {
-	for _, band := range textBands(g) {
+// Lines are found here, not by Tesseract: a bubble is a column of short lines on a flat
+// colour, which a row profile splits exactly; Tesseract's own page layout analysis, made for
+// printed pages, dropped whole lines of it (a wrapped 了，一直报警E21 under a line of Chinese
+// vanished whatever the segmentation mode).
+func regionsOf(ctx context.Context, c *gosseract.Client, g *image.Gray, broken *bool) regionReader {
+	return func(r image.Rectangle, how readMode) ([]Line, error) {
 		if err := ctx.Err(); err != nil {
-			return nil, false, err
+			return nil, err
 		}
-		crop := band.Inset(-lineMargin)
-		if err := c.SetImageFromBytes(pgm(isolate(g, band, crop))); err != nil {
-			return nil, true, fmt.Errorf("ocr: %v", err)
+		// A margin of what the text is drawn on, for binarize to see the background.
+		crop := r.Inset(-lineMargin / 2).Intersect(g.Rect)
+		if crop.Empty() {
+			return nil, nil
 		}
-		boxes, err := readLine(c, gosseract.PSM_SINGLE_LINE)
-		if err == nil && len(boxes) == 0 {
-			// Single-line mode returns nothing for some lines (了，一直报警E21: it takes the
-			// long 一 for a rule); as a raw line, without its checks, it reads them.
-			boxes, err = readLine(c, gosseract.PSM_RAW_LINE)
+		bin := binarize(cropGray(g, crop))
+		var lines []Line
+		for _, band := range inkBands(bin, r.Sub(crop.Min).Intersect(bin.Rect)) {
+			// Tesseract's Chinese model reads characters some 30 to 50 pixels tall best:
+			// smaller ones (names, a 720-wide screenshot) are scaled up, larger ones read
+			// worse scaled (a name of 36 pixels read right 15 times in 15 as it is, 9 scaled
+			// twice).
+			factor := 1
+			if h := band.Dy(); h < 28 {
+				factor = min(3, (32+h-1)/h)
+			}
+			line := isolate(bin, band, lineMargin)
+			if factor > 1 {
+				line = scaleGray(line, factor)
+			}
+			if err := c.SetImageFromBytes(pgm(line)); err != nil {
+				*broken = true
+				return nil, fmt.Errorf("ocr: %v", err)
+			}
+			boxes, err := readLine(c, gosseract.PSM_SINGLE_LINE)
+			if err == nil && len(boxes) == 0 {
+				// Single-line mode returns nothing for some lines (了，一直报警E21: it takes the
+				// long 一 for a rule); as a raw line, without its checks, it reads them.
+				boxes, err = readLine(c, gosseract.PSM_RAW_LINE)
+			}
+			if err != nil {
+				*broken = true
+				return nil, fmt.Errorf("ocr: %v", err)
+			}
+			origin := crop.Min.Add(band.Min).Sub(image.Pt(lineMargin, lineMargin))
+			for i := range boxes {
+				b := boxes[i].Box
+				boxes[i].Box = image.Rect(b.Min.X/factor, b.Min.Y/factor, (b.Max.X+factor-1)/factor, (b.Max.Y+factor-1)/factor).Add(origin)
+				boxes[i].BlockNum, boxes[i].ParNum, boxes[i].LineNum = 0, 0, 0 // all one line
+			}
+			if ls := linesOf(boxes); len(ls) == 1 {
+				lines = append(lines, ls[0])
+			}
 		}
-		if err != nil {
-			return nil, true, fmt.Errorf("ocr: %v", err)
-		}
-		for i := range boxes {
-			boxes[i].Box = boxes[i].Box.Add(crop.Min)
-			boxes[i].BlockNum, boxes[i].ParNum, boxes[i].LineNum = 0, 0, 0 // all one line
-		}
-		if ls := linesOf(boxes); len(ls) == 1 {
-			lines = append(lines, ls[0])
-		}
+		return lines, nil
 	}
-	return lines, false, nil
 }
 
 // readLine reads the client's image as one line in the page segmentation mode psm (set as a
@@ -216,16 +232,17 @@ func readLine(c *gosseract.Client, psm gosseract.PageSegMode) ([]gosseract.Bound
 	return kept, err
 }
 
-// isolate copies the band of g onto white the size of crop: the neighbouring lines' strokes
-// that a margin would take in (the tops of the next line's characters) are left out, as
-// Tesseract reads them as part of the line.
-func isolate(g *image.Gray, band, crop image.Rectangle) *image.Gray {
-	out := image.NewGray(crop)
+// isolate copies the band of g onto white with a margin of m all round: the neighbouring
+// lines' strokes that a margin would take in (the tops of the next line's characters) are
+// left out, as Tesseract reads them as part of the line.
+func isolate(g *image.Gray, band image.Rectangle, m int) *image.Gray {
+	out := image.NewGray(image.Rect(0, 0, band.Dx()+2*m, band.Dy()+2*m))
 	for i := range out.Pix {
 		out.Pix[i] = 255
 	}
 	for y := band.Min.Y; y < band.Max.Y; y++ {
-		copy(out.Pix[out.PixOffset(band.Min.X, y):out.PixOffset(band.Max.X, y)], g.Pix[g.PixOffset(band.Min.X, y):g.PixOffset(band.Max.X, y)])
+		o := out.PixOffset(m, y-band.Min.Y+m)
+		copy(out.Pix[o:o+band.Dx()], g.Pix[g.PixOffset(band.Min.X, y):g.PixOffset(band.Max.X, y)])
 	}
 	return out
 }
@@ -234,41 +251,38 @@ func isolate(g *image.Gray, band, crop image.Rectangle) *image.Gray {
 // its strokes touch the picture's edge.
 const lineMargin = 12
 
-// textBands finds the lines of text: runs of rows with ink, split where a few rows have none,
-// each trimmed to the columns with ink. A run taller than an eighth of the picture and a fifth
-// of its width (a picture in the chat) is left out.
-func textBands(g *image.Gray) []image.Rectangle {
+// inkBands finds the lines of text in r of a binarized picture: runs of rows with ink, split
+// where a few rows have none, each trimmed to the columns with ink.
+func inkBands(g *image.Gray, r image.Rectangle) []image.Rectangle {
 	const (
 		ink     = 160 // darker than this is ink
-		minGap  = 6   // blank rows that end a line
-		minLine = 10  // rows a line needs (less is a speck or a rule)
+		minGap  = 3   // blank rows that end a line
+		minLine = 8   // rows a line needs (less is a speck or a rule)
 	)
-	w, h := g.Rect.Dx(), g.Rect.Dy()
-	maxLine := max(h/8, w/5) // a cropped, short screenshot still has lines of text
 	rowInk := func(y int) (int, int, bool) {
-		row := g.Pix[y*g.Stride : y*g.Stride+w]
-		l, r := -1, -1
+		row := g.Pix[g.PixOffset(r.Min.X, y):g.PixOffset(r.Max.X, y)]
+		l, rr := -1, -1
 		for x, v := range row {
 			if v < ink {
 				if l < 0 {
 					l = x
 				}
-				r = x
+				rr = x
 			}
 		}
-		return l, r + 1, l >= 0
+		return r.Min.X + l, r.Min.X + rr + 1, l >= 0
 	}
 	var bands []image.Rectangle
 	var cur image.Rectangle
 	open, blank := false, 0
 	closeBand := func() {
-		if open && cur.Dy() >= minLine && cur.Dy() <= maxLine {
+		if open && cur.Dy() >= minLine {
 			bands = append(bands, cur)
 		}
 		open = false
 	}
-	for y := 0; y < h; y++ {
-		l, r, any := rowInk(y)
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		l, rr, any := rowInk(y)
 		if !any {
 			blank++
 			if open && blank >= minGap {
@@ -278,10 +292,10 @@ func textBands(g *image.Gray) []image.Rectangle {
 		}
 		blank = 0
 		if !open {
-			cur, open = image.Rect(l, y, r, y+1), true
+			cur, open = image.Rect(l, y, rr, y+1), true
 			continue
 		}
-		cur = cur.Union(image.Rect(l, y, r, y+1))
+		cur = cur.Union(image.Rect(l, y, rr, y+1))
 	}
 	closeBand()
 	return bands

@@ -1,0 +1,47 @@
+package ocr
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestNamesSnapToKnownOnes(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		read  []string  // the senders as read, in order
+		conf  []float64 // their confidences (default 90)
+		staff []string
+		want  []string
+	}{
+		{"a misread of a staff name", []string{"李丁", "张三"}, nil, []string{"李工"}, []string{"李工", "张三"}},
+		{"a misread of a name read more often", []string{"王经理", "干经理", "王经理"}, nil, nil, []string{"王经理", "王经理", "王经理"}},
+		{"as often, the less sure reading gives way", []string{"周工", "同工"}, []float64{93, 60}, nil, []string{"周工", "周工"}},
+		{"two apart: two people", []string{"王经理", "李总监"}, nil, nil, []string{"王经理", "李总监"}},
+		{"one character: never snapped", []string{"王", "汪"}, []float64{90, 40}, nil, []string{"王", "汪"}},
+		{"unknown names stay as read", []string{"陈女士"}, nil, []string{"李工"}, []string{"陈女士"}},
+		{"a name with its organisation loses no character", []string{"(华东仓)张三", "华东仓)张三"}, []float64{91, 80}, nil,
+			[]string{"(华东仓)张三", "(华东仓)张三"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			msgs := make([]Message, len(c.read))
+			ptrs := make([]*Message, len(c.read))
+			for i, n := range c.read {
+				msgs[i] = Message{Sender: n, SenderConfidence: 90}
+				if c.conf != nil {
+					msgs[i].SenderConfidence = c.conf[i]
+				}
+				ptrs[i] = &msgs[i]
+			}
+			checkNames(ptrs, c.staff)
+			var got []string
+			for i, m := range msgs {
+				got = append(got, m.Sender)
+				if m.Sender != c.read[i] {
+					assert.Contains(t, m.Cues, "name≈"+m.Sender+" (read "+c.read[i]+")", "a snapped name says so")
+				}
+			}
+			assert.Equal(t, c.want, got)
+		})
+	}
+}

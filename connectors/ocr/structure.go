@@ -1,0 +1,680 @@
+package ocr
+
+import (
+	"image"
+	"slices"
+	"sort"
+)
+
+// The structure of a chat screenshot is found from its pixels before anything is read: the
+// page's colour, the chrome above and below the chat (status and title bar, input bar,
+// keyboard), the avatars, the message bodies (bubbles, cards, pictures) and the lines of
+// text drawn on the page (names, time separators, system notices, quotes). Only then is
+// each region read, each in the way that suits it, and nothing of an avatar is ever read as
+// text nor any text masked as avatar.
+//
+// Sizes are in dp, WeChat's own unit: an avatar is 40 dp square on Android and iOS alike, so
+// when the picture shows avatars they give the scale, and otherwise a phone's width is taken
+// as some 360 dp.
+
+// scene is what a screenshot shows, before any of it is read.
+type scene struct {
+	W, H int
+	page rgb
+	dark bool
+	dp   float64 // pixels per dp
+	// chat is the part of the picture the conversation scrolls in.
+	chat image.Rectangle
+	// title is the title bar's text; empty when the picture does not show it.
+	title image.Rectangle
+	// avatars are the avatar squares; leftX and rightX the columns they stand in (-1: none).
+	avatars       []image.Rectangle
+	leftX, rightX int
+	bodies        []body
+	// lines are runs of text on the page, outside any body: names, separators, notices,
+	// quotes. Top to bottom.
+	lines []pageLine
+}
+
+// body is a message's visible body: a bubble, a card or a picture.
+type body struct {
+	box    image.Rectangle
+	colour rgb     // its commonest colour: the bubble's or card's
+	flat   float64 // the share of its pixels of that colour: a bubble's is high, a photo's low
+	// icon is a block of colour inside a flat body, in its right part (a file's icon, a
+	// link's thumbnail); empty when there is none.
+	icon image.Rectangle
+	// cut: the picture's edge or the chrome cuts the body.
+	cut bool
+}
+
+// pageLine is a line of text drawn on the page.
+type pageLine struct {
+	box image.Rectangle
+	// ink is the strongest contrast of its strokes with the page, 0–255: the title and
+	// message text are near black (or white), names and notices grey.
+	ink int
+	// pill: the line is written on a flat pill of its own (some system notices).
+	pill bool
+}
+
+// pageTolerance is how far, on each channel, a pixel may be from the page's colour and still
+// be page: JPEG's noise on flat areas is a few levels, the lightest things WeChat draws on the
+// page (white bubbles on #EDEDED) differ by 18.
+const pageTolerance = 11
+
+// findScene finds the structure of a screenshot.
+func findScene(img *image.RGBA) scene {
+	W, H := img.Rect.Dx(), img.Rect.Dy()
+	s := scene{W: W, H: H, page: pageColour(img), leftX: -1, rightX: -1}
+	s.dark = s.page.luma() < 100
+	s.dp = float64(W) / 360
+	s.chat = image.Rect(0, 0, W, H)
+	chromeRows(img, &s)
+	blobs := components(img, s.page, s.chat)
+	blobs = mergeContained(blobs, s.dp)
+
+	// What runs from edge to edge is chrome (a rule under the title bar, over the input bar,
+	// a keyboard): nothing of a conversation touches both edges.
+	var rest []blob
+	for _, b := range blobs {
+		if b.box.Min.X <= W/100 && b.box.Max.X >= W-W/100 {
+			if b.box.Max.Y <= H/3 {
+				s.chat.Min.Y = max(s.chat.Min.Y, b.box.Max.Y)
+			} else if b.box.Min.Y >= H*2/3 {
+				s.chat.Max.Y = min(s.chat.Max.Y, b.box.Min.Y)
+			}
+			continue
+		}
+		rest = append(rest, b)
+	}
+	var kept, above []blob
+	for _, b := range rest {
+		switch {
+		case b.box.Max.Y <= s.chat.Min.Y+2:
+			above = append(above, b) // the title bar's, over its rule
+		case b.box.Overlaps(s.chat):
+			kept = append(kept, b)
+		}
+	}
+	s.findAvatars(img, kept)
+
+	var glyphs []blob
+	for _, b := range kept {
+		switch {
+		case s.isAvatar(b.box):
+		case s.isRule(b.box):
+		case s.isBody(img, b):
+			s.bodies = append(s.bodies, s.describeBody(img, b.box))
+		default:
+			glyphs = append(glyphs, b)
+		}
+	}
+	s.lines = s.textLines(img, glyphs)
+	s.findTitle(s.textLines(img, above))
+	s.pictures()
+	for i := range s.bodies {
+		s.bodies[i].cut = s.cutOff(img, s.bodies[i])
+	}
+	sort.SliceStable(s.bodies, func(i, j int) bool { return s.bodies[i].box.Min.Y < s.bodies[j].box.Min.Y })
+	return s
+}
+
+// pageColour is the chat's background: the commonest colour of the picture's middle rows
+// (the chrome is at the top and bottom).
+func pageColour(img *image.RGBA) rgb {
+	W, H := img.Rect.Dx(), img.Rect.Dy()
+	count := map[rgb]int{}
+	exact := map[rgb]rgb{}
+	for y := H / 8; y < H*7/8; y += 5 {
+		for x := 0; x < W; x += 5 {
+			c := colourAt(img, x, y)
+			q := rgb{c.r &^ 3, c.g &^ 3, c.b &^ 3}
+			count[q]++
+			if _, ok := exact[q]; !ok {
+				exact[q] = c
+			}
+		}
+	}
+	var best rgb
+	n := -1
+	for c, k := range count {
+		if k > n || (k == n && c.r > best.r) {
+			best, n = c, k
+		}
+	}
+	return exact[best]
+}
+
+// chromeRows narrows the chat to the rows between the bars at the top and the bottom whose
+// colour is not the page's, seen at both edges of the picture (a status bar of its own
+// colour, the input bar, a keyboard).
+func chromeRows(img *image.RGBA, s *scene) {
+	W, H := img.Rect.Dx(), img.Rect.Dy()
+	edge := max(1, W/100)
+	isChrome := func(y int) bool {
+		for _, x := range []int{0, edge, W - 1 - edge, W - 1} {
+			if colourAt(img, x, y).near(s.page, 3) {
+				return false
+			}
+		}
+		return true
+	}
+	y := H - 1
+	for y > H/2 && isChrome(y) {
+		y--
+	}
+	s.chat.Max.Y = y + 1
+	y = 0
+	for y < H/4 && isChrome(y) {
+		y++
+	}
+	s.chat.Min.Y = y
+}
+
+// blob is a connected run of pixels not of the page's colour.
+type blob struct {
+	box  image.Rectangle
+	area int
+}
+
+// components finds the blobs of non-page pixels in r (8-connected), by runs and a union-find
+// over them.
+func components(img *image.RGBA, page rgb, r image.Rectangle) []blob {
+	type run struct{ x0, x1 int32 }
+	var runs []run
+	var rowOf []int32
+	rowStart := make([]int, r.Dy()+1)
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		rowStart[y-r.Min.Y] = len(runs)
+		p := img.Pix[y*img.Stride:]
+		in := false
+		var x0 int
+		for x := r.Min.X; x < r.Max.X; x++ {
+			o := 4 * x
+			far := absDiff(p[o], page.r) > pageTolerance || absDiff(p[o+1], page.g) > pageTolerance || absDiff(p[o+2], page.b) > pageTolerance
+			if far && !in {
+				in, x0 = true, x
+			} else if !far && in {
+				in = false
+				runs = append(runs, run{int32(x0), int32(x)})
+				rowOf = append(rowOf, int32(y))
+			}
+		}
+		if in {
+			runs = append(runs, run{int32(x0), int32(r.Max.X)})
+			rowOf = append(rowOf, int32(y))
+		}
+	}
+	rowStart[r.Dy()] = len(runs)
+	parent := make([]int32, len(runs))
+	for i := range parent {
+		parent[i] = int32(i)
+	}
+	var find func(int32) int32
+	find = func(i int32) int32 {
+		for parent[i] != i {
+			parent[i] = parent[parent[i]]
+			i = parent[i]
+		}
+		return i
+	}
+	for row := 1; row < r.Dy(); row++ {
+		prev, cur := rowStart[row-1], rowStart[row]
+		end := rowStart[row+1]
+		j := prev
+		for i := cur; i < end; i++ {
+			a := runs[i]
+			for j < cur && runs[j].x1 < a.x0 {
+				j++
+			}
+			for k := j; k < cur && runs[k].x0 <= a.x1; k++ {
+				ri, rk := find(int32(i)), find(int32(k))
+				if ri != rk {
+					parent[max(ri, rk)] = min(ri, rk)
+				}
+			}
+		}
+	}
+	index := map[int32]int{}
+	var out []blob
+	for i, a := range runs {
+		root := find(int32(i))
+		k, ok := index[root]
+		box := image.Rect(int(a.x0), int(rowOf[i]), int(a.x1), int(rowOf[i])+1)
+		if !ok {
+			index[root] = len(out)
+			out = append(out, blob{box: box, area: int(a.x1 - a.x0)})
+			continue
+		}
+		out[k].box = out[k].box.Union(box)
+		out[k].area += int(a.x1 - a.x0)
+	}
+	return out
+}
+
+// mergeContained folds each blob lying within a bigger one's box into it: the islands of a
+// photo's colours that are the page's, the strokes of a dark text on a green bubble in dark
+// mode (the page's own colour).
+func mergeContained(blobs []blob, dp float64) []blob {
+	big := []int{}
+	for i, b := range blobs {
+		if float64(b.box.Dx()) >= 16*dp && float64(b.box.Dy()) >= 16*dp {
+			big = append(big, i)
+		}
+	}
+	sort.Slice(big, func(i, j int) bool { return blobs[big[i]].area > blobs[big[j]].area })
+	gone := make([]bool, len(blobs))
+	for _, i := range big {
+		if gone[i] {
+			continue
+		}
+		outer := blobs[i].box.Inset(-1)
+		for j := range blobs {
+			if j == i || gone[j] || !blobs[j].box.In(outer) {
+				continue
+			}
+			blobs[i].area += blobs[j].area
+			gone[j] = true
+		}
+	}
+	var out []blob
+	for i, b := range blobs {
+		if !gone[i] && b.area >= 3 {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// findAvatars finds the avatar squares: square blocks near the left or right edge, standing
+// in a column (the same x and size) or, alone, with a message's body or name beside them.
+// Their size then gives the picture's scale (an avatar is 40 dp).
+func (s *scene) findAvatars(img *image.RGBA, blobs []blob) {
+	type cand struct {
+		box  image.Rectangle
+		left bool
+	}
+	var cands []cand
+	for _, b := range blobs {
+		w, h := b.box.Dx(), b.box.Dy()
+		side := float64(max(w, h))
+		if side < 28*s.dp || side > 60*s.dp || float64(b.area) < 0.6*float64(w*h) {
+			continue
+		}
+		cut := b.box.Min.Y <= s.chat.Min.Y+1 || b.box.Max.Y >= s.chat.Max.Y-1 // scrolled half out
+		if !cut && (5*h < 4*w || 5*w < 4*h) {
+			continue
+		}
+		if cut && 5*w < 4*h {
+			continue
+		}
+		switch {
+		case b.box.Min.X < s.W*9/100:
+			cands = append(cands, cand{b.box, true})
+		case b.box.Max.X > s.W*91/100:
+			cands = append(cands, cand{b.box, false})
+		}
+	}
+	for _, left := range []bool{true, false} {
+		var xs, sizes []int
+		for _, c := range cands {
+			if c.left == left {
+				x := c.box.Min.X
+				if !left {
+					x = c.box.Max.X
+				}
+				xs = append(xs, x)
+				sizes = append(sizes, c.box.Dx())
+			}
+		}
+		if len(xs) == 0 {
+			continue
+		}
+		x, size := median(xs), median(sizes)
+		var column []image.Rectangle
+		for _, c := range cands {
+			cx := c.box.Min.X
+			if !c.left {
+				cx = c.box.Max.X
+			}
+			if c.left == left && abs(cx-x) <= max(4, size/12) && abs(c.box.Dx()-size) <= max(4, size/8) {
+				column = append(column, c.box)
+			}
+		}
+		if len(column) == 1 && !s.somethingBeside(column[0], left, blobs) {
+			continue
+		}
+		s.avatars = append(s.avatars, column...)
+		if left {
+			s.leftX = x
+		} else {
+			s.rightX = x
+		}
+	}
+	if len(s.avatars) > 0 {
+		var sizes []int
+		for _, a := range s.avatars {
+			sizes = append(sizes, a.Dx())
+		}
+		s.dp = float64(median(sizes)) / 40
+	}
+}
+
+// somethingBeside reports a blob beside an avatar candidate, towards the middle, level with
+// its upper half: an avatar always has its message next to it.
+func (s *scene) somethingBeside(a image.Rectangle, left bool, blobs []blob) bool {
+	for _, b := range blobs {
+		if b.box == a || b.box.Max.Y < a.Min.Y || b.box.Min.Y > (a.Min.Y+a.Max.Y)/2 {
+			continue
+		}
+		if left && b.box.Min.X >= a.Max.X && b.box.Min.X-a.Max.X < a.Dx()/2 ||
+			!left && b.box.Max.X <= a.Min.X && a.Min.X-b.box.Max.X < a.Dx()/2 {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *scene) isAvatar(b image.Rectangle) bool {
+	return slices.Contains(s.avatars, b)
+}
+
+// isRule is a thin horizontal line: the rules around "以下是新消息", a bar's edge.
+func (s *scene) isRule(b image.Rectangle) bool {
+	return float64(b.Dy()) <= max(2, 1.5*s.dp) && float64(b.Dx()) >= 30*s.dp
+}
+
+// isBody tells a message's body from a stroke of text on the page: a body is at least as tall
+// as a bubble of one line (some 36 dp) or wide and flat inside (a pill, a short card).
+func (s *scene) isBody(img *image.RGBA, b blob) bool {
+	h := float64(b.box.Dy())
+	if h >= 30*s.dp && float64(b.box.Dx()) >= 14*s.dp {
+		return true
+	}
+	// A short flat block: a pill under a notice. Strokes of text are never flat that far.
+	return h >= 14*s.dp && float64(b.box.Dx()) >= 30*s.dp && flatShare(img, b.box.Inset(int(3*s.dp))) > 0.6
+}
+
+// describeBody measures a body: its colour and how much of it is that colour, and the icon
+// block a card has.
+func (s *scene) describeBody(img *image.RGBA, box image.Rectangle) body {
+	b := body{box: box}
+	inner := box.Inset(int(4 * s.dp))
+	if inner.Empty() {
+		inner = box
+	}
+	b.colour, b.flat = commonColour(img, inner)
+	if b.flat > 0.5 {
+		b.icon = s.iconOf(img, b)
+	}
+	return b
+}
+
+// iconOf finds the block of colour in the right part of a flat card (a file's icon, a link's
+// thumbnail): pixels far from the card's colour and not grey, in a square of 20 dp or more.
+func (s *scene) iconOf(img *image.RGBA, b body) image.Rectangle {
+	r := b.box.Inset(int(4 * s.dp))
+	r.Min.X = (b.box.Min.X + b.box.Max.X) / 2
+	if r.Empty() {
+		return image.Rectangle{}
+	}
+	var box image.Rectangle
+	n := 0
+	for y := r.Min.Y; y < r.Max.Y; y += 2 {
+		for x := r.Min.X; x < r.Max.X; x += 2 {
+			c := colourAt(img, x, y)
+			if c.near(b.colour, 24) || c.chroma() < 40 {
+				continue
+			}
+			n++
+			box = box.Union(image.Rect(x, y, x+2, y+2))
+		}
+	}
+	side := 20 * s.dp
+	if float64(box.Dx()) < side || float64(box.Dy()) < side || float64(4*n) < 0.4*float64(box.Dx()*box.Dy()) {
+		return image.Rectangle{}
+	}
+	return box
+}
+
+// textLines groups the strokes on the page into lines: strokes that overlap in height and
+// lie within a character or so of each other.
+func (s *scene) textLines(img *image.RGBA, glyphs []blob) []pageLine {
+	sort.Slice(glyphs, func(i, j int) bool { return glyphs[i].box.Min.X < glyphs[j].box.Min.X })
+	var boxes []image.Rectangle
+	for _, g := range glyphs {
+		joined := false
+		for i, b := range boxes {
+			overlap := min(b.Max.Y, g.box.Max.Y) - max(b.Min.Y, g.box.Min.Y)
+			h := max(b.Dy(), g.box.Dy())
+			gap := g.box.Min.X - b.Max.X
+			if overlap > 0 && (2*overlap >= min(b.Dy(), g.box.Dy())) && gap < max(h*3/2, int(12*s.dp)) {
+				boxes[i] = b.Union(g.box)
+				joined = true
+				break
+			}
+		}
+		if !joined {
+			boxes = append(boxes, g.box)
+		}
+	}
+	// Join again: a line's first strokes may have started two boxes that grew together.
+	for changed := true; changed; {
+		changed = false
+		for i := 0; i < len(boxes) && !changed; i++ {
+			for j := i + 1; j < len(boxes); j++ {
+				a, b := boxes[i], boxes[j]
+				overlap := min(a.Max.Y, b.Max.Y) - max(a.Min.Y, b.Min.Y)
+				gap := max(a.Min.X, b.Min.X) - min(a.Max.X, b.Max.X)
+				if overlap > 0 && 2*overlap >= min(a.Dy(), b.Dy()) && gap < max(a.Dy(), b.Dy())*3/2 {
+					boxes[i] = a.Union(b)
+					boxes = append(boxes[:j], boxes[j+1:]...)
+					changed = true
+					break
+				}
+			}
+		}
+	}
+	var lines []pageLine
+	for _, b := range boxes {
+		if float64(b.Dy()) < 5*s.dp && float64(b.Dx()) < 5*s.dp {
+			continue // a speck
+		}
+		l := pageLine{box: b, ink: s.inkContrast(img, b)}
+		for _, body := range s.bodies {
+			if b.In(body.box) {
+				l.pill = true
+			}
+		}
+		lines = append(lines, l)
+	}
+	// A notice on a pill is a body to the blobs; its text is a line on the page.
+	var bodies []body
+	for _, b := range s.bodies {
+		if s.isPill(b) {
+			lines = append(lines, pageLine{box: b.box, ink: s.inkContrast(img, b.box), pill: true})
+			continue
+		}
+		bodies = append(bodies, b)
+	}
+	s.bodies = bodies
+	sort.SliceStable(lines, func(i, j int) bool { return lines[i].box.Min.Y < lines[j].box.Min.Y })
+	return lines
+}
+
+// isPill is a flat block centred on the page with no avatar beside it and no more than two
+// short lines' height: the pill some notices and separators are written on.
+func (s *scene) isPill(b body) bool {
+	if b.flat < 0.6 || !s.centred(b.box) || float64(b.box.Dy()) > 44*s.dp || b.colour.green() {
+		return false
+	}
+	for _, a := range s.avatars {
+		if a.Max.Y > b.box.Min.Y-int(30*s.dp) && a.Min.Y < b.box.Max.Y {
+			return false
+		}
+	}
+	return true
+}
+
+// centred reports a box about the middle of the chat's width, as WeChat draws separators,
+// system notices and the title; neither edge is near the picture's.
+func (s *scene) centred(b image.Rectangle) bool {
+	mid := (b.Min.X + b.Max.X) / 2
+	return abs(mid-s.W/2) <= max(s.W/40, int(6*s.dp)) && b.Min.X > s.W/10 && b.Max.X < s.W*9/10
+}
+
+// inkContrast is the strongest difference in luminance between the page and a pixel of b.
+func (s *scene) inkContrast(img *image.RGBA, b image.Rectangle) int {
+	pl := int(s.page.luma())
+	best := 0
+	b = b.Intersect(img.Rect)
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			best = max(best, abs(int(colourAt(img, x, y).luma())-pl))
+		}
+	}
+	return best
+}
+
+// findTitle takes the title bar's text: the first line, above every message and avatar, in
+// the top of the picture, centred and written in the text's full contrast (separators and
+// notices are grey). It is found among the lines above the chat (over a rule under the title
+// bar) or, when no rule parts the bar from the chat, the chat's own first lines. What is
+// above it, and it, is chrome.
+func (s *scene) findTitle(above []pageLine) {
+	top := s.chat.Max.Y
+	for _, b := range s.bodies {
+		top = min(top, b.box.Min.Y)
+	}
+	for _, a := range s.avatars {
+		top = min(top, a.Min.Y)
+	}
+	limit := int(110 * s.dp)
+	for i, l := range append(above, s.lines...) {
+		if l.box.Min.Y > limit || l.box.Max.Y > top {
+			break
+		}
+		if s.centred(l.box) && !l.pill && l.ink >= 140 {
+			s.title = l.box
+			if i >= len(above) {
+				s.chat.Min.Y = l.box.Max.Y + 1
+				s.lines = s.lines[i-len(above)+1:]
+			}
+			return
+		}
+	}
+}
+
+// pictures joins what the page shows as separate strokes into the pictures they are: a
+// sticker drawn without a bubble is a cluster of blocks beside an avatar, taller than text.
+func (s *scene) pictures() {
+	var lines []pageLine
+	for _, l := range s.lines {
+		if float64(l.box.Dy()) >= 30*s.dp && !s.centred(l.box) {
+			s.bodies = append(s.bodies, body{box: l.box})
+			continue
+		}
+		lines = append(lines, l)
+	}
+	s.lines = lines
+}
+
+// cutOff reports a body the picture's edge or the chrome cuts: it reaches the chat's top or
+// bottom, or a bubble's top or bottom corners are square (a bubble's are round; one scrolled
+// under a bar of the page's colour ends straight).
+func (s *scene) cutOff(img *image.RGBA, b body) bool {
+	if b.box.Min.Y <= s.chat.Min.Y+1 || b.box.Max.Y >= s.chat.Max.Y-1 {
+		return true
+	}
+	if b.flat < 0.5 {
+		return false
+	}
+	square := func(y int) bool {
+		l := colourAt(img, b.box.Min.X+1, y)
+		r := colourAt(img, b.box.Max.X-2, y)
+		return !l.near(s.page, pageTolerance) && !r.near(s.page, pageTolerance)
+	}
+	return square(b.box.Min.Y+1) || square(b.box.Max.Y-2)
+}
+
+// flatShare is the share of r's pixels (sampled) of its commonest colour.
+func flatShare(img *image.RGBA, r image.Rectangle) float64 {
+	_, f := commonColour(img, r)
+	return f
+}
+
+// commonColour is the commonest colour of r (sampled, in buckets of 8 levels) and the share
+// of r's samples within a few levels of it.
+func commonColour(img *image.RGBA, r image.Rectangle) (rgb, float64) {
+	r = r.Intersect(img.Rect)
+	if r.Empty() {
+		return rgb{}, 0
+	}
+	step := max(1, min(r.Dx(), r.Dy())/40)
+	count := map[rgb]int{}
+	total := 0
+	for y := r.Min.Y; y < r.Max.Y; y += step {
+		for x := r.Min.X; x < r.Max.X; x += step {
+			c := colourAt(img, x, y)
+			count[rgb{c.r &^ 7, c.g &^ 7, c.b &^ 7}]++
+			total++
+		}
+	}
+	var best rgb
+	n := -1
+	for c, k := range count {
+		if k > n || k == n && c.r > best.r {
+			best, n = c, k
+		}
+	}
+	// The mean of the samples near the bucket, and their share.
+	var sr, sg, sb, m int
+	for y := r.Min.Y; y < r.Max.Y; y += step {
+		for x := r.Min.X; x < r.Max.X; x += step {
+			c := colourAt(img, x, y)
+			if c.near(rgb{best.r + 4, best.g + 4, best.b + 4}, 8) {
+				sr += int(c.r)
+				sg += int(c.g)
+				sb += int(c.b)
+				m++
+			}
+		}
+	}
+	if m == 0 {
+		return best, 0
+	}
+	return rgb{uint8(sr / m), uint8(sg / m), uint8(sb / m)}, float64(m) / float64(total)
+}
+
+func median(xs []int) int {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func absDiff(a, b uint8) int {
+	if a > b {
+		return int(a - b)
+	}
+	return int(b - a)
+}
+
+func (c rgb) luma() uint8 {
+	return uint8((299*uint32(c.r) + 587*uint32(c.g) + 114*uint32(c.b) + 500) / 1000)
+}
+
+// chroma is how far a colour is from grey: its channels' spread.
+func (c rgb) chroma() int {
+	return int(max(c.r, c.g, c.b)) - int(min(c.r, c.g, c.b))
+}
+
+// green is the colour of one's own bubbles: #95EC69 in light mode, #3EB575 or so in dark.
+func (c rgb) green() bool {
+	return int(c.g) > int(c.r)+40 && int(c.g) > int(c.b)+40
+}
+
+// orange is the colour of red packets and transfers (#FA9D3B, darker in dark mode).
+func (c rgb) orange() bool {
+	return int(c.r) > int(c.g)+40 && int(c.g) > int(c.b)+30
+}
