@@ -174,7 +174,19 @@ func construct(spec *Spec, conf *Conf, env Env) (c Connector, err error) {
 // config.LoadWith): it builds the instance (no side effects) and reports every problem at its
 // file:line.
 func (r *Registry) Validate(file string, c yamlkit.Item) []*yamlkit.Error {
-	_, _, err := r.Build(file, c, Env{Publish: refusePublish})
+	return r.ValidateIn("")(file, c)
+}
+
+// ValidateIn is Validate with the data root the connectors will run under (serve --data), so
+// that a file a connector reads to check its config (credentials_file) is the one serve reads.
+func (r *Registry) ValidateIn(dataDir string) func(file string, c yamlkit.Item) []*yamlkit.Error {
+	return func(file string, c yamlkit.Item) []*yamlkit.Error {
+		return r.validate(file, c, dataDir)
+	}
+}
+
+func (r *Registry) validate(file string, c yamlkit.Item, dataDir string) []*yamlkit.Error {
+	_, _, err := r.Build(file, c, Env{Publish: refusePublish, DataDir: dataDir})
 	if err == nil {
 		return nil
 	}

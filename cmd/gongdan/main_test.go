@@ -51,7 +51,14 @@ func freeAddr(t *testing.T) string {
 
 func startChild(t *testing.T, args ...string) *child {
 	t.Helper()
+	return startChildIn(t, "", args...)
+}
+
+// startChildIn starts gongdan in the working directory wd ("": the test's).
+func startChildIn(t *testing.T, wd string, args ...string) *child {
+	t.Helper()
 	cmd := testkit.ChildCommand("gongdan", args...)
+	cmd.Dir = wd
 	logs := &bytes.Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	require.NoError(t, cmd.Start())

@@ -27,7 +27,12 @@ const ocrAdmin = "test-admin-token-0123456789"
 // startOCRServer runs gongdan with an ocr connector named groups (and a watched folder).
 func startOCRServer(t *testing.T, watch string) *child {
 	t.Helper()
-	dir := t.TempDir()
+	return startOCRServerIn(t, "", t.TempDir(), watch)
+}
+
+// startOCRServerIn runs it from the working directory wd ("": the test's), with --data dir.
+func startOCRServerIn(t *testing.T, wd, dir, watch string) *child {
+	t.Helper()
 	addr := freeAddr(t)
 	cfg := configText(addr) + `  - name: groups
     type: ocr
@@ -39,9 +44,43 @@ normalize:
 `
 	path := filepath.Join(dir, "gongdan.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
-	srv := startChild(t, "serve", "--config", path, "--data", dir)
+	srv := startChildIn(t, wd, "serve", "--config", path, "--data", dir)
 	srv.waitReady(addr)
 	return srv
+}
+
+// A relative watch_dir is under serve --data, as every relative path of the config is, not
+// under the directory the server was started in: the server runs from a directory of its
+// own, a screenshot dropped into <data>/inbox/screenshots makes its ticket and is moved to
+// done/, and no inbox appears where the server was started.
+func TestRelativeWatchDirIsUnderTheDataRoot(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and OCRs a screenshot")
+	}
+	wd, data := t.TempDir(), t.TempDir()
+	srv := startOCRServerIn(t, wd, data, "inbox/screenshots")
+	inbox := filepath.Join(data, "inbox", "screenshots")
+	require.DirExists(t, inbox, "the connector makes its folder under --data")
+
+	shot := renderChatFile(t, "light")[0]
+	b, err := os.ReadFile(shot.Path)
+	require.NoError(t, err)
+	tmp := filepath.Join(data, "light.png.part")
+	require.NoError(t, os.WriteFile(tmp, b, 0o600))
+	require.NoError(t, os.Chtimes(tmp, ocrtest.At, ocrtest.At)) // a file's time is when it was taken
+	require.NoError(t, os.Rename(tmp, filepath.Join(inbox, "light.png")))
+
+	zhang := waitTickets(t, srv.url, 1)["张三"]
+	require.NotEmpty(t, zhang.ID, "张三's request makes a ticket: %s", srv.logs)
+	assert.Equal(t, "13812345678", zhang.Customer.Phone)
+	assert.Equal(t, "SN-A2024-00731", zhang.Device.ID)
+	require.Eventually(t, func() bool {
+		_, err := os.Stat(filepath.Join(inbox, "done", "light.png"))
+		return err == nil
+	}, 30*time.Second, 50*time.Millisecond, "the screenshot is moved to done/")
+	entries, err := os.ReadDir(wd)
+	require.NoError(t, err)
+	assert.Empty(t, entries, "nothing is made in the directory the server was started in")
 }
 
 // renderChatFile draws connectors/ocr/testdata/chats/<name>.yaml.

@@ -51,13 +51,22 @@ func timeFlag(name, v, example string, def time.Time) (time.Time, error) {
 // this version cannot run, so that validate and serve agree. It asks both config and the
 // connector registry (each connector item's keys beyond name and type are the registry's to
 // judge), and reports all their problems together, by line. Its errors are user errors.
-func loadConfig(path string) (*config.Config, error) {
+// defaultDataDir is serve's --data default: the root of relative paths in the config for the
+// commands that have no --data of their own.
+const defaultDataDir = "data"
+
+func loadConfig(path string) (*config.Config, error) { return loadConfigIn(path, defaultDataDir) }
+
+// loadConfigIn reads the config, its connectors checked with their relative paths under
+// dataDir (where serve --data dataDir finds them).
+func loadConfigIn(path, dataDir string) (*config.Config, error) {
 	var cfg *config.Config
 	var err error
+	check := connectors.Global.ValidateIn(dataDir)
 	if path == "" {
-		cfg, err = config.Quickstart(connectors.Global.Validate)
+		cfg, err = config.Quickstart(check)
 	} else {
-		cfg, err = config.LoadWith(path, connectors.Global.Validate)
+		cfg, err = config.LoadWith(path, check)
 	}
 	if err != nil {
 		return nil, userError(err)
@@ -68,7 +77,7 @@ func loadConfig(path string) (*config.Config, error) {
 func serve(args []string, stderr io.Writer) error {
 	fs := newFlagSet("serve", stderr)
 	configPath := fs.String("config", "", "config file (default: the embedded quickstart)")
-	dataDir := fs.String("data", "data", "root for relative paths in the config (database, bus storage)")
+	dataDir := fs.String("data", defaultDataDir, "root for relative paths in the config (database, bus storage, connectors' files and folders)")
 	httpAddr := fs.String("http", "", "listen address, overrides server.http")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server to this file until it stops (for go tool pprof)")
 	if err := fs.Parse(args); err != nil {
@@ -88,7 +97,7 @@ func serve(args []string, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return usageError("serve: unexpected argument %q", fs.Arg(0))
 	}
-	cfg, err := loadConfig(*configPath)
+	cfg, err := loadConfigIn(*configPath, *dataDir)
 	if err != nil {
 		return err
 	}
@@ -274,13 +283,14 @@ func configName(cfg *config.Config) string {
 func validate(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("validate", stderr)
 	configPath := fs.String("config", "", "config file to check (default: the embedded quickstart)")
+	dataDir := fs.String("data", defaultDataDir, "the data root serve will run with: its connectors' relative paths are checked under it")
 	if err := fs.Parse(args); err != nil {
 		return &exitError{2, err}
 	}
 	if fs.NArg() > 0 {
 		return usageError("validate: unexpected argument %q", fs.Arg(0))
 	}
-	cfg, err := loadConfig(*configPath)
+	cfg, err := loadConfigIn(*configPath, *dataDir)
 	if err != nil {
 		return err
 	}

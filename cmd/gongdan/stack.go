@@ -103,6 +103,7 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 		Devices:  s.devices,
 	}
 	if cfg.DataDir != "" {
+		mopts.DataDir = cfg.DataDir
 		mopts.StateDir = filepath.Join(cfg.DataDir, "connectors")
 		s.attachments = attachments.New(filepath.Join(cfg.DataDir, "attachments"))
 		mopts.Attachments = s.attachments

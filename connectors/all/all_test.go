@@ -67,3 +67,21 @@ func TestDocsUpToDate(t *testing.T) {
 	_, err := os.Stat(docsDir + "/README.md")
 	require.NoError(t, err)
 }
+
+// A field that names a file or a folder is a KindPath, read with Conf.Path: under the data
+// root (serve --data), never under the directory the process was started in.
+func TestFilesAndFoldersArePaths(t *testing.T) {
+	named := regexp.MustCompile(`(^|_)(file|dir|folder|path)$`)
+	var check func(where string, fields []connectors.Field)
+	check = func(where string, fields []connectors.Field) {
+		for _, f := range fields {
+			if named.MatchString(f.Name) && !f.Secret {
+				assert.Equal(t, connectors.KindPath, f.Kind, "%s.%s names a file or folder", where, f.Name)
+			}
+			check(where+"."+f.Name, f.Fields)
+		}
+	}
+	for _, spec := range connectors.Global.Specs() {
+		check(spec.Type, spec.Fields)
+	}
+}

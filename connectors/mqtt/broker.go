@@ -207,7 +207,7 @@ func (c *Connector) startEmbeddedBroker() (*embeddedBroker, error) {
 	if o.tls, err = c.brokerTLS(); err != nil {
 		return nil, fmt.Errorf("embedded broker: %w", err)
 	}
-	if file := c.conf.Object(fieldEmbedded).String(fieldCredentialsFile); file != "" {
+	if file := c.conf.Object(fieldEmbedded).Path(fieldCredentialsFile); file != "" {
 		if o.credentials, err = loadCredentialFile(file, c.clientID); err != nil {
 			return nil, fmt.Errorf("embedded broker: credentials_file: %w", err)
 		}

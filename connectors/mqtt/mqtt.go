@@ -138,7 +138,7 @@ func newConnector(conf *connectors.Conf, env connectors.Env) (connectors.Connect
 			connRate: b.Float(fieldConnRate), connBurst: b.Int(fieldConnBurst),
 		}
 		switch {
-		case b.String(fieldCredentialsFile) != "":
+		case b.Path(fieldCredentialsFile) != "":
 			c.brokerOpts.auth = authDevices
 		case c.username != "":
 			c.brokerOpts.auth = authShared
@@ -232,7 +232,7 @@ func (c *Connector) validateBroker() []error {
 	if _, err := c.brokerTLS(); err != nil {
 		errs = append(errs, b.Errorf(fieldCertFile, "%v", err))
 	}
-	if file := b.String(fieldCredentialsFile); file != "" {
+	if file := b.Path(fieldCredentialsFile); file != "" {
 		if c.username != "" {
 			errs = append(errs, c.conf.Errorf(fieldUsername,
 				"with embedded_broker.credentials_file each device logs in with its own password: drop username and password"))
@@ -252,7 +252,7 @@ func (c *Connector) validateBroker() []error {
 // brokerTLS is the embedded broker's TLS for devices; nil without cert_file.
 func (c *Connector) brokerTLS() (*tls.Config, error) {
 	b := c.conf.Object(fieldEmbedded)
-	certFile, keyFile := b.String(fieldCertFile), b.String(fieldKeyFile)
+	certFile, keyFile := b.Path(fieldCertFile), b.Path(fieldKeyFile)
 	if certFile == "" && keyFile == "" {
 		return nil, nil //nolint:nilnil // no TLS is not an error
 	}
@@ -273,7 +273,7 @@ const packetOverhead = 4096
 func (c *Connector) tlsConfig() (*tls.Config, error) {
 	t := c.tlsConf
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.String(fieldServerName), InsecureSkipVerify: t.Bool(fieldInsecure)} //nolint:gosec // the user's explicit choice, documented as for tests
-	if f := t.String(fieldCAFile); f != "" {
+	if f := t.Path(fieldCAFile); f != "" {
 		pem, err := os.ReadFile(f)
 		if err != nil {
 			return nil, fmt.Errorf("ca_file: %w", err)
@@ -283,7 +283,7 @@ func (c *Connector) tlsConfig() (*tls.Config, error) {
 			return nil, fmt.Errorf("ca_file %s: no PEM certificate in it", f)
 		}
 	}
-	certFile, keyFile := t.String(fieldCertFile), t.String(fieldKeyFile)
+	certFile, keyFile := t.Path(fieldCertFile), t.Path(fieldKeyFile)
 	if (certFile == "") != (keyFile == "") {
 		return nil, errors.New("cert_file and key_file go together")
 	}

@@ -76,7 +76,7 @@ type Connector struct {
 func newConnector(conf *connectors.Conf, env connectors.Env) (connectors.Connector, error) {
 	c := &Connector{
 		name: conf.Name(), env: env,
-		watchDir: conf.String(fieldWatchDir), poll: conf.Duration(fieldPoll), group: conf.String(fieldGroup),
+		watchDir: conf.Path(fieldWatchDir), poll: conf.Duration(fieldPoll), group: conf.String(fieldGroup),
 		rule: RequestFilter{Keywords: conf.StringList(fieldKeywords), Every: conf.Bool(fieldEvery), Staff: conf.StringList(fieldStaff),
 			Window: conf.Duration(fieldThreadWindow)},
 		limits:  Limits{MaxBytes: int64(conf.Int(fieldMaxBytes)), MaxPixels: conf.Int(fieldMaxPixels)},

@@ -107,7 +107,7 @@ Tesseract and its Chinese data are Debian's ` + "`tesseract-ocr`" + ` and ` + "`
 		Mount:   "ingest",
 		Example: sample,
 		Fields: slices.Concat([]connectors.Field{
-			{Name: fieldWatchDir, Kind: connectors.KindString, Example: "inbox/screenshots",
+			{Name: fieldWatchDir, Kind: connectors.KindPath, Example: "inbox/screenshots",
 				Description: "A folder to take screenshots from; done/ and failed/ are made in it. Without it, screenshots come only by POST /ingest/{name}."},
 			{Name: fieldPoll, Kind: connectors.KindDuration, Default: 2 * time.Second, Min: connectors.Bound(0.1), Max: connectors.Bound(3600),
 				Description: "How often watch_dir is looked at.", Advanced: true},
