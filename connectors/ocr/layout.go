@@ -35,8 +35,8 @@ type Message struct {
 	Confidence float64 `json:"confidence"`
 	// Box is the bubble's text in the screenshot's pixels (the whole body when it has none).
 	Box Box `json:"box"`
-	// Cues are the evidence for its side and sender: avatar:left, colour:right, name:left,
-	// extent:left, name≈李工 (a name snapped to a known one).
+	// Cues are the evidence for its side and sender: avatar:left, tail:left, colour:right,
+	// name:left, extent:left, name≈李工 (read 李丁) for a name snapped to a known one.
 	Cues []string `json:"cues,omitempty"`
 	// Doubt says which cues disagreed about its side; empty when none did.
 	Doubt string `json:"doubt,omitempty"`
@@ -374,9 +374,9 @@ func (s *scene) lineTaken(l image.Rectangle, msgs []slot) bool {
 	return false
 }
 
-// decideSide weighs the cues to a message's side: the avatar it stands beside, its bubble's
-// colour (only one's own are green; others' white or dark grey), a name above it (only
-// others' have one), and as a last resort where it reaches (a short bubble hugs its side;
+// decideSide weighs the cues to a message's side: the avatar it stands beside, the way its
+// bubble's tail points, its bubble's colour (only one's own are green; others' white or dark
+// grey), a name above it (only others' have one), and as a last resort where it reaches (a short bubble hugs its side;
 // a long one of someone else's reaches nearly as far right as one's own).
 func (s *scene) decideSide(img *image.RGBA, sl *slot) {
 	type vote struct {
@@ -389,6 +389,9 @@ func (s *scene) decideSide(img *image.RGBA, sl *slot) {
 		votes = append(votes, vote{"avatar", sl.side, 3})
 	}
 	b := sl.body
+	if b.tail != "" {
+		votes = append(votes, vote{"tail", b.tail, 2})
+	}
 	if b.flat >= 0.5 && b.icon.Empty() {
 		switch {
 		case b.colour.green():

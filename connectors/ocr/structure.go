@@ -44,6 +44,9 @@ type body struct {
 	// icon is a block of colour inside a flat body, in its right part (a file's icon, a
 	// link's thumbnail); empty when there is none.
 	icon image.Rectangle
+	// tail is the side its tail points to (left, right), "" when it has none: a bubble's
+	// tail points at its sender's avatar; a picture has none.
+	tail string
 	// cut: the picture's edge or the chrome cuts the body.
 	cut bool
 }
@@ -407,8 +410,35 @@ func (s *scene) describeBody(img *image.RGBA, box image.Rectangle) body {
 	b.colour, b.flat = commonColour(img, inner)
 	if b.flat > 0.5 {
 		b.icon = s.iconOf(img, b)
+		b.tail = s.tailOf(img, box)
 	}
 	return b
+}
+
+// tailOf finds a bubble's tail: a small triangle out of one side, near its top. There the
+// body's outermost columns are mostly page, while a few dp in they are all bubble.
+func (s *scene) tailOf(img *image.RGBA, box image.Rectangle) string {
+	filled := func(x int) float64 {
+		n := 0
+		for y := box.Min.Y; y < box.Max.Y; y++ {
+			if !colourAt(img, x, y).near(s.page, pageTolerance) {
+				n++
+			}
+		}
+		return float64(n) / float64(box.Dy())
+	}
+	in := int(10 * s.dp)
+	if box.Dx() <= 2*in+2 {
+		return ""
+	}
+	l, r := filled(box.Min.X+1), filled(box.Max.X-2)
+	switch {
+	case l < 0.4 && r > 0.6 && filled(box.Min.X+in) > 0.8:
+		return left
+	case r < 0.4 && l > 0.6 && filled(box.Max.X-1-in) > 0.8:
+		return right
+	}
+	return ""
 }
 
 // iconOf finds the block of colour in the right part of a flat card (a file's icon, a link's

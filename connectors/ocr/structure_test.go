@@ -108,7 +108,7 @@ func TestTheSceneOfAChat(t *testing.T) {
 
 	long := msgs[0]
 	assert.Equal(t, left, long.side)
-	assert.Equal(t, []string{"avatar:left", "colour:left", "name:left", "extent:left"}, long.cues)
+	assert.Equal(t, []string{"avatar:left", "tail:left", "colour:left", "name:left", "extent:left"}, long.cues)
 	assert.Empty(t, long.doubt)
 	assert.Equal(t, 170, long.name.Min.X, "the name is found where it starts, right after the avatar")
 
