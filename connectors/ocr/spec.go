@@ -78,12 +78,21 @@ Screenshots come in two ways:
   modification time is when it was taken.
 
 The OCR runs in the pipeline (a corrupt image that passed the edge's header check becomes a
-dead letter there). Each screenshot is converted to black text on white whatever the bubbles'
-colours (white and green, light and dark mode), read by Tesseract through a pool of
-` + "`workers`" + ` clients, and laid out: the title bar, time separators (` + "`上午 9:42`" + `, ` + "`昨天 14:05`" + `,
-` + "`星期一 08:10`" + `, ` + "`2026年1月5日 下午3:20`" + `) resolved against when it was taken, names above
-the left bubbles, the phone owner's bubbles on the right, wrapped lines joined, system lines
-(someone joined, a message was recalled) left out.
+dead letter there). A screenshot's structure is found from its pixels before anything is read:
+the page's colour, the title and input bars, the avatar squares (photos or initials, in a
+column at either edge, or none in a crop), the bubbles, cards and pictures, and the lines drawn
+on the page. Each region is then read by Tesseract on its own (through a pool of ` + "`workers`" + `
+clients), made black on white whatever its colours (white and green, light and dark mode): a
+bubble's lines, each name label (scaled up when small), the title bar, the time separators
+(` + "`上午 9:42`" + `, ` + "`昨天 14:05`" + `, ` + "`星期一 08:10`" + `, ` + "`2026年1月5日 下午3:20`" + `, resolved against when it was
+taken). A message's side is told as a person tells it — the avatar it stands beside, the way its
+bubble's tail points, its colour (only one's own are green), the name above it — with where the
+bubble reaches only as a last resort; when these disagree the message's evidence says so, with a
+lower confidence. A name one character away from one of ` + "`staff`" + ` or from a surer reading of
+the same picture is taken as that name. Pictures, stickers, voice messages, files, links, red
+packets and transfers are recognised as what they are and make no drafts; a reply's quoted
+message is not part of its text; system lines (someone joined, a message was recalled, 以下是新消息)
+are left out.
 
 A message from a customer (left side, not one of ` + "`staff`" + `) is a request when it has one of
 the ` + "`keywords`" + `, names a fault of the dictionary (` + "`use_dictionary`" + `), or always with
@@ -120,7 +129,7 @@ Tesseract and its Chinese data are Debian's ` + "`tesseract-ocr`" + ` and ` + "`
 			{Name: fieldEvery, Kind: connectors.KindBool, Default: false,
 				Description: "Every customer message is a request (a group that exists only for service)."},
 			{Name: fieldStaff, Kind: connectors.KindStringList, Example: "[客服小王, 李工]",
-				Description: "Group names of the service team: their messages never open tickets (the phone owner's, on the right, never do)."},
+				Description: "Group names of the service team: their messages never open tickets (the phone owner's, on the right, never do). A name read one character away from one of these is taken as it."},
 			{Name: fieldThreadWindow, Kind: connectors.KindDuration, Default: 30 * time.Minute, Min: connectors.Bound(0), Max: connectors.Bound(7 * 24 * 3600),
 				Description: "A customer's messages within this time after a request join its ticket."},
 			{Name: fieldMaxBytes, Kind: connectors.KindInt, Default: 5 << 20, Min: connectors.Bound(1024), Max: connectors.Bound(5 << 20),
