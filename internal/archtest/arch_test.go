@@ -113,6 +113,18 @@ func TestTheTestKitIsForTestsOnly(t *testing.T) {
 	}
 }
 
+// TestTheScreenshotCorpusIsForTestsOnly: wxshot, the second corpus of WeChat screenshots,
+// starts a browser and writes files; only tests import it, so it is never linked into
+// gongdan. go list's Imports leaves out the imports of _test.go files.
+func TestTheScreenshotCorpusIsForTestsOnly(t *testing.T) {
+	for pkg, direct := range imports(t, "gongdan/...", false) {
+		if under(pkg, "gongdan/connectors/ocr/wxshot") {
+			continue
+		}
+		assert.NotContains(t, direct, "gongdan/connectors/ocr/wxshot", "%s imports wxshot, which only tests may", pkg)
+	}
+}
+
 // TestTheYAMLKitIsALeaf: both config and the connectors build on yamlkit, so it builds on
 // no other gongdan package.
 func TestTheYAMLKitIsALeaf(t *testing.T) {
