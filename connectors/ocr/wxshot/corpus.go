@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 )
 
@@ -107,7 +108,6 @@ func conversation(r *rand.Rand, ms []Member, now time.Time, n int) []Message {
 	first := request(r)
 	first.From = 0
 	add(first)
-	divider := r.IntN(8) == 0
 	for len(out) < n {
 		from := r.IntN(len(ms))
 		var m Message
@@ -136,6 +136,9 @@ func conversation(r *rand.Rand, ms []Member, now time.Time, n int) []Message {
 			m = Message{Kind: Image, Seed: r.Int64()}
 		case k < 75:
 			m = Message{Kind: Sticker, Seed: r.Int64()}
+			if r.IntN(3) == 0 {
+				m.Shown = pick(r, stickerWords) // a sticker with words on it, as many are
+			}
 		case k < 80:
 			secs := 1 + r.IntN(59)
 			m = Message{Kind: Voice, Shown: fmt.Sprintf("%d\"", secs), Seed: int64(secs)}
@@ -162,17 +165,18 @@ func conversation(r *rand.Rand, ms []Member, now time.Time, n int) []Message {
 				fmt.Sprintf("%s修改群名为“%s”", ms[from].Name, pick(r, groupNames)),
 			})}
 		default:
-			if !divider || len(out) < 3 {
-				continue
-			}
-			divider = false
-			m = Message{Kind: Divider, Shown: "以下是新消息"}
+			m = Message{Kind: Text, Text: pick(r, customerFollowups)}
 		}
 		m.From = from
 		if m.Kind.Notice() {
 			m.From = -1
 		}
 		add(m)
+	}
+	if r.IntN(3) == 0 {
+		// Where the unread messages began when the chat was opened.
+		at := 2 + r.IntN(len(out)-2)
+		out = slices.Insert(out, at, Message{From: -1, Kind: Divider, Shown: "以下是新消息"})
 	}
 	stamp(r, out, now)
 	return out
@@ -185,9 +189,13 @@ func stamp(r *rand.Rand, msgs []Message, now time.Time) {
 	gaps := make([]time.Duration, len(msgs))
 	var total time.Duration
 	for i := range gaps {
-		gaps[i] = time.Duration(1+r.IntN(25)) * time.Minute
-		if r.IntN(4) == 0 {
-			gaps[i] = time.Duration(40+r.IntN(16*60)) * time.Minute
+		switch n := r.IntN(10); {
+		case n < 6: // a reply within minutes: no separator
+			gaps[i] = time.Duration(r.IntN(4*60)) * time.Second
+		case n < 8:
+			gaps[i] = time.Duration(5+r.IntN(40)) * time.Minute
+		default:
+			gaps[i] = time.Duration(60+r.IntN(16*60)) * time.Minute
 		}
 		total += gaps[i]
 	}

@@ -2,6 +2,7 @@ package wxshot
 
 import (
 	"fmt"
+	"html"
 	"math/rand/v2"
 	"path"
 	"strings"
@@ -51,20 +52,33 @@ func voiceWave(c string, right bool) string {
 	return fmt.Sprintf(`<svg width="20" height="22" viewBox="0 0 20 22" style="flex:none">%s</svg>`, wavePaths(c, map[bool]float64{false: 4, true: 16}[right], 11, right))
 }
 
-// sticker is a round cartoon face or a cat, in one of a few moods.
-func sticker(r *rand.Rand) string {
-	fill := pick(r, []string{"#FFCC33", "#FFB347", "#F7D774", "#FFFFFF", "#F4A7B9"})
-	mouth := pick(r, []string{"M40 78 Q60 96 80 78", "M42 84 Q60 74 78 84", "M45 80 H75", "M40 76 Q60 100 80 76 Z"})
-	var ears string
-	if r.IntN(2) == 0 {
-		ears = fmt.Sprintf(`<path d="M22 40 L28 8 L50 26 Z M98 40 L92 8 L70 26 Z" fill="%s" stroke="#333" stroke-width="3"/>`, fill)
+// sticker is a cartoon: a round face, a cat, a heart or a thumbs-up, in one of a few moods,
+// sometimes with words under it in a bold outlined font, as stickers have.
+func sticker(r *rand.Rand, words string) string {
+	fill := pick(r, []string{"#FFCC33", "#FFB347", "#F7D774", "#FFFFFF", "#F4A7B9", "#9AD0F5"})
+	var art string
+	switch r.IntN(4) {
+	case 0, 1:
+		mouth := pick(r, []string{"M40 78 Q60 96 80 78", "M42 84 Q60 74 78 84", "M45 80 H75", "M40 76 Q60 100 80 76 Z"})
+		var ears, blush string
+		if r.IntN(2) == 0 {
+			ears = fmt.Sprintf(`<path d="M22 40 L28 8 L50 26 Z M98 40 L92 8 L70 26 Z" fill="%s" stroke="#333" stroke-width="3"/>`, fill)
+		}
+		if r.IntN(2) == 0 {
+			blush = `<ellipse cx="34" cy="72" rx="8" ry="5" fill="#FF8A8A" opacity=".6"/><ellipse cx="86" cy="72" rx="8" ry="5" fill="#FF8A8A" opacity=".6"/>`
+		}
+		art = fmt.Sprintf(`%s<circle cx="60" cy="64" r="48" fill="%s" stroke="#333" stroke-width="3"/>%s<ellipse cx="44" cy="56" rx="5" ry="%d" fill="#333"/><ellipse cx="76" cy="56" rx="5" ry="%d" fill="#333"/><path d="%s" fill="none" stroke="#333" stroke-width="4" stroke-linecap="round"/>`,
+			ears, fill, blush, 4+r.IntN(5), 4+r.IntN(5), mouth)
+	case 2:
+		art = fmt.Sprintf(`<path d="M60 104 C20 76 8 52 20 32 C32 14 54 18 60 34 C66 18 88 14 100 32 C112 52 100 76 60 104 Z" fill="%s" stroke="#333" stroke-width="3"/>`, pick(r, []string{"#F25C5C", "#FF7AA2", "#E8453C"}))
+	default:
+		art = fmt.Sprintf(`<path d="M30 108 V58 H44 L58 20 C64 12 74 16 72 28 L68 48 H98 C106 48 110 56 106 64 L96 100 C94 106 90 108 84 108 Z" fill="%s" stroke="#333" stroke-width="3" stroke-linejoin="round"/><rect x="14" y="56" width="16" height="52" rx="3" fill="%s" stroke="#333" stroke-width="3"/>`, fill, fill)
 	}
-	blush := ""
-	if r.IntN(2) == 0 {
-		blush = `<ellipse cx="34" cy="72" rx="8" ry="5" fill="#FF8A8A" opacity=".6"/><ellipse cx="86" cy="72" rx="8" ry="5" fill="#FF8A8A" opacity=".6"/>`
+	if words != "" {
+		art = fmt.Sprintf(`<g transform="translate(0 -8) scale(.86) translate(10 0)">%s</g><text x="60" y="114" font-size="22" font-weight="900" text-anchor="middle" fill="%s" stroke="#333" stroke-width="1.2" paint-order="stroke">%s</text>`,
+			art, pick(r, []string{"#FFFFFF", "#FFD23F", "#FF6B6B"}), html.EscapeString(words))
 	}
-	return fmt.Sprintf(`<svg width="120" height="120" viewBox="0 0 120 120">%s<circle cx="60" cy="64" r="48" fill="%s" stroke="#333" stroke-width="3"/>%s<ellipse cx="44" cy="56" rx="5" ry="%d" fill="#333"/><ellipse cx="76" cy="56" rx="5" ry="%d" fill="#333"/><path d="%s" fill="none" stroke="#333" stroke-width="4" stroke-linecap="round"/></svg>`,
-		ears, fill, blush, 4+r.IntN(5), 4+r.IntN(5), mouth)
+	return `<svg width="120" height="120" viewBox="0 0 120 120">` + art + `</svg>`
 }
 
 // fileIcon is a file type's block: red PDF, blue Word, green Excel, yellow archive.

@@ -170,7 +170,7 @@ func message(b *strings.Builder, s Spec, i int, p Palette, maxw float64, avatars
 		}
 		f(`<img class="pic body" style="width:%gpx;height:%gpx" src="%s">`, math.Round(w), math.Round(h), dataURI(photo(msg.Seed, int(w*2), int(h*2), false)))
 	case Sticker:
-		f(`<div class="body" style="width:120px;height:120px">%s</div>`, sticker(r))
+		f(`<div class="body" style="width:120px;height:120px">%s</div>`, sticker(r, msg.Shown))
 	case File:
 		f(`<div class="card tail body"><div class="main"><div><div class="ttl">%s</div><div class="sub">%s</div></div>%s</div><div class="foot">微信电脑版</div></div>`,
 			esc(msg.Shown), esc(msg.Detail), fileIcon(msg.Shown))
