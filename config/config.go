@@ -57,7 +57,8 @@ type Config struct {
 
 	// File is the name the config was loaded under; empty for the embedded quickstart.
 	File string `yaml:"-"`
-	// DataDir is the serve --data directory; set by ResolvePaths, empty until then.
+	// DataDir is the serve --data directory, the root of relative paths; set by the command
+	// that reads the config (or ResolvePaths), empty until then.
 	DataDir string `yaml:"-"`
 }
 

@@ -40,8 +40,9 @@ func (s *SLAConfig) validate(defaultZone *time.Location, dir string) []problem {
 	// in the order they are taken.
 	fp := sha256.New()
 	_ = json.NewEncoder(fp).Encode([]any{s.Calendars, s.Policies})
-	calendars, cerrs := sla.BuildCalendars(s.Calendars, defaultZone, func(name string) (sla.HolidaySet, error) {
-		return loadHolidaySet(name, dir, fp)
+	calendars, cerrs := sla.BuildCalendars(s.Calendars, defaultZone, sla.Sources{
+		HolidaySet: func(name string) (sla.HolidaySet, error) { return loadHolidaySet(name, dir, fp) },
+		Zone:       time.LoadLocation,
 	})
 	s.Built = calendars
 	s.Fingerprint = hex.EncodeToString(fp.Sum(nil))[:16]

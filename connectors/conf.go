@@ -174,7 +174,13 @@ func (p *parser) pairs(path string, n *yaml.Node, skip ...string) []yamlkit.Pair
 		}
 		first[k.Value] = k.Line
 	}
-	return yamlkit.Pairs(n, func(line int, msg string) { p.report(line, path, "%s", msg) })
+	bad := func(line int, msg string) { p.report(line, path, "%s", msg) }
+	if len(skip) > 0 {
+		// The item's own mapping (name, type and the rest): config's walker read it through
+		// the same Pairs to find name and type, and reported its merges.
+		bad = func(int, string) {}
+	}
+	return yamlkit.Pairs(n, bad)
 }
 
 // object checks mapping n against fields. skip lists keys owned by someone else (name, type).

@@ -80,8 +80,9 @@ type Env struct {
 	// Attachments keeps the files that come with messages (a customer's photo); nil: keep
 	// references only.
 	Attachments *attachments.Store
-	// DataDir is the root of the relative paths in the config (serve --data): Conf.Path
-	// reads a KindPath field under it. Empty: the working directory (tests, dry runs).
+	// DataDir is the root of the relative paths in the config (serve --data; the other
+	// commands' --data): Conf.Path reads a KindPath field under it. Empty: the working
+	// directory (tests).
 	DataDir string
 	// StateDir is a directory of the instance's own for state kept across restarts (alarm
 	// state snapshots); the connector creates it on first use. Empty: keep nothing (validate,

@@ -457,6 +457,17 @@ func TestMergeKeysInAConnectorItem(t *testing.T) {
       <<: [x]
 `), reg.Validate)
 	requireError(t, err, 7, "connectors[0].labels", "<< merges mappings (<<: *defaults), not a string")
+
+	// A wrong merge into the item itself is said once (config's walker reads the item too).
+	_, err = config.ParseWith("probe.yaml", []byte(`connectors:
+  - name: p
+    type: probe
+    url: tcp://h
+    topics: [a]
+    <<: 5
+`), reg.Validate)
+	requireError(t, err, 6, "connectors[0]", "<< merges mappings (<<: *defaults), not a number")
+	assert.Equal(t, 1, strings.Count(err.Error(), "<< merges"), "%v", err)
 }
 
 // A relative path in a connector's config is under the data root (serve --data), in nested

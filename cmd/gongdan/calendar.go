@@ -26,7 +26,7 @@ func calendarCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	verb := args[0]
 	fs := newFlagSet("calendar "+verb, stderr)
-	configPath := fs.String("config", "", "config file (default: the embedded quickstart)")
+	conf := addConfigFlags(fs, "config file (default: the embedded quickstart)")
 	name := fs.String("calendar", "", "a calendar under sla.calendars")
 	start := fs.String("start", "", "due: when the target starts (RFC 3339)")
 	duration := fs.Duration("duration", 0, "due: the working time of the target (90m, 8h)")
@@ -41,7 +41,7 @@ func calendarCmd(args []string, stdout, stderr io.Writer) error {
 	if *name == "" {
 		return usageError("calendar %s: --calendar is required\n\n%s", verb, calendarUsage)
 	}
-	cfg, err := loadConfig(*configPath)
+	cfg, err := conf.load()
 	if err != nil {
 		return err
 	}

@@ -37,7 +37,7 @@ func deadlettersCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	verb := args[0]
 	fs := newFlagSet("deadletters "+verb, stderr)
-	configPath := fs.String("config", "", "config file (default: the embedded quickstart)")
+	conf := addConfigFlags(fs, "config file (default: the embedded quickstart)")
 	server := fs.String("server", "", "the server's base URL (default: from server.http)")
 	token := fs.String("token", "", "API token (default: $GONGDAN_TOKEN, else an admin or supervisor token from the config)")
 	connector := fs.String("connector", "", "list: only this connector's")
@@ -47,7 +47,7 @@ func deadlettersCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return &exitError{2, err}
 	}
-	cfg, err := loadConfig(*configPath)
+	cfg, err := conf.load()
 	if err != nil {
 		return err
 	}

@@ -90,7 +90,7 @@ func TestADeviceEditSurvivesARestartAndWinsOverTheConfig(t *testing.T) {
 	var logs bytes.Buffer
 	open := func() *stack {
 		t.Helper()
-		cfg, err := loadConfig(filepath.Join(dir, "gongdan.yaml"))
+		cfg, err := loadConfigIn(filepath.Join(dir, "gongdan.yaml"), defaultDataDir)
 		require.NoError(t, err)
 		cfg.ResolvePaths(filepath.Join(dir, "data"))
 		s, err := openStack(t.Context(), cfg, slog.New(slog.NewTextHandler(&logs, nil)), prometheus.NewRegistry())

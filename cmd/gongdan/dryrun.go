@@ -40,6 +40,7 @@ func newDryRunner(cfg *config.Config, now time.Time) (*dryRunner, error) {
 	n := 0
 	m, err := connectors.NewManager(cfg.File, cfg.Connectors, connectors.ManagerOptions{
 		Now:      func() time.Time { return now },
+		DataDir:  cfg.DataDir,
 		Location: cfg.Server.Location,
 		Enricher: cfg.Normalize.Enricher,
 		NewID:    func() string { n++; return fmt.Sprintf("dry-run-%d", n) },
@@ -101,7 +102,7 @@ func (d *dryRunner) drafts(name string, payload []byte, headers map[string]strin
 // normalizeCmd is `gongdan normalize`: payload on stdin, drafts on stdout.
 func normalizeCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("normalize", stderr)
-	configPath := fs.String("config", "", "config file (default: the embedded quickstart)")
+	conf := addConfigFlags(fs, "config file (default: the embedded quickstart)")
 	name := fs.String("connector", "", "the connector the payload arrives through (required)")
 	nowFlag := fs.String("now", "", "the time the payload is received, RFC 3339 (default: now)")
 	var headers headerFlags
@@ -116,7 +117,7 @@ func normalizeCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(*configPath)
+	cfg, err := conf.load()
 	if err != nil {
 		return err
 	}
@@ -185,7 +186,7 @@ type testCase struct {
 // testCmd is `gongdan test`: runs the cases in DIR (default configs/tests) against a config.
 func testCmd(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("test", stderr)
-	configPath := fs.String("config", "", "config file (default: the embedded quickstart)")
+	conf := addConfigFlags(fs, "config file (default: the embedded quickstart)")
 	if err := fs.Parse(args); err != nil {
 		return &exitError{2, err}
 	}
@@ -197,7 +198,7 @@ func testCmd(args []string, stdout, stderr io.Writer) error {
 	default:
 		return usageError("usage: gongdan test [--config FILE] [DIR or FILE]")
 	}
-	cfg, err := loadConfig(*configPath)
+	cfg, err := conf.load()
 	if err != nil {
 		return err
 	}

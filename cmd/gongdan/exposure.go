@@ -25,7 +25,7 @@ func checkExposure(cfg *config.Config, addr string) error {
 	}
 	var errs config.Errors
 	for _, c := range cfg.Connectors {
-		conn, _, err := connectors.Global.Build(cfg.File, c, connectors.Env{})
+		conn, _, err := connectors.Global.Build(cfg.File, c, connectors.Env{DataDir: cfg.DataDir})
 		if err != nil {
 			return userError(err) // validate reported it already; serve never gets here with it
 		}

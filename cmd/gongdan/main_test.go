@@ -183,3 +183,39 @@ func TestQuickstartServes(t *testing.T) {
 	require.NoError(t, json.Unmarshal(body, &tk))
 	require.Regexp(t, `^GD-\d{8}-000001$`, tk.ID)
 }
+
+// The commands check and build connectors with their relative paths under --data: validate
+// beyond loopback (where the exposure check builds the connectors again) and the dry runs
+// read an embedded broker's credentials_file from the data root, as serve does, and not from
+// the directory they were started in.
+func TestCommandsReadConnectorFilesUnderData(t *testing.T) {
+	data := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(data, "devices.passwd"), []byte("# no device yet\n"), 0o600))
+	cfgPath := filepath.Join(t.TempDir(), "gongdan.yaml")
+	require.NoError(t, os.WriteFile(cfgPath, []byte(`server:
+  http: 0.0.0.0:18080
+  tokens:
+    - {token: test-admin-token-0123456789, actor: admin-1, role: admin}
+connectors:
+  - name: plant
+    type: mqtt
+    client_id: gongdan-plant
+    device_id: topic[1]
+    topics: ["factory/+/telemetry"]
+    embedded_broker: {listen: "0.0.0.0:11883", credentials_file: devices.passwd}
+    rules:
+      - {id: hot, when: "temp > 85"}
+`), 0o600))
+	var stdout, stderr bytes.Buffer
+	require.Equal(t, 0, run([]string{"validate", "--config", cfgPath, "--data", data}, &stdout, &stderr), stderr.String())
+	stdout.Reset()
+	stderr.Reset()
+	require.Equal(t, 1, run([]string{"validate", "--config", cfgPath, "--data", t.TempDir()}, &stdout, &stderr))
+	require.Contains(t, stderr.String(), "credentials_file", "without the file under --data")
+
+	// A dry run builds the connectors again, with the config's data root.
+	cfg, err := loadConfigIn(cfgPath, data)
+	require.NoError(t, err)
+	_, err = newDryRunner(cfg, time.Now())
+	require.NoError(t, err, "the dry run reads devices.passwd under --data")
+}

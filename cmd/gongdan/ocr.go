@@ -36,7 +36,7 @@ type ocrReport struct {
 
 func ocrCmd(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("ocr", stderr)
-	configPath := fs.String("config", "", "config file (default: the embedded quickstart)")
+	conf := addConfigFlags(fs, "config file (default: the embedded quickstart)")
 	name := fs.String("connector", "", "the ocr connector to read as (default: the config's first)")
 	takenFlag := fs.String("taken-at", "", "when the screenshots were taken, RFC 3339 (default: each file's modification time)")
 	group := fs.String("group", "", "the group's name, when the title bar is cropped off")
@@ -50,7 +50,7 @@ func ocrCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(*configPath)
+	cfg, err := conf.load()
 	if err != nil {
 		return err
 	}

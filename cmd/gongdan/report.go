@@ -29,7 +29,7 @@ func reportCmd(args []string, stdout, stderr io.Writer) error {
 		return usageError("%s", reportUsage)
 	}
 	fs := newFlagSet("report routing", stderr)
-	configPath := fs.String("config", "", "config file (default: the embedded quickstart)")
+	conf := addConfigFlags(fs, "config file (default: the embedded quickstart)")
 	server := fs.String("server", "", "the server's base URL (default: from server.http)")
 	token := fs.String("token", "", "API token of role admin, supervisor or dispatcher (default: $GONGDAN_TOKEN, else one from the config)")
 	since := fs.String("since", "30d", "how far back: 30d, 12h, 90m")
@@ -43,7 +43,7 @@ func reportCmd(args []string, stdout, stderr io.Writer) error {
 	if !slices.Contains([]string{"table", "json", "csv"}, *format) {
 		return usageError("--format %q: one of table, json, csv", *format)
 	}
-	cfg, err := loadConfig(*configPath)
+	cfg, err := conf.load()
 	if err != nil {
 		return err
 	}

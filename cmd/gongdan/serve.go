@@ -55,10 +55,24 @@ func timeFlag(name, v, example string, def time.Time) (time.Time, error) {
 // commands that have no --data of their own.
 const defaultDataDir = "data"
 
-func loadConfig(path string) (*config.Config, error) { return loadConfigIn(path, defaultDataDir) }
+// configFlags are the flags of every command that reads the config: the file, and the data
+// root its relative paths are under.
+type configFlags struct{ path, dataDir *string }
+
+// addConfigFlags declares --config (described by what) and --data on fs.
+func addConfigFlags(fs *flag.FlagSet, what string) configFlags {
+	return configFlags{
+		path:    fs.String("config", "", what),
+		dataDir: fs.String("data", defaultDataDir, "root for relative paths in the config (database, bus storage, connectors' files and folders)"),
+	}
+}
+
+// load reads the config the flags name.
+func (f configFlags) load() (*config.Config, error) { return loadConfigIn(*f.path, *f.dataDir) }
 
 // loadConfigIn reads the config, its connectors checked with their relative paths under
-// dataDir (where serve --data dataDir finds them).
+// dataDir (where serve --data dataDir finds them), and keeps dataDir as the config's DataDir:
+// every connector built from it (dry runs, the exposure check, serve) reads its files there.
 func loadConfigIn(path, dataDir string) (*config.Config, error) {
 	var cfg *config.Config
 	var err error
@@ -71,13 +85,14 @@ func loadConfigIn(path, dataDir string) (*config.Config, error) {
 	if err != nil {
 		return nil, userError(err)
 	}
+	cfg.DataDir = dataDir
 	return cfg, checkAvailable(cfg)
 }
 
 func serve(args []string, stderr io.Writer) error {
 	fs := newFlagSet("serve", stderr)
-	configPath := fs.String("config", "", "config file (default: the embedded quickstart)")
-	dataDir := fs.String("data", defaultDataDir, "root for relative paths in the config (database, bus storage, connectors' files and folders)")
+	conf := addConfigFlags(fs, "config file (default: the embedded quickstart)")
+	dataDir := conf.dataDir
 	httpAddr := fs.String("http", "", "listen address, overrides server.http")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server to this file until it stops (for go tool pprof)")
 	if err := fs.Parse(args); err != nil {
@@ -97,7 +112,7 @@ func serve(args []string, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return usageError("serve: unexpected argument %q", fs.Arg(0))
 	}
-	cfg, err := loadConfigIn(*configPath, *dataDir)
+	cfg, err := conf.load()
 	if err != nil {
 		return err
 	}
@@ -282,15 +297,14 @@ func configName(cfg *config.Config) string {
 
 func validate(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("validate", stderr)
-	configPath := fs.String("config", "", "config file to check (default: the embedded quickstart)")
-	dataDir := fs.String("data", defaultDataDir, "the data root serve will run with: its connectors' relative paths are checked under it")
+	conf := addConfigFlags(fs, "config file to check (default: the embedded quickstart)")
 	if err := fs.Parse(args); err != nil {
 		return &exitError{2, err}
 	}
 	if fs.NArg() > 0 {
 		return usageError("validate: unexpected argument %q", fs.Arg(0))
 	}
-	cfg, err := loadConfigIn(*configPath, *dataDir)
+	cfg, err := conf.load()
 	if err != nil {
 		return err
 	}

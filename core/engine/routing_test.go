@@ -73,7 +73,11 @@ func (f *routingFixture) open(t *testing.T) {
 	require.NoError(t, err)
 	var e *engine.Engine
 	// Registered before the engine's Close, so it runs after it, with the store still open.
-	t.Cleanup(func() { assert.NoError(t, e.CheckLives(), "the engineers' live state kept by the committer") })
+	t.Cleanup(func() {
+		if e != nil { // nil when Start failed: that failure is the test's
+			assert.NoError(t, e.CheckLives(), "the engineers' live state kept by the committer")
+		}
+	})
 	e = enginekit.Start(t, engine.Options{Store: st, Now: f.clock.Now, Routing: &engine.RoutingOptions{
 		Router: r, AcceptTimeout: f.acceptTimeout, Notify: func(n engine.Notification) {
 			select {

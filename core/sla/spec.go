@@ -148,12 +148,20 @@ func ParseHolidaySet(data []byte) (HolidaySet, error) {
 	return set, nil
 }
 
+// Sources are what calendars are built from besides their specs: files and the zone database,
+// read by the caller, so that sla does no I/O.
+type Sources struct {
+	// HolidaySet gives the set a calendar names under holiday_sets; it is asked once for each
+	// name listed, calendar by calendar, in order.
+	HolidaySet func(name string) (HolidaySet, error)
+	// Zone gives the IANA time zone of a name (config looks it up in the zone database).
+	Zone func(name string) (*time.Location, error)
+}
+
 // BuildCalendars builds the calendars by name. A calendar without a time zone of its own or
-// of the calendar it extends is in defaultZone. holidaySet gives the set a calendar names
-// under holiday_sets (reading it is the caller's business); it is asked once for each name
-// listed, calendar by calendar, in order. Every problem is reported; the calendars that
+// of the calendar it extends is in defaultZone. Every problem is reported; the calendars that
 // could be built are returned all the same.
-func BuildCalendars(specs []CalendarSpec, defaultZone *time.Location, holidaySet func(name string) (HolidaySet, error)) (map[string]*Calendar, []ConfigError) {
+func BuildCalendars(specs []CalendarSpec, defaultZone *time.Location, src Sources) (map[string]*Calendar, []ConfigError) {
 	var errs []ConfigError
 	built := map[string]*Calendar{}
 	for i, c := range specs {
@@ -164,7 +172,7 @@ func BuildCalendars(specs []CalendarSpec, defaultZone *time.Location, holidaySet
 				errs = append(errs, errorf(at+".extends", "no calendar %q before this one; list the calendar it extends first", c.Extends))
 			}
 		}
-		cal, cerrs := c.build(at, defaultZone, parent, holidaySet)
+		cal, cerrs := c.build(at, defaultZone, parent, src)
 		errs = append(errs, cerrs...)
 		switch {
 		case c.Name == "":
@@ -194,7 +202,7 @@ func dayOrder(day string) int {
 }
 
 // build makes the calendar at path at, on top of parent (nil: none).
-func (c *CalendarSpec) build(at string, defaultZone *time.Location, parent *Calendar, holidaySet func(string) (HolidaySet, error)) (*Calendar, []ConfigError) {
+func (c *CalendarSpec) build(at string, defaultZone *time.Location, parent *Calendar, src Sources) (*Calendar, []ConfigError) {
 	var errs []ConfigError
 	bad := func(key, format string, args ...any) { errs = append(errs, errorf(at+"."+key, format, args...)) }
 	cal := &Calendar{Name: c.Name, Location: defaultZone, Always: c.Always, Holidays: map[Date]bool{}, Workdays: map[Date]bool{}}
@@ -207,7 +215,7 @@ func (c *CalendarSpec) build(at string, defaultZone *time.Location, parent *Cale
 		bad("name", "required: rules, engineers and policies refer to the calendar by it")
 	}
 	if c.Timezone != "" {
-		loc, err := time.LoadLocation(c.Timezone)
+		loc, err := src.Zone(c.Timezone)
 		if err != nil {
 			bad("timezone", "unknown time zone %q; use an IANA name like Asia/Shanghai", c.Timezone)
 		} else {
@@ -251,7 +259,7 @@ func (c *CalendarSpec) build(at string, defaultZone *time.Location, parent *Cale
 		cal.WorkdayHours = spans("workday_hours", c.WorkdayHours, nil)
 	}
 	for j, name := range c.HolidaySets {
-		set, err := holidaySet(name)
+		set, err := src.HolidaySet(name)
 		if err != nil {
 			bad(fmt.Sprintf("holiday_sets[%d]", j), "%v", err)
 			continue

@@ -81,7 +81,7 @@ func TestBuildCalendarsReportsEveryProblem(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sets := &holidaySets{sets: map[string]sla.HolidaySet{"cn-2026": {}}}
-			_, errs := sla.BuildCalendars(tc.specs, time.UTC, sets.load)
+			_, errs := sla.BuildCalendars(tc.specs, time.UTC, sla.Sources{HolidaySet: sets.load, Zone: time.LoadLocation})
 			assert.Equal(t, tc.want, errs)
 		})
 	}
@@ -100,7 +100,7 @@ func TestBuildCalendarsExtendAndOverride(t *testing.T) {
 		{Name: "plant", Extends: "office", HolidaySets: []string{"plant"}, Hours: map[string][]string{"tue": {"10:00-12:00"}, "sat": {"09:00-12:00"}},
 			Workdays: []string{"2026-10-07"}, Holidays: []string{"2026-02-14..2026-02-15"}},
 		{Name: "berlin", Hours: map[string][]string{"mon": weekday}},
-	}, time.UTC, sets.load)
+	}, time.UTC, sla.Sources{HolidaySet: sets.load, Zone: time.LoadLocation})
 	require.Empty(t, errs)
 	assert.Equal(t, []string{"national", "plant"}, sets.asked, "each set once, in order")
 	office, plant := built["office"], built["plant"]
