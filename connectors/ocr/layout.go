@@ -179,7 +179,7 @@ func layOut(img *image.RGBA, s scene, read regionReader, opt composeOptions) (Pa
 		}
 		m := Message{Kind: KindText, Side: sl.side, Time: sepTime, TimeText: sepText, Confidence: 100, Cues: sl.cues, Doubt: sl.doubt,
 			Box: Box(sl.body.box)}
-		if sl.body.flat >= 0.5 {
+		if sl.body.bubble() {
 			r := sl.body.box.Inset(int(4 * s.dp))
 			if !sl.body.icon.Empty() {
 				r.Max.X = sl.body.icon.Min.X - int(2*s.dp)
@@ -216,13 +216,8 @@ func layOut(img *image.RGBA, s scene, read regionReader, opt composeOptions) (Pa
 			if err != nil {
 				return Page{}, err
 			}
-			m.Sender = compactName(lineText(lines))
-			m.SenderConfidence = 100
-			for _, l := range lines {
-				m.SenderConfidence = min(m.SenderConfidence, l.Confidence)
-			}
-			if len(lines) == 0 {
-				m.SenderConfidence = 0
+			if len(lines) > 0 {
+				m.Sender, m.SenderConfidence = nameText(lines[0]), lines[0].Confidence
 			}
 		}
 		if m.Side == right {
@@ -333,10 +328,11 @@ func (s *scene) avatarBeside(b image.Rectangle) (image.Rectangle, string) {
 		if a.Min.Y > b.Min.Y+int(8*s.dp) || a.Min.Y < b.Min.Y-int(36*s.dp) {
 			continue
 		}
-		if a.Max.X <= b.Min.X+int(4*s.dp) && b.Min.X-a.Max.X < int(24*s.dp) {
+		// A sticker's picture has a margin of its own: it may start further out.
+		if a.Max.X <= b.Min.X+int(4*s.dp) && b.Min.X-a.Max.X < int(40*s.dp) {
 			return a, left
 		}
-		if a.Min.X >= b.Max.X-int(4*s.dp) && a.Min.X-b.Max.X < int(24*s.dp) {
+		if a.Min.X >= b.Max.X-int(4*s.dp) && a.Min.X-b.Max.X < int(40*s.dp) {
 			return a, right
 		}
 	}
@@ -356,7 +352,10 @@ func (s *scene) nameAbove(b, avatar image.Rectangle) image.Rectangle {
 		}
 		startsWithBody := n.Min.X >= b.Min.X-int(10*s.dp) && n.Min.X <= b.Min.X+int(20*s.dp)
 		afterAvatar := !avatar.Empty() && avatar.Max.X <= b.Min.X+int(4*s.dp) && n.Min.X >= avatar.Max.X && n.Min.X <= avatar.Max.X+int(24*s.dp)
-		if startsWithBody || afterAvatar {
+		// Beside the avatars' column, where names start, though this body's avatar is not
+		// in the picture.
+		besideColumn := s.leftX >= 0 && n.Min.X >= s.leftX+int(40*s.dp) && n.Min.X <= s.leftX+int(64*s.dp) && b.Min.X < s.W/2
+		if startsWithBody || afterAvatar || besideColumn {
 			return n
 		}
 	}
@@ -392,7 +391,7 @@ func (s *scene) decideSide(img *image.RGBA, sl *slot) {
 	if b.tail != "" {
 		votes = append(votes, vote{"tail", b.tail, 2})
 	}
-	if b.flat >= 0.5 && b.icon.Empty() {
+	if b.bubble() && b.icon.Empty() {
 		switch {
 		case b.colour.green():
 			votes = append(votes, vote{"colour", right, 2})

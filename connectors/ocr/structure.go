@@ -51,6 +51,13 @@ type body struct {
 	cut bool
 }
 
+// bubble reports a body of one of the colours WeChat draws bubbles and cards in — white or
+// grey, green, orange — filling most of it: not a picture or a sticker (a yellow face is flat
+// too).
+func (b body) bubble() bool {
+	return b.flat >= 0.5 && (b.colour.chroma() < 30 || b.colour.green() || b.colour.orange())
+}
+
 // pageLine is a line of text drawn on the page.
 type pageLine struct {
 	box image.Rectangle
@@ -123,9 +130,44 @@ func findScene(img *image.RGBA) scene {
 	return s
 }
 
-// pageColour is the chat's background: the commonest colour of the picture's middle rows
-// (the chrome is at the top and bottom).
+// pageColour is the chat's background: the commonest colour of the rows that are one colour
+// from edge to edge (the gaps between messages) in the picture's middle. The commonest colour
+// of all is not it: in a narrow crop white bubbles cover more than the page.
 func pageColour(img *image.RGBA) rgb {
+	W, H := img.Rect.Dx(), img.Rect.Dy()
+	count := map[rgb]int{}
+	exact := map[rgb]rgb{}
+	step := max(1, W/64)
+	for y := H / 8; y < H*7/8; y += 2 {
+		first := colourAt(img, 0, y)
+		uniform := true
+		for x := step; x < W && uniform; x += step {
+			uniform = colourAt(img, x, y).near(first, 4)
+		}
+		if !uniform {
+			continue
+		}
+		q := rgb{first.r &^ 3, first.g &^ 3, first.b &^ 3}
+		count[q]++
+		if _, ok := exact[q]; !ok {
+			exact[q] = first
+		}
+	}
+	if len(count) == 0 {
+		return commonPixel(img)
+	}
+	var best rgb
+	n := -1
+	for c, k := range count {
+		if k > n || (k == n && c.r > best.r) {
+			best, n = c, k
+		}
+	}
+	return exact[best]
+}
+
+// commonPixel is the commonest colour of the picture's middle rows.
+func commonPixel(img *image.RGBA) rgb {
 	W, H := img.Rect.Dx(), img.Rect.Dy()
 	count := map[rgb]int{}
 	exact := map[rgb]rgb{}
@@ -155,13 +197,15 @@ func pageColour(img *image.RGBA) rgb {
 func chromeRows(img *image.RGBA, s *scene) {
 	W, H := img.Rect.Dx(), img.Rect.Dy()
 	edge := max(1, W/100)
+	// One of the four may be page-like: a keyboard's key reaches in from the edge.
 	isChrome := func(y int) bool {
+		n := 0
 		for _, x := range []int{0, edge, W - 1 - edge, W - 1} {
 			if colourAt(img, x, y).near(s.page, 3) {
-				return false
+				n++
 			}
 		}
-		return true
+		return n <= 1 && !colourAt(img, 0, y).near(s.page, 3) && !colourAt(img, W-1, y).near(s.page, 3)
 	}
 	y := H - 1
 	for y > H/2 && isChrome(y) {
@@ -297,30 +341,47 @@ func (s *scene) findAvatars(img *image.RGBA, blobs []blob) {
 	type cand struct {
 		box  image.Rectangle
 		left bool
+		size int // its side: the width, or the height of one the crop cuts at the side
 	}
 	var cands []cand
 	for _, b := range blobs {
 		w, h := b.box.Dx(), b.box.Dy()
-		side := float64(max(w, h))
-		if side < 28*s.dp || side > 60*s.dp || float64(b.area) < 0.6*float64(w*h) {
+		if float64(b.area) < 0.6*float64(w*h) {
 			continue
 		}
-		cut := b.box.Min.Y <= s.chat.Min.Y+1 || b.box.Max.Y >= s.chat.Max.Y-1 // scrolled half out
-		if !cut && (5*h < 4*w || 5*w < 4*h) {
+		cutY := b.box.Min.Y <= s.chat.Min.Y+1 || b.box.Max.Y >= s.chat.Max.Y-1 // scrolled half out
+		cutX := b.box.Min.X == 0 || b.box.Max.X == s.W                         // the crop cut the column
+		size := w
+		switch {
+		case cutX && cutY:
 			continue
+		case cutX:
+			size = h
+			if w > h*11/10 {
+				continue
+			}
+		case cutY:
+			if 5*w < 4*h {
+				continue
+			}
+		default:
+			if 5*h < 4*w || 5*w < 4*h {
+				continue
+			}
 		}
-		if cut && 5*w < 4*h {
+		if float64(size) < 28*s.dp || float64(size) > 60*s.dp {
 			continue
 		}
 		switch {
 		case b.box.Min.X < s.W*9/100:
-			cands = append(cands, cand{b.box, true})
+			cands = append(cands, cand{b.box, true, size})
 		case b.box.Max.X > s.W*91/100:
-			cands = append(cands, cand{b.box, false})
+			cands = append(cands, cand{b.box, false, size})
 		}
 	}
+	var sizes []int
 	for _, left := range []bool{true, false} {
-		var xs, sizes []int
+		var xs, ss []int
 		for _, c := range cands {
 			if c.left == left {
 				x := c.box.Min.X
@@ -328,24 +389,26 @@ func (s *scene) findAvatars(img *image.RGBA, blobs []blob) {
 					x = c.box.Max.X
 				}
 				xs = append(xs, x)
-				sizes = append(sizes, c.box.Dx())
+				ss = append(ss, c.size)
 			}
 		}
 		if len(xs) == 0 {
 			continue
 		}
-		x, size := median(xs), median(sizes)
+		x, size := median(xs), median(ss)
 		var column []image.Rectangle
 		for _, c := range cands {
 			cx := c.box.Min.X
 			if !c.left {
 				cx = c.box.Max.X
 			}
-			if c.left == left && abs(cx-x) <= max(4, size/12) && abs(c.box.Dx()-size) <= max(4, size/8) {
+			if c.left == left && abs(cx-x) <= max(4, size/12) && abs(c.size-size) <= max(4, size/8) {
 				column = append(column, c.box)
+				sizes = append(sizes, c.size)
 			}
 		}
 		if len(column) == 1 && !s.somethingBeside(column[0], left, blobs) {
+			sizes = sizes[:len(sizes)-1]
 			continue
 		}
 		s.avatars = append(s.avatars, column...)
@@ -355,11 +418,7 @@ func (s *scene) findAvatars(img *image.RGBA, blobs []blob) {
 			s.rightX = x
 		}
 	}
-	if len(s.avatars) > 0 {
-		var sizes []int
-		for _, a := range s.avatars {
-			sizes = append(sizes, a.Dx())
-		}
+	if len(sizes) > 0 {
 		s.dp = float64(median(sizes)) / 40
 	}
 }
@@ -408,7 +467,7 @@ func (s *scene) describeBody(img *image.RGBA, box image.Rectangle) body {
 		inner = box
 	}
 	b.colour, b.flat = commonColour(img, inner)
-	if b.flat > 0.5 {
+	if b.bubble() {
 		b.icon = s.iconOf(img, b)
 		b.tail = s.tailOf(img, box)
 	}
@@ -479,7 +538,7 @@ func (s *scene) textLines(img *image.RGBA, glyphs []blob) []pageLine {
 			overlap := min(b.Max.Y, g.box.Max.Y) - max(b.Min.Y, g.box.Min.Y)
 			h := max(b.Dy(), g.box.Dy())
 			gap := g.box.Min.X - b.Max.X
-			if overlap > 0 && (2*overlap >= min(b.Dy(), g.box.Dy())) && gap < max(h*3/2, int(12*s.dp)) {
+			if overlap > 0 && 2*overlap >= min(b.Dy(), g.box.Dy()) && gap < max(h*3/2, int(12*s.dp)) && s.likeHeights(b, g.box) {
 				boxes[i] = b.Union(g.box)
 				joined = true
 				break
@@ -497,7 +556,7 @@ func (s *scene) textLines(img *image.RGBA, glyphs []blob) []pageLine {
 				a, b := boxes[i], boxes[j]
 				overlap := min(a.Max.Y, b.Max.Y) - max(a.Min.Y, b.Min.Y)
 				gap := max(a.Min.X, b.Min.X) - min(a.Max.X, b.Max.X)
-				if overlap > 0 && 2*overlap >= min(a.Dy(), b.Dy()) && gap < max(a.Dy(), b.Dy())*3/2 {
+				if overlap > 0 && 2*overlap >= min(a.Dy(), b.Dy()) && gap < max(a.Dy(), b.Dy())*3/2 && s.likeHeights(a, b) {
 					boxes[i] = a.Union(b)
 					boxes = append(boxes[:j], boxes[j+1:]...)
 					changed = true
@@ -531,6 +590,20 @@ func (s *scene) textLines(img *image.RGBA, glyphs []blob) []pageLine {
 	s.bodies = bodies
 	sort.SliceStable(lines, func(i, j int) bool { return lines[i].box.Min.Y < lines[j].box.Min.Y })
 	return lines
+}
+
+// likeHeights reports two boxes of strokes that may be of one line of text: neither is more
+// than twice as tall as the other, or the shorter lies within the taller's height and the
+// taller is no more than a line of text (the strokes of 三, a comma; not a sliver of an avatar
+// the crop cut, beside a name).
+func (s *scene) likeHeights(a, b image.Rectangle) bool {
+	if a.Dy() < b.Dy() {
+		a, b = b, a
+	}
+	if a.Dy() <= 2*b.Dy() {
+		return true
+	}
+	return float64(a.Dy()) < 28*s.dp && b.Min.Y >= a.Min.Y-2 && b.Max.Y <= a.Max.Y+2
 }
 
 // isPill is a flat block centred on the page with no avatar beside it and no more than two
@@ -568,7 +641,7 @@ func (s *scene) inkContrast(img *image.RGBA, b image.Rectangle) int {
 }
 
 // findTitle takes the title bar's text: the first line, above every message and avatar, in
-// the top of the picture, centred and written in the text's full contrast (separators and
+// the top of the picture, over its middle and written in the text's full contrast (separators and
 // notices are grey). It is found among the lines above the chat (over a rule under the title
 // bar) or, when no rule parts the bar from the chat, the chat's own first lines. What is
 // above it, and it, is chrome.
@@ -585,7 +658,9 @@ func (s *scene) findTitle(above []pageLine) {
 		if l.box.Min.Y > limit || l.box.Max.Y > top {
 			break
 		}
-		if s.centred(l.box) && !l.pill && l.ink >= 140 {
+		// Centred on the phone's screen, which a crop may not keep in the middle.
+		overMiddle := l.box.Min.X < s.W/2 && l.box.Max.X > s.W/2 && l.box.Min.X > s.W/20 && l.box.Max.X < s.W-s.W/20
+		if overMiddle && !l.pill && l.ink >= 140 {
 			s.title = l.box
 			if i >= len(above) {
 				s.chat.Min.Y = l.box.Max.Y + 1
@@ -617,7 +692,7 @@ func (s *scene) cutOff(img *image.RGBA, b body) bool {
 	if b.box.Min.Y <= s.chat.Min.Y+1 || b.box.Max.Y >= s.chat.Max.Y-1 {
 		return true
 	}
-	if b.flat < 0.5 {
+	if !b.bubble() {
 		return false
 	}
 	square := func(y int) bool {
