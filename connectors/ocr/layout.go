@@ -99,9 +99,11 @@ const (
 // Notices and texts that are not messages: WeChat's own lines between messages.
 var (
 	newMessagesDivider = regexp.MustCompile(`以下[是为]新消息`)
-	voiceDuration      = regexp.MustCompile(`^\D{0,3}\d{1,2}\s*["″”“'’'′]{1,2}\D{0,4}$`)
-	fileSize           = regexp.MustCompile(`(?i)\d+(\.\d+)?\s*(K|M|G)B?\b|\.(pdf|docx?|xlsx?|pptx?|zip|rar|txt|csv|jpg|png|mp4)\b`)
-	transferWords      = regexp.MustCompile(`转账|收款|[¥￥]\s*\d`)
+	// A voice message's bubble: its wave icon, which reads as junk ()), 5), g), and its
+	// length, 5" (read with any quote mark).
+	voiceDuration = regexp.MustCompile(`^.{0,5}\d{1,2}\s*["″”“]{1,2}$`)
+	fileSize      = regexp.MustCompile(`(?i)\d+(\.\d+)?\s*(K|M|G)B?\b|\.(pdf|docx?|xlsx?|pptx?|zip|rar|txt|csv|jpg|png|mp4)\b`)
+	transferWords = regexp.MustCompile(`转账|收款|[¥￥]\s*\d`)
 )
 
 // composeOptions are what layOut needs beyond the picture.
@@ -195,7 +197,7 @@ func layOut(img *image.RGBA, s scene, read regionReader, opt composeOptions) (Pa
 				box = box.Union(l.Box)
 				m.Confidence = min(m.Confidence, l.Confidence)
 			}
-			m.Text = joinLines(texts)
+			m.Text = zeroesInCodes(joinLines(texts))
 			if !box.Empty() {
 				m.Box = Box(box)
 			}
@@ -237,6 +239,27 @@ func layOut(img *image.RGBA, s scene, read regionReader, opt composeOptions) (Pa
 	}
 	checkNames(names, opt.known)
 	return p, nil
+}
+
+// codeToken is a run of capitals and digits: a serial, a model, a phone number.
+var codeToken = regexp.MustCompile(`[A-Z0-9]{6,}`)
+
+// zeroesInCodes reads O as 0 in codes that hold digits (SN AB7XB0LR, read AB7XBOLR):
+// Tesseract takes one for the other, and a serial or phone number of digits and capitals is
+// far likelier to hold a zero than the letter.
+func zeroesInCodes(text string) string {
+	return codeToken.ReplaceAllStringFunc(text, func(t string) string {
+		digits := 0
+		for _, r := range t {
+			if r >= '0' && r <= '9' {
+				digits++
+			}
+		}
+		if digits < 2 {
+			return t
+		}
+		return strings.ReplaceAll(t, "O", "0")
+	})
 }
 
 // kindOf tells what a flat body is from its colour, its icon and its text.

@@ -47,15 +47,18 @@ type body struct {
 	// tail is the side its tail points to (left, right), "" when it has none: a bubble's
 	// tail points at its sender's avatar; a picture has none.
 	tail string
+	// fill is the share of its box it covers: a bubble or card is a rectangle (with its
+	// tail: some 0.95), a round sticker less.
+	fill float64
 	// cut: the picture's edge or the chrome cuts the body.
 	cut bool
 }
 
 // bubble reports a body of one of the colours WeChat draws bubbles and cards in — white or
-// grey, green, orange — filling most of it: not a picture or a sticker (a yellow face is flat
-// too).
+// grey, green, orange — filling most of it, with a tail or rectangular: not a picture or a
+// sticker (a yellow face is flat too, and round).
 func (b body) bubble() bool {
-	return b.flat >= 0.5 && (b.colour.chroma() < 30 || b.colour.green() || b.colour.orange())
+	return b.flat >= 0.5 && (b.colour.chroma() < 30 || b.colour.green() || b.colour.orange()) && (b.tail != "" || b.fill >= 0.85)
 }
 
 // pageLine is a line of text drawn on the page.
@@ -68,10 +71,14 @@ type pageLine struct {
 	pill bool
 }
 
-// pageTolerance is how far, on each channel, a pixel may be from the page's colour and still
-// be page: JPEG's noise on flat areas is a few levels, the lightest things WeChat draws on the
-// page (white bubbles on #EDEDED) differ by 18.
-const pageTolerance = 11
+// onPage reports a colour that is the page's: within a few levels of its brightness (white
+// bubbles on #EDEDED differ by 18) and not far from its hue. JPEG's noise on flat areas is a
+// few levels; its chroma, subsampled, rings further around colours (a pink halo of 12 levels
+// under a green bubble) but keeps the brightness.
+func onPage(c, page rgb) bool {
+	dl := int(c.luma()) - int(page.luma())
+	return dl >= -8 && dl <= 8 && c.near(page, 24)
+}
 
 // findScene finds the structure of a screenshot.
 func findScene(img *image.RGBA) scene {
@@ -115,7 +122,7 @@ func findScene(img *image.RGBA) scene {
 		case s.isAvatar(b.box):
 		case s.isRule(b.box):
 		case s.isBody(img, b):
-			s.bodies = append(s.bodies, s.describeBody(img, b.box))
+			s.bodies = append(s.bodies, s.describeBody(img, b))
 		default:
 			glyphs = append(glyphs, b)
 		}
@@ -239,7 +246,7 @@ func components(img *image.RGBA, page rgb, r image.Rectangle) []blob {
 		var x0 int
 		for x := r.Min.X; x < r.Max.X; x++ {
 			o := 4 * x
-			far := absDiff(p[o], page.r) > pageTolerance || absDiff(p[o+1], page.g) > pageTolerance || absDiff(p[o+2], page.b) > pageTolerance
+			far := !onPage(rgb{p[o], p[o+1], p[o+2]}, page)
 			if far && !in {
 				in, x0 = true, x
 			} else if !far && in {
@@ -460,16 +467,23 @@ func (s *scene) isBody(img *image.RGBA, b blob) bool {
 
 // describeBody measures a body: its colour and how much of it is that colour, and the icon
 // block a card has.
-func (s *scene) describeBody(img *image.RGBA, box image.Rectangle) body {
-	b := body{box: box}
-	inner := box.Inset(int(4 * s.dp))
-	if inner.Empty() {
-		inner = box
+func (s *scene) describeBody(img *image.RGBA, bl blob) body {
+	box := bl.box
+	b := body{box: box, fill: float64(bl.area) / float64(box.Dx()*box.Dy())}
+	// Its colour is the one of its padding, above and below its text: a bubble of two
+	// characters is mostly strokes inside.
+	in, out := int(2*s.dp), int(5*s.dp)
+	x0, x1 := box.Min.X+int(10*s.dp), box.Max.X-int(10*s.dp)
+	if x1-x0 < 4 || box.Dy() < 2*out+4 {
+		b.colour, b.flat = commonColour(img, box)
+	} else {
+		b.colour, b.flat = commonColour(img, image.Rect(x0, box.Min.Y+in, x1, box.Min.Y+out), image.Rect(x0, box.Max.Y-out, x1, box.Max.Y-in))
 	}
-	b.colour, b.flat = commonColour(img, inner)
+	if b.flat >= 0.5 {
+		b.tail = s.tailOf(img, box)
+	}
 	if b.bubble() {
 		b.icon = s.iconOf(img, b)
-		b.tail = s.tailOf(img, box)
 	}
 	return b
 }
@@ -480,7 +494,7 @@ func (s *scene) tailOf(img *image.RGBA, box image.Rectangle) string {
 	filled := func(x int) float64 {
 		n := 0
 		for y := box.Min.Y; y < box.Max.Y; y++ {
-			if !colourAt(img, x, y).near(s.page, pageTolerance) {
+			if !onPage(colourAt(img, x, y), s.page) {
 				n++
 			}
 		}
@@ -492,9 +506,9 @@ func (s *scene) tailOf(img *image.RGBA, box image.Rectangle) string {
 	}
 	l, r := filled(box.Min.X+1), filled(box.Max.X-2)
 	switch {
-	case l < 0.4 && r > 0.6 && filled(box.Min.X+in) > 0.8:
+	case l < 0.5 && r > 0.5 && l < r-0.2 && filled(box.Min.X+in) > 0.8:
 		return left
-	case r < 0.4 && l > 0.6 && filled(box.Max.X-1-in) > 0.8:
+	case r < 0.5 && l > 0.5 && r < l-0.2 && filled(box.Max.X-1-in) > 0.8:
 		return right
 	}
 	return ""
@@ -698,7 +712,7 @@ func (s *scene) cutOff(img *image.RGBA, b body) bool {
 	square := func(y int) bool {
 		l := colourAt(img, b.box.Min.X+1, y)
 		r := colourAt(img, b.box.Max.X-2, y)
-		return !l.near(s.page, pageTolerance) && !r.near(s.page, pageTolerance)
+		return !onPage(l, s.page) && !onPage(r, s.page)
 	}
 	return square(b.box.Min.Y+1) || square(b.box.Max.Y-2)
 }
@@ -709,22 +723,27 @@ func flatShare(img *image.RGBA, r image.Rectangle) float64 {
 	return f
 }
 
-// commonColour is the commonest colour of r (sampled, in buckets of 8 levels) and the share
-// of r's samples within a few levels of it.
-func commonColour(img *image.RGBA, r image.Rectangle) (rgb, float64) {
-	r = r.Intersect(img.Rect)
-	if r.Empty() {
-		return rgb{}, 0
-	}
-	step := max(1, min(r.Dx(), r.Dy())/40)
+// commonColour is the commonest colour of rs (sampled, in buckets of 8 levels) and the share
+// of the samples within a few levels of it.
+func commonColour(img *image.RGBA, rs ...image.Rectangle) (rgb, float64) {
 	count := map[rgb]int{}
-	total := 0
-	for y := r.Min.Y; y < r.Max.Y; y += step {
-		for x := r.Min.X; x < r.Max.X; x += step {
-			c := colourAt(img, x, y)
-			count[rgb{c.r &^ 7, c.g &^ 7, c.b &^ 7}]++
-			total++
+	var samples []rgb
+	for _, r := range rs {
+		r = r.Intersect(img.Rect)
+		if r.Empty() {
+			continue
 		}
+		step := max(1, min(r.Dx(), r.Dy())/40, r.Dx()*r.Dy()/4000)
+		for y := r.Min.Y; y < r.Max.Y; y += step {
+			for x := r.Min.X; x < r.Max.X; x += step {
+				c := colourAt(img, x, y)
+				count[rgb{c.r &^ 7, c.g &^ 7, c.b &^ 7}]++
+				samples = append(samples, c)
+			}
+		}
+	}
+	if len(samples) == 0 {
+		return rgb{}, 0
 	}
 	var best rgb
 	n := -1
@@ -733,23 +752,28 @@ func commonColour(img *image.RGBA, r image.Rectangle) (rgb, float64) {
 			best, n = c, k
 		}
 	}
-	// The mean of the samples near the bucket, and their share.
+	// The mean of the samples near the bucket, and the share of the samples near that: JPEG
+	// spreads a flat green over a dozen levels.
 	var sr, sg, sb, m int
-	for y := r.Min.Y; y < r.Max.Y; y += step {
-		for x := r.Min.X; x < r.Max.X; x += step {
-			c := colourAt(img, x, y)
-			if c.near(rgb{best.r + 4, best.g + 4, best.b + 4}, 8) {
-				sr += int(c.r)
-				sg += int(c.g)
-				sb += int(c.b)
-				m++
-			}
+	for _, c := range samples {
+		if c.near(rgb{best.r + 4, best.g + 4, best.b + 4}, 12) {
+			sr += int(c.r)
+			sg += int(c.g)
+			sb += int(c.b)
+			m++
 		}
 	}
 	if m == 0 {
 		return best, 0
 	}
-	return rgb{uint8(sr / m), uint8(sg / m), uint8(sb / m)}, float64(m) / float64(total)
+	mean := rgb{uint8(sr / m), uint8(sg / m), uint8(sb / m)}
+	near := 0
+	for _, c := range samples {
+		if c.near(mean, 14) {
+			near++
+		}
+	}
+	return mean, float64(near) / float64(len(samples))
 }
 
 func median(xs []int) int {

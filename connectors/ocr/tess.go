@@ -181,7 +181,7 @@ func regionsOf(ctx context.Context, c *gosseract.Client, g *image.Gray, broken *
 			for _, b := range bands[1:] {
 				all = all.Union(b)
 			}
-			line, ok, err := readNameLabel(c, bin, all)
+			line, ok, err := readUnsteady(c, bin, all, 1)
 			if err != nil {
 				*broken = true
 				return nil, err
@@ -205,6 +205,12 @@ func regionsOf(ctx context.Context, c *gosseract.Client, g *image.Gray, broken *
 				// Single-line mode returns nothing for some lines (了，一直报警E21: it takes the
 				// long 一 for a rule); as a raw line, without its checks, it reads them.
 				line, ok, err = readBand(c, bin, band, factor, gosseract.PSM_RAW_LINE)
+			}
+			if err == nil && ok && !hasCJK(line.Text) && len(line.Words) <= 4 {
+				// A short line of Chinese may come out as Latin junk, as names do (嗯嗯 as
+				// TNE, 收到 as Wr Fl]): read it as a name is. A line of Latin reads as Latin
+				// every way.
+				line, ok, err = readUnsteady(c, bin, band, factor)
 			}
 			if err != nil {
 				*broken = true
@@ -257,14 +263,14 @@ func (l Line) at(d image.Point) Line {
 	return l
 }
 
-// readNameLabel reads a name label. Tesseract reads short Chinese names unsteadily — 王磊 came out
-// as =e, as 王磊 and as LK from the same label at three scales and modes — so a name is read as
-// it is, as a line and as a raw line, and taken when the two agree; otherwise it is read again
-// scaled up twice and three times as a word and as a raw line, and the reading with the most
-// confidence over all of them wins, a reading with Chinese characters before one without
-// (the labels' misreads are Latin junk: =e, RR, Syne). On wxshot's training part this read
-// 188 names in 200 right where one line read 169.
-func readNameLabel(c *gosseract.Client, bin *image.Gray, band image.Rectangle) (Line, bool, error) {
+// readUnsteady reads a band that Tesseract reads unsteadily: a name label, a short line of
+// Chinese. 王磊 came out as =e, as 王磊 and as LK from the same label at three scales and modes
+// — so the band is read as it is (scaled by factor), as a line and as a raw line, and taken
+// when the two agree; otherwise it is read again scaled up twice and three times as a word
+// and as a raw line, and the reading with the most confidence over all of them wins, a
+// reading with Chinese characters before one without (the misreads are Latin junk: =e, RR,
+// Syne). On wxshot's training part this read 188 names in 200 right where one line read 169.
+func readUnsteady(c *gosseract.Client, bin *image.Gray, band image.Rectangle, factor int) (Line, bool, error) {
 	type reading struct {
 		line Line
 		text string
@@ -278,14 +284,14 @@ func readNameLabel(c *gosseract.Client, bin *image.Gray, band image.Rectangle) (
 		return err
 	}
 	for _, p := range []gosseract.PageSegMode{gosseract.PSM_SINGLE_LINE, gosseract.PSM_RAW_LINE} {
-		if err := read(1, p); err != nil {
+		if err := read(factor, p); err != nil {
 			return Line{}, false, err
 		}
 	}
 	if len(readings) == 2 && sameName(readings[0].text, readings[1].text) {
 		return readings[0].line, true, nil // as a line: it keeps a name's spaces and hyphens
 	}
-	for _, f := range []int{2, 3} {
+	for _, f := range []int{2 * factor, 3 * factor} {
 		for _, p := range []gosseract.PageSegMode{gosseract.PSM_SINGLE_WORD, gosseract.PSM_RAW_LINE} {
 			if err := read(f, p); err != nil {
 				return Line{}, false, err
