@@ -137,40 +137,39 @@ func findScene(img *image.RGBA) scene {
 	return s
 }
 
-// pageColour is the chat's background: the commonest colour of the rows that are one colour
-// from edge to edge (the gaps between messages) in the picture's middle. The commonest colour
-// of all is not it: in a narrow crop white bubbles cover more than the page.
+// pageColour is the chat's background: the colour of the first rows that are one colour from
+// edge to edge, four or more in a row (a gap between messages, the title bar's, which WeChat
+// draws in the page's colour). The commonest colour is not it: in a narrow crop white bubbles
+// cover more than the page, and an open keyboard below the chat has more such rows.
 func pageColour(img *image.RGBA) rgb {
 	W, H := img.Rect.Dx(), img.Rect.Dy()
-	count := map[rgb]int{}
-	exact := map[rgb]rgb{}
 	step := max(1, W/64)
-	for y := H / 8; y < H*7/8; y += 2 {
+	uniform := func(y int) (rgb, bool) {
 		first := colourAt(img, 0, y)
-		uniform := true
-		for x := step; x < W && uniform; x += step {
-			uniform = colourAt(img, x, y).near(first, 4)
+		for x := step; x < W; x += step {
+			if !colourAt(img, x, y).near(first, 4) {
+				return first, false
+			}
 		}
-		if !uniform {
-			continue
+		return first, true
+	}
+	run := 0
+	var runColour rgb
+	for y := 0; y < H*2/3; y++ {
+		c, ok := uniform(y)
+		switch {
+		case !ok:
+			run = 0
+		case run > 0 && c.near(runColour, 4):
+			run++
+		default:
+			run, runColour = 1, c
 		}
-		q := rgb{first.r &^ 3, first.g &^ 3, first.b &^ 3}
-		count[q]++
-		if _, ok := exact[q]; !ok {
-			exact[q] = first
+		if run == 4 {
+			return runColour
 		}
 	}
-	if len(count) == 0 {
-		return commonPixel(img)
-	}
-	var best rgb
-	n := -1
-	for c, k := range count {
-		if k > n || (k == n && c.r > best.r) {
-			best, n = c, k
-		}
-	}
-	return exact[best]
+	return commonPixel(img)
 }
 
 // commonPixel is the commonest colour of the picture's middle rows.
@@ -212,18 +211,27 @@ func chromeRows(img *image.RGBA, s *scene) {
 				n++
 			}
 		}
-		return n <= 1 && !colourAt(img, 0, y).near(s.page, 3) && !colourAt(img, W-1, y).near(s.page, 3)
+		return n <= 1
 	}
-	y := H - 1
-	for y > H/2 && isChrome(y) {
-		y--
+	// A row of the page's colour or two (a key's antialiased edge) does not end the chrome.
+	y, top := H-1, H
+	for miss := 0; y > H/2 && miss < 3; y-- {
+		if isChrome(y) {
+			top, miss = y, 0
+		} else {
+			miss++
+		}
 	}
-	s.chat.Max.Y = y + 1
-	y = 0
-	for y < H/4 && isChrome(y) {
-		y++
+	s.chat.Max.Y = top
+	y, bottom := 0, 0
+	for miss := 0; y < H/4 && miss < 3; y++ {
+		if isChrome(y) {
+			bottom, miss = y+1, 0
+		} else {
+			miss++
+		}
 	}
-	s.chat.Min.Y = y
+	s.chat.Min.Y = bottom
 }
 
 // blob is a connected run of pixels not of the page's colour.
