@@ -58,7 +58,11 @@ type body struct {
 // grey, green, orange — filling most of it, with a tail or rectangular: not a picture or a
 // sticker (a yellow face is flat too, and round).
 func (b body) bubble() bool {
-	return b.flat >= 0.5 && (b.colour.chroma() < 30 || b.colour.green() || b.colour.orange()) && (b.tail != "" || b.fill >= 0.85)
+	if b.colour.green() || b.colour.orange() {
+		// JPEG spreads these colours widest; no photo is that flat in them.
+		return b.flat >= 0.5 && (b.tail != "" || b.fill >= 0.8)
+	}
+	return b.flat >= 0.8 && b.colour.chroma() < 30 && (b.tail != "" || b.fill >= 0.85)
 }
 
 // pageLine is a line of text drawn on the page.
@@ -522,31 +526,45 @@ func (s *scene) tailOf(img *image.RGBA, box image.Rectangle) string {
 	return ""
 }
 
-// iconOf finds the block of colour in the right part of a flat card (a file's icon, a link's
-// thumbnail): pixels far from the card's colour and not grey, in a square of 20 dp or more.
+// iconOf finds the block in the right part of a flat card (a file's icon, a link's thumbnail):
+// squares of 20 dp mostly (60 %) unlike the card's colour, 30 dp or more together. Text is strokes, which cover far
+// less of any square; a thumbnail may be as grey as text, so colour does not tell.
 func (s *scene) iconOf(img *image.RGBA, b body) image.Rectangle {
 	r := b.box.Inset(int(4 * s.dp))
-	r.Min.X = (b.box.Min.X + b.box.Max.X) / 2
-	if r.Empty() {
+	r.Min.X = b.box.Min.X + b.box.Dx()*11/20
+	side := int(20 * s.dp)
+	if r.Dx() < side || r.Dy() < side {
 		return image.Rectangle{}
 	}
-	var box image.Rectangle
-	n := 0
-	for y := r.Min.Y; y < r.Max.Y; y += 2 {
-		for x := r.Min.X; x < r.Max.X; x += 2 {
-			c := colourAt(img, x, y)
-			if c.near(b.colour, 24) || c.chroma() < 40 {
-				continue
+	// An integral image of the pixels unlike the card.
+	w, h := r.Dx(), r.Dy()
+	sum := make([]int32, (w+1)*(h+1))
+	for y := 0; y < h; y++ {
+		var row int32
+		for x := 0; x < w; x++ {
+			if !colourAt(img, r.Min.X+x, r.Min.Y+y).near(b.colour, 24) {
+				row++
 			}
-			n++
-			box = box.Union(image.Rect(x, y, x+2, y+2))
+			sum[(y+1)*(w+1)+x+1] = sum[y*(w+1)+x+1] + row
 		}
 	}
-	side := 20 * s.dp
-	if float64(box.Dx()) < side || float64(box.Dy()) < side || float64(4*n) < 0.4*float64(box.Dx()*box.Dy()) {
+	count := func(x0, y0, x1, y1 int) int32 {
+		return sum[y1*(w+1)+x1] - sum[y0*(w+1)+x1] - sum[y1*(w+1)+x0] + sum[y0*(w+1)+x0]
+	}
+	var box image.Rectangle
+	step := max(1, side/4)
+	for y := 0; y+side <= h; y += step {
+		for x := 0; x+side <= w; x += step {
+			if 10*count(x, y, x+side, y+side) >= int32(6*side*side) {
+				box = box.Union(image.Rect(x, y, x+side, y+side))
+			}
+		}
+	}
+	// An icon or thumbnail is some 40 dp or more; a dense character or two fill a square too.
+	if float64(box.Dx()) < 30*s.dp || float64(box.Dy()) < 30*s.dp {
 		return image.Rectangle{}
 	}
-	return box
+	return box.Add(r.Min)
 }
 
 // textLines groups the strokes on the page into lines: strokes that overlap in height and
