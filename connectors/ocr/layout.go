@@ -219,7 +219,7 @@ func layOut(img *image.RGBA, s scene, read regionReader, opt composeOptions) (Pa
 				return Page{}, err
 			}
 			if len(lines) > 0 {
-				m.Sender, m.SenderConfidence = nameText(lines[0]), lines[0].Confidence
+				m.Sender, m.SenderConfidence = strings.TrimSpace(lines[0].Text), lines[0].Confidence
 			}
 		}
 		if m.Side == right {
@@ -318,7 +318,7 @@ func (s *scene) messages(img *image.RGBA) []slot {
 	var out []slot
 	for i, b := range s.bodies {
 		sl := slot{body: b, cut: b.cut}
-		sl.avatar, sl.side = s.avatarBeside(b.box)
+		sl.avatar, sl.side = s.avatarBeside(b.box, !b.bubble())
 		sl.name = s.nameAbove(b.box, sl.avatar)
 		if sl.avatar.Empty() && sl.name.Empty() && i > 0 && len(out) > 0 {
 			prev := out[len(out)-1].body.box
@@ -346,9 +346,13 @@ func (s *scene) sameColumn(a, b image.Rectangle) bool {
 
 // avatarBeside finds the avatar a body stands beside: in the left or right column, its top
 // level with the body's top or the name above it, its inner edge close to the body.
-func (s *scene) avatarBeside(b image.Rectangle) (image.Rectangle, string) {
+func (s *scene) avatarBeside(b image.Rectangle, picture bool) (image.Rectangle, string) {
+	above := 36 * s.dp // a name's height and gap
+	if picture {
+		above = 56 * s.dp // a sticker's picture has a margin of its own
+	}
 	for _, a := range s.avatars {
-		if a.Min.Y > b.Min.Y+int(8*s.dp) || a.Min.Y < b.Min.Y-int(36*s.dp) {
+		if a.Min.Y > b.Min.Y+int(8*s.dp) || a.Min.Y < b.Min.Y-int(above) {
 			continue
 		}
 		// A sticker's picture has a margin of its own: it may start further out.
@@ -365,6 +369,17 @@ func (s *scene) avatarBeside(b image.Rectangle) (image.Rectangle, string) {
 // nameAbove finds the name label of a body: a line on the page just above it, starting about
 // where the body does (or right after the avatar), not centred.
 func (s *scene) nameAbove(b, avatar image.Rectangle) image.Rectangle {
+	if !avatar.Empty() && avatar.Max.X <= b.Min.X+int(4*s.dp) {
+		// Level with its avatar's top, right after it: however far above the body (a
+		// sticker's picture has a margin of its own).
+		for _, l := range s.lines {
+			n := l.box
+			if abs(n.Min.Y-avatar.Min.Y) <= int(8*s.dp) && n.Min.X >= avatar.Max.X && n.Min.X <= avatar.Max.X+int(30*s.dp) &&
+				n.Max.Y <= b.Min.Y+int(2*s.dp) && !l.pill && float64(n.Dy()) <= 26*s.dp {
+				return n
+			}
+		}
+	}
 	for _, l := range s.lines {
 		n := l.box
 		if n.Max.Y > b.Min.Y+int(2*s.dp) || float64(b.Min.Y-n.Max.Y) > 14*s.dp || l.pill {

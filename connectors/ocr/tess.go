@@ -276,10 +276,12 @@ func readUnsteady(c *gosseract.Client, bin *image.Gray, band image.Rectangle, fa
 		text string
 	}
 	var readings []reading
+	spaces := blanks(bin, band)
 	read := func(factor int, psm gosseract.PageSegMode) error {
 		l, ok, err := readBand(c, bin, band, factor, psm)
 		if err == nil && ok {
-			readings = append(readings, reading{l, nameText(l)})
+			l.Text = nameText(l, spaces)
+			readings = append(readings, reading{l, l.Text})
 		}
 		return err
 	}
@@ -323,23 +325,48 @@ func readUnsteady(c *gosseract.Client, bin *image.Gray, band image.Rectangle, fa
 }
 
 // nameText is a name label as read: Latin words apart as Tesseract read them (Jason Li), and
-// Chinese apart only where the label has a gap wider than the gaps Tesseract finds between
-// characters of a word (售后经理 黄, not 陈 女 士).
-func nameText(l Line) string {
+// others apart only where the label has a blank as wide as a space (售后经理 黄) — Tesseract's
+// boxes of Chinese characters overlap and gape as they will, so the gaps are the picture's:
+// spaces are the x of such blanks.
+func nameText(l Line, spaces []int) string {
 	var b strings.Builder
 	for i, w := range l.Words {
 		if i > 0 {
 			prev := l.Words[i-1]
-			gap := float64(w.Box.Min.X-prev.Box.Max.X) / float64(max(1, l.Box.Dy()))
 			a, z := []rune(prev.Text), []rune(w.Text)
-			latin := isLatin(a[len(a)-1]) && isLatin(z[0])
-			if latin || gap > 0.55 {
+			apart := isLatin(a[len(a)-1]) && isLatin(z[0])
+			for _, x := range spaces {
+				apart = apart || x > (prev.Box.Min.X+prev.Box.Max.X)/2 && x < (w.Box.Min.X+w.Box.Max.X)/2
+			}
+			if apart {
 				b.WriteByte(' ')
 			}
 		}
 		b.WriteString(w.Text)
 	}
 	return strings.TrimSpace(b.String())
+}
+
+// blanks finds the runs of blank columns in a band as wide as a space (a quarter of its
+// height) and gives their middles.
+func blanks(bin *image.Gray, band image.Rectangle) []int {
+	var out []int
+	run := 0
+	for x := band.Min.X; x < band.Max.X; x++ {
+		ink := false
+		for y := band.Min.Y; y < band.Max.Y && !ink; y++ {
+			ink = bin.Pix[bin.PixOffset(x, y)] < 160
+		}
+		if !ink {
+			run++
+			continue
+		}
+		if run > 0 && 4*run >= band.Dy() {
+			out = append(out, x-run/2)
+		}
+		run = 0
+	}
+	return out
 }
 
 // sameName reports two readings of a name that differ at most in spaces and punctuation.
