@@ -241,24 +241,20 @@ func layOut(img *image.RGBA, s scene, read regionReader, opt composeOptions) (Pa
 	return p, nil
 }
 
-// codeToken is a run of capitals and digits: a serial, a model, a phone number.
-var codeToken = regexp.MustCompile(`[A-Z0-9]{6,}`)
+// codeToken is a run of capitals and digits: a serial, a model, a phone number; with what
+// precedes it, to know a serial's SN.
+var codeToken = regexp.MustCompile(`(SN[:：]?\s*)?([A-Z0-9]{5,})`)
 
-// zeroesInCodes reads O as 0 in codes that hold digits (SN AB7XB0LR, read AB7XBOLR):
-// Tesseract takes one for the other, and a serial or phone number of digits and capitals is
-// far likelier to hold a zero than the letter.
+// zeroesInCodes reads O as 0 in codes (SN AB7XB0LR, read AB7XBOLR): Tesseract takes one for
+// the other, and makers leave the letter O out of serials for its likeness to 0 (VINs do
+// too). A code is a serial's (after SN) or a run of capitals holding a digit.
 func zeroesInCodes(text string) string {
 	return codeToken.ReplaceAllStringFunc(text, func(t string) string {
-		digits := 0
-		for _, r := range t {
-			if r >= '0' && r <= '9' {
-				digits++
-			}
-		}
-		if digits < 2 {
+		m := codeToken.FindStringSubmatch(t)
+		if m[1] == "" && !strings.ContainsAny(m[2], "0123456789") {
 			return t
 		}
-		return strings.ReplaceAll(t, "O", "0")
+		return m[1] + strings.ReplaceAll(m[2], "O", "0")
 	})
 }
 
