@@ -183,6 +183,13 @@ func layOut(img *image.RGBA, s scene, read regionReader, opt composeOptions) (Pa
 			Box: Box(sl.body.box)}
 		if sl.body.bubble() {
 			r := sl.body.box.Inset(int(4 * s.dp))
+			// Not the tail: its edge reads as a stroke (好的| for 好的).
+			switch sl.body.tail {
+			case left:
+				r.Min.X += int(8 * s.dp)
+			case right:
+				r.Max.X -= int(8 * s.dp)
+			}
 			if !sl.body.icon.Empty() {
 				r.Max.X = sl.body.icon.Min.X - int(2*s.dp)
 			}
@@ -219,7 +226,7 @@ func layOut(img *image.RGBA, s scene, read regionReader, opt composeOptions) (Pa
 				return Page{}, err
 			}
 			if len(lines) > 0 {
-				m.Sender, m.SenderConfidence = strings.TrimSpace(lines[0].Text), lines[0].Confidence
+				m.Sender, m.SenderConfidence = cleanName(lines[0].Text), lines[0].Confidence
 			}
 		}
 		if m.Side == right {
@@ -256,6 +263,16 @@ func zeroesInCodes(text string) string {
 		}
 		return m[1] + strings.ReplaceAll(m[2], "O", "0")
 	})
+}
+
+// cleanName makes a name label as read a name: brackets as the ASCII ones (Tesseract reads
+// them as {, （ or 【), and no stray stroke before or after it (a sliver of the avatar read as
+// | or ), a bracket left open).
+func cleanName(s string) string {
+	s = strings.NewReplacer("{", "(", "}", ")", "（", "(", "）", ")", "【", "(", "】", ")", "[", "(", "]", ")").Replace(s)
+	s = strings.TrimLeft(strings.TrimSpace(s), "|)]}.,:;'\"!-_ ")
+	s = strings.TrimRight(s, "|([{.,:;'\"!-_ ")
+	return strings.TrimSpace(s)
 }
 
 // kindOf tells what a flat body is from its colour, its icon and its text.
