@@ -345,12 +345,32 @@ func TestBusGroupMembersShareTheWork(t *testing.T) {
 		var wg sync.WaitGroup
 		done := make(chan struct{})
 		var doneOnce sync.Once
+		// A member holds its first message, unacked, until every member has one: with its
+		// concurrency taken up it cannot take the rest, so the others must get them. Without
+		// this, a member scheduled first on a busy machine may take all 100 before the
+		// other starts, which is at-least-once delivery doing its job, not a failure.
+		var first sync.WaitGroup
+		first.Add(len(members))
+		allHaveWork := make(chan struct{})
+		go func() { first.Wait(); close(allHaveWork) }()
 		for i, ch := range members {
 			wg.Go(func() {
+				held := false
 				for {
 					select {
 					case msg := <-ch:
-						perMember[i].add(acked(msg))
+						perMember[i].add(msg)
+						if !held {
+							held = true
+							first.Done()
+							select {
+							case <-allHaveWork:
+							case <-time.After(failAfter):
+								t.Errorf("member %d held a message for %v and the others got none", i, failAfter)
+								return
+							}
+						}
+						acked(msg)
 						if all.add(msg) == n {
 							doneOnce.Do(func() { close(done) })
 						}
