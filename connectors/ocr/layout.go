@@ -204,7 +204,7 @@ func layOut(img *image.RGBA, s scene, read regionReader, opt composeOptions) (Pa
 				box = box.Union(l.Box)
 				m.Confidence = min(m.Confidence, l.Confidence)
 			}
-			m.Text = zeroesInCodes(joinLines(texts))
+			m.Text = zeroesInCodes(tightPunctuation(joinLines(texts)))
 			if !box.Empty() {
 				m.Box = Box(box)
 			}
@@ -263,6 +263,19 @@ func zeroesInCodes(text string) string {
 		}
 		return m[1] + strings.ReplaceAll(m[2], "O", "0")
 	})
+}
+
+// spaceBeforePunctuation is a space OCR puts before a mark of punctuation (SN :VA6F09JJZB1,
+// 手机154-3901-9763 ,地址).
+var spaceBeforePunctuation = regexp.MustCompile(`\s+([：:，,。；;、！!？?）)])`)
+
+// tightPunctuation drops the spaces before punctuation in Chinese text, where none is ever
+// meant; they broke what reads the text after (a serial's SN: is SN:, not SN :).
+func tightPunctuation(text string) string {
+	if !hasCJK(text) {
+		return text
+	}
+	return spaceBeforePunctuation.ReplaceAllString(text, "$1")
 }
 
 // cleanName makes a name label as read a name: brackets as the ASCII ones (Tesseract reads

@@ -291,7 +291,8 @@ func readUnsteady(c *gosseract.Client, bin *image.Gray, band image.Rectangle, fa
 		}
 	}
 	if len(readings) == 2 && sameName(readings[0].text, readings[1].text) {
-		return readings[0].line, true, nil // as a line: it keeps a name's spaces and hyphens
+		// As a line: it keeps a name's spaces and hyphens.
+		return chineseIfSurer(c, bin, band, factor, spaces, readings[0].line)
 	}
 	for _, f := range []int{2 * factor, 3 * factor} {
 		for _, p := range []gosseract.PageSegMode{gosseract.PSM_SINGLE_WORD, gosseract.PSM_RAW_LINE} {
@@ -321,7 +322,52 @@ func readUnsteady(c *gosseract.Client, bin *image.Gray, band image.Rectangle, fa
 			best, weight = t, w
 		}
 	}
-	return readings[first[best]].line, true, nil
+	return chineseIfSurer(c, bin, band, factor, spaces, readings[first[best]].line)
+}
+
+// chineseIfSurer reads a band read as line once more with Latin letters barred when line has
+// no Chinese character: the label may be Chinese that the Latin model took (赵敏 as XR, 嗯嗯
+// as TNE), or Latin. It is read as it is and scaled up twice and three times (the scale that
+// reads a label right differs from label to label), and the surest Chinese reading wins when
+// it is surer on the whole than the Latin one (a Latin name read without its letters comes out
+// as a stroke or two, with little confidence). On wxshot's training part this took sender
+// exact from 92.8 % to 94.5 %.
+func chineseIfSurer(c *gosseract.Client, bin *image.Gray, band image.Rectangle, factor int, spaces []int, line Line) (Line, bool, error) {
+	if hasCJK(line.Text) {
+		return line, true, nil
+	}
+	var best Line
+	found := false
+	for _, f := range []int{factor, 2 * factor, 3 * factor} {
+		chinese, ok, err := readWithout(c, bin, band, f, latinLetters)
+		if err != nil {
+			return Line{}, false, err
+		}
+		if ok && hasCJK(chinese.Text) && (!found || chinese.Confidence > best.Confidence) {
+			best, found = chinese, true
+		}
+	}
+	if found && best.Confidence > line.Confidence {
+		best.Text = nameText(best, spaces)
+		return best, true, nil
+	}
+	return line, true, nil
+}
+
+// latinLetters are the letters barred when a line is read as Chinese only.
+const latinLetters = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// readWithout reads a band as a line with the characters barred barred, then lets them be
+// read again.
+func readWithout(c *gosseract.Client, bin *image.Gray, band image.Rectangle, factor int, barred string) (Line, bool, error) {
+	if err := c.SetBlacklist(barred); err != nil {
+		return Line{}, false, fmt.Errorf("ocr: %v", err)
+	}
+	line, ok, err := readBand(c, bin, band, factor, gosseract.PSM_SINGLE_LINE)
+	if err2 := c.SetBlacklist(""); err == nil && err2 != nil {
+		err = fmt.Errorf("ocr: %v", err2)
+	}
+	return line, ok, err
 }
 
 // nameText is a name label as read: Latin words apart as Tesseract read them (Jason Li), and
