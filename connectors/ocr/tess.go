@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -216,6 +218,13 @@ func regionsOf(ctx context.Context, c *gosseract.Client, g *image.Gray, broken *
 				*broken = true
 				return nil, err
 			}
+			if err == nil && ok {
+				line, err = rereadCodes(c, bin, band, factor, line)
+			}
+			if err != nil {
+				*broken = true
+				return nil, err
+			}
 			if ok {
 				lines = append(lines, line.at(crop.Min))
 			}
@@ -249,6 +258,76 @@ func readBand(c *gosseract.Client, bin *image.Gray, band image.Rectangle, factor
 		return Line{}, false, nil
 	}
 	return ls[0], true, nil
+}
+
+// codeRun is a run of capitals and digits in a word: a serial, a model, a phone number.
+var codeRun = regexp.MustCompile(`[A-Z0-9]{5,}`)
+
+// codeCharacters are what a code is read with when it is read again: capitals and digits, and
+// the punctuation that sticks to it.
+const codeCharacters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:,.;，。：；、"
+
+// rereadCodes reads each word of a line that holds a code with capitals in it again on its
+// own, scaled up, with nothing but capitals, digits and punctuation allowed, and keeps that
+// reading when it is surer. Read among Chinese characters, a code's Latin letters come out
+// wrong now and then (VNCR4DDCXATJ as VNCR4DDCXATIJ, UJDBW485F as UDBW485F, ML81UUHBR as
+// ML8LUUHBR) where the word read alone does not. Only words without Chinese characters are
+// read so (with them in the crop, the letters-only reading makes letters of them), and a
+// reading that changes a code's first or last character or its length by more than one is
+// not taken: the crop's ends are where a word read alone goes wrong (E202507559 as
+// :202507559). The whole line read with the Latin letters only reads worse: its Chinese
+// characters become letters too.
+func rereadCodes(c *gosseract.Client, bin *image.Gray, band image.Rectangle, factor int, line Line) (Line, error) {
+	changed := false
+	words := slices.Clone(line.Words)
+	for i, w := range words {
+		run := codeRun.FindString(w.Text)
+		if run == "" || strings.Trim(run, "0123456789") == "" || hasHan(w.Text) {
+			continue // none, digits only (a phone number, which reads right), or with Chinese
+		}
+		pad := band.Dy() / 4
+		box := image.Rect(w.Box.Min.X-pad, band.Min.Y, w.Box.Max.X+pad, band.Max.Y).Intersect(bin.Rect)
+		if box.Empty() {
+			continue
+		}
+		if err := c.SetWhitelist(codeCharacters); err != nil {
+			return line, fmt.Errorf("ocr: %v", err)
+		}
+		again, ok, err := readBand(c, bin, box, factor, gosseract.PSM_SINGLE_LINE)
+		if err2 := c.SetWhitelist(""); err == nil && err2 != nil {
+			err = fmt.Errorf("ocr: %v", err2)
+		}
+		if err != nil {
+			return line, err
+		}
+		if !ok {
+			continue
+		}
+		newRun := codeRun.FindString(again.Text)
+		if newRun == "" || newRun == run || again.Confidence <= w.Confidence || abs(len(newRun)-len(run)) > 1 ||
+			newRun[0] != run[0] || newRun[len(newRun)-1] != run[len(run)-1] {
+			continue
+		}
+		words[i].Text = strings.Replace(w.Text, run, newRun, 1)
+		words[i].Confidence = again.Confidence
+		changed = true
+	}
+	if !changed {
+		return line, nil
+	}
+	line.Words = words
+	line.Text, line.Confidence = textOf(words)
+	return line, nil
+}
+
+// hasHan reports a Chinese character in s (not only Chinese punctuation, as hasCJK does).
+func hasHan(s string) bool {
+	for _, r := range s {
+		if unicode.Is(unicode.Han, r) {
+			return true
+		}
+	}
+	return false
 }
 
 // at moves a line's boxes by d.
@@ -566,20 +645,23 @@ func linesOf(boxes []gosseract.BoundingBox) []Line {
 		l.Box = l.Box.Union(bx.Box)
 	}
 	for i := range lines {
-		l := &lines[i]
-		var sum float64
-		var b strings.Builder
-		for j, w := range l.Words {
-			if j > 0 && needsSpace(l.Words[j-1].Text, w.Text) {
-				b.WriteByte(' ')
-			}
-			b.WriteString(w.Text)
-			sum += w.Confidence
-		}
-		l.Text = b.String()
-		l.Confidence = sum / float64(len(l.Words))
+		lines[i].Text, lines[i].Confidence = textOf(lines[i].Words)
 	}
 	return lines
+}
+
+// textOf is a line's text made of its words, and its confidence, their mean.
+func textOf(words []Word) (string, float64) {
+	var sum float64
+	var b strings.Builder
+	for j, w := range words {
+		if j > 0 && needsSpace(words[j-1].Text, w.Text) {
+			b.WriteByte(' ')
+		}
+		b.WriteString(w.Text)
+		sum += w.Confidence
+	}
+	return b.String(), sum / float64(max(1, len(words)))
 }
 
 // needsSpace tells whether two words read as two words: between Latin letters or digits,
