@@ -9,6 +9,18 @@ import "slices"
 // the same picture — is taken to be that name. Names of one character, and names that differ
 // from every known one by more, stay as read with their confidence: two people may well be
 // called 张三 and 张四, and only a misread that is also the less sure reading is undone.
+//
+// A snap to a staff name drops the message from the drafts (staff are never customers), so it
+// is taken only for a reading Tesseract was unsure of, and of three characters or more: a
+// customer called 李总 or 王工 beside staff 李工 stays a customer. Two two-character readings
+// that were both sure are two people (李娜 and 李娟), and are not merged.
+
+// unsureName is the confidence below which a name reading may be a misread of a staff name;
+// sureName the one from which two readings are taken for two people.
+const (
+	unsureName = 75
+	sureName   = 85
+)
 
 // checkNames snaps each message's sender to a known name or a surer reading in the picture,
 // and says so in the message's cues.
@@ -33,16 +45,18 @@ func checkNames(msgs []*Message, staff []string) {
 			continue
 		}
 		best, bestScore := "", 0.0
-		for _, k := range staff {
-			if oneApart(name, k) {
-				best, bestScore = k, 1e9
-				break
+		if m.SenderConfidence < unsureName && len([]rune(name)) >= 3 {
+			for _, k := range staff {
+				if oneApart(name, k) && len([]rune(k)) >= 3 {
+					best, bestScore = k, 1e9
+					break
+				}
 			}
 		}
 		if best == "" {
 			mine := seen[name]
 			for other, r := range seen {
-				if other == name || !oneApart(name, other) {
+				if other == name || !oneApart(name, other) || len([]rune(name)) == 2 && mine.conf >= sureName && r.conf >= sureName {
 					continue
 				}
 				// The other reading is surer: more often, or as often and more confidently.

@@ -14,7 +14,11 @@ func TestNamesSnapToKnownOnes(t *testing.T) {
 		staff []string
 		want  []string
 	}{
-		{"a misread of a staff name", []string{"李丁", "张三"}, nil, []string{"李工"}, []string{"李工", "张三"}},
+		{"an unsure misread of a staff name", []string{"客服小干", "张三"}, []float64{60, 90}, []string{"客服小王"}, []string{"客服小王", "张三"}},
+		{"a sure reading one apart from staff is a customer", []string{"客服小干"}, []float64{90}, []string{"客服小王"}, []string{"客服小干"}},
+		{"customers of two characters are never taken for staff", []string{"李总", "李娜", "王工"}, []float64{60, 60, 60}, []string{"李工", "张工"},
+			[]string{"李总", "李娜", "王工"}},
+		{"two sure two-character readings are two people", []string{"李娜", "李娟"}, []float64{85, 93}, nil, []string{"李娜", "李娟"}},
 		{"a misread of a name read more often", []string{"王经理", "干经理", "王经理"}, nil, nil, []string{"王经理", "王经理", "王经理"}},
 		{"as often, the less sure reading gives way", []string{"周工", "同工"}, []float64{93, 60}, nil, []string{"周工", "周工"}},
 		{"two apart: two people", []string{"王经理", "李总监"}, nil, nil, []string{"王经理", "李总监"}},

@@ -18,8 +18,9 @@ func (e *Pool) Read(ctx context.Context, b []byte, lim Limits, at time.Time, kno
 	if err != nil {
 		return Page{}, err
 	}
+	broken := true // unless read returns: a panic leaves the client in doubt
+	defer func() { e.put(c, broken) }()
 	page, broken, err := read(ctx, c, b, lim, at, known)
-	e.put(c, broken)
 	return page, err
 }
 
@@ -29,7 +30,11 @@ func read(ctx context.Context, c *gosseract.Client, b []byte, lim Limits, at tim
 		return Page{}, false, err
 	}
 	rgba := rgbaOf(img)
+	s := findScene(rgba)
+	if s.busy {
+		return Page{}, false, errTooBusy
+	}
 	var broken bool
-	page, err := layOut(rgba, findScene(rgba), regionsOf(ctx, c, grayOf(rgba, 1), &broken), composeOptions{at: at, known: known})
+	page, err := layOut(rgba, s, regionsOf(ctx, c, grayOf(rgba, 1), &broken), composeOptions{at: at, known: known})
 	return page, broken, err
 }

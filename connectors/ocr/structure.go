@@ -19,6 +19,10 @@ import (
 
 // scene is what a screenshot shows, before any of it is read.
 type scene struct {
+	// busy is set for a picture with more marks than a chat screenshot has (noise, a
+	// pattern, a drawing): it is not read (errTooBusy), finding its lines would cost time and
+	// memory out of all proportion.
+	busy bool
 	W, H int
 	page rgb
 	dark bool
@@ -93,6 +97,10 @@ func findScene(img *image.RGBA) scene {
 	s.chat = image.Rect(0, 0, W, H)
 	chromeRows(img, &s)
 	blobs := components(img, s.page, s.chat)
+	if blobs == nil || len(blobs) > maxBlobs {
+		s.busy = true
+		return s
+	}
 	blobs = mergeContained(blobs, s.dp)
 
 	// What runs from edge to edge is chrome (a rule under the title bar, over the input bar,
@@ -130,6 +138,10 @@ func findScene(img *image.RGBA) scene {
 		default:
 			glyphs = append(glyphs, b)
 		}
+	}
+	if len(glyphs) > maxGlyphs || len(above) > maxGlyphs {
+		s.busy = true
+		return s
 	}
 	s.lines = s.textLines(img, glyphs)
 	s.findTitle(s.textLines(img, above))
@@ -244,14 +256,32 @@ type blob struct {
 	area int
 }
 
+// What a chat screenshot has at the most: runs of non-page pixels, blobs, and strokes on the
+// page (names, separators, notices: a few thousand). None of wxshot's 240 screenshots nor
+// ocrtest's comes near them; beyond them a picture is noise or a drawing, not a chat.
+const (
+	maxBlobs  = 50_000
+	maxGlyphs = 8_000
+)
+
+// maxRuns bounds the runs of a picture of area pixels.
+func maxRuns(area int) int { return max(400_000, area/16) }
+
+// errTooBusy refuses a picture with more marks than a chat screenshot has.
+var errTooBusy = &ImageError{"the picture has more separate marks than a chat screenshot has (noise, a pattern or a drawing); it is not read"}
+
 // components finds the blobs of non-page pixels in r (8-connected), by runs and a union-find
-// over them.
+// over them; nil when r has more runs than a chat screenshot (maxRuns).
 func components(img *image.RGBA, page rgb, r image.Rectangle) []blob {
+	limit := maxRuns(r.Dx() * r.Dy())
 	type run struct{ x0, x1 int32 }
 	var runs []run
 	var rowOf []int32
 	rowStart := make([]int, r.Dy()+1)
 	for y := r.Min.Y; y < r.Max.Y; y++ {
+		if len(runs) > limit {
+			return nil
+		}
 		rowStart[y-r.Min.Y] = len(runs)
 		p := img.Pix[y*img.Stride:]
 		in := false
@@ -588,11 +618,13 @@ func (s *scene) textLines(img *image.RGBA, glyphs []blob) []pageLine {
 			boxes = append(boxes, g.box)
 		}
 	}
-	// Join again: a line's first strokes may have started two boxes that grew together.
-	for changed := true; changed; {
+	// Join again: a line's first strokes may have started two boxes that grew together. Each
+	// pass joins what it can without starting over (a box that grew is compared again with
+	// the rest), so a pass costs the square of the boxes, and a few passes settle it.
+	for changed, pass := true, 0; changed && pass < 16; pass++ {
 		changed = false
-		for i := 0; i < len(boxes) && !changed; i++ {
-			for j := i + 1; j < len(boxes); j++ {
+		for i := 0; i < len(boxes); i++ {
+			for j := i + 1; j < len(boxes); {
 				a, b := boxes[i], boxes[j]
 				overlap := min(a.Max.Y, b.Max.Y) - max(a.Min.Y, b.Min.Y)
 				gap := max(a.Min.X, b.Min.X) - min(a.Max.X, b.Max.X)
@@ -600,8 +632,10 @@ func (s *scene) textLines(img *image.RGBA, glyphs []blob) []pageLine {
 					boxes[i] = a.Union(b)
 					boxes = append(boxes[:j], boxes[j+1:]...)
 					changed = true
-					break
+					j = i + 1 // the grown box against every later one again
+					continue
 				}
+				j++
 			}
 		}
 	}
