@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"gongdan/connectors/ocr/ocrtest"
+	"gongdan/connectors/ocr/wxshot"
 	"gongdan/core/ticket"
 )
 
@@ -33,15 +35,20 @@ func startOCRServer(t *testing.T, watch string) *child {
 // startOCRServerIn runs it from the working directory wd ("": the test's), with --data dir.
 func startOCRServerIn(t *testing.T, wd, dir, watch string) *child {
 	t.Helper()
-	addr := freeAddr(t)
-	cfg := configText(addr) + `  - name: groups
-    type: ocr
-    watch_dir: ` + watch + `
+	return startOCRServerWith(t, wd, dir, `    watch_dir: `+watch+`
     poll_interval: 200ms
     keywords: [报修, 坏了, 故障, 漏油, 不能用, 不制冷]
-normalize:
+`, `normalize:
   device_patterns: ['SN-[A-Z0-9]+(?:-[A-Z0-9]+)+']
-`
+`)
+}
+
+// startOCRServerWith runs gongdan with an ocr connector named groups, whose keys (after name
+// and type) are connector, and the config's sections after connectors.
+func startOCRServerWith(t *testing.T, wd, dir, connector, sections string) *child {
+	t.Helper()
+	addr := freeAddr(t)
+	cfg := configText(addr) + "  - name: groups\n    type: ocr\n" + connector + sections
 	path := filepath.Join(dir, "gongdan.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
 	srv := startChildIn(t, wd, "serve", "--config", path, "--data", dir)
@@ -416,4 +423,82 @@ func TestValidateChecksScreenshotsTo(t *testing.T) {
 	code, stdout, stderr := runCLI(t, "validate", "--config", write("  - {name: groups, type: ocr}\n"))
 	assert.Equal(t, 0, code, stderr)
 	assert.Contains(t, stdout, "ok")
+}
+
+// Two overlapping screenshots of one conversation, drawn by the second, independent renderer
+// (wxshot: Chromium, WeChat's real metrics, photo avatars, the first request cut off at the
+// top of the second picture), dropped into the watched folder of a server started from
+// another directory, make exactly one ticket per request, with the phone, address and serial
+// exact.
+func TestRealisticOverlappingScreenshotsInTheWatchedFolder(t *testing.T) {
+	if testing.Short() {
+		t.Skip("renders screenshots in Chromium, starts a server and OCRs them")
+	}
+	if _, err := os.Stat(wxshot.ChromiumPath); err != nil {
+		t.Skipf("%s is missing: make deps installs it", wxshot.ChromiumPath)
+	}
+	pair := wxshot.OverlapPair(wxshot.DefaultSeed)
+	shots, err := wxshot.Cached(t.Context(), pair[:])
+	require.NoError(t, err)
+	require.Len(t, shots, 2)
+
+	// The group's staff member, as ops would list them; the fault words a facilities team adds
+	// to the default keywords; the serial forms of its devices.
+	keys := `    watch_dir: inbox/screenshots
+    poll_interval: 200ms
+    staff: [` + strconv.Quote(pair[0].Members[2].Name) + `]
+    keywords: [报修, 坏了, 故障, 失灵, 不能用, 维修, 漏水, 停机, 报警, 不制冷, 跳闸, 关不上, 降不下来, 上不去, 没反应, 黑屏, 充不进, 异响, 不出热水, 不转]
+`
+	patterns := make([]string, len(wxshot.SerialPatterns))
+	for i, p := range wxshot.SerialPatterns {
+		patterns[i] = strconv.Quote(p)
+	}
+	wd, data := t.TempDir(), t.TempDir()
+	srv := startOCRServerWith(t, wd, data, keys, "normalize:\n  device_patterns: ["+strings.Join(patterns, ", ")+"]\n")
+	inbox := filepath.Join(data, "inbox", "screenshots")
+	for _, s := range shots {
+		b, err := os.ReadFile(s.Path)
+		require.NoError(t, err)
+		tmp := filepath.Join(data, filepath.Base(s.Path)+".part")
+		require.NoError(t, os.WriteFile(tmp, b, 0o600))
+		require.NoError(t, os.Chtimes(tmp, s.At, s.At))
+		require.NoError(t, os.Rename(tmp, filepath.Join(inbox, filepath.Base(s.Path))))
+	}
+
+	// The requests, as the conversation has them.
+	type request struct{ sender, phone, serial, address string }
+	var want []request
+	for _, m := range pair[0].Messages {
+		if len(m.Phones) > 0 {
+			want = append(want, request{pair[0].Members[m.From].Name, m.Phones[0], m.Serials[0], m.Address})
+		}
+	}
+	require.Len(t, want, 2)
+	require.True(t, shots[1].Messages[0].CutTop, "the second screenshot cuts its first message off at the top")
+	waitTickets(t, srv.url, len(want))
+	// Counted once both screenshots are read and every draft they made is taken: a second
+	// screenshot that made a ticket again, or made nothing, shows after this.
+	require.Eventually(t, func() bool {
+		read := metricValue(srv.url, `gongdan_pipeline_handler_execution_time_seconds_count{handler_name="normalize.groups",success="true"}`)
+		drafts := metricValue(srv.url, `gongdan_pipeline_drafts_total{connector="groups"}`)
+		taken := metricValue(srv.url, `gongdan_pipeline_drafts_taken_total`)
+		return read == 2 && drafts > 0 && taken == drafts
+	}, 90*time.Second, 100*time.Millisecond, "%s", pipelineMetrics(srv.url))
+	done, err := os.ReadDir(filepath.Join(inbox, "done"))
+	require.NoError(t, err)
+	assert.Len(t, done, 2, "both screenshots are moved to done/")
+	st, dl, err := call("GET", srv.url+"/api/v1/deadletters", ocrAdmin, "")
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, st)
+	assert.NotContains(t, string(dl), "overlap-", "no screenshot is a dead letter")
+	entries, err := os.ReadDir(wd)
+	require.NoError(t, err)
+	assert.Empty(t, entries, "nothing is made in the directory the server was started in")
+	tks, err := listTickets(srv.url, ocrAdmin)
+	require.NoError(t, err)
+	var got []request
+	for _, tk := range tks {
+		got = append(got, request{tk.Customer.Name, tk.Customer.Phone, tk.Device.ID, tk.Location.Address})
+	}
+	assert.ElementsMatch(t, want, got, "one ticket per request, with its sender, phone, serial and address")
 }
