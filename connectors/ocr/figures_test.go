@@ -37,6 +37,9 @@ type figures struct {
 	// alike as images; a quote's reply is text).
 	kinds, kindsRight int
 	missed            int
+	// cutRead are messages cut off at the picture's edge read as a customer's text: a part of
+	// a message, whose draft the next screenshot's whole one would not match.
+	cutRead int
 }
 
 func (f *figures) add(g figures) {
@@ -50,6 +53,7 @@ func (f *figures) add(g figures) {
 	f.fields += g.fields
 	f.exact += g.exact
 	f.leaks += g.leaks
+	f.cutRead += g.cutRead
 	f.kinds += g.kinds
 	f.kindsRight += g.kindsRight
 	f.missed += g.missed
@@ -65,10 +69,10 @@ func share(n, of int) float64 {
 func (f figures) String() string {
 	return fmt.Sprintf("%d screenshots, %d messages (%d not read): side right %.1f %%, sender exact %.1f %% (of %d), "+
 		"text similarity %.3f (of %d), phones and serials exact %.1f %% (of %d), kinds right %.1f %% (of %d), "+
-		"notices or non-text read as customer text: %d",
+		"notices or non-text read as customer text: %d, cut-off messages read as customer text: %d",
 		f.shots, f.messages, f.missed, 100*share(f.sides, f.messages), 100*share(f.named, f.senders), f.senders,
 		f.similar/float64(max(1, f.texts)), f.texts, 100*share(f.exact, f.fields), f.fields,
-		100*share(f.kindsRight, f.kinds), f.kinds, f.leaks)
+		100*share(f.kindsRight, f.kinds), f.kinds, f.leaks, f.cutRead)
 }
 
 // serialPatterns are the corpus's serial patterns, as the pipeline's extractor takes them.
@@ -116,6 +120,9 @@ func score(shot wxshot.Shot, p Page, explain func(string, ...any)) figures {
 		} else if k := shot.Messages[j].Kind; k != wxshot.Text && k != wxshot.Quote {
 			f.leaks++
 			explain("%s: a %s read as customer text %q", shot.Name, k, m.Text)
+		} else if shot.Messages[j].CutTop || shot.Messages[j].CutBottom {
+			f.cutRead++
+			explain("%s: a message cut off at the edge read as customer text %q", shot.Name, m.Text)
 		}
 	}
 	for j, s := range shot.Messages {
