@@ -254,16 +254,29 @@ var codeToken = regexp.MustCompile(`(SN[:：]?\s*)?([A-Z0-9]{5,})`)
 
 // zeroesInCodes reads O as 0 in codes (SN AB7XB0LR, read AB7XBOLR): Tesseract takes one for
 // the other, and makers leave the letter O out of serials for its likeness to 0 (VINs do
-// too). A code is a serial's (after SN) or a run of capitals holding a digit.
+// too). Only where the O is surely a digit is it changed: in a serial after SN, or between two
+// digits in a run of capitals and digits (E2O24110O8). Elsewhere a word is what its writer
+// wrote: an order number PO12345 or a model OX-7 keeps its O.
 func zeroesInCodes(text string) string {
 	return codeToken.ReplaceAllStringFunc(text, func(t string) string {
 		m := codeToken.FindStringSubmatch(t)
-		if m[1] == "" && !strings.ContainsAny(m[2], "0123456789") {
-			return t
+		if m[1] != "" {
+			return m[1] + strings.ReplaceAll(m[2], "O", "0")
 		}
-		return m[1] + strings.ReplaceAll(m[2], "O", "0")
+		code := []byte(m[2])
+		for i := 1; i+1 < len(code); i++ {
+			if code[i] == 'O' && isDigit(code[i-1]) && (isDigit(code[i+1]) || code[i+1] == 'O' && i+2 < len(code) && isDigit(code[i+2])) {
+				code[i] = '0'
+				if code[i+1] == 'O' {
+					code[i+1] = '0'
+				}
+			}
+		}
+		return m[1] + string(code)
 	})
 }
+
+func isDigit(b byte) bool { return '0' <= b && b <= '9' }
 
 // spaceBeforePunctuation is a space OCR puts before a mark of punctuation (SN :VA6F09JJZB1,
 // 手机154-3901-9763 ,地址).

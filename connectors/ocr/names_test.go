@@ -49,3 +49,23 @@ func TestNamesSnapToKnownOnes(t *testing.T) {
 		})
 	}
 }
+
+// An O is read as 0 only where it is surely a digit: in a serial after SN, or between digits
+// of a code. A word whose writer meant the letter keeps it.
+func TestZeroesOnlyInCodes(t *testing.T) {
+	for in, want := range map[string]string{
+		"SN: AB7XBOLR":      "SN: AB7XB0LR",
+		"SN AOOK1234":       "SN A00K1234",
+		"设备编号E2O24110O8，谢谢": "设备编号E202411008，谢谢",
+		"E2O2O11008":        "E202011008",
+		"订单PO12345已付":       "订单PO12345已付",
+		"型号 OX7000 的":       "型号 OX7000 的",
+		"ROOM 1203":         "ROOM 1203",
+		"COVID19":           "COVID19",
+		"ORDER NO. 4O5":     "ORDER NO. 4O5",
+		"编号 12O34":          "编号 12034",
+		"12OO34":            "120034",
+	} {
+		assert.Equal(t, want, zeroesInCodes(in), in)
+	}
+}
