@@ -1,9 +1,12 @@
 package ocr
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"image"
+	"image/color"
+	"image/png"
 	"os"
 	"strings"
 	"sync"
@@ -144,4 +147,46 @@ func FuzzParseSeparator(f *testing.F) {
 			t.Fatalf("%q resolves to %v, after the screenshot's day", s, got)
 		}
 	})
+}
+
+// A screenshot whose page was made transparent (cut away by an editor) reads as the opaque
+// one does: it is laid on WeChat's light page, not on black.
+func TestTransparentScreenshotsAreLaidOnThePage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("OCR of rendered screenshots")
+	}
+	shot := renderChat(t, "light")[0]
+	b, err := os.ReadFile(shot.Path)
+	require.NoError(t, err)
+	img, err := decodeImage(b, DefaultLimits)
+	require.NoError(t, err)
+	// The page's colour, taken at the left edge under the title bar, becomes transparent.
+	bounds := img.Bounds()
+	page := color.NRGBAModel.Convert(img.At(bounds.Min.X+2, bounds.Min.Y+bounds.Dy()/2)).(color.NRGBA)
+	cut := image.NewNRGBA(bounds)
+	cleared := 0
+	for y := bounds.Min.Y; y < bounds.Max.Y; y++ {
+		for x := bounds.Min.X; x < bounds.Max.X; x++ {
+			c := color.NRGBAModel.Convert(img.At(x, y)).(color.NRGBA)
+			if c == page {
+				c, cleared = color.NRGBA{}, cleared+1
+			}
+			cut.SetNRGBA(x, y, c)
+		}
+	}
+	require.Greater(t, cleared, bounds.Dx()*bounds.Dy()/4, "the page is most of the picture")
+	rgba := rgbaOf(cut)
+	assert.Equal(t, lightPage, rgba.RGBAAt(2, bounds.Dy()/2), "a transparent pixel is the light page")
+
+	var buf bytes.Buffer
+	require.NoError(t, png.Encode(&buf, cut))
+	want := readShot(t, shot)
+	got, err := sharedEngine.Read(context.Background(), buf.Bytes(), DefaultLimits, ocrtest.At)
+	require.NoError(t, err)
+	require.Len(t, got.Messages, len(want.Messages))
+	for i := range want.Messages {
+		assert.Equal(t, want.Messages[i].Sender, got.Messages[i].Sender, "message %d", i+1)
+		assert.Equal(t, want.Messages[i].Side, got.Messages[i].Side, "message %d", i+1)
+		assert.Equal(t, NormalizeText(want.Messages[i].Text), NormalizeText(got.Messages[i].Text), "message %d", i+1)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"image/draw"
 	_ "image/jpeg" // screenshots come as PNG or JPEG
 	_ "image/png"
@@ -70,16 +71,32 @@ func describeDecodeError(err error) string {
 	return err.Error()
 }
 
-// rgbaOf returns img as *image.RGBA (the decoders give NRGBA, RGBA or YCbCr).
+// rgbaOf returns img as *image.RGBA (the decoders give NRGBA, RGBA or YCbCr), opaque: a
+// picture with transparent parts (a chat whose page an editor cut away) is laid on the
+// colour of WeChat's light page, on which white and green bubbles, names and times show as
+// they do in WeChat (on white, white bubbles would vanish); copied as it is, its transparent
+// page would turn black, and black text with it.
 func rgbaOf(img image.Image) *image.RGBA {
-	if r, ok := img.(*image.RGBA); ok && r.Rect.Min == (image.Point{}) {
+	opaque := true
+	if o, ok := img.(interface{ Opaque() bool }); ok {
+		opaque = o.Opaque()
+	}
+	if r, ok := img.(*image.RGBA); ok && r.Rect.Min == (image.Point{}) && opaque {
 		return r
 	}
 	b := img.Bounds()
 	r := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
-	draw.Draw(r, r.Rect, img, b.Min, draw.Src)
+	op := draw.Src
+	if !opaque {
+		draw.Draw(r, r.Rect, image.NewUniform(lightPage), image.Point{}, draw.Src)
+		op = draw.Over
+	}
+	draw.Draw(r, r.Rect, img, b.Min, op)
 	return r
 }
+
+// lightPage is the colour of WeChat's page in light mode.
+var lightPage = color.RGBA{0xED, 0xED, 0xED, 0xFF}
 
 // luma is the Rec. 601 luminance of an RGBA pixel at off, 0–255.
 func luma(p []uint8, off int) uint8 {

@@ -76,7 +76,6 @@ func (c canvas) photo(r image.Rectangle) {
 }
 
 var (
-	lightPage  = color.RGBA{0xED, 0xED, 0xED, 255}
 	white      = color.RGBA{0xFF, 0xFF, 0xFF, 255}
 	ownGreen   = color.RGBA{0x95, 0xEC, 0x69, 255}
 	textBlack  = color.RGBA{0x19, 0x19, 0x19, 255}
