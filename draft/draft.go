@@ -102,6 +102,24 @@ type Draft struct {
 	Urgency      Urgency      `json:"urgency"`
 	Attachments  []Attachment `json:"attachments,omitempty"`
 	Evidence     []Evidence   `json:"evidence,omitempty"`
+	// Turns are a call or chat as it went, turn by turn (a hotline call's transcript); the
+	// ticket keeps them in its sources.
+	Turns []Turn `json:"turns,omitempty"`
+}
+
+// Roles of a turn.
+const (
+	RoleAgent    = "agent"
+	RoleCustomer = "customer"
+)
+
+// Turn is one turn of a conversation: who spoke (RoleAgent, RoleCustomer), when, as
+// milliseconds from its start, and what was said.
+type Turn struct {
+	Role    string `json:"role"`
+	StartMS int64  `json:"start_ms"`
+	EndMS   int64  `json:"end_ms"`
+	Text    string `json:"text"`
 }
 
 // Source says where a draft came from.
@@ -168,6 +186,9 @@ const (
 	MaxTagRunes    = 64
 	MaxAttachments = 32
 	MaxEvidence    = 64
+	// MaxTurns is a call of some hours; a turn's text is at most MaxTurnRunes.
+	MaxTurns     = 5000
+	MaxTurnRunes = 4000
 )
 
 // A shortField is one of the draft's short text fields and its limit, in runes (in bytes for
@@ -236,9 +257,25 @@ func (d *Draft) checkSizes() error {
 	}
 	// An evidence's text is what a field was read from: as long as a description may be, no
 	// longer.
-	return checkList("evidence", d.Evidence, MaxEvidence, "entries", func(e Evidence) []textLimit {
+	if err := checkList("evidence", d.Evidence, MaxEvidence, "entries", func(e Evidence) []textLimit {
 		return []textLimit{{"field", e.Field, 64, false}, {"from", e.From, 64, false}, {"text", e.Text, MaxDescriptionRunes, false}}
-	})
+	}); err != nil {
+		return err
+	}
+	if err := checkList("turns", d.Turns, MaxTurns, "turns", func(t Turn) []textLimit {
+		return []textLimit{{"role", t.Role, 16, false}, {"text", t.Text, MaxTurnRunes, false}}
+	}); err != nil {
+		return err
+	}
+	for i, t := range d.Turns {
+		if t.Role != RoleAgent && t.Role != RoleCustomer {
+			return &FieldError{fmt.Sprintf("turns[%d].role", i), fmt.Sprintf("%q is no role (agent or customer)", t.Role)}
+		}
+		if t.StartMS < 0 || t.EndMS < t.StartMS {
+			return &FieldError{fmt.Sprintf("turns[%d]", i), "start_ms must be ≥ 0 and no later than end_ms"}
+		}
+	}
+	return nil
 }
 
 // A textLimit is a text of a list's entry and its limit, in runes (in bytes for keys and

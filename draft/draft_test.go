@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -138,6 +139,9 @@ func TestDraftLimits(t *testing.T) {
 		{"a long thread key, in bytes", func(d *Draft) { d.ThreadKey = long(171) }, "thread_key"}, // 513 bytes
 		{"a long source", func(d *Draft) { d.Source.Connector = long(129) }, "source.connector"},
 		{"a long external id", func(d *Draft) { d.Source.ExternalID = strings.Repeat("x", 513) }, "source.external_id"},
+		{"5000 turns", func(d *Draft) { d.Turns = slices.Repeat([]Turn{{Role: RoleAgent, Text: "您好"}}, MaxTurns) }, ""},
+		{"5001 turns", func(d *Draft) { d.Turns = slices.Repeat([]Turn{{Role: RoleAgent, Text: "您好"}}, MaxTurns+1) }, "turns"},
+		{"a long turn", func(d *Draft) { d.Turns = []Turn{{Role: RoleCustomer, Text: long(MaxTurnRunes + 1)}} }, "turns[0].text"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -153,6 +157,31 @@ func TestDraftLimits(t *testing.T) {
 			assert.Equal(t, tc.field, fe.Field, fe.Msg)
 			assert.Contains(t, fe.Msg, "at most", "the message says the limit")
 		})
+	}
+}
+
+// A turn says who spoke, agent or customer, and when, in order.
+func TestTurnsSayWhoSpokeAndWhen(t *testing.T) {
+	for _, tc := range []struct {
+		turn  Turn
+		field string
+	}{
+		{Turn{Role: RoleCustomer, StartMS: 0, EndMS: 1200, Text: "电梯困人了"}, ""},
+		{Turn{Role: "", Text: "电梯困人了"}, "turns[0].role"},
+		{Turn{Role: "caller", Text: "电梯困人了"}, "turns[0].role"},
+		{Turn{Role: RoleAgent, StartMS: -1, Text: "您好"}, "turns[0]"},
+		{Turn{Role: RoleAgent, StartMS: 900, EndMS: 800, Text: "您好"}, "turns[0]"},
+	} {
+		d := Draft{Title: "电梯困人", Turns: []Turn{tc.turn}}
+		err := d.Validate()
+		if tc.field == "" {
+			assert.NoError(t, err)
+			continue
+		}
+		var fe *FieldError
+		if assert.ErrorAs(t, err, &fe, "%+v", tc.turn) {
+			assert.Equal(t, tc.field, fe.Field)
+		}
 	}
 }
 
