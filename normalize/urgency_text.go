@@ -18,7 +18,7 @@ type UrgencyKeywords struct {
 // every call, so a caller that changes its copy changes no one else's.
 func DefaultUrgencyKeywords() UrgencyKeywords {
 	return UrgencyKeywords{
-		Red:    []string{"安全", "冒烟", "起火", "着火", "漏电", "触电", "人员受伤", "爆炸", "燃气泄漏"},
+		Red:    []string{"安全", "困人", "被困", "冒烟", "起火", "着火", "漏电", "触电", "人员受伤", "爆炸", "燃气泄漏"},
 		Orange: []string{"停产", "停线", "停机", "产线停", "整条线", "无法生产"},
 		Yellow: []string{"尽快", "今天内", "24小时", "加急"},
 	}
