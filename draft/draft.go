@@ -122,6 +122,10 @@ type Turn struct {
 	Text    string `json:"text"`
 }
 
+// KindCall is the source kind of a phone call's draft (a hotline call): the core counts a
+// ticket's calls, and a second one while it is open is a chase (催单).
+const KindCall = "call"
+
 // Source says where a draft came from.
 type Source struct {
 	Connector  string `json:"connector"`

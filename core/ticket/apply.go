@@ -331,6 +331,12 @@ func addSource(t Ticket, d draft.Draft) Ticket {
 		t.Title, t.Description = draftTitle(d), d.Description
 	}
 	t.Sources = append(slices.Clip(t.Sources), d)
+	if c := calls(d); c > 0 {
+		t.Calls += c
+		if t.Calls >= 2 && !slices.Contains(t.Tags, TagChased) && len(t.Tags) < MaxTags {
+			t.Tags = append(slices.Clip(t.Tags), TagChased)
+		}
+	}
 	if urgencyRank(d.Urgency) > urgencyRank(t.Urgency) {
 		t.Urgency = d.Urgency
 	}
@@ -458,7 +464,16 @@ func fromDraft(id string, d draft.Draft) Ticket {
 		Sources:     []draft.Draft{d},
 		DedupKey:    d.DedupKey,
 		ThreadKey:   d.ThreadKey,
+		Calls:       calls(d),
 	}
+}
+
+// calls is 1 for the draft of a phone call, else 0.
+func calls(d draft.Draft) int {
+	if d.Source.Kind == draft.KindCall {
+		return 1
+	}
+	return 0
 }
 
 // firstLine is the first line of s, cut to at most n runes.

@@ -373,3 +373,42 @@ func TestAddSourceBoundsTheTicketsLists(t *testing.T) {
 	assert.Len(t, last.Tags, draft.MaxTags, "the draft keeps its own")
 	assert.Len(t, last.Attachments, draft.MaxAttachments)
 }
+
+// A customer who calls again about an open ticket chases it (催单): the ticket counts its calls
+// and is tagged 催单 from the second on; a WeChat message in the same thread is no call.
+func TestASecondCallChasesTheTicket(t *testing.T) {
+	call := func(key string) draft.Draft {
+		return draft.Draft{
+			Source:   draft.Source{Connector: "hotline", Type: "hotline", Kind: draft.KindCall},
+			DedupKey: "hotline/" + key, ThreadKey: "hotline/caller:13812345678:电梯故障",
+			Title: "电梯又困人了", Description: "第二次打了", Tags: []string{"情绪激动"},
+		}
+	}
+	ev, err := ticket.Create("GD-20261123-000002", call("a"), "", system, t0, "")
+	require.NoError(t, err)
+	h := &history{now: t0}
+	h.append(t, ev)
+	assert.Equal(t, 1, h.t.Calls)
+	assert.NotContains(t, h.t.Tags, ticket.TagChased, "one call is no chase")
+
+	h.now = h.now.Add(time.Minute)
+	message := alarm(draft.UrgencyBlue)
+	message.Source = draft.Source{Connector: "gzh", Type: "wechat.officialaccount", Kind: "text"}
+	ev, err = ticket.AddSource(h.t, message, system, h.now, "")
+	require.NoError(t, err)
+	h.append(t, ev)
+	assert.Equal(t, 1, h.t.Calls, "a message is no call")
+	assert.NotContains(t, h.t.Tags, ticket.TagChased)
+
+	for i, key := range []string{"b", "c"} {
+		h.now = h.now.Add(time.Minute)
+		ev, err = ticket.AddSource(h.t, call(key), system, h.now, "")
+		require.NoError(t, err)
+		h.append(t, ev)
+		assert.Equal(t, i+2, h.t.Calls)
+		assert.Equal(t, []string{"情绪激动", ticket.TagChased}, h.t.Tags, "tagged once")
+	}
+	folded, err := ticket.Fold(h.events)
+	require.NoError(t, err)
+	assert.Equal(t, h.t, folded, "the count is the events'")
+}

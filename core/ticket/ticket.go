@@ -57,6 +57,9 @@ func (s State) Open() bool {
 	return false
 }
 
+// TagChased marks a ticket the customer called about again while it was open (催单).
+const TagChased = "催单"
+
 // Ticket is one customer request and everything done about it so far. Its fields are
 // exported for encoding; a Ticket value is only ever produced by Apply/Fold.
 type Ticket struct {
@@ -93,7 +96,10 @@ type Ticket struct {
 	// ClosedOnce: the ticket has been closed at least once (reopening does not clear it).
 	ClosedOnce bool `json:"closed_once,omitempty"`
 	// Reworks counts the times work started again after a fix: reopen, disputed confirm.
-	Reworks     int         `json:"reworks,omitempty"`
+	Reworks int `json:"reworks,omitempty"`
+	// Calls counts the phone calls about the ticket (drafts of kind call: a hotline call, its
+	// first included); from the second on the ticket is tagged TagChased (催单).
+	Calls       int         `json:"calls,omitempty"`
 	Resolution  *Resolution `json:"resolution,omitempty"`
 	Feedback    *Feedback   `json:"feedback,omitempty"`
 	ForceClosed bool        `json:"force_closed,omitempty"`
