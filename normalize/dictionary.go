@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -14,6 +16,9 @@ import (
 // draft.tags). It is read once and not changed afterwards, so one Dictionary may be shared.
 type Dictionary struct {
 	categories []dictionaryCategory
+	// byFirst are all the terms by their first rune: one pass over a text finds which occur at
+	// all, and only those are looked for where (a long call's text was scanned once per term).
+	byFirst map[rune][]string
 }
 
 type dictionaryCategory struct {
@@ -86,7 +91,29 @@ func LoadDictionary(r io.Reader) (*Dictionary, error) {
 		}
 		d.categories = append(d.categories, cat)
 	}
+	d.byFirst = map[rune][]string{}
+	for _, c := range d.categories {
+		for _, term := range c.terms {
+			r, _ := utf8.DecodeRuneInString(term)
+			if !slices.Contains(d.byFirst[r], term) {
+				d.byFirst[r] = append(d.byFirst[r], term)
+			}
+		}
+	}
 	return d, nil
+}
+
+// present is the set of d's terms that occur in text, anywhere.
+func (d *Dictionary) present(text string) map[string]bool {
+	found := map[string]bool{}
+	for i, r := range text {
+		for _, term := range d.byFirst[r] {
+			if !found[term] && strings.HasPrefix(text[i:], term) {
+				found[term] = true
+			}
+		}
+	}
+	return found
 }
 
 // categoryLines returns the line of each entry of the categories list, for error messages. The
@@ -123,6 +150,10 @@ func (d *Dictionary) Classify(text string) (category string, tags []string, m Ma
 		return "", nil, Match{}, false
 	}
 	lower := asciiLower(text)
+	present := d.present(lower)
+	if len(present) == 0 {
+		return "", nil, Match{}, false
+	}
 	type scored struct {
 		name     string
 		hits     int
@@ -134,6 +165,9 @@ func (d *Dictionary) Classify(text string) (category string, tags []string, m Ma
 		s := scored{name: c.name, best: Match{Start: -1}}
 		var spans [][2]int
 		for _, term := range c.terms {
+			if !present[term] {
+				continue
+			}
 			if i := indexStandalone(lower, term); i >= 0 {
 				spans = append(spans, [2]int{i, i + len(term)})
 			}
