@@ -3,6 +3,7 @@
 package all
 
 import (
+	_ "gongdan/connectors/hotline"
 	_ "gongdan/connectors/mqtt"
 	_ "gongdan/connectors/ocr"
 	_ "gongdan/connectors/webhook"

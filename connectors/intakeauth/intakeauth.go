@@ -101,7 +101,7 @@ func Fields(o Options) []connectors.Field {
 				"so it cannot tell a replay from a new request: the request is keyed on its body's SHA-256 instead, and the same body " +
 				"sent again makes no second ticket.",
 			Fields: []connectors.Field{
-				{Name: fieldSecret, Kind: connectors.KindString, Required: true, Secret: true, Check: minLength,
+				{Name: fieldSecret, Kind: connectors.KindString, Required: true, Secret: true, Check: CheckSecret,
 					Description: "The shared secret, at least 16 characters; write ${ENV_VAR}."},
 				{Name: fieldMode, Kind: connectors.KindString, Default: ModeTimestamp, Enum: []string{ModeTimestamp, ModeBody},
 					Description: "What the signature covers: timestamp (the timestamp, the key and the body; replays refused) or body (the body alone)."},
@@ -125,14 +125,15 @@ func Fields(o Options) []connectors.Field {
 			Fields: []connectors.Field{
 				{Name: fieldTokenName, Kind: connectors.KindString, Required: true, Pattern: `^[a-z0-9][a-z0-9_-]*$`,
 					PatternHint: "lowercase letters, digits, - and _", Description: "Who holds the token, as logs and budgets name it."},
-				{Name: fieldToken, Kind: connectors.KindString, Required: true, Secret: true, Check: minLength,
+				{Name: fieldToken, Kind: connectors.KindString, Required: true, Secret: true, Check: CheckSecret,
 					Description: "The token, at least 16 characters (openssl rand -hex 24); write ${ENV_VAR}."},
 			},
 		},
 	}
 }
 
-func minLength(v any) error {
+// CheckSecret is the Field.Check of a secret or token: at least 16 characters.
+func CheckSecret(v any) error {
 	if s, _ := v.(string); len(s) < minSecret {
 		return fmt.Errorf("too short: use at least %d characters (openssl rand -hex 24)", minSecret)
 	}

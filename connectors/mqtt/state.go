@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"gongdan/connectors"
 	"gongdan/connectors/mqtt/alarm"
 )
 
@@ -46,7 +47,7 @@ func (c *Connector) save() error {
 	if err != nil {
 		return fmt.Errorf("mqtt: snapshot: %w", err)
 	}
-	if err := writeFileAtomic(c.env.StateDir, stateFile, b); err != nil {
+	if err := connectors.WriteFileAtomic(c.env.StateDir, stateFile, b); err != nil {
 		return fmt.Errorf("mqtt: save alarm state: %w", err)
 	}
 	c.lastSnapshot.Store(&now)
@@ -219,36 +220,4 @@ func (c *Connector) restore() error {
 	c.env.Logger.Info("mqtt: alarm state restored", "devices", c.engine.Devices(), "saved_at", st.SavedAt,
 		"journal_entries", replayed, "unsent", len(st.Unsent))
 	return nil
-}
-
-func writeFileAtomic(dir, name string, b []byte) error {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, name+".*.tmp")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // after the rename there is nothing left to remove
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"gongdan/connectors/hotline"
+	"gongdan/core/ticket"
+	"gongdan/draft"
+)
+
+// The hotline example validates, and its cases (one per vendor's format) pass as a user runs
+// them: gongdan test --config configs/examples/hotline.yaml configs/examples/hotline-tests.
+func TestTheHotlineExampleAndItsCases(t *testing.T) {
+	t.Setenv("HOTLINE_CALLBACK_TOKEN", "dryrun-0123456789")
+	t.Setenv("CALLCENTER_SECRET", "dryrun-0123456789")
+	code, out, errOut := runCLI(t, "validate", "--config", "../../configs/examples/hotline.yaml")
+	require.Equal(t, 0, code, out+errOut)
+	code, out, errOut = runCLI(t, "test", "--config", "../../configs/examples/hotline.yaml", "../../configs/examples/hotline-tests")
+	require.Equal(t, 0, code, out+errOut)
+	assert.Contains(t, out, "5 passed, 0 failed")
+}
+
+const hotlineToken = "cb-0123456789abcdef"
+
+// startHotlineServer serves a hotline connector with the callback token, on SQLite and the
+// embedded bus under dir.
+func startHotlineServer(t *testing.T, dir, addr string) *child {
+	t.Helper()
+	path := filepath.Join(dir, "gongdan.yaml")
+	require.NoError(t, os.WriteFile(path, fmt.Appendf(nil, `server:
+  http: %s
+  tokens: [{token: %s, actor: admin-1, role: admin}]
+store: {driver: sqlite, path: gongdan.db}
+bus: {driver: nats, embedded: true, dir: nats}
+connectors:
+  - name: hotline
+    type: hotline
+    callback_token: %s
+normalize:
+  device_patterns: ['\bE\d{9}\b', 'SN-\d{4}-\d{4}']
+`, addr, ocrAdmin, hotlineToken), 0o600))
+	srv := startChild(t, "serve", "--config", path, "--data", dir)
+	srv.waitReady(addr)
+	return srv
+}
+
+// aliyunResult is Aliyun's GetTaskResult of a call, task id task, the agent on channel 0.
+func aliyunResult(task string, customer ...string) string {
+	type sentence struct {
+		ChannelId          int
+		BeginTime, EndTime int64
+		Text               string
+	}
+	ss := []sentence{{0, 300, 4000, "您好，工号3021，很高兴为您服务，请问有什么可以帮您？"}}
+	at := int64(4300)
+	for i, c := range customer {
+		ss = append(ss, sentence{1, at, at + 4000, c})
+		at += 4300
+		if i == 0 {
+			ss = append(ss, sentence{0, at, at + 2000, "好的，请问您的联系电话？"})
+			at += 2300
+		}
+	}
+	b, _ := json.Marshal(map[string]any{"TaskId": task, "StatusCode": 21050000, "StatusText": "SUCCESS", "Result": map[string]any{"Sentences": ss}})
+	return string(b)
+}
+
+// A call becomes a ticket; the vendor's retry of the same callback after the server was killed
+// -9 right after answering makes no second one; a second call from the same number about the
+// same fault within the thread window joins it as a chase (催单, two calls), with both calls'
+// transcripts kept.
+func TestHotlineCallsThroughTheServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts gongdan serve")
+	}
+	dir, addr := t.TempDir(), freeAddr(t)
+	srv := startHotlineServer(t, dir, addr)
+	post := func(base, body string) int {
+		status, b, err := call("POST", base+"/ingest/hotline?token="+hotlineToken, "", body)
+		require.NoError(t, err)
+		require.Equal(t, 200, status, "%s", b)
+		return status
+	}
+	first := aliyunResult("task-0001", "喂，你好，我们小区3号楼的电梯困人了", "我的电话是一八六 幺二三四 五六七八")
+	post(srv.url, first)
+	srv.kill() // -9, right after the 200: the result was durable before it was answered
+
+	srv = startHotlineServer(t, dir, addr)
+	post(srv.url, first) // Aliyun calls back again: the same call
+	second := aliyunResult("task-0002", "又是我，小区3号楼电梯又困人了，怎么还没人来", "电话一八六 幺二三四 五六七八")
+	post(srv.url, second)
+
+	tks := waitTickets(t, srv.url, 1)
+	require.Eventually(t, func() bool {
+		all, err := listTickets(srv.url, ocrAdmin)
+		return err == nil && len(all) == 1 && all[0].Calls == 2
+	}, 90*time.Second, 100*time.Millisecond, "both calls in one ticket")
+	all, err := listTickets(srv.url, ocrAdmin)
+	require.NoError(t, err)
+	require.Len(t, all, 1, "one ticket: %v", tks)
+	tk := all[0]
+	assert.Equal(t, "18612345678", tk.Customer.Phone)
+	assert.Equal(t, draft.UrgencyRed, tk.Urgency)
+	assert.Contains(t, tk.Tags, ticket.TagChased)
+	assert.Contains(t, tk.Tags, hotline.TagAgitated, "怎么还没人来")
+	require.Len(t, tk.Sources, 2)
+	for _, s := range tk.Sources {
+		assert.Equal(t, "hotline", s.Source.Connector)
+		assert.NotEmpty(t, s.Turns)
+		assert.Equal(t, draft.RoleAgent, s.Turns[0].Role)
+	}
+}

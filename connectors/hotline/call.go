@@ -1,0 +1,168 @@
+package hotline
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"gongdan/draft"
+	"gongdan/normalize"
+)
+
+// Tags the connector gives a call's draft.
+const (
+	// TagAgitated marks a caller who sounded or said they were upset, for the agent who calls
+	// back.
+	TagAgitated = "情绪激动"
+)
+
+// callOptions are what a call's draft depends on besides the call: the connector's config.
+type callOptions struct {
+	roles        RoleConfig
+	enricher     normalize.Enricher
+	threadWindow time.Duration
+	// agitated is the emotion value (Aliyun EmotionValue, Tencent EmotionalEnergy, 1–10, higher
+	// is more agitated) at or above which a customer's turn counts as agitated; 0: words only.
+	agitated float64
+	loc      *time.Location
+}
+
+// agitatedWords are what an upset caller says.
+var agitatedWords = regexp.MustCompile(`投诉|太慢了|太慢|第[二三四五六七八九十两\d]+次打|打了[二三四五六七八九十两\d]+次|都几天了|怎么还没|还没(?:人)?来|什么态度|12345|曝光|退货|退钱`)
+
+// fillers are what a customer says before the request: a greeting, an acknowledgement.
+var fillers = regexp.MustCompile(`^(?:喂+|你好|您好|嗯+|啊|哦|对|是的?|好的?|在|在的|没有|谢谢|行|可以)[，,。.！!？?~、\s]*`)
+
+// callDraft is the draft of a decoded call: the customer's words (spoken numbers as digits)
+// are its description and what its fields are read from, never the agent's; the whole call,
+// turn by turn with roles, is kept in turns.
+func callDraft(env draft.Envelope, t Transcript, o callOptions) draft.Draft {
+	r := decideRoles(t, o.roles)
+	d := draft.Draft{
+		Source:       draft.Source{Kind: draft.KindCall, ExternalID: nonEmpty(t.CallID, t.TaskID)},
+		ReceivedAt:   env.ReceivedAt,
+		OccurredAt:   t.StartedAt,
+		Tags:         []string{},
+		ThreadWindow: draft.Window(o.threadWindow),
+	}
+	d.Evidence = append(d.Evidence, draft.Evidence{Field: "turns", Text: r.Why, From: "roles:" + r.How, Confidence: r.Sure})
+
+	var raw []string
+	agitated := ""
+	for _, tu := range r.Turns {
+		d.Turns = append(d.Turns, draft.Turn{Role: string(tu.Role), StartMS: tu.StartMS, EndMS: tu.EndMS, Text: clipRunes(tu.Text, draft.MaxTurnRunes)})
+		if tu.Role != RoleCustomer {
+			continue
+		}
+		raw = append(raw, tu.Text)
+		if agitated == "" {
+			if m := agitatedWords.FindString(tu.Text); m != "" {
+				agitated = fmt.Sprintf("the caller said %q", m)
+			} else if o.agitated > 0 && tu.Emotion != nil && *tu.Emotion >= o.agitated {
+				agitated = fmt.Sprintf("the caller's emotion value %.1f at %s is at or above %.1f", *tu.Emotion, offsetText(tu.StartMS), o.agitated)
+			}
+		}
+	}
+	// The customer's words, one turn a line, spoken numbers as digits; spans map what the
+	// extractors find back to what was said, for the evidence.
+	said := strings.Join(raw, "\n")
+	written, spans := normalize.Spoken(said)
+	asSaid := func(m normalize.Match) string {
+		start, end := normalize.SpokenSource(spans, m.Start, m.End)
+		return said[start:end]
+	}
+	d.Description = draft.Clip(written, draft.MaxDescriptionRunes)
+	d.Title = draft.Clip(complaint(strings.Split(written, "\n")), 60)
+	if d.Title == "" && d.Description == "" {
+		// Only the agent spoke (a call-back that reached voicemail): the call is still on
+		// record, under the agent's words.
+		d.Title = draft.Clip(r.Turns[0].Text, 60)
+	}
+
+	// What the customer said wins; the caller's number only when they said none.
+	if ms := normalize.ExtractPhones(written); len(ms) > 0 {
+		d.Customer.Phone = ms[0].Value
+		d.Evidence = append(d.Evidence, draft.Evidence{Field: "customer.phone", Text: asSaid(ms[0]), From: "customer"})
+	} else if ms := normalize.ExtractPhones(t.Caller); len(ms) > 0 {
+		d.Customer.Phone = ms[0].Value
+		d.Evidence = append(d.Evidence, draft.Evidence{Field: "customer.phone", Text: t.Caller, From: "caller_id"})
+	}
+	// A serial as said (SN零四二七杠零零幺九), matched against the configured patterns; the
+	// separator a caller leaves out is tried where a pattern wants it.
+	if len(o.enricher.DevicePatterns) > 0 {
+		if ms := normalize.SpokenDeviceIDs(said, o.enricher.DevicePatterns); len(ms) > 0 {
+			d.Device.ID = ms[0].Value
+			d.Evidence = append(d.Evidence, draft.Evidence{Field: "device.id", Text: ms[0].Text, From: "customer"})
+		}
+	}
+	if agitated != "" {
+		d.Tags = append(d.Tags, TagAgitated)
+		d.Evidence = append(d.Evidence, draft.Evidence{Field: "tags", Text: "情绪激动：" + agitated + "; call back with care", From: "emotion"})
+	}
+	if t.RecordingURL != "" {
+		d.Attachments = []draft.Attachment{{Kind: "recording", URI: t.RecordingURL}}
+	}
+	// The shared extractors on the customer's words: serial, address, urgency, category (the
+	// pipeline would do the same; the thread key needs the category here).
+	d = o.enricher.Enrich(d)
+
+	switch {
+	case t.CallID != "":
+		d.DedupKey = "call/" + t.CallID
+	case t.TaskID != "":
+		// Tencent reuses task ids across days: the day of the call makes the key.
+		day := t.StartedAt
+		if day.IsZero() {
+			day = env.ReceivedAt
+		}
+		if o.loc != nil {
+			day = day.In(o.loc)
+		}
+		d.DedupKey = fmt.Sprintf("%s/%s/%s", t.Vendor, t.TaskID, day.Format("2006-01-02"))
+	}
+	if d.Customer.Phone != "" {
+		// A second call from the same number about the same kind of problem joins the open
+		// ticket (催单) within thread_window.
+		d.ThreadKey = "caller:" + d.Customer.Phone
+		if d.Category != "" {
+			d.ThreadKey += ":" + d.Category
+		}
+	} else {
+		d.ThreadWindow = 0
+	}
+	return d
+}
+
+// complaint is the customer's first sentence that says something: greetings and
+// acknowledgements before it are left out.
+func complaint(said []string) string {
+	for _, s := range said {
+		rest := strings.TrimSpace(s)
+		for {
+			cut := fillers.ReplaceAllString(rest, "")
+			if cut == rest {
+				break
+			}
+			rest = strings.TrimSpace(cut)
+		}
+		if utf8.RuneCountInString(rest) >= 4 {
+			return rest
+		}
+	}
+	return ""
+}
+
+// offsetText is a turn's offset as minutes and seconds into the call.
+func offsetText(ms int64) string {
+	return fmt.Sprintf("%d:%02d", ms/60000, ms/1000%60)
+}
+
+// clipRunes cuts s to n runes.
+func clipRunes(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n])
+}
