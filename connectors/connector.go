@@ -97,6 +97,13 @@ type HTTPReceiver interface {
 	http.Handler
 }
 
+// SubPaths is an HTTPReceiver that takes requests under its path too (the hotline's
+// /ingest/{name}/cdr): Paths names them, without the leading slash. The server answers 404 for
+// any other path under a receiver's name, and for every one under a receiver without it.
+type SubPaths interface {
+	Paths() []string
+}
+
 // OpenIntake is implemented by every connector that takes input through gongdan's HTTP server
 // (server.http: /ingest/{name}, /wechat/{name}). It names each way in where a caller does not
 // prove who it is (no signature, token, or secret in the callback URL), as errors from

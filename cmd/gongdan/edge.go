@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"slices"
 
 	"gongdan/connectors"
 	"gongdan/core/api"
@@ -26,7 +27,9 @@ var _ intakeConnectors = (*connectors.Manager)(nil)
 func intakeRoutes(conns intakeConnectors) []api.Route {
 	var routes []api.Route
 	for _, mount := range []string{"ingest", "wechat"} {
-		routes = append(routes, api.Route{Pattern: "/" + mount + "/{connector}", Handler: intakeHandler(conns, mount)})
+		// The connector's own paths under its name too (the hotline's /ingest/{name}/cdr).
+		routes = append(routes, api.Route{Pattern: "/" + mount + "/{connector}", Handler: intakeHandler(conns, mount)},
+			api.Route{Pattern: "/" + mount + "/{connector}/{rest...}", Handler: intakeHandler(conns, mount)})
 	}
 	return routes
 }
@@ -40,6 +43,12 @@ func intakeHandler(conns intakeConnectors, mount string) http.Handler {
 			problem.Write(w, r, problem.New(http.StatusNotFound, "not-found",
 				fmt.Sprintf("no connector named %q takes requests at /%s/ (see connectors: in the config)", name, mount)))
 			return
+		}
+		if rest := r.PathValue("rest"); rest != "" {
+			if sp, ok := h.(connectors.SubPaths); !ok || !slices.Contains(sp.Paths(), rest) {
+				problem.Write(w, r, problem.New(http.StatusNotFound, "not-found", fmt.Sprintf("connector %s takes no requests at /%s/%s/%s", name, mount, name, rest)))
+				return
+			}
 		}
 		// A connector that authenticates nobody is served on loopback only (validate refuses
 		// it elsewhere); a proxy on this host would make it anyone's, so it takes requests only

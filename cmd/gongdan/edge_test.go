@@ -30,6 +30,35 @@ func (c edgeConnectors) Receiver(mount, name string) (http.Handler, bool) {
 
 func (c edgeConnectors) Open(string) bool { return c.open }
 
+// subPathed answers 200 at the sub-paths it names.
+type subPathed struct{ http.HandlerFunc }
+
+func (subPathed) Paths() []string { return []string{"cdr"} }
+
+// callConnectors is one connector, calls, that takes /ingest/calls/cdr too.
+type callConnectors struct{}
+
+func (callConnectors) Receiver(mount, name string) (http.Handler, bool) {
+	return subPathed{func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) }}, mount == "ingest" && name == "calls"
+}
+
+func (callConnectors) Open(string) bool { return false }
+
+// A connector's own paths under its name reach it; any other path under a name is a 404, and
+// so is every path under the name of a connector that takes none.
+func TestSubPathsOfAnIntake(t *testing.T) {
+	h := edgeServer(t, callConnectors{})
+	assert.Equal(t, http.StatusOK, post(h, "127.0.0.1:41000", "/ingest/calls").Code)
+	assert.Equal(t, http.StatusOK, post(h, "127.0.0.1:41000", "/ingest/calls/cdr").Code)
+	for _, path := range []string{"/ingest/calls/tasks", "/ingest/calls/cdr/x"} {
+		assert.Equal(t, http.StatusNotFound, post(h, "127.0.0.1:41000", path).Code, path)
+	}
+	var seen string
+	h = edgeServer(t, edgeConnectors{seen: &seen})
+	assert.Equal(t, http.StatusNotFound, post(h, "127.0.0.1:41000", "/ingest/hooks/cdr").Code)
+	assert.Empty(t, seen, "the webhook never saw it")
+}
+
 // edgeServer is the API with the intake mounted at the edge, as serve composes them.
 func edgeServer(t *testing.T, conns intakeConnectors, proxies ...string) http.Handler {
 	t.Helper()

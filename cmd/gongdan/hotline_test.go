@@ -34,6 +34,12 @@ const hotlineToken = "cb-0123456789abcdef"
 // embedded bus under dir.
 func startHotlineServer(t *testing.T, dir, addr string) *child {
 	t.Helper()
+	return startHotlineServerWith(t, dir, addr, "")
+}
+
+// startHotlineServerWith adds section to the hotline connector's keys.
+func startHotlineServerWith(t *testing.T, dir, addr, section string) *child {
+	t.Helper()
 	path := filepath.Join(dir, "gongdan.yaml")
 	require.NoError(t, os.WriteFile(path, fmt.Appendf(nil, `server:
   http: %s
@@ -44,9 +50,10 @@ connectors:
   - name: hotline
     type: hotline
     callback_token: %s
+%s
 normalize:
   device_patterns: ['\bE\d{9}\b', 'SN-\d{4}-\d{4}']
-`, addr, ocrAdmin, hotlineToken), 0o600))
+`, addr, ocrAdmin, hotlineToken, section), 0o600))
 	srv := startChild(t, "serve", "--config", path, "--data", dir)
 	srv.waitReady(addr)
 	return srv
@@ -117,4 +124,39 @@ func TestHotlineCallsThroughTheServer(t *testing.T) {
 		assert.NotEmpty(t, s.Turns)
 		assert.Equal(t, draft.RoleAgent, s.Turns[0].Role)
 	}
+}
+
+// A transcript waits for its call record; gongdan is killed -9 between the two; the record is
+// posted to the restarted server: one ticket, with the record's fields.
+func TestACallJoinsItsRecordAcrossAKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts gongdan serve")
+	}
+	const cdr = `    cdr:
+      mapping:
+        call_id: payload.session_id
+        caller: payload.caller
+        agent_id: string(payload.agent_id)
+        recording_url: payload.record_url
+    cdr_wait: 10m`
+	dir, addr := t.TempDir(), freeAddr(t)
+	srv := startHotlineServerWith(t, dir, addr, cdr)
+	status, b, err := call("POST", srv.url+"/ingest/hotline?token="+hotlineToken+"&call_id=S-7", "",
+		aliyunResult("task-0007", "你好，我家冰箱不制冷了", "好的谢谢"))
+	require.NoError(t, err)
+	require.Equal(t, 200, status, "%s", b)
+	srv.kill()
+
+	srv = startHotlineServerWith(t, dir, addr, cdr)
+	status, b, err = call("POST", srv.url+"/ingest/hotline/cdr?token="+hotlineToken, "",
+		`{"session_id":"S-7","caller":"13912345678","agent_id":3021,"record_url":"https://pbx.example.cn/r/S-7.wav"}`)
+	require.NoError(t, err)
+	require.Equal(t, 200, status, "%s", b)
+	waitTickets(t, srv.url, 1)
+	all, err := listTickets(srv.url, ocrAdmin)
+	require.NoError(t, err)
+	require.Len(t, all, 1)
+	assert.Equal(t, "13912345678", all[0].Customer.Phone, "the record's caller")
+	assert.Equal(t, []draft.Attachment{{Kind: "recording", URI: "https://pbx.example.cn/r/S-7.wav"}}, all[0].Attachments)
+	assert.Equal(t, "我家冰箱不制冷了", all[0].Title)
 }

@@ -419,8 +419,18 @@ func (h *Hotline) Sample(payload []byte, headers map[string]string) ([]draft.Env
 	return []draft.Envelope{env}, nil
 }
 
+// Paths are the paths under /ingest/{name} the hotline takes: its call records' with a cdr
+// section.
+func (h *Hotline) Paths() []string {
+	if h.join == nil {
+		return nil
+	}
+	return []string{"cdr"}
+}
+
 // Interface guards.
 var (
+	_ connectors.SubPaths     = (*Hotline)(nil)
 	_ connectors.HTTPReceiver = (*Hotline)(nil)
 	_ connectors.DryRunner    = (*Hotline)(nil)
 	_ connectors.OpenIntake   = (*Hotline)(nil)
