@@ -24,7 +24,7 @@ import (
 	"gongdan/logging"
 )
 
-const benchUsage = `usage: gongdan bench intake|wechat [--requests N] [--clients N] [--rate R] [--data DIR]
+const benchUsage = `usage: gongdan bench intake|wechat|hotline [--requests N] [--clients N] [--rate R] [--data DIR]
 
 Starts the whole embedded stack (SQLite, embedded NATS JetStream, pipeline, connector, HTTP
 server) on a scratch data directory, sends N requests over loopback HTTP and reports, from
@@ -34,12 +34,14 @@ each request's start to its answer and to its ticket's commit in the store:
 intake: JSON drafts to a webhook connector (answered 202).
 wechat: WeChat official account callbacks in safe mode (AES-encrypted, signature and
         msg_signature checked, answered "success"), each a text message of its own customer.
+hotline: Aliyun GetTaskResult bodies of ten-minute calls (120 turns, some 20 KB), each its
+        own caller, to a hotline connector with a callback token (answered 200).
 The load generator runs in the same process and shares the CPU with the server; the WeChat
 callbacks are encrypted before the clock starts.`
 
 // benchCmd is `gongdan bench intake` and `gongdan bench wechat`.
 func benchCmd(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || (args[0] != "intake" && args[0] != "wechat") {
+	if len(args) == 0 || (args[0] != "intake" && args[0] != "wechat" && args[0] != "hotline") {
 		return usageError("%s", benchUsage)
 	}
 	kind := args[0]
@@ -71,6 +73,9 @@ bus: {driver: nats, embedded: true, dir: nats}
 connectors:
   - {name: hooks, type: webhook}
   - {name: gzh, type: wechat.officialaccount, app_id: `+benchWXAccount.AppID+`, token: `+benchWXAccount.Token+`, encoding_aes_key: `+benchWXAccount.EncodingAESKey+`}
+  - {name: hotline, type: hotline, callback_token: `+benchHotlineToken+`, agent_channel: 0}
+normalize:
+  device_patterns: ['\bE\d{9}\b']
 `), connectors.Global.Validate)
 	if err != nil {
 		return err
@@ -101,12 +106,18 @@ connectors:
 	// The requests, prepared before the clock starts, and one more, the warm-up.
 	reqs := make([][]byte, *requests+1)
 	keyPrefix, keyBase, wantStatus := `"hooks/bench-`, 0, http.StatusAccepted
-	if kind == "wechat" {
+	switch kind {
+	case "wechat":
 		keyPrefix, keyBase, wantStatus = `"gzh/msg/`, 1, http.StatusOK // MsgIds start at 1
 		if err := bench.WeChatCalls(reqs, host, "/wechat/gzh", time.Now(), benchWXAccount); err != nil {
 			return err
 		}
-	} else {
+	case "hotline":
+		keyPrefix, wantStatus = `"hotline/aliyun/bench-`, http.StatusOK
+		for i := range reqs {
+			reqs[i] = bench.Request(host, "/ingest/hotline?token="+benchHotlineToken, "application/json", benchCall(i))
+		}
+	default:
 		for i := range reqs {
 			body := fmt.Sprintf(`{"title":"冷库压缩机停机 %d","description":"华东仓 3 号冷库压缩机停机，温度上升，联系人 13812345678","urgency":"orange"}`, i)
 			reqs[i] = bench.Request(host, "/ingest/hooks", "application/json", body, fmt.Sprintf("Idempotency-Key: bench-%d", i))
@@ -162,8 +173,11 @@ connectors:
 		return err
 	}
 	what, answers := "webhook intake", "202s"
-	if kind == "wechat" {
+	switch kind {
+	case "wechat":
 		what, answers = "WeChat safe-mode callbacks", `"success"es`
+	case "hotline":
+		what, answers = "hotline calls (Aliyun results, 120 turns)", "200s"
 	}
 	var b strings.Builder
 	b.WriteString(res.Text(what, answers))
@@ -177,6 +191,64 @@ connectors:
 	}
 	_, err = io.WriteString(stdout, b.String())
 	return err
+}
+
+// benchHotlineToken is the bench's hotline callback token (an in-process server only).
+const benchHotlineToken = "bench-callback-0123456789"
+
+// benchCall is Aliyun's GetTaskResult of call i: ten minutes, 120 turns, the agent on channel 0,
+// the customer (caller 139… + i) giving the number, address and serial as people say them.
+func benchCall(i int) string {
+	turns := []string{
+		"您好，工号3021，很高兴为您服务，请问有什么可以帮您？",
+		"喂，你好，我们小区三号楼的电梯困人了，里面有两个人",
+		"好的，请问您的地址是？",
+		"地址是南京市玄武区科技路四百零六号，三号楼",
+		"请问您的联系电话？",
+		"我的电话是" + spokenDigits(fmt.Sprintf("139%08d", i)),
+		"设备上有编号吗？",
+		"有的，是E" + spokenDigits(fmt.Sprintf("2024%05d", i%100000)),
+		"好的，已经为您登记，我们马上安排师傅过去。",
+		"快点啊，这是第三次打了",
+	}
+	type sentence struct {
+		ChannelId          int
+		BeginTime, EndTime int64
+		Text               string
+		EmotionValue       float64
+		SpeechRate         int
+	}
+	var ss []sentence
+	at := int64(300)
+	for r := range 12 {
+		for k, t := range turns {
+			ch := 1
+			if k%2 == 0 {
+				ch = 0
+			}
+			if r > 0 && k == 0 {
+				t = "还有其他问题吗？"
+			}
+			ss = append(ss, sentence{ChannelId: ch, BeginTime: at, EndTime: at + 4000, Text: t, EmotionValue: 5.5, SpeechRate: 260})
+			at += 4600
+		}
+	}
+	b, _ := json.Marshal(map[string]any{"TaskId": fmt.Sprintf("bench-%d", i), "StatusCode": 21050000, "StatusText": "SUCCESS",
+		"BizDuration": at, "Result": map[string]any{"Sentences": ss}})
+	return string(b)
+}
+
+// spokenDigits says a digit string as a caller does: 幺 for 1, 洞 for 0 now and then.
+func spokenDigits(s string) string {
+	var b strings.Builder
+	for i, c := range s {
+		w := []string{"零", "幺", "二", "三", "四", "五", "六", "七", "八", "九"}[c-'0']
+		if c == '0' && i%3 == 0 {
+			w = "洞"
+		}
+		b.WriteString(w)
+	}
+	return b.String()
 }
 
 // The bench's WeChat account (an in-process server only).

@@ -160,3 +160,24 @@ func TestACallJoinsItsRecordAcrossAKill(t *testing.T) {
 	assert.Equal(t, []draft.Attachment{{Kind: "recording", URI: "https://pbx.example.cn/r/S-7.wav"}}, all[0].Attachments)
 	assert.Equal(t, "我家冰箱不制冷了", all[0].Title)
 }
+
+// The bench's calls are calls as the hotline reads them: the number, the serial and the
+// urgency come out of the customer's words, so the bench measures the whole of the work.
+func TestTheBenchsCallsAreRealCalls(t *testing.T) {
+	t.Setenv("HOTLINE_CALLBACK_TOKEN", "dryrun-0123456789")
+	t.Setenv("CALLCENTER_SECRET", "dryrun-0123456789")
+	path, data := "../../configs/examples/hotline.yaml", t.TempDir()
+	cfg, err := (&configFlags{path: &path, dataDir: &data}).load()
+	require.NoError(t, err)
+	dr, err := newDryRunner(cfg, time.Date(2026, 11, 23, 9, 50, 0, 0, time.Local))
+	require.NoError(t, err)
+	drafts, err := dr.drafts("hotline", []byte(benchCall(7)), nil)
+	require.NoError(t, err)
+	require.Len(t, drafts, 1)
+	d := drafts[0]
+	assert.Equal(t, "13900000007", d.Customer.Phone)
+	assert.Equal(t, "E202400007", d.Device.ID)
+	assert.Equal(t, draft.UrgencyRed, d.Urgency)
+	assert.Len(t, d.Turns, 120)
+	assert.Contains(t, d.DedupKey, "hotline/aliyun/bench-7/")
+}
