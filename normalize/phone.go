@@ -1,6 +1,9 @@
 package normalize
 
-import "regexp"
+import (
+	"regexp"
+	"strings"
+)
 
 var (
 	// 1[3-9]X XXXX XXXX, optionally after +86, 86 or 0086, grouped 3-4-4 by single spaces or
@@ -10,7 +13,32 @@ var (
 	landlinePattern = regexp.MustCompile(`(?:[(（]\s*(0(?:10|2\d|[3-9]\d{2}))\s*[)）]\s*|(0(?:10|2\d|[3-9]\d{2}))[ -]?)([1-9]\d{2,3})[ -]?(\d{4})`)
 	// An extension after a landline: 转123, 分机 123, ext.123, -123. It is not part of the number.
 	extensionPattern = regexp.MustCompile(`^\s*(?:转|分机|(?i:ext)\.?|-)\s*\d{1,6}`)
+
+	// The patterns anchored, tried only where a number can begin (phoneStarts): a regexp
+	// that looks for its match over a long text of Chinese (a ten-minute call's) cost a fifth
+	// of the call's normalization.
+	mobileAnchored   = anchored(mobilePattern)
+	landlineAnchored = anchored(landlinePattern)
 )
+
+// phoneStart is where in text, from i, a phone number's match can next begin: a digit, +, ( or
+// （; -1 when nowhere.
+func phoneStart(text string, i int) int {
+	for ; i < len(text); i++ {
+		switch b := text[i]; {
+		case '0' <= b && b <= '9', b == '+', b == '(':
+			return i
+		case b == 0xEF && strings.HasPrefix(text[i:], "（"):
+			return i
+		}
+	}
+	return -1
+}
+
+// anchored is re matching only at the start of its input.
+func anchored(re *regexp.Regexp) *regexp.Regexp {
+	return regexp.MustCompile(`^(?:` + re.String() + `)`)
+}
 
 // ExtractPhones finds mainland Chinese phone numbers in text, in order of appearance (a number
 // written twice is found twice).
@@ -25,10 +53,10 @@ var (
 // no digit is ever added, dropped or guessed.
 func ExtractPhones(text string) []Match {
 	var found []Match
-	found = findBounded(found, text, mobilePattern, false, func(g []string) string {
+	found = findBounded(found, text, mobileAnchored, false, func(g []string) string {
 		return g[1] + g[2] + g[3]
 	})
-	found = findBounded(found, text, landlinePattern, true, func(g []string) string {
+	found = findBounded(found, text, landlineAnchored, true, func(g []string) string {
 		area := g[1]
 		if area == "" {
 			area = g[2]
@@ -38,14 +66,19 @@ func ExtractPhones(text string) []Match {
 	return dropOverlaps(found)
 }
 
-// findBounded appends every match of re that stands on its own in text. When a match is glued to
-// a longer code, the search resumes one byte after its start, so "订单913812345678" yields nothing
-// while "电话13812345678" still yields the number.
+// findBounded appends every match of re (anchored: it is tried at each byte a number can begin
+// with, left to right, as an unanchored search would find them) that stands on its own in
+// text. When a match is glued to a longer code, the search resumes one byte after its start, so
+// "订单913812345678" yields nothing while "电话13812345678" still yields the number.
 func findBounded(out []Match, text string, re *regexp.Regexp, allowExtension bool, value func([]string) string) []Match {
 	for i := 0; i < len(text); {
+		if i = phoneStart(text, i); i < 0 {
+			break
+		}
 		loc := re.FindStringSubmatchIndex(text[i:])
 		if loc == nil {
-			break
+			i++
+			continue
 		}
 		start, end := i+loc[0], i+loc[1]
 		after := end

@@ -132,6 +132,12 @@ func spokenSourceOffset(spans []SpokenSpan, off int, isEnd bool) int {
 // patterns, written by whoever knows the serials, decide. Nothing else is ever added.
 func SpokenDeviceIDs(text string, patterns []*regexp.Regexp) []Match {
 	out, spans := Spoken(text)
+	return SpokenDeviceIDsIn(text, out, spans, patterns)
+}
+
+// SpokenDeviceIDsIn is SpokenDeviceIDs for a caller that has Spoken's out and spans of text
+// already (it reads phone numbers and addresses from them too): Spoken runs once.
+func SpokenDeviceIDsIn(text, out string, spans []SpokenSpan, patterns []*regexp.Regexp) []Match {
 	found := ExtractDeviceIDs(out, patterns)
 	result := make([]Match, 0, len(found))
 	for _, m := range found {

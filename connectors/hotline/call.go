@@ -92,7 +92,7 @@ func callDraft(env draft.Envelope, t Transcript, o callOptions) draft.Draft {
 	// A serial as said (SN零四二七杠零零幺九), matched against the configured patterns; the
 	// separator a caller leaves out is tried where a pattern wants it.
 	if len(o.enricher.DevicePatterns) > 0 {
-		if ms := normalize.SpokenDeviceIDs(said, o.enricher.DevicePatterns); len(ms) > 0 {
+		if ms := normalize.SpokenDeviceIDsIn(said, written, spans, o.enricher.DevicePatterns); len(ms) > 0 {
 			d.Device.ID = ms[0].Value
 			d.Evidence = append(d.Evidence, draft.Evidence{Field: "device.id", Text: ms[0].Text, From: "customer"})
 		}
