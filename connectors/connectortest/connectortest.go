@@ -657,8 +657,18 @@ func mustJSON(t *testing.T, v any) string {
 // connector with contentType and Input.Headers, acked on 202. It returns once the status is
 // known; the body is drained in the background.
 func PostWith(contentType string) func(t *testing.T, target Target, in Input) bool {
+	return PostTo("", contentType, http.StatusAccepted)
+}
+
+// PostTo is PostWith for a connector that answers acked with another status (the hotline: 200,
+// as ASR vendors want) at its URL with query added (?token=… for a callback URL's secret).
+func PostTo(query, contentType string, acked int) func(t *testing.T, target Target, in Input) bool {
 	return func(t *testing.T, target Target, in Input) bool {
-		req, err := http.NewRequest(http.MethodPost, target.URL, bytes.NewReader(in.Body))
+		url := target.URL
+		if query != "" {
+			url += "?" + query
+		}
+		req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(in.Body))
 		if err != nil {
 			t.Error(err)
 			return false
@@ -676,6 +686,6 @@ func PostWith(contentType string) func(t *testing.T, target Target, in Input) bo
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 		}()
-		return resp.StatusCode == http.StatusAccepted
+		return resp.StatusCode == acked
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -40,41 +39,11 @@ func genericCall(i int) []byte {
 	 {"speaker":"customer","start_ms":3200,"end_ms":8000,"text":"你好，3号线急停按钮失灵了，第%d台"}]}`, i, i)
 }
 
-// postTo sends bodies to the connector's URL with ?token= added when token is set, and counts
-// a 200 as acked.
-func postTo(token, contentType string) func(t *testing.T, target connectortest.Target, in connectortest.Input) bool {
-	return func(t *testing.T, target connectortest.Target, in connectortest.Input) bool {
-		url := target.URL
-		if token != "" {
-			url += "?token=" + token
-		}
-		req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(in.Body))
-		if err != nil {
-			t.Error(err)
-			return false
-		}
-		req.Header.Set("Content-Type", contentType)
-		for k, v := range in.Headers {
-			req.Header.Set(k, v)
-		}
-		resp, err := target.Client.Do(req)
-		if err != nil {
-			t.Errorf("POST %s: %v", target.URL, err)
-			return false
-		}
-		go func() {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-		}()
-		return resp.StatusCode == http.StatusOK
-	}
-}
-
 func TestConformance(t *testing.T) {
 	t.Setenv("HOTLINE_TEST_TOKEN", callbackToken)
 	connectortest.Run(t, connectortest.Harness{
 		Config: "name: hotline\ntype: hotline\ncallback_token: ${HOTLINE_TEST_TOKEN}\n",
-		Send:   postTo(callbackToken, "application/json"),
+		Send:   connectortest.PostTo("token="+callbackToken, "application/json", http.StatusOK),
 		Good:   func(i int) connectortest.Input { return connectortest.Input{Body: genericCall(i)} },
 		// Tencent's failure is taken (Tencent must not call again) and kept as a dead letter
 		// with Tencent's reason.
