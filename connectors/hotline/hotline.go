@@ -10,8 +10,10 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"gongdan/connectors"
@@ -38,6 +40,9 @@ type Hotline struct {
 	// join joins transcripts to their call records; nil without a cdr section.
 	join     *joiner
 	joinErrs map[string]error
+	// poll asks vendors for results (iFlytek's on its notice, the tasks posted to /tasks);
+	// nil without an iflytek or a poll section.
+	poll *poller
 }
 
 func newHotline(conf *connectors.Conf, env connectors.Env) (connectors.Connector, error) {
@@ -70,6 +75,7 @@ func newHotline(conf *connectors.Conf, env connectors.Env) (connectors.Connector
 		sum := sha256.Sum256([]byte(tok))
 		h.urlToken = sum[:]
 	}
+	h.compilePoll(conf, env)
 	return h, nil
 }
 
@@ -89,6 +95,7 @@ func (h *Hotline) Validate() error {
 	} else if h.conf.Has(fieldCDRWait) {
 		errs = append(errs, h.conf.Errorf(fieldCDRWait, "only used with a cdr section: without one a transcript becomes a ticket at once"))
 	}
+	errs = append(errs, h.validatePoll()...)
 	return errors.Join(errs...)
 }
 
@@ -104,23 +111,39 @@ func (h *Hotline) OpenIntake() []error {
 // Refusals is what GET /api/v1/connectors shows beyond the counters.
 type Refusals struct {
 	RefusedByReason map[string]int64 `json:"refused_by_reason,omitempty"`
+	// Tasks are the ASR tasks the connector asks vendors about (with an iflytek or a poll
+	// section).
+	Tasks *TaskCounts `json:"asr_tasks,omitempty"`
 }
 
-// Details reports the requests refused for who sent them.
-func (h *Hotline) Details() any { return Refusals{RefusedByReason: h.auth.Refused()} }
+// Details reports the requests refused for who sent them, and the ASR tasks kept.
+func (h *Hotline) Details() any {
+	d := Refusals{RefusedByReason: h.auth.Refused()}
+	if h.poll != nil {
+		d.Tasks = h.poll.counts()
+	}
+	return d
+}
 
 // Run publishes, with a cdr section, the transcripts whose record did not come within
-// cdr_wait (those waiting when gongdan stopped included); results come through ServeHTTP. It
-// returns when ctx is done.
+// cdr_wait (those waiting when gongdan stopped included), and, with an iflytek or a poll
+// section, asks the vendors about the tasks kept (those kept when gongdan stopped included);
+// results come through ServeHTTP. It returns when ctx is done.
 func (h *Hotline) Run(ctx context.Context) error {
-	if h.join == nil || h.join.dir == "" {
-		<-ctx.Done()
-		return nil
+	var wg sync.WaitGroup
+	if h.join != nil && h.join.dir != "" {
+		wg.Go(func() {
+			h.join.run(ctx, h.env.Now, h.publishCall, func(err error) {
+				h.env.Stats.Fail(h.env.Now(), err)
+				h.env.Logger.Error("hotline: a call waiting for its record was not published; trying again", "err", err)
+			})
+		})
 	}
-	h.join.run(ctx, h.env.Now, h.publishCall, func(err error) {
-		h.env.Stats.Fail(h.env.Now(), err)
-		h.env.Logger.Error("hotline: a call waiting for its record was not published; trying again", "err", err)
-	})
+	if h.poll != nil && h.poll.dir != "" {
+		wg.Go(func() { h.poll.run(ctx) })
+	}
+	<-ctx.Done()
+	wg.Wait()
 	return nil
 }
 
@@ -138,13 +161,21 @@ func (h *Hotline) publishCall(ctx context.Context, w waitingCall, c *CDR) error 
 	return h.env.Publish(ctx, env)
 }
 
-// Close releases nothing: the server owns the listener.
-func (h *Hotline) Close(context.Context) error { return nil }
+// Close releases the vendors' idle connections; the server owns the listener.
+func (h *Hotline) Close(context.Context) error {
+	if h.poll != nil {
+		h.poll.close()
+	}
+	return nil
+}
 
 // Normalizer reads a call's envelope: the ASR result decoded again, roles decided, the draft
 // made from what the customer said.
 func (h *Hotline) Normalizer() draft.Normalizer {
 	return draft.NormalizerFunc(func(env draft.Envelope) ([]draft.Draft, error) {
+		if env.Type == EnvelopeTypeGaveUp {
+			return nil, gaveUpError(env)
+		}
 		if env.Type != EnvelopeType {
 			return nil, fmt.Errorf("envelope type %q: the hotline's envelopes are %q", env.Type, EnvelopeType)
 		}
@@ -186,9 +217,18 @@ func (h *Hotline) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		h.serveCDR(rw, r)
 		return
 	}
+	if rest == "/tasks" && h.poll != nil {
+		h.serveTasks(rw, r)
+		return
+	}
 	if rest != "" && rest != "/" {
 		problem.Write(rw, r, problem.New(http.StatusNotFound, "not-found",
 			fmt.Sprintf("no endpoint %s under /ingest/%s: ASR results are posted to /ingest/%s itself", rest, h.name, h.name)))
+		return
+	}
+	if h.fetchesIflytek() && (r.Method == http.MethodGet || r.Method == http.MethodPost) && formHas(r.URL.Query(), "orderId") {
+		// iFlytek's completion notice: GET callbackUrl?orderId=…&status=1.
+		h.serveNotice(rw, r)
 		return
 	}
 	if !connectors.PostOnly(rw, r, "post ASR results and callbacks with POST") {
@@ -200,9 +240,15 @@ func (h *Hotline) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		h.env.Refuse(rw, r, "hotline request", p)
 		return
 	}
+	if t.Shape == shapeIflytekNotice {
+		// The notice as a form body.
+		form, _ := url.ParseQuery(string(env.Payload))
+		h.takeNotice(rw, r, check, form)
+		return
+	}
 	var err error
 	if h.join != nil && t.Status == StatusDone {
-		err = h.awaitRecord(r, env, t)
+		err = h.awaitRecord(r.Context(), queryOf(r), env, t)
 	} else {
 		err = h.env.Publish(r.Context(), env)
 	}
@@ -226,17 +272,17 @@ func (h *Hotline) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 // awaitRecord joins a transcript to its call record: published with it when the record is
 // here, else kept until it comes or cdr_wait passes. A transcript join_on gives no call id
 // for is published at once, alone.
-func (h *Hotline) awaitRecord(r *http.Request, env draft.Envelope, t Transcript) error {
-	key, err := h.join.key(t, queryOf(r))
+func (h *Hotline) awaitRecord(ctx context.Context, query map[string]string, env draft.Envelope, t Transcript) error {
+	key, err := h.join.key(t, query)
 	if err != nil || key == "" {
 		if err != nil {
 			h.env.Logger.Warn("hotline: a transcript's call id could not be read; it becomes a ticket without its record", "err", err)
 		}
 		env.Headers = map[string]string{headerCDRMissing: "true"}
-		return h.env.Publish(r.Context(), env)
+		return h.env.Publish(ctx, env)
 	}
-	w := waitingCall{Key: key, EnvelopeID: env.ID, ReceivedAt: env.ReceivedAt, ContentType: env.ContentType, Query: queryOf(r), Body: env.Payload}
-	return h.join.transcriptArrived(r.Context(), w, h.publishCall)
+	w := waitingCall{Key: key, EnvelopeID: env.ID, ReceivedAt: env.ReceivedAt, ContentType: env.ContentType, Query: query, Body: env.Payload}
+	return h.join.transcriptArrived(ctx, w, h.publishCall)
 }
 
 // queryOf is a request's query, one value a key, without the callback token.
@@ -333,6 +379,9 @@ func (h *Hotline) envelope(rw http.ResponseWriter, r *http.Request) (draft.Envel
 		}
 	}
 	env, t, err := h.makeEnvelope(body, ct)
+	if err != nil && t.Shape == shapeIflytekNotice && errors.Is(err, ErrNoResult) && h.fetchesIflytek() {
+		return draft.Envelope{Payload: body}, t, check, nil
+	}
 	if err != nil {
 		if check != nil {
 			check.Release()
@@ -369,7 +418,7 @@ func (h *Hotline) caller(rw http.ResponseWriter, r *http.Request) (*intakeauth.C
 func (h *Hotline) makeEnvelope(body []byte, contentType string) (draft.Envelope, Transcript, error) {
 	t, err := Decode(h.format, contentType, body)
 	if err != nil && !errors.Is(err, ErrVendorFailed) {
-		return draft.Envelope{}, Transcript{}, err
+		return draft.Envelope{}, t, err
 	}
 	return h.callEnvelope(h.env.NewID(), h.env.Now().In(h.env.Location), contentType, body), t, nil
 }
@@ -420,12 +469,16 @@ func (h *Hotline) Sample(payload []byte, headers map[string]string) ([]draft.Env
 }
 
 // Paths are the paths under /ingest/{name} the hotline takes: its call records' with a cdr
-// section.
+// section, ASR task ids' with an iflytek or a poll section.
 func (h *Hotline) Paths() []string {
-	if h.join == nil {
-		return nil
+	var paths []string
+	if h.join != nil {
+		paths = append(paths, "cdr")
 	}
-	return []string{"cdr"}
+	if h.poll != nil {
+		paths = append(paths, "tasks")
+	}
+	return paths
 }
 
 // Interface guards.

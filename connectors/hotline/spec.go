@@ -26,7 +26,128 @@ const (
 	fieldCDRJoinOn     = "join_on"
 	fieldCDRAnswer     = "answer"
 	fieldCDRWait       = "cdr_wait"
+
+	fieldIflytek         = "iflytek"
+	fieldAppID           = "app_id"
+	fieldSecretKey       = "secret_key"
+	fieldBaseURL         = "base_url"
+	fieldInterval        = "interval"
+	fieldRate            = "rate"
+	fieldPoll            = "poll"
+	fieldTencent         = "tencent"
+	fieldSecretID        = "secret_id"
+	fieldRegion          = "region"
+	fieldEndpoint        = "endpoint"
+	fieldAliyun          = "aliyun"
+	fieldAccessKeyID     = "access_key_id"
+	fieldAccessKeySecret = "access_key_secret"
+	fieldMaxInterval     = "max_interval"
 )
+
+// urlPattern is what a vendor's endpoint looks like: a scheme and a host, nothing after.
+const urlPattern = `^https?://[A-Za-z0-9.:\[\]-]+/?$`
+
+// iflytekFields are the keys of the iflytek section.
+func iflytekFields() []connectors.Field {
+	return []connectors.Field{
+		{
+			Name: fieldAppID, Kind: connectors.KindString, Required: true,
+			Description: "The APPID of the iFlytek application (控制台 → 我的应用) the recordings were uploaded with.",
+			Example:     `"${IFLYTEK_APP_ID}"`,
+		},
+		{
+			Name: fieldSecretKey, Kind: connectors.KindString, Required: true, Secret: true,
+			Description: "The application's SecretKey for 录音文件转写, which signs each getResult (signa).",
+			Example:     `"${IFLYTEK_SECRET_KEY}"`,
+		},
+		{
+			Name: fieldBaseURL, Kind: connectors.KindString, Default: "https://raasr.xfyun.cn", Pattern: urlPattern,
+			PatternHint: "a URL with a scheme and a host only, like https://raasr.xfyun.cn",
+			Description: "Where getResult is asked (<base_url>/v2/api/getResult).", Advanced: true,
+		},
+		{
+			Name: fieldInterval, Kind: connectors.KindDuration, Default: 10 * time.Second, Min: connectors.Bound(0.01), Max: connectors.Bound(3600),
+			Description: "The first wait after a getResult that was no result (still processing, a rate limit, iFlytek's fault); it doubles, with jitter, up to 72 h / 100 so that the 100 calls iFlytek allows an order last as long as it keeps the result.",
+			Advanced:    true,
+		},
+		{
+			Name: fieldRate, Kind: connectors.KindFloat, Default: float64(iflytekRate), Min: connectors.Bound(0.01), Max: connectors.Bound(1000),
+			Description: "The most getResult calls a second, all orders together (iFlytek publishes no limit, but asks callers not to poll hard).",
+			Advanced:    true,
+		},
+	}
+}
+
+// pollFields are the keys of the poll section.
+func pollFields() []connectors.Field {
+	return []connectors.Field{
+		{
+			Name: fieldTencent, Kind: connectors.KindObject,
+			Description: "Tencent Cloud 录音文件识别: tasks are asked about with DescribeTaskStatus, signed with TC3-HMAC-SHA256, for as long as Tencent keeps them (24 h).",
+			Fields: []connectors.Field{
+				{
+					Name: fieldSecretID, Kind: connectors.KindString, Required: true,
+					Description: "The SecretId of an API key (访问管理 → API密钥管理) allowed asr:DescribeTaskStatus.",
+					Example:     `"${TENCENT_SECRET_ID}"`,
+				},
+				{
+					Name: fieldSecretKey, Kind: connectors.KindString, Required: true, Secret: true,
+					Description: "Its SecretKey, which signs each request.",
+					Example:     `"${TENCENT_SECRET_KEY}"`,
+				},
+				{
+					Name: fieldRegion, Kind: connectors.KindString,
+					Description: "The X-TC-Region sent (optional for DescribeTaskStatus).",
+					Example:     "ap-shanghai",
+				},
+				{
+					Name: fieldEndpoint, Kind: connectors.KindString, Default: "https://asr.tencentcloudapi.com", Pattern: urlPattern,
+					PatternHint: "a URL with a scheme and a host only, like https://asr.tencentcloudapi.com",
+					Description: "Where DescribeTaskStatus is asked.", Advanced: true,
+				},
+				{
+					Name: fieldRate, Kind: connectors.KindFloat, Default: float64(tencentRate), Min: connectors.Bound(0.01), Max: connectors.Bound(10000),
+					Description: "The most DescribeTaskStatus calls a second, all tasks together (Tencent's default limit is 50; raise it with Tencent's).",
+					Advanced:    true,
+				},
+			},
+		},
+		{
+			Name: fieldAliyun, Kind: connectors.KindObject,
+			Description: "Aliyun 录音文件识别: tasks are asked about with GetTaskResult (a POP API signed with HMAC-SHA1), for as long as Aliyun keeps results (72 h).",
+			Fields: []connectors.Field{
+				{
+					Name: fieldAccessKeyID, Kind: connectors.KindString, Required: true,
+					Description: "The AccessKey ID of a RAM user allowed nls-filetrans:GetTaskResult.",
+					Example:     `"${ALIYUN_ACCESS_KEY_ID}"`,
+				},
+				{
+					Name: fieldAccessKeySecret, Kind: connectors.KindString, Required: true, Secret: true,
+					Description: "Its AccessKey secret, which signs each request.",
+					Example:     `"${ALIYUN_ACCESS_KEY_SECRET}"`,
+				},
+				{
+					Name: fieldEndpoint, Kind: connectors.KindString, Default: "https://filetrans.cn-shanghai.aliyuncs.com", Pattern: urlPattern,
+					PatternHint: "a URL with a scheme and a host only, like https://filetrans.cn-shanghai.aliyuncs.com",
+					Description: "Where GetTaskResult is asked: the region the tasks were submitted in (filetrans.cn-beijing.aliyuncs.com, …).",
+				},
+				{
+					Name: fieldRate, Kind: connectors.KindFloat, Default: float64(aliyunRate), Min: connectors.Bound(0.01), Max: connectors.Bound(10000),
+					Description: "The most GetTaskResult calls a second, all tasks together (Aliyun allows a user 100).",
+					Advanced:    true,
+				},
+			},
+		},
+		{
+			Name: fieldInterval, Kind: connectors.KindDuration, Default: 10 * time.Second, Min: connectors.Bound(0.01), Max: connectors.Bound(3600),
+			Description: "The wait after an answer that was no result (still running, a rate limit, the vendor's fault); it doubles, with jitter, up to max_interval.",
+		},
+		{
+			Name: fieldMaxInterval, Kind: connectors.KindDuration, Default: 5 * time.Minute, Min: connectors.Bound(0.01), Max: connectors.Bound(6 * 3600),
+			Description: "The longest wait between two questions about one task.", Advanced: true,
+		},
+	}
+}
 
 //go:embed sample.yaml
 var sample string
@@ -92,8 +213,8 @@ them, gongdan serves the connector on loopback only.
 
 Errors, as application/problem+json: 400 malformed body; 401 no or a wrong token or signature;
 413 over ` + "`max_body_bytes`" + `; 415 neither JSON nor a form; 422 not an ASR result, a task not finished,
-an empty transcript, or iFlytek's completion notice (post the ` + "`getResult`" + ` body); 503 the bus is
-unavailable (send again).
+an empty transcript, or iFlytek's completion notice without an ` + "`iflytek`" + ` section (post the
+` + "`getResult`" + ` body); 503 the bus is unavailable (send again).
 
 **Call records (CDR).** With a ` + "`cdr`" + ` section, the call centre posts each call's record to
 ` + "`POST /ingest/{name}/cdr`" + ` (one JSON object, or an array of them as Aliyun posts), mapped to gongdan's
@@ -108,8 +229,42 @@ transcript whose record has not come after ` + "`cdr_wait`" + ` becomes a ticket
 says the record is missing); a record whose transcript never comes is dropped after a day.
 Without a ` + "`cdr`" + ` section a transcript becomes a ticket at once.
 
-Not built yet (issue 20): polling vendors' task APIs (` + "`/ingest/{name}/tasks`" + `, ` + "`poll`" + `), fetching
-iFlytek results on its completion notice, fetching recordings into the attachment store.
+**iFlytek's completion notice.** iFlytek calls the upload's callbackUrl with only ` + "`orderId`" + ` and
+` + "`status`" + ` (a GET; a POST of them is taken too). With an ` + "`iflytek`" + ` section the connector keeps the order
+on disk (synced) and answers 200 once it is kept, then fetches ` + "`getResult`" + ` itself, signed with the
+application's key (` + "`signa`" + `), asking again while the order is processing (from ` + "`interval`" + `, doubling with
+jitter, so that the 100 calls iFlytek allows an order last the 72 h it keeps the result). The answer
+is published exactly as if it had been posted here: the same normalizer, the same key, the same join
+with a call record (give iFlytek the callback URL with ` + "`&call_id=…`" + ` for ` + "`join_on`" + ` to read). An order
+that failed at iFlytek (status -1) becomes a dead letter with iFlytek's reason.
+
+**Task ids (polling).** A call centre that hands over only the ids of the ASR tasks it submitted posts
+them to ` + "`POST /ingest/{name}/tasks`" + `, authenticated as results are: ` + "`{\"vendor\": \"tencent\", \"task_id\": \"…\", \"call_id\": \"…\"}`" + `
+(vendor ` + "`tencent`" + `, ` + "`aliyun`" + `, or ` + "`iflytek`" + ` for an order whose notice was lost; ` + "`call_id`" + ` optional, what
+` + "`join_on`" + ` reads as ` + "`query.call_id`" + `), or an array of up to 1,000. It is answered **202**
+(` + "`{\"tasks\": [{\"vendor\", \"task_id\", \"state\": \"queued\"|\"known\"}]}`" + `) once every task is kept on disk; a task
+posted twice is one. A post with one bad task keeps none: 400 malformed, 401, 413, 415, 422 an unknown
+vendor, a vendor this connector is not configured to ask, a task id that is not one. With a ` + "`poll`" + `
+section the connector asks Tencent's ` + "`DescribeTaskStatus`" + ` (signed TC3-HMAC-SHA256) and Aliyun's
+` + "`GetTaskResult`" + ` (POP, HMAC-SHA1) within each vendor's rate (50 and 100 a second), at once and, while the task runs,
+again after ` + "`interval`" + `, doubling with jitter up to ` + "`max_interval`" + `; each result is published as if its
+body had been posted.
+
+**When it gives up.** Rate limits and the vendors' own faults (HTTP 429 and 5xx, RequestLimitExceeded,
+Throttling.User, iFlytek 26600 and 26603) are asked again. A refusal for good (a wrong key:
+AuthFailure, SignatureDoesNotMatch, iFlytek 26601), an answer that is no result, iFlytek's 100 calls
+spent, or the vendor's retention passed (Tencent keeps a task 24 h, Aliyun and iFlytek their results
+72 h) ends the task: a dead letter of type ` + "`hotline.asr.gave_up`" + ` names the vendor, the task, the call id
+and why, and so does the connector's last error; post the task to ` + "`/tasks`" + ` again once the cause is
+fixed. ` + "`GET /api/v1/connectors`" + ` shows the tasks waiting, by vendor, and those given up
+(` + "`details.asr_tasks`" + `).
+
+**Crashes.** A task is on disk from its answer until its result is on the bus, and a call is counted
+before it is made: after a crash the vendor is asked again at most once, a result already fetched is
+published from disk, and a result published twice is the same envelope (its id and time fixed when
+the task came), with the same key: one ticket.
+
+Not built yet (issue 20): fetching recordings into the attachment store.
 `,
 		Mount:   "ingest",
 		Example: sample,
@@ -165,6 +320,14 @@ iFlytek results on its completion notice, fetching recordings into the attachmen
 			{
 				Name: fieldCDRWait, Kind: connectors.KindDuration, Default: 2 * time.Minute, Min: connectors.Bound(1), Max: connectors.Bound(7 * 24 * 3600),
 				Description: "How long a transcript waits for its call record before it becomes a ticket without one (with a cdr section).",
+			},
+			{
+				Name: fieldIflytek, Kind: connectors.KindObject, Fields: iflytekFields(),
+				Description: "iFlytek 录音文件转写: its completion notice (orderId, status) makes the connector fetch the order's getResult itself.",
+			},
+			{
+				Name: fieldPoll, Kind: connectors.KindObject, Fields: pollFields(),
+				Description: "ASR task ids posted to /ingest/{name}/tasks are asked about at the vendor's task API until the result comes: tencent, aliyun (one or both).",
 			},
 		}, intakeauth.Fields(intakeauth.Options{KeyHeader: "nothing (a result has no key header: sign <timestamp>..<body>)", What: "results"}), []connectors.Field{
 			{
