@@ -13,6 +13,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -30,6 +31,7 @@ import (
 	"gongdan/core/ticket"
 	"gongdan/internal/netaddr"
 	"gongdan/internal/yamlkit"
+	"gongdan/knowledge"
 )
 
 // Config is the whole config file.
@@ -54,6 +56,13 @@ type Config struct {
 	// Devices is what the device registry knows from the config: a devices file and/or
 	// devices listed inline.
 	Devices Devices `yaml:"devices"`
+	// Knowledge is a folder of Markdown articles about known faults and their fixes (see
+	// package knowledge), relative to the config file's folder unless absolute: every draft
+	// gets the articles that match it as suggestions. Default none.
+	Knowledge string `yaml:"knowledge"`
+
+	// KnowledgeBase is the Knowledge folder loaded; set by validation, nil without one.
+	KnowledgeBase *knowledge.Base `yaml:"-"`
 
 	// File is the name the config was loaded under; empty for the embedded quickstart.
 	File string `yaml:"-"`
@@ -236,12 +245,41 @@ func parse(filename string, data []byte, lookup func(string) (string, bool), che
 		d.errs = append(d.errs, check(filename, con)...)
 	}
 	devicesFileErrs := c.Devices.load(d, c.dir())
-	if len(d.errs) > 0 || len(devicesFileErrs) > 0 {
-		// The config's problems by line, then the devices file's.
+	articleErrs := c.loadKnowledge(d)
+	if len(d.errs) > 0 || len(devicesFileErrs) > 0 || len(articleErrs) > 0 {
+		// The config's problems by line, then the devices file's, then the articles'.
 		d.errs.SortByLine()
-		return nil, append(d.errs, devicesFileErrs...)
+		return nil, append(append(d.errs, devicesFileErrs...), articleErrs...)
 	}
 	return c, nil
+}
+
+// loadKnowledge loads the knowledge folder into KnowledgeBase, its articles' categories
+// checked against the fault dictionary. A folder that cannot be read is reported through main,
+// at the knowledge key; the articles' problems are returned, each at its file:line.
+func (c *Config) loadKnowledge(main *decoder) Errors {
+	if c.Knowledge == "" || main.isBad("knowledge") {
+		return nil
+	}
+	dir := c.Knowledge
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(c.dir(), dir)
+	}
+	var opts knowledge.Options
+	if dict := c.Normalize.Enricher.Dictionary; dict != nil {
+		opts = knowledge.Options{Category: dict.Has, Categories: dict.Categories()}
+	}
+	kb, err := knowledge.Load(dir, opts)
+	var articleErrs Errors
+	switch {
+	case errors.As(err, &articleErrs):
+		return articleErrs
+	case err != nil:
+		main.report(main.lineOf("knowledge"), "knowledge", "%v", err)
+		return nil
+	}
+	c.KnowledgeBase = kb
+	return nil
 }
 
 // ResolvePaths makes the relative file paths in the config (store.path, bus.dir) relative to
@@ -262,7 +300,7 @@ func (c *Config) ResolvePaths(dataDir string) {
 func IsLoopback(addr string) bool { return netaddr.IsLoopback(addr) }
 
 // dir is the folder that file references in the config (normalize.dictionary, holiday set
-// files, devices.file) are relative to: the config file's.
+// files, devices.file, knowledge) are relative to: the config file's.
 func (c *Config) dir() string {
 	if c.File == "" {
 		return "."

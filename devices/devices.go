@@ -6,6 +6,7 @@
 package devices
 
 import (
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -107,3 +108,41 @@ func (r *Registry) Len() int {
 	defer r.mu.RUnlock()
 	return len(r.m)
 }
+
+// FillDraft fills what draft d does not say about its device — model, firmware, product type —
+// from the registry entry of its device id, and records where each came from (evidence from
+// "registry"): a webhook or a call that names a serial gets the device's firmware, so that
+// what is known about that firmware (knowledge articles) reaches the ticket. It never
+// overwrites what the draft says, and takes nothing else from the entry: the customer and the
+// address of a device are not necessarily those of whoever writes about it. A draft without a
+// device id, or with one the registry does not know, is returned as it is.
+func FillDraft(d draft.Draft, l Lookup) draft.Draft {
+	if d.Device.ID == "" || l == nil {
+		return d
+	}
+	dev, ok := l.Device(d.Device.ID)
+	if !ok {
+		return d
+	}
+	for _, f := range []struct {
+		field    string
+		dst      *string
+		fromThis string
+	}{
+		{"device.model", &d.Device.Model, dev.Model},
+		{"device.firmware", &d.Device.Firmware, dev.Firmware},
+		{"device.product_type", &d.Device.ProductType, dev.ProductType},
+	} {
+		if *f.dst != "" || f.fromThis == "" {
+			continue
+		}
+		*f.dst = f.fromThis
+		if len(d.Evidence) < draft.MaxEvidence {
+			d.Evidence = append(slices.Clip(d.Evidence), draft.Evidence{Field: f.field, Text: d.Device.ID, From: EvidenceFrom})
+		}
+	}
+	return d
+}
+
+// EvidenceFrom names the registry in a draft's evidence.
+const EvidenceFrom = "registry"

@@ -143,3 +143,26 @@ func TestNilRegistryKnowsNothing(t *testing.T) {
 	_, ok := r.Device("E1")
 	assert.False(t, ok)
 }
+
+// A draft that names a registered device gets its model, firmware and product type, where it
+// says none, with evidence; nothing else of the entry, and nothing it says is overwritten.
+func TestFillDraftFromTheRegistry(t *testing.T) {
+	reg := devices.New([]devices.Device{{ID: "E202405017", Model: "TL-X9", Firmware: "v2.3.1", ProductType: "智能门锁",
+		Customer: draft.Customer{Name: "王建国", Phone: "13812345678"}, Location: draft.Location{Address: "苏州工业园区星湖街328号"}}}, nil, nil)
+	d := devices.FillDraft(draft.Draft{Title: "指纹锁没反应", Device: draft.Device{ID: "E202405017", Model: "TL-X9 Pro"}}, reg)
+	assert.Equal(t, draft.Device{ID: "E202405017", Model: "TL-X9 Pro", Firmware: "v2.3.1", ProductType: "智能门锁"}, d.Device)
+	assert.Equal(t, []draft.Evidence{
+		{Field: "device.firmware", Text: "E202405017", From: "registry"},
+		{Field: "device.product_type", Text: "E202405017", From: "registry"},
+	}, d.Evidence)
+	assert.Empty(t, d.Customer, "the device's customer is not necessarily the writer")
+	assert.Empty(t, d.Location)
+
+	unknown := draft.Draft{Title: "x", Device: draft.Device{ID: "E999"}}
+	assert.Equal(t, unknown, devices.FillDraft(unknown, reg))
+	assert.Equal(t, unknown, devices.FillDraft(unknown, nil))
+	full := draft.Draft{Title: "x", Device: draft.Device{ID: "E202405017"}, Evidence: make([]draft.Evidence, draft.MaxEvidence)}
+	full = devices.FillDraft(full, reg)
+	assert.Equal(t, "v2.3.1", full.Device.Firmware)
+	assert.Len(t, full.Evidence, draft.MaxEvidence, "within the draft's limit")
+}

@@ -105,6 +105,24 @@ type Draft struct {
 	// Turns are a call or chat as it went, turn by turn (a hotline call's transcript); the
 	// ticket keeps them in its sources.
 	Turns []Turn `json:"turns,omitempty"`
+	// Suggestions are the knowledge articles that match the draft, best first (at most
+	// MaxSuggestions). They are gongdan's own: the knowledge base sets them where every draft
+	// passes on its way to the core, replacing whatever a payload said.
+	Suggestions []Suggestion `json:"suggestions,omitempty"`
+}
+
+// Suggestion is a knowledge article that matches a draft: which one, and why, so that the
+// engineer reads the known fix before driving out.
+type Suggestion struct {
+	// ID is the article's id (its file name unless its front matter names one).
+	ID    string `json:"id"`
+	Title string `json:"title"`
+	// Why says what matched, part by part: "category 门锁故障, keyword 指纹, model TL-X9,
+	// firmware 2.3.1 in >=2.3.0 <2.3.2".
+	Why string `json:"why"`
+	// Score is how well it matched (knowledge's scoring); higher is better. A ticket keeps
+	// the best of its drafts' suggestions by it.
+	Score int `json:"score"`
 }
 
 // Roles of a turn.
@@ -193,6 +211,9 @@ const (
 	// MaxTurns is a call of some hours; a turn's text is at most MaxTurnRunes.
 	MaxTurns     = 5000
 	MaxTurnRunes = 4000
+	// MaxSuggestions is how many knowledge articles a draft (and a ticket) suggests: what an
+	// engineer reads on a phone before setting off.
+	MaxSuggestions = 3
 )
 
 // A shortField is one of the draft's short text fields and its limit, in runes (in bytes for
@@ -270,6 +291,19 @@ func (d *Draft) checkSizes() error {
 		return []textLimit{{"role", t.Role, 16, false}, {"text", t.Text, MaxTurnRunes, false}}
 	}); err != nil {
 		return err
+	}
+	if err := checkList("suggestions", d.Suggestions, MaxSuggestions, "suggestions", func(s Suggestion) []textLimit {
+		return []textLimit{{"id", s.ID, 128, true}, {"title", s.Title, MaxTitleRunes, false}, {"why", s.Why, 500, false}}
+	}); err != nil {
+		return err
+	}
+	for i, s := range d.Suggestions {
+		if strings.TrimSpace(s.ID) == "" {
+			return &FieldError{fmt.Sprintf("suggestions[%d].id", i), "required: the id of the knowledge article"}
+		}
+		if s.Score < 0 {
+			return &FieldError{fmt.Sprintf("suggestions[%d].score", i), "must not be negative"}
+		}
 	}
 	for i, t := range d.Turns {
 		if t.Role != RoleAgent && t.Role != RoleCustomer {

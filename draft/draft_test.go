@@ -142,6 +142,13 @@ func TestDraftLimits(t *testing.T) {
 		{"5000 turns", func(d *Draft) { d.Turns = slices.Repeat([]Turn{{Role: RoleAgent, Text: "您好"}}, MaxTurns) }, ""},
 		{"5001 turns", func(d *Draft) { d.Turns = slices.Repeat([]Turn{{Role: RoleAgent, Text: "您好"}}, MaxTurns+1) }, "turns"},
 		{"a long turn", func(d *Draft) { d.Turns = []Turn{{Role: RoleCustomer, Text: long(MaxTurnRunes + 1)}} }, "turns[0].text"},
+		{"3 suggestions", func(d *Draft) {
+			d.Suggestions = slices.Repeat([]Suggestion{{ID: "a", Title: long(MaxTitleRunes), Why: long(500)}}, MaxSuggestions)
+		}, ""},
+		{"4 suggestions", func(d *Draft) { d.Suggestions = slices.Repeat([]Suggestion{{ID: "a"}}, MaxSuggestions+1) }, "suggestions"},
+		{"a long suggestion id", func(d *Draft) { d.Suggestions = []Suggestion{{ID: strings.Repeat("a", 129)}} }, "suggestions[0].id"},
+		{"a long suggestion title", func(d *Draft) { d.Suggestions = []Suggestion{{ID: "a", Title: long(MaxTitleRunes + 1)}} }, "suggestions[0].title"},
+		{"a long why", func(d *Draft) { d.Suggestions = []Suggestion{{ID: "a", Why: long(501)}} }, "suggestions[0].why"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -158,6 +165,36 @@ func TestDraftLimits(t *testing.T) {
 			assert.Contains(t, fe.Msg, "at most", "the message says the limit")
 		})
 	}
+}
+
+// A suggestion names its article and is never scored below zero; a draft without suggestions
+// encodes as before.
+func TestSuggestionsNameTheirArticle(t *testing.T) {
+	for _, tc := range []struct {
+		s     Suggestion
+		field string
+	}{
+		{Suggestion{ID: "tl-x9-fp-sleep", Title: "指纹模块休眠", Why: "keyword 指纹", Score: 4}, ""},
+		{Suggestion{ID: " ", Title: "指纹模块休眠"}, "suggestions[0].id"},
+		{Suggestion{ID: "a", Score: -1}, "suggestions[0].score"},
+	} {
+		d := Draft{Title: "指纹锁没反应", Suggestions: []Suggestion{tc.s}}
+		err := d.Validate()
+		if tc.field == "" {
+			assert.NoError(t, err)
+			continue
+		}
+		var fe *FieldError
+		if assert.ErrorAs(t, err, &fe, "%+v", tc.s) {
+			assert.Equal(t, tc.field, fe.Field)
+		}
+	}
+	b, err := json.Marshal(Draft{Title: "x"})
+	require.NoError(t, err)
+	assert.NotContains(t, string(b), "suggestions")
+	b, err = json.Marshal(Draft{Title: "x", Suggestions: []Suggestion{{ID: "a", Title: "t", Why: "w", Score: 3}}})
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"suggestions":[{"id":"a","title":"t","why":"w","score":3}]`)
 }
 
 // A turn says who spoke, agent or customer, and when, in order.

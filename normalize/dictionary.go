@@ -103,6 +103,31 @@ func LoadDictionary(r io.Reader) (*Dictionary, error) {
 	return d, nil
 }
 
+// Categories are the names of the dictionary's categories, in file order.
+func (d *Dictionary) Categories() []string {
+	if d == nil {
+		return nil
+	}
+	out := make([]string, len(d.categories))
+	for i, c := range d.categories {
+		out[i] = c.name
+	}
+	return out
+}
+
+// Has reports whether name is one of the dictionary's categories.
+func (d *Dictionary) Has(name string) bool {
+	if d == nil {
+		return false
+	}
+	for _, c := range d.categories {
+		if c.name == name {
+			return true
+		}
+	}
+	return false
+}
+
 // present is the set of d's terms that occur in text, anywhere.
 func (d *Dictionary) present(text string) map[string]bool {
 	found := map[string]bool{}

@@ -241,9 +241,17 @@ func assignedText(t ticket.Ticket) string {
 	}
 	if t.Device.ID != "" {
 		fmt.Fprintf(&b, "\n设备：%s", strings.TrimSpace(t.Device.ID+" "+t.Device.Model))
+		if t.Device.Firmware != "" {
+			fmt.Fprintf(&b, " 固件 %s", t.Device.Firmware)
+		}
 	}
 	if c := strings.TrimSpace(t.Customer.Name + " " + t.Customer.Phone); c != "" {
 		fmt.Fprintf(&b, "\n客户：%s", c)
+	}
+	// The known fixes before the free text: WeCom cuts a message after 2,048 bytes, and
+	// these are what the engineer should read before setting off.
+	for _, sg := range t.Suggestions {
+		fmt.Fprintf(&b, "\n参考：%s（%s）", draft.Clip(sg.Title, 60), draft.Clip(sg.Why, 100))
 	}
 	if t.Description != "" && t.Description != t.Title {
 		fmt.Fprintf(&b, "\n描述：%s", draft.Clip(t.Description, 200))

@@ -61,9 +61,10 @@ var wechatTicket = ticket.Ticket{
 	ID: "GD-20261202-000001", Title: "空调不制冷", Description: "3号楼空调不制冷", State: ticket.StateAssigned,
 	Urgency: draft.UrgencyOrange, Category: "空调故障", Assignee: "eng-li", Team: "suzhou-a",
 	Customer: draft.Customer{Name: "王先生", Phone: "13812345678", WechatOpenID: "oWang"},
-	Location: draft.Location{Address: "苏州工业园区星湖街328号"}, Device: draft.Device{ID: "AC-0042"},
-	RepeatOf: "GD-20261120-000007",
-	Sources:  []draft.Draft{{Source: draft.Source{Connector: "gzh", Type: "wechat.officialaccount"}}, {}},
+	Location: draft.Location{Address: "苏州工业园区星湖街328号"}, Device: draft.Device{ID: "AC-0042", Model: "KFR-72LW", Firmware: "1.4.2"},
+	RepeatOf:    "GD-20261120-000007",
+	Suggestions: []draft.Suggestion{{ID: "ac-refrigerant", Title: "空调不制冷：先查冷媒压力", Why: "category 空调故障, keyword 不制冷", Score: 4}},
+	Sources:     []draft.Draft{{Source: draft.Source{Connector: "gzh", Type: "wechat.officialaccount"}}, {}},
 }
 
 func rig(t *testing.T, cfg config.Notify, tk ticket.Ticket) (*notify.Notifier, *fakeSender, *fakeSender) {
@@ -109,7 +110,8 @@ func TestEventsBecomeMessages(t *testing.T) {
 		{"escalated", event(t, ticket.ActionEscalate, ticket.StateEscalated, nil),
 			[]sent{{"oWang", "您的报修 GD-20261202-000001（空调不制冷）已升级加急处理，我们会尽快给您答复。"}}, nil, nil},
 		{"assigned: the engineer gets what they need to set off", event(t, ticket.ActionAssign, ticket.StateAssigned, map[string]any{"assignee": "eng-li"}),
-			nil, nil, []string{`["LiGong"]`, "【新工单】GD-20261202-000001", "地址：苏州工业园区星湖街328号", "设备：AC-0042", "客户：王先生 13812345678", "橙色", "上次工单 GD-20261120-000007", "客户已补充 1 条消息"}},
+			nil, nil, []string{`["LiGong"]`, "【新工单】GD-20261202-000001", "地址：苏州工业园区星湖街328号", "设备：AC-0042 KFR-72LW 固件 1.4.2", "客户：王先生 13812345678", "橙色", "上次工单 GD-20261120-000007", "客户已补充 1 条消息",
+				"\n参考：空调不制冷：先查冷媒压力（category 空调故障, keyword 不制冷）"}},
 		{"routing failed: the lead", event(t, ticket.ActionRoutingFailed, ticket.StateNew, ticket.RoutingFailedData{Reason: "all_over_cap", Detail: "3 名工程师均已满负荷", Lead: "sup-wang"}),
 			nil, nil, []string{`["WangJL"]`, "【派单失败】", "all_over_cap 3 名工程师均已满负荷"}},
 		{"SLA tier: its people, once each", event(t, ticket.ActionSLA, ticket.StateAssigned, ticket.SLAData{Key: "resolution/tier/red", Target: "resolution", Kind: "tier", Tier: "red", Due: due, Notify: []string{"sup-wang", "dir-zhang", "sup-wang"}}),

@@ -23,34 +23,35 @@ import (
 	"gongdan/core/ticket"
 	"gongdan/devices"
 	"gongdan/draft"
-	"gongdan/normalize"
 )
 
 // dryRunner turns payloads into drafts exactly as the pipeline would, with no server, bus or
 // store: the connector samples the payload into envelopes, and the connector's normalizer
 // (connectors.NormalizerOf) makes the drafts.
 type dryRunner struct {
-	conns    *connectors.Manager
-	enricher normalize.Enricher // the config's, as the pipeline applies it
-	router   *routing.Router    // nil without a routing section
-	now      time.Time
+	conns  *connectors.Manager
+	enrich func(draft.Draft) draft.Draft // as the pipeline applies it (intakeEnrich)
+	router *routing.Router               // nil without a routing section
+	now    time.Time
 }
 
 func newDryRunner(cfg *config.Config, now time.Time) (*dryRunner, error) {
 	n := 0
+	// The devices of the config, so a dry run flags as unregistered what serve would, and
+	// fills the device's model and firmware as serve would.
+	reg := devices.New(cfg.Devices.Loaded, nil, nil)
 	m, err := connectors.NewManager(cfg.File, cfg.Connectors, connectors.ManagerOptions{
 		Now:      func() time.Time { return now },
 		DataDir:  cfg.DataDir,
 		Location: cfg.Server.Location,
 		Enricher: cfg.Normalize.Enricher,
 		NewID:    func() string { n++; return fmt.Sprintf("dry-run-%d", n) },
-		// The devices of the config, so a dry run flags as unregistered what serve would.
-		Devices: devices.New(cfg.Devices.Loaded, nil, nil),
+		Devices:  reg,
 	})
 	if err != nil {
 		return nil, userError(err)
 	}
-	dr := &dryRunner{conns: m, enricher: cfg.Normalize.Enricher, now: now}
+	dr := &dryRunner{conns: m, enrich: intakeEnrich(cfg, reg), now: now}
 	if cfg.Routing != nil {
 		dr.router = cfg.Routing.Router
 	}
@@ -79,11 +80,11 @@ func (d *dryRunner) drafts(name string, payload []byte, headers map[string]strin
 	if err != nil {
 		return nil, err
 	}
-	n = normalize.Enriching(n, d.enricher)
 	var out []draft.Draft
 	for _, env := range envs {
 		drafts, err := n.Normalize(env)
 		for i := 0; err == nil && i < len(drafts); i++ {
+			drafts[i] = d.enrich(drafts[i])
 			// As the pipeline does: confined, then checked as the core would take it.
 			if drafts[i], err = inst.Scope.Confine(drafts[i]); err == nil {
 				if verr := drafts[i].Validate(); verr != nil {

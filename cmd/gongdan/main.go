@@ -41,6 +41,8 @@ Usage:
   gongdan deadletters list|show|replay                          inspect and replay dead letters
   gongdan connectors docs [--check] [DIR]                       write the connector reference docs
   gongdan report routing [--since 30d] [--format table|json|csv] routing failures and load balance
+  gongdan knowledge test "<text>" [--config FILE] [--model M] [--firmware V] [--category C]
+                                                                the knowledge articles a ticket with this text gets, and why
   gongdan calendar due --calendar NAME --start RFC3339 --duration 90m   the due time on a calendar
   gongdan calendar elapsed --calendar NAME --from RFC3339 --to RFC3339   working time between two times
   gongdan ocr      [--config FILE] [--connector NAME] IMAGE…    print the messages and drafts screenshots make
@@ -90,6 +92,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = reportCmd(args[1:], stdout, stderr)
 	case "calendar":
 		err = calendarCmd(args[1:], stdout, stderr)
+	case "knowledge":
+		err = knowledgeCmd(args[1:], stdin, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "gongdan", version)
 	case "help", "-h", "--help":

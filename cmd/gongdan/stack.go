@@ -129,7 +129,7 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 		Bus:         s.bus,
 		Sources:     sources,
 		Consumers:   consumers,
-		Enrich:      cfg.Normalize.Enricher.Enrich,
+		Enrich:      intakeEnrich(cfg, s.devices),
 		Intake:      s.intake,
 		Permanent:   permanentIntakeError,
 		DeadLetters: s.store,
@@ -173,6 +173,10 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 		Gatherer: reg, Registerer: reg,
 		Connectors: func() any { return s.conns.Status() }, Edge: intakeRoutes(s.conns), DeadLetters: s.store, Replayer: s.pipeline, Devices: s.devices, Attachments: s.attachments,
 		TrustedProxies: cfg.Server.Proxies, MetricsToken: cfg.Server.MetricsToken.Reveal(),
+		// Matched with what the registry knows of the draft's device, as the pipeline's are.
+		Suggest: func(d draft.Draft) []draft.Suggestion {
+			return cfg.KnowledgeBase.Suggest(devices.FillDraft(d, s.devices))
+		},
 		// Ping is not enough: on a full disk the store answers and the bus is connected,
 		// yet neither can write.
 		Ready: []func(context.Context) error{sqlite.NewWriteProbe(s.store).Check, s.bus.Healthy},

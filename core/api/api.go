@@ -85,6 +85,10 @@ type Options struct {
 	// MetricsToken, when set, is a bearer token that may read /metrics (admin tokens may
 	// too); when empty, /metrics answers without a token to a Local client only.
 	MetricsToken string
+	// Suggest gives a draft sent to POST /api/v1/tickets the knowledge articles that match it
+	// (draft.Suggestions), as the pipeline gives every connector's draft. Suggestions are
+	// gongdan's own: any the caller sent are dropped either way. Nil: none.
+	Suggest func(draft.Draft) []draft.Suggestion
 }
 
 // Server is the HTTP handler. Use New.
@@ -375,6 +379,10 @@ func (s *Server) createTicket(w http.ResponseWriter, r *http.Request) {
 	if d, err = apiScope.Confine(d); err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	d.Suggestions = nil
+	if s.opts.Suggest != nil {
+		d.Suggestions = s.opts.Suggest(d)
 	}
 	t, outcome, err := s.opts.Engine.Create(r.Context(), engine.CreateRequest{Draft: d, Actor: actorOf(r), IdempotencyKey: key})
 	if err != nil {

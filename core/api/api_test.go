@@ -20,6 +20,7 @@ import (
 	"gongdan/core/api"
 	"gongdan/core/engine"
 	"gongdan/core/ticket"
+	"gongdan/draft"
 	"gongdan/internal/testkit/enginekit"
 )
 
@@ -572,4 +573,30 @@ func TestCreateAnswersWhatBecameOfTheDraft(t *testing.T) {
 	assert.Contains(t, metrics, `gongdan_intake_total{outcome="created"} 2`)
 	assert.Contains(t, metrics, `gongdan_intake_total{outcome="duplicate"} 2`)
 	assert.Contains(t, metrics, `gongdan_intake_total{outcome="merged"} 1`)
+}
+
+// A draft sent to the API gets the knowledge base's suggestions, not its own: a caller cannot
+// put words of its own into an engineer's notice as a known fix.
+func TestAPIDraftsGetTheKnowledgeBasesSuggestionsOnly(t *testing.T) {
+	c := newServerOpts(t, nil, func(o *api.Options) {
+		o.Suggest = func(d draft.Draft) []draft.Suggestion {
+			if d.Category != "急停故障" {
+				return nil
+			}
+			return []draft.Suggestion{{ID: "estop-reset", Title: "急停复位后设备仍不能启动", Why: "category 急停故障", Score: 3}}
+		}
+	})
+	r := c.do("POST", "/api/v1/tickets", "tok-agent", `{"title":"3号线急停按钮失灵","category":"急停故障",
+		"suggestions":[{"id":"fake","title":"直接短接急停回路","why":"trust me","score":99}]}`)
+	require.Equal(t, http.StatusCreated, r.status, string(r.body))
+	var tk ticket.Ticket
+	require.NoError(t, json.Unmarshal(r.body, &tk))
+	want := []draft.Suggestion{{ID: "estop-reset", Title: "急停复位后设备仍不能启动", Why: "category 急停故障", Score: 3}}
+	assert.Equal(t, want, tk.Suggestions)
+	assert.Equal(t, want, tk.Sources[0].Suggestions)
+
+	plain := newServer(t)
+	r = plain.do("POST", "/api/v1/tickets", "tok-agent", `{"title":"x","suggestions":[{"id":"fake","title":"t","why":"w","score":99}]}`)
+	require.Equal(t, http.StatusCreated, r.status, string(r.body))
+	assert.NotContains(t, string(r.body), "fake", "without a knowledge base, none")
 }

@@ -331,6 +331,7 @@ func addSource(t Ticket, d draft.Draft) Ticket {
 		t.Title, t.Description = draftTitle(d), d.Description
 	}
 	t.Sources = append(slices.Clip(t.Sources), d)
+	t.Suggestions = mergeSuggestions(t.Suggestions, d.Suggestions)
 	if c := calls(d); c > 0 {
 		t.Calls += c
 		if t.Calls >= 2 && !slices.Contains(t.Tags, TagChased) && len(t.Tags) < MaxTags {
@@ -462,10 +463,38 @@ func fromDraft(id string, d draft.Draft) Ticket {
 		Location:    d.Location,
 		Attachments: attachments,
 		Sources:     []draft.Draft{d},
+		Suggestions: mergeSuggestions(nil, d.Suggestions),
 		DedupKey:    d.DedupKey,
 		ThreadKey:   d.ThreadKey,
 		Calls:       calls(d),
 	}
+}
+
+// mergeSuggestions is the ticket's suggestions with a draft's added: each article once, with
+// the best score any draft gave it, the best draft.MaxSuggestions by score, ties by article
+// id. The order the drafts arrive in does not matter: a later message that names the device's
+// firmware can bring a better article to the top.
+func mergeSuggestions(have, add []draft.Suggestion) []draft.Suggestion {
+	if len(add) == 0 {
+		return have
+	}
+	out := slices.Clone(have)
+	for _, s := range add {
+		i := slices.IndexFunc(out, func(o draft.Suggestion) bool { return o.ID == s.ID })
+		switch {
+		case i < 0:
+			out = append(out, s)
+		case s.Score > out[i].Score:
+			out[i] = s
+		}
+	}
+	slices.SortStableFunc(out, func(a, b draft.Suggestion) int {
+		if c := cmp.Compare(b.Score, a.Score); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out[:min(len(out), draft.MaxSuggestions)]
 }
 
 // calls is 1 for the draft of a phone call, else 0.

@@ -412,3 +412,58 @@ func TestASecondCallChasesTheTicket(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, h.t, folded, "the count is the events'")
 }
+
+// A ticket suggests the best knowledge articles of all its drafts: each article once, with the
+// best score a draft gave it, at most three, best first, ties by id, whatever order the drafts
+// came in; the ticket's JSON shows them, and folding the events gives the same.
+func TestTheTicketKeepsTheBestSuggestionsOfItsDrafts(t *testing.T) {
+	s := func(id string, score int) draft.Suggestion {
+		return draft.Suggestion{ID: id, Title: "文章 " + id, Why: fmt.Sprintf("score %d", score), Score: score}
+	}
+	first := draft.Draft{Title: "指纹锁没反应", ThreadKey: "hooks/lock:E202405017",
+		Suggestions: []draft.Suggestion{s("lock-battery", 3), s("lock-generic", 3)}}
+	second := draft.Draft{Title: "补充：固件 2.3.1", ThreadKey: "hooks/lock:E202405017",
+		Suggestions: []draft.Suggestion{s("tl-x9-fp-sleep", 9), s("lock-generic", 5), s("a-lock", 3)}}
+	third := draft.Draft{Title: "还是不行", ThreadKey: "hooks/lock:E202405017"}
+
+	ev, err := ticket.Create("GD-20261123-000003", first, "", system, t0, "")
+	require.NoError(t, err)
+	h := &history{now: t0}
+	h.append(t, ev)
+	assert.Equal(t, first.Suggestions, h.t.Suggestions)
+	for _, d := range []draft.Draft{second, third} {
+		h.now = h.now.Add(time.Minute)
+		ev, err = ticket.AddSource(h.t, d, system, h.now, "")
+		require.NoError(t, err)
+		h.append(t, ev)
+	}
+	want := []draft.Suggestion{s("tl-x9-fp-sleep", 9), s("lock-generic", 5), s("a-lock", 3)}
+	assert.Equal(t, want, h.t.Suggestions, "lock-battery ties with a-lock at 3 and loses on its id")
+	assert.Equal(t, first.Suggestions, h.t.Sources[0].Suggestions, "each draft keeps its own in sources")
+
+	b, err := json.Marshal(h.t)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"suggestions":[{"id":"tl-x9-fp-sleep","title":"文章 tl-x9-fp-sleep","why":"score 9","score":9},`)
+	folded, err := ticket.Fold(h.events)
+	require.NoError(t, err)
+	assert.Equal(t, h.t, folded)
+
+	// The other order gives the same.
+	ev, err = ticket.Create("GD-20261123-000004", second, "", system, t0, "")
+	require.NoError(t, err)
+	other := &history{now: t0}
+	other.append(t, ev)
+	ev, err = ticket.AddSource(other.t, first, system, t0.Add(time.Minute), "")
+	require.NoError(t, err)
+	other.append(t, ev)
+	assert.Equal(t, want, other.t.Suggestions)
+
+	// A ticket without suggestions leaves the key out, as tickets did before.
+	ev, err = ticket.Create("GD-20261123-000005", third, "", system, t0, "")
+	require.NoError(t, err)
+	none := &history{now: t0}
+	none.append(t, ev)
+	b, err = json.Marshal(none.t)
+	require.NoError(t, err)
+	assert.NotContains(t, string(b), "suggestions")
+}

@@ -87,9 +87,12 @@ type Ticket struct {
 	// Rollbacks are the times of recent moves backwards; three within RollbackWindow freeze.
 	Rollbacks []time.Time   `json:"rollbacks,omitempty"`
 	Sources   []draft.Draft `json:"sources"`
-	DedupKey  string        `json:"dedup_key,omitempty"`
-	ThreadKey string        `json:"thread_key,omitempty"`
-	RepeatOf  string        `json:"repeat_of"`
+	// Suggestions are the knowledge articles that match the ticket, best first: the best of
+	// its drafts' suggestions, one per article, at most draft.MaxSuggestions.
+	Suggestions []draft.Suggestion `json:"suggestions,omitempty"`
+	DedupKey    string             `json:"dedup_key,omitempty"`
+	ThreadKey   string             `json:"thread_key,omitempty"`
+	RepeatOf    string             `json:"repeat_of"`
 	// ClosedAt is when the ticket last entered closed; an archived ticket keeps it, a
 	// reopened one loses it. Repeats (RepeatWindow) are counted from it.
 	ClosedAt time.Time `json:"closed_at,omitzero"`

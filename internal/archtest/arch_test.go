@@ -47,15 +47,15 @@ func under(pkg string, roots ...string) bool {
 }
 
 // TestTheCoreKnowsNoConnector: intake enters at the edge; the core (and the pipeline, the
-// extractors and the nouns, which the connectors build on) never builds on a connector, nor on
-// config, which only the binary reads.
+// extractors, the knowledge base and the nouns, which the connectors build on) never builds on
+// a connector, nor on config, which only the binary reads.
 func TestTheCoreKnowsNoConnector(t *testing.T) {
 	for pkg, deps := range imports(t, "gongdan/core/...", true) {
 		for _, d := range deps {
 			assert.False(t, under(d, "gongdan/connectors", "gongdan/config", "gongdan/cmd"), "%s builds on %s", pkg, d)
 		}
 	}
-	for _, pattern := range []string{"gongdan/pipeline/...", "gongdan/normalize/...", "gongdan/draft/..."} {
+	for _, pattern := range []string{"gongdan/pipeline/...", "gongdan/normalize/...", "gongdan/draft/...", "gongdan/knowledge/..."} {
 		for pkg, deps := range imports(t, pattern, true) {
 			for _, d := range deps {
 				assert.False(t, under(d, "gongdan/core", "gongdan/connectors", "gongdan/config", "gongdan/cmd"), "%s builds on %s", pkg, d)
