@@ -1,6 +1,8 @@
 package hotline
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"regexp"
 	"strings"
@@ -85,7 +87,7 @@ func callDraft(env draft.Envelope, t Transcript, o callOptions) draft.Draft {
 	if ms := normalize.ExtractPhones(written); len(ms) > 0 {
 		d.Customer.Phone = ms[0].Value
 		d.Evidence = append(d.Evidence, draft.Evidence{Field: "customer.phone", Text: asSaid(ms[0]), From: "customer"})
-	} else if ms := normalize.ExtractPhones(t.Caller); len(ms) > 0 {
+	} else if ms := normalize.ExtractPhones(callerNumber(t.Caller)); len(ms) > 0 {
 		d.Customer.Phone = ms[0].Value
 		d.Evidence = append(d.Evidence, draft.Evidence{Field: "customer.phone", Text: t.Caller, From: "caller_id"})
 	}
@@ -108,20 +110,7 @@ func callDraft(env draft.Envelope, t Transcript, o callOptions) draft.Draft {
 	// pipeline would do the same; the thread key needs the category here).
 	d = o.enricher.Enrich(d)
 
-	switch {
-	case t.CallID != "":
-		d.DedupKey = "call/" + t.CallID
-	case t.TaskID != "":
-		// Tencent reuses task ids across days: the day of the call makes the key.
-		day := t.StartedAt
-		if day.IsZero() {
-			day = env.ReceivedAt
-		}
-		if o.loc != nil {
-			day = day.In(o.loc)
-		}
-		d.DedupKey = fmt.Sprintf("%s/%s/%s", t.Vendor, t.TaskID, day.Format("2006-01-02"))
-	}
+	d.DedupKey = callKey(t, env.ReceivedAt, env.Payload, o.loc)
 	if d.Customer.Phone != "" {
 		// A second call from the same number about the same kind of problem joins the open
 		// ticket (催单) within thread_window.
@@ -133,6 +122,41 @@ func callDraft(env draft.Envelope, t Transcript, o callOptions) draft.Draft {
 		d.ThreadWindow = 0
 	}
 	return d
+}
+
+// trunkMobile is a mobile number as a PBX shows a caller from another area: a trunk 0 before
+// it (018612345678).
+var trunkMobile = regexp.MustCompile(`^0(1[3-9]\d{9})$`)
+
+// callerNumber is a caller id as the phone extractor reads it: a trunk 0 before a mobile
+// number dropped, so that the caller of 018612345678 is 18612345678.
+func callerNumber(id string) string {
+	id = strings.TrimSpace(id)
+	if m := trunkMobile.FindStringSubmatch(id); m != nil {
+		return m[1]
+	}
+	return id
+}
+
+// callKey is what makes a call one ticket however often its result comes: the call centre's
+// call id; else the vendor's task id — with the day it was received for Tencent, which reuses
+// task ids across days (Aliyun's and iFlytek's are unique) —; else the body itself. Nothing a
+// call record adds goes into it, so the same transcript published joined and, after a crash,
+// alone is one ticket.
+func callKey(t Transcript, receivedAt time.Time, body []byte, loc *time.Location) string {
+	switch {
+	case t.CallID != "":
+		return "call/" + t.CallID
+	case t.TaskID != "" && t.Vendor == FormatTencent:
+		if loc != nil {
+			receivedAt = receivedAt.In(loc)
+		}
+		return fmt.Sprintf("%s/%s/%s", t.Vendor, t.TaskID, receivedAt.Format("2006-01-02"))
+	case t.TaskID != "":
+		return fmt.Sprintf("%s/%s", t.Vendor, t.TaskID)
+	}
+	sum := sha256.Sum256(body)
+	return "body/" + hex.EncodeToString(sum[:16])
 }
 
 // complaint is the customer's first sentence that says something: greetings and

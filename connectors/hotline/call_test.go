@@ -119,7 +119,7 @@ func TestACallBecomesADraftFromWhatTheCustomerSaid(t *testing.T) {
 		assert.Equal(t, map[bool]string{true: draft.RoleAgent, false: draft.RoleCustomer}[l.agent], d.Turns[i].Role, "turn %d %s", i, l.text)
 		assert.Equal(t, l.text, d.Turns[i].Text, "a turn is kept as said")
 	}
-	assert.Equal(t, "aliyun/8f3c2a10c9e611ee8a4d0b1f2c3d0042/2026-11-23", d.DedupKey)
+	assert.Equal(t, "aliyun/8f3c2a10c9e611ee8a4d0b1f2c3d0042", d.DedupKey, "Aliyun task ids are unique: no day")
 	assert.Equal(t, "caller:18612345678"+suffix(d.Category), d.ThreadKey)
 	assert.Equal(t, draft.Window(72*time.Hour), d.ThreadWindow)
 	assert.Equal(t, "call", d.Source.Kind)
@@ -256,4 +256,49 @@ func TestRoleKeysSpeakOfTheirOwnVendors(t *testing.T) {
 	r = decideRoles(tr, RoleConfig{AgentSpeaker: &two})
 	assert.Equal(t, "config", r.How)
 	assert.Equal(t, RoleCustomer, r.Turns[0].Role)
+}
+
+// Review findings: roles the body gives are kept when one turn has none; a polite caller's 请问
+// does not make them the agent; a call-back's record gives the callee, not the company's line;
+// a caller id with a trunk 0 is the mobile number.
+func TestRolesAndNumbersTheReviewFound(t *testing.T) {
+	o := testOptions(t)
+	partial := []byte(`{"call_id":"CC-9","turns":[
+	 {"speaker":"agent","start_ms":0,"end_ms":1000,"text":"您好"},
+	 {"speaker":"customer","start_ms":1000,"end_ms":5000,"text":"请问你们几点能来修空调，电话一三八零零一二三四五六"},
+	 {"speaker":"3","start_ms":5000,"end_ms":6000,"text":"好的"}]}`)
+	d := draftOf(t, partial, "application/json", o)
+	assert.Equal(t, []string{draft.RoleAgent, draft.RoleCustomer, draft.RoleCustomer}, []string{d.Turns[0].Role, d.Turns[1].Role, d.Turns[2].Role})
+	assert.Equal(t, "13800123456", d.Customer.Phone)
+
+	// Two speakers; the agent greets without a job number, the caller asks politely twice.
+	polite := aliyunCall(t, []line{
+		{true, "您好，售后服务热线"},
+		{false, "请问是售后吗？我家空调坏了"},
+		{true, "是的，您说"},
+		{false, "请问今天能来吗？我的电话是一三八零零一二三四五六"},
+		{true, "好的，您的地址是？"},
+		{false, "南京市玄武区科技路四百零六号"},
+	}, 0)
+	d = draftOf(t, polite, "application/json", o)
+	assert.Equal(t, draft.RoleAgent, d.Turns[0].Role)
+	assert.Equal(t, draft.RoleCustomer, d.Turns[1].Role, "请问 from a caller")
+	assert.Equal(t, "13800123456", d.Customer.Phone)
+
+	// A call-back: the record's caller is the company's line, the callee the customer.
+	callback := Transcript{Vendor: FormatGeneric, CallID: "CB-1", Turns: []Turn{
+		{Role: RoleAgent, Text: "您好，这里是售后，回访一下您的空调", EndMS: 1000},
+		{Role: RoleCustomer, StartMS: 1000, EndMS: 3000, Text: "修好了，谢谢"}}}
+	oc := o
+	rec := &CDR{CallID: "CB-1", Caller: "02161234567", Callee: "13912345678", Direction: "outbound"}
+	d = callDraft(envelopeOf(nil, "application/json"), withRecord(callback, rec, &oc), oc)
+	assert.Equal(t, "13912345678", d.Customer.Phone, "the callee of a call-back")
+	rec.Direction = "inbound"
+	d = callDraft(envelopeOf(nil, "application/json"), withRecord(callback, rec, &oc), oc)
+	assert.Equal(t, "021-61234567", d.Customer.Phone)
+
+	// A caller id with a trunk 0.
+	callback.Caller = "018612345678"
+	d = callDraft(envelopeOf(nil, "application/json"), callback, o)
+	assert.Equal(t, "18612345678", d.Customer.Phone)
 }

@@ -82,7 +82,10 @@ type joiner struct {
 
 // waitingCall is a transcript waiting for its record, as kept on disk.
 type waitingCall struct {
-	Key         string            `json:"key"`
+	Key string `json:"key"`
+	// Identity tells transcripts of one call apart (Tencent's 云联络中心 records each
+	// participant apart: two transcripts, one call id): the call's dedup key, see callKey.
+	Identity    string            `json:"identity"`
 	EnvelopeID  string            `json:"envelope_id"`
 	ReceivedAt  time.Time         `json:"received_at"`
 	ContentType string            `json:"content_type"`
@@ -228,23 +231,22 @@ func (j *joiner) record(payload any, query map[string]string) (CDR, error) {
 
 // transcriptArrived takes a transcript that needs its record: with the record here already,
 // it is published joined; else it waits, durably. publish is called under the joiner's lock.
+// The record stays (until keep passes): another transcript of the call, or this one sent again,
+// is joined to it too, and makes no second ticket (its dedup key is its own, see callKey).
 func (j *joiner) transcriptArrived(ctx context.Context, p waitingCall, publish func(context.Context, waitingCall, *CDR) error) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	var w waitingCDR
-	switch err := j.read("c-"+fileKey(p.Key), &w); {
+	switch err := j.read(recordName(p.Key), &w); {
 	case err == nil:
-		if err := publish(ctx, p, &w.CDR); err != nil {
-			return err
-		}
-		return j.remove("c-" + fileKey(p.Key))
+		return publish(ctx, p, &w.CDR)
 	case !errors.Is(err, fs.ErrNotExist):
 		return err
 	}
-	name := "t-" + fileKey(p.Key)
+	name := waitingName(p.Key, p.Identity)
 	var earlier waitingCall
 	if err := j.read(name, &earlier); err == nil {
-		return nil // the vendor called back again: the first is waiting already
+		return nil // sent again: the first is waiting already
 	}
 	if err := j.write(name, p); err != nil {
 		return err
@@ -256,22 +258,48 @@ func (j *joiner) transcriptArrived(ctx context.Context, p waitingCall, publish f
 	return nil
 }
 
-// cdrArrived takes a record: with its transcript waiting, they are published joined; else it
-// waits, durably (a record posted twice waits once).
+// cdrArrived takes a record: it is kept, durably, and every transcript of its call waiting is
+// published with it. A crash between the two leaves the record and the transcripts on disk,
+// and the sweep joins them.
 func (j *joiner) cdrArrived(ctx context.Context, c CDR, now time.Time, publish func(context.Context, waitingCall, *CDR) error) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	var p waitingCall
-	switch err := j.read("t-"+fileKey(c.CallID), &p); {
-	case err == nil:
-		if err := publish(ctx, p, &c); err != nil {
-			return err
-		}
-		return j.remove("t-" + fileKey(c.CallID))
-	case !errors.Is(err, fs.ErrNotExist):
+	if err := j.write(recordName(c.CallID), waitingCDR{ReceivedAt: now, CDR: c}); err != nil {
 		return err
 	}
-	return j.write("c-"+fileKey(c.CallID), waitingCDR{ReceivedAt: now, CDR: c})
+	return j.joinWaiting(ctx, c.CallID, &c, publish)
+}
+
+// joinWaiting publishes the transcripts of call waiting, with c, and removes them.
+func (j *joiner) joinWaiting(ctx context.Context, call string, c *CDR, publish func(context.Context, waitingCall, *CDR) error) error {
+	names, err := filepath.Glob(filepath.Join(j.dir, waitingName(call, "*")+".json"))
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		name := strings.TrimSuffix(filepath.Base(n), ".json")
+		var p waitingCall
+		if err := j.read(name, &p); err != nil {
+			return err
+		}
+		if err := publish(ctx, p, c); err != nil {
+			return err
+		}
+		if err := j.remove(name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// The files of the join: a record by its call, a waiting transcript by its call and identity.
+func recordName(call string) string { return "c-" + fileKey(call) }
+
+func waitingName(call, identity string) string {
+	if identity == "*" {
+		return "t-" + fileKey(call) + "-*"
+	}
+	return "t-" + fileKey(call) + "-" + fileKey(identity)
 }
 
 // run publishes the transcripts whose record did not come within the wait, alone, and drops
@@ -322,7 +350,20 @@ func (j *joiner) sweep(ctx context.Context, now time.Time, publish func(context.
 		switch {
 		case strings.HasPrefix(name, "t-") && strings.HasSuffix(name, ".json"):
 			var p waitingCall
-			if err := j.read(strings.TrimSuffix(name, ".json"), &p); err != nil {
+			if err := j.read(strings.TrimSuffix(name, ".json"), &p); errors.Is(err, fs.ErrNotExist) {
+				continue // joined with another of its call's, above
+			} else if err != nil {
+				return next, err
+			}
+			var w waitingCDR
+			switch err := j.read(recordName(p.Key), &w); {
+			case err == nil:
+				// The record came, and gongdan stopped before the transcript was joined.
+				if err := j.joinWaiting(ctx, p.Key, &w.CDR, publish); err != nil {
+					return next, err
+				}
+				continue
+			case !errors.Is(err, fs.ErrNotExist):
 				return next, err
 			}
 			if due := p.ReceivedAt.Add(j.wait); due.After(now) {
@@ -473,8 +514,15 @@ func withRecord(t Transcript, c *CDR, o *callOptions) Transcript {
 	}
 	// Not the call id: the transcript's key stays its own (vendor, task, day), so that the
 	// same transcript published joined and, after a crash, alone is still one ticket.
-	fill(&t.Caller, c.Caller)
-	fill(&t.Callee, c.Callee)
+	// The customer's number: the caller's, or on a call the agent made (a call-back), the
+	// callee's — the caller's is then the company's line, which would join every customer
+	// called back to one thread.
+	if outbound(c.Direction) {
+		fill(&t.Caller, c.Callee)
+	} else {
+		fill(&t.Caller, c.Caller)
+		fill(&t.Callee, c.Callee)
+	}
 	fill(&t.AgentID, c.AgentID)
 	fill(&t.RecordingURL, c.RecordingURL)
 	if t.StartedAt.IsZero() {
@@ -484,6 +532,12 @@ func withRecord(t Transcript, c *CDR, o *callOptions) Transcript {
 		o.roles.AgentChannel, o.roles.AgentSpeaker = c.AgentChannel, c.AgentChannel
 	}
 	return t
+}
+
+// outbound reports whether a record's direction is a call the call centre made.
+func outbound(direction string) bool {
+	d := strings.ToLower(strings.TrimSpace(direction))
+	return strings.HasPrefix(d, "out") || d == "呼出" || d == "外呼" || d == "callout" || d == "call_out"
 }
 
 // noteRecord says in a call's evidence what its record gave, or that none came.

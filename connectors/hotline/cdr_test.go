@@ -3,6 +3,7 @@ package hotline_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -183,4 +184,62 @@ func TestCDRConfigMistakesAreLocated(t *testing.T) {
 			assert.Regexp(t, `hotline\.yaml:\d+: `, err.Error())
 		}
 	}
+}
+
+// A transcript sent again after it was joined (its 200 was lost) is joined again and makes no
+// second ticket: both drafts have one key, whatever the record added.
+func TestATranscriptSentAgainAfterItsJoinIsOneCall(t *testing.T) {
+	r := newJoinRig(t, t.TempDir())
+	r.transcript("S-42")
+	r.record(quietRecord)
+	r.transcript("S-42")
+	require.Equal(t, 2, r.rec.count(), "joined twice: the record is kept for another transcript of the call")
+	keys := map[string]bool{}
+	for _, env := range r.rec.envs {
+		ds, err := r.conn.Normalizer().Normalize(env)
+		require.NoError(t, err)
+		assertJoined(t, ds[0])
+		keys[ds[0].DedupKey] = true
+	}
+	assert.Len(t, keys, 1, "one call, one key: %v", keys)
+}
+
+// Two transcripts of one call (a call centre that records each participant apart) both wait
+// for the record, and both are published with it.
+func TestTwoTranscriptsOfOneCall(t *testing.T) {
+	r := newJoinRig(t, t.TempDir())
+	other := strings.Replace(quietCall, "我家冰箱不制冷了", "我家洗衣机漏水了", 1)
+	for _, body := range []string{quietCall, other} {
+		w := send(r.conn, "/ingest/hotline?token="+callbackToken+"&call_id=S-42", "application/json", nil, []byte(body))
+		require.Equal(t, http.StatusOK, w.Code, "%s", w.Body)
+	}
+	assert.Zero(t, r.rec.count())
+	r.record(quietRecord)
+	require.Equal(t, 2, r.rec.count())
+	titles := map[string]bool{}
+	for _, env := range r.rec.envs {
+		ds, err := r.conn.Normalizer().Normalize(env)
+		require.NoError(t, err)
+		titles[ds[0].Title] = true
+		assert.Equal(t, "13912345678", ds[0].Customer.Phone)
+	}
+	assert.Equal(t, map[string]bool{"我家冰箱不制冷了": true, "我家洗衣机漏水了": true}, titles)
+}
+
+// The same waiting transcript published with its record and (after a crash) alone has one key:
+// nothing the record says (its start, a day before) goes into it.
+func TestJoinedAndAloneHaveOneKey(t *testing.T) {
+	r := newJoinRig(t, t.TempDir())
+	r.transcript("S-42")
+	r.record(`{"session_id":"S-42","caller":"13912345678","start_time":"2026-11-22 23:59:00","agent_id":3021}`)
+	require.Equal(t, 1, r.rec.count())
+	joined := r.rec.envs[0]
+	alone := joined
+	alone.Headers = map[string]string{"cdr_missing": "true"}
+	a, err := r.conn.Normalizer().Normalize(joined)
+	require.NoError(t, err)
+	b, err := r.conn.Normalizer().Normalize(alone)
+	require.NoError(t, err)
+	assert.Equal(t, a[0].DedupKey, b[0].DedupKey)
+	assert.NotEqual(t, a[0].Customer.Phone, b[0].Customer.Phone, "the record did change the draft")
 }

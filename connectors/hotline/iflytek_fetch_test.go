@@ -42,7 +42,7 @@ func TestIflytekNoticeFetchesTheResult(t *testing.T) {
 	assert.Equal(t, "application/json", env.ContentType)
 	assert.JSONEq(t, iflytekBody(t, "iflytek/get-result-two-roles.json", order), string(env.Payload))
 	d := r.normalize(env)
-	assert.Equal(t, "iflytek/"+order+"/"+today(), d.DedupKey)
+	assert.Equal(t, "iflytek/"+order, d.DedupKey)
 
 	// The same body posted directly makes the same draft.
 	w := r.post("/ingest/hotline?token="+callbackToken, "application/json", string(env.Payload))
@@ -194,7 +194,7 @@ func TestAnOrderSurvivesARestart(t *testing.T) {
 	env := r2.await(1)[0]
 	r2.settled()
 	assert.Equal(t, 1, r2.rec.count(), "one envelope for the order")
-	assert.Equal(t, "iflytek/"+order+"/"+today(), r2.normalize(env).DedupKey)
+	assert.Equal(t, "iflytek/"+order, r2.normalize(env).DedupKey)
 	assert.Equal(t, map[string]int{"done": 1}, r2.states())
 }
 
@@ -255,6 +255,6 @@ func TestAFetchedResultIsJoinedToItsRecord(t *testing.T) {
 	env := r.await(1)[0]
 	assert.Contains(t, env.Headers["cdr"], "13912345678")
 	d := r.normalize(env)
-	assert.Equal(t, "iflytek/"+order+"/"+today(), d.DedupKey)
+	assert.Equal(t, "iflytek/"+order, d.DedupKey)
 	assert.Contains(t, d.Evidence, draft.Evidence{Field: "source.external_id", Text: "call record S-42 (agent )", From: "cdr"})
 }

@@ -76,7 +76,7 @@ func TestPolledTasksArePublished(t *testing.T) {
 		assert.Equal(t, hotline.EnvelopeType, env.Type)
 		keys[r.normalize(env).DedupKey] = true
 	}
-	assert.Equal(t, map[string]bool{"tencent/" + tencentTask + "/" + today(): true, "aliyun/" + aliyunTask + "/" + today(): true}, keys)
+	assert.Equal(t, map[string]bool{"tencent/" + tencentTask + "/" + today(): true, "aliyun/" + aliyunTask: true}, keys)
 	assert.Equal(t, 3, f.tencent.callsFor(tencentTask))
 	assert.Equal(t, 2, f.aliyun.callsFor(aliyunTask))
 	assert.Zero(t, f.tencent.bad()+f.aliyun.bad(), "every request was signed")

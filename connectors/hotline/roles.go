@@ -32,13 +32,23 @@ type Roles struct {
 
 // Words only the agent of a service hotline says: the greeting with a job number, the offer
 // of help, asking for the customer's number or address, confirming back (您的…), the closing.
-var agentCues = newLexicon(slices.Concat(
-	[]string{"工号", "为您服务", "很高兴为您", "有什么可以帮", "请问", "怎么称呼", "您贵姓", "感谢您的来电", "感谢来电",
-		"还有其他问题", "还有其他需要", "为您", "给您", "帮您", "请您", "请稍等", "祝您"},
-	product([]string{"您的"}, []string{"电话", "手机", "号码", "地址", "联系方式", "设备", "机器", "编号"}),
-	product([]string{"编号", "型号", "序列号", "电话", "手机", "地址", "位置"}, []string{"是多少", "多少", "吗", "呢", "在哪"}),
-	product([]string{"安排", "派"}, []string{"师傅", "工程师", "人员", "维修"}),
-))
+var agentCues = newLexicon(slices.Concat(strongAgentCues, weakAgentCues))
+
+// strongAgentCues are said by agents alone; weakAgentCues by agents mostly, but by a polite
+// caller too (请问是售后吗？请问今天能来吗？): they count half.
+var (
+	strongAgentCues = slices.Concat(
+		[]string{"工号", "为您服务", "很高兴为您", "有什么可以帮", "怎么称呼", "您贵姓", "感谢您的来电", "感谢来电",
+			"还有其他问题", "还有其他需要", "祝您"},
+		product([]string{"您的"}, []string{"电话", "手机", "号码", "地址", "联系方式", "设备", "机器", "编号"}),
+		product([]string{"安排", "派"}, []string{"师傅", "工程师", "人员", "维修"}),
+	)
+	weakAgentCues = slices.Concat(
+		[]string{"请问", "为您", "给您", "帮您", "请您", "请稍等"},
+		product([]string{"编号", "型号", "序列号", "电话", "手机", "地址", "位置"}, []string{"是多少", "多少", "吗", "呢", "在哪"}),
+	)
+	strongAgent = newLexicon(strongAgentCues)
+)
 
 // Words a customer says of themselves and their problem.
 var customerCues = newLexicon(slices.Concat(
@@ -96,12 +106,22 @@ func product(as, bs []string) []string {
 // customer's fields, so Why says what decided.
 func decideRoles(t Transcript, rc RoleConfig) Roles {
 	turns := slices.Clone(t.Turns)
-	given := true
+	given, some := true, false
 	for _, tu := range turns {
 		given = given && tu.Role != RoleUnknown
+		some = some || tu.Role != RoleUnknown
 	}
 	if given {
 		return Roles{Turns: turns, How: "body", Why: "the call centre said who spoke each turn", Sure: 1}
+	}
+	if some {
+		// The body says who spoke most turns: those stay as said, the others by their words.
+		for i := range turns {
+			if turns[i].Role == RoleUnknown {
+				turns[i].Role = turnRole(turns[i].Text)
+			}
+		}
+		return Roles{Turns: turns, How: "body", Why: "the call centre said who spoke the turns it named; the others by their own words", Sure: 0.8}
 	}
 	speakers := speakersOf(turns)
 	agent, key, ok := configuredAgent(t.Vendor, rc)
@@ -137,14 +157,8 @@ func decideRoles(t Transcript, rc RoleConfig) Roles {
 		}
 	}
 	// Mono, or speakers the cues cannot tell apart: each turn by its own words.
-	agentTurns := 0
 	for i := range turns {
-		if agentCues.find(turns[i].Text) != "" && customerCues.find(turns[i].Text) == "" {
-			turns[i].Role = RoleAgent
-			agentTurns++
-		} else {
-			turns[i].Role = RoleCustomer
-		}
+		turns[i].Role = turnRole(turns[i].Text)
 	}
 	why := "one voice: each turn by its own words, the agent's greeting and questions (您好…为您服务, 请问您的…) against the customer's"
 	if len(speakers) >= 2 {
@@ -187,7 +201,10 @@ func speakerScores(turns []Turn) (map[string]int, map[string]string) {
 	scores, whys := map[string]int{}, map[string]string{}
 	for _, t := range turns {
 		if m := agentCues.find(t.Text); m != "" {
-			scores[t.Speaker] += 2
+			scores[t.Speaker]++
+			if strongAgent.find(t.Text) != "" {
+				scores[t.Speaker]++
+			}
 			if whys[t.Speaker] == "" {
 				whys[t.Speaker] = fmt.Sprintf("%q (%s)", clip(t.Text, 120), m)
 			}
@@ -197,6 +214,12 @@ func speakerScores(turns []Turn) (map[string]int, map[string]string) {
 		}
 	}
 	return scores, whys
+}
+
+// turnRole is a turn's role by its own words: the agent's when it has the agent's words and
+// none of the customer's.
+func turnRole(text string) Role {
+	return roleOf(agentCues.find(text) != "" && customerCues.find(text) == "")
 }
 
 func roleOf(agent bool) Role {
