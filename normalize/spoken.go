@@ -51,7 +51,11 @@ func SpokenToDigits(text string) string {
 // glued to a code's letters (E二 → E2); a lone 十 only before those or 点 and 时; 两 on its own
 // is always a count (两个人, 两楼). Ranges (二三十, 三四百, 两三天), words and idioms with
 // numerals in them (一下, 一些, 一点, 十分, 万一, 统一, 不一样, 十万火急, 三三两两) and numbers
-// glued to ASCII digits stay as said. Ordinals are left alone (第三次).
+// glued to ASCII digits stay as said. An ordinal of one numeral stays (第三次), one of a
+// quantity does not (第一百二十次 → 第120次).
+//
+// Known limits: groups are joined by their count alone, so two room numbers said with a comma
+// (二零一，二零二) come out as one string, 201202; 二百五 is read 250, never the insult.
 func Spoken(text string) (string, []SpokenSpan) {
 	scratch := spokenScratch.Get().(*spokenRewriter)
 	s := spokenRewriter{text: text, cells: scratch.cells[:0], items: scratch.items[:0], outs: scratch.outs[:0]}
