@@ -3,8 +3,12 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -180,4 +184,44 @@ func TestTheBenchsCallsAreRealCalls(t *testing.T) {
 	assert.Equal(t, draft.UrgencyRed, d.Urgency)
 	assert.Len(t, d.Turns, 120)
 	assert.Equal(t, "hotline/aliyun/bench-7", d.DedupKey)
+}
+
+// A call centre hands over only a Tencent task id; gongdan is killed -9 right after it answered
+// 202; the restarted server polls Tencent (a fake that answers the hotline call's
+// DescribeTaskStatus once the task is asked for) and makes the call's one ticket.
+func TestATaskIDIsPolledAcrossAKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts gongdan serve")
+	}
+	body, err := os.ReadFile("../../connectors/hotline/testdata/tencent/describe-task-status-hotline.json")
+	require.NoError(t, err)
+	var asked atomic.Int64
+	tencent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		if r.Header.Get("X-TC-Action") != "DescribeTaskStatus" || !strings.HasPrefix(r.Header.Get("Authorization"), "TC3-HMAC-SHA256 ") {
+			http.Error(w, "not a signed DescribeTaskStatus", http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body)
+	}))
+	defer tencent.Close()
+	poll := fmt.Sprintf(`    poll:
+      interval: 100ms
+      tencent: {secret_id: AKIDexample0123456789, secret_key: test-secret-key-0123456789, endpoint: %s}`, tencent.URL)
+	dir, addr := t.TempDir(), freeAddr(t)
+	srv := startHotlineServerWith(t, dir, addr, poll)
+	status, b, err := call("POST", srv.url+"/ingest/hotline/tasks?token="+hotlineToken, "", `{"vendor":"tencent","task_id":"12868421457"}`)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusAccepted, status, "%s", b)
+	srv.kill() // -9 right after the 202: the task was on disk before it was answered
+
+	srv = startHotlineServerWith(t, dir, addr, poll)
+	waitTickets(t, srv.url, 1)
+	all, err := listTickets(srv.url, ocrAdmin)
+	require.NoError(t, err)
+	require.Len(t, all, 1)
+	assert.Equal(t, "18612345678", all[0].Customer.Phone)
+	assert.Equal(t, "SN-0427-0019", all[0].Device.ID)
+	assert.Positive(t, asked.Load())
 }
