@@ -29,7 +29,7 @@ func TestTheHotlineExampleAndItsCases(t *testing.T) {
 	require.Equal(t, 0, code, out+errOut)
 	code, out, errOut = runCLI(t, "test", "--config", "../../configs/examples/hotline.yaml", "../../configs/examples/hotline-tests")
 	require.Equal(t, 0, code, out+errOut)
-	assert.Contains(t, out, "5 passed, 0 failed")
+	assert.Contains(t, out, "6 passed, 0 failed")
 }
 
 const hotlineToken = "cb-0123456789abcdef"
