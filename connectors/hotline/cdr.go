@@ -264,10 +264,42 @@ func (j *joiner) transcriptArrived(ctx context.Context, p waitingCall, publish f
 func (j *joiner) cdrArrived(ctx context.Context, c CDR, now time.Time, publish func(context.Context, waitingCall, *CDR) error) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	var earlier waitingCDR
+	switch err := j.read(recordName(c.CallID), &earlier); {
+	case err == nil:
+		// Another record of the call (FreeSWITCH posts one per leg) or the same again: what
+		// the first did not say, this one adds.
+		c, now = mergeRecords(earlier.CDR, c), earlier.ReceivedAt
+	case !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
 	if err := j.write(recordName(c.CallID), waitingCDR{ReceivedAt: now, CDR: c}); err != nil {
 		return err
 	}
 	return j.joinWaiting(ctx, c.CallID, &c, publish)
+}
+
+// mergeRecords is a call's record a with what b says and a does not.
+func mergeRecords(a, b CDR) CDR {
+	fill := func(dst *string, src string) {
+		if *dst == "" {
+			*dst = src
+		}
+	}
+	fill(&a.Caller, b.Caller)
+	fill(&a.Callee, b.Callee)
+	fill(&a.Direction, b.Direction)
+	fill(&a.AgentID, b.AgentID)
+	fill(&a.RecordingURL, b.RecordingURL)
+	for _, t := range []struct{ dst, src *time.Time }{{&a.StartedAt, &b.StartedAt}, {&a.AnsweredAt, &b.AnsweredAt}, {&a.EndedAt, &b.EndedAt}} {
+		if t.dst.IsZero() {
+			*t.dst = *t.src
+		}
+	}
+	if a.AgentChannel == nil {
+		a.AgentChannel = b.AgentChannel
+	}
+	return a
 }
 
 // joinWaiting publishes the transcripts of call waiting, with c, and removes them.

@@ -243,3 +243,13 @@ func TestJoinedAndAloneHaveOneKey(t *testing.T) {
 	assert.Equal(t, a[0].DedupKey, b[0].DedupKey)
 	assert.NotEqual(t, a[0].Customer.Phone, b[0].Customer.Phone, "the record did change the draft")
 }
+
+// FreeSWITCH's mod_json_cdr posts a record per leg, mapped to one call id: the legs' fields
+// are merged, the first's winning, and the transcript is joined to the whole.
+func TestTheLegsOfACallAreOneRecord(t *testing.T) {
+	r := newJoinRig(t, t.TempDir())
+	r.record(`{"session_id":"S-42","caller":"13912345678","start_time":"2026-11-23 09:42:00"}`) // the customer's leg
+	r.record(`{"session_id":"S-42","caller":"4008001234","agent_id":3021,"record_url":"https://pbx.example.cn/r/S-42.wav"}`) // the agent's
+	r.transcript("S-42")
+	assertJoined(t, r.draft())
+}

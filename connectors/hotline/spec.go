@@ -226,7 +226,9 @@ maps. A transcript is joined to its record on the call id: ` + "`join_on`" + ` s
 query of the callback URL, so a task submitted with ` + "`…/ingest/hotline?token=…&call_id=C-1`" + ` is joined by
 ` + "`query.call_id`" + `). Whichever comes first waits on disk (synced before it is answered, so a crash
 loses neither); the ticket gets the record's caller (when the customer said no number), start
-time, agent, recording and agent leg whichever came first. A record posted twice is one. A
+time, agent, recording and agent leg whichever came first. A record posted twice is one; several
+records of one call are merged, the first's fields winning — FreeSWITCH's ` + "`mod_json_cdr`" + ` posts one per
+leg: map both to the A leg's id, ` + "`call_id: payload.variables.originating_leg_uuid ?? payload.variables.uuid`" + `. A
 transcript whose record has not come after ` + "`cdr_wait`" + ` becomes a ticket with what it has (evidence
 says the record is missing); a record whose transcript never comes is dropped after a day.
 Without a ` + "`cdr`" + ` section a transcript becomes a ticket at once.
