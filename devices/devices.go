@@ -6,8 +6,10 @@
 package devices
 
 import (
+	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -124,6 +126,15 @@ func FillDraft(d draft.Draft, l Lookup) draft.Draft {
 	if !ok {
 		return d
 	}
+	if d.Device.Model != "" && dev.Model != "" && !strings.EqualFold(strings.TrimSpace(d.Device.Model), strings.TrimSpace(dev.Model)) {
+		// The draft says another model than the registry: the registry's firmware is not this
+		// device's (a firmware fix for one model must never reach another's).
+		if len(d.Evidence) < draft.MaxEvidence {
+			d.Evidence = append(slices.Clip(d.Evidence), draft.Evidence{Field: "device.firmware",
+				Text: fmt.Sprintf("%s: the registry says model %s, the draft %s; nothing taken from the registry", d.Device.ID, dev.Model, d.Device.Model), From: EvidenceFrom})
+		}
+		return d
+	}
 	for _, f := range []struct {
 		field    string
 		dst      *string
@@ -136,13 +147,19 @@ func FillDraft(d draft.Draft, l Lookup) draft.Draft {
 		if *f.dst != "" || f.fromThis == "" {
 			continue
 		}
-		*f.dst = f.fromThis
+		// Within a draft's limits, whatever the registry holds (it is not bounded as drafts
+		// are): a long model must not make every draft about the device a dead letter.
+		*f.dst = draft.Clip(f.fromThis, maxRegistryField)
 		if len(d.Evidence) < draft.MaxEvidence {
 			d.Evidence = append(slices.Clip(d.Evidence), draft.Evidence{Field: f.field, Text: d.Device.ID, From: EvidenceFrom})
 		}
 	}
 	return d
 }
+
+// maxRegistryField is the most of a registry field a draft takes: the draft's limit for device
+// fields.
+const maxRegistryField = 128
 
 // EvidenceFrom names the registry in a draft's evidence.
 const EvidenceFrom = "registry"

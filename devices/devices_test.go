@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -149,12 +150,24 @@ func TestNilRegistryKnowsNothing(t *testing.T) {
 func TestFillDraftFromTheRegistry(t *testing.T) {
 	reg := devices.New([]devices.Device{{ID: "E202405017", Model: "TL-X9", Firmware: "v2.3.1", ProductType: "智能门锁",
 		Customer: draft.Customer{Name: "王建国", Phone: "13812345678"}, Location: draft.Location{Address: "苏州工业园区星湖街328号"}}}, nil, nil)
-	d := devices.FillDraft(draft.Draft{Title: "指纹锁没反应", Device: draft.Device{ID: "E202405017", Model: "TL-X9 Pro"}}, reg)
-	assert.Equal(t, draft.Device{ID: "E202405017", Model: "TL-X9 Pro", Firmware: "v2.3.1", ProductType: "智能门锁"}, d.Device)
+	d := devices.FillDraft(draft.Draft{Title: "指纹锁没反应", Device: draft.Device{ID: "E202405017", Model: "tl-x9"}}, reg)
+	assert.Equal(t, draft.Device{ID: "E202405017", Model: "tl-x9", Firmware: "v2.3.1", ProductType: "智能门锁"}, d.Device)
 	assert.Equal(t, []draft.Evidence{
 		{Field: "device.firmware", Text: "E202405017", From: "registry"},
 		{Field: "device.product_type", Text: "E202405017", From: "registry"},
 	}, d.Evidence)
+
+	// The draft says another model: the registry's firmware is not this device's, and a
+	// firmware fix of one model must never reach another (a review's finding).
+	d = devices.FillDraft(draft.Draft{Title: "指纹锁没反应", Device: draft.Device{ID: "E202405017", Model: "TL-X9 Pro"}}, reg)
+	assert.Equal(t, draft.Device{ID: "E202405017", Model: "TL-X9 Pro"}, d.Device)
+	require.Len(t, d.Evidence, 1)
+	assert.Contains(t, d.Evidence[0].Text, "nothing taken from the registry")
+
+	// A registry's model longer than a draft may hold is clipped, not a dead letter.
+	long := devices.New([]devices.Device{{ID: "E1", Model: strings.Repeat("M", 300)}}, nil, nil)
+	d = devices.FillDraft(draft.Draft{Title: "急停", Device: draft.Device{ID: "E1"}}, long)
+	assert.NoError(t, d.Validate())
 	assert.Empty(t, d.Customer, "the device's customer is not necessarily the writer")
 	assert.Empty(t, d.Location)
 

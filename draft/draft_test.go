@@ -248,3 +248,13 @@ func TestFromJSONReadsDraftsOnly(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "crm/e-1", ds[0].DedupKey)
 }
+
+// A draft payload's own suggestions are dropped, however many or malformed: only the
+// knowledge base suggests, and the request is not refused for them.
+func TestFromJSONDropsAPayloadsSuggestions(t *testing.T) {
+	payload := `{"title":"指纹锁没反应","suggestions":[{"id":""},{"id":"a"},{"id":"b"},{"id":"c"},{"id":"d"}]}`
+	ds, err := FromJSON(Envelope{ID: "e1", Connector: "hooks", ConnectorType: "webhook", Type: TypeDraft, Payload: []byte(payload)})
+	require.NoError(t, err)
+	require.Len(t, ds, 1)
+	assert.Empty(t, ds[0].Suggestions)
+}

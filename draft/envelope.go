@@ -63,6 +63,9 @@ func FromJSON(env Envelope) ([]Draft, error) {
 	if err := DecodeJSON(env.Payload, &d); err != nil {
 		return nil, err
 	}
+	// Only the knowledge base suggests: a payload's own are dropped, not judged (the pipeline
+	// would drop them anyway; judged here, four of them made a dead letter of the request).
+	d.Suggestions = nil
 	d = Complete(d, env)
 	if err := d.Validate(); err != nil {
 		return nil, err

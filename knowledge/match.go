@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"gongdan/draft"
 )
@@ -48,9 +49,10 @@ const (
 type Base struct {
 	articles []indexed
 	terms    []term
-	// firstTwo maps the first two bytes of a term (Latin letters lowered) to 1 + the index of
-	// its bucket in buckets; 0 when no term starts so. One table lookup per position of the
-	// text rules out almost every position at once.
+	// firstTwo maps a term's start (bucketKey: the first two bytes of Latin text, lowered; the
+	// first character of any other, hashed) to 1 + the index of the bucket of terms that start
+	// so. By two bytes alone a Chinese character's bucket held the 64 characters that share
+	// its first two bytes, and a large base was scanned word by word (a review's finding).
 	firstTwo []uint32
 	buckets  [][]int32
 	// byCategory are the articles of each category.
@@ -108,7 +110,7 @@ func New(articles []Article) (*Base, error) {
 				ti = int32(len(b.terms))
 				termIndex[text] = ti
 				b.terms = append(b.terms, term{text: text, wordStart: isWordByte(text[0]), wordEnd: isWordByte(text[len(text)-1])})
-				key := uint16(text[0])<<8 | uint16(text[1])
+				key, _ := bucketKey(text, 0)
 				if b.firstTwo[key] == 0 {
 					b.buckets = append(b.buckets, nil)
 					b.firstTwo[key] = uint32(len(b.buckets))
@@ -313,6 +315,29 @@ func (b *Base) score(d *draft.Draft, best int) *scoring {
 	return s
 }
 
+// bucketKey is the key of the terms that may start at text[i]: for a Latin letter (or any
+// ASCII byte) its two bytes lowered, below 0x8000; for another character its bytes hashed
+// (FNV-1a) into 0x8000–0xFFFF. ok is false where no term of two bytes or more can start.
+func bucketKey(text string, i int) (uint16, bool) {
+	c := text[i]
+	if c < utf8.RuneSelf {
+		if i+1 >= len(text) {
+			return 0, false
+		}
+		return uint16(lowerByte(c))<<8 | uint16(lowerByte(text[i+1])), true
+	}
+	_, n := utf8.DecodeRuneInString(text[i:])
+	if n < 2 {
+		return 0, false
+	}
+	h := uint32(2166136261)
+	for k := range n {
+		h ^= uint32(text[i+k])
+		h *= 16777619
+	}
+	return 0x8000 | uint16(h&0x7FFF), true
+}
+
 // scan marks the terms found in text, counting for each article the keywords of it found.
 func (b *Base) scan(text string, found []uint64, hits []uint8, touched *[]int32) {
 	for i := 0; i+1 < len(text); i++ {
@@ -320,7 +345,11 @@ func (b *Base) scan(text string, found []uint64, hits []uint8, touched *[]int32)
 		if c&0xC0 == 0x80 {
 			continue // inside a character: no term starts here
 		}
-		bucket := b.firstTwo[uint16(lowerByte(c))<<8|uint16(lowerByte(text[i+1]))]
+		key, ok := bucketKey(text, i)
+		if !ok {
+			continue
+		}
+		bucket := b.firstTwo[key]
 		if bucket == 0 {
 			continue
 		}
@@ -391,6 +420,12 @@ func (s *scoring) judge(ai int32, keywordHits int) cand {
 		relevance += PointsCategory
 	}
 	if relevance < MinRelevance && !(relevance > 0 && c.model) {
+		c.passedOver = tooLittle
+		return c
+	}
+	if keywordHits == 0 && !c.model && len(a.Keywords) > 0 {
+		// The category alone: every article of it would be suggested, the first by id. An
+		// article with keywords needs one of them, or its model, too (a review's finding).
 		c.passedOver = tooLittle
 		return c
 	}

@@ -41,7 +41,7 @@ keywords: [没电, 低电量, 电池]`)
 }
 
 func lockDraft(model, firmware string) draft.Draft {
-	return draft.Draft{Title: "指纹锁按了没反应", Description: "家里的指纹锁今天早上开始指纹没反应，密码可以开",
+	return draft.Draft{Title: "指纹锁按了没反应", Description: "家里的指纹锁今天早上开始指纹没反应，密码可以开，电池上周刚换过",
 		Category: "门锁故障", Device: draft.Device{ID: "E202405017", Model: model, Firmware: firmware}}
 }
 

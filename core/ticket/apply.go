@@ -331,7 +331,6 @@ func addSource(t Ticket, d draft.Draft) Ticket {
 		t.Title, t.Description = draftTitle(d), d.Description
 	}
 	t.Sources = append(slices.Clip(t.Sources), d)
-	t.Suggestions = mergeSuggestions(t.Suggestions, d.Suggestions)
 	if c := calls(d); c > 0 {
 		t.Calls += c
 		if t.Calls >= 2 && !slices.Contains(t.Tags, TagChased) && len(t.Tags) < MaxTags {
@@ -373,6 +372,12 @@ func addSource(t Ticket, d draft.Draft) Ticket {
 	fill(&dv.Model, d.Device.Model)
 	fill(&dv.Firmware, d.Device.Firmware)
 	fill(&dv.ProductType, d.Device.ProductType)
+	// A draft's suggestions were matched against its own device: they are the ticket's only
+	// when it is about the ticket's device (or neither names one). A follow-up that names no
+	// device, or another, would add a fix for a model or firmware the ticket's is not.
+	if d.Device.ID == t.Device.ID {
+		t.Suggestions = mergeSuggestions(t.Suggestions, d.Suggestions)
+	}
 	l := &t.Location
 	if l.Address == "" && d.Location.Address != "" {
 		l.Address, l.City = d.Location.Address, cmp.Or(l.City, d.Location.City)
@@ -484,8 +489,8 @@ func mergeSuggestions(have, add []draft.Suggestion) []draft.Suggestion {
 		switch {
 		case i < 0:
 			out = append(out, s)
-		case s.Score > out[i].Score:
-			out[i] = s
+		case s.Score > out[i].Score, s.Score == out[i].Score && s.Why < out[i].Why:
+			out[i] = s // the same whichever draft came first
 		}
 	}
 	slices.SortStableFunc(out, func(a, b draft.Suggestion) int {

@@ -467,3 +467,47 @@ func TestTheTicketKeepsTheBestSuggestionsOfItsDrafts(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotContains(t, string(b), "suggestions")
 }
+
+// A follow-up's suggestions were matched against its own device: a follow-up that names none
+// (or another) adds none to a ticket about a device, while one about the ticket's device does;
+// and two drafts that give one article the same score make the same ticket in either order.
+func TestSuggestionsOnlyFromDraftsAboutTheTicketsDevice(t *testing.T) {
+	first := draft.Draft{Title: "GA22 温度过高停机", Device: draft.Device{ID: "E1", Model: "GA22"}, ThreadKey: "hooks/E1",
+		Suggestions: []draft.Suggestion{{ID: "ga22-overheat", Title: "GA22 过热", Why: "model GA22", Score: 5}}}
+	noDevice := draft.Draft{Title: "还是温度过高 停机", ThreadKey: "hooks/E1",
+		Suggestions: []draft.Suggestion{{ID: "ga37-discharge-overheat", Title: "GA37 排气过热", Why: "keywords 温度过高", Score: 6}}}
+	another := noDevice
+	another.Device = draft.Device{ID: "E9", Model: "GA37"}
+	same := draft.Draft{Title: "E1 又停了", Device: draft.Device{ID: "E1"}, ThreadKey: "hooks/E1",
+		Suggestions: []draft.Suggestion{{ID: "ga22-restart", Title: "GA22 重启", Why: "keywords 停", Score: 2}}}
+	ev, err := ticket.Create("GD-20261123-000005", first, "", system, t0, "")
+	require.NoError(t, err)
+	h := &history{now: t0}
+	h.append(t, ev)
+	for _, d := range []draft.Draft{noDevice, another, same} {
+		h.now = h.now.Add(time.Minute)
+		ev, err = ticket.AddSource(h.t, d, system, h.now, "")
+		require.NoError(t, err)
+		h.append(t, ev)
+	}
+	var ids []string
+	for _, s := range h.t.Suggestions {
+		ids = append(ids, s.ID)
+	}
+	assert.Equal(t, []string{"ga22-overheat", "ga22-restart"}, ids)
+
+	a := draft.Draft{Title: "指纹锁没反应", Suggestions: []draft.Suggestion{{ID: "x", Title: "X", Why: "category 门锁故障", Score: 3}}}
+	b := draft.Draft{Title: "指纹锁识别不了", Suggestions: []draft.Suggestion{{ID: "x", Title: "X", Why: "keywords 识别不了", Score: 3}}}
+	var whys []string
+	for _, order := range [][2]draft.Draft{{a, b}, {b, a}} {
+		ev, err := ticket.Create("GD-20261123-000006", order[0], "", system, t0, "")
+		require.NoError(t, err)
+		o := &history{now: t0}
+		o.append(t, ev)
+		ev, err = ticket.AddSource(o.t, order[1], system, t0.Add(time.Minute), "")
+		require.NoError(t, err)
+		o.append(t, ev)
+		whys = append(whys, o.t.Suggestions[0].Why)
+	}
+	assert.Equal(t, whys[0], whys[1], "the same in either order")
+}
