@@ -101,3 +101,20 @@ func TestShippedFaultsDictionary(t *testing.T) {
 		assert.Equal(t, want, got, text)
 	}
 }
+
+// The lock category keys on locks people live behind, not on 门锁, which machines' safety
+// interlocks, cabinets and lift landing doors have too: those keep their own categories.
+func TestLocksAreNotInterlocks(t *testing.T) {
+	d, err := LoadDictionary(bytes.NewReader(dictionaries.Faults))
+	require.NoError(t, err)
+	for text, want := range map[string]string{
+		"设备门锁信号丢失 PLC 报警": "控制系统故障",
+		"机柜门锁坏了 漏水":       "漏水",
+		"厅门门锁短接了，电梯停了":    "电梯故障",
+		"家里的指纹锁按了没反应":     "门锁故障",
+		"入户门锁打不开":         "门锁故障",
+	} {
+		cat, _, _, _ := d.Classify(text)
+		assert.Equal(t, want, cat, text)
+	}
+}
