@@ -248,7 +248,7 @@ func TestJoinedAndAloneHaveOneKey(t *testing.T) {
 // are merged, the first's winning, and the transcript is joined to the whole.
 func TestTheLegsOfACallAreOneRecord(t *testing.T) {
 	r := newJoinRig(t, t.TempDir())
-	r.record(`{"session_id":"S-42","caller":"13912345678","start_time":"2026-11-23 09:42:00"}`) // the customer's leg
+	r.record(`{"session_id":"S-42","caller":"13912345678","start_time":"2026-11-23 09:42:00"}`)                              // the customer's leg
 	r.record(`{"session_id":"S-42","caller":"4008001234","agent_id":3021,"record_url":"https://pbx.example.cn/r/S-42.wav"}`) // the agent's
 	r.transcript("S-42")
 	assertJoined(t, r.draft())

@@ -296,6 +296,33 @@ func queryOf(r *http.Request) map[string]string {
 	return q
 }
 
+// jsonBody checks who sent r and reads its JSON body (howTo says how to send when it is not
+// JSON); a non-nil problem is the answer to give. The check, when the request carried a
+// signature or token, is to be released if what it brought is not taken.
+func (h *Hotline) jsonBody(rw http.ResponseWriter, r *http.Request, howTo string) (*intakeauth.Check, []byte, *problem.Problem) {
+	check, p := h.caller(rw, r)
+	if p != nil {
+		return check, nil, p
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		return check, nil, problem.New(http.StatusUnsupportedMediaType, "unsupported-media-type", howTo)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(rw, r.Body, h.maxBody))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return check, nil, problem.New(http.StatusRequestEntityTooLarge, "payload-too-large", fmt.Sprintf("the body is over %d bytes, this connector's max_body_bytes", h.maxBody))
+	case err != nil:
+		return check, nil, problem.New(http.StatusBadRequest, "bad-request", "reading the body: "+err.Error())
+	case check != nil:
+		check.Write(body)
+		if p := check.Finish(rw); p != nil {
+			return check, nil, p
+		}
+	}
+	return check, body, nil
+}
+
 // serveCDR takes call records: checks who sent them, maps them, and answers with the
 // configured answer once each is published with its transcript or kept until it comes.
 func (h *Hotline) serveCDR(rw http.ResponseWriter, r *http.Request) {
@@ -303,27 +330,7 @@ func (h *Hotline) serveCDR(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.env.Stats.Received.Add(1)
-	check, p := h.caller(rw, r)
-	if p == nil {
-		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			p = problem.New(http.StatusUnsupportedMediaType, "unsupported-media-type", "post call records as JSON (application/json)")
-		}
-	}
-	var body []byte
-	if p == nil {
-		var err error
-		body, err = io.ReadAll(http.MaxBytesReader(rw, r.Body, h.maxBody))
-		var tooBig *http.MaxBytesError
-		switch {
-		case errors.As(err, &tooBig):
-			p = problem.New(http.StatusRequestEntityTooLarge, "payload-too-large", fmt.Sprintf("the body is over %d bytes, this connector's max_body_bytes", h.maxBody))
-		case err != nil:
-			p = problem.New(http.StatusBadRequest, "bad-request", "reading the body: "+err.Error())
-		case check != nil:
-			check.Write(body)
-			p = check.Finish(rw)
-		}
-	}
+	check, body, p := h.jsonBody(rw, r, "post call records as JSON (application/json)")
 	var records []CDR
 	if p == nil {
 		var err error

@@ -3,10 +3,7 @@ package hotline
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -59,27 +56,7 @@ func (h *Hotline) serveTasks(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.env.Stats.Received.Add(1)
-	check, p := h.caller(rw, r)
-	if p == nil {
-		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			p = problem.New(http.StatusUnsupportedMediaType, "unsupported-media-type", `post task ids as JSON (application/json): {"vendor": "tencent", "task_id": "…", "call_id": "…"} or an array of them`)
-		}
-	}
-	var body []byte
-	if p == nil {
-		var err error
-		body, err = io.ReadAll(http.MaxBytesReader(rw, r.Body, h.maxBody))
-		var tooBig *http.MaxBytesError
-		switch {
-		case errors.As(err, &tooBig):
-			p = problem.New(http.StatusRequestEntityTooLarge, "payload-too-large", fmt.Sprintf("the body is over %d bytes, this connector's max_body_bytes", h.maxBody))
-		case err != nil:
-			p = problem.New(http.StatusBadRequest, "bad-request", "reading the body: "+err.Error())
-		case check != nil:
-			check.Write(body)
-			p = check.Finish(rw)
-		}
-	}
+	check, body, p := h.jsonBody(rw, r, `post task ids as JSON (application/json): {"vendor": "tencent", "task_id": "…", "call_id": "…"} or an array of them`)
 	var posts []taskPost
 	if p == nil {
 		posts, p = h.readTasks(body)
