@@ -28,7 +28,6 @@ type callOptions struct {
 	// agitated is the emotion value (Aliyun EmotionValue, Tencent EmotionalEnergy, 1–10, higher
 	// is more agitated) at or above which a customer's turn counts as agitated; 0: words only.
 	agitated float64
-	loc      *time.Location
 }
 
 // agitatedWords are what an upset caller says.
@@ -110,7 +109,7 @@ func callDraft(env draft.Envelope, t Transcript, o callOptions) draft.Draft {
 	// pipeline would do the same; the thread key needs the category here).
 	d = o.enricher.Enrich(d)
 
-	d.DedupKey = callKey(t, env.ReceivedAt, env.Payload, o.loc)
+	d.DedupKey = callKey(t, env.Payload)
 	if d.Customer.Phone != "" {
 		// A second call from the same number about the same kind of problem joins the open
 		// ticket (催单) within thread_window.
@@ -139,19 +138,23 @@ func callerNumber(id string) string {
 }
 
 // callKey is what makes a call one ticket however often its result comes: the call centre's
-// call id; else the vendor's task id — with the day it was received for Tencent, which reuses
-// task ids across days (Aliyun's and iFlytek's are unique) —; else the body itself. Nothing a
+// call id; else the vendor's task id — with what was said for Tencent, which reuses task ids
+// across days (Aliyun's and iFlytek's are unique) —; else the body itself. Nothing a
 // call record adds goes into it, so the same transcript published joined and, after a crash,
 // alone is one ticket.
-func callKey(t Transcript, receivedAt time.Time, body []byte, loc *time.Location) string {
+func callKey(t Transcript, body []byte) string {
 	switch {
 	case t.CallID != "":
 		return "call/" + t.CallID
 	case t.TaskID != "" && t.Vendor == FormatTencent:
-		if loc != nil {
-			receivedAt = receivedAt.In(loc)
+		// Tencent reuses task ids across days: what was said tells two calls of one id apart,
+		// and the same result sent again, whenever and in whichever of Tencent's shapes, is
+		// still the one call (the day it came, once in the key, split a retry after midnight).
+		h := sha256.New()
+		for _, tu := range t.Turns {
+			fmt.Fprintf(h, "%d\x00%s\x00%s\n", tu.StartMS, tu.Speaker, tu.Text)
 		}
-		return fmt.Sprintf("%s/%s/%s", t.Vendor, t.TaskID, receivedAt.Format("2006-01-02"))
+		return fmt.Sprintf("%s/%s/%s", t.Vendor, t.TaskID, hex.EncodeToString(h.Sum(nil)[:8]))
 	case t.TaskID != "":
 		return fmt.Sprintf("%s/%s", t.Vendor, t.TaskID)
 	}

@@ -82,7 +82,7 @@ func testOptions(t testing.TB) callOptions {
 	require.NoError(t, err)
 	e := normalize.DefaultEnricher(dict)
 	e.DevicePatterns = []*regexp.Regexp{regexp.MustCompile(`\bE\d{9}\b`), regexp.MustCompile(`SN-\d{4}-\d{4}`)}
-	return callOptions{enricher: e, threadWindow: 72 * time.Hour, agitated: 7, loc: time.FixedZone("CST", 8*3600)}
+	return callOptions{enricher: e, threadWindow: 72 * time.Hour, agitated: 7}
 }
 
 func envelopeOf(body []byte, ct string) draft.Envelope {
@@ -188,21 +188,30 @@ func TestCallerIDWhenNoNumberIsSaid(t *testing.T) {
 	assert.NotContains(t, d.Tags, TagAgitated, "a calm caller")
 }
 
-// Tencent reuses task ids across days: the same task id on another day is another call.
-func TestTencentTaskIDsAreKeyedByDay(t *testing.T) {
-	body, err := os.ReadFile(filepath.Join("testdata", "tencent", "describe-task-status-hotline.json"))
-	require.NoError(t, err)
-	tr, err := Decode(FormatAuto, "application/json", body)
-	require.NoError(t, err)
+// Tencent reuses task ids across days: a call that reuses one is another call, while the same
+// result sent again, on another day or in Tencent's other shape (its callback), is the one call.
+func TestTencentTaskIDsAreKeyedByTheirCall(t *testing.T) {
 	o := testOptions(t)
-	day1 := callDraft(envelopeOf(body, "application/json"), tr, o)
-	env := envelopeOf(body, "application/json")
-	env.ReceivedAt = env.ReceivedAt.Add(24 * time.Hour)
-	day2 := callDraft(env, tr, o)
-	again := callDraft(envelopeOf(body, "application/json"), tr, o)
-	assert.NotEqual(t, day1.DedupKey, day2.DedupKey)
-	assert.Equal(t, day1.DedupKey, again.DedupKey, "the same result sent twice is one call")
-	assert.Regexp(t, `^tencent/.+/2026-11-2[34]$`, day1.DedupKey)
+	key := func(file, ct string, shift time.Duration, edit func(*Transcript)) string {
+		body, err := os.ReadFile(filepath.Join("testdata", "tencent", file))
+		require.NoError(t, err)
+		tr, err := Decode(FormatAuto, ct, body)
+		require.NoError(t, err)
+		if edit != nil {
+			edit(&tr)
+		}
+		env := envelopeOf(body, ct)
+		env.ReceivedAt = env.ReceivedAt.Add(shift)
+		return callDraft(env, tr, o).DedupKey
+	}
+	first := key("describe-task-status-hotline.json", "application/json", 0, nil)
+	assert.Regexp(t, `^tencent/\d+/[0-9a-f]{16}$`, first)
+	assert.Equal(t, first, key("describe-task-status-hotline.json", "application/json", 0, nil), "sent twice")
+	assert.Equal(t, first, key("describe-task-status-hotline.json", "application/json", 20*time.Hour, nil), "sent again after midnight")
+	assert.Equal(t, first, key("callback-detail.form", "application/x-www-form-urlencoded", time.Hour, nil), "its callback")
+	assert.NotEqual(t, first, key("describe-task-status-hotline.json", "application/json", 72*time.Hour, func(tr *Transcript) {
+		tr.Turns[1].Text = "你好，我家空调不制冷了"
+	}), "another call with the task id again")
 }
 
 // Every vendor's sample of a hotline call makes a draft from the customer's words.

@@ -57,7 +57,6 @@ func newHotline(conf *connectors.Conf, env connectors.Env) (connectors.Connector
 			enricher:     env.Enricher,
 			threadWindow: conf.Duration(fieldThreadWindow),
 			agitated:     conf.Float(fieldAgitated),
-			loc:          env.Location,
 		},
 	}
 	if conf.Has(fieldAgentChannel) {
@@ -281,7 +280,7 @@ func (h *Hotline) awaitRecord(ctx context.Context, query map[string]string, env 
 		env.Headers = map[string]string{headerCDRMissing: "true"}
 		return h.env.Publish(ctx, env)
 	}
-	w := waitingCall{Key: key, Identity: callKey(t, env.ReceivedAt, env.Payload, h.opts.loc), EnvelopeID: env.ID, ReceivedAt: env.ReceivedAt, ContentType: env.ContentType, Query: query, Body: env.Payload}
+	w := waitingCall{Key: key, Identity: callKey(t, env.Payload), EnvelopeID: env.ID, ReceivedAt: env.ReceivedAt, ContentType: env.ContentType, Query: query, Body: env.Payload}
 	return h.join.transcriptArrived(ctx, w, h.publishCall)
 }
 

@@ -352,8 +352,6 @@ func (r *rig) noSecrets() {
 	}
 }
 
-func today() string { return time.Now().In(shanghai).Format("2006-01-02") }
-
 // deadline and tick bound the waits for what runs in the background.
 const deadline, tick = 20 * time.Second, 5 * time.Millisecond
 

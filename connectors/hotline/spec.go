@@ -187,8 +187,9 @@ call kept turn by turn (` + "`sources[].turns`" + `: role, start, end, text).
 A result is answered **200** (` + "`{\"code\":0,\"message\":\"success\",\"envelope_id\":…}`" + `) only once it is durable
 on the bus; anything else means it was not taken and must be sent again. The same result sent
 twice makes one ticket: its key is the generic format's ` + "`call_id`" + `, else the vendor and the task id
-(for Tencent, which reuses task ids across days, with the day it was received: the same
-Tencent result sent again after midnight is a second ticket), else the body's SHA-256. A call
+(for Tencent, which reuses task ids across days, with a hash of what was said: the same
+Tencent result sent again, whenever and in whichever of its shapes, is one ticket, a call that
+reuses the id another), else the body's SHA-256. A call
 record adds nothing to the key.
 
 **Who spoke.** Each turn is the agent's or the customer's: from the body (generic), from
