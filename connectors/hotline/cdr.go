@@ -91,6 +91,8 @@ type waitingCall struct {
 	ContentType string            `json:"content_type"`
 	Query       map[string]string `json:"query,omitempty"`
 	Body        []byte            `json:"body"`
+	// RecordingURL is the transcript's recording, to be kept (recordings:) when it is published.
+	RecordingURL string `json:"recording_url,omitempty"`
 }
 
 // waitingCDR is a record waiting for its transcript, as kept on disk.

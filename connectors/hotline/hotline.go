@@ -37,6 +37,8 @@ type Hotline struct {
 	auth    *intakeauth.Verifier
 	// urlToken is the SHA-256 of callback_token; nil when none is configured.
 	urlToken []byte
+	// rec keeps calls' recordings; nil without a recordings section.
+	rec *recorder
 	// join joins transcripts to their call records; nil without a cdr section.
 	join     *joiner
 	joinErrs map[string]error
@@ -66,6 +68,9 @@ func newHotline(conf *connectors.Conf, env connectors.Env) (connectors.Connector
 	if conf.Has(fieldAgentSpeaker) {
 		n := conf.Int(fieldAgentSpeaker)
 		h.opts.roles.AgentSpeaker = &n
+	}
+	if c := conf.Object(fieldRecordings); c != nil {
+		h.rec = newRecorder(c, env.StateDir, env.Attachments)
 	}
 	if c := conf.Object(fieldCDR); c != nil {
 		h.join, h.joinErrs = compileJoiner(c, conf.Duration(fieldCDRWait), env.StateDir)
@@ -141,6 +146,14 @@ func (h *Hotline) Run(ctx context.Context) error {
 	if h.poll != nil && h.poll.dir != "" {
 		wg.Go(func() { h.poll.run(ctx) })
 	}
+	if h.rec != nil && h.rec.dir != "" && h.rec.store != nil {
+		wg.Go(func() {
+			h.rec.run(ctx, h.env.Now, h.env.Publish, func(err error) {
+				h.env.Stats.Fail(h.env.Now(), err)
+				h.env.Logger.Error("hotline: a call waiting for its recording was not published; trying again", "err", err)
+			})
+		})
+	}
 	<-ctx.Done()
 	wg.Wait()
 	return nil
@@ -157,7 +170,7 @@ func (h *Hotline) publishCall(ctx context.Context, w waitingCall, c *CDR) error 
 		}
 		env.Headers = map[string]string{headerCDR: string(b)}
 	}
-	return h.env.Publish(ctx, env)
+	return h.deliver(ctx, env, recordingOf(Transcript{RecordingURL: w.RecordingURL}, c))
 }
 
 // Close releases the vendors' idle connections; the server owns the listener.
@@ -192,6 +205,7 @@ func (h *Hotline) Normalizer() draft.Normalizer {
 		}
 		d := draft.Complete(callDraft(env, withRecord(t, rec, &o), o), env)
 		d = noteRecord(d, rec, env.Headers[headerCDRMissing] == "true")
+		d = noteRecording(d, env)
 		if err := d.Validate(); err != nil {
 			return nil, err
 		}
@@ -246,10 +260,13 @@ func (h *Hotline) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var err error
-	if h.join != nil && t.Status == StatusDone {
+	switch {
+	case h.join != nil && t.Status == StatusDone:
 		err = h.awaitRecord(r.Context(), queryOf(r), env, t)
-	} else {
-		err = h.env.Publish(r.Context(), env)
+	case t.Status == StatusDone:
+		err = h.deliver(r.Context(), env, t.RecordingURL)
+	default:
+		err = h.env.Publish(r.Context(), env) // a vendor's failure: a dead letter, no recording
 	}
 	if err != nil {
 		if check != nil {
@@ -278,9 +295,10 @@ func (h *Hotline) awaitRecord(ctx context.Context, query map[string]string, env 
 			h.env.Logger.Warn("hotline: a transcript's call id could not be read; it becomes a ticket without its record", "err", err)
 		}
 		env.Headers = map[string]string{headerCDRMissing: "true"}
-		return h.env.Publish(ctx, env)
+		return h.deliver(ctx, env, t.RecordingURL)
 	}
-	w := waitingCall{Key: key, Identity: callKey(t, env.Payload), EnvelopeID: env.ID, ReceivedAt: env.ReceivedAt, ContentType: env.ContentType, Query: query, Body: env.Payload}
+	w := waitingCall{Key: key, Identity: callKey(t, env.Payload), EnvelopeID: env.ID, ReceivedAt: env.ReceivedAt, ContentType: env.ContentType, Query: query, Body: env.Payload,
+		RecordingURL: t.RecordingURL}
 	return h.join.transcriptArrived(ctx, w, h.publishCall)
 }
 

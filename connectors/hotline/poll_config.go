@@ -105,6 +105,9 @@ func (h *Hotline) publishFetched(ctx context.Context, t asrTask) error {
 			return h.awaitRecord(ctx, t.Query, env, tr)
 		}
 	}
+	if tr, err := Decode(t.Vendor, env.ContentType, t.Body); err == nil {
+		return h.deliver(ctx, env, tr.RecordingURL)
+	}
 	return h.env.Publish(ctx, env)
 }
 

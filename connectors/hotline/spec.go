@@ -27,6 +27,12 @@ const (
 	fieldCDRAnswer     = "answer"
 	fieldCDRWait       = "cdr_wait"
 
+	fieldRecordings        = "recordings"
+	fieldRecordingHosts    = "hosts"
+	fieldRecordingMaxBytes = "max_bytes"
+	fieldRecordingTimeout  = "timeout"
+	fieldRecordingGiveUp   = "give_up_after"
+
 	fieldIflytek         = "iflytek"
 	fieldAppID           = "app_id"
 	fieldSecretKey       = "secret_key"
@@ -269,7 +275,12 @@ before it is made: after a crash the vendor is asked again at most once, a resul
 published from disk, and a result published twice is the same envelope (its id and time fixed when
 the task came), with the same key: one ticket.
 
-Not built yet (issue 20): fetching recordings into the attachment store.
+**Recordings.** With a ` + "`recordings`" + ` section, a call's recording (the transcript's link, else its
+record's) is fetched into the attachment store before its ticket is made: the call waits on
+disk, so the vendor is answered at once and a crash loses nothing, and the ticket's attachments
+name the kept file (` + "`attachment:<sha256>`" + `) before the vendor's link. Only the listed ` + "`hosts`" + ` are
+fetched from, without redirects, at most ` + "`max_bytes`" + `, each try within ` + "`timeout`" + `; a recording not had
+by ` + "`give_up_after`" + ` leaves the ticket with the link and the reason in its evidence.
 `,
 		Mount:   "ingest",
 		Example: sample,
@@ -320,6 +331,23 @@ Not built yet (issue 20): fetching recordings into the attachment store.
 						Name: fieldCDRAnswer, Kind: connectors.KindString, Default: `{"code":0,"message":"success"}`,
 						Description: "The JSON a record is answered with once it is durable (Aliyun wants {\"code\":0}).", Advanced: true,
 					},
+				},
+			},
+			{
+				Name: fieldRecordings, Kind: connectors.KindObject,
+				Description: "Keep each call's recording in the attachment store: the call waits on disk (it is answered at once) until its recording is fetched, " +
+					"then becomes a ticket whose attachments name the kept file; a recording that cannot be had by give_up_after leaves the ticket with the vendor's link and the reason. " +
+					"Recordings are fetched only from the listed hosts, without following redirects.",
+				Fields: []connectors.Field{
+					{Name: fieldRecordingHosts, Kind: connectors.KindStringList, Required: true,
+						Description: "The hosts recordings are fetched from: a host, or .example.com for its subdomains. A link to any other host is not fetched.",
+						Example:     "[.cos.ap-shanghai.myqcloud.com, pbx.example.cn]"},
+					{Name: fieldRecordingMaxBytes, Kind: connectors.KindInt, Default: 64 << 20, Min: connectors.Bound(1), Max: connectors.Bound(1 << 30),
+						Description: "The largest recording kept; a larger one is not (the ticket says why)."},
+					{Name: fieldRecordingTimeout, Kind: connectors.KindDuration, Default: 30 * time.Second, Min: connectors.Bound(1), Max: connectors.Bound(600),
+						Description: "How long one attempt to fetch a recording may take."},
+					{Name: fieldRecordingGiveUp, Kind: connectors.KindDuration, Default: 2 * time.Minute, Min: connectors.Bound(1), Max: connectors.Bound(24 * 3600),
+						Description: "How long after the call came its recording is tried for, before the ticket is made without it."},
 				},
 			},
 			{
