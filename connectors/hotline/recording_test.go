@@ -42,6 +42,9 @@ func newRecordingRig(t *testing.T, stateDir, storeDir, extra string, serve http.
 	r.pbx = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) { r.served.Add(1); serve(w, req) }))
 	t.Cleanup(r.pbx.Close)
 	item := "name: hotline\ntype: hotline\ncallback_token: ${HOTLINE_TEST_TOKEN}\nrecordings:\n  hosts: [127.0.0.1]\n  give_up_after: 2s\n" + extra
+	if strings.HasPrefix(extra, "cdr:") {
+		item = "name: hotline\ntype: hotline\ncallback_token: ${HOTLINE_TEST_TOKEN}\nrecordings:\n  hosts: [127.0.0.1]\n" + extra
+	}
 	cfg, err := config.ParseWith("hotline.yaml", []byte(testkit.ConnectorFile(item)), connectors.Global.Validate)
 	require.NoError(t, err)
 	var n atomic.Int64
@@ -164,4 +167,20 @@ func TestAWaitingRecordingSurvivesARestart(t *testing.T) {
 	d := r2.published()
 	assert.NotEmpty(t, d.Attachments[0].SHA256)
 	assert.Equal(t, int64(1), r.served.Load())
+}
+
+// With call records, the record's link is the recording when the transcript has none: kept
+// once the transcript is joined to its record.
+func TestTheRecordsRecordingIsKept(t *testing.T) {
+	const cdr = "cdr:\n  mapping:\n    call_id: payload.session_id\n    caller: payload.caller\n    recording_url: payload.record_url\n"
+	r := newRecordingRig(t, t.TempDir(), t.TempDir(), cdr, wav, true)
+	w := send(r.conn, "/ingest/hotline?token="+callbackToken+"&call_id=S-5", "application/json", nil, []byte(quietCall))
+	require.Equal(t, http.StatusOK, w.Code, "%s", w.Body)
+	w = send(r.conn, "/ingest/hotline/cdr?token="+callbackToken, "application/json", nil,
+		[]byte(fmt.Sprintf(`{"session_id":"S-5","caller":"13912345678","record_url":%q}`, r.pbx.URL+"/r/5.wav")))
+	require.Equal(t, http.StatusOK, w.Code, "%s", w.Body)
+	d := r.published()
+	require.NotEmpty(t, d.Attachments)
+	assert.Equal(t, attachments.URI(d.Attachments[0].SHA256), d.Attachments[0].URI)
+	assert.Equal(t, "13912345678", d.Customer.Phone)
 }
