@@ -260,12 +260,9 @@ func (h *Hotline) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var err error
-	switch {
-	case h.join != nil && t.Status == StatusDone:
-		err = h.awaitRecord(r.Context(), queryOf(r), env, t)
-	case t.Status == StatusDone:
-		err = h.deliver(r.Context(), env, t.RecordingURL)
-	default:
+	if t.Status == StatusDone {
+		err = h.takeTranscript(r.Context(), queryOf(r), env, t)
+	} else {
 		err = h.env.Publish(r.Context(), env) // a vendor's failure: a dead letter, no recording
 	}
 	if err != nil {
@@ -283,6 +280,16 @@ func (h *Hotline) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 	rw.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(rw).Encode(accepted{Code: 0, Message: "success", EnvelopeID: env.ID, Connector: h.name})
+}
+
+// takeTranscript hands on a decoded transcript, posted or fetched alike: joined to its call
+// record with a cdr section, else delivered (its recording kept first, with a recordings
+// section).
+func (h *Hotline) takeTranscript(ctx context.Context, query map[string]string, env draft.Envelope, t Transcript) error {
+	if h.join != nil {
+		return h.awaitRecord(ctx, query, env, t)
+	}
+	return h.deliver(ctx, env, t.RecordingURL)
 }
 
 // awaitRecord joins a transcript to its call record: published with it when the record is

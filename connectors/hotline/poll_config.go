@@ -100,15 +100,11 @@ func (h *Hotline) fetchesIflytek() bool { return h.poll != nil && h.poll.vendors
 // a result is joined to its call record first, as a posted one is.
 func (h *Hotline) publishFetched(ctx context.Context, t asrTask) error {
 	env := h.callEnvelope(t.EnvelopeID, t.ReceivedAt, "application/json", t.Body)
-	if h.join != nil {
-		if tr, err := Decode(t.Vendor, env.ContentType, t.Body); err == nil {
-			return h.awaitRecord(ctx, t.Query, env, tr)
-		}
+	tr, err := Decode(t.Vendor, env.ContentType, t.Body)
+	if err != nil {
+		return h.env.Publish(ctx, env) // the vendor's failure: a dead letter with its reason
 	}
-	if tr, err := Decode(t.Vendor, env.ContentType, t.Body); err == nil {
-		return h.deliver(ctx, env, tr.RecordingURL)
-	}
-	return h.env.Publish(ctx, env)
+	return h.takeTranscript(ctx, t.Query, env, tr)
 }
 
 // publishGaveUp publishes the failure of a task given up: a dead letter with the reason.
