@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,6 +40,35 @@ type CDR struct {
 	// AgentChannel is the channel or speaker of the recording the agent is on, when the record
 	// says (its agent leg); nil when not.
 	AgentChannel *int `json:"agent_channel,omitempty"`
+}
+
+// timeField is the time field of c named f (started_at, answered_at, ended_at).
+func (c *CDR) timeField(f string) *time.Time {
+	switch f {
+	case "started_at":
+		return &c.StartedAt
+	case "answered_at":
+		return &c.AnsweredAt
+	}
+	return &c.EndedAt
+}
+
+// textField is the text field of c named f (call_id, caller, callee, direction, agent_id,
+// recording_url).
+func (c *CDR) textField(f string) *string {
+	switch f {
+	case "call_id":
+		return &c.CallID
+	case "caller":
+		return &c.Caller
+	case "callee":
+		return &c.Callee
+	case "direction":
+		return &c.Direction
+	case "agent_id":
+		return &c.AgentID
+	}
+	return &c.RecordingURL
 }
 
 // cdrFields are the CDR fields a mapping may set; call_id is required.
@@ -111,7 +141,7 @@ func compileJoiner(c *connectors.Conf, wait time.Duration, stateDir string) (*jo
 	errs := map[string]error{}
 	m := c.StringMap(fieldCDRMapping)
 	for _, f := range c.StringMapKeys(fieldCDRMapping) {
-		if !containsString(cdrFields, f) {
+		if !slices.Contains(cdrFields, f) {
 			errs[fieldCDRMapping+"."+f] = fmt.Errorf("%q is no field of a call record (one of: %s)", f, strings.Join(cdrFields, ", "))
 			continue
 		}
@@ -199,7 +229,7 @@ func (j *joiner) record(payload any, query map[string]string) (CDR, error) {
 			if err != nil {
 				return CDR{}, fmt.Errorf("%s: %v", f, err)
 			}
-			*map[string]*time.Time{"started_at": &c.StartedAt, "answered_at": &c.AnsweredAt, "ended_at": &c.EndedAt}[f] = at
+			*c.timeField(f) = at
 		case "agent_channel":
 			s, err := scalar(v)
 			if err != nil {
@@ -221,8 +251,7 @@ func (j *joiner) record(payload any, query map[string]string) (CDR, error) {
 			if len(s) > 2048 {
 				return CDR{}, fmt.Errorf("%s: longer than 2048 bytes", f)
 			}
-			*map[string]*string{"call_id": &c.CallID, "caller": &c.Caller, "callee": &c.Callee, "direction": &c.Direction,
-				"agent_id": &c.AgentID, "recording_url": &c.RecordingURL}[f] = s
+			*c.textField(f) = s
 		}
 	}
 	if c.CallID == "" {
@@ -524,15 +553,6 @@ func unixTime(n float64) time.Time {
 }
 
 func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
 
 // withRecord gives a transcript what its call record knows and the transcript does not: the
 // caller (the phone when the customer says none), callee, start, agent, recording; and the
