@@ -35,6 +35,35 @@ func phoneStart(text string, i int) int {
 	return -1
 }
 
+// phoneWindowLen bounds the input an anchored phone pattern is run on. Go's backtracker clears
+// a bitmap the size of its input on every run, so running it on the rest of a long text at each
+// digit made the phone search quadratic (a ten-minute call's turns: an eighth of its
+// normalization). A mobile's match is at most 17 bytes, a landline's at most 21 besides the
+// whitespace its \s* may take.
+const phoneWindowLen = 64
+
+// phoneWindow is text from i, cut to phoneWindowLen bytes where that cannot change what an
+// anchored phone pattern matches: a match longer than the window would need more than
+// phoneWindowLen-21 bytes of whitespace inside it, so a window with less whitespace than that
+// holds every match whole; otherwise the text is left uncut.
+func phoneWindow(text string, i int) string {
+	rest := text[i:]
+	if len(rest) <= phoneWindowLen {
+		return rest
+	}
+	w, spaces := rest[:phoneWindowLen], 0
+	for j := 0; j < len(w); j++ {
+		switch w[j] {
+		case ' ', '\t', '\n', '\v', '\f', '\r':
+			spaces++
+		}
+	}
+	if spaces >= phoneWindowLen-21-8 {
+		return rest
+	}
+	return w
+}
+
 // anchored is re matching only at the start of its input.
 func anchored(re *regexp.Regexp) *regexp.Regexp {
 	return regexp.MustCompile(`^(?:` + re.String() + `)`)
@@ -75,7 +104,7 @@ func findBounded(out []Match, text string, re *regexp.Regexp, allowExtension boo
 		if i = phoneStart(text, i); i < 0 {
 			break
 		}
-		loc := re.FindStringSubmatchIndex(text[i:])
+		loc := re.FindStringSubmatchIndex(phoneWindow(text, i))
 		if loc == nil {
 			i++
 			continue

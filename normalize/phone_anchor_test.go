@@ -2,6 +2,7 @@ package normalize
 
 import (
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -54,6 +55,11 @@ var phoneSeeds = []string{
 	"电话13812345678", "订单913812345678", "+86 138-1234-5678 转 12", "（0512）6789 1234转808", "(021)12345678-123",
 	"0086 13912345678，010-12345678", "GD-20261123-000042 13800001111", "138 1234 5678\n0512-67891234 ext.12",
 	"我的电话是186 1234 5678不对是18612345679", "（（（（０５１２）", "1.3812345678", "13812345678a",
+	// Longer than the window an anchored pattern is run on: whitespace that carries a landline's
+	// match past it, and numbers far into a long text.
+	"（" + strings.Repeat(" ", 40) + "0512" + strings.Repeat("\t", 12) + "）  6789 1234" + strings.Repeat("话", 30),
+	"(" + strings.Repeat(" ", 70) + "021)12345678", strings.Repeat("好的，", 40) + "13812345678" + strings.Repeat("嗯", 40) + "0512-6789 1234",
+	"( " + strings.Repeat(" \n", 20) + "010 ) 1234 5678转9" + strings.Repeat("x", 60),
 }
 
 func TestAnchoredPhonesAreTheUnanchored(t *testing.T) {

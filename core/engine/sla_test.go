@@ -15,6 +15,7 @@ import (
 	"gongdan/core/routing"
 	"gongdan/core/sla"
 	"gongdan/core/ticket"
+	"gongdan/draft"
 	"gongdan/internal/testkit"
 	"gongdan/internal/testkit/enginekit"
 )
@@ -473,4 +474,39 @@ func TestSLATimersAreArmedAgainWhenThePoliciesChange(t *testing.T) {
 	done, err := f.store.Cursor(ctx, "sla_rearmed:goal-1h")
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), done, "recorded: the next start with the same policies does not do it again")
+}
+
+// TestTheBoardShowsACustomerWhoCalledAgain: a second call about an open ticket (催单) is on the
+// SLA board with its count, so whoever watches the board sees who is waiting on the phone.
+func TestTheBoardShowsACustomerWhoCalledAgain(t *testing.T) {
+	f := newSLAFixture(t)
+	call := func(id string) draft.Draft {
+		d := newDraft("电梯困人")
+		d.Source = draft.Source{Connector: "hotline", Type: "hotline", Kind: draft.KindCall, ExternalID: id}
+		d.DedupKey, d.ThreadKey = "hotline/"+id, "hotline/13812345678/电梯故障"
+		return d
+	}
+	first, _ := f.create(t, call("c1"))
+	other, _ := f.create(t, newDraft("另一张"))
+	board, err := f.engine.SLABoard(context.Background(), 10)
+	require.NoError(t, err)
+	require.Len(t, board, 2)
+	for _, e := range board {
+		assert.False(t, e.Chased, "no one called twice yet: %s", e.TicketID)
+	}
+
+	f.clock.Advance(10 * time.Minute)
+	again, outcome := f.create(t, call("c2"))
+	require.Equal(t, engine.Merged, outcome)
+	require.Equal(t, first.ID, again.ID)
+	board, err = f.engine.SLABoard(context.Background(), 10)
+	require.NoError(t, err)
+	byID := map[string]engine.BoardEntry{}
+	for _, e := range board {
+		byID[e.TicketID] = e
+	}
+	assert.Equal(t, 2, byID[first.ID].Calls)
+	assert.True(t, byID[first.ID].Chased, "the second call is a 催单")
+	assert.False(t, byID[other.ID].Chased)
+	assert.Zero(t, byID[other.ID].Calls, "a ticket no one phoned about has no calls")
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"slices"
 	"sort"
 	"time"
 
@@ -203,6 +204,10 @@ type BoardEntry struct {
 	ToBreach string     `json:"to_breach"`
 	// Tier is the colour of the latest tier fired; empty when none.
 	Tier string `json:"tier,omitempty"`
+	// Calls is how many times the customer phoned about the ticket; from the second call
+	// (催单) Chased is set, so the board can show who is waiting on the phone.
+	Calls  int  `json:"calls,omitempty"`
+	Chased bool `json:"chased,omitempty"`
 
 	toBreach time.Duration
 }
@@ -229,7 +234,7 @@ func (e *Engine) SLABoard(ctx context.Context, limit int) ([]BoardEntry, error) 
 			continue
 		}
 		entry := BoardEntry{TicketID: t.ID, Title: t.Title, State: string(t.State), Urgency: string(t.Urgency), Assignee: t.Assignee,
-			Team: t.Team, Policy: v.Policy, Tier: v.Tier, toBreach: 1<<63 - 1}
+			Team: t.Team, Policy: v.Policy, Tier: v.Tier, Calls: t.Calls, Chased: slices.Contains(t.Tags, ticket.TagChased), toBreach: 1<<63 - 1}
 		for _, c := range v.Clocks {
 			if c.Status == sla.StatusMet || c.Status == sla.StatusPaused || c.Due == nil || c.StoppedAt != nil {
 				continue // met, or stopped late: nothing left to do for this target
