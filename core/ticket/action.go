@@ -156,6 +156,10 @@ type (
 		Timeliness      int    `json:"timeliness"`
 		Professionalism int    `json:"professionalism"`
 		Comment         string `json:"comment,omitempty"`
+		// Auto: no one answered; the system confirmed after confirm.timeout. Only the system
+		// sends it, always with solved and without ratings, and it never counts as the
+		// customer's confirmation.
+		Auto bool `json:"auto,omitempty"`
 	}
 )
 
@@ -187,7 +191,7 @@ var transitions = map[Action]rule{
 	ActionPause:        {from: []State{StateAccepted, StateInProgress}, to: StatePaused, roles: []Role{RoleEngineer, RoleDispatcher, RoleSupervisor, RoleAdmin}, reason: true},
 	ActionResume:       {from: []State{StatePaused}, to: StateInProgress, roles: []Role{RoleEngineer, RoleDispatcher, RoleSupervisor, RoleSystem, RoleAdmin}},
 	ActionResolve:      {from: []State{StateInProgress}, to: StateResolved, roles: []Role{RoleEngineer, RoleSystem, RoleAdmin}}, // system: a draft of intent resolve (an alarm clear)
-	ActionConfirm:      {from: []State{StateResolved}, to: StateCustomerConfirmed, roles: []Role{RoleCustomer}},
+	ActionConfirm:      {from: []State{StateResolved}, to: StateCustomerConfirmed, roles: []Role{RoleCustomer, RoleSystem}},     // system: auto-confirm after confirm.timeout
 	ActionClose:        {from: []State{StateCustomerConfirmed}, to: StateClosed, roles: append([]Role{RoleSystem}, staffDesk...)},
 	ActionForceClose: {from: append([]State{StateResolved, StateCustomerConfirmed}, allOpen...), to: StateClosed,
 		roles: []Role{RoleSupervisor, RoleAdmin}, reason: true},
@@ -369,6 +373,16 @@ func checkData(cmd Command) (any, error) {
 			return nil, &DataError{"data.root_cause", "required: what caused the fault"}
 		}
 	case *ConfirmData:
+		if cmd.Actor.Role == RoleSystem {
+			// The system only ever confirms because no one answered in time.
+			if !d.Auto || d.Solved == nil || !*d.Solved || d.Timeliness != 0 || d.Professionalism != 0 || d.Comment != "" {
+				return nil, &DataError{"data", `the system confirms only as {"solved": true, "auto": true}, without ratings`}
+			}
+			break
+		}
+		if d.Auto {
+			return nil, &DataError{"data.auto", "only the system confirms automatically"}
+		}
 		if d.Solved == nil {
 			return nil, &DataError{"data.solved", "required: true or false"}
 		}

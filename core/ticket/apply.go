@@ -164,7 +164,7 @@ func Apply(t Ticket, ev Event) (Ticket, error) {
 			return t, err
 		}
 		t.Feedback = &Feedback{Solved: d.Solved != nil && *d.Solved, Timeliness: d.Timeliness,
-			Professionalism: d.Professionalism, Comment: d.Comment, At: ev.At}
+			Professionalism: d.Professionalism, Comment: d.Comment, At: ev.At, Auto: d.Auto, Engineer: t.Assignee}
 	case ActionForceClose:
 		t.ForceClosed = true
 	case ActionReopen:

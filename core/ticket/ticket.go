@@ -206,6 +206,12 @@ type Feedback struct {
 	Professionalism int       `json:"professionalism"`
 	Comment         string    `json:"comment,omitempty"`
 	At              time.Time `json:"at"`
+	// Auto: the system confirmed after confirm.timeout with no answer (no ratings); never
+	// a customer's confirmation.
+	Auto bool `json:"auto,omitempty"`
+	// Engineer is who the ticket was assigned to when the customer answered: per-engineer
+	// figures and cards go to them, whoever holds the ticket later.
+	Engineer string `json:"engineer,omitempty"`
 }
 
 // Actor is who did something: a person or the system, with the role they acted in.

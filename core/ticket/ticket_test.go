@@ -183,7 +183,7 @@ func TestRoles(t *testing.T) {
 		"pause":         {eng, disp, sup, admin},
 		"resume":        {eng, disp, sup, system, admin},
 		"resolve":       {eng, system, admin},
-		"confirm":       {customer},
+		"confirm":       {customer, system}, // system: only the auto-confirm (TestAutoConfirm)
 		"close":         {system, agent, disp, sup, admin},
 		"force_close":   {sup, admin},
 		"reject":        {agent, disp, sup, admin},
@@ -205,6 +205,9 @@ func TestRoles(t *testing.T) {
 				h.must(t, pathTo[from[action]]...)
 				s := validStep[action]
 				s.actor = actor
+				if action == ticket.ActionConfirm && actor.Role == ticket.RoleSystem {
+					s.data = `{"solved":true,"auto":true}`
+				}
 				before := h.t
 				_, err := h.do(t, s)
 				// CheckRole, which needs no ticket, says what Decide says.
@@ -305,6 +308,49 @@ func TestConfirmUnsolvedIsADispute(t *testing.T) {
 	require.NotNil(t, h.t.Feedback)
 	assert.False(t, h.t.Feedback.Solved)
 	assert.Len(t, h.t.Rollbacks, 1)
+}
+
+// TestAutoConfirm: the system confirms only as "no one answered" (solved, auto, no ratings),
+// a customer never sends auto, and the feedback keeps who was rated.
+func TestAutoConfirm(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		actor ticket.Actor
+		data  string
+		field string
+	}{
+		{"system with ratings", system, `{"solved":true,"auto":true,"timeliness":5,"professionalism":5}`, "data"},
+		{"system without auto", system, `{"solved":true}`, "data"},
+		{"system disputing", system, `{"solved":false,"auto":true}`, "data"},
+		{"customer claiming auto", customer, `{"solved":true,"auto":true,"timeliness":5,"professionalism":5}`, "data.auto"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHistory(t)
+			h.must(t, pathTo["resolved"]...)
+			before := h.t
+			_, err := h.do(t, step{"confirm", c.actor, "", c.data})
+			var de *ticket.DataError
+			require.ErrorAs(t, err, &de)
+			assert.Equal(t, c.field, de.Field)
+			assert.Equal(t, before, h.t)
+		})
+	}
+	h := newHistory(t)
+	h.must(t, pathTo["resolved"]...)
+	ev, err := h.do(t, step{"confirm", system, "", `{"solved":true,"auto":true}`})
+	require.NoError(t, err)
+	assert.True(t, ev.Automatic)
+	assert.Equal(t, ticket.StateCustomerConfirmed, h.t.State)
+	require.NotNil(t, h.t.Feedback)
+	assert.True(t, h.t.Feedback.Auto)
+	assert.Zero(t, h.t.Feedback.Timeliness)
+	assert.Equal(t, "eng-li", h.t.Feedback.Engineer, "the assignee when it was confirmed")
+
+	h = newHistory(t)
+	h.must(t, pathTo["resolved"]...)
+	h.must(t, "confirm")
+	assert.False(t, h.t.Feedback.Auto)
+	assert.Equal(t, "eng-li", h.t.Feedback.Engineer, "the customer rated the assignee")
 }
 
 func TestThreeRollbacksWithinTwoHoursFreeze(t *testing.T) {
