@@ -60,6 +60,11 @@ type Config struct {
 	// package knowledge), relative to the config file's folder unless absolute: every draft
 	// gets the articles that match it as suggestions. Default none.
 	Knowledge string `yaml:"knowledge"`
+	// Tracking, Confirm and Followup are the closing loop: the customer's tracking page,
+	// how long a resolved ticket waits for its customer, the follow-up visit.
+	Tracking Tracking `yaml:"tracking"`
+	Confirm  Confirm  `yaml:"confirm"`
+	Followup Followup `yaml:"followup"`
 
 	// KnowledgeBase is the Knowledge folder loaded; set by validation, nil without one.
 	KnowledgeBase *knowledge.Base `yaml:"-"`
@@ -95,6 +100,10 @@ type Server struct {
 	// it, /metrics answers without a token only to a loopback client that did not come
 	// through a proxy.
 	MetricsToken Secret `yaml:"metrics_token"`
+	// PublicURL is the address customers reach gongdan at (https://gd.example.com): their
+	// tracking links are {public_url}/t/{token}. Without it the links are relative (/t/…),
+	// which only a page on gongdan itself can use, so notifications carry none.
+	PublicURL string `yaml:"public_url"`
 
 	// Location is Timezone loaded; set by validation.
 	Location *time.Location `yaml:"-"`
@@ -312,6 +321,7 @@ func (c *Config) setDefaults() {
 	c.Server.setDefaults()
 	c.Store.setDefaults()
 	c.Bus.setDefaults()
+	c.setClosureDefaults()
 }
 
 func (c *Config) validate() []problem {
@@ -351,6 +361,10 @@ func (c *Config) validate() []problem {
 		firstWithName[con.Name] = i
 	}
 	ps = append(ps, under("notify", c.Notify.validate(c.Connectors))...)
+	ps = append(ps, under("server", validatePublicURL(c.Server.PublicURL))...)
+	ps = append(ps, under("tracking", c.Tracking.validate())...)
+	ps = append(ps, under("confirm", c.Confirm.validate())...)
+	ps = append(ps, under("followup", c.Followup.validate())...)
 	return ps
 }
 

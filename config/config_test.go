@@ -75,7 +75,7 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 				`testdata/typo.yaml:3: server.tokns: unknown key "tokns"; did you mean "tokens"?`,
 				`testdata/typo.yaml:6: server.log.levle: unknown key "levle"; did you mean "level"?`,
 				`testdata/typo.yaml:7: stor: unknown key "stor"; did you mean "store"?`,
-				`testdata/typo.yaml:9: colour: unknown key "colour" (known here: server, store, bus, connectors, normalize, routing, sla, notify, devices, knowledge)`,
+				`testdata/typo.yaml:9: colour: unknown key "colour" (known here: server, store, bus, connectors, normalize, routing, sla, notify, devices, knowledge, tracking, confirm, followup)`,
 			},
 		},
 		{
@@ -288,7 +288,7 @@ routing:
 		{"unknown key in a list item, nothing close", "server:\n  tokens:\n    - {token: 0123456789abcdef, actor: a, role: admin, colour: red}\n", []string{
 			`inline.yaml:3: server.tokens[0].colour: unknown key "colour" (known here: token, actor, role, demo)`}},
 		{"a one-letter key is nobody's typo", "a: 1\n", []string{
-			`inline.yaml:1: a: unknown key "a" (known here: server, store, bus, connectors, normalize, routing, sla, notify, devices, knowledge)`}},
+			`inline.yaml:1: a: unknown key "a" (known here: server, store, bus, connectors, normalize, routing, sla, notify, devices, knowledge, tracking, confirm, followup)`}},
 		{"a key that is not a name", "server:\n  [http]: 127.0.0.1:8080\n", []string{
 			`inline.yaml:2: server: a key must be a plain name, not a list`}},
 		{"a merge key that does not merge a mapping", "server:\n  <<: 5\n", []string{
@@ -322,7 +322,7 @@ routing:
 		{"a negative publish timeout", "bus:\n  publish_timeout: -1s\n", []string{
 			`inline.yaml:2: bus.publish_timeout: -1s: want 1s to 1m0s; it bounds how long an intake request waits when the bus cannot store a message (default 2s)`}},
 		{"a publish timeout that is not a duration", "bus:\n  publish_timeout: 2\n", []string{
-			`inline.yaml:2: bus.publish_timeout: want a duration like 30s or 5m, got "2"`}},
+			`inline.yaml:2: bus.publish_timeout: want a duration like 30s, 5m or 7d, got "2"`}},
 		{"memory bus with a publish timeout", "bus: {driver: memory, publish_timeout: 1s}\n", []string{
 			`inline.yaml:1: bus.publish_timeout: only for driver nats; the memory bus stores in memory and does not wait`}},
 		{"malformed ${}", "server:\n  http: '${1X}'\n", []string{
@@ -610,9 +610,9 @@ func TestDuration(t *testing.T) {
 		{in: "2h", want: 2 * time.Hour},
 		{in: "1h30m", want: 90 * time.Minute},
 		{in: "0", want: 0},
-		{in: "30", wantErr: `want a duration like 30s or 5m, got "30"`},
-		{in: "soon", wantErr: `want a duration like 30s or 5m, got "soon"`},
-		{in: "[30s]", wantErr: `want a duration like 30s or 5m, got a list`},
+		{in: "30", wantErr: `want a duration like 30s, 5m or 7d, got "30"`},
+		{in: "soon", wantErr: `want a duration like 30s, 5m or 7d, got "soon"`},
+		{in: "[30s]", wantErr: `want a duration like 30s, 5m or 7d, got a list`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.in, func(t *testing.T) {

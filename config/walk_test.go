@@ -99,7 +99,7 @@ ignored: x
 timeout: 5m
 `, nil)
 	assert.Equal(t, []string{
-		`w.yaml:1: timeout: want a duration like 30s or 5m, got "30"`,
+		`w.yaml:1: timeout: want a duration like 30s, 5m or 7d, got "30"`,
 		`w.yaml:2: weight: want a number, got "heavy"`,
 		`w.yaml:3: limits.open: want a whole number, got "five"`,
 		`w.yaml:4: retries: want a whole number, got a list`,

@@ -2,6 +2,7 @@ package yamlkit
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 )
@@ -67,5 +68,20 @@ func TestEditDistance(t *testing.T) {
 	for _, tc := range cases {
 		assert.Equal(t, tc.want, editDistance(tc.a, tc.b), "%s/%s", tc.a, tc.b)
 		assert.Equal(t, tc.want, editDistance(tc.b, tc.a), "%s/%s", tc.b, tc.a)
+	}
+}
+
+func TestDurationsMayCountDays(t *testing.T) {
+	for in, want := range map[string]time.Duration{
+		"7d": 7 * 24 * time.Hour, "180d": 180 * 24 * time.Hour, "1d12h": 36 * time.Hour, "90m": 90 * time.Minute, "0d": 0,
+	} {
+		got, err := ParseDuration(in)
+		if assert.NoError(t, err, in) {
+			assert.Equal(t, want, got, in)
+		}
+	}
+	for _, bad := range []string{"d", "xd", "-1d", "7d-1h", "7days", "1.5d", "7", ""} {
+		_, err := ParseDuration(bad)
+		assert.Error(t, err, bad)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -41,8 +43,9 @@ func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) 
 // MarshalYAML redacts the secret in YAML.
 func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
 
-// Duration is a length of time written the Go way: "30s", "5m", "2h", "1h30m"; "0" is zero. A
-// bare number is refused rather than guessed at (seconds? milliseconds?).
+// Duration is a length of time written the Go way: "30s", "5m", "2h", "1h30m"; "0" is zero;
+// whole days may lead ("7d", "180d", "1d12h"), as service teams count them. A bare number is
+// refused rather than guessed at (seconds? milliseconds?).
 type Duration time.Duration
 
 // Std returns the duration as a time.Duration.
@@ -58,18 +61,41 @@ func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
 // own decoder (node.Decode).
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("want a duration like 30s or 5m, got %s", Describe(n))
+		return fmt.Errorf("want a duration like 30s, 5m or 7d, got %s", Describe(n))
 	}
 	if n.Value == "0" {
 		*d = 0
 		return nil
 	}
-	v, err := time.ParseDuration(n.Value)
+	v, err := ParseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("want a duration like 30s or 5m, got %q", n.Value)
+		return fmt.Errorf("want a duration like 30s, 5m or 7d, got %q", n.Value)
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// ParseDuration is time.ParseDuration with whole days allowed in front: "7d", "1d12h".
+func ParseDuration(s string) (time.Duration, error) {
+	days, rest := 0, s
+	if i := strings.IndexByte(s, 'd'); i > 0 {
+		n, err := strconv.Atoi(s[:i])
+		if err != nil || n < 0 || n > 100_000 {
+			return 0, fmt.Errorf("bad number of days in %q", s)
+		}
+		days, rest = n, s[i+1:]
+		if rest == "" {
+			return time.Duration(days) * 24 * time.Hour, nil
+		}
+	}
+	v, err := time.ParseDuration(rest)
+	if err != nil {
+		return 0, err
+	}
+	if days > 0 && v < 0 {
+		return 0, fmt.Errorf("a negative part after days in %q", s)
+	}
+	return time.Duration(days)*24*time.Hour + v, nil
 }
 
 // Interface guards.
