@@ -22,6 +22,9 @@ type request struct {
 	timer  *store.Timer    // a due timer to fire
 	update *engineerUpdate // a change to an engineer's live state
 	rearm  []string        // tickets whose SLA timers to arm again
+	// do is any other write on a ticket (the customer's actions of the closing loop): it
+	// decides and appends in tx, as applyCommand does.
+	do func(tx store.Tx) (result, error)
 	done   chan result
 }
 
@@ -181,6 +184,10 @@ func (e *Engine) commit(batch []*request) {
 		switch {
 		case r.timer != nil || r.update != nil || r.rearm != nil:
 			// not a ticket action of a caller's (timers count in their own metrics)
+		case r.do != nil:
+			if res.event != nil {
+				e.metrics.actions.WithLabelValues(string(res.event.Action), outcome(res.err)).Inc()
+			}
 		case res.replay != nil || res.outcome == Duplicate:
 			e.metrics.actions.WithLabelValues(string(action), "replay").Inc()
 		case res.outcome == Merged:
@@ -234,6 +241,8 @@ func (e *Engine) apply(tx store.Tx, r *request) (result, error) {
 			res, err = e.applyEngineerUpdate(tx, *r.update)
 		case r.rearm != nil:
 			res, err = e.applyRearm(tx, r.rearm)
+		case r.do != nil:
+			res, err = r.do(tx)
 		default:
 			res, err = e.applyCommand(tx, *r.cmd)
 		}
@@ -242,6 +251,9 @@ func (e *Engine) apply(tx store.Tx, r *request) (result, error) {
 		}
 		if err == nil && res.err == nil && res.event != nil && e.opts.SLA != nil {
 			err = e.armSLA(tx, res.before, res.ticket)
+		}
+		if err == nil && res.err == nil && res.event != nil && e.opts.Closure != nil {
+			err = e.followClosure(tx, res.before, res.ticket)
 		}
 		if errors.Is(err, store.ErrConflict) && attempt < maxConflictRetries {
 			if e.routing != nil {

@@ -57,6 +57,9 @@ type Options struct {
 	Routing *RoutingOptions
 	// SLA, when set, runs SLA clocks and escalations (see SLAOptions).
 	SLA *SLAOptions
+	// Closure, when set, runs the closing loop: tracking links, reminders to confirm, the
+	// auto-confirm and the follow-up (see ClosureOptions).
+	Closure *ClosureOptions
 }
 
 func (o *Options) setDefaults() error {
@@ -147,7 +150,7 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		}
 	}
 	go e.run()
-	if e.routing != nil || opts.SLA != nil {
+	if e.routing != nil || opts.SLA != nil || opts.Closure != nil {
 		e.timersDone = make(chan struct{})
 		go e.runTimers()
 	}

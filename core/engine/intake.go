@@ -23,6 +23,9 @@ type CreateRequest struct {
 	Actor ticket.Actor
 	// IdempotencyKey, when set, makes a repeat of the request return the first answer's ticket.
 	IdempotencyKey string
+	// RepeatOf, when set, is the ticket the new one repeats, whatever the repeat window says
+	// (a problem the customer reported back in the follow-up).
+	RepeatOf string
 }
 
 // Outcome is what became of a draft at intake.
@@ -107,6 +110,9 @@ func (e *Engine) applyCreate(tx store.Tx, req *CreateRequest) (result, error) {
 	repeatOf, err := e.repeatOf(tx, d, now)
 	if err != nil {
 		return result{}, err
+	}
+	if req.RepeatOf != "" {
+		repeatOf = req.RepeatOf
 	}
 	day := now.Format("20060102")
 	n, err := tx.NextNumber(day)

@@ -300,6 +300,9 @@ func (e *Engine) follow(tx store.Tx, before ticket.Ticket, res *result) error {
 		_ = json.Unmarshal(ev.Data, &d)
 		return e.route(tx, res, TriggerDeclined, d.ReasonCode, "")
 	case ticket.ActionConfirm:
+		if after.Feedback != nil && after.Feedback.Auto {
+			return nil // no one answered: not a rating
+		}
 		return e.rate(tx, before.Assignee, after, res)
 	}
 	if ev.To == ticket.StateClosed && !before.ClosedOnce && !after.ForceClosed && after.Assignee != "" {

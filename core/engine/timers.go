@@ -92,6 +92,9 @@ func (e *Engine) applyTimer(tx store.Tx, tm store.Timer) (result, error) {
 	if tm.Kind == timerSLA && e.opts.SLA != nil {
 		return e.applySLATimer(tx, tm, t)
 	}
+	if (tm.Kind == timerConfirm || tm.Kind == timerFollowup) && e.opts.Closure != nil {
+		return e.applyClosureTimer(tx, tm, t)
+	}
 	now := e.now()
 	switch {
 	case tm.Kind != timerOffer || e.routing == nil:

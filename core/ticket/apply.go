@@ -89,6 +89,12 @@ func Apply(t Ticket, ev Event) (Ticket, error) {
 	if t.Version > 0 && ev.From != t.State {
 		return t, fmt.Errorf("event %s#%d leaves from %s, but the ticket is in %s", ev.TicketID, ev.Seq, ev.From, t.State)
 	}
+	if next, ok, err := applyCustomer(t, ev); ok {
+		if err != nil {
+			return t, err
+		}
+		t = next
+	}
 	switch ev.Action {
 	case ActionCreate:
 		if t.Version != 0 {
@@ -158,6 +164,7 @@ func Apply(t Ticket, ev Event) (Ticket, error) {
 			return t, err
 		}
 		t.Resolution = &Resolution{RootCause: d.RootCause, Evidence: d.Evidence, ResolvedBy: ev.Actor.ID, ResolvedAt: ev.At}
+		t.Reminders = 0 // the customer is asked afresh about this fix
 	case ActionConfirm:
 		var d ConfirmData
 		if err := unmarshalData(ev, &d); err != nil {
@@ -197,6 +204,7 @@ func Apply(t Ticket, ev Event) (Ticket, error) {
 		if t.State != StateClosed { // not unfreeze, which stays
 			t.ClosedAt = ev.At
 			t.ClosedOnce = true
+			t.Followup = nil // this close gets its own follow-up
 		}
 	case StateArchived: // keeps the closing time, if it was closed
 	default:

@@ -103,6 +103,14 @@ type Ticket struct {
 	// Calls counts the phone calls about the ticket (drafts of kind call: a hotline call, its
 	// first included); from the second on the ticket is tagged TagChased (催单).
 	Calls       int         `json:"calls,omitempty"`
+	// Urges counts the times the customer urged on their tracking page (催单), the last at
+	// LastUrgedAt.
+	Urges       int       `json:"urges,omitempty"`
+	LastUrgedAt time.Time `json:"last_urged_at,omitzero"`
+	// Reminders counts the reminders to confirm sent since the last resolve.
+	Reminders int `json:"reminders,omitempty"`
+	// Followup is the follow-up visit after the last close: asked, and answered.
+	Followup    *FollowupState `json:"followup,omitempty"`
 	Resolution  *Resolution `json:"resolution,omitempty"`
 	Feedback    *Feedback   `json:"feedback,omitempty"`
 	ForceClosed bool        `json:"force_closed,omitempty"`
@@ -224,7 +232,10 @@ type Actor struct {
 // draft carried. A ticket with no customer id belongs to no customer account (until tracking
 // tokens come, customers act on their own tickets only).
 func (t Ticket) OwnedBy(a Actor) bool {
-	return a.Role == RoleCustomer && t.Customer.ID != "" && t.Customer.ID == a.ID
+	if a.Role != RoleCustomer {
+		return false
+	}
+	return (t.Customer.ID != "" && t.Customer.ID == a.ID) || (t.ID != "" && a == TrackingActor(t.ID))
 }
 
 // FormatID makes the human-readable, sortable ticket id GD-YYYYMMDD-NNNNNN from the creation

@@ -243,6 +243,8 @@ const (
 	stmtSetBoardDue
 	stmtDeleteBoardDue
 	stmtPutDevice
+	stmtPutTracking
+	stmtRevokeTracking
 	numWriteStmts
 )
 
@@ -311,6 +313,9 @@ var writeQueries = [numWriteStmts]string{
 	stmtDeleteBoardDue: `DELETE FROM sla_board WHERE ticket_id = ?`,
 	// See migrations/0008_devices.sql.
 	stmtPutDevice: `INSERT INTO devices (id, body) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET body = excluded.body`,
+	// See migrations/0011_tracking.sql.
+	stmtPutTracking:    `INSERT INTO tracking (hash, ticket_id, generation) VALUES (?, ?, ?)`,
+	stmtRevokeTracking: `UPDATE tracking SET revoked = 1 WHERE ticket_id = ?`,
 }
 
 func (s *Store) prepare(ctx context.Context) error {
