@@ -24,8 +24,8 @@ type request struct {
 	rearm  []string        // tickets whose SLA timers to arm again
 	// do is any other write on a ticket (the customer's actions of the closing loop): it
 	// decides and appends in tx, as applyCommand does.
-	do func(tx store.Tx) (result, error)
-	done   chan result
+	do   func(tx store.Tx) (result, error)
+	done chan result
 }
 
 type result struct {

@@ -102,7 +102,7 @@ type Ticket struct {
 	Reworks int `json:"reworks,omitempty"`
 	// Calls counts the phone calls about the ticket (drafts of kind call: a hotline call, its
 	// first included); from the second on the ticket is tagged TagChased (催单).
-	Calls       int         `json:"calls,omitempty"`
+	Calls int `json:"calls,omitempty"`
 	// Urges counts the times the customer urged on their tracking page (催单), the last at
 	// LastUrgedAt.
 	Urges       int       `json:"urges,omitempty"`
@@ -111,9 +111,9 @@ type Ticket struct {
 	Reminders int `json:"reminders,omitempty"`
 	// Followup is the follow-up visit after the last close: asked, and answered.
 	Followup    *FollowupState `json:"followup,omitempty"`
-	Resolution  *Resolution `json:"resolution,omitempty"`
-	Feedback    *Feedback   `json:"feedback,omitempty"`
-	ForceClosed bool        `json:"force_closed,omitempty"`
+	Resolution  *Resolution    `json:"resolution,omitempty"`
+	Feedback    *Feedback      `json:"feedback,omitempty"`
+	ForceClosed bool           `json:"force_closed,omitempty"`
 	// History is every state the ticket entered and when, from its creation: what SLA
 	// clocks are computed from (time in paused states does not count).
 	History []StateChange `json:"history,omitempty"`
