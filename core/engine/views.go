@@ -252,3 +252,6 @@ func (e *Engine) SLABoard(ctx context.Context, limit int) ([]BoardEntry, error) 
 	sort.SliceStable(out, func(i, j int) bool { return out[i].toBreach < out[j].toBreach })
 	return out, nil
 }
+
+// SLAOf is ticket t's SLA clocks as of now.
+func (e *Engine) SLAOf(t ticket.Ticket) SLAView { return e.slaView(t, e.now()) }

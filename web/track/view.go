@@ -1,0 +1,287 @@
+package track
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"gongdan/core/engine"
+	"gongdan/core/ticket"
+	"gongdan/logging"
+)
+
+// page is what the template shows: only what the ticket's customer may see. Internal notes,
+// routing traces, SLA marks and other customers' data never get here.
+type page struct {
+	Lang      lang
+	OtherLang string
+	Token     string
+	Nonce     string
+	Flash     string
+	FlashBad  bool
+
+	ID, Title, Description string
+	Steps                  []step
+	Current                string // the current step's label
+	Since                  string // how long the ticket has been there
+	Sub                    string // waiting for parts, paused, escalated
+	SubReason              string // the reason the engineer gave for customers
+	Rejected               bool
+
+	Engineer, EngineerPhone string
+	Promised                string
+	Overdue                 bool
+
+	Timeline []line
+
+	CanAdd, CanUrge, UrgedRecently bool
+	UrgedAt                        string
+	MaxPhotos                      int
+	AddHint                        string
+
+	AskConfirm bool
+	Feedback   *ticket.Feedback
+	Disputed   bool
+
+	AskFollowup    bool
+	FollowupAnswer *ticket.FollowupState
+	RepeatLink     string
+}
+
+type step struct {
+	Label        string
+	Done, Active bool
+}
+
+type line struct {
+	At   string
+	Text string
+}
+
+// stepOf is where each state is among the customer's seven steps.
+var stepOf = map[ticket.State]int{
+	ticket.StateNew: 0, ticket.StateAssigned: 1, ticket.StateAccepted: 2, ticket.StateInProgress: 3,
+	ticket.StateAwaitingParts: 3, ticket.StatePaused: 3, ticket.StateEscalated: 3,
+	ticket.StateResolved: 5, ticket.StateCustomerConfirmed: 6, ticket.StateClosed: 6, ticket.StateArchived: 6,
+	ticket.StateRejected: 0,
+}
+
+var stepKeys = []string{"step_new", "step_assigned", "step_accepted", "step_progress", "step_resolved", "step_confirm", "step_closed"}
+
+// forCustomer is the text the engineer gave for customers with a pause or a wait for parts
+// (data.for_customer); the reason itself is for staff.
+func forCustomer(ev ticket.Event) string {
+	var d struct {
+		ForCustomer string `json:"for_customer"`
+	}
+	_ = json.Unmarshal(ev.Data, &d)
+	return strings.TrimSpace(d.ForCustomer)
+}
+
+// build makes the page of t, whose events are evs, for a customer reading in l at now.
+func (h *Handler) build(t ticket.Ticket, evs []ticket.Event, l lang, now time.Time, sla *engine.SLAView) page {
+	loc := h.opts.Location
+	p := page{Lang: l, ID: t.ID, Title: t.Title, Description: t.Description, MaxPhotos: h.opts.MaxPhotos}
+	p.OtherLang = "en"
+	if l == en {
+		p.OtherLang = "zh"
+	}
+	if len(t.Sources) > 0 { // the request as the customer made it
+		if s := t.Sources[0]; s.Title != "" || s.Description != "" {
+			p.Title, p.Description = s.Title, s.Description
+		}
+	}
+	at := stepOf[t.State]
+	for i, k := range stepKeys {
+		s := step{Label: l.t(k), Done: i < at, Active: i == at}
+		if t.State == ticket.StateClosed || t.State == ticket.StateArchived {
+			s.Done, s.Active = true, i == at
+		}
+		if t.State == ticket.StateResolved && i == 4 {
+			s.Done = true
+		}
+		p.Steps = append(p.Steps, s)
+	}
+	p.Current = l.t(stepKeys[at])
+	if n := len(t.History); n > 0 {
+		p.Since = humanDuration(now.Sub(t.History[n-1].At), l)
+	}
+	var lastPause ticket.Event
+	for _, ev := range evs {
+		if ev.Action == ticket.ActionPause || ev.Action == ticket.ActionRequestParts {
+			lastPause = ev
+		}
+	}
+	switch t.State {
+	case ticket.StateAwaitingParts:
+		p.Sub, p.SubReason = l.t("state_wait"), forCustomer(lastPause)
+	case ticket.StatePaused:
+		p.Sub, p.SubReason = l.t("state_pause"), forCustomer(lastPause)
+	case ticket.StateEscalated:
+		p.Sub = l.t("state_esc")
+	case ticket.StateRejected:
+		p.Rejected, p.Current = true, l.t("rejected")
+	case ticket.StateCustomerConfirmed:
+		p.Current = l.t("confirmed") // the last step is near, not reached
+	}
+	if t.Assignee != "" && h.opts.Engineer != nil {
+		name, phone := h.opts.Engineer(t.Assignee)
+		p.Engineer, p.EngineerPhone = name, logging.MaskPhones(phone)
+	}
+	if sla != nil && t.State.Open() {
+		for _, c := range sla.Clocks {
+			if c.Target == "resolution" && c.Due != nil && c.StoppedAt == nil {
+				p.Promised = c.Due.In(loc).Format("2006-01-02 15:04")
+				p.Overdue = now.After(*c.Due)
+			}
+		}
+	}
+	for _, ev := range evs {
+		if text := h.lineOf(ev, l); text != "" {
+			p.Timeline = append(p.Timeline, line{At: ev.At.In(loc).Format("01-02 15:04"), Text: text})
+		}
+	}
+	for i, j := 0, len(p.Timeline)-1; i < j; i, j = i+1, j-1 { // newest first
+		p.Timeline[i], p.Timeline[j] = p.Timeline[j], p.Timeline[i]
+	}
+	p.CanAdd = t.State.Open() || t.State == ticket.StateResolved
+	p.AddHint = fmt.Sprintf(l.t("add_hint"), p.MaxPhotos, size(h.opts.MaxPhotoBytes))
+	p.CanUrge = t.State.Open()
+	if !t.LastUrgedAt.IsZero() && now.Sub(t.LastUrgedAt) < ticket.UrgeInterval {
+		p.UrgedRecently = true
+		p.UrgedAt = fmt.Sprintf(l.t("urged_at"), t.LastUrgedAt.In(loc).Format("15:04"))
+	}
+	p.AskConfirm = t.State == ticket.StateResolved
+	if t.State == ticket.StateCustomerConfirmed || t.State == ticket.StateClosed || t.State == ticket.StateArchived {
+		p.Feedback = t.Feedback
+	}
+	if f := t.Followup; f != nil {
+		if f.AnsweredAt.IsZero() {
+			p.AskFollowup = true
+		} else {
+			p.FollowupAnswer = f
+			if f.Repeat != "" {
+				p.RepeatLink = fmt.Sprintf(l.t("repeat_opened"), f.Repeat)
+			}
+		}
+	}
+	return p
+}
+
+// lineOf is what the customer is told of ev; "" for what is not theirs to see.
+func (h *Handler) lineOf(ev ticket.Event, l lang) string {
+	switch ev.Action {
+	case ticket.ActionCreate:
+		return l.t("ev_create")
+	case ticket.ActionSourceAdded:
+		return l.t("ev_source")
+	case ticket.ActionAssign:
+		var d ticket.AssignData
+		_ = json.Unmarshal(ev.Data, &d)
+		name := d.Assignee
+		if h.opts.Engineer != nil {
+			if n, _ := h.opts.Engineer(d.Assignee); n != "" {
+				name = n
+			}
+		}
+		return fmt.Sprintf(l.t("ev_assign"), name)
+	case ticket.ActionAccept:
+		return l.t("ev_accept")
+	case ticket.ActionStart:
+		return l.t("ev_start")
+	case ticket.ActionRequestParts:
+		return withReason(l.t("ev_parts"), forCustomer(ev))
+	case ticket.ActionPartsArrived:
+		return l.t("ev_parts_ok")
+	case ticket.ActionPause:
+		return withReason(l.t("ev_pause"), forCustomer(ev))
+	case ticket.ActionResume:
+		return l.t("ev_resume")
+	case ticket.ActionResolve:
+		return l.t("ev_resolve")
+	case ticket.ActionConfirm:
+		switch {
+		case ev.Actor.Role == ticket.RoleSystem:
+			return l.t("ev_auto")
+		case ev.To == ticket.StateInProgress:
+			return l.t("ev_dispute")
+		}
+		return l.t("ev_confirm")
+	case ticket.ActionClose, ticket.ActionForceClose:
+		return l.t("ev_close")
+	case ticket.ActionReopen:
+		return l.t("ev_reopen")
+	case ticket.ActionEscalate:
+		return l.t("ev_escalate")
+	case ticket.ActionReject:
+		return l.t("ev_reject")
+	case ticket.ActionCustomerNote:
+		var d ticket.CustomerNoteData
+		_ = json.Unmarshal(ev.Data, &d)
+		text := l.t("ev_note")
+		if d.Text != "" {
+			text += "：" + d.Text
+		}
+		if n := len(d.Attachments); n > 0 {
+			text += fmt.Sprintf("（%d %s）", n, l.t("photos"))
+		}
+		return text
+	case ticket.ActionUrge:
+		return l.t("ev_urge")
+	case ticket.ActionRemindConfirm:
+		return l.t("ev_remind")
+	case ticket.ActionFollowupAsked:
+		return l.t("ev_followup")
+	case ticket.ActionFollowupAnswered:
+		var d ticket.FollowupData
+		_ = json.Unmarshal(ev.Data, &d)
+		if d.Recurred {
+			return fmt.Sprintf(l.t("ev_followup_yes"), d.Repeat)
+		}
+		return l.t("ev_followup_no")
+	}
+	// decline, unfreeze, sla, routing_failed, notified and whatever comes later: staff's.
+	return ""
+}
+
+func withReason(s, reason string) string {
+	if reason == "" {
+		return s
+	}
+	return s + "：" + reason
+}
+
+// humanDuration is d as a customer reads it: 3 天 4 小时, 25 分钟.
+func humanDuration(d time.Duration, l lang) string {
+	if d < time.Minute {
+		d = time.Minute
+	}
+	days, hours, mins := int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour), int(d%time.Hour/time.Minute)
+	unit := func(n int, zhU, enU string) string {
+		if l == en {
+			if n != 1 {
+				enU += "s"
+			}
+			return fmt.Sprintf("%d %s", n, enU)
+		}
+		return fmt.Sprintf("%d %s", n, zhU)
+	}
+	switch {
+	case days > 0:
+		return unit(days, "天", "day") + " " + unit(hours, "小时", "hour")
+	case hours > 0:
+		return unit(hours, "小时", "hour") + " " + unit(mins, "分钟", "minute")
+	}
+	return unit(mins, "分钟", "minute")
+}
+
+func jsonMarshal(v any) (json.RawMessage, error) { return json.Marshal(v) }
+
+// size is a byte count as people read it: 8 MB, 64 KB.
+func size(n int64) string {
+	if n >= 1<<20 {
+		return fmt.Sprintf("%d MB", n>>20)
+	}
+	return fmt.Sprintf("%d KB", max(n>>10, 1))
+}
