@@ -27,6 +27,7 @@ import (
 	"gongdan/notify"
 	"gongdan/pipeline"
 	"gongdan/pipeline/bus"
+	"gongdan/web/track"
 )
 
 // stack is the whole server but the HTTP listener: store, engine, bus, pipeline, connectors
@@ -69,6 +70,11 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 		return nil, err
 	}
 	eopts := engine.Options{Store: s.store, Location: cfg.Server.Location, Logger: log, Registerer: reg}
+	trackingKey, err := s.store.Secret(ctx, engine.TrackingSecret, engine.NewTrackingKey)
+	if err != nil {
+		return nil, fmt.Errorf("the tracking links' key: %w", err)
+	}
+	eopts.Closure = closureOptions(cfg, trackingKey)
 	if cfg.Routing != nil {
 		eopts.Routing = &engine.RoutingOptions{Router: cfg.Routing.Router, AcceptTimeout: cfg.Routing.AcceptTimeout.Std(),
 			Notify: s.engineNotification}
@@ -164,6 +170,12 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 		Logger:    log,
 	})
 
+	page, err := track.New(track.Options{Engine: s.engine, Store: s.store, Attachments: s.attachments, Key: derivedKey(trackingKey, "forms"),
+		Engineer: engineerContact(cfg), MaxPhotos: cfg.Tracking.MaxPhotos, MaxPhotoBytes: cfg.Tracking.MaxPhotoBytes,
+		Location: cfg.Server.Location, Logger: log})
+	if err != nil {
+		return nil, err
+	}
 	tokens := make([]api.Token, len(cfg.Server.Tokens))
 	for i, t := range cfg.Server.Tokens {
 		tokens[i] = api.Token{Token: t.Token.Reveal(), Actor: ticket.Actor{ID: t.Actor, Role: ticket.Role(t.Role)}, Demo: t.Demo}
@@ -171,8 +183,9 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 	s.api, err = api.New(api.Options{
 		Engine: s.engine, Store: s.store, Tokens: tokens, Logger: log, MaxBodyBytes: cfg.Server.MaxBodyBytes,
 		Gatherer: reg, Registerer: reg,
-		Connectors: func() any { return s.conns.Status() }, Edge: intakeRoutes(s.conns), DeadLetters: s.store, Replayer: s.pipeline, Devices: s.devices, Attachments: s.attachments,
+		Connectors: func() any { return s.conns.Status() }, Edge: append(intakeRoutes(s.conns), page.Routes()...), DeadLetters: s.store, Replayer: s.pipeline, Devices: s.devices, Attachments: s.attachments,
 		TrustedProxies: cfg.Server.Proxies, MetricsToken: cfg.Server.MetricsToken.Reveal(),
+		TrackingURL: trackingURL(cfg),
 		// Matched with what the registry knows of the draft's device, as the pipeline's are.
 		Suggest: func(d draft.Draft) []draft.Suggestion {
 			return cfg.KnowledgeBase.Suggest(devices.FillDraft(d, s.devices))

@@ -89,6 +89,9 @@ type Options struct {
 	// (draft.Suggestions), as the pipeline gives every connector's draft. Suggestions are
 	// gongdan's own: any the caller sent are dropped either way. Nil: none.
 	Suggest func(draft.Draft) []draft.Suggestion
+	// TrackingURL makes a customer's tracking link from its token; staff see it in a ticket's
+	// JSON as tracking_url. Nil: the closing loop is off, and tickets carry none.
+	TrackingURL TrackingURL
 }
 
 // Server is the HTTP handler. Use New.
@@ -156,6 +159,7 @@ func New(opts Options) (*Server, error) {
 	s.routeRouting(mux, staff)
 	s.routeSLA(mux, staff)
 	s.routeDevices(mux, staff)
+	s.routeTracking(mux)
 	s.routeIntake(mux)
 	for _, rt := range opts.Edge {
 		mux.Handle(rt.Pattern, rt.Handler)
@@ -409,7 +413,7 @@ func readTicket[T any](s *Server, w http.ResponseWriter, r *http.Request, read f
 
 func (s *Server) getTicket(w http.ResponseWriter, r *http.Request) {
 	if t, ok := readTicket(s, w, r, s.opts.Store.Ticket); ok {
-		writeJSON(w, http.StatusOK, t)
+		writeJSON(w, http.StatusOK, s.staffView(r.Context(), actorOf(r), t))
 	}
 }
 

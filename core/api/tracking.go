@@ -1,0 +1,62 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"gongdan/core/engine"
+	"gongdan/core/store"
+	"gongdan/core/ticket"
+)
+
+// The customers' tracking links as staff see them: a ticket's JSON carries tracking_url for
+// staff (to send by SMS or read out on the phone; never for a customer, whose link it is),
+// and POST /api/v1/tickets/{id}/tracking replaces a link that reached the wrong person.
+
+// TrackingURL makes the link of a token: {server.public_url}/t/{token}.
+type TrackingURL func(token string) string
+
+func (s *Server) routeTracking(mux *http.ServeMux) {
+	desk := []ticket.Role{ticket.RoleAdmin, ticket.RoleSupervisor, ticket.RoleDispatcher, ticket.RoleAgent}
+	mux.Handle("POST /api/v1/tickets/{id}/tracking", s.auth(desk, s.renewTracking))
+}
+
+// withTracking is a ticket as staff read it: with its customer's tracking link.
+type withTracking struct {
+	ticket.Ticket
+	TrackingURL string `json:"tracking_url,omitempty"`
+}
+
+// staffView adds the tracking link to t for a staff caller; a customer gets t as it is.
+func (s *Server) staffView(ctx context.Context, caller ticket.Actor, t ticket.Ticket) any {
+	if caller.Role == ticket.RoleCustomer || s.opts.TrackingURL == nil {
+		return t
+	}
+	token, err := s.opts.Engine.TrackingToken(ctx, t.ID)
+	if err != nil || token == "" {
+		if err != nil && !errors.Is(err, engine.ErrClosureOff) {
+			s.opts.Logger.Warn("tracking link", "ticket", t.ID, "err", err)
+		}
+		return t
+	}
+	return withTracking{Ticket: t, TrackingURL: s.opts.TrackingURL(token)}
+}
+
+func (s *Server) renewTracking(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if s.opts.TrackingURL == nil {
+		s.fail(w, r, newProblem(http.StatusNotFound, "not-found", "tracking links are off"))
+		return
+	}
+	token, err := s.opts.Engine.RenewTracking(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		err = ticketNotFound(id)
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.opts.Logger.Info("tracking link renewed", "ticket", id, "by", actorOf(r).ID)
+	writeJSON(w, http.StatusOK, map[string]string{"ticket_id": id, "tracking_url": s.opts.TrackingURL(token)})
+}
