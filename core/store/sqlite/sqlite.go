@@ -243,6 +243,7 @@ const (
 	stmtSetBoardDue
 	stmtDeleteBoardDue
 	stmtPutDevice
+	stmtPutCard
 	numWriteStmts
 )
 
@@ -311,6 +312,9 @@ var writeQueries = [numWriteStmts]string{
 	stmtDeleteBoardDue: `DELETE FROM sla_board WHERE ticket_id = ?`,
 	// See migrations/0008_devices.sql.
 	stmtPutDevice: `INSERT INTO devices (id, body) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET body = excluded.body`,
+	// See migrations/0013_cards.sql.
+	stmtPutCard: `INSERT INTO engineer_cards (engineer, key, kind, cause, ticket_id, at, expires_at, detail)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING`,
 }
 
 func (s *Store) prepare(ctx context.Context) error {
