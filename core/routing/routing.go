@@ -732,7 +732,10 @@ func (r *Router) candidate(c *Candidate, m *member, live *Live, req *Request, sk
 	if status != StatusOnDuty || !r.working(e.Calendar, req.Now) {
 		fail(FilterOnDuty)
 	}
-	if status == StatusSuspended || req.Now.Before(live.SuspendedUntil) {
+	if req.Now.Before(live.SuspendedUntil) {
+		fail(FilterNotSuspended)
+		c.SuspendedUntil = live.SuspendedUntil.UnixNano()
+	} else if status == StatusSuspended {
 		fail(FilterNotSuspended)
 	}
 	have := e.Skills
