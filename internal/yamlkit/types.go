@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -41,8 +43,9 @@ func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) 
 // MarshalYAML redacts the secret in YAML.
 func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
 
-// Duration is a length of time written the Go way: "30s", "5m", "2h", "1h30m"; "0" is zero. A
-// bare number is refused rather than guessed at (seconds? milliseconds?).
+// Duration is a length of time written the Go way: "30s", "5m", "2h", "1h30m", and in whole
+// days of 24 hours before that: "30d", "1d12h"; "0" is zero. A bare number is refused rather
+// than guessed at (seconds? milliseconds?).
 type Duration time.Duration
 
 // Std returns the duration as a time.Duration.
@@ -64,12 +67,33 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 		*d = 0
 		return nil
 	}
-	v, err := time.ParseDuration(n.Value)
+	v, err := parseDuration(n.Value)
 	if err != nil {
 		return fmt.Errorf("want a duration like 30s or 5m, got %q", n.Value)
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// parseDuration is time.ParseDuration with whole days first: "30d", "1d12h".
+func parseDuration(s string) (time.Duration, error) {
+	days, rest, ok := strings.Cut(s, "d")
+	if !ok {
+		return time.ParseDuration(s)
+	}
+	n, err := strconv.ParseUint(days, 10, 16) // up to 65535 days, 179 years
+	if err != nil || days[0] == '+' {
+		return 0, fmt.Errorf("bad days in %q", s)
+	}
+	d := time.Duration(n) * 24 * time.Hour
+	if rest == "" {
+		return d, nil
+	}
+	more, err := time.ParseDuration(rest)
+	if err != nil || more < 0 {
+		return 0, fmt.Errorf("bad duration after the days in %q", s)
+	}
+	return d + more, nil
 }
 
 // Interface guards.
