@@ -60,6 +60,9 @@ type Config struct {
 	// package knowledge), relative to the config file's folder unless absolute: every draft
 	// gets the articles that match it as suggestions. Default none.
 	Knowledge string `yaml:"knowledge"`
+	// Cards are the engineers' yellow and red cards (红黄牌); nil: no yellow cards, and two
+	// ratings of 1 in a row suspend for 24 hours. Needs Routing.
+	Cards *Cards `yaml:"cards"`
 
 	// KnowledgeBase is the Knowledge folder loaded; set by validation, nil without one.
 	KnowledgeBase *knowledge.Base `yaml:"-"`
@@ -334,6 +337,18 @@ func (c *Config) validate() []problem {
 		}
 		if c.Routing != nil {
 			ps = append(ps, under("routing", c.Routing.validate(c.SLA.Built))...)
+		}
+		if c.Cards != nil {
+			if c.Routing == nil {
+				ps = append(ps, problemf("cards", "needs routing: cards are given to the engineers of the routing section"))
+			}
+			tiers := map[string]bool{}
+			for _, p := range c.SLA.Policies {
+				for _, t := range p.Tiers {
+					tiers[t.Name] = true
+				}
+			}
+			ps = append(ps, under("cards", c.Cards.validate(tiers))...)
 		}
 	}
 	firstWithName := map[string]int{}
