@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -16,6 +17,7 @@ import (
 	"gongdan/core/ticket"
 	"gongdan/draft"
 	"gongdan/internal/testkit"
+	"gongdan/internal/testkit/enginekit"
 )
 
 // newCardsFixture is a routing fixture with the cards rules given (nil: the engine's
@@ -307,4 +309,22 @@ func TestCardsOfAnUnknownEngineer(t *testing.T) {
 	f := newCardsFixture(t, yellowRules(), nil)
 	_, err := f.engine.Cards(context.Background(), "eng-nobody")
 	assert.ErrorIs(t, err, engine.ErrNotFound)
+}
+
+// Cards are counted by kind and cause.
+func TestCardsAreCounted(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	r, err := routing.New(routingConfig(5))
+	require.NoError(t, err)
+	rules := yellowRules()
+	st := enginekit.OpenStore(t, "")
+	e := enginekit.Start(t, engine.Options{Store: st, Registerer: reg, Routing: &engine.RoutingOptions{Router: r, Cards: rules, Notify: func(engine.Notification) {}}})
+	f := &routingFixture{fixture: &fixture{engine: e, store: st, reg: reg}}
+	for n, rating := range []int{2, 2} {
+		tk := resolvedBy(t, f, n+1, "")
+		f.do(t, tk.ID, ticket.Command{Action: ticket.ActionConfirm, Actor: wang, Data: confirm(true, rating, 5)})
+	}
+	assert.Equal(t, 2.0, metricValue(t, reg, "gongdan_routing_cards_total", "rating", "yellow"))
+	assert.Equal(t, 1.0, metricValue(t, reg, "gongdan_routing_cards_total", "yellows", "red"))
+	assert.Equal(t, 1.0, metricValue(t, reg, "gongdan_routing_red_cards_total"))
 }

@@ -429,6 +429,7 @@ func (e *Engine) giveCards(tx store.Tx, engineer string, v routing.Verdict, abou
 		if !added {
 			return nil // given before: the event that gives it was applied once already
 		}
+		e.metrics.cards.WithLabelValues(string(c.Kind), string(c.Cause)).Inc()
 		if c.Kind == routing.CardRed {
 			res.notes = append(res.notes, Notification{Kind: "red_card", To: e.leadOf(engineer), TicketID: about.ticket,
 				Engineer: engineer, Detail: detail})
