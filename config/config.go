@@ -65,6 +65,9 @@ type Config struct {
 	Tracking Tracking `yaml:"tracking"`
 	Confirm  Confirm  `yaml:"confirm"`
 	Followup Followup `yaml:"followup"`
+	// Cards are the engineers' yellow and red cards (红黄牌); nil: no yellow cards, and two
+	// ratings of 1 in a row suspend for 24 hours. Needs Routing.
+	Cards *Cards `yaml:"cards"`
 
 	// KnowledgeBase is the Knowledge folder loaded; set by validation, nil without one.
 	KnowledgeBase *knowledge.Base `yaml:"-"`
@@ -344,6 +347,18 @@ func (c *Config) validate() []problem {
 		}
 		if c.Routing != nil {
 			ps = append(ps, under("routing", c.Routing.validate(c.SLA.Built))...)
+		}
+		if c.Cards != nil {
+			if c.Routing == nil {
+				ps = append(ps, problemf("cards", "needs routing: cards are given to the engineers of the routing section"))
+			}
+			tiers := map[string]bool{}
+			for _, p := range c.SLA.Policies {
+				for _, t := range p.Tiers {
+					tiers[t.Name] = true
+				}
+			}
+			ps = append(ps, under("cards", c.Cards.validate(tiers))...)
 		}
 	}
 	firstWithName := map[string]int{}

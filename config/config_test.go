@@ -75,7 +75,7 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 				`testdata/typo.yaml:3: server.tokns: unknown key "tokns"; did you mean "tokens"?`,
 				`testdata/typo.yaml:6: server.log.levle: unknown key "levle"; did you mean "level"?`,
 				`testdata/typo.yaml:7: stor: unknown key "stor"; did you mean "store"?`,
-				`testdata/typo.yaml:9: colour: unknown key "colour" (known here: server, store, bus, connectors, normalize, routing, sla, notify, devices, knowledge, tracking, confirm, followup)`,
+				`testdata/typo.yaml:9: colour: unknown key "colour" (known here: server, store, bus, connectors, normalize, routing, sla, notify, devices, knowledge, tracking, confirm, followup, cards)`,
 			},
 		},
 		{
@@ -288,7 +288,7 @@ routing:
 		{"unknown key in a list item, nothing close", "server:\n  tokens:\n    - {token: 0123456789abcdef, actor: a, role: admin, colour: red}\n", []string{
 			`inline.yaml:3: server.tokens[0].colour: unknown key "colour" (known here: token, actor, role, demo)`}},
 		{"a one-letter key is nobody's typo", "a: 1\n", []string{
-			`inline.yaml:1: a: unknown key "a" (known here: server, store, bus, connectors, normalize, routing, sla, notify, devices, knowledge, tracking, confirm, followup)`}},
+			`inline.yaml:1: a: unknown key "a" (known here: server, store, bus, connectors, normalize, routing, sla, notify, devices, knowledge, tracking, confirm, followup, cards)`}},
 		{"a key that is not a name", "server:\n  [http]: 127.0.0.1:8080\n", []string{
 			`inline.yaml:2: server: a key must be a plain name, not a list`}},
 		{"a merge key that does not merge a mapping", "server:\n  <<: 5\n", []string{
@@ -610,6 +610,12 @@ func TestDuration(t *testing.T) {
 		{in: "2h", want: 2 * time.Hour},
 		{in: "1h30m", want: 90 * time.Minute},
 		{in: "0", want: 0},
+		{in: "30d", want: 30 * 24 * time.Hour},
+		{in: "1d12h", want: 36 * time.Hour},
+		{in: "d", wantErr: `want a duration like 30s, 5m or 7d, got "d"`},
+		{in: "-1d", wantErr: `want a duration like 30s, 5m or 7d, got "-1d"`},
+		{in: "1d-1h", wantErr: `want a duration like 30s, 5m or 7d, got "1d-1h"`},
+		{in: "1.5d", wantErr: `want a duration like 30s, 5m or 7d, got "1.5d"`},
 		{in: "30", wantErr: `want a duration like 30s, 5m or 7d, got "30"`},
 		{in: "soon", wantErr: `want a duration like 30s, 5m or 7d, got "soon"`},
 		{in: "[30s]", wantErr: `want a duration like 30s, 5m or 7d, got a list`},

@@ -78,6 +78,9 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 	if cfg.Routing != nil {
 		eopts.Routing = &engine.RoutingOptions{Router: cfg.Routing.Router, AcceptTimeout: cfg.Routing.AcceptTimeout.Std(),
 			Notify: s.engineNotification}
+		if cfg.Cards != nil {
+			eopts.Routing.Cards = &cfg.Cards.Rules
+		}
 	}
 	if cfg.SLA.BuiltPolicies.Len() > 0 {
 		so := &engine.SLAOptions{Policies: cfg.SLA.BuiltPolicies, Fingerprint: cfg.SLA.Fingerprint}

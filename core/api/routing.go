@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"gongdan/core/engine"
@@ -20,6 +21,8 @@ func (s *Server) routeRouting(mux *http.ServeMux, staff []ticket.Role) {
 	mux.Handle("GET /api/v1/engineers", s.auth(staff, s.listEngineers))
 	mux.Handle("GET /api/v1/engineers/{id}", s.auth(staff, s.getEngineer))
 	mux.Handle("PUT /api/v1/engineers/{id}", s.auth(append(desk, ticket.RoleEngineer), s.putEngineer))
+	// Cards are a disciplinary record: the desk and qa read anyone's, an engineer their own.
+	mux.Handle("GET /api/v1/engineers/{id}/cards", s.auth(append(slices.Clone(desk), ticket.RoleQA, ticket.RoleEngineer), s.engineerCards))
 	mux.Handle("GET /api/v1/reports/routing", s.auth(desk, s.routingReport))
 }
 
@@ -86,6 +89,22 @@ func (s *Server) putEngineer(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	v, err := s.opts.Engine.UpdateEngineer(r.Context(), id, u)
+	if err != nil {
+		s.fail(w, r, routingErr(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// engineerCards lists an engineer's yellow and red cards, the newest first. An engineer may
+// read only their own: another engineer's id answers 403 whether or not it exists.
+func (s *Server) engineerCards(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if a := actorOf(r); a.Role == ticket.RoleEngineer && a.ID != id {
+		s.fail(w, r, newProblem(http.StatusForbidden, "forbidden", fmt.Sprintf("an engineer may read only their own cards, not %s's", id)))
+		return
+	}
+	v, err := s.opts.Engine.Cards(r.Context(), id)
 	if err != nil {
 		s.fail(w, r, routingErr(err))
 		return

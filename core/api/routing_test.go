@@ -126,3 +126,61 @@ func TestTheRoutingReport(t *testing.T) {
 	requireProblem(t, c.do("GET", "/api/v1/reports/routing?since=forever", "tok-sup", ""), http.StatusBadRequest, "bad-request")
 	requireProblem(t, c.do("GET", "/api/v1/reports/routing", "tok-eng", ""), http.StatusForbidden, "forbidden")
 }
+
+// An engineer's cards: the desk and qa read anyone's; an engineer only their own; a customer
+// none; an unknown engineer is a 404 problem.
+func TestEngineerCardsThroughTheAPI(t *testing.T) {
+	r, err := routing.New(routing.Config{
+		Engineers: []routing.Engineer{{ID: "eng-li", Skills: []string{"plc"}}, {ID: "eng-zhao", Skills: []string{"plc"}}},
+		Teams:     []routing.Team{{ID: "suzhou-a", Lead: "sup-wang", Members: []string{"eng-li", "eng-zhao"}}},
+		Rules:     []routing.Rule{{ID: "estop", RouteTo: routing.Target{Team: "suzhou-a"}}},
+	})
+	require.NoError(t, err)
+	rules := routing.YellowDefaults
+	c := newServerWith(t, &engine.RoutingOptions{Router: r, Cards: &rules, Notify: func(engine.Notification) {}})
+	res := c.do("POST", "/api/v1/tickets", "tok-agent", `{"title":"3号线急停按钮失灵","customer":{"id":"cust-wang"}}`)
+	require.Equal(t, http.StatusCreated, res.status, string(res.body))
+	tk := res.json(t)
+	id := tk["id"].(string)
+	require.Equal(t, "eng-li", tk["assignee"])
+	for _, step := range []struct{ action, token, body string }{
+		{"accept", "tok-eng", ""}, {"start", "tok-eng", ""}, {"resolve", "tok-eng", `{"data":{"root_cause":"接触不良"}}`},
+		{"confirm", "tok-cust", `{"data":{"solved":true,"timeliness":2,"professionalism":4}}`},
+	} {
+		res = c.act(id, step.action, step.token, step.body)
+		require.Equal(t, http.StatusOK, res.status, "%s: %s", step.action, res.body)
+	}
+
+	for _, token := range []string{"tok-admin", "tok-sup", "tok-disp", "tok-qa", "tok-eng"} {
+		res = c.do("GET", "/api/v1/engineers/eng-li/cards", token, "")
+		require.Equal(t, http.StatusOK, res.status, "%s: %s", token, res.body)
+		got := res.json(t)
+		assert.Equal(t, "eng-li", got["engineer"])
+		assert.Nil(t, got["suspended_until"])
+		cards := got["cards"].([]any)
+		require.Len(t, cards, 1, token)
+		card := cards[0].(map[string]any)
+		assert.Equal(t, []any{"yellow", "rating", id, true}, []any{card["kind"], card["cause"], card["ticket_id"], card["active"]})
+		assert.NotEmpty(t, card["at"])
+		assert.NotEmpty(t, card["expires_at"])
+		assert.NotContains(t, card, "key")
+	}
+	res = c.do("GET", "/api/v1/engineers/eng-li", "tok-disp", "")
+	require.Equal(t, http.StatusOK, res.status)
+	assert.Equal(t, float64(1), res.json(t)["yellow_cards"])
+
+	res = c.do("GET", "/api/v1/engineers/eng-zhao/cards", "tok-sup", "")
+	require.Equal(t, http.StatusOK, res.status, string(res.body))
+	assert.Empty(t, res.json(t)["cards"])
+
+	requireProblem(t, c.do("GET", "/api/v1/engineers/eng-zhao/cards", "tok-eng", ""), http.StatusForbidden, "forbidden")
+	requireProblem(t, c.do("GET", "/api/v1/engineers/eng-nobody/cards", "tok-eng", ""), http.StatusForbidden, "forbidden")
+	requireProblem(t, c.do("GET", "/api/v1/engineers/eng-li/cards", "tok-agent", ""), http.StatusForbidden, "forbidden")
+	requireProblem(t, c.do("GET", "/api/v1/engineers/eng-li/cards", "tok-cust", ""), http.StatusForbidden, "forbidden")
+	requireProblem(t, c.do("GET", "/api/v1/engineers/eng-li/cards", "", ""), http.StatusUnauthorized, "unauthorized")
+	p := requireProblem(t, c.do("GET", "/api/v1/engineers/eng-nobody/cards", "tok-sup", ""), http.StatusNotFound, "not-found")
+	assert.Contains(t, p["detail"], "eng-nobody")
+
+	// Without routing there are no engineers to have cards.
+	requireProblem(t, newServer(t).do("GET", "/api/v1/engineers/eng-li/cards", "tok-sup", ""), http.StatusNotFound, "routing-off")
+}

@@ -21,6 +21,7 @@ type metrics struct {
 	routingSeconds     prometheus.Histogram
 	offerTimeouts      prometheus.Counter
 	redCards           prometheus.Counter
+	cards              *prometheus.CounterVec
 	slaMarks           *prometheus.CounterVec
 	slaTargets         *prometheus.CounterVec
 }
@@ -80,15 +81,19 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"policy", "target", "outcome"}),
 		redCards: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "gongdan_routing_red_cards_total",
-			Help: "Engineers suspended after consecutive customer ratings of 1.",
+			Help: "Red cards given: engineers suspended after customer ratings of 1 in a row or after yellow cards.",
 		}),
+		cards: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gongdan_routing_cards_total",
+			Help: "Yellow and red cards given to engineers, by kind and cause (rating, dispute, repeat, sla_red; low_ratings, yellows).",
+		}, []string{"kind", "cause"}),
 	}
 	for _, o := range []Outcome{Created, Duplicate, Merged, Unmatched} {
 		m.intake.WithLabelValues(string(o)) // every outcome shows from the start, at 0
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.actions, m.intake, m.tickets, m.batchSize, m.commitSeconds, m.droppedSubscribers,
-			m.routed, m.routingFailures, m.routingSeconds, m.offerTimeouts, m.redCards, m.slaMarks, m.slaTargets} {
+			m.routed, m.routingFailures, m.routingSeconds, m.offerTimeouts, m.redCards, m.cards, m.slaMarks, m.slaTargets} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

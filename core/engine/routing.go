@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,6 +27,9 @@ type RoutingOptions struct {
 	// Notify is told of routing failures and red cards (the notification hook); it runs
 	// after the commit, on the committer: it must not block. Nil logs them.
 	Notify func(Notification)
+	// Cards are the rules of yellow and red cards (the cards section); nil:
+	// routing.DefaultCardRules (two ratings of 1 in a row suspend for 24 hours).
+	Cards *routing.CardRules
 }
 
 // Notification is a message for a person about routing: a ticket no one could take, or an
@@ -57,6 +61,9 @@ type EngineerState struct {
 	SuspendedUntil time.Time `json:"suspended_until,omitzero"`
 	// LowRatings counts the customer ratings of 1 in a row.
 	LowRatings int `json:"low_ratings,omitempty"`
+	// Yellows are the yellow cards since the last red one that may still count toward the
+	// next (routing.CardRecord); the cards themselves are kept apart (store.Card).
+	Yellows []routing.CardSpan `json:"yellows,omitempty"`
 	// Fixed counts the tickets the engineer closed (the first close of each, force-closed
 	// ones apart); FirstTime those of them closed with no rework (no reopen, no disputed
 	// confirm); Repeats the repeat requests (ticket.RepeatWindow) that came back for them.
@@ -75,7 +82,8 @@ func (s EngineerState) FTFR() (float64, bool) {
 // router is the engine's routing state. Only the committer touches it; what a batch changes
 // is pending until the batch commits, and dropped if it does not.
 type router struct {
-	opts RoutingOptions
+	opts  RoutingOptions
+	cards routing.CardRules
 
 	open      map[string]int
 	today     map[string]int
@@ -106,7 +114,11 @@ func newRouter(ctx context.Context, s store.Store, opts RoutingOptions, now time
 	if opts.AcceptTimeout <= 0 {
 		opts.AcceptTimeout = 30 * time.Minute
 	}
-	r := &router{opts: opts, day: now.Format("20060102"), traces: newTraces(),
+	cards := routing.DefaultCardRules
+	if opts.Cards != nil {
+		cards = *opts.Cards
+	}
+	r := &router{opts: opts, cards: cards, day: now.Format("20060102"), traces: newTraces(),
 		pendingOpen: map[string]int{}, pendingToday: map[dayKey]int{}, pendingPointers: map[string]int{}, pendingEngineers: map[string]EngineerState{}}
 	var err error
 	if r.open, err = s.OpenByAssignee(ctx); err != nil {
@@ -300,10 +312,7 @@ func (e *Engine) follow(tx store.Tx, before ticket.Ticket, res *result) error {
 		_ = json.Unmarshal(ev.Data, &d)
 		return e.route(tx, res, TriggerDeclined, d.ReasonCode, "")
 	case ticket.ActionConfirm:
-		if after.Feedback != nil && after.Feedback.Auto {
-			return nil // no one answered: not a rating
-		}
-		return e.rate(tx, before.Assignee, after, res)
+		return e.rate(tx, after, ev, res)
 	}
 	if ev.To == ticket.StateClosed && !before.ClosedOnce && !after.ForceClosed && after.Assignee != "" {
 		st := r.engineer(after.Assignee)
@@ -334,48 +343,117 @@ func (e *Engine) routeNew(tx store.Tx, res *result, idempotencyKey string) error
 		return err
 	}
 	if t := res.ticket; t.RepeatOf != "" {
-		return e.countRepeat(tx, t.RepeatOf, created.At)
+		return e.countRepeat(tx, t, created.At, res)
 	}
 	return nil
 }
 
-// countRepeat charges a repeat request to whoever closed the ticket it repeats.
-func (e *Engine) countRepeat(tx store.Tx, repeatOf string, now time.Time) error {
-	prev, err := tx.Ticket(repeatOf)
+// countRepeat charges a repeat request (created at now) to whoever closed the ticket
+// it repeats: against their first-time fixes, and as a yellow card.
+func (e *Engine) countRepeat(tx store.Tx, repeat ticket.Ticket, now time.Time, res *result) error {
+	prev, err := tx.Ticket(repeat.RepeatOf)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && prev.Assignee == "") {
 		return nil
 	} else if err != nil {
 		return err
 	}
-	st := e.routing.engineer(prev.Assignee)
+	r := e.routing
+	st := r.engineer(prev.Assignee)
 	st.Repeats++
 	st.UpdatedAt = now
-	return e.routing.putEngineer(tx, prev.Assignee, st)
+	if err := r.putEngineer(tx, prev.Assignee, st); err != nil {
+		return err
+	}
+	v := r.cards.Charged(st.record(), routing.CauseRepeat, now)
+	return e.giveCards(tx, prev.Assignee, v, cardCause{ticket: prev.ID, key: repeat.ID + "/repeat",
+		what: fmt.Sprintf("%s came back as %s within %s of its close", prev.ID, repeat.ID, ticket.RepeatWindow)}, res)
 }
 
-// rate counts a customer's rating for engineer (routing.Rate); a red card suspends them and
-// tells their lead.
-func (e *Engine) rate(tx store.Tx, engineer string, t ticket.Ticket, res *result) error {
-	if engineer == "" || t.Feedback == nil {
+// rate judges the customer's rating of t, confirmed by ev, for the engineer who had t when
+// the customer answered (Feedback.Engineer), whoever has it later. An automatic
+// confirmation is no rating.
+func (e *Engine) rate(tx store.Tx, t ticket.Ticket, ev ticket.Event, res *result) error {
+	fb := t.Feedback
+	if fb == nil || fb.Auto || fb.Engineer == "" {
 		return nil
 	}
+	st := e.routing.engineer(fb.Engineer)
+	v := e.routing.cards.Rated(st.record(), fb.Timeliness, fb.Professionalism, !fb.Solved, ev.At)
+	what := fmt.Sprintf("%s rated %d for timeliness and %d for professionalism", t.ID, fb.Timeliness, fb.Professionalism)
+	if !fb.Solved {
+		what = fmt.Sprintf("%s disputed: not solved (rated %d and %d)", t.ID, fb.Timeliness, fb.Professionalism)
+	}
+	return e.giveCards(tx, fb.Engineer, v, cardCause{ticket: t.ID, key: fmt.Sprintf("%s/%d", t.ID, ev.Seq), what: what}, res)
+}
+
+// chargeSLA gives engineer the yellow card of an SLA red tier (tier) that fired on t at now:
+// one per ticket and engineer, however many of its targets reach the tier.
+func (e *Engine) chargeSLA(tx store.Tx, t ticket.Ticket, engineer, key string, now time.Time, res *result) error {
+	r := e.routing
+	if r == nil || engineer == "" {
+		return nil
+	}
+	v := r.cards.Charged(r.engineer(engineer).record(), routing.CauseSLARed, now)
+	return e.giveCards(tx, engineer, v, cardCause{ticket: t.ID, key: t.ID + "/sla_red/" + engineer,
+		what: fmt.Sprintf("%s reached the SLA %s tier (%s)", t.ID, r.cards.SLATier, key)}, res)
+}
+
+// record is what of st counts toward the next red card.
+func (st EngineerState) record() routing.CardRecord {
+	return routing.CardRecord{Ones: st.LowRatings, Yellows: st.Yellows}
+}
+
+// cardCause is what a verdict is about: the engineer's ticket, the key that makes its cards
+// once (each card's key adds its kind), and what happened, for people.
+type cardCause struct{ ticket, key, what string }
+
+// giveCards keeps what verdict v does to engineer, in tx: each card given (in the store, at
+// most once per key: a key kept already gives nothing again, and changes nothing), the
+// engineer's record and a red card's suspension; a red card tells their lead.
+func (e *Engine) giveCards(tx store.Tx, engineer string, v routing.Verdict, about cardCause, res *result) error {
 	r := e.routing
 	st := r.engineer(engineer)
-	card := routing.Rate(st.LowRatings, t.Feedback.Timeliness, t.Feedback.Professionalism, res.event.At)
-	if !card.Red && card.LowRatings == st.LowRatings {
+	if len(v.Cards) == 0 && v.Record.Ones == st.LowRatings && slices.Equal(v.Record.Yellows, st.Yellows) {
 		return nil // a good rating, and no run of low ones to end
 	}
-	st.LowRatings = card.LowRatings
-	if card.Red {
-		st.SuspendedUntil = card.SuspendedUntil
-		lead := e.leadOf(engineer)
-		res.notes = append(res.notes, Notification{Kind: "red_card", To: lead, TicketID: t.ID, Engineer: engineer,
-			Detail: fmt.Sprintf("%s was rated 1 by %d customers in a row; no new assignments until %s", engineer, routing.RedCardRatings,
-				st.SuspendedUntil.In(e.opts.Location).Format("2006-01-02 15:04"))})
-		e.metrics.redCards.Inc()
+	for _, c := range v.Cards {
+		detail := about.what
+		if c.Kind == routing.CardRed {
+			detail = e.redDetail(engineer, c, v, about)
+		}
+		added, err := tx.PutCard(store.Card{Engineer: engineer, Kind: string(c.Kind), Cause: string(c.Cause), TicketID: about.ticket,
+			At: c.At, ExpiresAt: c.ExpiresAt, Detail: detail, Key: about.key + "/" + string(c.Kind)})
+		if err != nil {
+			return err
+		}
+		if !added {
+			return nil // given before: the event that gives it was applied once already
+		}
+		e.metrics.cards.WithLabelValues(string(c.Kind), string(c.Cause)).Inc()
+		if c.Kind == routing.CardRed {
+			res.notes = append(res.notes, Notification{Kind: "red_card", To: e.leadOf(engineer), TicketID: about.ticket,
+				Engineer: engineer, Detail: detail})
+			e.metrics.redCards.Inc()
+		}
 	}
-	st.UpdatedAt = res.event.At
+	st.LowRatings, st.Yellows = v.Record.Ones, v.Record.Yellows
+	if v.SuspendedUntil.After(st.SuspendedUntil) {
+		st.SuspendedUntil = v.SuspendedUntil
+	}
+	st.UpdatedAt = e.now()
 	return r.putEngineer(tx, engineer, st)
+}
+
+// redDetail says why engineer got red card c, and until when.
+func (e *Engine) redDetail(engineer string, c routing.Card, v routing.Verdict, about cardCause) string {
+	until := v.SuspendedUntil.In(e.opts.Location).Format("2006-01-02 15:04")
+	rules := e.routing.cards
+	if c.Cause == routing.CauseYellows {
+		return fmt.Sprintf("%s got %d yellow cards within %s, the last: %s; no new assignments until %s",
+			engineer, rules.RedAfterYellows, rules.RedWithin, about.what, until)
+	}
+	return fmt.Sprintf("%s was rated 1 by %d customers in a row, the last: %s; no new assignments until %s",
+		engineer, rules.RedAfterOnes, about.what, until)
 }
 
 // leadOf is the lead of the first team that lists engineer.

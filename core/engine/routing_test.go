@@ -49,6 +49,9 @@ type routingFixture struct {
 	notes         chan engine.Notification
 	cfg           routing.Config
 	acceptTimeout time.Duration
+	// cards and sla, when set, go to the engine as they are (RoutingOptions.Cards, Options.SLA).
+	cards *routing.CardRules
+	sla   *engine.SLAOptions
 }
 
 func newRoutingFixture(t *testing.T, cfg routing.Config) *routingFixture {
@@ -78,8 +81,8 @@ func (f *routingFixture) open(t *testing.T) {
 			assert.NoError(t, e.CheckLives(), "the engineers' live state kept by the committer")
 		}
 	})
-	e = enginekit.Start(t, engine.Options{Store: st, Now: f.clock.Now, Routing: &engine.RoutingOptions{
-		Router: r, AcceptTimeout: f.acceptTimeout, Notify: func(n engine.Notification) {
+	e = enginekit.Start(t, engine.Options{Store: st, Now: f.clock.Now, SLA: f.sla, Routing: &engine.RoutingOptions{
+		Router: r, AcceptTimeout: f.acceptTimeout, Cards: f.cards, Notify: func(n engine.Notification) {
 			select {
 			case f.notes <- n:
 			default: // tests that do not read them

@@ -267,6 +267,14 @@ func (e *Engine) applySLATimer(tx store.Tx, tm store.Timer, t ticket.Ticket) (re
 			return result{}, err
 		}
 		evs = append(evs, ev)
+		if m.Tier != nil && e.routing != nil && m.Tier.Name == e.routing.cards.SLATier {
+			// A yellow card for whoever has the ticket, superseded or not: it reached the tier.
+			cr := result{}
+			if err := e.chargeSLA(tx, t, t.Assignee, m.Key, now, &cr); err != nil {
+				return result{}, err
+			}
+			notes = append(notes, cr.notes...)
+		}
 		label := m.Kind
 		if m.Tier != nil {
 			label = m.Tier.Name

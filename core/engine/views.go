@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sort"
 	"time"
@@ -29,6 +30,9 @@ type EngineerView struct {
 	Today             int            `json:"today"`
 	FTFR              *float64       `json:"ftfr"`
 	Suspended         bool           `json:"suspended"`
+	// YellowCards counts the yellow cards that still count toward a red one; which they
+	// are is for GET /api/v1/engineers/{id}/cards, where fewer may look.
+	YellowCards int `json:"yellow_cards"`
 }
 
 // ErrRoutingOff: the engine routes nothing, so it has no engineers.
@@ -75,7 +79,60 @@ func (e *Engine) viewOf(cfg routing.Engineer, st EngineerState) EngineerView {
 	if live.FTFRKnown {
 		v.FTFR = &live.FTFR
 	}
+	now := e.now()
+	for _, y := range st.Yellows {
+		if now.Before(y.ExpiresAt) && (r.cards.RedWithin <= 0 || now.Sub(y.At) < r.cards.RedWithin) {
+			v.YellowCards++
+		}
+	}
+	v.Live.Yellows = nil
 	return v
+}
+
+// CardsView is an engineer's cards as the API shows them.
+type CardsView struct {
+	Engineer string `json:"engineer"`
+	// SuspendedUntil is the end of the red card's suspension; absent when not suspended.
+	SuspendedUntil *time.Time `json:"suspended_until"`
+	// Cards are every card given, the newest first.
+	Cards []CardView `json:"cards"`
+}
+
+// CardView is one card: Active while a yellow one has not expired, or a red one's
+// suspension lasts.
+type CardView struct {
+	store.Card
+	Active bool `json:"active"`
+}
+
+// Cards returns engineer id's yellow and red cards; ErrNotFound for an engineer who is not
+// configured.
+func (e *Engine) Cards(ctx context.Context, id string) (CardsView, error) {
+	if e.routing == nil {
+		return CardsView{}, ErrRoutingOff
+	}
+	if _, ok := e.routing.opts.Router.Engineer(id); !ok {
+		return CardsView{}, fmt.Errorf("engineer %s: %w", id, ErrNotFound)
+	}
+	v, err := e.Engineer(ctx, id) // the suspension as the committer knows it
+	if err != nil {
+		return CardsView{}, err
+	}
+	cards, err := e.store.Cards(ctx, id)
+	if err != nil {
+		return CardsView{}, err
+	}
+	now := e.now()
+	out := CardsView{Engineer: id, Cards: make([]CardView, len(cards))}
+	if v.Suspended {
+		until := v.Live.SuspendedUntil.In(e.opts.Location)
+		out.SuspendedUntil = &until
+	}
+	for i, c := range cards {
+		c.At, c.ExpiresAt = c.At.In(e.opts.Location), c.ExpiresAt.In(e.opts.Location)
+		out.Cards[i] = CardView{Card: c, Active: now.Before(c.ExpiresAt)}
+	}
+	return out, nil
 }
 
 // RoutingDecisions returns a ticket's routing decisions, oldest first.

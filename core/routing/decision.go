@@ -3,6 +3,7 @@ package routing
 import (
 	"math"
 	"strconv"
+	"time"
 	"unicode/utf8"
 )
 
@@ -106,6 +107,9 @@ type Candidate struct {
 	Parts      ScoreParts
 	Tied       bool // among the best scores
 	Winner     bool
+	// SuspendedUntil is the end of a red card's suspension (Unix nanoseconds) that kept the
+	// engineer out; 0 when none did. (Not a time.Time, which holds a pointer: see TeamTrace.)
+	SuspendedUntil int64
 
 	member int // index in the team's members
 }
@@ -252,6 +256,17 @@ func (tt *TeamTrace) appendCandidateJSON(b []byte, i int) []byte {
 	if !c.Passed(FilterExcluded) {
 		b = append(b, `,"excluded":`...)
 		b = appendString(b, tt.Excluded[id])
+	}
+	if !c.Passed(FilterNotSuspended) {
+		// Why: a red card (until when) or the status a supervisor set.
+		b = append(b, `,"suspended":"`...)
+		if c.SuspendedUntil != 0 {
+			b = append(b, "red card until "...)
+			b = time.Unix(0, c.SuspendedUntil).UTC().AppendFormat(b, time.RFC3339)
+		} else {
+			b = append(b, "status suspended"...)
+		}
+		b = append(b, '"')
 	}
 	b = append(b, `,"distance_km":`...)
 	if c.DistanceKM >= 0 {

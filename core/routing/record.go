@@ -1,7 +1,5 @@
 package routing
 
-import "time"
-
 // An engineer's record: their open load, their first-time-fix rate and their cards. The rules
 // are here; the engine keeps the counts (in the store, per engineer) and hands them in, with
 // the time of the event that changes them.
@@ -20,36 +18,6 @@ func FTFR(fixed, firstTime, repeats int) (rate float64, known bool) {
 		return 0, false
 	}
 	return float64(max(0, firstTime-repeats)) / float64(fixed), true
-}
-
-// A red card: RedCardRatings low customer ratings in a row suspend an engineer for
-// RedCardSuspension.
-const (
-	RedCardRatings    = 2
-	RedCardSuspension = 24 * time.Hour
-)
-
-// Card is what one customer rating does to an engineer's run of low ratings.
-type Card struct {
-	// LowRatings is the run of low ratings in a row after the rating.
-	LowRatings int
-	// Red: the rating completed a run of RedCardRatings. The run starts again from 0, and the
-	// engineer takes no new assignments before SuspendedUntil.
-	Red            bool
-	SuspendedUntil time.Time
-}
-
-// Rate applies a customer's rating (timeliness and professionalism, 1..5) given at at to an
-// engineer whose run of low ratings is lowRatings. A rating is low when either score is 1; any
-// other ends the run.
-func Rate(lowRatings, timeliness, professionalism int, at time.Time) Card {
-	if min(timeliness, professionalism) > 1 {
-		return Card{}
-	}
-	if lowRatings++; lowRatings >= RedCardRatings {
-		return Card{Red: true, SuspendedUntil: at.Add(RedCardSuspension)}
-	}
-	return Card{LowRatings: lowRatings}
 }
 
 // Holding is who holds a ticket, and whether it is open: an engineer's open load is the open

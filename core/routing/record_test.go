@@ -2,7 +2,6 @@ package routing_test
 
 import (
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 
@@ -30,33 +29,6 @@ func TestFTFR(t *testing.T) {
 			assert.InDelta(t, tc.want, got, 1e-9)
 		})
 	}
-}
-
-func TestRate(t *testing.T) {
-	at := time.Date(2026, 11, 24, 10, 0, 0, 0, shanghai)
-	suspended := at.Add(routing.RedCardSuspension)
-	for _, tc := range []struct {
-		name                        string
-		lowRatings                  int
-		timeliness, professionalism int
-		want                        routing.Card
-	}{
-		{"a good rating with no run keeps none", 0, 5, 5, routing.Card{}},
-		{"a good rating ends a run", 1, 4, 2, routing.Card{}},
-		{"a 1 on timeliness starts a run", 0, 1, 5, routing.Card{LowRatings: 1}},
-		{"a 1 on professionalism starts a run", 0, 5, 1, routing.Card{LowRatings: 1}},
-		{"2 is not low", 0, 2, 2, routing.Card{}},
-		{"the second 1 in a row is a red card, and the run starts again", 1, 1, 1,
-			routing.Card{Red: true, SuspendedUntil: suspended}},
-		{"a run already at the cap (a store written with a higher one) is a red card", 3, 1, 1,
-			routing.Card{Red: true, SuspendedUntil: suspended}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			assert.Equal(t, tc.want, routing.Rate(tc.lowRatings, tc.timeliness, tc.professionalism, at))
-		})
-	}
-	assert.Equal(t, 2, routing.RedCardRatings, "DESIGN: two ratings of 1 in a row")
-	assert.Equal(t, 24*time.Hour, routing.RedCardSuspension)
 }
 
 func TestMoveLoad(t *testing.T) {

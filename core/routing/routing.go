@@ -4,8 +4,8 @@
 // (distance, spare capacity, first-time-fix rate); ties go round-robin; when no one is left
 // the overflow teams are tried, and after them the decision is a failure with its reason, for
 // the team lead. Every decision carries the trace that says why. The rules of an engineer's
-// record that feed those filters and scores (open load, first-time-fix rate, red cards) are
-// here too (record.go); the engine keeps the counts.
+// record that feed those filters and scores are here too (open load and first-time-fix rate
+// in record.go, yellow and red cards in cards.go); the engine keeps the counts.
 //
 // It is pure: no I/O and no clock. The engine passes in the ticket, the time, each engineer's
 // live state and load and the round-robin pointers, and persists what comes out; that is how
@@ -732,7 +732,10 @@ func (r *Router) candidate(c *Candidate, m *member, live *Live, req *Request, sk
 	if status != StatusOnDuty || !r.working(e.Calendar, req.Now) {
 		fail(FilterOnDuty)
 	}
-	if status == StatusSuspended || req.Now.Before(live.SuspendedUntil) {
+	if req.Now.Before(live.SuspendedUntil) {
+		fail(FilterNotSuspended)
+		c.SuspendedUntil = live.SuspendedUntil.UnixNano()
+	} else if status == StatusSuspended {
 		fail(FilterNotSuspended)
 	}
 	have := e.Skills

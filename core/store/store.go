@@ -52,6 +52,7 @@ type Store interface {
 	SLAStore
 	DeviceStore
 	TrackingStore
+	CardStore
 }
 
 // Tx is one write transaction. It sees its own writes.
@@ -93,6 +94,7 @@ type Tx interface {
 	SLATx
 	DeviceTx
 	TrackingTx
+	CardTx
 }
 
 // DeviceTx is what the device registry writes: the edits made through the API

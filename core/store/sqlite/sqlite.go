@@ -245,6 +245,7 @@ const (
 	stmtPutDevice
 	stmtPutTracking
 	stmtRevokeTracking
+	stmtPutCard
 	numWriteStmts
 )
 
@@ -316,6 +317,9 @@ var writeQueries = [numWriteStmts]string{
 	// See migrations/0011_tracking.sql.
 	stmtPutTracking:    `INSERT INTO tracking (hash, ticket_id, generation) VALUES (?, ?, ?)`,
 	stmtRevokeTracking: `UPDATE tracking SET revoked = 1 WHERE ticket_id = ?`,
+	// See migrations/0013_cards.sql.
+	stmtPutCard: `INSERT INTO engineer_cards (engineer, key, kind, cause, ticket_id, at, expires_at, detail)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING`,
 }
 
 func (s *Store) prepare(ctx context.Context) error {
