@@ -312,6 +312,7 @@ func (c *Config) setDefaults() {
 	c.Server.setDefaults()
 	c.Store.setDefaults()
 	c.Bus.setDefaults()
+	c.Notify.setDefaults()
 }
 
 func (c *Config) validate() []problem {
