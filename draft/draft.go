@@ -160,6 +160,11 @@ type Customer struct {
 	WechatOpenID string `json:"wechat_openid"`
 	WecomUserID  string `json:"wecom_userid"`
 	Org          string `json:"org"`
+	// Email is where the customer takes mail (notify's email channel); empty when unknown.
+	Email string `json:"email,omitempty"`
+	// Channels is the customer's own order of the channels notify reaches them on (wechat,
+	// sms, email), first choice first; empty: the configured order (notify.channels.order).
+	Channels []string `json:"channels,omitempty"`
 }
 
 // Device is the equipment the request is about.
