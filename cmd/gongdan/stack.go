@@ -48,6 +48,9 @@ type stack struct {
 	// staff sends WeCom app messages (notify.wecom), staffUsers maps ids to UserIDs.
 	staff      notify.StaffSender
 	staffUsers map[string]string
+	// ledger keeps what notify's channels did, under the data directory, against
+	// redeliveries across restarts.
+	ledger *notify.FileLedger
 	// attachments keeps the files that come with messages, under the data directory.
 	attachments *attachments.Store
 	stopOutbox  context.CancelFunc
@@ -225,6 +228,14 @@ func (s *stack) notifier(cfg *config.Config) ([]pipeline.Consumer, error) {
 	}
 	opts := notify.Options{Config: nc, Ticket: s.store.Ticket, Customers: map[string]notify.CustomerSender{},
 		Location: cfg.Server.Location, Logger: s.log.With("component", "notify")}
+	if nc.Customers != nil && cfg.DataDir != "" {
+		// Without a data directory (tests, dry runs) the ledger is in memory.
+		ledger, err := notify.OpenFileLedger(filepath.Join(cfg.DataDir, "notify", "deliveries.jsonl"), 0, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		s.ledger, opts.Ledger = ledger, ledger
+	}
 	for _, inst := range s.conns.Instances() {
 		if cs, ok := inst.Connector.(notify.CustomerSender); ok {
 			opts.Customers[inst.Name] = cs
@@ -350,6 +361,9 @@ func (s *stack) close(ctx context.Context) error {
 	}
 	if s.store != nil {
 		errs = append(errs, s.store.Close())
+	}
+	if s.ledger != nil {
+		errs = append(errs, s.ledger.Close()) // after the pipeline: no delivery is being kept
 	}
 	return errors.Join(errs...)
 }
