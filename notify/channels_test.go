@@ -8,6 +8,8 @@ import (
 	"errors"
 	"io"
 	"mime"
+	"net/http"
+	"net/http/httptest"
 	"net/mail"
 	"path/filepath"
 	"strings"
@@ -445,4 +447,36 @@ func readMail(t *testing.T, data []byte) (subject, body string) {
 	b, err := decodeBase64Lines(string(raw))
 	require.NoError(t, err)
 	return subject, strings.ReplaceAll(b, "\r\n", "\n")
+}
+
+// TestOutsideTheWindowWithoutATemplateFallsBack: WeChat's 45015 and no template for the
+// message: SMS takes it.
+func TestOutsideTheWindowWithoutATemplateFallsBack(t *testing.T) {
+	r := newChannelRig(t, rigOptions{})
+	r.wechat.err = outsideWindow{errors.New("errcode 45015: response out of time limit")}
+	require.NoError(t, r.handle(t, ticket.ActionResolve, nil, "7"))
+	assert.Equal(t, []brief{
+		{"7/wechat", "resolved", "wechat", "***", false, "errcode 45015: response out of time limit", 1},
+		{"7/sms", "resolved", "sms", "138****5678", true, "", 2},
+	}, r.rec.briefs())
+}
+
+// TestAVendorThatDoesNotAnswerTimesOut: the request is bounded by sms.timeout, and a timeout
+// is retried, not fallen back from.
+func TestAVendorThatDoesNotAnswerTimesOut(t *testing.T) {
+	hang := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-hang }))
+	defer slow.Close()
+	defer close(hang)
+	sms := &config.NotifySMS{Vendor: "aliyun", SignName: "服务", Timeout: config.Duration(300 * time.Millisecond),
+		Aliyun:    &config.NotifySMSAliyun{AccessKeyID: aliyunKeyID, AccessKeySecret: aliyunKeySecret, Endpoint: slow.URL},
+		Templates: map[string]config.NotifySMSTemplate{"resolved": {Template: "SMS_1"}}}
+	n := notify.New(notify.Options{Config: config.Notify{Customers: &config.NotifyCustomers{}, Channels: &config.NotifyChannels{Order: []string{"sms"}, SMS: sms}},
+		Ticket: func(context.Context, string) (ticket.Ticket, error) { return everywhere, nil }})
+	// The server never answers: without the timeout, Handle would not return.
+	err := n.Handle(context.Background(), event(t, ticket.ActionResolve, ticket.StateResolved, nil), map[string]string{"event_id": "7"})
+	require.Error(t, err)
+	assert.False(t, isPermanent(err))
+	assert.NotContains(t, err.Error(), aliyunKeySecret)
+	assert.NotContains(t, err.Error(), "Signature=", "no URL with its signature in the error")
 }
