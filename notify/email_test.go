@@ -130,6 +130,25 @@ func TestEmailFailures(t *testing.T) {
 		assert.True(t, isPermanent(err))
 		assert.Contains(t, err.Error(), "certificate")
 	})
+	t.Run("a wrong password", func(t *testing.T) {
+		srv := newFakeSMTP(t, true, false)
+		rec, log := &recorder{}, &bytes.Buffer{}
+		n := notify.New(notify.Options{
+			Config: config.Notify{Customers: &config.NotifyCustomers{}, Channels: &config.NotifyChannels{Order: []string{"email"},
+				Email: &config.NotifyEmail{SMTP: srv.addr(), TLS: config.EmailTLS, Username: smtpUser, Password: "wrong-password-kept-quiet",
+					From: "service@example.com", Timeout: config.Duration(5 * time.Second)}}},
+			Ticket: func(context.Context, string) (ticket.Ticket, error) { return everywhere, nil },
+			Logger: mustLogger(t, log), Record: rec.record, TLSConfig: &tls.Config{RootCAs: srv.roots},
+		})
+		err := n.Handle(context.Background(), event(t, ticket.ActionAccept, ticket.StateAccepted, nil), map[string]string{"event_id": "27"})
+		require.Error(t, err)
+		assert.True(t, isPermanent(err))
+		assert.Contains(t, err.Error(), "535 5.7.8 authentication failed; check notify.channels.email.username and password")
+		for _, where := range []string{err.Error(), log.String(), rec.briefs()[0].Error} {
+			assert.NotContains(t, where, "wrong-password-kept-quiet")
+		}
+		assert.Empty(t, srv.received())
+	})
 	t.Run("an address that is none", func(t *testing.T) {
 		srv := newFakeSMTP(t, true, false)
 		tk := everywhere
