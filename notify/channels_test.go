@@ -480,3 +480,23 @@ func TestAVendorThatDoesNotAnswerTimesOut(t *testing.T) {
 	assert.NotContains(t, err.Error(), aliyunKeySecret)
 	assert.NotContains(t, err.Error(), "Signature=", "no URL with its signature in the error")
 }
+
+// TestAPlaceholderInATitleIsNotFilled: values are filled in once; a customer's title cannot
+// pull another value in.
+func TestAPlaceholderInATitleIsNotFilled(t *testing.T) {
+	tk := everywhere
+	tk.Title = "{tracking_url}"
+	r := newChannelRig(t, rigOptions{tk: &tk, order: []string{"email"}})
+	r.n = notify.New(notify.Options{
+		Config: config.Notify{Customers: &config.NotifyCustomers{}, Channels: &config.NotifyChannels{Order: []string{"email"},
+			Email: &config.NotifyEmail{SMTP: r.smtp.addr(), TLS: config.EmailSTARTTLS, Username: smtpUser, Password: smtpPassword,
+				From: "service@example.com", Subjects: map[string]string{"resolved": "{title} / {id}"}}}},
+		Ticket:    func(context.Context, string) (ticket.Ticket, error) { return tk, nil },
+		TLSConfig: &tls.Config{RootCAs: r.smtp.roots},
+	})
+	require.NoError(t, r.handle(t, ticket.ActionResolve, nil, "7"))
+	got := r.smtp.received()
+	require.Len(t, got, 1)
+	subject, _ := readMail(t, got[0].data)
+	assert.Equal(t, "{tracking_url} / GD-20261202-000001", subject)
+}

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -172,12 +173,14 @@ type message struct {
 	vars     map[string]string // {id}, {title}, … of the templates' values
 }
 
-// fill replaces m's placeholders in s.
+// fill replaces m's placeholders in s, in one pass: a value that holds a placeholder (a
+// title with "{confirm_url}" in it) is not filled in again.
 func (m message) fill(s string) string {
-	for k, v := range m.vars {
-		s = strings.ReplaceAll(s, k, v)
+	pairs := make([]string, 0, 2*len(m.vars))
+	for _, k := range slices.Sorted(maps.Keys(m.vars)) {
+		pairs = append(pairs, k, m.vars[k])
 	}
-	return s
+	return strings.NewReplacer(pairs...).Replace(s)
 }
 
 // Handle sends what one event calls for. An error is retried; a permanent one
