@@ -325,6 +325,7 @@ func (c *Config) setDefaults() {
 	c.Store.setDefaults()
 	c.Bus.setDefaults()
 	c.setClosureDefaults()
+	c.Notify.setDefaults()
 }
 
 func (c *Config) validate() []problem {

@@ -205,15 +205,15 @@ func TestParseReportsEveryProblem(t *testing.T) {
 			`inline.yaml:1: server.http: refusing to listen on ":8080" with demo tokens (or no tokens); set real tokens in server.tokens`}},
 		{"listen address without a port", "server:\n  http: 127.0.0.1\n", []string{
 			`inline.yaml:2: server.http: "127.0.0.1" is not a listen address; want host:port like 127.0.0.1:8080`}},
-		{"an unknown notify channel", "store: {}\nnotify:\n  channels: []\n", []string{
-			`inline.yaml:3: notify.channels: unknown key "channels" (known here: customers, wecom)`}},
+		{"an unknown notify section", "store: {}\nnotify:\n  chanels: []\n", []string{
+			`inline.yaml:3: notify.chanels: unknown key "chanels"; did you mean "channels"?`}},
 		{"a notify template without its id and data", "connectors: [{name: gzh, type: webhook}]\nnotify:\n  customers:\n    templates:\n      resolved: {url: x}\n", []string{
-			`inline.yaml:3: notify.customers: customers are told where they wrote, and there is no wechat.officialaccount or wechat.kf connector`,
+			`inline.yaml:3: notify.customers: customers are told where they wrote, and there is no wechat.officialaccount or wechat.kf connector; or add notify.channels.sms or email to reach them there`,
 			`inline.yaml:5: notify.customers.templates.resolved.template_id: required: the template's id in the account's 模板库`,
 			`inline.yaml:5: notify.customers.templates.resolved.data: required: the template's keys (first, keyword1, …, remark) and their values`}},
 		{"notify through a connector that is not WeCom", "connectors: [{name: hooks, type: webhook}]\nnotify:\n  wecom: {connector: hooks}\n  customers: {}\n", []string{
 			`inline.yaml:3: notify.wecom.connector: hooks is a webhook connector; WeCom app messages need a wechat.work one`,
-			`inline.yaml:4: notify.customers: customers are told where they wrote, and there is no wechat.officialaccount or wechat.kf connector`}},
+			`inline.yaml:4: notify.customers: customers are told where they wrote, and there is no wechat.officialaccount or wechat.kf connector; or add notify.channels.sms or email to reach them there`}},
 		{"routing and calendar mistakes at their lines", `sla:
   calendars:
     - name: cn-office

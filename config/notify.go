@@ -7,6 +7,9 @@ type Notify struct {
 	Customers *NotifyCustomers `yaml:"customers"`
 	// WeCom: staff (engineers, team leads, the people of SLA tiers) get WeCom app messages.
 	WeCom *NotifyWeCom `yaml:"wecom"`
+	// Channels are the ways a customer is reached beyond WeChat (SMS, email) and the order
+	// they are tried in; without it, customers are told on WeChat only.
+	Channels *NotifyChannels `yaml:"channels"`
 }
 
 // NotifyCustomers says which moves of their ticket customers hear of.
@@ -14,18 +17,25 @@ type NotifyCustomers struct {
 	Accepted  *bool `yaml:"accepted"`
 	Resolved  *bool `yaml:"resolved"`
 	Escalated *bool `yaml:"escalated"`
+	// RemindConfirm: a resolved ticket's customer is reminded to confirm (the core's
+	// remind_confirm events, at confirm.remind). Default true.
+	RemindConfirm *bool `yaml:"remind_confirm"`
+	// FollowupAsked: the customer of a closed ticket is asked whether the problem came back
+	// (the core's followup_asked events, followup.after). Default true.
+	FollowupAsked *bool `yaml:"followup_asked"`
 	// ConfirmURL is the link in the resolved message where the customer confirms and rates;
-	// {id} is replaced with the ticket id.
+	// {id} is replaced with the ticket id. gongdan's own tracking page, when it has one
+	// (server.public_url), comes first.
 	ConfirmURL string `yaml:"confirm_url"`
 	// Templates are the official account's template messages (模板消息), by kind (accepted,
-	// resolved, escalated): sent instead when a customer service message cannot be (the
-	// customer has not written within 48 hours).
+	// resolved, escalated, remind_confirm, followup_asked): sent instead when a customer
+	// service message cannot be (the customer has not written within 48 hours).
 	Templates map[string]NotifyTemplate `yaml:"templates"`
 }
 
 // NotifyTemplate is a template message: the template's id in the account's 模板库, the link
-// it opens, and its data by key. Values may use {id}, {title}, {engineer}, {confirm_url},
-// {time}.
+// it opens, and its data by key. Values may use the placeholders of MessageKinds' messages:
+// {id}, {title}, {engineer}, {confirm_url}, {tracking_url}, {time}, {nth}.
 type NotifyTemplate struct {
 	TemplateID string            `yaml:"template_id"`
 	URL        string            `yaml:"url"`
@@ -46,6 +56,9 @@ type NotifyWeCom struct {
 	RoutingFailed *bool `yaml:"routing_failed"`
 	// SLA: the people of SLA warnings, breaches and tiers are told (default true).
 	SLA *bool `yaml:"sla"`
+	// Urged: the assignee is told when the customer urges on the tracking page (催单;
+	// default true).
+	Urged *bool `yaml:"urged"`
 }
 
 // On reports a switch that defaults to true.
@@ -71,25 +84,38 @@ func (n *Notify) validate(connectors []Connector) []problem {
 	}
 	if c := n.Customers; c != nil {
 		for kind, tpl := range c.Templates {
-			switch kind {
-			case "accepted", "resolved", "escalated":
-			default:
-				ps = append(ps, problemf("customers.templates."+kind, "no such message: accepted, resolved or escalated"))
-			}
+			key := "customers.templates." + kind
+			ps = append(ps, checkKind(key, kind)...)
 			if tpl.TemplateID == "" {
-				ps = append(ps, problemf("customers.templates."+kind+".template_id", "required: the template's id in the account's 模板库"))
+				ps = append(ps, problemf(key+".template_id", "required: the template's id in the account's 模板库"))
 			}
 			if len(tpl.Data) == 0 {
-				ps = append(ps, problemf("customers.templates."+kind+".data", "required: the template's keys (first, keyword1, …, remark) and their values"))
+				ps = append(ps, problemf(key+".data", "required: the template's keys (first, keyword1, …, remark) and their values"))
+			}
+			ps = append(ps, checkPlaceholders(key+".url", tpl.URL)...)
+			for k, v := range tpl.Data {
+				ps = append(ps, checkPlaceholders(key+".data."+k, v)...)
 			}
 		}
 		found := false
 		for _, con := range connectors {
 			found = found || con.Type == "wechat.officialaccount" || con.Type == "wechat.kf"
 		}
-		if !found {
-			ps = append(ps, problemf("customers", "customers are told where they wrote, and there is no wechat.officialaccount or wechat.kf connector"))
+		if !found && !n.Channels.Configured(ChannelSMS) && !n.Channels.Configured(ChannelEmail) {
+			ps = append(ps, problemf("customers", "customers are told where they wrote, and there is no wechat.officialaccount or wechat.kf connector; or add notify.channels.sms or email to reach them there"))
 		}
 	}
+	if ch := n.Channels; ch != nil {
+		if n.Customers == nil {
+			ps = append(ps, problemf("channels", "reach customers, and there is no notify.customers section saying what they are told; add customers: {} for every message"))
+		}
+		ps = append(ps, under("channels", ch.validate())...)
+	}
 	return ps
+}
+
+func (n *Notify) setDefaults() {
+	if n.Channels != nil {
+		n.Channels.setDefaults()
+	}
 }

@@ -160,6 +160,11 @@ type Customer struct {
 	WechatOpenID string `json:"wechat_openid"`
 	WecomUserID  string `json:"wecom_userid"`
 	Org          string `json:"org"`
+	// Email is where the customer takes mail (notify's email channel); empty when unknown.
+	Email string `json:"email,omitempty"`
+	// Channels is the customer's own order of the channels notify reaches them on (wechat,
+	// sms, email), first choice first; empty: the configured order (notify.channels.order).
+	Channels []string `json:"channels,omitempty"`
 }
 
 // Device is the equipment the request is about.
@@ -214,6 +219,8 @@ const (
 	// MaxSuggestions is how many knowledge articles a draft (and a ticket) suggests: what an
 	// engineer reads on a phone before setting off.
 	MaxSuggestions = 3
+	// MaxCustomerChannels bounds a customer's own order of channels (there are three).
+	MaxCustomerChannels = 8
 )
 
 // A shortField is one of the draft's short text fields and its limit, in runes (in bytes for
@@ -239,6 +246,7 @@ var shortFields = []shortField{
 	{"customer.wechat_openid", func(d *Draft) string { return d.Customer.WechatOpenID }, 256, false},
 	{"customer.wecom_userid", func(d *Draft) string { return d.Customer.WecomUserID }, 256, false},
 	{"customer.org", func(d *Draft) string { return d.Customer.Org }, 200, false},
+	{"customer.email", func(d *Draft) string { return d.Customer.Email }, 254, false}, // RFC 5321's longest path
 	{"device.id", func(d *Draft) string { return d.Device.ID }, 128, false},
 	{"device.model", func(d *Draft) string { return d.Device.Model }, 128, false},
 	{"device.firmware", func(d *Draft) string { return d.Device.Firmware }, 128, false},
@@ -269,6 +277,11 @@ func (d *Draft) checkSizes() error {
 		if why := tooLong(f.value(d), f.max, f.bytes); why != "" {
 			return &FieldError{f.name, why}
 		}
+	}
+	if err := checkList("customer.channels", d.Customer.Channels, MaxCustomerChannels, "channels", func(c string) []textLimit {
+		return []textLimit{{"", c, 16, false}}
+	}); err != nil {
+		return err
 	}
 	if err := checkList("tags", d.Tags, MaxTags, "tags", func(tag string) []textLimit {
 		return []textLimit{{"", tag, MaxTagRunes, false}}

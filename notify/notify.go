@@ -1,19 +1,28 @@
-// Package notify tells people outside gongdan what happens to tickets: the customer who wrote
-// in through a WeChat official account hears that their request was accepted, resolved or
-// escalated; engineers, team leads and the people of SLA tiers get WeCom app messages.
+// Package notify tells people outside gongdan what happens to tickets: the customer hears that
+// their request was accepted, resolved or escalated, is reminded to confirm and asked at the
+// follow-up whether the problem came back — on WeChat where they wrote in, by SMS (Aliyun,
+// Tencent) or by email, in their order of channels, falling back to the next when one refuses
+// for good; engineers, team leads and the people of SLA tiers get WeCom app messages.
 //
 // It reads the core's events from the bus (pipeline.TopicEvents) as a pipeline consumer, so
 // delivery is durable: an event is acked only once its message is sent; a failure is retried
-// with back-off and then kept as a dead letter an operator can replay.
+// with back-off and then kept as a dead letter an operator can replay. What each channel did
+// is recorded on the ticket (Options.Record) and kept in a ledger, so that a redelivered
+// event sends no SMS twice.
+//
+// It never logs or records a phone number, an address or a secret in the clear.
 package notify
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -58,11 +67,32 @@ type Options struct {
 	// Location is the time zone of times in messages; default time.Local.
 	Location *time.Location
 	Logger   *slog.Logger
+	// TrackingURL is the link of a ticket's tracking page, where the customer follows it and
+	// confirms ({tracking_url} and {confirm_url}, the same page); nil or "" falls back to
+	// notify.customers.confirm_url.
+	TrackingURL func(t ticket.Ticket) string
+	// Record records a channel's outcome on the ticket (a notified event), in the order they
+	// happen: a refusal, then the fallback that delivered. It is called again for the same
+	// Delivery.Key when an earlier call failed, so it should take the key as its command id.
+	// An error is retried (nothing is sent again). Nil records nothing.
+	Record func(ctx context.Context, ticketID string, d Delivery) error
+	// Ledger keeps what each channel did against redeliveries; default in memory (the last
+	// 10,000). gongdan serve gives a FileLedger under the data directory.
+	Ledger Ledger
+	// TLSConfig is the base of the SMTP connection's TLS (nil: the system's roots, TLS 1.2 and
+	// up); its ServerName is set from notify.channels.email.smtp.
+	TLSConfig *tls.Config
+	// Now is the clock; default time.Now.
+	Now func() time.Time
 }
 
 // Notifier turns events into messages.
 type Notifier struct {
 	opts Options
+	// channels are the customer channels by name, defaultOrder the configured order.
+	channels     map[string]channel
+	defaultOrder []channel
+	ledger       Ledger
 
 	mu   sync.Mutex
 	sent map[string]bool // event ids whose messages went out, against redeliveries
@@ -83,7 +113,41 @@ func New(opts Options) *Notifier {
 	if opts.Location == nil {
 		opts.Location = time.Local
 	}
-	return &Notifier{opts: opts, sent: map[string]bool{}}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	n := &Notifier{opts: opts, sent: map[string]bool{}, ledger: opts.Ledger}
+	if n.ledger == nil {
+		n.ledger = newMemoryLedger()
+	}
+	n.channels = map[string]channel{config.ChannelWeChat: wechatChannel{n}}
+	order := []string{config.ChannelWeChat}
+	if ch := opts.Config.Channels; ch != nil {
+		if s := ch.SMS; s != nil {
+			var v smsVendor
+			switch s.Vendor {
+			case "aliyun":
+				v = newAliyunSMS(s, opts.Now)
+			case "tencent":
+				v = newTencentSMS(s, opts.Now)
+			}
+			if v != nil {
+				n.channels[config.ChannelSMS] = smsChannel{cfg: s, vendor: v}
+			}
+		}
+		if e := ch.Email; e != nil {
+			n.channels[config.ChannelEmail] = newEmailChannel(e, opts.TLSConfig, opts.Now)
+		}
+		if len(ch.Order) > 0 {
+			order = ch.Order
+		}
+	}
+	for _, name := range order {
+		if c := n.channels[name]; c != nil {
+			n.defaultOrder = append(n.defaultOrder, c)
+		}
+	}
+	return n
 }
 
 // Consumer is the Notifier as a pipeline consumer of the core's events.
@@ -91,13 +155,32 @@ func (n *Notifier) Consumer() pipeline.Consumer {
 	return pipeline.Consumer{Name: "notify", Topic: pipeline.TopicEvents, Handle: n.Handle}
 }
 
+// The core's events of the closure loop, by their action names (the core appends them).
+const (
+	// ActionRemindConfirm reminds the customer of a resolved ticket to confirm (data
+	// {"nth": 1}); ActionFollowupAsked asks the customer of a closed ticket whether the
+	// problem came back. The core's names, here for the messages' switch.
+	ActionRemindConfirm = ticket.ActionRemindConfirm
+	ActionFollowupAsked = ticket.ActionFollowupAsked
+)
+
 // message is one text for one audience.
 type message struct {
-	customer bool     // to the ticket's customer, on the official account it came through
+	customer bool     // to the ticket's customer, on the channels of their order
 	staff    []string // to these gongdan ids, by WeCom
 	text     string
-	kind     string            // accepted, resolved, escalated: the template that stands in
-	vars     map[string]string // {id}, {title}, … of the template's values
+	kind     string            // accepted, resolved, …: the templates that stand in (WeChat, SMS), the email subject
+	vars     map[string]string // {id}, {title}, … of the templates' values
+}
+
+// fill replaces m's placeholders in s, in one pass: a value that holds a placeholder (a
+// title with "{confirm_url}" in it) is not filled in again.
+func (m message) fill(s string) string {
+	pairs := make([]string, 0, 2*len(m.vars))
+	for _, k := range slices.Sorted(maps.Keys(m.vars)) {
+		pairs = append(pairs, k, m.vars[k])
+	}
+	return strings.NewReplacer(pairs...).Replace(s)
 }
 
 // Handle sends what one event calls for. An error is retried; a permanent one
@@ -143,12 +226,18 @@ func (n *Notifier) wants(ev ticket.Event) bool {
 		return c != nil && config.On(c.Resolved)
 	case ticket.ActionEscalate:
 		return c != nil && config.On(c.Escalated)
+	case ActionRemindConfirm:
+		return c != nil && config.On(c.RemindConfirm)
+	case ActionFollowupAsked:
+		return c != nil && config.On(c.FollowupAsked)
 	case ticket.ActionAssign:
 		return w != nil && n.opts.Staff != nil && config.On(w.Assigned)
 	case ticket.ActionRoutingFailed:
 		return w != nil && n.opts.Staff != nil && config.On(w.RoutingFailed)
 	case ticket.ActionSLA:
 		return w != nil && n.opts.Staff != nil && config.On(w.SLA)
+	case ticket.ActionUrge:
+		return w != nil && n.opts.Staff != nil && config.On(w.Urged)
 	}
 	return false
 }
@@ -174,6 +263,27 @@ func (n *Notifier) compose(ev ticket.Event, t ticket.Ticket) (*message, error) {
 		return n.customerMessage("resolved", ev, t, n.nameOrID(t.Assignee), text), nil
 	case ticket.ActionEscalate:
 		return n.customerMessage("escalated", ev, t, n.nameOrID(t.Assignee), fmt.Sprintf("您的报修 %s已升级加急处理，我们会尽快给您答复。", what)), nil
+	case ActionRemindConfirm:
+		var d struct {
+			Nth int `json:"nth"`
+		}
+		_ = json.Unmarshal(ev.Data, &d) // without a count it is a reminder all the same
+		text := fmt.Sprintf("提醒：您的报修 %s已处理完成，还在等您确认。", what)
+		if d.Nth > 1 {
+			text = fmt.Sprintf("第 %d 次提醒：您的报修 %s已处理完成，还在等您确认。", d.Nth, what)
+		}
+		if u := n.confirmURL(t); u != "" {
+			text += "请确认是否解决并评价：" + u
+		}
+		m := n.customerMessage("remind_confirm", ev, t, n.nameOrID(t.Assignee), text)
+		m.vars["{nth}"] = strconv.Itoa(max(d.Nth, 1))
+		return m, nil
+	case ActionFollowupAsked:
+		text := fmt.Sprintf("回访：您的报修 %s已处理完成。问题是否再次出现？", what)
+		if u := n.confirmURL(t); u != "" {
+			text += "请告诉我们：" + u
+		}
+		return n.customerMessage("followup_asked", ev, t, n.nameOrID(t.Assignee), text), nil
 	case ticket.ActionAssign:
 		// The engineer of this assignment: the ticket may have moved on to another since.
 		var d ticket.AssignData
@@ -181,6 +291,11 @@ func (n *Notifier) compose(ev ticket.Event, t ticket.Ticket) (*message, error) {
 			return nil, nil
 		}
 		return &message{staff: []string{d.Assignee}, text: assignedText(t)}, nil
+	case ticket.ActionUrge:
+		if t.Assignee == "" || !t.State.Open() {
+			return nil, nil // no one holds it yet: the desk sees the count on the ticket
+		}
+		return &message{staff: []string{t.Assignee}, text: fmt.Sprintf("【催单】客户在进度页催促 %s（第 %d 次），请尽快处理并更新进度。", strings.TrimSpace(what), t.Urges)}, nil
 	case ticket.ActionRoutingFailed:
 		var d ticket.RoutingFailedData
 		if err := json.Unmarshal(ev.Data, &d); err != nil {
@@ -216,15 +331,23 @@ func (n *Notifier) compose(ev ticket.Event, t ticket.Ticket) (*message, error) {
 
 // customerMessage is a message to the customer, with what its template would say.
 func (n *Notifier) customerMessage(kind string, ev ticket.Event, t ticket.Ticket, engineer, text string) *message {
+	link := n.confirmURL(t)
 	return &message{customer: true, text: text, kind: kind, vars: map[string]string{
-		"{id}": t.ID, "{title}": t.Title, "{engineer}": engineer, "{confirm_url}": n.confirmURL(t),
-		"{time}": ev.At.In(n.opts.Location).Format("2006-01-02 15:04"),
+		"{id}": t.ID, "{title}": t.Title, "{engineer}": engineer, "{confirm_url}": link, "{tracking_url}": link,
+		"{time}": ev.At.In(n.opts.Location).Format("2006-01-02 15:04"), "{nth}": "1",
 	}}
 }
 
+// confirmURL is the ticket's page: gongdan's tracking page when there is one, else the
+// configured confirm_url.
 func (n *Notifier) confirmURL(t ticket.Ticket) string {
-	if u := n.opts.Config.Customers.ConfirmURL; u != "" {
-		return strings.ReplaceAll(u, "{id}", t.ID)
+	if n.opts.TrackingURL != nil {
+		if u := n.opts.TrackingURL(t); u != "" {
+			return u
+		}
+	}
+	if c := n.opts.Config.Customers; c != nil && c.ConfirmURL != "" {
+		return strings.ReplaceAll(c.ConfirmURL, "{id}", t.ID)
 	}
 	return ""
 }
@@ -294,21 +417,7 @@ func (n *Notifier) nameOrID(id string) string {
 // send delivers m.
 func (n *Notifier) send(ctx context.Context, t ticket.Ticket, m message, eventID string) error {
 	if m.customer {
-		if len(t.Sources) == 0 {
-			return nil
-		}
-		sender := n.opts.Customers[t.Sources[0].Source.Connector]
-		if sender == nil {
-			return nil // came in elsewhere (a webhook): no channel to the customer
-		}
-		_, err := sender.TellCustomer(ctx, t.Sources[0], t.Customer, m.text)
-		var w interface{ OutsideWindow() bool }
-		if errors.As(err, &w) && w.OutsideWindow() {
-			if sent, terr := n.template(ctx, sender, t, m, eventID); sent {
-				return classify(terr)
-			}
-		}
-		return classify(err)
+		return n.tellCustomer(ctx, t, m, eventID)
 	}
 	users := make([]string, 0, len(m.staff))
 	for _, id := range m.staff {
@@ -330,12 +439,7 @@ func (n *Notifier) template(ctx context.Context, sender CustomerSender, t ticket
 	if !ok || !takes {
 		return false, nil
 	}
-	fill := func(s string) string {
-		for k, v := range m.vars {
-			s = strings.ReplaceAll(s, k, v)
-		}
-		return s
-	}
+	fill := m.fill
 	data := make(map[string]string, len(tpl.Data))
 	for k, v := range tpl.Data {
 		data[k] = fill(v)

@@ -239,3 +239,27 @@ func TestATemplateStandsInOutsideTheWindow(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "45015")
 }
+
+// TestAnUrgeReachesTheAssignee: the customer's 催单 on their tracking page goes to whoever
+// holds the ticket, with the count; no one holds it, or switched off: nothing.
+func TestAnUrgeReachesTheAssignee(t *testing.T) {
+	urged := wechatTicket
+	urged.Urges = 2
+	n, customers, staff := rig(t, config.Notify{WeCom: &config.NotifyWeCom{Connector: "wecom"}}, urged)
+	require.NoError(t, n.Handle(context.Background(), event(t, ticket.ActionUrge, ticket.StateAssigned, nil), map[string]string{"event_id": "21"}))
+	require.Len(t, staff.sent, 1)
+	assert.Equal(t, `["eng-li"]`, staff.sent[0].to)
+	assert.Contains(t, staff.sent[0].text, "【催单】")
+	assert.Contains(t, staff.sent[0].text, "第 2 次")
+	assert.Empty(t, customers.sent)
+
+	nobody := urged
+	nobody.Assignee = ""
+	n, _, staff = rig(t, config.Notify{WeCom: &config.NotifyWeCom{Connector: "wecom"}}, nobody)
+	require.NoError(t, n.Handle(context.Background(), event(t, ticket.ActionUrge, ticket.StateNew, nil), nil))
+	assert.Empty(t, staff.sent)
+	off := false
+	n, _, staff = rig(t, config.Notify{WeCom: &config.NotifyWeCom{Connector: "wecom", Urged: &off}}, urged)
+	require.NoError(t, n.Handle(context.Background(), event(t, ticket.ActionUrge, ticket.StateAssigned, nil), nil))
+	assert.Empty(t, staff.sent)
+}

@@ -3,9 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +27,7 @@ import (
 	"gongdan/connectors/wechat/wechattest"
 	"gongdan/core/engine"
 	"gongdan/core/ticket"
+	"gongdan/internal/cloudsign"
 )
 
 // TestNotificationsReachWeChatAndWeCom: a customer writes to the official account; the
@@ -153,4 +158,104 @@ func TestARedCardReachesTheLead(t *testing.T) {
 	s.engineNotification(engine.Notification{Kind: "red_card", To: "sup-wang", Engineer: "eng-li", Detail: "eng-li was rated 1 by 2 customers in a row"})
 	require.Eventually(t, func() bool { return len(rec.got()) > 0 }, time.Minute, 10*time.Millisecond)
 	assert.Equal(t, []string{"WangJL: 【红牌】eng-li was rated 1 by 2 customers in a row"}, rec.got())
+}
+
+// TestCustomersWithoutWeChatAreToldBySMS: a ticket made through the API has no WeChat to
+// answer on; the customer is told by SMS (a fake of Tencent's SendSms that checks the
+// signature), and the ledger under the data directory keeps each delivery.
+func TestCustomersWithoutWeChatAreToldBySMS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole stack")
+	}
+	var (
+		mu    sync.Mutex
+		calls []map[string]any
+	)
+	vendor := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		ts, _ := strconv.ParseInt(r.Header.Get("X-TC-Timestamp"), 10, 64)
+		var req map[string]any
+		if json.Unmarshal(body, &req) != nil || r.Header.Get("Authorization") != cloudsign.TencentTC3Authorization("AKIDstack", "stack-sms-key", "sms", r.Host, r.Header.Get("Content-Type"), ts, body) {
+			w.Write([]byte(`{"Response":{"Error":{"Code":"AuthFailure.SignatureFailure","Message":"bad"},"RequestId":"r"}}`))
+			return
+		}
+		mu.Lock()
+		calls = append(calls, req)
+		mu.Unlock()
+		w.Write([]byte(`{"Response":{"SendStatusSet":[{"SerialNo":"5000:1","PhoneNumber":"+8613812345678","Fee":1,"SessionContext":"","Code":"Ok","Message":"send success","IsoCode":"CN"}],"RequestId":"r"}}`))
+	}))
+	defer vendor.Close()
+	taken := func() []map[string]any {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]map[string]any(nil), calls...)
+	}
+
+	dir := t.TempDir()
+	cfg, err := config.ParseWith("notify.yaml", []byte(`
+server:
+  http: 127.0.0.1:0
+  tokens:
+    - {token: test-admin-token-0123456789, actor: admin-1, role: admin}
+    - {token: test-eng-li-token-0123456789, actor: eng-li, role: engineer}
+store: {driver: sqlite, path: gongdan.db}
+bus: {driver: nats, embedded: true, dir: nats}
+routing:
+  engineers:
+    - {id: eng-li, name: 李工, home: {lat: 31.30, lon: 120.62}, radius_km: 30, max_open: 5}
+  teams:
+    - {id: suzhou-a, lead: sup-wang, members: [eng-li]}
+  rules:
+    - {id: all, route_to: {team: suzhou-a}}
+notify:
+  customers: {escalated: false}
+  channels:
+    order: [wechat, sms]
+    sms:
+      vendor: tencent
+      tencent: {secret_id: AKIDstack, secret_key: stack-sms-key, sdk_app_id: "1400006666", endpoint: "`+vendor.URL+`"}
+      sign_name: 苏州服务中心
+      templates:
+        accepted: {template: "2001", param_set: ["{id}", "{engineer}"]}
+        resolved: {template: "2002", param_set: ["{id}"]}
+`), connectors.Global.Validate)
+	require.NoError(t, err)
+	cfg.ResolvePaths(dir)
+	ctx := context.Background()
+	st, err := openStack(ctx, cfg, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	require.NoError(t, err)
+	defer st.close(context.Background())
+	require.NoError(t, st.start(ctx))
+	srv := httptest.NewServer(st.api)
+	defer srv.Close()
+
+	status, body, err := call("POST", srv.URL+"/api/v1/tickets", "test-admin-token-0123456789",
+		`{"title": "空调不制冷", "customer": {"name": "王先生", "phone": "138 1234 5678"}}`)
+	require.NoError(t, err)
+	require.Equal(t, 201, status, string(body))
+	var tk ticket.Ticket
+	require.NoError(t, json.Unmarshal(body, &tk))
+	require.Eventually(t, func() bool {
+		_, b, err := call("GET", srv.URL+"/api/v1/tickets/"+tk.ID, "test-admin-token-0123456789", "")
+		return err == nil && json.Unmarshal(b, &tk) == nil && tk.Assignee == "eng-li"
+	}, time.Minute, 20*time.Millisecond, "routed")
+	for _, action := range []string{"accept", "start", "resolve"} {
+		data := `{}`
+		if action == "resolve" {
+			data = `{"data": {"root_cause": "冷媒不足，已补充"}}`
+		}
+		status, b, err := call("POST", srv.URL+"/api/v1/tickets/"+tk.ID+"/actions/"+action, "test-eng-li-token-0123456789", data)
+		require.NoError(t, err)
+		require.Equal(t, 200, status, "%s: %s", action, b)
+	}
+	require.Eventually(t, func() bool { return len(taken()) >= 2 }, time.Minute, 20*time.Millisecond, "two SMS")
+	got := taken()
+	assert.Equal(t, []any{"+8613812345678"}, got[0]["PhoneNumberSet"])
+	assert.Equal(t, []any{tk.ID, "李工"}, got[0]["TemplateParamSet"])
+	assert.Equal(t, "2002", got[1]["TemplateId"])
+
+	ledger, err := os.ReadFile(filepath.Join(dir, "notify", "deliveries.jsonl"))
+	require.NoError(t, err)
+	assert.Contains(t, string(ledger), `"channel":"sms","to":"138****5678","ok":true`)
+	assert.NotContains(t, string(ledger), "13812345678")
 }

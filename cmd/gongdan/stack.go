@@ -49,6 +49,9 @@ type stack struct {
 	// staff sends WeCom app messages (notify.wecom), staffUsers maps ids to UserIDs.
 	staff      notify.StaffSender
 	staffUsers map[string]string
+	// ledger keeps what notify's channels did, under the data directory, against
+	// redeliveries across restarts.
+	ledger *notify.FileLedger
 	// attachments keeps the files that come with messages, under the data directory.
 	attachments *attachments.Store
 	stopOutbox  context.CancelFunc
@@ -240,7 +243,31 @@ func (s *stack) notifier(cfg *config.Config) ([]pipeline.Consumer, error) {
 		return nil, nil
 	}
 	opts := notify.Options{Config: nc, Ticket: s.store.Ticket, Customers: map[string]notify.CustomerSender{},
-		Location: cfg.Server.Location, Logger: s.log.With("component", "notify")}
+		Location: cfg.Server.Location, Logger: s.log.With("component", "notify"),
+		// Outcomes go on the ticket as notified events, once per delivery key.
+		Record: func(ctx context.Context, id string, d notify.Delivery) error {
+			return s.engine.RecordDelivery(ctx, id, ticket.DeliveryData{Key: d.Key, Kind: d.Kind, Channel: d.Channel, To: d.To,
+				OK: d.OK, Error: d.Error, Attempt: d.Attempt})
+		}}
+	if cfg.Server.PublicURL != "" {
+		// The customer's own page; a relative link is no use in a message.
+		link := trackingURL(cfg)
+		opts.TrackingURL = func(t ticket.Ticket) string {
+			token, err := s.engine.TrackingToken(context.Background(), t.ID)
+			if err != nil || token == "" {
+				return ""
+			}
+			return link(token)
+		}
+	}
+	if nc.Customers != nil && cfg.DataDir != "" {
+		// Without a data directory (tests, dry runs) the ledger is in memory.
+		ledger, err := notify.OpenFileLedger(filepath.Join(cfg.DataDir, "notify", "deliveries.jsonl"), 0, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		s.ledger, opts.Ledger = ledger, ledger
+	}
 	for _, inst := range s.conns.Instances() {
 		if cs, ok := inst.Connector.(notify.CustomerSender); ok {
 			opts.Customers[inst.Name] = cs
@@ -366,6 +393,9 @@ func (s *stack) close(ctx context.Context) error {
 	}
 	if s.store != nil {
 		errs = append(errs, s.store.Close())
+	}
+	if s.ledger != nil {
+		errs = append(errs, s.ledger.Close()) // after the pipeline: no delivery is being kept
 	}
 	return errors.Join(errs...)
 }

@@ -192,7 +192,7 @@ func startWeChatServer(t *testing.T, token, appID, aesKey, extra string, edits .
 // TestTheWeChatExampleAndItsCasesPass: the example config validates and its dry-run cases
 // (what customers' messages become) pass, as an ops team would run them.
 func TestTheWeChatExampleAndItsCasesPass(t *testing.T) {
-	for _, v := range []string{"WX_SECRET", "WECOM_SECRET", "KF_SECRET"} {
+	for _, v := range []string{"WX_SECRET", "WECOM_SECRET", "KF_SECRET", "ALIYUN_SMS_SECRET", "SMTP_PASSWORD"} {
 		t.Setenv(v, "dry-run-secret")
 	}
 	for _, v := range []string{"WX_TOKEN", "WECOM_TOKEN", "KF_TOKEN"} {

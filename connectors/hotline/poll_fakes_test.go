@@ -25,6 +25,7 @@ import (
 	"gongdan/connectors"
 	"gongdan/connectors/hotline"
 	"gongdan/draft"
+	"gongdan/internal/cloudsign"
 	"gongdan/internal/testkit"
 )
 
@@ -123,7 +124,7 @@ func newTencentFake(t *testing.T) *fakeVendor {
 		dec.UseNumber()
 		ok := r.Method == http.MethodPost && r.URL.Path == "/" && err == nil && dec.Decode(&req) == nil &&
 			r.Header.Get("X-TC-Action") == "DescribeTaskStatus" && r.Header.Get("X-TC-Version") == "2019-06-14" &&
-			r.Header.Get("Authorization") == hotline.TencentTC3Authorization(tencentSecretID, tencentSecretKey, "asr", r.Host, r.Header.Get("Content-Type"), ts, body)
+			r.Header.Get("Authorization") == cloudsign.TencentTC3Authorization(tencentSecretID, tencentSecretKey, "asr", r.Host, r.Header.Get("Content-Type"), ts, body)
 		return req.TaskId.String(), ok, answer{200, `{"Response":{"Error":{"Code":"AuthFailure.SignatureFailure","Message":"The provided credentials could not be validated."},"RequestId":"r-bad"}}`}
 	})
 }
@@ -139,7 +140,7 @@ func newAliyunFake(t *testing.T) *fakeVendor {
 		}
 		ok := r.Method == http.MethodGet && q.Get("Action") == "GetTaskResult" && q.Get("Version") == "2018-08-17" &&
 			q.Get("AccessKeyId") == aliyunKeyID && q.Get("SignatureNonce") != "" &&
-			q.Get("Signature") == hotline.AliyunPOPSignature(http.MethodGet, params, aliyunKeySecret)
+			q.Get("Signature") == cloudsign.AliyunPOPSignature(http.MethodGet, params, aliyunKeySecret)
 		return q.Get("TaskId"), ok, answer{400, `{"RequestId":"r-bad","Code":"SignatureDoesNotMatch","Message":"Specified signature is not matched with our calculation."}`}
 	})
 }

@@ -2,29 +2,25 @@ package hotline
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha1"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-resty/resty/v2"
 	"github.com/google/uuid"
+
+	"gongdan/internal/cloudsign"
 )
 
 // The vendors' task APIs, asked with resty and signed by hand: the vendors' Go SDKs are not
 // served here whole (only tencentcloud-sdk-go's common module is, and it would bring its own
 // HTTP client), and each signature is a few lines, tested against the vendor's published
-// example (poll_sign_test.go).
+// example (internal/cloudsign).
 //
 //   - Tencent DescribeTaskStatus (https://cloud.tencent.com/document/product/1093/37822):
 //     POST https://asr.tencentcloudapi.com/, {"TaskId": <integer>}, version 2019-06-14, signed
@@ -58,53 +54,6 @@ const (
 	// MaxBodyBytes).
 	vendorTimeout = 60 * time.Second
 )
-
-// TencentTC3Authorization is the Authorization header of a Tencent Cloud API 3.0 request
-// signed with TC3-HMAC-SHA256 (签名方法 v3, https://cloud.tencent.com/document/api/213/30654):
-// a POST to host's "/" with the JSON payload, content type contentType, at ts (Unix
-// seconds), signing the content-type and host headers.
-func TencentTC3Authorization(secretID, secretKey, service, host, contentType string, ts int64, payload []byte) string {
-	sum := sha256.Sum256(payload)
-	canonical := "POST\n/\n\ncontent-type:" + contentType + "\nhost:" + host + "\n\ncontent-type;host\n" + hex.EncodeToString(sum[:])
-	date := time.Unix(ts, 0).UTC().Format("2006-01-02")
-	scope := date + "/" + service + "/tc3_request"
-	creq := sha256.Sum256([]byte(canonical))
-	toSign := "TC3-HMAC-SHA256\n" + strconv.FormatInt(ts, 10) + "\n" + scope + "\n" + hex.EncodeToString(creq[:])
-	mac := func(key []byte, msg string) []byte {
-		h := hmac.New(sha256.New, key)
-		h.Write([]byte(msg))
-		return h.Sum(nil)
-	}
-	signing := mac(mac(mac([]byte("TC3"+secretKey), date), service), "tc3_request")
-	return "TC3-HMAC-SHA256 Credential=" + secretID + "/" + scope + ", SignedHeaders=content-type;host, Signature=" +
-		hex.EncodeToString(mac(signing, toSign))
-}
-
-// AliyunPOPSignature is the Signature of an Aliyun RPC-style (POP) request with params (all
-// of them but Signature) sent with method: Base64(HMAC-SHA1(secret + "&", method + "&%2F&" +
-// percentEncode(the params sorted, each percent-encoded, joined by &))).
-func AliyunPOPSignature(method string, params map[string]string, secret string) string {
-	keys := make([]string, 0, len(params))
-	for k := range params {
-		if k != "Signature" {
-			keys = append(keys, k)
-		}
-	}
-	slices.Sort(keys)
-	pairs := make([]string, len(keys))
-	for i, k := range keys {
-		pairs[i] = popEncode(k) + "=" + popEncode(params[k])
-	}
-	h := hmac.New(sha1.New, []byte(secret+"&"))
-	h.Write([]byte(method + "&" + popEncode("/") + "&" + popEncode(strings.Join(pairs, "&"))))
-	return base64.StdEncoding.EncodeToString(h.Sum(nil))
-}
-
-// popEncode percent-encodes as Aliyun's POP wants: RFC 3986, only A-Z a-z 0-9 - _ . ~ left.
-func popEncode(s string) string {
-	e := url.QueryEscape(s)
-	return strings.NewReplacer("+", "%20", "*", "%2A", "%7E", "~").Replace(e)
-}
 
 // newVendorClient is a resty client for one vendor: its timeout and body limit, no
 // redirects (a signed request is not sent elsewhere), nothing logged.
@@ -163,7 +112,7 @@ func tencentAsk(c *resty.Client, secretID, secretKey, region string, now func() 
 		ts := now().Unix()
 		req := c.R().SetContext(ctx).SetBody(payload).
 			SetHeader("Content-Type", tencentJSON).
-			SetHeader("Authorization", TencentTC3Authorization(secretID, secretKey, tencentService, host, tencentJSON, ts, payload)).
+			SetHeader("Authorization", cloudsign.TencentTC3Authorization(secretID, secretKey, tencentService, host, tencentJSON, ts, payload)).
 			SetHeader("X-TC-Action", tencentAction).
 			SetHeader("X-TC-Version", tencentVersion).
 			SetHeader("X-TC-Timestamp", strconv.FormatInt(ts, 10))
@@ -209,9 +158,9 @@ func aliyunAsk(c *resty.Client, keyID, keySecret string, now func() time.Time) f
 		params := map[string]string{
 			"Action": aliyunAction, "Version": aliyunVersion, "TaskId": taskID, "Format": "JSON",
 			"AccessKeyId": keyID, "SignatureMethod": "HMAC-SHA1", "SignatureVersion": "1.0",
-			"SignatureNonce": uuid.NewString(), "Timestamp": now().UTC().Format("2006-01-02T15:04:05Z"),
+			"SignatureNonce": uuid.NewString(), "Timestamp": cloudsign.AliyunTimestamp(now()),
 		}
-		params["Signature"] = AliyunPOPSignature(http.MethodGet, params, keySecret)
+		params["Signature"] = cloudsign.AliyunPOPSignature(http.MethodGet, params, keySecret)
 		resp, err := c.R().SetContext(ctx).SetQueryParams(params).Get("/")
 		if err != nil {
 			return nil, requestError(aliyunAction, err)

@@ -45,6 +45,7 @@ var mappable = map[string]setter{
 	"customer.wechat_openid": str(func(d *draft.Draft) *string { return &d.Customer.WechatOpenID }),
 	"customer.wecom_userid":  str(func(d *draft.Draft) *string { return &d.Customer.WecomUserID }),
 	"customer.org":           str(func(d *draft.Draft) *string { return &d.Customer.Org }),
+	"customer.email":         str(func(d *draft.Draft) *string { return &d.Customer.Email }),
 	"device.id":              str(func(d *draft.Draft) *string { return &d.Device.ID }),
 	"device.model":           str(func(d *draft.Draft) *string { return &d.Device.Model }),
 	"device.firmware":        str(func(d *draft.Draft) *string { return &d.Device.Firmware }),

@@ -446,8 +446,8 @@ func TestValidateErrors(t *testing.T) {
 		},
 		{
 			name:   "nested draft field that is not mappable",
-			config: "connectors:\n  - name: crm\n    type: webhook\n    mapping:\n      customer.email: payload.email\n",
-			line:   5, path: "connectors[0].mapping.customer.email", msg: "is not a draft field",
+			config: "connectors:\n  - name: crm\n    type: webhook\n    mapping:\n      customer.fax: payload.fax\n",
+			line:   5, path: "connectors[0].mapping.customer.fax", msg: "is not a draft field",
 		},
 		{
 			name:   "expression that does not compile",

@@ -354,3 +354,31 @@ func repeatDraft(t ticket.Ticket, text string) draft.Draft {
 		Customer: t.Customer, Device: t.Device, Location: t.Location,
 	}
 }
+
+// RecordDelivery records a notification's outcome on one channel on ticket id (a notified
+// event), once per delivery key: a second report of the same key records nothing.
+func (e *Engine) RecordDelivery(ctx context.Context, id string, d ticket.DeliveryData) error {
+	res := e.submit(ctx, &request{do: func(tx store.Tx) (result, error) {
+		t, found, err := e.ticketIn(tx, id)
+		if err != nil {
+			return result{}, err
+		} else if !found {
+			return result{err: fmt.Errorf("ticket %s: %w", id, ErrNotFound)}, nil
+		}
+		ev, err := ticket.Notified(t, d, e.now())
+		if err != nil {
+			return result{err: err}, nil
+		}
+		if _, err := tx.EventByCommandID(ev.Actor.ID, ev.CommandID); err == nil {
+			return result{ticket: t}, nil // recorded before
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return result{}, err
+		}
+		next, err := e.appendEvent(tx, t, ev)
+		if err != nil {
+			return result{}, err
+		}
+		return result{ticket: next, event: &ev, before: t}, nil
+	}})
+	return res.err
+}

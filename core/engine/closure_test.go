@@ -268,3 +268,31 @@ func TestTheCustomerAddsAndUrges(t *testing.T) {
 	_, err = f.engine.Urge(ctx, "GD-20261124-999999")
 	assert.ErrorIs(t, err, engine.ErrNotFound)
 }
+
+// TestADeliveryIsRecordedOnce: notify reports each channel's outcome, and again after a
+// failure to record; the ticket gets one notified event per delivery key.
+func TestADeliveryIsRecordedOnce(t *testing.T) {
+	f := newClosureFixture(t)
+	ctx := context.Background()
+	tk := f.resolved(t, "a")
+	refused := ticket.DeliveryData{Key: "7/wechat", Kind: "resolved", Channel: "wechat", To: "oWan***", Error: "43004 unfollowed", Attempt: 1}
+	sent := ticket.DeliveryData{Key: "7/sms", Kind: "resolved", Channel: "sms", To: "138****5678", OK: true, Attempt: 2}
+	for _, d := range []ticket.DeliveryData{refused, sent, sent, refused} {
+		require.NoError(t, f.engine.RecordDelivery(ctx, tk.ID, d))
+	}
+	f.restart(t)
+	require.NoError(t, f.engine.RecordDelivery(ctx, tk.ID, sent), "after a restart too")
+	evs, err := f.store.Events(ctx, tk.ID)
+	require.NoError(t, err)
+	var got []ticket.DeliveryData
+	for _, ev := range evs {
+		if ev.Action == ticket.ActionNotified {
+			var d ticket.DeliveryData
+			require.NoError(t, json.Unmarshal(ev.Data, &d))
+			got = append(got, d)
+			assert.Equal(t, ticket.StateResolved, ev.To, "no state changes")
+		}
+	}
+	assert.Equal(t, []ticket.DeliveryData{refused, sent}, got)
+	assert.ErrorIs(t, f.engine.RecordDelivery(ctx, "GD-20991231-000001", sent), engine.ErrNotFound)
+}

@@ -375,6 +375,10 @@ func addSource(t Ticket, d draft.Draft) Ticket {
 	fill(&c.WechatOpenID, d.Customer.WechatOpenID)
 	fill(&c.WecomUserID, d.Customer.WecomUserID)
 	fill(&c.Org, d.Customer.Org)
+	fill(&c.Email, d.Customer.Email)
+	if len(c.Channels) == 0 {
+		c.Channels = slices.Clone(d.Customer.Channels)
+	}
 	dv := &t.Device
 	fill(&dv.ID, d.Device.ID)
 	fill(&dv.Model, d.Device.Model)

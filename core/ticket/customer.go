@@ -28,7 +28,35 @@ const (
 	ActionFollowupAsked Action = "followup_asked"
 	// ActionFollowupAnswered: the customer answered the follow-up.
 	ActionFollowupAnswered Action = "followup_answered"
+	// ActionNotified: a message to the customer went out on a channel, or a channel refused
+	// it (the notify package's delivery outcome).
+	ActionNotified Action = "notified"
 )
+
+// DeliveryData is the data of a notified event: one channel's outcome for one message.
+type DeliveryData struct {
+	// Key is the event and channel ("1042/sms"): the event's command id is built from it, so
+	// an outcome is recorded once however often it is reported.
+	Key     string `json:"key"`
+	Kind    string `json:"kind"`
+	Channel string `json:"channel"`
+	// To is where it went, masked.
+	To      string `json:"to,omitempty"`
+	OK      bool   `json:"ok"`
+	Error   string `json:"error,omitempty"`
+	Attempt int    `json:"attempt"`
+}
+
+// Notified returns the event that records a delivery outcome on t. It changes no state, and
+// is allowed on a frozen ticket.
+func Notified(t Ticket, d DeliveryData, now time.Time) (Event, error) {
+	if d.Key == "" || d.Channel == "" {
+		return Event{}, &DataError{"key", "required: the delivery's key and channel"}
+	}
+	ev, err := systemRecord(t, ActionNotified, d, "notify", now)
+	ev.CommandID = "notify:" + d.Key
+	return ev, err
+}
 
 // ErrTooSoon: the customer urged within UrgeInterval of the last time.
 var ErrTooSoon = errors.New("too soon")

@@ -293,11 +293,17 @@ func TestAddSourceFillsWhatTheTicketLacks(t *testing.T) {
 		Location: draft.Location{Address: "别处", Lat: 1, Lon: 1}})
 	assert.Equal(t, "13812345678", tk.Customer.Phone)
 	assert.Equal(t, "王先生", tk.Customer.Name, "but a name it lacked is filled")
+
+	// So are an email address and the customer's own order of channels, once.
+	merge(draft.Draft{Description: "邮件联系", Customer: draft.Customer{Email: "wang@example.com", Channels: []string{"email"}}})
+	merge(draft.Draft{Description: "换个邮箱", Customer: draft.Customer{Email: "other@example.com", Channels: []string{"sms"}}})
+	assert.Equal(t, "wang@example.com", tk.Customer.Email)
+	assert.Equal(t, []string{"email"}, tk.Customer.Channels)
 	assert.Equal(t, "苏州工业园区星湖街328号", tk.Location.Address)
 	assert.Equal(t, 31.3, tk.Location.Lat)
 	assert.Equal(t, "电梯故障", tk.Category)
 	assert.Equal(t, "报修：电梯不动了", tk.Title, "the title is the first message's")
-	assert.Len(t, tk.Sources, 4)
+	assert.Len(t, tk.Sources, 6)
 }
 
 // TestAnEarlierMessageMergedLaterTitlesTheTicket: the pipeline can hand a conversation's

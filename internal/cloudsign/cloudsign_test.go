@@ -1,8 +1,7 @@
-package hotline
+package cloudsign
 
 import (
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 )
@@ -38,15 +37,5 @@ func TestAliyunPOPMatchesTheDocumentedExample(t *testing.T) {
 	params["Signature"] = "ignored: never part of what is signed"
 	assert.Equal(t, "OLeaidS1JvxuMvnyHOwuJ+uX5qY=", AliyunPOPSignature("GET", params, "testsecret"))
 	// Aliyun's percent-encoding: space %20, * %2A, ~ kept, / and : encoded.
-	assert.Equal(t, "a%20b%2Ac~d%2F%3A", popEncode("a b*c~d/:"))
-}
-
-// The back-off doubles from the interval to its cap, each wait jittered into its upper half.
-func TestBackoffDoublesWithJitterUpToItsCap(t *testing.T) {
-	for n, want := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 3: 4 * time.Second, 6: 30 * time.Second, 60: 30 * time.Second} {
-		for range 50 {
-			d := backoff(n, time.Second, 30*time.Second)
-			assert.True(t, d >= want/2 && d <= want, "call %d: %s not within [%s, %s]", n, d, want/2, want)
-		}
-	}
+	assert.Equal(t, "a%20b%2Ac~d%2F%3A", PercentEncode("a b*c~d/:"))
 }
