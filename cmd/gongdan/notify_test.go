@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -250,6 +252,11 @@ notify:
 	}
 	require.Eventually(t, func() bool { return len(taken()) >= 2 }, time.Minute, 20*time.Millisecond, "two SMS")
 	got := taken()
+	// The consumer takes events as they come, not one after another: in template order.
+	slices.SortFunc(got, func(a, b map[string]any) int {
+		return strings.Compare(fmt.Sprint(a["TemplateId"]), fmt.Sprint(b["TemplateId"]))
+	})
+	assert.Equal(t, "2001", got[0]["TemplateId"])
 	assert.Equal(t, []any{"+8613812345678"}, got[0]["PhoneNumberSet"])
 	assert.Equal(t, []any{tk.ID, "李工"}, got[0]["TemplateParamSet"])
 	assert.Equal(t, "2002", got[1]["TemplateId"])

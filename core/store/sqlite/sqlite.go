@@ -38,6 +38,24 @@ type Store struct {
 	// eventsAfter, on the readers, is the events outbox's query, run after every commit:
 	// parsing it each time was most of its cost.
 	eventsAfter *sql.Stmt
+	// reads are the hot reads on the readers (a ticket, its events, a tracking link: the
+	// tracking page and the API read them per request), prepared once per connection.
+	reads [numReads]*sql.Stmt
+}
+
+type readStmt int
+
+const (
+	readTicket readStmt = iota
+	readEvents
+	readTracking
+	numReads
+)
+
+var readQueries = [numReads]string{
+	readTicket:   `SELECT body FROM tickets WHERE id = ?`,
+	readEvents:   `SELECT id, body FROM events WHERE ticket_id = ? ORDER BY seq`,
+	readTracking: `SELECT ticket_id, generation, revoked FROM tracking WHERE hash = ?`,
 }
 
 // Open opens (creating if needed) the database at path and brings its schema up to date.
@@ -132,7 +150,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 
 // Close closes both pools.
 func (s *Store) Close() error {
-	for _, st := range append(s.stmts[:], s.eventsAfter) {
+	for _, st := range append(append(s.stmts[:], s.eventsAfter), s.reads[:]...) {
 		if st != nil {
 			st.Close()
 		}
@@ -335,6 +353,11 @@ func (s *Store) prepare(ctx context.Context) error {
 		return fmt.Errorf("prepare the events-after query: %w", err)
 	}
 	s.eventsAfter = st
+	for i, q := range readQueries {
+		if s.reads[i], err = s.r.PrepareContext(ctx, q); err != nil {
+			return fmt.Errorf("prepare %q: %w", q, err)
+		}
+	}
 	return nil
 }
 
@@ -675,7 +698,7 @@ func (t *tx) insertEvent(ev ticket.Event) (int64, error) {
 
 // Ticket reads one ticket.
 func (s *Store) Ticket(ctx context.Context, id string) (ticket.Ticket, error) {
-	return scanTicket(s.r.QueryRowContext(ctx, `SELECT body FROM tickets WHERE id = ?`, id))
+	return scanTicket(s.reads[readTicket].QueryRowContext(ctx, id))
 }
 
 // List reads one page, newest first, using the (column, pos) indexes.
@@ -751,7 +774,8 @@ func (s *Store) List(ctx context.Context, q store.Query) (store.Page, error) {
 
 // Events reads a ticket's audit trail.
 func (s *Store) Events(ctx context.Context, ticketID string) ([]ticket.Event, error) {
-	evs, err := s.events(ctx, `SELECT id, body FROM events WHERE ticket_id = ? ORDER BY seq`, ticketID)
+	rows, err := s.reads[readEvents].QueryContext(ctx, ticketID)
+	evs, err := scanAll(rows, err, scanEvent)
 	if err == nil && len(evs) == 0 {
 		return nil, fmt.Errorf("ticket %s: %w", ticketID, store.ErrNotFound)
 	}
@@ -761,11 +785,6 @@ func (s *Store) Events(ctx context.Context, ticketID string) ([]ticket.Event, er
 // EventsAfter reads the global feed.
 func (s *Store) EventsAfter(ctx context.Context, after int64, limit int) ([]ticket.Event, error) {
 	rows, err := s.eventsAfter.QueryContext(ctx, after, limit)
-	return scanAll(rows, err, scanEvent)
-}
-
-func (s *Store) events(ctx context.Context, query string, args ...any) ([]ticket.Event, error) {
-	rows, err := s.r.QueryContext(ctx, query, args...)
 	return scanAll(rows, err, scanEvent)
 }
 

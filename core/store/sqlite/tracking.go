@@ -20,7 +20,7 @@ func (t *tx) RevokeTracking(ticketID string) error {
 
 // TrackingByHash implements store.TrackingStore.
 func (s *Store) TrackingByHash(ctx context.Context, hash []byte) (store.TrackingLink, error) {
-	return scanLink(s.r.QueryRowContext(ctx, `SELECT ticket_id, generation, revoked FROM tracking WHERE hash = ?`, hash))
+	return scanLink(s.reads[readTracking].QueryRowContext(ctx, hash))
 }
 
 // CurrentTracking implements store.TrackingStore.
