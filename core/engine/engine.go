@@ -25,6 +25,7 @@ import (
 
 	"gongdan/core/store"
 	"gongdan/core/ticket"
+	"gongdan/draft"
 )
 
 // Errors of the engine itself (the ticket package's errors come through unchanged).
@@ -57,6 +58,10 @@ type Options struct {
 	Routing *RoutingOptions
 	// SLA, when set, runs SLA clocks and escalations (see SLAOptions).
 	SLA *SLAOptions
+	// Tags, when set, are more tags for the ticket a draft opens at now (predictive
+	// maintenance's 频繁故障 on a chronic device's next ticket). Called by the committer for
+	// each new ticket, so it must be quick: no I/O.
+	Tags func(d draft.Draft, now time.Time) []string
 }
 
 func (o *Options) setDefaults() error {

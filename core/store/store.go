@@ -51,6 +51,7 @@ type Store interface {
 	RoutingStore
 	SLAStore
 	DeviceStore
+	HistoryStore
 }
 
 // Tx is one write transaction. It sees its own writes.
@@ -91,6 +92,7 @@ type Tx interface {
 	RoutingTx
 	SLATx
 	DeviceTx
+	HistoryTx
 }
 
 // DeviceTx is what the device registry writes: the edits made through the API

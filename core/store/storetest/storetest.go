@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Routing", testRouting},
 		{"SLABoard", testSLABoard},
 		{"Devices", testDevices},
+		{"DeviceHistory", testDeviceHistory},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, newFixture(t, open)) })
