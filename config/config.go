@@ -28,6 +28,7 @@ import (
 	"unicode/utf8"
 
 	"gongdan/configs"
+	"gongdan/core/routing"
 	"gongdan/core/ticket"
 	"gongdan/internal/netaddr"
 	"gongdan/internal/yamlkit"
@@ -60,6 +61,9 @@ type Config struct {
 	// package knowledge), relative to the config file's folder unless absolute: every draft
 	// gets the articles that match it as suggestions. Default none.
 	Knowledge string `yaml:"knowledge"`
+	// Predict is predictive maintenance: model+fault clusters, chronic devices, MTBF/MTTR.
+	// Nil (no section): off.
+	Predict *Predict `yaml:"predict"`
 
 	// KnowledgeBase is the Knowledge folder loaded; set by validation, nil without one.
 	KnowledgeBase *knowledge.Base `yaml:"-"`
@@ -312,6 +316,9 @@ func (c *Config) setDefaults() {
 	c.Server.setDefaults()
 	c.Store.setDefaults()
 	c.Bus.setDefaults()
+	if c.Predict != nil {
+		c.Predict.setDefaults()
+	}
 }
 
 func (c *Config) validate() []problem {
@@ -321,6 +328,16 @@ func (c *Config) validate() []problem {
 	ps = append(ps, under("bus", c.Bus.validate())...)
 	dir := c.dir()
 	ps = append(ps, under("normalize", c.Normalize.validate(dir))...)
+	// Predict's routing rule, if it has one, goes before the routing section's own.
+	var lead []routing.Rule
+	if c.Predict != nil {
+		predictProblems := c.Predict.validate(c.Routing)
+		if rule := c.Predict.ClusterRule(); rule != nil && len(predictProblems) == 0 {
+			lead = append(lead, *rule)
+		}
+		ps = append(ps, under("predict", predictProblems)...)
+		ps = append(ps, reservedConnectorName(c.Connectors)...)
+	}
 	if c.Server.Location != nil {
 		ps = append(ps, under("sla", c.SLA.validate(c.Server.Location, dir))...)
 		if c.Routing == nil {
@@ -333,7 +350,7 @@ func (c *Config) validate() []problem {
 			}
 		}
 		if c.Routing != nil {
-			ps = append(ps, under("routing", c.Routing.validate(c.SLA.Built))...)
+			ps = append(ps, under("routing", c.Routing.validate(c.SLA.Built, lead...))...)
 		}
 	}
 	firstWithName := map[string]int{}
