@@ -27,7 +27,11 @@ import (
 	"gongdan/notify"
 	"gongdan/pipeline"
 	"gongdan/pipeline/bus"
+	"gongdan/predict"
 )
+
+// The predict consumer is what the API shows of device history.
+var _ api.DeviceHistory = (*predict.Tracker)(nil)
 
 // stack is the whole server but the HTTP listener: store, engine, bus, pipeline, connectors
 // and the API handler, built in dependency order and closed in reverse, so that nothing a
@@ -42,6 +46,8 @@ type stack struct {
 	api      *api.Server
 	// devices is the device registry the connectors look devices up in and the API edits.
 	devices *devices.Registry
+	// predict keeps device history (the predict section); nil when it is off.
+	predict *predict.Tracker
 
 	pipelineDone chan error
 	outbox       *pipeline.Outbox
@@ -80,6 +86,12 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 			so.LeadOf = func(team string) string { t, _ := router.Team(team); return t.Lead }
 		}
 		eopts.SLA = so
+	}
+	if cfg.Predict != nil {
+		if s.predict, err = s.openPredict(ctx, cfg); err != nil {
+			return nil, err
+		}
+		eopts.Tags = s.predict.Tags
 	}
 	if s.engine, err = engine.New(ctx, eopts); err != nil {
 		return nil, err
@@ -125,6 +137,9 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 	if err != nil {
 		return nil, userError(err)
 	}
+	if s.predict != nil {
+		consumers = append(consumers, s.predict.Consumer())
+	}
 	pl, err = pipeline.New(pipeline.Options{
 		Bus:         s.bus,
 		Sources:     sources,
@@ -164,6 +179,10 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 		Logger:    log,
 	})
 
+	var history api.DeviceHistory
+	if s.predict != nil {
+		history = s.predict // not a nil *Tracker in the interface: the API tells nil apart
+	}
 	tokens := make([]api.Token, len(cfg.Server.Tokens))
 	for i, t := range cfg.Server.Tokens {
 		tokens[i] = api.Token{Token: t.Token.Reveal(), Actor: ticket.Actor{ID: t.Actor, Role: ticket.Role(t.Role)}, Demo: t.Demo}
@@ -172,6 +191,7 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 		Engine: s.engine, Store: s.store, Tokens: tokens, Logger: log, MaxBodyBytes: cfg.Server.MaxBodyBytes,
 		Gatherer: reg, Registerer: reg,
 		Connectors: func() any { return s.conns.Status() }, Edge: intakeRoutes(s.conns), DeadLetters: s.store, Replayer: s.pipeline, Devices: s.devices, Attachments: s.attachments,
+		DeviceHistory:  history,
 		TrustedProxies: cfg.Server.Proxies, MetricsToken: cfg.Server.MetricsToken.Reveal(),
 		// Matched with what the registry knows of the draft's device, as the pipeline's are.
 		Suggest: func(d draft.Draft) []draft.Suggestion {
@@ -244,6 +264,31 @@ func (s *stack) notifier(cfg *config.Config) ([]pipeline.Consumer, error) {
 		opts.Name = func(id string) string { e, _ := router.Engineer(id); return e.Name }
 	}
 	return []pipeline.Consumer{notify.New(opts).Consumer()}, nil
+}
+
+// openPredict builds predictive maintenance over the store. Its preventive drafts go to the
+// engine as the connector predict (set by then: nothing runs before the stack is built), and
+// a ticket that names no model is counted under the registry's.
+func (s *stack) openPredict(ctx context.Context, cfg *config.Config) (*predict.Tracker, error) {
+	p := cfg.Predict
+	return predict.New(ctx, predict.Options{
+		Store: s.store,
+		Create: func(ctx context.Context, d draft.Draft) error {
+			_, _, err := s.engine.Create(ctx, engine.CreateRequest{Draft: d, Actor: ticket.ConnectorActor(predict.Connector)})
+			if errors.Is(err, ticket.ErrInvalidData) {
+				return pipeline.Permanent(err)
+			}
+			return err
+		},
+		Cluster: predict.ClusterRule{Devices: p.Cluster.Devices, Within: p.Cluster.Within.Std(), Off: !config.On(p.Cluster.Enabled)},
+		Chronic: predict.ChronicRule{Tickets: p.Chronic.Tickets, Within: p.Chronic.Within.Std(), Tag: p.Chronic.Tag},
+		Model: func(id string) string {
+			d, _ := s.devices.Device(id)
+			return d.Model
+		},
+		Location: cfg.Server.Location,
+		Logger:   s.log.With("component", "predict"),
+	})
 }
 
 // openDevices builds the device registry from the config's devices and the edits made through
