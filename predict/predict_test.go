@@ -239,7 +239,7 @@ func TestClusterRuleFromOptions(t *testing.T) {
 // history says so; the third ticket itself is not tagged, nor another device's.
 func TestChronicDevice(t *testing.T) {
 	r := newRig(t, predict.Options{Cluster: predict.ClusterRule{Off: true}})
-	first := r.report("C1", "GA37", "过热")
+	r.report("C1", "GA37", "过热")
 	r.at(start.Add(10 * day))
 	r.report("C1", "GA37", "漏油")
 	r.at(start.Add(20 * day))
@@ -260,12 +260,26 @@ func TestChronicDevice(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, stored.Tags, predict.TagChronic)
 	assert.NotContains(t, stored.Sources[0].Tags, predict.TagChronic, "the draft stays as it was sent")
+	// The tag is the core's, not the draft's: the same request under the same Idempotency-Key
+	// is still the same request.
+	ctx := context.Background()
+	keyed := draft.Draft{Source: draft.Source{Connector: "plant"}, Device: draft.Device{ID: "C1"}, Title: "again", Category: "过热", Tags: []string{}}
+	first, outcome, err := r.eng.Create(ctx, engine.CreateRequest{Draft: keyed, Actor: ticket.ConnectorActor("plant"), IdempotencyKey: "k-1"})
+	require.NoError(t, err)
+	require.Equal(t, engine.Created, outcome)
+	assert.Contains(t, first.Tags, predict.TagChronic)
+	again, outcome, err := r.eng.Create(ctx, engine.CreateRequest{Draft: keyed, Actor: ticket.ConnectorActor("plant"), IdempotencyKey: "k-1"})
+	require.NoError(t, err)
+	assert.Equal(t, engine.Duplicate, outcome)
+	assert.Equal(t, first.ID, again.ID)
+	r.deliver()
+
 	other := r.report("C2", "GA37", "过热")
 	assert.NotContains(t, other.Tags, predict.TagChronic)
-	_ = first
 
-	// Once the window holds fewer than three, the device is not chronic any more.
-	r.at(start.Add(10*day + 30*day + time.Minute))
+	// Once the window holds fewer than three, the device is not chronic any more: the third
+	// newest of its tickets (days 21, 21, 20, 10, 0) is 30 days old.
+	r.at(start.Add(20*day + 30*day + time.Minute))
 	assert.False(t, r.tr.Chronic("C1", r.clock()))
 	later := r.report("C1", "GA37", "过热")
 	assert.NotContains(t, later.Tags, predict.TagChronic)

@@ -1,7 +1,7 @@
 -- Predictive maintenance (package predict): each ticket on a device as one failure, and each
 -- device's figures folded from its failures, so that a new event costs one device's rows and
 -- not a pass over every ticket. Both are derived from the events and rebuilt from them
--- (`gongdan report devices --rebuild`). Times are Unix milliseconds; 0 is "none".
+-- (POST /api/v1/reports/devices/rebuild). Times are Unix milliseconds; 0 is "none".
 CREATE TABLE device_failures (
     ticket_id   TEXT PRIMARY KEY,
     device_id   TEXT NOT NULL,
