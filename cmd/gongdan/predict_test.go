@@ -169,3 +169,10 @@ func TestTheDevicesReportTable(t *testing.T) {
 	assert.Regexp(t, `E1\s+GA37\s+3\s+频繁故障\s+1d 12h\s+5h30m\s+2026-11-24 10:00\s+2026-11-24 22:00`, out)
 	assert.Regexp(t, `E2\s+-\s+1\s+-\s+-\s+-\s+2026-11-24 10:00\s+-`, out)
 }
+
+// The example config of the README's predict section is valid.
+func TestThePredictExampleValidates(t *testing.T) {
+	code, out, errOut := runCLI(t, "validate", "--config", "../../configs/examples/predict.yaml")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "ok")
+}
