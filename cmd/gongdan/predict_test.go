@@ -150,6 +150,17 @@ func TestPredictThroughTheStack(t *testing.T) {
 	assert.Len(t, rep.Devices, 4)
 	assert.Equal(t, 20, rep.Top)
 
+	stdout.Reset()
+	stderr.Reset()
+	code = run([]string{"report", "devices", "--rebuild", "--format", "json", "--server", srv.URL, "--token", admin}, &stdout, &stderr)
+	require.Equal(t, 0, code, stderr.String())
+	assert.Regexp(t, `device history recorded again from \d+ events`, stderr.String())
+	require.NoError(t, json.Unmarshal(stdout.Bytes(), &rep))
+	assert.Len(t, rep.Devices, 4)
+	code = run([]string{"report", "devices", "--rebuild", "--server", srv.URL, "--token", agent}, &stdout, &stderr)
+	assert.Equal(t, 1, code, "an agent may not rebuild")
+	assert.Len(t, preventive(srv), 1, "a rebuild opens nothing")
+
 	code = run([]string{"report", "devices", "--top", "0"}, &stdout, &stderr)
 	assert.Equal(t, 2, code)
 }

@@ -19,7 +19,7 @@ import (
 )
 
 const reportUsage = `usage: gongdan report routing [--since 30d] [--format table|json|csv] [--config FILE] [--server URL] [--token T]
-       gongdan report devices [--top 20] [--format table|json] [--config FILE] [--server URL] [--token T]
+       gongdan report devices [--top 20] [--format table|json] [--rebuild] [--config FILE] [--server URL] [--token T]
 
 The routing report of the running server (GET /api/v1/reports/routing): the five most
 frequent trouble scenarios (no candidate, all over cap, declines by reason, offer timeouts)
@@ -29,7 +29,8 @@ the engineers (assignments per engineer and their Gini coefficient).
 The devices report (GET /api/v1/reports/devices; the predict section must be on): the devices
 to look at first — the chronic ones (频繁故障), then the soonest to fail by their estimated
 next failure (last failure + MTBF; overdue ones first), then those with a single failure —
-with failures, MTBF, MTTR and the estimate.`
+with failures, MTBF, MTTR and the estimate. --rebuild (an admin token) first records device
+history again from every event (POST /api/v1/reports/devices/rebuild), opening no ticket.`
 
 // reportCmd is `gongdan report routing` and `gongdan report devices`.
 func reportCmd(args []string, stdout, stderr io.Writer) error {
@@ -119,6 +120,7 @@ func reportDevicesCmd(args []string, stdout, stderr io.Writer) error {
 	token := fs.String("token", "", "API token of a staff role (default: $GONGDAN_TOKEN, else one from the config)")
 	top := fs.Int("top", 20, fmt.Sprintf("how many devices, 1 to %d", predict.MaxTop))
 	format := fs.String("format", "table", "table or json")
+	rebuild := fs.Bool("rebuild", false, "record device history again from every event first (an admin token)")
 	if err := fs.Parse(args); err != nil {
 		return &exitError{2, err}
 	}
@@ -132,8 +134,16 @@ func reportDevicesCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	client := newAPIClient(cfg, *server, *token)
+	if *rebuild {
+		var done struct{ Events int }
+		if err := client.do(http.MethodPost, "/api/v1/reports/devices/rebuild", &done); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "device history recorded again from %d events\n", done.Events)
+	}
 	var rep predict.Report
-	if err := newAPIClient(cfg, *server, *token).do(http.MethodGet, "/api/v1/reports/devices?top="+strconv.Itoa(*top), &rep); err != nil {
+	if err := client.do(http.MethodGet, "/api/v1/reports/devices?top="+strconv.Itoa(*top), &rep); err != nil {
 		return err
 	}
 	return writeDevicesReport(stdout, rep, *format)
