@@ -189,7 +189,8 @@ func (t *Tracker) Chronic(id string, now time.Time) bool {
 // It is idempotent: applying an event again writes the same rows and returns the same draft.
 func (t *Tracker) apply(ctx context.Context, ev ticket.Event) (*draft.Draft, error) {
 	switch {
-	case ev.Action == ticket.ActionCreate:
+	case ev.Action == ticket.ActionCreate, ev.Action == ticket.ActionSourceAdded:
+		// A merged draft may name the device, model or fault the first one did not.
 		return t.created(ctx, ev)
 	case ev.Action == ticket.ActionReject:
 		return nil, t.update(ctx, ev.TicketID, func(f *store.Failure) bool { return false })
@@ -213,11 +214,13 @@ func (t *Tracker) apply(ctx context.Context, ev ticket.Event) (*draft.Draft, err
 	return nil, nil
 }
 
-// created records the ticket of a create event as a failure of its device.
+// created records the ticket of a create (or source_added) event as a failure of its device,
+// as the ticket is now (routing may have set its category in the creating transaction), at
+// the ticket's creation.
 func (t *Tracker) created(ctx context.Context, ev ticket.Event) (*draft.Draft, error) {
 	tk, err := t.opts.Store.Ticket(ctx, ev.TicketID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, pipeline.Permanent(fmt.Errorf("predict: ticket %s of a create event is not in the store", ev.TicketID))
+		return nil, pipeline.Permanent(fmt.Errorf("predict: ticket %s of a %s event is not in the store", ev.TicketID, ev.Action))
 	} else if err != nil {
 		return nil, err
 	}
@@ -225,7 +228,7 @@ func (t *Tracker) created(ctx context.Context, ev ticket.Event) (*draft.Draft, e
 		return nil, nil
 	}
 	f := store.Failure{TicketID: tk.ID, DeviceID: tk.Device.ID, Model: strings.TrimSpace(tk.Device.Model),
-		Fault: strings.TrimSpace(tk.FaultCode), FailedAt: ev.At.UTC().Truncate(time.Millisecond)}
+		Fault: strings.TrimSpace(tk.FaultCode), FailedAt: tk.CreatedAt.UTC().Truncate(time.Millisecond)}
 	if f.Fault == "" {
 		f.Fault = strings.TrimSpace(tk.Category)
 	}

@@ -481,3 +481,30 @@ func TestReportOrder(t *testing.T) {
 	_, err = r.tr.Report(context.Background(), 0)
 	assert.Error(t, err)
 }
+
+// A ticket opened without a device counts once a merged draft names it (the same thread).
+func TestADeviceNamedByAMergedDraftCounts(t *testing.T) {
+	r := newRig(t, predict.Options{})
+	ctx := context.Background()
+	first := draft.Draft{Source: draft.Source{Connector: "gzh"}, DedupKey: "gzh/1", ThreadKey: "gzh/chat-1", Title: "空压机报警", Tags: []string{}}
+	tk, _, err := r.eng.Create(ctx, engine.CreateRequest{Draft: first, Actor: ticket.ConnectorActor("gzh")})
+	require.NoError(t, err)
+	r.deliver()
+	_, known, err := r.tr.Device(ctx, "E9", "")
+	require.NoError(t, err)
+	require.False(t, known)
+
+	r.at(start.Add(time.Hour))
+	next := draft.Draft{Source: draft.Source{Connector: "gzh"}, DedupKey: "gzh/2", ThreadKey: "gzh/chat-1", Title: "序列号 E9",
+		Device: draft.Device{ID: "E9", Model: "GA37"}, Category: "过热", Tags: []string{}}
+	merged, outcome, err := r.eng.Create(ctx, engine.CreateRequest{Draft: next, Actor: ticket.ConnectorActor("gzh")})
+	require.NoError(t, err)
+	require.Equal(t, engine.Merged, outcome)
+	require.Equal(t, tk.ID, merged.ID)
+	r.deliver()
+	view, known, err := r.tr.Device(ctx, "E9", "")
+	require.NoError(t, err)
+	require.True(t, known)
+	assert.Equal(t, 1, view.Health.Failures)
+	assert.Equal(t, start, view.Health.LastFailure, "failed when the ticket was opened")
+}
