@@ -30,6 +30,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"gongdan/core/store"
 	"gongdan/core/ticket"
 	"gongdan/draft"
@@ -92,6 +94,8 @@ type Options struct {
 	Now      func() time.Time
 	Location *time.Location
 	Logger   *slog.Logger
+	// Registerer receives predict's metrics; nil registers none.
+	Registerer prometheus.Registerer
 }
 
 // Tracker keeps device history. Its methods are safe for concurrent use.
@@ -104,6 +108,8 @@ type Tracker struct {
 	// (a map read, never the store). Loaded at New, kept by each write.
 	chronicMu sync.RWMutex
 	chronic   map[string]time.Time
+	// preventive counts the preventive drafts taken in (a redelivery's duplicate too).
+	preventiveDrafts prometheus.Counter
 }
 
 // New builds a Tracker, reading which devices are chronic now.
@@ -139,7 +145,34 @@ func New(ctx context.Context, opts Options) (*Tracker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("predict: reading chronic devices: %w", err)
 	}
-	return &Tracker{opts: opts, chronic: chronic}, nil
+	t := &Tracker{opts: opts, chronic: chronic, preventiveDrafts: prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "gongdan_predict_preventive_drafts_total",
+		Help: "Preventive drafts (a device joining a model+fault cluster) taken in by the core.",
+	})}
+	if r := opts.Registerer; r != nil {
+		chronicDevices := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "gongdan_predict_chronic_devices",
+			Help: "Devices chronic now (频繁故障): their next tickets are tagged.",
+		}, func() float64 { return float64(t.chronicCount(t.opts.Now())) })
+		for _, c := range []prometheus.Collector{t.preventiveDrafts, chronicDevices} {
+			if err := r.Register(c); err != nil {
+				return nil, fmt.Errorf("predict: metrics: %w", err)
+			}
+		}
+	}
+	return t, nil
+}
+
+func (t *Tracker) chronicCount(now time.Time) int {
+	t.chronicMu.RLock()
+	defer t.chronicMu.RUnlock()
+	n := 0
+	for _, until := range t.chronic {
+		if chronicAt(until, now) {
+			n++
+		}
+	}
+	return n
 }
 
 // Consumer is the Tracker as a pipeline consumer of the core's events. One at a time, in
@@ -165,6 +198,8 @@ func (t *Tracker) Handle(ctx context.Context, payload []byte, _ map[string]strin
 	if err := t.opts.Create(ctx, *d); err != nil {
 		return fmt.Errorf("predict: preventive ticket for %s: %w", d.ThreadKey, err)
 	}
+	t.preventiveDrafts.Inc()
+	t.opts.Logger.Info("predict: a device joined a model+fault cluster", "dedup_key", d.DedupKey, "title", d.Title)
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -507,4 +508,26 @@ func TestADeviceNamedByAMergedDraftCounts(t *testing.T) {
 	require.True(t, known)
 	assert.Equal(t, 1, view.Health.Failures)
 	assert.Equal(t, start, view.Health.LastFailure, "failed when the ticket was opened")
+}
+
+func TestMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	r := newRig(t, predict.Options{Registerer: reg})
+	for i, dev := range []string{"E1", "E2", "E3", "E3", "E3"} {
+		r.at(start.Add(time.Duration(i) * time.Hour))
+		r.report(dev, "GA37", "过热")
+	}
+	value := func(name string) float64 {
+		mfs, err := reg.Gather()
+		require.NoError(t, err)
+		for _, mf := range mfs {
+			if mf.GetName() == name {
+				m := mf.GetMetric()[0]
+				return m.GetCounter().GetValue() + m.GetGauge().GetValue()
+			}
+		}
+		return -1
+	}
+	assert.Equal(t, 1.0, value("gongdan_predict_preventive_drafts_total"))
+	assert.Equal(t, 1.0, value("gongdan_predict_chronic_devices"), "E3")
 }

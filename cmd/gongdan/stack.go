@@ -88,7 +88,7 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 		eopts.SLA = so
 	}
 	if cfg.Predict != nil {
-		if s.predict, err = s.openPredict(ctx, cfg); err != nil {
+		if s.predict, err = s.openPredict(ctx, cfg, reg); err != nil {
 			return nil, err
 		}
 		eopts.Tags = s.predict.Tags
@@ -269,7 +269,7 @@ func (s *stack) notifier(cfg *config.Config) ([]pipeline.Consumer, error) {
 // openPredict builds predictive maintenance over the store. Its preventive drafts go to the
 // engine as the connector predict (set by then: nothing runs before the stack is built), and
 // a ticket that names no model is counted under the registry's.
-func (s *stack) openPredict(ctx context.Context, cfg *config.Config) (*predict.Tracker, error) {
+func (s *stack) openPredict(ctx context.Context, cfg *config.Config, reg prometheus.Registerer) (*predict.Tracker, error) {
 	p := cfg.Predict
 	return predict.New(ctx, predict.Options{
 		Store: s.store,
@@ -286,8 +286,9 @@ func (s *stack) openPredict(ctx context.Context, cfg *config.Config) (*predict.T
 			d, _ := s.devices.Device(id)
 			return d.Model
 		},
-		Location: cfg.Server.Location,
-		Logger:   s.log.With("component", "predict"),
+		Location:   cfg.Server.Location,
+		Logger:     s.log.With("component", "predict"),
+		Registerer: reg,
 	})
 }
 
