@@ -130,6 +130,28 @@ func TestPredictThroughTheStack(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 200, status, string(b))
 	assert.Contains(t, string(b), `"health":{"failures":1`)
+
+	// P1 twice more: chronic, and its next ticket, routed as usual, is tagged 频繁故障.
+	report = func(n int, device string) {
+		t.Helper()
+		body := fmt.Sprintf(`{"title":"%s 漏油","category":"漏油","device":{"id":"%s"},"dedup_key":"api/%d"}`, device, device, n)
+		status, b, err := call("POST", srv.URL+"/api/v1/tickets", agent, body)
+		require.NoError(t, err)
+		require.Equal(t, 201, status, string(b))
+	}
+	report(10, "P1")
+	report(11, "P1")
+	require.Eventually(t, func() bool {
+		_, b, err := call("GET", srv.URL+"/api/v1/devices/P1", agent, "")
+		return err == nil && strings.Contains(string(b), `"chronic":true`)
+	}, time.Minute, 20*time.Millisecond, "P1 is chronic")
+	status, b, err = call("POST", srv.URL+"/api/v1/tickets", agent, `{"title":"P1 又坏了","category":"漏油","device":{"id":"P1"},"dedup_key":"api/12"}`)
+	require.NoError(t, err)
+	require.Equal(t, 201, status, string(b))
+	var tagged ticket.Ticket
+	require.NoError(t, json.Unmarshal(b, &tagged))
+	assert.Contains(t, tagged.Tags, predict.TagChronic)
+	assert.Equal(t, "suzhou-a", tagged.Team, "routed as any ticket")
 	status, _, err = call("GET", srv.URL+"/api/v1/reports/devices", "test-cust-token-0123456789", "")
 	require.NoError(t, err)
 	assert.Equal(t, 403, status)
@@ -140,7 +162,8 @@ func TestPredictThroughTheStack(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 	require.Len(t, lines, 6, stdout.String()) // the heading, a blank line, the header, 3 devices
 	assert.Regexp(t, `^DEVICE\s+MODEL\s+FAILURES`, lines[2])
-	assert.Regexp(t, `^P\d\s+GA37\s+1\s`, lines[3])
+	assert.Regexp(t, `^P1\s+GA37\s+[34]\s+频繁故障\s`, lines[3])
+	assert.Regexp(t, `^P\d\s+GA37\s+1\s`, lines[4])
 
 	stdout.Reset()
 	code = run([]string{"report", "devices", "--format", "json", "--server", srv.URL, "--token", agent}, &stdout, &stderr)
@@ -148,6 +171,7 @@ func TestPredictThroughTheStack(t *testing.T) {
 	var rep predict.Report
 	require.NoError(t, json.Unmarshal(stdout.Bytes(), &rep))
 	assert.Len(t, rep.Devices, 4)
+	assert.Equal(t, "P1", rep.Devices[0].DeviceID, "the chronic device first")
 	assert.Equal(t, 20, rep.Top)
 
 	stdout.Reset()
