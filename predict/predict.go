@@ -15,7 +15,9 @@
 // seen. What it keeps (store.HistoryTx) is derived from the events and rebuilt from them.
 //
 // It speaks as a connector of its own, "predict": its drafts' dedup and thread keys live in
-// the predict/ namespace, and their tickets name it as their source.
+// the predict/ namespace, and their tickets name it as their source. It must never act on a
+// ticket but through such drafts: the chronic tag is added by the engine as it creates a
+// ticket (engine.Options.Tags, from Tracker.Tags), so the creation event records it.
 package predict
 
 import (
