@@ -28,6 +28,7 @@ import (
 	"unicode/utf8"
 
 	"gongdan/configs"
+	"gongdan/core/routing"
 	"gongdan/core/ticket"
 	"gongdan/internal/netaddr"
 	"gongdan/internal/yamlkit"
@@ -68,6 +69,9 @@ type Config struct {
 	// Cards are the engineers' yellow and red cards (红黄牌); nil: no yellow cards, and two
 	// ratings of 1 in a row suspend for 24 hours. Needs Routing.
 	Cards *Cards `yaml:"cards"`
+	// Predict is predictive maintenance: model+fault clusters, chronic devices, MTBF/MTTR.
+	// Nil (no section): off.
+	Predict *Predict `yaml:"predict"`
 
 	// KnowledgeBase is the Knowledge folder loaded; set by validation, nil without one.
 	KnowledgeBase *knowledge.Base `yaml:"-"`
@@ -326,6 +330,9 @@ func (c *Config) setDefaults() {
 	c.Bus.setDefaults()
 	c.setClosureDefaults()
 	c.Notify.setDefaults()
+	if c.Predict != nil {
+		c.Predict.setDefaults()
+	}
 }
 
 func (c *Config) validate() []problem {
@@ -335,6 +342,16 @@ func (c *Config) validate() []problem {
 	ps = append(ps, under("bus", c.Bus.validate())...)
 	dir := c.dir()
 	ps = append(ps, under("normalize", c.Normalize.validate(dir))...)
+	// Predict's routing rule, if it has one, goes before the routing section's own.
+	var lead []routing.Rule
+	if c.Predict != nil {
+		predictProblems := c.Predict.validate(c.Routing)
+		if rule := c.Predict.ClusterRule(); rule != nil && len(predictProblems) == 0 {
+			lead = append(lead, *rule)
+		}
+		ps = append(ps, under("predict", predictProblems)...)
+		ps = append(ps, reservedConnectorName(c.Connectors)...)
+	}
 	if c.Server.Location != nil {
 		ps = append(ps, under("sla", c.SLA.validate(c.Server.Location, dir))...)
 		if c.Routing == nil {
@@ -347,7 +364,7 @@ func (c *Config) validate() []problem {
 			}
 		}
 		if c.Routing != nil {
-			ps = append(ps, under("routing", c.Routing.validate(c.SLA.Built))...)
+			ps = append(ps, under("routing", c.Routing.validate(c.SLA.Built, lead...))...)
 		}
 		if c.Cards != nil {
 			if c.Routing == nil {

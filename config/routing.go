@@ -3,6 +3,8 @@ package config
 import (
 	"errors"
 	"slices"
+	"strconv"
+	"strings"
 
 	"gongdan/core/routing"
 	"gongdan/core/sla"
@@ -27,8 +29,10 @@ type Routing struct {
 	Router *routing.Router `yaml:"-"`
 }
 
-// validate builds the router, reporting its problems at their keys.
-func (r *Routing) validate(calendars map[string]*sla.Calendar) []problem {
+// validate builds the router, reporting its problems at their keys. lead are rules of
+// gongdan's own (predict.cluster.team's) put before the section's; they are checked where they
+// come from, and the section's rules keep their indexes in what is reported.
+func (r *Routing) validate(calendars map[string]*sla.Calendar, lead ...routing.Rule) []problem {
 	var ps []problem
 	cfg := routing.Config{Calendars: calendars}
 	if r.Weights != nil {
@@ -42,13 +46,13 @@ func (r *Routing) validate(calendars map[string]*sla.Calendar) []problem {
 	}
 	// New keeps the engineers and teams it is given, and sets defaults in them: it gets copies,
 	// so the section stays as written.
-	cfg.Engineers, cfg.Teams, cfg.Rules = slices.Clone(r.Engineers), slices.Clone(r.Teams), r.Rules
+	cfg.Engineers, cfg.Teams, cfg.Rules = slices.Clone(r.Engineers), slices.Clone(r.Teams), append(slices.Clip(lead), r.Rules...)
 	router, err := routing.New(cfg)
 	var ces routing.ConfigErrors
 	switch {
 	case errors.As(err, &ces):
 		for _, ce := range ces {
-			ps = append(ps, problemf(ce.Path, "%s", ce.Msg))
+			ps = append(ps, problemf(ruleIndexShifted(ce.Path, len(lead)), "%s", ce.Msg))
 		}
 	case err != nil:
 		ps = append(ps, problemf("", "%v", err))
@@ -57,4 +61,19 @@ func (r *Routing) validate(calendars map[string]*sla.Calendar) []problem {
 		r.Router = router
 	}
 	return ps
+}
+
+// ruleIndexShifted is path ("rules[3].when") with its rule index less by n: the index in the
+// section of a rule that n lead rules came before.
+func ruleIndexShifted(path string, n int) string {
+	rest, ok := strings.CutPrefix(path, "rules[")
+	if !ok || n == 0 {
+		return path
+	}
+	i := strings.IndexByte(rest, ']')
+	idx, err := strconv.Atoi(rest[:max(i, 0)])
+	if i < 0 || err != nil {
+		return path
+	}
+	return "rules[" + strconv.Itoa(idx-n) + rest[i:]
 }

@@ -41,6 +41,7 @@ Usage:
   gongdan deadletters list|show|replay                          inspect and replay dead letters
   gongdan connectors docs [--check] [DIR]                       write the connector reference docs
   gongdan report routing [--since 30d] [--format table|json|csv] routing failures and load balance
+  gongdan report devices [--top 20] [--format table|json] [--rebuild]  chronic and soonest-to-fail devices
   gongdan knowledge test "<text>" [--config FILE] [--model M] [--firmware V] [--category C]
                                                                 the knowledge articles a ticket with this text gets, and why
   gongdan calendar due --calendar NAME --start RFC3339 --duration 90m   the due time on a calendar

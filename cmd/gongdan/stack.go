@@ -27,8 +27,12 @@ import (
 	"gongdan/notify"
 	"gongdan/pipeline"
 	"gongdan/pipeline/bus"
+	"gongdan/predict"
 	"gongdan/web/track"
 )
+
+// The predict consumer is what the API shows of device history.
+var _ api.DeviceHistory = (*predict.Tracker)(nil)
 
 // stack is the whole server but the HTTP listener: store, engine, bus, pipeline, connectors
 // and the API handler, built in dependency order and closed in reverse, so that nothing a
@@ -43,6 +47,8 @@ type stack struct {
 	api      *api.Server
 	// devices is the device registry the connectors look devices up in and the API edits.
 	devices *devices.Registry
+	// predict keeps device history (the predict section); nil when it is off.
+	predict *predict.Tracker
 
 	pipelineDone chan error
 	outbox       *pipeline.Outbox
@@ -93,6 +99,12 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 		}
 		eopts.SLA = so
 	}
+	if cfg.Predict != nil {
+		if s.predict, err = s.openPredict(ctx, cfg, reg); err != nil {
+			return nil, err
+		}
+		eopts.Tags = s.predict.Tags
+	}
 	if s.engine, err = engine.New(ctx, eopts); err != nil {
 		return nil, err
 	}
@@ -136,6 +148,9 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 	consumers, err := s.notifier(cfg)
 	if err != nil {
 		return nil, userError(err)
+	}
+	if s.predict != nil {
+		consumers = append(consumers, s.predict.Consumer())
 	}
 	pl, err = pipeline.New(pipeline.Options{
 		Bus:         s.bus,
@@ -182,6 +197,10 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 	if err != nil {
 		return nil, err
 	}
+	var history api.DeviceHistory
+	if s.predict != nil {
+		history = s.predict // not a nil *Tracker in the interface: the API tells nil apart
+	}
 	tokens := make([]api.Token, len(cfg.Server.Tokens))
 	for i, t := range cfg.Server.Tokens {
 		tokens[i] = api.Token{Token: t.Token.Reveal(), Actor: ticket.Actor{ID: t.Actor, Role: ticket.Role(t.Role)}, Demo: t.Demo}
@@ -190,6 +209,7 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 		Engine: s.engine, Store: s.store, Tokens: tokens, Logger: log, MaxBodyBytes: cfg.Server.MaxBodyBytes,
 		Gatherer: reg, Registerer: reg,
 		Connectors: func() any { return s.conns.Status() }, Edge: append(intakeRoutes(s.conns), page.Routes()...), DeadLetters: s.store, Replayer: s.pipeline, Devices: s.devices, Attachments: s.attachments,
+		DeviceHistory:  history,
 		TrustedProxies: cfg.Server.Proxies, MetricsToken: cfg.Server.MetricsToken.Reveal(),
 		TrackingURL: trackingURL(cfg),
 		// Matched with what the registry knows of the draft's device, as the pipeline's are.
@@ -287,6 +307,32 @@ func (s *stack) notifier(cfg *config.Config) ([]pipeline.Consumer, error) {
 		opts.Name = func(id string) string { e, _ := router.Engineer(id); return e.Name }
 	}
 	return []pipeline.Consumer{notify.New(opts).Consumer()}, nil
+}
+
+// openPredict builds predictive maintenance over the store. Its preventive drafts go to the
+// engine as the connector predict (set by then: nothing runs before the stack is built), and
+// a ticket that names no model is counted under the registry's.
+func (s *stack) openPredict(ctx context.Context, cfg *config.Config, reg prometheus.Registerer) (*predict.Tracker, error) {
+	p := cfg.Predict
+	return predict.New(ctx, predict.Options{
+		Store: s.store,
+		Create: func(ctx context.Context, d draft.Draft) error {
+			_, _, err := s.engine.Create(ctx, engine.CreateRequest{Draft: d, Actor: ticket.ConnectorActor(predict.Connector)})
+			if errors.Is(err, ticket.ErrInvalidData) {
+				return pipeline.Permanent(err)
+			}
+			return err
+		},
+		Cluster: predict.ClusterRule{Devices: p.Cluster.Devices, Within: p.Cluster.Within.Std(), Off: !config.On(p.Cluster.Enabled)},
+		Chronic: predict.ChronicRule{Tickets: p.Chronic.Tickets, Within: p.Chronic.Within.Std(), Tag: p.Chronic.Tag},
+		Model: func(id string) string {
+			d, _ := s.devices.Device(id)
+			return d.Model
+		},
+		Location:   cfg.Server.Location,
+		Logger:     s.log.With("component", "predict"),
+		Registerer: reg,
+	})
 }
 
 // openDevices builds the device registry from the config's devices and the edits made through

@@ -71,6 +71,10 @@ type Options struct {
 	// connectors look devices up in, so an edit applies to the next message. Nil: the
 	// endpoints answer 503.
 	Devices *devices.Registry
+	// DeviceHistory is predictive maintenance (package predict's Tracker): device answers
+	// show each device's history, and /api/v1/reports/devices ranks them. Nil (no predict
+	// section): device answers show none, and the report answers 404.
+	DeviceHistory DeviceHistory
 	// Attachments serves GET /api/v1/attachments/{sha256}. Nil: 404.
 	Attachments *attachments.Store
 	// Ready are what /readyz checks besides the store's Ping, such as a probe write to the

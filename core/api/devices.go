@@ -1,15 +1,20 @@
 package api
 
 import (
+	"bytes"
+	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"gongdan/core/store"
 	"gongdan/core/ticket"
 	"gongdan/devices"
+	"gongdan/predict"
 )
 
 // routeDevices adds the device registry's endpoints. Staff read it; the desk (dispatchers,
@@ -19,6 +24,30 @@ func (s *Server) routeDevices(mux *http.ServeMux, staff []ticket.Role) {
 	mux.Handle("GET /api/v1/devices", s.auth(staff, s.listDevices))
 	mux.Handle("GET /api/v1/devices/{id}", s.auth(staff, s.getDevice))
 	mux.Handle("PUT /api/v1/devices/{id}", s.auth(desk, s.putDevice))
+	mux.Handle("GET /api/v1/reports/devices", s.auth(staff, s.devicesReport))
+	mux.Handle("POST /api/v1/reports/devices/rebuild", s.auth([]ticket.Role{ticket.RoleAdmin}, s.rebuildDeviceHistory))
+}
+
+// DeviceHistory is what the API shows of predictive maintenance (predict.Tracker).
+type DeviceHistory interface {
+	// Device returns a device's history and its model's figures (model: the registry's, for
+	// a device whose history names none); known false when no ticket of it was counted.
+	Device(ctx context.Context, id, model string) (predict.DeviceView, bool, error)
+	// Report ranks the top devices: chronic first, then the soonest to fail.
+	Report(ctx context.Context, top int) (predict.Report, error)
+	// Rebuild records device history again from every event; it returns the events read.
+	Rebuild(ctx context.Context) (int, error)
+}
+
+// deviceAnswer is a device as GET /api/v1/devices/{id} answers it: the registry's entry and,
+// with predictive maintenance on, its history. A device with a history and no entry answers
+// with its id and no source.
+type deviceAnswer struct {
+	devices.Device
+	// Chronic is the registry's flag of a chronic device (频繁故障): its next ticket is tagged.
+	Chronic     *bool                `json:"chronic,omitempty"`
+	Health      *predict.Health      `json:"health,omitempty"`
+	ModelHealth *predict.ModelHealth `json:"model_health,omitempty"`
 }
 
 // devicePage is one page of GET /api/v1/devices.
@@ -83,11 +112,68 @@ func (s *Server) getDevice(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.PathValue("id")
 	d, known := reg.Device(id)
+	answer := deviceAnswer{Device: d}
+	if h := s.opts.DeviceHistory; h != nil {
+		view, counted, err := h.Device(r.Context(), id, d.Model)
+		if err != nil {
+			s.fail(w, r, fmt.Errorf("device %s: %w", id, err))
+			return
+		}
+		if counted || known {
+			answer.Chronic, answer.Health, answer.ModelHealth = &view.Health.Chronic, &view.Health, view.Model
+		}
+		if counted && !known {
+			answer.Device = devices.Device{ID: id}
+			known = true
+		}
+	}
 	if !known {
 		s.fail(w, r, newProblem(http.StatusNotFound, "not-found", fmt.Sprintf("no device %q in the registry; PUT /api/v1/devices/{id} adds it", id)))
 		return
 	}
-	writeJSON(w, http.StatusOK, d)
+	writeJSON(w, http.StatusOK, answer)
+}
+
+// devicesReport answers GET /api/v1/reports/devices?top=20: the devices to look at first
+// (predict.Report for the order).
+func (s *Server) devicesReport(w http.ResponseWriter, r *http.Request) {
+	h := s.opts.DeviceHistory
+	if h == nil {
+		s.fail(w, r, newProblem(http.StatusNotFound, "not-found", "predictive maintenance is off: add a predict section to the config"))
+		return
+	}
+	top := 20
+	if v := r.URL.Query().Get("top"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > predict.MaxTop {
+			s.fail(w, r, badParam("top", fmt.Sprintf("top must be 1 to %d, got %q", predict.MaxTop, v)))
+			return
+		}
+		top = n
+	}
+	rep, err := h.Report(r.Context(), top)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
+}
+
+// rebuildDeviceHistory answers POST /api/v1/reports/devices/rebuild: device history recorded
+// again from every event (after a change of the chronic rule, or a restored backup). No
+// preventive ticket is opened by it.
+func (s *Server) rebuildDeviceHistory(w http.ResponseWriter, r *http.Request) {
+	h := s.opts.DeviceHistory
+	if h == nil {
+		s.fail(w, r, newProblem(http.StatusNotFound, "not-found", "predictive maintenance is off: add a predict section to the config"))
+		return
+	}
+	n, err := h.Rebuild(context.WithoutCancel(r.Context()))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"events": n})
 }
 
 // putDevice replaces a device's entry (or adds one) with the body: every field of the device,
@@ -100,8 +186,17 @@ func (s *Server) putDevice(w http.ResponseWriter, r *http.Request) {
 	}
 	// The body is a Device, so that what GET answers can be changed and sent back as it is;
 	// source, updated_at and updated_by are the server's to set.
+	var fields map[string]json.RawMessage
+	if err := decodeJSON(w, r, s.opts.MaxBodyBytes, &fields, false); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	// What GET adds is the server's to say: dropped, so that an answer can be sent back as it is.
+	for _, k := range []string{"chronic", "health", "model_health"} {
+		delete(fields, k)
+	}
 	var d devices.Device
-	if err := decodeJSON(w, r, s.opts.MaxBodyBytes, &d, false); err != nil {
+	if err := decodeStrict(fields, &d, s.opts.MaxBodyBytes); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -142,4 +237,18 @@ func (s *Server) registry(w http.ResponseWriter, r *http.Request) (*devices.Regi
 		return nil, false
 	}
 	return s.opts.Devices, true
+}
+
+// decodeStrict decodes the fields of a JSON object into v, refusing fields v does not have.
+func decodeStrict(fields map[string]json.RawMessage, v any, limit int64) error {
+	b, err := json.Marshal(fields)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonProblem(err, limit)
+	}
+	return nil
 }

@@ -25,6 +25,7 @@ import (
 
 	"gongdan/core/store"
 	"gongdan/core/ticket"
+	"gongdan/draft"
 )
 
 // Errors of the engine itself (the ticket package's errors come through unchanged).
@@ -60,6 +61,10 @@ type Options struct {
 	// Closure, when set, runs the closing loop: tracking links, reminders to confirm, the
 	// auto-confirm and the follow-up (see ClosureOptions).
 	Closure *ClosureOptions
+	// Tags, when set, are more tags for the ticket a draft opens at now (predictive
+	// maintenance's 频繁故障 on a chronic device's next ticket). Called by the committer for
+	// each new ticket, so it must be quick: no I/O.
+	Tags func(d draft.Draft, now time.Time) []string
 }
 
 func (o *Options) setDefaults() error {

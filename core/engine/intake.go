@@ -123,6 +123,13 @@ func (e *Engine) applyCreate(tx store.Tx, req *CreateRequest) (result, error) {
 	if err != nil {
 		return result{err: err}, nil
 	}
+	if e.opts.Tags != nil {
+		if tags := e.opts.Tags(d, now); len(tags) > 0 {
+			if ev, err = ticket.WithTags(ev, tags...); err != nil {
+				return result{}, err
+			}
+		}
+	}
 	t, err := ticket.Apply(ticket.Ticket{}, ev)
 	if err != nil {
 		return result{}, err

@@ -53,6 +53,7 @@ type Store interface {
 	DeviceStore
 	TrackingStore
 	CardStore
+	HistoryStore
 }
 
 // Tx is one write transaction. It sees its own writes.
@@ -95,6 +96,7 @@ type Tx interface {
 	DeviceTx
 	TrackingTx
 	CardTx
+	HistoryTx
 }
 
 // DeviceTx is what the device registry writes: the edits made through the API

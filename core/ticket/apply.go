@@ -15,6 +15,9 @@ import (
 type CreateData struct {
 	Draft    draft.Draft `json:"draft"`
 	RepeatOf string      `json:"repeat_of,omitempty"`
+	// Tags are tags the core added at intake beyond the draft's (predictive maintenance's
+	// 频繁故障): kept apart so that the draft stays as it was sent.
+	Tags []string `json:"tags,omitempty"`
 }
 
 // Create checks a draft and returns the event that creates ticket id from it. repeatOf, when
@@ -39,6 +42,27 @@ func Create(id string, d draft.Draft, repeatOf string, by Actor, now time.Time, 
 		CommandID: commandID,
 		Automatic: by.Role == RoleSystem,
 	}, nil
+}
+
+// WithTags returns creation event ev with tags added to its ticket beyond its draft's (see
+// CreateData.Tags); tags the draft has already, or empty ones, are left out.
+func WithTags(ev Event, tags ...string) (Event, error) {
+	if ev.Action != ActionCreate {
+		return ev, fmt.Errorf("%w: tags at creation go on a create event, not %s", ErrInvalidData, ev.Action)
+	}
+	d, err := decodeCreateData(ev.Data)
+	if err != nil {
+		return ev, err
+	}
+	for _, tag := range tags {
+		if tag != "" && !slices.Contains(d.Draft.Tags, tag) && !slices.Contains(d.Tags, tag) {
+			d.Tags = append(d.Tags, tag)
+		}
+	}
+	if ev.Data, err = json.Marshal(d); err != nil {
+		return ev, fmt.Errorf("encode draft: %w", err)
+	}
+	return ev, nil
 }
 
 // AddSource checks a draft and returns the source_added event that merges it into t, an open
@@ -106,6 +130,11 @@ func Apply(t Ticket, ev Event) (Ticket, error) {
 		}
 		t = fromDraft(ev.TicketID, d.Draft)
 		t.RepeatOf = d.RepeatOf
+		for _, tag := range d.Tags {
+			if !slices.Contains(t.Tags, tag) && len(t.Tags) < MaxTags {
+				t.Tags = append(t.Tags, tag)
+			}
+		}
 		t.CreatedBy = ev.Actor
 		t.CreatedAt = ev.At
 	case ActionSourceAdded:
@@ -310,12 +339,13 @@ func decodeCreateData(raw json.RawMessage) (CreateData, error) {
 	var d struct {
 		Draft    *draft.Draft `json:"draft"`
 		RepeatOf string       `json:"repeat_of"`
+		Tags     []string     `json:"tags"`
 	}
 	if err := json.Unmarshal(raw, &d); err != nil {
 		return CreateData{}, err
 	}
 	if d.Draft != nil {
-		return CreateData{Draft: *d.Draft, RepeatOf: d.RepeatOf}, nil
+		return CreateData{Draft: *d.Draft, RepeatOf: d.RepeatOf, Tags: d.Tags}, nil
 	}
 	var old CreateData
 	err := json.Unmarshal(raw, &old.Draft)

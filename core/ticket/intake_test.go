@@ -517,3 +517,25 @@ func TestSuggestionsOnlyFromDraftsAboutTheTicketsDevice(t *testing.T) {
 	}
 	assert.Equal(t, whys[0], whys[1], "the same in either order")
 }
+
+// Tags the core adds at creation (a chronic device's 频繁故障) go on the ticket and into the
+// creation event, apart from the draft, which stays as it was sent; only on a create event.
+func TestWithTags(t *testing.T) {
+	d := alarm(draft.UrgencyOrange, "急停故障")
+	at := time.Date(2026, 11, 23, 9, 42, 0, 0, time.UTC)
+	ev, err := ticket.Create("GD-1", d, "", system, at, "")
+	require.NoError(t, err)
+	ev, err = ticket.WithTags(ev, "频繁故障", "急停故障", "", "频繁故障")
+	require.NoError(t, err)
+	var data ticket.CreateData
+	require.NoError(t, json.Unmarshal(ev.Data, &data))
+	assert.Equal(t, []string{"频繁故障"}, data.Tags, "once, and not what the draft has")
+	assert.Equal(t, d, data.Draft, "the draft as sent")
+	tk, err := ticket.Apply(ticket.Ticket{}, ev)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"急停故障", "频繁故障"}, tk.Tags)
+	assert.Equal(t, []string{"急停故障"}, tk.Sources[0].Tags)
+
+	_, err = ticket.WithTags(ticket.Event{Action: ticket.ActionAssign}, "x")
+	assert.ErrorIs(t, err, ticket.ErrInvalidData)
+}

@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SLABoard", testSLABoard},
 		{"Devices", testDevices},
 		{"Cards", testCards},
+		{"DeviceHistory", testDeviceHistory},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, newFixture(t, open)) })
