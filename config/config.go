@@ -398,6 +398,9 @@ func (c *Config) validate() []problem {
 	ps = append(ps, under("tracking", c.Tracking.validate())...)
 	ps = append(ps, under("confirm", c.Confirm.validate())...)
 	ps = append(ps, under("followup", c.Followup.validate())...)
+	if ttl, after := c.Tracking.TTL.Std(), c.Followup.After.Std(); !c.Followup.After.Never && ttl > 0 && ttl <= after {
+		ps = append(ps, problemf("followup.after", "%v: the follow-up links the tracking page, which closes tracking.ttl (%v) after the close; ask before that", after, ttl))
+	}
 	return ps
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 
 	"gongdan/core/engine"
 	"gongdan/core/store"
@@ -18,8 +19,7 @@ import (
 type TrackingURL func(token string) string
 
 func (s *Server) routeTracking(mux *http.ServeMux) {
-	desk := []ticket.Role{ticket.RoleAdmin, ticket.RoleSupervisor, ticket.RoleDispatcher, ticket.RoleAgent}
-	mux.Handle("POST /api/v1/tickets/{id}/tracking", s.auth(desk, s.renewTracking))
+	mux.Handle("POST /api/v1/tickets/{id}/tracking", s.auth(linkReaders, s.renewTracking))
 }
 
 // withTracking is a ticket as staff read it: with its customer's tracking link.
@@ -28,9 +28,13 @@ type withTracking struct {
 	TrackingURL string `json:"tracking_url,omitempty"`
 }
 
-// staffView adds the tracking link to t for a staff caller; a customer gets t as it is.
+// linkReaders are the roles that hand customers their links: the desk. The engineer whose
+// work the customer rates, and the system's and qa's tokens, never see a customer's link.
+var linkReaders = []ticket.Role{ticket.RoleAdmin, ticket.RoleSupervisor, ticket.RoleDispatcher, ticket.RoleAgent}
+
+// staffView adds the tracking link to t for a caller at the desk; anyone else gets t as it is.
 func (s *Server) staffView(ctx context.Context, caller ticket.Actor, t ticket.Ticket) any {
-	if caller.Role == ticket.RoleCustomer || s.opts.TrackingURL == nil {
+	if !slices.Contains(linkReaders, caller.Role) || s.opts.TrackingURL == nil {
 		return t
 	}
 	token, err := s.opts.Engine.TrackingToken(ctx, t.ID)

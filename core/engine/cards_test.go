@@ -180,6 +180,12 @@ func TestWithoutACardsSectionOnlyTwoOnesInARowMakeARedCard(t *testing.T) {
 // it later; an automatic confirmation is no rating and breaks no run.
 func TestARatingCountsForTheAssigneeAtTheTimeOfRating(t *testing.T) {
 	f := newCardsFixture(t, yellowRules(), nil)
+	key, err := engine.NewTrackingKey()
+	require.NoError(t, err)
+	f.engine.Close()
+	f.store.Close()
+	f.closure = &engine.ClosureOptions{Key: key, TTL: time.Hour, ConfirmTimeout: 72 * time.Hour}
+	f.open(t)
 	tk := resolvedBy(t, f, 1, "")
 	require.Equal(t, "eng-li", tk.Assignee)
 	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionConfirm, Actor: wang, Data: confirm(false, 1, 1)}) // eng-li's
@@ -195,7 +201,15 @@ func TestARatingCountsForTheAssigneeAtTheTimeOfRating(t *testing.T) {
 	f.liOnLeave(t)
 	auto := resolvedBy(t, f, 2, "")
 	require.Equal(t, "eng-zhao", auto.Assignee)
-	f.do(t, auto.ID, ticket.Command{Action: ticket.ActionConfirm, Actor: ticket.SystemActor, Data: json.RawMessage(`{"solved":true,"auto":true}`)})
+	_, err = f.engine.Do(context.Background(), ticket.Command{TicketID: auto.ID, Action: ticket.ActionConfirm, Actor: ticket.SystemActor,
+		Data: json.RawMessage(`{"solved":true,"auto":true}`)})
+	require.ErrorIs(t, err, ticket.ErrForbidden, "no one may send the auto-confirm: only its timer")
+	f.clock.Advance(72 * time.Hour)
+	f.engine.FireDue()
+	got, err := f.store.Ticket(context.Background(), auto.ID)
+	require.NoError(t, err)
+	require.Equal(t, ticket.StateCustomerConfirmed, got.State)
+	require.True(t, got.Feedback.Auto)
 	assert.Len(t, cardsOf(t, f, "eng-zhao"), 1, "an auto-confirm gives no card")
 	v, err := f.engine.Engineer(context.Background(), "eng-zhao")
 	require.NoError(t, err)

@@ -97,7 +97,8 @@ func (e *Engine) followClosure(tx store.Tx, before, after ticket.Ticket) error {
 	}
 	closed := func(s ticket.State) bool { return s == ticket.StateClosed || s == ticket.StateArchived }
 	switch {
-	case after.State == ticket.StateClosed && before.State != ticket.StateClosed && c.FollowupAfter > 0:
+	case after.State == ticket.StateClosed && before.State != ticket.StateClosed && c.FollowupAfter > 0 && after.Resolution != nil:
+		// Closed after a fix: was it the fix? (Closed without one, there is nothing to ask.)
 		return tx.SetTimer(store.Timer{TicketID: after.ID, Kind: timerFollowup, Due: after.ClosedAt.Add(c.FollowupAfter)})
 	case closed(before.State) && !closed(after.State):
 		return tx.DeleteTimer(after.ID, timerFollowup) // reopened: the next close asks
@@ -122,6 +123,23 @@ func (e *Engine) nextConfirmStep(t ticket.Ticket) (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// laterStepDue reports whether the auto-confirm of resolved ticket t is due at now already (a
+// restart after a long outage): then the reminders before it are not sent at all.
+func (e *Engine) laterStepDue(t ticket.Ticket, now time.Time) bool {
+	c := e.opts.Closure
+	return c.ConfirmTimeout > 0 && t.Resolution != nil && !t.Resolution.ResolvedAt.Add(c.ConfirmTimeout).After(now)
+}
+
+// lastReminderDue is the number of the latest reminder due at now: after an outage only that
+// one is sent, not every one missed at the same instant.
+func (e *Engine) lastReminderDue(t ticket.Ticket, now time.Time) int {
+	n := t.Reminders + 1
+	for n < len(e.opts.Closure.Remind) && !t.Resolution.ResolvedAt.Add(e.opts.Closure.Remind[n]).After(now) {
+		n++
+	}
+	return n
+}
+
 // autoConfirm is the data of the system's confirmation.
 var autoConfirm = json.RawMessage(`{"solved":true,"auto":true}`)
 
@@ -140,8 +158,8 @@ func (e *Engine) applyClosureTimer(tx store.Tx, tm store.Timer, t ticket.Ticket)
 			return result{}, tx.DeleteTimer(t.ID, tm.Kind)
 		case due.After(now):
 			return result{}, tx.SetTimer(store.Timer{TicketID: t.ID, Kind: tm.Kind, Due: due}) // the config changed
-		case t.Reminders < len(e.opts.Closure.Remind):
-			ev, err = ticket.RemindConfirm(t, t.Reminders+1, now)
+		case t.Reminders < len(e.opts.Closure.Remind) && !e.laterStepDue(t, now):
+			ev, err = ticket.RemindConfirm(t, e.lastReminderDue(t, now), now)
 		default:
 			ev, err = ticket.Decide(t, ticket.Command{TicketID: t.ID, Action: ticket.ActionConfirm, Actor: ticket.SystemActor,
 				Data: autoConfirm, Rule: "confirm.timeout"}, now)
@@ -151,7 +169,7 @@ func (e *Engine) applyClosureTimer(tx store.Tx, tm store.Timer, t ticket.Ticket)
 			}
 		}
 	case timerFollowup:
-		if (t.State != ticket.StateClosed && t.State != ticket.StateArchived) || t.Followup != nil || e.opts.Closure.FollowupAfter <= 0 {
+		if (t.State != ticket.StateClosed && t.State != ticket.StateArchived) || t.Followup != nil || t.Resolution == nil || e.opts.Closure.FollowupAfter <= 0 {
 			return result{}, tx.DeleteTimer(t.ID, tm.Kind)
 		}
 		if due := t.ClosedAt.Add(e.opts.Closure.FollowupAfter); due.After(now) {
@@ -268,8 +286,11 @@ func (e *Engine) trackingEnds(t ticket.Ticket) time.Time {
 	case !t.ClosedAt.IsZero():
 		since = t.ClosedAt
 	case t.State == ticket.StateRejected || t.State == ticket.StateArchived:
-		if n := len(t.History); n > 0 {
-			since = t.History[n-1].At
+		for i := len(t.History) - 1; i >= 0; i-- { // from the rejection, not a later archive
+			if t.History[i].State == ticket.StateRejected {
+				since = t.History[i].At
+				break
+			}
 		}
 	default:
 		return time.Time{}
@@ -315,27 +336,49 @@ func (e *Engine) Urge(ctx context.Context, id string) (ticket.Ticket, error) {
 }
 
 // AnswerFollowup records the customer's answer to the follow-up. When the problem came back,
-// a new ticket that repeats this one is opened first (once: its dedup key is this ticket's
-// follow-up), so a crash between the two leaves the new ticket, and the answer is taken again.
+// a new ticket that repeats this one is opened in the same transaction as the answer, so
+// there is never one without the other, and two answers at once record one.
 func (e *Engine) AnswerFollowup(ctx context.Context, id string, recurred bool, text string) (ticket.Ticket, error) {
-	t, err := e.store.Ticket(ctx, id)
-	if err != nil {
-		return ticket.Ticket{}, err
-	}
-	d := ticket.FollowupData{Recurred: recurred}
-	if recurred {
-		if _, err := ticket.FollowupAnswered(t, ticket.TrackingActor(id), d, e.now()); err != nil {
-			return ticket.Ticket{}, err // not asked, or answered already: no new ticket
-		}
-		repeat, _, err := e.Create(ctx, CreateRequest{Draft: repeatDraft(t, text), Actor: ticket.TrackingActor(id), RepeatOf: t.ID})
+	actor := ticket.TrackingActor(id)
+	res := e.submit(ctx, &request{do: func(tx store.Tx) (result, error) {
+		t, found, err := e.ticketIn(tx, id)
 		if err != nil {
-			return ticket.Ticket{}, err
+			return result{}, err
+		} else if !found {
+			return result{err: fmt.Errorf("ticket %s: %w", id, ErrNotFound)}, nil
 		}
-		d.Repeat = repeat.ID
-	}
-	return e.customerDo(ctx, id, func(t ticket.Ticket, now time.Time) (ticket.Event, error) {
-		return ticket.FollowupAnswered(t, ticket.TrackingActor(id), d, now)
-	})
+		now := e.now()
+		d := ticket.FollowupData{Recurred: recurred}
+		if _, err := ticket.FollowupAnswered(t, actor, d, now); err != nil {
+			return result{err: err}, nil // not asked, answered already: nothing is opened
+		}
+		var opened result
+		if recurred {
+			if opened, err = e.applyCreate(tx, &CreateRequest{Draft: repeatDraft(t, text), Actor: actor, RepeatOf: t.ID}); err != nil {
+				return result{}, err
+			} else if opened.err != nil {
+				return result{err: opened.err}, nil
+			}
+			if err := e.after(tx, &opened); err != nil {
+				return result{}, err
+			}
+			d.Repeat = opened.ticket.ID
+		}
+		ev, err := ticket.FollowupAnswered(t, actor, d, now)
+		if err != nil {
+			return result{err: err}, nil
+		}
+		next, err := e.appendEvent(tx, t, ev)
+		if err != nil {
+			return result{}, err
+		}
+		res := result{ticket: next, event: &ev, before: t, notes: opened.notes}
+		if opened.event != nil { // the new ticket's events are published after the answer's
+			res.more = append([]ticket.Event{*opened.event}, opened.more...)
+		}
+		return res, nil
+	}})
+	return res.ticket, res.err
 }
 
 // repeatDraft is the request of a problem that came back, as its customer reported it in the

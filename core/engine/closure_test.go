@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"encoding/json"
+	"sync"
 	"testing"
 	"time"
 
@@ -295,4 +296,112 @@ func TestADeliveryIsRecordedOnce(t *testing.T) {
 	}
 	assert.Equal(t, []ticket.DeliveryData{refused, sent}, got)
 	assert.ErrorIs(t, f.engine.RecordDelivery(ctx, "GD-20991231-000001", sent), engine.ErrNotFound)
+}
+
+// closed is a ticket resolved, confirmed by its customer and closed, its follow-up asked.
+func (f *closureFixture) closedAndAsked(t *testing.T, title string) ticket.Ticket {
+	tk := f.resolved(t, title)
+	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionConfirm, Actor: ticket.TrackingActor(tk.ID),
+		Data: json.RawMessage(`{"solved":true,"timeliness":4,"professionalism":5}`)})
+	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionClose, Actor: sup})
+	f.clock.Advance(49 * time.Hour)
+	f.engine.FireDue()
+	got, err := f.store.Ticket(context.Background(), tk.ID)
+	require.NoError(t, err)
+	require.NotNil(t, got.Followup, "asked")
+	return got
+}
+
+func repeatsOf(t *testing.T, f *closureFixture, id string) int {
+	page, err := f.store.List(context.Background(), store.Query{Limit: 500})
+	require.NoError(t, err)
+	n := 0
+	for _, x := range page.Tickets {
+		if x.RepeatOf == id {
+			n++
+		}
+	}
+	return n
+}
+
+// TestAYesAndANoAtOnceAgree: the answer and the repeat it opens are one transaction, so two
+// answers sent at once leave either "no" and no repeat, or "yes" and one repeat.
+func TestAYesAndANoAtOnceAgree(t *testing.T) {
+	f := newClosureFixture(t)
+	ctx := context.Background()
+	for range 8 {
+		tk := f.closedAndAsked(t, "r")
+		var wg sync.WaitGroup
+		wg.Go(func() { _, _ = f.engine.AnswerFollowup(ctx, tk.ID, true, "") })
+		wg.Go(func() { _, _ = f.engine.AnswerFollowup(ctx, tk.ID, false, "") })
+		wg.Wait()
+		got, err := f.store.Ticket(ctx, tk.ID)
+		require.NoError(t, err)
+		if got.Followup.Recurred {
+			assert.Equal(t, 1, repeatsOf(t, f, tk.ID))
+			assert.NotEmpty(t, got.Followup.Repeat)
+		} else {
+			assert.Zero(t, repeatsOf(t, f, tk.ID), "a 'no' and a repeat")
+		}
+	}
+}
+
+// TestNoFollowupWithoutAFix: a ticket closed without ever being resolved (force-closed while
+// in progress) is not asked whether "the fix" held; a reopened ticket's follow-up is closed.
+func TestNoFollowupWithoutAFix(t *testing.T) {
+	f := newClosureFixture(t)
+	ctx := context.Background()
+	tk, _ := f.create(t, newDraft("从未修好"))
+	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionAssign, Actor: disp, Data: json.RawMessage(`{"assignee":"eng-li"}`)})
+	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionForceClose, Actor: sup, Reason: "客户取消"})
+	f.clock.Advance(49 * time.Hour)
+	f.engine.FireDue()
+	assert.Zero(t, count(f.actions(t, tk.ID), ticket.ActionFollowupAsked))
+
+	asked := f.closedAndAsked(t, "a")
+	f.do(t, asked.ID, ticket.Command{Action: ticket.ActionReopen, Actor: sup, Reason: "客户来电"})
+	_, err := f.engine.AnswerFollowup(ctx, asked.ID, true, "")
+	assert.ErrorIs(t, err, ticket.ErrIllegalTransition, "being worked on again: no repeat of it")
+	assert.Zero(t, repeatsOf(t, f, asked.ID))
+}
+
+// TestOnlyTheTimerConfirmsForTheSystem: no caller, not even one of role system, may send the
+// auto-confirm; it comes from the confirm.timeout timer only.
+func TestOnlyTheTimerConfirmsForTheSystem(t *testing.T) {
+	f := newClosureFixture(t)
+	tk := f.resolved(t, "x")
+	_, err := f.engine.Do(context.Background(), ticket.Command{TicketID: tk.ID, Action: ticket.ActionConfirm, Actor: ticket.SystemActor,
+		Data: json.RawMessage(`{"solved":true,"auto":true}`)})
+	assert.ErrorIs(t, err, ticket.ErrForbidden)
+	got, _ := f.store.Ticket(context.Background(), tk.ID)
+	assert.Equal(t, ticket.StateResolved, got.State)
+}
+
+// TestAfterAnOutageOnlyTheLatestStepFires: down past every step, the server does not send
+// both reminders and confirm at the same instant: it confirms; down past the second
+// reminder only, it sends that one.
+func TestAfterAnOutageOnlyTheLatestStepFires(t *testing.T) {
+	f := newClosureFixture(t)
+	late := f.resolved(t, "y")
+	f.engine.Close()
+	f.store.Close()
+	f.clock.Advance(80 * time.Hour)
+	f.start(t)
+	f.engine.FireDue()
+	f.engine.FireDue()
+	acts := f.actions(t, late.ID)
+	assert.Zero(t, count(acts, ticket.ActionRemindConfirm), "no reminders for what is confirmed already")
+	assert.Equal(t, 1, count(acts, ticket.ActionConfirm))
+
+	mid := f.resolved(t, "z")
+	f.clock.Advance(50 * time.Hour) // past both reminders, before the timeout
+	f.engine.FireDue()
+	f.engine.FireDue()
+	got, _ := f.store.Ticket(context.Background(), mid.ID)
+	assert.Equal(t, 1, count(f.actions(t, mid.ID), ticket.ActionRemindConfirm), "one reminder, not two at once")
+	assert.Equal(t, 2, got.Reminders, "the second, which stands for both")
+	f.clock.Advance(23 * time.Hour)
+	f.engine.FireDue()
+	got, _ = f.store.Ticket(context.Background(), mid.ID)
+	assert.Equal(t, ticket.StateCustomerConfirmed, got.State)
 }

@@ -18,6 +18,11 @@ import (
 // command on a ticket that is not theirs fails as one on a missing ticket (ErrNotFound),
 // before anything else is checked.
 func (e *Engine) Do(ctx context.Context, cmd ticket.Command) (ticket.Ticket, error) {
+	if cmd.Action == ticket.ActionConfirm && cmd.Actor.Role == ticket.RoleSystem {
+		// Only the confirm.timeout timer confirms for the system: no caller may skip the wait.
+		e.metrics.actions.WithLabelValues(string(cmd.Action), outcome(ticket.ErrForbidden)).Inc()
+		return ticket.Ticket{}, fmt.Errorf("%w: the system confirms only when confirm.timeout has passed with no answer", ticket.ErrForbidden)
+	}
 	res := e.submit(ctx, &request{cmd: &cmd})
 	if res.err == nil && res.replay != nil {
 		return e.ticketAt(ctx, res.replay.TicketID, res.replay.Seq)

@@ -246,14 +246,8 @@ func (e *Engine) apply(tx store.Tx, r *request) (result, error) {
 		default:
 			res, err = e.applyCommand(tx, *r.cmd)
 		}
-		if err == nil && res.err == nil && res.event != nil && e.routing != nil && !res.followed {
-			err = e.follow(tx, res.before, &res)
-		}
-		if err == nil && res.err == nil && res.event != nil && e.opts.SLA != nil {
-			err = e.armSLA(tx, res.before, res.ticket)
-		}
-		if err == nil && res.err == nil && res.event != nil && e.opts.Closure != nil {
-			err = e.followClosure(tx, res.before, res.ticket)
+		if err == nil {
+			err = e.after(tx, &res)
 		}
 		if errors.Is(err, store.ErrConflict) && attempt < maxConflictRetries {
 			if e.routing != nil {
@@ -266,6 +260,28 @@ func (e *Engine) apply(tx store.Tx, r *request) (result, error) {
 		}
 		return res, err
 	}
+}
+
+// after runs, inside tx, what follows an event that took res.before to res.ticket: routing's
+// loads and follow-ups (unless done already), the SLA clocks, the closing loop's records.
+func (e *Engine) after(tx store.Tx, res *result) error {
+	if res.err != nil || res.event == nil {
+		return nil
+	}
+	if e.routing != nil && !res.followed {
+		if err := e.follow(tx, res.before, res); err != nil {
+			return err
+		}
+	}
+	if e.opts.SLA != nil {
+		if err := e.armSLA(tx, res.before, res.ticket); err != nil {
+			return err
+		}
+	}
+	if e.opts.Closure != nil {
+		return e.followClosure(tx, res.before, res.ticket)
+	}
+	return nil
 }
 
 // ticketIn is ticket id as the batch has it: cached, else read through tx; found is false

@@ -52,6 +52,8 @@ type routingFixture struct {
 	// cards and sla, when set, go to the engine as they are (RoutingOptions.Cards, Options.SLA).
 	cards *routing.CardRules
 	sla   *engine.SLAOptions
+	// closure, when set, runs the closing loop (Options.Closure).
+	closure *engine.ClosureOptions
 }
 
 func newRoutingFixture(t *testing.T, cfg routing.Config) *routingFixture {
@@ -81,7 +83,7 @@ func (f *routingFixture) open(t *testing.T) {
 			assert.NoError(t, e.CheckLives(), "the engineers' live state kept by the committer")
 		}
 	})
-	e = enginekit.Start(t, engine.Options{Store: st, Now: f.clock.Now, SLA: f.sla, Routing: &engine.RoutingOptions{
+	e = enginekit.Start(t, engine.Options{Store: st, Now: f.clock.Now, SLA: f.sla, Closure: f.closure, Routing: &engine.RoutingOptions{
 		Router: r, AcceptTimeout: f.acceptTimeout, Cards: f.cards, Notify: func(n engine.Notification) {
 			select {
 			case f.notes <- n:

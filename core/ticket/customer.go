@@ -166,6 +166,9 @@ func FollowupAnswered(t Ticket, actor Actor, d FollowupData, now time.Time) (Eve
 	if !t.Followup.AnsweredAt.IsZero() {
 		return Event{}, fmt.Errorf("%w: the follow-up of %s was answered already", ErrIllegalTransition, t.ID)
 	}
+	if t.State != StateClosed && t.State != StateArchived {
+		return Event{}, fmt.Errorf("%w: %s is %s again; the follow-up was about its close", ErrIllegalTransition, t.ID, t.State)
+	}
 	return customerRecord(t, ActionFollowupAnswered, actor, d, now)
 }
 

@@ -10,6 +10,7 @@
 package track
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -25,6 +26,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -282,6 +284,10 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 	back := func(done string) {
 		http.Redirect(w, r, "/t/"+url.PathEscape(token)+"?done="+done, http.StatusSeeOther)
 	}
+	if what == "note" && !t.State.Open() && t.State != ticket.StateResolved {
+		back("stale") // takes nothing more: its photos are not even read
+		return
+	}
 	limit := int64(64 << 10)
 	if what == "note" {
 		limit += int64(h.opts.MaxPhotos) * (h.opts.MaxPhotoBytes + 4<<10)
@@ -369,13 +375,13 @@ func (h *Handler) confirm(ctx context.Context, t ticket.Ticket, form url.Values)
 	if c := strings.TrimSpace(form.Get("comment")); c != "" {
 		data["comment"] = c
 	}
-	raw, err := jsonMarshal(data)
-	if err != nil {
-		return err
+	raw, jerr := jsonMarshal(data)
+	if jerr != nil {
+		return jerr
 	}
-	version, _ := strconv.ParseInt(form.Get("version"), 10, 64)
-	if version <= 0 {
-		version = t.Version
+	version, err := strconv.ParseInt(form.Get("version"), 10, 64)
+	if err != nil || version <= 0 {
+		return &ticket.DataError{Field: "version", Msg: "required: the version the page showed"}
 	}
 	_, err = h.opts.Engine.Do(ctx, ticket.Command{TicketID: t.ID, Action: ticket.ActionConfirm, Actor: ticket.TrackingActor(t.ID),
 		Data: raw, ExpectedVersion: version})
@@ -391,14 +397,22 @@ var (
 var imageTypes = map[string]bool{"image/jpeg": true, "image/png": true, "image/gif": true, "image/webp": true}
 
 // readMultipart reads a note's form as it streams: the nonce must come before any photo, so
-// nothing is kept for a forged post; each photo is sniffed and bounded before it is kept.
+// nothing is kept for a forged post. Each photo is sniffed and bounded into a temporary file;
+// only when the whole form is good are they kept in the attachment store, so a note refused
+// for one bad photo leaves nothing behind.
 func (h *Handler) readMultipart(r *http.Request, token string, now time.Time) (url.Values, []draft.Attachment, error) {
 	mr, err := r.MultipartReader()
 	if err != nil {
 		return nil, nil, err
 	}
 	form := url.Values{}
-	var photos []draft.Attachment
+	var staged []*os.File
+	defer func() {
+		for _, f := range staged {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
 	nonceOK := false
 	for {
 		part, err := mr.NextPart()
@@ -436,19 +450,35 @@ func (h *Handler) readMultipart(r *http.Request, token string, now time.Time) (u
 		if err != nil && err != io.ErrUnexpectedEOF {
 			return nil, nil, err
 		}
-		if !imageTypes[http.DetectContentType(head[:n])] || len(photos) >= h.opts.MaxPhotos || h.opts.Attachments == nil {
+		if !imageTypes[http.DetectContentType(head[:n])] || len(staged) >= h.opts.MaxPhotos || h.opts.Attachments == nil {
 			return nil, nil, errBadPhoto
 		}
-		sha, _, err := h.opts.Attachments.Put(io.MultiReader(strings.NewReader(string(head[:n])), part), h.opts.MaxPhotoBytes)
-		if errors.Is(err, attachments.ErrTooLarge) {
-			return nil, nil, errBadPhoto
-		} else if err != nil {
+		f, err := os.CreateTemp("", "gongdan-photo-*")
+		if err != nil {
 			return nil, nil, err
 		}
-		photos = append(photos, draft.Attachment{Kind: "image", URI: attachments.URI(sha), SHA256: sha})
+		staged = append(staged, f)
+		written, err := io.Copy(f, io.LimitReader(io.MultiReader(bytes.NewReader(head[:n]), part), h.opts.MaxPhotoBytes+1))
+		if err != nil {
+			return nil, nil, err
+		}
+		if written > h.opts.MaxPhotoBytes {
+			return nil, nil, errBadPhoto
+		}
 	}
 	if !nonceOK {
 		return nil, nil, errBadNonce
+	}
+	var photos []draft.Attachment
+	for _, f := range staged {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return nil, nil, err
+		}
+		sha, _, err := h.opts.Attachments.Put(f, h.opts.MaxPhotoBytes)
+		if err != nil {
+			return nil, nil, err
+		}
+		photos = append(photos, draft.Attachment{Kind: "image", URI: attachments.URI(sha), SHA256: sha})
 	}
 	return form, photos, nil
 }
@@ -465,6 +495,11 @@ func newLimiter(perMin int) *limiter {
 }
 
 func (l *limiter) get(a netip.Addr) *rate.Limiter {
+	if a = a.Unmap(); a.Is6() {
+		// One subscriber holds a whole /64: counting by address would let them walk it.
+		p, _ := a.Prefix(64)
+		a = p.Addr()
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	lim := l.m[a]

@@ -8,11 +8,15 @@ import (
 	"image/color"
 	"image/png"
 	"io"
+	"io/fs"
+	"maps"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -113,6 +117,15 @@ func (s *site) get(t *testing.T, path, lang string) (int, string, http.Header) {
 
 var nonceRe = regexp.MustCompile(`name="nonce" value="([^"]+)"`)
 
+var versionRe = regexp.MustCompile(`name="version" value="(\d+)"`)
+
+// versionIn is the ticket version the confirm form carries.
+func versionIn(t *testing.T, html string) string {
+	m := versionRe.FindStringSubmatch(html)
+	require.NotNil(t, m, "the confirm form carries the version it shows")
+	return m[1]
+}
+
 func nonceIn(t *testing.T, html string) string {
 	m := nonceRe.FindStringSubmatch(html)
 	require.NotNil(t, m, "the page has a form")
@@ -196,6 +209,11 @@ func TestConfirmingByThePage(t *testing.T) {
 
 	form.Set("nonce", nonce)
 	code, loc := s.post(t, "/t/"+token+"/confirm", form)
+	require.Equal(t, "/t/"+token+"?done=stale", loc, "nor without the version it showed")
+	_, html, _ = s.get(t, "/t/"+token, "")
+	form.Set("nonce", nonceIn(t, html))
+	form.Set("version", versionIn(t, html))
+	code, loc = s.post(t, "/t/"+token+"/confirm", form)
 	require.Equal(t, http.StatusSeeOther, code)
 	assert.Equal(t, "/t/"+token+"?done=confirm", loc)
 	got := s.ticket(t, tk.ID)
@@ -234,13 +252,21 @@ func TestADisputeGoesBackToWork(t *testing.T) {
 		s.do(t, tk.ID, a.a, a.who, "", a.data)
 	}
 	_, html, _ := s.get(t, "/t/"+token, "")
-	code, _ := s.post(t, "/t/"+token+"/confirm", url.Values{"nonce": {nonceIn(t, html)}, "solved": {"no"}, "timeliness": {"2"}, "professionalism": {"3"}, "comment": {"温度还是降不下来"}})
+	code, _ := s.post(t, "/t/"+token+"/confirm", url.Values{"nonce": {nonceIn(t, html)}, "version": {versionIn(t, html)}, "solved": {"no"}, "timeliness": {"2"}, "professionalism": {"3"}, "comment": {"温度还是降不下来"}})
 	require.Equal(t, http.StatusSeeOther, code)
 	got := s.ticket(t, tk.ID)
 	assert.Equal(t, ticket.StateInProgress, got.State)
 	assert.Equal(t, "温度还是降不下来", got.Feedback.Comment)
 	_, html, _ = s.get(t, "/t/"+token+"?done=confirm", "")
 	assert.Contains(t, html, "我们会继续处理")
+
+	// A second tab still shows the first fix: after the engineer resolves again, its form
+	// does not confirm the new fix the customer never saw.
+	stale := url.Values{"nonce": {nonceIn(t, html)}, "version": {"5"}, "solved": {"yes"}, "timeliness": {"5"}, "professionalism": {"5"}}
+	s.do(t, tk.ID, ticket.ActionResolve, eng, "", `{"root_cause":"换压缩机"}`)
+	_, loc := s.post(t, "/t/"+token+"/confirm", stale)
+	assert.Contains(t, loc, "done=stale")
+	assert.Equal(t, ticket.StateResolved, s.ticket(t, tk.ID).State)
 }
 
 func TestATokenReadsOneTicketOnly(t *testing.T) {
@@ -320,10 +346,10 @@ func (s *site) note(t *testing.T, token, nonce, text string, files map[string][]
 		require.NoError(t, w.WriteField("nonce", nonce))
 	}
 	require.NoError(t, w.WriteField("text", text))
-	for name, content := range files {
+	for _, name := range slices.Sorted(maps.Keys(files)) { // in name order
 		fw, err := w.CreateFormFile("photo", name)
 		require.NoError(t, err)
-		_, _ = fw.Write(content)
+		_, _ = fw.Write(files[name])
 	}
 	if !nonceFirst {
 		require.NoError(t, w.WriteField("nonce", nonce))
@@ -358,6 +384,33 @@ func TestPhotosAreImagesWithinTheLimit(t *testing.T) {
 	code, _ = s.note(t, token, fresh(), "", map[string][]byte{"a.png": pngBytes(t)}, false)
 	assert.Equal(t, http.StatusForbidden, code, "a photo before the nonce is not kept")
 	assert.Len(t, s.ticket(t, tk.ID).Attachments, 1, "nothing more was added")
+
+	// A good photo beside a bad one: the note is refused whole, and no file stays behind.
+	kept := files(t, s.files)
+	other := pngBytes(t)
+	other = append(other[:len(other):len(other)], 0) // another file, a valid PNG still
+	_, loc = s.note(t, token, fresh(), "", map[string][]byte{"1-good.png": other, "2-bad.txt": []byte("just text, not a picture")}, true)
+	assert.Contains(t, loc, "bad_photo")
+	assert.Equal(t, kept, files(t, s.files), "nothing kept of a refused note")
+
+	// Closed: the page's old form is refused before its photos are read.
+	nonce := fresh()
+	s.do(t, tk.ID, ticket.ActionForceClose, sup, "客户撤单", "")
+	_, loc = s.note(t, token, nonce, "", map[string][]byte{"late.png": other}, true)
+	assert.Contains(t, loc, "done=stale")
+	assert.Equal(t, kept, files(t, s.files))
+}
+
+// files counts the files under dir.
+func files(t *testing.T, dir string) int {
+	n := 0
+	require.NoError(t, filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			n++
+		}
+		return err
+	}))
+	return n
 }
 
 func TestTheFollowupOnThePage(t *testing.T) {
@@ -387,4 +440,41 @@ func TestTheFollowupOnThePage(t *testing.T) {
 	_, html, _ = s.get(t, "/t/"+token, "")
 	assert.Contains(t, html, got.Followup.Repeat, "the page names the new ticket")
 	assert.NotContains(t, html, `id="followup-submit"`)
+}
+
+// TestTheStepsShowWhereTheRequestReallyIs: an escalated new ticket is not "assigned"; a
+// rejected one stays rejected when archived, and its link lasts from the rejection; a
+// confirmed one is not shown closed before it is.
+func TestTheStepsShowWhereTheRequestReallyIs(t *testing.T) {
+	s := newSite(t)
+	esc, tokEsc := s.create(t, "升级的")
+	s.do(t, esc.ID, ticket.ActionEscalate, sup, "大客户", "")
+	_, html, _ := s.get(t, "/t/"+tokEsc, "")
+	assert.Contains(t, html, `<strong id="current-step">已受理</strong>`)
+	assert.Contains(t, html, `<span id="sub-state">已升级处理</span>`)
+	assert.NotContains(t, html, `<li class="done">已派单</li>`)
+
+	rej, tokRej := s.create(t, "驳回的")
+	s.do(t, rej.ID, ticket.ActionReject, disp, "重复报修", "")
+	s.clock.Advance(20 * 24 * time.Hour)
+	s.do(t, rej.ID, ticket.ActionArchive, sup, "", "")
+	_, html, _ = s.get(t, "/t/"+tokRej, "")
+	assert.Contains(t, html, "该报修已被驳回")
+	assert.NotContains(t, html, `class="steps"`, "no steps for a declined request")
+	s.clock.Advance(11 * 24 * time.Hour) // 31 days after the rejection, 11 after the archive
+	code, _, _ := s.get(t, "/t/"+tokRej, "")
+	assert.Equal(t, http.StatusNotFound, code, "the ttl runs from the rejection")
+
+	ok, tokOK := s.create(t, "确认的")
+	for _, a := range []struct {
+		a    ticket.Action
+		who  ticket.Actor
+		data string
+	}{{ticket.ActionAssign, disp, `{"assignee":"eng-li"}`}, {ticket.ActionAccept, eng, ""}, {ticket.ActionStart, eng, ""}, {ticket.ActionResolve, eng, `{"root_cause":"x"}`},
+		{ticket.ActionConfirm, ticket.TrackingActor(ok.ID), `{"solved":true,"timeliness":5,"professionalism":5}`}} {
+		s.do(t, ok.ID, a.a, a.who, "", a.data)
+	}
+	_, html, _ = s.get(t, "/t/"+tokOK, "")
+	assert.Contains(t, html, `<strong id="current-step">已确认，待关闭</strong>`)
+	assert.Contains(t, html, `<li class="">已关闭</li>`, "not closed yet")
 }

@@ -22,6 +22,9 @@ type page struct {
 	FlashBad  bool
 
 	ID, Title, Description string
+	// Version is the ticket's version the page shows: a confirmation answers this fix, not
+	// a later one.
+	Version int64
 	Steps                  []step
 	Current                string // the current step's label
 	Since                  string // how long the ticket has been there
@@ -69,6 +72,26 @@ var stepOf = map[ticket.State]int{
 
 var stepKeys = []string{"step_new", "step_assigned", "step_accepted", "step_progress", "step_resolved", "step_confirm", "step_closed"}
 
+// shownState is the state the customer's steps show: a rejected ticket that was archived is
+// still rejected to them; an escalated one is where it was when it was escalated (escalating
+// a new ticket does not assign it).
+func shownState(t ticket.Ticket) ticket.State {
+	switch t.State {
+	case ticket.StateArchived:
+		if t.ClosedAt.IsZero() {
+			return ticket.StateRejected
+		}
+	case ticket.StateEscalated:
+		for i := len(t.History) - 1; i >= 0; i-- {
+			if s := t.History[i].State; s != ticket.StateEscalated {
+				return s
+			}
+		}
+		return ticket.StateNew
+	}
+	return t.State
+}
+
 // forCustomer is the text the engineer gave for customers with a pause or a wait for parts
 // (data.for_customer); the reason itself is for staff.
 func forCustomer(ev ticket.Event) string {
@@ -82,7 +105,7 @@ func forCustomer(ev ticket.Event) string {
 // build makes the page of t, whose events are evs, for a customer reading in l at now.
 func (h *Handler) build(t ticket.Ticket, evs []ticket.Event, l lang, now time.Time, sla *engine.SLAView) page {
 	loc := h.opts.Location
-	p := page{Lang: l, ID: t.ID, Title: t.Title, Description: t.Description, MaxPhotos: h.opts.MaxPhotos}
+	p := page{Lang: l, ID: t.ID, Title: t.Title, Description: t.Description, Version: t.Version, MaxPhotos: h.opts.MaxPhotos}
 	p.OtherLang = "en"
 	if l == en {
 		p.OtherLang = "zh"
@@ -92,14 +115,17 @@ func (h *Handler) build(t ticket.Ticket, evs []ticket.Event, l lang, now time.Ti
 			p.Title, p.Description = s.Title, s.Description
 		}
 	}
-	at := stepOf[t.State]
+	state := shownState(t)
+	at := stepOf[state]
 	for i, k := range stepKeys {
 		s := step{Label: l.t(k), Done: i < at, Active: i == at}
-		if t.State == ticket.StateClosed || t.State == ticket.StateArchived {
-			s.Done, s.Active = true, i == at
-		}
-		if t.State == ticket.StateResolved && i == 4 {
+		switch state {
+		case ticket.StateClosed, ticket.StateArchived:
 			s.Done = true
+		case ticket.StateResolved:
+			s.Done = s.Done || i == 4 // fixed; the customer's confirmation is what is awaited
+		case ticket.StateCustomerConfirmed:
+			s.Done, s.Active = i < 6, false // confirmed; the close is still to come
 		}
 		p.Steps = append(p.Steps, s)
 	}
@@ -113,7 +139,11 @@ func (h *Handler) build(t ticket.Ticket, evs []ticket.Event, l lang, now time.Ti
 			lastPause = ev
 		}
 	}
-	switch t.State {
+	sub := state
+	if t.State == ticket.StateEscalated {
+		sub = t.State
+	}
+	switch sub {
 	case ticket.StateAwaitingParts:
 		p.Sub, p.SubReason = l.t("state_wait"), forCustomer(lastPause)
 	case ticket.StatePaused:
@@ -156,7 +186,7 @@ func (h *Handler) build(t ticket.Ticket, evs []ticket.Event, l lang, now time.Ti
 	if t.State == ticket.StateCustomerConfirmed || t.State == ticket.StateClosed || t.State == ticket.StateArchived {
 		p.Feedback = t.Feedback
 	}
-	if f := t.Followup; f != nil {
+	if f := t.Followup; f != nil && (t.State == ticket.StateClosed || t.State == ticket.StateArchived) {
 		if f.AnsweredAt.IsZero() {
 			p.AskFollowup = true
 		} else {
@@ -175,7 +205,7 @@ func (h *Handler) lineOf(ev ticket.Event, l lang) string {
 	case ticket.ActionCreate:
 		return l.t("ev_create")
 	case ticket.ActionSourceAdded:
-		return l.t("ev_source")
+		return l.t("ev_source") // whoever sent it: the request has more in it now
 	case ticket.ActionAssign:
 		var d ticket.AssignData
 		_ = json.Unmarshal(ev.Data, &d)
@@ -191,11 +221,11 @@ func (h *Handler) lineOf(ev ticket.Event, l lang) string {
 	case ticket.ActionStart:
 		return l.t("ev_start")
 	case ticket.ActionRequestParts:
-		return withReason(l.t("ev_parts"), forCustomer(ev))
+		return withReason(l.t("ev_parts"), forCustomer(ev), l)
 	case ticket.ActionPartsArrived:
 		return l.t("ev_parts_ok")
 	case ticket.ActionPause:
-		return withReason(l.t("ev_pause"), forCustomer(ev))
+		return withReason(l.t("ev_pause"), forCustomer(ev), l)
 	case ticket.ActionResume:
 		return l.t("ev_resume")
 	case ticket.ActionResolve:
@@ -221,10 +251,10 @@ func (h *Handler) lineOf(ev ticket.Event, l lang) string {
 		_ = json.Unmarshal(ev.Data, &d)
 		text := l.t("ev_note")
 		if d.Text != "" {
-			text += "：" + d.Text
+			text += l.t("colon") + d.Text
 		}
 		if n := len(d.Attachments); n > 0 {
-			text += fmt.Sprintf("（%d %s）", n, l.t("photos"))
+			text += fmt.Sprintf(l.t("n_photos"), n)
 		}
 		return text
 	case ticket.ActionUrge:
@@ -245,11 +275,11 @@ func (h *Handler) lineOf(ev ticket.Event, l lang) string {
 	return ""
 }
 
-func withReason(s, reason string) string {
+func withReason(s, reason string, l lang) string {
 	if reason == "" {
 		return s
 	}
-	return s + "：" + reason
+	return s + l.t("colon") + reason
 }
 
 // humanDuration is d as a customer reads it: 3 天 4 小时, 25 分钟.
