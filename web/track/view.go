@@ -24,13 +24,13 @@ type page struct {
 	ID, Title, Description string
 	// Version is the ticket's version the page shows: a confirmation answers this fix, not
 	// a later one.
-	Version int64
-	Steps                  []step
-	Current                string // the current step's label
-	Since                  string // how long the ticket has been there
-	Sub                    string // waiting for parts, paused, escalated
-	SubReason              string // the reason the engineer gave for customers
-	Rejected               bool
+	Version   int64
+	Steps     []step
+	Current   string // the current step's label
+	Since     string // how long the ticket has been there
+	Sub       string // waiting for parts, paused, escalated
+	SubReason string // the reason the engineer gave for customers
+	Rejected  bool
 
 	Engineer, EngineerPhone string
 	Promised                string
