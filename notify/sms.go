@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"gongdan/config"
+	"gongdan/internal/vendorhttp"
 	"gongdan/core/ticket"
 	"gongdan/internal/cloudsign"
 	"gongdan/logging"
@@ -117,40 +118,23 @@ func mobileE164(phone string) (string, bool) {
 	return "", false
 }
 
-// newSMSClient is a resty client for one vendor: its timeout and body limit, no redirects (a
-// signed request is not sent elsewhere), no retries of its own (the pipeline retries), nothing
-// logged.
+// newSMSClient is a client for one vendor (vendorhttp: no redirects, no retries of its own,
+// nothing logged) with its timeout and body limit.
 func newSMSClient(baseURL string, timeout time.Duration) *resty.Client {
 	if timeout <= 0 {
 		timeout = config.DefaultSMSTimeout
 	}
-	return resty.New().
-		SetBaseURL(strings.TrimRight(baseURL, "/")).
-		SetTimeout(timeout).
-		SetResponseBodyLimit(smsMaxBody).
-		SetRedirectPolicy(resty.NoRedirectPolicy()).
-		SetRetryCount(0).
-		SetDisableWarn(true).
-		SetLogger(quietLogger{})
+	return vendorhttp.NewClient(baseURL, timeout, smsMaxBody)
 }
-
-type quietLogger struct{}
-
-func (quietLogger) Errorf(string, ...any) {}
-func (quietLogger) Warnf(string, ...any)  {}
-func (quietLogger) Debugf(string, ...any) {}
 
 // requestError says why a request got no answer without its URL: the network's or resty's
 // error alone, retried.
 func requestError(vendor string, err error) error {
-	if errors.Is(err, resty.ErrResponseBodyTooLarge) {
+	bare, tooLarge := vendorhttp.Bare(err)
+	if tooLarge {
 		return refused("%s SendSms answered more than %d bytes", vendor, smsMaxBody)
 	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	return fmt.Errorf("%s SendSms: %v", vendor, err)
+	return fmt.Errorf("%s SendSms: %v", vendor, bare)
 }
 
 // judge turns a vendor's error code into a transient error or a refusal.

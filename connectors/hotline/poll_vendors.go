@@ -3,7 +3,6 @@ package hotline
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -15,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"gongdan/internal/cloudsign"
+	"gongdan/internal/vendorhttp"
 )
 
 // The vendors' task APIs, asked with resty and signed by hand: the vendors' Go SDKs are not
@@ -55,36 +55,20 @@ const (
 	vendorTimeout = 60 * time.Second
 )
 
-// newVendorClient is a resty client for one vendor: its timeout and body limit, no
-// redirects (a signed request is not sent elsewhere), nothing logged.
+// newVendorClient is a client for one vendor (vendorhttp: no redirects, no retries of its
+// own, nothing logged) with the hotline's timeout and body limit.
 func newVendorClient(baseURL string) *resty.Client {
-	return resty.New().
-		SetBaseURL(strings.TrimRight(baseURL, "/")).
-		SetTimeout(vendorTimeout).
-		SetResponseBodyLimit(MaxBodyBytes).
-		SetRedirectPolicy(resty.NoRedirectPolicy()).
-		SetRetryCount(0).
-		SetDisableWarn(true).
-		SetLogger(quietLogger{})
+	return vendorhttp.NewClient(baseURL, vendorTimeout, MaxBodyBytes)
 }
-
-type quietLogger struct{}
-
-func (quietLogger) Errorf(string, ...any) {}
-func (quietLogger) Warnf(string, ...any)  {}
-func (quietLogger) Debugf(string, ...any) {}
 
 // requestError says why a request got no answer, without its URL (whose query may hold a
 // signature): the network's or resty's error alone, transient but for a body too large.
 func requestError(api string, err error) error {
-	if errors.Is(err, resty.ErrResponseBodyTooLarge) {
+	bare, tooLarge := vendorhttp.Bare(err)
+	if tooLarge {
 		return permanent("the %s answer is larger than %d bytes", api, MaxBodyBytes)
 	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	return transient("%s: %v", api, err)
+	return transient("%s: %v", api, bare)
 }
 
 // statusError judges an HTTP status other than 200 whose body says nothing more: 408, 429
