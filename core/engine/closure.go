@@ -298,25 +298,38 @@ func (e *Engine) trackingEnds(t ticket.Ticket) time.Time {
 	return since.Add(e.opts.Closure.TTL)
 }
 
-// customerDo runs decide on ticket id as it is in the transaction and appends its event.
-func (e *Engine) customerDo(ctx context.Context, id string, decide func(t ticket.Ticket, now time.Time) (ticket.Event, error)) (ticket.Ticket, error) {
-	res := e.submit(ctx, &request{do: func(tx store.Tx) (result, error) {
+// onTicket runs fn in the committer on ticket id as the batch has it; a missing ticket is
+// ErrNotFound.
+func (e *Engine) onTicket(ctx context.Context, id string, fn func(tx store.Tx, t ticket.Ticket, now time.Time) (result, error)) result {
+	return e.submit(ctx, &request{do: func(tx store.Tx) (result, error) {
 		t, found, err := e.ticketIn(tx, id)
 		if err != nil {
 			return result{}, err
 		} else if !found {
 			return result{err: fmt.Errorf("ticket %s: %w", id, ErrNotFound)}, nil
 		}
-		ev, err := decide(t, e.now())
+		return fn(tx, t, e.now())
+	}})
+}
+
+// appendOne appends ev to t: the result of a write of one event.
+func (e *Engine) appendOne(tx store.Tx, t ticket.Ticket, ev ticket.Event) (result, error) {
+	next, err := e.appendEvent(tx, t, ev)
+	if err != nil {
+		return result{}, err
+	}
+	return result{ticket: next, event: &ev, before: t}, nil
+}
+
+// customerDo runs decide on ticket id as it is in the transaction and appends its event.
+func (e *Engine) customerDo(ctx context.Context, id string, decide func(t ticket.Ticket, now time.Time) (ticket.Event, error)) (ticket.Ticket, error) {
+	res := e.onTicket(ctx, id, func(tx store.Tx, t ticket.Ticket, now time.Time) (result, error) {
+		ev, err := decide(t, now)
 		if err != nil {
 			return result{err: err}, nil
 		}
-		next, err := e.appendEvent(tx, t, ev)
-		if err != nil {
-			return result{}, err
-		}
-		return result{ticket: next, event: &ev, before: t}, nil
-	}})
+		return e.appendOne(tx, t, ev)
+	})
 	return res.ticket, res.err
 }
 
@@ -340,19 +353,13 @@ func (e *Engine) Urge(ctx context.Context, id string) (ticket.Ticket, error) {
 // there is never one without the other, and two answers at once record one.
 func (e *Engine) AnswerFollowup(ctx context.Context, id string, recurred bool, text string) (ticket.Ticket, error) {
 	actor := ticket.TrackingActor(id)
-	res := e.submit(ctx, &request{do: func(tx store.Tx) (result, error) {
-		t, found, err := e.ticketIn(tx, id)
-		if err != nil {
-			return result{}, err
-		} else if !found {
-			return result{err: fmt.Errorf("ticket %s: %w", id, ErrNotFound)}, nil
-		}
-		now := e.now()
+	res := e.onTicket(ctx, id, func(tx store.Tx, t ticket.Ticket, now time.Time) (result, error) {
 		d := ticket.FollowupData{Recurred: recurred}
 		if _, err := ticket.FollowupAnswered(t, actor, d, now); err != nil {
 			return result{err: err}, nil // not asked, answered already: nothing is opened
 		}
 		var opened result
+		var err error
 		if recurred {
 			if opened, err = e.applyCreate(tx, &CreateRequest{Draft: repeatDraft(t, text), Actor: actor, RepeatOf: t.ID}); err != nil {
 				return result{}, err
@@ -377,7 +384,7 @@ func (e *Engine) AnswerFollowup(ctx context.Context, id string, recurred bool, t
 			res.more = append([]ticket.Event{*opened.event}, opened.more...)
 		}
 		return res, nil
-	}})
+	})
 	return res.ticket, res.err
 }
 
@@ -401,14 +408,8 @@ func repeatDraft(t ticket.Ticket, text string) draft.Draft {
 // RecordDelivery records a notification's outcome on one channel on ticket id (a notified
 // event), once per delivery key: a second report of the same key records nothing.
 func (e *Engine) RecordDelivery(ctx context.Context, id string, d ticket.DeliveryData) error {
-	res := e.submit(ctx, &request{do: func(tx store.Tx) (result, error) {
-		t, found, err := e.ticketIn(tx, id)
-		if err != nil {
-			return result{}, err
-		} else if !found {
-			return result{err: fmt.Errorf("ticket %s: %w", id, ErrNotFound)}, nil
-		}
-		ev, err := ticket.Notified(t, d, e.now())
+	return e.onTicket(ctx, id, func(tx store.Tx, t ticket.Ticket, now time.Time) (result, error) {
+		ev, err := ticket.Notified(t, d, now)
 		if err != nil {
 			return result{err: err}, nil
 		}
@@ -417,11 +418,6 @@ func (e *Engine) RecordDelivery(ctx context.Context, id string, d ticket.Deliver
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return result{}, err
 		}
-		next, err := e.appendEvent(tx, t, ev)
-		if err != nil {
-			return result{}, err
-		}
-		return result{ticket: next, event: &ev, before: t}, nil
-	}})
-	return res.err
+		return e.appendOne(tx, t, ev)
+	}).err
 }

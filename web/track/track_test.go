@@ -95,6 +95,15 @@ func (s *site) do(t *testing.T, id string, a ticket.Action, actor ticket.Actor, 
 	return tk
 }
 
+// resolve has eng-li take ticket id and resolve it with root cause cause.
+func (s *site) resolve(t *testing.T, id, cause string) {
+	t.Helper()
+	s.do(t, id, ticket.ActionAssign, disp, "", `{"assignee":"eng-li"}`)
+	s.do(t, id, ticket.ActionAccept, eng, "", "")
+	s.do(t, id, ticket.ActionStart, eng, "", "")
+	s.do(t, id, ticket.ActionResolve, eng, "", `{"root_cause":"`+cause+`"}`)
+}
+
 func (s *site) ticket(t *testing.T, id string) ticket.Ticket {
 	tk, err := s.store.Ticket(context.Background(), id)
 	require.NoError(t, err)
@@ -192,13 +201,7 @@ func TestThePageShowsEachStateToItsCustomer(t *testing.T) {
 func TestConfirmingByThePage(t *testing.T) {
 	s := newSite(t)
 	tk, token := s.create(t, "空压机异响")
-	for _, a := range []struct {
-		a    ticket.Action
-		who  ticket.Actor
-		data string
-	}{{ticket.ActionAssign, disp, `{"assignee":"eng-li"}`}, {ticket.ActionAccept, eng, ""}, {ticket.ActionStart, eng, ""}, {ticket.ActionResolve, eng, `{"root_cause":"轴承缺油"}`}} {
-		s.do(t, tk.ID, a.a, a.who, "", a.data)
-	}
+	s.resolve(t, tk.ID, "轴承缺油")
 	_, html, _ := s.get(t, "/t/"+token, "")
 	nonce := nonceIn(t, html)
 	form := url.Values{"solved": {"yes"}, "timeliness": {"5"}, "professionalism": {"4"}, "comment": {"师傅很专业"}}
@@ -244,13 +247,7 @@ func TestConfirmingByThePage(t *testing.T) {
 func TestADisputeGoesBackToWork(t *testing.T) {
 	s := newSite(t)
 	tk, token := s.create(t, "冷库温度高")
-	for _, a := range []struct {
-		a    ticket.Action
-		who  ticket.Actor
-		data string
-	}{{ticket.ActionAssign, disp, `{"assignee":"eng-li"}`}, {ticket.ActionAccept, eng, ""}, {ticket.ActionStart, eng, ""}, {ticket.ActionResolve, eng, `{"root_cause":"加氟"}`}} {
-		s.do(t, tk.ID, a.a, a.who, "", a.data)
-	}
+	s.resolve(t, tk.ID, "加氟")
 	_, html, _ := s.get(t, "/t/"+token, "")
 	code, _ := s.post(t, "/t/"+token+"/confirm", url.Values{"nonce": {nonceIn(t, html)}, "version": {versionIn(t, html)}, "solved": {"no"}, "timeliness": {"2"}, "professionalism": {"3"}, "comment": {"温度还是降不下来"}})
 	require.Equal(t, http.StatusSeeOther, code)
@@ -416,14 +413,9 @@ func files(t *testing.T, dir string) int {
 func TestTheFollowupOnThePage(t *testing.T) {
 	s := newSite(t)
 	tk, token := s.create(t, "门锁打不开")
-	for _, a := range []struct {
-		a    ticket.Action
-		who  ticket.Actor
-		data string
-	}{{ticket.ActionAssign, disp, `{"assignee":"eng-li"}`}, {ticket.ActionAccept, eng, ""}, {ticket.ActionStart, eng, ""}, {ticket.ActionResolve, eng, `{"root_cause":"电池没电"}`},
-		{ticket.ActionConfirm, ticket.TrackingActor(tk.ID), `{"solved":true,"timeliness":5,"professionalism":5}`}, {ticket.ActionClose, sup, ""}} {
-		s.do(t, tk.ID, a.a, a.who, "", a.data)
-	}
+	s.resolve(t, tk.ID, "电池没电")
+	s.do(t, tk.ID, ticket.ActionConfirm, ticket.TrackingActor(tk.ID), "", `{"solved":true,"timeliness":5,"professionalism":5}`)
+	s.do(t, tk.ID, ticket.ActionClose, sup, "", "")
 	_, html, _ := s.get(t, "/t/"+token, "")
 	assert.NotContains(t, html, `id="followup"`, "not asked yet")
 	s.clock.Advance(49 * time.Hour)
@@ -466,14 +458,8 @@ func TestTheStepsShowWhereTheRequestReallyIs(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, code, "the ttl runs from the rejection")
 
 	ok, tokOK := s.create(t, "确认的")
-	for _, a := range []struct {
-		a    ticket.Action
-		who  ticket.Actor
-		data string
-	}{{ticket.ActionAssign, disp, `{"assignee":"eng-li"}`}, {ticket.ActionAccept, eng, ""}, {ticket.ActionStart, eng, ""}, {ticket.ActionResolve, eng, `{"root_cause":"x"}`},
-		{ticket.ActionConfirm, ticket.TrackingActor(ok.ID), `{"solved":true,"timeliness":5,"professionalism":5}`}} {
-		s.do(t, ok.ID, a.a, a.who, "", a.data)
-	}
+	s.resolve(t, ok.ID, "x")
+	s.do(t, ok.ID, ticket.ActionConfirm, ticket.TrackingActor(ok.ID), "", `{"solved":true,"timeliness":5,"professionalism":5}`)
 	_, html, _ = s.get(t, "/t/"+tokOK, "")
 	assert.Contains(t, html, `<strong id="current-step">已确认，待关闭</strong>`)
 	assert.Contains(t, html, `<li class="">已关闭</li>`, "not closed yet")
