@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -85,6 +86,11 @@ func (e *Engine) followClosure(tx store.Tx, before, after ticket.Ticket) error {
 	}
 	switch {
 	case after.State == ticket.StateResolved && before.State != ticket.StateResolved:
+		if r := after.Resolution; r != nil {
+			if err := tx.PutResolutionTime(resolutionKind(after), r.ResolvedAt, after.ID, r.ResolvedAt.Sub(after.CreatedAt)); err != nil {
+				return err
+			}
+		}
 		if due, ok := e.nextConfirmStep(after); ok {
 			if err := tx.SetTimer(store.Timer{TicketID: after.ID, Kind: timerConfirm, Due: due}); err != nil {
 				return err
@@ -420,4 +426,31 @@ func (e *Engine) RecordDelivery(ctx context.Context, id string, d ticket.Deliver
 		}
 		return e.appendOne(tx, t, ev)
 	}).err
+}
+
+// resolutionKind is which tickets are similar, for a promise: the same category, else the
+// same urgency.
+func resolutionKind(t ticket.Ticket) string {
+	if t.Category != "" {
+		return "category:" + t.Category
+	}
+	return "urgency:" + string(t.Urgency)
+}
+
+// Promise sample sizes: the median of the latest promiseSample similar tickets, from
+// promiseMin on (fewer say too little).
+const (
+	promiseSample = 101
+	promiseMin    = 5
+)
+
+// TypicalResolution is the median time the latest similar tickets (same category, else
+// urgency) took from creation to resolve; false when too few were resolved to say.
+func (e *Engine) TypicalResolution(ctx context.Context, t ticket.Ticket) (time.Duration, bool, error) {
+	times, err := e.store.ResolutionTimes(ctx, resolutionKind(t), promiseSample)
+	if err != nil || len(times) < promiseMin {
+		return 0, false, err
+	}
+	slices.Sort(times)
+	return times[len(times)/2], true, nil
 }

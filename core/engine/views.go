@@ -312,3 +312,13 @@ func (e *Engine) SLABoard(ctx context.Context, limit int) ([]BoardEntry, error) 
 
 // SLAOf is ticket t's SLA clocks as of now.
 func (e *Engine) SLAOf(t ticket.Ticket) SLAView { return e.slaView(t, e.now()) }
+
+// HasDue reports whether a running resolution clock sets a due time: the time promised.
+func (v SLAView) HasDue() bool {
+	for _, c := range v.Clocks {
+		if c.Target == "resolution" && c.Due != nil && c.StoppedAt == nil {
+			return true
+		}
+	}
+	return false
+}

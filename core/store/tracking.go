@@ -1,6 +1,9 @@
 package store
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // TrackingLink is a customer's tracking link to one ticket (/t/{token}), as the store keeps it:
 // only the SHA-256 of the token, which the engine derives from a key, the ticket id and the
@@ -18,6 +21,9 @@ type TrackingTx interface {
 	PutTracking(hash []byte, ticketID string, generation int) error
 	// RevokeTracking marks every link of a ticket revoked (no error when it has none).
 	RevokeTracking(ticketID string) error
+	// PutResolutionTime keeps how long a ticket of kind took to be resolved (once per
+	// ticket and resolve time).
+	PutResolutionTime(kind string, resolvedAt time.Time, ticketID string, took time.Duration) error
 }
 
 // TrackingStore is what the tracking page reads.
@@ -29,4 +35,7 @@ type TrackingStore interface {
 	// Secret returns the secret kept under name, keeping make()'s value first when there is
 	// none: every process sharing the store gets the same one.
 	Secret(ctx context.Context, name string, make func() ([]byte, error)) ([]byte, error)
+	// ResolutionTimes returns how long the latest (up to limit) resolved tickets of kind took,
+	// newest first.
+	ResolutionTimes(ctx context.Context, kind string, limit int) ([]time.Duration, error)
 }

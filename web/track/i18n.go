@@ -47,6 +47,8 @@ var words = map[string][2]string{ // [zh, en]
 	"since":           {"已持续", "for"},
 	"engineer":        {"维修工程师", "Engineer"},
 	"promised":        {"承诺完成时间", "Promised by"},
+	"expected":        {"预计完成时间", "Expected by"},
+	"similar":         {"（按同类工单的通常用时）", "(as similar requests usually take)"},
 	"overdue":         {"已超时，我们正在加急处理", "Overdue: we are hurrying"},
 	"timeline":        {"动态", "History"},
 	"add":             {"补充信息", "Add information"},

@@ -208,7 +208,13 @@ func (h *Handler) show(w http.ResponseWriter, r *http.Request) {
 	}
 	now := h.opts.Engine.Now()
 	sla := h.opts.Engine.SLAOf(t)
-	p := h.build(t, evs, l, now, &sla)
+	var typical time.Duration
+	if t.State.Open() && !sla.HasDue() {
+		if d, ok, err := h.opts.Engine.TypicalResolution(r.Context(), t); err == nil && ok {
+			typical = d
+		}
+	}
+	p := h.build(t, evs, l, now, &sla, typical)
 	p.Token = token
 	p.Nonce = h.nonce(token, now)
 	switch done := r.URL.Query().Get("done"); done {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -463,4 +464,37 @@ func TestTheStepsShowWhereTheRequestReallyIs(t *testing.T) {
 	_, html, _ = s.get(t, "/t/"+tokOK, "")
 	assert.Contains(t, html, `<strong id="current-step">已确认，待关闭</strong>`)
 	assert.Contains(t, html, `<li class="">已关闭</li>`, "not closed yet")
+}
+
+// TestWithoutAPolicyThePagePromisesWhatSimilarRequestsTook: no SLA policy sets a due time, so
+// the page says when similar requests (same category) were usually fixed: the median of the
+// latest ones, once there are enough to say.
+func TestWithoutAPolicyThePagePromisesWhatSimilarRequestsTook(t *testing.T) {
+	s := newSite(t)
+	took := []time.Duration{2 * time.Hour, 3 * time.Hour, 5 * time.Hour, 7 * time.Hour, 30 * time.Hour}
+	mk := func(title string) (ticket.Ticket, string) {
+		tk, _, err := s.engine.Create(context.Background(), engine.CreateRequest{Actor: ticket.SystemActor, Draft: draft.Draft{
+			Title: title, Category: "门禁故障", Urgency: draft.UrgencyYellow}})
+		require.NoError(t, err)
+		tok, err := s.engine.TrackingToken(context.Background(), tk.ID)
+		require.NoError(t, err)
+		return tk, tok
+	}
+	waiting, tok := mk("等待中")
+	for i, d := range took[:4] {
+		tk, _ := mk(fmt.Sprint("已修好 ", i))
+		s.clock.Advance(d)
+		s.resolve(t, tk.ID, "换读卡器")
+	}
+	_, html, _ := s.get(t, "/t/"+tok, "")
+	assert.NotContains(t, html, `id="promised"`, "four are too few to promise on")
+
+	tk, _ := mk("第五张")
+	s.clock.Advance(took[4])
+	s.resolve(t, tk.ID, "换读卡器")
+	_, html, _ = s.get(t, "/t/"+tok, "")
+	// Median of 2, 3, 5, 7, 30 hours: 5 hours after the waiting ticket was created.
+	want := waiting.CreatedAt.Add(5 * time.Hour).In(s.engine.Location()).Format("2006-01-02 15:04")
+	assert.Contains(t, html, `<dd id="promised">`+want)
+	assert.Contains(t, html, "按同类工单的通常用时")
 }

@@ -35,6 +35,9 @@ type page struct {
 	Engineer, EngineerPhone string
 	Promised                string
 	Overdue                 bool
+	// PromisedSimilar: no SLA policy sets a due time, and Promised is the median of the latest
+	// similar tickets.
+	PromisedSimilar bool
 
 	Timeline []line
 
@@ -103,7 +106,7 @@ func forCustomer(ev ticket.Event) string {
 }
 
 // build makes the page of t, whose events are evs, for a customer reading in l at now.
-func (h *Handler) build(t ticket.Ticket, evs []ticket.Event, l lang, now time.Time, sla *engine.SLAView) page {
+func (h *Handler) build(t ticket.Ticket, evs []ticket.Event, l lang, now time.Time, sla *engine.SLAView, typical time.Duration) page {
 	loc := h.opts.Location
 	p := page{Lang: l, ID: t.ID, Title: t.Title, Description: t.Description, Version: t.Version, MaxPhotos: h.opts.MaxPhotos}
 	p.OtherLang = "en"
@@ -166,6 +169,10 @@ func (h *Handler) build(t ticket.Ticket, evs []ticket.Event, l lang, now time.Ti
 				p.Overdue = now.After(*c.Due)
 			}
 		}
+	}
+	if p.Promised == "" && typical > 0 && t.State.Open() {
+		due := t.CreatedAt.Add(typical)
+		p.Promised, p.PromisedSimilar, p.Overdue = due.In(loc).Format("2006-01-02 15:04"), true, now.After(due)
 	}
 	for _, ev := range evs {
 		if text := h.lineOf(ev, l); text != "" {

@@ -49,6 +49,7 @@ const (
 	readTicket readStmt = iota
 	readEvents
 	readTracking
+	readResolutionTimes
 	numReads
 )
 
@@ -56,6 +57,7 @@ var readQueries = [numReads]string{
 	readTicket:   `SELECT body FROM tickets WHERE id = ?`,
 	readEvents:   `SELECT id, body FROM events WHERE ticket_id = ? ORDER BY seq`,
 	readTracking: `SELECT ticket_id, generation, revoked FROM tracking WHERE hash = ?`,
+	readResolutionTimes: `SELECT seconds FROM resolution_times WHERE kind = ? ORDER BY resolved_at DESC LIMIT ?`,
 }
 
 // Open opens (creating if needed) the database at path and brings its schema up to date.
@@ -263,6 +265,7 @@ const (
 	stmtPutDevice
 	stmtPutTracking
 	stmtRevokeTracking
+	stmtPutResolutionTime
 	stmtPutCard
 	numWriteStmts
 )
@@ -335,6 +338,9 @@ var writeQueries = [numWriteStmts]string{
 	// See migrations/0011_tracking.sql.
 	stmtPutTracking:    `INSERT INTO tracking (hash, ticket_id, generation) VALUES (?, ?, ?)`,
 	stmtRevokeTracking: `UPDATE tracking SET revoked = 1 WHERE ticket_id = ?`,
+	// See migrations/0015_resolution_times.sql.
+	stmtPutResolutionTime: `INSERT INTO resolution_times (kind, resolved_at, ticket_id, seconds) VALUES (?, ?, ?, ?)
+		ON CONFLICT DO NOTHING`,
 	// See migrations/0013_cards.sql.
 	stmtPutCard: `INSERT INTO engineer_cards (engineer, key, kind, cause, ticket_id, at, expires_at, detail)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING`,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"time"
 
 	"gongdan/core/store"
 )
@@ -57,4 +58,27 @@ func (s *Store) Secret(ctx context.Context, name string, make func() ([]byte, er
 	}
 	err = s.r.QueryRowContext(ctx, `SELECT value FROM secrets WHERE name = ?`, name).Scan(&v)
 	return v, err
+}
+
+func (t *tx) PutResolutionTime(kind string, resolvedAt time.Time, ticketID string, took time.Duration) error {
+	_, err := t.exec(stmtPutResolutionTime, kind, resolvedAt.Unix(), ticketID, int64(took/time.Second))
+	return err
+}
+
+// ResolutionTimes implements store.TrackingStore.
+func (s *Store) ResolutionTimes(ctx context.Context, kind string, limit int) ([]time.Duration, error) {
+	rows, err := s.reads[readResolutionTimes].QueryContext(ctx, kind, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []time.Duration
+	for rows.Next() {
+		var sec int64
+		if err := rows.Scan(&sec); err != nil {
+			return nil, err
+		}
+		out = append(out, time.Duration(sec)*time.Second)
+	}
+	return out, rows.Err()
 }
