@@ -54,9 +54,9 @@ const (
 )
 
 var readQueries = [numReads]string{
-	readTicket:   `SELECT body FROM tickets WHERE id = ?`,
-	readEvents:   `SELECT id, body FROM events WHERE ticket_id = ? ORDER BY seq`,
-	readTracking: `SELECT ticket_id, generation, revoked FROM tracking WHERE hash = ?`,
+	readTicket:          `SELECT body FROM tickets WHERE id = ?`,
+	readEvents:          `SELECT id, body FROM events WHERE ticket_id = ? ORDER BY seq`,
+	readTracking:        `SELECT ticket_id, generation, revoked FROM tracking WHERE hash = ?`,
 	readResolutionTimes: `SELECT seconds FROM resolution_times WHERE kind = ? ORDER BY resolved_at DESC LIMIT ?`,
 }
 
