@@ -197,6 +197,7 @@ func TestCustomersWithoutWeChatAreToldBySMS(t *testing.T) {
 	cfg, err := config.ParseWith("notify.yaml", []byte(`
 server:
   http: 127.0.0.1:0
+  public_url: https://gd.example.com
   tokens:
     - {token: test-admin-token-0123456789, actor: admin-1, role: admin}
     - {token: test-eng-li-token-0123456789, actor: eng-li, role: engineer}
@@ -219,7 +220,7 @@ notify:
       sign_name: 苏州服务中心
       templates:
         accepted: {template: "2001", param_set: ["{id}", "{engineer}"]}
-        resolved: {template: "2002", param_set: ["{id}"]}
+        resolved: {template: "2002", param_set: ["{id}", "{tracking_url}"]}
 `), connectors.Global.Validate)
 	require.NoError(t, err)
 	cfg.ResolvePaths(dir)
@@ -260,6 +261,17 @@ notify:
 	assert.Equal(t, []any{"+8613812345678"}, got[0]["PhoneNumberSet"])
 	assert.Equal(t, []any{tk.ID, "李工"}, got[0]["TemplateParamSet"])
 	assert.Equal(t, "2002", got[1]["TemplateId"])
+	// The resolve message links the ticket's own tracking page, the one the desk sees.
+	params, _ := got[1]["TemplateParamSet"].([]any)
+	require.Len(t, params, 2)
+	_, b, err := call("GET", srv.URL+"/api/v1/tickets/"+tk.ID, "test-admin-token-0123456789", "")
+	require.NoError(t, err)
+	var desk struct {
+		TrackingURL string `json:"tracking_url"`
+	}
+	require.NoError(t, json.Unmarshal(b, &desk))
+	assert.True(t, strings.HasPrefix(desk.TrackingURL, "https://gd.example.com/t/"), desk.TrackingURL)
+	assert.Equal(t, desk.TrackingURL, params[1])
 
 	ledger, err := os.ReadFile(filepath.Join(dir, "notify", "deliveries.jsonl"))
 	require.NoError(t, err)
