@@ -366,8 +366,7 @@ func (h *Handler) forbidden(w http.ResponseWriter, r *http.Request) {
 	_ = h.tmpl.ExecuteTemplate(w, "gone.html", map[string]any{"Lang": langOf(r), "Status": 403})
 }
 
-// confirm sends the three answers as the customer's confirm command; the ticket's version
-// from the form makes a second send of an old page a conflict, not a second confirmation.
+// confirm sends the three answers as the customer's confirm command.
 func (h *Handler) confirm(ctx context.Context, t ticket.Ticket, form url.Values) error {
 	score := func(k string) int {
 		n, _ := strconv.Atoi(form.Get(k))
@@ -385,12 +384,14 @@ func (h *Handler) confirm(ctx context.Context, t ticket.Ticket, form url.Values)
 	if jerr != nil {
 		return jerr
 	}
-	version, err := strconv.ParseInt(form.Get("version"), 10, 64)
-	if err != nil || version <= 0 {
-		return &ticket.DataError{Field: "version", Msg: "required: the version the page showed"}
+	// The answer is about the fix the page showed: after a dispute and a new resolve, an old
+	// tab's form does not confirm a fix its customer never saw. (Not the ticket's version:
+	// a reminder or a delivery record between showing and sending must not stale the form.)
+	if t.Resolution == nil || form.Get("fix") != fixOf(t) {
+		return &ticket.DataError{Field: "fix", Msg: "the page showed another fix; reload it"}
 	}
-	_, err = h.opts.Engine.Do(ctx, ticket.Command{TicketID: t.ID, Action: ticket.ActionConfirm, Actor: ticket.TrackingActor(t.ID),
-		Data: raw, ExpectedVersion: version})
+	_, err := h.opts.Engine.Do(ctx, ticket.Command{TicketID: t.ID, Action: ticket.ActionConfirm, Actor: ticket.TrackingActor(t.ID),
+		Data: raw})
 	return err
 }
 
@@ -546,4 +547,12 @@ func (u *usedNonces) use(nonce string, expires, now time.Time) bool {
 	}
 	u.m[nonce] = expires
 	return true
+}
+
+// fixOf names the fix a resolved ticket's confirm form answers: when it was resolved.
+func fixOf(t ticket.Ticket) string {
+	if t.Resolution == nil {
+		return ""
+	}
+	return strconv.FormatInt(t.Resolution.ResolvedAt.UnixNano(), 36)
 }

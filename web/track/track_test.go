@@ -127,12 +127,12 @@ func (s *site) get(t *testing.T, path, lang string) (int, string, http.Header) {
 
 var nonceRe = regexp.MustCompile(`name="nonce" value="([^"]+)"`)
 
-var versionRe = regexp.MustCompile(`name="version" value="(\d+)"`)
+var fixRe = regexp.MustCompile(`name="fix" value="([0-9a-z]+)"`)
 
-// versionIn is the ticket version the confirm form carries.
-func versionIn(t *testing.T, html string) string {
-	m := versionRe.FindStringSubmatch(html)
-	require.NotNil(t, m, "the confirm form carries the version it shows")
+// fixIn is the fix the confirm form answers.
+func fixIn(t *testing.T, html string) string {
+	m := fixRe.FindStringSubmatch(html)
+	require.NotNil(t, m, "the confirm form names the fix it shows")
 	return m[1]
 }
 
@@ -213,10 +213,10 @@ func TestConfirmingByThePage(t *testing.T) {
 
 	form.Set("nonce", nonce)
 	code, loc := s.post(t, "/t/"+token+"/confirm", form)
-	require.Equal(t, "/t/"+token+"?done=stale", loc, "nor without the version it showed")
+	require.Equal(t, "/t/"+token+"?done=stale", loc, "nor without the fix it showed")
 	_, html, _ = s.get(t, "/t/"+token, "")
 	form.Set("nonce", nonceIn(t, html))
-	form.Set("version", versionIn(t, html))
+	form.Set("fix", fixIn(t, html))
 	code, loc = s.post(t, "/t/"+token+"/confirm", form)
 	require.Equal(t, http.StatusSeeOther, code)
 	assert.Equal(t, "/t/"+token+"?done=confirm", loc)
@@ -250,7 +250,7 @@ func TestADisputeGoesBackToWork(t *testing.T) {
 	tk, token := s.create(t, "冷库温度高")
 	s.resolve(t, tk.ID, "加氟")
 	_, html, _ := s.get(t, "/t/"+token, "")
-	code, _ := s.post(t, "/t/"+token+"/confirm", url.Values{"nonce": {nonceIn(t, html)}, "version": {versionIn(t, html)}, "solved": {"no"}, "timeliness": {"2"}, "professionalism": {"3"}, "comment": {"温度还是降不下来"}})
+	code, _ := s.post(t, "/t/"+token+"/confirm", url.Values{"nonce": {nonceIn(t, html)}, "fix": {fixIn(t, html)}, "solved": {"no"}, "timeliness": {"2"}, "professionalism": {"3"}, "comment": {"温度还是降不下来"}})
 	require.Equal(t, http.StatusSeeOther, code)
 	got := s.ticket(t, tk.ID)
 	assert.Equal(t, ticket.StateInProgress, got.State)
@@ -260,8 +260,12 @@ func TestADisputeGoesBackToWork(t *testing.T) {
 
 	// A second tab still shows the first fix: after the engineer resolves again, its form
 	// does not confirm the new fix the customer never saw.
-	stale := url.Values{"nonce": {nonceIn(t, html)}, "version": {"5"}, "solved": {"yes"}, "timeliness": {"5"}, "professionalism": {"5"}}
+	_, first, _ := s.get(t, "/t/"+token, "") // in progress: no form yet
+	assert.NotContains(t, first, `name="fix"`)
 	s.do(t, tk.ID, ticket.ActionResolve, eng, "", `{"root_cause":"换压缩机"}`)
+	_, second, _ := s.get(t, "/t/"+token, "")
+	fixed := fixIn(t, second)
+	stale := url.Values{"nonce": {nonceIn(t, html)}, "fix": {fixed + "0"}, "solved": {"yes"}, "timeliness": {"5"}, "professionalism": {"5"}}
 	_, loc := s.post(t, "/t/"+token+"/confirm", stale)
 	assert.Contains(t, loc, "done=stale")
 	assert.Equal(t, ticket.StateResolved, s.ticket(t, tk.ID).State)
@@ -497,4 +501,21 @@ func TestWithoutAPolicyThePagePromisesWhatSimilarRequestsTook(t *testing.T) {
 	want := waiting.CreatedAt.Add(5 * time.Hour).In(s.engine.Location()).Format("2006-01-02 15:04")
 	assert.Contains(t, html, `<dd id="promised">`+want)
 	assert.Contains(t, html, "按同类工单的通常用时")
+}
+
+// TestAReminderDoesNotStaleTheForm: between showing the page and sending it, the ticket gets
+// events that change nothing the customer answers (a delivery record of the reminder, a note
+// from another tab): the confirmation still goes through.
+func TestAReminderDoesNotStaleTheForm(t *testing.T) {
+	s := newSite(t)
+	tk, token := s.create(t, "水泵漏水")
+	s.resolve(t, tk.ID, "换密封圈")
+	_, html, _ := s.get(t, "/t/"+token, "")
+	require.NoError(t, s.engine.RecordDelivery(context.Background(), tk.ID, ticket.DeliveryData{Key: "9/sms", Kind: "resolved", Channel: "sms", OK: true, Attempt: 1}))
+	_, err := s.engine.CustomerNote(context.Background(), tk.ID, ticket.CustomerNoteData{Text: "另一个标签页补充的"})
+	require.NoError(t, err)
+	s.clock.Advance(time.Hour)
+	_, loc := s.post(t, "/t/"+token+"/confirm", url.Values{"nonce": {nonceIn(t, html)}, "fix": {fixIn(t, html)}, "solved": {"yes"}, "timeliness": {"4"}, "professionalism": {"4"}})
+	assert.Contains(t, loc, "done=confirm")
+	assert.Equal(t, ticket.StateCustomerConfirmed, s.ticket(t, tk.ID).State)
 }

@@ -22,9 +22,8 @@ type page struct {
 	FlashBad  bool
 
 	ID, Title, Description string
-	// Version is the ticket's version the page shows: a confirmation answers this fix, not
-	// a later one.
-	Version   int64
+	// Fix names the fix the confirm form answers (fixOf).
+	Fix       string
 	Steps     []step
 	Current   string // the current step's label
 	Since     string // how long the ticket has been there
@@ -108,7 +107,7 @@ func forCustomer(ev ticket.Event) string {
 // build makes the page of t, whose events are evs, for a customer reading in l at now.
 func (h *Handler) build(t ticket.Ticket, evs []ticket.Event, l lang, now time.Time, sla *engine.SLAView, typical time.Duration) page {
 	loc := h.opts.Location
-	p := page{Lang: l, ID: t.ID, Title: t.Title, Description: t.Description, Version: t.Version, MaxPhotos: h.opts.MaxPhotos}
+	p := page{Lang: l, ID: t.ID, Title: t.Title, Description: t.Description, Fix: fixOf(t), MaxPhotos: h.opts.MaxPhotos}
 	p.OtherLang = "en"
 	if l == en {
 		p.OtherLang = "zh"
