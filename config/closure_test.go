@@ -37,6 +37,7 @@ func TestClosureProblems(t *testing.T) {
 		{"a public url without its scheme", "server: {public_url: gd.example.com}\n", `inline.yaml:1: server.public_url: "gd.example.com": want the address customers open, like https://gd.example.com`},
 		{"plain http to the world", "server: {public_url: 'http://gd.example.com'}\n", `inline.yaml:1: server.public_url: "http://gd.example.com": customers' links carry their token; use https (http only for a loopback host)`},
 		{"a follow-up after the link is gone", "tracking: {ttl: 2d}\nfollowup: {after: 3d}\n", `inline.yaml:2: followup.after: 72h0m0s: the follow-up links the tracking page, which closes tracking.ttl (48h0m0s) after the close; ask before that`},
+		{"a token posing as a tracking link", "server:\n  tokens: [{token: abcdefghijklmnopqrstuvwxyz, actor: 'tracking:GD-20261208-000001', role: customer}]\n", `inline.yaml:2: server.tokens[0].actor: "tracking:GD-20261208-000001": actor ids starting tracking: are the customers' tracking links; pick another id`},
 		{"a typo", "followup: {aftr: 2d}\n", `inline.yaml:1: followup.aftr: unknown key "aftr"; did you mean "after"?`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

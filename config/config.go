@@ -521,6 +521,10 @@ func (t *Token) validate() []problem {
 	} else if strings.HasPrefix(t.Actor, "connector:") {
 		// The audit trail's name for what a connector's drafts did; a token must not share it.
 		ps = append(ps, problemf("actor", "%q: actor ids starting connector: are the connectors' own in the audit trail; pick another id", t.Actor))
+	} else if strings.HasPrefix(t.Actor, "tracking:") {
+		// A ticket's tracking link acts as tracking:<id>, the customer of that ticket: a token
+		// under that name would be that customer for good.
+		ps = append(ps, problemf("actor", "%q: actor ids starting tracking: are the customers' tracking links; pick another id", t.Actor))
 	}
 	if t.Role == "" {
 		ps = append(ps, problemf("role", "required: %s", roleList()))
