@@ -64,6 +64,12 @@ func phoneWindow(text string, i int) string {
 	return w
 }
 
+// mobileCanStart and landlineCanStart are the first bytes a match of each pattern can begin
+// with (a mobile: 1, or +86, 86, 0086; a landline: 0, or an opening bracket): the patterns
+// are run at no other digit. FuzzAnchoredPhones checks them against the unanchored search.
+func mobileCanStart(b byte) bool   { return b == '1' || b == '+' || b == '8' || b == '0' }
+func landlineCanStart(b byte) bool { return b == '0' || b == '(' || b == 0xEF }
+
 // anchored is re matching only at the start of its input.
 func anchored(re *regexp.Regexp) *regexp.Regexp {
 	return regexp.MustCompile(`^(?:` + re.String() + `)`)
@@ -82,10 +88,10 @@ func anchored(re *regexp.Regexp) *regexp.Regexp {
 // no digit is ever added, dropped or guessed.
 func ExtractPhones(text string) []Match {
 	var found []Match
-	found = findBounded(found, text, mobileAnchored, false, func(g []string) string {
+	found = findBounded(found, text, mobileAnchored, mobileCanStart, false, func(g []string) string {
 		return g[1] + g[2] + g[3]
 	})
-	found = findBounded(found, text, landlineAnchored, true, func(g []string) string {
+	found = findBounded(found, text, landlineAnchored, landlineCanStart, true, func(g []string) string {
 		area := g[1]
 		if area == "" {
 			area = g[2]
@@ -99,10 +105,14 @@ func ExtractPhones(text string) []Match {
 // with, left to right, as an unanchored search would find them) that stands on its own in
 // text. When a match is glued to a longer code, the search resumes one byte after its start, so
 // "订单913812345678" yields nothing while "电话13812345678" still yields the number.
-func findBounded(out []Match, text string, re *regexp.Regexp, allowExtension bool, value func([]string) string) []Match {
+func findBounded(out []Match, text string, re *regexp.Regexp, canStart func(byte) bool, allowExtension bool, value func([]string) string) []Match {
 	for i := 0; i < len(text); {
 		if i = phoneStart(text, i); i < 0 {
 			break
+		}
+		if !canStart(text[i]) {
+			i++ // no match of re begins with this byte: no need to run it
+			continue
 		}
 		loc := re.FindStringSubmatchIndex(phoneWindow(text, i))
 		if loc == nil {

@@ -81,7 +81,7 @@ func TestTrackingPageAtScale(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, page.Tickets)
 	newest := page.Tickets[0].ID
-	day := newest[:len(newest)-7]
+	day := newest[:len("GD-20261208")]
 	var tokens []string
 	for range 2000 {
 		id := fmt.Sprintf("%s-%06d", day, 1+rand.IntN(n))
