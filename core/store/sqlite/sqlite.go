@@ -243,6 +243,9 @@ const (
 	stmtSetBoardDue
 	stmtDeleteBoardDue
 	stmtPutDevice
+	stmtKPIFactsByID // the KPI facts: report.go
+	stmtPutKPIFacts
+	stmtPutKPIRating
 	numWriteStmts
 )
 
@@ -311,6 +314,10 @@ var writeQueries = [numWriteStmts]string{
 	stmtDeleteBoardDue: `DELETE FROM sla_board WHERE ticket_id = ?`,
 	// See migrations/0008_devices.sql.
 	stmtPutDevice: `INSERT INTO devices (id, body) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET body = excluded.body`,
+	// See report.go and migrations/0012_kpi.sql.
+	stmtKPIFactsByID: queryKPIFactsByID,
+	stmtPutKPIFacts:  queryPutKPIFacts,
+	stmtPutKPIRating: queryPutKPIRating,
 }
 
 func (s *Store) prepare(ctx context.Context) error {
