@@ -23,10 +23,16 @@ frequent trouble scenarios (no candidate, all over cap, declines by reason, offe
 by rule and team, with counts and example tickets, and how evenly tickets were spread over
 the engineers (assignments per engineer and their Gini coefficient).`
 
-// reportCmd is `gongdan report routing`.
+// reportCmd is `gongdan report routing|kpi|rebuild`.
 func reportCmd(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "kpi" {
+		return reportKPICmd(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "rebuild" {
+		return reportRebuildCmd(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "routing" {
-		return usageError("%s", reportUsage)
+		return usageError("%s\n\n%s\n\n%s", reportUsage, reportKPIUsage, reportRebuildUsage)
 	}
 	fs := newFlagSet("report routing", stderr)
 	conf := addConfigFlags(fs, "config file (default: the embedded quickstart)")
