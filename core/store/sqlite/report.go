@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 
@@ -10,75 +11,60 @@ import (
 	"gongdan/core/ticket"
 )
 
-// The KPI facts (migrations/0012_kpi.sql). Their write statements are prepared at Open with
-// the others (writeQueries): the engine runs two of them per event.
-
-const factColumns = `ticket_id, created_at, team, engineer, category, connector, policy, repeat_of,
-	first_accept_at, first_closed_at, resolved_at, force_closed, closed_confirm, reopens, disputes,
-	first_reopen_after_close, repeated_at, ended_at, response_breached, resolution_breached,
-	confirm, root_cause`
+// The KPI facts (migrations/0012_kpi.sql), packed by the report package. Their write
+// statements are prepared at Open with the others (writeQueries): the engine runs two of them
+// per event.
 
 const (
-	queryKPIFactsByID = `SELECT ` + factColumns + ` FROM kpi_facts WHERE ticket_id = ?`
-	queryPutKPIFacts  = `INSERT OR REPLACE INTO kpi_facts (` + factColumns + `, last_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	queryPutKPIRating = `INSERT OR IGNORE INTO kpi_ratings (ticket_id, seq, at, team, engineer, category, connector, policy,
-			solved, timeliness, professionalism, root_cause)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	queryKPIFactsByID = `SELECT facts FROM kpi_facts WHERE ticket_id = ?`
+	queryPutKPIFacts  = `INSERT OR REPLACE INTO kpi_facts (ticket_id, last_at, ended_at, facts) VALUES (?, ?, ?, ?)`
+	queryPutKPIRating = `INSERT OR IGNORE INTO kpi_ratings (ticket_id, seq, at, rating) VALUES (?, ?, ?, ?)`
 )
 
 // KPIFacts implements store.ReportTx.
 func (t *tx) KPIFacts(ticketID string) (report.Facts, error) {
+	var b []byte
+	if err := t.queryRow(stmtKPIFactsByID, ticketID).Scan(&b); err != nil {
+		return report.Facts{}, notFound(err)
+	}
 	var f report.Facts
-	err := scanFacts(t.queryRow(stmtKPIFactsByID, ticketID), &f)
-	return f, notFound(err)
+	err := report.NewDecoder().Facts(b, &f, true)
+	return f, err
 }
 
 // PutKPIFacts implements store.ReportTx.
 func (t *tx) PutKPIFacts(f report.Facts) error {
-	_, err := t.exec(stmtPutKPIFacts, factArgs(f)...)
+	_, err := t.exec(stmtPutKPIFacts, factArgs(&f)...)
 	return err
 }
 
 // PutKPIRating implements store.ReportTx.
 func (t *tx) PutKPIRating(r report.Rating) error {
-	_, err := t.exec(stmtPutKPIRating, ratingArgs(r)...)
+	_, err := t.exec(stmtPutKPIRating, r.TicketID, r.Seq, r.At, report.AppendRating(nil, &r))
 	return err
 }
 
-func factArgs(f report.Facts) []any {
+func factArgs(f *report.Facts) []any {
 	last := max(f.CreatedAt, f.FirstAcceptAt, f.FirstClosedAt, f.EndedAt)
-	return []any{f.TicketID, f.CreatedAt, f.Team, f.Engineer, f.Category, f.Connector, f.Policy, f.RepeatOf,
-		f.FirstAcceptAt, f.FirstClosedAt, f.ResolvedAt, f.ForceClosed, int(f.ClosedConfirm), f.Reopens, f.Disputes,
-		f.FirstReopenAfterClose, f.RepeatedAt, f.EndedAt, f.ResponseBreached, f.ResolutionBreached,
-		int(f.Confirm), f.RootCause, last}
-}
-
-func ratingArgs(r report.Rating) []any {
-	return []any{r.TicketID, r.Seq, r.At, r.Team, r.Engineer, r.Category, r.Connector, r.Policy,
-		r.Solved, r.Timeliness, r.Professionalism, r.RootCause}
-}
-
-type scanner interface{ Scan(dest ...any) error }
-
-func scanFacts(row scanner, f *report.Facts) error {
-	return row.Scan(&f.TicketID, &f.CreatedAt, &f.Team, &f.Engineer, &f.Category, &f.Connector, &f.Policy, &f.RepeatOf,
-		&f.FirstAcceptAt, &f.FirstClosedAt, &f.ResolvedAt, &f.ForceClosed, &f.ClosedConfirm, &f.Reopens, &f.Disputes,
-		&f.FirstReopenAfterClose, &f.RepeatedAt, &f.EndedAt, &f.ResponseBreached, &f.ResolutionBreached,
-		&f.Confirm, &f.RootCause)
+	return []any{f.TicketID, last, f.EndedAt, report.AppendFacts(nil, f)}
 }
 
 // ScanKPIFacts implements store.ReportStore.
 func (s *Store) ScanKPIFacts(ctx context.Context, from int64, fn func(*report.Facts)) error {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+factColumns+` FROM kpi_facts WHERE last_at >= ?1
-		UNION ALL SELECT `+factColumns+` FROM kpi_facts WHERE ended_at = 0 AND last_at < ?1`, from)
+	rows, err := s.r.QueryContext(ctx, `SELECT facts FROM kpi_facts WHERE last_at >= ?1
+		UNION ALL SELECT facts FROM kpi_facts WHERE ended_at = 0 AND last_at < ?1`, from)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
+	dec := report.NewDecoder()
 	var f report.Facts
+	var b sql.RawBytes
 	for rows.Next() {
-		if err := scanFacts(rows, &f); err != nil {
+		if err := rows.Scan(&b); err != nil {
+			return err
+		}
+		if err := dec.Facts(b, &f, false); err != nil {
 			return err
 		}
 		fn(&f)
@@ -88,16 +74,19 @@ func (s *Store) ScanKPIFacts(ctx context.Context, from int64, fn func(*report.Fa
 
 // ScanKPIRatings implements store.ReportStore.
 func (s *Store) ScanKPIRatings(ctx context.Context, from int64, fn func(*report.Rating)) error {
-	rows, err := s.r.QueryContext(ctx, `SELECT ticket_id, seq, at, team, engineer, category, connector, policy,
-			solved, timeliness, professionalism, root_cause FROM kpi_ratings WHERE at >= ?`, from)
+	rows, err := s.r.QueryContext(ctx, `SELECT rating FROM kpi_ratings WHERE at >= ?`, from)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
+	dec := report.NewDecoder()
 	var r report.Rating
+	var b sql.RawBytes
 	for rows.Next() {
-		if err := rows.Scan(&r.TicketID, &r.Seq, &r.At, &r.Team, &r.Engineer, &r.Category, &r.Connector, &r.Policy,
-			&r.Solved, &r.Timeliness, &r.Professionalism, &r.RootCause); err != nil {
+		if err := rows.Scan(&b); err != nil {
+			return err
+		}
+		if err := dec.Rating(b, &r, false); err != nil {
 			return err
 		}
 		fn(&r)
@@ -118,6 +107,7 @@ func (s *Store) RebuildKPIs(ctx context.Context, fold func([]ticket.Event) (repo
 			return err
 		}
 		after := ""
+		repeats := map[string]int64{} // ticket → the earliest creation of a repeat of it
 		for {
 			// A page of tickets by id, and their events in order: the events of one ticket
 			// are together, so each is folded as soon as its last event is read.
@@ -160,13 +150,16 @@ func (s *Store) RebuildKPIs(ctx context.Context, fold func([]ticket.Event) (repo
 				if err != nil {
 					return fmt.Errorf("ticket %s: %w", evs[0].TicketID, err)
 				}
-				if _, err := t.exec(stmtPutKPIFacts, factArgs(f)...); err != nil {
+				if err := t.PutKPIFacts(f); err != nil {
 					return err
 				}
 				for _, r := range ratings {
-					if _, err := t.exec(stmtPutKPIRating, ratingArgs(r)...); err != nil {
+					if err := t.PutKPIRating(r); err != nil {
 						return err
 					}
+				}
+				if f.RepeatOf != "" && (repeats[f.RepeatOf] == 0 || f.CreatedAt < repeats[f.RepeatOf]) {
+					repeats[f.RepeatOf] = f.CreatedAt
 				}
 				n++
 			}
@@ -174,10 +167,19 @@ func (s *Store) RebuildKPIs(ctx context.Context, fold func([]ticket.Event) (repo
 		}
 		// The repeats: each ticket repeated is marked with the earliest creation of a ticket
 		// that names it.
-		_, err := t.tx.ExecContext(ctx, `UPDATE kpi_facts SET repeated_at = r.first
-			FROM (SELECT repeat_of, min(created_at) AS first FROM kpi_facts WHERE repeat_of != '' GROUP BY repeat_of) AS r
-			WHERE kpi_facts.ticket_id = r.repeat_of`)
-		return err
+		for id, at := range repeats {
+			f, err := t.KPIFacts(id)
+			if errors.Is(err, store.ErrNotFound) {
+				continue // it names a ticket not in this store
+			}
+			if err != nil {
+				return err
+			}
+			if err := t.PutKPIFacts(f.Repeated(at)); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return 0, errors.Join(errors.New("rebuild the KPI facts"), err)
