@@ -28,13 +28,14 @@ func CheckBy(by string) error {
 	return fmt.Errorf("%q is not a dimension; one of: team, engineer, category, connector, policy", by)
 }
 
-// Window is the period a report covers: [From, Until), Unix seconds.
+// Window is the period a report covers: [From, Until], Unix seconds, both included: Until is
+// now, and what happened in this second has happened.
 type Window struct {
 	From, Until int64
 }
 
 // Contains reports whether at (not 0) is in w.
-func (w Window) Contains(at int64) bool { return at != 0 && at >= w.From && at < w.Until }
+func (w Window) Contains(at int64) bool { return at != 0 && at >= w.From && at <= w.Until }
 
 // RepeatWindow and ReopenWindow are the seven days after a first close in which a repeat or a
 // reopen counts against it (ticket.RepeatWindow).
@@ -229,7 +230,7 @@ func dimension(by, team, engineer, category, connector, policy string) string {
 // AddFacts counts one ticket. Tickets that touch nothing in the window may be passed; they
 // count for nothing.
 func (a *Accumulator) AddFacts(f *Facts) {
-	if f.CreatedAt >= a.w.Until {
+	if f.CreatedAt > a.w.Until {
 		return
 	}
 	a.addFacts(a.all, f)

@@ -128,7 +128,7 @@ func TestAccumulatorWindow(t *testing.T) {
 	assert.Equal(t, int64(10*day), a.Earliest())
 	a.AddFacts(&Facts{CreatedAt: 9 * day, FirstAcceptAt: 9*day + 60, FirstClosedAt: 10*day + 5, ResolvedAt: 10 * day, EndedAt: 10 * day, ClosedConfirm: ConfirmCustomer})
 	a.AddFacts(&Facts{CreatedAt: 11 * day, FirstAcceptAt: 11*day + 120})
-	a.AddFacts(&Facts{CreatedAt: 12 * day}) // after the window
+	a.AddFacts(&Facts{CreatedAt: 12*day + 1}) // after the window
 	rep := a.Report()
 	assert.Equal(t, 1, rep.FirstResponse.Count)
 	assert.Equal(t, 120.0, rep.FirstResponse.Median)
