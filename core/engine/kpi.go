@@ -134,13 +134,18 @@ func BuildKPIReport(ctx context.Context, s store.Store, w report.Window, by stri
 	if !ok {
 		return report.Report{}, ErrReportsOff
 	}
-	acc := report.NewAccumulator(w, by, members, loc)
-	if err := rs.ScanKPIFacts(ctx, acc.Earliest(), acc.AddFacts); err != nil {
+	// The facts and the answers are read at once, each on a connection and a core of its own.
+	acc, answers := report.NewAccumulator(w, by, members, loc), report.NewAccumulator(w, by, nil, loc)
+	answered := make(chan error, 1)
+	go func() { answered <- rs.ScanKPIRatings(ctx, w.From, answers.AddRating) }()
+	err := rs.ScanKPIFacts(ctx, acc.Earliest(), acc.AddFacts)
+	if aerr := <-answered; aerr != nil {
+		return report.Report{}, fmt.Errorf("read the survey answers: %w", aerr)
+	}
+	if err != nil {
 		return report.Report{}, fmt.Errorf("read the KPI facts: %w", err)
 	}
-	if err := rs.ScanKPIRatings(ctx, w.From, acc.AddRating); err != nil {
-		return report.Report{}, fmt.Errorf("read the survey answers: %w", err)
-	}
+	acc.AddRatingsOf(answers)
 	return acc.Report(), nil
 }
 

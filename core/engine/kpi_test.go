@@ -160,7 +160,10 @@ func kpiPlans(start, end time.Time, n int, rnd *rand.Rand) []*kpiPlan {
 			life(q, false)
 		}
 	}
-	for i := 0; len(plans) < n; i++ {
+	// n tickets created in the month: repeats may come after it.
+	inMonth := 0
+	for i := 0; inMonth < n; i++ {
+		before := len(plans)
 		urgency := draft.UrgencyBlue
 		if rnd.IntN(10) < 3 {
 			urgency = draft.UrgencyOrange
@@ -170,6 +173,11 @@ func kpiPlans(start, end time.Time, n int, rnd *rand.Rand) []*kpiPlan {
 			conn: []string{"hooks", "gzh", "hotline"}[rnd.IntN(3)], team: teams[rnd.IntN(len(teams))]}
 		plans = append(plans, p)
 		life(p, true)
+		for _, q := range plans[before:] {
+			if q.created.Before(end) {
+				inMonth++
+			}
+		}
 	}
 	// What happens after the end of the month does not happen.
 	for _, p := range plans {

@@ -524,3 +524,24 @@ func Gini(xs []float64) float64 {
 // every time (creation, first accept, first close, end) is before it, and which is not open,
 // counts for nothing, and the store need not send it.
 func (a *Accumulator) Earliest() int64 { return a.w.Until - int64(a.days)*86400 }
+
+// AddRatingsOf adds the survey answers b counted to a's: a store can read the answers into an
+// accumulator of their own while a reads the facts, on another core. b must have been made
+// with the same window and dimension, and only fed answers.
+func (a *Accumulator) AddRatingsOf(b *Accumulator) {
+	a.all.addRatingsOf(b.all)
+	for key, g := range b.group {
+		a.tallyOf(key).addRatingsOf(g)
+	}
+}
+
+func (t *tally) addRatingsOf(b *tally) {
+	t.csat += b.csat
+	t.timeliness += b.timeliness
+	t.prof += b.prof
+	t.goodT += b.goodT
+	t.goodP += b.goodP
+	for cause, n := range b.causes {
+		t.causes[cause] += n
+	}
+}
