@@ -18,9 +18,12 @@ const (
 	flagForceClosed = 1 << iota
 	flagResponseBreached
 	flagResolutionBreached
+	flagRepeats
 )
 
-// AppendFacts appends f, packed, to b.
+// AppendFacts appends f, packed, to b: what a report reads. The strings of one ticket alone
+// (TicketID, RepeatOf, RootCause) are not packed: a store keeps them beside (RepeatOf as a
+// flag here), so that a report's scan reads less.
 func AppendFacts(b []byte, f *Facts) []byte {
 	b = append(b, codecVersion)
 	for _, v := range []int64{f.CreatedAt, f.FirstAcceptAt, f.FirstClosedAt, f.ResolvedAt, f.FirstReopenAfterClose,
@@ -37,19 +40,22 @@ func AppendFacts(b []byte, f *Facts) []byte {
 	if f.ResolutionBreached {
 		flags |= flagResolutionBreached
 	}
+	if f.RepeatOf != "" {
+		flags |= flagRepeats
+	}
 	b = append(b, flags)
-	// The dimensions first, the strings of one ticket last: Decoder.Facts skips those.
-	for _, s := range []string{f.Team, f.Engineer, f.Category, f.Connector, f.Policy, f.RepeatOf, f.TicketID, f.RootCause} {
+	for _, s := range []string{f.Team, f.Engineer, f.Category, f.Connector, f.Policy} {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
 	return b
 }
 
-// AppendRating appends r, packed, to b.
+// AppendRating appends r, packed, to b; its TicketID and Seq are not packed (a store keeps
+// them as the row's key).
 func AppendRating(b []byte, r *Rating) []byte {
 	b = append(b, codecVersion)
-	for _, v := range []int64{r.Seq, r.At, int64(r.Timeliness), int64(r.Professionalism)} {
+	for _, v := range []int64{r.At, int64(r.Timeliness), int64(r.Professionalism)} {
 		b = binary.AppendVarint(b, v)
 	}
 	solved := byte(0)
@@ -57,7 +63,7 @@ func AppendRating(b []byte, r *Rating) []byte {
 		solved = 1
 	}
 	b = append(b, solved)
-	for _, s := range []string{r.Team, r.Engineer, r.Category, r.Connector, r.Policy, r.RootCause, r.TicketID} {
+	for _, s := range []string{r.Team, r.Engineer, r.Category, r.Connector, r.Policy, r.RootCause} {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
@@ -108,18 +114,16 @@ func (d *Decoder) intern(b []byte) string {
 	return s
 }
 
-// Facts unpacks b into f. With all false it leaves TicketID and RootCause empty and sets
-// RepeatOf to RepeatOfSome when the ticket repeats another: what a report needs, without an
-// allocation per row.
-func (d *Decoder) Facts(b []byte, f *Facts, all bool) error {
+// Facts unpacks b into f. TicketID and RootCause are left empty, and RepeatOf is
+// RepeatOfSome when the ticket repeats another: the caller sets them from what the store
+// keeps beside the packed row, when it needs them.
+func (d *Decoder) Facts(b []byte, f *Facts) error {
 	if len(b) == 0 || b[0] != codecVersion {
 		return ErrCorrupt
 	}
 	r := reader{b: b[1:]}
-	for _, p := range []*int64{&f.CreatedAt, &f.FirstAcceptAt, &f.FirstClosedAt, &f.ResolvedAt, &f.FirstReopenAfterClose,
-		&f.RepeatedAt, &f.EndedAt} {
-		*p = r.varint()
-	}
+	f.CreatedAt, f.FirstAcceptAt, f.FirstClosedAt, f.ResolvedAt = r.varint(), r.varint(), r.varint(), r.varint()
+	f.FirstReopenAfterClose, f.RepeatedAt, f.EndedAt = r.varint(), r.varint(), r.varint()
 	f.Reopens, f.Disputes = int(r.varint()), int(r.varint())
 	f.ClosedConfirm, f.Confirm = Confirmation(r.varint()), Confirmation(r.varint())
 	if len(r.b) == 0 {
@@ -130,20 +134,14 @@ func (d *Decoder) Facts(b []byte, f *Facts, all bool) error {
 	f.ForceClosed = flags&flagForceClosed != 0
 	f.ResponseBreached = flags&flagResponseBreached != 0
 	f.ResolutionBreached = flags&flagResolutionBreached != 0
-	for _, p := range []*string{&f.Team, &f.Engineer, &f.Category, &f.Connector, &f.Policy} {
-		*p = d.intern(r.bytes())
-	}
-	repeatOf, id, cause := r.bytes(), r.bytes(), r.bytes()
+	f.Team, f.Engineer, f.Category = d.intern(r.bytes()), d.intern(r.bytes()), d.intern(r.bytes())
+	f.Connector, f.Policy = d.intern(r.bytes()), d.intern(r.bytes())
 	if r.err {
 		return ErrCorrupt
 	}
-	if all {
-		f.RepeatOf, f.TicketID, f.RootCause = string(repeatOf), string(id), string(cause)
-	} else {
-		f.TicketID, f.RootCause, f.RepeatOf = "", "", ""
-		if len(repeatOf) > 0 {
-			f.RepeatOf = RepeatOfSome
-		}
+	f.TicketID, f.RootCause, f.RepeatOf = "", "", ""
+	if flags&flagRepeats != 0 {
+		f.RepeatOf = RepeatOfSome
 	}
 	return nil
 }
@@ -151,29 +149,23 @@ func (d *Decoder) Facts(b []byte, f *Facts, all bool) error {
 // RepeatOfSome stands for the ticket a ticket repeats when Decoder.Facts does not read it.
 const RepeatOfSome = "?"
 
-// Rating unpacks b into r. With all false it leaves TicketID empty.
-func (d *Decoder) Rating(b []byte, r *Rating, all bool) error {
+// Rating unpacks b into r; TicketID and Seq are left as they were.
+func (d *Decoder) Rating(b []byte, r *Rating) error {
 	if len(b) == 0 || b[0] != codecVersion {
 		return ErrCorrupt
 	}
 	rd := reader{b: b[1:]}
-	r.Seq, r.At = rd.varint(), rd.varint()
+	r.At = rd.varint()
 	r.Timeliness, r.Professionalism = int(rd.varint()), int(rd.varint())
 	if len(rd.b) == 0 {
 		return ErrCorrupt
 	}
 	r.Solved = rd.b[0] == 1
 	rd.b = rd.b[1:]
-	for _, p := range []*string{&r.Team, &r.Engineer, &r.Category, &r.Connector, &r.Policy, &r.RootCause} {
-		*p = d.intern(rd.bytes())
-	}
-	id := rd.bytes()
+	r.Team, r.Engineer, r.Category = d.intern(rd.bytes()), d.intern(rd.bytes()), d.intern(rd.bytes())
+	r.Connector, r.Policy, r.RootCause = d.intern(rd.bytes()), d.intern(rd.bytes()), d.intern(rd.bytes())
 	if rd.err {
 		return ErrCorrupt
-	}
-	r.TicketID = ""
-	if all {
-		r.TicketID = string(id)
 	}
 	return nil
 }

@@ -16,19 +16,22 @@ import (
 // per event.
 
 const (
-	queryKPIFactsByID = `SELECT facts FROM kpi_facts WHERE ticket_id = ?`
-	queryPutKPIFacts  = `INSERT OR REPLACE INTO kpi_facts (ticket_id, last_at, ended_at, facts) VALUES (?, ?, ?, ?)`
+	queryKPIFactsByID = `SELECT facts, repeat_of, root_cause FROM kpi_facts WHERE ticket_id = ?`
+	queryPutKPIFacts  = `INSERT OR REPLACE INTO kpi_facts (ticket_id, last_at, ended_at, facts, repeat_of, root_cause)
+		VALUES (?, ?, ?, ?, ?, ?)`
 	queryPutKPIRating = `INSERT OR IGNORE INTO kpi_ratings (ticket_id, seq, at, rating) VALUES (?, ?, ?, ?)`
 )
 
 // KPIFacts implements store.ReportTx.
 func (t *tx) KPIFacts(ticketID string) (report.Facts, error) {
 	var b []byte
-	if err := t.queryRow(stmtKPIFactsByID, ticketID).Scan(&b); err != nil {
+	var repeatOf, rootCause string
+	if err := t.queryRow(stmtKPIFactsByID, ticketID).Scan(&b, &repeatOf, &rootCause); err != nil {
 		return report.Facts{}, notFound(err)
 	}
 	var f report.Facts
-	err := report.NewDecoder().Facts(b, &f, true)
+	err := report.NewDecoder().Facts(b, &f)
+	f.TicketID, f.RepeatOf, f.RootCause = ticketID, repeatOf, rootCause
 	return f, err
 }
 
@@ -46,16 +49,40 @@ func (t *tx) PutKPIRating(r report.Rating) error {
 
 func factArgs(f *report.Facts) []any {
 	last := max(f.CreatedAt, f.FirstAcceptAt, f.FirstClosedAt, f.EndedAt)
-	return []any{f.TicketID, last, f.EndedAt, report.AppendFacts(nil, f)}
+	return []any{f.TicketID, last, f.EndedAt, report.AppendFacts(nil, f), f.RepeatOf, f.RootCause}
+}
+
+// reportMmap is how much of the database file a report's connection maps: its scans read
+// the pages where the OS cache has them, not copied into SQLite's cache page by page (a
+// year's facts do not fit there).
+const reportMmap = 1 << 30
+
+// reportQuery runs a report's scan on a reading connection that maps the file.
+func (s *Store) reportQuery(ctx context.Context, query string, args ...any) (*sql.Conn, *sql.Rows, error) {
+	conn, err := s.r.Conn(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA mmap_size = %d", reportMmap)); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	rows, err := conn.QueryContext(ctx, query, args...)
+	if err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	return conn, rows, nil
 }
 
 // ScanKPIFacts implements store.ReportStore.
 func (s *Store) ScanKPIFacts(ctx context.Context, from int64, fn func(*report.Facts)) error {
-	rows, err := s.r.QueryContext(ctx, `SELECT facts FROM kpi_facts WHERE last_at >= ?1
+	conn, rows, err := s.reportQuery(ctx, `SELECT facts FROM kpi_facts WHERE last_at >= ?1
 		UNION ALL SELECT facts FROM kpi_facts WHERE ended_at = 0 AND last_at < ?1`, from)
 	if err != nil {
 		return err
 	}
+	defer conn.Close()
 	defer rows.Close()
 	dec := report.NewDecoder()
 	var f report.Facts
@@ -64,7 +91,7 @@ func (s *Store) ScanKPIFacts(ctx context.Context, from int64, fn func(*report.Fa
 		if err := rows.Scan(&b); err != nil {
 			return err
 		}
-		if err := dec.Facts(b, &f, false); err != nil {
+		if err := dec.Facts(b, &f); err != nil {
 			return err
 		}
 		fn(&f)
@@ -74,10 +101,11 @@ func (s *Store) ScanKPIFacts(ctx context.Context, from int64, fn func(*report.Fa
 
 // ScanKPIRatings implements store.ReportStore.
 func (s *Store) ScanKPIRatings(ctx context.Context, from int64, fn func(*report.Rating)) error {
-	rows, err := s.r.QueryContext(ctx, `SELECT rating FROM kpi_ratings WHERE at >= ?`, from)
+	conn, rows, err := s.reportQuery(ctx, `SELECT rating FROM kpi_ratings WHERE at >= ?`, from)
 	if err != nil {
 		return err
 	}
+	defer conn.Close()
 	defer rows.Close()
 	dec := report.NewDecoder()
 	var r report.Rating
@@ -86,7 +114,7 @@ func (s *Store) ScanKPIRatings(ctx context.Context, from int64, fn func(*report.
 		if err := rows.Scan(&b); err != nil {
 			return err
 		}
-		if err := dec.Rating(b, &r, false); err != nil {
+		if err := dec.Rating(b, &r); err != nil {
 			return err
 		}
 		fn(&r)

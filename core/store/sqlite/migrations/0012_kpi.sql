@@ -10,7 +10,10 @@ CREATE TABLE kpi_facts (
     last_at   INTEGER NOT NULL,
     -- ended_at is when the ticket last left the open states; 0 while it is open.
     ended_at  INTEGER NOT NULL,
-    facts     BLOB    NOT NULL
+    facts     BLOB    NOT NULL,
+    -- The strings of this ticket alone, which the fold needs and a report does not.
+    repeat_of  TEXT   NOT NULL DEFAULT '',
+    root_cause TEXT   NOT NULL DEFAULT ''
 ) WITHOUT ROWID;
 -- Covering: a report's scan reads the index alone, in order, not a row per entry.
 CREATE INDEX kpi_facts_last ON kpi_facts (last_at, facts);
