@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -9,6 +10,11 @@ import (
 	"gongdan/core/report"
 	"gongdan/core/ticket"
 )
+
+// MaxKPISince is the longest look-back of the KPI report: ten years of daily backlog points
+// per group is already more than a report needs, and a caller must not make the server build
+// more.
+const MaxKPISince = 3660 * 24 * time.Hour
 
 // routeKPI adds the KPI report: the same roles as the routing report (admin, supervisor,
 // dispatcher), who answer for the figures of the whole service.
@@ -26,6 +32,10 @@ func (s *Server) kpiReport(w http.ResponseWriter, r *http.Request) {
 		d, err := ParseSince(v)
 		if err != nil {
 			s.fail(w, r, badParam("since", err.Error()))
+			return
+		}
+		if d > MaxKPISince {
+			s.fail(w, r, badParam("since", fmt.Sprintf("%q is more than %d days back; the backlog trend has a point a day", v, MaxKPISince/(24*time.Hour))))
 			return
 		}
 		since = d

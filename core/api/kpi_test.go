@@ -47,7 +47,7 @@ func TestKPIReportNamesAndParameters(t *testing.T) {
 	require.Len(t, groups, 1)
 	assert.Equal(t, "急停故障", groups[0].(map[string]any)["key"])
 
-	for _, q := range []string{"since=forever", "since=0d", "since=-3d", "since=30x"} {
+	for _, q := range []string{"since=forever", "since=0d", "since=-3d", "since=30x", "since=3661d"} {
 		p := requireProblem(t, c.do("GET", "/api/v1/reports/kpi?"+q, "tok-sup", ""), http.StatusBadRequest, "bad-request")
 		assert.Equal(t, "since", p["field"], q)
 	}
