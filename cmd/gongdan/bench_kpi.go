@@ -224,4 +224,3 @@ func (g *kpiGenerator) one(tx store.Tx, i, n int) error {
 	}
 	return nil
 }
-
