@@ -84,9 +84,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "ocr":
 		err = ocrCmd(args[1:], stdout, stderr)
 	case "bench":
-		if len(args) > 1 && args[1] == "mqtt" {
+		switch {
+		case len(args) > 1 && args[1] == "mqtt":
 			err = benchMQTTCmd(args[2:], stdout, stderr)
-		} else {
+		case len(args) > 1 && args[1] == "kpi-store":
+			err = benchKPIStoreCmd(args[2:], stdout, stderr)
+		default:
 			err = benchCmd(args[1:], stdout, stderr)
 		}
 	case "report":

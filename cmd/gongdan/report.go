@@ -32,13 +32,19 @@ next failure (last failure + MTBF; overdue ones first), then those with a single
 with failures, MTBF, MTTR and the estimate. --rebuild (an admin token) first records device
 history again from every event (POST /api/v1/reports/devices/rebuild), opening no ticket.`
 
-// reportCmd is `gongdan report routing` and `gongdan report devices`.
+// reportCmd is `gongdan report routing|kpi|rebuild|devices`.
 func reportCmd(args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "devices" {
 		return reportDevicesCmd(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "kpi" {
+		return reportKPICmd(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "rebuild" {
+		return reportRebuildCmd(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "routing" {
-		return usageError("%s", reportUsage)
+		return usageError("%s\n\n%s\n\n%s", reportUsage, reportKPIUsage, reportRebuildUsage)
 	}
 	fs := newFlagSet("report routing", stderr)
 	conf := addConfigFlags(fs, "config file (default: the embedded quickstart)")

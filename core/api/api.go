@@ -161,6 +161,7 @@ func New(opts Options) (*Server, error) {
 	mux.Handle("GET /api/v1/stream", s.auth(staff, s.stream))
 	mux.Handle("GET /api/v1/attachments/{sha256}", s.auth(staff, s.getAttachment))
 	s.routeRouting(mux, staff)
+	s.routeKPI(mux)
 	s.routeSLA(mux, staff)
 	s.routeDevices(mux, staff)
 	s.routeTracking(mux)

@@ -142,6 +142,7 @@ func (e *Engine) commit(batch []*request) {
 	}
 	if n > 0 {
 		err := e.store.Write(context.Background(), func(tx store.Tx) error {
+			tx = e.withKPIs(tx) // every event written keeps its ticket's KPI facts (kpi.go)
 			for i, r := range batch {
 				if !live[i] {
 					continue

@@ -154,11 +154,11 @@ var ioPackages = []string{"os", "os/exec", "net", "net/http", "database/sql", "s
 // TestTheYAMLKitDoesNoIO keeps that allowance safe.
 const yamlkit = "gongdan/internal/yamlkit"
 
-// TestThePurePackagesDoNoIO: ticket, routing, sla, draft and normalize are decided by their
+// TestThePurePackagesDoNoIO: ticket, routing, sla, report, draft and normalize are decided by their
 // inputs alone (DESIGN.md §2): no files, network, database or processes, no other gongdan
 // package that does, and no clock of their own (time is passed in).
 func TestThePurePackagesDoNoIO(t *testing.T) {
-	pure := []string{"gongdan/core/ticket", "gongdan/core/routing", "gongdan/core/sla", "gongdan/draft", "gongdan/normalize"}
+	pure := []string{"gongdan/core/ticket", "gongdan/core/routing", "gongdan/core/sla", "gongdan/core/report", "gongdan/draft", "gongdan/normalize"}
 	for _, p := range pure {
 		direct := imports(t, p, false)[p]
 		for _, d := range direct {

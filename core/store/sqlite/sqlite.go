@@ -267,6 +267,9 @@ const (
 	stmtRevokeTracking
 	stmtPutResolutionTime
 	stmtPutCard
+	stmtKPIFactsByID // the KPI facts: report.go
+	stmtPutKPIFacts
+	stmtPutKPIRating
 	numWriteStmts
 )
 
@@ -344,6 +347,10 @@ var writeQueries = [numWriteStmts]string{
 	// See migrations/0013_cards.sql.
 	stmtPutCard: `INSERT INTO engineer_cards (engineer, key, kind, cause, ticket_id, at, expires_at, detail)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING`,
+	// See report.go and migrations/0012_kpi.sql.
+	stmtKPIFactsByID: queryKPIFactsByID,
+	stmtPutKPIFacts:  queryPutKPIFacts,
+	stmtPutKPIRating: queryPutKPIRating,
 }
 
 func (s *Store) prepare(ctx context.Context) error {
