@@ -17,9 +17,9 @@ import (
 	"github.com/google/uuid"
 
 	"gongdan/config"
-	"gongdan/internal/vendorhttp"
 	"gongdan/core/ticket"
 	"gongdan/internal/cloudsign"
+	"gongdan/internal/vendorhttp"
 	"gongdan/logging"
 )
 
