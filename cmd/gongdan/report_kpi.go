@@ -17,6 +17,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"gongdan/config"
 	"gongdan/core/api"
 	"gongdan/core/engine"
 	"gongdan/core/report"
@@ -119,17 +120,8 @@ func reportRebuildCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	var policyOf func(ticket.Ticket) string
-	if ps := cfg.SLA.BuiltPolicies; ps != nil && ps.Len() > 0 {
-		policyOf = func(t ticket.Ticket) string {
-			if p := ps.Choose(engine.SLAEnv(t)); p != nil {
-				return p.ID
-			}
-			return ""
-		}
-	}
 	began := time.Now()
-	n, err := engine.RebuildKPIs(ctx, st, policyOf)
+	n, err := engine.RebuildKPIs(ctx, st, kpiPolicyOf(cfg))
 	if err != nil {
 		return err
 	}
@@ -380,4 +372,19 @@ func seconds(s float64) string {
 		d = d.Round(time.Minute)
 	}
 	return d.String()
+}
+
+// kpiPolicyOf is which SLA policy a ticket falls under, for its KPI facts; nil without
+// policies.
+func kpiPolicyOf(cfg *config.Config) func(ticket.Ticket) string {
+	ps := cfg.SLA.BuiltPolicies
+	if ps == nil || ps.Len() == 0 {
+		return nil
+	}
+	return func(t ticket.Ticket) string {
+		if p := ps.Choose(engine.SLAEnv(t)); p != nil {
+			return p.ID
+		}
+		return ""
+	}
 }

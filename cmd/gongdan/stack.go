@@ -78,6 +78,9 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 	if s.store, err = openStore(ctx, cfg); err != nil {
 		return nil, err
 	}
+	if err := foldMissingKPIFacts(ctx, s.store, cfg, log); err != nil {
+		return nil, err
+	}
 	eopts := engine.Options{Store: s.store, Location: cfg.Server.Location, Logger: log, Registerer: reg}
 	trackingKey, err := s.store.Secret(ctx, engine.TrackingSecret, engine.NewTrackingKey)
 	if err != nil {
@@ -450,4 +453,26 @@ func busConfig(cfg *config.Config) bus.Config {
 	embedded := cfg.Bus.Embedded == nil || *cfg.Bus.Embedded
 	return bus.Config{Driver: cfg.Bus.Driver, Embedded: embedded && cfg.Bus.URL == "", URL: cfg.Bus.URL, Dir: cfg.Bus.Dir, SyncAlways: cfg.Bus.SyncAlways,
 		PublishTimeout: cfg.Bus.PublishTimeout.Std()}
+}
+
+// foldMissingKPIFacts folds the KPI facts of a store upgraded from before they were kept, once,
+// before the engine starts (so no event is written meanwhile): without them every KPI would
+// leave the tickets of before the upgrade out.
+func foldMissingKPIFacts(ctx context.Context, st store.Store, cfg *config.Config, log *slog.Logger) error {
+	rs, ok := st.(store.ReportStore)
+	if !ok {
+		return nil
+	}
+	missing, err := rs.KPIFactsMissing(ctx)
+	if err != nil || !missing {
+		return err
+	}
+	log.Info("KPI facts: folding them from the events of the tickets stored before they were kept (once)")
+	began := time.Now()
+	n, err := engine.RebuildKPIs(ctx, st, kpiPolicyOf(cfg))
+	if err != nil {
+		return fmt.Errorf("folding the KPI facts of the stored tickets: %w", err)
+	}
+	log.Info("KPI facts: folded", "tickets", n, "took", time.Since(began).Round(time.Millisecond))
+	return nil
 }

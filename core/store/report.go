@@ -32,4 +32,7 @@ type ReportStore interface {
 	// ticket's events with fold, in one transaction; the repeats are linked after. It returns
 	// how many tickets it folded.
 	RebuildKPIs(ctx context.Context, fold func(events []ticket.Event) (report.Facts, []report.Rating, error)) (int, error)
+	// KPIFactsMissing reports whether tickets are stored but no KPI facts are: a store
+	// upgraded from before the facts were kept, whose facts must be folded once.
+	KPIFactsMissing(ctx context.Context) (bool, error)
 }

@@ -75,6 +75,13 @@ func (s *Store) reportQuery(ctx context.Context, query string, args ...any) (*sq
 	return conn, rows, nil
 }
 
+// KPIFactsMissing implements store.ReportStore.
+func (s *Store) KPIFactsMissing(ctx context.Context) (bool, error) {
+	var missing bool
+	err := s.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM tickets) AND NOT EXISTS (SELECT 1 FROM kpi_facts)`).Scan(&missing)
+	return missing, err
+}
+
 // ScanKPIFacts implements store.ReportStore.
 func (s *Store) ScanKPIFacts(ctx context.Context, from int64, fn func(*report.Facts)) error {
 	conn, rows, err := s.reportQuery(ctx, `SELECT facts FROM kpi_facts WHERE last_at >= ?1
