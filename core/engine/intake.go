@@ -49,7 +49,7 @@ const (
 
 // Create takes a draft in: it opens a new ticket, or merges the draft into the newest open
 // ticket of its thread (thread_key), exactly once per dedup key and per idempotency key. A new
-// ticket for the same customer or device and category as a ticket closed within
+// ticket about the same device, or for the same customer and category, as a ticket closed within
 // ticket.RepeatWindow before the draft was received records that ticket as its repeat_of.
 // A draft with an intent only merges: with no open ticket of its thread it is Unmatched, with
 // a nil error and a zero ticket.
@@ -285,8 +285,8 @@ func sourceName(s draft.Source) string {
 // received (now when d does not say).
 func (e *Engine) repeatOf(tx store.Tx, d draft.Draft, now time.Time) (string, error) {
 	q := store.RepeatQuery{CustomerKey: ticket.CustomerKey(d.Customer), DeviceID: d.Device.ID, Category: d.Category}
-	if q.Category == "" || (q.CustomerKey == "" && q.DeviceID == "") {
-		return "", nil
+	if q.DeviceID == "" && (q.CustomerKey == "" || q.Category == "") {
+		return "", nil // the same device, or the same customer and category (issue 21's FTFR)
 	}
 	at := d.ReceivedAt
 	if at.IsZero() {

@@ -228,7 +228,10 @@ func TestClosedTicketsAreRepeatedNotMergedInto(t *testing.T) {
 			Customer: draft.Customer{Phone: "13812345678"}, ReceivedAt: t0.Add(time.Hour)}, ""},
 		{"the same device", draft.Draft{Title: "又报警", Device: draft.Device{ID: "PLC-1"}, Category: "设备过热",
 			ReceivedAt: t0.Add(time.Hour)}, dev.ID},
-		{"no category", draft.Draft{Title: "又报警", Device: draft.Device{ID: "PLC-1"}, ReceivedAt: t0.Add(time.Hour)}, ""},
+		{"the same device, no category yet", draft.Draft{Title: "又报警", Device: draft.Device{ID: "PLC-1"}, ReceivedAt: t0.Add(time.Hour)}, dev.ID},
+		{"the same device, another category", draft.Draft{Title: "又报警", Device: draft.Device{ID: "PLC-1"}, Category: "电源故障",
+			ReceivedAt: t0.Add(time.Hour)}, dev.ID},
+		{"the same customer, no category", draft.Draft{Title: "急停", Customer: draft.Customer{ID: "cust-wang"}, ReceivedAt: t0.Add(time.Hour)}, ""},
 	}
 	for _, tc := range cases {
 		tk, outcome := f.create(t, tc.d)

@@ -119,10 +119,9 @@ type DraftKeys struct {
 }
 
 // RepeatQuery asks for the most recently closed ticket (ticket.Ticket.ClosedAt; force-closed
-// and archived-after-closed ones count) that has Category and either CustomerKey or DeviceID,
-// and was closed within [ClosedFrom, ClosedTo] (a zero bound does not bound). An empty key
-// matches nothing: without a category, or without both a customer key and a device id,
-// nothing is found.
+// and archived-after-closed ones count) of DeviceID (whatever its category), or of
+// CustomerKey with Category, closed within [ClosedFrom, ClosedTo] (a zero bound does not
+// bound). An empty key matches nothing: a customer without a category finds nothing.
 type RepeatQuery struct {
 	// CustomerKey is ticket.CustomerKey of the ticket's customer.
 	CustomerKey string

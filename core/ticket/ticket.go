@@ -166,8 +166,9 @@ const (
 	ExclusionSLAReroute   = "sla_reroute"
 )
 
-// RepeatWindow: a request for the same customer or device and the same category within
-// this time after a ticket was closed repeats that ticket (重复报修; its repeat_of).
+// RepeatWindow: a request about the same device, or from the same customer in the same
+// category, within this time after a ticket was closed repeats that ticket (重复报修; its
+// repeat_of).
 const RepeatWindow = 7 * 24 * time.Hour
 
 // CustomerKey is who a customer is, for finding their earlier tickets: the first of id,

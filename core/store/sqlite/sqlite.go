@@ -286,7 +286,7 @@ var writeQueries = [numWriteStmts]string{
 				WHERE customer_key = ?1 AND category = ?3 AND closed_at BETWEEN ?4 AND ?5
 				ORDER BY closed_at DESC, pos DESC LIMIT 1), ''),
 			coalesce((SELECT printf('%020d %020d %s', closed_at, pos, id) FROM tickets
-				WHERE device_id = ?2 AND category = ?3 AND closed_at BETWEEN ?4 AND ?5
+				WHERE device_id = ?2 AND closed_at BETWEEN ?4 AND ?5
 				ORDER BY closed_at DESC, pos DESC LIMIT 1), ''))`,
 	// See migrations/0010_command_ids.sql.
 	stmtEventByCommandID: `SELECT id, body FROM events WHERE caller = ? AND caller_command_id = ?`,
@@ -402,7 +402,7 @@ func (t *tx) OpenTicketIDByThreadKey(key string) (string, error) {
 }
 
 func (t *tx) RecentlyClosed(q store.RepeatQuery) (string, error) {
-	if q.Category == "" || (q.CustomerKey == "" && q.DeviceID == "") {
+	if q.DeviceID == "" && (q.CustomerKey == "" || q.Category == "") {
 		return "", store.ErrNotFound
 	}
 	from, to := int64(math.MinInt64), int64(math.MaxInt64)

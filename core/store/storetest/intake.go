@@ -236,7 +236,8 @@ func testOpenTicketByThreadKey(t *testing.T, f *fixture) {
 }
 
 // testRecentlyClosed: a new request finds the ticket it repeats: the most recently closed one
-// with its category and its customer or device, closed within the window.
+// of its device (whatever the category), or of its customer with its category, closed within
+// the window.
 func testRecentlyClosed(t *testing.T, f *fixture) {
 	mk := func(title string, c draft.Customer, device, category string) draft.Draft {
 		d := newDraft(title)
@@ -252,7 +253,7 @@ func testRecentlyClosed(t *testing.T, f *fixture) {
 		mk("急停指示灯不亮", wang, "PLC-1", "electrical"), // 3: open
 		mk("急停误报", wang, "PLC-1", "electrical"),    // 4: rejected, archived: never closed
 		mk("急停按钮第三次失灵", wang, "", "electrical"),    // 5: closed later than 0
-		mk("没有分类", wang, "PLC-1", ""),              // 6: closed, no category
+		mk("没有分类", wang, "PLC-2", ""),              // 6: closed, no category, another device
 	)
 	closedAt := func(i int) time.Time {
 		tk, _ := f.want(tks[i].ID)
@@ -299,8 +300,11 @@ func testRecentlyClosed(t *testing.T, f *fixture) {
 		{"a customer known by phone", wide(store.RepeatQuery{CustomerKey: liKey, Category: "electrical"}), tks[1].ID},
 		{"a phone is not an id", wide(store.RepeatQuery{CustomerKey: "id:13900001111", Category: "electrical"}), ""},
 		{"another category", wide(store.RepeatQuery{CustomerKey: wangKey, Category: "mechanical"}), tks[2].ID},
-		{"no such category", wide(store.RepeatQuery{CustomerKey: wangKey, DeviceID: "PLC-1", Category: "hydraulics"}), ""},
-		{"no category", wide(store.RepeatQuery{CustomerKey: wangKey, DeviceID: "PLC-1"}), ""},
+		{"no such category, but the device", wide(store.RepeatQuery{CustomerKey: wangKey, DeviceID: "PLC-1", Category: "hydraulics"}), tks[0].ID},
+		{"no category, but the device", wide(store.RepeatQuery{CustomerKey: wangKey, DeviceID: "PLC-1"}), tks[0].ID},
+		{"no such category, a customer alone", wide(store.RepeatQuery{CustomerKey: wangKey, Category: "hydraulics"}), ""},
+		{"no category, a customer alone", wide(store.RepeatQuery{CustomerKey: wangKey}), ""},
+		{"a device's ticket of no category", wide(store.RepeatQuery{DeviceID: "PLC-2", Category: "electrical"}), tks[6].ID},
 		{"neither customer nor device", wide(store.RepeatQuery{Category: "electrical"}), ""},
 		{"closed at the window's start", store.RepeatQuery{CustomerKey: wangKey, Category: "electrical",
 			ClosedFrom: closedAt(0), ClosedTo: closedAt(0).Add(time.Hour)}, tks[0].ID},
