@@ -175,7 +175,9 @@ func (e *Engine) applyClosureTimer(tx store.Tx, tm store.Timer, t ticket.Ticket)
 			}
 		}
 	case timerFollowup:
-		if (t.State != ticket.StateClosed && t.State != ticket.StateArchived) || t.Followup != nil || t.Resolution == nil || e.opts.Closure.FollowupAfter <= 0 {
+		if (t.State != ticket.StateClosed && t.State != ticket.StateArchived) || t.Followup != nil || t.Resolution == nil ||
+			t.RepeatedBy != "" || e.opts.Closure.FollowupAfter <= 0 {
+			// Not closed after a fix, asked already, or the customer came back on their own.
 			return result{}, tx.DeleteTimer(t.ID, tm.Kind)
 		}
 		if due := t.ClosedAt.Add(e.opts.Closure.FollowupAfter); due.After(now) {
@@ -366,7 +368,9 @@ func (e *Engine) AnswerFollowup(ctx context.Context, id string, recurred bool, t
 		}
 		var opened result
 		var err error
-		if recurred {
+		if recurred && t.RepeatedBy != "" {
+			d.Repeat = t.RepeatedBy // they came back with it already: that is the repeat
+		} else if recurred {
 			if opened, err = e.applyCreate(tx, &CreateRequest{Draft: repeatDraft(t, text), Actor: actor, RepeatOf: t.ID}); err != nil {
 				return result{}, err
 			} else if opened.err != nil {
@@ -376,6 +380,9 @@ func (e *Engine) AnswerFollowup(ctx context.Context, id string, recurred bool, t
 				return result{}, err
 			}
 			d.Repeat = opened.ticket.ID
+			if t, _, err = e.ticketIn(tx, id); err != nil { // marked repeated meanwhile
+				return result{}, err
+			}
 		}
 		ev, err := ticket.FollowupAnswered(t, actor, d, now)
 		if err != nil {
@@ -399,13 +406,13 @@ func (e *Engine) AnswerFollowup(ctx context.Context, id string, recurred bool, t
 func repeatDraft(t ticket.Ticket, text string) draft.Draft {
 	desc := "回访时客户反馈问题复现（原工单 " + t.ID + "）。"
 	if text != "" {
-		desc += "\n客户说：" + text
+		desc += "\n客户说：" + draft.Clip(text, ticket.MaxNoteRunes)
 	}
 	return draft.Draft{
 		Source:      draft.Source{Connector: "tracking", Type: "tracking", Kind: "followup", ExternalID: t.ID},
 		DedupKey:    "tracking/followup/" + t.ID + "/" + t.ClosedAt.UTC().Format(time.RFC3339Nano),
-		Title:       "问题复现：" + t.Title,
-		Description: desc,
+		Title:       draft.Clip("问题复现："+t.Title, draft.MaxTitleRunes),
+		Description: draft.Clip(desc, draft.MaxDescriptionRunes),
 		Category:    t.Category, FaultCode: t.FaultCode, Urgency: t.Urgency,
 		Customer: t.Customer, Device: t.Device, Location: t.Location,
 	}

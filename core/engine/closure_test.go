@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"gongdan/core/engine"
 	"gongdan/core/store"
 	"gongdan/core/ticket"
+	"gongdan/draft"
 	"gongdan/internal/testkit"
 	"gongdan/internal/testkit/enginekit"
 )
@@ -404,4 +406,56 @@ func TestAfterAnOutageOnlyTheLatestStepFires(t *testing.T) {
 	f.engine.FireDue()
 	got, _ = f.store.Ticket(context.Background(), mid.ID)
 	assert.Equal(t, ticket.StateCustomerConfirmed, got.State)
+}
+
+// TestAFollowupYesOnALongTitle: a title at the limit (WeChat clips a long first message to
+// 200 characters) still lets the customer answer "yes": the repeat's title is clipped.
+func TestAFollowupYesOnALongTitle(t *testing.T) {
+	f := newClosureFixture(t)
+	tk := f.closedAndAsked(t, strings.Repeat("灯", 199)+"…")
+	got, err := f.engine.AnswerFollowup(context.Background(), tk.ID, true, strings.Repeat("又坏了", 2000))
+	require.NoError(t, err, "the customer's yes must be taken")
+	require.NotEmpty(t, got.Followup.Repeat)
+	repeat, err := f.store.Ticket(context.Background(), got.Followup.Repeat)
+	require.NoError(t, err)
+	assert.Equal(t, tk.ID, repeat.RepeatOf)
+}
+
+// TestADeliveryRecordStalesNoCommand: notify's record of a message it sent comes between the
+// engineer's accept and their next command; the version they got back still holds.
+func TestADeliveryRecordStalesNoCommand(t *testing.T) {
+	f := newClosureFixture(t)
+	ctx := context.Background()
+	tk, _ := f.create(t, newDraft("a"))
+	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionAssign, Actor: disp, Data: json.RawMessage(`{"assignee":"eng-li"}`)})
+	acc := f.do(t, tk.ID, ticket.Command{Action: ticket.ActionAccept, Actor: eng})
+	require.NoError(t, f.engine.RecordDelivery(ctx, tk.ID, ticket.DeliveryData{Key: "9/wechat", Kind: "accepted", Channel: "wechat", OK: true, Attempt: 1}))
+	_, err := f.engine.Do(ctx, ticket.Command{TicketID: tk.ID, Action: ticket.ActionStart, Actor: eng, ExpectedVersion: acc.Version})
+	assert.NoError(t, err)
+}
+
+// TestTheSameDeviceAgainIsARepeat: issue 21's FTFR counts "the same device, or the same
+// customer and category": the device failing again two days later, reported by someone
+// else with no category yet, repeats the closed ticket, and FTFR counts it.
+func TestTheSameDeviceAgainIsARepeat(t *testing.T) {
+	f := newClosureFixture(t)
+	ctx := context.Background()
+	d := newDraft("空压机不启动")
+	d.Device, d.Category = draft.Device{ID: "AC-0001", Model: "GA37"}, "电气故障"
+	tk, _ := f.create(t, d)
+	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionAssign, Actor: disp, Data: json.RawMessage(`{"assignee":"eng-li"}`)})
+	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionAccept, Actor: eng})
+	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionStart, Actor: eng})
+	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionResolve, Actor: eng, Data: json.RawMessage(`{"root_cause":"接触器"}`)})
+	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionConfirm, Actor: ticket.TrackingActor(tk.ID), Data: json.RawMessage(`{"solved":true,"timeliness":4,"professionalism":5}`)})
+	f.do(t, tk.ID, ticket.Command{Action: ticket.ActionClose, Actor: sup})
+	f.clock.Advance(48 * time.Hour)
+	d2 := newDraft("空压机又停机了")
+	d2.Customer = draft.Customer{Name: "李四", Phone: "13900001111"}
+	d2.Device = draft.Device{ID: "AC-0001", Model: "GA37"}
+	again, _ := f.create(t, d2)
+	assert.Equal(t, tk.ID, again.RepeatOf)
+	rep, err := f.engine.KPIReport(ctx, f.clock.Now().Add(-30*24*time.Hour), "")
+	require.NoError(t, err)
+	assert.Equal(t, 0, rep.FTFR.Count, "its one closed ticket came back")
 }

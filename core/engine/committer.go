@@ -279,9 +279,33 @@ func (e *Engine) after(tx store.Tx, res *result) error {
 			return err
 		}
 	}
+	if res.before.ID == "" && res.ticket.RepeatOf != "" {
+		if err := e.markRepeated(tx, res); err != nil {
+			return err
+		}
+	}
 	if e.opts.Closure != nil {
 		return e.followClosure(tx, res.before, res.ticket)
 	}
+	return nil
+}
+
+// markRepeated records on the ticket a new one repeats that it was repeated (once per repeat;
+// the first is its RepeatedBy): what charges a fix that did not hold once, and what the
+// follow-up knows the customer came back by.
+func (e *Engine) markRepeated(tx store.Tx, res *result) error {
+	prev, found, err := e.ticketIn(tx, res.ticket.RepeatOf)
+	if err != nil || !found {
+		return err
+	}
+	ev, err := ticket.Repeated(prev, res.ticket.ID, res.event.At)
+	if err != nil {
+		return err
+	}
+	if _, err := e.appendEvent(tx, prev, ev); err != nil {
+		return err
+	}
+	res.more = append(res.more, ev)
 	return nil
 }
 

@@ -154,10 +154,11 @@ func TestIntentWithoutAnOpenTicketIsUnmatched(t *testing.T) {
 	assert.Equal(t, raised.ID, merged.ID)
 
 	var published []ticket.Action
-	for range 4 {
+	for range 5 {
 		published = append(published, (<-sub.C).Action)
 	}
-	assert.Equal(t, []ticket.Action{"create", "force_close", "create", "source_added"}, published, "unmatched drafts publish nothing")
+	assert.Equal(t, []ticket.Action{"create", "force_close", "create", "repeated", "source_added"}, published,
+		"unmatched drafts publish nothing (the new alarm repeats the closed one, which records it)")
 	assert.Equal(t, 5.0, metricValue(t, f.reg, "gongdan_intake_total", "unmatched"))
 	assert.Equal(t, 2.0, metricValue(t, f.reg, "gongdan_ticket_actions_total", "create", "ok"), "unmatched is no action")
 	assertStoredIsFold(t, f.store)

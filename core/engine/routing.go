@@ -351,11 +351,14 @@ func (e *Engine) routeNew(tx store.Tx, res *result, idempotencyKey string) error
 // countRepeat charges a repeat request (created at now) to whoever closed the ticket
 // it repeats: against their first-time fixes, and as a yellow card.
 func (e *Engine) countRepeat(tx store.Tx, repeat ticket.Ticket, now time.Time, res *result) error {
-	prev, err := tx.Ticket(repeat.RepeatOf)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && prev.Assignee == "") {
-		return nil
-	} else if err != nil {
+	prev, found, err := e.ticketIn(tx, repeat.RepeatOf)
+	if err != nil || !found || prev.Assignee == "" {
 		return err
+	}
+	if prev.RepeatedBy != "" || prev.ClosedAt.IsZero() || now.Sub(prev.ClosedAt) > ticket.RepeatWindow {
+		// Charged once per fix that did not hold, and only within the repeat window (a
+		// follow-up "yes" may come later: it is linked, not charged).
+		return nil
 	}
 	r := e.routing
 	st := r.engineer(prev.Assignee)

@@ -254,7 +254,7 @@ func Decide(t Ticket, cmd Command, now time.Time) (Event, error) {
 	if cmd.ExpectedVersion < 0 {
 		return Event{}, &DataError{"expected_version", fmt.Sprintf("must be a version (1 or more), got %d", cmd.ExpectedVersion)}
 	}
-	if cmd.ExpectedVersion != 0 && cmd.ExpectedVersion != t.Version {
+	if cmd.ExpectedVersion != 0 && (cmd.ExpectedVersion > t.Version || cmd.ExpectedVersion < t.settled()) {
 		return Event{}, fmt.Errorf("%w: expected version %d, but %s is at version %d", ErrStaleVersion, cmd.ExpectedVersion, t.ID, t.Version)
 	}
 	if err := CheckRole(cmd.Action, cmd.Actor.Role); err != nil {

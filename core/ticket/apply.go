@@ -255,6 +255,9 @@ func Apply(t Ticket, ev Event) (Ticket, error) {
 	}
 	t.State = ev.To
 	t.Version = ev.Seq
+	if !records[ev.Action] {
+		t.SettledVersion = ev.Seq
+	}
 	t.UpdatedAt = ev.At
 	return t, nil
 }

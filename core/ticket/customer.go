@@ -31,7 +31,19 @@ const (
 	// ActionNotified: a message to the customer went out on a channel, or a channel refused
 	// it (the notify package's delivery outcome).
 	ActionNotified Action = "notified"
+	// ActionRepeated: a new ticket repeats this closed one (its repeat_of names this).
+	ActionRepeated Action = "repeated"
 )
+
+// RepeatedData is the data of a repeated event: the ticket that repeats this one.
+type RepeatedData struct {
+	By string `json:"by"`
+}
+
+// Repeated returns the event that records on t that ticket by repeats it. It changes no state.
+func Repeated(t Ticket, by string, now time.Time) (Event, error) {
+	return systemRecord(t, ActionRepeated, RepeatedData{By: by}, "repeat", now)
+}
 
 // DeliveryData is the data of a notified event: one channel's outcome for one message.
 type DeliveryData struct {
@@ -183,6 +195,14 @@ func applyCustomer(t Ticket, ev Event) (Ticket, bool, error) {
 		t.Attachments = append(slices.Clip(t.Attachments), d.Attachments...)
 		if t.AwaitingUpdate.IsZero() && t.State.Open() {
 			t.AwaitingUpdate = ev.At // the customer wrote: staff owe an answer
+		}
+	case ActionRepeated:
+		var d RepeatedData
+		if err := unmarshalData(ev, &d); err != nil {
+			return t, true, err
+		}
+		if t.RepeatedBy == "" {
+			t.RepeatedBy = d.By // the first: the fix that did not hold came back then
 		}
 	case ActionUrge:
 		t.Urges++

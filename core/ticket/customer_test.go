@@ -99,3 +99,29 @@ func TestRemindersAndTheFollowup(t *testing.T) {
 	h.must(t, "confirm", "close")
 	assert.Nil(t, h.t.Followup, "this close gets its own follow-up")
 }
+
+// TestRecordsStaleNoDecision: a command's expected_version survives gongdan's records of what
+// it did (a delivery, an SLA mark, a reminder) but not a change someone made.
+func TestRecordsStaleNoDecision(t *testing.T) {
+	h := newHistory(t)
+	h.must(t, "assign", "accept")
+	accepted := h.t.Version
+	ev, err := ticket.Notified(h.t, ticket.DeliveryData{Key: "3/sms", Channel: "sms", OK: true, Attempt: 1}, h.now)
+	require.NoError(t, err)
+	h.append(t, ev)
+	ev, err = ticket.SLA(h.t, ticket.SLAData{Key: "response/warning", Policy: "p", Target: "response", Kind: "warning"}, h.now)
+	require.NoError(t, err)
+	h.append(t, ev)
+	_, err = ticket.Decide(h.t, ticket.Command{TicketID: h.t.ID, Action: ticket.ActionStart, Actor: eng, ExpectedVersion: accepted}, h.now)
+	require.NoError(t, err, "only records came after the version the engineer saw")
+	_, err = ticket.Decide(h.t, ticket.Command{TicketID: h.t.ID, Action: ticket.ActionStart, Actor: eng, ExpectedVersion: accepted - 1}, h.now)
+	assert.ErrorIs(t, err, ticket.ErrStaleVersion, "the accept itself came after")
+	_, err = ticket.Decide(h.t, ticket.Command{TicketID: h.t.ID, Action: ticket.ActionStart, Actor: eng, ExpectedVersion: h.t.Version + 1}, h.now)
+	assert.ErrorIs(t, err, ticket.ErrStaleVersion, "a version from the future")
+
+	note, err := ticket.CustomerNote(h.t, ticket.TrackingActor(h.t.ID), ticket.CustomerNoteData{Text: "门禁密码改了"}, h.now)
+	require.NoError(t, err)
+	h.append(t, note)
+	_, err = ticket.Decide(h.t, ticket.Command{TicketID: h.t.ID, Action: ticket.ActionStart, Actor: eng, ExpectedVersion: accepted}, h.now)
+	assert.ErrorIs(t, err, ticket.ErrStaleVersion, "the customer said something new: decide again")
+}

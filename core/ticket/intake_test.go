@@ -60,7 +60,7 @@ func TestAddSource(t *testing.T) {
 			// nothing else changes
 			after := h.t
 			after.Urgency, after.Tags, after.Sources, after.AwaitingUpdate = before.Urgency, before.Tags, before.Sources, before.AwaitingUpdate
-			after.Version, after.UpdatedAt = before.Version, before.UpdatedAt
+			after.Version, after.SettledVersion, after.UpdatedAt = before.Version, before.SettledVersion, before.UpdatedAt
 			assert.Equal(t, before, after)
 
 			folded, err := ticket.Fold(h.events)

@@ -93,6 +93,13 @@ type Ticket struct {
 	DedupKey    string             `json:"dedup_key,omitempty"`
 	ThreadKey   string             `json:"thread_key,omitempty"`
 	RepeatOf    string             `json:"repeat_of"`
+	// SettledVersion is the version after the last event that changed what a caller decides
+	// on: every event but gongdan's records of what it did (records). A command's
+	// expected_version may be any version from it to Version: a delivery record or an SLA
+	// mark in between stales no one's decision.
+	SettledVersion int64 `json:"settled_version,omitempty"`
+	// RepeatedBy is the first ticket that repeated this one after it was closed.
+	RepeatedBy string `json:"repeated_by,omitempty"`
 	// ClosedAt is when the ticket last entered closed; an archived ticket keeps it, a
 	// reopened one loses it. Repeats (RepeatWindow) are counted from it.
 	ClosedAt time.Time `json:"closed_at,omitzero"`
@@ -244,4 +251,19 @@ func (t Ticket) OwnedBy(a Actor) bool {
 // tickets in one day the number grows a digit rather than wrap.
 func FormatID(day time.Time, n int64) string {
 	return fmt.Sprintf("GD-%s-%06d", day.Format("20060102"), n)
+}
+
+// records are the events that only record what gongdan did or saw about a ticket, and change
+// nothing a caller decides on (see SettledVersion).
+var records = map[Action]bool{
+	ActionSLA: true, ActionNotified: true, ActionRemindConfirm: true, ActionFollowupAsked: true,
+	ActionRepeated: true, ActionUrge: true,
+}
+
+// settled is SettledVersion, or Version for a ticket stored before it was kept.
+func (t Ticket) settled() int64 {
+	if t.SettledVersion == 0 {
+		return t.Version
+	}
+	return t.SettledVersion
 }
