@@ -442,6 +442,14 @@ func TestRealisticOverlappingScreenshotsInTheWatchedFolder(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, shots, 2)
 
+	for _, order := range [][]int{{0, 1}, {1, 0}} {
+		t.Run(fmt.Sprint("read in order ", order), func(t *testing.T) { overlappingScreenshots(t, pair, shots, order) })
+	}
+}
+
+// overlappingScreenshots puts the two screenshots of pair in a watched folder, one after the
+// other in order, and checks that each request made one ticket.
+func overlappingScreenshots(t *testing.T, pair [2]wxshot.Spec, shots []wxshot.Shot, order []int) {
 	// The group's staff member, as ops would list them; the fault words a facilities team adds
 	// to the default keywords; the serial forms of its devices.
 	keys := `    watch_dir: inbox/screenshots
@@ -456,7 +464,18 @@ func TestRealisticOverlappingScreenshotsInTheWatchedFolder(t *testing.T) {
 	wd, data := t.TempDir(), t.TempDir()
 	srv := startOCRServerWith(t, wd, data, keys, "normalize:\n  device_patterns: ["+strings.Join(patterns, ", ")+"]\n")
 	inbox := filepath.Join(data, "inbox", "screenshots")
-	for _, s := range shots {
+	for n, i := range order {
+		s := shots[i]
+		if n > 0 {
+			// The one before wholly read and its drafts taken first (the first screenshot
+			// shows both requests whole, the second only the second): the order they are read
+			// in makes no difference.
+			waitTickets(t, srv.url, 2-order[0])
+			require.Eventually(t, func() bool {
+				drafts := metricValue(srv.url, `gongdan_pipeline_drafts_total{connector="groups"}`)
+				return drafts > 0 && metricValue(srv.url, `gongdan_pipeline_drafts_taken_total`) == drafts
+			}, 90*time.Second, 50*time.Millisecond, "%s", pipelineMetrics(srv.url))
+		}
 		b, err := os.ReadFile(s.Path)
 		require.NoError(t, err)
 		tmp := filepath.Join(data, filepath.Base(s.Path)+".part")
@@ -497,8 +516,13 @@ func TestRealisticOverlappingScreenshotsInTheWatchedFolder(t *testing.T) {
 	tks, err := listTickets(srv.url, ocrAdmin)
 	require.NoError(t, err)
 	var got []request
+	var how []string // what made each ticket, for a failure to show
 	for _, tk := range tks {
 		got = append(got, request{tk.Customer.Name, tk.Customer.Phone, tk.Device.ID, tk.Location.Address})
+		for _, src := range tk.Sources {
+			how = append(how, fmt.Sprintf("%s %s: %s dedup=%s thread=%s intent=%s at=%s title=%q", tk.ID, tk.State, src.Source.ExternalID,
+				src.DedupKey, src.ThreadKey, src.Intent, src.OccurredAt.Format(time.RFC3339Nano), src.Title))
+		}
 	}
-	assert.ElementsMatch(t, want, got, "one ticket per request, with its sender, phone, serial and address")
+	assert.ElementsMatch(t, want, got, "one ticket per request, with its sender, phone, serial and address:\n%s", strings.Join(how, "\n"))
 }

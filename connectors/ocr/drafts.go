@@ -127,6 +127,13 @@ func (r RequestFilter) Drafts(p Page, group string, env draft.Envelope, shot dra
 			forwarded(&d, env.Connector, origin)
 		}
 		d.OccurredAt = sent[i]
+		if sent[i].IsZero() {
+			// No time of its own in this picture (no separator read above or below it): its
+			// receipt is no measure of when it was sent, so it joins its sender's open ticket
+			// whenever that opened. Otherwise the same request in two overlapping screenshots,
+			// read with a character apart, made two tickets when the later picture came first.
+			d.ThreadWindow = 0
+		}
 		if r.request(m.Text) {
 			opened[m.Sender] = at
 		} else if start, ok := opened[m.Sender]; !ok || at.Sub(start) > r.Window {
