@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"gongdan/core/report"
 	"gongdan/core/store"
 )
 
@@ -113,28 +114,8 @@ func BuildRoutingReport(ctx context.Context, s store.Store, since, until time.Ti
 	for _, n := range rep.Assignments {
 		values = append(values, float64(n))
 	}
-	rep.Gini = Gini(values)
+	rep.Gini = report.Gini(values)
 	return rep, nil
-}
-
-// Gini is the Gini coefficient of xs (not negative): the mean absolute difference over
-// twice the mean. 0 for no values or all zero.
-func Gini(xs []float64) float64 {
-	n := float64(len(xs))
-	if n == 0 {
-		return 0
-	}
-	sorted := slices.Sorted(slices.Values(xs))
-	var sum, weighted float64
-	for i, x := range sorted {
-		sum += x
-		weighted += float64(i+1) * x
-	}
-	if sum == 0 {
-		return 0
-	}
-	// With values sorted ascending: G = 2·Σ i·x_i / (n·Σ x) − (n+1)/n.
-	return 2*weighted/(n*sum) - (n+1)/n
 }
 
 // RoutingReport builds the routing report for decisions since since, with every configured
