@@ -109,6 +109,8 @@ type Server struct {
 	metricsToken []byte
 	requests     *prometheus.CounterVec
 	latency      *prometheus.HistogramVec
+	// roles are the roles each route's pattern admits (RolesFor).
+	roles map[string][]ticket.Role
 }
 
 // New returns the HTTP handler.
@@ -125,7 +127,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = 15 * time.Second
 	}
-	s := &Server{opts: opts, tokens: map[[32]byte]Token{}, closing: make(chan struct{})}
+	s := &Server{opts: opts, tokens: map[[32]byte]Token{}, closing: make(chan struct{}), roles: map[string][]ticket.Role{}}
 	for _, t := range opts.Tokens {
 		// Look tokens up by their hash: the lookup's timing then says nothing about the token.
 		s.tokens[sha256.Sum256([]byte(t.Token))] = t
@@ -153,13 +155,13 @@ func New(opts Options) (*Server, error) {
 	staff := []ticket.Role{ticket.RoleAdmin, ticket.RoleSupervisor, ticket.RoleDispatcher, ticket.RoleEngineer, ticket.RoleAgent, ticket.RoleQA, ticket.RoleSystem}
 	creators := []ticket.Role{ticket.RoleAdmin, ticket.RoleSupervisor, ticket.RoleDispatcher, ticket.RoleEngineer, ticket.RoleAgent, ticket.RoleSystem}
 	everyone := append(slices.Clone(staff), ticket.RoleCustomer)
-	mux.Handle("POST /api/v1/tickets", s.auth(creators, s.createTicket))
-	mux.Handle("GET /api/v1/tickets", s.auth(staff, s.listTickets))
-	mux.Handle("GET /api/v1/tickets/{id}", s.auth(everyone, s.getTicket))
-	mux.Handle("POST /api/v1/tickets/{id}/actions/{action}", s.auth(everyone, s.doAction))
-	mux.Handle("GET /api/v1/tickets/{id}/events", s.auth(staff, s.ticketEvents))
-	mux.Handle("GET /api/v1/stream", s.auth(staff, s.stream))
-	mux.Handle("GET /api/v1/attachments/{sha256}", s.auth(staff, s.getAttachment))
+	s.handle(mux, "POST /api/v1/tickets", creators, s.createTicket)
+	s.handle(mux, "GET /api/v1/tickets", staff, s.listTickets)
+	s.handle(mux, "GET /api/v1/tickets/{id}", everyone, s.getTicket)
+	s.handle(mux, "POST /api/v1/tickets/{id}/actions/{action}", everyone, s.doAction)
+	s.handle(mux, "GET /api/v1/tickets/{id}/events", staff, s.ticketEvents)
+	s.handle(mux, "GET /api/v1/stream", staff, s.stream)
+	s.handle(mux, "GET /api/v1/attachments/{sha256}", staff, s.getAttachment)
 	s.routeRouting(mux, staff)
 	s.routeKPI(mux)
 	s.routeSLA(mux, staff)
@@ -266,10 +268,41 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// auth checks the bearer token and the role, and puts the actor in the context.
+// handle mounts h at pattern for the roles given, and keeps them for RolesFor.
+func (s *Server) handle(mux *http.ServeMux, pattern string, roles []ticket.Role, h http.HandlerFunc) {
+	s.roles[pattern] = slices.Clone(roles)
+	mux.Handle(pattern, s.auth(roles, h))
+}
+
+// RolesFor returns the roles the route pattern (as "GET /api/v1/tickets") admits; none for a
+// pattern the API does not have. The console shows a page or a button only to the roles the
+// endpoint behind it admits: these, not a copy of them.
+func (s *Server) RolesFor(pattern string) []ticket.Role { return slices.Clone(s.roles[pattern]) }
+
+// Admits reports whether role may use the route pattern.
+func (s *Server) Admits(pattern string, role ticket.Role) bool {
+	return slices.Contains(s.roles[pattern], role)
+}
+
+type internalKey struct{}
+
+// AsActor returns ctx carrying actor for a request that gongdan itself hands to ServeHTTP on
+// behalf of someone it has already signed in (the console's session): the API then takes
+// actor as the caller instead of reading a bearer token, and applies every rule it applies
+// to a token's actor. Only code in this process can set a context value, so no request from
+// the network can claim one.
+func AsActor(ctx context.Context, actor ticket.Actor) context.Context {
+	return context.WithValue(ctx, internalKey{}, actor)
+}
+
+// auth checks the bearer token (or the in-process caller of AsActor) and the role, and puts
+// the actor in the context.
 func (s *Server) auth(roles []ticket.Role, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, ok, demoRefused := s.token(r)
+		if a, in := r.Context().Value(internalKey{}).(ticket.Actor); in {
+			tok, ok = Token{Actor: a}, true
+		}
 		if !ok {
 			s.unauthorized(w, r, demoRefused, "send Authorization: Bearer <token> with a token from server.tokens")
 			return

@@ -154,6 +154,16 @@ func (s *Server) token(r *http.Request) (tok Token, ok, demoRefused bool) {
 	return tok, true, false
 }
 
+// Lookup finds the token raw as the request r would present it: a demo token is found only for
+// a Local client. The console exchanges a token for a session with it.
+func (s *Server) Lookup(r *http.Request, raw string) (Token, bool) {
+	tok, known := s.tokens[sha256.Sum256([]byte(raw))]
+	if !known || (tok.Demo && !ClientOf(r).Local()) {
+		return Token{}, false
+	}
+	return tok, true
+}
+
 // metricsAuth guards /metrics: the metrics token or an admin token, from anywhere; without a
 // metrics token configured, also no token at all from a Local client (a Prometheus on the
 // same host). Metrics name connectors, routes and volumes: not for the world.

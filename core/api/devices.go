@@ -21,11 +21,11 @@ import (
 // supervisors, admins) edits it, as it edits engineers' skills.
 func (s *Server) routeDevices(mux *http.ServeMux, staff []ticket.Role) {
 	desk := []ticket.Role{ticket.RoleAdmin, ticket.RoleSupervisor, ticket.RoleDispatcher}
-	mux.Handle("GET /api/v1/devices", s.auth(staff, s.listDevices))
-	mux.Handle("GET /api/v1/devices/{id}", s.auth(staff, s.getDevice))
-	mux.Handle("PUT /api/v1/devices/{id}", s.auth(desk, s.putDevice))
-	mux.Handle("GET /api/v1/reports/devices", s.auth(staff, s.devicesReport))
-	mux.Handle("POST /api/v1/reports/devices/rebuild", s.auth([]ticket.Role{ticket.RoleAdmin}, s.rebuildDeviceHistory))
+	s.handle(mux, "GET /api/v1/devices", staff, s.listDevices)
+	s.handle(mux, "GET /api/v1/devices/{id}", staff, s.getDevice)
+	s.handle(mux, "PUT /api/v1/devices/{id}", desk, s.putDevice)
+	s.handle(mux, "GET /api/v1/reports/devices", staff, s.devicesReport)
+	s.handle(mux, "POST /api/v1/reports/devices/rebuild", []ticket.Role{ticket.RoleAdmin}, s.rebuildDeviceHistory)
 }
 
 // DeviceHistory is what the API shows of predictive maintenance (predict.Tracker).

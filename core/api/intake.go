@@ -31,10 +31,10 @@ type Replayer interface {
 var operators = []ticket.Role{ticket.RoleAdmin, ticket.RoleSupervisor}
 
 func (s *Server) routeIntake(mux *http.ServeMux) {
-	mux.Handle("GET /api/v1/connectors", s.auth(operators, s.listConnectors))
-	mux.Handle("GET /api/v1/deadletters", s.auth(operators, s.listDeadLetters))
-	mux.Handle("GET /api/v1/deadletters/{id}", s.auth(operators, s.getDeadLetter))
-	mux.Handle("POST /api/v1/deadletters/{id}/replay", s.auth(operators, s.replayDeadLetter))
+	s.handle(mux, "GET /api/v1/connectors", operators, s.listConnectors)
+	s.handle(mux, "GET /api/v1/deadletters", operators, s.listDeadLetters)
+	s.handle(mux, "GET /api/v1/deadletters/{id}", operators, s.getDeadLetter)
+	s.handle(mux, "POST /api/v1/deadletters/{id}/replay", operators, s.replayDeadLetter)
 }
 
 // writeIntake answers POST /api/v1/tickets with what became of draft d; header

@@ -20,7 +20,7 @@ const MaxKPISince = 3660 * 24 * time.Hour
 // dispatcher), who answer for the figures of the whole service.
 func (s *Server) routeKPI(mux *http.ServeMux) {
 	desk := []ticket.Role{ticket.RoleAdmin, ticket.RoleSupervisor, ticket.RoleDispatcher}
-	mux.Handle("GET /api/v1/reports/kpi", s.auth(desk, s.kpiReport))
+	s.handle(mux, "GET /api/v1/reports/kpi", desk, s.kpiReport)
 }
 
 // kpiReport answers GET /api/v1/reports/kpi?since=30d&by=team: the KPIs of docs/KPIS.md

@@ -17,13 +17,13 @@ import (
 // routeRouting adds the routing endpoints.
 func (s *Server) routeRouting(mux *http.ServeMux, staff []ticket.Role) {
 	desk := []ticket.Role{ticket.RoleAdmin, ticket.RoleSupervisor, ticket.RoleDispatcher}
-	mux.Handle("GET /api/v1/tickets/{id}/routing", s.auth(staff, s.ticketRouting))
-	mux.Handle("GET /api/v1/engineers", s.auth(staff, s.listEngineers))
-	mux.Handle("GET /api/v1/engineers/{id}", s.auth(staff, s.getEngineer))
-	mux.Handle("PUT /api/v1/engineers/{id}", s.auth(append(desk, ticket.RoleEngineer), s.putEngineer))
+	s.handle(mux, "GET /api/v1/tickets/{id}/routing", staff, s.ticketRouting)
+	s.handle(mux, "GET /api/v1/engineers", staff, s.listEngineers)
+	s.handle(mux, "GET /api/v1/engineers/{id}", staff, s.getEngineer)
+	s.handle(mux, "PUT /api/v1/engineers/{id}", append(desk, ticket.RoleEngineer), s.putEngineer)
 	// Cards are a disciplinary record: the desk and qa read anyone's, an engineer their own.
-	mux.Handle("GET /api/v1/engineers/{id}/cards", s.auth(append(slices.Clone(desk), ticket.RoleQA, ticket.RoleEngineer), s.engineerCards))
-	mux.Handle("GET /api/v1/reports/routing", s.auth(desk, s.routingReport))
+	s.handle(mux, "GET /api/v1/engineers/{id}/cards", append(slices.Clone(desk), ticket.RoleQA, ticket.RoleEngineer), s.engineerCards)
+	s.handle(mux, "GET /api/v1/reports/routing", desk, s.routingReport)
 }
 
 // routingRecord is one decision as the API shows it: the record and its trace.

@@ -10,8 +10,8 @@ import (
 
 // routeSLA adds the SLA endpoints.
 func (s *Server) routeSLA(mux *http.ServeMux, staff []ticket.Role) {
-	mux.Handle("GET /api/v1/tickets/{id}/sla", s.auth(staff, s.ticketSLA))
-	mux.Handle("GET /api/v1/sla/board", s.auth(staff, s.slaBoard))
+	s.handle(mux, "GET /api/v1/tickets/{id}/sla", staff, s.ticketSLA)
+	s.handle(mux, "GET /api/v1/sla/board", staff, s.slaBoard)
 }
 
 // ticketSLA answers a ticket's clocks: per target the goal, due time, working time elapsed,

@@ -19,7 +19,7 @@ import (
 type TrackingURL func(token string) string
 
 func (s *Server) routeTracking(mux *http.ServeMux) {
-	mux.Handle("POST /api/v1/tickets/{id}/tracking", s.auth(linkReaders, s.renewTracking))
+	s.handle(mux, "POST /api/v1/tickets/{id}/tracking", linkReaders, s.renewTracking)
 }
 
 // withTracking is a ticket as staff read it: with its customer's tracking link.

@@ -54,6 +54,7 @@ type Store interface {
 	TrackingStore
 	CardStore
 	HistoryStore
+	ConsoleStore
 }
 
 // Tx is one write transaction. It sees its own writes.

@@ -2,44 +2,24 @@ package track
 
 import (
 	"net/http"
-	"strings"
+
+	"gongdan/web/webkit"
 )
 
-// lang is the page's language: Chinese unless the customer chose English (?lang=en, kept in
-// a cookie) or their browser asks for English before Chinese.
-type lang string
+// lang is the page's language (webkit.LangOf).
+type lang = webkit.Lang
 
 const (
-	zh lang = "zh"
-	en lang = "en"
+	zh = webkit.ZH
+	en = webkit.EN
 )
 
-const langCookie = "gd_lang"
+const langCookie = webkit.LangCookie
 
-func langOf(r *http.Request) lang {
-	switch r.URL.Query().Get("lang") {
-	case "en":
-		return en
-	case "zh":
-		return zh
-	}
-	if c, err := r.Cookie(langCookie); err == nil && (c.Value == "en" || c.Value == "zh") {
-		return lang(c.Value)
-	}
-	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
-		tag := strings.ToLower(strings.TrimSpace(strings.SplitN(part, ";", 2)[0]))
-		switch {
-		case strings.HasPrefix(tag, "zh"):
-			return zh
-		case strings.HasPrefix(tag, "en"):
-			return en
-		}
-	}
-	return zh
-}
+func langOf(r *http.Request) lang { return webkit.LangOf(r) }
 
 // words are the page's texts, by key, in each language.
-var words = map[string][2]string{ // [zh, en]
+var words = webkit.Words{ // [zh, en]
 	"title":           {"报修进度", "Your service request"},
 	"ticket":          {"工单号", "Ticket"},
 	"request":         {"您的报修", "Your request"},
@@ -121,14 +101,3 @@ var words = map[string][2]string{ // [zh, en]
 	"ev_followup_no":  {"您反馈问题未复现", "You reported all is well"},
 }
 
-// t returns the text of key in l.
-func (l lang) t(key string) string {
-	w, ok := words[key]
-	if !ok {
-		return key
-	}
-	if l == en {
-		return w[1]
-	}
-	return w[0]
-}

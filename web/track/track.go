@@ -40,6 +40,7 @@ import (
 	"gongdan/core/store"
 	"gongdan/core/ticket"
 	"gongdan/draft"
+	"gongdan/web/webkit"
 )
 
 //go:embed templates/*.html
@@ -114,7 +115,7 @@ func New(opts Options) (*Handler, error) {
 	h := &Handler{opts: opts, css: "/t/assets/track." + base64.RawURLEncoding.EncodeToString(sum[:6]) + ".css",
 		limit: newLimiter(opts.MissesPerMinute), used: &usedNonces{m: map[string]time.Time{}}}
 	h.tmpl, err = template.New("page.html").Funcs(template.FuncMap{
-		"t":   func(l lang, key string) string { return l.t(key) },
+		"t":   func(l lang, key string) string { return words.T(l, key) },
 		"css": func() string { return h.css },
 		"seq": func(n int) []int {
 			s := make([]int, n)
@@ -197,9 +198,7 @@ func (h *Handler) show(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l := langOf(r)
-	if q := r.URL.Query().Get("lang"); q == "en" || q == "zh" {
-		http.SetCookie(w, &http.Cookie{Name: langCookie, Value: q, Path: "/t/", MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
-	}
+	webkit.KeepLang(w, r, "/t/")
 	evs, err := h.opts.Store.Events(r.Context(), t.ID)
 	if err != nil {
 		h.opts.Logger.Error("tracking page: reading events", "ticket", t.ID, "err", err)
@@ -219,16 +218,16 @@ func (h *Handler) show(w http.ResponseWriter, r *http.Request) {
 	p.Nonce = h.nonce(token, now)
 	switch done := r.URL.Query().Get("done"); done {
 	case "note", "urge":
-		p.Flash = l.t("done_" + done)
+		p.Flash = words.T(l, "done_" + done)
 	case "confirm":
-		p.Flash = l.t("thanks")
+		p.Flash = words.T(l, "thanks")
 		if t.State == ticket.StateInProgress {
-			p.Flash = l.t("disputed")
+			p.Flash = words.T(l, "disputed")
 		}
 	case "followup":
-		p.Flash = l.t("followup_fine")
+		p.Flash = words.T(l, "followup_fine")
 	case "too_soon", "stale", "bad_photo":
-		p.Flash, p.FlashBad = l.t(done), true
+		p.Flash, p.FlashBad = words.T(l, done), true
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if err := h.tmpl.ExecuteTemplate(w, "page.html", p); err != nil {

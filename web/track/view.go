@@ -120,7 +120,7 @@ func (h *Handler) build(t ticket.Ticket, evs []ticket.Event, l lang, now time.Ti
 	state := shownState(t)
 	at := stepOf[state]
 	for i, k := range stepKeys {
-		s := step{Label: l.t(k), Done: i < at, Active: i == at}
+		s := step{Label: words.T(l, k), Done: i < at, Active: i == at}
 		switch state {
 		case ticket.StateClosed, ticket.StateArchived:
 			s.Done = true
@@ -131,7 +131,7 @@ func (h *Handler) build(t ticket.Ticket, evs []ticket.Event, l lang, now time.Ti
 		}
 		p.Steps = append(p.Steps, s)
 	}
-	p.Current = l.t(stepKeys[at])
+	p.Current = words.T(l, stepKeys[at])
 	if n := len(t.History); n > 0 {
 		p.Since = humanDuration(now.Sub(t.History[n-1].At), l)
 	}
@@ -147,15 +147,15 @@ func (h *Handler) build(t ticket.Ticket, evs []ticket.Event, l lang, now time.Ti
 	}
 	switch sub {
 	case ticket.StateAwaitingParts:
-		p.Sub, p.SubReason = l.t("state_wait"), forCustomer(lastPause)
+		p.Sub, p.SubReason = words.T(l, "state_wait"), forCustomer(lastPause)
 	case ticket.StatePaused:
-		p.Sub, p.SubReason = l.t("state_pause"), forCustomer(lastPause)
+		p.Sub, p.SubReason = words.T(l, "state_pause"), forCustomer(lastPause)
 	case ticket.StateEscalated:
-		p.Sub = l.t("state_esc")
+		p.Sub = words.T(l, "state_esc")
 	case ticket.StateRejected:
-		p.Rejected, p.Current = true, l.t("rejected")
+		p.Rejected, p.Current = true, words.T(l, "rejected")
 	case ticket.StateCustomerConfirmed:
-		p.Current = l.t("confirmed") // the last step is near, not reached
+		p.Current = words.T(l, "confirmed") // the last step is near, not reached
 	}
 	if t.Assignee != "" && h.opts.Engineer != nil {
 		name, phone := h.opts.Engineer(t.Assignee)
@@ -182,11 +182,11 @@ func (h *Handler) build(t ticket.Ticket, evs []ticket.Event, l lang, now time.Ti
 		p.Timeline[i], p.Timeline[j] = p.Timeline[j], p.Timeline[i]
 	}
 	p.CanAdd = t.State.Open() || t.State == ticket.StateResolved
-	p.AddHint = fmt.Sprintf(l.t("add_hint"), p.MaxPhotos, size(h.opts.MaxPhotoBytes))
+	p.AddHint = fmt.Sprintf(words.T(l, "add_hint"), p.MaxPhotos, size(h.opts.MaxPhotoBytes))
 	p.CanUrge = t.State.Open()
 	if !t.LastUrgedAt.IsZero() && now.Sub(t.LastUrgedAt) < ticket.UrgeInterval {
 		p.UrgedRecently = true
-		p.UrgedAt = fmt.Sprintf(l.t("urged_at"), t.LastUrgedAt.In(loc).Format("15:04"))
+		p.UrgedAt = fmt.Sprintf(words.T(l, "urged_at"), t.LastUrgedAt.In(loc).Format("15:04"))
 	}
 	p.AskConfirm = t.State == ticket.StateResolved
 	if t.State == ticket.StateCustomerConfirmed || t.State == ticket.StateClosed || t.State == ticket.StateArchived {
@@ -198,7 +198,7 @@ func (h *Handler) build(t ticket.Ticket, evs []ticket.Event, l lang, now time.Ti
 		} else {
 			p.FollowupAnswer = f
 			if f.Repeat != "" {
-				p.RepeatLink = fmt.Sprintf(l.t("repeat_opened"), f.Repeat)
+				p.RepeatLink = fmt.Sprintf(words.T(l, "repeat_opened"), f.Repeat)
 			}
 		}
 	}
@@ -209,9 +209,9 @@ func (h *Handler) build(t ticket.Ticket, evs []ticket.Event, l lang, now time.Ti
 func (h *Handler) lineOf(ev ticket.Event, l lang) string {
 	switch ev.Action {
 	case ticket.ActionCreate:
-		return l.t("ev_create")
+		return words.T(l, "ev_create")
 	case ticket.ActionSourceAdded:
-		return l.t("ev_source") // whoever sent it: the request has more in it now
+		return words.T(l, "ev_source") // whoever sent it: the request has more in it now
 	case ticket.ActionAssign:
 		var d ticket.AssignData
 		_ = json.Unmarshal(ev.Data, &d)
@@ -221,61 +221,61 @@ func (h *Handler) lineOf(ev ticket.Event, l lang) string {
 				name = n
 			}
 		}
-		return fmt.Sprintf(l.t("ev_assign"), name)
+		return fmt.Sprintf(words.T(l, "ev_assign"), name)
 	case ticket.ActionAccept:
-		return l.t("ev_accept")
+		return words.T(l, "ev_accept")
 	case ticket.ActionStart:
-		return l.t("ev_start")
+		return words.T(l, "ev_start")
 	case ticket.ActionRequestParts:
-		return withReason(l.t("ev_parts"), forCustomer(ev), l)
+		return withReason(words.T(l, "ev_parts"), forCustomer(ev), l)
 	case ticket.ActionPartsArrived:
-		return l.t("ev_parts_ok")
+		return words.T(l, "ev_parts_ok")
 	case ticket.ActionPause:
-		return withReason(l.t("ev_pause"), forCustomer(ev), l)
+		return withReason(words.T(l, "ev_pause"), forCustomer(ev), l)
 	case ticket.ActionResume:
-		return l.t("ev_resume")
+		return words.T(l, "ev_resume")
 	case ticket.ActionResolve:
-		return l.t("ev_resolve")
+		return words.T(l, "ev_resolve")
 	case ticket.ActionConfirm:
 		switch {
 		case ev.Actor.Role == ticket.RoleSystem:
-			return l.t("ev_auto")
+			return words.T(l, "ev_auto")
 		case ev.To == ticket.StateInProgress:
-			return l.t("ev_dispute")
+			return words.T(l, "ev_dispute")
 		}
-		return l.t("ev_confirm")
+		return words.T(l, "ev_confirm")
 	case ticket.ActionClose, ticket.ActionForceClose:
-		return l.t("ev_close")
+		return words.T(l, "ev_close")
 	case ticket.ActionReopen:
-		return l.t("ev_reopen")
+		return words.T(l, "ev_reopen")
 	case ticket.ActionEscalate:
-		return l.t("ev_escalate")
+		return words.T(l, "ev_escalate")
 	case ticket.ActionReject:
-		return l.t("ev_reject")
+		return words.T(l, "ev_reject")
 	case ticket.ActionCustomerNote:
 		var d ticket.CustomerNoteData
 		_ = json.Unmarshal(ev.Data, &d)
-		text := l.t("ev_note")
+		text := words.T(l, "ev_note")
 		if d.Text != "" {
-			text += l.t("colon") + d.Text
+			text += words.T(l, "colon") + d.Text
 		}
 		if n := len(d.Attachments); n > 0 {
-			text += fmt.Sprintf(l.t("n_photos"), n)
+			text += fmt.Sprintf(words.T(l, "n_photos"), n)
 		}
 		return text
 	case ticket.ActionUrge:
-		return l.t("ev_urge")
+		return words.T(l, "ev_urge")
 	case ticket.ActionRemindConfirm:
-		return l.t("ev_remind")
+		return words.T(l, "ev_remind")
 	case ticket.ActionFollowupAsked:
-		return l.t("ev_followup")
+		return words.T(l, "ev_followup")
 	case ticket.ActionFollowupAnswered:
 		var d ticket.FollowupData
 		_ = json.Unmarshal(ev.Data, &d)
 		if d.Recurred {
-			return fmt.Sprintf(l.t("ev_followup_yes"), d.Repeat)
+			return fmt.Sprintf(words.T(l, "ev_followup_yes"), d.Repeat)
 		}
-		return l.t("ev_followup_no")
+		return words.T(l, "ev_followup_no")
 	}
 	// decline, unfreeze, sla, routing_failed, notified and whatever comes later: staff's.
 	return ""
@@ -285,7 +285,7 @@ func withReason(s, reason string, l lang) string {
 	if reason == "" {
 		return s
 	}
-	return s + l.t("colon") + reason
+	return s + words.T(l, "colon") + reason
 }
 
 // humanDuration is d as a customer reads it: 3 天 4 小时, 25 分钟.
