@@ -100,4 +100,3 @@ var words = webkit.Words{ // [zh, en]
 	"ev_followup_yes": {"您反馈问题复现，已新建工单 %s", "You reported it came back: ticket %s"},
 	"ev_followup_no":  {"您反馈问题未复现", "You reported all is well"},
 }
-

@@ -218,7 +218,7 @@ func (h *Handler) show(w http.ResponseWriter, r *http.Request) {
 	p.Nonce = h.nonce(token, now)
 	switch done := r.URL.Query().Get("done"); done {
 	case "note", "urge":
-		p.Flash = words.T(l, "done_" + done)
+		p.Flash = words.T(l, "done_"+done)
 	case "confirm":
 		p.Flash = words.T(l, "thanks")
 		if t.State == ticket.StateInProgress {
