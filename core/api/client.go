@@ -164,6 +164,13 @@ func (s *Server) Lookup(r *http.Request, raw string) (Token, bool) {
 	return tok, true
 }
 
+// HasToken reports whether a configured token whose SHA-256 is sum still maps to actor: a
+// console session made with a token ends when the token is taken out of the config.
+func (s *Server) HasToken(sum [sha256.Size]byte, actor ticket.Actor) bool {
+	tok, ok := s.tokens[sum]
+	return ok && tok.Actor == actor
+}
+
 // metricsAuth guards /metrics: the metrics token or an admin token, from anywhere; without a
 // metrics token configured, also no token at all from a Local client (a Prometheus on the
 // same host). Metrics name connectors, routes and volumes: not for the world.

@@ -1,0 +1,113 @@
+// gongdan console: the few things htmx does not do. No inline scripts (the CSP forbids them).
+(function () {
+  "use strict";
+  var body = document.body;
+  var csrf = body.getAttribute("data-csrf") || "";
+
+  // Every htmx request carries the session's CSRF token.
+  document.addEventListener("htmx:configRequest", function (e) {
+    if (csrf) e.detail.headers["X-CSRF-Token"] = csrf;
+  });
+
+  // The live stream: one per page. Each batch is dispatched as a "gd:tickets" event on the
+  // body (detail: {tickets, events}); pages listen for it, or refresh a part with
+  // hx-trigger="gd:tickets from:body throttle:1s". After a reconnect, "gd:resync" tells them
+  // to reload what they show, since changes may have been missed.
+  var live = body.getAttribute("data-live");
+  if (live && window.EventSource) {
+    var badge = document.getElementById("live-state");
+    var lost = false;
+    var es = new EventSource(live);
+    es.addEventListener("tickets", function (m) {
+      var batch;
+      try { batch = JSON.parse(m.data); } catch (err) { return; }
+      body.dispatchEvent(new CustomEvent("gd:tickets", { detail: batch, bubbles: true }));
+    });
+    es.onopen = function () {
+      if (badge) { badge.hidden = false; badge.textContent = badge.getAttribute("data-on") || "●"; badge.className = "live on"; }
+      if (lost) body.dispatchEvent(new CustomEvent("gd:resync", { bubbles: true }));
+      lost = false;
+    };
+    es.onerror = function () {
+      lost = true;
+      if (badge) { badge.textContent = badge.getAttribute("data-off") || "…"; badge.className = "live off"; }
+    };
+  }
+
+  // Forms marked data-queue are kept when they cannot be sent (a phone out of signal) and
+  // sent again, with the same command id, when the network is back: the API does a command
+  // id once, so a retry never does anything twice.
+  var KEY = "gd_outbox";
+  function outbox() { try { return JSON.parse(localStorage.getItem(KEY) || "[]"); } catch (e) { return []; } }
+  function save(list) { try { localStorage.setItem(KEY, JSON.stringify(list)); } catch (e) {} }
+  function showOutbox() {
+    var n = outbox().length, el = document.getElementById("outbox");
+    if (el) { el.hidden = n === 0; el.textContent = (el.getAttribute("data-text") || "待发送: ") + n; }
+  }
+  function sendOne(item) {
+    var fd = new FormData();
+    item.fields.forEach(function (kv) { fd.append(kv[0], kv[1]); });
+    return fetch(item.action, { method: "POST", body: fd, credentials: "same-origin", headers: { "X-CSRF-Token": csrf, "X-Queued": "1" } });
+  }
+  function flush() {
+    var list = outbox();
+    if (!list.length || !navigator.onLine) return;
+    var item = list[0];
+    sendOne(item).then(function (res) {
+      // Sent: whatever the answer (done, or refused for a reason a retry will not change).
+      if (res.status < 500) { save(outbox().slice(1)); showOutbox(); flush(); }
+    }).catch(function () {});
+  }
+  document.addEventListener("submit", function (e) {
+    var f = e.target;
+    if (!f.hasAttribute("data-queue") || !window.fetch) return;
+    e.preventDefault();
+    var fields = [];
+    new FormData(f).forEach(function (v, k) { if (typeof v === "string") fields.push([k, v]); });
+    var files = new FormData(f);
+    var hasFile = false;
+    files.forEach(function (v) { if (typeof v !== "string" && v.size > 0) hasFile = true; });
+    var btn = f.querySelector("button[type=submit]");
+    if (btn) btn.disabled = true;
+    fetch(f.action, { method: "POST", body: files, credentials: "same-origin", headers: { "X-CSRF-Token": csrf } })
+      .then(function (res) { return res.text().then(function (t) { return { res: res, text: t }; }); })
+      .then(function (r) {
+        if (r.res.redirected) { window.location = r.res.url; return; }
+        document.open(); document.write(r.text); document.close();
+      })
+      .catch(function () {
+        if (hasFile) { // photos are not kept offline: say so, keep the form as it is
+          if (btn) btn.disabled = false;
+          alert(f.getAttribute("data-offline-photo") || "网络不可用，请稍后重试");
+          return;
+        }
+        var list = outbox(); list.push({ action: f.action, fields: fields }); save(list); showOutbox();
+        if (btn) btn.disabled = false;
+        var note = f.querySelector(".queued"); if (note) note.hidden = false;
+      });
+  });
+  window.addEventListener("online", flush);
+  setInterval(flush, 15000);
+  showOutbox(); flush();
+
+  // Copy buttons (the tracking link).
+  document.addEventListener("click", function (e) {
+    var b = e.target.closest && e.target.closest("[data-copy]");
+    if (!b) return;
+    var el = document.getElementById(b.getAttribute("data-copy"));
+    if (el && navigator.clipboard) navigator.clipboard.writeText(el.value || el.textContent);
+  });
+
+  // Times counting down: <time data-due="RFC3339"> shows what is left, every second.
+  function tick() {
+    var now = Date.now();
+    document.querySelectorAll("[data-due]").forEach(function (el) {
+      var due = Date.parse(el.getAttribute("data-due")); if (isNaN(due)) return;
+      var s = Math.round((due - now) / 1000), neg = s < 0; s = Math.abs(s);
+      var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+      el.textContent = (neg ? "-" : "") + (h ? h + ":" : "") + String(m).padStart(2, "0") + ":" + String(sec).padStart(2, "0");
+      el.classList.toggle("overdue", neg);
+    });
+  }
+  setInterval(tick, 1000); tick();
+})();
