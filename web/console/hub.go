@@ -75,7 +75,9 @@ func newHub(h *Handler) *hub {
 }
 
 // Collectors are the console's metrics.
-func (h *Handler) Collectors() []prometheus.Collector { return []prometheus.Collector{h.hub.sent, h.hub.dropped} }
+func (h *Handler) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{h.hub.sent, h.hub.dropped}
+}
 
 func (hb *hub) close() { hb.once.Do(func() { close(hb.closing) }) }
 
