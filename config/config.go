@@ -72,6 +72,8 @@ type Config struct {
 	// Predict is predictive maintenance: model+fault clusters, chronic devices, MTBF/MTTR.
 	// Nil (no section): off.
 	Predict *Predict `yaml:"predict"`
+	// Console is the web console at /console/: session lengths and WeCom web sign-in.
+	Console Console `yaml:"console"`
 
 	// KnowledgeBase is the Knowledge folder loaded; set by validation, nil without one.
 	KnowledgeBase *knowledge.Base `yaml:"-"`
@@ -330,6 +332,7 @@ func (c *Config) setDefaults() {
 	c.Bus.setDefaults()
 	c.setClosureDefaults()
 	c.Notify.setDefaults()
+	c.Console.setDefaults()
 	if c.Predict != nil {
 		c.Predict.setDefaults()
 	}
@@ -398,6 +401,7 @@ func (c *Config) validate() []problem {
 	ps = append(ps, under("tracking", c.Tracking.validate())...)
 	ps = append(ps, under("confirm", c.Confirm.validate())...)
 	ps = append(ps, under("followup", c.Followup.validate())...)
+	ps = append(ps, under("console", c.Console.validate(c.Server.Tokens))...)
 	if ttl, after := c.Tracking.TTL.Std(), c.Followup.After.Std(); !c.Followup.After.Never && ttl > 0 && ttl <= after {
 		ps = append(ps, problemf("followup.after", "%v: the follow-up links the tracking page, which closes tracking.ttl (%v) after the close; ask before that", after, ttl))
 	}

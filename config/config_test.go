@@ -75,7 +75,7 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 				`testdata/typo.yaml:3: server.tokns: unknown key "tokns"; did you mean "tokens"?`,
 				`testdata/typo.yaml:6: server.log.levle: unknown key "levle"; did you mean "level"?`,
 				`testdata/typo.yaml:7: stor: unknown key "stor"; did you mean "store"?`,
-				`testdata/typo.yaml:9: colour: unknown key "colour" (known here: server, store, bus, connectors, normalize, routing, sla, notify, devices, knowledge, tracking, confirm, followup, cards, predict)`,
+				`testdata/typo.yaml:9: colour: unknown key "colour" (known here: server, store, bus, connectors, normalize, routing, sla, notify, devices, knowledge, tracking, confirm, followup, cards, predict, console)`,
 			},
 		},
 		{
@@ -288,7 +288,7 @@ routing:
 		{"unknown key in a list item, nothing close", "server:\n  tokens:\n    - {token: 0123456789abcdef, actor: a, role: admin, colour: red}\n", []string{
 			`inline.yaml:3: server.tokens[0].colour: unknown key "colour" (known here: token, actor, role, demo)`}},
 		{"a one-letter key is nobody's typo", "a: 1\n", []string{
-			`inline.yaml:1: a: unknown key "a" (known here: server, store, bus, connectors, normalize, routing, sla, notify, devices, knowledge, tracking, confirm, followup, cards, predict)`}},
+			`inline.yaml:1: a: unknown key "a" (known here: server, store, bus, connectors, normalize, routing, sla, notify, devices, knowledge, tracking, confirm, followup, cards, predict, console)`}},
 		{"a key that is not a name", "server:\n  [http]: 127.0.0.1:8080\n", []string{
 			`inline.yaml:2: server: a key must be a plain name, not a list`}},
 		{"a merge key that does not merge a mapping", "server:\n  <<: 5\n", []string{
