@@ -51,6 +51,9 @@ type Options struct {
 	WeCom *WeCom
 	// Secure marks the session cookie Secure (the console is served behind TLS).
 	Secure bool
+	// PublicURL is server.public_url, the address browsers reach gongdan at: WeCom sends
+	// people back to {PublicURL}/console/wecom/callback. Empty: the request's own host.
+	PublicURL string
 	// IdleTimeout ends a session unused this long (default 8h); MaxAge ends any session this
 	// long after sign-in (default 7 days).
 	IdleTimeout time.Duration

@@ -130,9 +130,18 @@ func (h *Handler) sameOrigin(r *http.Request, v *viewer) bool {
 	return true
 }
 
-// startSession signs actor in: a new session (a new cookie, never one the browser brought:
-// no session fixation), and the browser is sent on to next.
+// startSession signs actor in (newSession) and sends the browser on to next.
 func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, actor ticket.Actor, name, via, next string) error {
+	if err := h.newSession(w, r, actor, name, via); err != nil {
+		return err
+	}
+	http.Redirect(w, r, safeNext(next), http.StatusSeeOther)
+	return nil
+}
+
+// newSession signs actor in: a new session (a new cookie, never one the browser brought:
+// no session fixation), whose cookie it sets on w.
+func (h *Handler) newSession(w http.ResponseWriter, r *http.Request, actor ticket.Actor, name, via string) error {
 	secret := make([]byte, 32)
 	csrf := make([]byte, 24)
 	_, _ = rand.Read(secret)
@@ -151,7 +160,6 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, actor tic
 		return err
 	}
 	http.SetCookie(w, h.cookie(raw, int(h.opts.MaxAge/time.Second)))
-	http.Redirect(w, r, safeNext(next), http.StatusSeeOther)
 	return nil
 }
 
