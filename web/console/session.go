@@ -150,14 +150,17 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, actor tic
 	}); err != nil {
 		return err
 	}
-	http.SetCookie(w, h.cookie(raw, int(h.opts.MaxAge/time.Second)))
+	http.SetCookie(w, h.cookie(r, raw, int(h.opts.MaxAge/time.Second)))
 	http.Redirect(w, r, safeNext(next), http.StatusSeeOther)
 	return nil
 }
 
-func (h *Handler) cookie(value string, maxAge int) *http.Cookie {
+// cookie is the session cookie: never readable by script, never sent with a request from
+// another site, and only over TLS when the console is served behind it (Options.Secure, or
+// the request came over TLS).
+func (h *Handler) cookie(r *http.Request, value string, maxAge int) *http.Cookie {
 	return &http.Cookie{Name: cookieName, Value: value, Path: "/console/", MaxAge: maxAge, HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: h.opts.Secure}
+		SameSite: http.SameSiteStrictMode, Secure: h.opts.Secure || r.TLS != nil}
 }
 
 // safeNext keeps a post-sign-in destination inside the console (no open redirect).
@@ -228,6 +231,6 @@ func (h *Handler) signout(w http.ResponseWriter, r *http.Request, v *viewer) {
 	if err := h.opts.Store.DeleteSession(r.Context(), v.Hash); err != nil {
 		h.opts.Logger.Error("console: ending a session", "err", err)
 	}
-	http.SetCookie(w, h.cookie("", -1))
+	http.SetCookie(w, h.cookie(r, "", -1))
 	http.Redirect(w, r, "/console/signin", http.StatusSeeOther)
 }
