@@ -144,6 +144,10 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, actor tic
 		oldSum := sha256.Sum256([]byte(old.Value))
 		_ = h.opts.Store.DeleteSession(r.Context(), oldSum[:])
 	}
+	// Sessions that expired unused are swept at each sign-in: there are never many.
+	if _, err := h.opts.Store.DeleteSessionsBefore(r.Context(), now.Add(-h.opts.IdleTimeout), now.Add(-h.opts.MaxAge)); err != nil {
+		h.opts.Logger.Warn("console: sweeping expired sessions", "err", err)
+	}
 	if err := h.opts.Store.PutSession(r.Context(), store.Session{
 		Hash: sum[:], Actor: actor, Name: name, Via: via, CSRF: base64.RawURLEncoding.EncodeToString(csrf),
 		CreatedAt: now, SeenAt: now,
