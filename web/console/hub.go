@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"gongdan/core/engine"
 	"gongdan/core/ticket"
 	"gongdan/web/webkit"
 )
@@ -42,6 +43,7 @@ type liveEvent struct {
 	Ticket string        `json:"ticket"`
 	Action ticket.Action `json:"action"`
 	Actor  string        `json:"actor"`
+	At     time.Time     `json:"at"`
 }
 
 type liveBatch struct {
@@ -142,10 +144,28 @@ func (hb *hub) remove(c *liveClient) {
 	}
 }
 
-// run gathers the engine's events and sends a batch every Flush while anyone listens.
+// run gathers the engine's events and sends a batch every Flush while anyone listens. When
+// the engine cuts the subscription (the hub fell too far behind), it subscribes again and
+// tells every page to reload what it shows, since changes were missed.
 func (hb *hub) run() {
-	sub := hb.h.opts.Engine.Subscribe(16384)
-	defer sub.Close()
+	for {
+		sub := hb.h.opts.Engine.Subscribe(16384)
+		cut, got := hb.pump(sub)
+		sub.Close()
+		if !cut || got == 0 { // idle, closing, or the engine is closed
+			hb.mu.Lock()
+			hb.running = false
+			hb.mu.Unlock()
+			return
+		}
+		hb.h.opts.Logger.Warn("console: the live stream fell behind; pages reload")
+		hb.send([]byte("event: resync\ndata: {}\n\n"), nil)
+	}
+}
+
+// pump batches sub's events until no page listens (false) or the engine cuts sub (true),
+// and says how many events it took.
+func (hb *hub) pump(sub *engine.Subscription) (cut bool, got int) {
 	tick := time.NewTicker(hb.h.opts.Flush)
 	defer tick.Stop()
 	var pending []ticket.Event
@@ -153,8 +173,9 @@ func (hb *hub) run() {
 		select {
 		case ev, ok := <-sub.C:
 			if !ok {
-				return
+				return true, got
 			}
+			got++
 			pending = append(pending, ev)
 		case <-tick.C:
 			if len(pending) > 0 {
@@ -163,15 +184,12 @@ func (hb *hub) run() {
 			}
 			hb.mu.Lock()
 			idle := len(hb.clients) == 0
-			if idle {
-				hb.running = false
-			}
 			hb.mu.Unlock()
 			if idle {
-				return
+				return false, got
 			}
 		case <-hb.closing:
-			return
+			return false, got
 		}
 	}
 }
@@ -198,7 +216,7 @@ func (hb *hub) broadcast(evs []ticket.Event) {
 		if ev.Action == ticket.ActionCreate {
 			created[ev.TicketID] = true
 		}
-		batch.Events = append(batch.Events, liveEvent{ID: ev.ID, Ticket: ev.TicketID, Action: ev.Action, Actor: ev.Actor.ID})
+		batch.Events = append(batch.Events, liveEvent{ID: ev.ID, Ticket: ev.TicketID, Action: ev.Action, Actor: ev.Actor.ID, At: ev.At})
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -235,11 +253,21 @@ func (hb *hub) broadcast(evs []ticket.Event) {
 		buf.WriteString("\n\n")
 		payload[l] = buf.Bytes()
 	}
+	hb.send(nil, payload)
+}
+
+// send gives every page b, or its language's payload; a page whose queue is full is cut off
+// (it reconnects and reloads).
+func (hb *hub) send(b []byte, payload map[webkit.Lang][]byte) {
 	hb.mu.Lock()
 	defer hb.mu.Unlock()
 	for c := range hb.clients {
+		msg := b
+		if payload != nil {
+			msg = payload[c.lang]
+		}
 		select {
-		case c.ch <- payload[c.lang]:
+		case c.ch <- msg:
 			hb.sent.Inc()
 		default:
 			delete(hb.clients, c)

@@ -153,19 +153,26 @@ func (h *Handler) newSession(w http.ResponseWriter, r *http.Request, actor ticke
 		oldSum := sha256.Sum256([]byte(old.Value))
 		_ = h.opts.Store.DeleteSession(r.Context(), oldSum[:])
 	}
+	// Sessions that expired unused are swept at each sign-in: there are never many.
+	if _, err := h.opts.Store.DeleteSessionsBefore(r.Context(), now.Add(-h.opts.IdleTimeout), now.Add(-h.opts.MaxAge)); err != nil {
+		h.opts.Logger.Warn("console: sweeping expired sessions", "err", err)
+	}
 	if err := h.opts.Store.PutSession(r.Context(), store.Session{
 		Hash: sum[:], Actor: actor, Name: name, Via: via, CSRF: base64.RawURLEncoding.EncodeToString(csrf),
 		CreatedAt: now, SeenAt: now,
 	}); err != nil {
 		return err
 	}
-	http.SetCookie(w, h.cookie(raw, int(h.opts.MaxAge/time.Second)))
+	http.SetCookie(w, h.cookie(r, raw, int(h.opts.MaxAge/time.Second)))
 	return nil
 }
 
-func (h *Handler) cookie(value string, maxAge int) *http.Cookie {
+// cookie is the session cookie: never readable by script, never sent with a request from
+// another site, and only over TLS when the console is served behind it (Options.Secure, or
+// the request came over TLS).
+func (h *Handler) cookie(r *http.Request, value string, maxAge int) *http.Cookie {
 	return &http.Cookie{Name: cookieName, Value: value, Path: "/console/", MaxAge: maxAge, HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: h.opts.Secure}
+		SameSite: http.SameSiteStrictMode, Secure: h.opts.Secure || r.TLS != nil}
 }
 
 // safeNext keeps a post-sign-in destination inside the console (no open redirect).
@@ -236,6 +243,6 @@ func (h *Handler) signout(w http.ResponseWriter, r *http.Request, v *viewer) {
 	if err := h.opts.Store.DeleteSession(r.Context(), v.Hash); err != nil {
 		h.opts.Logger.Error("console: ending a session", "err", err)
 	}
-	http.SetCookie(w, h.cookie("", -1))
+	http.SetCookie(w, h.cookie(r, "", -1))
 	http.Redirect(w, r, "/console/signin", http.StatusSeeOther)
 }

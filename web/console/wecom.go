@@ -149,9 +149,9 @@ func (h *Handler) publicURL(r *http.Request) string {
 	return scheme + "://" + r.Host
 }
 
-func (h *Handler) stateCookie(value string, maxAge int) *http.Cookie {
+func (h *Handler) stateCookie(r *http.Request, value string, maxAge int) *http.Cookie {
 	return &http.Cookie{Name: stateCookie, Value: value, Path: statePath, MaxAge: maxAge, HttpOnly: true,
-		SameSite: http.SameSiteLaxMode, Secure: h.opts.Secure}
+		SameSite: http.SameSiteLaxMode, Secure: h.opts.Secure || r.TLS != nil}
 }
 
 // wecomStart sends the browser to WeCom with a fresh state, kept in a cookie: only the
@@ -170,7 +170,7 @@ func (h *Handler) wecomStart(w http.ResponseWriter, r *http.Request) {
 	if len(next) > maxNext {
 		next = "/console/"
 	}
-	http.SetCookie(w, h.stateCookie(state+"."+base64.RawURLEncoding.EncodeToString([]byte(next)), int(stateMaxAge/time.Second)))
+	http.SetCookie(w, h.stateCookie(r, state+"."+base64.RawURLEncoding.EncodeToString([]byte(next)), int(stateMaxAge/time.Second)))
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, wc.authorizeURL(h.publicURL(r)+"/console/wecom/callback", state, inWeCom(r)), http.StatusFound)
 }
@@ -199,7 +199,7 @@ func (h *Handler) wecomCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	l := webkit.LangOf(r)
 	// A state is good for one answer, whatever the answer is.
-	http.SetCookie(w, h.stateCookie("", -1))
+	http.SetCookie(w, h.stateCookie(r, "", -1))
 	q := r.URL.Query()
 	want, next, ok := stateOf(r)
 	if got := q.Get("state"); !ok || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {

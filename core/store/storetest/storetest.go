@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Devices", testDevices},
 		{"Cards", testCards},
 		{"DeviceHistory", testDeviceHistory},
+		{"Console", testConsole},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, newFixture(t, open)) })

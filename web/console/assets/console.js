@@ -16,20 +16,21 @@
   var live = body.getAttribute("data-live");
   if (live && window.EventSource) {
     var badge = document.getElementById("live-state");
-    var lost = false;
     var es = new EventSource(live);
     es.addEventListener("tickets", function (m) {
       var batch;
       try { batch = JSON.parse(m.data); } catch (err) { return; }
       body.dispatchEvent(new CustomEvent("gd:tickets", { detail: batch, bubbles: true }));
     });
+    var resync = function () { body.dispatchEvent(new CustomEvent("gd:resync", { bubbles: true })); };
+    es.addEventListener("resync", resync); // the server fell behind: changes were missed
     es.onopen = function () {
       if (badge) { badge.hidden = false; badge.textContent = badge.getAttribute("data-on") || "●"; badge.className = "live on"; }
-      if (lost) body.dispatchEvent(new CustomEvent("gd:resync", { bubbles: true }));
-      lost = false;
+      // Changes between the page's rendering and this moment (or during a disconnection)
+      // were not streamed: pages reload what they show once.
+      resync();
     };
     es.onerror = function () {
-      lost = true;
       if (badge) { badge.textContent = badge.getAttribute("data-off") || "…"; badge.className = "live off"; }
     };
   }

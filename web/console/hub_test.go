@@ -1,0 +1,124 @@
+package console_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"gongdan/core/ticket"
+)
+
+// liveBatch is a batch of the live stream as a page reads it.
+type liveBatch struct {
+	Tickets []struct {
+		ID, State, Row string
+		Created        bool
+	}
+	Events []struct {
+		ID     int64
+		Ticket string
+		Action string
+		Actor  string
+	}
+}
+
+// openStream opens the live stream as b and returns its batches as they come.
+func openStream(t *testing.T, b *browser) <-chan liveBatch {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.s.srv.URL+"/console/events", nil)
+	require.NoError(t, err)
+	res, err := b.c.Do(req)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.Equal(t, "text/event-stream", res.Header.Get("Content-Type"))
+	out := make(chan liveBatch, 64)
+	go func() {
+		defer res.Body.Close()
+		defer close(out)
+		sc := bufio.NewScanner(res.Body)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		event := ""
+		for sc.Scan() {
+			line := sc.Text()
+			if e, ok := strings.CutPrefix(line, "event: "); ok {
+				event = e
+			}
+			if d, ok := strings.CutPrefix(line, "data: "); ok && event == "tickets" {
+				var lb liveBatch
+				if json.Unmarshal([]byte(d), &lb) == nil {
+					out <- lb
+				}
+			}
+		}
+	}()
+	return out
+}
+
+// next waits for the batch that names ticket id.
+func next(t *testing.T, batches <-chan liveBatch, id string) liveBatch {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case b, ok := <-batches:
+			require.True(t, ok, "the stream ended")
+			for _, tk := range b.Tickets {
+				if tk.ID == id {
+					return b
+				}
+			}
+		case <-deadline:
+			t.Fatalf("no batch named %s", id)
+		}
+	}
+}
+
+// TestTheLiveStreamCarriesChanges: a signed-in page's stream names each new or changed
+// ticket with its state and the event that changed it, whoever made the change.
+func TestTheLiveStreamCarriesChanges(t *testing.T) {
+	s := newSite(t)
+	stream := openStream(t, s.as(t, ticket.RoleDispatcher))
+	tk := s.create(t, estop("3号线急停按钮失灵"))
+	b := next(t, stream, tk.ID)
+	var created bool
+	for _, lt := range b.Tickets {
+		if lt.ID == tk.ID {
+			created = lt.Created
+		}
+	}
+	assert.True(t, created, "the batch says the ticket is new")
+	var actions []string
+	for _, ev := range b.Events {
+		if ev.Ticket == tk.ID {
+			actions = append(actions, ev.Action)
+		}
+	}
+	assert.Contains(t, actions, "create")
+
+	_, err := s.Engine.Do(context.Background(), ticket.Command{TicketID: tk.ID, Action: ticket.ActionAccept,
+		Actor: ticket.Actor{ID: "eng-li", Role: ticket.RoleEngineer}})
+	require.NoError(t, err)
+	b = next(t, stream, tk.ID)
+	for _, lt := range b.Tickets {
+		if lt.ID == tk.ID {
+			assert.Equal(t, "accepted", lt.State)
+		}
+	}
+}
+
+// TestTheLiveStreamNeedsASession: without a session the stream is a 401, never a stream.
+func TestTheLiveStreamNeedsASession(t *testing.T) {
+	s := newSite(t)
+	p := s.anonymous(t).get("/console/events")
+	assert.Equal(t, http.StatusUnauthorized, p.status)
+	assert.NotEqual(t, "text/event-stream", p.header.Get("Content-Type"))
+}
