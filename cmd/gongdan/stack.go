@@ -204,8 +204,10 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 	if err != nil {
 		return nil, err
 	}
-	s.console, err = console.New(console.Options{Engine: s.engine, Store: s.store, Location: cfg.Server.Location, Logger: log,
-		Secure: strings.HasPrefix(cfg.Server.PublicURL, "https://")})
+	co := console.Options{Engine: s.engine, Store: s.store, Location: cfg.Server.Location, Logger: log,
+		Secure: strings.HasPrefix(cfg.Server.PublicURL, "https://")}
+	consoleSignIn(cfg, &co)
+	s.console, err = console.New(co)
 	if err != nil {
 		return nil, err
 	}
