@@ -60,6 +60,15 @@ func (s *site) visitor(t testing.TB) *visitor {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
+// overTLS is a visitor of the same console served over TLS.
+func (s *site) overTLS(t testing.TB) *visitor {
+	srv := httptest.NewTLSServer(s.api)
+	t.Cleanup(srv.Close)
+	v := s.visitor(t)
+	v.base, v.c.Transport = srv.URL, srv.Client().Transport
+	return v
+}
+
 func (v *visitor) send(method, path string, body io.Reader, headers ...string) answer {
 	v.t.Helper()
 	req, err := http.NewRequest(method, v.base+path, body)
@@ -241,6 +250,9 @@ func TestTheSessionCookie(t *testing.T) {
 		assert.True(t, strings.HasPrefix(sess.Via, "token:"))
 		assert.NotContains(t, sess.Via, "tok-disp", "nor the token")
 	}
+	a := newSite(t).overTLS(t).signIn("tok-disp")
+	require.Equal(t, http.StatusSeeOther, a.status)
+	assert.True(t, a.cookie("gd_console").Secure, "Secure on a request that came over TLS")
 }
 
 func TestSessionFixation(t *testing.T) {

@@ -260,6 +260,16 @@ func TestWeComCallbackAddress(t *testing.T) {
 		assert.Equal(t, tc.want(s), u.Query().Get("redirect_uri"))
 		assert.Equal(t, tc.secure, a.cookie("gd_wecom_state").Secure)
 	}
+	s := newSite(t, withWeCom(f, weComUsers(), nil), func(co *console.Options, _ *engine.Options) { co.PublicURL = "" })
+	v := s.overTLS(t)
+	u, a := v.wecomStart(desktopUA, "")
+	assert.Equal(t, v.base+"/console/wecom/callback", u.Query().Get("redirect_uri"), "https: the request came over TLS")
+	assert.True(t, strings.HasPrefix(v.base, "https://"))
+	assert.True(t, a.cookie("gd_wecom_state").Secure)
+	a = v.wecomBack("code-li", u.Query().Get("state"))
+	require.Equal(t, http.StatusOK, a.status, a.body)
+	assert.True(t, a.cookie("gd_console").Secure)
+	assert.Equal(t, "/console/me", v.home())
 }
 
 func TestWeComStateMustMatch(t *testing.T) {
