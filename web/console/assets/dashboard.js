@@ -1,0 +1,45 @@
+// gongdan dashboard: draws the charts from the JSON the server wrote into #dash-data. Every
+// chart repeats a table that stays on the page, so without this script nothing is lost.
+(function () {
+  "use strict";
+  var el = document.getElementById("dash-data");
+  if (!el || !window.echarts) return;
+  var data;
+  try { data = JSON.parse(el.textContent); } catch (e) { return; }
+  var charts = [];
+
+  function option(kind, d) {
+    var series = (d.series || []).map(function (s) {
+      var o = { name: s.name, type: kind === "line" ? "line" : "bar", data: s.values, connectNulls: false };
+      if (s.axis) o.yAxisIndex = 1;
+      if (d.stack) o.stack = "all";
+      return o;
+    });
+    var twoAxes = series.some(function (s) { return s.yAxisIndex === 1; });
+    var cat = { type: "category", data: d.labels || [] };
+    var val = { type: "value" };
+    var o = {
+      animation: false,
+      tooltip: { trigger: "axis" },
+      legend: { top: 0, type: "scroll" },
+      grid: { left: 48, right: twoAxes ? 48 : 16, top: 36, bottom: 28, containLabel: true },
+      series: series
+    };
+    if (kind === "hbar") {
+      o.xAxis = val; o.yAxis = cat;
+    } else {
+      o.xAxis = cat;
+      o.yAxis = twoAxes ? [val, { type: "value", max: 100, splitLine: { show: false } }] : val;
+    }
+    return o;
+  }
+
+  document.querySelectorAll("[data-chart]").forEach(function (box) {
+    var d = data[box.getAttribute("data-chart")];
+    if (!d || !d.labels || !d.labels.length) { box.hidden = true; return; }
+    var c = window.echarts.init(box);
+    c.setOption(option(box.getAttribute("data-kind") || "bar", d));
+    charts.push(c);
+  });
+  window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });
+})();
