@@ -58,7 +58,8 @@ type devicePage struct {
 }
 
 // listDevices lists the registry by id, store.DefaultLimit at a time (?limit= up to
-// store.MaxLimit), with a cursor like the tickets' list.
+// store.MaxLimit), with a cursor like the tickets' list; ?q= keeps the devices it is found in
+// (deviceMatches), the cursor paging through those.
 func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) {
 	reg, ok := s.registry(w, r)
 	if !ok {
@@ -79,6 +80,9 @@ func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	all := reg.List()
+	if q := strings.TrimSpace(qv.Get("q")); q != "" {
+		all = slices.DeleteFunc(all, func(d devices.Device) bool { return !deviceMatches(d, q) })
+	}
 	// List is sorted by id: the page starts after the cursor's id, whether or not that device
 	// is still there.
 	start, _ := slices.BinarySearchFunc(all, after, func(d devices.Device, id string) int { return strings.Compare(d.ID, id) })
@@ -90,6 +94,18 @@ func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) {
 		page.NextCursor = encodeDeviceCursor(all[end-1].ID)
 	}
 	writeJSON(w, http.StatusOK, page)
+}
+
+// deviceMatches reports whether q is in one of d's id, model, product type, customer (name,
+// organisation, phone, id) or address, whatever the case: the search of ?q=.
+func deviceMatches(d devices.Device, q string) bool {
+	q = strings.ToLower(q)
+	for _, f := range []string{d.ID, d.Model, d.ProductType, d.Customer.Name, d.Customer.Org, d.Customer.Phone, d.Customer.ID, d.Location.Address, d.Location.City} {
+		if strings.Contains(strings.ToLower(f), q) {
+			return true
+		}
+	}
+	return false
 }
 
 // A device cursor is the last id of the page before, opaque to clients.
