@@ -64,6 +64,7 @@ func init() {
 		"dash_met":               {"达成", "Met"},
 		"dash_of":                {"总数", "Of"},
 		"dash_rate":              {"比率", "Rate"},
+		"dash_rates":             {"闭环质量", "Closure quality"},
 		"dash_teams":             {"各班组", "By team"},
 		"dash_team":              {"班组", "Team"},
 		"dash_no_team":           {"（未分组）", "(no team)"},

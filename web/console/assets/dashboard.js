@@ -21,8 +21,7 @@
     var o = {
       animation: false,
       tooltip: { trigger: "axis" },
-      legend: { top: 0, type: "scroll" },
-      grid: { left: 48, right: twoAxes ? 48 : 16, top: 36, bottom: 28, containLabel: true },
+      grid: { left: 48, right: twoAxes ? 48 : 16, top: 16, bottom: 28, containLabel: true },
       series: series
     };
     if (kind === "hbar") {
@@ -34,12 +33,32 @@
     return o;
   }
 
+  // The vendored build has no legend component: the legend is drawn here, in the page, with
+  // the chart's own colours (set through the CSSOM, which the CSP allows).
+  function legend(box, c, d) {
+    if (!d.series || d.series.length < 2) return;
+    var colors = (c.getOption().color) || [];
+    var ul = document.createElement("ul");
+    ul.className = "legend";
+    ul.setAttribute("aria-hidden", "true");
+    d.series.forEach(function (s, i) {
+      var li = document.createElement("li"), sw = document.createElement("span");
+      sw.className = "swatch";
+      sw.style.backgroundColor = colors[i % colors.length] || "#888";
+      li.appendChild(sw);
+      li.appendChild(document.createTextNode(s.name));
+      ul.appendChild(li);
+    });
+    box.parentNode.insertBefore(ul, box);
+  }
+
   document.querySelectorAll("[data-chart]").forEach(function (box) {
     var d = data[box.getAttribute("data-chart")];
     if (!d || !d.labels || !d.labels.length) { box.hidden = true; return; }
     var c = window.echarts.init(box);
     c.setOption(option(box.getAttribute("data-kind") || "bar", d));
     charts.push(c);
+    legend(box, c, d);
   });
   window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });
 })();
