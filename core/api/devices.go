@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 	"gongdan/core/store"
 	"gongdan/core/ticket"
 	"gongdan/devices"
+	"gongdan/draft"
 	"gongdan/predict"
 )
 
@@ -26,6 +28,59 @@ func (s *Server) routeDevices(mux *http.ServeMux, staff []ticket.Role) {
 	s.handle(mux, "PUT /api/v1/devices/{id}", desk, s.putDevice)
 	s.handle(mux, "GET /api/v1/reports/devices", staff, s.devicesReport)
 	s.handle(mux, "POST /api/v1/reports/devices/rebuild", []ticket.Role{ticket.RoleAdmin}, s.rebuildDeviceHistory)
+	s.handle(mux, "GET /api/v1/customers", staff, s.listCustomers)
+}
+
+// customerEntry is a customer of the device registry and the devices it is the customer of.
+type customerEntry struct {
+	// Key is ticket.CustomerKey of the customer (id, phone, openid or userid), or "name:"
+	// with the organisation and name for a customer with none of them.
+	Key      string         `json:"key"`
+	Customer draft.Customer `json:"customer"`
+	Devices  []string       `json:"devices"`
+}
+
+// listCustomers answers GET /api/v1/customers?q=: the customers the device registry names,
+// each once with its devices, by name; ?q= keeps those whose name, organisation, phone, id or
+// email holds it. At most store.MaxLimit, with truncated set when there are more. Customers
+// known only from tickets are not listed: nothing indexes the tickets by customer.
+func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) {
+	reg, ok := s.registry(w, r)
+	if !ok {
+		return
+	}
+	q := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("q")))
+	byKey := map[string]*customerEntry{}
+	var order []*customerEntry
+	for _, d := range reg.List() {
+		c := d.Customer
+		key := ticket.CustomerKey(c)
+		if key == "" {
+			if strings.TrimSpace(c.Name) == "" && strings.TrimSpace(c.Org) == "" {
+				continue
+			}
+			key = "name:" + strings.TrimSpace(c.Org) + "/" + strings.TrimSpace(c.Name)
+		}
+		e := byKey[key]
+		if e == nil {
+			e = &customerEntry{Key: key, Customer: c}
+			byKey[key] = e
+			order = append(order, e)
+		}
+		e.Devices = append(e.Devices, d.ID)
+	}
+	out := make([]customerEntry, 0, len(order))
+	for _, e := range order {
+		if q == "" || slices.ContainsFunc([]string{e.Customer.Name, e.Customer.Org, e.Customer.Phone, e.Customer.ID, e.Customer.Email},
+			func(f string) bool { return strings.Contains(strings.ToLower(f), q) }) {
+			out = append(out, *e)
+		}
+	}
+	slices.SortFunc(out, func(a, b customerEntry) int {
+		return cmp.Or(strings.Compare(a.Customer.Name, b.Customer.Name), strings.Compare(a.Key, b.Key))
+	})
+	truncated := len(out) > store.MaxLimit
+	writeJSON(w, http.StatusOK, map[string]any{"customers": out[:min(len(out), store.MaxLimit)], "truncated": truncated})
 }
 
 // DeviceHistory is what the API shows of predictive maintenance (predict.Tracker).

@@ -264,3 +264,35 @@ func TestSearchDevices(t *testing.T) {
 	assert.Equal(t, []string{"X-1"}, rest)
 	assert.Empty(t, next)
 }
+
+// TestListCustomers: the registry's customers, each once with its devices, by name; searched
+// by ?q=; staff read them, customers may not.
+func TestListCustomers(t *testing.T) {
+	second := compressor
+	second.ID = "E202308002"
+	anonymous := devices.Device{ID: "N-1", Customer: draft.Customer{Name: "李娜", Org: "华北厂"}}
+	c, _, _ := deviceServer(t, []devices.Device{compressor, second, anonymous, {ID: "bare"}}, nil)
+	r := c.do("GET", "/api/v1/customers", "tok-agent", "")
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	var answer struct {
+		Customers []struct {
+			Key      string         `json:"key"`
+			Customer draft.Customer `json:"customer"`
+			Devices  []string       `json:"devices"`
+		} `json:"customers"`
+		Truncated bool `json:"truncated"`
+	}
+	require.NoError(t, json.Unmarshal(r.body, &answer))
+	require.Len(t, answer.Customers, 2)
+	assert.Equal(t, "name:华北厂/李娜", answer.Customers[0].Key)
+	assert.Equal(t, "id:C-1024", answer.Customers[1].Key)
+	assert.Equal(t, []string{"E202308001", "E202308002"}, answer.Customers[1].Devices)
+	assert.Equal(t, "13812345678", answer.Customers[1].Customer.Phone)
+	assert.False(t, answer.Truncated)
+
+	r = c.do("GET", "/api/v1/customers?q=1381234", "tok-eng", "")
+	require.NoError(t, json.Unmarshal(r.body, &answer))
+	require.Len(t, answer.Customers, 1)
+	assert.Equal(t, "王建国", answer.Customers[0].Customer.Name)
+	requireProblem(t, c.do("GET", "/api/v1/customers", "tok-cust", ""), http.StatusForbidden, "forbidden")
+}

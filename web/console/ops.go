@@ -18,6 +18,7 @@ import (
 	"gongdan/core/engine"
 	"gongdan/core/routing"
 	"gongdan/devices"
+	"gongdan/draft"
 	"gongdan/pipeline/deadletter"
 	"gongdan/web/webkit"
 )
@@ -36,6 +37,7 @@ const (
 	apiDevices      = "GET /api/v1/devices"
 	apiDevice       = "GET /api/v1/devices/{id}"
 	apiPutDevice    = "PUT /api/v1/devices/{id}"
+	apiCustomers    = "GET /api/v1/customers"
 	apiEngineers    = "GET /api/v1/engineers"
 	apiPutEngineer  = "PUT /api/v1/engineers/{id}"
 	deadLetterLimit = 50
@@ -53,93 +55,100 @@ func init() {
 		h.page("GET /console/ops/devices", apiDevices, h.opsDevices)
 		h.page("GET /console/ops/devices/{id}", apiDevice, h.opsDevice)
 		h.page("POST /console/ops/devices/{id}", "", h.opsPutDevice)
+		h.page("GET /console/ops/customers", apiCustomers, h.opsCustomers)
 		h.page("GET /console/ops/engineers", apiEngineers, h.opsEngineers)
 		h.page("POST /console/ops/engineers/{id}", "", h.opsPutEngineer)
 		h.addNav("nav_ops", "/console/ops", apiConnectors)
 	})
 	addWords(webkit.Words{
-		"nav_ops":              {"运维", "Operations"},
-		"ops_title":            {"运维", "Operations"},
-		"ops_tabs":             {"运维分区", "Operations sections"},
-		"ops_connectors":       {"接入渠道", "Connectors"},
-		"ops_deadletters":      {"死信", "Dead letters"},
-		"ops_devices":          {"设备台账", "Device registry"},
-		"ops_engineers":        {"工程师", "Engineers"},
-		"ops_no_connectors":    {"没有运行中的接入渠道。", "No connectors are running."},
-		"ops_state":            {"状态", "State"},
-		"ops_type":             {"类型", "Type"},
-		"ops_received":         {"接收", "Received"},
-		"ops_published":        {"已发布", "Published"},
-		"ops_rejected":         {"拒收", "Rejected"},
-		"ops_dead_lettered":    {"死信", "Dead-lettered"},
-		"ops_last_error":       {"最近错误", "Last error"},
-		"ops_details":          {"详情", "Details"},
-		"ops_connector":        {"渠道", "Connector"},
-		"ops_handler":          {"处理环节", "Handler"},
-		"ops_error":            {"错误", "Error"},
-		"ops_attempts":         {"尝试次数", "Attempts"},
-		"ops_replays":          {"重放次数", "Replays"},
-		"ops_first_failed":     {"首次失败", "First failed"},
-		"ops_last_failed":      {"最近失败", "Last failed"},
-		"ops_replayed_at":      {"最近重放", "Last replayed"},
-		"ops_topic":            {"主题", "Topic"},
-		"ops_message_id":       {"消息 ID", "Message id"},
-		"ops_metadata":         {"元数据", "Metadata"},
-		"ops_payload":          {"消息内容", "Payload"},
-		"ops_payload_binary":   {"（二进制内容，以十六进制显示）", "(binary, shown in hex)"},
-		"ops_state_dead":       {"待处理", "dead"},
-		"ops_state_replayed":   {"已重放", "replayed"},
-		"ops_all":              {"全部", "All"},
-		"ops_filter":           {"筛选", "Filter"},
-		"ops_next_page":        {"下一页", "Next page"},
-		"ops_first_page":       {"第一页", "First page"},
-		"ops_replay":           {"重放", "Replay"},
-		"ops_replay_selected":  {"重放所选", "Replay selected"},
-		"ops_select":           {"选择", "Select"},
-		"ops_select_one":       {"请至少选择一条死信。", "Select at least one dead letter."},
-		"ops_replay_results":   {"重放结果", "Replay results"},
-		"ops_replayed_ok":      {"已重放", "Replayed"},
-		"ops_replay_failed":    {"失败", "Failed"},
-		"ops_no_deadletters":   {"没有死信。", "No dead letters."},
-		"ops_search":           {"搜索", "Search"},
-		"ops_search_hint":      {"编号、型号、客户、电话或地址", "Id, model, customer, phone or address"},
-		"ops_no_devices":       {"没有找到设备。", "No devices found."},
-		"ops_model":            {"型号", "Model"},
-		"ops_firmware":         {"固件", "Firmware"},
-		"ops_product_type":     {"产品类型", "Product type"},
-		"ops_customer":         {"客户", "Customer"},
-		"ops_customer_name":    {"客户名称", "Customer name"},
-		"ops_customer_org":     {"客户单位", "Customer organisation"},
-		"ops_customer_phone":   {"客户电话", "Customer phone"},
-		"ops_customer_id":      {"客户编号", "Customer id"},
-		"ops_address":          {"安装地址", "Install address"},
-		"ops_city":             {"城市", "City"},
-		"ops_lat":              {"纬度", "Latitude"},
-		"ops_lon":              {"经度", "Longitude"},
-		"ops_source":           {"来源", "Source"},
-		"ops_updated":          {"最近修改", "Last changed"},
-		"ops_edit":             {"编辑", "Edit"},
-		"ops_save":             {"保存", "Save"},
-		"ops_saved":            {"已保存", "Saved"},
-		"ops_device":           {"设备", "Device"},
-		"ops_new_device":       {"新设备（保存后加入台账）", "New device (saving adds it to the registry)"},
-		"ops_name":             {"姓名", "Name"},
-		"ops_teams":            {"班组", "Teams"},
-		"ops_status":           {"状态", "Status"},
-		"ops_skills":           {"技能", "Skills"},
-		"ops_skills_hint":      {"用逗号或空格分隔", "Separated by commas or spaces"},
-		"ops_calendar":         {"工作日历", "Calendar"},
-		"ops_open":             {"未结工单", "Open tickets"},
-		"ops_today":            {"今日派单", "Assigned today"},
-		"ops_ftfr":             {"一次修复率", "First-time fix"},
-		"ops_yellow_cards":     {"黄牌", "Yellow cards"},
-		"ops_suspended_until":  {"停派至", "Suspended until"},
-		"ops_status_on_duty":   {"在岗", "on duty"},
-		"ops_status_off":       {"下班", "off"},
-		"ops_status_leave":     {"请假", "on leave"},
-		"ops_status_suspended": {"停派", "suspended"},
-		"ops_none":             {"无", "none"},
-		"ops_customers_note":   {"客户台账暂无独立接口：客户信息见各设备的客户字段与工单。", "There is no customer registry of its own yet: customers are shown on their devices and tickets."},
+		"nav_ops":                  {"运维", "Operations"},
+		"ops_title":                {"运维", "Operations"},
+		"ops_tabs":                 {"运维分区", "Operations sections"},
+		"ops_connectors":           {"接入渠道", "Connectors"},
+		"ops_deadletters":          {"死信", "Dead letters"},
+		"ops_devices":              {"设备台账", "Device registry"},
+		"ops_engineers":            {"工程师", "Engineers"},
+		"ops_no_connectors":        {"没有运行中的接入渠道。", "No connectors are running."},
+		"ops_state":                {"状态", "State"},
+		"ops_type":                 {"类型", "Type"},
+		"ops_received":             {"接收", "Received"},
+		"ops_published":            {"已发布", "Published"},
+		"ops_rejected":             {"拒收", "Rejected"},
+		"ops_dead_lettered":        {"死信", "Dead-lettered"},
+		"ops_last_error":           {"最近错误", "Last error"},
+		"ops_details":              {"详情", "Details"},
+		"ops_connector":            {"渠道", "Connector"},
+		"ops_handler":              {"处理环节", "Handler"},
+		"ops_error":                {"错误", "Error"},
+		"ops_attempts":             {"尝试次数", "Attempts"},
+		"ops_replays":              {"重放次数", "Replays"},
+		"ops_first_failed":         {"首次失败", "First failed"},
+		"ops_last_failed":          {"最近失败", "Last failed"},
+		"ops_replayed_at":          {"最近重放", "Last replayed"},
+		"ops_topic":                {"主题", "Topic"},
+		"ops_message_id":           {"消息 ID", "Message id"},
+		"ops_metadata":             {"元数据", "Metadata"},
+		"ops_payload":              {"消息内容", "Payload"},
+		"ops_payload_binary":       {"（二进制内容，以十六进制显示）", "(binary, shown in hex)"},
+		"ops_state_dead":           {"待处理", "dead"},
+		"ops_state_replayed":       {"已重放", "replayed"},
+		"ops_all":                  {"全部", "All"},
+		"ops_filter":               {"筛选", "Filter"},
+		"ops_next_page":            {"下一页", "Next page"},
+		"ops_first_page":           {"第一页", "First page"},
+		"ops_replay":               {"重放", "Replay"},
+		"ops_replay_selected":      {"重放所选", "Replay selected"},
+		"ops_select":               {"选择", "Select"},
+		"ops_select_one":           {"请至少选择一条死信。", "Select at least one dead letter."},
+		"ops_replay_results":       {"重放结果", "Replay results"},
+		"ops_replayed_ok":          {"已重放", "Replayed"},
+		"ops_replay_failed":        {"失败", "Failed"},
+		"ops_no_deadletters":       {"没有死信。", "No dead letters."},
+		"ops_search":               {"搜索", "Search"},
+		"ops_search_hint":          {"编号、型号、客户、电话或地址", "Id, model, customer, phone or address"},
+		"ops_no_devices":           {"没有找到设备。", "No devices found."},
+		"ops_model":                {"型号", "Model"},
+		"ops_firmware":             {"固件", "Firmware"},
+		"ops_product_type":         {"产品类型", "Product type"},
+		"ops_customer":             {"客户", "Customer"},
+		"ops_customer_name":        {"客户名称", "Customer name"},
+		"ops_customer_org":         {"客户单位", "Customer organisation"},
+		"ops_customer_phone":       {"客户电话", "Customer phone"},
+		"ops_customer_id":          {"客户编号", "Customer id"},
+		"ops_address":              {"安装地址", "Install address"},
+		"ops_city":                 {"城市", "City"},
+		"ops_lat":                  {"纬度", "Latitude"},
+		"ops_lon":                  {"经度", "Longitude"},
+		"ops_source":               {"来源", "Source"},
+		"ops_updated":              {"最近修改", "Last changed"},
+		"ops_edit":                 {"编辑", "Edit"},
+		"ops_save":                 {"保存", "Save"},
+		"ops_saved":                {"已保存", "Saved"},
+		"ops_device":               {"设备", "Device"},
+		"ops_new_device":           {"新设备（保存后加入台账）", "New device (saving adds it to the registry)"},
+		"ops_name":                 {"姓名", "Name"},
+		"ops_teams":                {"班组", "Teams"},
+		"ops_status":               {"状态", "Status"},
+		"ops_skills":               {"技能", "Skills"},
+		"ops_skills_hint":          {"用逗号或空格分隔", "Separated by commas or spaces"},
+		"ops_calendar":             {"工作日历", "Calendar"},
+		"ops_open":                 {"未结工单", "Open tickets"},
+		"ops_today":                {"今日派单", "Assigned today"},
+		"ops_ftfr":                 {"一次修复率", "First-time fix"},
+		"ops_yellow_cards":         {"黄牌", "Yellow cards"},
+		"ops_suspended_until":      {"停派至", "Suspended until"},
+		"ops_status_on_duty":       {"在岗", "on duty"},
+		"ops_status_off":           {"下班", "off"},
+		"ops_status_leave":         {"请假", "on leave"},
+		"ops_status_suspended":     {"停派", "suspended"},
+		"ops_none":                 {"无", "none"},
+		"ops_customers":            {"客户台账", "Customers"},
+		"ops_customers_note":       {"客户取自设备台账（每位客户及其设备）；只在工单中出现的客户不在此列。", "Customers are those the device registry names, each with its devices; customers known only from tickets are not listed."},
+		"ops_no_customers":         {"没有找到客户。", "No customers found."},
+		"ops_truncated":            {"结果过多，只显示前 500 位，请缩小搜索范围。", "Too many to show: the first 500 only; narrow the search."},
+		"ops_email":                {"邮箱", "Email"},
+		"ops_devices_of":           {"设备", "Devices"},
+		"ops_customer_search_hint": {"名称、单位、电话、编号或邮箱", "Name, organisation, phone, id or email"},
 	})
 }
 
@@ -163,6 +172,7 @@ func (h *Handler) opsTabs(v *viewer, here string) []opsTab {
 		{"ops_connectors", "/console/ops", apiConnectors},
 		{"ops_deadletters", "/console/ops/deadletters", apiDeadLetters},
 		{"ops_devices", "/console/ops/devices", apiDevices},
+		{"ops_customers", "/console/ops/customers", apiCustomers},
 		{"ops_engineers", "/console/ops/engineers", apiEngineers},
 	} {
 		if h.opts.API.Admits(t.pattern, v.Actor.Role) {
@@ -183,6 +193,8 @@ func tabPath(tab string) string {
 		return "/console/ops/deadletters"
 	case "ops_devices":
 		return "/console/ops/devices"
+	case "ops_customers":
+		return "/console/ops/customers"
 	case "ops_engineers":
 		return "/console/ops/engineers"
 	}
@@ -589,6 +601,29 @@ func (h *Handler) opsPutDevice(w http.ResponseWriter, r *http.Request, v *viewer
 		return
 	}
 	http.Redirect(w, r, "/console/ops/devices/"+url.PathEscape(id)+"?saved=1", http.StatusSeeOther)
+}
+
+// --- customers ---
+
+type customersView struct {
+	List []struct {
+		Key      string
+		Customer draft.Customer
+		Devices []string
+	} `json:"customers"`
+	Truncated bool `json:"truncated"`
+	Q         string
+}
+
+// opsCustomers lists the customers of the device registry (GET /api/v1/customers).
+func (h *Handler) opsCustomers(w http.ResponseWriter, r *http.Request, v *viewer) {
+	var view customersView
+	view.Q = strings.TrimSpace(r.URL.Query().Get("q"))
+	if err := h.get(r, v, query("/api/v1/customers", "q", view.Q), &view); err != nil {
+		h.apiFailed(w, r, v, err)
+		return
+	}
+	h.renderOps(w, r, v, http.StatusOK, "ops_customers", "ops_customers", view, "", false)
 }
 
 // --- engineers ---

@@ -144,6 +144,10 @@ func TestOpsRoles(t *testing.T) {
 			assert.Equal(t, http.StatusNotFound, b.get("/console/ops/devices/NEW-1").status, "%s may not add one", role)
 		}
 
+		res = b.get("/console/ops/customers")
+		require.Equal(t, http.StatusOK, res.status, "%s: %s", role, res.body)
+		assert.Contains(t, section(t, res.body, "cust-list"), "王建国", role)
+
 		res = b.get("/console/ops/engineers")
 		require.Equal(t, http.StatusOK, res.status, role)
 		assert.Contains(t, res.body, "李工", role)
@@ -289,6 +293,20 @@ func TestOpsDeviceEdit(t *testing.T) {
 	assert.Equal(t, "GA11", d.Model)
 }
 
+// TestOpsCustomers: the registry's customers, each with its devices, searched.
+func TestOpsCustomers(t *testing.T) {
+	o := newOpsSite(t)
+	b := o.signIn(t, ticket.RoleAgent, "/console/ops/customers")
+	res := b.get("/console/ops/customers?q=" + url.QueryEscape("王建国"))
+	require.Equal(t, http.StatusOK, res.status, res.body)
+	list := section(t, res.body, "cust-list")
+	assert.Contains(t, list, `<a href="/console/ops/devices/E202308001">E202308001</a>`)
+	assert.NotContains(t, list, "E-XSS")
+	assert.Contains(t, res.body, `value="王建国"`)
+	res = b.get("/console/ops/customers?q=nobody")
+	assert.Contains(t, res.body, "没有找到客户")
+}
+
 // TestOpsEngineerEdit: the desk sets an engineer's status and skills; routing uses them.
 func TestOpsEngineerEdit(t *testing.T) {
 	o := newOpsSite(t)
@@ -310,7 +328,7 @@ func TestOpsEngineerEdit(t *testing.T) {
 func TestOpsEscapes(t *testing.T) {
 	o := newOpsSite(t)
 	b := o.signIn(t, ticket.RoleAdmin, "/console/ops/devices")
-	for _, path := range []string{"/console/ops/devices", "/console/ops/devices/E-XSS", "/console/ops/deadletters", "/console/ops/deadletters/" + o.letters[0].ID, "/console/ops"} {
+	for _, path := range []string{"/console/ops/customers", "/console/ops/devices", "/console/ops/devices/E-XSS", "/console/ops/deadletters", "/console/ops/deadletters/" + o.letters[0].ID, "/console/ops"} {
 		res := b.get(path)
 		require.Equal(t, http.StatusOK, res.status, path)
 		assertEscaped(t, res.body)
