@@ -609,7 +609,7 @@ type customersView struct {
 	List []struct {
 		Key      string
 		Customer draft.Customer
-		Devices []string
+		Devices  []string
 	} `json:"customers"`
 	Truncated bool `json:"truncated"`
 	Q         string
