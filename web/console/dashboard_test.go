@@ -3,6 +3,7 @@ package console_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -48,13 +49,11 @@ func (s *site) closeTicket(t *testing.T, tk ticket.Ticket, rootCause string, tim
 	rc, _ := json.Marshal(rootCause)
 	do(ticket.ActionResolve, eng, `{"root_cause":`+string(rc)+`,"evidence":["photo-1"]}`)
 	s.clock.Advance(5 * time.Minute)
-	do(ticket.ActionConfirm, ticket.TrackingActor(tk.ID), `{"solved":true,"timeliness":`+itoa(timeliness)+`,"professionalism":`+itoa(professionalism)+`}`)
+	do(ticket.ActionConfirm, ticket.TrackingActor(tk.ID), fmt.Sprintf(`{"solved":true,"timeliness":%d,"professionalism":%d}`, timeliness, professionalism))
 	do(ticket.ActionClose, people[ticket.RoleSupervisor].Actor, "")
 	require.Equal(t, ticket.StateClosed, tk.State)
 	return tk
 }
-
-func itoa(n int) string { return string(rune('0' + n)) }
 
 // kpi reads the number a dashboard shows under data-kpi="name".
 func kpi(t *testing.T, body, name string) string {

@@ -17,6 +17,7 @@ import (
 
 	"gongdan/core/engine"
 	"gongdan/core/routing"
+	"gongdan/core/ticket"
 	"gongdan/devices"
 	"gongdan/draft"
 	"gongdan/pipeline/deadletter"
@@ -658,7 +659,10 @@ func (h *Handler) showEngineers(w http.ResponseWriter, r *http.Request, v *viewe
 		return
 	}
 	mayPut := h.opts.API.Admits(apiPutEngineer, v.Actor.Role)
-	desk := mayPut && h.opts.API.Admits("GET /api/v1/reports/routing", v.Actor.Role) // the desk: admin, supervisor, dispatcher
+	// The route admits engineers too, and its handler narrows what they may send (putEngineer):
+	// their own status, unless suspended, and never skills. The forms follow that; the API
+	// still decides.
+	engineer := v.Actor.Role == ticket.RoleEngineer
 	view := engineersView{Statuses: []routing.Status{routing.StatusOnDuty, routing.StatusOff, routing.StatusLeave, routing.StatusSuspended}}
 	for _, e := range answer.Engineers {
 		row := engineerRow{EngineerView: e, Skills: strings.Join(e.EffectiveSkills, ", "), FTFR: "—"}
@@ -669,8 +673,8 @@ func (h *Handler) showEngineers(w http.ResponseWriter, r *http.Request, v *viewe
 			row.SuspendedUntil = e.Live.SuspendedUntil.In(h.opts.Location).Format("2006-01-02 15:04")
 		}
 		own := e.ID == v.Actor.ID
-		row.EditStatus = mayPut && (desk || (own && e.EffectiveStatus != routing.StatusSuspended))
-		row.EditSkills = mayPut && desk
+		row.EditStatus = mayPut && (!engineer || (own && e.EffectiveStatus != routing.StatusSuspended))
+		row.EditSkills = mayPut && !engineer
 		view.List = append(view.List, row)
 	}
 	h.renderOps(w, r, v, status, "ops_engineers", "ops_engineers", view, flash, bad)
