@@ -182,3 +182,45 @@ func (s *site) signIn(t *testing.T, role ticket.Role, next string) *browser {
 	require.NotEmpty(t, b.csrf)
 	return b
 }
+
+// firstLoad is what a first visit to path transfers: the page and every script and style it
+// names, gzip-compressed as a browser asks for them (bytes, and the assets by name).
+func (b *browser) firstLoad(t *testing.T, path string) (int, []string) {
+	t.Helper()
+	page := b.get(path, "Accept-Encoding", "gzip")
+	require.Equal(t, http.StatusOK, page.status)
+	total := len(page.body)
+	var names []string
+	for _, m := range regexp.MustCompile(`(?:src|href)="(/console/assets/[^"]+)"`).FindAllStringSubmatch(page.body, -1) {
+		a := b.get(m[1], "Accept-Encoding", "gzip")
+		require.Equal(t, http.StatusOK, a.status, m[1])
+		total += len(a.body)
+		names = append(names, m[1])
+	}
+	return total, names
+}
+
+// TestFirstLoadBudget (issue 22): the console's pages load in at most 400 KB gzipped; the
+// dashboard may add ECharts, and only the dashboard loads it.
+func TestFirstLoadBudget(t *testing.T) {
+	o := newOpsSite(t)
+	b := o.signIn(t, ticket.RoleAdmin, "/console/dashboard")
+	const budget = 400 << 10
+	for _, path := range []string{"/console/ops", "/console/ops/deadletters", "/console/ops/devices", "/console/ops/customers", "/console/ops/engineers"} {
+		n, names := b.firstLoad(t, path)
+		assert.LessOrEqual(t, n, budget, path)
+		for _, name := range names {
+			assert.NotContains(t, name, "echarts", path)
+		}
+	}
+	n, names := b.firstLoad(t, "/console/dashboard")
+	echarts := 0
+	for _, name := range names {
+		if strings.Contains(name, "echarts") {
+			echarts = len(b.get(name, "Accept-Encoding", "gzip").body)
+		}
+	}
+	require.NotZero(t, echarts, "the dashboard loads ECharts")
+	assert.LessOrEqual(t, n-echarts, budget, "the dashboard without ECharts")
+	t.Logf("dashboard first load: %d KB gzipped, %d KB of it ECharts", n>>10, echarts>>10)
+}
