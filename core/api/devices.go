@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 	"gongdan/core/store"
 	"gongdan/core/ticket"
 	"gongdan/devices"
+	"gongdan/draft"
 	"gongdan/predict"
 )
 
@@ -26,6 +28,59 @@ func (s *Server) routeDevices(mux *http.ServeMux, staff []ticket.Role) {
 	s.handle(mux, "PUT /api/v1/devices/{id}", desk, s.putDevice)
 	s.handle(mux, "GET /api/v1/reports/devices", staff, s.devicesReport)
 	s.handle(mux, "POST /api/v1/reports/devices/rebuild", []ticket.Role{ticket.RoleAdmin}, s.rebuildDeviceHistory)
+	s.handle(mux, "GET /api/v1/customers", staff, s.listCustomers)
+}
+
+// customerEntry is a customer of the device registry and the devices it is the customer of.
+type customerEntry struct {
+	// Key is ticket.CustomerKey of the customer (id, phone, openid or userid), or "name:"
+	// with the organisation and name for a customer with none of them.
+	Key      string         `json:"key"`
+	Customer draft.Customer `json:"customer"`
+	Devices  []string       `json:"devices"`
+}
+
+// listCustomers answers GET /api/v1/customers?q=: the customers the device registry names,
+// each once with its devices, by name; ?q= keeps those whose name, organisation, phone, id or
+// email holds it. At most store.MaxLimit, with truncated set when there are more. Customers
+// known only from tickets are not listed: nothing indexes the tickets by customer.
+func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) {
+	reg, ok := s.registry(w, r)
+	if !ok {
+		return
+	}
+	q := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("q")))
+	byKey := map[string]*customerEntry{}
+	var order []*customerEntry
+	for _, d := range reg.List() {
+		c := d.Customer
+		key := ticket.CustomerKey(c)
+		if key == "" {
+			if strings.TrimSpace(c.Name) == "" && strings.TrimSpace(c.Org) == "" {
+				continue
+			}
+			key = "name:" + strings.TrimSpace(c.Org) + "/" + strings.TrimSpace(c.Name)
+		}
+		e := byKey[key]
+		if e == nil {
+			e = &customerEntry{Key: key, Customer: c}
+			byKey[key] = e
+			order = append(order, e)
+		}
+		e.Devices = append(e.Devices, d.ID)
+	}
+	out := make([]customerEntry, 0, len(order))
+	for _, e := range order {
+		if q == "" || slices.ContainsFunc([]string{e.Customer.Name, e.Customer.Org, e.Customer.Phone, e.Customer.ID, e.Customer.Email},
+			func(f string) bool { return strings.Contains(strings.ToLower(f), q) }) {
+			out = append(out, *e)
+		}
+	}
+	slices.SortFunc(out, func(a, b customerEntry) int {
+		return cmp.Or(strings.Compare(a.Customer.Name, b.Customer.Name), strings.Compare(a.Key, b.Key))
+	})
+	truncated := len(out) > store.MaxLimit
+	writeJSON(w, http.StatusOK, map[string]any{"customers": out[:min(len(out), store.MaxLimit)], "truncated": truncated})
 }
 
 // DeviceHistory is what the API shows of predictive maintenance (predict.Tracker).
@@ -58,7 +113,8 @@ type devicePage struct {
 }
 
 // listDevices lists the registry by id, store.DefaultLimit at a time (?limit= up to
-// store.MaxLimit), with a cursor like the tickets' list.
+// store.MaxLimit), with a cursor like the tickets' list; ?q= keeps the devices it is found in
+// (deviceMatches), the cursor paging through those.
 func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) {
 	reg, ok := s.registry(w, r)
 	if !ok {
@@ -79,6 +135,9 @@ func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	all := reg.List()
+	if q := strings.TrimSpace(qv.Get("q")); q != "" {
+		all = slices.DeleteFunc(all, func(d devices.Device) bool { return !deviceMatches(d, q) })
+	}
 	// List is sorted by id: the page starts after the cursor's id, whether or not that device
 	// is still there.
 	start, _ := slices.BinarySearchFunc(all, after, func(d devices.Device, id string) int { return strings.Compare(d.ID, id) })
@@ -90,6 +149,18 @@ func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) {
 		page.NextCursor = encodeDeviceCursor(all[end-1].ID)
 	}
 	writeJSON(w, http.StatusOK, page)
+}
+
+// deviceMatches reports whether q is in one of d's id, model, product type, customer (name,
+// organisation, phone, id) or address, whatever the case: the search of ?q=.
+func deviceMatches(d devices.Device, q string) bool {
+	q = strings.ToLower(q)
+	for _, f := range []string{d.ID, d.Model, d.ProductType, d.Customer.Name, d.Customer.Org, d.Customer.Phone, d.Customer.ID, d.Location.Address, d.Location.City} {
+		if strings.Contains(strings.ToLower(f), q) {
+			return true
+		}
+	}
+	return false
 }
 
 // A device cursor is the last id of the page before, opaque to clients.

@@ -224,3 +224,75 @@ func TestDevicesWithoutARegistryAnswer503(t *testing.T) {
 	requireProblem(t, c.do("GET", "/api/v1/devices/E1", "tok-admin", ""), http.StatusServiceUnavailable, "unavailable")
 	requireProblem(t, c.do("PUT", "/api/v1/devices/E1", "tok-admin", `{}`), http.StatusServiceUnavailable, "unavailable")
 }
+
+// TestSearchDevices: ?q= keeps the devices it is found in (id, model, customer, address),
+// whatever the case, and pages through them with the cursor.
+func TestSearchDevices(t *testing.T) {
+	other := devices.Device{ID: "M-7", Model: "ga90", Customer: draft.Customer{Name: "李娜", Org: "华北厂"}, Location: draft.Location{Address: "天津西青区"}}
+	third := devices.Device{ID: "X-1", Model: "GA37", Customer: draft.Customer{Name: "赵六"}}
+	c, _, _ := deviceServer(t, []devices.Device{compressor, other, third}, nil)
+	ids := func(query string) ([]string, string) {
+		t.Helper()
+		r := c.do("GET", "/api/v1/devices"+query, "tok-eng", "")
+		require.Equal(t, http.StatusOK, r.status, string(r.body))
+		var p struct {
+			Devices    []devices.Device `json:"devices"`
+			NextCursor string           `json:"next_cursor"`
+		}
+		require.NoError(t, json.Unmarshal(r.body, &p))
+		var got []string
+		for _, d := range p.Devices {
+			got = append(got, d.ID)
+		}
+		return got, p.NextCursor
+	}
+	for q, want := range map[string][]string{
+		"?q=ga":                 {"E202308001", "M-7", "X-1"},
+		"?q=GA90":               {"M-7"},
+		"?q=%E5%8D%8E":          {"E202308001", "M-7"}, // 华: in both organisations
+		"?q=%E6%98%9F%E6%B9%96": {"E202308001"},        // 星湖: the address
+		"?q=13812345678":        {"E202308001"},
+		"?q=nothing":            nil,
+		"?q=+":                  {"E202308001", "M-7", "X-1"},
+	} {
+		got, _ := ids(q)
+		assert.Equal(t, want, got, q)
+	}
+	first, next := ids("?q=ga&limit=2")
+	assert.Equal(t, []string{"E202308001", "M-7"}, first)
+	rest, next := ids("?q=ga&limit=2&cursor=" + next)
+	assert.Equal(t, []string{"X-1"}, rest)
+	assert.Empty(t, next)
+}
+
+// TestListCustomers: the registry's customers, each once with its devices, by name; searched
+// by ?q=; staff read them, customers may not.
+func TestListCustomers(t *testing.T) {
+	second := compressor
+	second.ID = "E202308002"
+	anonymous := devices.Device{ID: "N-1", Customer: draft.Customer{Name: "李娜", Org: "华北厂"}}
+	c, _, _ := deviceServer(t, []devices.Device{compressor, second, anonymous, {ID: "bare"}}, nil)
+	r := c.do("GET", "/api/v1/customers", "tok-agent", "")
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	var answer struct {
+		Customers []struct {
+			Key      string         `json:"key"`
+			Customer draft.Customer `json:"customer"`
+			Devices  []string       `json:"devices"`
+		} `json:"customers"`
+		Truncated bool `json:"truncated"`
+	}
+	require.NoError(t, json.Unmarshal(r.body, &answer))
+	require.Len(t, answer.Customers, 2)
+	assert.Equal(t, "name:华北厂/李娜", answer.Customers[0].Key)
+	assert.Equal(t, "id:C-1024", answer.Customers[1].Key)
+	assert.Equal(t, []string{"E202308001", "E202308002"}, answer.Customers[1].Devices)
+	assert.Equal(t, "13812345678", answer.Customers[1].Customer.Phone)
+	assert.False(t, answer.Truncated)
+
+	r = c.do("GET", "/api/v1/customers?q=1381234", "tok-eng", "")
+	require.NoError(t, json.Unmarshal(r.body, &answer))
+	require.Len(t, answer.Customers, 1)
+	assert.Equal(t, "王建国", answer.Customers[0].Customer.Name)
+	requireProblem(t, c.do("GET", "/api/v1/customers", "tok-cust", ""), http.StatusForbidden, "forbidden")
+}

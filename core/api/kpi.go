@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"gongdan/core/engine"
@@ -21,6 +22,73 @@ const MaxKPISince = 3660 * 24 * time.Hour
 func (s *Server) routeKPI(mux *http.ServeMux) {
 	desk := []ticket.Role{ticket.RoleAdmin, ticket.RoleSupervisor, ticket.RoleDispatcher}
 	s.handle(mux, "GET /api/v1/reports/kpi", desk, s.kpiReport)
+	s.handle(mux, "GET /api/v1/reports/kpi/series", desk, s.kpiSeries)
+	s.handle(mux, "GET /api/v1/reports/intake", desk, s.intakeReport)
+}
+
+// MaxSeriesSince is the longest look-back of the KPI series: a year of days.
+const MaxSeriesSince = 366 * 24 * time.Hour
+
+// MaxIntakeHours is the longest look-back of the intake report: a week of hours.
+const MaxIntakeHours = 7 * 24
+
+// kpiSeries answers GET /api/v1/reports/kpi/series?since=30d&every=day: the KPIs of each day
+// (or week) of the look-back, for trend lines.
+func (s *Server) kpiSeries(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	since := 30 * 24 * time.Hour
+	if v := q.Get("since"); v != "" {
+		d, err := ParseSince(v)
+		if err != nil {
+			s.fail(w, r, badParam("since", err.Error()))
+			return
+		}
+		if d > MaxSeriesSince {
+			s.fail(w, r, badParam("since", fmt.Sprintf("%q is more than %d days back; ask the KPI report for longer periods", v, MaxSeriesSince/(24*time.Hour))))
+			return
+		}
+		since = d
+	}
+	every := q.Get("every")
+	if every == "" {
+		every = report.EveryDay
+	}
+	if every != report.EveryDay && every != report.EveryWeek {
+		s.fail(w, r, badParam("every", fmt.Sprintf("%q is not a step; one of: day, week", every)))
+		return
+	}
+	series, err := s.opts.Engine.KPISeries(r.Context(), s.opts.Engine.Now().Add(-since), every)
+	if errors.Is(err, engine.ErrReportsOff) {
+		err = newProblem(http.StatusNotImplemented, "reports-off", "the store keeps no KPI facts (the SQLite store does)")
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, series)
+}
+
+// intakeReport answers GET /api/v1/reports/intake?hours=24: the tickets each connector opened
+// in each of the last hours (the current one included).
+func (s *Server) intakeReport(w http.ResponseWriter, r *http.Request) {
+	hours := 24
+	if v := r.URL.Query().Get("hours"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxIntakeHours {
+			s.fail(w, r, badParam("hours", fmt.Sprintf("hours must be 1 to %d, got %q", MaxIntakeHours, v)))
+			return
+		}
+		hours = n
+	}
+	in, err := s.opts.Engine.IntakeReport(r.Context(), hours)
+	if errors.Is(err, engine.ErrReportsOff) {
+		err = newProblem(http.StatusNotImplemented, "reports-off", "the store keeps no KPI facts (the SQLite store does)")
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, in)
 }
 
 // kpiReport answers GET /api/v1/reports/kpi?since=30d&by=team: the KPIs of docs/KPIS.md

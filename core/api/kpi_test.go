@@ -1,11 +1,15 @@
 package api_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"gongdan/core/report"
 )
 
 // TestKPIReportRoles: the KPI report is for the desk (admin, supervisor, dispatcher), as the
@@ -54,4 +58,58 @@ func TestKPIReportNamesAndParameters(t *testing.T) {
 	p := requireProblem(t, c.do("GET", "/api/v1/reports/kpi?by=customer", "tok-sup", ""), http.StatusBadRequest, "bad-request")
 	assert.Equal(t, "by", p["field"])
 	assert.Contains(t, p["detail"], "team, engineer, category, connector, policy")
+}
+
+// TestKPISeriesAndIntake: the series has a point a day (a week) over the look-back, each
+// counting what happened in it; the intake counts the tickets per connector per hour. Both
+// are the desk's, as the KPI report is, and a bad parameter is a 400 naming it.
+func TestKPISeriesAndIntake(t *testing.T) {
+	c := newServer(t)
+	c.create()
+	c.create()
+	r := c.do("GET", "/api/v1/reports/kpi/series?since=7d", "tok-sup", "")
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	var series report.Series
+	require.NoError(t, json.Unmarshal(r.body, &series))
+	assert.Equal(t, "day", series.Every)
+	require.GreaterOrEqual(t, len(series.Points), 7)
+	require.LessOrEqual(t, len(series.Points), 8, "7 days cut at midnight: 7 or 8 points")
+	created := 0
+	for i, p := range series.Points {
+		created += p.Created
+		assert.False(t, p.Until.Before(p.From), i)
+		if i > 0 {
+			assert.Equal(t, series.Points[i-1].Until.Add(time.Second), p.From, "the points follow each other")
+		}
+	}
+	assert.Equal(t, 2, created)
+	assert.Equal(t, 2, series.Points[len(series.Points)-1].Created, "both today")
+	r = c.do("GET", "/api/v1/reports/kpi/series?since=90d&every=week", "tok-disp", "")
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	require.NoError(t, json.Unmarshal(r.body, &series))
+	assert.LessOrEqual(t, len(series.Points), 15)
+	for _, p := range series.Points[1:] {
+		assert.Equal(t, time.Monday, p.From.Weekday(), "weeks begin on Monday")
+	}
+
+	r = c.do("GET", "/api/v1/reports/intake?hours=6", "tok-admin", "")
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	var in report.Intake
+	require.NoError(t, json.Unmarshal(r.body, &in))
+	require.Len(t, in.Hours, 6)
+	require.Len(t, in.Connectors, 1)
+	assert.Equal(t, 2, in.Connectors[0].Total)
+	assert.Equal(t, 2, in.Connectors[0].Counts[5], "in the current hour")
+
+	for _, q := range []string{"/api/v1/reports/kpi/series?since=400d", "/api/v1/reports/kpi/series?since=x"} {
+		assert.Equal(t, "since", requireProblem(t, c.do("GET", q, "tok-sup", ""), http.StatusBadRequest, "bad-request")["field"], q)
+	}
+	assert.Equal(t, "every", requireProblem(t, c.do("GET", "/api/v1/reports/kpi/series?every=month", "tok-sup", ""), http.StatusBadRequest, "bad-request")["field"])
+	for _, q := range []string{"0", "169", "x"} {
+		assert.Equal(t, "hours", requireProblem(t, c.do("GET", "/api/v1/reports/intake?hours="+q, "tok-sup", ""), http.StatusBadRequest, "bad-request")["field"], q)
+	}
+	for _, tok := range []string{"tok-eng", "tok-agent", "tok-qa", "tok-cust"} {
+		requireProblem(t, c.do("GET", "/api/v1/reports/kpi/series", tok, ""), http.StatusForbidden, "forbidden")
+		requireProblem(t, c.do("GET", "/api/v1/reports/intake", tok, ""), http.StatusForbidden, "forbidden")
+	}
 }

@@ -175,3 +175,38 @@ func RebuildKPIs(ctx context.Context, s store.Store, policyOf func(ticket.Ticket
 		return report.FoldTicket(evs, policyOf)
 	})
 }
+
+// KPISeries computes the KPIs of each day or week (report.EveryDay, EveryWeek) of [since,
+// now], days beginning at midnight in the engine's time zone: the dashboard's trend lines.
+func (e *Engine) KPISeries(ctx context.Context, since time.Time, every string) (report.Series, error) {
+	rs, ok := e.store.(store.ReportStore)
+	if !ok {
+		return report.Series{}, ErrReportsOff
+	}
+	w := report.Window{From: since.Unix(), Until: e.now().Unix()}
+	acc, err := report.NewSeriesAccumulator(w, every, e.opts.Location)
+	if err != nil {
+		return report.Series{}, err
+	}
+	if err := rs.ScanKPIFacts(ctx, w.From, acc.AddFacts); err != nil {
+		return report.Series{}, fmt.Errorf("read the KPI facts: %w", err)
+	}
+	if err := rs.ScanKPIRatings(ctx, w.From, acc.AddRating); err != nil {
+		return report.Series{}, fmt.Errorf("read the survey answers: %w", err)
+	}
+	return acc.Series(), nil
+}
+
+// IntakeReport counts the tickets each connector opened in each of the last hours hours (the
+// current one included), from the KPI facts.
+func (e *Engine) IntakeReport(ctx context.Context, hours int) (report.Intake, error) {
+	rs, ok := e.store.(store.ReportStore)
+	if !ok {
+		return report.Intake{}, ErrReportsOff
+	}
+	acc := report.NewIntakeAccumulator(e.now(), hours, e.opts.Location)
+	if err := rs.ScanKPIFacts(ctx, acc.From(), acc.AddFacts); err != nil {
+		return report.Intake{}, fmt.Errorf("read the KPI facts: %w", err)
+	}
+	return acc.Intake(), nil
+}

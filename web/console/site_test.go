@@ -54,6 +54,13 @@ type siteOption func(*console.Options, *engine.Options)
 // role; the clock starts at 2026-11-24 10:00 Shanghai.
 func newSite(t testing.TB, edit ...siteOption) *site {
 	t.Helper()
+	return newSiteAPI(t, nil, edit...)
+}
+
+// newSiteAPI is newSite with apiEdit changing the API's options before the API is built (a
+// dead-letter store, a replayer, a device registry); nil changes nothing.
+func newSiteAPI(t testing.TB, apiEdit func(*api.Options), edit ...siteOption) *site {
+	t.Helper()
 	r, err := routing.New(routing.Config{
 		Engineers: []routing.Engineer{
 			{ID: "eng-li", Name: "李工", Skills: []string{"plc"}, Home: routing.Point{Lat: 31.30, Lon: 120.62}, RadiusKM: 30, MaxOpen: 5},
@@ -77,7 +84,11 @@ func newSite(t testing.TB, edit ...siteOption) *site {
 	for _, tk := range people {
 		toks = append(toks, tk)
 	}
-	s.api, err = api.New(api.Options{Engine: s.Engine, Store: s.Store, Tokens: toks, Edge: s.console.Routes()})
+	ao := api.Options{Engine: s.Engine, Store: s.Store, Tokens: toks, Edge: s.console.Routes()}
+	if apiEdit != nil {
+		apiEdit(&ao)
+	}
+	s.api, err = api.New(ao)
 	require.NoError(t, err)
 	s.console.UseAPI(s.api)
 	s.srv = httptest.NewServer(s.api)
