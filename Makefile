@@ -4,7 +4,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 BIN      := bin/gongdan
 
-.PHONY: all deps build run test test-short bench fmt vet lint clean
+.PHONY: all deps build run test test-short bench fmt vet lint clean screenshots vendor-web
 
 all: build
 
@@ -38,6 +38,16 @@ bench:
 	$(GO) test -run '^$$' -bench Bus -benchtime 20000x -count 3 ./pipeline/bus/
 	$(GO) test -run '^$$' -bench Add -count 5 ./core/sla/
 	$(GO) test -run '^$$' -bench SLAStart -benchtime 3x -timeout 60m ./core/engine/
+
+# The console's pictures in docs/screenshots (shown in the README), from the browser journey
+# through a real server, at 1440×900 and 375×812.
+screenshots: deps
+	mkdir -p docs/screenshots
+	GONGDAN_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run 'TestTheConsoleJourney' -v ./cmd/gongdan/
+
+# htmx and ECharts from the npm registry into web/console/assets/vendor (see the script).
+vendor-web:
+	scripts/vendor-web.sh
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -189,6 +189,7 @@ func serve(args []string, stderr io.Writer) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	srv.RegisterOnShutdown(handler.CloseStreams)
+	srv.RegisterOnShutdown(st.console.Close)
 	log.Info("gongdan serving", "version", version, "http", "http://"+ln.Addr().String(),
 		"store", cfg.Store.Driver, "data", absPath(*dataDir), "config", configName(cfg))
 

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +29,7 @@ import (
 	"gongdan/pipeline"
 	"gongdan/pipeline/bus"
 	"gongdan/predict"
+	"gongdan/web/console"
 	"gongdan/web/track"
 )
 
@@ -45,6 +47,8 @@ type stack struct {
 	pipeline *pipeline.Pipeline
 	conns    *connectors.Manager
 	api      *api.Server
+	// console is the web console at /console/, served by the API's handler.
+	console *console.Handler
 	// devices is the device registry the connectors look devices up in and the API edits.
 	devices *devices.Registry
 	// predict keeps device history (the predict section); nil when it is off.
@@ -200,6 +204,11 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 	if err != nil {
 		return nil, err
 	}
+	s.console, err = console.New(console.Options{Engine: s.engine, Store: s.store, Location: cfg.Server.Location, Logger: log,
+		Secure: strings.HasPrefix(cfg.Server.PublicURL, "https://")})
+	if err != nil {
+		return nil, err
+	}
 	var history api.DeviceHistory
 	if s.predict != nil {
 		history = s.predict // not a nil *Tracker in the interface: the API tells nil apart
@@ -211,7 +220,7 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 	s.api, err = api.New(api.Options{
 		Engine: s.engine, Store: s.store, Tokens: tokens, Logger: log, MaxBodyBytes: cfg.Server.MaxBodyBytes,
 		Gatherer: reg, Registerer: reg,
-		Connectors: func() any { return s.conns.Status() }, Edge: append(intakeRoutes(s.conns), page.Routes()...), DeadLetters: s.store, Replayer: s.pipeline, Devices: s.devices, Attachments: s.attachments,
+		Connectors: func() any { return s.conns.Status() }, Edge: slices.Concat(intakeRoutes(s.conns), page.Routes(), s.console.Routes()), DeadLetters: s.store, Replayer: s.pipeline, Devices: s.devices, Attachments: s.attachments,
 		DeviceHistory:  history,
 		TrustedProxies: cfg.Server.Proxies, MetricsToken: cfg.Server.MetricsToken.Reveal(),
 		TrackingURL: trackingURL(cfg),
@@ -225,6 +234,12 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 	})
 	if err != nil {
 		return nil, err
+	}
+	s.console.UseAPI(s.api)
+	for _, c := range s.console.Collectors() {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }

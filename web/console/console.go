@@ -172,7 +172,8 @@ func (h *Handler) routes() {
 		p(h)
 	}
 	h.mux.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
-		h.problem(w, r, nil, http.StatusNotFound, "not_found")
+		v, _ := h.session(r) // a signed-in reader keeps the navigation
+		h.problem(w, r, v, http.StatusNotFound, "not_found")
 	})
 }
 

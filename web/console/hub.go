@@ -42,6 +42,7 @@ type liveEvent struct {
 	Ticket string        `json:"ticket"`
 	Action ticket.Action `json:"action"`
 	Actor  string        `json:"actor"`
+	At     time.Time     `json:"at"`
 }
 
 type liveBatch struct {
@@ -198,7 +199,7 @@ func (hb *hub) broadcast(evs []ticket.Event) {
 		if ev.Action == ticket.ActionCreate {
 			created[ev.TicketID] = true
 		}
-		batch.Events = append(batch.Events, liveEvent{ID: ev.ID, Ticket: ev.TicketID, Action: ev.Action, Actor: ev.Actor.ID})
+		batch.Events = append(batch.Events, liveEvent{ID: ev.ID, Ticket: ev.TicketID, Action: ev.Action, Actor: ev.Actor.ID, At: ev.At})
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
