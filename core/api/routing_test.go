@@ -215,7 +215,7 @@ func TestCandidatesOfATicketAndAnAssignmentByHand(t *testing.T) {
 	require.Len(t, cands, 2)
 	li, zhao := cands[0].(map[string]any), cands[1].(map[string]any)
 	assert.Equal(t, "eng-li", li["engineer"])
-	assert.EqualValues(t, 1, li["open"], "the ticket itself")
+	assert.EqualValues(t, 0, li["open"], "weighed without the ticket itself")
 	assert.NotNil(t, li["score"])
 	assert.InDelta(t, 11.0, zhao["distance_km"], 0.5)
 

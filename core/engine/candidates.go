@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"gongdan/core/routing"
@@ -21,7 +22,8 @@ type CandidatesView struct {
 
 // Candidates runs the router for ticket id as it is now, without applying the decision: no
 // event, no routing record, no round-robin pointer or count moves. It is what a dispatcher
-// assigning by hand chooses from. It runs on the committer, where the loads it reads are
+// assigning by hand chooses from; the ticket's own assignee, if any, is weighed as if it
+// were not theirs. It runs on the committer, where the loads it reads are
 // kept, so it sees them as the next decision would.
 func (e *Engine) Candidates(ctx context.Context, id string) (CandidatesView, error) {
 	if e.routing == nil {
@@ -43,8 +45,17 @@ func (e *Engine) Candidates(ctx context.Context, id string) (CandidatesView, err
 		for _, x := range t.Excluded {
 			excluded[x.Engineer] = x.Reason
 		}
+		// The ticket's own assignee is weighed without it: the question is who should hold
+		// it, and holding it already is no reason against.
+		lives := r.lives
+		if t.Assignee != "" && t.State.Open() {
+			if i, ok := r.opts.Router.Index(t.Assignee); ok && lives[i].Open > 0 {
+				lives = slices.Clone(lives)
+				lives[i].Open--
+			}
+		}
 		v = CandidatesView{TicketID: t.ID, Version: t.Version, At: now.In(e.Location()),
-			Decision: r.opts.Router.Decide(routing.Request{Ticket: RoutingEnv(t), Now: now, Lives: r.lives, Exclude: excluded, Pointers: r.pointersNow()})}
+			Decision: r.opts.Router.Decide(routing.Request{Ticket: RoutingEnv(t), Now: now, Lives: lives, Exclude: excluded, Pointers: r.pointersNow()})}
 		return result{}, nil
 	}})
 	return v, res.err
