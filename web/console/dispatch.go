@@ -95,8 +95,14 @@ type dispatchData struct {
 	Engineers []engineerRow
 	Waiting   []ticket.Ticket
 	Map       mapView
-	// Chosen is the ticket whose candidates are shown; nil when none is.
-	Chosen *candidatesView
+	// Chosen is the ticket whose candidates are shown; nil when none is. ChosenID is its
+	// id as asked (the live part marks it in the list).
+	Chosen   *candidatesView
+	ChosenID string
+	// Part is the address of the page's live part: the map, engineers and waiting tickets,
+	// refreshed as tickets change (the candidates are not: they are what the dispatcher
+	// is deciding on).
+	Part string
 	// MayAssign: the viewer's role may assign (the candidates endpoint admits it).
 	MayAssign bool
 }
@@ -142,9 +148,15 @@ func (h *Handler) dispatchPage(w http.ResponseWriter, r *http.Request, v *viewer
 	d.Waiting = waiting.Tickets
 	d.Map = plot(d.Engineers, d.Waiting)
 
-	p := Page{Title: v.T("dp_title"), Data: &d}
 	q := r.URL.Query()
-	if id := strings.TrimSpace(q.Get("ticket")); id != "" && d.MayAssign {
+	d.ChosenID = strings.TrimSpace(q.Get("ticket"))
+	d.Part = query("/console/dispatch", "part", "live", "ticket", d.ChosenID)
+	if q.Get("part") == "live" {
+		h.fragment(w, v, "dispatch", "dispatch_live", &d)
+		return
+	}
+	p := Page{Title: v.T("dp_title"), Data: &d, Live: true}
+	if id := d.ChosenID; id != "" && d.MayAssign {
 		c, err := h.candidates(r, v, id, d.Engineers)
 		if err != nil {
 			h.apiFailed(w, r, v, err)

@@ -51,6 +51,18 @@ func TestWhoSeesDispatch(t *testing.T) {
 	}
 	assert.Contains(t, s.anonymous(t).get("/console/dispatch").url, "/console/signin")
 
+	// Live: the engineers, the map and the waiting tickets are reloaded as tickets change,
+	// the candidates being decided on are not.
+	live := s.as(t, ticket.RoleDispatcher).get("/console/dispatch?ticket="+w.ID, "HX-Request", "true")
+	assert.Contains(t, live.body, `<div id="dispatch-live" hx-get="/console/dispatch?part=live&amp;ticket=`+w.ID+`" hx-trigger="gd:tickets from:body throttle:1s, gd:resync from:body"`)
+	part := s.as(t, ticket.RoleDispatcher).get("/console/dispatch?part=live&ticket="+w.ID, "HX-Request", "true")
+	require.Equal(t, http.StatusOK, part.status)
+	assert.True(t, strings.HasPrefix(strings.TrimSpace(part.body), `<div id="dispatch-live"`), part.body)
+	assert.Contains(t, part.body, `<li data-ticket="`+w.ID+`" aria-current="true">`)
+	assert.Contains(t, part.body, `data-engineer="eng-li"`)
+	assert.NotContains(t, part.body, "data-candidate")
+	assert.Contains(t, s.as(t, ticket.RoleDispatcher).get("/console/dispatch").body, `data-live="/console/events"`)
+
 	// No rule matched it, so the router ranked no one: every engineer is offered, unranked,
 	// and the assignment by hand is recorded as manual like any other.
 	b := s.as(t, ticket.RoleDispatcher)
