@@ -45,6 +45,9 @@ func init() {
 		"sla_breached":           {"已超时", "breached"},
 		"sla_running":            {"计时中", "running"},
 		"sla_tier_none":          {"无", "none"},
+		"sla_tier_yellow":        {"黄", "yellow"},
+		"sla_tier_red":           {"红", "red"},
+		"sla_tier_black":         {"黑", "black"},
 		"sla_yes":                {"是", "yes"},
 		"sla_target_response":    {"响应", "response"},
 		"sla_target_resolution":  {"解决", "resolution"},
@@ -128,8 +131,11 @@ func (h *Handler) boardPage(w http.ResponseWriter, r *http.Request, v *viewer) {
 	for _, e := range out.Tickets {
 		row := boardRow{BoardEntry: e, Class: tierClass(e.Tier), StateText: v.T("state_" + e.State),
 			TargetText: v.T("sla_target_" + e.Target), TierText: e.Tier, Overdue: e.Status == sla.StatusBreached}
-		if row.TierText == "" {
+		switch strings.ToLower(e.Tier) {
+		case "":
 			row.TierText = v.T("sla_tier_none")
+		case "yellow", "red", "black":
+			row.TierText = v.T("sla_tier_" + strings.ToLower(e.Tier))
 		}
 		if e.Due != nil {
 			row.Left, row.DueISO = countdown(e.Due.Sub(out.At)), e.Due.UTC().Format(time.RFC3339)

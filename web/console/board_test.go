@@ -93,6 +93,8 @@ func TestTheSLABoardByTimeToBreachInTierColours(t *testing.T) {
 	due := time.Date(2026, 11, 24, 2, 30, 0, 0, time.UTC).Format(time.RFC3339)
 	assert.Contains(t, p.body, `<time data-due="`+due+`" datetime="`+due+`" class="overdue">-2:10:00</time>`, "a's countdown, to its response due time")
 	assert.Contains(t, rowOf(t, p.body, d.ID), `>25:00</time>`)
+	assert.Contains(t, rowOf(t, p.body, a.ID), `<span class="tier-name">黑</span>`, "the tier in words too, not by colour alone")
+	assert.Contains(t, rowOf(t, p.body, d.ID), `<span class="tier-name">无</span>`)
 	assert.Contains(t, p.body, "甲 急停")
 	assert.Contains(t, p.body, `<span class="urg urg-orange">orange</span>`)
 	assert.Contains(t, p.body, "eng-li")

@@ -56,7 +56,7 @@ func init() {
 		"dp_rank":              {"排名", "Rank"},
 		"dp_score":             {"得分", "Score"},
 		"dp_distance":          {"距离", "Distance"},
-		"dp_load":              {"负载", "Load"},
+		"dp_load":              {"负载（在办 · 今日）", "Load (open · today)"},
 		"dp_why":               {"未入选原因", "Filtered out"},
 		"dp_router_pick":       {"路由选择", "router's pick"},
 		"dp_assign":            {"分派给", "Assign to"},
@@ -196,8 +196,8 @@ type candidateRow struct {
 	DistanceKM *float64
 	Open       int
 	Today      int
-	// ScoreText and Distance as shown ("—" for none).
-	ScoreText, Distance string
+	// ScoreText, Distance and Load (open/max_open · today/max_daily) as shown.
+	ScoreText, Distance, Load string
 	// Why are the filters that kept them out (their words' keys), and the exclusion or
 	// suspension said.
 	Why  []string
@@ -210,9 +210,9 @@ var filterOrder = []string{"not_excluded", "on_duty", "not_suspended", "skills",
 // candidates reads the ticket and the router's dry run for it from the API and ranks the
 // candidates: those kept by score, best first, then those filtered out with why.
 func (h *Handler) candidates(r *http.Request, v *viewer, id string, engineers []engineerRow) (*candidatesView, error) {
-	names := map[string]string{}
+	names, caps := map[string]string{}, map[string][2]int{}
 	for _, e := range engineers {
-		names[e.ID] = e.Name
+		names[e.ID], caps[e.ID] = e.Name, [2]int{e.MaxOpen, e.MaxDaily}
 	}
 	var t ticket.Ticket
 	if err := h.get(r, v, "/api/v1/tickets/"+url.PathEscape(id), &t); err != nil {
@@ -268,6 +268,7 @@ func (h *Handler) candidates(r *http.Request, v *viewer, id string, engineers []
 			}
 			row.Note = strings.TrimSpace(x.Excluded + " " + x.Suspended)
 			row.ScoreText, row.Distance = "—", "—"
+			row.Load = loadText(x.Open, x.Today, caps[x.Engineer])
 			if x.Score != nil {
 				row.ScoreText = strconv.FormatFloat(*x.Score, 'f', 2, 64)
 			}
@@ -303,7 +304,8 @@ func (h *Handler) candidates(r *http.Request, v *viewer, id string, engineers []
 			if len(e.Teams) > 0 {
 				team = e.Teams[0]
 			}
-			row := candidateRow{Engineer: e.ID, Name: e.Name, Team: team, Open: e.Open, Today: e.Today, ScoreText: "—", Distance: "—"}
+			row := candidateRow{Engineer: e.ID, Name: e.Name, Team: team, Open: e.Open, Today: e.Today, ScoreText: "—", Distance: "—",
+				Load: loadText(e.Open, e.Today, [2]int{e.MaxOpen, e.MaxDaily})}
 			if e.EffectiveStatus != routing.StatusOnDuty {
 				row.Why = append(row.Why, "filter_on_duty")
 			}
@@ -319,6 +321,11 @@ func (h *Handler) candidates(r *http.Request, v *viewer, id string, engineers []
 	var de *ticket.DataError
 	c.Assign = err == nil || errors.As(err, &de)
 	return c, nil
+}
+
+// loadText is a load as shown: open/max_open · today/max_daily.
+func loadText(open, today int, caps [2]int) string {
+	return strconv.Itoa(open) + "/" + capOf(caps[0]) + " · " + strconv.Itoa(today) + "/" + capOf(caps[1])
 }
 
 func cmpScore(a, b *float64) int {
