@@ -24,6 +24,29 @@ func (s *Server) routeRouting(mux *http.ServeMux, staff []ticket.Role) {
 	// Cards are a disciplinary record: the desk and qa read anyone's, an engineer their own.
 	s.handle(mux, "GET /api/v1/engineers/{id}/cards", append(slices.Clone(desk), ticket.RoleQA, ticket.RoleEngineer), s.engineerCards)
 	s.handle(mux, "GET /api/v1/reports/routing", desk, s.routingReport)
+	// The dry run is for assigning by hand: the roles the ticket's rules let assign.
+	var assigners []ticket.Role
+	for _, role := range staff {
+		if ticket.CheckRole(ticket.ActionAssign, role) == nil {
+			assigners = append(assigners, role)
+		}
+	}
+	s.handle(mux, "GET /api/v1/tickets/{id}/candidates", assigners, s.ticketCandidates)
+}
+
+// ticketCandidates answers the decision the router would make for the ticket now — every
+// team tried, each candidate's filters, distance, load and score, the winner — and changes
+// nothing: the ranked candidates a dispatcher assigns from by hand.
+func (s *Server) ticketCandidates(w http.ResponseWriter, r *http.Request) {
+	v, err := s.opts.Engine.Candidates(r.Context(), r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		err = ticketNotFound(r.PathValue("id"))
+	}
+	if err != nil {
+		s.fail(w, r, routingErr(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
 }
 
 // routingRecord is one decision as the API shows it: the record and its trace.

@@ -184,3 +184,64 @@ func TestEngineerCardsThroughTheAPI(t *testing.T) {
 	// Without routing there are no engineers to have cards.
 	requireProblem(t, newServer(t).do("GET", "/api/v1/engineers/eng-li/cards", "tok-sup", ""), http.StatusNotFound, "routing-off")
 }
+
+// The dry run for assigning by hand: the router's decision for the ticket now, every
+// candidate with its filters, distance, load and score, and nothing changed — no event, no
+// decision recorded. The assignment made from it is recorded as manual.
+func TestCandidatesOfATicketAndAnAssignmentByHand(t *testing.T) {
+	c := routedServer(t)
+	r := c.do("POST", "/api/v1/tickets", "tok-agent", siteDraft)
+	require.Equal(t, http.StatusCreated, r.status, string(r.body))
+	tk := r.json(t)
+	id := tk["id"].(string)
+	decisions := func() []any {
+		r := c.do("GET", "/api/v1/tickets/"+id+"/routing", "tok-disp", "")
+		require.Equal(t, http.StatusOK, r.status, string(r.body))
+		return r.json(t)["decisions"].([]any)
+	}
+	require.Len(t, decisions(), 1)
+
+	for _, tok := range []string{"tok-disp", "tok-sup", "tok-admin"} {
+		r = c.do("GET", "/api/v1/tickets/"+id+"/candidates", tok, "")
+		require.Equal(t, http.StatusOK, r.status, string(r.body))
+	}
+	v := r.json(t)
+	assert.Equal(t, id, v["ticket_id"])
+	assert.Equal(t, tk["version"], v["version"])
+	d := v["decision"].(map[string]any)
+	assert.Equal(t, "estop", d["rule"])
+	assert.Equal(t, "eng-li", d["engineer"], "eng-li is nearer, and still the router's choice")
+	cands := d["teams"].([]any)[0].(map[string]any)["candidates"].([]any)
+	require.Len(t, cands, 2)
+	li, zhao := cands[0].(map[string]any), cands[1].(map[string]any)
+	assert.Equal(t, "eng-li", li["engineer"])
+	assert.EqualValues(t, 0, li["open"], "weighed without the ticket itself")
+	assert.NotNil(t, li["score"])
+	assert.InDelta(t, 11.0, zhao["distance_km"], 0.5)
+
+	after := c.do("GET", "/api/v1/tickets/"+id, "tok-disp", "").json(t)
+	assert.Equal(t, tk["version"], after["version"], "a dry run changes nothing")
+	assert.Len(t, decisions(), 1, "and records no decision")
+
+	for _, tok := range []string{"tok-eng", "tok-agent", "tok-qa", "tok-cust"} {
+		requireProblem(t, c.do("GET", "/api/v1/tickets/"+id+"/candidates", tok, ""), http.StatusForbidden, "forbidden")
+	}
+	requireProblem(t, c.do("GET", "/api/v1/tickets/GD-20990101-000001/candidates", "tok-disp", ""), http.StatusNotFound, "not-found")
+	requireProblem(t, newServer(t).do("GET", "/api/v1/tickets/"+id+"/candidates", "tok-disp", ""), http.StatusNotFound, "routing-off")
+
+	// By hand, to the second candidate: an engineer or agent may not; a dispatcher may, and
+	// the decision is recorded as manual.
+	body := `{"data":{"assignee":"eng-zhao","team":"suzhou-a"}}`
+	requireProblem(t, c.act(id, "assign", "tok-eng", body), http.StatusForbidden, "forbidden")
+	requireProblem(t, c.act(id, "assign", "tok-agent", body), http.StatusForbidden, "forbidden")
+	r = c.act(id, "assign", "tok-disp", body)
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	assert.Equal(t, "eng-zhao", r.json(t)["assignee"])
+	ds := decisions()
+	require.Len(t, ds, 2)
+	last := ds[1].(map[string]any)
+	assert.Equal(t, "manual", last["trigger"])
+	assert.Equal(t, true, last["manual"])
+	assert.Equal(t, "eng-zhao", last["engineer"])
+	assert.Equal(t, "suzhou-a", last["team"])
+}

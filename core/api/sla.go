@@ -24,14 +24,16 @@ func (s *Server) ticketSLA(w http.ResponseWriter, r *http.Request) {
 }
 
 // slaBoard answers the open tickets nearest to a breach first (breached ones, the longest
-// breached, before them), with the colour of the last tier fired.
+// breached, before them), with the colour of the last tier fired; of one team (?team=) and
+// of one policy (?policy=) when asked.
 func (s *Server) slaBoard(w http.ResponseWriter, r *http.Request) {
-	limit, p := parseLimit(r.URL.Query(), store.DefaultLimit)
+	q := r.URL.Query()
+	limit, p := parseLimit(q, store.DefaultLimit)
 	if p != nil {
 		s.fail(w, r, p)
 		return
 	}
-	board, err := s.opts.Engine.SLABoard(r.Context(), limit)
+	board, err := s.opts.Engine.SLABoard(r.Context(), store.BoardQuery{Team: q.Get("team"), Policy: q.Get("policy"), Limit: limit})
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -370,3 +370,60 @@ func TestSLATierOfTiersFiredTogether(t *testing.T) {
 	require.Len(t, b.Tickets, 1)
 	assert.Equal(t, "black", b.Tickets[0].Tier)
 }
+
+// The board of one team (?team=) or one policy (?policy=), or both: the same order, fewer
+// rows; a ticket moved to another team moves on the board with it.
+func TestSLABoardByTeamAndPolicy(t *testing.T) {
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	require.NoError(t, err)
+	clk := testkit.NewClock(time.Date(2026, 11, 24, 10, 0, 0, 0, loc))
+	always := &sla.Calendar{Name: "24x7", Location: loc, Always: true}
+	ps, errs := sla.NewPolicies([]sla.Policy{
+		{ID: "orange", When: `urgency == "orange"`, Calendar: always, Goals: map[sla.Target]time.Duration{sla.Response: 30 * time.Minute}},
+		{ID: "red", When: `urgency == "red"`, Calendar: always, Goals: map[sla.Target]time.Duration{sla.Response: 10 * time.Minute}},
+	})
+	require.Empty(t, errs)
+	f := enginekit.New(t, engine.Options{Location: loc, Now: clk.Now, SLA: &engine.SLAOptions{Policies: ps, Notify: func(engine.Notification) {}}})
+	h, err := api.New(api.Options{Engine: f.Engine, Store: f.Store, Tokens: tokens})
+	require.NoError(t, err)
+	srv := httptest.NewServer(h)
+	t.Cleanup(func() { h.CloseStreams(); srv.Close() })
+	c := &slaClient{client: &client{t: t, url: srv.URL, api: h}, clock: clk, t0: clk.Now()}
+
+	a := c.createSLATicket("甲", "orange") // due at +30m
+	clk.Advance(time.Minute)
+	b := c.createSLATicket("乙", "red") // due at +11m
+	clk.Advance(time.Minute)
+	d := c.createSLATicket("丙", "orange") // due at +32m
+	assign := func(id, team string) {
+		r := c.act(id, "assign", "tok-disp", `{"data":{"assignee":"eng-li","team":"`+team+`"}}`)
+		require.Equal(t, http.StatusOK, r.status, string(r.body))
+	}
+	assign(a, "suzhou-a")
+	assign(b, "suzhou-a")
+	assign(d, "suzhou-b")
+
+	ids := func(query string) []string {
+		b, _ := c.board(query)
+		out := []string{}
+		for _, e := range b.Tickets {
+			out = append(out, e.TicketID)
+		}
+		return out
+	}
+	assert.Equal(t, []string{b, a, d}, ids(""))
+	assert.Equal(t, []string{b, a}, ids("?team=suzhou-a"))
+	assert.Equal(t, []string{d}, ids("?team=suzhou-b"))
+	assert.Equal(t, []string{a, d}, ids("?policy=orange"))
+	assert.Equal(t, []string{a}, ids("?team=suzhou-a&policy=orange"))
+	assert.Equal(t, []string{}, ids("?team=nobody"))
+	assert.Equal(t, []string{a}, ids("?policy=orange&limit=1"))
+
+	assign(a, "suzhou-b")
+	assert.Equal(t, []string{b}, ids("?team=suzhou-a"), "moved with its team")
+	assert.Equal(t, []string{a, d}, ids("?team=suzhou-b"))
+	board, _ := c.board("?team=suzhou-b&policy=orange")
+	require.Len(t, board.Tickets, 2)
+	assert.Equal(t, "suzhou-b", board.Tickets[0].Team)
+	assert.Equal(t, "orange", board.Tickets[0].Policy)
+}

@@ -11,6 +11,7 @@ import (
 
 	"gongdan/core/engine"
 	"gongdan/core/sla"
+	"gongdan/core/store"
 	"gongdan/core/ticket"
 	"gongdan/draft"
 )
@@ -335,7 +336,7 @@ func TestIntentResolveStopsTheSLAClocks(t *testing.T) {
 	got, _ := f.create(t, alarmClear("E1", "2", draft.IntentResolve))
 	require.Equal(t, ticket.StateResolved, got.State)
 	assert.Equal(t, 1.0, metricValue(t, f.reg, "gongdan_sla_targets_total", "met", "orange", "resolution"))
-	board, err := f.engine.SLABoard(ctx, 10)
+	board, err := f.engine.SLABoard(ctx, store.BoardQuery{Limit: 10})
 	require.NoError(t, err)
 	assert.Empty(t, board, "off the board")
 

@@ -42,7 +42,9 @@ const rearmPage = 256
 
 // rearmAll arms the SLA timer of every open ticket again, a page at a time, unless it was
 // done for this fingerprint; it records that it was once done. It stops when the engine
-// closes (the next start does it again).
+// closes (the next start does it again). The name's "/board-policy" is since the board keeps
+// each row's team and policy (migration 0018): a store from before has its rows' policies
+// written by this, once.
 func (e *Engine) rearmAll() {
 	defer close(e.rearmDone)
 	cs, ok := e.store.(cursorStore)
@@ -50,7 +52,7 @@ func (e *Engine) rearmAll() {
 		return
 	}
 	ctx := context.Background()
-	name := "sla_rearmed:" + e.opts.SLA.Fingerprint
+	name := "sla_rearmed:" + e.opts.SLA.Fingerprint + "/board-policy"
 	if done, err := cs.Cursor(ctx, name); err != nil || done > 0 {
 		return
 	}
@@ -204,7 +206,7 @@ func (e *Engine) armSLA(tx store.Tx, before, t ticket.Ticket) error {
 	if due.IsZero() || !t.State.Open() {
 		err = tx.DeleteBoardDue(t.ID)
 	} else {
-		err = tx.SetBoardDue(t.ID, due)
+		err = tx.SetBoardDue(store.BoardEntry{TicketID: t.ID, Due: due, Team: t.Team, Policy: p.ID})
 	}
 	if err != nil {
 		return err

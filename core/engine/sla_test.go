@@ -14,6 +14,7 @@ import (
 	"gongdan/core/engine"
 	"gongdan/core/routing"
 	"gongdan/core/sla"
+	"gongdan/core/store"
 	"gongdan/core/ticket"
 	"gongdan/draft"
 	"gongdan/internal/testkit"
@@ -228,7 +229,7 @@ func TestSLAMetricsCountBreachesByTierAndAttainment(t *testing.T) {
 	assert.Equal(t, []string{"response/warning", "response/breach", "response/tier/yellow"}, keys(f.marks(t, b.ID)))
 	assert.Empty(t, f.marks(t, a.ID))
 
-	board, err := f.engine.SLABoard(context.Background(), 10)
+	board, err := f.engine.SLABoard(context.Background(), store.BoardQuery{Limit: 10})
 	require.NoError(t, err)
 	require.Len(t, board, 2)
 	for _, e := range board {
@@ -471,7 +472,7 @@ func TestSLATimersAreArmedAgainWhenThePoliciesChange(t *testing.T) {
 		return err == nil && len(due) == 1 && due[0].TicketID == tk.ID && due[0].Due.Equal(t0.Add(time.Hour))
 	}, 20*time.Second, 10*time.Millisecond, "armed again for the 1 h goal")
 	f.engine.Close() // waits for the re-arming to finish
-	done, err := f.store.Cursor(ctx, "sla_rearmed:goal-1h")
+	done, err := f.store.Cursor(ctx, "sla_rearmed:goal-1h/board-policy")
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), done, "recorded: the next start with the same policies does not do it again")
 }
@@ -488,7 +489,7 @@ func TestTheBoardShowsACustomerWhoCalledAgain(t *testing.T) {
 	}
 	first, _ := f.create(t, call("c1"))
 	other, _ := f.create(t, newDraft("另一张"))
-	board, err := f.engine.SLABoard(context.Background(), 10)
+	board, err := f.engine.SLABoard(context.Background(), store.BoardQuery{Limit: 10})
 	require.NoError(t, err)
 	require.Len(t, board, 2)
 	for _, e := range board {
@@ -499,7 +500,7 @@ func TestTheBoardShowsACustomerWhoCalledAgain(t *testing.T) {
 	again, outcome := f.create(t, call("c2"))
 	require.Equal(t, engine.Merged, outcome)
 	require.Equal(t, first.ID, again.ID)
-	board, err = f.engine.SLABoard(context.Background(), 10)
+	board, err = f.engine.SLABoard(context.Background(), store.BoardQuery{Limit: 10})
 	require.NoError(t, err)
 	byID := map[string]engine.BoardEntry{}
 	for _, e := range board {

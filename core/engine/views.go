@@ -269,12 +269,13 @@ type BoardEntry struct {
 	toBreach time.Duration
 }
 
-// SLABoard returns up to limit open tickets with a running clock, the nearest to breach (or
-// longest breached) first. It reads the board the engine keeps in the store with every event
-// (one row a ticket, by due time), so its cost does not grow with the open tickets.
-func (e *Engine) SLABoard(ctx context.Context, limit int) ([]BoardEntry, error) {
+// SLABoard returns up to q.Limit open tickets with a running clock, the nearest to breach (or
+// longest breached) first, of q.Team and of q.Policy when set. It reads the board the engine
+// keeps in the store with every event (one row a ticket, by due time, indexed by team and by
+// policy too), so its cost does not grow with the open tickets.
+func (e *Engine) SLABoard(ctx context.Context, q store.BoardQuery) ([]BoardEntry, error) {
 	now := e.now()
-	rows, err := e.store.Board(ctx, limit)
+	rows, err := e.store.Board(ctx, q)
 	if err != nil {
 		return nil, err
 	}

@@ -67,22 +67,32 @@ type RoutingStore interface {
 }
 
 // BoardEntry is a ticket on the SLA board: Due is the due time of its clock nearest to (or
-// longest past) its breach.
+// longest past) its breach; Team and Policy are the ticket's, for the board's filters.
 type BoardEntry struct {
 	TicketID string
 	Due      time.Time
+	Team     string
+	Policy   string
+}
+
+// BoardQuery selects the SLA board's rows: up to Limit, of Team and of Policy when set.
+type BoardQuery struct {
+	Team   string
+	Policy string
+	Limit  int
 }
 
 // SLATx is what SLA writes, in the transaction of the event it goes with.
 type SLATx interface {
-	// SetBoardDue puts a ticket on the SLA board at due (or moves it); DeleteBoardDue takes
-	// it off (no error when it is not on it).
-	SetBoardDue(ticketID string, due time.Time) error
+	// SetBoardDue puts a ticket on the SLA board at e.Due with its team and policy (or
+	// moves it); DeleteBoardDue takes it off (no error when it is not on it).
+	SetBoardDue(e BoardEntry) error
 	DeleteBoardDue(ticketID string) error
 }
 
 // SLAStore is what SLA reads.
 type SLAStore interface {
-	// Board returns up to limit tickets of the SLA board, the earliest due first.
-	Board(ctx context.Context, limit int) ([]BoardEntry, error)
+	// Board returns up to q.Limit tickets of the SLA board, the earliest due first, of
+	// q.Team and of q.Policy when they are set.
+	Board(ctx context.Context, q BoardQuery) ([]BoardEntry, error)
 }

@@ -1,6 +1,10 @@
 package console
 
-import "gongdan/web/webkit"
+import (
+	"fmt"
+
+	"gongdan/web/webkit"
+)
 
 // words are the console's texts, by key: [Chinese, English]. Pages add theirs with addWords.
 var words = webkit.Words{
@@ -44,9 +48,14 @@ var words = webkit.Words{
 	"state_archived":           {"归档", "archived"},
 }
 
-// addWords adds a page's texts (from its init).
+// addWords adds a page's texts (from its init). A key two pages define differently is a
+// mistake that would show one page the other's words: it stops the program at start (and
+// so every test).
 func addWords(w webkit.Words) {
 	for k, v := range w {
+		if old, ok := words[k]; ok && old != v {
+			panic(fmt.Sprintf("console: the text %q is defined twice: %q and %q", k, old, v))
+		}
 		words[k] = v
 	}
 }

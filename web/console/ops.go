@@ -630,13 +630,13 @@ func (h *Handler) opsCustomers(w http.ResponseWriter, r *http.Request, v *viewer
 // --- engineers ---
 
 type engineersView struct {
-	List     []engineerRow
+	List     []opsEngineerRow
 	Statuses []routing.Status
 	// Saved names the engineer just saved.
 	Saved string
 }
 
-type engineerRow struct {
+type opsEngineerRow struct {
 	engine.EngineerView
 	Skills string
 	FTFR   string
@@ -665,7 +665,7 @@ func (h *Handler) showEngineers(w http.ResponseWriter, r *http.Request, v *viewe
 	engineer := v.Actor.Role == ticket.RoleEngineer
 	view := engineersView{Statuses: []routing.Status{routing.StatusOnDuty, routing.StatusOff, routing.StatusLeave, routing.StatusSuspended}}
 	for _, e := range answer.Engineers {
-		row := engineerRow{EngineerView: e, Skills: strings.Join(e.EffectiveSkills, ", "), FTFR: "—"}
+		row := opsEngineerRow{EngineerView: e, Skills: strings.Join(e.EffectiveSkills, ", "), FTFR: "—"}
 		if e.FTFR != nil {
 			row.FTFR = percentText(*e.FTFR)
 		}

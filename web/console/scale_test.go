@@ -180,7 +180,7 @@ func buildConsoleStore(t *testing.T, path string, n int, now time.Time) {
 					return err
 				}
 				if tk.State.Open() {
-					if err := tx.SetBoardDue(tk.ID, created.Add(4*time.Hour)); err != nil {
+					if err := tx.SetBoardDue(store.BoardEntry{TicketID: tk.ID, Due: created.Add(4 * time.Hour), Team: tk.Team}); err != nil {
 						return err
 					}
 				}

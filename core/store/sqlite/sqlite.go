@@ -332,9 +332,9 @@ var writeQueries = [numWriteStmts]string{
 	stmtSetTimer: `INSERT INTO timers (ticket_id, kind, due) VALUES (?, ?, ?)
 		ON CONFLICT (ticket_id, kind) DO UPDATE SET due = excluded.due`,
 	stmtDeleteTimer: `DELETE FROM timers WHERE ticket_id = ? AND kind = ?`,
-	// See migrations/0007_sla_board.sql.
-	stmtSetBoardDue: `INSERT INTO sla_board (ticket_id, due) VALUES (?, ?)
-		ON CONFLICT (ticket_id) DO UPDATE SET due = excluded.due`,
+	// See migrations/0007_sla_board.sql and 0018_sla_board_filters.sql.
+	stmtSetBoardDue: `INSERT INTO sla_board (ticket_id, due, team, policy) VALUES (?, ?, ?, ?)
+		ON CONFLICT (ticket_id) DO UPDATE SET due = excluded.due, team = excluded.team, policy = excluded.policy`,
 	stmtDeleteBoardDue: `DELETE FROM sla_board WHERE ticket_id = ?`,
 	// See migrations/0008_devices.sql.
 	stmtPutDevice: `INSERT INTO devices (id, body) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET body = excluded.body`,

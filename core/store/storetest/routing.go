@@ -109,23 +109,26 @@ func testRouting(t *testing.T, f *fixture) {
 	assert.Empty(t, open)
 }
 
-// The SLA board keeps a ticket at its last due time, earliest first; a failed write leaves it
-// as it was.
+// The SLA board keeps a ticket at its last due time, earliest first, with its team and
+// policy to filter by; a failed write leaves it as it was.
 func testSLABoard(t *testing.T, f *fixture) {
 	at := f.tick()
+	due := func(id string, d time.Duration, team, policy string) store.BoardEntry {
+		return store.BoardEntry{TicketID: id, Due: at.Add(d), Team: team, Policy: policy}
+	}
 	require.NoError(t, f.write(func(w *writer) error {
 		return errors.Join(
-			w.tx.SetBoardDue("GD-1", at.Add(3*time.Hour)),
-			w.tx.SetBoardDue("GD-2", at.Add(-time.Hour)), // breached an hour ago
-			w.tx.SetBoardDue("GD-3", at.Add(time.Hour)),
-			w.tx.SetBoardDue("GD-3", at.Add(2*time.Hour)), // moved in the same write
-			w.tx.SetBoardDue("GD-4", at),
+			w.tx.SetBoardDue(due("GD-1", 3*time.Hour, "suzhou-a", "standard")),
+			w.tx.SetBoardDue(due("GD-2", -time.Hour, "suzhou-b", "standard")), // breached an hour ago
+			w.tx.SetBoardDue(due("GD-3", time.Hour, "suzhou-b", "standard")),
+			w.tx.SetBoardDue(due("GD-3", 2*time.Hour, "suzhou-a", "vip")), // moved in the same write
+			w.tx.SetBoardDue(due("GD-4", 0, "suzhou-a", "vip")),
 			w.tx.DeleteBoardDue("GD-4"),
 			w.tx.DeleteBoardDue("GD-none"),
 		)
 	}))
-	board := func(limit int) []string {
-		es, err := f.s.Board(f.ctx, limit)
+	boardOf := func(q store.BoardQuery) []string {
+		es, err := f.s.Board(f.ctx, q)
 		require.NoError(t, err)
 		var ids []string
 		for _, e := range es {
@@ -133,15 +136,23 @@ func testSLABoard(t *testing.T, f *fixture) {
 		}
 		return ids
 	}
+	board := func(limit int) []string { return boardOf(store.BoardQuery{Limit: limit}) }
 	assert.Equal(t, []string{"GD-2", "GD-3", "GD-1"}, board(10))
 	assert.Equal(t, []string{"GD-2", "GD-3"}, board(2))
-	es, err := f.s.Board(f.ctx, 1)
+	es, err := f.s.Board(f.ctx, store.BoardQuery{Limit: 1})
 	require.NoError(t, err)
 	assert.True(t, at.Add(-time.Hour).Equal(es[0].Due), "%s", es[0].Due)
+	assert.Equal(t, "suzhou-b", es[0].Team)
+	assert.Equal(t, "standard", es[0].Policy)
+
+	assert.Equal(t, []string{"GD-3", "GD-1"}, boardOf(store.BoardQuery{Team: "suzhou-a", Limit: 10}), "GD-3 moved to suzhou-a")
+	assert.Equal(t, []string{"GD-2", "GD-1"}, boardOf(store.BoardQuery{Policy: "standard", Limit: 10}))
+	assert.Equal(t, []string{"GD-3"}, boardOf(store.BoardQuery{Team: "suzhou-a", Policy: "vip", Limit: 10}))
+	assert.Empty(t, boardOf(store.BoardQuery{Team: "nobody", Limit: 10}))
 
 	failed := errors.New("the batch failed")
 	err = f.write(func(w *writer) error {
-		return errors.Join(w.tx.DeleteBoardDue("GD-2"), w.tx.SetBoardDue("GD-5", at), failed)
+		return errors.Join(w.tx.DeleteBoardDue("GD-2"), w.tx.SetBoardDue(due("GD-5", 0, "suzhou-a", "vip")), failed)
 	})
 	require.ErrorIs(t, err, failed)
 	assert.Equal(t, []string{"GD-2", "GD-3", "GD-1"}, board(10), "nothing of a failed write")
