@@ -77,7 +77,7 @@ func newSite(t testing.TB, edit ...siteOption) *site {
 	for _, tk := range people {
 		toks = append(toks, tk)
 	}
-	s.api, err = api.New(api.Options{Engine: s.Engine, Store: s.Store, Tokens: toks, Edge: s.console.Routes()})
+	s.api, err = api.New(api.Options{Engine: s.Engine, Store: s.Store, Tokens: toks, Edge: s.console.Routes(), Attachments: co.Attachments})
 	require.NoError(t, err)
 	s.console.UseAPI(s.api)
 	s.srv = httptest.NewServer(s.api)

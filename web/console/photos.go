@@ -1,0 +1,133 @@
+package console
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	_ "image/png" // decoders of the photos a phone sends
+	"io"
+	"mime/multipart"
+	"net/http"
+
+	"golang.org/x/image/draw"
+	_ "golang.org/x/image/webp"
+
+	"gongdan/attachments"
+)
+
+// A photo is kept at most this big on its longest side, re-encoded as JPEG of this quality:
+// a phone's 12-megapixel picture becomes a few hundred kilobytes that load in the field, and
+// the re-encoding leaves its EXIF (the engineer's position, the phone's serial) behind.
+const (
+	photoMaxSide = 1600
+	photoQuality = 82
+	// photoMaxPixels refuses a picture whose decoding alone would take more memory than a
+	// phone's camera ever needs (a decompression bomb: a small PNG of 100,000 × 100,000).
+	photoMaxPixels = 50_000_000
+)
+
+// photoTypes are the photos accepted, by their sniffed content (never by their name).
+var photoTypes = map[string]bool{"image/jpeg": true, "image/png": true, "image/webp": true}
+
+// photoError is a photo refused, with the key of the text that says why.
+type photoError struct {
+	Key  string
+	Name string
+}
+
+func (e *photoError) Error() string { return fmt.Sprintf("photo %q: %s", e.Name, e.Key) }
+
+// readPhotos checks, decodes and resizes the form's photos, all of them before any is kept,
+// so a form refused for one bad photo leaves nothing behind. It returns each photo as the
+// JPEG to keep.
+func (h *Handler) readPhotos(files []*multipart.FileHeader) ([][]byte, error) {
+	var real []*multipart.FileHeader
+	for _, f := range files {
+		if f.Size > 0 || f.Filename != "" {
+			real = append(real, f)
+		}
+	}
+	if len(real) == 0 {
+		return nil, nil
+	}
+	if h.opts.Attachments == nil {
+		return nil, &photoError{Key: "photos_off"}
+	}
+	if len(real) > h.opts.MaxPhotos {
+		return nil, &photoError{Key: "photos_too_many"}
+	}
+	out := make([][]byte, 0, len(real))
+	for _, f := range real {
+		if f.Size > h.opts.MaxPhotoBytes {
+			return nil, &photoError{Key: "photo_too_large", Name: f.Filename}
+		}
+		rd, err := f.Open()
+		if err != nil {
+			return nil, err
+		}
+		b, err := io.ReadAll(io.LimitReader(rd, h.opts.MaxPhotoBytes+1))
+		rd.Close()
+		if err != nil {
+			return nil, err
+		}
+		if int64(len(b)) > h.opts.MaxPhotoBytes {
+			return nil, &photoError{Key: "photo_too_large", Name: f.Filename}
+		}
+		if !photoTypes[http.DetectContentType(b)] {
+			return nil, &photoError{Key: "photo_not_image", Name: f.Filename}
+		}
+		jpg, err := shrinkPhoto(b)
+		if err != nil {
+			return nil, &photoError{Key: "photo_not_image", Name: f.Filename}
+		}
+		out = append(out, jpg)
+	}
+	return out, nil
+}
+
+// shrinkPhoto decodes a photo and re-encodes it as JPEG, no larger than photoMaxSide on its
+// longest side. Transparency (a PNG's) becomes white.
+func shrinkPhoto(b []byte) ([]byte, error) {
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width*cfg.Height > photoMaxPixels {
+		return nil, errors.New("photo: no picture, or too many pixels")
+	}
+	src, _, err := image.Decode(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	sb := src.Bounds()
+	w, hgt := sb.Dx(), sb.Dy()
+	if longest := max(w, hgt); longest > photoMaxSide {
+		w, hgt = max(1, w*photoMaxSide/longest), max(1, hgt*photoMaxSide/longest)
+	}
+	dst := image.NewRGBA(image.Rect(0, 0, w, hgt))
+	draw.Draw(dst, dst.Rect, image.NewUniform(color.White), image.Point{}, draw.Src)
+	draw.BiLinear.Scale(dst, dst.Rect, src, sb, draw.Over, nil)
+	var out bytes.Buffer
+	if err := jpeg.Encode(&out, dst, &jpeg.Options{Quality: photoQuality}); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+// keepPhotos puts the photos in the attachment store and returns how a ticket names them
+// (attachments.URI). A photo kept twice is one file: the same photo resent by a retried form
+// names the same attachment, so the retry's data equals the first's.
+func (h *Handler) keepPhotos(photos [][]byte) ([]string, error) {
+	uris := make([]string, 0, len(photos))
+	for _, p := range photos {
+		sha, _, err := h.opts.Attachments.Put(bytes.NewReader(p), int64(len(p)))
+		if err != nil {
+			return nil, fmt.Errorf("keeping a photo: %w", err)
+		}
+		uris = append(uris, attachments.URI(sha))
+	}
+	return uris, nil
+}
