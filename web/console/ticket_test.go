@@ -1,0 +1,459 @@
+package console_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
+	"math/rand/v2"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"gongdan/attachments"
+	"gongdan/core/engine"
+	"gongdan/core/store"
+	"gongdan/core/ticket"
+	"gongdan/draft"
+	"gongdan/web/console"
+)
+
+// withPhotos gives the console (and the API) an attachment store.
+func withPhotos(t testing.TB, store **attachments.Store, edit ...func(*console.Options)) siteOption {
+	return func(co *console.Options, _ *engine.Options) {
+		*store = attachments.New(t.TempDir())
+		co.Attachments = *store
+		for _, e := range edit {
+			e(co)
+		}
+	}
+}
+
+// do runs cmd on the engine as actor (the test's own moves, not the console's).
+func (s *site) do(t testing.TB, id string, action ticket.Action, actor ticket.Role, reason string, data string) ticket.Ticket {
+	t.Helper()
+	cmd := ticket.Command{TicketID: id, Action: action, Actor: people[actor].Actor, Reason: reason}
+	if data != "" {
+		cmd.Data = []byte(data)
+	}
+	tk, err := s.Engine.Do(context.Background(), cmd)
+	require.NoError(t, err)
+	return tk
+}
+
+func (s *site) ticket(t testing.TB, id string) ticket.Ticket {
+	t.Helper()
+	tk, err := s.Store.Ticket(context.Background(), id)
+	require.NoError(t, err)
+	return tk
+}
+
+func (s *site) events(t testing.TB, id string) []ticket.Event {
+	t.Helper()
+	evs, err := s.Store.Events(context.Background(), id)
+	require.NoError(t, err)
+	return evs
+}
+
+// buttons are the actions a ticket page offers, by the forms it has.
+func buttons(body string) []string {
+	var out []string
+	for _, m := range regexp.MustCompile(`action="/console/tickets/[^/"]+/actions/([a-z_]+)"`).FindAllStringSubmatch(body, -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
+
+// formField is the value of the hidden field name in the form of action.
+func formField(t testing.TB, body string, action, name string) string {
+	t.Helper()
+	i := strings.Index(body, "/actions/"+action+`"`)
+	require.GreaterOrEqual(t, i, 0, "no %s form", action)
+	m := regexp.MustCompile(`name="` + name + `" value="([^"]*)"`).FindStringSubmatch(body[i:])
+	require.NotNil(t, m, "no %s in the %s form", name, action)
+	return m[1]
+}
+
+// act posts the form of action from the page as it was rendered, with extra fields.
+func (b *browser) act(id string, page page, action string, extra url.Values) page {
+	b.t.Helper()
+	form := url.Values{
+		"expected_version": {formField(b.t, page.body, action, "expected_version")},
+		"command_id":       {formField(b.t, page.body, action, "command_id")},
+	}
+	for k, v := range extra {
+		form[k] = v
+	}
+	return b.post("/console/tickets/"+id+"/actions/"+action, form)
+}
+
+func TestTicketPageShowsEachRoleItsActions(t *testing.T) {
+	s := newSite(t)
+	tk := s.create(t, estop("3 号线急停"))
+	require.Equal(t, ticket.StateAssigned, tk.State)
+	require.Equal(t, "eng-li", tk.Assignee)
+	want := map[ticket.Role][]string{
+		ticket.RoleAdmin:      {"assign", "accept", "decline", "force_close", "reject", "escalate"},
+		ticket.RoleSupervisor: {"assign", "force_close", "reject", "escalate"},
+		ticket.RoleDispatcher: {"assign", "reject"},
+		ticket.RoleEngineer:   {"accept", "decline"},
+		ticket.RoleAgent:      {"reject"},
+		ticket.RoleQA:         nil,
+	}
+	for _, role := range consoleRoles {
+		t.Run(string(role), func(t *testing.T) {
+			p := s.user(t, role).get("/console/tickets/" + tk.ID)
+			require.Equal(t, http.StatusOK, p.status, p.body)
+			assert.Contains(t, p.body, "3 号线急停")
+			assert.Equal(t, want[role], buttons(p.body))
+			if role == ticket.RoleQA {
+				assert.Contains(t, p.body, "您现在不能对此工单执行操作")
+			}
+			assert.Contains(t, p.body, `data-ticket="`+tk.ID+`"`)
+			assert.Contains(t, p.body, `data-live="/console/events"`)
+		})
+	}
+}
+
+func TestEngineerSeesAcceptOnlyOnTheirOwnTicket(t *testing.T) {
+	s := newSite(t)
+	tk := s.create(t, estop("别人的工单"))
+	disp := s.user(t, ticket.RoleDispatcher)
+	p := disp.get("/console/tickets/" + tk.ID)
+	res := disp.act(tk.ID, p, "assign", url.Values{"assignee": {"eng-zhao"}, "team": {"suzhou-a"}})
+	require.Equal(t, http.StatusOK, res.status, res.body)
+	require.Equal(t, "eng-zhao", s.ticket(t, tk.ID).Assignee)
+
+	eng := s.user(t, ticket.RoleEngineer)
+	p = eng.get("/console/tickets/" + tk.ID)
+	require.Equal(t, http.StatusOK, p.status)
+	assert.Empty(t, buttons(p.body))
+	// Posted by hand all the same: the API refuses it.
+	res = eng.post("/console/tickets/"+tk.ID+"/actions/accept", url.Values{"command_id": {"by-hand"}})
+	assert.Equal(t, http.StatusForbidden, res.status)
+	assert.Contains(t, res.body, "eng-zhao")
+	assert.Equal(t, ticket.StateAssigned, s.ticket(t, tk.ID).State)
+}
+
+func TestAgentCannotResolve(t *testing.T) {
+	s := newSite(t)
+	tk := s.create(t, estop("待完工"))
+	s.do(t, tk.ID, ticket.ActionAccept, ticket.RoleEngineer, "", "")
+	s.do(t, tk.ID, ticket.ActionStart, ticket.RoleEngineer, "", "")
+	agent := s.user(t, ticket.RoleAgent)
+	p := agent.get("/console/tickets/" + tk.ID)
+	require.Equal(t, http.StatusOK, p.status)
+	assert.NotContains(t, buttons(p.body), "resolve")
+	res := agent.post("/console/tickets/"+tk.ID+"/actions/resolve", url.Values{"root_cause": {"我来修"}, "command_id": {"agent-try"}})
+	assert.Equal(t, http.StatusForbidden, res.status)
+	assert.Contains(t, res.body, "我来修", "the input is kept, though the form is not offered")
+	assert.Equal(t, ticket.StateInProgress, s.ticket(t, tk.ID).State)
+
+	eng := s.user(t, ticket.RoleEngineer)
+	assert.Contains(t, buttons(eng.get("/console/tickets/"+tk.ID).body), "resolve")
+}
+
+func TestStaleFormSaysWhatChanged(t *testing.T) {
+	s := newSite(t)
+	tk := s.create(t, estop("两人同时处理"))
+	disp := s.user(t, ticket.RoleDispatcher)
+	old := disp.get("/console/tickets/" + tk.ID)
+	oldVersion := formField(t, old.body, "assign", "expected_version")
+
+	eng := s.user(t, ticket.RoleEngineer)
+	res := eng.act(tk.ID, eng.get("/console/tickets/"+tk.ID), "accept", nil)
+	require.Equal(t, http.StatusOK, res.status, res.body)
+	require.Equal(t, ticket.StateAccepted, s.ticket(t, tk.ID).State)
+
+	res = disp.act(tk.ID, old, "reject", url.Values{"reason": {"重复报修"}})
+	assert.Equal(t, http.StatusConflict, res.status)
+	assert.Contains(t, res.body, "工单已有变化")
+	i := strings.Index(res.body, "期间的变化")
+	require.Greater(t, i, 0, res.body)
+	changed := res.body[i : strings.Index(res.body[i:], "</ul>")+i]
+	assert.Contains(t, changed, "李工 (eng-li)", "who")
+	assert.Contains(t, changed, "接单", "what")
+	assert.Contains(t, changed, "已分派 → 已受理")
+	assert.Contains(t, changed, "2026-11-24 10:00", "when, in the server's time zone")
+	assert.Contains(t, res.body, "重复报修", "the reason typed is kept")
+	// Fresh forms: the new version.
+	assert.NotContains(t, buttons(res.body), "reject", "not from accepted")
+	assert.NotEqual(t, oldVersion, formField(t, res.body, "assign", "expected_version"))
+	assert.Equal(t, fmt.Sprint(s.ticket(t, tk.ID).Version), formField(t, res.body, "assign", "expected_version"))
+	assert.Equal(t, ticket.StateAccepted, s.ticket(t, tk.ID).State)
+}
+
+func TestRefusedFormKeepsInputAndSaysWhy(t *testing.T) {
+	s := newSite(t)
+	tk := s.create(t, estop("驳回要原因"))
+	sup := s.user(t, ticket.RoleSupervisor)
+	p := sup.get("/console/tickets/" + tk.ID)
+	res := sup.act(tk.ID, p, "escalate", url.Values{"reason": {"   "}})
+	assert.Equal(t, http.StatusUnprocessableEntity, res.status)
+	assert.Contains(t, res.body, "reason: required")
+	assert.Contains(t, res.body, `<details class="act act-escalate" open>`)
+}
+
+func TestActionReturnsToNextOnlyInsideTheConsole(t *testing.T) {
+	s := newSite(t)
+	tk := s.create(t, estop("去哪"))
+	eng := s.user(t, ticket.RoleEngineer)
+	eng.c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	p := eng.get("/console/me")
+	res := eng.act(tk.ID, p, "accept", url.Values{"next": {"/console/me"}})
+	assert.Equal(t, http.StatusSeeOther, res.status)
+	assert.Equal(t, "/console/me", res.header.Get("Location"))
+	s.do(t, tk.ID, ticket.ActionStart, ticket.RoleEngineer, "", "")
+	res = eng.post("/console/tickets/"+tk.ID+"/actions/pause", url.Values{"reason": {"午休"}, "next": {"https://evil.example/"}})
+	assert.Equal(t, http.StatusSeeOther, res.status)
+	assert.Equal(t, "/console/tickets/"+tk.ID, res.header.Get("Location"))
+}
+
+func TestCommandIDRetryIsDoneOnce(t *testing.T) {
+	s := newSite(t)
+	tk := s.create(t, estop("信号不好"))
+	eng := s.user(t, ticket.RoleEngineer)
+	p := eng.get("/console/me")
+	form := url.Values{"expected_version": {formField(t, p.body, "accept", "expected_version")}, "command_id": {formField(t, p.body, "accept", "command_id")}, "next": {"/console/me"}}
+	for range 3 { // the outbox sends it again: the answer never came
+		res := eng.post("/console/tickets/"+tk.ID+"/actions/accept", form, "X-Queued", "1")
+		require.Equal(t, http.StatusOK, res.status, res.body)
+	}
+	n := 0
+	for _, e := range s.events(t, tk.ID) {
+		if e.Action == ticket.ActionAccept {
+			n++
+		}
+	}
+	assert.Equal(t, 1, n)
+}
+
+// pngOf is a w×h PNG of noise (so it does not compress to nothing).
+func pngOf(t testing.TB, w, h int) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range img.Pix {
+		img.Pix[i] = byte(r.IntN(256))
+	}
+	for y := range h { // a visible gradient under the noise
+		img.Set(0, y, color.RGBA{byte(y), 0, 0, 255})
+	}
+	var b bytes.Buffer
+	require.NoError(t, png.Encode(&b, img))
+	return b.Bytes()
+}
+
+// gradientPNG is a w×h PNG of a smooth gradient (a photo-sized picture of few bytes).
+func gradientPNG(t testing.TB, w, h int) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			img.Set(x, y, color.RGBA{byte(x / 10), byte(y / 10), 128, 255})
+		}
+	}
+	var b bytes.Buffer
+	require.NoError(t, png.Encode(&b, img))
+	return b.Bytes()
+}
+
+type upload struct {
+	name string
+	body []byte
+}
+
+// postMultipart sends fields and photos (as "photo") to path.
+func (b *browser) postMultipart(path string, fields url.Values, photos ...upload) page {
+	b.t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	fields.Set("csrf", b.csrf)
+	for k, vs := range fields {
+		for _, v := range vs {
+			require.NoError(b.t, mw.WriteField(k, v))
+		}
+	}
+	for _, p := range photos {
+		fw, err := mw.CreateFormFile("photo", p.name)
+		require.NoError(b.t, err)
+		_, _ = fw.Write(p.body)
+	}
+	require.NoError(b.t, mw.Close())
+	req, err := http.NewRequest(http.MethodPost, b.s.srv.URL+path, &buf)
+	require.NoError(b.t, err)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	return b.do(req)
+}
+
+// inProgress is a ticket eng-li has started.
+func inProgress(t testing.TB, s *site, title string) ticket.Ticket {
+	tk := s.create(t, estop(title))
+	s.do(t, tk.ID, ticket.ActionAccept, ticket.RoleEngineer, "", "")
+	return s.do(t, tk.ID, ticket.ActionStart, ticket.RoleEngineer, "", "")
+}
+
+func TestResolveWithAPhotoKeepsItResizedAsJPEG(t *testing.T) {
+	var store *attachments.Store
+	s := newSite(t, withPhotos(t, &store))
+	tk := inProgress(t, s, "换继电器")
+	eng := s.user(t, ticket.RoleEngineer)
+	p := eng.get("/console/me/tickets/" + tk.ID)
+	require.Equal(t, http.StatusOK, p.status)
+	assert.Contains(t, p.body, `capture="environment"`)
+	assert.Contains(t, p.body, `enctype="multipart/form-data"`)
+	fields := url.Values{"root_cause": {"继电器触点烧蚀，已更换"}, "next": {"/console/me"},
+		"expected_version": {formField(t, p.body, "resolve", "expected_version")}, "command_id": {formField(t, p.body, "resolve", "command_id")}}
+	res := eng.postMultipart("/console/tickets/"+tk.ID+"/actions/resolve", fields, upload{"IMG_0001.png", gradientPNG(t, 2400, 1200)})
+	require.Equal(t, http.StatusOK, res.status, res.body)
+	assert.Contains(t, res.url, "/console/me")
+
+	require.Equal(t, ticket.StateResolved, s.ticket(t, tk.ID).State)
+	evs := s.events(t, tk.ID)
+	last := evs[len(evs)-1]
+	require.Equal(t, ticket.ActionResolve, last.Action)
+	m := regexp.MustCompile(`"evidence":\["attachment:([0-9a-f]{64})"\]`).FindStringSubmatch(string(last.Data))
+	require.NotNil(t, m, string(last.Data))
+	f, err := store.Open(m[1])
+	require.NoError(t, err)
+	defer f.Close()
+	img, format, err := image.Decode(f)
+	require.NoError(t, err)
+	assert.Equal(t, "jpeg", format)
+	assert.Equal(t, image.Rect(0, 0, 1600, 800), img.Bounds())
+
+	// The page shows it, through the console's own route (the API, as the viewer).
+	page := eng.get("/console/tickets/" + tk.ID)
+	assert.Contains(t, page.body, `src="/console/attachments/`+m[1]+`"`)
+	ph := eng.get("/console/attachments/" + m[1])
+	assert.Equal(t, http.StatusOK, ph.status)
+	assert.Equal(t, "image/jpeg", ph.header.Get("Content-Type"))
+	_, err = jpeg.Decode(strings.NewReader(ph.body))
+	assert.NoError(t, err)
+}
+
+func TestBadPhotosAreRefusedAndNothingIsDone(t *testing.T) {
+	var store *attachments.Store
+	s := newSite(t, withPhotos(t, &store, func(o *console.Options) { o.MaxPhotos, o.MaxPhotoBytes = 2, 200<<10 }))
+	tk := inProgress(t, s, "照片不对")
+	eng := s.user(t, ticket.RoleEngineer)
+	small, big := pngOf(t, 40, 30), pngOf(t, 400, 300)
+	cases := map[string]struct {
+		photos []upload
+		status int
+		says   string
+	}{
+		"too large":    {[]upload{{"big.png", pngOf(t, 400, 300)}}, http.StatusUnprocessableEntity, "照片太大"},
+		"not an image": {[]upload{{"fake.jpg", []byte("<html><script>alert(1)</script></html>")}}, http.StatusUnprocessableEntity, "只能上传 JPEG、PNG 或 WebP 图片"},
+		"too many":     {[]upload{{"a.png", small}, {"b.png", small}, {"c.png", small}}, http.StatusUnprocessableEntity, "照片太多"},
+		"over the form's bound": {[]upload{{"a.png", big}, {"b.png", big}, {"c.png", big}, {"d.png", big}, {"e.png", big}},
+			http.StatusRequestEntityTooLarge, "上传内容太大"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			res := eng.postMultipart("/console/tickets/"+tk.ID+"/actions/resolve", url.Values{"root_cause": {"保留我"}, "command_id": {"bad-" + name}}, c.photos...)
+			assert.Equal(t, c.status, res.status)
+			assert.Contains(t, res.body, c.says)
+			if c.status == http.StatusUnprocessableEntity {
+				assert.Contains(t, res.body, "保留我")
+			}
+			assert.Equal(t, ticket.StateInProgress, s.ticket(t, tk.ID).State)
+		})
+	}
+	for _, e := range s.events(t, tk.ID) {
+		assert.NotEqual(t, ticket.ActionResolve, e.Action)
+	}
+}
+
+const (
+	xssScript = `<script>alert(1)</script>`
+	xssAttr   = `"><img src=x onerror=alert(1)>`
+)
+
+// assertInert checks that neither payload comes out as markup.
+func assertInert(t *testing.T, body string) {
+	t.Helper()
+	assert.NotContains(t, body, xssScript)
+	assert.NotContains(t, body, xssAttr)
+	assert.NotContains(t, body, "<img src=x")
+}
+
+func TestTicketPageEscapesEverythingItShows(t *testing.T) {
+	var store *attachments.Store
+	s := newSite(t, withPhotos(t, &store))
+	shot, _, err := store.Put(bytes.NewReader(pngOf(t, 320, 640)), 1<<20)
+	require.NoError(t, err)
+
+	call := estop("热线 " + xssScript)
+	call.Description = "描述 " + xssAttr
+	call.Customer.Name = "王" + xssAttr
+	call.Source = draft.Source{Connector: "hotline", Type: "hotline", Kind: draft.KindCall}
+	call.Turns = []draft.Turn{{Role: "agent", StartMS: 0, EndMS: 1500, Text: "您好"}, {Role: "customer", StartMS: 4200, EndMS: 6000, Text: "急停 " + xssScript}}
+	shotDraft := estop("截图 " + xssAttr)
+	shotDraft.Source = draft.Source{Connector: "ocr-groups", Type: "ocr", Kind: "screenshot"}
+	shotDraft.Attachments = []draft.Attachment{{Kind: "image", URI: attachments.URI(shot), SHA256: shot}}
+	shotDraft.Evidence = []draft.Evidence{{Field: "description", From: "ocr", Text: "张三 10:01 (10,20)-(110,60): " + xssScript}}
+	shotDraft.Description = "张三在群里说：" + xssScript
+	alarm := estop("告警 " + xssScript)
+	alarm.Source = draft.Source{Connector: "plant-mqtt", Type: "mqtt", Kind: "alarm.raise"}
+	alarm.Device = draft.Device{ID: "PLC-7" + xssAttr}
+	alarm.Description = "读数：temp=92 " + xssScript
+
+	eng := s.user(t, ticket.RoleEngineer)
+	admin := s.user(t, ticket.RoleAdmin)
+	for _, d := range []draft.Draft{call, shotDraft, alarm} {
+		tk := s.create(t, d)
+		p := eng.get("/console/tickets/" + tk.ID)
+		res := eng.act(tk.ID, p, "decline", url.Values{"reason_code": {"other"}, "text": {"理由 " + xssAttr}})
+		require.Equal(t, http.StatusOK, res.status, res.body)
+		for _, b := range []*browser{eng, admin} {
+			p := b.get("/console/tickets/" + tk.ID)
+			require.Equal(t, http.StatusOK, p.status)
+			assertInert(t, p.body)
+			assert.Contains(t, p.body, "&lt;script&gt;alert(1)&lt;/script&gt;")
+		}
+	}
+	p := admin.get("/console/tickets/" + s.ticketIDByTitle(t, "截图 "+xssAttr))
+	assert.Contains(t, p.body, `<svg class="box" viewBox="0 0 320 640"`)
+	assert.Contains(t, p.body, `<rect x="10" y="20" width="100" height="40">`)
+	assert.Contains(t, p.body, `src="/console/attachments/`+shot+`"`)
+	p = admin.get("/console/tickets/" + s.ticketIDByTitle(t, "热线 "+xssScript))
+	assert.Contains(t, p.body, `class="turn turn-customer"`)
+	assert.Contains(t, p.body, "00:04")
+}
+
+// ticketIDByTitle finds a ticket by its title through the store.
+func (s *site) ticketIDByTitle(t testing.TB, title string) string {
+	t.Helper()
+	pg, err := s.Store.List(context.Background(), store.Query{Limit: 100})
+	require.NoError(t, err)
+	for _, tk := range pg.Tickets {
+		if tk.Title == title {
+			return tk.ID
+		}
+	}
+	t.Fatalf("no ticket titled %q", title)
+	return ""
+}
+
+// user signs in with role's token like site.as, but does not follow the sign-in's redirect
+// (a desk role lands on the queue, another page's), and takes the CSRF token from the phone
+// view, which every console role may open.
+func (s *site) user(t testing.TB, role ticket.Role) *browser {
+	t.Helper()
+	b := s.anonymous(t)
+	b.c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	res := b.post("/console/signin", url.Values{"token": {people[role].Token}})
+	require.Equal(t, http.StatusSeeOther, res.status, res.body)
+	b.c.CheckRedirect = nil
+	b.csrf = csrfOf(b.get("/console/me").body)
+	require.NotEmpty(t, b.csrf)
+	return b
+}
