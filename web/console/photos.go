@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	_ "image/gif" // decoders of the photos attachments.IsPhoto admits
 	"image/jpeg"
-	_ "image/png" // decoders of the photos a phone sends
+	_ "image/png"
 	"io"
 	"mime/multipart"
-	"net/http"
 
 	"golang.org/x/image/draw"
 	_ "golang.org/x/image/webp"
@@ -28,9 +28,6 @@ const (
 	// phone's camera ever needs (a decompression bomb: a small PNG of 100,000 × 100,000).
 	photoMaxPixels = 50_000_000
 )
-
-// photoTypes are the photos accepted, by their sniffed content (never by their name).
-var photoTypes = map[string]bool{"image/jpeg": true, "image/png": true, "image/webp": true}
 
 // photoError is a photo refused, with the key of the text that says why.
 type photoError struct {
@@ -76,7 +73,8 @@ func (h *Handler) readPhotos(files []*multipart.FileHeader) ([][]byte, error) {
 		if int64(len(b)) > h.opts.MaxPhotoBytes {
 			return nil, &photoError{Key: "photo_too_large", Name: f.Filename}
 		}
-		if !photoTypes[http.DetectContentType(b)] {
+		if !attachments.IsPhoto(b) { // by content, never by name: as the tracking page
+
 			return nil, &photoError{Key: "photo_not_image", Name: f.Filename}
 		}
 		jpg, err := shrinkPhoto(b)
