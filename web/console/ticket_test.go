@@ -430,6 +430,23 @@ func TestTicketPageEscapesEverythingItShows(t *testing.T) {
 			assert.Contains(t, p.body, "&lt;script&gt;alert(1)&lt;/script&gt;")
 		}
 	}
+	// A reason typed by staff, on the page and in the phone view.
+	tk := s.create(t, estop("原因 "+xssScript))
+	s.do(t, tk.ID, ticket.ActionAccept, ticket.RoleEngineer, "", "")
+	s.do(t, tk.ID, ticket.ActionStart, ticket.RoleEngineer, "", "")
+	sup := s.user(t, ticket.RoleSupervisor)
+	res := sup.act(tk.ID, sup.get("/console/tickets/"+tk.ID), "pause", url.Values{"reason": {"暂停 " + xssAttr}})
+	require.Equal(t, http.StatusOK, res.status)
+	assertInert(t, res.body)
+	assert.Contains(t, res.body, "暂停 &#34;&gt;&lt;img src=x onerror=alert(1)&gt;")
+	// A refused form's input, shown again.
+	res = sup.post("/console/tickets/"+tk.ID+"/actions/escalate", url.Values{"reason": {xssAttr}, "expected_version": {"1"}})
+	assert.Equal(t, http.StatusConflict, res.status)
+	assertInert(t, res.body)
+	me := eng.get("/console/me")
+	assert.Contains(t, me.body, "原因 &lt;script&gt;")
+	assertInert(t, me.body)
+
 	p := admin.get("/console/tickets/" + s.ticketIDByTitle(t, "截图 "+xssAttr))
 	assert.Contains(t, p.body, `<svg class="box" viewBox="0 0 320 640"`)
 	assert.Contains(t, p.body, `<rect x="10" y="20" width="100" height="40">`)
