@@ -55,6 +55,7 @@ type ticketView struct {
 	Sources []sourceView
 	Routing []routingLine
 	Device  *deviceCard
+	Cards   *cardsView
 	History []ticket.Ticket // the customer's other tickets
 	Files   []fileView
 	MapLink string
@@ -157,6 +158,13 @@ type deviceCard struct {
 	Failures            int
 	Chronic             bool
 	LastFailure         time.Time
+}
+
+// cardsView is the assignee's active yellow and red cards.
+type cardsView struct {
+	Engineer       string
+	SuspendedUntil *time.Time
+	Active         []engine.CardView
 }
 
 type fileView struct {
@@ -267,6 +275,20 @@ func (h *Handler) loadTicket(r *http.Request, v *viewer, id string, compact bool
 			for _, o := range page.Tickets {
 				if o.ID != t.ID && len(view.History) < 10 {
 					view.History = append(view.History, o)
+				}
+			}
+		}
+	}
+	// The assignee's cards (a disciplinary record: the desk and qa read anyone's, an engineer
+	// only their own; the API says who may).
+	if a := t.Assignee; a != "" && !compact && h.opts.API.Admits("GET /api/v1/engineers/{id}/cards", role) &&
+		(role != ticket.RoleEngineer || a == v.Actor.ID) {
+		var cards engine.CardsView
+		if h.get(r, v, "/api/v1/engineers/"+url.PathEscape(a)+"/cards", &cards) == nil {
+			view.Cards = &cardsView{Engineer: nameOf(names, a), SuspendedUntil: cards.SuspendedUntil}
+			for _, c := range cards.Cards {
+				if c.Active {
+					view.Cards.Active = append(view.Cards.Active, c)
 				}
 			}
 		}

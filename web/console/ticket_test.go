@@ -128,6 +128,13 @@ func TestTicketPageShowsEachRoleItsActions(t *testing.T) {
 			if role == ticket.RoleQA {
 				assert.Contains(t, p.body, "您现在不能对此工单执行操作")
 			}
+			// The assignee's cards: for the desk, qa and the assignee, not for an agent.
+			if role == ticket.RoleAgent {
+				assert.NotContains(t, p.body, "处理人的黄牌/红牌")
+			} else {
+				assert.Contains(t, p.body, "处理人的黄牌/红牌")
+				assert.Contains(t, p.body, "无有效的黄牌或红牌")
+			}
 			assert.Contains(t, p.body, `data-ticket="`+tk.ID+`"`)
 			assert.Contains(t, p.body, `data-live="/console/events"`)
 		})
