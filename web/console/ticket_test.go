@@ -125,6 +125,7 @@ func TestTicketPageShowsEachRoleItsActions(t *testing.T) {
 			require.Equal(t, http.StatusOK, p.status, p.body)
 			assert.Contains(t, p.body, "3 号线急停")
 			assert.Equal(t, want[role], buttons(p.body))
+			assertAllWords(t, p.body)
 			if role == ticket.RoleQA {
 				assert.Contains(t, p.body, "您现在不能对此工单执行操作")
 			}
@@ -434,6 +435,7 @@ func TestTicketPageEscapesEverythingItShows(t *testing.T) {
 			p := b.get("/console/tickets/" + tk.ID)
 			require.Equal(t, http.StatusOK, p.status)
 			assertInert(t, p.body)
+			assertAllWords(t, p.body)
 			assert.Contains(t, p.body, "&lt;script&gt;alert(1)&lt;/script&gt;")
 		}
 	}
@@ -511,6 +513,7 @@ func TestTicketPageInEnglish(t *testing.T) {
 	p := s.user(t, ticket.RoleAdmin).get("/console/tickets/" + tk.ID + "?lang=en")
 	require.Equal(t, http.StatusOK, p.status)
 	assert.Contains(t, p.body, "What you can do")
+	assertAllWords(t, p.body)
 	assert.Contains(t, p.body, "李工: distance 0.1 km, load 0/5, score 0.90 — chosen")
 }
 
@@ -651,4 +654,13 @@ func TestTicketPageAtScale(t *testing.T) {
 	t.Logf("tickets %d: the 50-event ticket p50 %v, p99 %v", n+1, p50, p99)
 	p50, p99 = measure(ids, 3)
 	t.Logf("tickets %d: %d tickets across the store p50 %v, p99 %v", n+1, len(ids), p50, p99)
+}
+
+// assertAllWords checks that a page shows no text key for want of its words (a key with no
+// text comes out as itself: act_resolve, kind_call).
+func assertAllWords(t *testing.T, body string) {
+	t.Helper()
+	for _, m := range regexp.MustCompile(`>([^<]+)<`).FindAllStringSubmatch(body, -1) {
+		assert.NotRegexp(t, `\b[a-z]+_[a-z_]+\b`, m[1], "a text key with no words")
+	}
 }
