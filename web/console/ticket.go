@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -326,7 +327,7 @@ func (h *Handler) actionsFor(v *viewer, t ticket.Ticket, names map[string]string
 			for id, name := range names {
 				f.Engineers = append(f.Engineers, engineerOption{ID: id, Name: name})
 			}
-			sortOptions(f.Engineers)
+			slices.SortFunc(f.Engineers, func(a, b engineerOption) int { return strings.Compare(a.ID, b.ID) })
 		case ticket.ActionDecline:
 			f.Kind, f.Declines = "decline", ticket.DeclineReasons
 		case ticket.ActionRequestParts:
@@ -339,14 +340,6 @@ func (h *Handler) actionsFor(v *viewer, t ticket.Ticket, names map[string]string
 		out = append(out, f)
 	}
 	return out
-}
-
-func sortOptions(o []engineerOption) {
-	for i := 1; i < len(o); i++ {
-		for j := i; j > 0 && o[j].ID < o[j-1].ID; j-- {
-			o[j], o[j-1] = o[j-1], o[j]
-		}
-	}
 }
 
 // newCommandID is a form's command id: a resubmitted form is done once by the API.
