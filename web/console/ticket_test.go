@@ -664,3 +664,20 @@ func assertAllWords(t *testing.T, body string) {
 		assert.NotRegexp(t, `\b[a-z]+_[a-z_]+\b`, m[1], "a text key with no words")
 	}
 }
+
+func TestTicketPageShowsTheCustomersOtherTickets(t *testing.T) {
+	s := newSite(t)
+	first := s.create(t, estop("上个月的急停"))
+	other := estop("别的客户")
+	other.Customer.Phone = "13900009999"
+	s.create(t, other)
+	now := s.create(t, estop("又急停了"))
+	p := s.user(t, ticket.RoleDispatcher).get("/console/tickets/" + now.ID)
+	require.Equal(t, http.StatusOK, p.status)
+	i := strings.Index(p.body, "该客户的其他工单")
+	require.Greater(t, i, 0)
+	history := p.body[i : i+strings.Index(p.body[i:], "</ul>")]
+	assert.Contains(t, history, first.ID)
+	assert.NotContains(t, history, "别的客户")
+	assert.NotContains(t, history, now.ID+"</a> 又急停了", "not itself")
+}
