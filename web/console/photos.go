@@ -2,6 +2,7 @@ package console
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"image"
@@ -108,6 +109,9 @@ func shrinkPhoto(b []byte) ([]byte, error) {
 	dst := image.NewRGBA(image.Rect(0, 0, w, hgt))
 	draw.Draw(dst, dst.Rect, image.NewUniform(color.White), image.Point{}, draw.Src)
 	draw.BiLinear.Scale(dst, dst.Rect, src, sb, draw.Over, nil)
+	// The EXIF is not kept, so its orientation is applied: a phone held upright stores the
+	// picture sideways and says so only there.
+	dst = orient(dst, exifOrientation(b))
 	var out bytes.Buffer
 	if err := jpeg.Encode(&out, dst, &jpeg.Options{Quality: photoQuality}); err != nil {
 		return nil, err
@@ -128,4 +132,91 @@ func (h *Handler) keepPhotos(photos [][]byte) ([]string, error) {
 		uris = append(uris, attachments.URI(sha))
 	}
 	return uris, nil
+}
+
+// exifOrientation is a JPEG's EXIF orientation (1–8), 1 when it has none.
+func exifOrientation(b []byte) int {
+	if len(b) < 4 || b[0] != 0xFF || b[1] != 0xD8 {
+		return 1
+	}
+	for i := 2; i+4 <= len(b) && b[i] == 0xFF; {
+		marker, size := b[i+1], int(binary.BigEndian.Uint16(b[i+2:]))
+		if marker == 0xDA || size < 2 || i+2+size > len(b) { // the picture's data: no more headers
+			return 1
+		}
+		seg := b[i+4 : i+2+size]
+		if marker == 0xE1 && len(seg) > 14 && string(seg[:6]) == "Exif\x00\x00" {
+			return tiffOrientation(seg[6:])
+		}
+		i += 2 + size
+	}
+	return 1
+}
+
+// tiffOrientation reads tag 0x0112 of a TIFF header's first directory.
+func tiffOrientation(t []byte) int {
+	var order binary.ByteOrder
+	switch string(t[:2]) {
+	case "II":
+		order = binary.LittleEndian
+	case "MM":
+		order = binary.BigEndian
+	default:
+		return 1
+	}
+	ifd := int(order.Uint32(t[4:8]))
+	if ifd < 8 || ifd+2 > len(t) {
+		return 1
+	}
+	n := int(order.Uint16(t[ifd:]))
+	for k := range n {
+		e := ifd + 2 + 12*k
+		if e+12 > len(t) {
+			return 1
+		}
+		if order.Uint16(t[e:]) == 0x0112 {
+			if o := int(order.Uint16(t[e+8:])); o >= 1 && o <= 8 {
+				return o
+			}
+			return 1
+		}
+	}
+	return 1
+}
+
+// orient turns a picture stored with EXIF orientation o upright.
+func orient(src *image.RGBA, o int) *image.RGBA {
+	if o <= 1 || o > 8 {
+		return src
+	}
+	sw, sh := src.Rect.Dx(), src.Rect.Dy()
+	w, h := sw, sh
+	if o >= 5 {
+		w, h = sh, sw
+	}
+	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range sh {
+		for x := range sw {
+			var dx, dy int
+			switch o {
+			case 2:
+				dx, dy = sw-1-x, y
+			case 3:
+				dx, dy = sw-1-x, sh-1-y
+			case 4:
+				dx, dy = x, sh-1-y
+			case 5:
+				dx, dy = y, x
+			case 6:
+				dx, dy = sh-1-y, x
+			case 7:
+				dx, dy = sh-1-y, sw-1-x
+			case 8:
+				dx, dy = y, sw-1-x
+			}
+			si, di := src.PixOffset(x, y), dst.PixOffset(dx, dy)
+			copy(dst.Pix[di:di+4], src.Pix[si:si+4])
+		}
+	}
+	return dst
 }

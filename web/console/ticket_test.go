@@ -681,3 +681,49 @@ func TestTicketPageShowsTheCustomersOtherTickets(t *testing.T) {
 	assert.NotContains(t, history, "别的客户")
 	assert.NotContains(t, history, now.ID+"</a> 又急停了", "not itself")
 }
+
+// sidewaysJPEG is a 60×20 JPEG, red on its left third, whose EXIF says to turn it 90°
+// clockwise (orientation 6: a phone held upright).
+func sidewaysJPEG(t testing.TB) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, 60, 20))
+	for y := range 20 {
+		for x := range 60 {
+			c := color.RGBA{255, 255, 255, 255}
+			if x < 20 {
+				c = color.RGBA{220, 0, 0, 255}
+			}
+			img.Set(x, y, c)
+		}
+	}
+	var enc bytes.Buffer
+	require.NoError(t, jpeg.Encode(&enc, img, &jpeg.Options{Quality: 95}))
+	tiff := []byte("MM\x00\x2a\x00\x00\x00\x08" + // big-endian, IFD0 at 8
+		"\x00\x01" + // one entry
+		"\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00" + // orientation, SHORT, 1, 6
+		"\x00\x00\x00\x00") // no next IFD
+	seg := append([]byte("Exif\x00\x00"), tiff...)
+	app1 := append([]byte{0xFF, 0xE1, byte((len(seg) + 2) >> 8), byte(len(seg) + 2)}, seg...)
+	b := enc.Bytes()
+	return append(append(append([]byte{}, b[:2]...), app1...), b[2:]...)
+}
+
+func TestResolvePhotoIsTurnedUpright(t *testing.T) {
+	var store *attachments.Store
+	s := newSite(t, withPhotos(t, &store))
+	tk := inProgress(t, s, "侧着拍的")
+	eng := s.user(t, ticket.RoleEngineer)
+	res := eng.postMultipart("/console/tickets/"+tk.ID+"/actions/resolve", url.Values{"root_cause": {"ok"}}, upload{"IMG_0002.jpg", sidewaysJPEG(t)})
+	require.Equal(t, http.StatusOK, res.status, res.body)
+	evs := s.events(t, tk.ID)
+	m := regexp.MustCompile(`attachment:([0-9a-f]{64})`).FindStringSubmatch(string(evs[len(evs)-1].Data))
+	require.NotNil(t, m)
+	f, err := store.Open(m[1])
+	require.NoError(t, err)
+	defer f.Close()
+	img, err := jpeg.Decode(f)
+	require.NoError(t, err)
+	require.Equal(t, image.Rect(0, 0, 20, 60), img.Bounds(), "upright: taller than wide")
+	top, bottom := color.RGBAModel.Convert(img.At(10, 5)).(color.RGBA), color.RGBAModel.Convert(img.At(10, 55)).(color.RGBA)
+	assert.Greater(t, int(top.R)-int(top.G), 100, "the red third is at the top: %v", top)
+	assert.Less(t, int(bottom.R)-int(bottom.G), 30, "white below: %v", bottom)
+}
