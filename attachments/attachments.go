@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -78,6 +79,13 @@ func (s *Store) Put(r io.Reader, max int64) (string, int64, error) {
 	}
 	return sha, n, nil
 }
+
+// photoTypes are the pictures people send as photos, by sniffed content type.
+var photoTypes = map[string]bool{"image/jpeg": true, "image/png": true, "image/gif": true, "image/webp": true}
+
+// IsPhoto reports whether head, a file's first bytes (512 are enough), is a photo: JPEG, PNG,
+// GIF or WebP by its content, whatever the file is called or the browser said it was.
+func IsPhoto(head []byte) bool { return photoTypes[http.DetectContentType(head)] }
 
 // Open opens the file of sha.
 func (s *Store) Open(sha string) (*os.File, error) {

@@ -48,3 +48,18 @@ func TestPutAndOpen(t *testing.T) {
 		assert.False(t, strings.HasPrefix(e.Name(), ".incoming"), "no partial file is left: %s", e.Name())
 	}
 }
+
+func TestIsPhotoSniffsTheContent(t *testing.T) {
+	png := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+	jpg := []byte("\xff\xd8\xff\xe0\x00\x10JFIF\x00")
+	for _, photo := range [][]byte{png, jpg, []byte("GIF89a\x01\x00"), []byte("RIFF\x00\x00\x00\x00WEBPVP8 ")} {
+		if !attachments.IsPhoto(photo) {
+			t.Errorf("%q is a photo", photo[:6])
+		}
+	}
+	for _, not := range [][]byte{[]byte("<html><script>alert(1)</script>"), []byte("%PDF-1.7"), []byte("<svg xmlns=\"http://www.w3.org/2000/svg\">"), nil} {
+		if attachments.IsPhoto(not) {
+			t.Errorf("%q is not a photo", not)
+		}
+	}
+}

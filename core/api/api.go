@@ -525,6 +525,20 @@ func (s *Server) listTickets(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badParam("q", fmt.Sprintf("the search text has %d characters, at most %d", n, maxSearchRunes)))
 		return
 	}
+	if c := qv.Get("customer"); c != "" {
+		kind, v, _ := strings.Cut(c, ":")
+		switch {
+		case strings.TrimSpace(v) == "" || !slices.Contains([]string{"id", "phone", "wechat_openid", "wecom_userid"}, kind):
+			s.fail(w, r, badParam("customer", fmt.Sprintf("want id:…, phone:…, wechat_openid:… or wecom_userid:… (the first the customer has), got %q", c)))
+			return
+		case kind == "id":
+			q.Customer = ticket.CustomerKey(draft.Customer{ID: v})
+		case kind == "phone":
+			q.Customer = ticket.CustomerKey(draft.Customer{Phone: v})
+		default:
+			q.Customer = kind + ":" + strings.TrimSpace(v)
+		}
+	}
 	q.Cursor = qv.Get("cursor")
 	limit, bad := parseLimit(qv, 0)
 	if bad != nil {

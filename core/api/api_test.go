@@ -317,6 +317,16 @@ func TestListFiltersAndPages(t *testing.T) {
 	assert.Equal(t, []string{ids[4]}, got)
 	got, _ = list("q=%E6%98%9F%E6%B9%96%E8%A1%97") // 星湖街
 	assert.Len(t, got, 7)
+	// A customer's tickets, by the key repeats know them by: the first of id, phone, … they have.
+	got, _ = list("customer=id:cust-wang")
+	assert.Len(t, got, 7)
+	got, _ = list("customer=phone:13812345678")
+	assert.Empty(t, got, "a customer with an id is known by it, as repeats know them")
+	for _, bad := range []string{"13800000000", "email:a@b.c", "phone:"} {
+		r := c.do("GET", "/api/v1/tickets?customer="+url.QueryEscape(bad), "tok-sup", "")
+		assert.Equal(t, 400, r.status, bad)
+		assert.Contains(t, string(r.body), "customer", bad)
+	}
 
 	var all []string
 	cursor := ""

@@ -140,9 +140,12 @@ type Query struct {
 	Teams     []string
 	Urgencies []string
 	// Q matches a substring of the id, title, description, customer, device or address.
-	Q      string
-	Limit  int
-	Cursor string
+	Q string
+	// Customer is a customer as ticket.CustomerKey names them ("phone:13800000000", "id:c-1"):
+	// only their tickets, by index.
+	Customer string
+	Limit    int
+	Cursor   string
 }
 
 // Page is one page of a List.

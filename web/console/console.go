@@ -26,6 +26,7 @@ import (
 	"strings"
 	"time"
 
+	"gongdan/attachments"
 	"gongdan/core/api"
 	"gongdan/core/engine"
 	"gongdan/core/store"
@@ -64,6 +65,12 @@ type Options struct {
 	Flush     time.Duration
 	Location  *time.Location
 	Logger    *slog.Logger
+	// Attachments keeps the photos engineers take when they resolve a ticket; nil refuses
+	// photos. MaxPhotos and MaxPhotoBytes bound one action's photos (defaults 6 and 10 MiB,
+	// each as uploaded, before it is resized).
+	Attachments   *attachments.Store
+	MaxPhotos     int
+	MaxPhotoBytes int64
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
 }
@@ -109,6 +116,12 @@ func New(opts Options) (*Handler, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.MaxPhotos <= 0 {
+		opts.MaxPhotos = 6
+	}
+	if opts.MaxPhotoBytes <= 0 {
+		opts.MaxPhotoBytes = 10 << 20
 	}
 	h := &Handler{opts: opts, mux: http.NewServeMux(), pages: map[string]*template.Template{}}
 	if err := h.loadAssets(); err != nil {

@@ -17,10 +17,6 @@ import (
 	"gongdan/core/ticket"
 )
 
-const (
-	xssScript = `<script>alert(1)</script>`
-	xssImg    = `"><img src=x onerror=alert(1)>`
-)
 
 // closeTicket drives tk through the engine to closed: accepted and fixed by eng-li (root
 // cause rootCause), rated by its customer, closed by the supervisor. The clock moves on between
@@ -144,7 +140,7 @@ func TestDashboardCountsAClosedTicket(t *testing.T) {
 // the chart data.
 func TestDashboardEscapes(t *testing.T) {
 	s := newSite(t)
-	s.closeTicket(t, s.create(t, estop("急停")), xssScript+xssImg, 1, 1)
+	s.closeTicket(t, s.create(t, estop("急停")), xssScript+xssAttr, 1, 1)
 	res := s.signIn(t, ticket.RoleAdmin, "/console/dashboard").get("/console/dashboard")
 	require.Equal(t, http.StatusOK, res.status)
 	assert.NotContains(t, res.body, xssScript)
@@ -154,7 +150,7 @@ func TestDashboardEscapes(t *testing.T) {
 	require.NotNil(t, m)
 	var data map[string]any
 	require.NoError(t, json.Unmarshal([]byte(m[1]), &data))
-	assert.Equal(t, []any{xssScript + xssImg}, data["causes"].(map[string]any)["labels"], "the script reads the text as it was typed")
+	assert.Equal(t, []any{xssScript + xssAttr}, data["causes"].(map[string]any)["labels"], "the script reads the text as it was typed")
 }
 
 // section is the element with id in body, up to its end (a table or a list).

@@ -45,7 +45,7 @@ type opsSite struct {
 }
 
 var hostileDevice = devices.Device{ID: "E-XSS", Model: xssScript, ProductType: "空压机",
-	Customer: draft.Customer{Name: xssImg, Org: "华东仓", Phone: "13812345678"}, Location: draft.Location{Address: "苏州工业园区星湖街328号", City: "苏州"}}
+	Customer: draft.Customer{Name: xssAttr, Org: "华东仓", Phone: "13812345678"}, Location: draft.Location{Address: "苏州工业园区星湖街328号", City: "苏州"}}
 
 func newOpsSite(t *testing.T) *opsSite {
 	t.Helper()
@@ -64,13 +64,13 @@ func newOpsSite(t *testing.T) *opsSite {
 					"details": map[string]any{"subscribed": true, "devices": 40, "bad_payloads": 7,
 						"bad_payloads_by_device": []map[string]any{{"device": "E-77", "count": 5}, {"device": xssScript, "count": 2}}}},
 				{"name": "hooks", "type": "webhook", "state": "failed", "received": 3, "published": 1, "rejected": 1, "dead_lettered": 1,
-					"last_error": xssScript + xssImg, "last_error_at": at, "details": map[string]any{"refused_by_reason": map[string]any{"signature": 1}}},
+					"last_error": xssScript + xssAttr, "last_error_at": at, "details": map[string]any{"refused_by_reason": map[string]any{"signature": 1}}},
 			}
 		}
 	})
 	now := time.Date(2026, 11, 24, 1, 42, 0, 0, time.UTC)
 	for _, dl := range []deadletter.DeadLetter{
-		{Key: "normalize.crm/env-1", Connector: "crm", Handler: "normalize.crm", Topic: "raw.crm", Error: "mapping title: " + xssImg,
+		{Key: "normalize.crm/env-1", Connector: "crm", Handler: "normalize.crm", Topic: "raw.crm", Error: "mapping title: " + xssAttr,
 			Attempts: 1, FirstFailedAt: now, LastFailedAt: now, Payload: []byte(`{"subject":"` + xssScript + `"}`),
 			Metadata: map[string]string{"trace": xssScript}},
 		{Key: "intake/env-2", Connector: "hooks", Handler: "intake", Topic: "drafts", Error: "store busy", Attempts: 3,

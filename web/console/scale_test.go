@@ -33,7 +33,7 @@ import (
 //
 // The store is written once, straight through the store's transactions as the engine writes
 // them (a third of the tickets open with an SLA due time on the board), and kept under
-// ~/.cache/gongdan-console-<n>/ for the next run. Server time is the handler's own, measured
+// ~/.cache/gongdan-console-scale-<n>/ for the next run. Server time is the handler's own, measured
 // around ServeHTTP, for 200 requests of each page after 20 to warm up.
 func TestConsoleAtScale(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("GONGDAN_CONSOLE_TICKETS"))
@@ -42,7 +42,7 @@ func TestConsoleAtScale(t *testing.T) {
 	}
 	cache, err := os.UserCacheDir()
 	require.NoError(t, err)
-	dir := filepath.Join(cache, fmt.Sprintf("gongdan-console-%d", n))
+	dir := filepath.Join(cache, fmt.Sprintf("gongdan-console-scale-%d", n))
 	require.NoError(t, os.MkdirAll(dir, 0o755))
 	path := filepath.Join(dir, "gongdan.db")
 	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)

@@ -84,7 +84,7 @@ func newSiteAPI(t testing.TB, apiEdit func(*api.Options), edit ...siteOption) *s
 	for _, tk := range people {
 		toks = append(toks, tk)
 	}
-	ao := api.Options{Engine: s.Engine, Store: s.Store, Tokens: toks, Edge: s.console.Routes()}
+	ao := api.Options{Engine: s.Engine, Store: s.Store, Tokens: toks, Edge: s.console.Routes(), Attachments: co.Attachments}
 	if apiEdit != nil {
 		apiEdit(&ao)
 	}
@@ -191,3 +191,9 @@ func csrfOf(body string) string {
 	}
 	return ""
 }
+
+// What every source is fed in the tests of escaping: a script, and an attribute broken out of.
+const (
+	xssScript = `<script>alert(1)</script>`
+	xssAttr   = `"><img src=x onerror=alert(1)>`
+)

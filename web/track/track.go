@@ -399,9 +399,6 @@ var (
 	errBadPhoto = errors.New("not an image, or too large")
 )
 
-// imageTypes are the photos a customer may add, by their sniffed content type.
-var imageTypes = map[string]bool{"image/jpeg": true, "image/png": true, "image/gif": true, "image/webp": true}
-
 // readMultipart reads a note's form as it streams: the nonce must come before any photo, so
 // nothing is kept for a forged post. Each photo is sniffed and bounded into a temporary file;
 // only when the whole form is good are they kept in the attachment store, so a note refused
@@ -456,7 +453,7 @@ func (h *Handler) readMultipart(r *http.Request, token string, now time.Time) (u
 		if err != nil && err != io.ErrUnexpectedEOF {
 			return nil, nil, err
 		}
-		if !imageTypes[http.DetectContentType(head[:n])] || len(staged) >= h.opts.MaxPhotos || h.opts.Attachments == nil {
+		if !attachments.IsPhoto(head[:n]) || len(staged) >= h.opts.MaxPhotos || h.opts.Attachments == nil {
 			return nil, nil, errBadPhoto
 		}
 		f, err := os.CreateTemp("", "gongdan-photo-*")

@@ -752,6 +752,10 @@ func (s *Store) List(ctx context.Context, q store.Query) (store.Page, error) {
 			args = append(args, "%"+likeEscaper.Replace(q.Q)+"%")
 		}
 	}
+	if q.Customer != "" {
+		where = append(where, "customer_key = ?")
+		args = append(args, q.Customer)
+	}
 	if q.Cursor != "" {
 		pos, err := store.DecodeCursor(q.Cursor)
 		if err != nil {
