@@ -204,7 +204,7 @@ func openStack(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *p
 	if err != nil {
 		return nil, err
 	}
-	co := console.Options{Engine: s.engine, Store: s.store, Location: cfg.Server.Location, Logger: log,
+	co := console.Options{Engine: s.engine, Store: s.store, Attachments: s.attachments, Location: cfg.Server.Location, Logger: log,
 		Secure: strings.HasPrefix(cfg.Server.PublicURL, "https://")}
 	consoleSignIn(cfg, &co)
 	s.console, err = console.New(co)
