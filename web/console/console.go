@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -197,9 +198,19 @@ func (h *Handler) routes() {
 // without touching this file.
 var pageRegistry []func(h *Handler)
 
-// addNav adds a page to the header's navigation.
+// navOrder is the order of the header's navigation: the work first, then the views over it.
+var navOrder = []string{"nav_queue", "nav_me", "nav_sla", "nav_dispatch", "nav_dashboard", "nav_ops"}
+
+// addNav adds a page to the header's navigation, in navOrder.
 func (h *Handler) addNav(key, path, apiPattern string) {
 	h.nav = append(h.nav, navItem{Key: key, Path: path, Pattern: apiPattern})
+	rank := func(k string) int {
+		if i := slices.Index(navOrder, k); i >= 0 {
+			return i
+		}
+		return len(navOrder)
+	}
+	slices.SortStableFunc(h.nav, func(a, b navItem) int { return rank(a.Key) - rank(b.Key) })
 }
 
 // home is where a signed-in actor lands: engineers on their phone view, everyone else on the
