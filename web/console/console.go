@@ -159,6 +159,8 @@ type navItem struct {
 	Key     string // its text's key
 	Path    string
 	Pattern string // the API route the page reads
+	// Only, when set, is the one role the link is for (an engineer's own tickets).
+	Only ticket.Role
 }
 
 // page registers a page at pattern that reads the API route apiPattern: only roles the API
@@ -198,8 +200,18 @@ func (h *Handler) routes() {
 // without touching this file.
 var pageRegistry []func(h *Handler)
 
+// addNavFor adds a link for one role only.
+func (h *Handler) addNavFor(key, path, apiPattern string, role ticket.Role) {
+	h.addNav(key, path, apiPattern)
+	for i := range h.nav {
+		if h.nav[i].Key == key {
+			h.nav[i].Only = role
+		}
+	}
+}
+
 // navOrder is the order of the header's navigation: the work first, then the views over it.
-var navOrder = []string{"nav_queue", "nav_me", "nav_sla", "nav_dispatch", "nav_dashboard", "nav_ops"}
+var navOrder = []string{"nav_queue", "my_tickets", "nav_sla", "nav_dispatch", "nav_dashboard", "nav_ops"}
 
 // addNav adds a page to the header's navigation, in navOrder.
 func (h *Handler) addNav(key, path, apiPattern string) {
@@ -334,7 +346,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, v *viewer, stat
 	p.Here = r.URL.Path
 	if v != nil {
 		for _, n := range h.nav {
-			if h.opts.API.Admits(n.Pattern, v.Actor.Role) {
+			if h.opts.API.Admits(n.Pattern, v.Actor.Role) && (n.Only == "" || n.Only == v.Actor.Role) {
 				p.Nav = append(p.Nav, n)
 			}
 		}

@@ -19,7 +19,7 @@ func init() {
 		h.page("GET /console/me/tickets/{id}", "GET /api/v1/tickets/{id}", func(w http.ResponseWriter, r *http.Request, v *viewer) {
 			h.ticketPage(w, r, v, r.PathValue("id"), true, nil)
 		})
-		h.addNav("my_tickets", "/console/me", "GET /api/v1/tickets")
+		h.addNavFor("my_tickets", "/console/me", "GET /api/v1/tickets", ticket.RoleEngineer)
 	})
 }
 
