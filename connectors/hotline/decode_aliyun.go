@@ -1,7 +1,6 @@
 package hotline
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -74,7 +73,7 @@ type aliyunLegacyBody struct {
 func decodeAliyun(body []byte, keys keySet) (Transcript, error) {
 	t := Transcript{Vendor: FormatAliyun, Shape: "aliyun.GetTaskResult"}
 	var a aliyunBody
-	err := json.Unmarshal(body, &a)
+	err := unmarshal(body, &a)
 	t.TaskID = a.TaskID.s
 	t.AudioMS = length(a.BizDuration)
 	if err != nil {
@@ -101,7 +100,7 @@ func decodeAliyun(body []byte, keys keySet) (Transcript, error) {
 func decodeAliyunLegacy(body []byte, keys keySet) (Transcript, error) {
 	t := Transcript{Vendor: FormatAliyun, Shape: "aliyun.callback.legacy"}
 	var a aliyunLegacyBody
-	err := json.Unmarshal(body, &a)
+	err := unmarshal(body, &a)
 	t.TaskID = a.TaskID.s
 	t.AudioMS = length(a.BizDuration)
 	if err != nil {

@@ -46,7 +46,7 @@ var roleNames = map[string]Role{
 func decodeGeneric(body []byte) (Transcript, error) {
 	t := Transcript{Vendor: FormatGeneric, Shape: "generic"}
 	var c genericCall
-	if err := json.Unmarshal(body, &c); err != nil {
+	if err := unmarshal(body, &c); err != nil {
 		return t, jsonFault(err, "")
 	}
 	for _, f := range []struct {

@@ -1,7 +1,6 @@
 package hotline
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -84,7 +83,7 @@ type tencentBody struct {
 func decodeTencentTask(body []byte) (Transcript, error) {
 	t := Transcript{Vendor: FormatTencent, Shape: "tencent.DescribeTaskStatus"}
 	var tb tencentBody
-	err := json.Unmarshal(body, &tb)
+	err := unmarshal(body, &tb)
 	d, prefix := tb.Data, "Data"
 	if r := tb.Response; r != nil {
 		if r.Error != nil && (r.Error.Code != "" || r.Error.Message != "") {
@@ -294,7 +293,7 @@ func decodeTencentCallback(form url.Values) (Transcript, error) {
 		if err := checkElements(rawJSON, "resultDetail"); err != nil {
 			return t, err
 		}
-		if err := json.Unmarshal(rawJSON, &detail); err != nil {
+		if err := unmarshal(rawJSON, &detail); err != nil {
 			return t, jsonFault(err, "resultDetail")
 		}
 	}
