@@ -61,3 +61,12 @@ func asciiLower(s string) string {
 
 // isBlank is the regexp class \s: space, \t, \n, \f, \r.
 func isBlank(b byte) bool { return strings.IndexByte(" \t\n\f\r", b) >= 0 }
+
+// runeSet is a set of runes by their low 16 bits, asked before a map of words by their first
+// rune: most runes of a text begin no word, and the set says so in a fraction of a map
+// lookup's time. A rune that shares its low bits with a member is looked up in the map.
+type runeSet [1 << 16 / 64]uint64
+
+func (s *runeSet) add(r rune) { s[r>>6&1023] |= 1 << (r & 63) }
+
+func (s *runeSet) mayHave(r rune) bool { return s[r>>6&1023]&(1<<(r&63)) != 0 }
