@@ -85,11 +85,11 @@ func decodeAliyun(body []byte, keys keySet) (Transcript, error) {
 	b := builder{t: t}
 	if a.Result != nil {
 		for i, s := range a.Result.Sentences {
-			field := fmt.Sprintf("Result.Sentences[%d]", i)
+			at := where{"Result.Sentences", i}
 			if s.ChannelID.bad != "" {
-				return t, fail(ErrInvalid, field+".ChannelId", "%s.ChannelId %s is not a channel number", field, s.ChannelID.bad)
+				return t, fail(ErrInvalid, at.String()+".ChannelId", "%s.ChannelId %s is not a channel number", at, s.ChannelID.bad)
 			}
-			if err := b.add(field, s.ChannelID.s, RoleUnknown, s.BeginTime, s.EndTime, s.Text, s.EmotionValue); err != nil {
+			if err := b.add(at, s.ChannelID.s, RoleUnknown, s.BeginTime, s.EndTime, s.Text, s.EmotionValue); err != nil {
 				return t, err
 			}
 		}
@@ -111,11 +111,11 @@ func decodeAliyunLegacy(body []byte, keys keySet) (Transcript, error) {
 	}
 	b := builder{t: t}
 	for i, s := range a.Result {
-		field := fmt.Sprintf("result[%d]", i)
+		at := where{"result", i}
 		if s.ChannelID.bad != "" {
-			return t, fail(ErrInvalid, field+".channel_id", "%s.channel_id %s is not a channel number", field, s.ChannelID.bad)
+			return t, fail(ErrInvalid, at.String()+".channel_id", "%s.channel_id %s is not a channel number", at, s.ChannelID.bad)
 		}
-		if err := b.add(field, s.ChannelID.s, RoleUnknown, s.BeginTime, s.EndTime, s.Text, s.EmotionValue); err != nil {
+		if err := b.add(at, s.ChannelID.s, RoleUnknown, s.BeginTime, s.EndTime, s.Text, s.EmotionValue); err != nil {
 			return t, err
 		}
 	}

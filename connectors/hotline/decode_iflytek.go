@@ -266,5 +266,5 @@ func iflytekSentenceTurn(b *builder, field string, one []byte) *DecodeError {
 			}
 		}
 	}
-	return b.add(field, s.St.Rl.s, RoleUnknown, s.St.Bg, s.St.Ed, text.String(), jsonFloat{})
+	return b.add(where{field, -1}, s.St.Rl.s, RoleUnknown, s.St.Bg, s.St.Ed, text.String(), jsonFloat{})
 }

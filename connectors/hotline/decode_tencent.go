@@ -144,11 +144,11 @@ func tencentTurns(b *builder, detailField string, detail []tencentSentence, text
 		return tencentLines(b, textField, text)
 	}
 	for i, s := range detail {
-		field := fmt.Sprintf("%s[%d]", detailField, i)
+		at := where{detailField, i}
 		if s.SpeakerID.bad != "" {
-			return fail(ErrInvalid, field+".SpeakerId", "%s.SpeakerId %s is not a speaker number", field, s.SpeakerID.bad)
+			return fail(ErrInvalid, at.String()+".SpeakerId", "%s.SpeakerId %s is not a speaker number", at, s.SpeakerID.bad)
 		}
-		if err := b.add(field, s.SpeakerID.s, RoleUnknown, s.StartMs, s.EndMs, s.FinalSentence, s.EmotionalEnergy); err != nil {
+		if err := b.add(at, s.SpeakerID.s, RoleUnknown, s.StartMs, s.EndMs, s.FinalSentence, s.EmotionalEnergy); err != nil {
 			return err
 		}
 	}
@@ -194,11 +194,11 @@ func tencentLines(b *builder, field, text string) *DecodeError {
 		}
 	}
 	if len(lines) == 0 {
-		return b.add(field, "", RoleUnknown, jsonInt{set: true}, jsonInt{n: b.t.AudioMS, set: true}, text, jsonFloat{})
+		return b.add(where{field, -1}, "", RoleUnknown, jsonInt{set: true}, jsonInt{n: b.t.AudioMS, set: true}, text, jsonFloat{})
 	}
 	lines[0].text = lead + lines[0].text
 	for _, l := range lines {
-		if err := b.add(l.at, l.speaker, RoleUnknown, jsonInt{n: l.start, set: true}, jsonInt{n: l.end, set: true}, l.text, jsonFloat{}); err != nil {
+		if err := b.add(where{l.at, -1}, l.speaker, RoleUnknown, jsonInt{n: l.start, set: true}, jsonInt{n: l.end, set: true}, l.text, jsonFloat{}); err != nil {
 			return err
 		}
 	}
