@@ -50,7 +50,7 @@ const (
 // Clip cuts s to at most n runes, the last of them an ellipsis when it cut: for titles and
 // descriptions made from longer text (MaxTitleRunes, MaxDescriptionRunes).
 func Clip(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
+	if len(s) <= n || utf8.RuneCountInString(s) <= n { // a text has no more runes than bytes
 		return s
 	}
 	return string([]rune(s)[:n-1]) + "…"
@@ -263,6 +263,9 @@ func tooLong(s string, max int, bytes bool) string {
 		if len(s) > max {
 			return fmt.Sprintf("%d bytes, at most %d", len(s), max)
 		}
+		return ""
+	}
+	if len(s) <= max { // a text has no more runes than bytes: no need to count them
 		return ""
 	}
 	if n := utf8.RuneCountInString(s); n > max {

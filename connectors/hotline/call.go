@@ -188,7 +188,7 @@ func offsetText(ms int64) string {
 
 // clipRunes cuts s to n runes.
 func clipRunes(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
+	if len(s) <= n || utf8.RuneCountInString(s) <= n { // a text has no more runes than bytes
 		return s
 	}
 	return string([]rune(s)[:n])
