@@ -48,8 +48,16 @@ func isASCIIAlnum(b byte) bool {
 func isASCIIDigit(b byte) bool { return b >= '0' && b <= '9' }
 
 // asciiLower lowers ASCII letters only, so byte offsets in the result are offsets in s: Unicode
-// case mapping can change a string's length and would break Match.Start and Match.End.
+// case mapping can change a string's length and would break Match.Start and Match.End. A text
+// with no capital (a call's words, mostly) is not copied.
 func asciiLower(s string) string {
+	i := 0
+	for i < len(s) && (s[i] < 'A' || s[i] > 'Z') {
+		i++
+	}
+	if i == len(s) {
+		return s
+	}
 	b := []byte(s)
 	for i, c := range b {
 		if c >= 'A' && c <= 'Z' {

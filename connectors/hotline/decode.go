@@ -597,6 +597,12 @@ type builder struct {
 	t Transcript
 }
 
+// expect makes room for the turns of n sentences (MaxTurns at most), so that a long call's
+// turns are not copied over and over as they come.
+func (b *builder) expect(n int) {
+	b.t.Turns = slices.Grow(b.t.Turns, min(n, MaxTurns))
+}
+
 // where names a sentence for errors ("Result.Sentences[3]"): its list and its index, put
 // together only for an error, since formatting the name of each of a long call's sentences
 // was a twentieth of its normalization. An index below 0 names the list itself.

@@ -84,6 +84,7 @@ func decodeAliyun(body []byte, keys keySet) (Transcript, error) {
 	}
 	b := builder{t: t}
 	if a.Result != nil {
+		b.expect(len(a.Result.Sentences))
 		for i, s := range a.Result.Sentences {
 			at := where{"Result.Sentences", i}
 			if s.ChannelID.bad != "" {
@@ -110,6 +111,7 @@ func decodeAliyunLegacy(body []byte, keys keySet) (Transcript, error) {
 		return t, err
 	}
 	b := builder{t: t}
+	b.expect(len(a.Result))
 	for i, s := range a.Result {
 		at := where{"result", i}
 		if s.ChannelID.bad != "" {

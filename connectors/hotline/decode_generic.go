@@ -71,6 +71,7 @@ func decodeGeneric(body []byte) (Transcript, error) {
 	}
 	t.StartedAt = started
 	b := builder{t: t}
+	b.expect(len(c.Turns))
 	for i, turn := range c.Turns {
 		at := where{"turns", i}
 		if turn.Speaker.bad != "" || turn.Role.bad != "" {

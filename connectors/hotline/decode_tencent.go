@@ -143,6 +143,7 @@ func tencentTurns(b *builder, detailField string, detail []tencentSentence, text
 	if len(detail) == 0 {
 		return tencentLines(b, textField, text)
 	}
+	b.expect(len(detail))
 	for i, s := range detail {
 		at := where{detailField, i}
 		if s.SpeakerID.bad != "" {
