@@ -50,7 +50,7 @@ const (
 // Clip cuts s to at most n runes, the last of them an ellipsis when it cut: for titles and
 // descriptions made from longer text (MaxTitleRunes, MaxDescriptionRunes).
 func Clip(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
+	if len(s) <= n || utf8.RuneCountInString(s) <= n { // a text has no more runes than bytes
 		return s
 	}
 	return string([]rune(s)[:n-1]) + "…"
@@ -265,6 +265,9 @@ func tooLong(s string, max int, bytes bool) string {
 		}
 		return ""
 	}
+	if len(s) <= max { // a text has no more runes than bytes: no need to count them
+		return ""
+	}
 	if n := utf8.RuneCountInString(s); n > max {
 		return fmt.Sprintf("%d characters, at most %d", n, max)
 	}
@@ -278,35 +281,35 @@ func (d *Draft) checkSizes() error {
 			return &FieldError{f.name, why}
 		}
 	}
-	if err := checkList("customer.channels", d.Customer.Channels, MaxCustomerChannels, "channels", func(c string) []textLimit {
-		return []textLimit{{"", c, 16, false}}
+	if err := checkList("customer.channels", d.Customer.Channels, MaxCustomerChannels, "channels", func(c string, to []textLimit) []textLimit {
+		return append(to, textLimit{"", c, 16, false})
 	}); err != nil {
 		return err
 	}
-	if err := checkList("tags", d.Tags, MaxTags, "tags", func(tag string) []textLimit {
-		return []textLimit{{"", tag, MaxTagRunes, false}}
+	if err := checkList("tags", d.Tags, MaxTags, "tags", func(tag string, to []textLimit) []textLimit {
+		return append(to, textLimit{"", tag, MaxTagRunes, false})
 	}); err != nil {
 		return err
 	}
-	if err := checkList("attachments", d.Attachments, MaxAttachments, "attachments", func(a Attachment) []textLimit {
-		return []textLimit{{"kind", a.Kind, 32, false}, {"uri", a.URI, 2048, true}, {"sha256", a.SHA256, 128, true}}
+	if err := checkList("attachments", d.Attachments, MaxAttachments, "attachments", func(a Attachment, to []textLimit) []textLimit {
+		return append(to, textLimit{"kind", a.Kind, 32, false}, textLimit{"uri", a.URI, 2048, true}, textLimit{"sha256", a.SHA256, 128, true})
 	}); err != nil {
 		return err
 	}
 	// An evidence's text is what a field was read from: as long as a description may be, no
 	// longer.
-	if err := checkList("evidence", d.Evidence, MaxEvidence, "entries", func(e Evidence) []textLimit {
-		return []textLimit{{"field", e.Field, 64, false}, {"from", e.From, 64, false}, {"text", e.Text, MaxDescriptionRunes, false}}
+	if err := checkList("evidence", d.Evidence, MaxEvidence, "entries", func(e Evidence, to []textLimit) []textLimit {
+		return append(to, textLimit{"field", e.Field, 64, false}, textLimit{"from", e.From, 64, false}, textLimit{"text", e.Text, MaxDescriptionRunes, false})
 	}); err != nil {
 		return err
 	}
-	if err := checkList("turns", d.Turns, MaxTurns, "turns", func(t Turn) []textLimit {
-		return []textLimit{{"role", t.Role, 16, false}, {"text", t.Text, MaxTurnRunes, false}}
+	if err := checkList("turns", d.Turns, MaxTurns, "turns", func(t Turn, to []textLimit) []textLimit {
+		return append(to, textLimit{"role", t.Role, 16, false}, textLimit{"text", t.Text, MaxTurnRunes, false})
 	}); err != nil {
 		return err
 	}
-	if err := checkList("suggestions", d.Suggestions, MaxSuggestions, "suggestions", func(s Suggestion) []textLimit {
-		return []textLimit{{"id", s.ID, 128, true}, {"title", s.Title, MaxTitleRunes, false}, {"why", s.Why, 500, false}}
+	if err := checkList("suggestions", d.Suggestions, MaxSuggestions, "suggestions", func(s Suggestion, to []textLimit) []textLimit {
+		return append(to, textLimit{"id", s.ID, 128, true}, textLimit{"title", s.Title, MaxTitleRunes, false}, textLimit{"why", s.Why, 500, false})
 	}); err != nil {
 		return err
 	}
@@ -338,14 +341,17 @@ type textLimit struct {
 }
 
 // checkList checks that list has at most max entries (noun names them in the message) and
-// that each entry's texts, as fields gives them, are within their limits; its errors name the
-// entry, like attachments[2].uri.
-func checkList[T any](name string, list []T, max int, noun string, fields func(T) []textLimit) error {
+// that each entry's texts, as fields appends them to its second argument, are within their
+// limits; its errors name the entry, like attachments[2].uri. The texts of every entry go
+// into one buffer: a call's draft has a hundred turns, and a slice made for each was most of
+// this check's time.
+func checkList[T any](name string, list []T, max int, noun string, fields func(T, []textLimit) []textLimit) error {
 	if len(list) > max {
 		return &FieldError{name, fmt.Sprintf("%d %s, at most %d", len(list), noun, max)}
 	}
+	var buf [3]textLimit
 	for i, e := range list {
-		for _, f := range fields(e) {
+		for _, f := range fields(e, buf[:0]) {
 			if why := tooLong(f.value, f.max, f.bytes); why != "" {
 				field := fmt.Sprintf("%s[%d]", name, i)
 				if f.name != "" {
@@ -371,11 +377,11 @@ func (d *Draft) Validate() error {
 	if strings.TrimSpace(d.Title) == "" && strings.TrimSpace(d.Description) == "" {
 		return &FieldError{"title", "a draft needs a title or a description"}
 	}
-	if n := utf8.RuneCountInString(d.Title); n > MaxTitleRunes {
-		return &FieldError{"title", fmt.Sprintf("%d characters, at most %d", n, MaxTitleRunes)}
+	if why := tooLong(d.Title, MaxTitleRunes, false); why != "" {
+		return &FieldError{"title", why}
 	}
-	if n := utf8.RuneCountInString(d.Description); n > MaxDescriptionRunes {
-		return &FieldError{"description", fmt.Sprintf("%d characters, at most %d", n, MaxDescriptionRunes)}
+	if why := tooLong(d.Description, MaxDescriptionRunes, false); why != "" {
+		return &FieldError{"description", why}
 	}
 	if d.Urgency != "" && !d.Urgency.Valid() {
 		return &FieldError{"urgency", fmt.Sprintf("unknown urgency %q (one of: blue, yellow, orange, red)", d.Urgency)}

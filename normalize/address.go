@@ -1,8 +1,8 @@
 package normalize
 
 import (
+	"iter"
 	"regexp"
-	"sort"
 	"strings"
 	"unicode/utf8"
 )
@@ -39,23 +39,23 @@ const knownCities = `石家庄|唐山|保定|太原|大同|沈阳|大连|鞍山|
 const addressSuffixRunes = "区县市旗路街巷同道"
 
 var (
-	// addrStart are the names an address may begin with, by their first rune: found by a scan
-	// of the text, not by a regexp of their alternation, which cost half of a long hotline
-	// call's normalization.
-	addrStart        = namesByFirstRune(municipalities + `|` + provinces + `|` + autonomousRegions + `|` + knownCities)
-	addrCue          = regexp.MustCompile(`(?:地址|厂址|位置|位于|住在|在)[是为:：]?\s*`)
-	addrCueAnchored  = regexp.MustCompile(`^(?:` + addrCue.String() + `)`)
-	addrMunicipality = regexp.MustCompile(`^(` + municipalities + `)市?`)
-	addrProvince     = regexp.MustCompile(`^(` + provinces + `)省?`)
-	addrAutonomous   = regexp.MustCompile(`^(` + autonomousRegions + `)(?:壮族|回族|维吾尔)?(?:自治区)?`)
-	addrKnownCity    = regexp.MustCompile(`^(` + knownCities + `)市?`)
-	addrAnyCity      = regexp.MustCompile(`^(` + placeRune + `{2,4}?)(?:市|自治州|地区|盟)`)
-	addrDistrict     = regexp.MustCompile(`^` + placeRune + `{1,7}?(?:新区|园区|开发区|区|县|市|旗)`)
-	addrTown         = regexp.MustCompile(`^` + placeRune + `{1,6}?(?:街道|镇|乡)`)
-	addrTownSuffix   = regexp.MustCompile(`^(?:镇|乡|街道)`)
-	addrStreet       = regexp.MustCompile(`^` + placeRune + `{2,12}?(?:大道|大街|路|街|巷|胡同|道)`)
-	addrNumber       = regexp.MustCompile(`^[ \t]*(\d{1,5}(?:-\d{1,4})?)[ \t]*号`)
-	addrBuilding     = regexp.MustCompile(`^(?:[ \t]*(?:[0-9A-Za-z]{1,6}|[一二三四五六七八九十]{1,3})(?:号楼|栋|幢|座|单元|楼|层|室))+`)
+	// addrStart are the names an address may begin with, by their first rune (the set of which
+	// is addrStartFirsts): found by a scan of the text, not by a regexp of their alternation,
+	// which cost half of a long hotline call's normalization.
+	addrStart, addrStartFirsts = namesByFirstRune(municipalities + `|` + provinces + `|` + autonomousRegions + `|` + knownCities)
+	addrCue                    = regexp.MustCompile(`(?:地址|厂址|位置|位于|住在|在)[是为:：]?\s*`)
+	addrCueAnchored            = regexp.MustCompile(`^(?:` + addrCue.String() + `)`)
+	addrMunicipality           = regexp.MustCompile(`^(` + municipalities + `)市?`)
+	addrProvince               = regexp.MustCompile(`^(` + provinces + `)省?`)
+	addrAutonomous             = regexp.MustCompile(`^(` + autonomousRegions + `)(?:壮族|回族|维吾尔)?(?:自治区)?`)
+	addrKnownCity              = regexp.MustCompile(`^(` + knownCities + `)市?`)
+	addrAnyCity                = regexp.MustCompile(`^(` + placeRune + `{2,4}?)(?:市|自治州|地区|盟)`)
+	addrDistrict               = regexp.MustCompile(`^` + placeRune + `{1,7}?(?:新区|园区|开发区|区|县|市|旗)`)
+	addrTown                   = regexp.MustCompile(`^` + placeRune + `{1,6}?(?:街道|镇|乡)`)
+	addrTownSuffix             = regexp.MustCompile(`^(?:镇|乡|街道)`)
+	addrStreet                 = regexp.MustCompile(`^` + placeRune + `{2,12}?(?:大道|大街|路|街|巷|胡同|道)`)
+	addrNumber                 = regexp.MustCompile(`^[ \t]*(\d{1,5}(?:-\d{1,4})?)[ \t]*号`)
+	addrBuilding               = regexp.MustCompile(`^(?:[ \t]*(?:[0-9A-Za-z]{1,6}|[一二三四五六七八九十]{1,3})(?:号楼|栋|幢|座|单元|楼|层|室))+`)
 )
 
 // ExtractAddress finds the first Chinese postal address in text: province (省, 自治区, or one of
@@ -73,7 +73,7 @@ func ExtractAddress(text string) (Address, bool) {
 	if !strings.ContainsAny(text, addressSuffixRunes) {
 		return Address{}, false
 	}
-	for _, start := range addressStarts(text) {
+	for start := range addressStarts(text) {
 		// A street may be named after a city (中山路, 南京东路): read the start as a city first,
 		// then as the beginning of a street.
 		for _, withRegion := range []bool{true, false} {
@@ -88,59 +88,75 @@ func ExtractAddress(text string) (Address, bool) {
 // addrCueFirst are the runes addrCue's words begin with.
 const addrCueFirst = "地厂位住在"
 
-// namesByFirstRune indexes the names of an alternation a|b|c by their first rune, in order.
-func namesByFirstRune(alternation string) map[rune][]string {
-	m := map[rune][]string{}
+// namesByFirstRune indexes the names of an alternation a|b|c by their first rune, in order,
+// and gives the set of those runes.
+func namesByFirstRune(alternation string) (map[rune][]string, *runeSet) {
+	m, firsts := map[rune][]string{}, &runeSet{}
 	for _, name := range strings.Split(alternation, "|") {
 		r, _ := utf8.DecodeRuneInString(name)
 		m[r] = append(m[r], name)
+		firsts.add(r)
 	}
-	return m
+	return m, firsts
 }
 
 // addressStarts lists where an address may begin, the surest first: a province or listed city,
 // then the end of a cue word, then the start of a line or clause. Trying a clause start first
-// would read "我家星湖街328号" as the street 我家星湖街.
-func addressStarts(text string) []int {
-	var strong, cued, clause []int
-	for i := 0; i < len(text); {
-		r, size := utf8.DecodeRuneInString(text[i:])
-		n := 0
-		for _, name := range addrStart[r] {
-			if strings.HasPrefix(text[i:], name) {
-				n = len(name)
-				break
-			}
-		}
-		if n > 0 {
-			strong = append(strong, i)
-			i += n // as FindAll: matches do not overlap
-			continue
-		}
-		i += size
-	}
-	// The cue, anchored, where one of its words begins: a search over a long text of Chinese
-	// for a pattern without a literal start was most of this function's time.
-	for i := 0; i < len(text); {
-		r, size := utf8.DecodeRuneInString(text[i:])
-		if strings.ContainsRune(addrCueFirst, r) {
-			if loc := addrCueAnchored.FindStringIndex(text[i:]); loc != nil {
-				cued = append(cued, i+loc[1])
-				i += max(loc[1], size)
+// would read "我家星湖街328号" as the street 我家星湖街. The starts come one at a time, each
+// list scanned only once the starts before it are all tried: a call's address is mostly found
+// at its first start, and listing every start of a long call first was a tenth of its
+// normalization.
+func addressStarts(text string) iter.Seq[int] {
+	return func(yield func(int) bool) {
+		// Each scan moves left to right, so its starts come in order.
+		for i := 0; i < len(text); {
+			r, size := utf8.DecodeRuneInString(text[i:])
+			if !addrStartFirsts.mayHave(r) {
+				i += size
 				continue
 			}
+			n := 0
+			for _, name := range addrStart[r] {
+				if strings.HasPrefix(text[i:], name) {
+					n = len(name)
+					break
+				}
+			}
+			if n > 0 {
+				if !yield(i) {
+					return
+				}
+				i += n // as FindAll: matches do not overlap
+				continue
+			}
+			i += size
 		}
-		i += size
-	}
-	clause = append(clause, 0)
-	for i, r := range text {
-		if r < utf8.RuneSelf && strings.IndexByte(" \t\n,:;!?)", byte(r)) >= 0 || r >= utf8.RuneSelf && strings.ContainsRune("，。：；、！？）", r) {
-			clause = append(clause, i+len(string(r)))
+		// The cue, anchored, where one of its words begins: a search over a long text of
+		// Chinese for a pattern without a literal start was most of this function's time.
+		for i := 0; i < len(text); {
+			r, size := utf8.DecodeRuneInString(text[i:])
+			if strings.ContainsRune(addrCueFirst, r) {
+				if loc := addrCueAnchored.FindStringIndex(text[i:]); loc != nil {
+					if !yield(i + loc[1]) {
+						return
+					}
+					i += max(loc[1], size)
+					continue
+				}
+			}
+			i += size
+		}
+		if !yield(0) {
+			return
+		}
+		for i, r := range text {
+			if r < utf8.RuneSelf && strings.IndexByte(" \t\n,:;!?)", byte(r)) >= 0 || r >= utf8.RuneSelf && strings.ContainsRune("，。：；、！？）", r) {
+				if !yield(i + utf8.RuneLen(r)) {
+					return
+				}
+			}
 		}
 	}
-	sort.Ints(strong)
-	sort.Ints(cued)
-	return append(append(strong, cued...), clause...)
 }
 
 func parseAddress(text string, start int, withRegion bool) (Address, bool) {

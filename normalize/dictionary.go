@@ -19,6 +19,7 @@ type Dictionary struct {
 	// byFirst are all the terms by their first rune: one pass over a text finds which occur at
 	// all, and only those are looked for where (a long call's text was scanned once per term).
 	byFirst map[rune][]string
+	firsts  runeSet // the keys of byFirst
 }
 
 type dictionaryCategory struct {
@@ -97,6 +98,7 @@ func LoadDictionary(r io.Reader) (*Dictionary, error) {
 			r, _ := utf8.DecodeRuneInString(term)
 			if !slices.Contains(d.byFirst[r], term) {
 				d.byFirst[r] = append(d.byFirst[r], term)
+				d.firsts.add(r)
 			}
 		}
 	}
@@ -132,6 +134,9 @@ func (d *Dictionary) Has(name string) bool {
 func (d *Dictionary) present(text string) map[string]bool {
 	found := map[string]bool{}
 	for i, r := range text {
+		if !d.firsts.mayHave(r) {
+			continue
+		}
 		for _, term := range d.byFirst[r] {
 			if !found[term] && strings.HasPrefix(text[i:], term) {
 				found[term] = true

@@ -48,8 +48,16 @@ func isASCIIAlnum(b byte) bool {
 func isASCIIDigit(b byte) bool { return b >= '0' && b <= '9' }
 
 // asciiLower lowers ASCII letters only, so byte offsets in the result are offsets in s: Unicode
-// case mapping can change a string's length and would break Match.Start and Match.End.
+// case mapping can change a string's length and would break Match.Start and Match.End. A text
+// with no capital (a call's words, mostly) is not copied.
 func asciiLower(s string) string {
+	i := 0
+	for i < len(s) && (s[i] < 'A' || s[i] > 'Z') {
+		i++
+	}
+	if i == len(s) {
+		return s
+	}
 	b := []byte(s)
 	for i, c := range b {
 		if c >= 'A' && c <= 'Z' {
@@ -61,3 +69,12 @@ func asciiLower(s string) string {
 
 // isBlank is the regexp class \s: space, \t, \n, \f, \r.
 func isBlank(b byte) bool { return strings.IndexByte(" \t\n\f\r", b) >= 0 }
+
+// runeSet is a set of runes by their low 16 bits, asked before a map of words by their first
+// rune: most runes of a text begin no word, and the set says so in a fraction of a map
+// lookup's time. A rune that shares its low bits with a member is looked up in the map.
+type runeSet [1 << 16 / 64]uint64
+
+func (s *runeSet) add(r rune) { s[r>>6&1023] |= 1 << (r & 63) }
+
+func (s *runeSet) mayHave(r rune) bool { return s[r>>6&1023]&(1<<(r&63)) != 0 }

@@ -64,11 +64,33 @@ func phoneWindow(text string, i int) string {
 	return w
 }
 
-// mobileCanStart and landlineCanStart are the first bytes a match of each pattern can begin
-// with (a mobile: 1, or +86, 86, 0086; a landline: 0, or an opening bracket): the patterns
-// are run at no other digit. FuzzAnchoredPhones checks them against the unanchored search.
-func mobileCanStart(b byte) bool   { return b == '1' || b == '+' || b == '8' || b == '0' }
-func landlineCanStart(b byte) bool { return b == '0' || b == '(' || b == 0xEF }
+// mobileCanStart and landlineCanStart report whether a match of each pattern can begin at
+// text[i], by the bytes it must begin with (a mobile: 1[3-9], or +86, 86, 0086; a landline:
+// 010, 0[2-9], or an opening bracket): the patterns are run nowhere else, since most digits
+// of a call begin no number. FuzzAnchoredPhones checks them against the unanchored search.
+func mobileCanStart(text string, i int) bool {
+	switch rest := text[i:]; rest[0] {
+	case '1':
+		return len(rest) > 1 && '3' <= rest[1] && rest[1] <= '9'
+	case '8':
+		return strings.HasPrefix(rest, "86")
+	case '+':
+		return strings.HasPrefix(rest, "+86")
+	case '0':
+		return strings.HasPrefix(rest, "0086")
+	}
+	return false
+}
+
+func landlineCanStart(text string, i int) bool {
+	switch rest := text[i:]; rest[0] {
+	case '0':
+		return strings.HasPrefix(rest, "010") || len(rest) > 1 && '2' <= rest[1] && rest[1] <= '9'
+	case '(':
+		return true
+	}
+	return strings.HasPrefix(text[i:], "（")
+}
 
 // anchored is re matching only at the start of its input.
 func anchored(re *regexp.Regexp) *regexp.Regexp {
@@ -105,13 +127,13 @@ func ExtractPhones(text string) []Match {
 // with, left to right, as an unanchored search would find them) that stands on its own in
 // text. When a match is glued to a longer code, the search resumes one byte after its start, so
 // "订单913812345678" yields nothing while "电话13812345678" still yields the number.
-func findBounded(out []Match, text string, re *regexp.Regexp, canStart func(byte) bool, allowExtension bool, value func([]string) string) []Match {
+func findBounded(out []Match, text string, re *regexp.Regexp, canStart func(string, int) bool, allowExtension bool, value func([]string) string) []Match {
 	for i := 0; i < len(text); {
 		if i = phoneStart(text, i); i < 0 {
 			break
 		}
-		if !canStart(text[i]) {
-			i++ // no match of re begins with this byte: no need to run it
+		if !canStart(text, i) {
+			i++ // no match of re begins here: no need to run it
 			continue
 		}
 		loc := re.FindStringSubmatchIndex(phoneWindow(text, i))

@@ -354,7 +354,9 @@ func (s *spokenRewriter) freezeWords() {
 		for _, at := range spokenWordIndex[numeralSlot(c.r)] {
 			from := c.start - at.offset
 			to := from + len(at.word)
-			if from < 0 || to > len(s.text) || s.text[from:to] != at.word {
+			// The last bytes first: a numeral's words mostly share its bytes, which a call's
+			// many numerals made the whole comparison find out again and again.
+			if from < 0 || to > len(s.text) || s.text[to-1] != at.word[len(at.word)-1] || s.text[from:to] != at.word {
 				continue
 			}
 			first, _ := utf8.DecodeRuneInString(at.word)

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"regexp/syntax"
+	"slices"
 	"testing"
 	"time"
 
@@ -310,4 +312,45 @@ func TestRolesAndNumbersTheReviewFound(t *testing.T) {
 	callback.Caller = "018612345678"
 	d = callDraft(envelopeOf(nil, "application/json"), callback, o)
 	assert.Equal(t, "18612345678", d.Customer.Phone)
+}
+
+// agitatedFirst is every rune a word of agitatedWords can begin with, read from the regexp:
+// a turn without one is not searched.
+func TestAgitatedFirst(t *testing.T) {
+	re, err := syntax.Parse(agitatedWords.String(), syntax.Perl)
+	require.NoError(t, err)
+	var first func(re *syntax.Regexp) []rune
+	first = func(re *syntax.Regexp) []rune {
+		switch re.Op {
+		case syntax.OpLiteral:
+			return re.Rune[:1]
+		case syntax.OpCharClass:
+			var rs []rune
+			for i := 0; i < len(re.Rune); i += 2 {
+				for r := re.Rune[i]; r <= re.Rune[i+1]; r++ {
+					rs = append(rs, r)
+				}
+			}
+			return rs
+		case syntax.OpConcat, syntax.OpCapture, syntax.OpPlus:
+			return first(re.Sub[0])
+		case syntax.OpAlternate:
+			var rs []rune
+			for _, sub := range re.Sub {
+				rs = append(rs, first(sub)...)
+			}
+			return rs
+		}
+		t.Fatalf("a word of agitatedWords begins with %v (op %v): extend the test", re, re.Op)
+		return nil
+	}
+	want := first(re)
+	slices.Sort(want)
+	got := []rune(agitatedFirst)
+	slices.Sort(got)
+	assert.Equal(t, string(slices.Compact(want)), string(slices.Compact(got)))
+
+	for _, text := range []string{"我要投诉", "这是第三次打了", "打了3次", "12345", "还没人来", "你好"} {
+		assert.Equal(t, agitatedWords.FindString(text), agitatedWord(text), text)
+	}
 }

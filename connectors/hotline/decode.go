@@ -597,22 +597,43 @@ type builder struct {
 	t Transcript
 }
 
+// expect makes room for the turns of n sentences (MaxTurns at most), so that a long call's
+// turns are not copied over and over as they come.
+func (b *builder) expect(n int) {
+	b.t.Turns = slices.Grow(b.t.Turns, min(n, MaxTurns))
+}
+
+// where names a sentence for errors ("Result.Sentences[3]"): its list and its index, put
+// together only for an error, since formatting the name of each of a long call's sentences
+// was a twentieth of its normalization. An index below 0 names the list itself.
+type where struct {
+	list  string
+	index int
+}
+
+func (w where) String() string {
+	if w.index < 0 {
+		return w.list
+	}
+	return fmt.Sprintf("%s[%d]", w.list, w.index)
+}
+
 // add appends one sentence: text cleaned (valid UTF-8, trimmed, cut at MaxTurnText), skipped
 // when nothing is left; offsets checked (present or 0, within 0..48 h; an end before the start
-// becomes the start). field names the sentence for errors ("Result.Sentences[3]").
-func (b *builder) add(field, speaker string, role Role, start, end jsonInt, text string, emotion jsonFloat) *DecodeError {
+// becomes the start). at names the sentence for errors.
+func (b *builder) add(at where, speaker string, role Role, start, end jsonInt, text string, emotion jsonFloat) *DecodeError {
 	text = cleanText(text)
 	if text == "" {
 		return nil
 	}
 	if len(b.t.Turns) == MaxTurns {
-		return fail(ErrTooLarge, field, "the transcript has more than %d sentences with text, more than any call; split the recording", MaxTurns)
+		return fail(ErrTooLarge, at.String(), "the transcript has more than %d sentences with text, more than any call; split the recording", MaxTurns)
 	}
-	s, err := offset(field, "start", start)
+	s, err := offset(at, "start", start)
 	if err != nil {
 		return err
 	}
-	e, err := offset(field, "end", end)
+	e, err := offset(at, "end", end)
 	if err != nil {
 		return err
 	}
@@ -626,14 +647,14 @@ func (b *builder) add(field, speaker string, role Role, start, end jsonInt, text
 	return nil
 }
 
-func offset(field, which string, v jsonInt) (int64, *DecodeError) {
+func offset(at where, which string, v jsonInt) (int64, *DecodeError) {
 	switch {
 	case v.bad != "":
-		return 0, fail(ErrInvalid, field, "%s: the %s time %q is not a number of milliseconds", field, which, v.bad)
+		return 0, fail(ErrInvalid, at.String(), "%s: the %s time %q is not a number of milliseconds", at, which, v.bad)
 	case v.n < 0:
-		return 0, fail(ErrInvalid, field, "%s: the %s time %d ms is negative", field, which, v.n)
+		return 0, fail(ErrInvalid, at.String(), "%s: the %s time %d ms is negative", at, which, v.n)
 	case v.n > maxOffsetMS:
-		return 0, fail(ErrInvalid, field, "%s: the %s time %d ms is more than 48 hours into the recording", field, which, v.n)
+		return 0, fail(ErrInvalid, at.String(), "%s: the %s time %d ms is more than 48 hours into the recording", at, which, v.n)
 	}
 	return v.n, nil
 }

@@ -1,7 +1,6 @@
 package hotline
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -74,7 +73,7 @@ type aliyunLegacyBody struct {
 func decodeAliyun(body []byte, keys keySet) (Transcript, error) {
 	t := Transcript{Vendor: FormatAliyun, Shape: "aliyun.GetTaskResult"}
 	var a aliyunBody
-	err := json.Unmarshal(body, &a)
+	err := unmarshal(body, &a)
 	t.TaskID = a.TaskID.s
 	t.AudioMS = length(a.BizDuration)
 	if err != nil {
@@ -85,12 +84,13 @@ func decodeAliyun(body []byte, keys keySet) (Transcript, error) {
 	}
 	b := builder{t: t}
 	if a.Result != nil {
+		b.expect(len(a.Result.Sentences))
 		for i, s := range a.Result.Sentences {
-			field := fmt.Sprintf("Result.Sentences[%d]", i)
+			at := where{"Result.Sentences", i}
 			if s.ChannelID.bad != "" {
-				return t, fail(ErrInvalid, field+".ChannelId", "%s.ChannelId %s is not a channel number", field, s.ChannelID.bad)
+				return t, fail(ErrInvalid, at.String()+".ChannelId", "%s.ChannelId %s is not a channel number", at, s.ChannelID.bad)
 			}
-			if err := b.add(field, s.ChannelID.s, RoleUnknown, s.BeginTime, s.EndTime, s.Text, s.EmotionValue); err != nil {
+			if err := b.add(at, s.ChannelID.s, RoleUnknown, s.BeginTime, s.EndTime, s.Text, s.EmotionValue); err != nil {
 				return t, err
 			}
 		}
@@ -101,7 +101,7 @@ func decodeAliyun(body []byte, keys keySet) (Transcript, error) {
 func decodeAliyunLegacy(body []byte, keys keySet) (Transcript, error) {
 	t := Transcript{Vendor: FormatAliyun, Shape: "aliyun.callback.legacy"}
 	var a aliyunLegacyBody
-	err := json.Unmarshal(body, &a)
+	err := unmarshal(body, &a)
 	t.TaskID = a.TaskID.s
 	t.AudioMS = length(a.BizDuration)
 	if err != nil {
@@ -111,12 +111,13 @@ func decodeAliyunLegacy(body []byte, keys keySet) (Transcript, error) {
 		return t, err
 	}
 	b := builder{t: t}
+	b.expect(len(a.Result))
 	for i, s := range a.Result {
-		field := fmt.Sprintf("result[%d]", i)
+		at := where{"result", i}
 		if s.ChannelID.bad != "" {
-			return t, fail(ErrInvalid, field+".channel_id", "%s.channel_id %s is not a channel number", field, s.ChannelID.bad)
+			return t, fail(ErrInvalid, at.String()+".channel_id", "%s.channel_id %s is not a channel number", at, s.ChannelID.bad)
 		}
-		if err := b.add(field, s.ChannelID.s, RoleUnknown, s.BeginTime, s.EndTime, s.Text, s.EmotionValue); err != nil {
+		if err := b.add(at, s.ChannelID.s, RoleUnknown, s.BeginTime, s.EndTime, s.Text, s.EmotionValue); err != nil {
 			return t, err
 		}
 	}

@@ -46,7 +46,7 @@ var roleNames = map[string]Role{
 func decodeGeneric(body []byte) (Transcript, error) {
 	t := Transcript{Vendor: FormatGeneric, Shape: "generic"}
 	var c genericCall
-	if err := json.Unmarshal(body, &c); err != nil {
+	if err := unmarshal(body, &c); err != nil {
 		return t, jsonFault(err, "")
 	}
 	for _, f := range []struct {
@@ -71,10 +71,11 @@ func decodeGeneric(body []byte) (Transcript, error) {
 	}
 	t.StartedAt = started
 	b := builder{t: t}
+	b.expect(len(c.Turns))
 	for i, turn := range c.Turns {
-		field := fmt.Sprintf("turns[%d]", i)
+		at := where{"turns", i}
 		if turn.Speaker.bad != "" || turn.Role.bad != "" {
-			return t, fail(ErrInvalid, field, "%s: speaker and role are strings (agent or customer, or a speaker id)", field)
+			return t, fail(ErrInvalid, at.String(), "%s: speaker and role are strings (agent or customer, or a speaker id)", at)
 		}
 		speaker, role := turn.Speaker.s, RoleUnknown
 		if r, ok := roleNames[strings.ToLower(speaker)]; ok {
@@ -83,11 +84,11 @@ func decodeGeneric(body []byte) (Transcript, error) {
 		if turn.Role.s != "" {
 			r, ok := roleNames[strings.ToLower(turn.Role.s)]
 			if !ok {
-				return t, fail(ErrInvalid, field+".role", "%s.role %q is neither agent nor customer", field, clip(turn.Role.s, 32))
+				return t, fail(ErrInvalid, at.String()+".role", "%s.role %q is neither agent nor customer", at, clip(turn.Role.s, 32))
 			}
 			role = r
 		}
-		if err := b.add(field, speaker, role, turn.StartMS, turn.EndMS, turn.Text, turn.Emotion); err != nil {
+		if err := b.add(at, speaker, role, turn.StartMS, turn.EndMS, turn.Text, turn.Emotion); err != nil {
 			return t, err
 		}
 	}

@@ -142,7 +142,7 @@ var (
 func decodeIflytekResult(body []byte) (Transcript, error) {
 	t := Transcript{Vendor: FormatIflytek, Shape: "iflytek.getResult"}
 	var x iflytekBody
-	err := json.Unmarshal(body, &x)
+	err := unmarshal(body, &x)
 	code, desc := x.Code, clip(x.DescInfo.s, 512)
 	var c iflytekContent
 	if x.Content != nil {
@@ -208,7 +208,7 @@ func iflytekTurns(b *builder, result string) *DecodeError {
 		return err
 	}
 	var r iflytekOrderResult
-	if err := json.Unmarshal([]byte(result), &r); err != nil {
+	if err := unmarshal([]byte(result), &r); err != nil {
 		return jsonFault(err, "content.orderResult")
 	}
 	if len(r.Lattice) > 0 {
@@ -249,7 +249,7 @@ func iflytekSentenceTurn(b *builder, field string, one []byte) *DecodeError {
 		return err
 	}
 	var s iflytekSentence
-	if err := json.Unmarshal(one, &s); err != nil {
+	if err := unmarshal(one, &s); err != nil {
 		return jsonFault(err, field)
 	}
 	if s.St == nil {
@@ -266,5 +266,5 @@ func iflytekSentenceTurn(b *builder, field string, one []byte) *DecodeError {
 			}
 		}
 	}
-	return b.add(field, s.St.Rl.s, RoleUnknown, s.St.Bg, s.St.Ed, text.String(), jsonFloat{})
+	return b.add(where{field, -1}, s.St.Rl.s, RoleUnknown, s.St.Bg, s.St.Ed, text.String(), jsonFloat{})
 }

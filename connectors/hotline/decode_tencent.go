@@ -1,7 +1,6 @@
 package hotline
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -84,7 +83,7 @@ type tencentBody struct {
 func decodeTencentTask(body []byte) (Transcript, error) {
 	t := Transcript{Vendor: FormatTencent, Shape: "tencent.DescribeTaskStatus"}
 	var tb tencentBody
-	err := json.Unmarshal(body, &tb)
+	err := unmarshal(body, &tb)
 	d, prefix := tb.Data, "Data"
 	if r := tb.Response; r != nil {
 		if r.Error != nil && (r.Error.Code != "" || r.Error.Message != "") {
@@ -144,12 +143,13 @@ func tencentTurns(b *builder, detailField string, detail []tencentSentence, text
 	if len(detail) == 0 {
 		return tencentLines(b, textField, text)
 	}
+	b.expect(len(detail))
 	for i, s := range detail {
-		field := fmt.Sprintf("%s[%d]", detailField, i)
+		at := where{detailField, i}
 		if s.SpeakerID.bad != "" {
-			return fail(ErrInvalid, field+".SpeakerId", "%s.SpeakerId %s is not a speaker number", field, s.SpeakerID.bad)
+			return fail(ErrInvalid, at.String()+".SpeakerId", "%s.SpeakerId %s is not a speaker number", at, s.SpeakerID.bad)
 		}
-		if err := b.add(field, s.SpeakerID.s, RoleUnknown, s.StartMs, s.EndMs, s.FinalSentence, s.EmotionalEnergy); err != nil {
+		if err := b.add(at, s.SpeakerID.s, RoleUnknown, s.StartMs, s.EndMs, s.FinalSentence, s.EmotionalEnergy); err != nil {
 			return err
 		}
 	}
@@ -195,11 +195,11 @@ func tencentLines(b *builder, field, text string) *DecodeError {
 		}
 	}
 	if len(lines) == 0 {
-		return b.add(field, "", RoleUnknown, jsonInt{set: true}, jsonInt{n: b.t.AudioMS, set: true}, text, jsonFloat{})
+		return b.add(where{field, -1}, "", RoleUnknown, jsonInt{set: true}, jsonInt{n: b.t.AudioMS, set: true}, text, jsonFloat{})
 	}
 	lines[0].text = lead + lines[0].text
 	for _, l := range lines {
-		if err := b.add(l.at, l.speaker, RoleUnknown, jsonInt{n: l.start, set: true}, jsonInt{n: l.end, set: true}, l.text, jsonFloat{}); err != nil {
+		if err := b.add(where{l.at, -1}, l.speaker, RoleUnknown, jsonInt{n: l.start, set: true}, jsonInt{n: l.end, set: true}, l.text, jsonFloat{}); err != nil {
 			return err
 		}
 	}
@@ -294,7 +294,7 @@ func decodeTencentCallback(form url.Values) (Transcript, error) {
 		if err := checkElements(rawJSON, "resultDetail"); err != nil {
 			return t, err
 		}
-		if err := json.Unmarshal(rawJSON, &detail); err != nil {
+		if err := unmarshal(rawJSON, &detail); err != nil {
 			return t, jsonFault(err, "resultDetail")
 		}
 	}

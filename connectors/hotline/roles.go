@@ -60,25 +60,35 @@ var customerCues = newLexicon(slices.Concat(
 
 // A lexicon finds the first of its words in a text in one pass over the text, by the words'
 // first runes: a regexp of their alternation cost half of a long call's normalization.
-type lexicon map[rune][]string
+type lexicon struct {
+	// byFirst lists the words by their first rune, the longest first.
+	byFirst map[rune][]string
+	// firsts has the bit of every word's first rune (by its low 16 bits) set: most runes of
+	// a text begin no word, and a bit says so in a fraction of a map lookup's time.
+	firsts [1 << 16 / 64]uint64
+}
 
-func newLexicon(words []string) lexicon {
-	l := lexicon{}
+func newLexicon(words []string) *lexicon {
+	l := &lexicon{byFirst: map[rune][]string{}}
 	for _, w := range words {
 		r, _ := utf8.DecodeRuneInString(w)
-		l[r] = append(l[r], w)
+		l.byFirst[r] = append(l.byFirst[r], w)
+		l.firsts[r>>6&1023] |= 1 << (r & 63)
 	}
-	for r := range l {
+	for r := range l.byFirst {
 		// The longest first, so that 感谢您的来电 is found whole, not as 感谢.
-		slices.SortStableFunc(l[r], func(a, b string) int { return len(b) - len(a) })
+		slices.SortStableFunc(l.byFirst[r], func(a, b string) int { return len(b) - len(a) })
 	}
 	return l
 }
 
 // find is the leftmost word of l in text, or "".
-func (l lexicon) find(text string) string {
+func (l *lexicon) find(text string) string {
 	for i, r := range text {
-		for _, w := range l[r] {
+		if l.firsts[r>>6&1023]&(1<<(r&63)) == 0 {
+			continue
+		}
+		for _, w := range l.byFirst[r] {
 			if strings.HasPrefix(text[i:], w) {
 				return w
 			}
