@@ -17,7 +17,6 @@ import (
 	"gongdan/core/ticket"
 )
 
-
 // closeTicket drives tk through the engine to closed: accepted and fixed by eng-li (root
 // cause rootCause), rated by its customer, closed by the supervisor. The clock moves on between
 // steps, so the durations are known: accepted after 10 minutes, resolved 2 hours after the

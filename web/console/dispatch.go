@@ -30,6 +30,7 @@ func init() {
 		h.addNav("nav_dispatch", "/console/dispatch", dispatchAPI)
 	})
 	addWords(webkit.Words{
+		"dp_by_candidates":     {"按推荐人选派单", "Assign from the ranked candidates"},
 		"nav_dispatch":         {"调度", "Dispatch"},
 		"dp_title":             {"调度", "Dispatch"},
 		"dp_engineers":         {"工程师", "Engineers"},

@@ -390,7 +390,6 @@ func TestBadPhotosAreRefusedAndNothingIsDone(t *testing.T) {
 	}
 }
 
-
 // assertInert checks that neither payload comes out as markup.
 func assertInert(t *testing.T, body string) {
 	t.Helper()
