@@ -298,10 +298,10 @@ var writeQueries = [numWriteStmts]string{
 	stmtInsertIdempotencyKey: `INSERT INTO idempotency_keys (key, ticket_id, source) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
 	stmtDeleteIdempotencyKey: `DELETE FROM idempotency_keys WHERE key = ?`,
 	stmtInsertTicket: `INSERT INTO tickets (id, state, version, urgency, assignee, team, thread_key, customer_key, device_id,
-			category, closed_at, search, body)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			category, closed_at, search, connector, tags, body)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 	stmtUpdateTicket: `UPDATE tickets SET state = ?, version = ?, urgency = ?, assignee = ?, team = ?, thread_key = ?,
-			closed_at = ?, body = ?
+			closed_at = ?, tags = ?, body = ?
 		WHERE id = ? AND version = ?`,
 	stmtDeleteTicket: `DELETE FROM tickets WHERE id = ?`,
 	// Not RETURNING id: SQLite buffers returned rows in a temporary B-tree, opened and
@@ -601,7 +601,7 @@ func (t *tx) insert(tk ticket.Ticket, created ticket.Event, idempotencyKey strin
 	}
 	c := columnsOf(tk)
 	res, err := t.exec(stmtInsertTicket, tk.ID, tk.State, tk.Version, tk.Urgency, tk.Assignee, tk.Team,
-		c.threadKey, c.customerKey, c.deviceID, c.category, c.closedAt, store.SearchText(tk), body)
+		c.threadKey, c.customerKey, c.deviceID, c.category, c.closedAt, store.SearchText(tk), c.connector, c.tags, body)
 	if err != nil {
 		return 0, t.undo(err, undo...)
 	}
@@ -640,9 +640,10 @@ func (t *tx) undo(err error, steps ...undoStep) error {
 }
 
 // columns are what the ticket row keeps beside the body for finding it at intake (see
-// migrations/0003_intake.sql); NULL when empty.
+// migrations/0003_intake.sql; NULL when empty) and for the queue's filters (0017_queue.sql).
 type columns struct {
 	threadKey, customerKey, deviceID, category, closedAt any
+	connector, tags                                      string
 }
 
 func columnsOf(tk ticket.Ticket) columns {
@@ -650,6 +651,16 @@ func columnsOf(tk ticket.Ticket) columns {
 		customerKey: nullable(ticket.CustomerKey(tk.Customer)),
 		deviceID:    nullable(tk.Device.ID),
 		category:    nullable(tk.Category),
+		tags:        "[]",
+	}
+	if len(tk.Sources) > 0 {
+		c.connector = tk.Sources[0].Source.Connector
+	}
+	if len(tk.Tags) > 0 {
+		// the triggers of 0017_queue.sql re-index the tags when this text changes
+		if b, err := json.Marshal(tk.Tags); err == nil {
+			c.tags = string(b)
+		}
 	}
 	if tk.State.Open() {
 		c.threadKey = nullable(tk.ThreadKey)
@@ -675,7 +686,7 @@ func (t *tx) append(tk ticket.Ticket, ev ticket.Event) (int64, error) {
 	}
 	c := columnsOf(tk)
 	res, err := t.exec(stmtUpdateTicket,
-		tk.State, tk.Version, tk.Urgency, tk.Assignee, tk.Team, c.threadKey, c.closedAt, body, tk.ID, ev.Seq-1)
+		tk.State, tk.Version, tk.Urgency, tk.Assignee, tk.Team, c.threadKey, c.closedAt, c.tags, body, tk.ID, ev.Seq-1)
 	if err != nil {
 		return 0, t.undo(err, undo)
 	}
@@ -714,7 +725,10 @@ func (s *Store) Ticket(ctx context.Context, id string) (ticket.Ticket, error) {
 	return scanTicket(s.reads[readTicket].QueryRowContext(ctx, id))
 }
 
-// List reads one page, newest first, using the (column, pos) indexes.
+// List reads one page, newest first using the (column, pos) indexes, or nearest due first
+// walking the SLA board's due index (the board holds only tickets with a running clock, so
+// it stays small however many tickets are stored). Every page carries the due times of its
+// tickets, looked up by key.
 func (s *Store) List(ctx context.Context, q store.Query) (store.Page, error) {
 	limit := q.Limit
 	if limit <= 0 {
@@ -736,49 +750,110 @@ func (s *Store) List(ctx context.Context, q store.Query) (store.Page, error) {
 	for i, st := range q.States {
 		states[i] = string(st)
 	}
-	in("state", states)
-	in("assignee", q.Assignees)
-	in("team", q.Teams)
-	in("urgency", q.Urgencies)
+	in("t.state", states)
+	in("t.assignee", q.Assignees)
+	in("t.team", q.Teams)
+	in("t.urgency", q.Urgencies)
+	in("t.connector", q.Connectors)
+	for _, tag := range q.Tags {
+		where = append(where, `t.pos IN (SELECT pos FROM ticket_tags WHERE tag = ?)`)
+		args = append(args, tag)
+	}
 	if q.Q != "" {
 		if utf8.RuneCountInString(q.Q) >= 3 {
 			// the trigram index; the phrase is quoted so the text is matched literally
-			where = append(where, `pos IN (SELECT rowid FROM ticket_search WHERE ticket_search MATCH ?)`)
+			where = append(where, `t.pos IN (SELECT rowid FROM ticket_search WHERE ticket_search MATCH ?)`)
 			args = append(args, `"`+strings.ReplaceAll(q.Q, `"`, `""`)+`"`)
 		} else {
 			// too short for trigrams: scan, newest first, until the page is full; LIKE is
 			// case-insensitive for ASCII, as the trigram index is
-			where = append(where, `search LIKE ? ESCAPE '\'`)
+			where = append(where, `t.search LIKE ? ESCAPE '\'`)
 			args = append(args, "%"+likeEscaper.Replace(q.Q)+"%")
 		}
 	}
-	if q.Cursor != "" {
-		pos, err := store.DecodeCursor(q.Cursor)
-		if err != nil {
-			return store.Page{}, err
-		}
-		where = append(where, "pos < ?")
-		args = append(args, pos)
+	now := q.Now
+	if now.IsZero() {
+		now = time.Now()
 	}
-	rows, err := s.queryPage(ctx, `SELECT pos, body FROM tickets`, where, args, "pos DESC", limit)
+	switch q.SLA {
+	case "":
+	case store.SLABreached:
+		where = append(where, "b.due < ?")
+		args = append(args, formatSortable(now))
+	case store.SLAAtRisk:
+		where = append(where, "b.due >= ? AND b.due < ?")
+		args = append(args, formatSortable(now), formatSortable(now.Add(store.AtRiskWithin)))
+	case store.SLAOnTime:
+		where = append(where, "b.due >= ?")
+		args = append(args, formatSortable(now.Add(store.AtRiskWithin)))
+	case store.SLANone:
+		where = append(where, "b.due IS NULL")
+	default:
+		return store.Page{}, fmt.Errorf("unknown SLA status %q", q.SLA)
+	}
+	var from, order string
+	switch q.Sort {
+	case "", store.SortNewest:
+		from, order = `SELECT t.pos, t.body, b.due, t.id FROM tickets t LEFT JOIN sla_board b ON b.ticket_id = t.id`, "t.pos DESC"
+		if q.Cursor != "" {
+			pos, err := store.DecodeCursor(q.Cursor)
+			if err != nil {
+				return store.Page{}, err
+			}
+			where = append(where, "t.pos < ?")
+			args = append(args, pos)
+		}
+	case store.SortDue:
+		// The board drives (CROSS JOIN keeps it the outer loop), in the order of its
+		// (due, ticket_id) index: no sort, and a cursor of (due, id) is a seek in it.
+		from, order = `SELECT t.pos, t.body, b.due, t.id FROM sla_board b CROSS JOIN tickets t ON t.id = b.ticket_id`, "b.due, b.ticket_id"
+		if q.Cursor != "" {
+			due, id, err := store.DecodeDueCursor(q.Cursor)
+			if err != nil {
+				return store.Page{}, err
+			}
+			where = append(where, "(b.due, b.ticket_id) > (?, ?)")
+			args = append(args, formatSortable(due), id)
+		}
+	default:
+		return store.Page{}, fmt.Errorf("unknown sort %q (newest or due)", q.Sort)
+	}
+	rows, err := s.queryPage(ctx, from, where, args, order, limit)
 	if err != nil {
 		return store.Page{}, err
 	}
 	defer rows.Close()
 	page := store.Page{Tickets: make([]ticket.Ticket, 0, limit)}
 	var last int64
+	var lastDue time.Time
+	var lastID string
 	for rows.Next() {
 		if len(page.Tickets) == limit {
-			page.NextCursor = store.EncodeCursor(last)
+			if q.Sort == store.SortDue {
+				page.NextCursor = store.EncodeDueCursor(lastDue, lastID)
+			} else {
+				page.NextCursor = store.EncodeCursor(last)
+			}
 			break
 		}
 		var body []byte
-		if err := rows.Scan(&last, &body); err != nil {
+		var due sql.NullString
+		if err := rows.Scan(&last, &body, &due, &lastID); err != nil {
 			return store.Page{}, err
 		}
 		var tk ticket.Ticket
 		if err := json.Unmarshal(body, &tk); err != nil {
 			return store.Page{}, fmt.Errorf("ticket at %d: %w", last, err)
+		}
+		if due.Valid {
+			at, err := time.Parse(time.RFC3339Nano, due.String)
+			if err != nil {
+				return store.Page{}, fmt.Errorf("ticket %s's due time: %w", tk.ID, err)
+			}
+			if page.Due == nil {
+				page.Due = map[string]time.Time{}
+			}
+			page.Due[tk.ID], lastDue = at, at
 		}
 		page.Tickets = append(page.Tickets, tk)
 	}
