@@ -735,6 +735,56 @@ func (s *Store) List(ctx context.Context, q store.Query) (store.Page, error) {
 		limit = store.DefaultLimit
 	}
 	limit = min(limit, store.MaxLimit)
+	query, args, err := listSQL(q, limit)
+	if err != nil {
+		return store.Page{}, err
+	}
+	rows, err := s.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return store.Page{}, err
+	}
+	defer rows.Close()
+	page := store.Page{Tickets: make([]ticket.Ticket, 0, limit)}
+	var last int64
+	var lastDue time.Time
+	var lastID string
+	for rows.Next() {
+		if len(page.Tickets) == limit {
+			if q.Sort == store.SortDue {
+				page.NextCursor = store.EncodeDueCursor(lastDue, lastID)
+			} else {
+				page.NextCursor = store.EncodeCursor(last)
+			}
+			break
+		}
+		var body []byte
+		var due sql.NullString
+		if err := rows.Scan(&last, &body, &due, &lastID); err != nil {
+			return store.Page{}, err
+		}
+		var tk ticket.Ticket
+		if err := json.Unmarshal(body, &tk); err != nil {
+			return store.Page{}, fmt.Errorf("ticket at %d: %w", last, err)
+		}
+		if due.Valid {
+			at, err := time.Parse(time.RFC3339Nano, due.String)
+			if err != nil {
+				return store.Page{}, fmt.Errorf("ticket %s's due time: %w", tk.ID, err)
+			}
+			if page.Due == nil {
+				page.Due = map[string]time.Time{}
+			}
+			page.Due[tk.ID], lastDue = at, at
+		}
+		page.Tickets = append(page.Tickets, tk)
+	}
+	return page, rows.Err()
+}
+
+// listSQL is the query of a List page of limit tickets (and one more, to know whether there
+// are more), with its arguments. list_plan_test.go checks that each filter and order uses
+// an index.
+func listSQL(q store.Query, limit int) (string, []any, error) {
 	var where []string
 	var args []any
 	in := func(col string, vals []string) {
@@ -789,7 +839,7 @@ func (s *Store) List(ctx context.Context, q store.Query) (store.Page, error) {
 	case store.SLANone:
 		where = append(where, "b.due IS NULL")
 	default:
-		return store.Page{}, fmt.Errorf("unknown SLA status %q", q.SLA)
+		return "", nil, fmt.Errorf("unknown SLA status %q", q.SLA)
 	}
 	var from, order string
 	switch q.Sort {
@@ -798,7 +848,7 @@ func (s *Store) List(ctx context.Context, q store.Query) (store.Page, error) {
 		if q.Cursor != "" {
 			pos, err := store.DecodeCursor(q.Cursor)
 			if err != nil {
-				return store.Page{}, err
+				return "", nil, err
 			}
 			where = append(where, "t.pos < ?")
 			args = append(args, pos)
@@ -810,54 +860,18 @@ func (s *Store) List(ctx context.Context, q store.Query) (store.Page, error) {
 		if q.Cursor != "" {
 			due, id, err := store.DecodeDueCursor(q.Cursor)
 			if err != nil {
-				return store.Page{}, err
+				return "", nil, err
 			}
 			where = append(where, "(b.due, b.ticket_id) > (?, ?)")
 			args = append(args, formatSortable(due), id)
 		}
 	default:
-		return store.Page{}, fmt.Errorf("unknown sort %q (newest or due)", q.Sort)
+		return "", nil, fmt.Errorf("unknown sort %q (newest or due)", q.Sort)
 	}
-	rows, err := s.queryPage(ctx, from, where, args, order, limit)
-	if err != nil {
-		return store.Page{}, err
+	if len(where) > 0 {
+		from += " WHERE " + strings.Join(where, " AND ")
 	}
-	defer rows.Close()
-	page := store.Page{Tickets: make([]ticket.Ticket, 0, limit)}
-	var last int64
-	var lastDue time.Time
-	var lastID string
-	for rows.Next() {
-		if len(page.Tickets) == limit {
-			if q.Sort == store.SortDue {
-				page.NextCursor = store.EncodeDueCursor(lastDue, lastID)
-			} else {
-				page.NextCursor = store.EncodeCursor(last)
-			}
-			break
-		}
-		var body []byte
-		var due sql.NullString
-		if err := rows.Scan(&last, &body, &due, &lastID); err != nil {
-			return store.Page{}, err
-		}
-		var tk ticket.Ticket
-		if err := json.Unmarshal(body, &tk); err != nil {
-			return store.Page{}, fmt.Errorf("ticket at %d: %w", last, err)
-		}
-		if due.Valid {
-			at, err := time.Parse(time.RFC3339Nano, due.String)
-			if err != nil {
-				return store.Page{}, fmt.Errorf("ticket %s's due time: %w", tk.ID, err)
-			}
-			if page.Due == nil {
-				page.Due = map[string]time.Time{}
-			}
-			page.Due[tk.ID], lastDue = at, at
-		}
-		page.Tickets = append(page.Tickets, tk)
-	}
-	return page, rows.Err()
+	return from + " ORDER BY " + order + " LIMIT ?", append(args, limit+1), nil
 }
 
 // Events reads a ticket's audit trail.
