@@ -38,6 +38,8 @@ func TestListPlans(t *testing.T) {
 		"a connector":            {Connectors: []string{"hotline"}},
 		"a tag":                  {Tags: []string{"催单"}},
 		"two tags":               {Tags: []string{"催单", "急停"}},
+		"a tag, next page":       {Tags: []string{"催单"}, Cursor: cursor},
+		"due, a tag":             {Sort: store.SortDue, Tags: []string{"催单"}},
 		"text":                   {Q: "急停按钮"},
 		"breached":               {SLA: store.SLABreached, Now: now},
 		"at risk":                {SLA: store.SLAAtRisk, Now: now},

@@ -805,10 +805,6 @@ func listSQL(q store.Query, limit int) (string, []any, error) {
 	in("t.team", q.Teams)
 	in("t.urgency", q.Urgencies)
 	in("t.connector", q.Connectors)
-	for _, tag := range q.Tags {
-		where = append(where, `t.pos IN (SELECT pos FROM ticket_tags WHERE tag = ?)`)
-		args = append(args, tag)
-	}
 	if q.Q != "" {
 		if utf8.RuneCountInString(q.Q) >= 3 {
 			// the trigram index; the phrase is quoted so the text is matched literally
@@ -842,15 +838,27 @@ func listSQL(q store.Query, limit int) (string, []any, error) {
 		return "", nil, fmt.Errorf("unknown SLA status %q", q.SLA)
 	}
 	var from, order string
+	tags := q.Tags
 	switch q.Sort {
 	case "", store.SortNewest:
 		from, order = `SELECT t.pos, t.body, b.due, t.id FROM tickets t LEFT JOIN sla_board b ON b.ticket_id = t.id`, "t.pos DESC"
+		posCol := "t.pos"
+		if len(tags) > 0 {
+			// The first tag drives: its (tag, pos) key walked newest first, stopping at the
+			// page's end. As an IN (subquery) it was read whole first, every ticket with the
+			// tag, and then each looked up in another filter's index.
+			from, order, posCol = `SELECT t.pos, t.body, b.due, t.id FROM ticket_tags g CROSS JOIN tickets t ON t.pos = g.pos
+				LEFT JOIN sla_board b ON b.ticket_id = t.id`, "g.pos DESC", "g.pos"
+			where = append(where, "g.tag = ?")
+			args = append(args, tags[0])
+			tags = tags[1:]
+		}
 		if q.Cursor != "" {
 			pos, err := store.DecodeCursor(q.Cursor)
 			if err != nil {
 				return "", nil, err
 			}
-			where = append(where, "t.pos < ?")
+			where = append(where, posCol+" < ?")
 			args = append(args, pos)
 		}
 	case store.SortDue:
@@ -867,6 +875,10 @@ func listSQL(q store.Query, limit int) (string, []any, error) {
 		}
 	default:
 		return "", nil, fmt.Errorf("unknown sort %q (newest or due)", q.Sort)
+	}
+	for _, tag := range tags {
+		where = append(where, `EXISTS (SELECT 1 FROM ticket_tags WHERE tag = ? AND pos = t.pos)`)
+		args = append(args, tag)
 	}
 	if len(where) > 0 {
 		from += " WHERE " + strings.Join(where, " AND ")
