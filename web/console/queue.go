@@ -218,19 +218,29 @@ func (f queueFilter) live() string {
 	return string(b)
 }
 
-// queueRow is one row of the queue.
+// queueRow is one row of the queue. Its texts are made here rather than by template
+// functions: a page has 50 rows, and each function call in a template is a reflective one.
 type queueRow struct {
 	T         ticket.Ticket
-	L         webkit.Lang
 	Connector string
 	Tags      string // JSON, for queue.js
+	State     string // in the viewer's language, as Urgency
+	Urgency   string
+	Created   string // RFC 3339, then in server.timezone, then how long ago
+	CreatedAt string
 	Ago       string
-	Due       time.Time // zero: no running SLA clock
-	Tier      string    // the colour of the last tier fired: none, yellow, red, black
+	Due       string // RFC 3339; empty: no running SLA clock
+	DueAt     string
+	Tier      string // the colour of the last tier fired: none, yellow, red, black
 }
 
 func (h *Handler) rowOf(t ticket.Ticket, l webkit.Lang, due time.Time, view engine.SLAView) queueRow {
-	r := queueRow{T: t, L: l, Ago: ago(l, h.opts.Now().Sub(t.CreatedAt)), Due: due, Tier: "none"}
+	r := queueRow{T: t, Ago: ago(l, h.opts.Now().Sub(t.CreatedAt)), Tier: "none",
+		State: words.T(l, "state_"+string(t.State)), Urgency: words.T(l, "urgency_"+string(t.Urgency)),
+		Created: t.CreatedAt.UTC().Format(time.RFC3339), CreatedAt: t.CreatedAt.In(h.opts.Location).Format("2006-01-02 15:04")}
+	if !due.IsZero() {
+		r.Due, r.DueAt = due.UTC().Format(time.RFC3339), due.In(h.opts.Location).Format("2006-01-02 15:04")
+	}
 	if len(t.Sources) > 0 {
 		r.Connector = t.Sources[0].Source.Connector
 	}
@@ -351,7 +361,9 @@ func (h *Handler) showQueue(w http.ResponseWriter, r *http.Request, v *viewer, f
 		}
 		slices.Sort(d.Teams)
 	}
-	h.render(w, r, v, status, "queue", Page{Title: v.T("queue"), Data: d, Live: true, Flash: flash, FlashBad: bad})
+	// Live when the viewer may read the stream (all staff may, today).
+	live := h.opts.API.Admits("GET /api/v1/stream", v.Actor.Role)
+	h.render(w, r, v, status, "queue", Page{Title: v.T("queue"), Data: d, Live: live, Flash: flash, FlashBad: bad})
 }
 
 // saveView is POST /console/views: the filters of field query kept under field name, for
