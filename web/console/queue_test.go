@@ -33,9 +33,13 @@ import (
 )
 
 // withSLA runs an SLA policy for orange tickets: respond within 30 minutes, resolve within 4
-// hours, on a 24×7 calendar.
+// hours, on a 24×7 calendar. Offers wait a day for acceptance, so that moving the clock past
+// a due time does not also route tickets again while the test reads them.
 func withSLA(t testing.TB) siteOption {
 	return func(_ *console.Options, eo *engine.Options) {
+		if eo.Routing != nil {
+			eo.Routing.AcceptTimeout = 24 * time.Hour
+		}
 		always := &sla.Calendar{Name: "24x7", Location: time.UTC, Always: true}
 		ps, errs := sla.NewPolicies([]sla.Policy{{ID: "orange", When: `urgency == "orange"`, Calendar: always,
 			Goals: map[sla.Target]time.Duration{sla.Response: 30 * time.Minute, sla.Resolution: 4 * time.Hour}}})
