@@ -98,6 +98,12 @@ func TestQueueEveryRole(t *testing.T) {
 			assert.Contains(t, b.get("/console/").url, "/console/queue", "%s lands on the queue", role)
 		}
 	}
+	// In English on asking.
+	en := signedIn(t, s, ticket.RoleAgent).get("/console/queue?lang=en")
+	assert.Contains(t, en.body, "<h1>Queue</h1>")
+	assert.Contains(t, en.body, ">Nearest to breach first</option>")
+	assert.Contains(t, en.body, "<td>assigned</td>", "the state in English")
+
 	p := s.anonymous(t).get("/console/queue")
 	assert.Contains(t, p.url, "/console/signin")
 	assert.NotContains(t, p.body, tk.ID)
