@@ -16,9 +16,10 @@ import (
 // TestListPlans: every filter and order of List reads through an index — no scan of a table
 // but the newest-first walk of the tickets' rowid or the due-first walk of the SLA board's
 // index (each stops at the page's end) — and sorts no more than it must: several states are
-// several index ranges, merged by a sort (as List always did), and an SLA status newest
-// first sorts the board's entries in its range, which are open tickets only, never the
-// tickets table. The queue must answer in milliseconds over a million tickets (issue 22).
+// a page of each state's index merged (at most a page per state sorted), and an SLA status
+// newest first sorts the board's entries in its range (open tickets only), positions alone,
+// never the tickets' bodies. The queue must answer in milliseconds over a million tickets
+// (issue 22).
 func TestListPlans(t *testing.T) {
 	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "gongdan.db"))
 	require.NoError(t, err)
@@ -26,12 +27,13 @@ func TestListPlans(t *testing.T) {
 	now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
 	cursor := store.EncodeCursor(1000)
 	dueCursor := store.EncodeDueCursor(now, "GD-20261207-000001")
-	sorts := map[string]bool{"states": true, "breached": true, "at risk": true}
+	sorts := map[string]bool{"states": true, "states, a team, cursor": true, "breached": true, "at risk": true}
 	cases := map[string]store.Query{
 		"newest":                 {},
 		"newest, next page":      {Cursor: cursor},
 		"a state":                {States: []ticket.State{"new"}},
 		"states":                 {States: []ticket.State{"new", "assigned"}},
+		"states, a team, cursor": {States: []ticket.State{"new", "assigned"}, Teams: []string{"suzhou-a"}, Cursor: cursor},
 		"a team":                 {Teams: []string{"suzhou-a"}},
 		"an assignee":            {Assignees: []string{"eng-li"}},
 		"an urgency":             {Urgencies: []string{"red"}},
@@ -71,7 +73,7 @@ func TestListPlans(t *testing.T) {
 		}
 		for _, line := range plan {
 			if strings.HasPrefix(line, "SCAN ") && line != "SCAN t" && !strings.Contains(line, "USING COVERING INDEX sla_board_due") &&
-				!strings.Contains(line, "VIRTUAL TABLE") {
+				!strings.Contains(line, "VIRTUAL TABLE") && !strings.HasPrefix(line, "SCAN (subquery-") {
 				t.Errorf("%s: scans a table: %s", name, line)
 			}
 		}

@@ -16,6 +16,7 @@ import (
 	"math"
 	"net/url"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -800,7 +801,6 @@ func listSQL(q store.Query, limit int) (string, []any, error) {
 	for i, st := range q.States {
 		states[i] = string(st)
 	}
-	in("t.state", states)
 	in("t.assignee", q.Assignees)
 	in("t.team", q.Teams)
 	in("t.urgency", q.Urgencies)
@@ -841,13 +841,13 @@ func listSQL(q store.Query, limit int) (string, []any, error) {
 	tags := q.Tags
 	switch q.Sort {
 	case "", store.SortNewest:
-		from, order = `SELECT t.pos, t.body, b.due, t.id FROM tickets t LEFT JOIN sla_board b ON b.ticket_id = t.id`, "t.pos DESC"
+		from, order = `SELECT t.pos FROM tickets t LEFT JOIN sla_board b ON b.ticket_id = t.id`, "t.pos DESC"
 		posCol := "t.pos"
 		if len(tags) > 0 {
 			// The first tag drives: its (tag, pos) key walked newest first, stopping at the
 			// page's end. As an IN (subquery) it was read whole first, every ticket with the
 			// tag, and then each looked up in another filter's index.
-			from, order, posCol = `SELECT t.pos, t.body, b.due, t.id FROM ticket_tags g CROSS JOIN tickets t ON t.pos = g.pos
+			from, order, posCol = `SELECT g.pos FROM ticket_tags g CROSS JOIN tickets t ON t.pos = g.pos
 				LEFT JOIN sla_board b ON b.ticket_id = t.id`, "g.pos DESC", "g.pos"
 			where = append(where, "g.tag = ?")
 			args = append(args, tags[0])
@@ -880,10 +880,40 @@ func listSQL(q store.Query, limit int) (string, []any, error) {
 		where = append(where, `EXISTS (SELECT 1 FROM ticket_tags WHERE tag = ? AND pos = t.pos)`)
 		args = append(args, tag)
 	}
-	if len(where) > 0 {
-		from += " WHERE " + strings.Join(where, " AND ")
+	page := func(where []string, args []any) (string, []any) {
+		query := from
+		if len(where) > 0 {
+			query += " WHERE " + strings.Join(where, " AND ")
+		}
+		return query + " ORDER BY " + order + " LIMIT ?", append(args, limit+1)
 	}
-	return from + " ORDER BY " + order + " LIMIT ?", append(args, limit+1), nil
+	if q.Sort == store.SortDue {
+		in("t.state", states)
+		query, args := page(where, args)
+		return query, args, nil
+	}
+	var query string
+	if len(states) > 1 && len(q.Tags) == 0 {
+		// Several states: a page newest first of each, walking its (state, pos) index and
+		// stopping at the page's end, merged. As one IN, SQLite read every ticket in those
+		// states and sorted them all (states are few, tickets in them many: closed ones).
+		var parts []string
+		var all []any
+		for _, st := range states {
+			sub, subArgs := page(append(slices.Clip(where), "t.state = ?"), append(slices.Clip(args), st))
+			parts = append(parts, "SELECT pos FROM ("+sub+")")
+			all = append(all, subArgs...)
+		}
+		query, args = strings.Join(parts, " UNION ALL ")+" ORDER BY pos DESC LIMIT ?", append(all, limit+1)
+	} else {
+		in("t.state", states)
+		query, args = page(where, args)
+	}
+	// The page's positions first, then their rows: where the filter must sort (an SLA status
+	// sorts the board's entries in its range), it sorts positions, not the tickets' bodies.
+	query = `SELECT t.pos, t.body, b.due, t.id FROM tickets t LEFT JOIN sla_board b ON b.ticket_id = t.id
+		WHERE t.pos IN (` + query + `) ORDER BY t.pos DESC`
+	return query, args, nil
 }
 
 // Events reads a ticket's audit trail.
