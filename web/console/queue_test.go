@@ -524,6 +524,8 @@ func TestQueueAtScale(t *testing.T) {
 		{"nearest due", "/console/queue?sort=due", store.Query{Sort: store.SortDue}},
 		{"filtered", "/console/queue?connector=hotline&tag=" + url.QueryEscape("急停") + "&urgency=red",
 			store.Query{Connectors: []string{"hotline"}, Tags: []string{"急停"}, Urgencies: []string{"red"}}},
+		{"open states", "/console/queue?state=new&state=assigned&state=accepted&state=in_progress",
+			store.Query{States: []ticket.State{ticket.StateNew, ticket.StateAssigned, ticket.StateAccepted, ticket.StateInProgress}}},
 		{"breached", "/console/queue?sla=breached", store.Query{SLA: store.SLABreached}},
 		{"newest, page 3", "", store.Query{}},
 	}
@@ -533,7 +535,7 @@ func TestQueueAtScale(t *testing.T) {
 		link = nextLink(get(link).Body.String())
 		require.NotEmpty(t, link)
 	}
-	views[4].path = link
+	views[len(views)-1].path = link
 	for _, v := range views {
 		rec := get(v.path)
 		require.Equal(t, http.StatusOK, rec.Code, "%s: %s", v.name, rec.Body.String())
