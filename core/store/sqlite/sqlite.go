@@ -801,6 +801,9 @@ func listSQL(q store.Query, limit int) (string, []any, error) {
 	for i, st := range q.States {
 		states[i] = string(st)
 	}
+	// Once each: a state asked twice would be two pages of the same tickets below.
+	slices.Sort(states)
+	states = slices.Compact(states)
 	in("t.assignee", q.Assignees)
 	in("t.team", q.Teams)
 	in("t.urgency", q.Urgencies)

@@ -80,6 +80,8 @@ func testListQueueFilters(t *testing.T, f *fixture) {
 		{"sorted by due, at risk", store.Query{Sort: store.SortDue, SLA: store.SLAAtRisk, Now: now}, []int{1, 5}},
 		{"sorted by due, a tag", store.Query{Sort: store.SortDue, Tags: strs("急停")}, []int{0, 1, 5}},
 		{"sorted by due, no SLA", store.Query{Sort: store.SortDue, SLA: store.SLANone, Now: now}, nil},
+		{"a state asked twice", store.Query{States: []ticket.State{ticket.StateNew, ticket.StateNew}}, []int{9, 8, 7, 6, 5, 4, 3, 2, 1, 0}},
+		{"states and a tag", store.Query{States: []ticket.State{ticket.StateNew, ticket.StateAssigned}, Tags: strs("催单")}, []int{5, 4, 1}},
 	}
 	for _, c := range cases {
 		want := []string{}
