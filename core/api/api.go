@@ -520,6 +520,30 @@ func (s *Server) listTickets(w http.ResponseWriter, r *http.Request) {
 	}
 	q.Assignees = splitList(qv["assignee"])
 	q.Teams = splitList(qv["team"])
+	q.Connectors = splitList(qv["connector"])
+	// Each tag= is one tag (a tag may hold a comma); a ticket must carry them all.
+	for _, tag := range qv["tag"] {
+		if tag = strings.TrimSpace(tag); tag != "" {
+			q.Tags = append(q.Tags, tag)
+		}
+	}
+	if len(q.Tags) > maxTagFilters {
+		s.fail(w, r, badParam("tag", fmt.Sprintf("%d tags, at most %d", len(q.Tags), maxTagFilters)))
+		return
+	}
+	switch q.SLA = qv.Get("sla"); q.SLA {
+	case "", store.SLABreached, store.SLAAtRisk, store.SLAOnTime, store.SLANone:
+	default:
+		s.fail(w, r, badParam("sla", fmt.Sprintf("unknown SLA status %q (one of: breached, at_risk, on_time, none)", q.SLA)))
+		return
+	}
+	switch q.Sort = qv.Get("sort"); q.Sort {
+	case "", store.SortNewest, store.SortDue:
+	default:
+		s.fail(w, r, badParam("sort", fmt.Sprintf("unknown sort %q (newest or due)", q.Sort)))
+		return
+	}
+	q.Now = s.opts.Engine.Now()
 	q.Q = strings.TrimSpace(qv.Get("q"))
 	if n := utf8.RuneCountInString(q.Q); n > maxSearchRunes {
 		s.fail(w, r, badParam("q", fmt.Sprintf("the search text has %d characters, at most %d", n, maxSearchRunes)))
@@ -547,7 +571,13 @@ func (s *Server) listTickets(w http.ResponseWriter, r *http.Request) {
 	}
 	q.Limit = limit
 	if q.Cursor != "" {
-		if _, err := store.DecodeCursor(q.Cursor); err != nil {
+		var err error
+		if q.Sort == store.SortDue {
+			_, _, err = store.DecodeDueCursor(q.Cursor)
+		} else {
+			_, err = store.DecodeCursor(q.Cursor)
+		}
+		if err != nil {
 			s.fail(w, r, badParam("cursor", err.Error()))
 			return
 		}
@@ -559,6 +589,9 @@ func (s *Server) listTickets(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, page)
 }
+
+// maxTagFilters caps the tag= of a ticket list: each is a lookup of its own.
+const maxTagFilters = 8
 
 // maxSearchRunes caps the q of a ticket list: longer text is no search a person typed, and
 // each character of it costs the full-text index a lookup.

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"gongdan/core/ticket"
@@ -139,20 +140,50 @@ type Query struct {
 	Assignees []string
 	Teams     []string
 	Urgencies []string
+	// Connectors match the connector of the ticket's first draft.
+	Connectors []string
+	// Tags must all be on the ticket.
+	Tags []string
+	// SLA matches by the ticket's nearest SLA due time (the SLA board, SLAStore): SLABreached,
+	// SLAAtRisk, SLAOnTime or SLANone, as of Now.
+	SLA string
+	Now time.Time
 	// Q matches a substring of the id, title, description, customer, device or address.
 	Q string
 	// Customer is a customer as ticket.CustomerKey names them ("phone:13800000000", "id:c-1"):
 	// only their tickets, by index.
 	Customer string
-	Limit    int
-	Cursor   string
+	// Sort is SortNewest (the default: most recently created first) or SortDue (nearest SLA
+	// due time first; only tickets with a running clock, as the SLA board).
+	Sort   string
+	Limit  int
+	Cursor string
 }
+
+// The SLA statuses of Query.SLA.
+const (
+	SLABreached = "breached" // due before now
+	SLAAtRisk   = "at_risk"  // due within AtRiskWithin from now
+	SLAOnTime   = "on_time"  // due later
+	SLANone     = "none"     // no running SLA clock
+)
+
+// AtRiskWithin is how close to its due time a ticket is at risk.
+const AtRiskWithin = time.Hour
+
+// The orders of Query.Sort.
+const (
+	SortNewest = "newest"
+	SortDue    = "due"
+)
 
 // Page is one page of a List.
 type Page struct {
 	Tickets []ticket.Ticket `json:"tickets"`
 	// NextCursor fetches the next page; empty on the last one.
 	NextCursor string `json:"next_cursor"`
+	// Due is the nearest SLA due time of each ticket of the page with a running clock, by id.
+	Due map[string]time.Time `json:"sla_due,omitempty"`
 }
 
 // Limits of a page.
@@ -174,6 +205,24 @@ func DecodeCursor(c string) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("invalid cursor %q: pass next_cursor from the previous page unchanged", c)
+}
+
+// EncodeDueCursor and DecodeDueCursor turn a position in the order of SortDue (a due time,
+// then the ticket id) into an opaque cursor and back.
+func EncodeDueCursor(due time.Time, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("d" + due.UTC().Format(time.RFC3339Nano) + " " + id))
+}
+
+func DecodeDueCursor(c string) (time.Time, string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err == nil && len(b) > 1 && b[0] == 'd' {
+		if at, id, ok := strings.Cut(string(b[1:]), " "); ok && id != "" {
+			if due, err := time.Parse(time.RFC3339Nano, at); err == nil {
+				return due, id, nil
+			}
+		}
+	}
+	return time.Time{}, "", fmt.Errorf("invalid cursor %q: pass next_cursor from the previous page unchanged", c)
 }
 
 // SearchText is what Query.Q searches in a ticket, kept with the ticket row.

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"gongdan/core/api"
@@ -197,3 +198,11 @@ const (
 	xssScript = `<script>alert(1)</script>`
 	xssAttr   = `"><img src=x onerror=alert(1)>`
 )
+
+// assertInert checks that body has neither attack string as markup.
+func assertInert(t *testing.T, body, where string) {
+	t.Helper()
+	assert.NotContains(t, body, "<script>alert", where)
+	assert.NotContains(t, body, "<img src=x", where)
+	assert.NotContains(t, body, xssAttr, where)
+}

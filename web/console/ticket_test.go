@@ -390,13 +390,6 @@ func TestBadPhotosAreRefusedAndNothingIsDone(t *testing.T) {
 	}
 }
 
-// assertInert checks that neither payload comes out as markup.
-func assertInert(t *testing.T, body string) {
-	t.Helper()
-	assert.NotContains(t, body, xssScript)
-	assert.NotContains(t, body, xssAttr)
-	assert.NotContains(t, body, "<img src=x")
-}
 
 func TestTicketPageEscapesEverythingItShows(t *testing.T) {
 	var store *attachments.Store
@@ -429,7 +422,7 @@ func TestTicketPageEscapesEverythingItShows(t *testing.T) {
 		for _, b := range []*browser{eng, admin} {
 			p := b.get("/console/tickets/" + tk.ID)
 			require.Equal(t, http.StatusOK, p.status)
-			assertInert(t, p.body)
+			assertInert(t, p.body, "")
 			assertAllWords(t, p.body)
 			assert.Contains(t, p.body, "&lt;script&gt;alert(1)&lt;/script&gt;")
 		}
@@ -441,15 +434,15 @@ func TestTicketPageEscapesEverythingItShows(t *testing.T) {
 	sup := s.user(t, ticket.RoleSupervisor)
 	res := sup.act(tk.ID, sup.get("/console/tickets/"+tk.ID), "pause", url.Values{"reason": {"暂停 " + xssAttr}})
 	require.Equal(t, http.StatusOK, res.status)
-	assertInert(t, res.body)
+	assertInert(t, res.body, "")
 	assert.Contains(t, res.body, "暂停 &#34;&gt;&lt;img src=x onerror=alert(1)&gt;")
 	// A refused form's input, shown again.
 	res = sup.post("/console/tickets/"+tk.ID+"/actions/escalate", url.Values{"reason": {xssAttr}, "expected_version": {"1"}})
 	assert.Equal(t, http.StatusConflict, res.status)
-	assertInert(t, res.body)
+	assertInert(t, res.body, "")
 	me := eng.get("/console/me")
 	assert.Contains(t, me.body, "原因 &lt;script&gt;")
-	assertInert(t, me.body)
+	assertInert(t, me.body, "")
 
 	p := admin.get("/console/tickets/" + s.ticketIDByTitle(t, "截图 "+xssAttr))
 	assert.Contains(t, p.body, `<svg class="box" viewBox="0 0 320 640"`)

@@ -16,6 +16,7 @@ import (
 	"math"
 	"net/url"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -298,10 +299,10 @@ var writeQueries = [numWriteStmts]string{
 	stmtInsertIdempotencyKey: `INSERT INTO idempotency_keys (key, ticket_id, source) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
 	stmtDeleteIdempotencyKey: `DELETE FROM idempotency_keys WHERE key = ?`,
 	stmtInsertTicket: `INSERT INTO tickets (id, state, version, urgency, assignee, team, thread_key, customer_key, device_id,
-			category, closed_at, search, body)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			category, closed_at, search, connector, tags, body)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 	stmtUpdateTicket: `UPDATE tickets SET state = ?, version = ?, urgency = ?, assignee = ?, team = ?, thread_key = ?,
-			closed_at = ?, body = ?
+			closed_at = ?, tags = ?, body = ?
 		WHERE id = ? AND version = ?`,
 	stmtDeleteTicket: `DELETE FROM tickets WHERE id = ?`,
 	// Not RETURNING id: SQLite buffers returned rows in a temporary B-tree, opened and
@@ -601,7 +602,7 @@ func (t *tx) insert(tk ticket.Ticket, created ticket.Event, idempotencyKey strin
 	}
 	c := columnsOf(tk)
 	res, err := t.exec(stmtInsertTicket, tk.ID, tk.State, tk.Version, tk.Urgency, tk.Assignee, tk.Team,
-		c.threadKey, c.customerKey, c.deviceID, c.category, c.closedAt, store.SearchText(tk), body)
+		c.threadKey, c.customerKey, c.deviceID, c.category, c.closedAt, store.SearchText(tk), c.connector, c.tags, body)
 	if err != nil {
 		return 0, t.undo(err, undo...)
 	}
@@ -640,9 +641,10 @@ func (t *tx) undo(err error, steps ...undoStep) error {
 }
 
 // columns are what the ticket row keeps beside the body for finding it at intake (see
-// migrations/0003_intake.sql); NULL when empty.
+// migrations/0003_intake.sql; NULL when empty) and for the queue's filters (0019_queue.sql).
 type columns struct {
 	threadKey, customerKey, deviceID, category, closedAt any
+	connector, tags                                      string
 }
 
 func columnsOf(tk ticket.Ticket) columns {
@@ -650,6 +652,16 @@ func columnsOf(tk ticket.Ticket) columns {
 		customerKey: nullable(ticket.CustomerKey(tk.Customer)),
 		deviceID:    nullable(tk.Device.ID),
 		category:    nullable(tk.Category),
+		tags:        "[]",
+	}
+	if len(tk.Sources) > 0 {
+		c.connector = tk.Sources[0].Source.Connector
+	}
+	if len(tk.Tags) > 0 {
+		// the triggers of 0019_queue.sql re-index the tags when this text changes
+		if b, err := json.Marshal(tk.Tags); err == nil {
+			c.tags = string(b)
+		}
 	}
 	if tk.State.Open() {
 		c.threadKey = nullable(tk.ThreadKey)
@@ -675,7 +687,7 @@ func (t *tx) append(tk ticket.Ticket, ev ticket.Event) (int64, error) {
 	}
 	c := columnsOf(tk)
 	res, err := t.exec(stmtUpdateTicket,
-		tk.State, tk.Version, tk.Urgency, tk.Assignee, tk.Team, c.threadKey, c.closedAt, body, tk.ID, ev.Seq-1)
+		tk.State, tk.Version, tk.Urgency, tk.Assignee, tk.Team, c.threadKey, c.closedAt, c.tags, body, tk.ID, ev.Seq-1)
 	if err != nil {
 		return 0, t.undo(err, undo)
 	}
@@ -714,13 +726,66 @@ func (s *Store) Ticket(ctx context.Context, id string) (ticket.Ticket, error) {
 	return scanTicket(s.reads[readTicket].QueryRowContext(ctx, id))
 }
 
-// List reads one page, newest first, using the (column, pos) indexes.
+// List reads one page, newest first using the (column, pos) indexes, or nearest due first
+// walking the SLA board's due index (the board holds only tickets with a running clock, so
+// it stays small however many tickets are stored). Every page carries the due times of its
+// tickets, looked up by key.
 func (s *Store) List(ctx context.Context, q store.Query) (store.Page, error) {
 	limit := q.Limit
 	if limit <= 0 {
 		limit = store.DefaultLimit
 	}
 	limit = min(limit, store.MaxLimit)
+	query, args, err := listSQL(q, limit)
+	if err != nil {
+		return store.Page{}, err
+	}
+	rows, err := s.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return store.Page{}, err
+	}
+	defer rows.Close()
+	page := store.Page{Tickets: make([]ticket.Ticket, 0, limit)}
+	var last int64
+	var lastDue time.Time
+	var lastID string
+	for rows.Next() {
+		if len(page.Tickets) == limit {
+			if q.Sort == store.SortDue {
+				page.NextCursor = store.EncodeDueCursor(lastDue, lastID)
+			} else {
+				page.NextCursor = store.EncodeCursor(last)
+			}
+			break
+		}
+		var body []byte
+		var due sql.NullString
+		if err := rows.Scan(&last, &body, &due, &lastID); err != nil {
+			return store.Page{}, err
+		}
+		var tk ticket.Ticket
+		if err := json.Unmarshal(body, &tk); err != nil {
+			return store.Page{}, fmt.Errorf("ticket at %d: %w", last, err)
+		}
+		if due.Valid {
+			at, err := time.Parse(time.RFC3339Nano, due.String)
+			if err != nil {
+				return store.Page{}, fmt.Errorf("ticket %s's due time: %w", tk.ID, err)
+			}
+			if page.Due == nil {
+				page.Due = map[string]time.Time{}
+			}
+			page.Due[tk.ID], lastDue = at, at
+		}
+		page.Tickets = append(page.Tickets, tk)
+	}
+	return page, rows.Err()
+}
+
+// listSQL is the query of a List page of limit tickets (and one more, to know whether there
+// are more), with its arguments. list_plan_test.go checks that each filter and order uses
+// an index.
+func listSQL(q store.Query, limit int) (string, []any, error) {
 	var where []string
 	var args []any
 	in := func(col string, vals []string) {
@@ -736,57 +801,126 @@ func (s *Store) List(ctx context.Context, q store.Query) (store.Page, error) {
 	for i, st := range q.States {
 		states[i] = string(st)
 	}
-	in("state", states)
-	in("assignee", q.Assignees)
-	in("team", q.Teams)
-	in("urgency", q.Urgencies)
+	// Once each: a state asked twice would be two pages of the same tickets below.
+	slices.Sort(states)
+	states = slices.Compact(states)
+	in("t.assignee", q.Assignees)
+	in("t.team", q.Teams)
+	in("t.urgency", q.Urgencies)
+	in("t.connector", q.Connectors)
 	if q.Q != "" {
 		if utf8.RuneCountInString(q.Q) >= 3 {
 			// the trigram index; the phrase is quoted so the text is matched literally
-			where = append(where, `pos IN (SELECT rowid FROM ticket_search WHERE ticket_search MATCH ?)`)
+			where = append(where, `t.pos IN (SELECT rowid FROM ticket_search WHERE ticket_search MATCH ?)`)
 			args = append(args, `"`+strings.ReplaceAll(q.Q, `"`, `""`)+`"`)
 		} else {
 			// too short for trigrams: scan, newest first, until the page is full; LIKE is
 			// case-insensitive for ASCII, as the trigram index is
-			where = append(where, `search LIKE ? ESCAPE '\'`)
+			where = append(where, `t.search LIKE ? ESCAPE '\'`)
 			args = append(args, "%"+likeEscaper.Replace(q.Q)+"%")
 		}
 	}
 	if q.Customer != "" {
-		where = append(where, "customer_key = ?")
+		where = append(where, "t.customer_key = ?")
 		args = append(args, q.Customer)
 	}
-	if q.Cursor != "" {
-		pos, err := store.DecodeCursor(q.Cursor)
-		if err != nil {
-			return store.Page{}, err
-		}
-		where = append(where, "pos < ?")
-		args = append(args, pos)
+	now := q.Now
+	if now.IsZero() {
+		now = time.Now()
 	}
-	rows, err := s.queryPage(ctx, `SELECT pos, body FROM tickets`, where, args, "pos DESC", limit)
-	if err != nil {
-		return store.Page{}, err
+	switch q.SLA {
+	case "":
+	case store.SLABreached:
+		where = append(where, "b.due < ?")
+		args = append(args, formatSortable(now))
+	case store.SLAAtRisk:
+		where = append(where, "b.due >= ? AND b.due < ?")
+		args = append(args, formatSortable(now), formatSortable(now.Add(store.AtRiskWithin)))
+	case store.SLAOnTime:
+		where = append(where, "b.due >= ?")
+		args = append(args, formatSortable(now.Add(store.AtRiskWithin)))
+	case store.SLANone:
+		where = append(where, "b.due IS NULL")
+	default:
+		return "", nil, fmt.Errorf("unknown SLA status %q", q.SLA)
 	}
-	defer rows.Close()
-	page := store.Page{Tickets: make([]ticket.Ticket, 0, limit)}
-	var last int64
-	for rows.Next() {
-		if len(page.Tickets) == limit {
-			page.NextCursor = store.EncodeCursor(last)
-			break
+	var from, order string
+	tags := q.Tags
+	switch q.Sort {
+	case "", store.SortNewest:
+		from, order = `SELECT t.pos FROM tickets t LEFT JOIN sla_board b ON b.ticket_id = t.id`, "t.pos DESC"
+		posCol := "t.pos"
+		if len(tags) > 0 {
+			// The first tag drives: its (tag, pos) key walked newest first, stopping at the
+			// page's end. As an IN (subquery) it was read whole first, every ticket with the
+			// tag, and then each looked up in another filter's index.
+			from, order, posCol = `SELECT g.pos FROM ticket_tags g CROSS JOIN tickets t ON t.pos = g.pos
+				LEFT JOIN sla_board b ON b.ticket_id = t.id`, "g.pos DESC", "g.pos"
+			where = append(where, "g.tag = ?")
+			args = append(args, tags[0])
+			tags = tags[1:]
 		}
-		var body []byte
-		if err := rows.Scan(&last, &body); err != nil {
-			return store.Page{}, err
+		if q.Cursor != "" {
+			pos, err := store.DecodeCursor(q.Cursor)
+			if err != nil {
+				return "", nil, err
+			}
+			where = append(where, posCol+" < ?")
+			args = append(args, pos)
 		}
-		var tk ticket.Ticket
-		if err := json.Unmarshal(body, &tk); err != nil {
-			return store.Page{}, fmt.Errorf("ticket at %d: %w", last, err)
+	case store.SortDue:
+		// The board drives (CROSS JOIN keeps it the outer loop), in the order of its
+		// (due, ticket_id) index: no sort, and a cursor of (due, id) is a seek in it.
+		from, order = `SELECT t.pos, t.body, b.due, t.id FROM sla_board b CROSS JOIN tickets t ON t.id = b.ticket_id`, "b.due, b.ticket_id"
+		if q.Cursor != "" {
+			due, id, err := store.DecodeDueCursor(q.Cursor)
+			if err != nil {
+				return "", nil, err
+			}
+			where = append(where, "(b.due, b.ticket_id) > (?, ?)")
+			args = append(args, formatSortable(due), id)
 		}
-		page.Tickets = append(page.Tickets, tk)
+	default:
+		return "", nil, fmt.Errorf("unknown sort %q (newest or due)", q.Sort)
 	}
-	return page, rows.Err()
+	for _, tag := range tags {
+		where = append(where, `EXISTS (SELECT 1 FROM ticket_tags WHERE tag = ? AND pos = t.pos)`)
+		args = append(args, tag)
+	}
+	page := func(where []string, args []any) (string, []any) {
+		query := from
+		if len(where) > 0 {
+			query += " WHERE " + strings.Join(where, " AND ")
+		}
+		return query + " ORDER BY " + order + " LIMIT ?", append(args, limit+1)
+	}
+	if q.Sort == store.SortDue {
+		in("t.state", states)
+		query, args := page(where, args)
+		return query, args, nil
+	}
+	var query string
+	if len(states) > 1 && len(q.Tags) == 0 {
+		// Several states: a page newest first of each, walking its (state, pos) index and
+		// stopping at the page's end, merged. As one IN, SQLite read every ticket in those
+		// states and sorted them all (states are few, tickets in them many: closed ones).
+		var parts []string
+		var all []any
+		for _, st := range states {
+			sub, subArgs := page(append(slices.Clip(where), "t.state = ?"), append(slices.Clip(args), st))
+			parts = append(parts, "SELECT pos FROM ("+sub+")")
+			all = append(all, subArgs...)
+		}
+		query, args = strings.Join(parts, " UNION ALL ")+" ORDER BY pos DESC LIMIT ?", append(all, limit+1)
+	} else {
+		in("t.state", states)
+		query, args = page(where, args)
+	}
+	// The page's positions first, then their rows: where the filter must sort (an SLA status
+	// sorts the board's entries in its range), it sorts positions, not the tickets' bodies.
+	query = `SELECT t.pos, t.body, b.due, t.id FROM tickets t LEFT JOIN sla_board b ON b.ticket_id = t.id
+		WHERE t.pos IN (` + query + `) ORDER BY t.pos DESC`
+	return query, args, nil
 }
 
 // Events reads a ticket's audit trail.

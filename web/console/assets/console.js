@@ -25,13 +25,13 @@
     var resync = function () { body.dispatchEvent(new CustomEvent("gd:resync", { bubbles: true })); };
     es.addEventListener("resync", resync); // the server fell behind: changes were missed
     es.onopen = function () {
-      if (badge) { badge.hidden = false; badge.textContent = badge.getAttribute("data-on") || "●"; badge.className = "live on"; }
+      if (badge) { badge.hidden = false; badge.textContent = badge.getAttribute("data-text-on") || "●"; badge.className = "live on"; }
       // Changes between the page's rendering and this moment (or during a disconnection)
       // were not streamed: pages reload what they show once.
       resync();
     };
     es.onerror = function () {
-      if (badge) { badge.textContent = badge.getAttribute("data-off") || "…"; badge.className = "live off"; }
+      if (badge) { badge.textContent = badge.getAttribute("data-text-off") || "…"; badge.className = "live off"; }
     };
   }
 
