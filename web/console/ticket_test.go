@@ -390,7 +390,6 @@ func TestBadPhotosAreRefusedAndNothingIsDone(t *testing.T) {
 	}
 }
 
-
 func TestTicketPageEscapesEverythingItShows(t *testing.T) {
 	var store *attachments.Store
 	s := newSite(t, withPhotos(t, &store))
