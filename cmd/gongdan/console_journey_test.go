@@ -156,8 +156,10 @@ tracking: {ttl: 30d}
 	browserkit.Shot(t, eng, "ticket-resolve-phone.png")
 	require.NoError(t, chromedp.Do(eng, chromedp.Click(chromedp.CSS(`details.act-resolve button[type=submit]`))))
 	require.Eventually(t, func() bool { return apiTicket(t, base, id).State == ticket.StateResolved }, 30*time.Second, 100*time.Millisecond, "resolved")
-	tk = apiTicket(t, base, id)
-	require.NotEmpty(t, tk.Attachments, "the photo is kept with the ticket")
+	status, body, err := call("GET", base+"/api/v1/tickets/"+id+"/events", journeyAdmin, "")
+	require.NoError(t, err)
+	require.Equal(t, 200, status)
+	require.Regexp(t, `"action":"resolve".*"evidence":\["attachment:[0-9a-f]{64}"\]`, string(body), "the photo is kept as the fix's evidence")
 
 	// The customer confirms on the tracking page the desk reads on the ticket.
 	require.NoError(t, chromedp.Do(disp, chromedp.Navigate(base+"/console/tickets/"+id), chromedp.WaitVisible(chromedp.ID("tracking-url"))))
