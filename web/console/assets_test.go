@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"gongdan/core/ticket"
 )
 
 // TestVendoredFilesAreThePinnedOnes: the embedded htmx and ECharts are byte for byte what
@@ -89,5 +92,24 @@ func TestEveryAnswerCarriesTheSecurityHeaders(t *testing.T) {
 		assert.NotContains(t, csp, "unsafe-inline", path)
 		assert.Contains(t, csp, "frame-ancestors 'none'", path)
 		assert.Equal(t, "nosniff", p.header.Get("X-Content-Type-Options"), path)
+	}
+}
+
+// TestLaterNavigationsAreSmall (issue 22: after the first load, a navigation transfers at
+// most 40 KB): with the assets cached, a page is its HTML, compressed; a full queue page of
+// 50 tickets and a ticket page with its forms and timeline stay well within it.
+func TestLaterNavigationsAreSmall(t *testing.T) {
+	s := newSite(t)
+	var last string
+	for i := range 50 {
+		last = s.create(t, estop(fmt.Sprintf("%d号线急停按钮失灵，产线停止，请尽快派人", i))).ID
+	}
+	b := s.as(t, ticket.RoleSupervisor)
+	for _, path := range []string{"/console/queue", "/console/tickets/" + last, "/console/sla", "/console/dispatch"} {
+		p := b.get(path, "Accept-Encoding", "gzip")
+		require.Equal(t, http.StatusOK, p.status, path)
+		assert.Equal(t, "gzip", p.header.Get("Content-Encoding"), path)
+		assert.Less(t, len(p.body), 40<<10, path)
+		t.Logf("%s: %d bytes compressed, %d uncompressed", path, len(p.body), len(gunzip(t, p.body)))
 	}
 }

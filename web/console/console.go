@@ -28,6 +28,8 @@ import (
 	"time"
 
 	"gongdan/attachments"
+	"github.com/klauspost/compress/gzhttp"
+
 	"gongdan/core/api"
 	"gongdan/core/engine"
 	"gongdan/core/store"
@@ -85,6 +87,9 @@ type Handler struct {
 	named  map[string]string
 	hub    *hub
 	nav    []navItem
+	// gzipped is the mux compressing pages and parts (not the live stream, not the assets,
+	// which are compressed once).
+	gzipped http.Handler
 }
 
 // Routes are the console's routes, to mount beside the API (api.Options.Edge).
@@ -133,6 +138,13 @@ func New(opts Options) (*Handler, error) {
 	}
 	h.hub = newHub(h)
 	h.routes()
+	// Pages carry the CSRF token beside text a visitor can choose (a search): jitter hides
+	// the compressed size that a BREACH-style attack reads.
+	wrap, err := gzhttp.NewWrapper(gzhttp.MinSize(1024), gzhttp.RandomJitter(32, 0, false))
+	if err != nil {
+		return nil, err
+	}
+	h.gzipped = wrap(h.mux)
 	return h, nil
 }
 
@@ -150,7 +162,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("Referrer-Policy", "same-origin")
 	hd.Set("X-Robots-Tag", "noindex, nofollow")
-	h.mux.ServeHTTP(w, r)
+	if r.URL.Path == "/console/events" || strings.HasPrefix(r.URL.Path, "/console/assets/") {
+		h.mux.ServeHTTP(w, r)
+		return
+	}
+	h.gzipped.ServeHTTP(w, r)
 }
 
 // navItem is an entry of the page header's navigation, shown to the roles the API admits to

@@ -1,9 +1,11 @@
 package console_test
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -185,8 +187,10 @@ func (b *browser) firstLoad(t *testing.T, path string) (int, []string) {
 	page := b.get(path, "Accept-Encoding", "gzip")
 	require.Equal(t, http.StatusOK, page.status)
 	total := len(page.body)
+	require.Equal(t, "gzip", page.header.Get("Content-Encoding"), "pages are sent compressed")
+	html := gunzip(t, page.body)
 	var names []string
-	for _, m := range regexp.MustCompile(`(?:src|href)="(/console/assets/[^"]+)"`).FindAllStringSubmatch(page.body, -1) {
+	for _, m := range regexp.MustCompile(`(?:src|href)="(/console/assets/[^"]+)"`).FindAllStringSubmatch(html, -1) {
 		a := b.get(m[1], "Accept-Encoding", "gzip")
 		require.Equal(t, http.StatusOK, a.status, m[1])
 		total += len(a.body)
@@ -218,4 +222,14 @@ func TestFirstLoadBudget(t *testing.T) {
 	require.NotZero(t, echarts, "the dashboard loads ECharts")
 	assert.LessOrEqual(t, n-echarts, budget, "the dashboard without ECharts")
 	t.Logf("dashboard first load: %d KB gzipped, %d KB of it ECharts", n>>10, echarts>>10)
+}
+
+// gunzip is body uncompressed.
+func gunzip(t *testing.T, body string) string {
+	t.Helper()
+	zr, err := gzip.NewReader(strings.NewReader(body))
+	require.NoError(t, err)
+	b, err := io.ReadAll(zr)
+	require.NoError(t, err)
+	return string(b)
 }
