@@ -27,8 +27,8 @@ import (
 	"strings"
 	"time"
 
-	"gongdan/attachments"
 	"github.com/klauspost/compress/gzhttp"
+	"gongdan/attachments"
 
 	"gongdan/core/api"
 	"gongdan/core/engine"
