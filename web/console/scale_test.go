@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 
 	"gongdan/core/api"
 	"gongdan/core/engine"
+	"gongdan/core/sla"
 	"gongdan/core/store"
 	"gongdan/core/ticket"
 	"gongdan/draft"
@@ -56,7 +58,13 @@ func TestConsoleAtScale(t *testing.T) {
 	st := enginekit.OpenStore(t, path)
 	t.Logf("store opened (migrations included) in %s", time.Since(opened).Round(time.Millisecond))
 	clock := func() time.Time { return now }
-	e := enginekit.Start(t, engine.Options{Store: st, Now: clock})
+	always := &sla.Calendar{Name: "24x7", Location: time.UTC, Always: true}
+	policies, errs := sla.NewPolicies([]sla.Policy{{ID: "standard", Calendar: always,
+		Goals: map[sla.Target]time.Duration{sla.Resolution: 4 * time.Hour}}})
+	require.Empty(t, errs)
+	started := time.Now()
+	e := enginekit.Start(t, engine.Options{Store: st, Now: clock, SLA: &engine.SLAOptions{Policies: policies, Notify: func(engine.Notification) {}}})
+	t.Logf("engine started (SLA clocks armed once) in %s", time.Since(started).Round(time.Millisecond))
 	c, err := console.New(console.Options{Engine: e, Store: st, Now: clock})
 	require.NoError(t, err)
 	tok := people[ticket.RoleSupervisor]
@@ -75,10 +83,18 @@ func TestConsoleAtScale(t *testing.T) {
 		{"queue nearest to breach", "/console/queue?sort=due"},
 		{"queue filtered (team, state, urgency)", "/console/queue?team=team-3&state=assigned&urgency=orange"},
 		{"queue search", "/console/queue?q=" + open},
+		{"queue breached", "/console/queue?sla=breached"},
 		{"ticket", "/console/tickets/" + open},
 		{"SLA board", "/console/sla"},
+		{"SLA board of a team", "/console/sla?team=team-3"},
 	}
 	for _, p := range pages {
+		first := b.get(p.path)
+		require.Equal(t, http.StatusOK, first.status, p.path)
+		if p.name != "ticket" && p.name != "queue search" {
+			// A measurement of an empty page would say nothing: each shows a full page.
+			require.GreaterOrEqual(t, strings.Count(first.body, "<tr"), 40, p.path)
+		}
 		for range 20 {
 			require.Equal(t, http.StatusOK, b.get(p.path).status, p.path)
 		}
