@@ -54,6 +54,9 @@ type liveBatch struct {
 type liveClient struct {
 	ch   chan []byte
 	lang webkit.Lang
+	// session is the SHA-256 of the session the page was opened in: its sign-out ends the
+	// stream at once (endSession), and its expiry at the next heartbeat.
+	session []byte
 }
 
 type hub struct {
@@ -90,7 +93,7 @@ func (hb *hub) serve(w http.ResponseWriter, r *http.Request, v *viewer) {
 		hb.h.forbidden(w, r, v)
 		return
 	}
-	c := &liveClient{ch: make(chan []byte, 32), lang: v.Lang}
+	c := &liveClient{ch: make(chan []byte, 32), lang: v.Lang, session: v.Hash}
 	hb.add(c)
 	defer hb.remove(c)
 	rc := http.NewResponseController(w)
@@ -114,6 +117,12 @@ func (hb *hub) serve(w http.ResponseWriter, r *http.Request, v *viewer) {
 				return
 			}
 		case <-beat.C:
+			// The session is looked at again: a page must not go on being told of tickets
+			// after its session expired or what signed it in was taken out of the config.
+			// An open page is not a use of the session: it does not keep it from idling.
+			if _, live := hb.h.lookup(r, false); !live {
+				return
+			}
 			if _, err := w.Write([]byte(": ping\n\n")); err != nil || rc.Flush() != nil {
 				return
 			}
@@ -135,6 +144,18 @@ func (hb *hub) add(c *liveClient) {
 	}
 }
 
+// endSession ends the streams of the session whose SHA-256 is hash (its sign-out).
+func (hb *hub) endSession(hash []byte) {
+	hb.mu.Lock()
+	defer hb.mu.Unlock()
+	for c := range hb.clients {
+		if bytes.Equal(c.session, hash) {
+			delete(hb.clients, c)
+			close(c.ch)
+		}
+	}
+}
+
 func (hb *hub) remove(c *liveClient) {
 	hb.mu.Lock()
 	defer hb.mu.Unlock()
@@ -146,13 +167,18 @@ func (hb *hub) remove(c *liveClient) {
 
 // run gathers the engine's events and sends a batch every Flush while anyone listens. When
 // the engine cuts the subscription (the hub fell too far behind), it subscribes again and
-// tells every page to reload what it shows, since changes were missed.
+// tells every page to reload what it shows, since changes were missed. It stops when no
+// page listens; whether a page listens and whether run goes on are decided under one lock,
+// so a page that arrives as run stops starts it again (add).
 func (hb *hub) run() {
 	for {
 		sub := hb.h.opts.Engine.Subscribe(16384)
 		cut, got := hb.pump(sub)
 		sub.Close()
-		if !cut || got == 0 { // idle, closing, or the engine is closed
+		if !cut {
+			return // pump marked the hub stopped
+		}
+		if got == 0 { // the engine is closed
 			hb.mu.Lock()
 			hb.running = false
 			hb.mu.Unlock()
@@ -163,12 +189,21 @@ func (hb *hub) run() {
 	}
 }
 
-// pump batches sub's events until no page listens (false) or the engine cuts sub (true),
-// and says how many events it took.
+// pump batches sub's events until no page listens or the console closes (false: the hub is
+// marked stopped) or the engine cuts sub (true), and says how many events it took.
 func (hb *hub) pump(sub *engine.Subscription) (cut bool, got int) {
 	tick := time.NewTicker(hb.h.opts.Flush)
 	defer tick.Stop()
 	var pending []ticket.Event
+	stop := func() bool {
+		hb.mu.Lock()
+		defer hb.mu.Unlock()
+		if len(hb.clients) > 0 {
+			return false
+		}
+		hb.running = false
+		return true
+	}
 	for {
 		select {
 		case ev, ok := <-sub.C:
@@ -182,13 +217,13 @@ func (hb *hub) pump(sub *engine.Subscription) (cut bool, got int) {
 				hb.broadcast(pending)
 				pending = pending[:0]
 			}
-			hb.mu.Lock()
-			idle := len(hb.clients) == 0
-			hb.mu.Unlock()
-			if idle {
+			if stop() {
 				return false, got
 			}
 		case <-hb.closing:
+			hb.mu.Lock()
+			hb.running = false
+			hb.mu.Unlock()
 			return false, got
 		}
 	}

@@ -122,3 +122,51 @@ func TestTheLiveStreamNeedsASession(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, p.status)
 	assert.NotEqual(t, "text/event-stream", p.header.Get("Content-Type"))
 }
+
+// TestSigningOutEndsTheLiveStream: a page's stream ends when its session is signed out, at
+// once, and carries no ticket after that.
+func TestSigningOutEndsTheLiveStream(t *testing.T) {
+	s := newSite(t)
+	b := s.as(t, ticket.RoleDispatcher)
+	stream := openStream(t, b)
+	first := s.create(t, estop("登出前"))
+	next(t, stream, first.ID)
+	b.post("/console/signout", nil)
+	s.create(t, estop("登出后的工单"))
+	for batch := range stream { // ends when the server ends the stream
+		for _, tk := range batch.Tickets {
+			assert.NotContains(t, tk.Row, "登出后的工单", "a ticket after the sign-out")
+		}
+	}
+}
+
+// TestAnExpiredSessionsStreamEnds: a page left open is not a use of its session; once the
+// session is past its idle time, the stream ends at its next heartbeat.
+func TestAnExpiredSessionsStreamEnds(t *testing.T) {
+	s := newSite(t)
+	stream := openStream(t, s.as(t, ticket.RoleDispatcher))
+	s.clock.Advance(9 * time.Hour) // past the default idle timeout of 8h
+	for range stream {             // ends at the next heartbeat (a second in the test site)
+	}
+}
+
+// TestALivePageArrivingAsTheHubStopsIsServed: pages that leave and come back (every
+// navigation) always get a running hub: a new ticket reaches the page that came last.
+func TestALivePageArrivingAsTheHubStopsIsServed(t *testing.T) {
+	s := newSite(t)
+	b := s.as(t, ticket.RoleDispatcher)
+	for i := range 20 {
+		ctx, cancel := context.WithCancel(context.Background())
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.srv.URL+"/console/events", nil)
+		res, err := b.c.Do(req)
+		require.NoError(t, err)
+		cancel() // the page leaves
+		res.Body.Close()
+		if i%5 == 0 {
+			time.Sleep(25 * time.Millisecond) // about a flush, so the hub may be stopping
+		}
+	}
+	stream := openStream(t, b)
+	tk := s.create(t, estop("导航之后"))
+	next(t, stream, tk.ID)
+}

@@ -66,7 +66,10 @@ func (h *Handler) signedIn(fn func(w http.ResponseWriter, r *http.Request, v *vi
 // session finds the request's live session, ending it when it is past its idle time or age,
 // or when what signed it in no longer does (a token taken out of the config, a WeCom user
 // no longer mapped).
-func (h *Handler) session(r *http.Request) (*viewer, bool) {
+func (h *Handler) session(r *http.Request) (*viewer, bool) { return h.lookup(r, true) }
+
+// lookup is session, recording the use (touch) or not.
+func (h *Handler) lookup(r *http.Request, touch bool) (*viewer, bool) {
 	c, err := r.Cookie(cookieName)
 	if err != nil || len(c.Value) != 43 {
 		return nil, false
@@ -84,7 +87,7 @@ func (h *Handler) session(r *http.Request) (*viewer, bool) {
 		_ = h.opts.Store.DeleteSession(r.Context(), sum[:])
 		return nil, false
 	}
-	if now.Sub(s.SeenAt) >= touchEvery {
+	if touch && now.Sub(s.SeenAt) >= touchEvery {
 		if err := h.opts.Store.TouchSession(r.Context(), sum[:], now); err != nil {
 			h.opts.Logger.Warn("console: touching a session", "err", err)
 		}
@@ -243,6 +246,7 @@ func (h *Handler) signout(w http.ResponseWriter, r *http.Request, v *viewer) {
 	if err := h.opts.Store.DeleteSession(r.Context(), v.Hash); err != nil {
 		h.opts.Logger.Error("console: ending a session", "err", err)
 	}
+	h.hub.endSession(v.Hash)
 	http.SetCookie(w, h.cookie(r, "", -1))
 	http.Redirect(w, r, "/console/signin", http.StatusSeeOther)
 }
