@@ -18,38 +18,35 @@ import (
 
 func init() {
 	pageRegistry = append(pageRegistry, func(h *Handler) {
-		h.mux.Handle("POST /console/tickets/{id}/actions/{action}", h.boundedForm(h.signedIn(h.postAction)))
+		h.mux.Handle("POST /console/tickets/{id}/actions/{action}",
+			h.signedInForm(int64(h.opts.MaxPhotos)*(h.opts.MaxPhotoBytes+4<<10)+1<<20, h.postAction))
 	})
 }
 
-// boundedForm reads a posted form (multipart with photos, or urlencoded) no larger than a
-// form with the most photos allowed, before anything else reads it: a post over the bound is
-// refused at once, and nothing of it is kept.
-func (h *Handler) boundedForm(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		limit := int64(h.opts.MaxPhotos)*(h.opts.MaxPhotoBytes+4<<10) + 1<<20
-		r.Body = http.MaxBytesReader(w, r.Body, limit)
-		var err error
-		if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
-			// Photos over 8 MiB in all go to temporary files, removed when the request ends.
-			err = r.ParseMultipartForm(8 << 20)
-			if r.MultipartForm != nil {
-				defer r.MultipartForm.RemoveAll()
-			}
-		} else {
-			err = r.ParseForm()
+// wouldTake asks whether the API would take cmd now: the ticket as the viewer reads it and
+// the ticket rules decide (ticket.Decide; data is checked later by the API itself). It
+// answers 0, or the status and reason of the refusal.
+func (h *Handler) wouldTake(r *http.Request, v *viewer, id string, cmd ticket.Command) (int, string) {
+	var t ticket.Ticket
+	if err := h.get(r, v, "/api/v1/tickets/"+url.PathEscape(id), &t); err != nil {
+		var e *APIError
+		if errors.As(err, &e) {
+			return e.Status, e.Detail
 		}
-		if err != nil {
-			var tooBig *http.MaxBytesError
-			if errors.As(err, &tooBig) {
-				h.problem(w, r, nil, http.StatusRequestEntityTooLarge, "form_too_large")
-				return
-			}
-			http.Error(w, "bad form: "+err.Error(), http.StatusBadRequest)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+		return http.StatusServiceUnavailable, v.T("internal_detail")
+	}
+	_, err := ticket.Decide(t, cmd, h.opts.Now())
+	var de *ticket.DataError
+	switch {
+	case err == nil || errors.As(err, &de):
+		return 0, ""
+	case errors.Is(err, ticket.ErrStaleVersion):
+		return http.StatusConflict, v.T("stale_form")
+	case errors.Is(err, ticket.ErrForbidden):
+		return http.StatusForbidden, err.Error()
+	default:
+		return http.StatusConflict, err.Error()
+	}
 }
 
 // postAction does one action of a ticket's form.
@@ -96,7 +93,14 @@ func (h *Handler) postAction(w http.ResponseWriter, r *http.Request, v *viewer) 
 	case ticket.ActionResolve:
 		data["root_cause"] = strings.TrimSpace(form.Get("root_cause"))
 		var photos [][]byte
-		if r.MultipartForm != nil {
+		if r.MultipartForm != nil && len(r.MultipartForm.File["photo"]) > 0 {
+			// Photos are decoded and kept only for a resolve the API would take now: a
+			// refused one (another role, not the assignee, a stale form) leaves nothing.
+			if st, detail := h.wouldTake(r, v, id, ticket.Command{TicketID: id, Action: action, Actor: v.Actor,
+				ExpectedVersion: version, Data: json.RawMessage(`{"root_cause":"-"}`)}); st != 0 {
+				refuse(st, detail)
+				return
+			}
 			photos, err = h.readPhotos(r.MultipartForm.File["photo"])
 		}
 		var pe *photoError

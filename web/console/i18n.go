@@ -25,6 +25,8 @@ var words = webkit.Words{
 	"not_found_detail":         {"没有这个页面。", "There is no such page."},
 	"internal":                 {"服务暂时不可用", "Temporarily unavailable"},
 	"internal_detail":          {"请稍后再试。", "Please try again shortly."},
+	"bad_form":                 {"表单无法读取", "The form could not be read"},
+	"bad_form_detail":          {"请刷新页面后重试。", "Reload the page and try again."},
 	"back":                     {"返回控制台", "Back to the console"},
 	"live_on":                  {"实时", "Live"},
 	"live_off":                 {"重新连接中…", "Reconnecting…"},

@@ -28,7 +28,33 @@ const (
 	// photoMaxPixels refuses a picture whose decoding alone would take more memory than a
 	// phone's camera ever needs (a decompression bomb: a small PNG of 100,000 × 100,000).
 	photoMaxPixels = 50_000_000
+	// photoMaxDecoded bounds the memory one decoding takes, by the picture's colour model:
+	// 8 bytes a pixel for a 16-bit PNG (a 200 KiB file of 5000 × 5000 decodes to 200 MiB),
+	// 4 for RGBA, about 1.5 to 3 for a JPEG. A phone's 12-megapixel JPEG takes 36 MiB.
+	photoMaxDecoded = 160 << 20
+	// photoDecodes is how many photos are decoded at once in the process.
+	photoDecodes = 2
 )
+
+// decodeSlots bounds the photos decoded at once: a few posts at the same time cannot hold
+// more than photoDecodes × photoMaxDecoded.
+var decodeSlots = make(chan struct{}, photoDecodes)
+
+// decodedBytes is about how much memory decoding a picture of cfg takes.
+func decodedBytes(cfg image.Config) int64 {
+	per := int64(4)
+	switch cfg.ColorModel {
+	case color.RGBA64Model, color.NRGBA64Model:
+		per = 8
+	case color.Gray16Model:
+		per = 2
+	case color.GrayModel, color.AlphaModel:
+		per = 1
+	case color.YCbCrModel:
+		per = 3
+	}
+	return int64(cfg.Width) * int64(cfg.Height) * per
+}
 
 // photoError is a photo refused, with the key of the text that says why.
 type photoError struct {
@@ -94,9 +120,11 @@ func shrinkPhoto(b []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width*cfg.Height > photoMaxPixels {
+	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width*cfg.Height > photoMaxPixels || decodedBytes(cfg) > photoMaxDecoded {
 		return nil, errors.New("photo: no picture, or too many pixels")
 	}
+	decodeSlots <- struct{}{}
+	defer func() { <-decodeSlots }()
 	src, _, err := image.Decode(bytes.NewReader(b))
 	if err != nil {
 		return nil, err

@@ -38,11 +38,20 @@ func consoleRole(r ticket.Role) bool {
 	return r != ticket.RoleCustomer && r != ticket.RoleSystem && r != ""
 }
 
+// formLimit bounds what a signed-in page may post, but for routes that take photos.
+const formLimit = 1 << 20
+
 // signedIn runs fn for a request with a live session: without one, a page goes to the
 // sign-in page and anything else answers 401. A request that changes something must carry
 // the session's CSRF token (form field csrf or header X-CSRF-Token) and come from this
-// origin.
+// origin; its body is read (at most formLimit) only once the session is known.
 func (h *Handler) signedIn(fn func(w http.ResponseWriter, r *http.Request, v *viewer)) http.Handler {
+	return h.signedInForm(formLimit, fn)
+}
+
+// signedInForm is signedIn for a route whose form may be up to limit bytes (photos).
+// Multipart parts beyond 8 MiB go to temporary files, removed when the request ends.
+func (h *Handler) signedInForm(limit int64, fn func(w http.ResponseWriter, r *http.Request, v *viewer)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v, ok := h.session(r)
 		if !ok {
@@ -54,9 +63,29 @@ func (h *Handler) signedIn(fn func(w http.ResponseWriter, r *http.Request, v *vi
 			h.problem(w, r, nil, http.StatusUnauthorized, "signed_out")
 			return
 		}
-		if r.Method != http.MethodGet && r.Method != http.MethodHead && !h.sameOrigin(r, v) {
-			h.problem(w, r, v, http.StatusForbidden, "csrf")
-			return
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
+			var err error
+			if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+				err = r.ParseMultipartForm(8 << 20)
+				if r.MultipartForm != nil {
+					defer r.MultipartForm.RemoveAll()
+				}
+			} else {
+				err = r.ParseForm()
+			}
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				h.problem(w, r, v, http.StatusRequestEntityTooLarge, "form_too_large")
+				return
+			} else if err != nil {
+				h.problem(w, r, v, http.StatusBadRequest, "bad_form")
+				return
+			}
+			if !h.sameOrigin(r, v) {
+				h.problem(w, r, v, http.StatusForbidden, "csrf")
+				return
+			}
 		}
 		webkit.KeepLang(w, r, "/console/")
 		fn(w, r, v)

@@ -8,6 +8,7 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"io/fs"
 	"math/rand/v2"
 	"mime/multipart"
 	"net/http"
@@ -713,4 +714,46 @@ func TestResolvePhotoIsTurnedUpright(t *testing.T) {
 	top, bottom := color.RGBAModel.Convert(img.At(10, 5)).(color.RGBA), color.RGBAModel.Convert(img.At(10, 55)).(color.RGBA)
 	assert.Greater(t, int(top.R)-int(top.G), 100, "the red third is at the top: %v", top)
 	assert.Less(t, int(bottom.R)-int(bottom.G), 30, "white below: %v", bottom)
+}
+
+// TestARefusedResolveKeepsNoPhoto: photos come with a resolve the API would refuse (an agent,
+// who may not resolve; a stale form): the refusal is shown and no photo is decoded or kept.
+func TestARefusedResolveKeepsNoPhoto(t *testing.T) {
+	var store *attachments.Store
+	dir := t.TempDir()
+	s := newSite(t, func(co *console.Options, _ *engine.Options) { store = attachments.New(dir); co.Attachments = store })
+	tk := inProgress(t, s, "拒绝后不留照片")
+	photo := []upload{{"fix.png", pngOf(t, 400, 300)}}
+	agent := s.user(t, ticket.RoleAgent)
+	res := agent.postMultipart("/console/tickets/"+tk.ID+"/actions/resolve", url.Values{"root_cause": {"换了按钮"}}, photo...)
+	assert.Equal(t, http.StatusForbidden, res.status)
+	eng := s.user(t, ticket.RoleEngineer)
+	res = eng.postMultipart("/console/tickets/"+tk.ID+"/actions/resolve", url.Values{"root_cause": {"换了按钮"}, "expected_version": {"1"}}, photo...)
+	assert.Equal(t, http.StatusConflict, res.status, "a stale form")
+	assert.Equal(t, ticket.StateInProgress, s.ticket(t, tk.ID).State)
+	files := 0
+	require.NoError(t, filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files++
+		}
+		return err
+	}))
+	assert.Zero(t, files, "no photo kept")
+}
+
+// TestAPhotoThatDecodesTooLargeIsRefused: a small file that would decode to hundreds of
+// megabytes (a 16-bit PNG of 5000 × 5000 compresses to a few hundred kilobytes) is refused
+// before it is decoded.
+func TestAPhotoThatDecodesTooLargeIsRefused(t *testing.T) {
+	var store *attachments.Store
+	s := newSite(t, withPhotos(t, &store))
+	tk := inProgress(t, s, "解压炸弹")
+	img := image.NewNRGBA64(image.Rect(0, 0, 5000, 5000)) // all zero: compresses to almost nothing
+	var buf bytes.Buffer
+	require.NoError(t, png.Encode(&buf, img))
+	require.Less(t, buf.Len(), 1<<20)
+	eng := s.user(t, ticket.RoleEngineer)
+	res := eng.postMultipart("/console/tickets/"+tk.ID+"/actions/resolve", url.Values{"root_cause": {"换了按钮"}}, upload{"bomb.png", buf.Bytes()})
+	assert.Equal(t, http.StatusUnprocessableEntity, res.status)
+	assert.Equal(t, ticket.StateInProgress, s.ticket(t, tk.ID).State)
 }
