@@ -543,6 +543,11 @@ func (s *Server) listTickets(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badParam("sort", fmt.Sprintf("unknown sort %q (newest or due)", q.Sort)))
 		return
 	}
+	if q.Sort == store.SortDue && q.SLA == store.SLANone {
+		// Nearest due first lists tickets with a running clock only: none would be listed.
+		s.fail(w, r, badParam("sla", "sla=none has no due time to sort by: use sort=newest"))
+		return
+	}
 	q.Now = s.opts.Engine.Now()
 	q.Q = strings.TrimSpace(qv.Get("q"))
 	if n := utf8.RuneCountInString(q.Q); n > maxSearchRunes {

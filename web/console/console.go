@@ -88,7 +88,7 @@ type Handler struct {
 	hub    *hub
 	nav    []navItem
 	// gzipped is the mux compressing pages and parts (not the live stream, not the assets,
-	// which are compressed once).
+	// which are compressed once, not attachments: photos and sound are compressed already).
 	gzipped http.Handler
 }
 
@@ -162,7 +162,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("Referrer-Policy", "same-origin")
 	hd.Set("X-Robots-Tag", "noindex, nofollow")
-	if r.URL.Path == "/console/events" || strings.HasPrefix(r.URL.Path, "/console/assets/") {
+	if r.URL.Path == "/console/events" || strings.HasPrefix(r.URL.Path, "/console/assets/") || strings.HasPrefix(r.URL.Path, "/console/attachments/") {
 		h.mux.ServeHTTP(w, r)
 		return
 	}

@@ -139,8 +139,10 @@ func (hb *hub) add(c *liveClient) {
 	defer hb.mu.Unlock()
 	hb.clients[c] = struct{}{}
 	if !hb.running {
+		// Subscribed here, before the page is answered: nothing committed after the page
+		// connected is missed while the goroutine starts.
 		hb.running = true
-		go hb.run()
+		go hb.run(hb.h.opts.Engine.Subscribe(16384))
 	}
 }
 
@@ -170,9 +172,8 @@ func (hb *hub) remove(c *liveClient) {
 // tells every page to reload what it shows, since changes were missed. It stops when no
 // page listens; whether a page listens and whether run goes on are decided under one lock,
 // so a page that arrives as run stops starts it again (add).
-func (hb *hub) run() {
+func (hb *hub) run(sub *engine.Subscription) {
 	for {
-		sub := hb.h.opts.Engine.Subscribe(16384)
 		cut, got := hb.pump(sub)
 		sub.Close()
 		if !cut {
@@ -185,6 +186,7 @@ func (hb *hub) run() {
 			return
 		}
 		hb.h.opts.Logger.Warn("console: the live stream fell behind; pages reload")
+		sub = hb.h.opts.Engine.Subscribe(16384)
 		hb.send([]byte("event: resync\ndata: {}\n\n"), nil)
 	}
 }

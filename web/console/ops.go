@@ -62,6 +62,7 @@ func init() {
 		h.addNav("nav_ops", "/console/ops", apiConnectors)
 	})
 	addWords(webkit.Words{
+		"ops_too_many":             {"一次最多重放 %d 条", "At most %d at a time"},
 		"nav_ops":                  {"运维", "Operations"},
 		"ops_title":                {"运维", "Operations"},
 		"ops_tabs":                 {"运维分区", "Operations sections"},
@@ -444,6 +445,9 @@ func payloadText(p []byte) (string, bool) {
 	return fmt.Sprintf("% x", p), true
 }
 
+// maxReplays is how many dead letters one "replay many" takes (a page's worth).
+const maxReplays = 100
+
 // opsReplay replays one dead letter (the path's) or those ticked (form field id), each with
 // its own call to the API, and shows what became of each. A role the API refuses gets its 403.
 func (h *Handler) opsReplay(w http.ResponseWriter, r *http.Request, v *viewer) {
@@ -452,9 +456,18 @@ func (h *Handler) opsReplay(w http.ResponseWriter, r *http.Request, v *viewer) {
 		_ = r.ParseForm()
 		ids = r.PostForm["id"]
 	}
+	slices.Sort(ids)
 	ids = slices.DeleteFunc(slices.Compact(ids), func(s string) bool { return s == "" })
 	if len(ids) == 0 {
 		h.showDeadLetters(w, r, v, nil, v.T("ops_select_one"), true)
+		return
+	}
+	if !h.opts.API.Admits("POST /api/v1/deadletters/{id}/replay", v.Actor.Role) {
+		h.forbidden(w, r, v)
+		return
+	}
+	if len(ids) > maxReplays {
+		h.showDeadLetters(w, r, v, nil, fmt.Sprintf(v.T("ops_too_many"), maxReplays), true)
 		return
 	}
 	var results []replayResult

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"gongdan/core/api"
 	"gongdan/core/engine"
 	"gongdan/core/ticket"
 	"gongdan/draft"
@@ -619,26 +620,81 @@ func (h *Handler) imageSize(r *http.Request, v *viewer, sha string) (int, int) {
 	return cfg.Width, cfg.Height
 }
 
-// attachment serves a kept file through the API, as the viewer.
+// attachment serves a kept file through the API, as the viewer: the API's answer goes
+// straight to the browser (a recording of several megabytes is not held in memory), with
+// its type kept only for pictures and sound; anything else is a download. A refusal is the
+// console's error page.
 func (h *Handler) attachment(w http.ResponseWriter, r *http.Request, v *viewer) {
 	sha := r.PathValue("sha256")
 	if !hexSHA.MatchString(sha) {
 		h.problem(w, r, v, http.StatusNotFound, "not_found")
 		return
 	}
-	var raw []byte
-	if err := h.get(r, v, "/api/v1/attachments/"+sha, &raw); err != nil {
-		h.apiFailed(w, r, v, err)
+	req, err := http.NewRequestWithContext(api.AsActor(r.Context(), v.Actor), http.MethodGet, "/api/v1/attachments/"+sha, nil)
+	if err != nil {
+		h.problem(w, r, v, http.StatusInternalServerError, "internal")
 		return
 	}
-	ct := http.DetectContentType(raw)
+	req.RemoteAddr = r.RemoteAddr
+	for _, k := range []string{"Range", "If-Range", "If-None-Match", "If-Modified-Since"} {
+		if val := r.Header.Get(k); val != "" {
+			req.Header.Set(k, val)
+		}
+	}
+	pt := &passThrough{w: w, header: http.Header{}}
+	h.opts.API.ServeHTTP(pt, req)
+	if pt.status >= 400 {
+		e := &APIError{Status: pt.status}
+		if json.Unmarshal(pt.refused.Bytes(), e) != nil || e.Title == "" {
+			e.Title = http.StatusText(pt.status)
+		}
+		e.Status = pt.status
+		h.apiFailed(w, r, v, e)
+	}
+}
+
+// passThrough hands an API answer of 2xx or 3xx to the browser as it is written, and keeps a
+// refusal for the console to show.
+type passThrough struct {
+	w       http.ResponseWriter
+	header  http.Header
+	status  int
+	refused bytes.Buffer
+}
+
+func (p *passThrough) Header() http.Header { return p.header }
+
+func (p *passThrough) WriteHeader(code int) {
+	if p.status != 0 {
+		return
+	}
+	p.status = code
+	if code >= 400 {
+		return
+	}
+	out := p.w.Header()
+	for _, k := range []string{"Content-Length", "Content-Range", "Accept-Ranges", "Cache-Control", "ETag", "Last-Modified"} {
+		if val := p.header.Get(k); val != "" {
+			out.Set(k, val)
+		}
+	}
+	ct := p.header.Get("Content-Type")
 	if !strings.HasPrefix(ct, "image/") && !strings.HasPrefix(ct, "audio/") {
 		ct = "application/octet-stream"
-		w.Header().Set("Content-Disposition", "attachment")
+		out.Set("Content-Disposition", "attachment")
 	}
-	w.Header().Set("Content-Type", ct)
-	w.Header().Set("Cache-Control", "private, max-age=31536000, immutable")
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(raw))
+	out.Set("Content-Type", ct)
+	p.w.WriteHeader(code)
+}
+
+func (p *passThrough) Write(b []byte) (int, error) {
+	if p.status == 0 {
+		p.WriteHeader(http.StatusOK)
+	}
+	if p.status >= 400 {
+		return p.refused.Write(b)
+	}
+	return p.w.Write(b)
 }
 
 // mapLink is a navigation link to the work's place (Amap, which WeChat's browser opens).

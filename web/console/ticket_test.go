@@ -356,6 +356,16 @@ func TestResolveWithAPhotoKeepsItResizedAsJPEG(t *testing.T) {
 	assert.Equal(t, "image/jpeg", ph.header.Get("Content-Type"))
 	_, err = jpeg.Decode(strings.NewReader(ph.body))
 	assert.NoError(t, err)
+	missing := eng.get("/console/attachments/" + strings.Repeat("0", 64))
+	assert.Equal(t, http.StatusNotFound, missing.status)
+	assert.Contains(t, missing.body, "<main", "the console's own error page")
+	// Anything but a picture or sound is a download, never shown as a page.
+	sha, _, err := store.Put(strings.NewReader("<html><script>alert(1)</script></html>"), 1<<10)
+	require.NoError(t, err)
+	doc := eng.get("/console/attachments/" + sha)
+	assert.Equal(t, http.StatusOK, doc.status)
+	assert.Equal(t, "application/octet-stream", doc.header.Get("Content-Type"))
+	assert.Equal(t, "attachment", doc.header.Get("Content-Disposition"))
 }
 
 func TestBadPhotosAreRefusedAndNothingIsDone(t *testing.T) {

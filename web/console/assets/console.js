@@ -38,26 +38,44 @@
   // Forms marked data-queue are kept when they cannot be sent (a phone out of signal) and
   // sent again, with the same command id, when the network is back: the API does a command
   // id once, so a retry never does anything twice.
-  var KEY = "gd_outbox";
+  // The outbox is each person's own (a phone passed between engineers never sends one's
+  // forms as the other), and items leave it by their command id, once answered.
+  var KEY = "gd_outbox:" + (body.getAttribute("data-actor") || "");
   function outbox() { try { return JSON.parse(localStorage.getItem(KEY) || "[]"); } catch (e) { return []; } }
   function save(list) { try { localStorage.setItem(KEY, JSON.stringify(list)); } catch (e) {} }
+  function idOf(item) { var id = ""; item.fields.forEach(function (kv) { if (kv[0] === "command_id") id = kv[1]; }); return id; }
+  function drop(item) { var id = idOf(item); save(outbox().filter(function (o) { return idOf(o) !== id; })); }
+  var stuck = ""; // why the outbox waits (signed out), shown beside the count
   function showOutbox() {
     var n = outbox().length, el = document.getElementById("outbox");
-    if (el) { el.hidden = n === 0; el.textContent = (el.getAttribute("data-text") || "待发送: ") + n; }
+    if (el) { el.hidden = n === 0; el.textContent = (el.getAttribute("data-text") || "待发送: ") + n + (stuck ? " · " + stuck : ""); }
   }
   function sendOne(item) {
     var fd = new FormData();
-    item.fields.forEach(function (kv) { fd.append(kv[0], kv[1]); });
-    return fetch(item.action, { method: "POST", body: fd, credentials: "same-origin", headers: { "X-CSRF-Token": csrf, "X-Queued": "1" } });
+    item.fields.forEach(function (kv) { if (kv[0] !== "csrf") fd.append(kv[0], kv[1]); });
+    fd.append("csrf", csrf); // this page's session's token, not the one the form had
+    return fetch(item.action, { method: "POST", body: fd, credentials: "same-origin", redirect: "manual", headers: { "X-CSRF-Token": csrf, "X-Queued": "1" } });
   }
+  var flushing = false;
   function flush() {
     var list = outbox();
-    if (!list.length || !navigator.onLine) return;
+    if (flushing || !list.length || !navigator.onLine || !csrf) return;
+    flushing = true;
     var item = list[0];
     sendOne(item).then(function (res) {
-      // Sent: whatever the answer (done, or refused for a reason a retry will not change).
-      if (res.status < 500) { save(outbox().slice(1)); showOutbox(); flush(); }
-    }).catch(function () {});
+      flushing = false;
+      if (res.status === 401 || res.status === 403) {
+        // Signed out, or the session changed: the form waits for its person to sign in.
+        stuck = document.getElementById("outbox") ? (document.getElementById("outbox").getAttribute("data-signin") || "请重新登录后自动发送") : "";
+        showOutbox();
+        return;
+      }
+      if (res.status >= 500) return; // tried again later
+      // Answered: done, or refused for a reason a retry would not change (the page shows
+      // the ticket as it is now).
+      stuck = "";
+      drop(item); showOutbox(); flush();
+    }).catch(function () { flushing = false; });
   }
   document.addEventListener("submit", function (e) {
     var f = e.target;

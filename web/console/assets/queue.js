@@ -71,6 +71,12 @@
         var tr = rowFrom(t.row);
         if (!tr) return;
         var focused = old.contains(document.activeElement);
+        if (f.guess && !matches(tr, f) && !focused) {
+          // It left the view (assigned out of an "unassigned" one, breached out of "at
+          // risk"): it goes, unless the user is on it.
+          old.remove();
+          return;
+        }
         old.replaceWith(tr);
         if (focused) { var a = tr.querySelector("a.qid"); if (a) a.focus({ preventScroll: true }); }
         return;
