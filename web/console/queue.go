@@ -39,6 +39,7 @@ func init() {
 		h.hub.rows = h.liveRow
 	})
 	addWords(webkit.Words{
+		"q_refresh":         {"刷新", "Refresh"},
 		"nav_queue":         {"工单队列", "Queue"},
 		"queue":             {"工单队列", "Queue"},
 		"filters":           {"筛选", "Filters"},
