@@ -112,6 +112,15 @@ tracking: {ttl: 30d}
 	require.NotEmpty(t, other, tk.Assignee)
 	browserkit.Shot(t, disp, "queue-desktop.png")
 
+	// The keyboard: j moves to the first row, Enter opens it.
+	require.NoError(t, chromedp.Do(disp, chromedp.KeyEvent("j")))
+	_, err = chromedp.Run(disp, chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.KeyEvent("\r")))
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(disp, chromedp.WaitVisible(chromedp.ID("actions-h"))))
+	here, err := chromedp.Run(disp, chromedp.Location())
+	require.NoError(t, err)
+	require.True(t, strings.HasSuffix(here, "/console/tickets/"+id), here)
+
 	// The dispatcher reassigns it to the router's other candidate.
 	require.NoError(t, chromedp.Do(disp,
 		chromedp.Navigate(base+"/console/dispatch?ticket="+id),
@@ -122,6 +131,10 @@ tracking: {ttl: 30d}
 	require.NoError(t, err)
 	tk = apiTicket(t, base, id)
 	require.Equal(t, other, tk.Assignee)
+	status, body, err := call("GET", base+"/api/v1/tickets/"+id+"/routing", journeyAdmin, "")
+	require.NoError(t, err)
+	require.Equal(t, 200, status)
+	require.Regexp(t, `"trigger":"manual"`, string(body), "the hand assignment is recorded as manual")
 	if other != "eng-zhao" { // the journey's engineer is 赵工: give it back to him the same way
 		require.NoError(t, chromedp.Do(disp,
 			chromedp.Navigate(base+"/console/dispatch?ticket="+id),
@@ -156,7 +169,7 @@ tracking: {ttl: 30d}
 	browserkit.Shot(t, eng, "ticket-resolve-phone.png")
 	require.NoError(t, chromedp.Do(eng, chromedp.Click(chromedp.CSS(`details.act-resolve button[type=submit]`))))
 	require.Eventually(t, func() bool { return apiTicket(t, base, id).State == ticket.StateResolved }, 30*time.Second, 100*time.Millisecond, "resolved")
-	status, body, err := call("GET", base+"/api/v1/tickets/"+id+"/events", journeyAdmin, "")
+	status, body, err = call("GET", base+"/api/v1/tickets/"+id+"/events", journeyAdmin, "")
 	require.NoError(t, err)
 	require.Equal(t, 200, status)
 	require.Regexp(t, `"action":"resolve".*"evidence":\["attachment:[0-9a-f]{64}"\]`, string(body), "the photo is kept as the fix's evidence")
@@ -207,6 +220,8 @@ tracking: {ttl: 30d}
 		{"ops", "/console/ops", `main`},
 		{"ops-deadletters", "/console/ops/deadletters", `main`},
 		{"ops-engineers", "/console/ops/engineers", `main`},
+		{"ops-devices", "/console/ops/devices", `main`},
+		{"ops-customers", "/console/ops/customers", `main`},
 	}
 	for _, size := range []struct {
 		name string
@@ -220,6 +235,8 @@ tracking: {ttl: 30d}
 	}
 	require.NoError(t, chromedp.Do(eng, chromedp.Navigate(base+"/console/me"), chromedp.WaitVisible(chromedp.ID("me"))))
 	browserkit.Shot(t, eng, "me-phone-done.png")
+	require.NoError(t, chromedp.Do(eng, browserkit.Desktop(), chromedp.Navigate(base+"/console/me"), chromedp.WaitVisible(chromedp.ID("me"))))
+	browserkit.Shot(t, eng, "me-desktop.png")
 	anon := browserkit.Incognito(t, browser)
 	require.NoError(t, chromedp.Do(anon, browserkit.Phone(), chromedp.Navigate(base+"/console/signin"), chromedp.WaitVisible(chromedp.ID("token"))))
 	browserkit.Shot(t, anon, "signin-phone.png")

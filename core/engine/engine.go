@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -102,6 +103,8 @@ type Engine struct {
 
 	mu   sync.Mutex
 	subs map[*Subscription]struct{}
+	// lastEvent is the ID of the newest event published (LastEventID).
+	lastEvent atomic.Int64
 
 	// cache holds tickets as last committed by this engine, and pending those written by
 	// the batch in flight; only the committer goroutine touches them. A cached ticket saves

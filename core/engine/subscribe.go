@@ -42,9 +42,17 @@ func (s *Subscription) Close() {
 
 func (s *Subscription) close() { s.once.Do(func() { close(s.c) }) }
 
+// LastEventID is the ID of the newest event this engine has published since it started; 0
+// before the first. A page rendered now that asks the event feed for what came after it
+// misses nothing in between.
+func (e *Engine) LastEventID() int64 { return e.lastEvent.Load() }
+
 func (e *Engine) publish(ev ticket.Event) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if ev.ID > e.lastEvent.Load() {
+		e.lastEvent.Store(ev.ID)
+	}
 	for s := range e.subs {
 		select {
 		case s.c <- ev:

@@ -88,7 +88,7 @@ func TestTheSLABoardByTimeToBreachInTierColours(t *testing.T) {
 	ids, classes := boardRows(p.body)
 	assert.Equal(t, []string{a.ID, b.ID, c.ID, d.ID}, ids)
 	assert.Equal(t, []string{"tier-black", "tier-red", "tier-yellow", "tier-none"}, classes)
-	assert.Contains(t, p.body, `data-live="/console/events"`, "the page is live")
+	assert.Contains(t, p.body, `data-live="/console/events`, "the page is live")
 	assert.Contains(t, p.body, `hx-trigger="gd:tickets from:body throttle:1s, gd:resync from:body"`)
 	due := time.Date(2026, 11, 24, 2, 30, 0, 0, time.UTC).Format(time.RFC3339)
 	assert.Contains(t, p.body, `<time data-due="`+due+`" datetime="`+due+`" class="overdue">-2:10:00</time>`, "a's countdown, to its response due time")

@@ -61,7 +61,7 @@ func TestWhoSeesDispatch(t *testing.T) {
 	assert.Contains(t, part.body, `<li data-ticket="`+w.ID+`" aria-current="true">`)
 	assert.Contains(t, part.body, `data-engineer="eng-li"`)
 	assert.NotContains(t, part.body, "data-candidate")
-	assert.Contains(t, s.as(t, ticket.RoleDispatcher).get("/console/dispatch").body, `data-live="/console/events"`)
+	assert.Contains(t, s.as(t, ticket.RoleDispatcher).get("/console/dispatch").body, `data-live="/console/events`)
 
 	// No rule matched it, so the router ranked no one: every engineer is offered, unranked,
 	// and the assignment by hand is recorded as manual like any other.

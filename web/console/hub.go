@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -102,6 +103,7 @@ func (hb *hub) serve(w http.ResponseWriter, r *http.Request, v *viewer) {
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write([]byte("retry: 2000\n: gongdan console\n\n"))
+	hb.catchUp(w, r, c)
 	if rc.Flush() != nil {
 		return
 	}
@@ -143,6 +145,32 @@ func (hb *hub) add(c *liveClient) {
 		// connected is missed while the goroutine starts.
 		hb.running = true
 		go hb.run(hb.h.opts.Engine.Subscribe(16384))
+	}
+}
+
+// catchUpLimit is how many events a page may have missed between its rendering and its
+// stream: beyond, it reloads what it shows.
+const catchUpLimit = 500
+
+// catchUp sends a page what changed after the event its rendering saw (?after=ID, the
+// engine's LastEventID then), so that nothing is missed in between and the page need not
+// reload. A page that does not say (or missed too much) is told to reload (resync).
+func (hb *hub) catchUp(w http.ResponseWriter, r *http.Request, c *liveClient) {
+	after, err := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
+	if err != nil || after <= 0 {
+		_, _ = w.Write([]byte("event: resync\ndata: {}\n\n"))
+		return
+	}
+	evs, err := hb.h.opts.Store.EventsAfter(r.Context(), after, catchUpLimit+1)
+	if err != nil || len(evs) > catchUpLimit {
+		_, _ = w.Write([]byte("event: resync\ndata: {}\n\n"))
+		return
+	}
+	if len(evs) == 0 {
+		return
+	}
+	if payload := hb.batch(evs, map[webkit.Lang]bool{c.lang: true}); payload != nil {
+		_, _ = w.Write(payload[c.lang])
 	}
 }
 
@@ -243,6 +271,14 @@ func (hb *hub) broadcast(evs []ticket.Event) {
 	if len(langs) == 0 {
 		return
 	}
+	if payload := hb.batch(evs, langs); payload != nil {
+		hb.send(nil, payload)
+	}
+}
+
+// batch is the message of evs for each language: each changed ticket read once and
+// rendered once per language.
+func (hb *hub) batch(evs []ticket.Event, langs map[webkit.Lang]bool) map[webkit.Lang][]byte {
 	var ids []string
 	created := map[string]bool{}
 	batch := liveBatch{}
@@ -281,7 +317,7 @@ func (hb *hub) broadcast(evs []ticket.Event) {
 		data, err := json.Marshal(b)
 		if err != nil {
 			hb.h.opts.Logger.Error("console: encoding a live batch", "err", err)
-			return
+			return nil
 		}
 		var buf bytes.Buffer
 		buf.Grow(len(data) + 24)
@@ -290,7 +326,7 @@ func (hb *hub) broadcast(evs []ticket.Event) {
 		buf.WriteString("\n\n")
 		payload[l] = buf.Bytes()
 	}
-	hb.send(nil, payload)
+	return payload
 }
 
 // send gives every page b, or its language's payload; a page whose queue is full is cut off

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -169,4 +170,38 @@ func TestALivePageArrivingAsTheHubStopsIsServed(t *testing.T) {
 	stream := openStream(t, b)
 	tk := s.create(t, estop("导航之后"))
 	next(t, stream, tk.ID)
+}
+
+// TestAPageCatchesUpFromItsRendering: what was committed after a page was rendered and
+// before its stream opened comes first on the stream (the page says where it was rendered,
+// ?after=); a page that does not say is told to reload.
+func TestAPageCatchesUpFromItsRendering(t *testing.T) {
+	s := newSite(t)
+	b := s.as(t, ticket.RoleDispatcher)
+	s.create(t, estop("渲染之前"))
+	p := b.get("/console/queue")
+	m := regexp.MustCompile(`data-live="(/console/events\?after=\d+)"`).FindStringSubmatch(p.body)
+	require.NotNil(t, m, "the page says where its stream starts")
+	tk := s.create(t, estop("渲染之后、连接之前"))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.srv.URL+m[1], nil)
+	res, err := b.c.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	sc := bufio.NewScanner(res.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() && !strings.Contains(sc.Text(), tk.ID) {
+		require.NotEqual(t, "event: resync", sc.Text(), "caught up, not told to reload")
+	}
+	require.NoError(t, ctx.Err(), "the ticket came on the stream")
+
+	req, _ = http.NewRequestWithContext(ctx, http.MethodGet, s.srv.URL+"/console/events", nil)
+	res2, err := b.c.Do(req)
+	require.NoError(t, err)
+	defer res2.Body.Close()
+	sc = bufio.NewScanner(res2.Body)
+	for sc.Scan() && sc.Text() != "event: resync" {
+	}
+	require.NoError(t, ctx.Err(), "a page that does not say where it was is told to reload")
 }

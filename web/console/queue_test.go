@@ -92,7 +92,7 @@ func TestQueueEveryRole(t *testing.T) {
 		require.Equal(t, http.StatusOK, p.status, "%s: %s", role, p.body)
 		assert.Equal(t, []string{tk.ID}, rowIDs(p.body), role)
 		assert.Contains(t, p.body, `href="/console/queue" aria-current="page"`, "%s: the queue is in the navigation", role)
-		assert.Contains(t, p.body, `data-live="/console/events"`, "%s: the page is live", role)
+		assert.Contains(t, p.body, `data-live="/console/events`, "%s: the page is live", role)
 		assert.Contains(t, p.body, `<a class="qid" href="/console/tickets/`+tk.ID+`">`, role)
 		if role != ticket.RoleEngineer {
 			assert.Contains(t, b.get("/console/").url, "/console/queue", "%s lands on the queue", role)

@@ -27,6 +27,9 @@ const touchEvery = time.Minute
 type viewer struct {
 	store.Session
 	Lang webkit.Lang
+	// Since is the engine's newest event when the request came: its page's live stream
+	// starts after it, so nothing committed while the page was read is missed.
+	Since int64
 }
 
 // T is the viewer's text of key.
@@ -121,7 +124,7 @@ func (h *Handler) lookup(r *http.Request, touch bool) (*viewer, bool) {
 			h.opts.Logger.Warn("console: touching a session", "err", err)
 		}
 	}
-	return &viewer{Session: s, Lang: webkit.LangOf(r)}, true
+	return &viewer{Session: s, Lang: webkit.LangOf(r), Since: h.opts.Engine.LastEventID()}, true
 }
 
 // stillValid reports whether what signed s in still maps to its actor.

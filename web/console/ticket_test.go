@@ -138,7 +138,7 @@ func TestTicketPageShowsEachRoleItsActions(t *testing.T) {
 				assert.Contains(t, p.body, "无有效的黄牌或红牌")
 			}
 			assert.Contains(t, p.body, `data-ticket="`+tk.ID+`"`)
-			assert.Contains(t, p.body, `data-live="/console/events"`)
+			assert.Contains(t, p.body, `data-live="/console/events`)
 		})
 	}
 }

@@ -24,11 +24,14 @@
     });
     var resync = function () { body.dispatchEvent(new CustomEvent("gd:resync", { bubbles: true })); };
     es.addEventListener("resync", resync); // the server fell behind: changes were missed
+    var opened = false;
     es.onopen = function () {
       if (badge) { badge.hidden = false; badge.textContent = badge.getAttribute("data-text-on") || "●"; badge.className = "live on"; }
-      // Changes between the page's rendering and this moment (or during a disconnection)
-      // were not streamed: pages reload what they show once.
-      resync();
+      // The first stream starts where the page's rendering ended (the server sends what
+      // came in between, or "resync"); after a disconnection, changes were missed: pages
+      // reload what they show.
+      if (opened) resync();
+      opened = true;
     };
     es.onerror = function () {
       if (badge) { badge.textContent = badge.getAttribute("data-text-off") || "…"; badge.className = "live off"; }
