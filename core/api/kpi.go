@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -36,18 +37,10 @@ const MaxIntakeHours = 7 * 24
 // (or week) of the look-back, for trend lines.
 func (s *Server) kpiSeries(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	since := 30 * 24 * time.Hour
-	if v := q.Get("since"); v != "" {
-		d, err := ParseSince(v)
-		if err != nil {
-			s.fail(w, r, badParam("since", err.Error()))
-			return
-		}
-		if d > MaxSeriesSince {
-			s.fail(w, r, badParam("since", fmt.Sprintf("%q is more than %d days back; ask the KPI report for longer periods", v, MaxSeriesSince/(24*time.Hour))))
-			return
-		}
-		since = d
+	since, p := sinceParam(q, MaxSeriesSince, "ask the KPI report for longer periods")
+	if p != nil {
+		s.fail(w, r, p)
+		return
 	}
 	every := q.Get("every")
 	if every == "" {
@@ -58,9 +51,7 @@ func (s *Server) kpiSeries(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	series, err := s.opts.Engine.KPISeries(r.Context(), s.opts.Engine.Now().Add(-since), every)
-	if errors.Is(err, engine.ErrReportsOff) {
-		err = newProblem(http.StatusNotImplemented, "reports-off", "the store keeps no KPI facts (the SQLite store does)")
-	}
+	err = reportsOff(err)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -81,9 +72,7 @@ func (s *Server) intakeReport(w http.ResponseWriter, r *http.Request) {
 		hours = n
 	}
 	in, err := s.opts.Engine.IntakeReport(r.Context(), hours)
-	if errors.Is(err, engine.ErrReportsOff) {
-		err = newProblem(http.StatusNotImplemented, "reports-off", "the store keeps no KPI facts (the SQLite store does)")
-	}
+	err = reportsOff(err)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -95,18 +84,10 @@ func (s *Server) intakeReport(w http.ResponseWriter, r *http.Request) {
 // over the look-back, broken down by by when given.
 func (s *Server) kpiReport(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	since := 30 * 24 * time.Hour
-	if v := q.Get("since"); v != "" {
-		d, err := ParseSince(v)
-		if err != nil {
-			s.fail(w, r, badParam("since", err.Error()))
-			return
-		}
-		if d > MaxKPISince {
-			s.fail(w, r, badParam("since", fmt.Sprintf("%q is more than %d days back; the backlog trend has a point a day", v, MaxKPISince/(24*time.Hour))))
-			return
-		}
-		since = d
+	since, p := sinceParam(q, MaxKPISince, "the backlog trend has a point a day")
+	if p != nil {
+		s.fail(w, r, p)
+		return
 	}
 	by := q.Get("by")
 	if err := report.CheckBy(by); err != nil {
@@ -114,12 +95,35 @@ func (s *Server) kpiReport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rep, err := s.opts.Engine.KPIReport(r.Context(), s.opts.Engine.Now().Add(-since), by)
-	if errors.Is(err, engine.ErrReportsOff) {
-		err = newProblem(http.StatusNotImplemented, "reports-off", "the store keeps no KPI facts (the SQLite store does)")
-	}
+	err = reportsOff(err)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, rep)
+}
+
+// sinceParam reads a report's look-back (since=30d; default 30 days), at most max; why says
+// what to do instead of a longer one.
+func sinceParam(q url.Values, max time.Duration, why string) (time.Duration, *Problem) {
+	v := q.Get("since")
+	if v == "" {
+		return 30 * 24 * time.Hour, nil
+	}
+	d, err := ParseSince(v)
+	if err != nil {
+		return 0, badParam("since", err.Error())
+	}
+	if d > max {
+		return 0, badParam("since", fmt.Sprintf("%q is more than %d days back; %s", v, max/(24*time.Hour), why))
+	}
+	return d, nil
+}
+
+// reportsOff says a store without KPI facts as a 501.
+func reportsOff(err error) error {
+	if errors.Is(err, engine.ErrReportsOff) {
+		return newProblem(http.StatusNotImplemented, "reports-off", "the store keeps no KPI facts (the SQLite store does)")
+	}
+	return err
 }

@@ -220,30 +220,8 @@ func (h *Handler) candidates(r *http.Request, v *viewer, id string, engineers []
 		return nil, err
 	}
 	var dry struct {
-		Version  int64 `json:"version"`
-		Decision struct {
-			Rule     string `json:"rule"`
-			Engineer string `json:"engineer"`
-			Teams    []struct {
-				Team       string `json:"team"`
-				Candidates []struct {
-					Engineer   string          `json:"engineer"`
-					Kept       bool            `json:"kept"`
-					Filters    map[string]bool `json:"filters"`
-					Excluded   string          `json:"excluded"`
-					Suspended  string          `json:"suspended"`
-					DistanceKM *float64        `json:"distance_km"`
-					Open       int             `json:"open"`
-					Today      int             `json:"today"`
-					Score      *float64        `json:"score"`
-					Winner     bool            `json:"winner"`
-				} `json:"candidates"`
-			} `json:"teams"`
-			Failure *struct {
-				Reason string `json:"reason"`
-				Detail string `json:"detail"`
-			} `json:"failure"`
-		} `json:"decision"`
+		Version  int64     `json:"version"`
+		Decision traceJSON `json:"decision"`
 	}
 	if err := h.get(r, v, "/api/v1/tickets/"+url.PathEscape(id)+"/candidates", &dry); err != nil {
 		return nil, err

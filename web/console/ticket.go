@@ -460,20 +460,24 @@ func firstNonEmpty(s ...string) string {
 	return ""
 }
 
-// traceJSON is the part of a routing decision's trace the page tells.
+// traceJSON is a routing decision's trace as the API writes it (routing.Decision's JSON),
+// the part the pages tell: the ticket page's routing trace and dispatch's candidates.
 type traceJSON struct {
-	Teams []struct {
+	Rule     string `json:"rule"`
+	Engineer string `json:"engineer"`
+	Teams    []struct {
 		Team       string `json:"team"`
 		Candidates []struct {
-			Engineer  string          `json:"engineer"`
-			Kept      bool            `json:"kept"`
-			Filters   map[string]bool `json:"filters"`
-			Distance  *float64        `json:"distance_km"`
-			Open      int             `json:"open"`
-			Score     *float64        `json:"score"`
-			Winner    bool            `json:"winner"`
-			Excluded  string          `json:"excluded"`
-			Suspended string          `json:"suspended"`
+			Engineer   string          `json:"engineer"`
+			Kept       bool            `json:"kept"`
+			Filters    map[string]bool `json:"filters"`
+			DistanceKM *float64        `json:"distance_km"`
+			Open       int             `json:"open"`
+			Today      int             `json:"today"`
+			Score      *float64        `json:"score"`
+			Winner     bool            `json:"winner"`
+			Excluded   string          `json:"excluded"`
+			Suspended  string          `json:"suspended"`
 		} `json:"candidates"`
 	} `json:"teams"`
 	Failure *struct {
@@ -510,8 +514,8 @@ func (h *Handler) routingLines(r *http.Request, v *viewer, esc string, crew rost
 					name = c.Engineer
 				}
 				b.WriteString(name + ": ")
-				if c.Distance != nil {
-					fmt.Fprintf(&b, "%s %.1f km, ", words.T(l, "distance"), *c.Distance)
+				if c.DistanceKM != nil {
+					fmt.Fprintf(&b, "%s %.1f km, ", words.T(l, "distance"), *c.DistanceKM)
 				}
 				load := strconv.Itoa(c.Open)
 				if m := crew.maxOpen[c.Engineer]; m > 0 {
