@@ -194,10 +194,16 @@ tracking: {ttl: 30d}
 	sup := browserkit.Incognito(t, browser)
 	require.NoError(t, chromedp.Do(sup, browserkit.Desktop()))
 	signIn(sup, journeySupervisor)
+	// By keyboard: the action opens with Enter on its summary and is sent with Enter on its
+	// button.
 	require.NoError(t, chromedp.Do(sup,
 		chromedp.Navigate(base+"/console/tickets/"+id),
-		chromedp.Click(chromedp.CSS(`details.act-close summary`)),
-		chromedp.Click(chromedp.CSS(`details.act-close button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`details.act-close summary`)),
+		chromedp.Focus(chromedp.CSS(`details.act-close summary`)),
+		chromedp.KeyEvent("\r"),
+		chromedp.WaitVisible(chromedp.CSS(`details.act-close button[type=submit]`)),
+		chromedp.Focus(chromedp.CSS(`details.act-close button[type=submit]`)),
+		chromedp.KeyEvent("\r"),
 	))
 	require.Eventually(t, func() bool { return apiTicket(t, base, id).State == ticket.StateClosed }, 30*time.Second, 100*time.Millisecond, "closed")
 
