@@ -149,15 +149,22 @@ tracking: {ttl: 30d}
 	require.NoError(t, chromedp.Do(eng, browserkit.Phone()))
 	signIn(eng, journeyEngineer)
 	mine := `article[data-ticket="` + id + `"]`
+	// Each tap sends its form and the page comes back by itself (console.js follows the
+	// answer): the next button is waited for, not navigated to, so no navigation of the
+	// test's cuts the page's own short.
+	require.NoError(t, chromedp.Do(eng, chromedp.Navigate(base+"/console/me")))
 	for _, action := range []string{"accept", "start"} {
 		button := mine + ` form[action$="/actions/` + action + `"] button`
-		require.NoError(t, chromedp.Do(eng, chromedp.Navigate(base+"/console/me"), chromedp.WaitVisible(chromedp.CSS(button))), action)
+		require.NoError(t, chromedp.Do(eng, chromedp.WaitVisible(chromedp.CSS(button))), action)
 		if action == "accept" {
 			browserkit.Shot(t, eng, "me-phone.png")
 		}
 		require.NoError(t, chromedp.Do(eng, chromedp.Click(chromedp.CSS(button))))
 		require.Eventually(t, func() bool { return apiTicket(t, base, id).State != stateBefore(action) }, 30*time.Second, 100*time.Millisecond, action)
 	}
+	// The page the last tap brought back has loaded before the test goes elsewhere.
+	require.NoError(t, chromedp.Do(eng, chromedp.WaitNotPresent(chromedp.CSS(mine+` form[action$="/actions/start"]`)),
+		chromedp.WaitVisible(chromedp.CSS(mine))))
 	photo := filepath.Join(t.TempDir(), "fixed.png")
 	require.NoError(t, os.WriteFile(photo, testPNG(t), 0o644))
 	require.NoError(t, chromedp.Do(eng,
@@ -206,6 +213,8 @@ tracking: {ttl: 30d}
 		chromedp.KeyEvent("\r"),
 	))
 	require.Eventually(t, func() bool { return apiTicket(t, base, id).State == ticket.StateClosed }, 30*time.Second, 100*time.Millisecond, "closed")
+	require.NoError(t, chromedp.Do(sup, chromedp.WaitNotPresent(chromedp.CSS(`details.act-close`)), chromedp.WaitVisible(chromedp.ID("actions-h"))),
+		"the ticket page the close brought back")
 
 	// The dashboard counts it.
 	require.NoError(t, chromedp.Do(sup, chromedp.Navigate(base+"/console/dashboard"), chromedp.WaitVisible(chromedp.CSS(`[data-kpi="closed"]`))))
