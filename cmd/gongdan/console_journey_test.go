@@ -75,6 +75,17 @@ routing:
   rules:
     - {id: all, route_to: {team: suzhou-a}}
 tracking: {ttl: 30d}
+sla:
+  calendars:
+    - {name: 24x7, timezone: Asia/Shanghai, always: true}
+  policies:
+    - id: standard
+      calendar: 24x7
+      response: 30m
+      resolution: 4h
+      warn_at: 0.8
+      tiers:
+        - {name: yellow, after: 5m, notify: [assignee]}
 `, addr, journeyDispatcher, journeyEngineer, journeySupervisor, journeyAdmin, appID), 0o600))
 	srv := startChild(t, "serve", "--config", path, "--data", dir)
 	srv.waitReady(addr)
@@ -221,6 +232,13 @@ tracking: {ttl: 30d}
 	closed, err := chromedp.Run(sup, chromedp.Text(chromedp.CSS(`[data-kpi="closed"]`)))
 	require.NoError(t, err)
 	assert.Equal(t, "1", strings.TrimSpace(closed))
+
+	// Another customer writes, so the pages show work in progress.
+	wechatSay(t, base, wxToken, appID, aesKey, "oJourneyCustomer0002", 902, "报修：2号冷库温度降不下来，现在零下5度，货要坏了，电话13912345678，地址苏州工业园区金鸡湖大道88号")
+	require.Eventually(t, func() bool {
+		status, body, err := call("GET", base+"/api/v1/sla/board", journeyAdmin, "")
+		return err == nil && status == 200 && strings.Contains(string(body), "冷库")
+	}, 30*time.Second, 100*time.Millisecond, "the second ticket is on the SLA board")
 
 	// Every page at both sizes.
 	admin := browserkit.Incognito(t, browser)
