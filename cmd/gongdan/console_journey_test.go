@@ -264,6 +264,11 @@ sla:
 		for _, p := range pages {
 			require.NoError(t, chromedp.Do(admin, chromedp.Navigate(base+p.path), chromedp.WaitVisible(chromedp.CSS(p.ready))), p.path)
 			browserkit.Shot(t, admin, p.name+"-"+size.name+".png")
+			if p.name == "queue" {
+				open, err := chromedp.Run(admin, chromedp.Evaluate[bool](`document.getElementById("qf-box").open`))
+				require.NoError(t, err)
+				assert.Equal(t, size.name == "desktop", open, "the filters are folded on a phone only")
+			}
 		}
 	}
 	require.NoError(t, chromedp.Do(eng, chromedp.Navigate(base+"/console/me"), chromedp.WaitVisible(chromedp.ID("me"))))

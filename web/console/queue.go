@@ -39,6 +39,7 @@ func init() {
 		h.hub.rows = h.liveRow
 	})
 	addWords(webkit.Words{
+		"filters_on":        {"已筛选", "on"},
 		"q_refresh":         {"刷新", "Refresh"},
 		"nav_queue":         {"工单队列", "Queue"},
 		"queue":             {"工单队列", "Queue"},
@@ -140,6 +141,13 @@ func parseQueueFilter(qv url.Values) queueFilter {
 }
 
 // values is the filter as a URL query: the page's links, and what a saved view keeps.
+// Filtering reports whether the filter narrows the queue at all (its order aside).
+func (f queueFilter) Filtering() bool {
+	q := f.values()
+	q.Del("sort")
+	return len(q) > 0
+}
+
 func (f queueFilter) values() url.Values {
 	q := url.Values{}
 	for _, s := range f.States {

@@ -132,4 +132,7 @@
     links[i].focus();
     links[i].closest("tr").scrollIntoView({ block: "nearest" });
   });
+  // On a phone the filters fold away unless they are in use: the tickets come first.
+  var box = document.getElementById("qf-box");
+  if (box && !box.hasAttribute("data-active") && window.matchMedia && window.matchMedia("(max-width: 720px)").matches) box.open = false;
 })();
