@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"gongdan/core/api"
 	"gongdan/core/engine"
 	"gongdan/core/sla"
 	"gongdan/core/store"
@@ -65,16 +63,9 @@ func TestConsoleAtScale(t *testing.T) {
 	started := time.Now()
 	e := enginekit.Start(t, engine.Options{Store: st, Now: clock, SLA: &engine.SLAOptions{Policies: policies, Notify: func(engine.Notification) {}}})
 	t.Logf("engine started (SLA clocks armed once) in %s", time.Since(started).Round(time.Millisecond))
-	c, err := console.New(console.Options{Engine: e, Store: st, Now: clock})
-	require.NoError(t, err)
-	tok := people[ticket.RoleSupervisor]
-	a, err := api.New(api.Options{Engine: e, Store: st, Tokens: []api.Token{tok}, Edge: c.Routes()})
-	require.NoError(t, err)
-	c.UseAPI(a)
-	timed := &serverTime{h: a, took: map[string][]time.Duration{}}
-	srv := httptest.NewServer(timed)
-	t.Cleanup(func() { c.Close(); a.CloseStreams(); srv.Close() })
-	s := &site{srv: srv}
+	s := &site{Fixture: &enginekit.Fixture{Engine: e, Store: st}}
+	timed := &serverTime{took: map[string][]time.Duration{}}
+	s.serve(t, console.Options{Now: clock}, nil, func(h http.Handler) http.Handler { timed.h = h; return timed })
 	b := s.as(t, ticket.RoleSupervisor)
 
 	open := ticket.FormatID(now.Add(-time.Duration(n/2)*time.Second), int64(n/2)) // an open one in the middle

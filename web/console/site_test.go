@@ -62,6 +62,21 @@ func newSite(t testing.TB, edit ...siteOption) *site {
 // dead-letter store, a replayer, a device registry); nil changes nothing.
 func newSiteAPI(t testing.TB, apiEdit func(*api.Options), edit ...siteOption) *site {
 	t.Helper()
+	s := &site{clock: testkit.NewClock(time.Date(2026, 11, 24, 2, 0, 0, 0, time.UTC))}
+	eo := engine.Options{Now: s.clock.Now, Routing: &engine.RoutingOptions{Router: testRouter(t), Notify: func(engine.Notification) {}}}
+	co := console.Options{Now: s.clock.Now, Flush: 20 * time.Millisecond, Heartbeat: time.Second}
+	for _, e := range edit {
+		e(&co, &eo)
+	}
+	s.Fixture = enginekit.New(t, eo)
+	s.serve(t, co, apiEdit, nil)
+	return s
+}
+
+// testRouter routes as the test site does: eng-li 李工 and eng-zhao 赵工 in team suzhou-a, the
+// rule estop for category 急停故障.
+func testRouter(t testing.TB) *routing.Router {
+	t.Helper()
 	r, err := routing.New(routing.Config{
 		Engineers: []routing.Engineer{
 			{ID: "eng-li", Name: "李工", Skills: []string{"plc"}, Home: routing.Point{Lat: 31.30, Lon: 120.62}, RadiusKM: 30, MaxOpen: 5},
@@ -71,13 +86,15 @@ func newSiteAPI(t testing.TB, apiEdit func(*api.Options), edit ...siteOption) *s
 		Rules: []routing.Rule{{ID: "estop", When: `category == "急停故障"`, RouteTo: routing.Target{Team: "suzhou-a"}, RequireSkills: []string{"plc"}}},
 	})
 	require.NoError(t, err)
-	s := &site{clock: testkit.NewClock(time.Date(2026, 11, 24, 2, 0, 0, 0, time.UTC))}
-	eo := engine.Options{Now: s.clock.Now, Routing: &engine.RoutingOptions{Router: r, Notify: func(engine.Notification) {}}}
-	co := console.Options{Now: s.clock.Now, Flush: 20 * time.Millisecond, Heartbeat: time.Second}
-	for _, e := range edit {
-		e(&co, &eo)
-	}
-	s.Fixture = enginekit.New(t, eo)
+	return r
+}
+
+// serve puts the console and the API (with a token per role) over the site's engine and
+// store, and serves them; apiEdit changes the API's options (nil: none), wrap the handler
+// served (nil: none).
+func (s *site) serve(t testing.TB, co console.Options, apiEdit func(*api.Options), wrap func(http.Handler) http.Handler) {
+	t.Helper()
+	var err error
 	co.Engine, co.Store = s.Engine, s.Store
 	s.console, err = console.New(co)
 	require.NoError(t, err)
@@ -92,9 +109,12 @@ func newSiteAPI(t testing.TB, apiEdit func(*api.Options), edit ...siteOption) *s
 	s.api, err = api.New(ao)
 	require.NoError(t, err)
 	s.console.UseAPI(s.api)
-	s.srv = httptest.NewServer(s.api)
+	var h http.Handler = s.api
+	if wrap != nil {
+		h = wrap(h)
+	}
+	s.srv = httptest.NewServer(h)
 	t.Cleanup(func() { s.console.Close(); s.api.CloseStreams(); s.srv.Close() })
-	return s
 }
 
 // create makes a ticket from d as the system (a connector's draft).

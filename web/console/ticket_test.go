@@ -12,7 +12,6 @@ import (
 	"math/rand/v2"
 	"mime/multipart"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -28,9 +27,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"gongdan/attachments"
-	"gongdan/core/api"
 	"gongdan/core/engine"
-	"gongdan/core/routing"
 	"gongdan/core/store"
 	"gongdan/core/ticket"
 	"gongdan/draft"
@@ -590,27 +587,9 @@ func TestTicketPageAtScale(t *testing.T) {
 	e.Close()
 
 	// The console over that store, with routing (its trace and engineers are on the page).
-	r, err := routing.New(routing.Config{ // the test site's
-		Engineers: []routing.Engineer{
-			{ID: "eng-li", Name: "李工", Skills: []string{"plc"}, Home: routing.Point{Lat: 31.30, Lon: 120.62}, RadiusKM: 30, MaxOpen: 5},
-			{ID: "eng-zhao", Name: "赵工", Skills: []string{"plc"}, Home: routing.Point{Lat: 31.40, Lon: 120.62}, RadiusKM: 30, MaxOpen: 5},
-		},
-		Teams: []routing.Team{{ID: "suzhou-a", Lead: "sup-wang", Members: []string{"eng-li", "eng-zhao"}}},
-		Rules: []routing.Rule{{ID: "estop", When: `category == "急停故障"`, RouteTo: routing.Target{Team: "suzhou-a"}, RequireSkills: []string{"plc"}}},
-	})
-	require.NoError(t, err)
-	s := &site{Fixture: &enginekit.Fixture{Store: st, Engine: enginekit.Start(t, engine.Options{Store: st, Routing: &engine.RoutingOptions{Router: r, Notify: func(engine.Notification) {}}})}}
-	s.console, err = console.New(console.Options{Engine: s.Engine, Store: st})
-	require.NoError(t, err)
-	var toks []api.Token
-	for _, tk := range people {
-		toks = append(toks, tk)
-	}
-	s.api, err = api.New(api.Options{Engine: s.Engine, Store: st, Tokens: toks, Edge: s.console.Routes()})
-	require.NoError(t, err)
-	s.console.UseAPI(s.api)
-	s.srv = httptest.NewServer(s.api)
-	t.Cleanup(func() { s.console.Close(); s.api.CloseStreams(); s.srv.Close() })
+	s := &site{Fixture: &enginekit.Fixture{Store: st, Engine: enginekit.Start(t, engine.Options{Store: st,
+		Routing: &engine.RoutingOptions{Router: testRouter(t), Notify: func(engine.Notification) {}}})}}
+	s.serve(t, console.Options{}, nil, nil)
 
 	// A ticket of 50 events, new today among the million.
 	tk := s.create(t, estop("五十个事件"))
